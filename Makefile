@@ -1,0 +1,48 @@
+# OpenRDU: a thin wrapper over CMake and CTest. Every target installs what is missing.
+#   make demo   build, compile the example model, run it on the Verilator backend (small), check vs CPU
+#   make test   build and run every test (unit, rtl, e2e)
+#   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
+#   make lint   verilator --lint-only -Wall on every RTL top of every configuration
+BUILD    ?= build
+JOBS     ?= $(shell nproc)
+CONFIG   ?= small
+BACKEND  ?= verilator
+CMAKE_ARGS ?=
+EXAMPLE  ?= examples/elementwise
+
+.PHONY: all deps configure build test sim lint demo gen-docs clean help
+
+all: build
+
+help:
+	@sed -n 2,6p Makefile
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -G Ninja $(CMAKE_ARGS)
+
+configure: deps $(BUILD)/CMakeCache.txt
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+sim: build
+	cd $(BUILD) && ctest -L rtl --output-on-failure -j $(JOBS) --output-junit $(abspath $(BUILD))/sim-junit.xml
+	@echo "JUnit report: $(BUILD)/sim-junit.xml"
+
+lint: configure
+	cmake --build $(BUILD) --target lint
+
+demo: build
+	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND)
+
+gen-docs:
+	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,60 @@
+// Architecture parameters of one OpenRDU configuration (docs/architecture.md section 1-2).
+#pragma once
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace openrdu::arch {
+
+enum class UnitKind : uint8_t { Pcu, Pmu, Agcu, Switch };
+const char* unit_kind_name(UnitKind k);
+
+struct Config {
+  std::string name;
+  uint32_t rows = 0, cols = 0;
+  uint32_t lanes = 0, stages = 0, regs = 0, vin = 0;
+  uint32_t fifo_depth = 0;
+  uint32_t pmu_bytes = 0;
+  uint32_t agcu = 0, inflight = 0;
+  uint64_t dram_bytes = 0;
+  uint32_t dram_latency_cycles = 0, dram_bytes_per_cycle = 0;
+  uint32_t clock_mhz = 0;
+
+  // Canonical parameter string and its CRC-32: the configuration fingerprint.
+  std::string canonical() const;
+  uint32_t fingerprint() const;
+
+  uint32_t num_slots() const { return rows * cols; }
+  uint32_t num_pcu() const { return (num_slots() + 1) / 2; }
+  uint32_t num_pmu() const { return num_slots() / 2; }
+  uint32_t num_switch() const { return (rows + 1) * (cols + 1); }
+  uint32_t num_units() const { return num_slots() + agcu + num_switch(); }
+  uint32_t pmu_depth() const { return pmu_bytes / (4 * lanes); }
+
+  bool slot_is_pcu(uint32_t r, uint32_t c) const { return (r + c) % 2 == 0; }
+  uint32_t slot_id(uint32_t r, uint32_t c) const { return r * cols + c; }
+  uint32_t agcu_id(uint32_t k) const { return num_slots() + k; }
+  uint32_t switch_id(uint32_t r, uint32_t c) const { return num_slots() + agcu + r * (cols + 1) + c; }
+
+  UnitKind unit_kind(uint32_t id) const;  // throws std::out_of_range for an invalid id
+  // Configuration words of a unit kind (docs/architecture.md 4.1-4.4).
+  uint32_t config_words(UnitKind k) const;
+  // "pcu1 (slot 0,2)", "agcu0", "switch(1,2)": for messages.
+  std::string unit_name(uint32_t id) const;
+  // Rank of the slot among PCU (or PMU) slots in row-major order.
+  uint32_t pcu_index(uint32_t slot) const;
+  uint32_t pmu_index(uint32_t slot) const;
+
+  void validate() const;  // throws ConfigError naming the bad parameter
+};
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// "tiny" / "small" (built in, from configs/*.yaml at build time) or a path to a YAML file.
+Config load_config(const std::string& name_or_path);
+Config config_from_yaml_file(const std::string& path);
+
+}  // namespace openrdu::arch

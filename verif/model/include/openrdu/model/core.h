@@ -1,0 +1,50 @@
+// Functional model of the whole core: configuration controller (parses and checks the
+// bitstream from DRAM), units, the switch networks, and completion.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "openrdu/model/units.h"
+
+namespace openrdu::model {
+
+struct CoreResult {
+  bool ok = true;
+  arch::ErrorCode code = arch::ErrorCode::NONE;
+  uint32_t unit = 0xFFFF;
+  std::string message;
+  uint64_t cycles = 0;  // estimated cycles
+  uint32_t crc = 0;     // configuration only: CRC computed over the stream
+};
+
+class Core {
+ public:
+  explicit Core(const arch::Config& cfg);
+  ~Core();
+  // Read cfg_len bytes at cfg_addr from mem and configure every unit, as CTRL.CONFIGURE.
+  CoreResult configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len);
+  // Run the configured program to completion, as CTRL.START. Deadlock (no unit can
+  // move and some unit is not done) is reported as an error naming a unit.
+  CoreResult run(Memory& mem);
+  bool configured() const { return configured_; }
+  const arch::Config& config() const { return cfg_; }
+
+  // Connections of the vector network after configuration: for unit `id` input
+  // `port`, the (unit, output port) that feeds it, traced through the switches.
+  struct Source {
+    uint32_t unit;
+    int port;
+  };
+  // Throws std::runtime_error naming the switch and port when a route is broken.
+  std::vector<std::vector<Source>> trace_vector_routes() const;
+
+ private:
+  arch::Config cfg_;
+  std::vector<std::vector<uint32_t>> words_;  // per unit id
+  std::vector<std::unique_ptr<Unit>> units_;   // per unit id; null for switches
+  bool configured_ = false;
+};
+
+}  // namespace openrdu::model

@@ -1,0 +1,77 @@
+// Functional (untimed) model of OpenRDU's units: the golden reference of the RTL and
+// the engine of --backend=func. Every unit decodes the same configuration words as
+// its RTL (docs/architecture.md section 4) and produces the same output streams.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "openrdu/arch/bitstream.h"
+#include "openrdu/arch/config.h"
+
+namespace openrdu::model {
+
+using Vec = std::vector<uint32_t>;  // one vector: cfg.lanes 32-bit words
+
+// Device DRAM as seen by the memory port; accesses outside DRAM throw MemoryError.
+class Memory {
+ public:
+  virtual ~Memory() = default;
+  virtual void read_words(uint32_t byte_addr, uint32_t* words, uint32_t n) = 0;
+  // Writes words[i] where mask bit i is set (n <= 64).
+  virtual void write_words(uint32_t byte_addr, const uint32_t* words, uint32_t n, uint64_t mask) = 0;
+};
+
+class MemoryError : public std::runtime_error {
+ public:
+  MemoryError(uint32_t addr, const std::string& msg) : std::runtime_error(msg), addr(addr) {}
+  uint32_t addr;
+};
+
+// A unit with vector input and output ports. The model is untimed: inputs are
+// unbounded queues, step() does every piece of work that its inputs allow.
+class Unit {
+ public:
+  explicit Unit(const arch::Config& cfg) : cfg_(cfg) {}
+  virtual ~Unit() = default;
+
+  virtual void configure(std::span<const uint32_t> words) = 0;  // also resets state
+  virtual int num_vin() const = 0;
+  virtual int num_vout() const = 0;
+  void push(int port, Vec v) { in_.at(port).push_back(std::move(v)); }
+  std::deque<Vec>& output(int port) { return out_.at(port); }
+  const std::deque<Vec>& input(int port) const { return in_.at(port); }
+  // Do what the inputs allow; true when anything moved. mem may be null for units
+  // without a memory port.
+  virtual bool step(Memory* mem) = 0;
+  virtual bool done() const = 0;
+  // Estimated busy cycles so far (vectors processed plus pipeline latency).
+  virtual uint64_t busy_cycles() const { return 0; }
+
+ protected:
+  void resize_ports(int nin, int nout) {
+    in_.assign(nin, {});
+    out_.assign(nout, {});
+  }
+  const arch::Config& cfg_;
+  std::vector<std::deque<Vec>> in_;
+  std::vector<std::deque<Vec>> out_;
+};
+
+// IEEE-754 binary32 operations exactly as the RTL computes them: round to nearest
+// even, subnormals kept, every NaN result the canonical NaN 0x7FC00000.
+namespace fp {
+uint32_t add(uint32_t a, uint32_t b);
+uint32_t sub(uint32_t a, uint32_t b);
+uint32_t mul(uint32_t a, uint32_t b);
+uint32_t max(uint32_t a, uint32_t b);
+uint32_t min(uint32_t a, uint32_t b);
+}  // namespace fp
+
+// One PCU stage operation on one lane (docs/architecture.md 4.1, docs/isa.md).
+uint32_t pcu_op(arch::Opcode op, uint32_t a, uint32_t b);
+
+}  // namespace openrdu::model

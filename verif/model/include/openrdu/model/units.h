@@ -1,0 +1,57 @@
+// The unit models: PCU, PMU, AGCU, and the switch routing.
+#pragma once
+#include "openrdu/model/unit.h"
+
+namespace openrdu::model {
+
+class Pcu : public Unit {
+ public:
+  explicit Pcu(const arch::Config& cfg);
+  void configure(std::span<const uint32_t> words) override;
+  int num_vin() const override { return 3; }
+  int num_vout() const override { return 1; }
+  bool step(Memory* mem) override;
+  bool done() const override;
+  uint64_t busy_cycles() const override;
+  const arch::PcuConfig& config() const { return c_; }
+
+ private:
+  arch::PcuConfig c_;
+  uint32_t fired_ = 0;
+};
+
+class Pmu : public Unit {
+ public:
+  explicit Pmu(const arch::Config& cfg);
+  void configure(std::span<const uint32_t> words) override;
+  int num_vin() const override { return 1; }
+  int num_vout() const override { return 1; }
+  bool step(Memory* mem) override;
+  bool done() const override;
+  uint64_t busy_cycles() const override;
+  // Bank b, row a (for tests).
+  uint32_t word(uint32_t bank, uint32_t row) const { return mem_[uint64_t(row) * cfg_.lanes + bank]; }
+
+ private:
+  arch::PmuConfig c_;
+  std::vector<uint32_t> mem_;  // row-major: row * lanes + bank
+  uint64_t writes_ = 0, reads_ = 0;
+};
+
+class Agcu : public Unit {
+ public:
+  explicit Agcu(const arch::Config& cfg);
+  void configure(std::span<const uint32_t> words) override;
+  int num_vin() const override { return 1; }
+  int num_vout() const override { return 2; }
+  bool step(Memory* mem) override;  // throws MemoryError
+  bool done() const override;
+  uint64_t busy_cycles() const override;
+
+ private:
+  arch::AgcuConfig c_;
+  uint64_t loaded_[2] = {0, 0};
+  uint64_t stored_ = 0;
+};
+
+}  // namespace openrdu::model
