@@ -20,7 +20,26 @@ class CompileError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts = {});
+// What a compilation produced, for the tool's summary.
+struct SectionStats {
+  std::string name;   // the node (O0) or fused nodes it runs
+  std::string units;  // e.g. "pcu0 (slot 0,0); agcu0.ld0 agcu1.ld0 agcu0.st0; 3 switches"
+  uint64_t vectors = 0;
+  uint32_t bitstream_words = 0;
+};
+struct CompileStats {
+  std::vector<SectionStats> sections;
+  uint32_t pcus = 0;          // PCU instances over all sections
+  uint32_t agcu_streams = 0;  // AGCU load and store streams over all sections
+  uint32_t switches = 0;      // configured switches over all sections
+  uint64_t dram_bytes = 0;    // end of the DRAM layout (tensors and bitstreams) in bytes
+};
+
+pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts = {},
+                           CompileStats* stats = nullptr);
+
+// The compiler's version (PROJECT_VERSION), recorded in the PEF metadata.
+const char* version();
 
 // A host tensor: fp32 data and shape.
 struct HostTensor {

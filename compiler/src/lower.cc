@@ -1,0 +1,186 @@
+// Lowering of elementwise operators: PCU stage programs and AGCU affine accesses.
+#include "lower.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+#include <limits>
+
+namespace openrdu::compiler::detail {
+
+using arch::Opcode;
+
+int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, SectionPlan& plan) {
+  const int base = int(plan.ext_inputs.size());
+  auto emit = [&](Opcode op, ValRef a, ValRef b) {
+    plan.ops.push_back({op, a, b});
+    return ValRef::val(base + int(plan.ops.size()) - 1);
+  };
+  ValRef r;
+  if (n.op == "Add")
+    r = emit(Opcode::FADD, in.at(0), in.at(1));
+  else if (n.op == "Sub")
+    r = emit(Opcode::FSUB, in.at(0), in.at(1));
+  else if (n.op == "Mul")
+    r = emit(Opcode::FMUL, in.at(0), in.at(1));
+  else if (n.op == "Max" || n.op == "Min") {
+    const Opcode op = n.op == "Max" ? Opcode::FMAX : Opcode::FMIN;
+    if (in.size() == 1)
+      r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
+    else {
+      r = emit(op, in[0], in[1]);
+      for (size_t k = 2; k < in.size(); ++k) r = emit(op, r, in[k]);
+    }
+  } else if (n.op == "Relu")
+    r = emit(Opcode::FMAX, in.at(0), ValRef::immediate(std::bit_cast<uint32_t>(0.0f)));
+  else if (n.op == "Identity")
+    r = emit(Opcode::MOV, in.at(0), ValRef::immediate(0));
+  else
+    throw CompileError(fmt::format("{}: {}: unsupported operator", g.source, g.describe(n)));
+  return r.id;
+}
+
+arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, uint32_t count, const std::string& what) {
+  const int k = int(plan.ext_inputs.size());
+  if (k < 1 || k > int(cfg.vin))
+    throw CompileError(fmt::format("{}: {} distinct inputs, a PCU has {} vector inputs", what, k, cfg.vin));
+  if (plan.ops.empty()) throw CompileError(fmt::format("{}: nothing to compute", what));
+  if (plan.ops.size() > cfg.stages)
+    throw CompileError(fmt::format("{}: needs {} stages, a PCU of configuration '{}' has {}", what, plan.ops.size(),
+                                   cfg.name, cfg.stages));
+  const int nvals = k + int(plan.ops.size());
+  const int final_val = nvals - 1;
+  // Last op index reading each value (-1: never read); the output lives to the end.
+  std::vector<int> last_use(nvals, -1);
+  for (size_t j = 0; j < plan.ops.size(); ++j)
+    for (const ValRef* v : {&plan.ops[j].a, &plan.ops[j].b})
+      if (v->kind == ValRef::Val) last_use.at(v->id) = int(j);
+  last_use[final_val] = std::numeric_limits<int>::max();
+
+  std::vector<int> reg_val(cfg.regs, -1);  // value held by each register
+  std::vector<int> val_reg(nvals, -1);
+  for (int i = 0; i < k; ++i) {
+    reg_val.at(i) = i;
+    val_reg[i] = i;
+  }
+  arch::PcuConfig pc;
+  pc.enable = true;
+  pc.count = count;
+  pc.vin_mask = uint8_t((1u << k) - 1);
+  for (size_t j = 0; j < plan.ops.size(); ++j) {
+    const SectionOp& op = plan.ops[j];
+    arch::PcuStage st;
+    st.op = op.op;
+    bool imm_used = false;
+    auto src = [&](const ValRef& v, bool is_b) -> uint8_t {
+      if (v.kind == ValRef::Imm) {
+        if (op.op == Opcode::MOV && is_b) return uint8_t(arch::Src::ZERO);
+        if (imm_used && st.imm != v.imm)
+          throw CompileError(fmt::format("{}: op {} has two different immediates", what, j));
+        imm_used = true;
+        st.imm = v.imm;
+        return uint8_t(arch::Src::IMM);
+      }
+      const int r = val_reg.at(v.id);
+      if (r < 0) throw CompileError(fmt::format("{}: value {} is not in a register at op {}", what, v.id, j));
+      return uint8_t(r);
+    };
+    st.src_a = src(op.a, false);
+    st.src_b = src(op.b, true);
+    // Destination: the lowest register whose value is dead after this op.
+    int dst = -1;
+    for (int r = 0; r < int(cfg.regs) && dst < 0; ++r)
+      if (reg_val[r] < 0 || last_use[reg_val[r]] <= int(j)) dst = r;
+    if (dst < 0)
+      throw CompileError(fmt::format("{}: needs more than the {} pipeline registers of a PCU", what, cfg.regs));
+    if (reg_val[dst] >= 0) val_reg[reg_val[dst]] = -1;
+    reg_val[dst] = k + int(j);
+    val_reg[k + int(j)] = dst;
+    st.dst = uint8_t(dst);
+    pc.stages.push_back(st);
+  }
+  pc.out_reg = uint8_t(val_reg[final_val]);
+  return pc;
+}
+
+AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
+                       const std::string& what) {
+  const size_t r = out_shape.size(), n = in_shapes.size();
+  struct Dim {
+    int64_t size;
+    std::vector<int64_t> st;  // [0] output, [1+i] input i
+  };
+  std::vector<Dim> dims;  // outer to inner, size-1 dims dropped
+  std::vector<int64_t> in_acc(n, 1);
+  std::vector<Dim> all(r);
+  int64_t out_acc = 1;
+  for (size_t k = 0; k < r; ++k) {
+    const size_t d = r - 1 - k;
+    all[d].size = out_shape[d];
+    all[d].st.assign(n + 1, 0);
+    all[d].st[0] = out_acc;
+    out_acc *= out_shape[d];
+    for (size_t i = 0; i < n; ++i) {
+      const auto& s = in_shapes[i];
+      if (k >= s.size()) continue;  // missing leading dim: broadcast
+      const int64_t sz = s[s.size() - 1 - k];
+      if (sz != 1 && sz != out_shape[d])
+        throw CompileError(
+            fmt::format("{}: input shape {} does not broadcast to {}", what, shape_str(s), shape_str(out_shape)));
+      all[d].st[1 + i] = sz == 1 ? 0 : in_acc[i];
+      in_acc[i] *= sz;
+    }
+  }
+  for (const Dim& d : all) {
+    if (d.size == 1) continue;
+    if (!dims.empty()) {
+      Dim& p = dims.back();
+      bool merge = true;
+      for (size_t i = 0; i <= n; ++i) merge = merge && p.st[i] == d.st[i] * d.size;
+      if (merge) {
+        p.size *= d.size;
+        p.st = d.st;
+        continue;
+      }
+    }
+    dims.push_back(d);
+  }
+  if (dims.empty()) dims.push_back({1, std::vector<int64_t>(n + 1, 1)});
+  if (dims.size() > 3)
+    throw CompileError(fmt::format(
+        "{}: the broadcast of {} to {} needs {} address dimensions, an AGCU stream has 3", what,
+        [&] {
+          std::string s;
+          for (const auto& sh : in_shapes) s += (s.empty() ? "" : " and ") + shape_str(sh);
+          return s;
+        }(),
+        shape_str(out_shape), dims.size()));
+  while (dims.size() < 3) dims.insert(dims.begin(), Dim{1, std::vector<int64_t>(n + 1, 0)});
+
+  AccessPlan p;
+  p.c2 = uint64_t(dims[0].size);
+  p.c1 = uint64_t(dims[1].size);
+  p.inner = uint64_t(dims[2].size);
+  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+  if (p.c2 > kU32 || p.c1 > kU32 || p.inner > kU32)
+    throw CompileError(fmt::format("{}: tensor {} is too large for an AGCU stream", what, shape_str(out_shape)));
+  auto access = [&](size_t i) {
+    const int64_t si = dims[2].st[i];
+    if (si != 0 && si != 1 && dims[2].size > 1)
+      throw CompileError(fmt::format("{}: operand {} has inner stride {}", what, i, si));
+    Access a;
+    a.bcast = si == 0 && dims[2].size > 1;
+    a.s1 = dims[1].st[i];
+    a.s2 = dims[0].st[i];
+    for (int64_t s : {a.s1, a.s2})
+      if (s > std::numeric_limits<int32_t>::max())
+        throw CompileError(fmt::format("{}: stride {} does not fit an AGCU stream", what, s));
+    return a;
+  };
+  p.out = access(0);
+  for (size_t i = 0; i < n; ++i) p.in.push_back(access(1 + i));
+  if (p.vectors(1) > kU32) throw CompileError(fmt::format("{}: {} elements is too many", what, p.vectors(1)));
+  return p;
+}
+
+}  // namespace openrdu::compiler::detail

@@ -1,0 +1,444 @@
+// Lowering: affine accesses, PCU programs, placement and routing, bitstreams, DRAM layout.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <set>
+
+#include "lower.h"
+#include "openrdu/compiler/ir.h"
+#include "test_util.h"
+
+namespace openrdu::compiler {
+namespace {
+
+using arch::Opcode;
+using test::ModelBuilder;
+using ::testing::HasSubstr;
+
+const arch::Config& tiny() {
+  static const arch::Config c = arch::load_config("tiny");
+  return c;
+}
+const arch::Config& small() {
+  static const arch::Config c = arch::load_config("small");
+  return c;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CompileError& e) {
+    return e.what();
+  }
+  return "<no CompileError>";
+}
+
+TEST(Access, SameShapeCollapsesToOneDim) {
+  const auto p = detail::plan_access({{3, 4, 5}, {3, 4, 5}}, {3, 4, 5}, "n");
+  EXPECT_EQ(p.inner, 60u);
+  EXPECT_EQ(p.c1, 1u);
+  EXPECT_EQ(p.c2, 1u);
+  for (const auto& a : {p.in[0], p.in[1], p.out}) EXPECT_FALSE(a.bcast);
+  EXPECT_EQ(p.vectors(4), 15u);
+  EXPECT_EQ(p.vectors(16), 4u);
+}
+
+TEST(Access, TrailingBroadcast) {
+  // [3,4,5] + [5]: outer 12 rows of 5; y re-reads its 5 elements each row.
+  const auto p = detail::plan_access({{3, 4, 5}, {5}}, {3, 4, 5}, "n");
+  EXPECT_EQ(p.inner, 5u);
+  EXPECT_EQ(p.c1, 12u);
+  EXPECT_EQ(p.c2, 1u);
+  EXPECT_FALSE(p.in[0].bcast);
+  EXPECT_EQ(p.in[0].s1, 5);
+  EXPECT_FALSE(p.in[1].bcast);
+  EXPECT_EQ(p.in[1].s1, 0);
+  EXPECT_EQ(p.out.s1, 5);
+  EXPECT_EQ(p.vectors(4), 24u);
+}
+
+TEST(Access, InnerBroadcastAndThreeDims) {
+  // [3,1] -> [2,3,4]: inner broadcast (stride 0), dim1 stride 1, dim2 stride 0.
+  const auto p = detail::plan_access({{3, 1}, {2, 3, 4}}, {2, 3, 4}, "n");
+  EXPECT_EQ(p.inner, 4u);
+  EXPECT_EQ(p.c1, 3u);
+  EXPECT_EQ(p.c2, 2u);
+  EXPECT_TRUE(p.in[0].bcast);
+  EXPECT_EQ(p.in[0].s1, 1);
+  EXPECT_EQ(p.in[0].s2, 0);
+  EXPECT_FALSE(p.in[1].bcast);
+  EXPECT_EQ(p.in[1].s1, 4);
+  EXPECT_EQ(p.in[1].s2, 12);
+  EXPECT_EQ(p.out.s1, 4);
+  EXPECT_EQ(p.out.s2, 12);
+}
+
+TEST(Access, ScalarAndSizeOneDims) {
+  const auto p = detail::plan_access({{}, {1, 7, 1}}, {1, 7, 1}, "n");
+  EXPECT_EQ(p.inner, 7u);
+  EXPECT_EQ(p.c1 * p.c2, 1u);
+  EXPECT_TRUE(p.in[0].bcast);
+  EXPECT_FALSE(p.in[1].bcast);
+  const auto s = detail::plan_access({{}}, {}, "n");
+  EXPECT_EQ(s.inner, 1u);
+  EXPECT_EQ(s.vectors(4), 1u);
+}
+
+TEST(Access, FourDimensionsIsAnError) {
+  EXPECT_THAT(error_of([] {
+                detail::plan_access({{2, 1, 2, 1}, {1, 2, 1, 2}}, {2, 2, 2, 2}, "node 'q' (Add)");
+              }),
+              HasSubstr("node 'q' (Add): the broadcast of [2,1,2,1] and [1,2,1,2] to [2,2,2,2] needs 4 address "
+                        "dimensions"));
+  ModelBuilder b;
+  b.input("a", {2, 1, 2, 1});
+  b.input("b", {1, 2, 1, 2});
+  b.node("Add", {"a", "b"}, {"y"}, "add4d");
+  b.output("y");
+  const std::string path = b.save("add4d.onnx");
+  EXPECT_THAT(error_of([&] { compile_onnx_file(path, tiny()); }),
+              HasSubstr(path + ": node 'add4d' (Add): the broadcast"));
+}
+
+// Follow the vector network back from switch `s` output `o` to the unit output that
+// feeds it: returns {unit id, unit output port}. Independent of the router.
+std::pair<uint32_t, int> trace_back(const arch::Config& cfg, const std::vector<std::vector<uint32_t>>& units,
+                                    uint32_t r, uint32_t c, uint32_t o) {
+  for (int hops = 0; hops < 64; ++hops) {
+    const auto sc = arch::SwitchConfig::decode(units[cfg.switch_id(r, c)]);
+    const uint32_t sel = sc.sel[arch::kVectorNet][o];
+    if (sel == 0) throw std::runtime_error(fmt::format("switch({},{}) output {} unselected", r, c, o));
+    const uint32_t i = sel - 1;
+    if (i >= 4) {  // local input: the attached unit's output i-4
+      if (r < cfg.rows && c < cfg.cols) return {cfg.slot_id(r, c), int(i - 4)};
+      if (r == cfg.rows && c < cfg.agcu) return {cfg.agcu_id(c), int(i - 4)};
+      throw std::runtime_error(fmt::format("switch({},{}) selects local input {} of no unit", r, c, i));
+    }
+    // Input i comes from the neighbour in direction i, through its opposite output.
+    switch (i) {
+      case arch::kNorth:
+        if (r == 0) throw std::runtime_error("edge");
+        --r;
+        break;
+      case arch::kEast:
+        if (c == cfg.cols) throw std::runtime_error("edge");
+        ++c;
+        break;
+      case arch::kSouth:
+        if (r == cfg.rows) throw std::runtime_error("edge");
+        ++r;
+        break;
+      case arch::kWest:
+        if (c == 0) throw std::runtime_error("edge");
+        --c;
+        break;
+    }
+    o = (i + 2) % 4;
+  }
+  throw std::runtime_error("route loops");
+}
+
+struct Found {
+  uint32_t pcu_slot = ~0u;
+  arch::PcuConfig pcu;
+};
+
+Found find_pcu(const arch::Config& cfg, const std::vector<std::vector<uint32_t>>& units) {
+  Found f;
+  for (uint32_t r = 0; r < cfg.rows; ++r)
+    for (uint32_t c = 0; c < cfg.cols; ++c) {
+      const uint32_t id = cfg.slot_id(r, c);
+      if (!cfg.slot_is_pcu(r, c)) {
+        EXPECT_EQ(units[id][0] & 1, 0u) << "PMU enabled";
+        continue;
+      }
+      const auto pc = arch::PcuConfig::decode(cfg, units[id]);
+      if (!pc.enable) continue;
+      EXPECT_EQ(f.pcu_slot, ~0u) << "more than one PCU enabled";
+      f.pcu_slot = id;
+      f.pcu = pc;
+    }
+  return f;
+}
+
+// Check one compiled single-node section: opcodes, streams, routes.
+void check_section(const arch::Config& cfg, const pef::Pef& pef, size_t sec, const std::vector<Opcode>& ops,
+                   const std::vector<std::string>& inputs, const std::string& output, uint64_t vectors) {
+  const auto units = arch::parse_bitstream(cfg, pef.sections.at(sec).bitstream);
+  const Found f = find_pcu(cfg, units);
+  ASSERT_NE(f.pcu_slot, ~0u);
+  EXPECT_EQ(f.pcu.count, vectors);
+  EXPECT_EQ(f.pcu.vin_mask, (1u << inputs.size()) - 1);
+  for (size_t s = 0; s < cfg.stages; ++s)
+    EXPECT_EQ(f.pcu.stages[s].op, s < ops.size() ? ops[s] : Opcode::NOP) << "stage " << s;
+  auto tensor = [&](const std::string& n) {
+    for (const auto& t : pef.tensors)
+      if (t.name == n) return t;
+    ADD_FAILURE() << "tensor " << n << " not in the PEF";
+    return pef::Tensor{};
+  };
+  const uint32_t pr = f.pcu_slot / cfg.cols, pc = f.pcu_slot % cfg.cols;
+  // Each PCU input traces back to an enabled AGCU load stream on its tensor.
+  for (size_t v = 0; v < inputs.size(); ++v) {
+    const auto [unit, port] = trace_back(cfg, units, pr, pc, arch::kLocal0 + uint32_t(v));
+    ASSERT_EQ(cfg.unit_kind(unit), arch::UnitKind::Agcu) << "input " << v;
+    const auto ag = arch::AgcuConfig::decode(units[unit]);
+    const auto& ld = ag.ld[port];
+    EXPECT_TRUE(ld.enable);
+    EXPECT_EQ(ld.base, tensor(inputs[v]).dev_addr) << "input " << v;
+    EXPECT_EQ(ld.vectors(cfg.lanes), vectors);
+  }
+  // The store stream of some AGCU traces back to the PCU output.
+  int stores = 0;
+  for (uint32_t k = 0; k < cfg.agcu; ++k) {
+    const auto ag = arch::AgcuConfig::decode(units[cfg.agcu_id(k)]);
+    if (!ag.st.enable) continue;
+    ++stores;
+    EXPECT_EQ(ag.st.base, tensor(output).dev_addr);
+    EXPECT_FALSE(ag.st.bcast);
+    EXPECT_EQ(ag.st.vectors(cfg.lanes), vectors);
+    const auto [unit, port] = trace_back(cfg, units, cfg.rows, k, arch::kLocal0);
+    EXPECT_EQ(unit, f.pcu_slot);
+    EXPECT_EQ(port, 0);
+  }
+  EXPECT_EQ(stores, 1);
+}
+
+TEST(Lowering, ConformanceModelsOnTiny) {
+  struct Case {
+    const char* test;
+    std::vector<Opcode> ops;
+    std::vector<std::string> in;
+    std::string out;
+    uint64_t vectors;
+  };
+  const Case cases[] = {
+      {"test_add", {Opcode::FADD}, {"x", "y"}, "sum", 15},
+      {"test_add_bcast", {Opcode::FADD}, {"x", "y"}, "sum", 24},
+      {"test_sub", {Opcode::FSUB}, {"x", "y"}, "z", 15},
+      {"test_mul", {Opcode::FMUL}, {"x", "y"}, "z", 15},
+      {"test_relu", {Opcode::FMAX}, {"x"}, "y", 15},
+      {"test_max_example", {Opcode::FMAX, Opcode::FMAX}, {"data_0", "data_1", "data_2"}, "result", 1},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.test);
+    const pef::Pef pef = compile_onnx_file(test::node_dir(c.test) + "/model.onnx", tiny());
+    EXPECT_EQ(pef.config_name, "tiny");
+    EXPECT_EQ(pef.fingerprint, tiny().fingerprint());
+    ASSERT_EQ(pef.sections.size(), 1u);
+    check_section(tiny(), pef, 0, c.ops, c.in, c.out, c.vectors);
+  }
+}
+
+TEST(Lowering, StageProgramsAndImmediates) {
+  const pef::Pef relu = compile_onnx_file(test::node_dir("test_relu") + "/model.onnx", tiny());
+  auto units = arch::parse_bitstream(tiny(), relu.sections[0].bitstream);
+  Found f = find_pcu(tiny(), units);
+  EXPECT_EQ(f.pcu.stages[0].src_a, 0);
+  EXPECT_EQ(f.pcu.stages[0].src_b, uint8_t(arch::Src::IMM));
+  EXPECT_EQ(f.pcu.stages[0].imm, 0u);  // +0.0f
+  EXPECT_EQ(f.pcu.out_reg, f.pcu.stages[0].dst);
+
+  const pef::Pef mx = compile_onnx_file(test::node_dir("test_max_example") + "/model.onnx", tiny());
+  units = arch::parse_bitstream(tiny(), mx.sections[0].bitstream);
+  f = find_pcu(tiny(), units);
+  // max(max(r0, r1), r2): stage 1 reads stage 0's result and register 2.
+  EXPECT_EQ(f.pcu.stages[0].src_a, 0);
+  EXPECT_EQ(f.pcu.stages[0].src_b, 1);
+  EXPECT_EQ(f.pcu.stages[1].src_a, f.pcu.stages[0].dst);
+  EXPECT_EQ(f.pcu.stages[1].src_b, 2);
+  EXPECT_NE(f.pcu.stages[0].dst, 2);
+  EXPECT_EQ(f.pcu.out_reg, f.pcu.stages[1].dst);
+}
+
+TEST(Lowering, BroadcastStreams) {
+  // test_add_bcast: y [5] is re-read for each of the 12 rows (s1 = 0, not bcast).
+  const pef::Pef pef = compile_onnx_file(test::node_dir("test_add_bcast") + "/model.onnx", tiny());
+  const auto units = arch::parse_bitstream(tiny(), pef.sections[0].bitstream);
+  int seen = 0;
+  for (uint32_t k = 0; k < tiny().agcu; ++k) {
+    const auto ag = arch::AgcuConfig::decode(units[tiny().agcu_id(k)]);
+    for (const auto& ld : ag.ld) {
+      if (!ld.enable) continue;
+      ++seen;
+      EXPECT_EQ(ld.inner, 5u);
+      EXPECT_EQ(ld.c1, 12u);
+      EXPECT_EQ(ld.c2, 1u);
+      EXPECT_FALSE(ld.bcast);
+      EXPECT_TRUE(ld.s1 == 0 || ld.s1 == 5);
+    }
+  }
+  EXPECT_EQ(seen, 2);
+}
+
+TEST(Lowering, DramLayoutAndMeta) {
+  ModelBuilder b;
+  b.input("a", {3, 5});
+  b.input("b", {5});
+  b.init("c", {3, 1}, {1, 2, 3});
+  b.node("Mul", {"a", "b"}, {"t"}, "mul");
+  b.node("Add", {"t", "c"}, {"u"}, "add");
+  b.node("Relu", {"u"}, {"y"}, "relu");
+  b.output("y");
+  const std::string path = b.save("layout.onnx");
+  const pef::Pef pef = compile_onnx_file(path, small());
+  ASSERT_EQ(pef.sections.size(), 3u);
+  EXPECT_EQ(pef.sections[0].name, "mul");
+  EXPECT_EQ(pef.sections[2].name, "relu");
+  std::map<std::string, pef::Tensor> t;
+  for (const auto& x : pef.tensors) t[x.name] = x;
+  ASSERT_EQ(t.size(), 6u);
+  EXPECT_EQ(t["a"].role, pef::Role::Input);
+  EXPECT_EQ(t["c"].role, pef::Role::Constant);
+  EXPECT_EQ(t["t"].role, pef::Role::Intermediate);
+  EXPECT_EQ(t["u"].role, pef::Role::Intermediate);
+  EXPECT_EQ(t["y"].role, pef::Role::Output);
+  EXPECT_EQ(t["y"].shape, (std::vector<int64_t>{3, 5}));
+  EXPECT_EQ(t["y"].bytes, 60u);
+  // Constants: data in consts at const_offset.
+  ASSERT_GE(pef.consts.size(), t["c"].const_offset + 12);
+  float c1;
+  std::memcpy(&c1, pef.consts.data() + t["c"].const_offset + 4, 4);
+  EXPECT_EQ(c1, 2.0f);
+  // 256-aligned, from 0x100000, no overlaps, bitstreams after the tensors.
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (const auto& x : pef.tensors) ranges.emplace_back(x.dev_addr, x.dev_addr + x.bytes);
+  uint64_t tensors_end = 0;
+  for (const auto& r : ranges) tensors_end = std::max(tensors_end, r.second);
+  for (const auto& s : pef.sections) {
+    EXPECT_GE(s.dev_addr, tensors_end);
+    ranges.emplace_back(s.dev_addr, s.dev_addr + 4 * s.bitstream.size());
+  }
+  std::sort(ranges.begin(), ranges.end());
+  for (size_t i = 0; i < ranges.size(); ++i) {
+    EXPECT_EQ(ranges[i].first % 256, 0u);
+    EXPECT_GE(ranges[i].first, 0x100000u);
+    if (i > 0) {
+      EXPECT_LE(ranges[i - 1].second, ranges[i].first);
+    }
+  }
+  EXPECT_EQ(pef.meta.at("source"), path);
+  EXPECT_EQ(pef.meta.at("opt_level"), "0");
+  EXPECT_EQ(pef.meta.at("compiler_version"), std::string(version()));
+  // Each section's bitstream is accepted by the configuration controller's parser.
+  for (const auto& s : pef.sections) EXPECT_NO_THROW(arch::parse_bitstream(small(), s.bitstream));
+  // The c broadcast ([3,1] -> [3,5]) is an inner-broadcast stream.
+  const auto units = arch::parse_bitstream(small(), pef.sections[1].bitstream);
+  bool found = false;
+  for (uint32_t k = 0; k < small().agcu; ++k)
+    for (const auto& ld : arch::AgcuConfig::decode(units[small().agcu_id(k)]).ld)
+      if (ld.enable && ld.base == t["c"].dev_addr) {
+        found = true;
+        EXPECT_TRUE(ld.bcast);
+        EXPECT_EQ(ld.inner, 5u);
+        EXPECT_EQ(ld.c1, 3u);
+        EXPECT_EQ(ld.s1, 1);
+      }
+  EXPECT_TRUE(found);
+}
+
+TEST(Lowering, DramTooSmall) {
+  arch::Config cfg = tiny();
+  cfg.dram_bytes = 0x100000 + 512;  // not part of the fingerprint
+  EXPECT_THAT(error_of([&] { compile_onnx_file(test::node_dir("test_add") + "/model.onnx", cfg); }),
+              HasSubstr("bytes of device DRAM"));
+}
+
+TEST(Lowering, FusionAtO1) {
+  ModelBuilder b;
+  b.input("a", {6});
+  b.input("b", {6});
+  b.input("c", {6});
+  b.node("Mul", {"a", "b"}, {"t"}, "mul");
+  b.node("Add", {"t", "c"}, {"u"}, "add");
+  b.node("Relu", {"u"}, {"y"}, "relu");
+  b.output("y");
+  const std::string path = b.save("fuse.onnx");
+  Options o1;
+  o1.opt_level = 1;
+  const pef::Pef pef = compile_onnx_file(path, tiny(), o1);
+  ASSERT_EQ(pef.sections.size(), 1u);
+  EXPECT_EQ(pef.sections[0].name, "mul+add+relu");
+  for (const auto& t : pef.tensors) EXPECT_NE(t.name, "t") << "fused intermediate stored";
+  check_section(tiny(), pef, 0, {Opcode::FMUL, Opcode::FADD, Opcode::FMAX}, {"a", "b", "c"}, "y", 2);
+}
+
+TEST(Lowering, PlacesPipelines) {
+  // Every PCU of the configuration in one pipeline; the first AGCU-count PCUs take a
+  // load each (more loads than the vertical links out of the AGCU row cannot route).
+  for (const auto* cfg : {&small(), &tiny()}) {
+    const int npcu = int(cfg->num_pcu());
+    const int loads = int(cfg->agcu);
+    std::vector<std::vector<detail::PcuInput>> ins;
+    for (int p = 0; p < npcu; ++p) {
+      std::vector<detail::PcuInput> v;
+      if (p < loads) v.push_back({false, p});
+      if (p > 0) v.push_back({true, p - 1});
+      ins.push_back(v);
+    }
+    const auto pl = detail::place_and_route(*cfg, loads, ins, "t");
+    ASSERT_EQ(int(pl.pcus.size()), npcu);
+    std::set<std::pair<uint32_t, uint32_t>> distinct(pl.pcus.begin(), pl.pcus.end());
+    EXPECT_EQ(int(distinct.size()), npcu);
+    for (const auto& [r, c] : pl.pcus) EXPECT_TRUE(cfg->slot_is_pcu(r, c));
+    EXPECT_EQ(int(pl.loads.size()), loads);
+  }
+  EXPECT_THAT(error_of([] {
+                std::vector<std::vector<detail::PcuInput>> ins(3, {{false, 0}});
+                detail::place_and_route(tiny(), 1, ins, "node 'z' (Add)");
+              }),
+              HasSubstr("node 'z' (Add): 3 PCUs, configuration 'tiny' has 2"));
+}
+
+TEST(Lowering, PipelineAtO3) {
+  // mul+add+relu needs 3 inputs; max needs d: O1 gives 2 sections, O3 one section
+  // with two PCUs, relu's result streamed to the max PCU over the network. (On tiny
+  // the 4 loads cannot route: 3 vertical links leave the AGCU row.)
+  ModelBuilder b;
+  for (const char* n : {"a", "b", "c", "d"}) b.input(n, {4, 4});
+  b.node("Mul", {"a", "b"}, {"t"}, "mul");
+  b.node("Add", {"t", "c"}, {"u"}, "add");
+  b.node("Relu", {"u"}, {"r"}, "relu");
+  b.node("Max", {"r", "d"}, {"y"}, "max");
+  b.output("y");
+  const std::string path = b.save("pipe.onnx");
+  Options o;
+  o.opt_level = 1;
+  EXPECT_EQ(compile_onnx_file(path, small(), o).sections.size(), 2u);
+  o.opt_level = 3;
+  EXPECT_EQ(compile_onnx_file(path, tiny(), o).sections.size(), 2u);
+  const pef::Pef pef = compile_onnx_file(path, small(), o);
+  ASSERT_EQ(pef.sections.size(), 1u);
+  EXPECT_EQ(pef.sections[0].name, "mul+add+relu|max");
+  EXPECT_EQ(pef.tensors.size(), 5u);  // a b c d y: r stays on chip
+  const auto units = arch::parse_bitstream(small(), pef.sections[0].bitstream);
+  std::vector<uint32_t> pcus;
+  for (uint32_t r = 0; r < small().rows; ++r)
+    for (uint32_t c = 0; c < small().cols; ++c)
+      if (small().slot_is_pcu(r, c) && arch::PcuConfig::decode(small(), units[small().slot_id(r, c)]).enable)
+        pcus.push_back(small().slot_id(r, c));
+  ASSERT_EQ(pcus.size(), 2u);
+  // One of the PCUs is fed by the other's output.
+  int chained = 0;
+  for (uint32_t id : pcus) {
+    const auto pc = arch::PcuConfig::decode(small(), units[id]);
+    EXPECT_EQ(pc.count, (16 + small().lanes - 1) / small().lanes);
+    for (uint32_t v = 0; v < 3; ++v) {
+      if (!(pc.vin_mask >> v & 1)) continue;
+      const auto [src, port] = trace_back(small(), units, id / small().cols, id % small().cols, arch::kLocal0 + v);
+      if (src != id && std::find(pcus.begin(), pcus.end(), src) != pcus.end()) {
+        ++chained;
+        EXPECT_EQ(port, 0);
+        EXPECT_EQ(arch::PcuConfig::decode(small(), units[id]).stages[0].op, Opcode::FMAX);
+      } else {
+        EXPECT_EQ(small().unit_kind(src), arch::UnitKind::Agcu);
+      }
+    }
+  }
+  EXPECT_EQ(chained, 1);
+}
+
+}  // namespace
+}  // namespace openrdu::compiler

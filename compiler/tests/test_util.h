@@ -1,0 +1,109 @@
+// Helpers of the compiler tests: build ONNX models in memory, compare fp32 data.
+#pragma once
+#include <onnx/onnx_pb.h>
+#include <unistd.h>
+
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "openrdu/compiler/compiler.h"
+
+namespace openrdu::compiler::test {
+
+inline std::string node_dir(const std::string& test) { return std::string(ONNX_NODE_DATA) + "/" + test; }
+
+// A scratch directory of this test process (several builds may run the tests at once).
+inline std::filesystem::path scratch_dir() {
+  struct Dir {
+    std::filesystem::path path =
+        std::filesystem::temp_directory_path() / ("openrdu_compiler_tests." + std::to_string(::getpid()));
+    Dir() { std::filesystem::create_directories(path); }
+    ~Dir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  };
+  static const Dir dir;  // removed at exit
+  return dir.path;
+}
+
+class ModelBuilder {
+ public:
+  explicit ModelBuilder(int opset = 14) {
+    m_.set_ir_version(8);
+    auto* os = m_.add_opset_import();
+    os->set_domain("");
+    os->set_version(opset);
+    m_.mutable_graph()->set_name("g");
+  }
+  static void set_type(onnx::ValueInfoProto* vi, const std::vector<int64_t>& shape,
+                       int elem = onnx::TensorProto::FLOAT) {
+    auto* tt = vi->mutable_type()->mutable_tensor_type();
+    tt->set_elem_type(elem);
+    auto* sh = tt->mutable_shape();
+    for (int64_t d : shape) sh->add_dim()->set_dim_value(d);
+  }
+  onnx::ValueInfoProto* input(const std::string& name, const std::vector<int64_t>& shape,
+                              int elem = onnx::TensorProto::FLOAT) {
+    auto* vi = m_.mutable_graph()->add_input();
+    vi->set_name(name);
+    set_type(vi, shape, elem);
+    return vi;
+  }
+  onnx::ValueInfoProto* output(const std::string& name, const std::vector<int64_t>& shape = {},
+                               bool with_shape = false) {
+    auto* vi = m_.mutable_graph()->add_output();
+    vi->set_name(name);
+    if (with_shape)
+      set_type(vi, shape);
+    else
+      vi->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    return vi;
+  }
+  void init(const std::string& name, const std::vector<int64_t>& shape, const std::vector<float>& data,
+            bool raw = true) {
+    auto* t = m_.mutable_graph()->add_initializer();
+    t->set_name(name);
+    t->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : shape) t->add_dims(d);
+    if (raw)
+      t->set_raw_data(std::string(reinterpret_cast<const char*>(data.data()), data.size() * 4));
+    else
+      for (float f : data) t->add_float_data(f);
+  }
+  onnx::NodeProto* node(const std::string& op, std::initializer_list<std::string> ins,
+                        std::initializer_list<std::string> outs, const std::string& name = "") {
+    auto* n = m_.mutable_graph()->add_node();
+    n->set_op_type(op);
+    n->set_name(name);
+    for (const auto& i : ins) n->add_input(i);
+    for (const auto& o : outs) n->add_output(o);
+    return n;
+  }
+  std::string bytes() const { return m_.SerializeAsString(); }
+  // Write to a file in the test's temporary directory; returns the path.
+  std::string save(const std::string& file) const {
+    const std::string path = (scratch_dir() / file).string();
+    std::ofstream f(path, std::ios::binary);
+    f << bytes();
+    return path;
+  }
+  onnx::ModelProto& proto() { return m_; }
+
+ private:
+  onnx::ModelProto m_;
+};
+
+inline uint32_t bits(float f) { return std::bit_cast<uint32_t>(f); }
+
+// Bit-exact equality, any NaN equal to any NaN.
+inline bool same_f32(float a, float b) { return (std::isnan(a) && std::isnan(b)) || bits(a) == bits(b); }
+
+}  // namespace openrdu::compiler::test

@@ -1,0 +1,62 @@
+// sncompile: compile an ONNX model into a PEF for one OpenRDU configuration.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "openrdu/arch/config.h"
+#include "openrdu/compiler/compiler.h"
+#include "openrdu/pef/pef.h"
+
+int main(int argc, char** argv) {
+  using namespace openrdu;
+  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 13-17) into a PEF for an OpenRDU device"};
+  app.set_version_flag("--version", std::string("sncompile ") + OPENRDU_VERSION);
+  std::string model, out, config = "small", log_level = "warn";
+  int opt_level = 0;
+  app.add_option("model", model, "ONNX model file")->required();
+  app.add_option("-o,--output", out, "PEF file to write")->required();
+  app.add_option("--config", config, "device configuration: tiny, small or a YAML file")->capture_default_str();
+  app.add_option("-O", opt_level, "optimization level: 0 (one operator per section), 1 or 3 (fuse elementwise chains)")
+      ->check(CLI::IsMember({0, 1, 3}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "sncompile: error: %s (see --help)\n", e.what());
+    return 1;
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("sncompile: %l: %v");
+
+  try {
+    const arch::Config cfg = arch::load_config(config);
+    compiler::Options opts;
+    opts.opt_level = opt_level;
+    compiler::CompileStats st;
+    const pef::Pef p = compiler::compile_onnx_file(model, cfg, opts, &st);
+    pef::write_file(p, out);
+    std::printf(
+        "%s -> %s (config %s, -O%d): %zu sections, %u PCUs, %u AGCU streams, %u switches, "
+        "%zu tensors, DRAM 0x00100000..0x%08llx (%llu bytes)\n",
+        model.c_str(), out.c_str(), cfg.name.c_str(), opt_level, p.sections.size(), st.pcus, st.agcu_streams,
+        st.switches, p.tensors.size(), static_cast<unsigned long long>(st.dram_bytes),
+        static_cast<unsigned long long>(st.dram_bytes - 0x00100000));
+    for (size_t i = 0; i < st.sections.size(); ++i)
+      spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,
+                   st.sections[i].vectors, st.sections[i].bitstream_words);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sncompile: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
