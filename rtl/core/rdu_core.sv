@@ -1,0 +1,583 @@
+// OpenRDU core (docs/architecture.md sections 2, 3, 5, 6, 12): CSR block, configuration
+// controller, memory arbiter, and the grid generated from rdu_cfg_pkg: unit slots
+// (PCU where r+c is even, PMU where odd), AGCUs on the bottom row of switches, the
+// (ROWS+1) x (COLS+1) switches and the vector, scalar and control networks.
+module rdu_core
+  import rdu_cfg_pkg::*;
+  import rdu_isa_pkg::*;
+  import rdu_csr_pkg::*;
+(
+  input  logic                clk_i,
+  input  logic                rst_ni,
+  // CSR bus
+  input  logic                csr_valid_i,
+  input  logic                csr_we_i,
+  input  logic [11:0]         csr_addr_i,
+  input  logic [31:0]         csr_wdata_i,
+  output logic                csr_rvalid_o,
+  output logic [31:0]         csr_rdata_o,
+  // memory port
+  output logic                mem_req_valid_o,
+  input  logic                mem_req_ready_i,
+  output logic                mem_req_we_o,
+  output logic [31:0]         mem_req_addr_o,
+  output logic [LANES*32-1:0] mem_req_wdata_o,
+  output logic [LANES-1:0]    mem_req_wmask_o,
+  output logic [7:0]          mem_req_id_o,
+  input  logic                mem_rsp_valid_i,
+  output logic                mem_rsp_ready_o,
+  input  logic [LANES*32-1:0] mem_rsp_rdata_i,
+  input  logic [7:0]          mem_rsp_id_i,
+  input  logic                mem_rsp_err_i,
+  output logic                irq_o
+);
+  localparam int unsigned VW  = LANES * 32;
+  localparam int unsigned SR  = ROWS + 1;
+  localparam int unsigned SC  = COLS + 1;
+  localparam int unsigned NSW = SR * SC;
+  localparam int unsigned NRQ = 1 + NUM_AGCU;
+  localparam logic [15:0] NO_UNIT = 16'hFFFF;
+
+  // ---------------------------------------------------------------------------------
+  // Soft reset: CTRL.SOFT_RESET resets everything but the CSR block (one cycle later).
+  logic [3:0] ctrl;
+  logic       soft_rst_q;
+  logic       rst_n;  // reset of everything but the CSR block
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni) soft_rst_q <= 1'b0;
+    else         soft_rst_q <= ctrl[CSR_CTRL_SOFT_RESET_LSB];
+  end
+  assign rst_n = rst_ni && !soft_rst_q;
+
+  // ---------------------------------------------------------------------------------
+  // CSR block
+  logic [4:0]  status;
+  logic [2:0]  irq_set, irq_status;
+  logic [31:0] irq_enable;
+  logic [23:0] err_status;
+  logic [31:0] cfg_addr, cfg_len, cfg_crc, scratch;
+  logic [63:0] cycles_q;
+  logic [31:0] cfg_cycles_q;
+
+  rdu_csr_regs u_csr (
+    .clk_i,
+    .rst_ni,
+    .csr_valid_i,
+    .csr_we_i,
+    .csr_addr_i,
+    .csr_wdata_i,
+    .csr_rvalid_o,
+    .csr_rdata_o,
+    .id_i            (32'h5244_5530),
+    .version_i       (32'h0001_0000),
+    .fingerprint_i   (FINGERPRINT),
+    .cap_grid_i      ({8'(NUM_AGCU), 8'(COLS), 8'(ROWS)}),
+    .cap_pcu_i       ({8'(PCU_VIN), 8'(NREGS), 8'(STAGES), 8'(LANES)}),
+    .cap_pmu_i       (32'(PMU_BYTES)),
+    .cap_dram_i      (32'(DRAM_MIB)),
+    .ctrl_o          (ctrl),
+    .status_i        (status),
+    .irq_status_set_i(irq_set),
+    .irq_status_o    (irq_status),
+    .irq_enable_o    (irq_enable),
+    .err_status_i    (err_status),
+    .cfg_addr_o      (cfg_addr),
+    .cfg_len_o       (cfg_len),
+    .cfg_crc_i       (cfg_crc),
+    .cycles_lo_i     (cycles_q[31:0]),
+    .cycles_hi_i     (cycles_q[63:32]),
+    .scratch_o       (scratch),
+    .cfg_cycles_i    (cfg_cycles_q)
+  );
+  assign irq_o = |(irq_status & irq_enable[2:0]);
+
+  // ---------------------------------------------------------------------------------
+  // Configuration controller
+  logic        cc_start, cc_busy, cc_done, cc_err;
+  logic [7:0]  cc_code;
+  logic [15:0] cc_unit;
+  logic        cc_req_valid, cc_req_ready, cc_rsp_valid;
+  logic [31:0] cc_req_addr;
+  logic        cfg_clear, cfg_we;
+  logic [15:0] cfg_unit;
+  logic [7:0]  cfg_word;
+  logic [31:0] cfg_data;
+  logic [VW-1:0] rsp_rdata;
+  logic        rsp_err;
+  logic [7:0]  rsp_id;
+
+  rdu_cfg_ctrl u_cfg_ctrl (
+    .clk_i,
+    .rst_ni         (rst_n),
+    .start_i        (cc_start),
+    .addr_i         (cfg_addr),
+    .len_i          (cfg_len),
+    .busy_o         (cc_busy),
+    .done_o         (cc_done),
+    .err_o          (cc_err),
+    .err_code_o     (cc_code),
+    .err_unit_o     (cc_unit),
+    .crc_o          (cfg_crc),
+    .mem_req_valid_o(cc_req_valid),
+    .mem_req_ready_i(cc_req_ready),
+    .mem_req_addr_o (cc_req_addr),
+    .mem_rsp_valid_i(cc_rsp_valid),
+    .mem_rsp_rdata_i(rsp_rdata),
+    .mem_rsp_err_i  (rsp_err),
+    .cfg_clear_o    (cfg_clear),
+    .cfg_we_o       (cfg_we),
+    .cfg_unit_o     (cfg_unit),
+    .cfg_word_o     (cfg_word),
+    .cfg_data_o     (cfg_data)
+  );
+
+  // ---------------------------------------------------------------------------------
+  // Memory arbiter: requester 0 the configuration controller, 1 + k AGCU k.
+  logic [NRQ-1:0] rq_valid, rq_ready, rq_we, rs_valid;
+  logic [31:0]    rq_addr  [NRQ];
+  logic [VW-1:0]  rq_wdata [NRQ];
+  logic [LANES-1:0] rq_wmask [NRQ];
+  logic [7:0]     rq_id    [NRQ];
+
+  assign rq_valid[0] = cc_req_valid;
+  assign rq_we[0]    = 1'b0;
+  assign rq_addr[0]  = cc_req_addr;
+  assign rq_wdata[0] = '0;
+  assign rq_wmask[0] = '0;
+  assign rq_id[0]    = 8'd0;
+  assign cc_req_ready = rq_ready[0];
+  assign cc_rsp_valid = rs_valid[0];
+
+  rdu_mem_arb #(.N(NRQ)) u_mem_arb (
+    .clk_i,
+    .rst_ni     (rst_n),
+    .req_valid_i(rq_valid),
+    .req_ready_o(rq_ready),
+    .req_we_i   (rq_we),
+    .req_addr_i (rq_addr),
+    .req_wdata_i(rq_wdata),
+    .req_wmask_i(rq_wmask),
+    .req_id_i   (rq_id),
+    .rsp_valid_o(rs_valid),
+    .rsp_id_o   (rsp_id),
+    .rsp_rdata_o(rsp_rdata),
+    .rsp_err_o  (rsp_err),
+    .mem_req_valid_o,
+    .mem_req_ready_i,
+    .mem_req_we_o,
+    .mem_req_addr_o,
+    .mem_req_wdata_o,
+    .mem_req_wmask_o,
+    .mem_req_id_o,
+    .mem_rsp_valid_i,
+    .mem_rsp_ready_o,
+    .mem_rsp_rdata_i,
+    .mem_rsp_id_i,
+    .mem_rsp_err_i
+  );
+
+  // Memory requests in flight (all requesters): a stopped run waits for them to drain
+  // so that no stale response reaches the next run.
+  logic [15:0] mem_out_q;
+  logic        req_fire, rsp_fire;
+  assign req_fire = mem_req_valid_o && mem_req_ready_i;
+  assign rsp_fire = mem_rsp_valid_i;
+  always_ff @(posedge clk_i) begin
+    if (!rst_n) begin
+      mem_out_q <= '0;
+    end else begin
+      unique case ({req_fire, rsp_fire})
+        2'b10:   mem_out_q <= mem_out_q + 16'd1;
+        2'b01:   mem_out_q <= mem_out_q - 16'd1;
+        default: ;
+      endcase
+    end
+  end
+
+  // ---------------------------------------------------------------------------------
+  // Control (section 6)
+  typedef enum logic [1:0] {C_IDLE, C_CONFIG, C_RUN, C_STOP} cstate_e;
+  cstate_e     cst_q;
+  logic        configured_q, done_q, error_q;
+  logic [7:0]  ecode_q;
+  logic [15:0] eunit_q;
+  logic        run_q, run_seen_q;
+  logic        all_done;
+  logic        agcu_err;
+  logic [15:0] agcu_err_unit;
+  logic        ctl_configure, ctl_start, ctl_abort;
+
+  assign ctl_configure = ctrl[CSR_CTRL_CONFIGURE_LSB];
+  assign ctl_start     = ctrl[CSR_CTRL_START_LSB];
+  assign ctl_abort     = ctrl[CSR_CTRL_ABORT_LSB];
+  assign cc_start      = (cst_q == C_IDLE) && ctl_configure && !soft_rst_q;
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_n) begin
+      cst_q        <= C_IDLE;
+      configured_q <= 1'b0;
+      done_q       <= 1'b0;
+      error_q      <= 1'b0;
+      ecode_q      <= ERR_NONE;
+      eunit_q      <= NO_UNIT;
+      run_q        <= 1'b0;
+      run_seen_q   <= 1'b0;
+      cycles_q     <= '0;
+      cfg_cycles_q <= '0;
+      irq_set      <= '0;
+    end else begin
+      irq_set <= '0;
+      unique case (cst_q)
+        C_IDLE: begin
+          if (ctl_configure) begin
+            cst_q        <= C_CONFIG;
+            configured_q <= 1'b0;
+            done_q       <= 1'b0;
+            error_q      <= 1'b0;
+            ecode_q      <= ERR_NONE;
+            eunit_q      <= NO_UNIT;
+            cfg_cycles_q <= '0;
+          end else if (ctl_start && configured_q) begin
+            cst_q      <= C_RUN;
+            run_q      <= 1'b1;
+            run_seen_q <= 1'b0;
+            done_q     <= 1'b0;
+            error_q    <= 1'b0;
+            ecode_q    <= ERR_NONE;
+            eunit_q    <= NO_UNIT;
+            cycles_q   <= '0;
+          end
+        end
+        C_CONFIG: begin
+          cfg_cycles_q <= cfg_cycles_q + 32'd1;
+          if (cc_done) begin
+            cst_q                                  <= C_IDLE;
+            configured_q                           <= 1'b1;
+            irq_set[CSR_IRQ_STATUS_CONFIG_DONE_LSB] <= 1'b1;
+          end else if (cc_err) begin
+            cst_q                            <= C_IDLE;
+            error_q                          <= 1'b1;
+            ecode_q                          <= cc_code;
+            eunit_q                          <= cc_unit;
+            irq_set[CSR_IRQ_STATUS_ERROR_LSB] <= 1'b1;
+          end
+        end
+        C_RUN: begin
+          cycles_q   <= cycles_q + 64'd1;
+          run_seen_q <= 1'b1;
+          if (ctl_abort) begin
+            cst_q   <= C_STOP;
+            run_q   <= 1'b0;
+            ecode_q <= ERR_ABORTED;
+            eunit_q <= NO_UNIT;
+          end else if (agcu_err) begin
+            cst_q   <= C_STOP;
+            run_q   <= 1'b0;
+            ecode_q <= ERR_MEM_ERROR;
+            eunit_q <= agcu_err_unit;
+          end else if (run_seen_q && all_done) begin
+            cst_q                               <= C_IDLE;
+            run_q                               <= 1'b0;
+            done_q                              <= 1'b1;
+            irq_set[CSR_IRQ_STATUS_RUN_DONE_LSB] <= 1'b1;
+          end
+        end
+        C_STOP: begin
+          // Units are held in reset (run low); wait for the memory port to drain.
+          if (mem_out_q == '0) begin
+            cst_q                            <= C_IDLE;
+            error_q                          <= 1'b1;
+            irq_set[CSR_IRQ_STATUS_ERROR_LSB] <= 1'b1;
+          end
+        end
+        default: cst_q <= C_IDLE;
+      endcase
+    end
+  end
+
+  assign status = {error_q, done_q, run_q || (cst_q == C_STOP), cc_busy, configured_q};
+  assign err_status = {eunit_q, ecode_q};
+
+  // ---------------------------------------------------------------------------------
+  // Grid
+  // Per-network switch ports, indexed by switch s = r*(COLS+1) + c.
+  logic [6:0]    v_so_valid [NSW], v_so_ready [NSW], s_so_valid [NSW], s_so_ready [NSW];
+  logic [6:0]    c_so_valid [NSW], c_so_ready [NSW];
+  logic [5:0]    v_si_valid [NSW], v_si_ready [NSW], s_si_valid [NSW], s_si_ready [NSW];
+  logic [5:0]    c_si_valid [NSW], c_si_ready [NSW];
+  logic [VW-1:0] v_so_data [NSW][7];
+  logic [31:0]   s_so_data [NSW][7];
+  logic [0:0]    c_so_data [NSW][7];
+  logic [VW-1:0] v_si_data [NSW][6];
+  logic [31:0]   s_si_data [NSW][6];
+  logic [0:0]    c_si_data [NSW][6];
+  // Local ports: unit outputs into switch inputs 4, 5 (li) and switch outputs 4..6 into
+  // unit inputs (lo).
+  logic [1:0]    v_li_valid [NSW], v_li_ready [NSW], s_li_valid [NSW], s_li_ready [NSW];
+  logic [1:0]    c_li_valid [NSW], c_li_ready [NSW];
+  logic [2:0]    v_lo_valid [NSW], v_lo_ready [NSW], s_lo_valid [NSW], s_lo_ready [NSW];
+  logic [2:0]    c_lo_valid [NSW], c_lo_ready [NSW];
+  logic [VW-1:0] v_li_data [NSW][2];
+  logic [31:0]   s_li_data [NSW][2];
+  logic [0:0]    c_li_data [NSW][2];
+  logic [VW-1:0] v_lo_data [NSW][3];
+  logic [31:0]   s_lo_data [NSW][3];
+  logic [0:0]    c_lo_data [NSW][3];
+
+  rdu_core_net #(.W(VW), .SR(SR), .SC(SC)) u_vnet (
+    .sw_out_valid_i (v_so_valid),
+    .sw_out_data_i  (v_so_data),
+    .sw_out_ready_o (v_so_ready),
+    .sw_in_valid_o  (v_si_valid),
+    .sw_in_data_o   (v_si_data),
+    .sw_in_ready_i  (v_si_ready),
+    .loc_in_valid_i (v_li_valid),
+    .loc_in_data_i  (v_li_data),
+    .loc_in_ready_o (v_li_ready),
+    .loc_out_valid_o(v_lo_valid),
+    .loc_out_data_o (v_lo_data),
+    .loc_out_ready_i(v_lo_ready)
+  );
+  rdu_core_net #(.W(32), .SR(SR), .SC(SC)) u_snet (
+    .sw_out_valid_i (s_so_valid),
+    .sw_out_data_i  (s_so_data),
+    .sw_out_ready_o (s_so_ready),
+    .sw_in_valid_o  (s_si_valid),
+    .sw_in_data_o   (s_si_data),
+    .sw_in_ready_i  (s_si_ready),
+    .loc_in_valid_i (s_li_valid),
+    .loc_in_data_i  (s_li_data),
+    .loc_in_ready_o (s_li_ready),
+    .loc_out_valid_o(s_lo_valid),
+    .loc_out_data_o (s_lo_data),
+    .loc_out_ready_i(s_lo_ready)
+  );
+  rdu_core_net #(.W(1), .SR(SR), .SC(SC)) u_cnet (
+    .sw_out_valid_i (c_so_valid),
+    .sw_out_data_i  (c_so_data),
+    .sw_out_ready_o (c_so_ready),
+    .sw_in_valid_o  (c_si_valid),
+    .sw_in_data_o   (c_si_data),
+    .sw_in_ready_i  (c_si_ready),
+    .loc_in_valid_i (c_li_valid),
+    .loc_in_data_i  (c_li_data),
+    .loc_in_ready_o (c_li_ready),
+    .loc_out_valid_o(c_lo_valid),
+    .loc_out_data_o (c_lo_data),
+    .loc_out_ready_i(c_lo_ready)
+  );
+
+  // Done of every slot and AGCU; error of every AGCU.
+  logic [NUM_SLOTS-1:0] slot_done;
+  logic [NUM_AGCU-1:0]  agcu_done, agcu_errs;
+  assign all_done = (&slot_done) && (&agcu_done);
+  assign agcu_err = |agcu_errs;
+  always_comb begin
+    agcu_err_unit = NO_UNIT;
+    for (int k = NUM_AGCU - 1; k >= 0; k--) begin
+      if (agcu_errs[k]) agcu_err_unit = 16'(NUM_SLOTS + k);
+    end
+  end
+
+  for (genvar r = 0; r < SR; r++) begin : g_row
+    for (genvar c = 0; c < SC; c++) begin : g_col
+      localparam int unsigned S = r * SC + c;
+
+      rdu_switch #(.UNIT_ID(NUM_SLOTS + NUM_AGCU + S)) u_switch (
+        .clk_i,
+        .rst_ni      (rst_n),
+        .cfg_clear_i (cfg_clear),
+        .cfg_we_i    (cfg_we),
+        .cfg_unit_i  (cfg_unit),
+        .cfg_word_i  (cfg_word),
+        .cfg_data_i  (cfg_data),
+        .run_i       (run_q),
+        .vin_valid_i (v_si_valid[S]),
+        .vin_ready_o (v_si_ready[S]),
+        .vin_data_i  (v_si_data[S]),
+        .vout_valid_o(v_so_valid[S]),
+        .vout_ready_i(v_so_ready[S]),
+        .vout_data_o (v_so_data[S]),
+        .sin_valid_i (s_si_valid[S]),
+        .sin_ready_o (s_si_ready[S]),
+        .sin_data_i  (s_si_data[S]),
+        .sout_valid_o(s_so_valid[S]),
+        .sout_ready_i(s_so_ready[S]),
+        .sout_data_o (s_so_data[S]),
+        .cin_valid_i (c_si_valid[S]),
+        .cin_ready_o (c_si_ready[S]),
+        .cin_data_i  (c_si_data[S]),
+        .cout_valid_o(c_so_valid[S]),
+        .cout_ready_i(c_so_ready[S]),
+        .cout_data_o (c_so_data[S])
+      );
+
+      if (r < ROWS && c < COLS) begin : g_slot
+        localparam int unsigned ID = r * COLS + c;
+        if ((r + c) % 2 == 0) begin : g_pcu
+          logic [2:0]    vin_valid, vin_ready;
+          logic [VW-1:0] vin_data [3];
+          logic          vout_valid;
+          logic [VW-1:0] vout_data;
+          for (genvar i = 0; i < 3; i++) begin : g_vin
+            assign vin_data[i] = v_lo_data[S][i];
+          end
+          assign vin_valid     = v_lo_valid[S];
+          assign v_lo_ready[S] = vin_ready;
+          assign v_li_valid[S] = {1'b0, vout_valid};
+          assign v_li_data[S]  = '{vout_data, '0};
+
+          rdu_pcu #(.UNIT_ID(ID)) u_pcu (
+            .clk_i,
+            .rst_ni      (rst_n),
+            .cfg_clear_i (cfg_clear),
+            .cfg_we_i    (cfg_we),
+            .cfg_unit_i  (cfg_unit),
+            .cfg_word_i  (cfg_word),
+            .cfg_data_i  (cfg_data),
+            .run_i       (run_q),
+            .done_o      (slot_done[ID]),
+            .vin_valid_i (vin_valid),
+            .vin_ready_o (vin_ready),
+            .vin_data_i  (vin_data),
+            .vout_valid_o(vout_valid),
+            .vout_ready_i(v_li_ready[S][0]),
+            .vout_data_o (vout_data),
+            .sin_valid_i (s_lo_valid[S][0]),
+            .sin_ready_o (s_lo_ready[S][0]),
+            .sin_data_i  (s_lo_data[S][0]),
+            .sout_valid_o(s_li_valid[S][0]),
+            .sout_ready_i(s_li_ready[S][0]),
+            .sout_data_o (s_li_data[S][0]),
+            .cin_valid_i (c_lo_valid[S][0]),
+            .cin_ready_o (c_lo_ready[S][0]),
+            .cin_data_i  (c_lo_data[S][0]),
+            .cout_valid_o(c_li_valid[S][0]),
+            .cout_ready_i(c_li_ready[S][0]),
+            .cout_data_o (c_li_data[S][0])
+          );
+        end else begin : g_pmu
+          logic          vout_valid;
+          logic [VW-1:0] vout_data;
+          logic          vin_ready;
+          assign v_lo_ready[S] = {2'b00, vin_ready};
+          assign v_li_valid[S] = {1'b0, vout_valid};
+          assign v_li_data[S]  = '{vout_data, '0};
+
+          rdu_pmu #(.UNIT_ID(ID)) u_pmu (
+            .clk_i,
+            .rst_ni      (rst_n),
+            .cfg_clear_i (cfg_clear),
+            .cfg_we_i    (cfg_we),
+            .cfg_unit_i  (cfg_unit),
+            .cfg_word_i  (cfg_word),
+            .cfg_data_i  (cfg_data),
+            .run_i       (run_q),
+            .done_o      (slot_done[ID]),
+            .vin_valid_i (v_lo_valid[S][0]),
+            .vin_ready_o (vin_ready),
+            .vin_data_i  (v_lo_data[S][0]),
+            .vout_valid_o(vout_valid),
+            .vout_ready_i(v_li_ready[S][0]),
+            .vout_data_o (vout_data),
+            .sin_valid_i (s_lo_valid[S][0]),
+            .sin_ready_o (s_lo_ready[S][0]),
+            .sin_data_i  (s_lo_data[S][0]),
+            .sout_valid_o(s_li_valid[S][0]),
+            .sout_ready_i(s_li_ready[S][0]),
+            .sout_data_o (s_li_data[S][0]),
+            .cin_valid_i (c_lo_valid[S][0]),
+            .cin_ready_o (c_lo_ready[S][0]),
+            .cin_data_i  (c_lo_data[S][0]),
+            .cout_valid_o(c_li_valid[S][0]),
+            .cout_ready_i(c_li_ready[S][0]),
+            .cout_data_o (c_li_data[S][0])
+          );
+          logic unused_pmu;
+          assign unused_pmu = ^{v_lo_valid[S][2:1], v_lo_data[S][1], v_lo_data[S][2]};
+        end
+        // Scalar and control: one port each on PCU and PMU (local in 0, local out 0).
+        assign s_li_valid[S][1]   = 1'b0;
+        assign s_li_data[S][1]    = '0;
+        assign c_li_valid[S][1]   = 1'b0;
+        assign c_li_data[S][1]    = '0;
+        assign s_lo_ready[S][2:1] = 2'b00;
+        assign c_lo_ready[S][2:1] = 2'b00;
+        logic unused_slot;
+        assign unused_slot = ^{s_li_ready[S][1], c_li_ready[S][1], v_li_ready[S][1],
+                               s_lo_valid[S][2:1], s_lo_data[S][1], s_lo_data[S][2],
+                               c_lo_valid[S][2:1], c_lo_data[S][1], c_lo_data[S][2]};
+      end else if (r == ROWS && c < NUM_AGCU) begin : g_agcu
+        localparam int unsigned K = c;
+        logic          vin_ready;
+        logic [1:0]    vout_valid;
+        logic [VW-1:0] vout_data [2];
+        logic [1:0]    sid;
+        assign v_lo_ready[S] = {2'b00, vin_ready};
+        assign v_li_valid[S] = vout_valid;
+        assign v_li_data[S]  = vout_data;
+        assign rq_id[1+K]    = 8'(1 + 3 * K) + 8'(sid);
+
+        rdu_agcu #(.UNIT_ID(NUM_SLOTS + K)) u_agcu (
+          .clk_i,
+          .rst_ni         (rst_n),
+          .cfg_clear_i    (cfg_clear),
+          .cfg_we_i       (cfg_we),
+          .cfg_unit_i     (cfg_unit),
+          .cfg_word_i     (cfg_word),
+          .cfg_data_i     (cfg_data),
+          .run_i          (run_q),
+          .done_o         (agcu_done[K]),
+          .vin_valid_i    (v_lo_valid[S][0]),
+          .vin_ready_o    (vin_ready),
+          .vin_data_i     (v_lo_data[S][0]),
+          .vout_valid_o   (vout_valid),
+          .vout_ready_i   (v_li_ready[S]),
+          .vout_data_o    (vout_data),
+          .mem_req_valid_o(rq_valid[1+K]),
+          .mem_req_ready_i(rq_ready[1+K]),
+          .mem_req_we_o   (rq_we[1+K]),
+          .mem_req_addr_o (rq_addr[1+K]),
+          .mem_req_wdata_o(rq_wdata[1+K]),
+          .mem_req_wmask_o(rq_wmask[1+K]),
+          .mem_req_sid_o  (sid),
+          .mem_rsp_valid_i(rs_valid[1+K]),
+          .mem_rsp_rdata_i(rsp_rdata),
+          .mem_rsp_sid_i  (2'(rsp_id - 8'(1 + 3 * K))),
+          .mem_rsp_err_i  (rsp_err),
+          .err_o          (agcu_errs[K])
+        );
+        // No scalar or control ports on AGCUs.
+        assign s_li_valid[S] = '0;
+        assign s_li_data[S]  = '{default: '0};
+        assign c_li_valid[S] = '0;
+        assign c_li_data[S]  = '{default: '0};
+        assign s_lo_ready[S] = '0;
+        assign c_lo_ready[S] = '0;
+        logic unused_agcu;
+        assign unused_agcu = ^{v_lo_valid[S][2:1], v_lo_data[S][1], v_lo_data[S][2],
+                               s_lo_valid[S], s_lo_data[S][0], s_lo_data[S][1], s_lo_data[S][2],
+                               c_lo_valid[S], c_lo_data[S][0], c_lo_data[S][1], c_lo_data[S][2],
+                               s_li_ready[S], c_li_ready[S]};
+      end else begin : g_none
+        assign v_li_valid[S] = '0;
+        assign v_li_data[S]  = '{default: '0};
+        assign s_li_valid[S] = '0;
+        assign s_li_data[S]  = '{default: '0};
+        assign c_li_valid[S] = '0;
+        assign c_li_data[S]  = '{default: '0};
+        assign v_lo_ready[S] = '0;
+        assign s_lo_ready[S] = '0;
+        assign c_lo_ready[S] = '0;
+        logic unused_none;
+        assign unused_none = ^{v_lo_valid[S], v_lo_data[S][0], v_lo_data[S][1], v_lo_data[S][2],
+                               s_lo_valid[S], s_lo_data[S][0], s_lo_data[S][1], s_lo_data[S][2],
+                               c_lo_valid[S], c_lo_data[S][0], c_lo_data[S][1], c_lo_data[S][2],
+                               v_li_ready[S], s_li_ready[S], c_li_ready[S]};
+      end
+    end
+  end
+
+  logic unused_core;
+  assign unused_core = ^{irq_enable[31:3], scratch, rsp_id[7:0]};
+endmodule

@@ -1,0 +1,247 @@
+// Functional model of the whole core (docs/architecture.md sections 2-6).
+//
+// configure(): reads CFG_LEN/4 words at CFG_ADDR and checks them with
+// arch::parse_bitstream, the same checks in the same order as the RTL configuration
+// controller, so a bad stream gives the same ERR_STATUS code and unit.
+// run(): traces the vector routes through the switches, then moves vectors from unit
+// outputs to the unit inputs they reach (a copy per destination on fan-out) and steps
+// every unit until nothing moves. Since the units are deterministic dataflow (each
+// consumes its inputs in order), the values stored to DRAM are those of the RTL.
+//
+// Decisions (documented for docs/architecture.md):
+// * Deadlock (nothing moves, some unit not done) returns ok=false with code ABORTED
+//   (what the RTL reports once the host gives up and aborts) and the id of the first
+//   unit, in id order, that is not done; the message names it and what it waits for.
+// * A MemoryError from a unit returns ok=false, code MEM_ERROR, unit = that unit's id;
+//   a MemoryError while reading the bitstream: MEM_ERROR, unit 0xFFFF.
+// * A broken route (a selected input at the grid edge, a local input the unit lacks,
+//   a select value > 6, a routing loop) returns ok=false with code NONE and the
+//   switch's unit id; the RTL would simply never deliver data there.
+// * Estimated cycles = max over units of busy_cycles() + DRAM latency
+//   + 2 * (ROWS + COLS + 2) + STAGES: the busiest unit bounds the run, plus the fill
+//   latency of one pipeline through memory, the longest switch path and a PCU.
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "openrdu/arch/crc32.h"
+#include "openrdu/model/core.h"
+
+namespace openrdu::model {
+
+namespace {
+constexpr uint32_t kNoUnit = 0xFFFF;
+constexpr uint32_t kNoSource = 0xFFFFFFFFu;
+const char* const kDirName[4] = {"N", "E", "S", "W"};
+
+struct RouteError : std::runtime_error {
+  RouteError(uint32_t unit, const std::string& msg) : std::runtime_error(msg), unit(unit) {}
+  uint32_t unit;
+};
+}  // namespace
+
+Core::Core(const arch::Config& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  words_.resize(cfg_.num_units());
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) words_[id].assign(cfg_.config_words(cfg_.unit_kind(id)), 0);
+  units_.resize(cfg_.num_units());
+}
+
+Core::~Core() = default;
+
+CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
+  CoreResult res;
+  configured_ = false;
+  // Every unit's configuration is cleared first, as cfg_clear does.
+  for (auto& w : words_) std::fill(w.begin(), w.end(), 0u);
+  for (auto& u : units_) u.reset();
+
+  std::vector<uint32_t> stream(cfg_len / 4);
+  try {
+    if (!stream.empty()) mem.read_words(cfg_addr, stream.data(), uint32_t(stream.size()));
+  } catch (const MemoryError& e) {
+    res.ok = false;
+    res.code = arch::ErrorCode::MEM_ERROR;
+    res.unit = kNoUnit;
+    res.message = fmt::format("configuration: reading the bitstream at 0x{:08X} ({} bytes): {}", cfg_addr, cfg_len,
+                              e.what());
+    return res;
+  }
+  if (stream.size() >= 2) res.crc = arch::crc32(stream.data(), (stream.size() - 1) * 4);
+  try {
+    words_ = arch::parse_bitstream(cfg_, stream);
+  } catch (const arch::BitstreamError& e) {
+    res.ok = false;
+    res.code = e.code;
+    res.unit = e.unit;
+    res.message = e.what();
+    return res;
+  }
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    switch (cfg_.unit_kind(id)) {
+      case arch::UnitKind::Pcu: units_[id] = std::make_unique<Pcu>(cfg_); break;
+      case arch::UnitKind::Pmu: units_[id] = std::make_unique<Pmu>(cfg_); break;
+      case arch::UnitKind::Agcu: units_[id] = std::make_unique<Agcu>(cfg_); break;
+      case arch::UnitKind::Switch: break;
+    }
+    if (units_[id]) units_[id]->configure(words_[id]);
+  }
+  configured_ = true;
+  return res;
+}
+
+std::vector<std::vector<Core::Source>> Core::trace_vector_routes() const {
+  const uint32_t nsw = cfg_.num_switch();
+  // Unit attached to switch s, or kNoSource.
+  auto attached = [&](uint32_t r, uint32_t c) -> uint32_t {
+    if (r < cfg_.rows && c < cfg_.cols) return cfg_.slot_id(r, c);
+    if (r == cfg_.rows && c < cfg_.agcu) return cfg_.agcu_id(c);
+    return kNoSource;
+  };
+  auto num_vout = [&](uint32_t id) -> int {
+    if (id == kNoSource) return 0;
+    return cfg_.unit_kind(id) == arch::UnitKind::Agcu ? 2 : 1;
+  };
+  auto num_vin = [&](uint32_t id) -> int {
+    if (id == kNoSource) return 0;
+    return cfg_.unit_kind(id) == arch::UnitKind::Pcu ? 3 : 1;
+  };
+  auto sel = [&](uint32_t r, uint32_t c, uint32_t o) -> uint32_t {
+    const uint32_t w = words_[cfg_.switch_id(r, c)][arch::kVectorNet];
+    return (w >> (4 * o)) & 0xF;
+  };
+
+  std::vector<std::vector<Source>> routes(cfg_.num_units());
+  for (uint32_t r = 0; r <= cfg_.rows; ++r) {
+    for (uint32_t c = 0; c <= cfg_.cols; ++c) {
+      const uint32_t unit = attached(r, c);
+      if (unit == kNoSource) continue;
+      routes[unit].assign(num_vin(unit), Source{kNoSource, -1});
+      for (int p = 0; p < num_vin(unit); ++p) {
+        // Walk backwards from switch (r,c) output 4+p.
+        uint32_t cr = r, cc = c, o = arch::kLocal0 + p;
+        for (uint32_t hops = 0;; ++hops) {
+          const uint32_t swid = cfg_.switch_id(cr, cc);
+          if (hops > nsw)
+            throw RouteError(swid, fmt::format("vector route to {} input {} loops through {}", cfg_.unit_name(unit), p,
+                                               cfg_.unit_name(swid)));
+          const uint32_t s = sel(cr, cc, o);
+          if (s == 0) {
+            if (hops > 0)
+              throw RouteError(swid, fmt::format("vector route to {} input {}: {} output {} is unused", cfg_.unit_name(unit),
+                                                 p, cfg_.unit_name(swid), o));
+            break;  // input not connected
+          }
+          const uint32_t i = s - 1;
+          if (i >= arch::kSwitchInputs)
+            throw RouteError(swid, fmt::format("{} vector output {} has select {} (inputs are 0..5)", cfg_.unit_name(swid),
+                                               o, s));
+          if (i >= arch::kLocal0) {
+            const uint32_t src = attached(cr, cc);
+            const int port = int(i - arch::kLocal0);
+            if (port >= num_vout(src))
+              throw RouteError(swid, fmt::format("{} vector output {} selects local input {}, which {}", cfg_.unit_name(swid),
+                                                 o, i,
+                                                 src == kNoSource ? std::string("has no unit")
+                                                                  : "is absent on " + cfg_.unit_name(src)));
+            routes[unit][p] = Source{src, port};
+            break;
+          }
+          // Neighbour in direction i, whose output facing us is (i + 2) % 4.
+          const bool edge = (i == arch::kNorth && cr == 0) || (i == arch::kEast && cc == cfg_.cols) ||
+                            (i == arch::kSouth && cr == cfg_.rows) || (i == arch::kWest && cc == 0);
+          if (edge)
+            throw RouteError(swid, fmt::format("{} vector output {} selects input {} ({}), at the grid edge",
+                                               cfg_.unit_name(swid), o, i, kDirName[i]));
+          if (i == arch::kNorth) --cr;
+          else if (i == arch::kEast) ++cc;
+          else if (i == arch::kSouth) ++cr;
+          else --cc;
+          o = (i + 2) % 4;
+        }
+      }
+    }
+  }
+  return routes;
+}
+
+CoreResult Core::run(Memory& mem) {
+  CoreResult res;
+  if (!configured_) {
+    res.ok = false;
+    res.message = "run: the core is not configured";
+    return res;
+  }
+  std::vector<std::vector<Source>> routes;
+  try {
+    routes = trace_vector_routes();
+  } catch (const RouteError& e) {
+    res.ok = false;
+    res.unit = e.unit;
+    res.message = e.what();
+    return res;
+  }
+  // Consumers of each (unit, output port).
+  std::vector<std::vector<std::vector<std::pair<uint32_t, int>>>> consumers(cfg_.num_units());
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!units_[id]) continue;
+    units_[id]->configure(words_[id]);  // a run starts from reset state
+    consumers[id].resize(units_[id]->num_vout());
+  }
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id)
+    for (size_t p = 0; p < routes[id].size(); ++p)
+      if (routes[id][p].unit != kNoSource) consumers[routes[id][p].unit][routes[id][p].port].push_back({id, int(p)});
+
+  uint32_t cur = kNoUnit;
+  try {
+    for (bool progress = true; progress;) {
+      progress = false;
+      for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+        if (!units_[id]) continue;
+        cur = id;
+        if (units_[id]->step(&mem)) progress = true;
+        for (int q = 0; q < units_[id]->num_vout(); ++q) {
+          auto& out = units_[id]->output(q);
+          const auto& dst = consumers[id][q];
+          if (dst.empty() || out.empty()) continue;  // unrouted outputs hold their data
+          while (!out.empty()) {
+            for (size_t k = 0; k < dst.size(); ++k) {
+              if (k + 1 == dst.size()) units_[dst[k].first]->push(dst[k].second, std::move(out.front()));
+              else units_[dst[k].first]->push(dst[k].second, out.front());
+            }
+            out.pop_front();
+          }
+          progress = true;
+        }
+      }
+    }
+  } catch (const MemoryError& e) {
+    res.ok = false;
+    res.code = arch::ErrorCode::MEM_ERROR;
+    res.unit = cur;
+    res.message = fmt::format("{}: memory error at 0x{:08X}: {}", cfg_.unit_name(cur), e.addr, e.what());
+    return res;
+  }
+
+  uint64_t busy = 0;
+  for (const auto& u : units_)
+    if (u) busy = std::max(busy, u->busy_cycles());
+  res.cycles = busy + cfg_.dram_latency_cycles + 2 * (cfg_.rows + cfg_.cols + 2) + cfg_.stages;
+
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!units_[id] || units_[id]->done()) continue;
+    std::string waits;
+    for (int p = 0; p < units_[id]->num_vin(); ++p)
+      waits += fmt::format("{}input {} holds {}", p ? ", " : "", p, units_[id]->input(p).size());
+    for (int q = 0; q < units_[id]->num_vout(); ++q)
+      waits += fmt::format(", output {} holds {}{}", q, units_[id]->output(q).size(),
+                           consumers[id][q].empty() ? " (not routed)" : "");
+    res.ok = false;
+    res.code = arch::ErrorCode::ABORTED;
+    res.unit = id;
+    res.message = fmt::format("deadlock: {} is not done and nothing can move ({})", cfg_.unit_name(id), waits);
+    return res;
+  }
+  return res;
+}
+
+}  // namespace openrdu::model
