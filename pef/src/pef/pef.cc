@@ -1,0 +1,496 @@
+// PEF v1 reader and writer (docs/architecture.md section 9).
+//
+// Layout written by serialize():
+//   header (48 bytes), section table (32 bytes per section),
+//   TENSORS, CONSTS, META, then one CONFIG section per entry of Pef::sections in
+//   schedule order; every payload starts 8-aligned (zero padding); file CRC last.
+// The per-section name and DRAM address of a CONFIG section live in META under the
+// reserved keys "section.<i>.name" and "section.<i>.dev_addr" (i = index among the
+// CONFIG sections); parse() moves them back into Pef::sections and out of Pef::meta.
+#include "openrdu/pef/pef.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "openrdu/arch/crc32.h"
+
+namespace openrdu::pef {
+
+namespace {
+
+constexpr char kMagic[4] = {'P', 'E', 'F', '1'};
+constexpr size_t kHeaderBytes = 48;
+constexpr size_t kEntryBytes = 32;
+constexpr size_t kNameBytes = 32;
+constexpr uint32_t kTypeTensors = 1, kTypeConfig = 2, kTypeConsts = 3, kTypeMeta = 4;
+constexpr const char* kSectionKeyPrefix = "section.";
+
+const char* type_name(uint32_t t) {
+  switch (t) {
+    case kTypeTensors: return "TENSORS";
+    case kTypeConfig: return "CONFIG";
+    case kTypeConsts: return "CONSTS";
+    case kTypeMeta: return "META";
+    default: return "unknown";
+  }
+}
+
+// ---------------------------------------------------------------- writer helpers
+struct Writer {
+  std::vector<uint8_t> b;
+  void u8(uint8_t v) { b.push_back(v); }
+  void u16(uint16_t v) { for (int i = 0; i < 2; ++i) b.push_back(uint8_t(v >> (8 * i))); }
+  void u32(uint32_t v) { for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i))); }
+  void u64(uint64_t v) { for (int i = 0; i < 8; ++i) b.push_back(uint8_t(v >> (8 * i))); }
+  void bytes(const void* p, size_t n) {
+    auto* c = static_cast<const uint8_t*>(p);
+    b.insert(b.end(), c, c + n);
+  }
+  void pad8() { while (b.size() % 8) b.push_back(0); }
+  void put32(size_t at, uint32_t v) { for (int i = 0; i < 4; ++i) b[at + i] = uint8_t(v >> (8 * i)); }
+  void put64(size_t at, uint64_t v) { for (int i = 0; i < 8; ++i) b[at + i] = uint8_t(v >> (8 * i)); }
+};
+
+uint16_t rd16(const uint8_t* p) { return uint16_t(p[0] | (p[1] << 8)); }
+uint32_t rd32(const uint8_t* p) {
+  return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
+}
+uint64_t rd64(const uint8_t* p) { return uint64_t(rd32(p)) | (uint64_t(rd32(p + 4)) << 32); }
+
+// ---------------------------------------------------------------- parser helpers
+class Parser {
+ public:
+  Parser(const std::vector<uint8_t>& bytes, std::string source) : b_(bytes), src_(std::move(source)) {}
+
+  [[noreturn]] void fail(uint64_t offset, const std::string& field, const std::string& what) const {
+    throw PefError(fmt::format("{}: {} at byte {}: {}", src_, field, offset, what));
+  }
+
+  Pef run();
+
+ private:
+  struct Entry {
+    uint32_t type;
+    uint64_t offset, size;
+    uint32_t crc;
+    size_t table_at;  // offset of the entry in the file
+  };
+
+  // Reads confined to one section payload: [begin, end).
+  struct Cursor {
+    const Parser* p;
+    std::string section;
+    uint64_t pos, end;
+    void need(uint64_t n, const std::string& field) const {
+      if (n > end - pos)
+        p->fail(pos, section + " " + field,
+                fmt::format("needs {} bytes but only {} remain in the section (ends at byte {})", n,
+                            end - pos, end));
+    }
+    uint8_t u8(const std::string& f) { need(1, f); return p->b_[pos++]; }
+    uint16_t u16(const std::string& f) { need(2, f); auto v = rd16(&p->b_[pos]); pos += 2; return v; }
+    uint32_t u32(const std::string& f) { need(4, f); auto v = rd32(&p->b_[pos]); pos += 4; return v; }
+    uint64_t u64(const std::string& f) { need(8, f); auto v = rd64(&p->b_[pos]); pos += 8; return v; }
+  };
+
+  void parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size);
+  void parse_meta(const Entry& e, Pef& pef);
+
+  const std::vector<uint8_t>& b_;
+  std::string src_;
+};
+
+Pef Parser::run() {
+  const uint64_t size = b_.size();
+  if (size < kHeaderBytes + 4)
+    fail(size, "header", fmt::format("file is {} bytes, shorter than the {}-byte PEF header and CRC", size,
+                                     kHeaderBytes + 4));
+  if (std::memcmp(b_.data(), kMagic, 4) != 0)
+    fail(0, "magic", fmt::format("expected \"PEF1\" (50 45 46 31), found {:02x} {:02x} {:02x} {:02x}", b_[0],
+                                 b_[1], b_[2], b_[3]));
+  const uint32_t version = rd32(&b_[4]);
+  if (version != kPefVersion)
+    fail(4, "version", fmt::format("unsupported PEF version {} (this reader supports {})", version, kPefVersion));
+
+  Pef pef;
+  pef.fingerprint = rd32(&b_[8]);
+  const uint32_t n = rd32(&b_[12]);
+  // Configuration name: NUL-padded, printable.
+  {
+    size_t len = 0;
+    while (len < kNameBytes && b_[16 + len] != 0) ++len;
+    for (size_t i = len; i < kNameBytes; ++i)
+      if (b_[16 + i] != 0) fail(16 + i, "configuration name", "not NUL-padded after the name");
+    for (size_t i = 0; i < len; ++i)
+      if (b_[16 + i] < 0x20 || b_[16 + i] > 0x7e) fail(16 + i, "configuration name", "non-printable character");
+    if (len == 0) fail(16, "configuration name", "empty");
+    pef.config_name.assign(reinterpret_cast<const char*>(&b_[16]), len);
+  }
+  const uint64_t table_end = kHeaderBytes + uint64_t(n) * kEntryBytes;
+  if (table_end + 4 > size)
+    fail(12, "section count", fmt::format("{} sections need a {}-byte table ending at byte {}, but the file is {} "
+                                          "bytes", n, uint64_t(n) * kEntryBytes, table_end, size));
+
+  // File CRC: everything before the last 4 bytes.
+  const uint32_t file_crc = rd32(&b_[size - 4]);
+  // Section table.
+  std::vector<Entry> entries;
+  for (uint32_t i = 0; i < n; ++i) {
+    const size_t at = kHeaderBytes + size_t(i) * kEntryBytes;
+    Entry e{rd32(&b_[at]), rd64(&b_[at + 8]), rd64(&b_[at + 16]), rd32(&b_[at + 24]), at};
+    const std::string field = fmt::format("section {}", i);
+    if (e.type < kTypeTensors || e.type > kTypeMeta)
+      fail(at, field + " type", fmt::format("unknown section type {}", e.type));
+    if (rd32(&b_[at + 4]) != 0) fail(at + 4, field + " reserved", "must be 0");
+    if (rd32(&b_[at + 28]) != 0) fail(at + 28, field + " reserved", "must be 0");
+    if (e.offset % 8) fail(at + 8, field + " offset", fmt::format("{} is not 8-aligned", e.offset));
+    if (e.offset < table_end)
+      fail(at + 8, field + " offset", fmt::format("{} lies inside the header or section table (ends at {})",
+                                                  e.offset, table_end));
+    if (e.offset > size - 4 || e.size > size - 4 - e.offset)
+      fail(at + 16, field + " size",
+           fmt::format("payload [{}, {}+{}) runs past the end of the data (byte {} of a {}-byte file)", e.offset,
+                       e.offset, e.size, size - 4, size));
+    entries.push_back(e);
+  }
+  // Payloads must not overlap.
+  {
+    std::vector<const Entry*> sorted;
+    for (auto& e : entries) sorted.push_back(&e);
+    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* c) { return a->offset < c->offset; });
+    for (size_t i = 1; i < sorted.size(); ++i)
+      if (sorted[i - 1]->offset + sorted[i - 1]->size > sorted[i]->offset)
+        fail(sorted[i]->table_at + 8, fmt::format("section {} offset", (sorted[i]->table_at - kHeaderBytes) / kEntryBytes),
+             "payload overlaps the previous section's payload");
+  }
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const auto& e = entries[i];
+    uint32_t crc = arch::crc32(b_.data() + e.offset, e.size);
+    if (crc != e.crc)
+      fail(e.table_at + 24, fmt::format("section {} ({}) crc32", i, type_name(e.type)),
+           fmt::format("stored 0x{:08x}, payload at byte {} ({} bytes) has 0x{:08x}", e.crc, e.offset, e.size, crc));
+  }
+  {
+    uint32_t crc = arch::crc32(b_.data(), size - 4);
+    if (crc != file_crc)
+      fail(size - 4, "file crc32", fmt::format("stored 0x{:08x}, the preceding {} bytes have 0x{:08x}", file_crc,
+                                               size - 4, crc));
+  }
+
+  // Contents.
+  const Entry* tensors = nullptr;
+  const Entry* consts = nullptr;
+  const Entry* meta = nullptr;
+  std::vector<const Entry*> configs;
+  for (auto& e : entries) {
+    const Entry** slot = e.type == kTypeTensors ? &tensors : e.type == kTypeConsts ? &consts
+                         : e.type == kTypeMeta  ? &meta : nullptr;
+    if (!slot) {
+      configs.push_back(&e);
+      continue;
+    }
+    if (*slot)
+      fail(e.table_at, fmt::format("section {} type", (e.table_at - kHeaderBytes) / kEntryBytes),
+           fmt::format("second {} section (at most one allowed)", type_name(e.type)));
+    *slot = &e;
+  }
+  if (!tensors) fail(12, "section table", "no TENSORS section");
+  if (consts) pef.consts.assign(b_.begin() + consts->offset, b_.begin() + consts->offset + consts->size);
+  parse_tensors(*tensors, pef, consts ? consts->size : 0);
+  if (meta) parse_meta(*meta, pef);
+
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const Entry& e = *configs[i];
+    const std::string field = fmt::format("section {} (CONFIG {})", (e.table_at - kHeaderBytes) / kEntryBytes, i);
+    if (e.size == 0 || e.size % 4) fail(e.table_at + 16, field + " size", fmt::format("{} is not a positive multiple of 4", e.size));
+    Section s;
+    s.bitstream.resize(e.size / 4);
+    for (size_t w = 0; w < s.bitstream.size(); ++w) s.bitstream[w] = rd32(&b_[e.offset + 4 * w]);
+    const std::string kname = fmt::format("{}{}.name", kSectionKeyPrefix, i);
+    const std::string kaddr = fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i);
+    auto itn = pef.meta.find(kname);
+    s.name = itn != pef.meta.end() ? itn->second : fmt::format("section{}", i);
+    auto ita = pef.meta.find(kaddr);
+    if (ita == pef.meta.end())
+      fail(meta ? meta->offset : 12, "META", fmt::format("missing key {} (DRAM address of CONFIG section {})", kaddr, i));
+    try {
+      size_t used = 0;
+      s.dev_addr = std::stoull(ita->second, &used, 0);
+      if (used != ita->second.size()) throw std::invalid_argument("trailing");
+    } catch (const std::exception&) {
+      fail(meta->offset, "META " + kaddr, fmt::format("'{}' is not a number", ita->second));
+    }
+    if (s.dev_addr % 4) fail(meta->offset, "META " + kaddr, fmt::format("0x{:x} is not 4-aligned", s.dev_addr));
+    pef.sections.push_back(std::move(s));
+  }
+  // Reserved keys belong to sections only.
+  for (auto it = pef.meta.begin(); it != pef.meta.end();) {
+    if (it->first.rfind(kSectionKeyPrefix, 0) == 0) {
+      bool known = false;
+      for (size_t i = 0; i < configs.size() && !known; ++i)
+        known = it->first == fmt::format("{}{}.name", kSectionKeyPrefix, i) ||
+                it->first == fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i);
+      if (!known) fail(meta->offset, "META", fmt::format("key '{}' names no CONFIG section", it->first));
+      it = pef.meta.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return pef;
+}
+
+void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size) {
+  Cursor c{this, "TENSORS", e.offset, e.offset + e.size};
+  const uint32_t count = c.u32("tensor count");
+  std::set<std::string> names;
+  for (uint32_t t = 0; t < count; ++t) {
+    const std::string f = fmt::format("tensor {}", t);
+    Tensor ten;
+    const uint64_t name_at = c.pos;
+    const uint16_t nlen = c.u16(f + " name length");
+    if (nlen == 0) fail(name_at, "TENSORS " + f + " name length", "empty name");
+    c.need(nlen, f + " name");
+    ten.name.assign(reinterpret_cast<const char*>(&b_[c.pos]), nlen);
+    c.pos += nlen;
+    const std::string tf = fmt::format("tensor {} '{}'", t, ten.name);
+    if (!names.insert(ten.name).second) fail(name_at, "TENSORS " + tf, "duplicate tensor name");
+    uint64_t at = c.pos;
+    const uint8_t dtype = c.u8(tf + " dtype");
+    if (dtype != uint8_t(DType::F32)) fail(at, "TENSORS " + tf + " dtype", fmt::format("unsupported dtype {} (1 = fp32)", dtype));
+    ten.dtype = DType::F32;
+    at = c.pos;
+    const uint8_t role = c.u8(tf + " role");
+    if (role > uint8_t(Role::Intermediate)) fail(at, "TENSORS " + tf + " role", fmt::format("unknown role {}", role));
+    ten.role = Role(role);
+    const uint8_t rank = c.u8(tf + " rank");
+    uint64_t elements = 1;
+    bool overflow = false;
+    for (uint8_t d = 0; d < rank; ++d) {
+      at = c.pos;
+      const int64_t dim = int64_t(c.u64(fmt::format("{} dim {}", tf, d)));
+      if (dim < 0) fail(at, fmt::format("TENSORS {} dim {}", tf, d), fmt::format("negative dimension {}", dim));
+      if (dim != 0 && elements > std::numeric_limits<uint64_t>::max() / 4 / uint64_t(dim)) overflow = true;
+      elements *= uint64_t(dim);
+      ten.shape.push_back(dim);
+    }
+    at = c.pos;
+    ten.dev_addr = c.u64(tf + " device address");
+    if (ten.dev_addr % 4) fail(at, "TENSORS " + tf + " device address", fmt::format("0x{:x} is not 4-aligned", ten.dev_addr));
+    at = c.pos;
+    ten.bytes = c.u64(tf + " byte size");
+    if (overflow || ten.bytes != 4 * elements)
+      fail(at, "TENSORS " + tf + " byte size",
+           fmt::format("{} does not match 4 x {} elements of the shape", ten.bytes, elements));
+    if (ten.dev_addr + ten.bytes < ten.dev_addr)
+      fail(at, "TENSORS " + tf + " device address", "address + size overflows");
+    at = c.pos;
+    ten.const_offset = c.u64(tf + " consts offset");
+    if (ten.role == Role::Constant) {
+      if (ten.const_offset > consts_size || ten.bytes > consts_size - ten.const_offset)
+        fail(at, "TENSORS " + tf + " consts offset",
+             fmt::format("data [{}, {}) lies outside the {}-byte CONSTS section", ten.const_offset,
+                         ten.const_offset + ten.bytes, consts_size));
+    } else if (ten.const_offset != 0) {
+      fail(at, "TENSORS " + tf + " consts offset", "must be 0 for a tensor that is not a constant");
+    }
+    pef.tensors.push_back(std::move(ten));
+  }
+  if (c.pos != c.end)
+    fail(c.pos, "TENSORS", fmt::format("{} unexpected bytes after the last tensor", c.end - c.pos));
+}
+
+void Parser::parse_meta(const Entry& e, Pef& pef) {
+  uint64_t pos = e.offset;
+  const uint64_t end = e.offset + e.size;
+  while (pos < end) {
+    uint64_t nl = pos;
+    while (nl < end && b_[nl] != '\n') ++nl;
+    if (nl == end) fail(pos, "META line", "not terminated by a newline");
+    std::string line(reinterpret_cast<const char*>(&b_[pos]), nl - pos);
+    auto eq = line.find('=');
+    if (eq == std::string::npos || eq == 0) fail(pos, "META line", fmt::format("'{}' is not key=value", line));
+    std::string key = line.substr(0, eq);
+    if (!pef.meta.emplace(key, line.substr(eq + 1)).second) fail(pos, "META key", fmt::format("duplicate key '{}'", key));
+    pos = nl + 1;
+  }
+}
+
+void check_meta_text(const std::string& s, bool key) {
+  if (key && (s.empty() || s.find('=') != std::string::npos))
+    throw PefError(fmt::format("PEF META key '{}' is empty or contains '='", s));
+  if (s.find('\n') != std::string::npos)
+    throw PefError(fmt::format("PEF META {} '{}' contains a newline", key ? "key" : "value", s));
+}
+
+}  // namespace
+
+const char* role_name(Role r) {
+  switch (r) {
+    case Role::Input: return "input";
+    case Role::Output: return "output";
+    case Role::Constant: return "constant";
+    case Role::Intermediate: return "intermediate";
+  }
+  return "?";
+}
+
+uint64_t Tensor::elements() const {
+  uint64_t n = 1;
+  for (auto d : shape) n *= uint64_t(d);
+  return n;
+}
+
+const Tensor* Pef::find(const std::string& name) const {
+  for (const auto& t : tensors)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+std::vector<uint8_t> serialize(const Pef& pef) {
+  if (pef.config_name.empty() || pef.config_name.size() > kNameBytes)
+    throw PefError(fmt::format("PEF configuration name '{}' must be 1..{} characters", pef.config_name, kNameBytes));
+  for (char ch : pef.config_name)
+    if (ch < 0x20 || ch > 0x7e) throw PefError(fmt::format("PEF configuration name '{}' has a non-printable character", pef.config_name));
+
+  // Payloads.
+  Writer tens;
+  tens.u32(uint32_t(pef.tensors.size()));
+  for (const auto& t : pef.tensors) {
+    if (t.name.empty() || t.name.size() > 0xFFFF) throw PefError(fmt::format("PEF tensor name '{}' must be 1..65535 bytes", t.name));
+    if (t.shape.size() > 255) throw PefError(fmt::format("PEF tensor '{}': rank {} > 255", t.name, t.shape.size()));
+    for (auto d : t.shape)
+      if (d < 0) throw PefError(fmt::format("PEF tensor '{}': negative dimension {}", t.name, d));
+    if (t.bytes != 4 * t.elements())
+      throw PefError(fmt::format("PEF tensor '{}': byte size {} is not 4 x {} elements", t.name, t.bytes, t.elements()));
+    if (t.role == Role::Constant && (t.const_offset > pef.consts.size() || t.bytes > pef.consts.size() - t.const_offset))
+      throw PefError(fmt::format("PEF tensor '{}': constant data [{}, {}) outside the {}-byte CONSTS", t.name,
+                                 t.const_offset, t.const_offset + t.bytes, pef.consts.size()));
+    tens.u16(uint16_t(t.name.size()));
+    tens.bytes(t.name.data(), t.name.size());
+    tens.u8(uint8_t(t.dtype));
+    tens.u8(uint8_t(t.role));
+    tens.u8(uint8_t(t.shape.size()));
+    for (auto d : t.shape) tens.u64(uint64_t(d));
+    tens.u64(t.dev_addr);
+    tens.u64(t.bytes);
+    tens.u64(t.role == Role::Constant ? t.const_offset : 0);
+  }
+  std::string meta;
+  for (const auto& [k, v] : pef.meta) {
+    check_meta_text(k, true);
+    check_meta_text(v, false);
+    if (k.rfind(kSectionKeyPrefix, 0) == 0)
+      throw PefError(fmt::format("PEF META key '{}' uses the reserved prefix '{}'", k, kSectionKeyPrefix));
+  }
+  std::map<std::string, std::string> all = pef.meta;
+  for (size_t i = 0; i < pef.sections.size(); ++i) {
+    const auto& s = pef.sections[i];
+    check_meta_text(s.name, false);
+    if (s.bitstream.empty()) throw PefError(fmt::format("PEF section {} ({}): empty bitstream", i, s.name));
+    all[fmt::format("{}{}.name", kSectionKeyPrefix, i)] = s.name;
+    all[fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i)] = fmt::format("0x{:x}", s.dev_addr);
+  }
+  for (const auto& [k, v] : all) meta += k + "=" + v + "\n";
+
+  struct Payload {
+    uint32_t type;
+    const uint8_t* data;
+    size_t size;
+  };
+  std::vector<Payload> payloads;
+  payloads.push_back({kTypeTensors, tens.b.data(), tens.b.size()});
+  payloads.push_back({kTypeConsts, pef.consts.data(), pef.consts.size()});
+  payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(meta.data()), meta.size()});
+  std::vector<std::vector<uint8_t>> cfg_bytes;
+  cfg_bytes.reserve(pef.sections.size());
+  for (const auto& s : pef.sections) {
+    Writer w;
+    for (auto word : s.bitstream) w.u32(word);
+    cfg_bytes.push_back(std::move(w.b));
+    payloads.push_back({kTypeConfig, cfg_bytes.back().data(), cfg_bytes.back().size()});
+  }
+
+  Writer f;
+  f.bytes(kMagic, 4);
+  f.u32(kPefVersion);
+  f.u32(pef.fingerprint);
+  f.u32(uint32_t(payloads.size()));
+  char name[kNameBytes] = {};
+  std::memcpy(name, pef.config_name.data(), pef.config_name.size());
+  f.bytes(name, kNameBytes);
+  const size_t table = f.b.size();
+  f.b.resize(table + payloads.size() * kEntryBytes, 0);
+  for (size_t i = 0; i < payloads.size(); ++i) {
+    f.pad8();
+    const size_t at = table + i * kEntryBytes;
+    f.put32(at, payloads[i].type);
+    f.put64(at + 8, f.b.size());
+    f.put64(at + 16, payloads[i].size);
+    f.put32(at + 24, arch::crc32(payloads[i].data, payloads[i].size));
+    f.bytes(payloads[i].data, payloads[i].size);
+  }
+  f.pad8();
+  f.u32(arch::crc32(f.b.data(), f.b.size()));
+  return std::move(f.b);
+}
+
+Pef parse(const std::vector<uint8_t>& bytes, const std::string& source_name) {
+  return Parser(bytes, source_name).run();
+}
+
+Pef read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw PefError(fmt::format("{}: cannot open PEF file: {}", path, std::strerror(errno)));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw PefError(fmt::format("{}: read error", path));
+  return parse(bytes, path);
+}
+
+void write_file(const Pef& pef, const std::string& path) {
+  const std::vector<uint8_t> bytes = serialize(pef);
+  std::filesystem::path p(path);
+  std::string tmpl = (p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()).string() + "/." +
+                     p.filename().string() + ".tmpXXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  int fd = ::mkstemp(buf.data());
+  if (fd < 0) throw PefError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
+  const std::string tmp(buf.data());
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw PefError(fmt::format("{}: write failed: {}", path, std::strerror(err)));
+    }
+    done += size_t(w);
+  }
+  ::fchmod(fd, 0644);
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw PefError(fmt::format("{}: write failed: {}", path, std::strerror(err)));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw PefError(fmt::format("{}: cannot rename the temporary file into place: {}", path, std::strerror(err)));
+  }
+}
+
+}  // namespace openrdu::pef

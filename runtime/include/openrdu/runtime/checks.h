@@ -1,0 +1,29 @@
+// Checks the runtime makes before touching a device (usable without one).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+
+#include "openrdu/pef/pef.h"
+#include "openrdu/runtime/npy.h"
+
+namespace openrdu::runtime {
+
+// A load or run failure: the message names the tensor, section, register or unit.
+class RuntimeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The PEF was compiled for the device: fingerprints equal (the message names both
+// fingerprints and both configuration names), every tensor and every bitstream lies
+// inside device DRAM, bitstreams are non-empty.
+void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fingerprint, const std::string& dev_config_name,
+                          uint64_t dram_bytes);
+
+// Inputs given by name: every PEF input present, no unknown or non-input name, shapes
+// equal to the PEF's, data length consistent with the shape.
+void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs);
+
+}  // namespace openrdu::runtime

@@ -1,0 +1,251 @@
+// NumPy .npy reader and writer (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
+#include "openrdu/runtime/npy.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include <fmt/format.h>
+
+namespace openrdu::runtime {
+
+namespace {
+
+constexpr char kMagic[6] = {'\x93', 'N', 'U', 'M', 'P', 'Y'};
+
+// A tiny parser for the header's Python dict literal:
+// {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& h, const std::string& src) : h_(h), src_(src) {}
+
+  void run(std::string& descr, bool& fortran, std::vector<int64_t>& shape) {
+    bool have_descr = false, have_fortran = false, have_shape = false;
+    ws();
+    expect('{');
+    for (;;) {
+      ws();
+      if (peek() == '}') { ++p_; break; }
+      std::string key = str();
+      ws();
+      expect(':');
+      ws();
+      if (key == "descr") {
+        if (peek() != '\'' && peek() != '"') fail("'descr' is not a simple type string (structured dtypes are not supported)");
+        descr = str();
+        have_descr = true;
+      } else if (key == "fortran_order") {
+        fortran = boolean();
+        have_fortran = true;
+      } else if (key == "shape") {
+        shape = tuple();
+        have_shape = true;
+      } else {
+        fail(fmt::format("unexpected key '{}'", key));
+      }
+      ws();
+      if (peek() == ',') { ++p_; continue; }
+      ws();
+      expect('}');
+      break;
+    }
+    ws();
+    if (p_ != h_.size()) fail("trailing characters after the dict");
+    if (!have_descr) fail("missing key 'descr'");
+    if (!have_fortran) fail("missing key 'fortran_order'");
+    if (!have_shape) fail("missing key 'shape'");
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& what) const {
+    throw NpyError(fmt::format("{}: bad .npy header: {} (header: {})", src_, what, h_));
+  }
+  char peek() const { return p_ < h_.size() ? h_[p_] : '\0'; }
+  void ws() { while (p_ < h_.size() && (h_[p_] == ' ' || h_[p_] == '\n' || h_[p_] == '\t')) ++p_; }
+  void expect(char c) {
+    if (peek() != c) fail(fmt::format("expected '{}' at column {}", c, p_));
+    ++p_;
+  }
+  std::string str() {
+    char q = peek();
+    if (q != '\'' && q != '"') fail(fmt::format("expected a string at column {}", p_));
+    ++p_;
+    size_t e = h_.find(q, p_);
+    if (e == std::string::npos) fail("unterminated string");
+    std::string s = h_.substr(p_, e - p_);
+    p_ = e + 1;
+    return s;
+  }
+  bool boolean() {
+    if (h_.compare(p_, 4, "True") == 0) { p_ += 4; return true; }
+    if (h_.compare(p_, 5, "False") == 0) { p_ += 5; return false; }
+    fail(fmt::format("expected True or False at column {}", p_));
+  }
+  std::vector<int64_t> tuple() {
+    std::vector<int64_t> v;
+    expect('(');
+    for (;;) {
+      ws();
+      if (peek() == ')') { ++p_; break; }
+      size_t s = p_;
+      while (p_ < h_.size() && h_[p_] >= '0' && h_[p_] <= '9') ++p_;
+      if (p_ == s) fail(fmt::format("expected a non-negative integer dimension at column {}", s));
+      if (p_ - s > 15) fail("dimension too large");
+      v.push_back(std::stoll(h_.substr(s, p_ - s)));
+      // Python's long suffix in old headers.
+      if (peek() == 'L') ++p_;
+      ws();
+      if (peek() == ',') { ++p_; continue; }
+      ws();
+      expect(')');
+      break;
+    }
+    return v;
+  }
+
+  const std::string& h_;
+  const std::string& src_;
+  size_t p_ = 0;
+};
+
+std::string dtype_hint(const std::string& d) {
+  if (d == ">f4") return " (big-endian fp32; convert with a.astype('<f4'))";
+  if (d == "<f8") return " (float64; convert with a.astype(np.float32))";
+  return "";
+}
+
+}  // namespace
+
+uint64_t HostTensor::elements() const {
+  uint64_t n = 1;
+  for (auto d : shape) n *= uint64_t(d);
+  return n;
+}
+
+std::string shape_str(const std::vector<int64_t>& shape) {
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+std::string npy_file_name(const std::string& name) {
+  std::string f = name;
+  for (char& c : f)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
+      c = '_';
+  if (f.empty() || f == "." || f == "..") f = "_" + f;
+  return f + ".npy";
+}
+
+HostTensor parse_npy(const std::vector<uint8_t>& b, const std::string& src) {
+  if (b.size() < 10 || std::memcmp(b.data(), kMagic, 6) != 0)
+    throw NpyError(fmt::format("{}: not a NumPy .npy file (no \\x93NUMPY magic)", src));
+  const uint8_t major = b[6], minor = b[7];
+  size_t hlen, hstart;
+  if (major == 1) {
+    hlen = size_t(b[8]) | size_t(b[9]) << 8;
+    hstart = 10;
+  } else if (major == 2) {
+    if (b.size() < 12) throw NpyError(fmt::format("{}: truncated .npy header", src));
+    hlen = size_t(b[8]) | size_t(b[9]) << 8 | size_t(b[10]) << 16 | size_t(b[11]) << 24;
+    hstart = 12;
+  } else {
+    throw NpyError(fmt::format("{}: unsupported .npy format version {}.{} (supported: 1.0, 2.0)", src, major, minor));
+  }
+  if (minor != 0)
+    throw NpyError(fmt::format("{}: unsupported .npy format version {}.{} (supported: 1.0, 2.0)", src, major, minor));
+  if (hlen > b.size() - hstart)
+    throw NpyError(fmt::format("{}: truncated .npy header ({} header bytes announced, {} present)", src, hlen,
+                               b.size() - hstart));
+  std::string header(reinterpret_cast<const char*>(b.data() + hstart), hlen);
+  std::string descr;
+  bool fortran = false;
+  HostTensor t;
+  HeaderParser(header, src).run(descr, fortran, t.shape);
+  if (descr != "<f4")
+    throw NpyError(fmt::format("{}: unsupported dtype '{}': only little-endian float32 ('<f4') is supported{}", src,
+                               descr, dtype_hint(descr)));
+  if (fortran) throw NpyError(fmt::format("{}: Fortran-order arrays are not supported (save a C-order array: np.ascontiguousarray)", src));
+  uint64_t n = 1;
+  for (auto d : t.shape) {
+    if (d != 0 && n > std::numeric_limits<uint64_t>::max() / 8 / uint64_t(d))
+      throw NpyError(fmt::format("{}: shape {} is too large", src, shape_str(t.shape)));
+    n *= uint64_t(d);
+  }
+  const size_t data_at = hstart + hlen;
+  const uint64_t have = b.size() - data_at;
+  if (have != 4 * n)
+    throw NpyError(fmt::format("{}: data is {} bytes but shape {} of float32 needs {} bytes{}", src, have,
+                               shape_str(t.shape), 4 * n, have < 4 * n ? " (file truncated?)" : ""));
+  t.data.resize(n);
+  if (n) std::memcpy(t.data.data(), b.data() + data_at, 4 * n);  // host is little-endian (x86, arm64)
+  return t;
+}
+
+HostTensor read_npy(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw NpyError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw NpyError(fmt::format("{}: read error", path));
+  return parse_npy(bytes, path);
+}
+
+std::vector<uint8_t> serialize_npy(const HostTensor& t) {
+  if (t.data.size() != t.elements())
+    throw NpyError(fmt::format("tensor of shape {} has {} values, expected {}", shape_str(t.shape), t.data.size(),
+                               t.elements()));
+  std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_str(t.shape));
+  int major = dict.size() + 1 + 10 > 65535 ? 2 : 1;
+  size_t pre = major == 1 ? 10 : 12;
+  size_t total = pre + dict.size() + 1;
+  size_t padded = (total + 63) / 64 * 64;
+  dict.append(padded - total, ' ');
+  dict.push_back('\n');
+  std::vector<uint8_t> b(kMagic, kMagic + 6);
+  b.push_back(uint8_t(major));
+  b.push_back(0);
+  size_t hlen = dict.size();
+  for (size_t i = 0; i < (major == 1 ? 2u : 4u); ++i) b.push_back(uint8_t(hlen >> (8 * i)));
+  b.insert(b.end(), dict.begin(), dict.end());
+  const auto* p = reinterpret_cast<const uint8_t*>(t.data.data());
+  b.insert(b.end(), p, p + 4 * t.data.size());
+  return b;
+}
+
+void write_npy(const HostTensor& t, const std::string& path) {
+  const auto bytes = serialize_npy(t);
+  std::filesystem::path p(path);
+  std::string tmpl = (p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()).string() + "/." +
+                     p.filename().string() + ".tmpXXXXXX";
+  std::vector<char> buf(tmpl.begin(), tmpl.end());
+  buf.push_back('\0');
+  int fd = ::mkstemp(buf.data());
+  if (fd < 0) throw NpyError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
+  const std::string tmp(buf.data());
+  size_t done = 0;
+  int err = 0;
+  while (done < bytes.size()) {
+    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    done += size_t(w);
+  }
+  ::fchmod(fd, 0644);
+  if (::close(fd) != 0 && !err) err = errno;
+  if (!err && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err) {
+    ::unlink(tmp.c_str());
+    throw NpyError(fmt::format("{}: cannot write: {}", path, std::strerror(err)));
+  }
+}
+
+}  // namespace openrdu::runtime

@@ -1,0 +1,183 @@
+// Session protocol against a scripted device: the register sequence of section 10,
+// error reporting (code and unit names), timeout with abort, DMA of tensors.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <deque>
+
+#include "openrdu/driver/device.h"
+#include "openrdu/gen/isa.h"
+#include "openrdu/gen/regs.h"
+#include "openrdu/runtime/session.h"
+
+namespace openrdu::runtime {
+namespace {
+
+namespace reg = gen::reg;
+
+// A device whose core answers CONFIGURE and START as scripted; DRAM is a byte map.
+class FakeDevice : public driver::Device {
+ public:
+  explicit FakeDevice(const arch::Config& cfg) {
+    info_.backend = "fake";
+    info_.config = cfg.name;
+    info_.fingerprint = cfg.fingerprint();
+    info_.dram_bytes = cfg.dram_bytes;
+  }
+  const driver::DeviceInfo& info() const override { return info_; }
+  uint32_t read32(uint32_t off) override {
+    reads.push_back(off);
+    return regs[off];
+  }
+  void write32(uint32_t off, uint32_t v) override {
+    writes.push_back({off, v});
+    if (off == reg::IRQ_STATUS) {
+      regs[off] &= ~v;
+      return;
+    }
+    if (off == reg::CTRL) {
+      if (v & reg::CTRL_CONFIGURE_MASK) fire(config_irq, config_err);
+      if (v & reg::CTRL_START_MASK) {
+        fire(run_irq, run_err);
+        regs[reg::CYCLES_LO] = 0x10;
+        regs[reg::CYCLES_HI] = 0x1;
+      }
+      return;
+    }
+    regs[off] = v;
+  }
+  void copy_to_device(const void* src, uint64_t addr, size_t n) override {
+    to_device.push_back({addr, n});
+    std::memcpy(&mem[addr], src, n);
+  }
+  void copy_from_device(void* dst, uint64_t addr, size_t n) override { std::memcpy(dst, &mem[addr], n); }
+  bool wait_irq(unsigned vector, double) override {
+    EXPECT_EQ(vector, driver::kIrqCore);
+    bool p = pending;
+    pending = false;
+    return p;
+  }
+  void reset() override {}
+  uint64_t cycles() override { return 0; }
+  driver::SimStats sim_stats() override { return {}; }
+
+  void fire(uint32_t irq, uint32_t err) {
+    if (irq == 0) return;  // never answers: timeout
+    regs[reg::IRQ_STATUS] |= irq;
+    regs[reg::ERR_STATUS] = err;
+    pending = true;
+  }
+
+  driver::DeviceInfo info_;
+  std::map<uint32_t, uint32_t> regs;
+  std::vector<uint8_t> mem = std::vector<uint8_t>(1 << 20);
+  std::vector<std::pair<uint32_t, uint32_t>> writes;
+  std::vector<uint32_t> reads;
+  std::vector<std::pair<uint64_t, size_t>> to_device;
+  bool pending = false;
+  uint32_t config_irq = reg::IRQ_STATUS_CONFIG_DONE_MASK, config_err = 0;
+  uint32_t run_irq = reg::IRQ_STATUS_RUN_DONE_MASK, run_err = 0;
+};
+
+pef::Pef program(const arch::Config& cfg) {
+  pef::Pef p;
+  p.config_name = cfg.name;
+  p.fingerprint = cfg.fingerprint();
+  p.tensors = {{"x", pef::DType::F32, pef::Role::Input, {4}, 0x1000, 16, 0},
+               {"c", pef::DType::F32, pef::Role::Constant, {2}, 0x2000, 8, 4},
+               {"y", pef::DType::F32, pef::Role::Output, {4}, 0x3000, 16, 0}};
+  p.consts = {0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  p.sections.push_back({"add", 0x8000, {0x42554452u, 1, p.fingerprint, 5, 0xFFFF0000u}});
+  return p;
+}
+
+std::map<std::string, HostTensor> inputs() { return {{"x", {{4}, {1, 2, 3, 4}}}}; }
+
+TEST(Session, RunsTheSection10Sequence) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  // Result the "device" leaves in DRAM for y.
+  float y[4] = {5, 6, 7, 8};
+  std::memcpy(&dev.mem[0x3000], y, 16);
+  Session s(dev, cfg);
+  s.load(program(cfg));
+  auto r = s.run(inputs());
+  // Constants and inputs first, then the bitstream.
+  ASSERT_EQ(dev.to_device.size(), 3u);
+  EXPECT_EQ(dev.to_device[0], (std::pair<uint64_t, size_t>{0x1000, 16}));
+  EXPECT_EQ(dev.to_device[1], (std::pair<uint64_t, size_t>{0x2000, 8}));
+  EXPECT_EQ(dev.to_device[2], (std::pair<uint64_t, size_t>{0x8000, 20}));
+  EXPECT_EQ(dev.mem[0x2000], 1);  // constant data from CONSTS offset 4
+  EXPECT_EQ(dev.mem[0x8000], 0x52);
+  // CFG_ADDR, CFG_LEN before CONFIGURE; START after it.
+  std::vector<std::pair<uint32_t, uint32_t>> ctrl;
+  for (auto& w : dev.writes)
+    if (w.first == reg::CFG_ADDR || w.first == reg::CFG_LEN || w.first == reg::CTRL) ctrl.push_back(w);
+  ASSERT_EQ(ctrl.size(), 4u);
+  EXPECT_EQ(ctrl[0], (std::pair<uint32_t, uint32_t>{reg::CFG_ADDR, 0x8000}));
+  EXPECT_EQ(ctrl[1], (std::pair<uint32_t, uint32_t>{reg::CFG_LEN, 20}));
+  EXPECT_EQ(ctrl[2], (std::pair<uint32_t, uint32_t>{reg::CTRL, reg::CTRL_CONFIGURE_MASK}));
+  EXPECT_EQ(ctrl[3], (std::pair<uint32_t, uint32_t>{reg::CTRL, reg::CTRL_START_MASK}));
+  ASSERT_EQ(r.sections.size(), 1u);
+  EXPECT_EQ(r.sections[0].cycles, 0x100000010ull);
+  EXPECT_EQ(r.total_cycles, 0x100000010ull);
+  ASSERT_EQ(r.outputs.count("y"), 1u);
+  EXPECT_EQ(r.outputs["y"].data, (std::vector<float>{5, 6, 7, 8}));
+  EXPECT_EQ(r.outputs["y"].shape, (std::vector<int64_t>{4}));
+}
+
+TEST(Session, ConfigurationErrorNamesCodeAndUnit) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  dev.config_irq = reg::IRQ_STATUS_ERROR_MASK;
+  dev.config_err = uint32_t(gen::ErrorCode::BAD_CRC) | (3u << reg::ERR_STATUS_UNIT_SHIFT);
+  Session s(dev, cfg);
+  s.load(program(cfg));
+  try {
+    s.run(inputs());
+    ADD_FAILURE() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("section 0 (add)"), std::string::npos) << m;
+    EXPECT_NE(m.find("BAD_CRC"), std::string::npos) << m;
+    EXPECT_NE(m.find(cfg.unit_name(3)), std::string::npos) << m;
+  }
+}
+
+TEST(Session, TimeoutAborts) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  dev.run_irq = 0;  // never finishes
+  Session s(dev, cfg, SessionOptions{2.5});
+  s.load(program(cfg));
+  try {
+    s.run(inputs());
+    ADD_FAILURE() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("section 0 (add): device did not finish within 2.5 s"), std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(dev.writes.back().first == reg::IRQ_STATUS || dev.writes.back().first == reg::CTRL, true);
+  bool aborted = false;
+  for (auto& w : dev.writes) aborted |= w.first == reg::CTRL && w.second == reg::CTRL_ABORT_MASK;
+  EXPECT_TRUE(aborted);
+}
+
+TEST(Session, LoadRejectsOtherConfiguration) {
+  auto tiny = arch::load_config("tiny");
+  auto small = arch::load_config("small");
+  FakeDevice dev(tiny);
+  Session s(dev, tiny);
+  try {
+    s.load(program(small));
+    ADD_FAILURE();
+  } catch (const RuntimeError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("'small'"), std::string::npos) << m;
+    EXPECT_NE(m.find("'tiny'"), std::string::npos) << m;
+  }
+  EXPECT_THROW(s.run(inputs()), RuntimeError);  // nothing loaded
+}
+
+}  // namespace
+}  // namespace openrdu::runtime

@@ -1,0 +1,104 @@
+// snref MODEL.onnx --input NAME=FILE.npy ... --outputs DIR [--rtol R] [--atol A]
+// Runs the compiler's CPU reference interpreter on the inputs and compares every
+// output with DIR/<name>.npy (as written by snrun). An element passes when
+// |device - reference| <= atol + rtol * |reference| (NumPy's allclose), or when both
+// are NaN. Exit 0 when every output passes, 1 otherwise or on any error.
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "openrdu/compiler/compiler.h"
+#include "openrdu/runtime/npy.h"
+
+using namespace openrdu;
+
+namespace {
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fprintf(stderr, "snref: error: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"snref: compare a device run's outputs with the CPU reference interpreter"};
+  app.set_version_flag("--version", "snref 0.1.0");
+  std::string model, outdir;
+  std::vector<std::string> input_specs;
+  double rtol = 1e-5, atol = 1e-6;
+  app.add_option("MODEL.onnx", model, "ONNX model")->required();
+  app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
+      ->allow_extra_args(false);
+  app.add_option("--outputs", outdir, "directory holding <output name>.npy from snrun")->required();
+  app.add_option("--rtol", rtol, "relative tolerance (default 1e-5)");
+  app.add_option("--atol", atol, "absolute tolerance (default 1e-6)");
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    die(std::string(e.what()) + " (see --help)");
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  if (!(rtol >= 0) || !(atol >= 0)) die("--rtol and --atol must be non-negative");
+
+  try {
+    if (!std::filesystem::is_regular_file(model)) die(fmt::format("{}: no such model file", model));
+    std::map<std::string, compiler::HostTensor> inputs;
+    for (const auto& spec : input_specs) {
+      auto eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+        die(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
+      std::string name = spec.substr(0, eq);
+      if (inputs.count(name)) die(fmt::format("--input: '{}' given twice", name));
+      auto t = runtime::read_npy(spec.substr(eq + 1));
+      inputs[name] = compiler::HostTensor{t.shape, std::move(t.data)};
+    }
+    auto ref = compiler::reference_run(model, inputs);
+    bool all_pass = true;
+    for (const auto& [name, r] : ref) {
+      const std::string path = (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string();
+      runtime::HostTensor d = runtime::read_npy(path);
+      if (d.shape != r.shape) {
+        fmt::print("{}: FAIL  shape {} in {}, reference {}\n", name, runtime::shape_str(d.shape), path,
+                   runtime::shape_str(r.shape));
+        all_pass = false;
+        continue;
+      }
+      double max_abs = 0, max_rel = 0;
+      size_t bad = 0, first_bad = 0;
+      for (size_t i = 0; i < r.data.size(); ++i) {
+        const double a = d.data[i], b = r.data[i];
+        if (std::isnan(a) && std::isnan(b)) continue;
+        const double err = std::isnan(a) || std::isnan(b) ? INFINITY : std::fabs(a - b);
+        const double rel = err == 0 ? 0 : err / std::max(std::fabs(b), 1e-30);
+        max_abs = std::max(max_abs, err);
+        max_rel = std::max(max_rel, rel);
+        if (!(err <= atol + rtol * std::fabs(b))) {
+          if (!bad) first_bad = i;
+          ++bad;
+        }
+      }
+      const bool pass = bad == 0;
+      all_pass &= pass;
+      fmt::print("{}: {}  shape {}  max abs error {:.3g}  max rel error {:.3g}  (rtol {} atol {})\n", name,
+                 pass ? "PASS" : "FAIL", runtime::shape_str(r.shape), max_abs, max_rel, rtol, atol);
+      if (!pass)
+        fmt::print("  {} of {} elements outside tolerance; first at flat index {}: device {:.9g}, reference {:.9g}\n",
+                   bad, r.data.size(), first_bad, d.data[first_bad], r.data[first_bad]);
+    }
+    fmt::print("{}\n", all_pass ? "PASS" : "FAIL");
+    return all_pass ? 0 : 1;
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+}

@@ -1,0 +1,109 @@
+// snrun: run a compiled PEF on a simulated OpenRDU device.
+//   snrun [--backend verilator|func] [--config tiny|small|FILE.yaml] MODEL.pef
+//         --input NAME=FILE.npy ... --output-dir DIR
+//         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--log-level LEVEL]
+// Writes DIR/<output>.npy for every output of the model (temporary file, then rename;
+// nothing is written unless the whole run succeeds). Every error: one line, exit 1.
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "openrdu/arch/config.h"
+#include "openrdu/driver/device.h"
+#include "openrdu/pef/pef.h"
+#include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/npy.h"
+#include "openrdu/runtime/session.h"
+
+using namespace openrdu;
+
+namespace {
+
+[[noreturn]] void die(const std::string& msg) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "snrun: error: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"snrun: run a compiled OpenRDU program (PEF) on a simulated device"};
+  app.set_version_flag("--version", "snrun 0.1.0");
+  std::string backend = "verilator", config = "small", model, outdir, trace, log_level = "warn";
+  std::vector<std::string> input_specs;
+  uint64_t trace_start = 0, trace_stop = UINT64_MAX;
+  double timeout = 60;
+  app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
+      ->check(CLI::IsMember({"verilator", "func"}));
+  app.add_option("--config", config, "device configuration: tiny, small or a FILE.yaml (default small)");
+  app.add_option("MODEL.pef", model, "compiled program")->required();
+  app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
+      ->allow_extra_args(false);
+  app.add_option("--output-dir", outdir, "directory for <output name>.npy")->required();
+  auto* tr = app.add_option("--trace", trace, "FST waveform of the RTL core (verilator backend)");
+  app.add_option("--trace-start", trace_start, "first traced core cycle")->needs(tr);
+  app.add_option("--trace-stop", trace_stop, "traced cycles end before this core cycle")->needs(tr);
+  app.add_option("--timeout", timeout, "seconds to wait for each device step (default 60)");
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    die(std::string(e.what()) + " (see --help)");
+  }
+  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_pattern("[%l] %v");
+
+  try {
+    if (!(timeout > 0)) die(fmt::format("--timeout {}: must be positive", timeout));
+    if (trace_stop <= trace_start) die(fmt::format("--trace-stop {} must be after --trace-start {}", trace_stop, trace_start));
+    if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
+    const arch::Config cfg = arch::load_config(config);
+    if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
+    const pef::Pef pef = pef::read_file(model);
+
+    std::map<std::string, runtime::HostTensor> inputs;
+    for (const auto& spec : input_specs) {
+      auto eq = spec.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+        die(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
+      std::string name = spec.substr(0, eq);
+      if (inputs.count(name)) die(fmt::format("--input: '{}' given twice", name));
+      inputs[name] = runtime::read_npy(spec.substr(eq + 1));
+    }
+    // Everything that can be checked without a device, before the (slow) device starts.
+    runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
+    runtime::check_inputs(pef, inputs);
+
+    driver::DeviceOptions dopt;
+    dopt.trace_file = trace;
+    dopt.trace_start = trace_start;
+    dopt.trace_stop = trace_stop;
+    dopt.timeout_s = timeout;
+    auto dev = driver::open_device(backend, cfg, dopt);
+    runtime::Session session(*dev, cfg, runtime::SessionOptions{timeout});
+    session.load(pef);
+    const auto result = session.run(inputs);
+
+    fmt::print("{} on {} ({}): {} section{}\n", model, backend, cfg.name, result.sections.size(),
+               result.sections.size() == 1 ? "" : "s");
+    for (const auto& s : result.sections)
+      fmt::print("  section {} {:<24} {:>10} cycles  (configuration {} cycles)\n", s.index, s.name, s.cycles,
+                 s.config_cycles);
+    fmt::print("  total {:>33} cycles  (configuration {} cycles)\n", result.total_cycles, result.total_config_cycles);
+    for (const auto& [name, t] : result.outputs) {
+      const auto path = (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string();
+      runtime::write_npy(t, path);
+      fmt::print("  wrote {} {}\n", path, runtime::shape_str(t.shape));
+    }
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
+  return 0;
+}
