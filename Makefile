@@ -3,6 +3,7 @@
 #   make test   build and run every test (unit, rtl, e2e)
 #   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
+#   make bench  simulated cycles per second through the whole stack (bench/simspeed)
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
 CONFIG   ?= small
@@ -10,12 +11,12 @@ BACKEND  ?= verilator
 CMAKE_ARGS ?=
 EXAMPLE  ?= examples/elementwise
 
-.PHONY: all deps configure build test sim lint demo gen-docs clean help
+.PHONY: all deps configure build test sim lint demo bench gen-docs clean help
 
 all: build
 
 help:
-	@sed -n 2,6p Makefile
+	@sed -n 2,7p Makefile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -38,8 +39,16 @@ sim: build
 lint: configure
 	cmake --build $(BUILD) --target lint
 
-demo: build
+demo: configure
+	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND)
+
+bench: build
+	$(BUILD)/bin/simspeed --config tiny --backend func --elements 65536
+	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536
+	@if [ -x $(BUILD)/bin/simspeed ] && grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then \
+	  $(BUILD)/bin/simspeed --config small --backend verilator --elements 262144; fi
 
 gen-docs:
 	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml

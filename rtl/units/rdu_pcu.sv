@@ -1,6 +1,8 @@
 // Pattern compute unit (docs/architecture.md sections 4.1 and 12): LANES x STAGES
 // SIMD pipeline of binary32 operations, NREGS pipeline registers per lane per stage,
-// PCU_VIN vector input FIFOs, one vector output.
+// PCU_VIN vector input FIFOs, one vector output. The lanes are rdu_pcu_lane instances
+// (pipeline registers, operand selection, ALUs); this module holds the configuration,
+// FIFOs, counters and valid pipeline.
 //
 // Fire rule: enabled, fired < count, every input of vin_mask holds a vector and the
 // pipeline advances. Each stage is one register stage (latency STAGES, one vector
@@ -46,11 +48,9 @@ module rdu_pcu
   input  logic                cout_ready_i,
   output logic [0:0]          cout_data_o
 );
-  localparam int unsigned RW = (NREGS > 1) ? $clog2(NREGS) : 1;
   localparam int unsigned VW = LANES * 32;
 
   typedef logic [LANES-1:0][31:0] vec_t;    // lane l in bits 32*l+31 : 32*l
-  typedef vec_t [NREGS-1:0]        regs_t;   // the pipeline registers of one stage
 
   // ---------------------------------------------------------------- configuration
   logic               en_q;
@@ -152,87 +152,58 @@ module rdu_pcu
   assign done_o = !en_q || (emitted_q == count_q);
 
   // ---------------------------------------------------------------- pipeline
-  regs_t       st_in  [STAGES];  // registers entering stage s
-  regs_t       st_out [STAGES];  // registers leaving stage s (next value of pr_q[s])
+  // The lanes (rdu_pcu_lane) hold the pipeline registers and ALUs; this module keeps
+  // the valid bits and the index i of the vector in each stage.
   logic [31:0] idx_in [STAGES];  // index i of the vector entering stage s
-  regs_t       pr_q   [STAGES];
   logic [31:0] idx_q  [STAGES];
 
-  always_comb begin
-    st_in[0] = '0;
-    for (int k = 0; k < PCU_VIN; k++) begin
-      if (k < NREGS && vin_mask_q[k]) st_in[0][k] = fifo_data[k];
-    end
-  end
   assign idx_in[0] = fired_q;
 
   for (genvar s = 0; s < STAGES; s++) begin : g_stage
     if (s > 0) begin : g_link
-      assign st_in[s]  = pr_q[s-1];
       assign idx_in[s] = idx_q[s-1];
-    end
-
-    vec_t res;
-    logic we;  // the opcode produces a result (MOV..FMIN)
-    always_comb begin
-      unique case (op_q[s])
-        OP_MOV, OP_FADD, OP_FSUB, OP_FMUL, OP_FMAX, OP_FMIN: we = 1'b1;
-        default:                                              we = 1'b0;
-      endcase
-    end
-    for (genvar l = 0; l < LANES; l++) begin : g_lane
-      logic [31:0] a, b, lane_idx;
-      assign lane_idx = idx_in[s] * 32'(LANES) + 32'(l);
-
-      always_comb begin
-        if (srca_q[s] < 4'(NREGS)) begin
-          a = st_in[s][srca_q[s][RW-1:0]][l];
-        end else begin
-          unique case (srca_q[s])
-            SRC_IMM:  a = imm_q[s];
-            SRC_LANE: a = lane_idx;
-            default:  a = '0;
-          endcase
-        end
-        if (srcb_q[s] < 4'(NREGS)) begin
-          b = st_in[s][srcb_q[s][RW-1:0]][l];
-        end else begin
-          unique case (srcb_q[s])
-            SRC_IMM:  b = imm_q[s];
-            SRC_LANE: b = lane_idx;
-            default:  b = '0;
-          endcase
-        end
-      end
-
-      rdu_pcu_alu u_alu (
-        .op_i(op_q[s]),
-        .a_i (a),
-        .b_i (b),
-        .r_o (res[l])
-      );
-    end
-
-    always_comb begin
-      st_out[s] = st_in[s];
-      if (we && dst_q[s] < 3'(NREGS)) st_out[s][dst_q[s][RW-1:0]] = res;
     end
 
     always_ff @(posedge clk_i) begin
       if (!rst_ni || !run_i) begin
         valid_q[s] <= 1'b0;
-        pr_q[s]    <= '0;
         idx_q[s]   <= '0;
       end else if (advance) begin
         valid_q[s] <= (s == 0) ? fire : valid_q[s-1];
-        pr_q[s]    <= st_out[s];
         idx_q[s]   <= idx_in[s];
       end
     end
   end
 
+  for (genvar l = 0; l < LANES; l++) begin : g_lane
+    logic [31:0] lane_in [NREGS];  // reg[k] = vin[k] for k in vin_mask, else 0
+    for (genvar k = 0; k < NREGS; k++) begin : g_in
+      if (k < PCU_VIN) begin : g_vin
+        assign lane_in[k] = vin_mask_q[k] ? fifo_data[k][l] : '0;
+      end else begin : g_zero
+        assign lane_in[k] = '0;
+      end
+    end
+
+    rdu_pcu_lane u_lane (
+      .clk_i,
+      .rst_ni,
+      .clr_i    (clr),
+      .advance_i(advance),
+      .lane_i   (32'(l)),
+      .op_i     (op_q),
+      .srca_i   (srca_q),
+      .srcb_i   (srcb_q),
+      .dst_i    (dst_q),
+      .imm_i    (imm_q),
+      .out_reg_i(out_reg_q),
+      .idx_i    (idx_in),
+      .in_i     (lane_in),
+      .out_o    (vout_data_o[32*l +: 32])
+    );
+  end
+
   assign vout_valid_o = valid_q[STAGES-1];
-  assign vout_data_o  = (out_reg_q < 3'(NREGS)) ? pr_q[STAGES-1][out_reg_q[RW-1:0]] : '0;
 
   // ---------------------------------------------------------------- scalar, control
   assign sin_ready_o  = 1'b1;

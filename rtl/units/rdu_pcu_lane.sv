@@ -1,0 +1,106 @@
+// One lane of a PCU through all STAGES (docs/architecture.md section 4.1): the lane's
+// NREGS pipeline registers per stage, the operand selection and the ALU of each stage.
+// rdu_pcu holds the configuration, FIFOs, counters and the valid pipeline and
+// instantiates LANES of these. The lane number is a port, not a parameter, so all lanes
+// of all PCUs are one Verilated class (not inlined: rtl/build.vlt) working on 32-bit
+// words instead of the PCU's LANES*32-bit vectors.
+//
+// Fields outside the ISA as in rdu_pcu: an opcode other than MOV..FMIN writes nothing,
+// a destination >= NREGS writes nothing, an operand source outside
+// {REG0..REG(NREGS-1), IMM, LANE, ZERO} reads 0, an out_reg >= NREGS outputs 0.
+module rdu_pcu_lane
+  import rdu_cfg_pkg::*;
+  import rdu_isa_pkg::*;
+(
+  input  logic        clk_i,
+  input  logic        rst_ni,
+  input  logic        clr_i,              // registers to 0 (run_i low)
+  input  logic        advance_i,          // the pipeline moves
+  input  logic [31:0] lane_i,             // this lane's number (0..LANES-1)
+
+  // Not traced (copies of rdu_pcu's configuration registers, idx_in and lane_in, per lane):
+  // verilator tracing_off
+  // Configuration of each stage.
+  input  logic [4:0]  op_i   [STAGES],
+  input  logic [3:0]  srca_i [STAGES],
+  input  logic [3:0]  srcb_i [STAGES],
+  input  logic [2:0]  dst_i  [STAGES],
+  input  logic [31:0] imm_i  [STAGES],
+  input  logic [2:0]  out_reg_i,
+
+  input  logic [31:0] idx_i  [STAGES],    // index i of the vector entering each stage
+  input  logic [31:0] in_i   [NREGS],     // this lane's registers entering stage 0
+  // verilator tracing_on
+  output logic [31:0] out_o               // reg[out_reg] leaving the last stage
+);
+  localparam int unsigned RW = (NREGS > 1) ? $clog2(NREGS) : 1;
+
+  logic [31:0] pr_q   [STAGES][NREGS];    // traced: the pipeline registers
+  // verilator tracing_off
+  logic [31:0] st_in  [STAGES][NREGS];    // registers entering stage s (in_i, pr_q[s-1])
+  logic [31:0] st_out [STAGES][NREGS];    // registers leaving stage s (next pr_q[s])
+  // verilator tracing_on
+
+  for (genvar s = 0; s < STAGES; s++) begin : g_stage
+    if (s == 0) begin : g_first
+      assign st_in[s] = in_i;
+    end else begin : g_link
+      assign st_in[s] = pr_q[s-1];
+    end
+
+    logic [31:0] a, b, res, lane_idx;
+    logic        we;  // the opcode produces a result (MOV..FMIN)
+
+    always_comb begin
+      unique case (op_i[s])
+        OP_MOV, OP_FADD, OP_FSUB, OP_FMUL, OP_FMAX, OP_FMIN: we = 1'b1;
+        default:                                              we = 1'b0;
+      endcase
+    end
+
+    assign lane_idx = idx_i[s] * 32'(LANES) + lane_i;
+
+    always_comb begin
+      if (srca_i[s] < 4'(NREGS)) begin
+        a = st_in[s][srca_i[s][RW-1:0]];
+      end else begin
+        unique case (srca_i[s])
+          SRC_IMM:  a = imm_i[s];
+          SRC_LANE: a = lane_idx;
+          default:  a = '0;
+        endcase
+      end
+      if (srcb_i[s] < 4'(NREGS)) begin
+        b = st_in[s][srcb_i[s][RW-1:0]];
+      end else begin
+        unique case (srcb_i[s])
+          SRC_IMM:  b = imm_i[s];
+          SRC_LANE: b = lane_idx;
+          default:  b = '0;
+        endcase
+      end
+    end
+
+    rdu_pcu_alu u_alu (
+      .op_i(op_i[s]),
+      .a_i (a),
+      .b_i (b),
+      .r_o (res)
+    );
+
+    always_comb begin
+      st_out[s] = st_in[s];
+      if (we && dst_i[s] < 3'(NREGS)) st_out[s][dst_i[s][RW-1:0]] = res;
+    end
+
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni || clr_i) begin
+        pr_q[s] <= '{default: '0};
+      end else if (advance_i) begin
+        pr_q[s] <= st_out[s];
+      end
+    end
+  end
+
+  assign out_o = (out_reg_i < 3'(NREGS)) ? pr_q[STAGES-1][out_reg_i[RW-1:0]] : '0;
+endmodule

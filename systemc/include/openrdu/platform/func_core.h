@@ -1,0 +1,45 @@
+// The functional model (openrdu::model::Core) behind a C++ model of the CSR block
+// (configs/regs.yaml). CONFIGURE and START run the model at once, reading and writing
+// device DRAM through the DRAM model, and complete after the model's estimated cycles.
+#pragma once
+#include <memory>
+
+#include "openrdu/model/core.h"
+#include "openrdu/platform/core_base.h"
+
+namespace openrdu::platform {
+
+class FuncCore : public CoreBase {
+ public:
+  SC_HAS_PROCESS(FuncCore);
+  FuncCore(sc_module_name name, const arch::Config& cfg);
+  ~FuncCore() override;
+  uint64_t cycles() const override;
+  std::string core_kind() const override { return "func"; }
+
+ protected:
+  uint32_t csr_access(bool we, uint32_t offset, uint32_t wdata) override;
+
+ private:
+  class DramAdapter;
+  enum class Cmd { None, Configure, Start };
+  void ctrl_thread();
+  void reset_state(bool soft);
+  void update_irq();
+  void set_error(uint32_t code, uint32_t unit, const std::string& msg);
+  uint32_t read_reg(uint32_t offset) const;
+
+  CoreIdentity ident_;
+  std::unique_ptr<model::Core> model_;
+  std::unique_ptr<DramAdapter> mem_adapter_;
+  // CSR state
+  uint32_t status_ = 0, irq_status_ = 0, irq_enable_ = 0, err_status_ = 0;
+  uint32_t cfg_addr_ = 0, cfg_len_ = 0, cfg_crc_ = 0, cfg_cycles_ = 0, scratch_ = 0;
+  uint64_t run_cycles_ = 0;
+  sc_time run_start_;
+  Cmd pending_ = Cmd::None;
+  uint64_t epoch_ = 0;  // bumped by ABORT and SOFT_RESET: cancels the running command
+  sc_core::sc_event cmd_ev_, cancel_ev_;
+};
+
+}  // namespace openrdu::platform

@@ -1,0 +1,86 @@
+#include "openrdu/platform/dram.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace openrdu::platform {
+
+Dram::Dram(sc_module_name name, const arch::Config& cfg, sc_time period)
+    : sc_module(name),
+      core_port("core_port"),
+      dma_port("dma_port"),
+      size_(cfg.dram_bytes),
+      latency_cycles_(cfg.dram_latency_cycles),
+      bytes_per_cycle_(std::max<uint32_t>(1, cfg.dram_bytes_per_cycle)),
+      period_(period) {
+  for (auto* s : {&core_port, &dma_port}) {
+    s->register_b_transport(this, &Dram::b_transport);
+    s->register_transport_dbg(this, &Dram::transport_dbg);
+  }
+}
+
+bool Dram::read(uint64_t addr, uint8_t* dst, uint64_t len) const {
+  if (!in_range(addr, len)) return false;
+  while (len > 0) {
+    uint64_t page = addr / kPageBytes, off = addr % kPageBytes;
+    uint64_t n = std::min(len, kPageBytes - off);
+    auto it = pages_.find(page);
+    if (it == pages_.end())
+      std::memset(dst, 0, n);
+    else
+      std::memcpy(dst, it->second->data() + off, n);
+    addr += n, dst += n, len -= n;
+  }
+  return true;
+}
+
+bool Dram::write(uint64_t addr, const uint8_t* src, uint64_t len, const uint8_t* be, uint32_t be_len) {
+  if (!in_range(addr, len)) return false;
+  uint64_t i = 0;
+  while (i < len) {
+    uint64_t a = addr + i;
+    uint64_t page = a / kPageBytes, off = a % kPageBytes;
+    uint64_t n = std::min(len - i, kPageBytes - off);
+    auto& p = pages_[page];
+    if (!p) p = std::make_unique<Page>(Page{});
+    if (!be) {
+      std::memcpy(p->data() + off, src + i, n);
+    } else {
+      for (uint64_t k = 0; k < n; ++k)
+        if (be[(i + k) % be_len] != 0) (*p)[off + k] = src[i + k];
+    }
+    i += n;
+  }
+  return true;
+}
+
+void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
+  const uint64_t len = gp.get_data_length();
+  const uint64_t cycles = (len + bytes_per_cycle_ - 1) / bytes_per_cycle_;
+  // Start when the DRAM is free (bandwidth), then latency and transfer.
+  sc_time start = std::max(sc_core::sc_time_stamp() + delay, busy_until_);
+  busy_until_ = start + period_ * static_cast<double>(cycles);
+  sc_time finish = busy_until_ + period_ * static_cast<double>(latency_cycles_);
+  delay = finish - sc_core::sc_time_stamp();
+
+  bool ok = false;
+  if (gp.get_command() == tlm::TLM_READ_COMMAND)
+    ok = read(gp.get_address(), gp.get_data_ptr(), len);
+  else if (gp.get_command() == tlm::TLM_WRITE_COMMAND)
+    ok = write(gp.get_address(), gp.get_data_ptr(), len, gp.get_byte_enable_ptr(), gp.get_byte_enable_length());
+  else
+    ok = true;
+  gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
+}
+
+unsigned Dram::transport_dbg(tlm_generic_payload& gp) {
+  const uint64_t len = gp.get_data_length();
+  bool ok = gp.get_command() == tlm::TLM_READ_COMMAND
+                ? read(gp.get_address(), gp.get_data_ptr(), len)
+                : write(gp.get_address(), gp.get_data_ptr(), len, gp.get_byte_enable_ptr(),
+                        gp.get_byte_enable_length());
+  gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
+  return ok ? static_cast<unsigned>(len) : 0;
+}
+
+}  // namespace openrdu::platform

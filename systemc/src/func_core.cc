@@ -1,0 +1,215 @@
+#include "openrdu/platform/func_core.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "openrdu/gen/regs.h"
+
+namespace openrdu::platform {
+
+namespace reg = gen::reg;
+
+// model::Memory over the platform's DRAM model (debug transport: untimed, the model
+// estimates its own cycles).
+class FuncCore::DramAdapter : public model::Memory {
+ public:
+  explicit DramAdapter(FuncCore& core) : core_(core) {}
+  void read_words(uint32_t addr, uint32_t* words, uint32_t n) override {
+    if (!access(tlm::TLM_READ_COMMAND, addr, reinterpret_cast<uint8_t*>(words), 4ull * n, nullptr))
+      throw model::MemoryError(addr, fmt::format("device DRAM: read of {} words at 0x{:08x} outside DRAM ({} bytes)",
+                                                 n, addr, core_.cfg_.dram_bytes));
+  }
+  void write_words(uint32_t addr, const uint32_t* words, uint32_t n, uint64_t mask) override {
+    std::vector<uint8_t> be(4ull * n);
+    for (uint32_t i = 0; i < n; ++i) std::memset(&be[4 * i], (mask >> i) & 1 ? 0xFF : 0, 4);
+    if (!access(tlm::TLM_WRITE_COMMAND, addr, reinterpret_cast<uint8_t*>(const_cast<uint32_t*>(words)), 4ull * n,
+                be.data()))
+      throw model::MemoryError(addr, fmt::format("device DRAM: write of {} words at 0x{:08x} outside DRAM ({} bytes)",
+                                                 n, addr, core_.cfg_.dram_bytes));
+  }
+
+ private:
+  bool access(tlm::tlm_command cmd, uint64_t addr, uint8_t* p, uint64_t len, uint8_t* be) {
+    tlm_generic_payload gp;
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(p);
+    gp.set_data_length(static_cast<unsigned>(len));
+    gp.set_streaming_width(static_cast<unsigned>(len));
+    gp.set_byte_enable_ptr(be);
+    gp.set_byte_enable_length(be ? static_cast<unsigned>(len) : 0);
+    return core_.mem->transport_dbg(gp) == len;
+  }
+  FuncCore& core_;
+};
+
+FuncCore::FuncCore(sc_module_name name, const arch::Config& cfg)
+    : CoreBase(name, cfg), ident_(cfg), model_(std::make_unique<model::Core>(cfg)),
+      mem_adapter_(std::make_unique<DramAdapter>(*this)) {
+  SC_THREAD(ctrl_thread);
+  reset_state(false);
+}
+
+FuncCore::~FuncCore() = default;
+
+uint64_t FuncCore::cycles() const {
+  return static_cast<uint64_t>(sc_core::sc_time_stamp() / period_);
+}
+
+void FuncCore::reset_state(bool soft) {
+  status_ = irq_status_ = err_status_ = 0;
+  cfg_addr_ = cfg_len_ = cfg_crc_ = cfg_cycles_ = 0;
+  run_cycles_ = 0;
+  if (!soft) irq_enable_ = scratch_ = 0;
+  pending_ = Cmd::None;
+  ++epoch_;
+  if (soft) cancel_ev_.notify();  // wakes the control thread (not during elaboration)
+  model_ = std::make_unique<model::Core>(cfg_);
+}
+
+void FuncCore::update_irq() {
+  bool level = (irq_status_ & irq_enable_) != 0;
+  if (irq_o.get_interface() != nullptr) irq_o.write(level);
+}
+
+void FuncCore::set_error(uint32_t code, uint32_t unit, const std::string& msg) {
+  status_ &= ~(reg::STATUS_RUNNING_MASK | reg::STATUS_CONFIGURING_MASK);
+  status_ |= reg::STATUS_ERROR_MASK;
+  err_status_ = (code & 0xFF) | ((unit & 0xFFFF) << 8);
+  irq_status_ |= reg::IRQ_STATUS_ERROR_MASK;
+  if (!msg.empty() && std::getenv("OPENRDU_VERBOSE"))
+    std::cerr << "openrdu func core: " << gen::error_name(code) << ": " << msg << "\n";
+  update_irq();
+}
+
+uint32_t FuncCore::read_reg(uint32_t off) const {
+  switch (off) {
+    case reg::ID: return kCoreId;
+    case reg::VERSION: return kCoreVersion;
+    case reg::FINGERPRINT: return ident_.fingerprint;
+    case reg::CAP_GRID: return ident_.cap_grid;
+    case reg::CAP_PCU: return ident_.cap_pcu;
+    case reg::CAP_PMU: return ident_.cap_pmu;
+    case reg::CAP_DRAM: return ident_.cap_dram;
+    case reg::STATUS: return status_;
+    case reg::IRQ_STATUS: return irq_status_;
+    case reg::IRQ_ENABLE: return irq_enable_;
+    case reg::ERR_STATUS: return err_status_;
+    case reg::CFG_ADDR: return cfg_addr_;
+    case reg::CFG_LEN: return cfg_len_;
+    case reg::CFG_CRC: return cfg_crc_;
+    case reg::SCRATCH: return scratch_;
+    case reg::CFG_CYCLES: return cfg_cycles_;
+    case reg::CYCLES_LO:
+    case reg::CYCLES_HI: {
+      uint64_t c = run_cycles_;
+      if (status_ & reg::STATUS_RUNNING_MASK)
+        c = static_cast<uint64_t>((sc_core::sc_time_stamp() - run_start_) / period_);
+      return off == reg::CYCLES_LO ? static_cast<uint32_t>(c) : static_cast<uint32_t>(c >> 32);
+    }
+    default: return 0;
+  }
+}
+
+uint32_t FuncCore::csr_access(bool we, uint32_t off, uint32_t v) {
+  wait(period_);  // one cycle on the CSR bus
+  if (!we) return read_reg(off);
+  switch (off) {
+    case reg::IRQ_STATUS: irq_status_ &= ~v; break;
+    case reg::IRQ_ENABLE: irq_enable_ = v; break;
+    case reg::CFG_ADDR: cfg_addr_ = v; break;
+    case reg::CFG_LEN: cfg_len_ = v; break;
+    case reg::SCRATCH: scratch_ = v; break;
+    case reg::CTRL: {
+      const bool busy = status_ & (reg::STATUS_RUNNING_MASK | reg::STATUS_CONFIGURING_MASK);
+      if (v & reg::CTRL_SOFT_RESET_MASK) {
+        reset_state(true);
+        break;
+      }
+      if ((v & reg::CTRL_ABORT_MASK) && (status_ & reg::STATUS_RUNNING_MASK)) {
+        ++epoch_;
+        cancel_ev_.notify();
+        pending_ = Cmd::None;
+        run_cycles_ = static_cast<uint64_t>((sc_core::sc_time_stamp() - run_start_) / period_);
+        set_error(static_cast<uint32_t>(gen::ErrorCode::ABORTED), 0xFFFF, "run aborted");
+        break;
+      }
+      if ((v & reg::CTRL_CONFIGURE_MASK) && !busy) {
+        status_ = reg::STATUS_CONFIGURING_MASK;
+        err_status_ = 0;
+        pending_ = Cmd::Configure;
+        cmd_ev_.notify(sc_core::SC_ZERO_TIME);
+      } else if ((v & reg::CTRL_START_MASK) && !busy && (status_ & reg::STATUS_CONFIGURED_MASK)) {
+        status_ = (status_ & reg::STATUS_CONFIGURED_MASK) | reg::STATUS_RUNNING_MASK;
+        run_start_ = sc_core::sc_time_stamp();
+        run_cycles_ = 0;
+        pending_ = Cmd::Start;
+        cmd_ev_.notify(sc_core::SC_ZERO_TIME);
+      }
+      break;
+    }
+    default: break;  // read-only registers ignore writes
+  }
+  update_irq();
+  return 0;
+}
+
+void FuncCore::ctrl_thread() {
+  for (;;) {
+    wait(cmd_ev_);
+    Cmd cmd = pending_;
+    pending_ = Cmd::None;
+    if (cmd == Cmd::None) continue;
+    const uint64_t epoch = epoch_;
+    model::CoreResult res;
+    try {
+      res = cmd == Cmd::Configure ? model_->configure(*mem_adapter_, cfg_addr_, cfg_len_) : model_->run(*mem_adapter_);
+    } catch (const model::MemoryError& e) {
+      res.ok = false;
+      res.code = gen::ErrorCode::MEM_ERROR;
+      res.unit = 0xFFFF;
+      res.message = e.what();
+    } catch (const arch::BitstreamError& e) {
+      res.ok = false;
+      res.code = e.code;
+      res.unit = e.unit;
+      res.message = e.what();
+    } catch (const std::exception& e) {
+      // A model failure that has no error code: report it and flag the run as failed.
+      std::cerr << "openrdu func core: model error: " << e.what() << "\n";
+      res.ok = false;
+      res.code = static_cast<gen::ErrorCode>(0xFF);
+      res.unit = 0xFFFF;
+      res.message = e.what();
+    }
+    // The model is untimed: complete after its estimated cycles (at least one).
+    wait(period_ * static_cast<double>(std::max<uint64_t>(res.cycles, 1)), cancel_ev_);
+    if (epoch != epoch_) continue;  // aborted or reset meanwhile
+    if (cmd == Cmd::Configure) {
+      cfg_crc_ = res.crc;
+      cfg_cycles_ = static_cast<uint32_t>(res.cycles);
+      if (res.ok) {
+        status_ = reg::STATUS_CONFIGURED_MASK;
+        irq_status_ |= reg::IRQ_STATUS_CONFIG_DONE_MASK;
+        update_irq();
+      } else {
+        status_ = 0;
+        set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
+      }
+    } else {
+      run_cycles_ = res.cycles;
+      if (res.ok) {
+        status_ = (status_ & reg::STATUS_CONFIGURED_MASK) | reg::STATUS_DONE_MASK;
+        irq_status_ |= reg::IRQ_STATUS_RUN_DONE_MASK;
+        update_irq();
+      } else {
+        set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
+      }
+    }
+  }
+}
+
+}  // namespace openrdu::platform

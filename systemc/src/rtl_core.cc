@@ -1,0 +1,216 @@
+#include "openrdu/platform/rtl_core.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "Vrdu_core_tiny.h"
+#ifdef OPENRDU_HAVE_SMALL_RTL
+#include "Vrdu_core_small.h"
+#endif
+
+namespace openrdu::platform {
+
+template <class V>
+RtlCore<V>::RtlCore(sc_module_name name, const arch::Config& cfg, const PlatformOptions& opt)
+    : CoreBase(name, cfg),
+      ctx_(std::make_unique<VerilatedContext>()),
+      trace_file_(opt.trace_file),
+      trace_start_(opt.trace_start),
+      trace_stop_(opt.trace_stop),
+      period_ps_(to_ps(period_)),
+      lanes_(cfg.lanes) {
+  ctx_->randReset(0);
+  if (!trace_file_.empty()) ctx_->traceEverOn(true);
+  top_ = std::make_unique<V>(ctx_.get(), "rdu_core");
+  if (!trace_file_.empty()) {
+    fst_ = std::make_unique<VerilatedFstC>();
+    top_->trace(fst_.get(), 99);
+    fst_->open(trace_file_.c_str());
+    if (!fst_->isOpen()) throw std::runtime_error(fmt::format("RTL core: cannot open trace file '{}'", trace_file_));
+  }
+  SC_THREAD(clock_thread);
+  t0_ = std::chrono::steady_clock::now();
+}
+
+template <class V>
+RtlCore<V>::~RtlCore() {
+  SimStats st;
+  finish(st);
+}
+
+template <class V>
+void RtlCore<V>::finish(SimStats& st) {
+  if (!finished_) {
+    finished_ = true;
+    if (fst_) fst_->close();
+    top_->final();
+  }
+  st.trace_file = trace_file_;
+  std::error_code ec;
+  st.trace_bytes = trace_file_.empty() ? 0 : static_cast<uint64_t>(std::filesystem::file_size(trace_file_, ec));
+  if (ec) st.trace_bytes = 0;
+  std::cerr << fmt::format("openrdu rtl core ({}): {} cycles simulated, {:.0f} cycles/s, trace {}\n", cfg_.name,
+                           cycle_, st.wall_seconds > 0 ? double(cycle_) / st.wall_seconds : 0.0,
+                           trace_file_.empty() ? std::string("off")
+                                               : fmt::format("{} ({} bytes)", trace_file_, st.trace_bytes));
+}
+
+template <class V>
+uint32_t RtlCore<V>::csr_access(bool we, uint32_t offset, uint32_t wdata) {
+  CsrReq req{we, offset, wdata};
+  csr_q_.push_back(&req);
+  while (!req.done) wait(csr_done_ev_);
+  return req.rdata;
+}
+
+template <class V>
+void RtlCore<V>::dump(uint64_t t) {
+  if (fst_ && cycle_ >= trace_start_ && cycle_ < trace_stop_) fst_->dump(t);
+}
+
+template <class V>
+void RtlCore<V>::mem_request(uint64_t quantum_start) {
+  const uint32_t bytes = 4 * lanes_;
+  MemRsp rsp;
+  rsp.id = static_cast<uint8_t>(top_->mem_req_id_o);
+  rsp.rdata.assign(lanes_, 0);
+  std::vector<uint8_t> be;
+  const bool we = top_->mem_req_we_o;
+  if (we) {
+    for (uint32_t i = 0; i < lanes_; ++i) rsp.rdata[i] = top_->mem_req_wdata_o[i];
+    be.resize(bytes);
+    const uint64_t mask = static_cast<uint64_t>(top_->mem_req_wmask_o);
+    for (uint32_t i = 0; i < lanes_; ++i) std::memset(&be[4 * i], (mask >> i) & 1 ? 0xFF : 0, 4);
+  }
+  tlm_generic_payload gp;
+  gp.set_command(we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
+  gp.set_address(static_cast<uint32_t>(top_->mem_req_addr_o));
+  gp.set_data_ptr(reinterpret_cast<uint8_t*>(rsp.rdata.data()));
+  gp.set_data_length(bytes);
+  gp.set_streaming_width(bytes);
+  gp.set_byte_enable_ptr(we ? be.data() : nullptr);
+  gp.set_byte_enable_length(we ? bytes : 0);
+  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  // The request is accepted at the end of cycle cycle_-1: its time in the quantum.
+  sc_time delay = ps((cycle_ - quantum_start) * period_ps_);
+  mem->b_transport(gp, delay);
+  rsp.err = !gp.is_response_ok();
+  if (rsp.err || we) std::fill(rsp.rdata.begin(), rsp.rdata.end(), 0u);
+  const uint64_t done_ps = to_ps(sc_core::sc_time_stamp() + delay);
+  uint64_t ready = (done_ps + period_ps_ - 1) / period_ps_;
+  ready = std::max(ready, last_ready_);  // in order
+  last_ready_ = ready;
+  rsp.ready_cycle = ready;
+  rsp_q_.push_back(std::move(rsp));
+}
+
+template <class V>
+void RtlCore<V>::tick(uint64_t quantum_start) {
+  V& t = *top_;
+  // Inputs for this cycle.
+  t.mem_req_ready_i = rsp_q_.size() < kMaxOutstanding;
+  const bool rsp_valid = !rsp_q_.empty() && rsp_q_.front().ready_cycle <= cycle_;
+  t.mem_rsp_valid_i = rsp_valid;
+  if (rsp_valid) {
+    const MemRsp& r = rsp_q_.front();
+    for (uint32_t i = 0; i < lanes_; ++i) t.mem_rsp_rdata_i[i] = r.rdata[i];
+    t.mem_rsp_id_i = r.id;
+    t.mem_rsp_err_i = r.err;
+  } else {
+    t.mem_rsp_err_i = 0;
+  }
+  bool csr_issue = false;
+  if (!csr_cur_ && !csr_q_.empty()) {
+    csr_cur_ = csr_q_.front();
+    csr_q_.pop_front();
+    csr_issue = true;
+  }
+  t.csr_valid_i = csr_issue;
+  if (csr_issue) {
+    t.csr_we_i = csr_cur_->we;
+    t.csr_addr_i = csr_cur_->addr & 0xFFF;
+    t.csr_wdata_i = csr_cur_->wdata;
+  }
+  t.clk_i = 0;
+  t.eval();
+  dump(cycle_ * period_ps_);
+  // Handshakes at the rising edge.
+  const bool req_fire = t.mem_req_valid_o && t.mem_req_ready_i;
+  const bool rsp_fire = rsp_valid && t.mem_rsp_ready_o;
+  if (req_fire) mem_request(quantum_start);  // samples the request pins before the edge
+  t.clk_i = 1;
+  t.eval();
+  dump(cycle_ * period_ps_ + period_ps_ / 2);
+  ++cycle_;
+  if (rsp_fire) rsp_q_.pop_front();
+  if (csr_issue) {
+    // Registered read data: valid after this edge (csr_rvalid_o).
+    if (!csr_cur_->we) csr_cur_->rdata = t.csr_rdata_o;
+    csr_cur_->done = true;
+    csr_cur_ = nullptr;
+    csr_completed_ = true;
+  }
+}
+
+template <class V>
+void RtlCore<V>::clock_thread() {
+  V& t = *top_;
+  t.rst_ni = 0;
+  t.clk_i = 0;
+  t.csr_valid_i = 0;
+  t.mem_req_ready_i = 0;
+  t.mem_rsp_valid_i = 0;
+  for (uint64_t i = 0; i < kResetCycles; ++i) {
+    t.clk_i = 0;
+    t.eval();
+    dump(cycle_ * period_ps_);
+    t.clk_i = 1;
+    t.eval();
+    dump(cycle_ * period_ps_ + period_ps_ / 2);
+    ++cycle_;
+  }
+  t.rst_ni = 1;
+  wait(period_ * static_cast<double>(kResetCycles));
+  for (;;) {
+    const uint64_t start = cycle_;
+    bool irq_changed = false;
+    csr_completed_ = false;
+    while (cycle_ - start < kQuantum) {
+      tick(start);
+      const bool irq = t.irq_o;
+      if (irq != irq_) {
+        irq_ = irq;
+        irq_changed = true;
+      }
+      if (csr_completed_ || irq_changed) break;
+    }
+    wait(period_ * static_cast<double>(cycle_ - start));
+    if (irq_changed) irq_o.write(irq_);
+    if (csr_completed_) csr_done_ev_.notify();
+  }
+}
+
+template class RtlCore<Vrdu_core_tiny>;
+#ifdef OPENRDU_HAVE_SMALL_RTL
+template class RtlCore<Vrdu_core_small>;
+#endif
+
+CoreBase* make_rtl_core(const arch::Config& cfg, const PlatformOptions& opt) {
+  auto builtin = rtl_core_configs();
+  for (const auto& n : builtin) {
+    if (n != cfg.name) continue;
+    if (n == "tiny") return new RtlCore<Vrdu_core_tiny>("core", cfg, opt);
+#ifdef OPENRDU_HAVE_SMALL_RTL
+    if (n == "small") return new RtlCore<Vrdu_core_small>("core", cfg, opt);
+#endif
+  }
+  std::string avail;
+  for (const auto& n : builtin) avail += (avail.empty() ? "" : ", ") + n;
+  throw std::runtime_error(fmt::format("verilator backend: no Verilated core for configuration '{}' (built: {})",
+                                       cfg.name, avail));
+}
+
+}  // namespace openrdu::platform
