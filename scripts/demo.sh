@@ -23,5 +23,5 @@ echo
 echo "== snrun --backend $backend --config $config"
 "$bin/snrun" --backend "$backend" --config "$config" "$out/model.pef" "${inputs[@]}" --output-dir "$out/outputs"
 echo
-echo "== check against the CPU reference (snref)"
-"$bin/snref" "$example/model.onnx" "${inputs[@]}" --outputs "$out/outputs" --print
+echo "== check against the CPU reference (snref; every op is one correctly rounded fp32 operation, so the tolerance is 0)"
+"$bin/snref" "$example/model.onnx" "${inputs[@]}" --outputs "$out/outputs" --print --rtol 0 --atol 0

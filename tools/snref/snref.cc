@@ -1,4 +1,4 @@
-// snref MODEL.onnx --input NAME=FILE.npy ... --outputs DIR [--rtol R] [--atol A]
+// snref MODEL.onnx --input NAME=FILE.npy ... --outputs DIR [--rtol R] [--atol A] [--print]
 // Runs the compiler's CPU reference interpreter on the inputs and compares every
 // output with DIR/<name>.npy (as written by snrun). An element passes when
 // |device - reference| <= atol + rtol * |reference| (NumPy's allclose), or when both
@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--outputs", outdir, "directory holding <output name>.npy from snrun")->required();
   app.add_option("--rtol", rtol, "relative tolerance (default 1e-5)");
   app.add_option("--atol", atol, "absolute tolerance (default 1e-6)");
+  bool print_values = false;
+  app.add_flag("--print", print_values, "print each device output (up to 4 rows of 8 values) before its check");
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
@@ -73,6 +75,17 @@ int main(int argc, char** argv) {
                    runtime::shape_str(r.shape));
         all_pass = false;
         continue;
+      }
+      if (print_values) {
+        fmt::print("{} {} (device):\n", name, runtime::shape_str(d.shape));
+        const size_t row = d.shape.empty() ? 1 : size_t(std::max<int64_t>(1, d.shape.back()));
+        for (size_t i = 0; i < d.data.size() && i < 4 * row; i += row) {
+          std::string line = "  ";
+          for (size_t j = i; j < i + row && j < i + 8 && j < d.data.size(); ++j) line += fmt::format("{:10.4f} ", d.data[j]);
+          if (row > 8) line += "...";
+          fmt::print("{}\n", line);
+        }
+        if (d.data.size() > 4 * row) fmt::print("  ... ({} elements)\n", d.data.size());
       }
       double max_abs = 0, max_rel = 0;
       size_t bad = 0, first_bad = 0;
