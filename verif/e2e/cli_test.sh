@@ -112,6 +112,35 @@ case $case_name in
     cat ref.txt
     [ $rc -ne 0 ] || fail "snref accepted a wrong output"
     grep -q FAIL ref.txt || fail "snref printed no FAIL" ;;
+  trace_gtkw)
+    # snrun --trace writes an FST of the cycle window; GTKWave opens it with the repo's
+    # save file and shows every signal the save file lists.
+    src=$(cd "$(dirname "$0")/../.." && pwd)
+    gtkw="$src/rtl/gtkwave/units_tiny.gtkw"
+    run "$bin/snrun" --backend verilator --config tiny model.pef "${inputs[@]}" --output-dir out \
+      --trace wave.fst --trace-start 100 --trace-stop 2000 >run.txt 2>&1 || { cat run.txt; fail "snrun --trace failed"; }
+    cat run.txt
+    [ -s wave.fst ] || fail "no wave.fst written"
+    grep -q "cycles/s.*trace wave.fst" run.txt || fail "no line with cycles per second and the trace"
+    want=$(/usr/bin/python3 "$src/scripts/gen_arch.py" --gtkw-signals "$gtkw" | wc -l)
+    [ "$want" -gt 50 ] || fail "save file lists only $want signals"
+    cat >quit.tcl <<'TCL'
+puts "facs [gtkwave::getNumFacs]"
+puts "displayed [llength [gtkwave::getDisplayedSignals]]"
+gtkwave::/File/Quit
+TCL
+    timeout 120 xvfb-run -a gtkwave -S quit.tcl wave.fst "$gtkw" >gtkwave.txt 2>&1 || { cat gtkwave.txt; fail "gtkwave failed"; }
+    grep -E "^(facs|displayed)" gtkwave.txt
+    grep -q "^displayed $want\$" gtkwave.txt || fail "GTKWave displays $(grep displayed gtkwave.txt), the save file lists $want"
+    # The window: time stamps (1 ps units, 1000 ps per cycle of tiny's 1 GHz clock) only
+    # within cycles [100, 2000].
+    fst2vcd wave.fst 2>/dev/null | grep '^#[0-9]' | tr -d '#' >times.txt
+    grep -q '^1ps' <(fst2vcd wave.fst 2>/dev/null | grep -A1 timescale | tr -d '\t ') || fail "unexpected timescale"
+    first=$(head -1 times.txt); last=$(tail -1 times.txt)
+    [ "$first" -ge 100000 ] || fail "trace starts at $first ps, before --trace-start 100"
+    [ "$last" -le 2000000 ] || fail "trace ends at $last ps, after --trace-stop 2000"
+    [ "$last" -gt "$first" ] || fail "empty trace window"
+    echo "OK: trace window $first..$last ps" ;;
   *) fail "unknown case" ;;
 esac
 echo "PASS [$case_name]"
