@@ -9,6 +9,9 @@ JOBS     ?= $(shell nproc)
 CONFIG   ?= small
 BACKEND  ?= verilator
 CMAKE_ARGS ?=
+# ccache hits across clones and build directories (paths made relative to the checkout).
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 EXAMPLE  ?= examples/elementwise
 
 .PHONY: all deps configure build test sim lint demo bench gen-docs clean help
