@@ -9,7 +9,7 @@ PKGS=(
   libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev libspdlog-dev libfmt-dev
   libboost-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
-  python3 python3-yaml python3-numpy
+  python3 python3-yaml
   gtkwave xvfb zlib1g-dev
 )
 
