@@ -54,6 +54,7 @@ class DeviceTest : public ::testing::Test {
   void SetUp() override {
     dev().reset();
     dev().write32(reg::IRQ_STATUS, 0xFFFFFFFFu);
+    dev().write32(reg::WATCHDOG, 0);  // SOFT_RESET keeps it: a test that sets it must not leak
     rng.seed(seed() ^ std::hash<std::string>{}(::testing::UnitTest::GetInstance()->current_test_info()->name()));
   }
   std::mt19937 rng;
@@ -352,6 +353,52 @@ TEST_F(DeviceTest, StarvingProgramEndsInTimeoutOrError) {
   }
   EXPECT_TRUE(dev().read32(reg::STATUS) & reg::STATUS_ERROR_MASK);
   EXPECT_FALSE(dev().read32(reg::STATUS) & reg::STATUS_RUNNING_MASK);
+}
+
+// Start the configured program with WATCHDOG = limit; expect the watchdog to stop it
+// after exactly `limit` cycles naming `unit`.
+void expect_watchdog(uint32_t limit, uint32_t unit) {
+  dev().write32(reg::WATCHDOG, limit);
+  EXPECT_EQ(dev().read32(reg::WATCHDOG), limit);
+  dev().write32(reg::CTRL, reg::CTRL_START_MASK);
+  ASSERT_TRUE(dev().wait_irq(driver::kIrqCore, 10)) << "no core interrupt: WATCHDOG " << limit << " did not fire";
+  const uint32_t st = dev().read32(reg::IRQ_STATUS);
+  dev().write32(reg::IRQ_STATUS, st);
+  EXPECT_EQ(st & 0x7, reg::IRQ_STATUS_ERROR_MASK) << irq_status_str(st);
+  const uint32_t err = dev().read32(reg::ERR_STATUS);
+  EXPECT_EQ(err & reg::ERR_STATUS_CODE_MASK, static_cast<uint32_t>(gen::ErrorCode::WATCHDOG))
+      << "ERR_STATUS code " << gen::error_name(err & 0xFF);
+  EXPECT_EQ((err & reg::ERR_STATUS_UNIT_MASK) >> reg::ERR_STATUS_UNIT_SHIFT, unit)
+      << "ERR_STATUS unit: want " << cfg().unit_name(unit);
+  const uint32_t status = dev().read32(reg::STATUS);
+  EXPECT_TRUE(status & reg::STATUS_ERROR_MASK) << "STATUS=0x" << std::hex << status;
+  EXPECT_FALSE(status & (reg::STATUS_RUNNING_MASK | reg::STATUS_DONE_MASK)) << "STATUS=0x" << std::hex << status;
+  const uint64_t cycles = dev().read32(reg::CYCLES_LO) | (uint64_t(dev().read32(reg::CYCLES_HI)) << 32);
+  EXPECT_EQ(cycles, limit) << "CYCLES after the watchdog";
+}
+
+TEST_F(DeviceTest, WatchdogStopsStarvingProgramThenDeviceRunsAgain) {
+  uint32_t st = configure(starving_program(cfg()));
+  ASSERT_EQ(st & 0x7, reg::IRQ_STATUS_CONFIG_DONE_MASK) << irq_status_str(st);
+  expect_watchdog(5000, cfg().slot_id(0, 0));  // the starving PCU
+  // Soft reset keeps WATCHDOG (CSR block); a good program then runs to completion.
+  dev().reset();
+  EXPECT_EQ(dev().read32(reg::WATCHDOG), 5000u);
+  EXPECT_EQ(dev().read32(reg::STATUS), 0u);
+  run_add(*this, random_floats(64), random_floats(64), 64);
+  dev().write32(reg::WATCHDOG, 0);
+}
+
+TEST_F(DeviceTest, WatchdogStopsALongProgramNamingItsPcu) {
+  uint32_t st = configure(add_program(cfg(), kA, kB, kC, 4096));
+  ASSERT_EQ(st & 0x7, reg::IRQ_STATUS_CONFIG_DONE_MASK) << irq_status_str(st);
+  expect_watchdog(20, cfg().slot_id(0, 0));  // PCU (0,0), the lowest unit id not done
+  // The same configuration runs to completion with the watchdog off.
+  dev().write32(reg::WATCHDOG, 0);
+  dev().write32(reg::CTRL, reg::CTRL_START_MASK);
+  ASSERT_TRUE(dev().wait_irq(driver::kIrqCore, 20));
+  st = dev().read32(reg::IRQ_STATUS);
+  EXPECT_EQ(st & 0x7, reg::IRQ_STATUS_RUN_DONE_MASK) << irq_status_str(st);
 }
 
 TEST_F(DeviceTest, SecondDeviceInProcessIsAClearError) {

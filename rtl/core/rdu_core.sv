@@ -58,6 +58,7 @@ module rdu_core
   logic [31:0] cfg_addr, cfg_len, cfg_crc, scratch;
   logic [63:0] cycles_q;
   logic [31:0] cfg_cycles_q;
+  logic [31:0] watchdog;
 
   rdu_csr_regs u_csr (
     .clk_i,
@@ -87,7 +88,8 @@ module rdu_core
     .cycles_lo_i     (cycles_q[31:0]),
     .cycles_hi_i     (cycles_q[63:32]),
     .scratch_o       (scratch),
-    .cfg_cycles_i    (cfg_cycles_q)
+    .cfg_cycles_i    (cfg_cycles_q),
+    .watchdog_o      (watchdog)
   );
   assign irq_o = |(irq_status & irq_enable[2:0]);
 
@@ -206,11 +208,15 @@ module rdu_core
   logic        agcu_err;
   logic [15:0] agcu_err_unit;
   logic        ctl_configure, ctl_start, ctl_abort;
+  logic        wd_fire;
+  logic [15:0] wd_unit;
 
   assign ctl_configure = ctrl[CSR_CTRL_CONFIGURE_LSB];
   assign ctl_start     = ctrl[CSR_CTRL_START_LSB];
   assign ctl_abort     = ctrl[CSR_CTRL_ABORT_LSB];
   assign cc_start      = (cst_q == C_IDLE) && ctl_configure && !soft_rst_q;
+  // Watchdog: the run has taken WATCHDOG cycles (CYCLES reads WATCHDOG afterwards).
+  assign wd_fire       = (watchdog != '0) && ((cycles_q + 64'd1) >= {32'd0, watchdog});
 
   always_ff @(posedge clk_i) begin
     if (!rst_n) begin
@@ -280,6 +286,12 @@ module rdu_core
             run_q                               <= 1'b0;
             done_q                              <= 1'b1;
             irq_set[CSR_IRQ_STATUS_RUN_DONE_LSB] <= 1'b1;
+          end else if (wd_fire) begin
+            // Stops like ABORT (drain the memory port), naming the first unit not done.
+            cst_q   <= C_STOP;
+            run_q   <= 1'b0;
+            ecode_q <= ERR_WATCHDOG;
+            eunit_q <= wd_unit;
           end
         end
         C_STOP: begin
@@ -376,6 +388,17 @@ module rdu_core
     agcu_err_unit = NO_UNIT;
     for (int k = NUM_AGCU - 1; k >= 0; k--) begin
       if (agcu_errs[k]) agcu_err_unit = 16'(NUM_SLOTS + k);
+    end
+  end
+
+  // Watchdog: lowest unit id (slots, then AGCUs) that is not done.
+  always_comb begin
+    wd_unit = NO_UNIT;
+    for (int k = NUM_AGCU - 1; k >= 0; k--) begin
+      if (!agcu_done[k]) wd_unit = 16'(NUM_SLOTS + k);
+    end
+    for (int k = NUM_SLOTS - 1; k >= 0; k--) begin
+      if (!slot_done[k]) wd_unit = 16'(k);
     end
   end
 

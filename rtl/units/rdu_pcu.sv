@@ -8,7 +8,7 @@
 // pipeline advances. Each stage is one register stage (latency STAGES, one vector
 // per cycle); the whole pipeline stalls while the output is valid and not ready.
 // Fields outside the ISA (the functional model does the same): an opcode other than
-// MOV..FMIN is a NOP, a destination >= NREGS writes nothing, an operand source outside
+// MOV..ITOF is a NOP, a destination >= NREGS writes nothing, an operand source outside
 // {REG0..REG(NREGS-1), IMM, LANE, ZERO} reads 0, an out_reg >= NREGS outputs zeros.
 module rdu_pcu
   import rdu_cfg_pkg::*;
@@ -60,6 +60,7 @@ module rdu_pcu
   logic [4:0]         op_q   [STAGES];
   logic [3:0]         srca_q [STAGES];
   logic [3:0]         srcb_q [STAGES];
+  logic [3:0]         srcc_q [STAGES];
   logic [2:0]         dst_q  [STAGES];
   logic [31:0]        imm_q  [STAGES];
 
@@ -87,6 +88,7 @@ module rdu_pcu
         op_q[s]   <= '0;
         srca_q[s] <= '0;
         srcb_q[s] <= '0;
+        srcc_q[s] <= '0;
         dst_q[s]  <= '0;
         imm_q[s]  <= '0;
       end else if (cfg_sel && cfg_word_i == 8'(2 + 2 * s)) begin
@@ -94,6 +96,7 @@ module rdu_pcu
         srca_q[s] <= cfg_data_i[11:8];
         srcb_q[s] <= cfg_data_i[15:12];
         dst_q[s]  <= cfg_data_i[18:16];
+        srcc_q[s] <= cfg_data_i[23:20];
       end else if (cfg_sel && cfg_word_i == 8'(3 + 2 * s)) begin
         imm_q[s]  <= cfg_data_i;
       end
@@ -194,6 +197,7 @@ module rdu_pcu
       .op_i     (op_q),
       .srca_i   (srca_q),
       .srcb_i   (srcb_q),
+      .srcc_i   (srcc_q),
       .dst_i    (dst_q),
       .imm_i    (imm_q),
       .out_reg_i(out_reg_q),

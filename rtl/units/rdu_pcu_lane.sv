@@ -5,7 +5,7 @@
 // of all PCUs are one Verilated class (not inlined: rtl/build.vlt) working on 32-bit
 // words instead of the PCU's LANES*32-bit vectors.
 //
-// Fields outside the ISA as in rdu_pcu: an opcode other than MOV..FMIN writes nothing,
+// Fields outside the ISA as in rdu_pcu: an opcode other than MOV..ITOF writes nothing,
 // a destination >= NREGS writes nothing, an operand source outside
 // {REG0..REG(NREGS-1), IMM, LANE, ZERO} reads 0, an out_reg >= NREGS outputs 0.
 module rdu_pcu_lane
@@ -24,6 +24,7 @@ module rdu_pcu_lane
   input  logic [4:0]  op_i   [STAGES],
   input  logic [3:0]  srca_i [STAGES],
   input  logic [3:0]  srcb_i [STAGES],
+  input  logic [3:0]  srcc_i [STAGES],
   input  logic [2:0]  dst_i  [STAGES],
   input  logic [31:0] imm_i  [STAGES],
   input  logic [2:0]  out_reg_i,
@@ -36,6 +37,17 @@ module rdu_pcu_lane
   localparam int unsigned RW = (NREGS > 1) ? $clog2(NREGS) : 1;
 
   logic [31:0] pr_q   [STAGES][NREGS];    // traced: the pipeline registers
+
+  // Operand source: a register, the immediate, the lane index or 0 (outside the ISA).
+  function automatic logic [31:0] operand(logic [3:0] src, logic [31:0] regs [NREGS],
+                                          logic [31:0] imm, logic [31:0] lane_idx);
+    if (src < 4'(NREGS)) return regs[src[RW-1:0]];
+    unique case (src)
+      SRC_IMM:  return imm;
+      SRC_LANE: return lane_idx;
+      default:  return '0;
+    endcase
+  endfunction
   // verilator tracing_off
   logic [31:0] st_in  [STAGES][NREGS];    // registers entering stage s (in_i, pr_q[s-1])
   logic [31:0] st_out [STAGES][NREGS];    // registers leaving stage s (next pr_q[s])
@@ -48,43 +60,22 @@ module rdu_pcu_lane
       assign st_in[s] = pr_q[s-1];
     end
 
-    logic [31:0] a, b, res, lane_idx;
-    logic        we;  // the opcode produces a result (MOV..FMIN)
+    logic [31:0] a, b, c, res, lane_idx;
+    logic        we;  // the opcode produces a result (MOV..ITOF)
 
-    always_comb begin
-      unique case (op_i[s])
-        OP_MOV, OP_FADD, OP_FSUB, OP_FMUL, OP_FMAX, OP_FMIN: we = 1'b1;
-        default:                                              we = 1'b0;
-      endcase
-    end
+    assign we = (op_i[s] != OP_NOP) && (op_i[s] <= OP_ITOF);
 
     assign lane_idx = idx_i[s] * 32'(LANES) + lane_i;
 
-    always_comb begin
-      if (srca_i[s] < 4'(NREGS)) begin
-        a = st_in[s][srca_i[s][RW-1:0]];
-      end else begin
-        unique case (srca_i[s])
-          SRC_IMM:  a = imm_i[s];
-          SRC_LANE: a = lane_idx;
-          default:  a = '0;
-        endcase
-      end
-      if (srcb_i[s] < 4'(NREGS)) begin
-        b = st_in[s][srcb_i[s][RW-1:0]];
-      end else begin
-        unique case (srcb_i[s])
-          SRC_IMM:  b = imm_i[s];
-          SRC_LANE: b = lane_idx;
-          default:  b = '0;
-        endcase
-      end
-    end
+    assign a = operand(srca_i[s], st_in[s], imm_i[s], lane_idx);
+    assign b = operand(srcb_i[s], st_in[s], imm_i[s], lane_idx);
+    assign c = operand(srcc_i[s], st_in[s], imm_i[s], lane_idx);
 
     rdu_pcu_alu u_alu (
       .op_i(op_i[s]),
       .a_i (a),
       .b_i (b),
+      .c_i (c),
       .r_o (res)
     );
 

@@ -50,6 +50,17 @@ void Session::wait_core(size_t i, const pef::Section& s, const char* phase, uint
     const uint32_t code = (err & reg::ERR_STATUS_CODE_MASK) >> reg::ERR_STATUS_CODE_SHIFT;
     const uint32_t unit = (err & reg::ERR_STATUS_UNIT_MASK) >> reg::ERR_STATUS_UNIT_SHIFT;
     std::string where = unit == 0xFFFF ? "" : " at " + cfg_.unit_name(unit);
+    if (code == static_cast<uint32_t>(gen::ErrorCode::WATCHDOG)) {
+      // The run was stopped by the watchdog: reset the device so it can be used again.
+      const std::string msg =
+          fmt::format("section {} ({}): {} failed: error {} after {} cycles: {} is not done (ERR_STATUS=0x{:08x})", i,
+                      s.name, phase, gen::error_name(code), opts_.watchdog_cycles,
+                      unit == 0xFFFF ? std::string("no unit") : cfg_.unit_name(unit), err);
+      spdlog::info("{}; resetting the device", msg);
+      dev_.reset();
+      dev_.write32(reg::IRQ_STATUS, kIrqAll);
+      throw RuntimeError(msg);
+    }
     throw RuntimeError(fmt::format("section {} ({}): {} failed: error {} ({}){} (ERR_STATUS=0x{:08x})", i, s.name,
                                    phase, gen::error_name(code), gen::error_desc(code), where, err));
   }
@@ -65,6 +76,7 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
 
   dev_.write32(reg::IRQ_STATUS, kIrqAll);
   dev_.write32(reg::IRQ_ENABLE, kIrqAll);
+  dev_.write32(reg::WATCHDOG, opts_.watchdog_cycles);
 
   for (const auto& t : pef.tensors) {
     if (t.role == pef::Role::Constant) {

@@ -57,7 +57,7 @@ class FakeDevice : public driver::Device {
     pending = false;
     return p;
   }
-  void reset() override {}
+  void reset() override { ++resets; }
   uint64_t cycles() override { return 0; }
   driver::SimStats sim_stats() override { return {}; }
 
@@ -75,6 +75,7 @@ class FakeDevice : public driver::Device {
   std::vector<uint32_t> reads;
   std::vector<std::pair<uint64_t, size_t>> to_device;
   bool pending = false;
+  int resets = 0;
   uint32_t config_irq = reg::IRQ_STATUS_CONFIG_DONE_MASK, config_err = 0;
   uint32_t run_irq = reg::IRQ_STATUS_RUN_DONE_MASK, run_err = 0;
 };
@@ -161,6 +162,51 @@ TEST(Session, TimeoutAborts) {
   bool aborted = false;
   for (auto& w : dev.writes) aborted |= w.first == reg::CTRL && w.second == reg::CTRL_ABORT_MASK;
   EXPECT_TRUE(aborted);
+}
+
+TEST(Session, WatchdogSetBeforeStartAndErrorResetsDevice) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
+  dev.run_err = uint32_t(gen::ErrorCode::WATCHDOG) | (2u << reg::ERR_STATUS_UNIT_SHIFT);
+  SessionOptions o;
+  EXPECT_EQ(o.watchdog_cycles, 100'000'000u);
+  o.watchdog_cycles = 777;
+  Session s(dev, cfg, o);
+  s.load(program(cfg));
+  try {
+    s.run(inputs());
+    ADD_FAILURE() << "expected RuntimeError";
+  } catch (const RuntimeError& e) {
+    std::string m = e.what();
+    EXPECT_NE(m.find("section 0 (add): run failed: error WATCHDOG after 777 cycles"), std::string::npos) << m;
+    EXPECT_NE(m.find(cfg.unit_name(2) + " is not done"), std::string::npos) << m;
+  }
+  EXPECT_EQ(dev.resets, 1);
+  // WATCHDOG written once, before START.
+  size_t wd = SIZE_MAX, start = SIZE_MAX;
+  for (size_t k = 0; k < dev.writes.size(); ++k) {
+    if (dev.writes[k].first == reg::WATCHDOG) {
+      EXPECT_EQ(wd, SIZE_MAX) << "WATCHDOG written twice";
+      EXPECT_EQ(dev.writes[k].second, 777u);
+      wd = k;
+    }
+    if (dev.writes[k] == std::pair<uint32_t, uint32_t>{reg::CTRL, reg::CTRL_START_MASK}) start = k;
+  }
+  ASSERT_NE(wd, SIZE_MAX);
+  ASSERT_NE(start, SIZE_MAX);
+  EXPECT_LT(wd, start);
+}
+
+TEST(Session, OtherRunErrorsDoNotReset) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
+  dev.run_err = uint32_t(gen::ErrorCode::MEM_ERROR) | (9u << reg::ERR_STATUS_UNIT_SHIFT);
+  Session s(dev, cfg);
+  s.load(program(cfg));
+  EXPECT_THROW(s.run(inputs()), RuntimeError);
+  EXPECT_EQ(dev.resets, 0);
 }
 
 TEST(Session, LoadRejectsOtherConfiguration) {

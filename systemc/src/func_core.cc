@@ -5,7 +5,9 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
+#include "openrdu/arch/bitstream.h"
 #include "openrdu/gen/regs.h"
 
 namespace openrdu::platform {
@@ -63,7 +65,8 @@ void FuncCore::reset_state(bool soft) {
   status_ = irq_status_ = err_status_ = 0;
   cfg_addr_ = cfg_len_ = cfg_crc_ = cfg_cycles_ = 0;
   run_cycles_ = 0;
-  if (!soft) irq_enable_ = scratch_ = 0;
+  if (!soft) irq_enable_ = scratch_ = watchdog_ = 0;
+  first_used_unit_ = 0xFFFF;
   pending_ = Cmd::None;
   ++epoch_;
   if (soft) cancel_ev_.notify();  // wakes the control thread (not during elaboration)
@@ -80,8 +83,7 @@ void FuncCore::set_error(uint32_t code, uint32_t unit, const std::string& msg) {
   status_ |= reg::STATUS_ERROR_MASK;
   err_status_ = (code & 0xFF) | ((unit & 0xFFFF) << 8);
   irq_status_ |= reg::IRQ_STATUS_ERROR_MASK;
-  if (!msg.empty() && std::getenv("OPENRDU_VERBOSE"))
-    std::cerr << "openrdu func core: " << gen::error_name(code) << ": " << msg << "\n";
+  if (!msg.empty()) spdlog::info("func core: {}: {}", gen::error_name(code), msg);
   update_irq();
 }
 
@@ -103,6 +105,7 @@ uint32_t FuncCore::read_reg(uint32_t off) const {
     case reg::CFG_CRC: return cfg_crc_;
     case reg::SCRATCH: return scratch_;
     case reg::CFG_CYCLES: return cfg_cycles_;
+    case reg::WATCHDOG: return watchdog_;
     case reg::CYCLES_LO:
     case reg::CYCLES_HI: {
       uint64_t c = run_cycles_;
@@ -123,6 +126,7 @@ uint32_t FuncCore::csr_access(bool we, uint32_t off, uint32_t v) {
     case reg::CFG_ADDR: cfg_addr_ = v; break;
     case reg::CFG_LEN: cfg_len_ = v; break;
     case reg::SCRATCH: scratch_ = v; break;
+    case reg::WATCHDOG: watchdog_ = v; break;
     case reg::CTRL: {
       const bool busy = status_ & (reg::STATUS_RUNNING_MASK | reg::STATUS_CONFIGURING_MASK);
       if (v & reg::CTRL_SOFT_RESET_MASK) {
@@ -157,6 +161,22 @@ uint32_t FuncCore::csr_access(bool we, uint32_t off, uint32_t v) {
   return 0;
 }
 
+uint32_t FuncCore::first_used_unit() {
+  // Re-read the (already checked) bitstream: the lowest PCU/PMU/AGCU id it configures.
+  try {
+    std::vector<uint32_t> stream(cfg_len_ / 4);
+    if (!stream.empty()) mem_adapter_->read_words(cfg_addr_, stream.data(), static_cast<uint32_t>(stream.size()));
+    const auto words = arch::parse_bitstream(cfg_, stream);
+    for (uint32_t id = 0; id < words.size(); ++id) {
+      if (cfg_.unit_kind(id) == arch::UnitKind::Switch) continue;
+      for (uint32_t w : words[id])
+        if (w != 0) return id;
+    }
+  } catch (const std::exception&) {
+  }
+  return 0xFFFF;
+}
+
 void FuncCore::ctrl_thread() {
   for (;;) {
     wait(cmd_ev_);
@@ -179,11 +199,25 @@ void FuncCore::ctrl_thread() {
       res.message = e.what();
     } catch (const std::exception& e) {
       // A model failure that has no error code: report it and flag the run as failed.
-      std::cerr << "openrdu func core: model error: " << e.what() << "\n";
+      spdlog::error("func core: model error: {}", e.what());
       res.ok = false;
       res.code = static_cast<gen::ErrorCode>(0xFF);
       res.unit = 0xFFFF;
       res.message = e.what();
+    }
+    // Watchdog (runs only): a deadlock (the model's ABORTED naming a unit) or an estimate
+    // beyond WATCHDOG stops the run after WATCHDOG cycles, as the RTL does.
+    const uint32_t wd = watchdog_;
+    if (cmd == Cmd::Start && wd != 0) {
+      const bool deadlock = !res.ok && res.code == gen::ErrorCode::ABORTED && res.unit != 0xFFFF;
+      if (deadlock || (res.ok && res.cycles > wd)) {
+        res.message = fmt::format("watchdog: run stopped after {} cycles ({})", wd,
+                                  deadlock ? res.message : fmt::format("estimated {} cycles", res.cycles));
+        res.ok = false;
+        res.code = gen::ErrorCode::WATCHDOG;
+        if (!deadlock) res.unit = first_used_unit_;
+        res.cycles = wd;
+      }
     }
     // The model is untimed: complete after its estimated cycles (at least one).
     wait(period_ * static_cast<double>(std::max<uint64_t>(res.cycles, 1)), cancel_ev_);
@@ -192,6 +226,7 @@ void FuncCore::ctrl_thread() {
       cfg_crc_ = res.crc;
       cfg_cycles_ = static_cast<uint32_t>(res.cycles);
       if (res.ok) {
+        first_used_unit_ = first_used_unit();
         status_ = reg::STATUS_CONFIGURED_MASK;
         irq_status_ |= reg::IRQ_STATUS_CONFIG_DONE_MASK;
         update_irq();

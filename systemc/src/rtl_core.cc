@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "Vrdu_core_tiny.h"
 #ifdef OPENRDU_HAVE_SMALL_RTL
@@ -52,10 +53,9 @@ void RtlCore<V>::finish(SimStats& st) {
   std::error_code ec;
   st.trace_bytes = trace_file_.empty() ? 0 : static_cast<uint64_t>(std::filesystem::file_size(trace_file_, ec));
   if (ec) st.trace_bytes = 0;
-  std::cerr << fmt::format("openrdu rtl core ({}): {} cycles simulated, {:.0f} cycles/s, trace {}\n", cfg_.name,
-                           cycle_, st.wall_seconds > 0 ? double(cycle_) / st.wall_seconds : 0.0,
-                           trace_file_.empty() ? std::string("off")
-                                               : fmt::format("{} ({} bytes)", trace_file_, st.trace_bytes));
+  spdlog::info("rtl core ({}): {} cycles simulated, {:.0f} cycles/s, trace {}", cfg_.name, cycle_,
+               st.wall_seconds > 0 ? double(cycle_) / st.wall_seconds : 0.0,
+               trace_file_.empty() ? std::string("off") : fmt::format("{} ({} bytes)", trace_file_, st.trace_bytes));
 }
 
 template <class V>

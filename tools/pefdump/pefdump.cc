@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "openrdu/runtime/log.h"
+
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/arch/crc32.h"
@@ -128,20 +130,22 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "pefdump 0.1.0");
   std::string path;
   app.add_option("MODEL.pef", path, "PEF file")->required();
-  std::string log_level = "warn";
+  std::string log_level = "warn", log_dir;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember(runtime::log_level_names()));
+  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "pefdump: error: %s (see --help)\n", e.what());
+    runtime::log_error("pefdump", std::string(e.what()) + " (see --help)");
     return 1;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
 
   try {
+    runtime::init_logging("pefdump", log_level, log_dir);
+    spdlog::info("reading {}", path);
     pef::Pef p = pef::read_file(path);
     fmt::print("file:        {}\n", path);
     fmt::print("format:      PEF v{}\n", pef::kPefVersion);
@@ -176,7 +180,7 @@ int main(int argc, char** argv) {
                  t.dev_addr, t.bytes, t.role == pef::Role::Constant ? std::to_string(t.const_offset) : "-");
     }
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "pefdump: error: %s\n", e.what());
+    runtime::log_error("pefdump", e.what());
     return 1;
   }
   return 0;

@@ -9,12 +9,13 @@
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/pef/pef.h"
+#include "openrdu/runtime/log.h"
 
 int main(int argc, char** argv) {
   using namespace openrdu;
   CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 13-17) into a PEF for an OpenRDU device"};
   app.set_version_flag("--version", std::string("sncompile ") + OPENRDU_VERSION);
-  std::string model, out, config = "small", log_level = "warn";
+  std::string model, out, config = "small", log_level = "warn", log_dir;
   int opt_level = 0;
   app.add_option("model", model, "ONNX model file")->required();
   app.add_option("-o,--output", out, "PEF file to write")->required();
@@ -23,8 +24,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->check(CLI::IsMember(runtime::log_level_names()))
       ->capture_default_str();
+  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -32,13 +34,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "sncompile: error: %s (see --help)\n", e.what());
+    runtime::log_error("sncompile", std::string(e.what()) + " (see --help)");
     return 1;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("sncompile: %l: %v");
 
   try {
+    runtime::init_logging("sncompile", log_level, log_dir);
     const arch::Config cfg = arch::load_config(config);
     compiler::Options opts;
     opts.opt_level = opt_level;
@@ -55,7 +56,7 @@ int main(int argc, char** argv) {
       spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,
                    st.sections[i].vectors, st.sections[i].bitstream_words);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sncompile: error: %s\n", e.what());
+    runtime::log_error("sncompile", e.what());
     return 1;
   }
   return 0;

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 
 using namespace openrdu;
@@ -20,7 +21,7 @@ using namespace openrdu;
 namespace {
 
 [[noreturn]] void die(const std::string& msg) {
-  std::fprintf(stderr, "snref: error: %s\n", msg.c_str());
+  runtime::log_error("snref", msg);
   std::exit(1);
 }
 
@@ -40,9 +41,10 @@ int main(int argc, char** argv) {
   app.add_option("--atol", atol, "absolute tolerance (default 1e-6)");
   bool print_values = false;
   app.add_flag("--print", print_values, "print each device output (up to 4 rows of 8 values) before its check");
-  std::string log_level = "warn";
+  std::string log_level = "warn", log_dir;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember(runtime::log_level_names()));
+  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -50,7 +52,11 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     die(std::string(e.what()) + " (see --help)");
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  try {
+    runtime::init_logging("snref", log_level, log_dir);
+  } catch (const std::exception& e) {
+    die(e.what());
+  }
   if (!(rtol >= 0) || !(atol >= 0)) die("--rtol and --atol must be non-negative");
 
   try {

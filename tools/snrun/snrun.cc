@@ -1,7 +1,9 @@
 // snrun: run a compiled PEF on a simulated OpenRDU device.
 //   snrun [--backend verilator|func] [--config tiny|small|FILE.yaml] MODEL.pef
 //         --input NAME=FILE.npy ... --output-dir DIR
-//         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--log-level LEVEL]
+//         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--watchdog CYCLES]
+//         [--log-level LEVEL] [--log-dir DIR]
+//   snrun --info [--backend B] [--config C]   (open the device, print its identity, exit)
 // Writes DIR/<output>.npy for every output of the model (temporary file, then rename;
 // nothing is written unless the whole run succeeds). Every error: one line, exit 1.
 #include <cstdio>
@@ -13,8 +15,10 @@
 
 #include "openrdu/arch/config.h"
 #include "openrdu/driver/device.h"
+#include "openrdu/gen/regs.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/session.h"
 
@@ -23,9 +27,33 @@ using namespace openrdu;
 namespace {
 
 [[noreturn]] void die(const std::string& msg) {
-  std::fflush(stdout);
-  std::fprintf(stderr, "snrun: error: %s\n", msg.c_str());
+  runtime::log_error("snrun", msg);
   std::exit(1);
+}
+
+// --info: the device's identity registers and the configuration it was opened with.
+void print_info(driver::Device& dev) {
+  namespace reg = gen::reg;
+  const auto& i = dev.info();
+  const uint32_t id = dev.read32(reg::ID), version = dev.read32(reg::VERSION);
+  const uint32_t fp = dev.read32(reg::FINGERPRINT);
+  std::string id_str;
+  for (int k = 3; k >= 0; --k) {
+    const char ch = static_cast<char>((id >> (8 * k)) & 0xFF);
+    id_str += (ch >= 0x20 && ch < 0x7F) ? ch : '.';
+  }
+  fmt::print("device:        OpenRDU\n");
+  fmt::print("ID:            0x{:08x} ('{}')\n", id, id_str);
+  fmt::print("VERSION:       0x{:08x} ({}.{})\n", version, version >> 16, version & 0xFFFF);
+  fmt::print("backend:       {}\n", i.backend);
+  fmt::print("configuration: {}\n", i.config);
+  fmt::print("fingerprint:   0x{:08x}{}\n", fp, fp == i.fingerprint ? "" : fmt::format(" (configuration: 0x{:08x})", i.fingerprint));
+  fmt::print("grid:          {} x {} units, {} AGCU{}\n", i.rows, i.cols, i.agcu, i.agcu == 1 ? "" : "s");
+  fmt::print("PCU:           {} lanes x {} stages, {} registers, {} vector inputs\n", i.lanes, i.stages, i.regs, i.vin);
+  fmt::print("PMU:           {} bytes\n", i.pmu_bytes);
+  fmt::print("AGCUs:         {}\n", i.agcu);
+  fmt::print("DRAM:          {} bytes ({} MiB)\n", i.dram_bytes, i.dram_bytes >> 20);
+  if (fp != i.fingerprint) die(fmt::format("FINGERPRINT 0x{:08x} differs from the configuration's 0x{:08x}", fp, i.fingerprint));
 }
 
 }  // namespace
@@ -37,19 +65,26 @@ int main(int argc, char** argv) {
   std::vector<std::string> input_specs;
   uint64_t trace_start = 0, trace_stop = UINT64_MAX;
   double timeout = 60;
+  uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
+  std::string log_dir;
+  bool info = false;
   app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
   app.add_option("--config", config, "device configuration: tiny, small or a FILE.yaml (default small)");
-  app.add_option("MODEL.pef", model, "compiled program")->required();
+  app.add_flag("--info", info, "open the device, print its identity and configuration, exit (no PEF needed)");
+  app.add_option("MODEL.pef", model, "compiled program");
   app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
       ->allow_extra_args(false);
-  app.add_option("--output-dir", outdir, "directory for <output name>.npy")->required();
+  app.add_option("--output-dir", outdir, "directory for <output name>.npy");
   auto* tr = app.add_option("--trace", trace, "FST waveform of the RTL core (verilator backend)");
   app.add_option("--trace-start", trace_start, "first traced core cycle")->needs(tr);
   app.add_option("--trace-stop", trace_stop, "traced cycles end before this core cycle")->needs(tr);
   app.add_option("--timeout", timeout, "seconds to wait for each device step (default 60)");
+  app.add_option("--watchdog", watchdog,
+                 fmt::format("device WATCHDOG: stop a run after CYCLES cycles, 0 = off (default {})", watchdog));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+      ->check(CLI::IsMember(runtime::log_level_names()));
+  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& e) {
@@ -57,10 +92,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     die(std::string(e.what()) + " (see --help)");
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
-  spdlog::set_pattern("[%l] %v");
 
   try {
+    runtime::init_logging("snrun", log_level, log_dir);
+    if (info) {
+      if (!model.empty() || !outdir.empty() || !input_specs.empty() || !trace.empty())
+        die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
+      const arch::Config cfg = arch::load_config(config);
+      driver::DeviceOptions dopt;
+      dopt.timeout_s = timeout;
+      auto dev = driver::open_device(backend, cfg, dopt);
+      spdlog::info("device info: backend {}, configuration {}", backend, cfg.name);
+      print_info(*dev);
+      return 0;
+    }
+    if (model.empty()) die("MODEL.pef is required (see --help)");
+    if (outdir.empty()) die("--output-dir is required (see --help)");
     if (!(timeout > 0)) die(fmt::format("--timeout {}: must be positive", timeout));
     if (trace_stop <= trace_start) die(fmt::format("--trace-stop {} must be after --trace-start {}", trace_stop, trace_start));
     if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
@@ -87,7 +134,11 @@ int main(int argc, char** argv) {
     dopt.trace_stop = trace_stop;
     dopt.timeout_s = timeout;
     auto dev = driver::open_device(backend, cfg, dopt);
-    runtime::Session session(*dev, cfg, runtime::SessionOptions{timeout});
+    runtime::SessionOptions sopt;
+    sopt.timeout_s = timeout;
+    sopt.watchdog_cycles = watchdog;
+    runtime::Session session(*dev, cfg, sopt);
+    spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
     session.load(pef);
     const auto result = session.run(inputs);
 
@@ -102,6 +153,9 @@ int main(int argc, char** argv) {
       runtime::write_npy(t, path);
       fmt::print("  wrote {} {}\n", path, runtime::shape_str(t.shape));
     }
+    const auto st = dev->sim_stats();
+    fmt::print("  simulated {} cycles, {:.0f} cycles/s, trace {}\n", st.cycles, st.cycles_per_second,
+               trace.empty() ? std::string("off") : trace);
   } catch (const std::exception& e) {
     die(e.what());
   }

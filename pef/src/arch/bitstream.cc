@@ -21,7 +21,7 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
   for (size_t s = 0; s < stages.size(); ++s) {
     const PcuStage& st = stages[s];
     w[2 + 2 * s] = (uint32_t(st.op) & 0x1F) | (uint32_t(st.src_a & 0xF) << 8) | (uint32_t(st.src_b & 0xF) << 12) |
-                   (uint32_t(st.dst & 7) << 16);
+                   (uint32_t(st.dst & 7) << 16) | (uint32_t(st.src_c & 0xF) << 20);
     w[3 + 2 * s] = st.imm;
   }
   return w;
@@ -41,6 +41,7 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
     c.stages[s].src_a = bits(w[2 + 2 * s], 8, 4);
     c.stages[s].src_b = bits(w[2 + 2 * s], 12, 4);
     c.stages[s].dst = bits(w[2 + 2 * s], 16, 3);
+    c.stages[s].src_c = bits(w[2 + 2 * s], 20, 4);
     c.stages[s].imm = w[3 + 2 * s];
   }
   return c;

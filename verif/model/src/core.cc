@@ -12,6 +12,8 @@
 // * Deadlock (nothing moves, some unit not done) returns ok=false with code ABORTED
 //   (what the RTL reports once the host gives up and aborts) and the id of the first
 //   unit, in id order, that is not done; the message names it and what it waits for.
+//   The platform's functional core (systemc/src/func_core.cc) turns this into error
+//   WATCHDOG, after WATCHDOG cycles, when the WATCHDOG register is set, as the RTL does.
 // * A MemoryError from a unit returns ok=false, code MEM_ERROR, unit = that unit's id;
 //   a MemoryError while reading the bitstream: MEM_ERROR, unit 0xFFFF.
 // * A broken route (a selected input at the grid edge, a local input the unit lacks,

@@ -1,6 +1,6 @@
 // PCU functional model (docs/architecture.md 4.1): untimed, same semantics as
 // rtl/units/rdu_pcu.sv. Decisions shared with the RTL for fields outside the ISA:
-// an opcode other than MOV..FMIN is a NOP, a destination >= regs writes nothing, an
+// an opcode other than MOV..ITOF is a NOP, a destination >= regs writes nothing, an
 // operand source outside {0..regs-1, IMM, LANE, ZERO} reads 0, an out_reg >= regs
 // outputs zeros.
 #include <fmt/format.h>
@@ -11,17 +11,9 @@ namespace openrdu::model {
 
 namespace {
 
+// Every opcode of the ISA but NOP (values 1..ITOF) produces a result.
 bool writes(arch::Opcode op) {
-  switch (op) {
-    case arch::Opcode::MOV:
-    case arch::Opcode::FADD:
-    case arch::Opcode::FSUB:
-    case arch::Opcode::FMUL:
-    case arch::Opcode::FMAX:
-    case arch::Opcode::FMIN: return true;
-    case arch::Opcode::NOP: break;
-  }
-  return false;
+  return op != arch::Opcode::NOP && uint32_t(op) <= uint32_t(arch::Opcode::ITOF);
 }
 
 }  // namespace
@@ -66,7 +58,7 @@ bool Pcu::step(Memory*) {
         }
       };
       Vec r(lanes);
-      for (uint32_t l = 0; l < lanes; ++l) r[l] = pcu_op(st.op, operand(st.src_a, l), operand(st.src_b, l));
+      for (uint32_t l = 0; l < lanes; ++l) r[l] = pcu_op(st.op, operand(st.src_a, l), operand(st.src_b, l), operand(st.src_c, l));
       regs[st.dst] = std::move(r);
     }
     out_[0].push_back(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0));

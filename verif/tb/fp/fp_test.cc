@@ -1,8 +1,11 @@
 // RTL floating point (rtl/units/rdu_fp_*.sv through fp_tb_top) against model::fp and
 // against the host's IEEE-754 arithmetic (SSE, round to nearest even, no FTZ/DAZ),
-// over directed vectors and >= 1,000,000 random and edge-biased operand pairs.
+// over directed vectors and >= 1,000,000 random and edge-biased operand pairs; the lane
+// ALU (rdu_pcu_alu, every opcode) against model::pcu_op and host references over
+// >= 1,000,000 operand sets per opcode.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cfenv>
 #include <cmath>
 #include <cstdint>
@@ -13,10 +16,12 @@
 #include <string>
 
 #include "Vfp_tb_top_tiny.h"
+#include "openrdu/gen/isa.h"
 #include "openrdu/model/unit.h"
 #include "verilated.h"
 
 namespace fp = openrdu::model::fp;
+using openrdu::gen::Opcode;
 
 namespace {
 
@@ -82,6 +87,14 @@ struct Harness {
     top.b_i = b;
     top.eval();
     return {top.add_o, top.sub_o, top.mul_o, top.max_o, top.min_o};
+  }
+  uint32_t alu(Opcode op, uint32_t a, uint32_t b, uint32_t c) {
+    top.op_i = uint8_t(op);
+    top.a_i = a;
+    top.b_i = b;
+    top.c_i = c;
+    top.eval();
+    return top.alu_o;
   }
 };
 
@@ -267,6 +280,212 @@ TEST(Fp, RandomAndEdgePairs) {
   EXPECT_GT(c.exact_tie, 1'000u);
   EXPECT_GT(c.zero, 10'000u);
   EXPECT_EQ(c.errors, 0u) << "mismatches (seed " << seed << ")";
+}
+
+// ---------------------------------------------------------------- lane ALU, every opcode
+// Host references, written independently of model::pcu_op.
+uint32_t host_op(Opcode op, uint32_t a, uint32_t b, uint32_t c) {
+  volatile float x = f32(a), y = f32(b), z = f32(c);
+  const auto ia = static_cast<int32_t>(a), ib = static_cast<int32_t>(b);
+  constexpr uint32_t kOne = 0x3F800000u;
+  switch (op) {
+    case Opcode::NOP:
+    case Opcode::MOV: return a;
+    case Opcode::FADD: return host_add(a, b);
+    case Opcode::FSUB: return host_sub(a, b);
+    case Opcode::FMUL: return host_mul(a, b);
+    case Opcode::FMAX: return host_max(a, b);
+    case Opcode::FMIN: return host_min(a, b);
+    case Opcode::FMA: return canon(std::fma(float(x), float(y), float(z)));
+    case Opcode::FABS: return canon(std::fabs(float(x)));
+    case Opcode::FNEG: return canon(-x);
+    case Opcode::FLT: return std::isless(float(x), float(y)) ? kOne : 0;
+    case Opcode::FLE: return std::islessequal(float(x), float(y)) ? kOne : 0;
+    case Opcode::FEQ: return (!std::isunordered(float(x), float(y)) && !std::islessgreater(float(x), float(y))) ? kOne : 0;
+    case Opcode::SEL: return a ? b : c;
+    case Opcode::IADD: return uint32_t(int64_t(ia) + ib);
+    case Opcode::ISUB: return uint32_t(int64_t(ia) - ib);
+    case Opcode::IMUL: return uint32_t(uint64_t(a) * b);
+    case Opcode::SHL: return uint32_t(uint64_t(a) << (b % 32));
+    case Opcode::SHRL: return uint32_t(uint64_t(a) >> (b % 32));
+    case Opcode::SHRA: return uint32_t(int64_t(ia) / (int64_t(1) << (b % 32)) - ((ia < 0 && (ia % (int64_t(1) << (b % 32))) != 0) ? 1 : 0));
+    case Opcode::AND: return a & b;
+    case Opcode::OR: return a | b;
+    case Opcode::XOR: return a ^ b;
+    case Opcode::ILT: return ia < ib;
+    case Opcode::FTOI: {
+      const double d = double(f32(a));
+      if (std::isnan(d)) return 0;
+      const double t = std::trunc(d);
+      if (t >= 2147483647.0) return 0x7FFFFFFFu;
+      if (t <= -2147483648.0) return 0x80000000u;
+      return uint32_t(int32_t(t));
+    }
+    case Opcode::ITOF: return u32(static_cast<float>(double(ia)));
+  }
+  return a;
+}
+
+// Third FMA operand, often close to -(a * b) (cancellation) or near its exponent.
+uint32_t fma_addend(Gen& g, uint32_t a, uint32_t b) {
+  const double p = double(f32(a)) * double(f32(b));
+  const float pf = static_cast<float>(p);
+  const int ep = std::isfinite(pf) && pf != 0 ? ((u32(pf) >> 23) & 0xFF) : 127;
+  switch (g.below(10)) {
+    case 0:
+    case 1: return u32(-pf);                                                   // exact or near cancellation
+    case 2: return u32(-pf) ^ (g.bits() & ((1u << g.below(8)) - 1));           // near cancellation
+    case 3: return g.make(g.sign(), uint32_t(std::clamp(ep + int(g.below(61)) - 30, 0, 255)), g.frac());
+    case 4: return g.make(g.sign(), uint32_t(std::clamp(ep + int(g.below(7)) - 3, 0, 255)), g.frac());
+    case 5: return g.make(g.sign(), 0, g.frac());                             // subnormal
+    case 6: return g.special();
+    default: return g.one();
+  }
+}
+
+struct OpGen {
+  Gen g;
+  uint32_t a = 0, b = 0, c = 0;
+  void next(Opcode op, uint64_t i) {
+    const bool integer = op >= Opcode::IADD && op <= Opcode::ILT;
+    if (i % 4 == 0) {
+      a = g.bits(), b = g.bits(), c = g.bits();
+    } else if (integer || op == Opcode::SEL || op == Opcode::ITOF) {
+      static const uint32_t k[] = {0, 1, 2, 31, 32, 33, 0x7FFFFFFF, 0x80000000, 0x80000001, 0xFFFFFFFF,
+                                   0x00FFFFFF, 0x01000000, 0x01000001, 0x01000003, 0xFFFFFFFE, 0x7FFFFF80};
+      auto pick = [&]() -> uint32_t {
+        switch (g.below(4)) {
+          case 0: return k[g.below(sizeof k / sizeof k[0])];
+          case 1: return g.below(64) - 32;
+          case 2: return g.bits() >> g.below(32);                                  // any magnitude (ITOF rounding)
+          default: return g.bits();
+        }
+      };
+      a = pick(), b = pick(), c = pick();
+      if (g.below(8) == 0) a = 0;  // SEL false
+    } else if (op == Opcode::FTOI) {
+      a = g.below(2) ? g.make(g.sign(), 120 + g.below(45), g.frac()) : g.one();  // around 1 .. 2^37
+    } else {
+      a = g.one(), b = g.other(a);
+      if (g.below(2)) std::swap(a, b);
+      if (g.below(16) == 0) b = a;  // equal operands (comparisons)
+      c = op == Opcode::FMA ? fma_addend(g, a, b) : g.one();
+    }
+  }
+};
+
+TEST(Fp, AluDirected) {
+  Harness h;
+  struct V {
+    Opcode op;
+    uint32_t a, b, c, expect;
+  };
+  // Expected values computed by hand from IEEE-754 and docs/isa.md.
+  const V v[] = {
+      {Opcode::FMA, 0x3F800000, 0x3F800000, 0x3F800000, 0x40000000},  // 1 * 1 + 1 = 2
+      {Opcode::FMA, 0x3F800001, 0x3F800001, 0xBF800002, 0x28800000},  // (1+u)^2 - (1+2u) = u^2 = 2^-46
+      {Opcode::FMA, 0x7F7FFFFF, 0x40000000, 0xFF7FFFFF, 0x7F7FFFFF},  // 2 max - max: no overflow inside
+      {Opcode::FMA, 0x00000001, 0x3F000000, 0x00000000, 0x00000000},  // 2^-150 + 0: tie to even 0
+      {Opcode::FMA, 0x00000001, 0x3F000000, 0x00000001, 0x00000002},  // 2^-149 + 2^-150: tie to even 2
+      {Opcode::FMA, 0x00000000, 0x40A00000, 0x80000000, 0x00000000},  // +0 * 5 + -0 = +0
+      {Opcode::FMA, 0x80000000, 0x40A00000, 0x80000000, 0x80000000},  // -0 * 5 + -0 = -0
+      {Opcode::FMA, 0x3F800000, 0xBF800000, 0x3F800000, 0x00000000},  // 1 * -1 + 1 = +0
+      {Opcode::FMA, 0x7F800000, 0x00000000, 0x3F800000, kNan},        // inf * 0
+      {Opcode::FMA, 0x7F800000, 0x3F800000, 0xFF800000, kNan},        // inf - inf
+      {Opcode::FMA, 0x3F800000, 0x3F800000, 0x7F800001, kNan},        // NaN addend canonicalised
+      {Opcode::FMA, 0x3F800000, 0x3F800000, 0xFF800000, 0xFF800000},  // finite + -inf
+      {Opcode::FMA, 0x3F800000, 0x33800000, 0x3F800000, 0x3F800000},  // 1 + 2^-24: tie to even down
+      {Opcode::FMA, 0x3F800001, 0x33800000, 0x3F800000, 0x3F800001},  // 1 + 2^-24 + 2^-47: up (one rounding)
+      {Opcode::FMUL, 0x00000003, 0x3F000000, 0, 0x00000002},          // 1.5 * 2^-149 rounds to 2
+      {Opcode::FMUL, 0x80000001, 0x3F000000, 0, 0x80000000},          // -0 result
+      {Opcode::FMUL, 0x7F7FFFFF, 0x40000000, 0, 0x7F800000},          // overflow
+      {Opcode::FABS, 0x80000000, 0, 0, 0x00000000},
+      {Opcode::FABS, 0xFFC00001, 0, 0, kNan},
+      {Opcode::FNEG, 0x3F800000, 0, 0, 0xBF800000},
+      {Opcode::FNEG, 0x00000000, 0, 0, 0x80000000},
+      {Opcode::FNEG, 0x7F800001, 0, 0, kNan},
+      {Opcode::FLT, 0x80000000, 0x00000000, 0, 0},           // -0 < +0 is false
+      {Opcode::FLE, 0x80000000, 0x00000000, 0, 0x3F800000},  // -0 <= +0
+      {Opcode::FEQ, 0x80000000, 0x00000000, 0, 0x3F800000},  // -0 == +0
+      {Opcode::FEQ, 0x7FC00000, 0x7FC00000, 0, 0},           // NaN != NaN
+      {Opcode::FLT, 0xBF800000, 0x3F800000, 0, 0x3F800000},  // -1 < 1
+      {Opcode::FLT, 0x00000001, 0x80000001, 0, 0},
+      {Opcode::FLE, 0x7F800000, 0x7FC00000, 0, 0},
+      {Opcode::SEL, 0x80000000, 5, 7, 5},  // -0 as bits is not 0
+      {Opcode::SEL, 0, 5, 7, 7},
+      {Opcode::IADD, 0x7FFFFFFF, 1, 0, 0x80000000},
+      {Opcode::ISUB, 0, 1, 0, 0xFFFFFFFF},
+      {Opcode::IMUL, 0x10000, 0x10001, 0, 0x10000},
+      {Opcode::IMUL, 0xFFFFFFFF, 0xFFFFFFFF, 0, 1},
+      {Opcode::SHL, 1, 33, 0, 2},
+      {Opcode::SHRL, 0x80000000, 31, 0, 1},
+      {Opcode::SHRA, 0x80000000, 31, 0, 0xFFFFFFFF},
+      {Opcode::SHRA, 0xFFFFFFF0, 2, 0, 0xFFFFFFFC},
+      {Opcode::AND, 0xF0F0, 0xFF00, 0, 0xF000},
+      {Opcode::OR, 0xF0F0, 0xFF00, 0, 0xFFF0},
+      {Opcode::XOR, 0xF0F0, 0xFF00, 0, 0x0FF0},
+      {Opcode::ILT, 0xFFFFFFFF, 0, 0, 1},  // -1 < 0 signed
+      {Opcode::ILT, 0, 0xFFFFFFFF, 0, 0},
+      {Opcode::FTOI, 0x40200000, 0, 0, 2},           // 2.5
+      {Opcode::FTOI, 0xC0200000, 0, 0, 0xFFFFFFFE},  // -2.5
+      {Opcode::FTOI, 0x3F7D70A4, 0, 0, 0},           // 0.99
+      {Opcode::FTOI, 0x4F000000, 0, 0, 0x7FFFFFFF},  // 2^31 saturates
+      {Opcode::FTOI, 0xCF000000, 0, 0, 0x80000000},  // -2^31 exact
+      {Opcode::FTOI, 0x4EFFFFFF, 0, 0, 0x7FFFFF80},  // largest float below 2^31
+      {Opcode::FTOI, 0xFF800000, 0, 0, 0x80000000},  // -inf
+      {Opcode::FTOI, 0x7FC00000, 0, 0, 0},           // NaN
+      {Opcode::ITOF, 0x01000001, 0, 0, 0x4B800000},  // 2^24 + 1: tie to even down
+      {Opcode::ITOF, 0x01000003, 0, 0, 0x4B800002},  // 2^24 + 3: tie to even up
+      {Opcode::ITOF, 0x80000000, 0, 0, 0xCF000000},  // INT32_MIN
+      {Opcode::ITOF, 0xFFFFFFFF, 0, 0, 0xBF800000},  // -1
+      {Opcode::ITOF, 0, 0, 0, 0},
+      {Opcode::MOV, 0x12345678, 0, 0, 0x12345678},
+  };
+  for (const V& t : v) {
+    const char* name = openrdu::gen::opcode_name(t.op);
+    EXPECT_EQ(h.alu(t.op, t.a, t.b, t.c), t.expect)
+        << "rtl " << name << std::hex << "(0x" << t.a << ", 0x" << t.b << ", 0x" << t.c << ")";
+    EXPECT_EQ(openrdu::model::pcu_op(t.op, t.a, t.b, t.c), t.expect)
+        << "model " << name << std::hex << "(0x" << t.a << ", 0x" << t.b << ", 0x" << t.c << ")";
+  }
+}
+
+TEST(Fp, AluEveryOpcodeRandom) {
+  ASSERT_EQ(std::fegetround(), FE_TONEAREST);
+  const uint64_t seed = seed_from_env();
+  std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
+  Harness h;
+  constexpr uint64_t kPerOp = 1'000'000;
+  uint64_t errors = 0;
+  for (uint32_t o = 1; o < openrdu::gen::kNumOpcodes; ++o) {
+    const auto op = static_cast<Opcode>(o);
+    const char* name = openrdu::gen::opcode_name(op);
+    OpGen og{Gen(seed * 131 + o)};
+    uint64_t nan = 0, sub = 0, ones = 0;
+    for (uint64_t i = 0; i < kPerOp; ++i) {
+      og.next(op, i);
+      const uint32_t a = og.a, b = og.b, c = og.c;
+      const uint32_t rtl = h.alu(op, a, b, c);
+      const uint32_t model = openrdu::model::pcu_op(op, a, b, c);
+      const uint32_t host = host_op(op, a, b, c);
+      nan += host == kNan;
+      sub += (host & 0x7FFFFFFF) != 0 && (host & 0x7FFFFFFF) < 0x00800000;
+      ones += host == 0x3F800000 || host == 1;
+      if (rtl == model && rtl == host) continue;
+      if (++errors <= 20)
+        ADD_FAILURE() << "seed " << seed << " " << name << " set " << i << std::hex << " (0x" << a << ", 0x" << b
+                      << ", 0x" << c << "): rtl 0x" << rtl << " model 0x" << model << " host 0x" << host << std::dec;
+    }
+    std::printf("%-5s %llu sets: %llu NaN, %llu subnormal, %llu true\n", name, (unsigned long long)kPerOp,
+                (unsigned long long)nan, (unsigned long long)sub, (unsigned long long)ones);
+    if (op == Opcode::FMA) {
+      EXPECT_GT(sub, 10'000u) << "FMA stimulus reaches too few subnormal results";
+    }
+    if (op == Opcode::FLT || op == Opcode::FEQ || op == Opcode::ILT) {
+      EXPECT_GT(ones, 10'000u) << name << " stimulus rarely true";
+    }
+  }
+  EXPECT_EQ(errors, 0u) << "mismatches (seed " << seed << ")";
 }
 
 }  // namespace

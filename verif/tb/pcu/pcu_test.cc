@@ -239,9 +239,11 @@ class Stim {
     return k[below(sizeof k / sizeof k[0])];
   }
   uint32_t value() {
-    switch (below(6)) {
+    switch (below(8)) {
       case 0: return uint32_t(rng());
       case 1: return special();
+      case 6: return below(40);                    // shift counts, small ints, SEL conditions
+      case 7: return uint32_t(-int32_t(below(40)));  // small negative ints
       default: return bits(float(std::uniform_real_distribution<double>(-8, 8)(rng)));
     }
   }
@@ -257,9 +259,11 @@ class Stim {
     c.count = below(41);
     c.stages.resize(tiny().stages);
     for (PcuStage& s : c.stages) {
-      s.op = static_cast<Opcode>(below(openrdu::gen::kNumOpcodes));
+      // Sometimes an opcode outside the ISA (a NOP for RTL and model).
+      s.op = static_cast<Opcode>(below(16) == 0 ? below(32) : below(openrdu::gen::kNumOpcodes));
       s.src_a = src();
       s.src_b = src();
+      s.src_c = below(8) == 0 ? uint8_t(below(16)) : src();
       s.dst = below(tiny().regs);
       s.imm = value();
     }
@@ -385,6 +389,44 @@ TEST(Pcu, AddTwoInputs) {
   const RunResult r = run(dut, pc, s, rng, "add");
   ASSERT_EQ(r.out.size(), want.size());
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "add vector " << i;
+}
+
+// Third operand through the pipeline: r0 = relu(x * y + z) with a fused multiply-add,
+// a comparison and a select, then FTOI / ITOF: round(relu(...)) toward zero as a float.
+TEST(Pcu, FmaCompareSelectConvert) {
+  std::mt19937_64 rng(4);
+  Dut dut;
+  PcuConfig pc = one_stage(Opcode::FMA, 0, 1, 3, 0, 0b111, 24);
+  pc.stages[0].src_c = 2;
+  pc.stages[1] = {Opcode::FLT, 3, uint8_t(Src::ZERO), 2, 0};  // r2 = r3 < 0 ? 1.0 : 0
+  pc.stages[2] = {Opcode::SEL, 2, uint8_t(Src::ZERO), 0, 0};  // r0 = r2 ? 0 : r3
+  pc.stages[2].src_c = 3;
+  pc.stages[3] = {Opcode::FTOI, 0, 0, 1, 0};                  // r1 = int(r0)
+  pc.out_reg = 1;
+  dut.configure(pc.encode(tiny()));
+  RunSpec s;
+  std::vector<Vec> want;
+  std::uniform_real_distribution<float> d(-1000, 1000);
+  for (int i = 0; i < 24; ++i) {
+    Vec w(4);
+    for (int k = 0; k < 3; ++k) {
+      Vec v(4);
+      for (int l = 0; l < 4; ++l) v[l] = bits(d(rng));
+      s.inputs[k].push_back(v);
+    }
+    for (int l = 0; l < 4; ++l) {
+      const float f = std::fma(flt(s.inputs[0][i][l]), flt(s.inputs[1][i][l]), flt(s.inputs[2][i][l]));
+      w[l] = uint32_t(int32_t(f < 0 ? 0.0f : f));
+    }
+    want.push_back(w);
+  }
+  s.valid_prob = 0.7, s.ready_prob = 0.6;
+  const RunResult r = run(dut, pc, s, rng, "fma-relu-ftoi");
+  ASSERT_EQ(r.out.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "fma-relu-ftoi vector " << i;
+  const std::vector<Vec> m = model_run(pc, s);
+  ASSERT_EQ(m.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(m[i]), hex(want[i])) << "model vector " << i;
 }
 
 TEST(Pcu, MaxOfThreeInputs) {

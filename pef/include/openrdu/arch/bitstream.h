@@ -34,6 +34,7 @@ struct PcuStage {
   uint8_t src_a = 0, src_b = 0;  // gen::Src values or register numbers 0..regs-1
   uint8_t dst = 0;
   uint32_t imm = 0;
+  uint8_t src_c = 0;  // third operand (FMA, SEL); word bits 23:20, 0 = REG0
 };
 
 struct PcuConfig {

@@ -19,6 +19,9 @@ namespace openrdu::runtime {
 
 struct SessionOptions {
   double timeout_s = 60;  // per wait (configuration, run, DMA)
+  // Device WATCHDOG for every run (cycles; 0 = off). A run that reaches it fails with
+  // error WATCHDOG naming the first unit not done, and the device is reset.
+  uint32_t watchdog_cycles = 100'000'000;
 };
 
 // One CONFIG section of a run: device cycles of its configuration (CFG_CYCLES) and of

@@ -1,6 +1,9 @@
 // The functional model (openrdu::model::Core) behind a C++ model of the CSR block
 // (configs/regs.yaml). CONFIGURE and START run the model at once, reading and writing
 // device DRAM through the DRAM model, and complete after the model's estimated cycles.
+// WATCHDOG (non-zero): a run whose estimate exceeds it, or that deadlocks, stops after
+// WATCHDOG cycles with error WATCHDOG naming the first unit not done (deadlock: the
+// model's first unit not done; estimate exceeded: the lowest configured unit id).
 #pragma once
 #include <memory>
 
@@ -28,6 +31,7 @@ class FuncCore : public CoreBase {
   void update_irq();
   void set_error(uint32_t code, uint32_t unit, const std::string& msg);
   uint32_t read_reg(uint32_t offset) const;
+  uint32_t first_used_unit();
 
   CoreIdentity ident_;
   std::unique_ptr<model::Core> model_;
@@ -35,6 +39,8 @@ class FuncCore : public CoreBase {
   // CSR state
   uint32_t status_ = 0, irq_status_ = 0, irq_enable_ = 0, err_status_ = 0;
   uint32_t cfg_addr_ = 0, cfg_len_ = 0, cfg_crc_ = 0, cfg_cycles_ = 0, scratch_ = 0;
+  uint32_t watchdog_ = 0;             // WATCHDOG (kept by SOFT_RESET, like the RTL CSR block)
+  uint32_t first_used_unit_ = 0xFFFF;  // lowest configured PCU/PMU/AGCU id (watchdog report)
   uint64_t run_cycles_ = 0;
   sc_time run_start_;
   Cmd pending_ = Cmd::None;

@@ -69,9 +69,18 @@ uint32_t sub(uint32_t a, uint32_t b);
 uint32_t mul(uint32_t a, uint32_t b);
 uint32_t max(uint32_t a, uint32_t b);
 uint32_t min(uint32_t a, uint32_t b);
+uint32_t fma(uint32_t a, uint32_t b, uint32_t c);  // a * b + c, one rounding
+uint32_t abs(uint32_t a);                          // NaN -> canonical NaN
+uint32_t neg(uint32_t a);                          // NaN -> canonical NaN
+bool lt(uint32_t a, uint32_t b);                   // false if either is NaN
+bool le(uint32_t a, uint32_t b);
+bool eq(uint32_t a, uint32_t b);                   // -0 == +0
+uint32_t ftoi(uint32_t a);  // int32 bits: truncation, saturating, NaN -> 0
+uint32_t itof(uint32_t a);  // int32 bits -> binary32, round to nearest even
 }  // namespace fp
 
-// One PCU stage operation on one lane (docs/architecture.md 4.1, docs/isa.md).
-uint32_t pcu_op(arch::Opcode op, uint32_t a, uint32_t b);
+// One PCU stage operation on one lane (docs/architecture.md 4.1, docs/isa.md); c is
+// the third operand (FMA, SEL).
+uint32_t pcu_op(arch::Opcode op, uint32_t a, uint32_t b, uint32_t c = 0);
 
 }  // namespace openrdu::model

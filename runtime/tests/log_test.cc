@@ -1,0 +1,91 @@
+// The shared tool logging (openrdu/runtime/log.h): file sink, levels, format, errors.
+#include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <unistd.h>
+
+#include "openrdu/runtime/log.h"
+
+namespace openrdu::runtime {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("openrdu_log_test_" + std::to_string(::getpid())) / name;
+  fs::remove_all(d);
+  return d;
+}
+
+std::vector<std::string> lines(const fs::path& p) {
+  std::ifstream f(p);
+  std::vector<std::string> v;
+  for (std::string l; std::getline(f, l);) v.push_back(l);
+  return v;
+}
+
+TEST(Log, FileGetsInfoAndAboveInTheSharedFormat) {
+  const fs::path dir = fresh_dir("a") / "nested";
+  init_logging("tooltest", "warn", dir.string());
+  EXPECT_EQ(log_file_path(), (dir / "sn.log").string());
+  spdlog::debug("dropped debug");
+  spdlog::info("kept info {}", 1);
+  spdlog::warn("kept warn");
+  log_error("tooltest", "it broke");
+  spdlog::default_logger()->flush();
+  const auto v = lines(dir / "sn.log");
+  ASSERT_EQ(v.size(), 3u);
+  const std::regex re(R"(^\[\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}\] \[tooltest\] \[(info|warning|error)\] (.*)$)");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_match(v[0], m, re)) << v[0];
+  EXPECT_EQ(m[1], "info");
+  EXPECT_EQ(m[2], "kept info 1");
+  ASSERT_TRUE(std::regex_match(v[1], m, re)) << v[1];
+  EXPECT_EQ(m[2], "kept warn");
+  ASSERT_TRUE(std::regex_match(v[2], m, re)) << v[2];
+  EXPECT_EQ(m[1], "error");
+  EXPECT_EQ(m[2], "it broke");
+}
+
+TEST(Log, DebugLevelReachesTheFileAndEnvironmentGivesTheDirectory) {
+  const fs::path dir = fresh_dir("b");
+  ::setenv("OPENRDU_LOG_DIR", dir.c_str(), 1);
+  init_logging("envtool", "debug");
+  ::unsetenv("OPENRDU_LOG_DIR");
+  spdlog::trace("dropped trace");
+  spdlog::debug("kept debug");
+  spdlog::default_logger()->flush();
+  const auto v = lines(dir / "sn.log");
+  ASSERT_EQ(v.size(), 1u);
+  EXPECT_NE(v[0].find("] [envtool] [debug] kept debug"), std::string::npos) << v[0];
+}
+
+TEST(Log, NoDirectoryNoFileAndBadLevelNamed) {
+  ::unsetenv("OPENRDU_LOG_DIR");
+  init_logging("nofile", "info");
+  EXPECT_EQ(log_file_path(), "");
+  try {
+    init_logging("x", "verbose");
+    FAIL() << "no error for level 'verbose'";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'verbose'"), std::string::npos) << e.what();
+  }
+  // A directory that cannot be created (below a regular file) is named.
+  const fs::path d = fresh_dir("c");
+  fs::create_directories(d);
+  std::ofstream(d / "file") << "x";
+  try {
+    init_logging("x", "warn", (d / "file" / "sub").string());
+    FAIL() << "no error for a log directory below a file";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("file/sub"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace openrdu::runtime
