@@ -26,11 +26,19 @@ int Graph::add_tensor(Tensor t) {
   return int(tensors.size() - 1);
 }
 
+float Node::attr(const std::string& key) const {
+  auto it = attrs.find(key);
+  if (it == attrs.end()) throw CompileError(fmt::format("node '{}' ({}): attribute '{}' is not set", name, op, key));
+  return it->second;
+}
+
 std::string Graph::describe(const Node& n) const { return fmt::format("node '{}' ({})", n.name, n.op); }
 
 namespace {
 constexpr OpInfo kOps[] = {
-    {"Add", 2, 2}, {"Sub", 2, 2}, {"Mul", 2, 2}, {"Max", 1, 3}, {"Min", 1, 3}, {"Relu", 1, 1}, {"Identity", 1, 1},
+    {"Add", 2, 2},  {"Sub", 2, 2},       {"Mul", 2, 2},   {"Max", 1, 3},         {"Min", 1, 3},
+    {"Relu", 1, 1}, {"Identity", 1, 1},  {"Abs", 1, 1},   {"Neg", 1, 1},         {"Sum", 1, 8},
+    {"Clip", 1, 3}, {"LeakyRelu", 1, 1}, {"PRelu", 2, 2}, {"HardSigmoid", 1, 1},
 };
 }  // namespace
 

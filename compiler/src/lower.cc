@@ -10,11 +10,22 @@ namespace openrdu::compiler::detail {
 
 using arch::Opcode;
 
+namespace {
+uint32_t fbits(float f) { return std::bit_cast<uint32_t>(f); }
+}  // namespace
+
 int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, SectionPlan& plan) {
   const int base = int(plan.ext_inputs.size());
-  auto emit = [&](Opcode op, ValRef a, ValRef b) {
-    plan.ops.push_back({op, a, b});
+  auto emit = [&](Opcode op, ValRef a, ValRef b, ValRef c = ValRef::none()) {
+    plan.ops.push_back({op, a, b, c});
     return ValRef::val(base + int(plan.ops.size()) - 1);
+  };
+  const ValRef none = ValRef::none();
+  // x < 0 ? x * slope : x (LeakyRelu, PRelu): the comparison's 1.0f/+0 selects.
+  auto neg_slope = [&](ValRef x, ValRef slope) {
+    const ValRef scaled = emit(Opcode::FMUL, x, slope);
+    const ValRef neg = emit(Opcode::FLT, x, ValRef::immediate(fbits(0.0f)));
+    return emit(Opcode::SEL, neg, scaled, x);
   };
   ValRef r;
   if (n.op == "Add")
@@ -23,8 +34,8 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     r = emit(Opcode::FSUB, in.at(0), in.at(1));
   else if (n.op == "Mul")
     r = emit(Opcode::FMUL, in.at(0), in.at(1));
-  else if (n.op == "Max" || n.op == "Min") {
-    const Opcode op = n.op == "Max" ? Opcode::FMAX : Opcode::FMIN;
+  else if (n.op == "Max" || n.op == "Min" || n.op == "Sum") {
+    const Opcode op = n.op == "Max" ? Opcode::FMAX : n.op == "Min" ? Opcode::FMIN : Opcode::FADD;
     if (in.size() == 1)
       r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
     else {
@@ -32,10 +43,42 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
       for (size_t k = 2; k < in.size(); ++k) r = emit(op, r, in[k]);
     }
   } else if (n.op == "Relu")
-    r = emit(Opcode::FMAX, in.at(0), ValRef::immediate(std::bit_cast<uint32_t>(0.0f)));
+    r = emit(Opcode::FMAX, in.at(0), ValRef::immediate(fbits(0.0f)));
   else if (n.op == "Identity")
     r = emit(Opcode::MOV, in.at(0), ValRef::immediate(0));
-  else
+  else if (n.op == "Abs")
+    r = emit(Opcode::FABS, in.at(0), none);
+  else if (n.op == "Neg")
+    r = emit(Opcode::FNEG, in.at(0), none);
+  else if (n.op == "Clip") {
+    // min(max(x, lo), hi), as numpy.clip: lo > hi gives hi; a NaN bound or x gives NaN.
+    r = in.at(0);
+    size_t next = 1;
+    bool any = false;
+    for (const char* key : {"min", "max"}) {
+      const Opcode op = key[1] == 'i' ? Opcode::FMAX : Opcode::FMIN;
+      ValRef bound = none;
+      if (n.has_attr(std::string(key) + "_input"))
+        bound = in.at(next++);
+      else if (n.has_attr(key))
+        bound = ValRef::immediate(fbits(n.attr(key)));
+      if (bound.kind == ValRef::None) continue;
+      r = emit(op, r, bound);
+      any = true;
+    }
+    if (!any) r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
+  } else if (n.op == "LeakyRelu")
+    r = neg_slope(in.at(0), ValRef::immediate(fbits(n.attr("alpha"))));
+  else if (n.op == "PRelu")
+    r = neg_slope(in.at(0), in.at(1));
+  else if (n.op == "HardSigmoid") {
+    // max(0, min(1, alpha*x + beta)) with two roundings (FMUL then FADD), as ONNX's
+    // reference; max before min as numpy.clip.
+    r = emit(Opcode::FMUL, in.at(0), ValRef::immediate(fbits(n.attr("alpha"))));
+    r = emit(Opcode::FADD, r, ValRef::immediate(fbits(n.attr("beta"))));
+    r = emit(Opcode::FMAX, r, ValRef::immediate(fbits(0.0f)));
+    r = emit(Opcode::FMIN, r, ValRef::immediate(fbits(1.0f)));
+  } else
     throw CompileError(fmt::format("{}: {}: unsupported operator", g.source, g.describe(n)));
   return r.id;
 }
@@ -53,7 +96,7 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
   // Last op index reading each value (-1: never read); the output lives to the end.
   std::vector<int> last_use(nvals, -1);
   for (size_t j = 0; j < plan.ops.size(); ++j)
-    for (const ValRef* v : {&plan.ops[j].a, &plan.ops[j].b})
+    for (const ValRef* v : {&plan.ops[j].a, &plan.ops[j].b, &plan.ops[j].c})
       if (v->kind == ValRef::Val) last_use.at(v->id) = int(j);
   last_use[final_val] = std::numeric_limits<int>::max();
 
@@ -73,6 +116,7 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
     st.op = op.op;
     bool imm_used = false;
     auto src = [&](const ValRef& v, bool is_b) -> uint8_t {
+      if (v.kind == ValRef::None) return is_b ? uint8_t(arch::Src::ZERO) : 0;  // unread: ZERO / REG0
       if (v.kind == ValRef::Imm) {
         if (op.op == Opcode::MOV && is_b) return uint8_t(arch::Src::ZERO);
         if (imm_used && st.imm != v.imm)
@@ -87,6 +131,7 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
     };
     st.src_a = src(op.a, false);
     st.src_b = src(op.b, true);
+    st.src_c = src(op.c, false);
     // Destination: the lowest register whose value is dead after this op.
     int dst = -1;
     for (int r = 0; r < int(cfg.regs) && dst < 0; ++r)

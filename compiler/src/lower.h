@@ -14,15 +14,17 @@ namespace openrdu::compiler::detail {
 // A value inside a section: external input k (k < num_inputs), or the result of
 // op j (num_inputs + j), or an immediate.
 struct ValRef {
-  enum Kind : uint8_t { Val, Imm } kind = Val;
+  enum Kind : uint8_t { Val, Imm, None } kind = Val;
   int id = 0;
   uint32_t imm = 0;
   static ValRef val(int i) { return {Val, i, 0}; }
   static ValRef immediate(uint32_t bits) { return {Imm, 0, bits}; }
+  static ValRef none() { return {None, 0, 0}; }  // operand the opcode does not read
 };
 struct SectionOp {
   arch::Opcode op = arch::Opcode::NOP;
-  ValRef a, b;  // b unused for MOV
+  ValRef a, b;                // b unused for MOV, FABS, FNEG
+  ValRef c = ValRef::none();  // third operand: FMA and SEL only
 };
 
 // One section: a fused chain of elementwise operations on one PCU.

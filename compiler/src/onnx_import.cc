@@ -1,8 +1,9 @@
-// ONNX importer (opsets 13-17) and the TensorProto reader.
+// ONNX importer (opsets 6-17) and the TensorProto reader.
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -14,7 +15,10 @@ namespace openrdu::compiler {
 
 namespace {
 
-constexpr int kMinOpset = 13, kMaxOpset = 17;
+// Opsets 6-12 too: the supported operators have had their opset-13 semantics on fp32
+// since opset 6 (Clip-6 bounds are attributes; opset-6 Add/Sub/Mul legacy broadcast
+// attributes are rejected as unknown attributes; Max/Min/Sum broadcast since 8, a superset).
+constexpr int kMinOpset = 6, kMaxOpset = 17;
 
 std::string read_file_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
@@ -81,6 +85,35 @@ bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::v
     shape.push_back(dim.dim_value());
   }
   return true;
+}
+
+// The float attributes of the supported operators, with their ONNX defaults; any other
+// attribute, or one of another type, is an error naming the node and the attribute.
+void read_attributes(const onnx::NodeProto& np, Node& n, const std::string& what) {
+  struct Known {
+    const char* op;
+    const char* name;
+    float def;
+    bool has_default;
+  };
+  static const Known kKnown[] = {
+      {"LeakyRelu", "alpha", 0.01f, true}, {"HardSigmoid", "alpha", 0.2f, true},
+      {"HardSigmoid", "beta", 0.5f, true}, {"Clip", "min", 0.0f, false},  // Clip-6 style attributes
+      {"Clip", "max", 0.0f, false},
+  };
+  for (const auto& a : np.attribute()) {
+    const Known* k = nullptr;
+    for (const Known& c : kKnown)
+      if (n.op == c.op && a.name() == c.name) k = &c;
+    if (!k) throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
+    if (a.type() != onnx::AttributeProto::FLOAT || !a.has_f())
+      throw CompileError(fmt::format("{}: attribute '{}' must be a float (FLOAT)", what, a.name()));
+    if (!std::isfinite(a.f()))
+      throw CompileError(fmt::format("{}: attribute '{}' is {} (finite values only)", what, a.name(), a.f()));
+    n.attrs[a.name()] = a.f();
+  }
+  for (const Known& c : kKnown)
+    if (n.op == c.op && c.has_default && !n.has_attr(c.name)) n.attrs[c.name] = c.def;
 }
 
 Graph convert(const onnx::ModelProto& model, const std::string& src) {
@@ -171,9 +204,27 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
       if (np.input_size() < info->min_inputs || np.input_size() > info->max_inputs)
         throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, np.input_size(),
                                        info->min_inputs, info->max_inputs));
-      if (np.attribute_size() > 0)
-        throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, np.attribute(0).name()));
-      for (const auto& in : np.input()) {
+      read_attributes(np, n, what);
+      for (int k = 0; k < np.input_size(); ++k) {
+        const std::string& in = np.input(k);
+        if (n.op == "Clip" && k > 0) {
+          // Clip bounds: omitted, a constant scalar (an immediate), or a run-time scalar input.
+          const char* key = k == 1 ? "min" : "max";
+          if (in.empty()) continue;
+          const Tensor& t = g.tensors[g.find(in)];
+          if (t.elements() != 1)
+            throw CompileError(fmt::format("{}: bound '{}' ({}) has shape {}, a scalar is required", what, in, key,
+                                           shape_str(t.shape)));
+          if (n.has_attr(key))
+            throw CompileError(fmt::format("{}: {} is given both as an attribute and as input '{}'", what, key, in));
+          if (t.kind == TensorKind::Constant)
+            n.attrs[key] = t.data.at(0);
+          else {
+            n.attrs[std::string(key) + "_input"] = 1.0f;
+            n.inputs.push_back(g.find(in));
+          }
+          continue;
+        }
         if (in.empty()) throw CompileError(fmt::format("{}: an omitted optional input is not supported", what));
         n.inputs.push_back(g.find(in));
       }

@@ -102,7 +102,35 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
         y = fmax_dev(args[0], 0.0f);
       else if (n.op == "Identity")
         y = args[0];
-      else
+      else if (n.op == "Abs")
+        y = canon(std::fabs(args[0]));
+      else if (n.op == "Neg")
+        y = canon(-args[0]);
+      else if (n.op == "Sum") {
+        y = args[0];
+        for (size_t k = 1; k < args.size(); ++k) y = canon(y + args[k]);
+      } else if (n.op == "Clip") {
+        y = args[0];
+        size_t next = 1;
+        for (const char* key : {"min", "max"}) {
+          float bound;
+          if (n.has_attr(std::string(key) + "_input"))
+            bound = args.at(next++);
+          else if (n.has_attr(key))
+            bound = n.attr(key);
+          else
+            continue;
+          y = key[1] == 'i' ? fmax_dev(y, bound) : fmin_dev(y, bound);
+        }
+      } else if (n.op == "LeakyRelu" || n.op == "PRelu") {
+        // x < 0 ? x * slope : x, the operand itself (bits unchanged) otherwise.
+        const float slope = n.op == "PRelu" ? args[1] : n.attr("alpha");
+        y = args[0] < 0.0f ? canon(args[0] * slope) : args[0];
+      } else if (n.op == "HardSigmoid") {
+        // Two roundings: the product is rounded to binary32 before the sum.
+        const volatile float prod = canon(args[0] * n.attr("alpha"));
+        y = fmin_dev(fmax_dev(canon(prod + n.attr("beta")), 0.0f), 1.0f);
+      } else
         throw CompileError(fmt::format("{}: {}: unsupported operator", g.source, g.describe(n)));
       res[e] = y;
       for (size_t d = r; d-- > 0;) {

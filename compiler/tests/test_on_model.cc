@@ -10,6 +10,7 @@
 #include <random>
 #include <unordered_map>
 
+#include "model_run.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/model/core.h"
 #include "test_util.h"
@@ -18,71 +19,7 @@ namespace openrdu::compiler {
 namespace {
 
 using test::ModelBuilder;
-
-// Sparse device DRAM: 4 KiB pages on demand.
-class SparseMemory : public model::Memory {
- public:
-  explicit SparseMemory(uint64_t size) : size_(size) {}
-  void read_words(uint32_t addr, uint32_t* w, uint32_t n) override {
-    check(addr, n);
-    for (uint32_t i = 0; i < n; ++i) w[i] = word(addr + 4 * i);
-  }
-  void write_words(uint32_t addr, const uint32_t* w, uint32_t n, uint64_t mask) override {
-    check(addr, n);
-    for (uint32_t i = 0; i < n; ++i)
-      if (mask >> i & 1) word(addr + 4 * i) = w[i];
-  }
-  void write_bytes(uint64_t addr, const void* p, size_t n) {
-    ASSERT_EQ(n % 4, 0u);
-    const auto* w = static_cast<const uint32_t*>(p);
-    for (size_t i = 0; i < n / 4; ++i) word(uint32_t(addr + 4 * i)) = w[i];
-  }
-  void read_bytes(uint64_t addr, void* p, size_t n) {
-    auto* w = static_cast<uint32_t*>(p);
-    for (size_t i = 0; i < n / 4; ++i) w[i] = word(uint32_t(addr + 4 * i));
-  }
-
- private:
-  void check(uint32_t addr, uint32_t n) {
-    if (addr % 4 != 0 || uint64_t(addr) + 4ull * n > size_)
-      throw model::MemoryError(addr, fmt::format("access of {} words at 0x{:08X} outside DRAM", n, addr));
-  }
-  uint32_t& word(uint32_t addr) {
-    auto& page = pages_[addr >> 12];
-    if (page.empty()) page.assign(1024, 0xDEADBEEFu);  // uninitialised DRAM is not zero
-    return page[(addr & 0xFFF) >> 2];
-  }
-  uint64_t size_;
-  std::unordered_map<uint32_t, std::vector<uint32_t>> pages_;
-};
-
-// Run a PEF on the functional core the way the runtime does.
-std::map<std::string, HostTensor> run_on_model(const arch::Config& cfg, const pef::Pef& pef,
-                                               const std::map<std::string, HostTensor>& inputs) {
-  SparseMemory mem(cfg.dram_bytes);
-  for (const auto& t : pef.tensors) {
-    if (t.role == pef::Role::Input) mem.write_bytes(t.dev_addr, inputs.at(t.name).data.data(), t.bytes);
-    if (t.role == pef::Role::Constant) mem.write_bytes(t.dev_addr, pef.consts.data() + t.const_offset, t.bytes);
-  }
-  model::Core core(cfg);
-  for (const auto& s : pef.sections) {
-    mem.write_bytes(s.dev_addr, s.bitstream.data(), 4 * s.bitstream.size());
-    const auto c = core.configure(mem, uint32_t(s.dev_addr), uint32_t(4 * s.bitstream.size()));
-    if (!c.ok) throw std::runtime_error("section " + s.name + ": configure: " + c.message);
-    const auto r = core.run(mem);
-    if (!r.ok) throw std::runtime_error("section " + s.name + ": run: " + r.message);
-  }
-  std::map<std::string, HostTensor> out;
-  for (const auto& t : pef.tensors)
-    if (t.role == pef::Role::Output) {
-      HostTensor h;
-      h.shape = t.shape;
-      h.data.resize(t.bytes / 4);
-      mem.read_bytes(t.dev_addr, h.data.data(), t.bytes);
-      out[t.name] = std::move(h);
-    }
-  return out;
-}
+using test::run_on_model;
 
 void expect_same(const std::map<std::string, HostTensor>& got, const std::map<std::string, HostTensor>& want,
                  const std::string& what) {

@@ -13,7 +13,7 @@
 
 int main(int argc, char** argv) {
   using namespace openrdu;
-  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 13-17) into a PEF for an OpenRDU device"};
+  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 6-17) into a PEF for an OpenRDU device"};
   app.set_version_flag("--version", std::string("sncompile ") + OPENRDU_VERSION);
   std::string model, out, config = "small", log_level = "warn", log_dir;
   int opt_level = 0;

@@ -30,9 +30,17 @@ struct Tensor {
 
 struct Node {
   std::string name;  // unique; importer names unnamed nodes "<OpType>_<index>"
-  std::string op;    // ONNX op type: Add, Sub, Mul, Max, Min, Relu, Identity
+  std::string op;    // ONNX op type: Add, Sub, Mul, Max, Min, Relu, Identity, Abs, Neg, Sum,
+                     // Clip, LeakyRelu, PRelu, HardSigmoid
   std::vector<int> inputs;
   std::vector<int> outputs;
+  // Float attributes, defaults filled in by the importer: LeakyRelu alpha; HardSigmoid
+  // alpha, beta; Clip min/max when the bound is a constant (its input is then dropped).
+  // Clip keeps a bound that is not a constant as an input after x (min before max) and
+  // marks it with "min_input" / "max_input" = 1.
+  std::map<std::string, float> attrs;
+  float attr(const std::string& key) const;  // throws CompileError when absent
+  bool has_attr(const std::string& key) const { return attrs.count(key) != 0; }
 };
 
 struct Graph {
@@ -67,7 +75,7 @@ void infer_shapes(Graph& g);
 // data sizes). Throws CompileError naming the file and the node or tensor.
 void verify(const Graph& g);
 
-// ONNX importer (opsets 13-17): parse, convert, sort, infer shapes, verify.
+// ONNX importer (opsets 6-17): parse, convert, sort, infer shapes, verify.
 Graph import_onnx_file(const std::string& path);
 Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name);
 
