@@ -11,6 +11,7 @@ PKGS=(
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   python3 python3-yaml
   gtkwave xvfb zlib1g-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -9,6 +9,7 @@
 
 #include "openrdu/arch/crc32.h"
 #include "openrdu/pef/pef.h"
+#include "../fuzz/pef_fixup.h"
 
 namespace openrdu::pef {
 namespace {
@@ -294,6 +295,38 @@ TEST(Pef, WriterRejectsBadInput) {
   p = sample();
   p.meta["section.0.name"] = "v";
   EXPECT_THROW(serialize(p), PefError);
+}
+
+}  // namespace
+}  // namespace openrdu::pef
+
+namespace openrdu::pef {
+namespace {
+
+// A CONFIG section's DRAM address in META must be exactly "0x" and hex digits: a
+// sign, spaces, decimal or octal spellings were accepted by a lenient number parse
+// (found by the fuzzer, docs/architecture.md section 17).
+TEST(Pef, SectionAddressMustBeHex) {
+  const auto good = serialize(sample());
+  const std::string key = "section.0.dev_addr=0x10000";
+  auto at = std::search(good.begin(), good.end(), key.begin(), key.end());
+  ASSERT_NE(at, good.end()) << "META layout changed";
+  const size_t value_at = size_t(at - good.begin()) + key.size() - 7;
+  for (const std::string bad : {" 0x1000", "-0x0004", "0065536", "0X10000", "0x1000g"}) {
+    ASSERT_EQ(bad.size(), 7u);
+    auto bytes = good;
+    std::copy(bad.begin(), bad.end(), bytes.begin() + value_at);
+    fuzz::fixup(bytes);
+    try {
+      parse(bytes, "m.pef");
+      FAIL() << "'" << bad << "' accepted";
+    } catch (const PefError& e) {
+      EXPECT_NE(std::string(e.what()).find("is not a hex address"), std::string::npos) << e.what();
+    }
+  }
+  auto bytes = good;  // the fixup itself keeps a good file good
+  fuzz::fixup(bytes);
+  EXPECT_EQ(parse(bytes, "m.pef").sections.at(0).dev_addr, 0x10000u);
 }
 
 }  // namespace

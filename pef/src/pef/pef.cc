@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -225,12 +226,13 @@ Pef Parser::run() {
     auto ita = pef.meta.find(kaddr);
     if (ita == pef.meta.end())
       fail(meta ? meta->offset : 12, "META", fmt::format("missing key {} (DRAM address of CONFIG section {})", kaddr, i));
-    try {
-      size_t used = 0;
-      s.dev_addr = std::stoull(ita->second, &used, 0);
-      if (used != ita->second.size()) throw std::invalid_argument("trailing");
-    } catch (const std::exception&) {
-      fail(meta->offset, "META " + kaddr, fmt::format("'{}' is not a number", ita->second));
+    {
+      // Exactly "0x" and 1..16 hex digits: no sign, no spaces, no decimal or octal.
+      const std::string& v = ita->second;
+      const bool hex = v.size() > 2 && v.size() <= 18 && v[0] == '0' && v[1] == 'x' &&
+                       std::all_of(v.begin() + 2, v.end(), [](char c) { return std::isxdigit(uint8_t(c)) != 0; });
+      if (!hex) fail(meta->offset, "META " + kaddr, fmt::format("'{}' is not a hex address (0x...)", v));
+      s.dev_addr = std::stoull(v.substr(2), nullptr, 16);
     }
     if (s.dev_addr % 4) fail(meta->offset, "META " + kaddr, fmt::format("0x{:x} is not 4-aligned", s.dev_addr));
     pef.sections.push_back(std::move(s));

@@ -1,0 +1,160 @@
+// libFuzzer target over the PEF reader and the bitstream verifier (docs/architecture.md
+// section 17). Built by scripts/fuzz-pef.sh with clang++ -fsanitize=fuzzer,address,undefined.
+//
+// For each input, both as given and with its checksums repaired (pef_fixup.h):
+//  - pef::parse must either throw PefError or return a Pef that satisfies the format's
+//    invariants (section 9); any other exception escapes and libFuzzer reports it;
+//  - an accepted Pef must survive serialize() and parse again into an equal Pef;
+//  - when the PEF names the built-in "tiny" or "small" configuration, every CONFIG
+//    section goes through arch::parse_bitstream, which must either throw BitstreamError
+//    or return num_units() word vectors of config_words() each; those are then decoded.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "openrdu/arch/bitstream.h"
+#include "openrdu/arch/config.h"
+#include "openrdu/pef/pef.h"
+#include "pef_fixup.h"
+
+namespace {
+
+using namespace openrdu;
+
+[[noreturn]] void die(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "pef_fuzz: %s: %s\n", what, detail.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+const arch::Config* builtin(const std::string& name) {
+  static const arch::Config tiny = arch::load_config("tiny");
+  static const arch::Config small = arch::load_config("small");
+  if (name == "tiny") return &tiny;
+  if (name == "small") return &small;
+  return nullptr;
+}
+
+bool same_tensor(const pef::Tensor& a, const pef::Tensor& b) {
+  return a.name == b.name && a.dtype == b.dtype && a.role == b.role && a.shape == b.shape &&
+         a.dev_addr == b.dev_addr && a.bytes == b.bytes && a.const_offset == b.const_offset;
+}
+
+bool same(const pef::Pef& a, const pef::Pef& b) {
+  if (a.config_name != b.config_name || a.fingerprint != b.fingerprint || a.consts != b.consts ||
+      a.meta != b.meta || a.tensors.size() != b.tensors.size() || a.sections.size() != b.sections.size())
+    return false;
+  for (size_t i = 0; i < a.tensors.size(); ++i)
+    if (!same_tensor(a.tensors[i], b.tensors[i])) return false;
+  for (size_t i = 0; i < a.sections.size(); ++i)
+    if (a.sections[i].name != b.sections[i].name || a.sections[i].dev_addr != b.sections[i].dev_addr ||
+        a.sections[i].bitstream != b.sections[i].bitstream)
+      return false;
+  return true;
+}
+
+void check_invariants(const pef::Pef& p) {
+  if (p.config_name.empty() || p.config_name.size() > 32) die("invariant", "configuration name length");
+  for (const auto& t : p.tensors) {
+    if (t.name.empty()) die("invariant", "empty tensor name");
+    if (p.find(t.name) != &t) die("invariant", "duplicate tensor name " + t.name);
+    if (t.bytes != 4 * t.elements()) die("invariant", "tensor " + t.name + " bytes != 4 x elements");
+    if (t.dev_addr % 4) die("invariant", "tensor " + t.name + " unaligned");
+    if (t.role == pef::Role::Constant &&
+        (t.const_offset > p.consts.size() || t.bytes > p.consts.size() - t.const_offset))
+      die("invariant", "constant " + t.name + " outside CONSTS");
+    if (t.role != pef::Role::Constant && t.const_offset != 0) die("invariant", "const_offset on " + t.name);
+  }
+  for (const auto& s : p.sections) {
+    if (s.bitstream.empty()) die("invariant", "empty bitstream in " + s.name);
+    if (s.dev_addr % 4) die("invariant", "section " + s.name + " unaligned");
+  }
+  for (const auto& [k, v] : p.meta)
+    if (k.rfind("section.", 0) == 0) die("invariant", "reserved META key left in meta: " + k);
+}
+
+void verify_bitstreams(const pef::Pef& p) {
+  const arch::Config* cfg = builtin(p.config_name);
+  if (!cfg) return;
+  for (const auto& s : p.sections) {
+    std::vector<std::vector<uint32_t>> units;
+    try {
+      units = arch::parse_bitstream(*cfg, s.bitstream);
+    } catch (const arch::BitstreamError&) {
+      continue;
+    }
+    if (units.size() != cfg->num_units()) die("parse_bitstream", "wrong number of units");
+    for (uint32_t id = 0; id < units.size(); ++id) {
+      const arch::UnitKind kind = cfg->unit_kind(id);
+      if (units[id].size() != cfg->config_words(kind)) die("parse_bitstream", cfg->unit_name(id) + " word count");
+      switch (kind) {
+        case arch::UnitKind::Pcu: {
+          auto c = arch::PcuConfig::decode(*cfg, units[id]);
+          if (c.stages.size() != cfg->stages) die("PcuConfig::decode", "stage count");
+          if (c.encode(*cfg).size() != units[id].size()) die("PcuConfig::encode", "word count");
+          break;
+        }
+        case arch::UnitKind::Pmu: {
+          auto c = arch::PmuConfig::decode(units[id]);
+          if (arch::PmuConfig::decode(c.encode()).encode() != c.encode()) die("PmuConfig", "re-encode differs");
+          break;
+        }
+        case arch::UnitKind::Agcu: {
+          auto c = arch::AgcuConfig::decode(units[id]);
+          if (arch::AgcuConfig::decode(c.encode()).encode() != c.encode()) die("AgcuConfig", "re-encode differs");
+          break;
+        }
+        case arch::UnitKind::Switch: {
+          auto c = arch::SwitchConfig::decode(units[id]);
+          if (c.encode().size() != arch::kSwitchWords) die("SwitchConfig", "word count");
+          break;
+        }
+      }
+    }
+  }
+}
+
+void check(const std::vector<uint8_t>& bytes) {
+  pef::Pef p;
+  try {
+    p = pef::parse(bytes, "fuzz-input");
+  } catch (const pef::PefError&) {
+    return;
+  }
+  check_invariants(p);
+#ifdef PEF_FUZZ_SELFTEST
+  // Deliberate heap overflow on any PEF with two sections: checks that the script reports it.
+  if (p.sections.size() >= 2) {
+    volatile uint32_t past = p.sections[0].bitstream.data()[p.sections[0].bitstream.size()];
+    (void)past;
+  }
+#endif
+  verify_bitstreams(p);
+  std::vector<uint8_t> again;
+  try {
+    again = pef::serialize(p);
+  } catch (const pef::PefError& e) {
+    die("serialize rejects a Pef that parse accepted", e.what());
+  }
+  std::optional<pef::Pef> q;
+  try {
+    q = pef::parse(again, "round-trip");
+  } catch (const pef::PefError& e) {
+    die("parse rejects serialize's output", e.what());
+  }
+  if (!same(p, *q)) die("round trip", "parse(serialize(p)) != p");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::vector<uint8_t> raw(data, data + size);
+  check(raw);
+  std::vector<uint8_t> fixed = raw;
+  openrdu::pef::fuzz::fixup(fixed);
+  if (fixed != raw) check(fixed);
+  return 0;
+}
