@@ -540,7 +540,9 @@ TEST_F(CoreTest, RandomPrograms) {
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 7);
   int done = 0, tries = 0;
   uint64_t total_cycles = 0;
-  const Opcode ops[] = {Opcode::NOP, Opcode::MOV, Opcode::FADD, Opcode::FSUB, Opcode::FMUL, Opcode::FMAX, Opcode::FMIN};
+  // Every opcode of the ISA (docs/isa.md) and a few undefined ones (NOPs).
+  std::vector<Opcode> ops;
+  for (int op = 0; op < openrdu::gen::kNumOpcodes + 2; ++op) ops.push_back(Opcode(op));
   const uint8_t srcs[] = {0, 1, 2, 3, 8, 9, 10};
   while (done < kPrograms && tries < 10 * kPrograms) {
     ++tries;
@@ -570,7 +572,8 @@ TEST_F(CoreTest, RandomPrograms) {
     auto rand_pcu = [&](uint8_t mask) {
       std::vector<arch::PcuStage> st(cfg.stages);
       for (auto& s : st) {
-        s = stage(ops[rng() % 7], srcs[rng() % 7], srcs[rng() % 7], uint8_t(rng() % 4), random_word(rng));
+        s = stage(ops[rng() % ops.size()], srcs[rng() % 7], srcs[rng() % 7], uint8_t(rng() % 4), random_word(rng));
+        s.src_c = srcs[rng() % 7];
       }
       return pcu(cfg, mask, nv, st, uint8_t(rng() % 4)).encode(cfg);
     };
