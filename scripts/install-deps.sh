@@ -9,7 +9,7 @@ PKGS=(
   libyaml-cpp-dev libgtest-dev libgmock-dev libcli11-dev libspdlog-dev libfmt-dev
   libboost-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
-  python3 python3-yaml
+  python3 python3-yaml python3-numpy
   gtkwave xvfb zlib1g-dev
   clang libclang-rt-14-dev
 )

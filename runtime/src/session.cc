@@ -1,5 +1,6 @@
 #include "openrdu/runtime/session.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -78,22 +79,30 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
   dev_.write32(reg::IRQ_ENABLE, kIrqAll);
   dev_.write32(reg::WATCHDOG, opts_.watchdog_cycles);
 
+  RunResult result;
+
   for (const auto& t : pef.tensors) {
     if (t.role == pef::Role::Constant) {
       spdlog::debug("DMA constant '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
+      const uint64_t t0 = now();
       dev_.copy_to_device(pef.consts.data() + t.const_offset, t.dev_addr, t.bytes);
+      dma_span(result, true, "constant " + t.name, t.dev_addr, t.bytes, t0);
     } else if (t.role == pef::Role::Input) {
       spdlog::debug("DMA input '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
+      const uint64_t t0 = now();
       dev_.copy_to_device(inputs.at(t.name).data.data(), t.dev_addr, t.bytes);
+      dma_span(result, true, "input " + t.name, t.dev_addr, t.bytes, t0);
     }
   }
 
-  RunResult result;
   for (size_t i = 0; i < pef.sections.size(); ++i) {
     const auto& s = pef.sections[i];
     const uint32_t len = uint32_t(4 * s.bitstream.size());
     spdlog::debug("section {} ({}): bitstream {} bytes -> 0x{:x}", i, s.name, len, s.dev_addr);
+    const uint64_t tb = now();
     dev_.copy_to_device(s.bitstream.data(), s.dev_addr, len);
+    dma_span(result, true, "bitstream " + s.name, s.dev_addr, len, tb);
+    const uint64_t tc = now();
     dev_.write32(reg::CFG_ADDR, uint32_t(s.dev_addr));
     dev_.write32(reg::CFG_LEN, len);
     dev_.write32(reg::CTRL, reg::CTRL_CONFIGURE_MASK);
@@ -102,11 +111,18 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
     rep.index = i;
     rep.name = s.name;
     rep.config_cycles = dev_.read32(reg::CFG_CYCLES);
+    result.spans.push_back({"configuration", fmt::format("configure {} ({})", i, s.name), tc, rep.config_cycles,
+                            {{"section", s.name}}, {{"section_index", i}, {"bitstream_bytes", len}}});
+    cursor_ = std::max(cursor_, tc + rep.config_cycles);
+    const uint64_t tr = now();
     dev_.write32(reg::CTRL, reg::CTRL_START_MASK);
     wait_core(i, s, "run", reg::IRQ_STATUS_RUN_DONE_MASK);
     const uint32_t lo = dev_.read32(reg::CYCLES_LO);
     const uint32_t hi = dev_.read32(reg::CYCLES_HI);
     rep.cycles = uint64_t(hi) << 32 | lo;
+    result.spans.push_back({"run", fmt::format("run {} ({})", i, s.name), tr, rep.cycles, {{"section", s.name}},
+                            {{"section_index", i}, {"cycles", rep.cycles}}});
+    cursor_ = std::max(cursor_, tr + rep.cycles);
     spdlog::info("section {} ({}): {} cycles (configuration {} cycles)", i, s.name, rep.cycles, rep.config_cycles);
     result.total_cycles += rep.cycles;
     result.total_config_cycles += rep.config_cycles;
@@ -118,11 +134,129 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
     HostTensor out;
     out.shape = t.shape;
     out.data.resize(t.elements());
+    const uint64_t t0 = now();
     dev_.copy_from_device(out.data.data(), t.dev_addr, t.bytes);
+    dma_span(result, false, "output " + t.name, t.dev_addr, t.bytes, t0);
     spdlog::debug("DMA output '{}' ({} bytes) <- 0x{:x}", t.name, t.bytes, t.dev_addr);
     result.outputs.emplace(t.name, std::move(out));
   }
   return result;
+}
+
+uint64_t Session::now() {
+  cursor_ = std::max(cursor_, dev_.cycles());
+  return cursor_;
+}
+
+void Session::dma_span(RunResult& r, bool to_device, const std::string& what, uint64_t addr, uint64_t bytes,
+                       uint64_t t0) {
+  const uint64_t t1 = dev_.cycles();
+  const uint64_t dur = t1 > t0 ? t1 - t0 : 0;
+  (to_device ? r.dma_to_device_bytes : r.dma_from_device_bytes) += bytes;
+  r.spans.push_back({to_device ? "dma host->device" : "dma device->host", what, t0, dur,
+                     {{"dev_addr", fmt::format("0x{:x}", addr)}}, {{"bytes", bytes}}});
+  cursor_ = std::max(cursor_, t0 + dur);
+}
+
+namespace {
+bool tail_equal(const std::vector<int64_t>& a, size_t from, const std::vector<int64_t>& b, size_t bfrom) {
+  if (a.size() - from != b.size() - bfrom) return false;
+  return std::equal(a.begin() + long(from), a.end(), b.begin() + long(bfrom));
+}
+}  // namespace
+
+size_t batch_size(const pef::Pef& pef, const std::map<std::string, HostTensor>& batched) {
+  for (const auto& [name, t] : batched) {
+    auto it = std::find_if(pef.tensors.begin(), pef.tensors.end(), [&](const pef::Tensor& x) { return x.name == name; });
+    if (it == pef.tensors.end() || it->role != pef::Role::Input)
+      throw RuntimeError(fmt::format("batch input '{}': the model has no input of that name", name));
+  }
+  std::vector<std::string> desc;
+  std::optional<int64_t> n;
+  bool disagree = false;
+  for (const auto& t : pef.tensors) {
+    if (t.role != pef::Role::Input) continue;
+    auto it = batched.find(t.name);
+    if (it == batched.end()) throw RuntimeError(fmt::format("batch: input '{}' {} not given", t.name, shape_str(t.shape)));
+    const auto& g = it->second.shape;
+    int64_t k = -1;
+    if (g.size() == t.shape.size() + 1 && tail_equal(g, 1, t.shape, 0)) k = g[0];
+    else if (!t.shape.empty() && t.shape[0] == 1 && g.size() == t.shape.size() && tail_equal(g, 1, t.shape, 1)) k = g[0];
+    if (k < 0)
+      throw RuntimeError(fmt::format("batch input '{}': shape {} is not [N, ...] of the model's input shape {}", t.name,
+                                     shape_str(g), shape_str(t.shape)));
+    if (it->second.data.size() != it->second.elements())
+      throw RuntimeError(fmt::format("batch input '{}': {} values for shape {}", t.name, it->second.data.size(),
+                                     shape_str(g)));
+    desc.push_back(fmt::format("'{}' {}", t.name, shape_str(g)));
+    if (n && *n != k) disagree = true;
+    if (!n) n = k;
+  }
+  if (!n) throw RuntimeError("batch: the model has no inputs");
+  std::string all;
+  for (const auto& d : desc) all += (all.empty() ? "" : ", ") + d;
+  if (disagree) throw RuntimeError(fmt::format("batch inputs disagree on the number of samples: {}", all));
+  if (*n == 0) throw RuntimeError(fmt::format("batch of 0 samples: {}", all));
+  return static_cast<size_t>(*n);
+}
+
+std::map<std::string, HostTensor> batch_sample(const pef::Pef& pef, const std::map<std::string, HostTensor>& batched,
+                                               size_t i) {
+  std::map<std::string, HostTensor> out;
+  for (const auto& t : pef.tensors) {
+    if (t.role != pef::Role::Input) continue;
+    const auto& b = batched.at(t.name);
+    HostTensor s;
+    s.shape = t.shape;
+    const uint64_t n = s.elements();
+    if ((i + 1) * n > b.data.size())
+      throw RuntimeError(fmt::format("batch input '{}': no sample {}", t.name, i));
+    s.data.assign(b.data.begin() + long(i * n), b.data.begin() + long((i + 1) * n));
+    out.emplace(t.name, std::move(s));
+  }
+  return out;
+}
+
+BatchResult Session::run_batch(const std::map<std::string, HostTensor>& batched,
+                               const std::function<void(size_t, size_t)>& progress) {
+  if (!pef_) throw RuntimeError("Session::run_batch: no PEF loaded");
+  const size_t n = batch_size(*pef_, batched);
+  BatchResult br;
+  br.samples = n;
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t t0 = now();
+    RunResult r;
+    try {
+      r = run(batch_sample(*pef_, batched, i));
+    } catch (const RuntimeError& e) {
+      throw RuntimeError(fmt::format("sample {} of {}: {}", i, n, e.what()));
+    }
+    br.spans.push_back({"batch", fmt::format("sample {}", i), t0, now() - t0, {}, {{"sample", i}, {"cycles", r.total_cycles}}});
+    br.spans.insert(br.spans.end(), r.spans.begin(), r.spans.end());
+    if (i == 0) {
+      br.sections = r.sections;
+    } else {
+      for (size_t k = 0; k < r.sections.size(); ++k) {
+        br.sections[k].cycles += r.sections[k].cycles;
+        br.sections[k].config_cycles += r.sections[k].config_cycles;
+      }
+    }
+    br.total_cycles += r.total_cycles;
+    br.total_config_cycles += r.total_config_cycles;
+    br.dma_to_device_bytes += r.dma_to_device_bytes;
+    br.dma_from_device_bytes += r.dma_from_device_bytes;
+    for (auto& [name, t] : r.outputs) {
+      auto& o = br.outputs[name];
+      if (i == 0) {
+        o.shape = t.shape;
+        o.shape.insert(o.shape.begin(), int64_t(n));
+        o.data.reserve(n * t.data.size());
+      }
+      o.data.insert(o.data.end(), t.data.begin(), t.data.end());
+    }
+    if (progress) progress(i + 1, n);
+  }
+  return br;
 }
 
 }  // namespace openrdu::runtime

@@ -8,6 +8,8 @@
 #include "openrdu/driver/device.h"
 #include "openrdu/gen/isa.h"
 #include "openrdu/gen/regs.h"
+#include "openrdu/arch/bitstream.h"
+#include "openrdu/runtime/profile.h"
 #include "openrdu/runtime/session.h"
 
 namespace openrdu::runtime {
@@ -223,6 +225,146 @@ TEST(Session, LoadRejectsOtherConfiguration) {
     EXPECT_NE(m.find("'tiny'"), std::string::npos) << m;
   }
   EXPECT_THROW(s.run(inputs()), RuntimeError);  // nothing loaded
+}
+
+// A fake whose "program" computes y[k] = 2 * x[k] + sample marker on START, so the stacked
+// outputs show which sample each slice came from.
+class DoublingDevice : public FakeDevice {
+ public:
+  using FakeDevice::FakeDevice;
+  void write32(uint32_t off, uint32_t v) override {
+    FakeDevice::write32(off, v);
+    if (off == reg::CTRL && (v & reg::CTRL_START_MASK)) {
+      float x[4], y[4];
+      std::memcpy(x, &mem[0x1000], 16);
+      for (int k = 0; k < 4; ++k) y[k] = 2 * x[k];
+      std::memcpy(&mem[0x3000], y, 16);
+    }
+  }
+};
+
+TEST(Session, BatchRunsEverySampleAndStacksOutputs) {
+  auto cfg = arch::load_config("tiny");
+  DoublingDevice dev(cfg);
+  Session s(dev, cfg);
+  s.load(program(cfg));
+  std::map<std::string, HostTensor> in{{"x", {{3, 4}, {1, 2, 3, 4, 10, 20, 30, 40, -1, -2, -3, -4}}}};
+  std::vector<std::pair<size_t, size_t>> prog;
+  auto r = s.run_batch(in, [&](size_t d, size_t n) { prog.push_back({d, n}); });
+  EXPECT_EQ(r.samples, 3u);
+  ASSERT_EQ(r.outputs.count("y"), 1u);
+  EXPECT_EQ(r.outputs["y"].shape, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(r.outputs["y"].data, (std::vector<float>{2, 4, 6, 8, 20, 40, 60, 80, -2, -4, -6, -8}));
+  EXPECT_EQ(prog, (std::vector<std::pair<size_t, size_t>>{{1, 3}, {2, 3}, {3, 3}}));
+  // Per sample: input, constant, bitstream to the device (16 + 8 + 20), output back (16).
+  EXPECT_EQ(r.dma_to_device_bytes, 3u * (16 + 8 + 20));
+  EXPECT_EQ(r.dma_from_device_bytes, 3u * 16);
+  EXPECT_EQ(r.total_cycles, 3 * ((uint64_t(1) << 32) | 0x10));
+  ASSERT_EQ(r.sections.size(), 1u);
+  EXPECT_EQ(r.sections[0].cycles, r.total_cycles);
+  std::map<std::string, int> per_track;
+  for (const auto& sp : r.spans) ++per_track[sp.track];
+  EXPECT_EQ(per_track["batch"], 3);
+  EXPECT_EQ(per_track["configuration"], 3);
+  EXPECT_EQ(per_track["run"], 3);
+  EXPECT_EQ(per_track["dma host->device"], 9);
+  EXPECT_EQ(per_track["dma device->host"], 3);
+  // Samples follow one another on the time line; each contains its run span.
+  std::vector<const TraceSpan*> samples, runs;
+  for (const auto& sp : r.spans) {
+    if (sp.track == "batch") samples.push_back(&sp);
+    if (sp.track == "run") runs.push_back(&sp);
+  }
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(runs[i]->dur, (uint64_t(1) << 32) | 0x10);
+    EXPECT_GE(runs[i]->start, samples[i]->start);
+    EXPECT_LE(runs[i]->start + runs[i]->dur, samples[i]->start + samples[i]->dur);
+    if (i) {
+      EXPECT_GE(samples[i]->start, samples[i - 1]->start + samples[i - 1]->dur);
+    }
+  }
+}
+
+TEST(Session, BatchOfModelShapeWithLeadingOne) {
+  pef::Pef p;
+  p.tensors = {{"a", pef::DType::F32, pef::Role::Input, {1, 2}, 0x1000, 8, 0},
+               {"b", pef::DType::F32, pef::Role::Input, {2}, 0x2000, 8, 0}};
+  std::map<std::string, HostTensor> in{{"a", {{5, 2}, std::vector<float>(10)}}, {"b", {{5, 2}, std::vector<float>(10)}}};
+  for (int k = 0; k < 10; ++k) in["a"].data[size_t(k)] = float(k);
+  EXPECT_EQ(batch_size(p, in), 5u);
+  auto s3 = batch_sample(p, in, 3);
+  EXPECT_EQ(s3["a"].shape, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(s3["a"].data, (std::vector<float>{6, 7}));
+  // [N, 1, 2] for the model's [1, 2] also works (the leading-dimension form).
+  EXPECT_EQ(batch_size(p, {{"a", {{1, 1, 2}, {0, 0}}}, {"b", {{1, 2}, {0, 0}}}}), 1u);
+  EXPECT_EQ(batch_size(p, {{"a", {{2, 1, 2}, std::vector<float>(4)}}, {"b", {{2, 2}, std::vector<float>(4)}}}), 2u);
+}
+
+std::string batch_error(const pef::Pef& p, const std::map<std::string, HostTensor>& in) {
+  try {
+    batch_size(p, in);
+  } catch (const RuntimeError& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Session, BatchShapeErrorsNameInputsAndShapes) {
+  pef::Pef p;
+  p.tensors = {{"a", pef::DType::F32, pef::Role::Input, {2}, 0x1000, 8, 0},
+               {"b", pef::DType::F32, pef::Role::Input, {3}, 0x2000, 12, 0},
+               {"y", pef::DType::F32, pef::Role::Output, {3}, 0x3000, 12, 0}};
+  EXPECT_EQ(batch_error(p, {{"a", {{4, 2}, std::vector<float>(8)}}, {"b", {{3, 3}, std::vector<float>(9)}}}),
+            "batch inputs disagree on the number of samples: 'a' (4, 2), 'b' (3, 3)");
+  EXPECT_EQ(batch_error(p, {{"a", {{2}, std::vector<float>(2)}}, {"b", {{3, 3}, std::vector<float>(9)}}}),
+            "batch input 'a': shape (2,) is not [N, ...] of the model's input shape (2,)");
+  EXPECT_EQ(batch_error(p, {{"a", {{0, 2}, {}}}, {"b", {{0, 3}, {}}}}), "batch of 0 samples: 'a' (0, 2), 'b' (0, 3)");
+  EXPECT_EQ(batch_error(p, {{"a", {{1, 2}, std::vector<float>(2)}}}), "batch: input 'b' (3,) not given");
+  EXPECT_EQ(batch_error(p, {{"y", {{1, 3}, std::vector<float>(3)}}}),
+            "batch input 'y': the model has no input of that name");
+}
+
+TEST(Profile, JsonHasCompleteEventsInMicrosecondsPerTrack) {
+  std::vector<TraceSpan> spans = {{"run", "run 0 (\"add\")", 1500, 250, {{"section", "add"}}, {{"cycles", 250}}},
+                                  {"dma host->device", "input x", 0, 10, {}, {{"bytes", 16}}}};
+  const std::string j = profile_json(spans, 500, "dev");
+  EXPECT_NE(j.find("\"traceEvents\":["), std::string::npos);
+  EXPECT_NE(j.find("\"name\":\"thread_name\",\"args\":{\"name\":\"run\"}"), std::string::npos);
+  // 1500 cycles at 500 MHz = 3 us; 250 cycles = 0.5 us; tid 1 = first track.
+  EXPECT_NE(j.find("{\"ph\":\"X\",\"pid\":1,\"tid\":1,\"name\":\"run 0 (\\\"add\\\")\",\"cat\":\"run\",\"ts\":3.000,"
+                   "\"dur\":0.500,\"args\":{\"cycles\":250,\"section\":\"add\"}}"),
+            std::string::npos)
+      << j;
+  EXPECT_NE(j.find("\"tid\":2,\"name\":\"input x\",\"cat\":\"dma host->device\",\"ts\":0.000,\"dur\":0.020,"
+                   "\"args\":{\"bytes\":16}"),
+            std::string::npos)
+      << j;
+  EXPECT_THROW(profile_json(spans, 0, "dev"), std::invalid_argument);
+}
+
+TEST(Profile, SectionUsageCountsEnabledPcus) {
+  auto cfg = arch::load_config("tiny");
+  pef::Pef p;
+  arch::PcuConfig on;
+  on.enable = true;
+  on.count = 1;
+  on.stages.resize(cfg.stages);
+  arch::PcuConfig off = on;
+  off.enable = false;
+  // tiny (2 x 2): PCU slots (0,0) and (1,1). s0: (0,0) on, (1,1) written but disabled.
+  ASSERT_EQ(cfg.num_pcu(), 2u);
+  p.sections.push_back({"s0", 0x8000, arch::assemble_bitstream(cfg, {{cfg.slot_id(0, 0), on.encode(cfg)},
+                                                                     {cfg.slot_id(1, 1), off.encode(cfg)}})});
+  p.sections.push_back({"s1", 0x9000, arch::assemble_bitstream(cfg, {})});
+  p.sections.push_back({"s2", 0xA000, arch::assemble_bitstream(cfg, {{cfg.slot_id(0, 0), on.encode(cfg)},
+                                                                     {cfg.slot_id(1, 1), on.encode(cfg)}})});
+  auto u = section_usage(cfg, p);
+  ASSERT_EQ(u.size(), 3u);
+  EXPECT_EQ(u[0].name, "s0");
+  EXPECT_EQ(u[0].pcus_used, 1u);
+  EXPECT_EQ(u[0].pcus_present, 2u);
+  EXPECT_EQ(u[1].pcus_used, 0u);
+  EXPECT_EQ(u[2].pcus_used, 2u);
 }
 
 }  // namespace

@@ -2,12 +2,22 @@
 //   snrun [--backend verilator|func] [--config tiny|small|FILE.yaml] MODEL.pef
 //         --input NAME=FILE.npy ... --output-dir DIR
 //         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--watchdog CYCLES]
-//         [--log-level LEVEL] [--log-dir DIR]
+//         [--log-level LEVEL] [--log-dir DIR] [--batch] [--profile FILE.json]
 //   snrun --info [--backend B] [--config C]   (open the device, print its identity, exit)
 // Writes DIR/<output>.npy for every output of the model (temporary file, then rename;
 // nothing is written unless the whole run succeeds). Every error: one line, exit 1.
+// --batch: every input holds N samples ([N, ...model shape], or [N, ...rest] for a model
+// shape [1, ...rest]); the program is loaded once and run per sample; every output is
+// written stacked as [N, ...model output shape]. Progress bar on stderr when it is a TTY,
+// else a progress line in the log every 10%.
+// --profile FILE.json: Chrome trace / Perfetto JSON of the run in simulated time, and a
+// summary on stdout (docs/architecture.md section 18).
+#include <algorithm>
+#include <chrono>
+#include <functional>
 #include <cstdio>
 #include <filesystem>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -20,6 +30,7 @@
 #include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
+#include "openrdu/runtime/profile.h"
 #include "openrdu/runtime/session.h"
 
 using namespace openrdu;
@@ -56,6 +67,34 @@ void print_info(driver::Device& dev) {
   if (fp != i.fingerprint) die(fmt::format("FINGERPRINT 0x{:08x} differs from the configuration's 0x{:08x}", fp, i.fingerprint));
 }
 
+// Progress of a batch: a bar on stderr when it is a TTY, else a log line every 10%.
+class Progress {
+ public:
+  Progress() : tty_(::isatty(2) != 0), t0_(std::chrono::steady_clock::now()) {}
+  void operator()(size_t done, size_t n) {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0_).count();
+    const double rate = s > 0 ? double(done) / s : 0.0;
+    if (tty_) {
+      constexpr size_t kWidth = 30;
+      const size_t fill = done * kWidth / n;
+      fmt::print(stderr, "\r[{}{}] {}/{} samples, {:.2f} samples/s{}", std::string(fill, '#'),
+                 std::string(kWidth - fill, ' '), done, n, rate, done == n ? "\n" : "");
+      std::fflush(stderr);
+    } else {
+      const size_t decile = done * 10 / n;
+      if (decile > last_decile_ || done == n) {
+        last_decile_ = decile;
+        spdlog::info("batch: {}/{} samples ({}%), {:.2f} samples/s", done, n, done * 100 / n, rate);
+      }
+    }
+  }
+
+ private:
+  bool tty_;
+  std::chrono::steady_clock::time_point t0_;
+  size_t last_decile_ = 0;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -67,7 +106,8 @@ int main(int argc, char** argv) {
   double timeout = 60;
   uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
   std::string log_dir;
-  bool info = false;
+  bool info = false, batch = false;
+  std::string profile;
   app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
   app.add_option("--config", config, "device configuration: tiny, small or a FILE.yaml (default small)");
@@ -82,6 +122,10 @@ int main(int argc, char** argv) {
   app.add_option("--timeout", timeout, "seconds to wait for each device step (default 60)");
   app.add_option("--watchdog", watchdog,
                  fmt::format("device WATCHDOG: stop a run after CYCLES cycles, 0 = off (default {})", watchdog));
+  app.add_flag("--batch", batch,
+               "inputs hold N samples ([N, ...input shape]): run each, write outputs stacked as [N, ...]");
+  app.add_option("--profile", profile,
+                 "write a Chrome trace / Perfetto JSON of the run (simulated time) and print a summary");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
       ->check(CLI::IsMember(runtime::log_level_names()));
   app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
@@ -126,7 +170,15 @@ int main(int argc, char** argv) {
     }
     // Everything that can be checked without a device, before the (slow) device starts.
     runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
-    runtime::check_inputs(pef, inputs);
+    size_t samples = 0;
+    if (batch) samples = runtime::batch_size(pef, inputs);
+    else runtime::check_inputs(pef, inputs);
+    if (!profile.empty()) {
+      const auto pp = std::filesystem::path(profile).parent_path();
+      if (!pp.empty() && !std::filesystem::is_directory(pp))
+        die(fmt::format("--profile {}: directory {} does not exist", profile, pp.string()));
+    }
+    const auto usage = profile.empty() ? std::vector<runtime::SectionUsage>{} : runtime::section_usage(cfg, pef);
 
     driver::DeviceOptions dopt;
     dopt.trace_file = trace;
@@ -140,14 +192,48 @@ int main(int argc, char** argv) {
     runtime::Session session(*dev, cfg, sopt);
     spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
     session.load(pef);
-    const auto result = session.run(inputs);
+    runtime::BatchResult result;
+    if (batch) {
+      spdlog::info("batch of {} samples", samples);
+      Progress progress;
+      result = session.run_batch(inputs, std::ref(progress));
+    } else {
+      auto r = session.run(inputs);
+      result.samples = 1;
+      result.outputs = std::move(r.outputs);
+      result.sections = std::move(r.sections);
+      result.total_cycles = r.total_cycles;
+      result.total_config_cycles = r.total_config_cycles;
+      result.dma_to_device_bytes = r.dma_to_device_bytes;
+      result.dma_from_device_bytes = r.dma_from_device_bytes;
+      result.spans = std::move(r.spans);
+    }
 
-    fmt::print("{} on {} ({}): {} section{}\n", model, backend, cfg.name, result.sections.size(),
-               result.sections.size() == 1 ? "" : "s");
+    fmt::print("{} on {} ({}): {} section{}{}\n", model, backend, cfg.name, result.sections.size(),
+               result.sections.size() == 1 ? "" : "s",
+               batch ? fmt::format(", batch of {} samples (cycles summed over the samples)", samples) : "");
     for (const auto& s : result.sections)
       fmt::print("  section {} {:<24} {:>10} cycles  (configuration {} cycles)\n", s.index, s.name, s.cycles,
                  s.config_cycles);
     fmt::print("  total {:>33} cycles  (configuration {} cycles)\n", result.total_cycles, result.total_config_cycles);
+    if (!profile.empty()) {
+      runtime::write_profile(profile, result.spans, cfg.clock_mhz, fmt::format("OpenRDU {} ({})", cfg.name, backend));
+      uint64_t end = 0;
+      for (const auto& sp : result.spans) end = std::max(end, sp.start + sp.dur);
+      const double mhz = cfg.clock_mhz;
+      fmt::print("profile {}:\n", profile);
+      fmt::print("  device cycles:        {} run + {} configuration ({:.3f} us + {:.3f} us at {} MHz)\n",
+                 result.total_cycles, result.total_config_cycles, double(result.total_cycles) / mhz,
+                 double(result.total_config_cycles) / mhz, cfg.clock_mhz);
+      fmt::print("  simulated time:       {} cycles ({:.3f} us), DMA included\n", end, double(end) / mhz);
+      fmt::print("  DMA host->device:     {} bytes\n", result.dma_to_device_bytes);
+      fmt::print("  DMA device->host:     {} bytes\n", result.dma_from_device_bytes);
+      for (size_t i = 0; i < usage.size(); ++i)
+        fmt::print("  section {} {:<24} PCUs used {}/{} ({:.0f}%)\n", i, usage[i].name, usage[i].pcus_used,
+                   usage[i].pcus_present, 100.0 * usage[i].pcus_used / std::max(1u, usage[i].pcus_present));
+      fmt::print("  utilisation: PCUs enabled by each bitstream only; per-unit activity counters do not exist "
+                 "in the hardware yet\n");
+    }
     for (const auto& [name, t] : result.outputs) {
       const auto path = (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string();
       runtime::write_npy(t, path);
