@@ -104,7 +104,8 @@ class SimDevice : public Device {
 
   SimStats sim_stats() override {
     platform::SimStats s = plat_.stats();
-    return SimStats{s.core_cycles, s.wall_seconds, s.cycles_per_second, s.trace_file, s.trace_bytes};
+    return SimStats{s.core_cycles, s.wall_seconds, s.cycles_per_second, s.evaluated_cycles, s.trace_file,
+                    s.trace_bytes};
   }
 
  private:

@@ -29,7 +29,10 @@ module rdu_core
   input  logic [LANES*32-1:0] mem_rsp_rdata_i,
   input  logic [7:0]          mem_rsp_id_i,
   input  logic                mem_rsp_err_i,
-  output logic                irq_o
+  output logic                irq_o,
+  // High while configuring, running, stopping or in soft reset. While it is low the
+  // core's state changes only through the CSR bus: a simulator may skip idle cycles.
+  output logic                busy_o
 );
   localparam int unsigned VW  = LANES * 32;
   localparam int unsigned SR  = ROWS + 1;
@@ -308,6 +311,7 @@ module rdu_core
   end
 
   assign status = {error_q, done_q, run_q || (cst_q == C_STOP), cc_busy, configured_q};
+  assign busy_o = (cst_q != C_IDLE) || cc_busy || soft_rst_q;
   assign err_status = {eunit_q, ecode_q};
 
   // ---------------------------------------------------------------------------------

@@ -234,7 +234,9 @@ uint64_t Platform::msi_count(unsigned vector) const { return vector > 1 ? 0 : im
 
 void Platform::advance(uint64_t cycles) {
   const sc_time until = sc_core::sc_time_stamp() + impl_->period * static_cast<double>(cycles);
-  while (sc_core::sc_time_stamp() < until && sc_core::sc_pending_activity())
+  // SC_RUN_TO_TIME moves time on even when nothing is pending (an idle RTL core
+  // schedules no events while it skips cycles).
+  while (sc_core::sc_time_stamp() < until)
     sc_core::sc_start(std::min(kStep, until - sc_core::sc_time_stamp()), sc_core::SC_RUN_TO_TIME);
 }
 
@@ -245,7 +247,8 @@ SimStats Platform::stats() const {
   s.core_cycles = cycles();
   s.sim_time_ps = to_ps(sc_core::sc_time_stamp());
   s.wall_seconds = impl_->wall_seconds;
-  s.cycles_per_second = s.wall_seconds > 0 ? double(s.core_cycles) / s.wall_seconds : 0;
+  s.evaluated_cycles = impl_->core->evaluated_cycles();
+  s.cycles_per_second = s.wall_seconds > 0 ? double(s.evaluated_cycles) / s.wall_seconds : 0;
   s.trace_file = impl_->opt.trace_file;
   if (!s.trace_file.empty()) {
     std::error_code ec;

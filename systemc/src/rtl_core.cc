@@ -53,8 +53,9 @@ void RtlCore<V>::finish(SimStats& st) {
   std::error_code ec;
   st.trace_bytes = trace_file_.empty() ? 0 : static_cast<uint64_t>(std::filesystem::file_size(trace_file_, ec));
   if (ec) st.trace_bytes = 0;
-  spdlog::info("rtl core ({}): {} cycles simulated, {:.0f} cycles/s, trace {}", cfg_.name, cycle_,
-               st.wall_seconds > 0 ? double(cycle_) / st.wall_seconds : 0.0,
+  spdlog::info("rtl core ({}): {} cycles simulated ({} evaluated, {} idle skipped), {:.0f} evaluated cycles/s, trace {}",
+               cfg_.name, cycle_, cycle_ - idle_cycles_, idle_cycles_,
+               st.wall_seconds > 0 ? double(cycle_ - idle_cycles_) / st.wall_seconds : 0.0,
                trace_file_.empty() ? std::string("off") : fmt::format("{} ({} bytes)", trace_file_, st.trace_bytes));
 }
 
@@ -62,6 +63,7 @@ template <class V>
 uint32_t RtlCore<V>::csr_access(bool we, uint32_t offset, uint32_t wdata) {
   CsrReq req{we, offset, wdata};
   csr_q_.push_back(&req);
+  csr_req_ev_.notify(sc_core::SC_ZERO_TIME);
   while (!req.done) wait(csr_done_ev_);
   return req.rdata;
 }
@@ -175,6 +177,22 @@ void RtlCore<V>::clock_thread() {
   t.rst_ni = 1;
   wait(period_ * static_cast<double>(kResetCycles));
   for (;;) {
+    // Idle: the core is neither configuring nor running (busy_o low), no CSR access is
+    // pending and no memory response is due, so its state cannot change. Skip the
+    // cycles until the next CSR request instead of evaluating the model each cycle
+    // (the clock is not drawn in a trace meanwhile).
+    if (!t.busy_o && csr_q_.empty() && !csr_cur_ && rsp_q_.empty()) {
+      idle_ = true;
+      wait(csr_req_ev_);
+      idle_ = false;
+      const uint64_t now_ps = to_ps(sc_core::sc_time_stamp());
+      const uint64_t next = (now_ps + period_ps_ - 1) / period_ps_;  // next cycle boundary
+      if (next * period_ps_ > now_ps) wait(ps((next * period_ps_ - now_ps)));
+      if (next > cycle_) {
+        idle_cycles_ += next - cycle_;
+        cycle_ = next;
+      }
+    }
     const uint64_t start = cycle_;
     bool irq_changed = false;
     csr_completed_ = false;

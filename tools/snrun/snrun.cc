@@ -240,8 +240,8 @@ int main(int argc, char** argv) {
       fmt::print("  wrote {} {}\n", path, runtime::shape_str(t.shape));
     }
     const auto st = dev->sim_stats();
-    fmt::print("  simulated {} cycles, {:.0f} cycles/s, trace {}\n", st.cycles, st.cycles_per_second,
-               trace.empty() ? std::string("off") : trace);
+    fmt::print("  simulated {} cycles ({} evaluated, idle cycles skipped), {:.0f} evaluated cycles/s, trace {}\n",
+               st.cycles, st.evaluated_cycles, st.cycles_per_second, trace.empty() ? std::string("off") : trace);
   } catch (const std::exception& e) {
     die(e.what());
   }

@@ -32,7 +32,8 @@ struct DeviceInfo {
 struct SimStats {
   uint64_t cycles = 0;           // simulated core cycles
   double wall_seconds = 0;       // wall-clock time spent simulating
-  double cycles_per_second = 0;
+  double cycles_per_second = 0;  // evaluated cycles per wall-clock second
+  uint64_t evaluated_cycles = 0; // cycles the model evaluated (the RTL core skips idle ones)
   std::string trace_file;
   uint64_t trace_bytes = 0;
 };

@@ -22,6 +22,8 @@ class CoreBase : public sc_module {
 
   CoreBase(sc_module_name name, const arch::Config& cfg);
   virtual uint64_t cycles() const = 0;  // simulated core cycles
+  // Cycles the model actually evaluated (the RTL core skips idle cycles).
+  virtual uint64_t evaluated_cycles() const { return cycles(); }
   virtual std::string core_kind() const = 0;  // "rtl", "func"
   // End of simulation: close the trace, print the statistics line (RTL).
   virtual void finish(SimStats&) {}

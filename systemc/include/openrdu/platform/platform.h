@@ -28,7 +28,8 @@ struct SimStats {
   uint64_t core_cycles = 0;     // simulated core clock cycles
   uint64_t sim_time_ps = 0;     // simulated time
   double wall_seconds = 0;      // wall-clock time spent in sc_start
-  double cycles_per_second = 0; // core_cycles / wall_seconds
+  uint64_t evaluated_cycles = 0;  // cycles the core model evaluated (idle cycles are skipped)
+  double cycles_per_second = 0; // evaluated_cycles / wall_seconds
   std::string trace_file;       // empty when not tracing
   uint64_t trace_bytes = 0;     // size of the trace file (after it is closed)
 };

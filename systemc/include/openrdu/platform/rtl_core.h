@@ -11,6 +11,7 @@
 #include <verilated.h>
 #include <verilated_fst_c.h>
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -26,7 +27,11 @@ class RtlCore : public CoreBase {
   SC_HAS_PROCESS(RtlCore);
   RtlCore(sc_module_name name, const arch::Config& cfg, const PlatformOptions& opt);
   ~RtlCore() override;
-  uint64_t cycles() const override { return cycle_; }
+  // While the clock is idle (skipping), the cycle count follows simulated time.
+  uint64_t cycles() const override {
+    return idle_ ? std::max(cycle_, to_ps(sc_core::sc_time_stamp()) / period_ps_) : cycle_;
+  }
+  uint64_t evaluated_cycles() const override { return cycle_ - idle_cycles_; }
   std::string core_kind() const override { return "rtl"; }
   void finish(SimStats& st) override;
 
@@ -63,12 +68,15 @@ class RtlCore : public CoreBase {
   bool finished_ = false;
 
   uint64_t cycle_ = 0;
+  uint64_t idle_cycles_ = 0;  // cycles skipped while the core was idle
+  bool idle_ = false;         // the clock thread is waiting for a CSR request
   uint64_t period_ps_;
   uint32_t lanes_;
   std::deque<CsrReq*> csr_q_;
   CsrReq* csr_cur_ = nullptr;
   bool csr_completed_ = false;
   sc_core::sc_event csr_done_ev_;
+  sc_core::sc_event csr_req_ev_;  // a CSR request was posted (wakes an idle clock)
   std::deque<MemRsp> rsp_q_;
   uint64_t last_ready_ = 0;
   bool irq_ = false;
