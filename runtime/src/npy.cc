@@ -1,6 +1,8 @@
 // NumPy .npy reader and writer (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "openrdu/runtime/npy.h"
 
+#include "openrdu/arch/file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -219,32 +221,10 @@ std::vector<uint8_t> serialize_npy(const HostTensor& t) {
 }
 
 void write_npy(const HostTensor& t, const std::string& path) {
-  const auto bytes = serialize_npy(t);
-  std::filesystem::path p(path);
-  std::string tmpl = (p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()).string() + "/." +
-                     p.filename().string() + ".tmpXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0) throw NpyError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
-  const std::string tmp(buf.data());
-  size_t done = 0;
-  int err = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      break;
-    }
-    done += size_t(w);
-  }
-  ::fchmod(fd, 0644);
-  if (::close(fd) != 0 && !err) err = errno;
-  if (!err && std::rename(tmp.c_str(), path.c_str()) != 0) err = errno;
-  if (err) {
-    ::unlink(tmp.c_str());
-    throw NpyError(fmt::format("{}: cannot write: {}", path, std::strerror(err)));
+  try {
+    arch::write_file_atomic(path, serialize_npy(t));
+  } catch (const std::runtime_error& e) {
+    throw NpyError(e.what());
   }
 }
 

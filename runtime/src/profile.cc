@@ -1,5 +1,7 @@
 #include "openrdu/runtime/profile.h"
 
+#include "openrdu/arch/file.h"
+
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -72,25 +74,10 @@ std::string profile_json(const std::vector<TraceSpan>& spans, uint32_t clock_mhz
 void write_profile(const std::string& path, const std::vector<TraceSpan>& spans, uint32_t clock_mhz,
                    const std::string& device_name) {
   const std::string text = profile_json(spans, clock_mhz, device_name);
-  const std::filesystem::path p(path);
-  const std::filesystem::path tmp =
-      p.parent_path() / fmt::format(".{}.tmp{}", p.filename().string(), static_cast<long>(::getpid()));
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) throw std::runtime_error(fmt::format("profile {}: cannot write {}", path, tmp.string()));
-    f << text;
-    f.close();
-    if (!f) {
-      std::error_code ec;
-      std::filesystem::remove(tmp, ec);
-      throw std::runtime_error(fmt::format("profile {}: write failed", path));
-    }
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, p, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    throw std::runtime_error(fmt::format("profile {}: cannot rename the temporary file into place", path));
+  try {
+    arch::write_file_atomic(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  } catch (const std::runtime_error& e) {
+    throw std::runtime_error(fmt::format("profile {}", e.what()));
   }
 }
 

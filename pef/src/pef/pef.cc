@@ -9,6 +9,8 @@
 // CONFIG sections); parse() moves them back into Pef::sections and out of Pef::meta.
 #include "openrdu/pef/pef.h"
 
+#include "openrdu/arch/file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -461,37 +463,10 @@ Pef read_file(const std::string& path) {
 }
 
 void write_file(const Pef& pef, const std::string& path) {
-  const std::vector<uint8_t> bytes = serialize(pef);
-  std::filesystem::path p(path);
-  std::string tmpl = (p.parent_path().empty() ? std::filesystem::path(".") : p.parent_path()).string() + "/." +
-                     p.filename().string() + ".tmpXXXXXX";
-  std::vector<char> buf(tmpl.begin(), tmpl.end());
-  buf.push_back('\0');
-  int fd = ::mkstemp(buf.data());
-  if (fd < 0) throw PefError(fmt::format("{}: cannot create a temporary file: {}", path, std::strerror(errno)));
-  const std::string tmp(buf.data());
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t w = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw PefError(fmt::format("{}: write failed: {}", path, std::strerror(err)));
-    }
-    done += size_t(w);
-  }
-  ::fchmod(fd, 0644);
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw PefError(fmt::format("{}: write failed: {}", path, std::strerror(err)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw PefError(fmt::format("{}: cannot rename the temporary file into place: {}", path, std::strerror(err)));
+  try {
+    arch::write_file_atomic(path, serialize(pef));
+  } catch (const std::runtime_error& e) {
+    throw PefError(e.what());
   }
 }
 
