@@ -17,6 +17,7 @@
 #include "Vrdu_agcu_tiny.h"
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
+#include "../common/unit_bus.h"
 
 namespace {
 
@@ -76,39 +77,9 @@ struct Result {
 
 class AgcuTb {
  public:
-  explicit AgcuTb(const arch::Config& cfg) : cfg_(cfg), mem_(kMemWords) {
-    top_.clk_i = 0;
-    top_.rst_ni = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
-    tick();
-  }
-  void tick() {
-    top_.clk_i = 1;
-    top_.eval();
-    top_.clk_i = 0;
-    top_.eval();
-    ++cycle_;
-  }
-  void configure(const std::vector<uint32_t>& words, std::mt19937_64& rng) {
-    top_.run_i = 0;
-    tick();
-    top_.cfg_clear_i = 1;
-    tick();
-    top_.cfg_clear_i = 0;
-    for (size_t w = 0; w < words.size(); ++w) {
-      top_.cfg_we_i = 1;
-      top_.cfg_unit_i = 1 + rng() % 50;  // another unit: ignored
-      top_.cfg_word_i = w;
-      top_.cfg_data_i = uint32_t(rng());
-      tick();
-      top_.cfg_unit_i = 0;
-      top_.cfg_data_i = words[w];
-      tick();
-    }
-    top_.cfg_we_i = 0;
-  }
+  explicit AgcuTb(const arch::Config& cfg) : cfg_(cfg), mem_(kMemWords) { bus_.reset(); }
+  void tick() { bus_.tick(); }
+  void configure(const std::vector<uint32_t>& words, std::mt19937_64& rng) { bus_.configure(0, words, rng); }
 
   struct Pending {
     uint64_t due;
@@ -248,6 +219,7 @@ class AgcuTb {
   std::vector<uint32_t> mem_;
   Vrdu_agcu_tiny top_;
   uint64_t cycle_ = 0;
+  openrdu::tb::UnitBus<Vrdu_agcu_tiny> bus_{top_, cycle_};
   uint64_t compared_ = 0;
 };
 

@@ -20,6 +20,7 @@
 #include "openrdu/arch/config.h"
 #include "openrdu/model/units.h"
 #include "verilated.h"
+#include "../common/unit_bus.h"
 
 using openrdu::arch::Opcode;
 using openrdu::arch::PcuConfig;
@@ -76,27 +77,9 @@ class Dut {
   uint64_t cycle() const { return cycle_; }
   Vrdu_pcu_tiny& top() { return top_; }
 
-  void tick() {
-    top_.clk_i = 0;
-    top_.eval();
-    top_.clk_i = 1;
-    top_.eval();
-    ++cycle_;
-  }
-
-  void cfg_write(uint32_t unit, uint32_t word, uint32_t data) {
-    top_.cfg_we_i = 1;
-    top_.cfg_unit_i = unit;
-    top_.cfg_word_i = word;
-    top_.cfg_data_i = data;
-    tick();
-    top_.cfg_we_i = 0;
-  }
-  void cfg_clear() {
-    top_.cfg_clear_i = 1;
-    tick();
-    top_.cfg_clear_i = 0;
-  }
+  void tick() { bus_.tick(); }
+  void cfg_write(uint32_t unit, uint32_t word, uint32_t data) { bus_.cfg_write(unit, word, data); }
+  void cfg_clear() { bus_.cfg_clear(); }
   void configure(const std::vector<uint32_t>& words) {
     cfg_clear();
     for (uint32_t i = 0; i < words.size(); ++i) cfg_write(kUnitId, i, words[i]);
@@ -121,6 +104,7 @@ class Dut {
   Vrdu_pcu_tiny top_{&ctx_};
   uint32_t lanes_;
   uint64_t cycle_ = 0;
+  openrdu::tb::UnitBus<Vrdu_pcu_tiny> bus_{top_, cycle_};
 };
 
 // Stimulus and checks of one run: the same input vectors to the RTL and the model.

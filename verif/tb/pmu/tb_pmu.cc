@@ -12,6 +12,7 @@
 #include "Vrdu_pmu_tiny.h"
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
+#include "../common/unit_bus.h"
 
 namespace {
 
@@ -33,39 +34,10 @@ std::string vec_str(const Vec& v) {
 
 class PmuTb {
  public:
-  explicit PmuTb(const arch::Config& cfg) : cfg_(cfg), model_(cfg_) {
-    top_.clk_i = 0;
-    top_.rst_ni = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
-    tick();
-  }
-  void tick() {
-    top_.clk_i = 1;
-    top_.eval();
-    top_.clk_i = 0;
-    top_.eval();
-    ++cycle_;
-  }
+  explicit PmuTb(const arch::Config& cfg) : cfg_(cfg), model_(cfg_) { bus_.reset(); }
+  void tick() { bus_.tick(); }
   void configure(const std::vector<uint32_t>& words, std::mt19937_64& rng) {
-    top_.run_i = 0;
-    tick();
-    top_.cfg_clear_i = 1;
-    tick();
-    top_.cfg_clear_i = 0;
-    for (size_t w = 0; w < words.size(); ++w) {
-      // A write to another unit first: must be ignored.
-      top_.cfg_we_i = 1;
-      top_.cfg_unit_i = 1 + rng() % 50;
-      top_.cfg_word_i = w;
-      top_.cfg_data_i = uint32_t(rng());
-      tick();
-      top_.cfg_unit_i = 0;
-      top_.cfg_data_i = words[w];
-      tick();
-    }
-    top_.cfg_we_i = 0;
+    bus_.configure(0, words, rng);  // with writes to other units, which must be ignored
     model_.configure(words);
   }
 
@@ -144,6 +116,7 @@ class PmuTb {
   openrdu::model::Pmu model_;
   Vrdu_pmu_tiny top_;
   uint64_t cycle_ = 0;
+  openrdu::tb::UnitBus<Vrdu_pmu_tiny> bus_{top_, cycle_};
   uint64_t compared_ = 0;  // vectors compared with the model
 };
 

@@ -14,6 +14,7 @@
 
 #include "Vrdu_switch_tiny.h"
 #include "openrdu/arch/config.h"
+#include "../common/unit_bus.h"
 
 namespace {
 
@@ -41,26 +42,9 @@ class SwitchTb {
   uint32_t words(int net) const { return net == 0 ? lanes_ : 1; }
   uint32_t mask(int net) const { return net == 2 ? 1u : 0xFFFFFFFFu; }
 
-  void tick() {
-    top_.clk_i = 1;
-    top_.eval();
-    top_.clk_i = 0;
-    top_.eval();
-    ++cycle_;
-  }
-  void cfg_write(uint32_t unit, uint32_t word, uint32_t data) {
-    top_.cfg_we_i = 1;
-    top_.cfg_unit_i = unit;
-    top_.cfg_word_i = word;
-    top_.cfg_data_i = data;
-    tick();
-    top_.cfg_we_i = 0;
-  }
-  void cfg_clear() {
-    top_.cfg_clear_i = 1;
-    tick();
-    top_.cfg_clear_i = 0;
-  }
+  void tick() { bus_.tick(); }
+  void cfg_write(uint32_t unit, uint32_t word, uint32_t data) { bus_.cfg_write(unit, word, data); }
+  void cfg_clear() { bus_.cfg_clear(); }
 
   void set_in(int net, int i, bool valid, const Item& d) {
     auto setbit = [&](auto& v) { v = valid ? (v | (1u << i)) : (v & ~(1u << i)); };
@@ -105,6 +89,7 @@ class SwitchTb {
   Vrdu_switch_tiny top_;
   uint32_t lanes_;
   uint64_t cycle_ = 0;
+  openrdu::tb::UnitBus<Vrdu_switch_tiny> bus_{top_, cycle_};
 };
 
 std::string item_str(const Item& d) {

@@ -1,0 +1,63 @@
+// Clock, reset and configuration-bus driving shared by the unit testbenches (PCU, PMU,
+// AGCU, switch): every unit has clk_i, rst_ni, run_i, cfg_clear_i and the config bus
+// (docs/architecture.md section 12).
+#pragma once
+#include <cstdint>
+#include <random>
+#include <vector>
+
+namespace openrdu::tb {
+
+template <class V>
+class UnitBus {
+ public:
+  UnitBus(V& top, uint64_t& cycle) : top_(top), cycle_(cycle) {}
+
+  // One clock cycle (a rising edge).
+  void tick() {
+    top_.clk_i = 1;
+    top_.eval();
+    top_.clk_i = 0;
+    top_.eval();
+    ++cycle_;
+  }
+  // Two cycles in reset, one out.
+  void reset() {
+    top_.clk_i = 0;
+    top_.rst_ni = 0;
+    tick();
+    tick();
+    top_.rst_ni = 1;
+    tick();
+  }
+  void cfg_write(uint32_t unit, uint32_t word, uint32_t data) {
+    top_.cfg_we_i = 1;
+    top_.cfg_unit_i = unit;
+    top_.cfg_word_i = word;
+    top_.cfg_data_i = data;
+    tick();
+    top_.cfg_we_i = 0;
+  }
+  void cfg_clear() {
+    top_.cfg_clear_i = 1;
+    tick();
+    top_.cfg_clear_i = 0;
+  }
+  // Stop the run, clear the configuration and write `words` to unit `unit`; before
+  // each word a random write to another unit id (1..50 away), which must be ignored.
+  void configure(uint32_t unit, const std::vector<uint32_t>& words, std::mt19937_64& rng) {
+    top_.run_i = 0;
+    tick();
+    cfg_clear();
+    for (size_t w = 0; w < words.size(); ++w) {
+      cfg_write(unit + 1 + uint32_t(rng() % 50), uint32_t(w), uint32_t(rng()));
+      cfg_write(unit, uint32_t(w), words[w]);
+    }
+  }
+
+ private:
+  V& top_;
+  uint64_t& cycle_;
+};
+
+}  // namespace openrdu::tb
