@@ -15,7 +15,6 @@ namespace reg = gen::reg;
 namespace {
 
 constexpr uint32_t kExpectedId = 0x52445530u;
-constexpr size_t kDmaMaxChunk = 16u << 20;  // bytes per DMA transfer
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;
@@ -74,20 +73,10 @@ class SimDevice : public Device {
   }
 
   void copy_to_device(const void* src, uint64_t dev_addr, size_t bytes) override {
-    const auto* p = static_cast<const uint8_t*>(src);
-    for (size_t off = 0; off < bytes || (bytes == 0 && off == 0); off += kDmaMaxChunk) {
-      size_t n = std::min(kDmaMaxChunk, bytes - off);
-      dma(false, const_cast<uint8_t*>(p + off), dev_addr + off, n);
-      if (bytes == 0) break;
-    }
+    copy(false, const_cast<uint8_t*>(static_cast<const uint8_t*>(src)), dev_addr, bytes);
   }
   void copy_from_device(void* dst, uint64_t dev_addr, size_t bytes) override {
-    auto* p = static_cast<uint8_t*>(dst);
-    for (size_t off = 0; off < bytes || (bytes == 0 && off == 0); off += kDmaMaxChunk) {
-      size_t n = std::min(kDmaMaxChunk, bytes - off);
-      dma(true, p + off, dev_addr + off, n);
-      if (bytes == 0) break;
-    }
+    copy(true, static_cast<uint8_t*>(dst), dev_addr, bytes);
   }
 
   bool wait_irq(unsigned vector, double timeout_s) override {
@@ -98,6 +87,7 @@ class SimDevice : public Device {
     write32(reg::CTRL, reg::CTRL_SOFT_RESET_MASK);
     plat_.clear_msi(kIrqCore);
     plat_.clear_msi(kIrqDma);
+    plat_.clear_msi(kIrqDmaError);
   }
 
   uint64_t cycles() override { return plat_.cycles(); }
@@ -109,38 +99,89 @@ class SimDevice : public Device {
   }
 
  private:
-  void dma(bool to_host, uint8_t* host, uint64_t dev_addr, size_t n) {
+  // A copy through the DMA engine's descriptor ring (docs/architecture.md 8, 19): the
+  // bytes are staged in host DMA buffers of at most kDmaPiece bytes (a scatter-gather
+  // list: the buffers are not contiguous), one descriptor each, in batches of up to
+  // kRingEntries descriptors with the completion interrupt (MSI 1) on the last one of a
+  // batch; a failing descriptor stops the ring and raises MSI 2.
+  void copy(bool to_host, uint8_t* host, uint64_t dev_addr, size_t bytes) {
     const char* dir = to_host ? "device->host" : "host->device";
-    if (dev_addr > UINT32_MAX || n > UINT32_MAX)
-      throw std::out_of_range(fmt::format("DMA {}: device address 0x{:x} + {} bytes does not fit DMA_DEV_ADDR/DMA_LEN "
-                                          "(32 bit); device DRAM is {} bytes",
-                                          dir, dev_addr, n, info_.dram_bytes));
-    const uint64_t bus = plat_.host_alloc(n);
-    struct Free {
-      platform::Platform& p;
-      uint64_t a;
-      ~Free() { p.host_free(a); }
-    } guard{plat_, bus};
-    if (!to_host && n) std::memcpy(plat_.host_ptr(bus, n), host, n);
-    plat_.clear_msi(kIrqDma);
-    write32(reg::DMA_HOST_ADDR_LO, static_cast<uint32_t>(bus));
-    write32(reg::DMA_HOST_ADDR_HI, static_cast<uint32_t>(bus >> 32));
-    write32(reg::DMA_DEV_ADDR, static_cast<uint32_t>(dev_addr));
-    write32(reg::DMA_LEN, static_cast<uint32_t>(n));
-    write32(reg::DMA_CTRL, reg::DMA_CTRL_START_MASK | (to_host ? reg::DMA_CTRL_TO_HOST_MASK : 0));
-    if (!plat_.wait_msi(kIrqDma, opt_.timeout_s))
-      throw TimeoutError(fmt::format("DMA {} of {} bytes (host 0x{:x}, device 0x{:08x}): no DMA interrupt (MSI 1) "
-                                     "after {} s; DMA_STATUS=0x{:x}",
-                                     dir, n, bus, dev_addr, opt_.timeout_s, read32(reg::DMA_STATUS)));
-    const uint32_t st = read32(reg::DMA_STATUS);
-    if (st & reg::DMA_STATUS_ERROR_MASK)
-      throw std::runtime_error(fmt::format("DMA {} of {} bytes between host 0x{:x} and device [0x{:08x}, 0x{:x}): "
-                                           "DMA_STATUS.ERROR (device DRAM is [0, 0x{:x}))",
-                                           dir, n, bus, dev_addr, dev_addr + n, info_.dram_bytes));
-    if (!(st & reg::DMA_STATUS_DONE_MASK))
-      throw std::runtime_error(fmt::format("DMA {}: interrupt without DMA_STATUS.DONE (0x{:x})", dir, st));
-    if (to_host && n) std::memcpy(host, plat_.host_ptr(bus, n), n);
+    if (dev_addr > UINT32_MAX || bytes > UINT32_MAX || dev_addr + bytes > uint64_t(UINT32_MAX) + 1)
+      throw std::out_of_range(fmt::format("DMA {}: device address 0x{:x} + {} bytes does not fit the 32-bit device "
+                                          "address; device DRAM is {} bytes",
+                                          dir, dev_addr, bytes, info_.dram_bytes));
+    if (bytes == 0) return;
+    ensure_ring();
+    struct Piece {
+      uint64_t bus;
+      size_t off, n;
+    };
+    for (size_t batch = 0; batch < bytes; batch += kRingEntries * kDmaPiece) {
+      const size_t batch_bytes = std::min(bytes - batch, kRingEntries * kDmaPiece);
+      std::vector<Piece> pieces;
+      struct Free {
+        platform::Platform& p;
+        std::vector<Piece>& v;
+        ~Free() {
+          for (const auto& x : v) p.host_free(x.bus);
+        }
+      } guard{plat_, pieces};
+      for (size_t off = 0; off < batch_bytes; off += kDmaPiece) {
+        const size_t n = std::min(kDmaPiece, batch_bytes - off);
+        pieces.push_back({plat_.host_alloc(n), batch + off, n});
+        if (!to_host) std::memcpy(plat_.host_ptr(pieces.back().bus, n), host + batch + off, n);
+      }
+      auto* d = reinterpret_cast<RingDesc*>(plat_.host_ptr(ring_bus_, kRingEntries * sizeof(RingDesc)));
+      for (size_t i = 0; i < pieces.size(); ++i)
+        d[i] = RingDesc{pieces[i].bus, static_cast<uint32_t>(dev_addr + pieces[i].off), static_cast<uint32_t>(pieces[i].n),
+                        (to_host ? 1u : 0u) | (i + 1 == pieces.size() ? 2u : 0u), 0, 0};
+      plat_.clear_msi(kIrqDma);
+      plat_.clear_msi(kIrqDmaError);
+      // The ring is reset before each batch, so its descriptors start at index 0.
+      write32(reg::DMA_RING_CTRL, reg::DMA_RING_CTRL_RESET_MASK);
+      write32(reg::DMA_RING_HEAD, static_cast<uint32_t>(pieces.size()));
+      const int v = plat_.wait_msi_any(1u << kIrqDma | 1u << kIrqDmaError, opt_.timeout_s);
+      if (v < 0)
+        throw TimeoutError(fmt::format("DMA {} of {} bytes at device 0x{:08x}: no DMA interrupt (MSI 1 or 2) after {} s; "
+                                       "DMA_RING_TAIL={} of {}, DMA_RING_STATUS=0x{:x}",
+                                       dir, batch_bytes, dev_addr + batch, opt_.timeout_s, read32(reg::DMA_RING_TAIL),
+                                       pieces.size(), read32(reg::DMA_RING_STATUS)));
+      if (v == static_cast<int>(kIrqDmaError)) {
+        const uint32_t t = read32(reg::DMA_RING_TAIL);
+        const Piece& p = pieces.at(t);
+        write32(reg::DMA_RING_CTRL, reg::DMA_RING_CTRL_RESET_MASK);
+        throw std::runtime_error(fmt::format(
+            "DMA {} of {} bytes between host 0x{:x} and device [0x{:08x}, 0x{:x}): descriptor {} failed "
+            "(DMA_RING_STATUS.ERROR; device DRAM is [0, 0x{:x}), PROT_CTRL=0x{:x}, PROT_LAST_ADDR=0x{:x})",
+            dir, p.n, p.bus, dev_addr + p.off, dev_addr + p.off + p.n, t, info_.dram_bytes, read32(reg::PROT_CTRL),
+            read32(reg::PROT_LAST_ADDR)));
+      }
+      const uint32_t tail = read32(reg::DMA_RING_TAIL);
+      if (tail != pieces.size())
+        throw std::runtime_error(fmt::format("DMA {}: completion interrupt with DMA_RING_TAIL {} (expected {})", dir, tail,
+                                             pieces.size()));
+      if (to_host)
+        for (const auto& p : pieces) std::memcpy(host + p.off, plat_.host_ptr(p.bus, p.n), p.n);
+    }
   }
+
+  struct RingDesc {
+    uint64_t host;
+    uint32_t dev, len, flags, status;
+    uint64_t reserved;
+  };
+  static_assert(sizeof(RingDesc) == 32);
+  static constexpr size_t kRingEntries = 64;
+  static constexpr size_t kDmaPiece = 1u << 20;  // bytes per descriptor
+
+  void ensure_ring() {
+    if (ring_bus_) return;
+    ring_bus_ = plat_.host_alloc(kRingEntries * sizeof(RingDesc));
+    write32(reg::DMA_RING_LO, static_cast<uint32_t>(ring_bus_));
+    write32(reg::DMA_RING_HI, static_cast<uint32_t>(ring_bus_ >> 32));
+    write32(reg::DMA_RING_SIZE, kRingEntries);
+  }
+  uint64_t ring_bus_ = 0;
 
   DeviceOptions opt_;
   platform::Platform plat_;

@@ -252,7 +252,7 @@ TEST_F(DeviceTest, DmaOutsideDramFailsAndMovesNothing) {
     FAIL() << "timeout instead of a DMA error: " << e.what();
   } catch (const std::runtime_error& e) {
     std::string m = e.what();
-    EXPECT_NE(m.find("DMA_STATUS.ERROR"), std::string::npos) << m;
+    EXPECT_NE(m.find("DMA_RING_STATUS.ERROR"), std::string::npos) << m;
     EXPECT_NE(m.find("0x0fffffc0"), std::string::npos) << "message does not name the device address: " << m;
   }
   std::vector<uint8_t> back(64);

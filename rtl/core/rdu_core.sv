@@ -40,6 +40,7 @@ module rdu_core
   localparam int unsigned NSW = SR * SC;
   localparam int unsigned NRQ = 1 + NUM_AGCU;
   localparam logic [15:0] NO_UNIT = 16'hFFFF;
+  localparam int unsigned NPU = NUM_SLOTS + NUM_AGCU;  // units with done and counters
 
   // ---------------------------------------------------------------------------------
   // Soft reset: CTRL.SOFT_RESET resets everything but the CSR block (one cycle later).
@@ -62,6 +63,10 @@ module rdu_core
   logic [63:0] cycles_q;
   logic [31:0] cfg_cycles_q;
   logic [31:0] watchdog;
+  logic [31:0] perf_unit;
+  logic [31:0] perf_active, perf_stall_in, perf_stall_out;
+  logic [31:0] mem_rd_reqs_q, mem_wr_reqs_q, mem_rd_bytes_q, mem_wr_bytes_q;
+  logic [23:0] fault;
 
   rdu_csr_regs u_csr (
     .clk_i,
@@ -92,7 +97,16 @@ module rdu_core
     .cycles_hi_i     (cycles_q[63:32]),
     .scratch_o       (scratch),
     .cfg_cycles_i    (cfg_cycles_q),
-    .watchdog_o      (watchdog)
+    .watchdog_o      (watchdog),
+    .perf_unit_o     (perf_unit),
+    .perf_active_i   (perf_active),
+    .perf_stall_in_i (perf_stall_in),
+    .perf_stall_out_i(perf_stall_out),
+    .mem_rd_reqs_i   (mem_rd_reqs_q),
+    .mem_wr_reqs_i   (mem_wr_reqs_q),
+    .mem_rd_bytes_i  (mem_rd_bytes_q),
+    .mem_wr_bytes_i  (mem_wr_bytes_q),
+    .fault_o         (fault)
   );
   assign irq_o = |(irq_status & irq_enable[2:0]);
 
@@ -108,6 +122,7 @@ module rdu_core
   logic [7:0]  cfg_word;
   logic [31:0] cfg_data;
   logic [VW-1:0] rsp_rdata;
+  logic [VW-1:0] cc_rdata;
   logic        rsp_err;
   logic [7:0]  rsp_id;
 
@@ -127,7 +142,7 @@ module rdu_core
     .mem_req_ready_i(cc_req_ready),
     .mem_req_addr_o (cc_req_addr),
     .mem_rsp_valid_i(cc_rsp_valid),
-    .mem_rsp_rdata_i(rsp_rdata),
+    .mem_rsp_rdata_i(cc_rdata),
     .mem_rsp_err_i  (rsp_err),
     .cfg_clear_o    (cfg_clear),
     .cfg_we_o       (cfg_we),
@@ -197,6 +212,24 @@ module rdu_core
         default: ;
       endcase
     end
+  end
+
+  // ---------------------------------------------------------------------------------
+  // Fault injection (FAULT): kind 2 flips bit 0 of bitstream word FAULT.ARG as the
+  // configuration controller's read response carrying it arrives (responses of the
+  // controller come in order, LANES words each, from CFG_ADDR on).
+  localparam int unsigned LW = $clog2(LANES);
+  logic [15:0] cfg_blk_q;
+  logic        fault_cfg;
+  assign fault_cfg = (fault[19:16] == 4'd2) && (cfg_blk_q == 16'(fault[15:0] >> LW));
+  always_ff @(posedge clk_i) begin
+    if (!rst_n)                                   cfg_blk_q <= '0;
+    else if (cc_start)                            cfg_blk_q <= '0;
+    else if (cc_rsp_valid && cfg_blk_q != '1)     cfg_blk_q <= cfg_blk_q + 16'd1;
+  end
+  always_comb begin
+    cc_rdata = rsp_rdata;
+    if (fault_cfg) cc_rdata[32 * int'(fault[LW-1:0])] = ~rsp_rdata[32 * int'(fault[LW-1:0])];
   end
 
   // ---------------------------------------------------------------------------------
@@ -310,6 +343,62 @@ module rdu_core
     end
   end
 
+  // ---------------------------------------------------------------------------------
+  // Performance counters (PERF_*, MEM_*): cleared when a run starts, counting while it
+  // runs. Per unit: active (a vector handshake on any of its network ports or, for an
+  // AGCU, its memory port), stalled on output (no handshake, an output valid and not
+  // ready), stalled on input (no handshake, no output waiting, not done).
+  logic           run_start;
+  logic [NPU-1:0] unit_active, unit_oblk, unit_done;
+  logic [31:0]    cnt_act_q [NPU], cnt_sin_q [NPU], cnt_sout_q [NPU];
+  logic [LANES:0] wr_words;
+  assign run_start = (cst_q == C_IDLE) && ctl_start && configured_q;
+  always_comb begin
+    wr_words = '0;
+    for (int l = 0; l < LANES; l++) wr_words = wr_words + (LANES+1)'(mem_req_wmask_o[l]);
+  end
+  always_ff @(posedge clk_i) begin
+    if (!rst_n || run_start) begin
+      mem_rd_reqs_q  <= '0;
+      mem_wr_reqs_q  <= '0;
+      mem_rd_bytes_q <= '0;
+      mem_wr_bytes_q <= '0;
+    end else if (run_q && req_fire) begin
+      if (mem_req_we_o) begin
+        mem_wr_reqs_q  <= mem_wr_reqs_q + 32'd1;
+        mem_wr_bytes_q <= mem_wr_bytes_q + 32'(wr_words) * 32'd4;
+      end else begin
+        mem_rd_reqs_q  <= mem_rd_reqs_q + 32'd1;
+        mem_rd_bytes_q <= mem_rd_bytes_q + 32'(LANES * 4);
+      end
+    end
+  end
+  for (genvar u = 0; u < NPU; u++) begin : g_perf
+    always_ff @(posedge clk_i) begin
+      if (!rst_n || run_start) begin
+        cnt_act_q[u]  <= '0;
+        cnt_sin_q[u]  <= '0;
+        cnt_sout_q[u] <= '0;
+      end else if (run_q) begin
+        if (unit_active[u])      cnt_act_q[u]  <= cnt_act_q[u] + 32'd1;
+        else if (unit_oblk[u])   cnt_sout_q[u] <= cnt_sout_q[u] + 32'd1;
+        else if (!unit_done[u])  cnt_sin_q[u]  <= cnt_sin_q[u] + 32'd1;
+      end
+    end
+  end
+  always_comb begin
+    perf_active    = '0;
+    perf_stall_in  = '0;
+    perf_stall_out = '0;
+    for (int u = 0; u < NPU; u++) begin
+      if (perf_unit == 32'(u)) begin
+        perf_active    = cnt_act_q[u];
+        perf_stall_in  = cnt_sin_q[u];
+        perf_stall_out = cnt_sout_q[u];
+      end
+    end
+  end
+
   assign status = {error_q, done_q, run_q || (cst_q == C_STOP), cc_busy, configured_q};
   assign busy_o = (cst_q != C_IDLE) || cc_busy || soft_rst_q;
   assign err_status = {eunit_q, ecode_q};
@@ -386,7 +475,14 @@ module rdu_core
   // Done of every slot and AGCU; error of every AGCU.
   logic [NUM_SLOTS-1:0] slot_done;
   logic [NUM_AGCU-1:0]  agcu_done, agcu_errs;
-  assign all_done = (&slot_done) && (&agcu_done);
+  // FAULT kind 1: unit FAULT.ARG never reports done (the watchdog must catch it).
+  always_comb begin
+    unit_done = {agcu_done, slot_done};
+    for (int u = 0; u < NPU; u++) begin
+      if (fault[19:16] == 4'd1 && fault[15:0] == 16'(u)) unit_done[u] = 1'b0;
+    end
+  end
+  assign all_done = &unit_done;
   assign agcu_err = |agcu_errs;
   always_comb begin
     agcu_err_unit = NO_UNIT;
@@ -398,11 +494,8 @@ module rdu_core
   // Watchdog: lowest unit id (slots, then AGCUs) that is not done.
   always_comb begin
     wd_unit = NO_UNIT;
-    for (int k = NUM_AGCU - 1; k >= 0; k--) begin
-      if (!agcu_done[k]) wd_unit = 16'(NUM_SLOTS + k);
-    end
-    for (int k = NUM_SLOTS - 1; k >= 0; k--) begin
-      if (!slot_done[k]) wd_unit = 16'(k);
+    for (int k = NPU - 1; k >= 0; k--) begin
+      if (!unit_done[k]) wd_unit = 16'(k);
     end
   end
 
@@ -441,6 +534,8 @@ module rdu_core
 
       if (r < ROWS && c < COLS) begin : g_slot
         localparam int unsigned ID = r * COLS + c;
+        assign unit_active[ID] = (|(v_lo_valid[S] & v_lo_ready[S])) || (|(v_li_valid[S] & v_li_ready[S]));
+        assign unit_oblk[ID]   = |(v_li_valid[S] & ~v_li_ready[S]);
         if ((r + c) % 2 == 0) begin : g_pcu
           logic [2:0]    vin_valid, vin_ready;
           logic [VW-1:0] vin_data [3];
@@ -452,7 +547,14 @@ module rdu_core
           assign vin_valid     = v_lo_valid[S];
           assign v_lo_ready[S] = vin_ready;
           assign v_li_valid[S] = {1'b0, vout_valid};
-          assign v_li_data[S]  = '{vout_data, '0};
+          // FAULT kind 3: lane FAULT.LANE of this PCU's output reads 0.
+          always_comb begin
+            v_li_data[S] = '{vout_data, '0};
+            for (int l = 0; l < LANES; l++) begin
+              if (fault[19:16] == 4'd3 && fault[15:0] == 16'(ID) && fault[23:20] == 4'(l))
+                v_li_data[S][0][32*l +: 32] = '0;
+            end
+          end
 
           rdu_pcu #(.UNIT_ID(ID)) u_pcu (
             .clk_i,
@@ -544,6 +646,10 @@ module rdu_core
         assign v_li_valid[S] = vout_valid;
         assign v_li_data[S]  = vout_data;
         assign rq_id[1+K]    = 8'(1 + 3 * K) + 8'(sid);
+        assign unit_active[NUM_SLOTS+K] = (|(v_lo_valid[S] & v_lo_ready[S])) ||
+                                          (|(v_li_valid[S] & v_li_ready[S])) ||
+                                          (rq_valid[1+K] && rq_ready[1+K]) || rs_valid[1+K];
+        assign unit_oblk[NUM_SLOTS+K]   = |(v_li_valid[S] & ~v_li_ready[S]);
 
         rdu_agcu #(.UNIT_ID(NUM_SLOTS + K)) u_agcu (
           .clk_i,

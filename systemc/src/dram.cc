@@ -19,6 +19,29 @@ Dram::Dram(sc_module_name name, const arch::Config& cfg, sc_time period)
   }
 }
 
+void Dram::set_window(uint32_t i, uint64_t base, uint64_t limit) {
+  if (i < kWindows) windows_[i] = {base, limit};
+}
+
+bool Dram::allowed(uint64_t addr, uint64_t len) const {
+  if (!in_range(addr, len)) return false;
+  if (!protect_ || len == 0) return true;
+  // Walk the union of the windows from addr: extend the covered end while some window
+  // holds it.
+  uint64_t covered = addr;
+  const uint64_t end = addr + len;
+  for (bool grew = true; grew && covered < end;) {
+    grew = false;
+    for (const auto& [b, l] : windows_) {
+      if (l > b && b <= covered && l > covered) {
+        covered = l;
+        grew = true;
+      }
+    }
+  }
+  return covered >= end;
+}
+
 bool Dram::read(uint64_t addr, uint8_t* dst, uint64_t len) const {
   if (!in_range(addr, len)) return false;
   while (len > 0) {
@@ -64,6 +87,11 @@ void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
   delay = finish - sc_core::sc_time_stamp();
 
   bool ok = false;
+  if (!allowed(gp.get_address(), len)) {
+    note_refused(gp.get_address());
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return;
+  }
   if (gp.get_command() == tlm::TLM_READ_COMMAND)
     ok = read(gp.get_address(), gp.get_data_ptr(), len);
   else if (gp.get_command() == tlm::TLM_WRITE_COMMAND)
@@ -75,6 +103,11 @@ void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
 
 unsigned Dram::transport_dbg(tlm_generic_payload& gp) {
   const uint64_t len = gp.get_data_length();
+  if (!allowed(gp.get_address(), len)) {
+    note_refused(gp.get_address());
+    gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
+    return 0;
+  }
   bool ok = gp.get_command() == tlm::TLM_READ_COMMAND
                 ? read(gp.get_address(), gp.get_data_ptr(), len)
                 : write(gp.get_address(), gp.get_data_ptr(), len, gp.get_byte_enable_ptr(),

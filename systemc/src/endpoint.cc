@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "openrdu/gen/regs.h"
+#include "openrdu/platform/dram.h"
 
 namespace openrdu::platform {
 
@@ -44,6 +45,7 @@ void Endpoint::bar0_b_transport(tlm_generic_payload& gp, sc_time& delay) {
   delay = sc_core::SC_ZERO_TIME;
   uint64_t a = gp.get_address();
   bool read = gp.get_command() == tlm::TLM_READ_COMMAND;
+  ++(read ? mmio_reads_ : mmio_writes_);
   if (a < 0x100) {
     core_csr->b_transport(gp, delay);
     wait(delay);
@@ -75,6 +77,29 @@ uint32_t Endpoint::dma_reg_read(uint32_t off) const {
       return (busy_ ? reg::DMA_STATUS_BUSY_MASK : 0) | (done_ ? reg::DMA_STATUS_DONE_MASK : 0) |
              (error_ ? reg::DMA_STATUS_ERROR_MASK : 0);
     case reg::DMA_BYTES: return bytes_moved_;
+    case reg::DMA_XFERS: return xfers_;
+    case reg::DMA_H2D_BYTES: return h2d_bytes_;
+    case reg::DMA_D2H_BYTES: return d2h_bytes_;
+    case reg::DMA_BUSY_NS: return busy_ns_;
+    case reg::LINK_MMIO_READS: return mmio_reads_;
+    case reg::LINK_MMIO_WRITES: return mmio_writes_;
+    case reg::LINK_LATENCY_NS: return static_cast<uint32_t>(latency_.to_seconds() * 1e9 + 0.5);
+    case reg::LINK_MBPS: return static_cast<uint32_t>(bytes_per_second_ / 1e6 + 0.5);
+    case reg::PROT_CTRL: return dram && dram->protect() ? reg::PROT_CTRL_ENABLE_MASK : 0;
+    case reg::PROT_INDEX: return prot_index_;
+    case reg::PROT_BASE: return dram ? static_cast<uint32_t>(dram->window(prot_index_).first) : 0;
+    case reg::PROT_LIMIT: return dram ? static_cast<uint32_t>(dram->window(prot_index_).second) : 0;
+    case reg::PROT_REFUSED: return dram ? static_cast<uint32_t>(dram->refused()) : 0;
+    case reg::PROT_LAST_ADDR: return dram ? static_cast<uint32_t>(dram->last_refused_addr()) : 0;
+    case reg::DMA_RING_LO: return ring_lo_;
+    case reg::DMA_RING_HI: return ring_hi_;
+    case reg::DMA_RING_SIZE: return ring_size_;
+    case reg::DMA_RING_HEAD: return ring_head_;
+    case reg::DMA_RING_TAIL: return ring_tail_;
+    case reg::DMA_RING_STATUS:
+      return (ring_active_ || (ring_size_ && !ring_error_ && ring_tail_ != ring_head_) ? reg::DMA_RING_STATUS_BUSY_MASK
+                                                                                        : 0) |
+             (ring_error_ ? reg::DMA_RING_STATUS_ERROR_MASK : 0);
     default: return 0;
   }
 }
@@ -85,6 +110,39 @@ void Endpoint::dma_reg_write(uint32_t off, uint32_t v) {
     case reg::DMA_HOST_ADDR_HI: host_hi_ = v; break;
     case reg::DMA_DEV_ADDR: dev_addr_ = v; break;
     case reg::DMA_LEN: len_ = v; break;
+    case reg::PROT_CTRL:
+      if (dram) dram->set_protect((v & reg::PROT_CTRL_ENABLE_MASK) != 0);
+      break;
+    case reg::PROT_INDEX: prot_index_ = v % Dram::kWindows; break;
+    case reg::PROT_BASE:
+      if (dram) dram->set_window(prot_index_, v, dram->window(prot_index_).second);
+      break;
+    case reg::PROT_LIMIT:
+      if (dram) dram->set_window(prot_index_, dram->window(prot_index_).first, v);
+      break;
+    case reg::DMA_RING_LO: ring_lo_ = v & ~31u; break;
+    case reg::DMA_RING_HI: ring_hi_ = v; break;
+    case reg::DMA_RING_SIZE:
+      // A power of two up to 4096, else off; resizing restarts the ring at 0.
+      ring_size_ = (v != 0 && v <= 4096 && (v & (v - 1)) == 0) ? v : 0;
+      ring_head_ = ring_tail_ = 0;
+      break;
+    case reg::DMA_RING_HEAD:
+      if (ring_size_) {
+        ring_head_ = v % ring_size_;
+        ring_ev_.notify(sc_core::SC_ZERO_TIME);
+      }
+      break;
+    case reg::DMA_RING_CTRL:
+      if (v & reg::DMA_RING_CTRL_RESET_MASK) {
+        if (ring_active_) {
+          ring_reset_ = true;  // applied when the descriptor in progress retires
+        } else {
+          ring_head_ = ring_tail_ = 0;
+          ring_error_ = false;
+        }
+      }
+      break;
     case reg::DMA_CTRL:
       if ((v & reg::DMA_CTRL_START_MASK) && !busy_) {
         to_host_ = (v & reg::DMA_CTRL_TO_HOST_MASK) != 0;
@@ -97,10 +155,9 @@ void Endpoint::dma_reg_write(uint32_t off, uint32_t v) {
   }
 }
 
-bool Endpoint::dma_transfer() {
-  const uint64_t host = (uint64_t(host_hi_) << 32) | host_lo_;
-  const uint64_t dev = dev_addr_, len = len_;
-  if (dev > dram_bytes_ || len > dram_bytes_ - dev) {
+bool Endpoint::dma_transfer(uint64_t host, uint64_t dev, uint64_t len, bool to_host) {
+  if (dev > dram_bytes_ || len > dram_bytes_ - dev || (dram && !dram->allowed(dev, len))) {
+    if (dram && len > 0) dram->note_refused(dev);
     wait(latency_);
     return false;
   }
@@ -144,7 +201,7 @@ bool Endpoint::dma_transfer() {
     wait(latency_);
     return true;
   }
-  if (!to_host_) {
+  if (!to_host) {
     // Host to device: read the host buffer (all or nothing), then write DRAM.
     if (!host_access(tlm::TLM_READ_COMMAND)) return false;
     if (!dev_access(tlm::TLM_WRITE_COMMAND)) return false;
@@ -154,19 +211,91 @@ bool Endpoint::dma_transfer() {
     if (!host_access(tlm::TLM_WRITE_COMMAND)) return false;
   }
   bytes_moved_ += static_cast<uint32_t>(len);
+  ++xfers_;
+  (to_host ? d2h_bytes_ : h2d_bytes_) += static_cast<uint32_t>(len);
   return true;
 }
 
 void Endpoint::dma_thread() {
+  // One engine serves the register interface (DMA_CTRL.START) and the descriptor ring,
+  // one transfer at a time: a START waiting is taken before the next descriptor.
   for (;;) {
-    wait(dma_start_ev_);
-    bool ok = dma_transfer();
-    busy_ = false;
-    done_ = true;
-    error_ = !ok;
-    // MSI 1 travels to the host over the link.
+    if (busy_ && !done_) {
+      const sc_time t0 = sc_core::sc_time_stamp();
+      bool ok = dma_transfer((uint64_t(host_hi_) << 32) | host_lo_, dev_addr_, len_, to_host_);
+      busy_ns_ += static_cast<uint32_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+      busy_ = false;
+      done_ = true;
+      error_ = !ok;
+      // MSI 1 travels to the host over the link.
+      wait(latency_);
+      if (on_msi) on_msi(1);
+      continue;
+    }
+    if (ring_size_ && !ring_error_ && ring_tail_ != ring_head_) {
+      ring_step();
+      continue;
+    }
+    wait(dma_start_ev_ | ring_ev_);
+  }
+}
+
+void Endpoint::ring_step() {
+  ring_active_ = true;
+  const uint64_t ring = (uint64_t(ring_hi_) << 32) | ring_lo_;
+  const uint64_t daddr = ring + 32ull * ring_tail_;
+  uint8_t d[32] = {};
+  tlm_generic_payload gp;
+  auto host_rw = [&](tlm::tlm_command cmd, uint64_t addr, uint8_t* p, unsigned n) {
+    gp.set_command(cmd);
+    gp.set_address(addr);
+    gp.set_data_ptr(p);
+    gp.set_data_length(n);
+    gp.set_streaming_width(n);
+    gp.set_byte_enable_ptr(nullptr);
+    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    sc_time z = sc_core::SC_ZERO_TIME;
+    dma_host->b_transport(gp, z);
+    return gp.is_response_ok();
+  };
+  // Fetch: a read request crosses the link, the completion brings 32 bytes back.
+  wait(latency_);
+  bool ok = host_rw(tlm::TLM_READ_COMMAND, daddr, d, 32);
+  wait(link_time(32));
+  uint32_t status = 0;
+  bool irq = false;
+  if (ok) {
+    uint64_t host = 0;
+    uint32_t dev = 0, len = 0, flags = 0;
+    std::memcpy(&host, d, 8);
+    std::memcpy(&dev, d + 8, 4);
+    std::memcpy(&len, d + 12, 4);
+    std::memcpy(&flags, d + 16, 4);
+    irq = (flags & 2u) != 0;
+    const sc_time t0 = sc_core::sc_time_stamp();
+    ok = dma_transfer(host, dev, len, (flags & 1u) != 0);
+    busy_ns_ += static_cast<uint32_t>((sc_core::sc_time_stamp() - t0).to_seconds() * 1e9 + 0.5);
+    status = ok ? 1u : 3u;  // DONE, or DONE | ERROR
+    // Status write-back (posted: one crossing).
+    host_rw(tlm::TLM_WRITE_COMMAND, daddr + 20, reinterpret_cast<uint8_t*>(&status), 4);
+    wait(link_time(4));
+  }
+  ring_active_ = false;
+  if (ok) {
+    ring_tail_ = (ring_tail_ + 1) % ring_size_;
+    if (irq) {
+      wait(latency_);
+      if (on_msi) on_msi(1);
+    }
+  } else {
+    ring_error_ = true;  // stopped at this descriptor
     wait(latency_);
-    if (on_msi) on_msi(1);
+    if (on_msi) on_msi(2);
+  }
+  if (ring_reset_) {
+    ring_reset_ = false;
+    ring_head_ = ring_tail_ = 0;
+    ring_error_ = false;
   }
 }
 

@@ -21,16 +21,30 @@ class FuncCore::DramAdapter : public model::Memory {
   explicit DramAdapter(FuncCore& core) : core_(core) {}
   void read_words(uint32_t addr, uint32_t* words, uint32_t n) override {
     if (!access(tlm::TLM_READ_COMMAND, addr, reinterpret_cast<uint8_t*>(words), 4ull * n, nullptr))
-      throw model::MemoryError(addr, fmt::format("device DRAM: read of {} words at 0x{:08x} outside DRAM ({} bytes)",
+      throw model::MemoryError(addr, fmt::format("device DRAM: read of {} words at 0x{:08x} refused: outside DRAM ({} bytes) "
+                                                 "or outside the protection windows (PROT_*)",
                                                  n, addr, core_.cfg_.dram_bytes));
+    if (core_.counting_) {
+      ++core_.mem_counters_.rd_reqs;
+      core_.mem_counters_.rd_bytes += 4 * core_.cfg_.lanes;  // a request reads LANES words
+    } else if ((core_.fault_ >> 16 & 0xF) == 2) {
+      // FAULT kind 2: bit 0 of bitstream word ARG flipped as it arrives from DRAM.
+      const uint64_t target = uint64_t(core_.cfg_addr_) + 4ull * (core_.fault_ & 0xFFFF);
+      if (target >= addr && target < uint64_t(addr) + 4ull * n) words[(target - addr) / 4] ^= 1u;
+    }
   }
   void write_words(uint32_t addr, const uint32_t* words, uint32_t n, uint64_t mask) override {
     std::vector<uint8_t> be(4ull * n);
     for (uint32_t i = 0; i < n; ++i) std::memset(&be[4 * i], (mask >> i) & 1 ? 0xFF : 0, 4);
     if (!access(tlm::TLM_WRITE_COMMAND, addr, reinterpret_cast<uint8_t*>(const_cast<uint32_t*>(words)), 4ull * n,
                 be.data()))
-      throw model::MemoryError(addr, fmt::format("device DRAM: write of {} words at 0x{:08x} outside DRAM ({} bytes)",
+      throw model::MemoryError(addr, fmt::format("device DRAM: write of {} words at 0x{:08x} refused: outside DRAM ({} bytes) "
+                                                 "or outside the protection windows (PROT_*)",
                                                  n, addr, core_.cfg_.dram_bytes));
+    if (core_.counting_ && mask != 0) {
+      ++core_.mem_counters_.wr_reqs;
+      core_.mem_counters_.wr_bytes += 4 * static_cast<uint32_t>(__builtin_popcountll(mask));
+    }
   }
 
  private:
@@ -65,7 +79,11 @@ void FuncCore::reset_state(bool soft) {
   status_ = irq_status_ = err_status_ = 0;
   cfg_addr_ = cfg_len_ = cfg_crc_ = cfg_cycles_ = 0;
   run_cycles_ = 0;
-  if (!soft) irq_enable_ = scratch_ = watchdog_ = 0;
+  if (!soft) irq_enable_ = scratch_ = watchdog_ = fault_ = perf_unit_ = 0;
+  mem_counters_ = {};
+  counting_ = false;
+  unit_active_.assign(cfg_.num_slots() + cfg_.agcu, 0);
+  unit_used_.assign(cfg_.num_slots() + cfg_.agcu, false);
   first_used_unit_ = 0xFFFF;
   pending_ = Cmd::None;
   ++epoch_;
@@ -106,6 +124,20 @@ uint32_t FuncCore::read_reg(uint32_t off) const {
     case reg::SCRATCH: return scratch_;
     case reg::CFG_CYCLES: return cfg_cycles_;
     case reg::WATCHDOG: return watchdog_;
+    case reg::FAULT: return fault_;
+    case reg::PERF_UNIT: return perf_unit_;
+    case reg::PERF_ACTIVE: return perf_unit_ < unit_active_.size() ? static_cast<uint32_t>(unit_active_[perf_unit_]) : 0;
+    case reg::PERF_STALL_IN: {
+      // Estimate: a configured unit is starved for the rest of the run.
+      if (perf_unit_ >= unit_active_.size() || !unit_used_[perf_unit_]) return 0;
+      const uint64_t c = std::min<uint64_t>(run_cycles_, 0xFFFFFFFFu);
+      return static_cast<uint32_t>(c > unit_active_[perf_unit_] ? c - unit_active_[perf_unit_] : 0);
+    }
+    case reg::PERF_STALL_OUT: return 0;  // back-pressure is not modelled
+    case reg::MEM_RD_REQS: return mem_counters_.rd_reqs;
+    case reg::MEM_WR_REQS: return mem_counters_.wr_reqs;
+    case reg::MEM_RD_BYTES: return mem_counters_.rd_bytes;
+    case reg::MEM_WR_BYTES: return mem_counters_.wr_bytes;
     case reg::CYCLES_LO:
     case reg::CYCLES_HI: {
       uint64_t c = run_cycles_;
@@ -127,6 +159,8 @@ uint32_t FuncCore::csr_access(bool we, uint32_t off, uint32_t v) {
     case reg::CFG_LEN: cfg_len_ = v; break;
     case reg::SCRATCH: scratch_ = v; break;
     case reg::WATCHDOG: watchdog_ = v; break;
+    case reg::FAULT: fault_ = v & 0xFFFFFF; break;
+    case reg::PERF_UNIT: perf_unit_ = v; break;
     case reg::CTRL: {
       const bool busy = status_ & (reg::STATUS_RUNNING_MASK | reg::STATUS_CONFIGURING_MASK);
       if (v & reg::CTRL_SOFT_RESET_MASK) {
@@ -150,6 +184,8 @@ uint32_t FuncCore::csr_access(bool we, uint32_t off, uint32_t v) {
         status_ = (status_ & reg::STATUS_CONFIGURED_MASK) | reg::STATUS_RUNNING_MASK;
         run_start_ = sc_core::sc_time_stamp();
         run_cycles_ = 0;
+        mem_counters_ = {};
+        std::fill(unit_active_.begin(), unit_active_.end(), 0);
         pending_ = Cmd::Start;
         cmd_ev_.notify(sc_core::SC_ZERO_TIME);
       }
@@ -186,18 +222,29 @@ void FuncCore::ctrl_thread() {
     const uint64_t epoch = epoch_;
     model::CoreResult res;
     try {
-      res = cmd == Cmd::Configure ? model_->configure(*mem_adapter_, cfg_addr_, cfg_len_) : model_->run(*mem_adapter_);
+      if (cmd == Cmd::Configure) {
+        res = model_->configure(*mem_adapter_, cfg_addr_, cfg_len_);
+      } else {
+        counting_ = true;
+        const bool stuck = (fault_ >> 16 & 0xF) == 3;
+        model_->set_stuck_lane(stuck ? (fault_ & 0xFFFF) : 0xFFFF, fault_ >> 20 & 0xF);
+        res = model_->run(*mem_adapter_);
+        counting_ = false;
+      }
     } catch (const model::MemoryError& e) {
+      counting_ = false;
       res.ok = false;
       res.code = gen::ErrorCode::MEM_ERROR;
       res.unit = 0xFFFF;
       res.message = e.what();
     } catch (const arch::BitstreamError& e) {
+      counting_ = false;
       res.ok = false;
       res.code = e.code;
       res.unit = e.unit;
       res.message = e.what();
     } catch (const std::exception& e) {
+      counting_ = false;
       // A model failure that has no error code: report it and flag the run as failed.
       spdlog::error("func core: model error: {}", e.what());
       res.ok = false;
@@ -207,6 +254,24 @@ void FuncCore::ctrl_thread() {
     }
     // Watchdog (runs only): a deadlock (the model's ABORTED naming a unit) or an estimate
     // beyond WATCHDOG stops the run after WATCHDOG cycles, as the RTL does.
+    if (cmd == Cmd::Start) {
+      for (uint32_t id = 0; id < unit_active_.size(); ++id) {
+        unit_active_[id] = model_->unit_busy_cycles(id);
+        unit_used_[id] = model_->unit_configured(id);
+      }
+    }
+    // FAULT kind 1: the unit never reports done (the watchdog, if set, stops the run).
+    const uint32_t fault_kind = fault_ >> 16 & 0xF, fault_arg = fault_ & 0xFFFF;
+    if (cmd == Cmd::Start && res.ok && fault_kind == 1 && fault_arg < unit_active_.size()) {
+      res.ok = false;
+      res.code = gen::ErrorCode::ABORTED;  // a deadlock on that unit, as seen below
+      res.unit = fault_arg;
+      res.message = fmt::format("fault injection: {} never reports done", cfg_.unit_name(fault_arg));
+      if (watchdog_ == 0) {
+        wait(cancel_ev_);  // hangs until ABORT or SOFT_RESET, like the RTL
+        continue;
+      }
+    }
     const uint32_t wd = watchdog_;
     if (cmd == Cmd::Start && wd != 0) {
       const bool deadlock = !res.ok && res.code == gen::ErrorCode::ABORTED && res.unit != 0xFFFF;

@@ -107,9 +107,9 @@ struct Platform::Impl {
   CoreBase* core = nullptr;
   HostBridge* bridge = nullptr;
   sc_core::sc_signal<bool, sc_core::SC_MANY_WRITERS>* irq = nullptr;  // CSR writes and the core both drive it
-  uint64_t msi_pending[2] = {0, 0};
-  uint64_t msi_total[2] = {0, 0};
-  int waiting_msi = -1;
+  uint64_t msi_pending[3] = {0, 0, 0};
+  uint64_t msi_total[3] = {0, 0, 0};
+  uint32_t waiting_mask = 0;  // MSI vectors a wait is for (bit v)
   double wall_seconds = 0;
   bool finished = false;
 
@@ -175,6 +175,7 @@ Platform::Platform(const arch::Config& cfg, const PlatformOptions& opt) {
   m.ep->core_csr.bind(m.core->csr);
   m.ep->dma_host.bind(m.host->socket);
   m.ep->dma_dev.bind(m.dram->dma_port);
+  m.ep->dram = m.dram;
   m.core->mem.bind(m.dram->core_port);
   m.core->irq_o.bind(*m.irq);
   m.ep->core_irq.bind(*m.irq);
@@ -182,7 +183,7 @@ Platform::Platform(const arch::Config& cfg, const PlatformOptions& opt) {
     Impl& i = *impl_;
     ++i.msi_pending[v];
     ++i.msi_total[v];
-    if (i.waiting_msi == static_cast<int>(v)) sc_core::sc_pause();
+    if (i.waiting_mask >> v & 1) sc_core::sc_pause();
   };
   sc_core::sc_start(sc_core::SC_ZERO_TIME);  // elaborate, initialise
 }
@@ -216,21 +217,37 @@ uint8_t* Platform::host_ptr(uint64_t bus_addr, size_t bytes) {
 }
 
 bool Platform::wait_msi(unsigned vector, double timeout_s) {
-  if (vector > 1) throw std::out_of_range(fmt::format("MSI vector {} does not exist (0 core, 1 DMA)", vector));
+  if (vector > 2)
+    throw std::out_of_range(fmt::format("MSI vector {} does not exist (0 core, 1 DMA completion, 2 DMA error)", vector));
+  return wait_msi_any(1u << vector, timeout_s) == static_cast<int>(vector);
+}
+
+int Platform::wait_msi_any(uint32_t mask, double timeout_s) {
+  if (mask == 0 || mask > 7)
+    throw std::out_of_range(fmt::format("MSI vector mask 0x{:x}: vectors are 0 core, 1 DMA completion, 2 DMA error",
+                                        mask));
   Impl& m = *impl_;
-  m.waiting_msi = static_cast<int>(vector);
-  bool ok = m.run_until([&] { return m.msi_pending[vector] > 0; }, timeout_s);
-  m.waiting_msi = -1;
-  if (ok) --m.msi_pending[vector];
-  return ok;
+  auto pending = [&] {
+    for (int v = 0; v < 3; ++v)
+      if ((mask >> v & 1) && m.msi_pending[v] > 0) return v;
+    return -1;
+  };
+  m.waiting_mask = mask;
+  bool ok = m.run_until([&] { return pending() >= 0; }, timeout_s);
+  m.waiting_mask = 0;
+  if (!ok) return -1;
+  const int v = pending();
+  --m.msi_pending[v];
+  return v;
 }
 
 void Platform::clear_msi(unsigned vector) {
-  if (vector > 1) throw std::out_of_range(fmt::format("MSI vector {} does not exist (0 core, 1 DMA)", vector));
+  if (vector > 2)
+    throw std::out_of_range(fmt::format("MSI vector {} does not exist (0 core, 1 DMA completion, 2 DMA error)", vector));
   impl_->msi_pending[vector] = 0;
 }
 
-uint64_t Platform::msi_count(unsigned vector) const { return vector > 1 ? 0 : impl_->msi_total[vector]; }
+uint64_t Platform::msi_count(unsigned vector) const { return vector > 2 ? 0 : impl_->msi_total[vector]; }
 
 void Platform::advance(uint64_t cycles) {
   const sc_time until = sc_core::sc_time_stamp() + impl_->period * static_cast<double>(cycles);

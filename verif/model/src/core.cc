@@ -205,6 +205,8 @@ CoreResult Core::run(Memory& mem) {
           auto& out = units_[id]->output(q);
           const auto& dst = consumers[id][q];
           if (dst.empty() || out.empty()) continue;  // unrouted outputs hold their data
+          if (id == stuck_unit_ && cfg_.unit_kind(id) == arch::UnitKind::Pcu && stuck_lane_ < cfg_.lanes)
+            for (auto& v : out) v[stuck_lane_] = 0;
           while (!out.empty()) {
             for (size_t k = 0; k < dst.size(); ++k) {
               if (k + 1 == dst.size()) units_[dst[k].first]->push(dst[k].second, std::move(out.front()));
@@ -244,6 +246,17 @@ CoreResult Core::run(Memory& mem) {
     return res;
   }
   return res;
+}
+
+uint64_t Core::unit_busy_cycles(uint32_t id) const {
+  return id < units_.size() && units_[id] ? units_[id]->busy_cycles() : 0;
+}
+
+bool Core::unit_configured(uint32_t id) const {
+  if (id >= words_.size()) return false;
+  for (uint32_t w : words_[id])
+    if (w != 0) return true;
+  return false;
 }
 
 }  // namespace openrdu::model

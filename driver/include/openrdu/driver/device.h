@@ -46,7 +46,8 @@ class TimeoutError : public std::runtime_error {
 
 // MSI vectors.
 inline constexpr unsigned kIrqCore = 0;
-inline constexpr unsigned kIrqDma = 1;
+inline constexpr unsigned kIrqDma = 1;       // DMA completion
+inline constexpr unsigned kIrqDmaError = 2;  // DMA descriptor ring error
 
 class Device {
  public:

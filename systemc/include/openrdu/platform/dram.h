@@ -7,6 +7,7 @@
 #include <array>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/platform/sc.h"
@@ -28,6 +29,19 @@ class Dram : public sc_module {
              uint32_t be_len = 0);
   uint64_t pages_allocated() const { return pages_.size(); }
 
+  // Protection windows (PROT_* registers of the endpoint): when enabled, b_transport
+  // and transport_dbg refuse (TLM_ADDRESS_ERROR_RESPONSE, nothing touched) an access
+  // not inside the union of the enabled windows [base, limit).
+  static constexpr uint32_t kWindows = 64;
+  void set_protect(bool on) { protect_ = on; }
+  bool protect() const { return protect_; }
+  void set_window(uint32_t i, uint64_t base, uint64_t limit);
+  std::pair<uint64_t, uint64_t> window(uint32_t i) const { return i < kWindows ? windows_[i] : std::pair<uint64_t, uint64_t>{}; }
+  bool allowed(uint64_t addr, uint64_t len) const;  // in DRAM and (when enabled) inside the windows
+  uint64_t refused() const { return refused_; }
+  uint64_t last_refused_addr() const { return last_refused_; }
+  void note_refused(uint64_t addr) { ++refused_, last_refused_ = addr; }
+
  private:
   static constexpr uint64_t kPageBytes = 4096;
   using Page = std::array<uint8_t, kPageBytes>;
@@ -39,6 +53,9 @@ class Dram : public sc_module {
   sc_time period_;
   sc_time busy_until_ = sc_core::SC_ZERO_TIME;
   std::unordered_map<uint64_t, std::unique_ptr<Page>> pages_;
+  bool protect_ = false;
+  std::array<std::pair<uint64_t, uint64_t>, kWindows> windows_{};
+  uint64_t refused_ = 0, last_refused_ = 0;
 };
 
 }  // namespace openrdu::platform

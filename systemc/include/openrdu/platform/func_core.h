@@ -6,6 +6,7 @@
 // model's first unit not done; estimate exceeded: the lowest configured unit id).
 #pragma once
 #include <memory>
+#include <vector>
 
 #include "openrdu/model/core.h"
 #include "openrdu/platform/core_base.h"
@@ -40,6 +41,15 @@ class FuncCore : public CoreBase {
   uint32_t status_ = 0, irq_status_ = 0, irq_enable_ = 0, err_status_ = 0;
   uint32_t cfg_addr_ = 0, cfg_len_ = 0, cfg_crc_ = 0, cfg_cycles_ = 0, scratch_ = 0;
   uint32_t watchdog_ = 0;             // WATCHDOG (kept by SOFT_RESET, like the RTL CSR block)
+  uint32_t fault_ = 0;                // FAULT (kept by SOFT_RESET)
+  uint32_t perf_unit_ = 0;            // PERF_UNIT
+  // Counters of the last run (docs/architecture.md: the functional model's estimates).
+  struct RunCounters {
+    uint32_t rd_reqs = 0, wr_reqs = 0, rd_bytes = 0, wr_bytes = 0;
+  } mem_counters_;
+  bool counting_ = false;              // a run is reading/writing DRAM through the adapter
+  std::vector<uint64_t> unit_active_;  // per unit id (slots, AGCUs) of the last run
+  std::vector<bool> unit_used_;
   uint32_t first_used_unit_ = 0xFFFF;  // lowest configured PCU/PMU/AGCU id (watchdog report)
   uint64_t run_cycles_ = 0;
   sc_time run_start_;

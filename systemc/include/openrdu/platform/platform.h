@@ -66,10 +66,14 @@ class Platform {
   void host_free(uint64_t bus_addr);
   uint8_t* host_ptr(uint64_t bus_addr, size_t bytes);  // throws when outside a buffer
 
-  // MSI vectors: 0 core interrupt (rising edge of irq), 1 DMA completion or error.
+  // MSI vectors: 0 core interrupt (rising edge of irq), 1 DMA completion (a register
+  // transfer, ok or not; a ring descriptor flagged IRQ), 2 DMA ring error.
   // Consumes one pending MSI of the vector, running the kernel until one arrives;
   // false after timeout_s (wall-clock or simulated) or when nothing can happen any more.
   bool wait_msi(unsigned vector, double timeout_s);
+  // The same for any vector of `mask` (bit v = vector v); returns the vector whose MSI
+  // was consumed (the lowest pending), or -1.
+  int wait_msi_any(uint32_t mask, double timeout_s);
   void clear_msi(unsigned vector);
   uint64_t msi_count(unsigned vector) const;  // MSIs delivered since construction
 

@@ -29,6 +29,13 @@ class Core {
   // move and some unit is not done) is reported as an error naming a unit.
   CoreResult run(Memory& mem);
   bool configured() const { return configured_; }
+  // After run(): the unit's estimated busy cycles (Unit::busy_cycles(); 0 for switches
+  // and absent units), and whether the last configuration wrote any non-zero word to it.
+  uint64_t unit_busy_cycles(uint32_t id) const;
+  bool unit_configured(uint32_t id) const;
+  // Fault injection (FAULT kind 3): lane `lane` of every vector PCU `unit` outputs reads
+  // 0 (unit 0xFFFF: no fault).
+  void set_stuck_lane(uint32_t unit, uint32_t lane) { stuck_unit_ = unit, stuck_lane_ = lane; }
   const arch::Config& config() const { return cfg_; }
 
   // Connections of the vector network after configuration: for unit `id` input
@@ -45,6 +52,7 @@ class Core {
   std::vector<std::vector<uint32_t>> words_;  // per unit id
   std::vector<std::unique_ptr<Unit>> units_;   // per unit id; null for switches
   bool configured_ = false;
+  uint32_t stuck_unit_ = 0xFFFF, stuck_lane_ = 0;
 };
 
 }  // namespace openrdu::model
