@@ -1,5 +1,6 @@
 # OpenRDU: a thin wrapper over CMake and CTest. Every target installs what is missing.
-#   make demo   build, compile the example model, run it on the Verilator backend (small), check vs CPU
+#   make demo   build, compile the example model, run it on the Verilator backend (small), check vs CPU;
+#               then the digits MLP (450 samples, DIGITS_BACKEND, default func) vs CPU and PyTorch
 #   make test   build and run every test (unit, rtl, e2e)
 #   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
@@ -13,13 +14,14 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 EXAMPLE  ?= examples/elementwise
+DIGITS_BACKEND ?= func
 
 .PHONY: all deps configure build test sim lint demo bench gen-docs clean help
 
 all: build
 
 help:
-	@sed -n 2,7p Makefile
+	@sed -n 2,8p Makefile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -45,9 +47,10 @@ lint: configure
 demo: configure
 	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
-	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND)
+	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND) $(DIGITS_BACKEND)
 
 bench: build
+	$(BUILD)/bin/dmaspeed --config tiny --backend func --max-mib 64
 	$(BUILD)/bin/simspeed --config tiny --backend func --elements 65536
 	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536
 	@if [ -x $(BUILD)/bin/simspeed ] && grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then \

@@ -102,7 +102,7 @@ class SimDevice : public Device {
   // A copy through the DMA engine's descriptor ring (docs/architecture.md 8, 19): the
   // bytes are staged in host DMA buffers of at most kDmaPiece bytes (a scatter-gather
   // list: the buffers are not contiguous), one descriptor each, in batches of up to
-  // kRingEntries descriptors with the completion interrupt (MSI 1) on the last one of a
+  // kBatch descriptors with the completion interrupt (MSI 1) on the last one of a
   // batch; a failing descriptor stops the ring and raises MSI 2.
   void copy(bool to_host, uint8_t* host, uint64_t dev_addr, size_t bytes) {
     const char* dir = to_host ? "device->host" : "host->device";
@@ -116,8 +116,8 @@ class SimDevice : public Device {
       uint64_t bus;
       size_t off, n;
     };
-    for (size_t batch = 0; batch < bytes; batch += kRingEntries * kDmaPiece) {
-      const size_t batch_bytes = std::min(bytes - batch, kRingEntries * kDmaPiece);
+    for (size_t batch = 0; batch < bytes; batch += kBatch * kDmaPiece) {
+      const size_t batch_bytes = std::min(bytes - batch, kBatch * kDmaPiece);
       std::vector<Piece> pieces;
       struct Free {
         platform::Platform& p;
@@ -172,6 +172,7 @@ class SimDevice : public Device {
   };
   static_assert(sizeof(RingDesc) == 32);
   static constexpr size_t kRingEntries = 64;
+  static constexpr size_t kBatch = kRingEntries - 1;  // HEAD == TAIL means empty: one entry stays free
   static constexpr size_t kDmaPiece = 1u << 20;  // bytes per descriptor
 
   void ensure_ring() {

@@ -163,52 +163,61 @@ bool Endpoint::dma_transfer(uint64_t host, uint64_t dev, uint64_t len, bool to_h
   }
   std::vector<uint8_t> buf(len);
   tlm_generic_payload gp;
-  auto host_access = [&](tlm::tlm_command cmd) {
+  auto setup = [&](tlm::tlm_command cmd, uint64_t addr, uint8_t* p, uint64_t n) {
     gp.set_command(cmd);
-    gp.set_address(host);
-    gp.set_data_ptr(buf.data());
-    gp.set_data_length(static_cast<unsigned>(len));
-    gp.set_streaming_width(static_cast<unsigned>(len));
+    gp.set_address(addr);
+    gp.set_data_ptr(p);
+    gp.set_data_length(static_cast<unsigned>(n));
+    gp.set_streaming_width(static_cast<unsigned>(n));
     gp.set_byte_enable_ptr(nullptr);
     gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  };
+  auto host_access = [&](tlm::tlm_command cmd) {  // functional, all or nothing
+    setup(cmd, host, buf.data(), len);
     sc_time z = sc_core::SC_ZERO_TIME;
     dma_host->b_transport(gp, z);
-    wait(link_time(len));
     return gp.is_response_ok();
   };
-  auto dev_access = [&](tlm::tlm_command cmd) {
-    sc_time last = sc_core::SC_ZERO_TIME;
-    for (uint64_t off = 0; off < len; off += kDmaChunk) {
-      uint64_t n = std::min(kDmaChunk, len - off);
-      gp.set_command(cmd);
-      gp.set_address(dev + off);
-      gp.set_data_ptr(buf.data() + off);
-      gp.set_data_length(static_cast<unsigned>(n));
-      gp.set_streaming_width(static_cast<unsigned>(n));
-      gp.set_byte_enable_ptr(nullptr);
-      gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-      // Chunks are issued back to back (pipelined); the DRAM serialises them by its
-      // bandwidth, and the transfer ends with the last response.
-      sc_time dd = sc_core::SC_ZERO_TIME;
-      dma_dev->b_transport(gp, dd);
-      last = std::max(last, dd);
-      if (!gp.is_response_ok()) return false;  // cannot happen: range checked above
-    }
-    wait(last);
-    return true;
-  };
+  auto on_link = [&](uint64_t bytes) { return sc_time(static_cast<double>(bytes) / bytes_per_second_, sc_core::SC_SEC); };
   if (len == 0) {
     wait(latency_);
     return true;
   }
+  // The link and the DRAM work in a pipeline of kDmaChunk pieces: the transfer takes
+  // about latency + bytes / link bandwidth, plus the DRAM time of one piece.
   if (!to_host) {
-    // Host to device: read the host buffer (all or nothing), then write DRAM.
-    if (!host_access(tlm::TLM_READ_COMMAND)) return false;
-    if (!dev_access(tlm::TLM_WRITE_COMMAND)) return false;
+    // Host to device: the read request crosses the link, the data streams back at the
+    // link's bandwidth; each piece is written to DRAM when it has arrived (the DRAM
+    // model serialises the writes by its own bandwidth). Ends with the last write.
+    if (!host_access(tlm::TLM_READ_COMMAND)) {
+      wait(link_time(len));
+      return false;
+    }
+    sc_time last = sc_core::SC_ZERO_TIME;
+    for (uint64_t off = 0; off < len; off += kDmaChunk) {
+      const uint64_t n = std::min(kDmaChunk, len - off);
+      setup(tlm::TLM_WRITE_COMMAND, dev + off, buf.data() + off, n);
+      sc_time dd = latency_ + on_link(off + n);  // arrival of the piece
+      dma_dev->b_transport(gp, dd);
+      if (!gp.is_response_ok()) return false;  // cannot happen: range checked above
+      last = std::max(last, dd);
+    }
+    wait(last);
   } else {
-    // Device to host: read DRAM, then write the host buffer (all or nothing).
-    if (!dev_access(tlm::TLM_READ_COMMAND)) return false;
-    if (!host_access(tlm::TLM_WRITE_COMMAND)) return false;
+    // Device to host: pieces are read from DRAM back to back; each crosses the link once
+    // it is read and the link is free; ends when the last byte has crossed.
+    sc_time link_free = sc_core::SC_ZERO_TIME;
+    for (uint64_t off = 0; off < len; off += kDmaChunk) {
+      const uint64_t n = std::min(kDmaChunk, len - off);
+      setup(tlm::TLM_READ_COMMAND, dev + off, buf.data() + off, n);
+      sc_time dd = sc_core::SC_ZERO_TIME;
+      dma_dev->b_transport(gp, dd);
+      if (!gp.is_response_ok()) return false;  // cannot happen: range checked above
+      link_free = std::max(link_free, dd) + on_link(n);
+    }
+    const bool ok = host_access(tlm::TLM_WRITE_COMMAND);
+    wait(link_free + latency_);
+    if (!ok) return false;
   }
   bytes_moved_ += static_cast<uint32_t>(len);
   ++xfers_;
