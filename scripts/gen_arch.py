@@ -347,15 +347,17 @@ def gen_gtkw(p):
         ("pcu0 (slot 0,0)", "", [
             ("28", f"{pcu}.run_i"), ("28", f"{pcu}.done_o"), ("28", f"{pcu}.en_q"), ("22", f"{pcu}.count_q[31:0]"),
             ("22", f"{pcu}.vin_valid_i[2:0]"), ("22", f"{pcu}.vin_ready_o[2:0]"), ("28", f"{pcu}.fire"),
-            ("28", f"{pcu}.advance"), ("22", f"{pcu}.valid_q{w(p['stages'])}"), ("22", f"{pcu}.fired_q[31:0]"),
-            ("22", f"{pcu}.emitted_q[31:0]"), ("28", f"{pcu}.vout_valid_o"), ("28", f"{pcu}.vout_ready_i"),
+            ("22", f"{pcu}.pos_q[31:0]"), ("22", f"{pcu}.valid_q{w(p['stages'])}"), ("22", f"{pcu}.fired_q[31:0]"),
+            ("22", f"{pcu}.drain_valid_q{w(p['stages'])}"), ("28", f"{pcu}.out_valid_q"),
+            ("28", f"{pcu}.vout_valid_o"), ("28", f"{pcu}.vout_ready_i"),
             ("22", f"{pcu}.vout_data_o{w(vw)}"),
         ] + [("22", f"{lane0}.g_stage[{s}].a[31:0]") for s in range(p["stages"])]
           + [("22", f"{lane0}.g_stage[{s}].res[31:0]") for s in range(p["stages"])]),
         ("pmu0 (slot 0,1)", "", [
             ("28", f"{pmu}.run_i"), ("28", f"{pmu}.done_o"), ("28", f"{pmu}.enable"), ("28", f"{pmu}.vin_valid_i"),
-            ("28", f"{pmu}.vin_ready_o"), ("22", f"{pmu}.waddr[31:0]"), ("28", f"{pmu}.wdone"),
-            ("22", f"{pmu}.raddr[31:0]"), ("28", f"{pmu}.rdone"), ("28", f"{pmu}.vout_valid_o"),
+            ("28", f"{pmu}.vin_ready_o"), ("22", f"{pmu}.waddr[31:0]"), ("22", f"{pmu}.wt_q[31:0]"),
+            ("28", f"{pmu}.wfin"), ("22", f"{pmu}.raddr[31:0]"), ("22", f"{pmu}.rt_q[31:0]"),
+            ("28", f"{pmu}.rfin"), ("28", f"{pmu}.vout_valid_o"),
             ("28", f"{pmu}.vout_ready_i"), ("22", f"{pmu}.vout_data_o{w(vw)}"),
         ]),
         ("agcu0", "", [

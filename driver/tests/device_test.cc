@@ -107,12 +107,7 @@ std::vector<uint32_t> add_program(const arch::Config& c, uint32_t a, uint32_t b,
   u[c.slot_id(0, 0)] = pcu.encode(c);
 
   arch::AgcuConfig ag;
-  auto stream = [&](arch::AgcuStream& s, uint32_t base) {
-    s.enable = true;
-    s.base = base;
-    s.inner = n;
-    s.c1 = s.c2 = 1;
-  };
+  auto stream = [&](arch::AgcuStream& s, uint32_t base) { s = arch::AgcuStream::linear(base, n, c.lanes); };
   stream(ag.ld[0], a);
   stream(ag.ld[1], b);
   stream(ag.st, out);

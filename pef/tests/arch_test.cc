@@ -109,17 +109,40 @@ UnitWords sample_program(const Config& c) {
   p.stages.resize(c.stages);
   p.stages[0] = {openrdu::gen::Opcode::FADD, 0, 1, 2, 0};
   p.stages[1] = {openrdu::gen::Opcode::FMAX, 2, uint8_t(openrdu::gen::Src::IMM), 2, 0};
+  p.out_mode = 1;
+  p.reduce = 2;
+  p.acc_len = 37;
+  p.acc_init = 0x80000000u;
+  p.stages[2].op = openrdu::gen::Opcode::FMA;
+  p.stages[2].src_a = uint8_t(openrdu::gen::Src::BREG1);
+  p.stages[2].src_c = uint8_t(openrdu::gen::Src::ACC);
+  p.stages[2].bl = 13;
+  p.stages[2].acc = true;
   AgcuConfig a;
-  a.ld[0] = {true, false, 0x1000, 67, 1, 1, 0, 0};
-  a.ld[1] = {true, true, 0x2000, 5, 3, 2, 5, 15};
-  a.st = {true, false, 0x3000, 67, 1, 1, 0, 0};
+  a.ld[0] = AgcuStream::linear(0x1000, 67, c.lanes);
+  a.ld[1] = AgcuStream::linear(0x2000, 5, c.lanes);  // v1 broadcast: lstride 0, s0 0
+  a.ld[1].lstride = 0;
+  a.ld[1].s[0] = 0;
+  a.ld[1].c[1] = 3;
+  a.ld[1].s[1] = 5;
+  a.ld[1].c[2] = 2;
+  a.ld[1].s[2] = 15;
+  a.st = AgcuStream::linear(0x3000, 67, c.lanes);
+  a.st.vdim = 3;
+  a.st.lstride = -7;
+  a.st.vstep = 0;
+  a.st.c[3] = 9;
+  a.st.s[3] = -100000;
   SwitchConfig s;
   s.sel[kVectorNet][kNorth] = 1 + kLocal0;
   s.sel[kControlNet][6] = 3;
   PmuConfig m;
   m.enable = true;
-  m.mode = 1;
-  m.wr = {3, 4, 5, 1, -2};
+  m.mode = 2;
+  m.nbuf = 3;
+  m.tiles = 6;
+  m.buf_rows = 40;
+  m.wr = {3, 4, 5, 1, -2, 6, -11};
   m.rd = {7, 8, 9, -1, 10};
   return {{c.slot_id(0, 0), p.encode(c)},
           {c.slot_id(0, 1), m.encode()},
@@ -141,22 +164,94 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
   EXPECT_EQ(p.count, 17u);
   EXPECT_EQ(p.stages[1].op, openrdu::gen::Opcode::FMAX);
   EXPECT_EQ(p.stages[1].src_b, uint8_t(openrdu::gen::Src::IMM));
+  EXPECT_EQ(p.out_mode, 1);
+  EXPECT_EQ(p.reduce, 2);
+  EXPECT_EQ(p.acc_len, 37u);
+  EXPECT_EQ(p.acc_init, 0x80000000u);
+  EXPECT_EQ(p.stages[2].src_a, uint8_t(openrdu::gen::Src::BREG1));
+  EXPECT_EQ(p.stages[2].src_c, uint8_t(openrdu::gen::Src::ACC));
+  EXPECT_EQ(p.stages[2].bl, 13);
+  EXPECT_TRUE(p.stages[2].acc);
+  EXPECT_FALSE(p.stages[1].acc);
   AgcuConfig a = AgcuConfig::decode(units[c.agcu_id(0)]);
-  EXPECT_TRUE(a.ld[1].bcast);
-  EXPECT_EQ(a.ld[1].s2, 15);
-  EXPECT_EQ(a.ld[1].vectors(c.lanes), 3u * 2u * 2u);
+  EXPECT_EQ(a.ld[1].lstride, 0);
+  EXPECT_EQ(a.ld[1].s[2], 15);
+  EXPECT_EQ(a.ld[1].vectors(), 2u * 3u * 2u);
   EXPECT_EQ(a.st.base, 0x3000u);
+  EXPECT_EQ(a.st.vdim, 3);
+  EXPECT_EQ(a.st.lstride, -7);
+  EXPECT_EQ(a.st.vlen, 67u);
+  EXPECT_EQ(a.st.vstep, 0u);
+  EXPECT_EQ(a.st.c[0], 17u);
+  EXPECT_EQ(a.st.s[0], 4);
+  EXPECT_EQ(a.st.c[3], 9u);
+  EXPECT_EQ(a.st.s[3], -100000);
+  EXPECT_EQ(a.st.vectors(), 17u * 9u);
+  EXPECT_EQ(a.encode(), AgcuConfig::decode(a.encode()).encode());
+  EXPECT_EQ(a.encode().size(), kAgcuWords);
+  // The encoded words of one stream, in the order of docs/architecture.md 4.3.
+  const auto w = a.encode();
+  const uint32_t* st = w.data() + 2 * kAgcuStreamWords;
+  EXPECT_EQ(st[0], 1u | (3u << 2));
+  EXPECT_EQ(st[1], 0x3000u);
+  EXPECT_EQ(st[2], uint32_t(-7));
+  EXPECT_EQ(st[3], 67u);
+  EXPECT_EQ(st[4], 0u);
+  EXPECT_EQ(st[5], 17u);
+  EXPECT_EQ(st[6], 4u);
+  EXPECT_EQ(st[11], 9u);
+  EXPECT_EQ(st[12], uint32_t(-100000));
   PmuConfig m = PmuConfig::decode(units[c.slot_id(0, 1)]);
   EXPECT_EQ(m.wr.s1, -2);
   EXPECT_EQ(m.rd.s0, -1);
-  EXPECT_EQ(m.mode, 1);
+  EXPECT_EQ(m.mode, 2);
+  EXPECT_EQ(m.nbuf, 3);
+  EXPECT_EQ(m.tiles, 6u);
+  EXPECT_EQ(m.buf_rows, 40u);
+  EXPECT_EQ(m.wr.c2, 6u);
+  EXPECT_EQ(m.wr.s2, -11);
+  EXPECT_EQ(m.wr.accesses(), 4u * 5u * 6u);
+  EXPECT_EQ(m.rd.c2, 1u);  // v1-style aggregate: c2 defaults to 1
+  EXPECT_EQ(m.rd.s2, 0);
+  // Layout of the PMU words as in docs/architecture.md 4.2.
+  const auto& mw = units[c.slot_id(0, 1)];
+  ASSERT_EQ(mw.size(), size_t(kPmuWords));
+  ASSERT_EQ(kPmuWords, 17u);
+  ASSERT_EQ(c.config_words(UnitKind::Pmu), kPmuWords);
+  EXPECT_EQ(mw[0], 1u | (2u << 1) | (3u << 4));
+  EXPECT_EQ(mw[1], 6u);
+  EXPECT_EQ(mw[2], 40u);
+  EXPECT_EQ(mw[3], 3u);   // wbase
+  EXPECT_EQ(mw[4], 4u);   // wc0
+  EXPECT_EQ(mw[5], 1u);   // ws0
+  EXPECT_EQ(mw[6], 5u);   // wc1
+  EXPECT_EQ(mw[7], uint32_t(-2));
+  EXPECT_EQ(mw[8], 6u);   // wc2
+  EXPECT_EQ(mw[9], uint32_t(-11));
+  EXPECT_EQ(mw[10], 7u);  // rbase
+  EXPECT_EQ(mw[11], 8u);
+  EXPECT_EQ(mw[12], uint32_t(-1));
+  EXPECT_EQ(mw[13], 9u);
+  EXPECT_EQ(mw[14], 10u);
+  EXPECT_EQ(mw[15], 1u);
+  EXPECT_EQ(mw[16], 0u);
+  // All-zero words decode to one buffer and one tile.
+  const std::vector<uint32_t> zero(kPmuWords, 0);
+  PmuConfig z = PmuConfig::decode(zero);
+  EXPECT_EQ(z.buffers(), 1u);
+  EXPECT_EQ(z.num_tiles(), 1u);
+  EXPECT_EQ(z.wr.accesses(), 0u);
   SwitchConfig s = SwitchConfig::decode(units[c.switch_id(1, 0)]);
   EXPECT_EQ(s.sel[kVectorNet][kNorth], 1 + kLocal0);
   EXPECT_EQ(s.sel[kControlNet][6], 3);
   // Units absent from the stream are all zero (disabled).
   for (uint32_t w : units[c.slot_id(1, 1)]) EXPECT_EQ(w, 0u);
   // Layout of word 0 of the PCU as in docs/architecture.md 4.1.
-  EXPECT_EQ(units[0][0], 1u | (2u << 4) | (3u << 8));
+  EXPECT_EQ(units[0][0], 1u | (2u << 4) | (3u << 8) | (1u << 12) | (2u << 14));
+  EXPECT_EQ(units[0][2], 37u);  // acc_len
+  EXPECT_EQ(units[0][3], 0x80000000u);
+  EXPECT_EQ(units[0][4 + 2 * 2], uint32_t(openrdu::gen::Opcode::FMA) | (5u << 8) | (11u << 20) | (13u << 24) | (1u << 28));
+  EXPECT_EQ(units[0].size(), 4u + 2u * c.stages);
 }
 
 namespace {
@@ -181,8 +276,11 @@ TEST(Bitstream, EveryErrorCode) {
   w[0] ^= 1;
   EXPECT_EQ(parse_error(c, w), ErrorCode::BAD_MAGIC);
   w = good;
-  w[1] = 2;
+  w[1] = 1;  // format version 1 (before the PCU v2 configuration) is refused
   EXPECT_EQ(parse_error(c, w), ErrorCode::BAD_VERSION);
+  w[1] = 3;
+  EXPECT_EQ(parse_error(c, w), ErrorCode::BAD_VERSION);
+  EXPECT_EQ(good[1], 2u);
   EXPECT_EQ(parse_error(load_config("small"), good), ErrorCode::BAD_FINGERPRINT);
   w = good;
   w.push_back(0);

@@ -39,7 +39,7 @@ module rdu_cfg_ctrl
   output logic [31:0]         cfg_data_o
 );
   localparam logic [31:0] MAGIC      = 32'h4255_4452;
-  localparam logic [31:0] VERSION    = 32'd1;
+  localparam logic [31:0] VERSION    = 32'd2;
   localparam logic [31:0] TERMINATOR = 32'hFFFF_0000;
   localparam int unsigned RD_MAX     = 4;  // reads in flight (and response buffer)
   localparam int unsigned CW         = $clog2(RD_MAX + 1);
@@ -51,10 +51,10 @@ module rdu_cfg_ctrl
     int unsigned i;
     i = 32'(id);
     if (i < NUM_SLOTS) begin
-      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(2 + 2 * STAGES);
-      return 16'd11;
+      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(4 + 2 * STAGES);
+      return 16'd17;
     end
-    if (i < NUM_SLOTS + NUM_AGCU) return 16'd21;
+    if (i < NUM_SLOTS + NUM_AGCU) return 16'd39;
     return 16'd3;
   endfunction
 

@@ -37,8 +37,8 @@ module rdu_agcu
   input  logic [1:0]          mem_rsp_sid_i,
   input  logic                mem_rsp_err_i
 );
-  localparam int unsigned NWORDS = 21;
-  localparam int unsigned SW     = 7;  // words per stream
+  localparam int unsigned NWORDS = 39;
+  localparam int unsigned SW     = 13;  // words per stream
 
   // ---------------------------------------------------------------- configuration
   logic [31:0] cfg_q [NWORDS];

@@ -1,73 +1,118 @@
-// Address generator of one AGCU stream (docs/architecture.md 4.3):
-// for i2 < c2: for i1 < c1: for v < ceil(inner/LANES), one vector per step at byte
-// address base + 4*(i1*s1 + i2*s2 + (bcast ? 0 : v*LANES)) (32-bit wrap-around);
-// lane l is valid when v*LANES + l < inner.
+// Address generator of one AGCU stream (docs/architecture.md 4.3): the 4-D walk
+// for i3 < c3: for i2 < c2: for i1 < c1: for i0 < c0, one vector per step at element
+// offset i0*s0 + i1*s1 + i2*s2 + i3*s3 (byte address base + 4*offset, 32-bit wrap);
+// n = min(LANES, vstep', max(0, vlen - i_vdim*vstep')) valid lanes. A contiguous
+// (lstride 1) or broadcast (lstride 0) vector is one request at the step address; a
+// gather/scatter vector is one request per valid lane l < n, in lane order, at the
+// step address + 4*l*lstride. `adv_i` retires the current request (or a vector with
+// n = 0, which has none); the generator then moves to the next lane or step.
 module rdu_agcu_agen
   import rdu_cfg_pkg::*;
-(
-  input  logic             clk_i,
-  input  logic             rst_ni,
-  input  logic             clr_i,   // back to the first step
-  input  logic             bcast_i,
-  input  logic [31:0]      base_i,
-  input  logic [31:0]      inner_i,
-  input  logic [31:0]      c1_i,
-  input  logic [31:0]      s1_i,
-  input  logic [31:0]      c2_i,
-  input  logic [31:0]      s2_i,
-  input  logic             step_i,
-  output logic [31:0]      addr_o,
-  output logic [LANES-1:0] mask_o,
-  output logic             done_o
+#(
+  localparam int unsigned LB = $clog2(LANES)
+) (
+  input  logic          clk_i,
+  input  logic          rst_ni,
+  input  logic          clr_i,      // back to the first step
+  input  logic [31:0]   cfg_i [13], // the stream's configuration words
+  input  logic          adv_i,
+  output logic [31:0]   addr_o,     // byte address of the current request
+  output logic [LB:0]   n_o,        // valid lanes of the current vector
+  output logic [LB-1:0] lane_o,     // gather/scatter: lane of the current request
+  output logic          last_o,     // the current request completes the vector
+  output logic          gather_o,   // lstride not in {0, 1}
+  output logic          bcast_o,    // lstride == 0
+  output logic          done_o
 );
-  localparam int unsigned LB = $clog2(LANES);
+  // ---------------------------------------------------------------- configuration
+  logic [1:0]  vdim;
+  logic [31:0] base, lstride, vlen, vstep;
+  logic [31:0] cnt [4];
+  logic [31:0] str [4];
+  assign vdim    = cfg_i[0][3:2];
+  assign base    = cfg_i[1];
+  assign lstride = cfg_i[2];
+  assign vlen    = cfg_i[3];
+  assign vstep   = (cfg_i[4] == '0) ? 32'(LANES) : cfg_i[4];
+  for (genvar d = 0; d < 4; d++) begin : g_dim
+    assign cnt[d] = cfg_i[5 + 2*d];
+    assign str[d] = cfg_i[6 + 2*d];
+  end
+  logic unused_cfg;
+  assign unused_cfg = ^{cfg_i[0][31:4], cfg_i[0][1:0]};
 
-  // Vectors per inner row: ceil(inner / LANES).
-  logic [31:0] nvec;
-  assign nvec = (inner_i >> LB) + 32'(|inner_i[LB-1:0]);
+  assign gather_o = (lstride != 32'd0) && (lstride != 32'd1);
+  assign bcast_o  = (lstride == 32'd0);
 
-  logic [31:0] v_q, i1_q, i2_q;
-  logic [31:0] off2_q;  // i2*s2 (elements)
-  logic [31:0] off1_q;  // i1*s1 (elements)
-  logic [31:0] offv_q;  // v*LANES (elements)
-  logic [31:0] rem_q;   // inner - v*LANES: valid lanes of this step (capped at LANES)
+  // ---------------------------------------------------------------- state
+  logic [31:0] idx_q [4];
+  logic [31:0] off_q [4];  // idx[d] * s[d] (elements, wrapping)
+  logic [32:0] voff_q;     // idx[vdim] * vstep', saturated at 2^32
+  logic [LB-1:0] lane_q;
+  logic [31:0] loff_q;     // lane * lstride * 4 (bytes)
 
-  assign done_o = (nvec == '0) || (c1_i == '0) || (c2_i == '0) || (i2_q == c2_i);
-  assign addr_o = base_i + ((off2_q + off1_q + (bcast_i ? 32'd0 : offv_q)) << 2);
+  // ---------------------------------------------------------------- outputs
+  logic [31:0] rem, n_cap;
+  assign rem   = (voff_q >= {1'b0, vlen}) ? 32'd0 : vlen - voff_q[31:0];
+  assign n_cap = (vstep < 32'(LANES)) ? vstep : 32'(LANES);
+  assign n_o   = (LB+1)'((rem < n_cap) ? rem : n_cap);
+
+  assign done_o = (cnt[0] == '0) || (cnt[1] == '0) || (cnt[2] == '0) || (cnt[3] == '0) ||
+                  (idx_q[3] == cnt[3]);
+  assign addr_o = base + ((off_q[0] + off_q[1] + off_q[2] + off_q[3]) << 2) + loff_q;
+  assign lane_o = lane_q;
+  assign last_o = !gather_o || (n_o == '0) || ({1'b0, lane_q} == n_o - (LB+1)'(1));
+
+  // ---------------------------------------------------------------- next step
+  logic [31:0] idx_d [4];
+  logic [31:0] off_d [4];
+  logic [32:0] voff_d;
+  logic [33:0] voff_sum;
+  assign voff_sum = {1'b0, voff_q} + {2'b0, vstep};
 
   always_comb begin
-    for (int unsigned l = 0; l < LANES; l++) begin
-      mask_o[l] = (32'(l) < rem_q);
+    logic carry;
+    carry  = 1'b1;
+    voff_d = voff_q;
+    for (int unsigned d = 0; d < 4; d++) begin
+      idx_d[d] = idx_q[d];
+      off_d[d] = off_q[d];
+      if (carry) begin
+        if (d < 3 && idx_q[d] + 32'd1 == cnt[d]) begin
+          idx_d[d] = '0;
+          off_d[d] = '0;
+          if (vdim == 2'(d)) voff_d = '0;
+        end else begin
+          idx_d[d] = idx_q[d] + 32'd1;
+          off_d[d] = off_q[d] + str[d];
+          if (vdim == 2'(d)) voff_d = (voff_sum[33:32] != 2'b00) ? {1'b1, 32'd0} : voff_sum[32:0];
+          carry = 1'b0;
+        end
+      end
     end
   end
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni || clr_i) begin
-      v_q    <= '0;
-      i1_q   <= '0;
-      i2_q   <= '0;
-      off2_q <= '0;
-      off1_q <= '0;
-      offv_q <= '0;
-      rem_q  <= inner_i;
-    end else if (step_i && !done_o) begin
-      if (v_q + 32'd1 < nvec) begin
-        v_q    <= v_q + 32'd1;
-        offv_q <= offv_q + 32'(LANES);
-        rem_q  <= rem_q - 32'(LANES);
+      for (int unsigned d = 0; d < 4; d++) begin
+        idx_q[d] <= '0;
+        off_q[d] <= '0;
+      end
+      voff_q <= '0;
+      lane_q <= '0;
+      loff_q <= '0;
+    end else if (adv_i && !done_o) begin
+      if (!last_o) begin
+        lane_q <= lane_q + LB'(1);
+        loff_q <= loff_q + (lstride << 2);
       end else begin
-        v_q    <= '0;
-        offv_q <= '0;
-        rem_q  <= inner_i;
-        if (i1_q + 32'd1 < c1_i) begin
-          i1_q   <= i1_q + 32'd1;
-          off1_q <= off1_q + s1_i;
-        end else begin
-          i1_q   <= '0;
-          off1_q <= '0;
-          i2_q   <= i2_q + 32'd1;
-          off2_q <= off2_q + s2_i;
+        lane_q <= '0;
+        loff_q <= '0;
+        for (int unsigned d = 0; d < 4; d++) begin
+          idx_q[d] <= idx_d[d];
+          off_q[d] <= off_d[d];
         end
+        voff_q <= voff_d;
       end
     end
   end

@@ -1,15 +1,20 @@
-// AGCU load stream: issues a read of LANES words per step, at most AGCU_INFLIGHT in
-// flight, and only when its response FIFO has room for every read in flight, so a
-// response is always accepted. Responses (in order) have their invalid lanes zeroed
-// (broadcast: word 0 copied to every lane first) and leave in order on vout.
+// AGCU load stream (docs/architecture.md 4.3). Issue side: one read per contiguous or
+// broadcast vector, one per valid lane of a gather vector, none for a vector with no
+// valid lane; at most AGCU_INFLIGHT reads in flight plus buffered responses, so a
+// response always finds room in the response FIFO. Every request and every vector
+// without a request leaves an entry in the meta FIFO (in issue order). Drain side: the
+// meta FIFO's head retires with its response (in order; none for a zero vector):
+// contiguous/broadcast responses become a vector at once (broadcast: word 0 copied to
+// every lane; invalid lanes zeroed); gather responses fill lanes of an assembly
+// register, sent on the vector's last request. Vectors leave through a 2-entry FIFO.
 module rdu_agcu_ld
   import rdu_cfg_pkg::*;
 (
   input  logic                clk_i,
   input  logic                rst_ni,
   input  logic                clr_i,
-  input  logic                active_i,   // run and enabled
-  input  logic [31:0]         cfg_i [7],  // the stream's 7 configuration words
+  input  logic                active_i,    // run and enabled
+  input  logic [31:0]         cfg_i [13],  // the stream's configuration words
 
   output logic                req_valid_o,
   output logic [31:0]         req_addr_o,
@@ -24,79 +29,144 @@ module rdu_agcu_ld
   output logic                done_o
 );
   localparam int unsigned VW = LANES * 32;
+  localparam int unsigned LB = $clog2(LANES);
   localparam int unsigned CW = $clog2(AGCU_INFLIGHT + 1);
+  localparam int unsigned MD = AGCU_INFLIGHT + 2;      // meta FIFO depth
+  localparam int unsigned MW = 4 + LB + (LB + 1);      // meta entry width
 
-  logic bcast, gdone;
-  logic [LANES-1:0] mask;
-  assign bcast = cfg_i[0][1];
-  logic unused_cfg;
-  assign unused_cfg = ^cfg_i[0][31:2] ^ cfg_i[0][0];
+  logic          gdone, last, gather, bcast;
+  logic [LB:0]   n;
+  logic [LB-1:0] lane;
+  logic          adv, zero;
 
   rdu_agcu_agen u_agen (
     .clk_i,
     .rst_ni,
     .clr_i,
-    .bcast_i(bcast),
-    .base_i (cfg_i[1]),
-    .inner_i(cfg_i[2]),
-    .c1_i   (cfg_i[3]),
-    .s1_i   (cfg_i[4]),
-    .c2_i   (cfg_i[5]),
-    .s2_i   (cfg_i[6]),
-    .step_i (req_accept_i),
-    .addr_o (req_addr_o),
-    .mask_o (mask),
-    .done_o (gdone)
+    .cfg_i,
+    .adv_i   (adv),
+    .addr_o  (req_addr_o),
+    .n_o     (n),
+    .lane_o  (lane),
+    .last_o  (last),
+    .gather_o(gather),
+    .bcast_o (bcast),
+    .done_o  (gdone)
   );
 
-  // Lane masks of the reads in flight; its occupancy is the number in flight.
-  logic [CW-1:0]    inflight, data_count;
-  logic [LANES-1:0] rsp_mask;
-  logic             meta_ready, meta_valid, data_ready;
+  // ---------------------------------------------------------------- issue
+  logic [CW-1:0] outstanding_q, raw_count;
+  logic          meta_room, credit;
+  assign zero   = (n == '0);
+  assign credit = (32'(outstanding_q) + 32'(raw_count) < AGCU_INFLIGHT);
+  assign req_valid_o = active_i && !gdone && !zero && meta_room && credit;
+  assign adv = req_accept_i || (active_i && !gdone && zero && meta_room);
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr_i) begin
+      outstanding_q <= '0;
+    end else begin
+      unique case ({req_accept_i, rsp_valid_i})
+        2'b10:   outstanding_q <= outstanding_q + CW'(1);
+        2'b01:   outstanding_q <= outstanding_q - CW'(1);
+        default: outstanding_q <= outstanding_q;
+      endcase
+    end
+  end
+
+  // Meta entry: {zero, gather, bcast, last, lane, n}.
+  logic [MW-1:0] meta_in, meta_out;
+  logic          meta_valid, meta_pop;
+  logic [$clog2(MD+1)-1:0] unused_meta_count;
+  assign meta_in = {zero, gather, bcast, last, lane, n};
 
   rdu_fifo #(
-    .WIDTH(LANES),
-    .DEPTH(AGCU_INFLIGHT)
+    .WIDTH(MW),
+    .DEPTH(MD)
   ) u_meta (
     .clk_i,
     .rst_ni,
     .clr_i,
-    .in_valid_i (req_accept_i),
-    .in_ready_o (meta_ready),
-    .in_data_i  (mask),
+    .in_valid_i (adv),
+    .in_ready_o (meta_room),
+    .in_data_i  (meta_in),
     .out_valid_o(meta_valid),
-    .out_ready_i(rsp_valid_i),
-    .out_data_o (rsp_mask),
-    .count_o    (inflight)
+    .out_ready_i(meta_pop),
+    .out_data_o (meta_out),
+    .count_o    (unused_meta_count)
   );
 
-  assign req_valid_o = active_i && !gdone &&
-                       (32'(inflight) + 32'(data_count) < AGCU_INFLIGHT);
-
-  logic [VW-1:0] vec;
-  always_comb begin
-    for (int unsigned l = 0; l < LANES; l++) begin
-      vec[32*l +: 32] = !rsp_mask[l] ? 32'd0 : bcast ? rsp_data_i[31:0] : rsp_data_i[32*l +: 32];
-    end
-  end
-
+  // Responses; room reserved at issue.
+  logic          raw_valid, raw_pop, unused_raw_ready;
+  logic [VW-1:0] raw;
   rdu_fifo #(
     .WIDTH(VW),
     .DEPTH(AGCU_INFLIGHT)
-  ) u_data (
+  ) u_raw (
     .clk_i,
     .rst_ni,
     .clr_i,
     .in_valid_i (rsp_valid_i),
-    .in_ready_o (data_ready),
-    .in_data_i  (vec),
+    .in_ready_o (unused_raw_ready),
+    .in_data_i  (rsp_data_i),
+    .out_valid_o(raw_valid),
+    .out_ready_i(raw_pop),
+    .out_data_o (raw),
+    .count_o    (raw_count)
+  );
+
+  // ---------------------------------------------------------------- drain
+  logic          h_zero, h_gather, h_bcast, h_last;
+  logic [LB-1:0] h_lane;
+  logic [LB:0]   h_n;
+  assign {h_zero, h_gather, h_bcast, h_last, h_lane, h_n} = meta_out;
+
+  logic          out_ready, out_push, fire;
+  logic [VW-1:0] out_data, asm_q;
+  assign fire     = meta_valid && (h_zero || raw_valid) && (!(h_zero || h_last) || out_ready);
+  assign meta_pop = fire;
+  assign raw_pop  = fire && !h_zero;
+  assign out_push = fire && (h_zero || h_last);
+
+  always_comb begin
+    for (int unsigned l = 0; l < LANES; l++) begin
+      if (h_zero) begin
+        out_data[32*l +: 32] = 32'd0;
+      end else if (h_gather) begin
+        out_data[32*l +: 32] = (LB'(l) == h_lane) ? raw[31:0] : asm_q[32*l +: 32];
+      end else if ((LB+1)'(l) < h_n) begin
+        out_data[32*l +: 32] = h_bcast ? raw[31:0] : raw[32*l +: 32];
+      end else begin
+        out_data[32*l +: 32] = 32'd0;
+      end
+    end
+  end
+
+  // Gather assembly: lanes received so far of the vector being gathered (others 0).
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr_i) begin
+      asm_q <= '0;
+    end else if (fire && h_gather && !h_zero) begin
+      asm_q <= h_last ? '0 : out_data;
+    end
+  end
+
+  logic [1:0] unused_out_count;
+  rdu_fifo #(
+    .WIDTH(VW),
+    .DEPTH(2)
+  ) u_out (
+    .clk_i,
+    .rst_ni,
+    .clr_i,
+    .in_valid_i (out_push),
+    .in_ready_o (out_ready),
+    .in_data_i  (out_data),
     .out_valid_o(vout_valid_o),
     .out_ready_i(vout_ready_i),
     .out_data_o (vout_data_o),
-    .count_o    (data_count)
+    .count_o    (unused_out_count)
   );
-  logic unused_ready;
-  assign unused_ready = meta_ready ^ meta_valid ^ data_ready;  // room reserved at issue
 
-  assign done_o = gdone && (inflight == '0) && !vout_valid_o;
+  assign done_o = gdone && (outstanding_q == '0) && !meta_valid && !raw_valid && !vout_valid_o;
 endmodule

@@ -1,5 +1,9 @@
-// AGCU store stream: takes one vector per step from its input FIFO and issues a write
-// of LANES words with the valid lanes as word mask; counts the acknowledgements.
+// AGCU store stream (docs/architecture.md 4.3): takes one vector per step from its
+// input FIFO. Contiguous (lstride 1): one write of LANES words with the valid lanes as
+// word mask. Broadcast (lstride 0): one write of lane 0's word (mask bit 0). Scatter:
+// one write per valid lane, in lane order, at the lane's address with the lane's word
+// as word 0 (mask bit 0). A vector with no valid lane is taken without a write. The
+// vector leaves the FIFO with its last write; acknowledgements are counted for done.
 module rdu_agcu_st
   import rdu_cfg_pkg::*;
 (
@@ -7,7 +11,7 @@ module rdu_agcu_st
   input  logic                rst_ni,
   input  logic                clr_i,
   input  logic                active_i,
-  input  logic [31:0]         cfg_i [7],
+  input  logic [31:0]         cfg_i [13],
 
   input  logic                vin_valid_i,
   output logic                vin_ready_o,
@@ -23,12 +27,14 @@ module rdu_agcu_st
   output logic                done_o
 );
   localparam int unsigned VW  = LANES * 32;
+  localparam int unsigned LB  = $clog2(LANES);
   localparam int unsigned ICW = $clog2(FIFO_DEPTH + 1);
 
-  logic gdone, in_valid;
+  logic          gdone, in_valid, last, gather, bcast, adv, noreq;
+  logic [LB:0]   n;
+  logic [LB-1:0] lane;
+  logic [VW-1:0] in_data;
   logic [ICW-1:0] unused_count;
-  logic unused_cfg;
-  assign unused_cfg = ^cfg_i[0][31:2] ^ cfg_i[0][0];
 
   rdu_fifo #(
     .WIDTH(VW),
@@ -41,8 +47,8 @@ module rdu_agcu_st
     .in_ready_o (vin_ready_o),
     .in_data_i  (vin_data_i),
     .out_valid_o(in_valid),
-    .out_ready_i(req_accept_i),
-    .out_data_o (req_data_o),
+    .out_ready_i(adv && last),
+    .out_data_o (in_data),
     .count_o    (unused_count)
   );
 
@@ -50,20 +56,28 @@ module rdu_agcu_st
     .clk_i,
     .rst_ni,
     .clr_i,
-    .bcast_i(cfg_i[0][1]),
-    .base_i (cfg_i[1]),
-    .inner_i(cfg_i[2]),
-    .c1_i   (cfg_i[3]),
-    .s1_i   (cfg_i[4]),
-    .c2_i   (cfg_i[5]),
-    .s2_i   (cfg_i[6]),
-    .step_i (req_accept_i),
-    .addr_o (req_addr_o),
-    .mask_o (req_mask_o),
-    .done_o (gdone)
+    .cfg_i,
+    .adv_i   (adv),
+    .addr_o  (req_addr_o),
+    .n_o     (n),
+    .lane_o  (lane),
+    .last_o  (last),
+    .gather_o(gather),
+    .bcast_o (bcast),
+    .done_o  (gdone)
   );
 
-  assign req_valid_o = active_i && !gdone && in_valid;
+  assign noreq       = (n == '0);
+  assign req_valid_o = active_i && !gdone && in_valid && !noreq;
+  assign adv         = req_accept_i || (active_i && !gdone && in_valid && noreq);
+
+  always_comb begin
+    for (int unsigned l = 0; l < LANES; l++) begin
+      req_mask_o[l] = (gather || bcast) ? (l == 0) : ((LB+1)'(l) < n);
+    end
+    req_data_o = in_data;
+    if (gather) req_data_o[31:0] = in_data[32*lane +: 32];
+  end
 
   // Writes issued and not yet acknowledged.
   logic [31:0] pending_q;

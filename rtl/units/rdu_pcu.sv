@@ -1,15 +1,26 @@
 // Pattern compute unit (docs/architecture.md sections 4.1 and 12): LANES x STAGES
 // SIMD pipeline of binary32 operations, NREGS pipeline registers per lane per stage,
-// PCU_VIN vector input FIFOs, one vector output. The lanes are rdu_pcu_lane instances
-// (pipeline registers, operand selection, ALUs); this module holds the configuration,
-// FIFOs, counters and valid pipeline.
+// a per-lane accumulator and drain register per stage, PCU_VIN vector input FIFOs,
+// a cross-lane reduction tree and one output register. The lanes are rdu_pcu_lane
+// instances (pipeline registers, operand selection, ALUs, accumulators); this module
+// holds the configuration, FIFOs, counters, valid pipeline, broadcast-lane selection,
+// drain sequencing and the reduction tree (rdu_pcu_rnode).
 //
-// Fire rule: enabled, fired < count, every input of vin_mask holds a vector and the
-// pipeline advances. Each stage is one register stage (latency STAGES, one vector
-// per cycle); the whole pipeline stalls while the output is valid and not ready.
+// Fire rule: enabled, fired < count, every input of vin_mask holds a vector and stage
+// 0 can take it. The stages form an elastic pipeline: stage s's register loads when it
+// is empty or its vector moves on; a vector moves from stage s's input into its
+// register unless it must snapshot (accumulator mode, last firing of a group, stage
+// with acc) into a drain register still holding a value not yet emitted (then it waits,
+// later stages keep moving). Stream mode: the last stage feeds the output register
+// (through the reduction tree) whenever that is empty or being emptied. Accumulator
+// mode: the drain registers of the acc stages are emitted in stage order, one per
+// cycle, into the output register; the last stage's registers are dropped.
+// Latency: FIFO 1 cycle + STAGES + 1 (output register); N firings in stream mode
+// take N + STAGES + 2 cycles from the first vector offered to the last output valid.
 // Fields outside the ISA (the functional model does the same): an opcode other than
 // MOV..ITOF is a NOP, a destination >= NREGS writes nothing, an operand source outside
-// {REG0..REG(NREGS-1), IMM, LANE, ZERO} reads 0, an out_reg >= NREGS outputs zeros.
+// {REG0.., BREG0.., IMM, LANE, ZERO, ACC} (or REGk/BREGk with k >= NREGS) reads 0, an
+// out_reg >= NREGS outputs zeros.
 module rdu_pcu
   import rdu_cfg_pkg::*;
   import rdu_isa_pkg::*;
@@ -48,7 +59,9 @@ module rdu_pcu
   input  logic                cout_ready_i,
   output logic [0:0]          cout_data_o
 );
-  localparam int unsigned VW = LANES * 32;
+  localparam int unsigned VW     = LANES * 32;
+  localparam int unsigned DW     = (STAGES > 1) ? $clog2(STAGES) : 1;
+  localparam int unsigned LEVELS = (LANES > 1) ? $clog2(LANES) : 0;
 
   typedef logic [LANES-1:0][31:0] vec_t;    // lane l in bits 32*l+31 : 32*l
 
@@ -56,12 +69,16 @@ module rdu_pcu
   logic               en_q;
   logic [2:0]         out_reg_q;
   logic [PCU_VIN-1:0] vin_mask_q;
-  logic [31:0]        count_q;
+  logic               out_mode_q;
+  logic [1:0]         reduce_q;
+  logic [31:0]        count_q, acc_len_q, acc_init_q;
   logic [4:0]         op_q   [STAGES];
   logic [3:0]         srca_q [STAGES];
   logic [3:0]         srcb_q [STAGES];
   logic [3:0]         srcc_q [STAGES];
   logic [2:0]         dst_q  [STAGES];
+  logic [3:0]         bl_q   [STAGES];
+  logic [STAGES-1:0]  accf_q;
   logic [31:0]        imm_q  [STAGES];
 
   logic cfg_sel;
@@ -72,13 +89,23 @@ module rdu_pcu
       en_q       <= 1'b0;
       out_reg_q  <= '0;
       vin_mask_q <= '0;
+      out_mode_q <= 1'b0;
+      reduce_q   <= '0;
       count_q    <= '0;
+      acc_len_q  <= '0;
+      acc_init_q <= '0;
     end else if (cfg_sel && cfg_word_i == 8'd0) begin
       en_q       <= cfg_data_i[0];
       out_reg_q  <= cfg_data_i[6:4];
       vin_mask_q <= cfg_data_i[8 +: PCU_VIN];
+      out_mode_q <= cfg_data_i[12];
+      reduce_q   <= cfg_data_i[15:14];
     end else if (cfg_sel && cfg_word_i == 8'd1) begin
       count_q    <= cfg_data_i;
+    end else if (cfg_sel && cfg_word_i == 8'd2) begin
+      acc_len_q  <= cfg_data_i;
+    end else if (cfg_sel && cfg_word_i == 8'd3) begin
+      acc_init_q <= cfg_data_i;
     end
   end
 
@@ -90,24 +117,33 @@ module rdu_pcu
         srcb_q[s] <= '0;
         srcc_q[s] <= '0;
         dst_q[s]  <= '0;
+        bl_q[s]   <= '0;
+        accf_q[s] <= 1'b0;
         imm_q[s]  <= '0;
-      end else if (cfg_sel && cfg_word_i == 8'(2 + 2 * s)) begin
+      end else if (cfg_sel && cfg_word_i == 8'(4 + 2 * s)) begin
         op_q[s]   <= cfg_data_i[4:0];
         srca_q[s] <= cfg_data_i[11:8];
         srcb_q[s] <= cfg_data_i[15:12];
         dst_q[s]  <= cfg_data_i[18:16];
         srcc_q[s] <= cfg_data_i[23:20];
-      end else if (cfg_sel && cfg_word_i == 8'(3 + 2 * s)) begin
+        bl_q[s]   <= cfg_data_i[27:24];
+        accf_q[s] <= cfg_data_i[28];
+      end else if (cfg_sel && cfg_word_i == 8'(5 + 2 * s)) begin
         imm_q[s]  <= cfg_data_i;
       end
     end
   end
 
   // ---------------------------------------------------------------- state
-  logic              fire;       // a vector enters the pipeline
-  logic              advance;    // the pipeline moves (output not stalled)
-  logic [31:0]       fired_q, emitted_q;
-  logic [STAGES-1:0] valid_q;
+  logic              fire;         // a vector enters the pipeline
+  logic              fire_req;     // a vector could enter (inputs present, count left)
+  logic [31:0]       fired_q;
+  logic [31:0]       pos_q;        // position of the next firing in its group
+  logic [STAGES-1:0] valid_q, first_q, last_q;
+  logic [STAGES-1:0] drain_valid_q;
+  logic [DW-1:0]     dptr_q;       // next drain register to emit
+  logic              out_valid_q;
+  vec_t              out_q;
 
   // ---------------------------------------------------------------- input FIFOs
   // While run_i is low the FIFOs are held empty and refuse data (nothing is lost).
@@ -138,76 +174,220 @@ module rdu_pcu
   end
 
   // ---------------------------------------------------------------- control
-  assign advance = !(vout_valid_o && !vout_ready_i);
-  assign fire    = run_i && en_q && (fired_q < count_q) && advance
-                   && (&(fifo_valid | ~vin_mask_q));
+  // Group position of the firing at stage 0's input: first (ACC reads acc_init) and
+  // last (accumulator mode: snapshot into the drain registers) of its group.
+  logic [31:0] alen;
+  logic        grp_end, first_f, last_f;
+  assign alen     = (acc_len_q == 32'd0) ? 32'd1 : acc_len_q;
+  assign grp_end  = (pos_q == alen - 32'd1);
+  assign first_f  = (pos_q == 32'd0);
+  assign last_f   = grp_end || (fired_q == count_q - 32'd1);
+  assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~vin_mask_q));
 
-  always_ff @(posedge clk_i) begin
-    if (!rst_ni || !run_i) begin
-      fired_q   <= '0;
-      emitted_q <= '0;
-    end else begin
-      if (fire) fired_q <= fired_q + 32'd1;
-      if (vout_valid_o && vout_ready_i) emitted_q <= emitted_q + 32'd1;
+  // The vector at the input of stage s.
+  logic [STAGES-1:0] in_valid, in_first, in_last;
+  logic [31:0]       idx_in [STAGES];  // index i of the vector entering stage s
+  logic [31:0]       idx_q  [STAGES];
+
+  assign in_valid[0] = fire_req;
+  assign in_first[0] = first_f;
+  assign in_last[0]  = last_f;
+  assign idx_in[0]   = fired_q;
+  for (genvar s = 1; s < STAGES; s++) begin : g_in
+    assign in_valid[s] = valid_q[s-1];
+    assign in_first[s] = first_q[s-1];
+    assign in_last[s]  = last_q[s-1];
+    assign idx_in[s]   = idx_q[s-1];
+  end
+
+  // Drain sequencing (accumulator mode).
+  logic              out_free, cand_valid, emit;
+  logic [STAGES-1:0] snap_req, blocked, go, rdy, pass;
+  logic [DW-1:0]     dptr_next, dptr_first;
+
+  // The first acc stage after d (cyclically); d itself when it is the only one.
+  function automatic logic [DW-1:0] next_acc(logic [DW-1:0] d, logic [STAGES-1:0] accf);
+    logic [DW-1:0] r;
+    r = d;
+    for (int k = STAGES; k >= 1; k--) begin
+      if (accf[(32'(d) + k) % STAGES]) r = DW'((32'(d) + k) % STAGES);
+    end
+    return r;
+  endfunction
+
+  assign dptr_next  = next_acc(dptr_q, accf_q);
+  assign dptr_first = next_acc(DW'(STAGES - 1), accf_q);
+
+  assign out_free   = !out_valid_q || vout_ready_i;
+  assign cand_valid = out_mode_q ? drain_valid_q[dptr_q] : valid_q[STAGES-1];
+  assign emit       = out_free && out_mode_q && drain_valid_q[dptr_q];
+  assign snap_req   = {STAGES{out_mode_q}} & accf_q & in_valid & in_last;
+
+  // Elastic pipeline: rdy[s] = stage s's register may load (it is empty or its vector
+  // moves on); go[s] = the vector at stage s's input may pass (not blocked by a drain
+  // register that still holds an unemitted value).
+  always_comb begin
+    for (int s = 0; s < STAGES; s++) begin
+      blocked[s] = snap_req[s] && drain_valid_q[s] && !(emit && dptr_q == DW'(s));
+    end
+    rdy[STAGES-1] = !valid_q[STAGES-1] || out_mode_q || out_free;
+    go[STAGES-1]  = rdy[STAGES-1] && !blocked[STAGES-1];
+    for (int s = STAGES - 2; s >= 0; s--) begin
+      rdy[s] = !valid_q[s] || go[s+1];
+      go[s]  = rdy[s] && !blocked[s];
     end
   end
 
-  assign done_o = !en_q || (emitted_q == count_q);
+  assign pass = in_valid & go;
+  assign fire = pass[0];
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || !run_i) begin
+      fired_q       <= '0;
+      pos_q         <= '0;
+      drain_valid_q <= '0;
+      dptr_q        <= dptr_first;
+      out_valid_q   <= 1'b0;
+    end else begin
+      if (fire) begin
+        fired_q <= fired_q + 32'd1;
+        pos_q   <= grp_end ? 32'd0 : pos_q + 32'd1;
+      end
+      for (int s = 0; s < STAGES; s++) begin
+        if (pass[s] && snap_req[s])           drain_valid_q[s] <= 1'b1;
+        else if (emit && dptr_q == DW'(s))    drain_valid_q[s] <= 1'b0;
+      end
+      if (emit) dptr_q <= dptr_next;
+      if (out_free) out_valid_q <= cand_valid;
+    end
+  end
+
+  // Done: every output emitted. Stream mode: every firing left the output register.
+  // Accumulator mode: no vector in the pipeline still to snapshot (the last firing of a
+  // group before an acc stage), no drain value, nothing in the output register; with no
+  // acc stage there are no outputs: done at once.
+  logic [STAGES-1:0] acc_after, pending;
+  always_comb begin
+    acc_after[STAGES-1] = 1'b0;
+    for (int s = STAGES - 2; s >= 0; s--) acc_after[s] = acc_after[s+1] || accf_q[s+1];
+  end
+  assign pending = valid_q & (out_mode_q ? (last_q & acc_after) : '1);
+  assign done_o  = !en_q || (out_mode_q && accf_q == '0)
+                   || ((fired_q == count_q) && !(|pending) && !(|drain_valid_q) && !out_valid_q);
 
   // ---------------------------------------------------------------- pipeline
-  // The lanes (rdu_pcu_lane) hold the pipeline registers and ALUs; this module keeps
-  // the valid bits and the index i of the vector in each stage.
-  logic [31:0] idx_in [STAGES];  // index i of the vector entering stage s
-  logic [31:0] idx_q  [STAGES];
-
-  assign idx_in[0] = fired_q;
-
+  // The lanes (rdu_pcu_lane) hold the pipeline registers, ALUs and accumulators; this
+  // module keeps the valid bits, group flags and the index i of the vector in each stage.
   for (genvar s = 0; s < STAGES; s++) begin : g_stage
-    if (s > 0) begin : g_link
-      assign idx_in[s] = idx_q[s-1];
-    end
-
     always_ff @(posedge clk_i) begin
       if (!rst_ni || !run_i) begin
         valid_q[s] <= 1'b0;
+        first_q[s] <= 1'b0;
+        last_q[s]  <= 1'b0;
         idx_q[s]   <= '0;
-      end else if (advance) begin
-        valid_q[s] <= (s == 0) ? fire : valid_q[s-1];
+      end else if (rdy[s]) begin
+        valid_q[s] <= pass[s];
+        first_q[s] <= in_first[s];
+        last_q[s]  <= in_last[s];
         idx_q[s]   <= idx_in[s];
       end
     end
   end
 
+  logic [STAGES-1:0] acc_we, snap, use_init;
+  assign acc_we   = pass & accf_q;
+  assign snap     = pass & snap_req;
+  assign use_init = ~accf_q | in_first;
+
+  // Registers of every lane entering each stage, and the broadcast-lane selection:
+  // bc[s][k] = lane (bl mod LANES) of register k entering stage s (LANES a power of two).
+  localparam int unsigned LW = (LANES > 1) ? $clog2(LANES) : 1;
+  // verilator tracing_off
+  logic [31:0] lane_in   [LANES][NREGS];            // reg[k] = vin[k] in vin_mask, else 0
+  logic [31:0] lane_regs [LANES][STAGES-1][NREGS];  // pipeline registers feeding stage 1..
+  logic [31:0] bc        [STAGES][NREGS];
+  // verilator tracing_on
+  vec_t        cand;                                // output candidate of every lane
+
+  for (genvar s = 0; s < STAGES; s++) begin : g_bc
+    logic [LW-1:0] blm;
+    assign blm = (LANES > 1) ? LW'(bl_q[s]) : '0;
+    if (s == 0) begin : g_first
+      assign bc[s] = lane_in[blm];
+    end else begin : g_link
+      assign bc[s] = lane_regs[blm][s-1];
+    end
+  end
+
   for (genvar l = 0; l < LANES; l++) begin : g_lane
-    logic [31:0] lane_in [NREGS];  // reg[k] = vin[k] for k in vin_mask, else 0
     for (genvar k = 0; k < NREGS; k++) begin : g_in
       if (k < PCU_VIN) begin : g_vin
-        assign lane_in[k] = vin_mask_q[k] ? fifo_data[k][l] : '0;
+        assign lane_in[l][k] = vin_mask_q[k] ? fifo_data[k][l] : '0;
       end else begin : g_zero
-        assign lane_in[k] = '0;
+        assign lane_in[l][k] = '0;
       end
     end
 
     rdu_pcu_lane u_lane (
       .clk_i,
       .rst_ni,
-      .clr_i    (clr),
-      .advance_i(advance),
-      .lane_i   (32'(l)),
-      .op_i     (op_q),
-      .srca_i   (srca_q),
-      .srcb_i   (srcb_q),
-      .srcc_i   (srcc_q),
-      .dst_i    (dst_q),
-      .imm_i    (imm_q),
-      .out_reg_i(out_reg_q),
-      .idx_i    (idx_in),
-      .in_i     (lane_in),
-      .out_o    (vout_data_o[32*l +: 32])
+      .clr_i     (clr),
+      .load_i    (rdy),
+      .acc_we_i  (acc_we),
+      .snap_i    (snap),
+      .use_init_i(use_init),
+      .lane_i    (32'(l)),
+      .op_i      (op_q),
+      .srca_i    (srca_q),
+      .srcb_i    (srcb_q),
+      .srcc_i    (srcc_q),
+      .dst_i     (dst_q),
+      .imm_i     (imm_q),
+      .out_reg_i (out_reg_q),
+      .out_mode_i(out_mode_q),
+      .acc_init_i(acc_init_q),
+      .dsel_i    (dptr_q),
+      .idx_i     (idx_in),
+      .in_i      (lane_in[l]),
+      .bc_i      (bc),
+      .regs_o    (lane_regs[l]),
+      .out_o     (cand[l])
     );
   end
 
-  assign vout_valid_o = valid_q[STAGES-1];
+  // ---------------------------------------------------------------- reduction, output
+  // Fixed pairwise tree: level 1 combines lanes (0,1), (2,3), ...; level j+1 combines
+  // level j's results pairwise in order. Every lane of the output holds the root.
+  for (genvar j = 0; j <= LEVELS; j++) begin : g_lvl
+    // verilator tracing_off
+    logic [31:0] val [LANES >> j];  // level j's values (out_q holds the root)
+    // verilator tracing_on
+    if (j == 0) begin : g_leaf
+      for (genvar i = 0; i < LANES; i++) begin : g_l
+        assign val[i] = cand[i];
+      end
+    end else begin : g_node
+      for (genvar i = 0; i < (LANES >> j); i++) begin : g_n
+        rdu_pcu_rnode u_node (
+          .op_i(reduce_q),
+          .a_i (g_lvl[j-1].val[2*i]),
+          .b_i (g_lvl[j-1].val[2*i+1]),
+          .r_o (val[i])
+        );
+      end
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || !run_i) begin
+      out_q <= '0;
+    end else if (out_free) begin
+      out_q <= (reduce_q == 2'd0) ? cand : {LANES{g_lvl[LEVELS].val[0]}};
+    end
+  end
+
+  assign vout_valid_o = out_valid_q;
+  assign vout_data_o  = out_q;
 
   // ---------------------------------------------------------------- scalar, control
   assign sin_ready_o  = 1'b1;
@@ -219,5 +399,5 @@ module rdu_pcu
 
   logic unused_ports;
   assign unused_ports = ^{sin_valid_i, sin_data_i, sout_ready_i, cin_valid_i, cin_data_i,
-                          cout_ready_i};
+                          cout_ready_i, first_q[STAGES-1]};
 endmodule

@@ -1,11 +1,19 @@
 // Pattern memory unit (docs/architecture.md sections 4.2, 12): LANES banks of
-// PMU_DEPTH words, row a = word a of every bank. The write side takes one vector per
-// access from input 0 (through a FIFO_DEPTH input FIFO) and stores it in row
-// (wbase + i0*ws0 + i1*ws1) mod PMU_DEPTH. After the last write the read side emits one
-// vector per access: strided mode row (rbase + i0*rs0 + i1*rs1) mod PMU_DEPTH;
-// duplicated mode the word w = (...) mod (PMU_DEPTH*LANES) of bank w mod LANES, row
-// w / LANES, on every lane. Read latency: 2 cycles (synchronous bank read, then a
-// 2-entry output FIFO); a read is issued only when the output FIFO has room for it.
+// PMU_DEPTH words (one write and one read port each), row a = word a of every bank.
+// The memory holds `nbuf` buffers of `buf_rows` rows; tile t uses buffer t mod nbuf
+// (all its addresses offset by (t mod nbuf)*buf_rows rows). The write side takes one
+// vector per access from input 0 (through a FIFO_DEPTH input FIFO) and stores it in row
+// (wbase + i0*ws0 + i1*ws1 + i2*ws2 + offset) mod PMU_DEPTH; in transposed mode lane l
+// goes to bank (l + row) mod LANES (skewed). The read side performs tile t's reads once
+// all writes of tile t are done; the write side starts tile t once the reads of tile
+// t-nbuf have all been issued, so writes of later tiles overlap reads (N-buffering).
+// Reads: strided mode the row (rbase + ... + offset) mod PMU_DEPTH; duplicated mode the
+// word w (word address, offset*LANES) of bank w mod LANES, row w / LANES, on every
+// lane; transposed mode lane j = bank (c + r0 + j) mod LANES, row (r0 + j) mod
+// PMU_DEPTH, with r0 = w / LANES, c = w mod LANES (a column of the tile written by
+// rows). No bank conflict is possible: each bank sees at most one read and one write
+// per cycle. One write and one read per cycle. Read latency: 2 cycles (synchronous bank
+// read, then a 2-entry output FIFO); a read is issued only when the output FIFO has room.
 module rdu_pmu
   import rdu_cfg_pkg::*;
 #(
@@ -42,7 +50,7 @@ module rdu_pmu
   input  logic                cout_ready_i,
   output logic                cout_data_o
 );
-  localparam int unsigned NWORDS = 11;
+  localparam int unsigned NWORDS = 17;
   localparam int unsigned RW     = $clog2(PMU_DEPTH);          // row address bits
   localparam int unsigned BW     = (LANES > 1) ? $clog2(LANES) : 1;
   localparam int unsigned WW     = $clog2(PMU_DEPTH * LANES);  // word address bits
@@ -63,18 +71,75 @@ module rdu_pmu
     end
   end
 
-  logic enable, dup;
-  assign enable = cfg_q[0][0];
-  assign dup    = (cfg_q[0][2:1] == 2'd1);
+  logic        enable, dup, tr;
+  logic [2:0]  nbuf;
+  logic [31:0] tiles, buf_rows;
+  assign enable   = cfg_q[0][0];
+  assign dup      = (cfg_q[0][2:1] == 2'd1);
+  assign tr       = (cfg_q[0][2:1] == 2'd2);
+  assign nbuf     = (cfg_q[0][6:4] == 3'd0) ? 3'd1 : cfg_q[0][6:4];
+  assign tiles    = (cfg_q[1] == '0) ? 32'd1 : cfg_q[1];
+  assign buf_rows = cfg_q[2];
   logic unused_cfg;
-  assign unused_cfg = ^cfg_q[0][31:3];
+  assign unused_cfg = ^{cfg_q[0][31:7], cfg_q[0][3]};
 
   logic clr, active;
   assign clr    = !run_i;
   assign active = run_i && enable;
 
+  // ---------------------------------------------------------------- tile bookkeeping
+  // wt_q / rt_q: tiles whose writes / reads are complete (all issued); wb_q / rb_q the
+  // buffer of the current tile (tile mod nbuf), woff_q / roff_q = buffer * buf_rows.
+  logic [31:0] wt_q, rt_q, woff_q, roff_q;
+  logic [2:0]  wb_q, rb_q;
+  logic        wempty, rempty, wlast, rlast;
+  logic        in_pop, rissue;
+  logic [31:0] wtiles, rtiles;  // tiles complete, a side without accesses counting all
+  logic        wfin, rfin, w_ok, r_ok;
+
+  assign wtiles = wempty ? tiles : wt_q;
+  assign rtiles = rempty ? tiles : rt_q;
+  assign wfin   = wempty || (wt_q == tiles);
+  assign rfin   = rempty || (rt_q == tiles);
+  // Write tile wt_q needs the reads of tile wt_q - nbuf complete: wt_q < rtiles + nbuf.
+  assign w_ok   = !wfin && ({1'b0, wt_q} < ({1'b0, rtiles} + 33'(nbuf)));
+  // Read tile rt_q needs its writes complete.
+  assign r_ok   = !rfin && (wtiles > rt_q);
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr) begin
+      wt_q   <= '0;
+      wb_q   <= '0;
+      woff_q <= '0;
+      rt_q   <= '0;
+      rb_q   <= '0;
+      roff_q <= '0;
+    end else begin
+      if (in_pop && wlast) begin
+        wt_q <= wt_q + 32'd1;
+        if (wb_q + 3'd1 == nbuf) begin
+          wb_q   <= '0;
+          woff_q <= '0;
+        end else begin
+          wb_q   <= wb_q + 3'd1;
+          woff_q <= woff_q + buf_rows;
+        end
+      end
+      if (rissue && rlast) begin
+        rt_q <= rt_q + 32'd1;
+        if (rb_q + 3'd1 == nbuf) begin
+          rb_q   <= '0;
+          roff_q <= '0;
+        end else begin
+          rb_q   <= rb_q + 3'd1;
+          roff_q <= roff_q + buf_rows;
+        end
+      end
+    end
+  end
+
   // ---------------------------------------------------------------- write side
-  logic          in_valid, in_pop;
+  logic          in_valid;
   logic [VW-1:0] in_data;
   logic [ICW-1:0] unused_in_count;
   logic          in_ready;
@@ -96,92 +161,116 @@ module rdu_pmu
   );
   assign vin_ready_o = in_ready && run_i;
 
-  logic [31:0] waddr;
-  logic        wdone;
+  logic [31:0] wpat, waddr;
   rdu_pmu_agen u_wgen (
     .clk_i,
     .rst_ni,
-    .clr_i (clr),
-    .base_i(cfg_q[1]),
-    .c0_i  (cfg_q[2]),
-    .s0_i  (cfg_q[3]),
-    .c1_i  (cfg_q[4]),
-    .s1_i  (cfg_q[5]),
-    .step_i(in_pop),
-    .addr_o(waddr),
-    .done_o(wdone)
+    .clr_i  (clr),
+    .base_i (cfg_q[3]),
+    .c0_i   (cfg_q[4]),
+    .s0_i   (cfg_q[5]),
+    .c1_i   (cfg_q[6]),
+    .s1_i   (cfg_q[7]),
+    .c2_i   (cfg_q[8]),
+    .s2_i   (cfg_q[9]),
+    .step_i (in_pop),
+    .addr_o (wpat),
+    .last_o (wlast),
+    .empty_o(wempty)
   );
-  assign in_pop = active && in_valid && !wdone;
+  assign in_pop = active && in_valid && w_ok;
+  assign waddr  = wpat + woff_q;
+
+  logic [RW-1:0] wrow;
+  logic [BW-1:0] wskew;  // transposed: lane l goes to bank (l + row) mod LANES
+  assign wrow  = waddr[RW-1:0];
+  assign wskew = tr ? BW'(waddr[RW-1:0]) : '0;
 
   // ---------------------------------------------------------------- read side
-  logic [31:0] raddr;
-  logic        rdone, rissue;
+  logic [31:0] rpat, raddr;
   rdu_pmu_agen u_rgen (
     .clk_i,
     .rst_ni,
-    .clr_i (clr),
-    .base_i(cfg_q[6]),
-    .c0_i  (cfg_q[7]),
-    .s0_i  (cfg_q[8]),
-    .c1_i  (cfg_q[9]),
-    .s1_i  (cfg_q[10]),
-    .step_i(rissue),
-    .addr_o(raddr),
-    .done_o(rdone)
+    .clr_i  (clr),
+    .base_i (cfg_q[10]),
+    .c0_i   (cfg_q[11]),
+    .s0_i   (cfg_q[12]),
+    .c1_i   (cfg_q[13]),
+    .s1_i   (cfg_q[14]),
+    .c2_i   (cfg_q[15]),
+    .s2_i   (cfg_q[16]),
+    .step_i (rissue),
+    .addr_o (rpat),
+    .last_o (rlast),
+    .empty_o(rempty)
   );
+  // Buffer offset: rows (strided) or words (duplicated, transposed).
+  assign raddr = rpat + ((dup || tr) ? {roff_q[31-BW:0], {BW{1'b0}}} : roff_q);
 
-  // Bank row and (duplicated mode) bank of the read.
-  logic [RW-1:0] rrow;
-  logic [BW-1:0] rbank;
-  always_comb begin
-    if (dup) begin
-      rrow  = raddr[WW-1:WW-RW];
-      rbank = BW'(raddr[WW-RW-1:0]);
-    end else begin
-      rrow  = raddr[RW-1:0];
-      rbank = '0;
+  // Word address fields (duplicated, transposed): row r0 and column c.
+  logic [RW-1:0] rr0;
+  logic [BW-1:0] rcol;
+  assign rr0  = raddr[WW-1:WW-RW];
+  assign rcol = BW'(raddr[WW-RW-1:0]);
+  logic unused_addr;
+  assign unused_addr = ^raddr[31:WW] ^ ^waddr[31:RW];
+
+  // Row read by bank b.
+  logic [RW-1:0] rrow [LANES];
+  for (genvar b = 0; b < LANES; b++) begin : g_rrow
+    logic [BW-1:0] j;  // transposed: the lane bank b serves
+    assign j = BW'(b) - rcol - BW'(rr0);
+    always_comb begin
+      if (tr) begin
+        rrow[b] = rr0 + RW'(j);
+      end else if (dup) begin
+        rrow[b] = rr0;
+      end else begin
+        rrow[b] = raddr[RW-1:0];
+      end
     end
   end
-  logic unused_raddr;
-  assign unused_raddr = ^raddr[31:RW] ^ ^waddr[31:RW];
 
   // Output FIFO with room reserved for the read in flight.
-  logic           out_push, out_pop, out_valid, out_ready;
+  logic           out_pop, out_valid, out_ready;
   logic [OCW-1:0] out_count;
   logic [VW-1:0]  out_data;
   logic           pend_q;          // a read was issued last cycle: data this cycle
-  logic           pend_dup_q;
-  logic [BW-1:0]  pend_bank_q;
+  logic           pend_dup_q, pend_tr_q;
+  logic [BW-1:0]  pend_sel_q;      // duplicated: the bank; transposed: bank of lane 0
 
   assign out_pop = out_valid && vout_ready_i;
   // Room: entries + read in flight - entry leaving this cycle < ODEPTH.
-  assign rissue  = active && wdone && !rdone &&
+  assign rissue  = active && r_ok &&
                    ((32'(out_count) + 32'(pend_q) - 32'(out_pop)) < ODEPTH);
-  assign out_push = pend_q;
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni || clr) begin
-      pend_q      <= 1'b0;
-      pend_dup_q  <= 1'b0;
-      pend_bank_q <= '0;
+      pend_q     <= 1'b0;
+      pend_dup_q <= 1'b0;
+      pend_tr_q  <= 1'b0;
+      pend_sel_q <= '0;
     end else begin
-      pend_q      <= rissue;
-      pend_dup_q  <= dup;
-      pend_bank_q <= rbank;
+      pend_q     <= rissue;
+      pend_dup_q <= dup;
+      pend_tr_q  <= tr;
+      pend_sel_q <= tr ? (rcol + BW'(rr0)) : rcol;
     end
   end
 
   logic [31:0] rdata [LANES];
   for (genvar b = 0; b < LANES; b++) begin : g_bank
+    logic [BW-1:0] wl;  // input lane stored in this bank
+    assign wl = BW'(b) - wskew;
     rdu_pmu_bank #(
       .DEPTH(PMU_DEPTH)
     ) u_bank (
       .clk_i,
       .we_i   (in_pop),
-      .waddr_i(waddr[RW-1:0]),
-      .wdata_i(in_data[32*b +: 32]),
+      .waddr_i(wrow),
+      .wdata_i(in_data[32*wl +: 32]),
       .re_i   (rissue),
-      .raddr_i(rrow),
+      .raddr_i(rrow[b]),
       .rdata_o(rdata[b])
     );
   end
@@ -189,7 +278,13 @@ module rdu_pmu
   logic [VW-1:0] rvec;
   always_comb begin
     for (int unsigned l = 0; l < LANES; l++) begin
-      rvec[32*l +: 32] = pend_dup_q ? rdata[pend_bank_q] : rdata[l];
+      if (pend_dup_q) begin
+        rvec[32*l +: 32] = rdata[pend_sel_q];
+      end else if (pend_tr_q) begin
+        rvec[32*l +: 32] = rdata[BW'(pend_sel_q + BW'(l))];
+      end else begin
+        rvec[32*l +: 32] = rdata[l];
+      end
     end
   end
 
@@ -200,7 +295,7 @@ module rdu_pmu
     .clk_i,
     .rst_ni,
     .clr_i      (clr),
-    .in_valid_i (out_push),
+    .in_valid_i (pend_q),
     .in_ready_o (out_ready),
     .in_data_i  (rvec),
     .out_valid_o(out_valid),
@@ -214,7 +309,7 @@ module rdu_pmu
   assign vout_valid_o = out_valid && run_i;
   assign vout_data_o  = out_data;
 
-  assign done_o = !enable || (wdone && rdone && !pend_q && !out_valid);
+  assign done_o = !enable || (wfin && rfin && !pend_q && !out_valid);
 
   // ---------------------------------------------------------------- scalar / control
   assign sin_ready_o  = 1'b1;

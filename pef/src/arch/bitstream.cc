@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "openrdu/arch/crc32.h"
 
 namespace openrdu::arch {
@@ -16,13 +18,17 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
     throw std::invalid_argument(fmt::format("PCU program has {} stages, configuration '{}' has {}", stages.size(),
                                             cfg.name, cfg.stages));
   std::vector<uint32_t> w(cfg.config_words(UnitKind::Pcu), 0);
-  w[0] = (enable ? 1u : 0u) | (uint32_t(out_reg & 7) << 4) | (uint32_t(vin_mask & 7) << 8);
+  w[0] = (enable ? 1u : 0u) | (uint32_t(out_reg & 7) << 4) | (uint32_t(vin_mask & 7) << 8) |
+         (uint32_t(out_mode & 1) << 12) | (uint32_t(reduce & 3) << 14);
   w[1] = count;
+  w[2] = acc_len;
+  w[3] = acc_init;
   for (size_t s = 0; s < stages.size(); ++s) {
     const PcuStage& st = stages[s];
-    w[2 + 2 * s] = (uint32_t(st.op) & 0x1F) | (uint32_t(st.src_a & 0xF) << 8) | (uint32_t(st.src_b & 0xF) << 12) |
-                   (uint32_t(st.dst & 7) << 16) | (uint32_t(st.src_c & 0xF) << 20);
-    w[3 + 2 * s] = st.imm;
+    w[4 + 2 * s] = (uint32_t(st.op) & 0x1F) | (uint32_t(st.src_a & 0xF) << 8) | (uint32_t(st.src_b & 0xF) << 12) |
+                   (uint32_t(st.dst & 7) << 16) | (uint32_t(st.src_c & 0xF) << 20) | (uint32_t(st.bl & 0xF) << 24) |
+                   (st.acc ? 1u << 28 : 0u);
+    w[5 + 2 * s] = st.imm;
   }
   return w;
 }
@@ -34,24 +40,32 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
   c.enable = bits(w[0], 0, 1);
   c.out_reg = bits(w[0], 4, 3);
   c.vin_mask = bits(w[0], 8, 3);
+  c.out_mode = bits(w[0], 12, 1);
+  c.reduce = bits(w[0], 14, 2);
   c.count = w[1];
+  c.acc_len = w[2];
+  c.acc_init = w[3];
   c.stages.resize(cfg.stages);
   for (uint32_t s = 0; s < cfg.stages; ++s) {
-    c.stages[s].op = static_cast<Opcode>(bits(w[2 + 2 * s], 0, 5));
-    c.stages[s].src_a = bits(w[2 + 2 * s], 8, 4);
-    c.stages[s].src_b = bits(w[2 + 2 * s], 12, 4);
-    c.stages[s].dst = bits(w[2 + 2 * s], 16, 3);
-    c.stages[s].src_c = bits(w[2 + 2 * s], 20, 4);
-    c.stages[s].imm = w[3 + 2 * s];
+    const uint32_t sw = w[4 + 2 * s];
+    c.stages[s].op = static_cast<Opcode>(bits(sw, 0, 5));
+    c.stages[s].src_a = bits(sw, 8, 4);
+    c.stages[s].src_b = bits(sw, 12, 4);
+    c.stages[s].dst = bits(sw, 16, 3);
+    c.stages[s].src_c = bits(sw, 20, 4);
+    c.stages[s].bl = bits(sw, 24, 4);
+    c.stages[s].acc = bits(sw, 28, 1);
+    c.stages[s].imm = w[5 + 2 * s];
   }
   return c;
 }
 
 // ----------------------------------------------------------------------------- PMU
 std::vector<uint32_t> PmuConfig::encode() const {
-  return {(enable ? 1u : 0u) | (uint32_t(mode & 3) << 1),
-          wr.base, wr.c0, uint32_t(wr.s0), wr.c1, uint32_t(wr.s1),
-          rd.base, rd.c0, uint32_t(rd.s0), rd.c1, uint32_t(rd.s1)};
+  return {(enable ? 1u : 0u) | (uint32_t(mode & 3) << 1) | (uint32_t(nbuf & 7) << 4),
+          tiles, buf_rows,
+          wr.base, wr.c0, uint32_t(wr.s0), wr.c1, uint32_t(wr.s1), wr.c2, uint32_t(wr.s2),
+          rd.base, rd.c0, uint32_t(rd.s0), rd.c1, uint32_t(rd.s1), rd.c2, uint32_t(rd.s2)};
 }
 
 PmuConfig PmuConfig::decode(std::span<const uint32_t> words) {
@@ -60,23 +74,48 @@ PmuConfig PmuConfig::decode(std::span<const uint32_t> words) {
   PmuConfig c;
   c.enable = bits(w[0], 0, 1);
   c.mode = bits(w[0], 1, 2);
-  c.wr = {w[1], w[2], w[4], int32_t(w[3]), int32_t(w[5])};
-  c.rd = {w[6], w[7], w[9], int32_t(w[8]), int32_t(w[10])};
+  c.nbuf = bits(w[0], 4, 3);
+  c.tiles = w[1];
+  c.buf_rows = w[2];
+  c.wr = {w[3], w[4], w[6], int32_t(w[5]), int32_t(w[7]), w[8], int32_t(w[9])};
+  c.rd = {w[10], w[11], w[13], int32_t(w[12]), int32_t(w[14]), w[15], int32_t(w[16])};
   return c;
 }
 
 // ----------------------------------------------------------------------------- AGCU
+uint32_t AgcuStream::valid_lanes(uint32_t lanes, const uint32_t idx[4]) const {
+  const uint64_t step = vstep == 0 ? lanes : vstep;
+  const uint64_t off = uint64_t(idx[vdim & 3]) * step;
+  const uint64_t rem = off >= vlen ? 0 : vlen - off;
+  return uint32_t(std::min<uint64_t>({uint64_t(lanes), step, rem}));
+}
+
+AgcuStream AgcuStream::linear(uint32_t base, uint32_t inner, uint32_t lanes) {
+  AgcuStream s;
+  s.enable = true;
+  s.base = base;
+  s.lstride = 1;
+  s.vdim = 0;
+  s.vlen = inner;
+  s.vstep = lanes;
+  s.c[0] = uint32_t((uint64_t(inner) + lanes - 1) / lanes);
+  s.s[0] = int32_t(lanes);
+  return s;
+}
+
 std::vector<uint32_t> AgcuConfig::encode() const {
   std::vector<uint32_t> w;
   w.reserve(kAgcuWords);
   for (const AgcuStream* s : {&ld[0], &ld[1], &st}) {
-    w.push_back((s->enable ? 1u : 0u) | (s->bcast ? 2u : 0u));
+    w.push_back((s->enable ? 1u : 0u) | (uint32_t(s->vdim & 3) << 2));
     w.push_back(s->base);
-    w.push_back(s->inner);
-    w.push_back(s->c1);
-    w.push_back(uint32_t(s->s1));
-    w.push_back(s->c2);
-    w.push_back(uint32_t(s->s2));
+    w.push_back(uint32_t(s->lstride));
+    w.push_back(s->vlen);
+    w.push_back(s->vstep);
+    for (int d = 0; d < 4; ++d) {
+      w.push_back(s->c[d]);
+      w.push_back(uint32_t(s->s[d]));
+    }
   }
   return w;
 }
@@ -90,13 +129,15 @@ AgcuConfig AgcuConfig::decode(std::span<const uint32_t> words) {
     const uint32_t* p = w + kAgcuStreamWords * k;
     AgcuStream& s = *streams[k];
     s.enable = bits(p[0], 0, 1);
-    s.bcast = bits(p[0], 1, 1);
+    s.vdim = uint8_t(bits(p[0], 2, 2));
     s.base = p[1];
-    s.inner = p[2];
-    s.c1 = p[3];
-    s.s1 = int32_t(p[4]);
-    s.c2 = p[5];
-    s.s2 = int32_t(p[6]);
+    s.lstride = int32_t(p[2]);
+    s.vlen = p[3];
+    s.vstep = p[4];
+    for (int d = 0; d < 4; ++d) {
+      s.c[d] = p[5 + 2 * d];
+      s.s[d] = int32_t(p[6 + 2 * d]);
+    }
   }
   return c;
 }

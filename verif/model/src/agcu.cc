@@ -1,6 +1,8 @@
 // Functional model of the AGCU (docs/architecture.md 4.3): load streams ld0, ld1 to
 // outputs 0, 1; store stream st0 from input 0. Untimed: every vector a stream can move
-// moves in one step (loads from memory at once, stores as input arrives).
+// moves in one step (loads from memory at once, stores as input arrives). Every memory
+// access is the one the RTL's request makes: `lanes` words from the request address
+// (so an access outside DRAM fails the same way), written under the request's mask.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -11,20 +13,25 @@ namespace openrdu::model {
 
 namespace {
 struct Step {
-  uint32_t addr;   // byte address of lane 0
-  uint64_t mask;   // valid lanes
+  uint32_t addr;  // byte address of lane 0
+  uint32_t n;     // valid lanes (lanes 0..n-1)
 };
 
-// Step j of a stream: for i2 < c2: for i1 < c1: for v < ceil(inner/lanes).
+// Step j of a stream: for i3 < c3: for i2 < c2: for i1 < c1: for i0 < c0.
 Step stream_step(const arch::AgcuStream& s, uint32_t lanes, uint64_t j) {
-  const uint64_t nv = (uint64_t(s.inner) + lanes - 1) / lanes;
-  const uint64_t v = j % nv, i1 = (j / nv) % s.c1, i2 = j / (nv * s.c1);
-  const uint32_t elem = uint32_t(i1) * uint32_t(s.s1) + uint32_t(i2) * uint32_t(s.s2) +
-                        (s.bcast ? 0u : uint32_t(v * lanes));
-  Step st{s.base + 4u * elem, 0};
-  for (uint32_t l = 0; l < lanes; ++l)
-    if (v * lanes + l < s.inner) st.mask |= uint64_t(1) << l;
-  return st;
+  uint32_t idx[4];
+  uint32_t elem = 0;  // element offset, 32-bit wrap-around
+  for (int d = 0; d < 4; ++d) {
+    idx[d] = uint32_t(j % s.c[d]);
+    j /= s.c[d];
+    elem += idx[d] * uint32_t(s.s[d]);
+  }
+  return {s.base + 4u * elem, s.valid_lanes(lanes, idx)};
+}
+
+bool gather(const arch::AgcuStream& s) { return s.lstride != 0 && s.lstride != 1; }
+uint32_t lane_addr(const arch::AgcuStream& s, const Step& st, uint32_t l) {
+  return st.addr + 4u * l * uint32_t(s.lstride);
 }
 }  // namespace
 
@@ -41,40 +48,57 @@ void Agcu::configure(std::span<const uint32_t> words) {
   c_ = arch::AgcuConfig::decode(words);
   loaded_[0] = loaded_[1] = 0;
   stored_ = 0;
+  requests_ = 0;
   resize_ports(1, 2);
 }
 
 bool Agcu::step(Memory* mem) {
   const uint32_t lanes = cfg_.lanes;
   bool moved = false;
+  Vec buf(lanes);
   for (int k = 0; k < 2; ++k) {
     const arch::AgcuStream& s = c_.ld[k];
     if (!s.enable) continue;
-    const uint64_t total = s.vectors(lanes);
+    const uint64_t total = s.vectors();
     if (loaded_[k] < total && mem == nullptr) throw std::logic_error("agcu: step without a memory");
     for (; loaded_[k] < total; ++loaded_[k]) {
       const Step st = stream_step(s, lanes, loaded_[k]);
-      Vec v(lanes);
-      mem->read_words(st.addr, v.data(), lanes);
-      const uint32_t w0 = v[0];
-      for (uint32_t l = 0; l < lanes; ++l) {
-        if (s.bcast) v[l] = w0;
-        if (!((st.mask >> l) & 1)) v[l] = 0;
+      Vec v(lanes, 0);
+      if (st.n > 0 && !gather(s)) {  // contiguous or broadcast: one request
+        mem->read_words(st.addr, buf.data(), lanes);
+        for (uint32_t l = 0; l < st.n; ++l) v[l] = s.lstride == 0 ? buf[0] : buf[l];
+      } else {
+        for (uint32_t l = 0; l < st.n; ++l) {  // gather: one request per valid lane
+          mem->read_words(lane_addr(s, st, l), buf.data(), lanes);
+          v[l] = buf[0];
+        }
       }
+      requests_ += gather(s) ? std::max<uint32_t>(st.n, 1) : 1;
       out_[k].push_back(std::move(v));
       moved = true;
     }
   }
   const arch::AgcuStream& s = c_.st;
   if (s.enable) {
-    const uint64_t total = s.vectors(lanes);
+    const uint64_t total = s.vectors();
     for (; stored_ < total && !in_[0].empty(); ++stored_) {
       if (mem == nullptr) throw std::logic_error("agcu: step without a memory");
-      const Vec& v = in_[0].front();
+      Vec& v = in_[0].front();
       if (v.size() != lanes)
         throw std::invalid_argument(fmt::format("agcu: store vector of {} words, expected {}", v.size(), lanes));
       const Step st = stream_step(s, lanes, stored_);
-      mem->write_words(st.addr, v.data(), lanes, st.mask);
+      if (st.n > 0 && s.lstride == 1) {
+        mem->write_words(st.addr, v.data(), lanes, st.n >= 64 ? ~uint64_t(0) : (uint64_t(1) << st.n) - 1);
+      } else if (st.n > 0 && s.lstride == 0) {
+        mem->write_words(st.addr, v.data(), lanes, 1);  // lane 0's word
+      } else {
+        for (uint32_t l = 0; l < st.n; ++l) {  // scatter: lane l's word as word 0
+          buf = v;
+          buf[0] = v[l];
+          mem->write_words(lane_addr(s, st, l), buf.data(), lanes, 1);
+        }
+      }
+      requests_ += gather(s) ? std::max<uint32_t>(st.n, 1) : 1;
       in_[0].pop_front();
       moved = true;
     }
@@ -83,12 +107,13 @@ bool Agcu::step(Memory* mem) {
 }
 
 bool Agcu::done() const {
-  const uint32_t lanes = cfg_.lanes;
   for (int k = 0; k < 2; ++k)
-    if (c_.ld[k].enable && loaded_[k] < c_.ld[k].vectors(lanes)) return false;
-  return !c_.st.enable || stored_ >= c_.st.vectors(lanes);
+    if (c_.ld[k].enable && loaded_[k] < c_.ld[k].vectors()) return false;
+  return !c_.st.enable || stored_ >= c_.st.vectors();
 }
 
-uint64_t Agcu::busy_cycles() const { return loaded_[0] + loaded_[1] + stored_; }
+// Vectors moved, a gather/scatter vector counting its memory requests (valid lanes,
+// at least 1): the port moves one request per cycle.
+uint64_t Agcu::busy_cycles() const { return requests_; }
 
 }  // namespace openrdu::model

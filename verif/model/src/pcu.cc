@@ -1,8 +1,10 @@
 // PCU functional model (docs/architecture.md 4.1): untimed, same semantics as
 // rtl/units/rdu_pcu.sv. Decisions shared with the RTL for fields outside the ISA:
 // an opcode other than MOV..ITOF is a NOP, a destination >= regs writes nothing, an
-// operand source outside {0..regs-1, IMM, LANE, ZERO} reads 0, an out_reg >= regs
-// outputs zeros.
+// operand source outside {0..regs-1, BREG0..BREG(regs-1), IMM, LANE, ZERO, ACC} reads
+// 0, an out_reg >= regs outputs zeros. A stage's accumulator takes the stage's ALU
+// result r = pcu_op(op, A, B, C) (for NOP and opcodes outside the ISA r = A), whatever
+// its destination.
 #include <fmt/format.h>
 
 #include "openrdu/model/units.h"
@@ -26,12 +28,30 @@ void Pcu::configure(std::span<const uint32_t> words) {
                                             cfg_.config_words(arch::UnitKind::Pcu)));
   c_ = arch::PcuConfig::decode(cfg_, words);
   fired_ = 0;
+  emitted_ = 0;
+  acc_.assign(cfg_.stages, Vec(cfg_.lanes, 0));
   resize_ports(3, 1);
+}
+
+// Fixed pairwise tree: level 1 combines lanes (0,1), (2,3), ...; each further level
+// combines the previous level's results pairwise in order.
+Vec Pcu::reduce(Vec v) const {
+  if (c_.reduce == 0) return v;
+  const arch::Opcode op = c_.reduce == 1 ? arch::Opcode::FADD : c_.reduce == 2 ? arch::Opcode::FMAX : arch::Opcode::FMIN;
+  Vec t = v;
+  while (t.size() > 1) {
+    Vec n(t.size() / 2);
+    for (size_t i = 0; i < n.size(); ++i) n[i] = pcu_op(op, t[2 * i], t[2 * i + 1], 0);
+    t = std::move(n);
+  }
+  return Vec(v.size(), t[0]);
 }
 
 bool Pcu::step(Memory*) {
   if (!c_.enable) return false;
   const uint32_t lanes = cfg_.lanes, nregs = cfg_.regs;
+  const uint32_t acc_len = c_.acc_len ? c_.acc_len : 1;
+  const auto breg0 = uint8_t(arch::Src::BREG0), acc_src = uint8_t(arch::Src::ACC);
   bool moved = false;
   while (fired_ < c_.count) {
     for (int k = 0; k < 3; ++k)
@@ -47,10 +67,18 @@ bool Pcu::step(Memory*) {
             fmt::format("pcu: vector on input {} has {} words, expected {} lanes", k, v.size(), lanes));
       if (uint32_t(k) < nregs) regs[k] = std::move(v);
     }
-    for (const arch::PcuStage& st : c_.stages) {
-      if (!writes(st.op) || st.dst >= nregs) continue;
+    const uint32_t pos = fired_ % acc_len;
+    const bool last = pos == acc_len - 1 || fired_ == c_.count - 1;
+    for (size_t s = 0; s < c_.stages.size(); ++s) {
+      const arch::PcuStage& st = c_.stages[s];
+      const bool use_init = !st.acc || pos == 0;
       auto operand = [&](uint8_t src, uint32_t lane) -> uint32_t {
         if (src < nregs) return regs[src][lane];
+        if (src >= breg0 && src < breg0 + 4) {
+          const uint32_t k = src - breg0;
+          return k < nregs ? regs[k][st.bl % lanes] : 0;
+        }
+        if (src == acc_src) return use_init ? c_.acc_init : acc_[s][lane];
         switch (static_cast<arch::Src>(src)) {
           case arch::Src::IMM: return st.imm;
           case arch::Src::LANE: return fired_ * lanes + lane;
@@ -59,17 +87,37 @@ bool Pcu::step(Memory*) {
       };
       Vec r(lanes);
       for (uint32_t l = 0; l < lanes; ++l) r[l] = pcu_op(st.op, operand(st.src_a, l), operand(st.src_b, l), operand(st.src_c, l));
-      regs[st.dst] = std::move(r);
+      if (st.acc) acc_[s] = r;
+      if (writes(st.op) && st.dst < nregs) regs[st.dst] = std::move(r);
     }
-    out_[0].push_back(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0));
+    if (c_.out_mode == 0) {
+      out_[0].push_back(reduce(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0)));
+      ++emitted_;
+    } else if (last) {
+      for (size_t s = 0; s < c_.stages.size(); ++s)
+        if (c_.stages[s].acc) {
+          out_[0].push_back(reduce(acc_[s]));
+          ++emitted_;
+        }
+    }
     ++fired_;
     moved = true;
   }
   return moved;
 }
 
-bool Pcu::done() const { return !c_.enable || fired_ >= c_.count; }
+// As the RTL: every output emitted; accumulator mode without acc stages has none.
+bool Pcu::done() const {
+  if (!c_.enable || fired_ >= c_.count) return true;
+  if (c_.out_mode == 0) return false;
+  for (const arch::PcuStage& st : c_.stages)
+    if (st.acc) return false;
+  return true;
+}
 
-uint64_t Pcu::busy_cycles() const { return fired_ ? uint64_t(fired_) + cfg_.stages : 0; }
+// Firings (or outputs, when more) plus the pipeline and output register latency.
+uint64_t Pcu::busy_cycles() const {
+  return fired_ ? std::max<uint64_t>(fired_, emitted_) + cfg_.stages + 1 : 0;
+}
 
 }  // namespace openrdu::model

@@ -1,4 +1,5 @@
-// Functional model of the PMU (docs/architecture.md 4.2).
+// Functional model of the PMU (docs/architecture.md 4.2): N-buffered tiles, 3-level
+// affine write and read patterns, strided / duplicated / transposed (skewed) storage.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,10 +9,13 @@
 namespace openrdu::model {
 
 namespace {
-// Address of access j of a side: base + i0*s0 + i1*s1 in 32-bit wrap-around arithmetic.
+// Address of access j of one tile of a side, without the buffer offset:
+// base + i0*s0 + i1*s1 + i2*s2 in 32-bit wrap-around arithmetic.
 uint32_t side_addr(const arch::PmuSide& s, uint64_t j) {
-  const uint32_t i0 = uint32_t(j % s.c0), i1 = uint32_t(j / s.c0);
-  return s.base + i0 * uint32_t(s.s0) + i1 * uint32_t(s.s1);
+  const uint32_t i0 = uint32_t(j % s.c0);
+  const uint64_t q = j / s.c0;
+  const uint32_t i1 = uint32_t(q % s.c1), i2 = uint32_t(q / s.c1);
+  return s.base + i0 * uint32_t(s.s0) + i1 * uint32_t(s.s1) + i2 * uint32_t(s.s2);
 }
 }  // namespace
 
@@ -31,49 +35,97 @@ void Pmu::configure(std::span<const uint32_t> words) {
                                             arch::kPmuWords));
   c_ = arch::PmuConfig::decode(words);
   writes_ = reads_ = 0;
+  wtile_ = rtile_ = 0;
+  wacc_ = racc_ = 0;
   resize_ports(1, 1);
   // The storage keeps its contents (an SRAM is not cleared by configuration).
 }
 
+void Pmu::write_access(const Vec& v) {
+  const uint32_t lanes = cfg_.lanes, depth = cfg_.pmu_depth();
+  if (v.size() != lanes)
+    throw std::invalid_argument(fmt::format("pmu: input vector of {} words, expected {}", v.size(), lanes));
+  const uint32_t off = (wtile_ % c_.buffers()) * c_.buf_rows;
+  const uint32_t row = (side_addr(c_.wr, wacc_) + off) % depth;
+  uint32_t* r = mem_.data() + size_t(row) * lanes;
+  if (c_.mode == 2) {
+    for (uint32_t l = 0; l < lanes; ++l) r[(l + row) % lanes] = v[l];  // skew: lane l in bank (l + row)
+  } else {
+    std::copy(v.begin(), v.end(), r);
+  }
+}
+
+Vec Pmu::read_access() const {
+  const uint32_t lanes = cfg_.lanes, depth = cfg_.pmu_depth();
+  const uint32_t off = (rtile_ % c_.buffers()) * c_.buf_rows;
+  const uint32_t a = side_addr(c_.rd, racc_);
+  Vec v(lanes);
+  if (c_.mode == 1 || c_.mode == 2) {
+    // Word address: buffer offset in words.
+    const uint32_t w = (a + off * lanes) % (depth * lanes);
+    const uint32_t r0 = w / lanes, col = w % lanes;
+    if (c_.mode == 1) {
+      std::fill(v.begin(), v.end(), mem_[size_t(r0) * lanes + col]);
+    } else {
+      // Column col of rows r0 .. r0+lanes-1 (written skewed): lane j from bank (col + r0 + j).
+      for (uint32_t j = 0; j < lanes; ++j)
+        v[j] = mem_[size_t((r0 + j) % depth) * lanes + (col + r0 + j) % lanes];
+    }
+  } else {
+    const uint32_t row = (a + off) % depth;
+    std::copy_n(mem_.begin() + size_t(row) * lanes, lanes, v.begin());
+  }
+  return v;
+}
+
 bool Pmu::step(Memory*) {
   if (!c_.enable) return false;
-  const uint32_t lanes = cfg_.lanes, depth = cfg_.pmu_depth();
+  const uint32_t tiles = c_.num_tiles(), nbuf = c_.buffers();
+  const uint64_t wn = c_.wr.accesses(), rn = c_.rd.accesses();
   bool moved = false;
-  // Write side: one vector per access from input 0.
-  while (writes_ < c_.wr.accesses() && !in_[0].empty()) {
-    const Vec& v = in_[0].front();
-    if (v.size() != lanes)
-      throw std::invalid_argument(fmt::format("pmu: input vector of {} words, expected {}", v.size(), lanes));
-    const uint32_t row = side_addr(c_.wr, writes_) % depth;
-    std::copy(v.begin(), v.end(), mem_.begin() + size_t(row) * lanes);
-    in_[0].pop_front();
-    ++writes_;
-    moved = true;
-  }
-  if (writes_ < c_.wr.accesses()) return moved;
-  // Read side, after the last write.
-  while (reads_ < c_.rd.accesses()) {
-    const uint32_t a = side_addr(c_.rd, reads_);
-    Vec v(lanes);
-    if (c_.mode == 1) {
-      const uint32_t w = a % (depth * lanes);
-      const uint32_t word = mem_[size_t(w / lanes) * lanes + (w % lanes)];
-      std::fill(v.begin(), v.end(), word);
-    } else {
-      const uint32_t row = a % depth;
-      std::copy_n(mem_.begin() + size_t(row) * lanes, lanes, v.begin());
+  for (bool progress = true; progress;) {
+    progress = false;
+    // Write side: tile wtile_ may start once the reads of tile wtile_-nbuf are complete.
+    while (wn != 0 && wtile_ < tiles && !in_[0].empty()) {
+      const uint64_t rdone = rn == 0 ? tiles : rtile_;
+      if (uint64_t(wtile_) >= rdone + nbuf) break;
+      write_access(in_[0].front());
+      in_[0].pop_front();
+      ++writes_;
+      if (++wacc_ == wn) {
+        wacc_ = 0;
+        ++wtile_;
+      }
+      progress = true;
     }
-    out_[0].push_back(std::move(v));
-    ++reads_;
-    moved = true;
+    // Read side: tile rtile_ after all writes of that tile.
+    while (rn != 0 && rtile_ < tiles) {
+      const uint64_t wdone = wn == 0 ? tiles : wtile_;
+      if (wdone <= rtile_) break;
+      out_[0].push_back(read_access());
+      ++reads_;
+      if (++racc_ == rn) {
+        racc_ = 0;
+        ++rtile_;
+      }
+      progress = true;
+    }
+    moved = moved || progress;
   }
   return moved;
 }
 
 bool Pmu::done() const {
-  return !c_.enable || (writes_ == c_.wr.accesses() && reads_ == c_.rd.accesses());
+  const uint32_t tiles = c_.num_tiles();
+  return !c_.enable || ((c_.wr.accesses() == 0 || wtile_ == tiles) && (c_.rd.accesses() == 0 || rtile_ == tiles));
 }
 
-uint64_t Pmu::busy_cycles() const { return writes_ + reads_ + (reads_ ? 2 : 0); }
+// Sequential (one buffer): every write then every read. N-buffered: the busier side
+// plus one tile of the other side (fill / drain), plus the read latency.
+uint64_t Pmu::busy_cycles() const {
+  const uint64_t lat = reads_ ? 2 : 0;
+  if (c_.buffers() == 1 || c_.num_tiles() == 1) return writes_ + reads_ + lat;
+  return std::max(writes_, reads_) + std::min(c_.wr.accesses(), c_.rd.accesses()) + lat;
+}
 
 }  // namespace openrdu::model

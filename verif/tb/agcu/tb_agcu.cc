@@ -1,9 +1,15 @@
 // rdu_agcu (tiny) testbench. The harness is the memory: requests are accepted with
-// random stalls and answered in order after a random latency. Random stream
-// configurations (inner not a multiple of LANES, broadcast, c1/c2 with strides incl. 0
-// and negative), random vout backpressure, random store data. Load streams must equal
-// model::Agcu's (reading the same memory) bit for bit, and the memory after the stores
-// must equal the model's. Seed: OPENRDU_SEED (default 1).
+// random stalls and answered in order after a random latency. Random 4-D streams
+// (counts incl. 0 and 1, negative strides, lane stride 0 / 1 / random incl. negative,
+// random vdim/vlen/vstep incl. tails and vlen below one vector), random vout
+// backpressure and vin gaps, random store data. Checks: load vectors equal
+// model::Agcu's bit for bit; memory after the stores equals the model's; every
+// stream's requests (addresses, order, count) are those the spec's walk gives;
+// at most AGCU_INFLIGHT reads in flight per load stream; a stalled request is held.
+// Directed: a 5x7 transpose (gather load, contiguous store) against host arithmetic,
+// a scatter store, the request count of a gather stream, pipelining, throughput of a
+// contiguous copy, an error response. Seed: OPENRDU_SEED (default 1).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -41,6 +47,14 @@ std::string vec_str(const Vec& v) {
   return s.str();
 }
 
+std::string stream_str(const arch::AgcuStream& s) {
+  std::ostringstream o;
+  o << "{en " << s.enable << " base 0x" << std::hex << s.base << std::dec << " lstride " << s.lstride << " vdim "
+    << int(s.vdim) << " vlen " << s.vlen << " vstep " << s.vstep << " c [" << s.c[0] << " " << s.c[1] << " " << s.c[2]
+    << " " << s.c[3] << "] s [" << s.s[0] << " " << s.s[1] << " " << s.s[2] << " " << s.s[3] << "]}";
+  return o.str();
+}
+
 // Word-array memory for the functional model.
 class ArrayMemory : public model::Memory {
  public:
@@ -62,6 +76,39 @@ class ArrayMemory : public model::Memory {
   }
 };
 
+// One memory request of a stream as the spec's walk gives it (written here from
+// docs/architecture.md 4.3, independently of the model): vector index, lane (-1 for
+// a contiguous or broadcast request), byte address.
+struct Req {
+  uint64_t vec;
+  int lane;
+  uint32_t addr;
+};
+
+std::vector<Req> spec_requests(const arch::AgcuStream& s, uint32_t lanes) {
+  std::vector<Req> r;
+  if (!s.enable) return r;
+  const uint64_t vstep = s.vstep ? s.vstep : lanes;
+  uint64_t j = 0;
+  for (uint64_t i3 = 0; i3 < s.c[3]; ++i3)
+    for (uint64_t i2 = 0; i2 < s.c[2]; ++i2)
+      for (uint64_t i1 = 0; i1 < s.c[1]; ++i1)
+        for (uint64_t i0 = 0; i0 < s.c[0]; ++i0, ++j) {
+          const uint64_t i[4] = {i0, i1, i2, i3};
+          const int64_t rem = int64_t(s.vlen) - int64_t(i[s.vdim] * vstep);
+          const uint64_t n = std::min<uint64_t>({lanes, vstep, uint64_t(std::max<int64_t>(rem, 0))});
+          const uint32_t a = uint32_t(s.base + 4 * (i0 * int64_t(s.s[0]) + i1 * int64_t(s.s[1]) +
+                                                    i2 * int64_t(s.s[2]) + i3 * int64_t(s.s[3])));
+          if (n == 0) continue;
+          if (s.lstride == 0 || s.lstride == 1) {
+            r.push_back({j, -1, a});
+          } else {
+            for (uint64_t l = 0; l < n; ++l) r.push_back({j, int(l), uint32_t(a + 4 * int64_t(l) * s.lstride)});
+          }
+        }
+  return r;
+}
+
 struct Timing {
   uint32_t lat_min = 1, lat_max = 1;  // request accepted to response, cycles
   double p_req_ready = 1.0;
@@ -72,6 +119,7 @@ struct Timing {
 struct Result {
   uint64_t cycles = 0;
   uint32_t max_inflight[2] = {0, 0};
+  uint64_t requests[3] = {0, 0, 0};
   bool err = false;
 };
 
@@ -79,7 +127,10 @@ class AgcuTb {
  public:
   explicit AgcuTb(const arch::Config& cfg) : cfg_(cfg), mem_(kMemWords) { bus_.reset(); }
   void tick() { bus_.tick(); }
-  void configure(const std::vector<uint32_t>& words, std::mt19937_64& rng) { bus_.configure(0, words, rng); }
+  void configure(const arch::AgcuConfig& c, std::mt19937_64& rng) {
+    cfg_words_ = c;
+    bus_.configure(0, c.encode(), rng);
+  }
 
   struct Pending {
     uint64_t due;
@@ -89,9 +140,10 @@ class AgcuTb {
   };
 
   // Runs the configured program against the harness memory; expect[k] is load stream
-  // k's expected output, store the store stream's input.
+  // k's expected output, store the store stream's input (loop: the store stream takes
+  // ld0's output instead, a copy). Every request is checked against spec_requests.
   Result run(const std::deque<Vec> expect[2], const std::vector<Vec>& store, const Timing& t, std::mt19937_64& rng,
-             const std::string& what) {
+             const std::string& what, bool loop = false) {
     const uint32_t lanes = cfg_.lanes;
     Result res;
     std::uniform_real_distribution<double> u(0, 1);
@@ -100,14 +152,20 @@ class AgcuTb {
     uint64_t last_due = 0;
     uint32_t inflight[3] = {0, 0, 0};
     size_t got[2] = {0, 0}, sent = 0;
+    std::vector<Vec> looped;  // ld0's vectors, the store input when loop
+    const std::vector<Vec>& st_in = loop ? looped : store;
+    const size_t st_total = loop ? expect[0].size() : store.size();
+    const std::vector<Req> reqs[3] = {spec_requests(cfg_words_.ld[0], lanes), spec_requests(cfg_words_.ld[1], lanes),
+                                      spec_requests(cfg_words_.st, lanes)};
+    const char* names[3] = {"ld0", "ld1", "st0"};
     bool prev_stalled = false;
     uint32_t prev_addr = 0, prev_sid = 0, prev_we = 0;
     top_.run_i = 1;
     for (;;) {
       // Drive inputs.
-      const bool vin = sent < store.size() && u(rng) < t.p_vin;
+      const bool vin = sent < st_in.size() && u(rng) < t.p_vin;
       top_.vin_valid_i = vin;
-      for (uint32_t l = 0; l < lanes; ++l) top_.vin_data_i[l] = vin ? store[sent][l] : 0;
+      for (uint32_t l = 0; l < lanes; ++l) top_.vin_data_i[l] = vin ? st_in[sent][l] : 0;
       top_.vout_ready_i = (u(rng) < t.p_vout[0] ? 1 : 0) | (u(rng) < t.p_vout[1] ? 2 : 0);
       top_.mem_req_ready_i = u(rng) < t.p_req_ready;
       const bool rsp = !q.empty() && q.front().due <= cycle_;
@@ -124,8 +182,8 @@ class AgcuTb {
                           << expect[k].size() << " vectors of ld" << k;
             return res;
           }
-        if (sent != store.size() || inflight[2] != 0) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with " << sent << " of " << store.size()
+        if (sent != st_total || inflight[2] != 0) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with " << sent << " of " << st_total
                         << " store vectors taken, " << inflight[2] << " writes unacknowledged";
           return res;
         }
@@ -133,6 +191,12 @@ class AgcuTb {
           ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with reads in flight";
           return res;
         }
+        for (int k = 0; k < 3; ++k)
+          if (res.requests[k] != reqs[k].size()) {
+            ADD_FAILURE() << what << ": " << names[k] << " made " << res.requests[k] << " requests, the spec "
+                          << reqs[k].size();
+            return res;
+          }
         break;
       }
       // A request not accepted must be held unchanged.
@@ -158,6 +222,15 @@ class AgcuTb {
         const bool we = top_.mem_req_we_o;
         if (sid > 2 || (sid == 2) != we) {
           ADD_FAILURE() << what << " cycle " << cycle_ << ": request sid " << sid << " we " << we;
+          return res;
+        }
+        const uint64_t ri = res.requests[sid]++;
+        if (ri >= reqs[sid].size() || reqs[sid][ri].addr != addr) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": " << names[sid] << " request " << ri << " at 0x"
+                        << std::hex << addr << std::dec
+                        << (ri < reqs[sid].size()
+                                ? fmt_req(reqs[sid][ri])
+                                : std::string(", the spec has only ") + std::to_string(reqs[sid].size()));
           return res;
         }
         Pending p{std::max<uint64_t>(cycle_ + lat(rng), last_due + 1), sid, Vec(lanes, 0), false};
@@ -198,14 +271,14 @@ class AgcuTb {
                           << vec_str(v) << ", model " << vec_str(e) << ")";
             return res;
           }
+        if (loop && k == 0) looped.push_back(v);
         ++got[k];
         ++compared_;
       }
       tick();
-      if (++res.cycles > 200000) {
-        ADD_FAILURE() << what << ": not done after 200000 cycles (ld0 " << got[0] << "/" << expect[0].size()
-                      << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << store.size()
-                      << ")";
+      if (++res.cycles > 400000) {
+        ADD_FAILURE() << what << ": not done after 400000 cycles (ld0 " << got[0] << "/" << expect[0].size()
+                      << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << st_total << ")";
         return res;
       }
     }
@@ -215,41 +288,111 @@ class AgcuTb {
     return res;
   }
 
+  static std::string fmt_req(const Req& r) {
+    std::ostringstream o;
+    o << ", the spec: vector " << r.vec << " lane " << r.lane << " at 0x" << std::hex << r.addr;
+    return o.str();
+  }
+
   arch::Config cfg_;
   std::vector<uint32_t> mem_;
   Vrdu_agcu_tiny top_;
   uint64_t cycle_ = 0;
   openrdu::tb::UnitBus<Vrdu_agcu_tiny> bus_{top_, cycle_};
   uint64_t compared_ = 0;
+  arch::AgcuConfig cfg_words_;
 };
 
-// A stream whose every access (LANES words from each lane-0 address) lies in the
-// word range [lo, hi).
+// The model's outputs for configuration c on a copy of mem with store input `store`.
+struct ModelRun {
+  std::deque<Vec> out[2];
+  std::vector<uint32_t> mem;
+  uint64_t busy = 0;
+};
+ModelRun model_run(const arch::Config& cfg, const arch::AgcuConfig& c, const std::vector<uint32_t>& mem,
+                   const std::vector<Vec>& store) {
+  ArrayMemory ref(mem);
+  model::Agcu m(cfg);
+  m.configure(c.encode());
+  for (const Vec& v : store) m.push(0, v);
+  m.step(&ref);
+  EXPECT_TRUE(m.done());
+  return {{m.output(0), m.output(1)}, std::move(ref.w_), m.busy_cycles()};
+}
+
+// Compares the harness memory with the model's; on a difference names the store
+// vector and lane that wrote the word last (from the spec's walk).
+void compare_memory(const AgcuTb& tb, const std::vector<uint32_t>& ref, const arch::AgcuStream& st, uint32_t lanes,
+                    const std::string& what) {
+  for (uint32_t a = 0; a < kMemWords; ++a) {
+    if (tb.mem_[a] == ref[a]) continue;
+    std::string who = "no store lane";
+    for (const Req& r : spec_requests(st, lanes)) {
+      const uint32_t w0 = r.addr / 4;
+      if (r.lane >= 0 && w0 == a) who = fmt::format("store vector {} lane {}", r.vec, r.lane);
+      if (r.lane < 0 && a >= w0 && a < w0 + lanes) who = fmt::format("store vector {} lane {}", r.vec, a - w0);
+    }
+    ADD_FAILURE() << what << ": memory word 0x" << std::hex << 4 * a << std::dec << " (" << who
+                  << ") after the stores: rtl 0x" << std::hex << tb.mem_[a] << ", model 0x" << ref[a];
+    return;
+  }
+}
+
+// A random 4-D stream whose every request (LANES words from each request address)
+// lies in the word range [lo, hi).
 arch::AgcuStream random_stream(std::mt19937_64& rng, uint32_t lanes, uint32_t lo, uint32_t hi) {
   arch::AgcuStream s;
-  s.enable = rng() % 5 != 0;
-  s.bcast = rng() % 5 == 0;
-  s.inner = 1 + rng() % 14;
-  s.c1 = rng() % 12 == 0 ? 0 : 1 + rng() % 4;
-  s.c2 = rng() % 12 == 0 ? 0 : 1 + rng() % 3;
+  s.enable = rng() % 6 != 0;
+  auto count = [&](uint32_t mx) -> uint32_t {
+    const uint32_t r = uint32_t(rng() % 16);
+    return r == 0 ? 0 : r < 5 ? 1 : 1 + uint32_t(rng() % mx);
+  };
+  s.c[0] = count(6);
+  s.c[1] = count(4);
+  s.c[2] = count(3);
+  s.c[3] = count(2);
   auto stride = [&](int32_t range) -> int32_t {
-    switch (rng() % 4) {
+    switch (rng() % 5) {
       case 0: return 0;
       case 1: return -int32_t(rng() % range);
+      case 2: return int32_t(lanes);
       default: return int32_t(rng() % range);
     }
   };
-  s.s1 = stride(40);
-  s.s2 = stride(200);
-  // Element offsets reached, relative to base.
+  for (int d = 0; d < 4; ++d) s.s[d] = stride(d == 0 ? 24 : 30 << d);
+  switch (rng() % 4) {
+    case 0: s.lstride = 0; break;
+    case 1: s.lstride = 1; break;
+    default: s.lstride = int32_t(rng() % 41) - 20; break;  // incl. 0, 1 and negative
+  }
+  s.vdim = uint8_t(rng() % 4);
+  // vstep: LANES (0 or explicit), small, or huge (i_vdim*vstep' beyond 32 bits).
+  const uint32_t vs[] = {0, lanes, 1 + uint32_t(rng() % (2 * lanes)), uint32_t(rng() % 3),
+                         0x7FFFFFFEu + uint32_t(rng() % 0x80000000u)};
+  s.vstep = vs[rng() % 9 == 0 ? 4 : rng() % 4];
+  const uint64_t step = s.vstep ? s.vstep : lanes;
+  const uint64_t full = std::max<uint32_t>(s.c[s.vdim], 1) * step;
+  uint64_t vlen = 0;
+  switch (rng() % 4) {
+    case 0: vlen = full; break;                                                 // exact
+    case 1: vlen = rng() % (full + 1); break;                                   // tail / short
+    case 2: vlen = rng() % lanes; break;                                        // below one vector
+    default: vlen = rng() % 8 == 0 ? 0xFFFFFFFFu : full + rng() % 5; break;     // all valid
+  }
+  s.vlen = uint32_t(std::min<uint64_t>(vlen, 0xFFFFFFFFu));
+  // Word offsets reached, relative to base: every request of every step, whatever n.
   int64_t mn = 0, mx = 0;
-  const int64_t nv = (s.inner + lanes - 1) / lanes;
-  for (int64_t i2 = 0; i2 < std::max<int64_t>(s.c2, 1); ++i2)
-    for (int64_t i1 = 0; i1 < std::max<int64_t>(s.c1, 1); ++i1) {
-      const int64_t off = i1 * s.s1 + i2 * s.s2;
-      mn = std::min(mn, off);
-      mx = std::max(mx, off + (s.bcast ? 0 : (nv - 1) * lanes) + lanes - 1);
-    }
+  for (int64_t i3 = 0; i3 < std::max<int64_t>(s.c[3], 1); ++i3)
+    for (int64_t i2 = 0; i2 < std::max<int64_t>(s.c[2], 1); ++i2)
+      for (int64_t i1 = 0; i1 < std::max<int64_t>(s.c[1], 1); ++i1)
+        for (int64_t i0 = 0; i0 < std::max<int64_t>(s.c[0], 1); ++i0) {
+          const int64_t off = i0 * s.s[0] + i1 * s.s[1] + i2 * s.s[2] + i3 * s.s[3];
+          for (int64_t l = 0; l < int64_t(lanes); ++l) {
+            const int64_t a = off + l * s.lstride;
+            mn = std::min(mn, a);
+            mx = std::max(mx, a + int64_t(lanes) - 1);
+          }
+        }
   const int64_t first = int64_t(lo) - mn, last = int64_t(hi) - 1 - mx;  // base range (words)
   const int64_t base = first + int64_t(rng() % uint64_t(last - first + 1));
   s.base = uint32_t(base * 4);
@@ -271,13 +414,14 @@ TEST(Agcu, RandomStreamsAgainstModel) {
   for (auto& w : tb.mem_) w = uint32_t(rng());
   std::uniform_real_distribution<double> u(0, 1);
   uint32_t max_inflight_high_latency = 0;
-  int high_latency_cases = 0;
-  for (int idx = 0; idx < 600 && !testing::Test::HasFailure(); ++idx) {
+  int high_latency_cases = 0, cases = 0;
+  uint64_t gather_reqs = 0, zero_vectors = 0;
+  for (int idx = 0; idx < 8000 && !testing::Test::HasFailure(); ++idx) {
     arch::AgcuConfig c;
     c.ld[0] = random_stream(rng, cfg.lanes, 0, kStoreBase);
     c.ld[1] = random_stream(rng, cfg.lanes, 0, kStoreBase);
     c.st = random_stream(rng, cfg.lanes, kStoreBase, kMemWords);
-    const bool high = rng() % 3 == 0;
+    const bool high = rng() % 4 == 0;
     Timing t;
     if (high) {
       t.lat_min = 20;
@@ -292,65 +436,227 @@ TEST(Agcu, RandomStreamsAgainstModel) {
     }
     t.p_vin = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
 
-    // Reference: the model on a copy of the memory.
-    ArrayMemory ref(tb.mem_);
-    model::Agcu m(cfg);
-    const auto words = c.encode();
-    m.configure(words);
     std::vector<Vec> store;
     if (c.st.enable)
-      for (uint64_t k = 0; k < c.st.vectors(cfg.lanes); ++k) store.push_back(random_vec(rng, cfg.lanes));
-    for (const Vec& v : store) m.push(0, v);
-    m.step(&ref);
-    ASSERT_TRUE(m.done());
-    std::deque<Vec> expect[2] = {m.output(0), m.output(1)};
-
-    std::ostringstream what;
-    what << "seed " << seed << " case " << idx;
-    for (int k = 0; k < 3; ++k) {
-      const arch::AgcuStream& s = k < 2 ? c.ld[k] : c.st;
-      what << (k < 2 ? " ld" : " st") << (k % 2) << "{en " << s.enable << " bcast " << s.bcast << " base 0x"
-           << std::hex << s.base << std::dec << " inner " << s.inner << " c1 " << s.c1 << " s1 " << s.s1
-           << " c2 " << s.c2 << " s2 " << s.s2 << "}";
+      for (uint64_t k = 0; k < c.st.vectors(); ++k) store.push_back(random_vec(rng, cfg.lanes));
+    const ModelRun m = model_run(cfg, c, tb.mem_, store);
+    for (const auto* s : {&c.ld[0], &c.ld[1], &c.st}) {
+      if (!s->enable) continue;
+      if (s->lstride != 0 && s->lstride != 1) gather_reqs += spec_requests(*s, cfg.lanes).size();
+      uint64_t with_req = 0;
+      for (const Req& r : spec_requests(*s, cfg.lanes)) with_req += r.lane <= 0;
+      zero_vectors += s->vectors() - with_req;
     }
-    tb.configure(words, rng);
-    const Result r = tb.run(expect, store, t, rng, what.str());
+
+    const std::string what = fmt::format("seed {} case {} ld0{} ld1{} st0{}", seed, idx, stream_str(c.ld[0]),
+                                         stream_str(c.ld[1]), stream_str(c.st));
+    tb.configure(c, rng);
+    const Result r = tb.run(m.out, store, t, rng, what);
     if (testing::Test::HasFailure()) break;
-    EXPECT_FALSE(r.err) << what.str() << ": err_o without an error response";
-    for (uint32_t a = 0; a < kMemWords; ++a)
-      if (tb.mem_[a] != ref.w_[a]) {
-        ADD_FAILURE() << what.str() << ": memory word 0x" << std::hex << 4 * a << " after the stores: rtl 0x"
-                      << tb.mem_[a] << ", model 0x" << ref.w_[a];
-        break;
-      }
+    EXPECT_FALSE(r.err) << what << ": err_o without an error response";
+    compare_memory(tb, m.mem, c.st, cfg.lanes, what);
     if (high) max_inflight_high_latency = std::max({max_inflight_high_latency, r.max_inflight[0], r.max_inflight[1]});
+    ++cases;
   }
-  std::cout << tb.compared_ << " load vectors compared in " << tb.cycle_ << " cycles; " << high_latency_cases
-            << " high-latency cases, at most " << max_inflight_high_latency << " reads in flight\n";
-  EXPECT_GT(tb.compared_, 3000u);
+  std::cout << cases << " cases, " << tb.compared_ << " load vectors compared in " << tb.cycle_ << " cycles; "
+            << gather_reqs << " gather/scatter lane requests, " << zero_vectors << " vectors without a request; "
+            << high_latency_cases << " high-latency cases, at most " << max_inflight_high_latency
+            << " reads in flight\n";
+  EXPECT_GE(cases, 8000);
+  EXPECT_GT(tb.compared_, 40000u);
+  EXPECT_GT(gather_reqs, 20000u);
+  EXPECT_GT(zero_vectors, 2000u);
   EXPECT_GE(max_inflight_high_latency, 3u) << "reads are not pipelined under high latency";
 }
 
-// A long load at latency 30 with a ready consumer keeps AGCU_INFLIGHT reads in flight.
-TEST(Agcu, PipelinedReads) {
+// Transpose of a 5x7 matrix A (row-major): ld0 gathers column j of A (lstride 7) as
+// two vectors (rows 0..3, row 4), the store writes them contiguously as row j of
+// B = A^T (7x5). Checked against host arithmetic and the model.
+TEST(Agcu, Transpose5x7) {
   const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t L = cfg.lanes;
+  ASSERT_EQ(L, 4u);
   AgcuTb tb(cfg);
-  std::mt19937_64 rng(11);
+  std::mt19937_64 rng(21);
+  for (auto& w : tb.mem_) w = uint32_t(rng());
+  const uint32_t A = 0x400, B = 4 * kStoreBase + 0x40, R = 5, C = 7;
+  arch::AgcuConfig c;
+  arch::AgcuStream& ld = c.ld[0];
+  ld.enable = true;
+  ld.base = A;
+  ld.lstride = int32_t(C);
+  ld.vdim = 0;
+  ld.vlen = R;
+  ld.vstep = L;
+  ld.c[0] = (R + L - 1) / L;
+  ld.s[0] = int32_t(L * C);  // next L rows
+  ld.c[1] = C;
+  ld.s[1] = 1;  // next column
+  c.st = arch::AgcuStream::linear(B, R, L);
+  c.st.c[1] = C;
+  c.st.s[1] = int32_t(R);
+  const std::vector<uint32_t> before = tb.mem_;
+  const uint64_t nv = c.ld[0].vectors();
+  ASSERT_EQ(nv, 14u);
+  arch::AgcuConfig lo = c;  // the load alone, then the model of the copy the harness makes
+  lo.st.enable = false;
+  const ModelRun m = model_run(cfg, lo, tb.mem_, {});
+  const ModelRun m2 = model_run(cfg, c, tb.mem_, std::vector<Vec>(m.out[0].begin(), m.out[0].end()));
+  tb.configure(c, rng);
+  Timing t;
+  t.lat_min = 1;
+  t.lat_max = 5;
+  t.p_req_ready = 0.7;
+  const std::deque<Vec> expect[2] = {m.out[0], {}};
+  const Result r = tb.run(expect, {}, t, rng, "transpose", /*loop=*/true);
+  ASSERT_FALSE(testing::Test::HasFailure());
+  EXPECT_EQ(r.requests[0], uint64_t(R * C));     // one per element
+  EXPECT_EQ(r.requests[2], uint64_t(C * 2));     // one per stored vector
+  for (uint32_t j = 0; j < C; ++j)
+    for (uint32_t i = 0; i < R; ++i)
+      EXPECT_EQ(tb.mem_[B / 4 + j * R + i], before[A / 4 + i * C + j]) << "B[" << j << "][" << i << "]";
+  EXPECT_EQ(tb.mem_[B / 4 + R * C], before[B / 4 + R * C]) << "word after B";
+  EXPECT_EQ(tb.mem_[B / 4 - 1], before[B / 4 - 1]) << "word before B";
+  compare_memory(tb, m2.mem, c.st, L, "transpose");
+}
+
+// A scatter store: vector v lane l (l < n) to word v*s0 + l*lstride; 3 vectors, vlen
+// 10 (the last has 2 valid lanes), lstride 3, s0 1 (distinct words 0..11).
+TEST(Agcu, ScatterStore) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t L = cfg.lanes;
+  AgcuTb tb(cfg);
+  std::mt19937_64 rng(22);
+  for (auto& w : tb.mem_) w = uint32_t(rng());
+  const uint32_t base = 4 * kStoreBase + 0x100;
+  arch::AgcuConfig c;
+  c.st.enable = true;
+  c.st.base = base;
+  c.st.lstride = 3;
+  c.st.vlen = 10;
+  c.st.vstep = L;
+  c.st.c[0] = 3;
+  c.st.s[0] = 1;
+  std::vector<Vec> data;
+  for (int v = 0; v < 3; ++v) data.push_back(random_vec(rng, L));
+  std::vector<uint32_t> want = tb.mem_;
+  for (uint32_t v = 0; v < 3; ++v)
+    for (uint32_t l = 0; l < std::min<uint32_t>(L, 10 - v * L); ++l) want[base / 4 + v + 3 * l] = data[v][l];
+  const ModelRun m = model_run(cfg, c, tb.mem_, data);
+  tb.configure(c, rng);
+  Timing t;
+  t.p_vin = 0.5;
+  t.p_req_ready = 0.6;
+  const std::deque<Vec> none[2];
+  const Result r = tb.run(none, data, t, rng, "scatter");
+  ASSERT_FALSE(testing::Test::HasFailure());
+  EXPECT_EQ(r.requests[2], 10u);
+  for (uint32_t a = 0; a < kMemWords; ++a) {
+    ASSERT_EQ(tb.mem_[a], want[a]) << "word 0x" << std::hex << 4 * a;
+    ASSERT_EQ(m.mem[a], want[a]) << "model, word 0x" << std::hex << 4 * a;
+  }
+}
+
+// A gather load of 4 vectors with 4, 4, 2 and 0 valid lanes makes exactly 10
+// requests (none for the empty vector, which arrives as zeros); the model's busy
+// cycles count 4 + 4 + 2 + 1.
+TEST(Agcu, GatherRequestCount) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t L = cfg.lanes;
+  ASSERT_EQ(L, 4u);
+  AgcuTb tb(cfg);
+  std::mt19937_64 rng(23);
   for (auto& w : tb.mem_) w = uint32_t(rng());
   arch::AgcuConfig c;
-  c.ld[0] = {true, false, 0x100, 64 * cfg.lanes, 1, 1, 0, 0};
-  ArrayMemory ref(tb.mem_);
-  model::Agcu m(cfg);
-  m.configure(c.encode());
-  m.step(&ref);
-  std::deque<Vec> expect[2] = {m.output(0), {}};
-  tb.configure(c.encode(), rng);
+  c.ld[1].enable = true;
+  c.ld[1].base = 0x2000;
+  c.ld[1].lstride = -5;
+  c.ld[1].vlen = 10;
+  c.ld[1].c[0] = 4;
+  c.ld[1].s[0] = 100;
+  const ModelRun m = model_run(cfg, c, tb.mem_, {});
+  ASSERT_EQ(m.out[1].size(), 4u);
+  EXPECT_EQ(m.out[1][3], Vec(L, 0));
+  for (uint32_t v = 0; v < 3; ++v)
+    for (uint32_t l = 0; l < L; ++l) {
+      const uint32_t want = l < std::min<uint32_t>(L, 10 - v * L) ? tb.mem_[0x2000 / 4 + 100 * v - 5 * l] : 0;
+      EXPECT_EQ(m.out[1][v][l], want) << "vector " << v << " lane " << l;
+    }
+  EXPECT_EQ(m.busy, 11u);
+  tb.configure(c, rng);
   Timing t;
-  t.lat_min = t.lat_max = 30;
-  const Result r = tb.run(expect, {}, t, rng, "pipelined");
-  EXPECT_EQ(r.max_inflight[0], cfg.inflight);
-  // 64 reads, AGCU_INFLIGHT per 30-cycle round trip.
-  EXPECT_LE(r.cycles, 64u * 31u / cfg.inflight + 40u);
+  t.lat_min = 3;
+  t.lat_max = 9;
+  const Result r = tb.run(m.out, {}, t, rng, "gather count");
+  EXPECT_EQ(r.requests[1], 10u);
+  EXPECT_EQ(r.requests[0] + r.requests[2], 0u);
+}
+
+// A long load at latency 30 with a ready consumer keeps AGCU_INFLIGHT reads in
+// flight, contiguous or gathered.
+TEST(Agcu, PipelinedReads) {
+  const arch::Config cfg = arch::load_config("tiny");
+  for (int32_t lstride : {1, 3}) {
+    AgcuTb tb(cfg);
+    std::mt19937_64 rng(11);
+    for (auto& w : tb.mem_) w = uint32_t(rng());
+    arch::AgcuConfig c;
+    c.ld[0] = arch::AgcuStream::linear(0x100, 64 * cfg.lanes, cfg.lanes);
+    c.ld[0].lstride = lstride;
+    const ModelRun m = model_run(cfg, c, tb.mem_, {});
+    const std::deque<Vec> expect[2] = {m.out[0], {}};
+    tb.configure(c, rng);
+    Timing t;
+    t.lat_min = t.lat_max = 30;
+    const Result r = tb.run(expect, {}, t, rng, fmt::format("pipelined lstride {}", lstride));
+    EXPECT_EQ(r.max_inflight[0], cfg.inflight) << "lstride " << lstride;
+    const uint64_t reqs = lstride == 1 ? 64 : 64 * cfg.lanes;
+    EXPECT_EQ(r.requests[0], reqs);
+    // AGCU_INFLIGHT requests per 32-cycle round trip.
+    EXPECT_LE(r.cycles, reqs * 32 / cfg.inflight + 40) << "lstride " << lstride;
+  }
+}
+
+// Throughput of long contiguous streams, no stalls: a copy (ld0 -> st0 through the
+// harness), and independent load + store, and a load alone, at latency 1 and 20.
+// Vectors per cycle are printed; the port moves one request per cycle.
+TEST(Agcu, Throughput) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t N = 1024;
+  for (uint32_t lat : {1u, 20u}) {
+    for (int kind = 0; kind < 3; ++kind) {  // 0 copy, 1 load + store, 2 load
+      AgcuTb tb(cfg);
+      std::mt19937_64 rng(5);
+      for (auto& w : tb.mem_) w = uint32_t(rng());
+      arch::AgcuConfig c;
+      c.ld[0] = arch::AgcuStream::linear(0x100, N * cfg.lanes, cfg.lanes);
+      if (kind < 2) c.st = arch::AgcuStream::linear(4 * kStoreBase, N * cfg.lanes, cfg.lanes);
+      std::vector<Vec> store;
+      if (kind == 1)
+        for (uint32_t k = 0; k < N; ++k) store.push_back(random_vec(rng, cfg.lanes));
+      if (kind == 0) {  // the copy: the store input is what ld0 loads
+        arch::AgcuConfig lo = c;
+        lo.st.enable = false;
+        const ModelRun ml = model_run(cfg, lo, tb.mem_, {});
+        store.assign(ml.out[0].begin(), ml.out[0].end());
+      }
+      const ModelRun m = model_run(cfg, c, tb.mem_, store);
+      const std::deque<Vec> expect[2] = {m.out[0], {}};
+      tb.configure(c, rng);
+      Timing t;
+      t.lat_min = t.lat_max = lat;
+      const Result r = tb.run(expect, kind == 0 ? std::vector<Vec>() : store, t, rng, "throughput", kind == 0);
+      ASSERT_FALSE(testing::Test::HasFailure());
+      compare_memory(tb, m.mem, c.st, cfg.lanes, "throughput");
+      const uint32_t moved = kind == 2 ? N : 2 * N;
+      std::printf("throughput latency %2u %-12s: %u vectors in %llu cycles = %.3f vectors/cycle\n", lat,
+                  kind == 0 ? "copy" : kind == 1 ? "load+store" : "load", moved, (unsigned long long)r.cycles,
+                  double(moved) / double(r.cycles));
+      if (lat == 1) {
+        EXPECT_GE(double(moved) / double(r.cycles), 0.97);  // the port moves one request per cycle
+      }
+    }
+  }
 }
 
 // An error response raises err_o.
@@ -359,8 +665,8 @@ TEST(Agcu, ErrorResponse) {
   AgcuTb tb(cfg);
   std::mt19937_64 rng(13);
   arch::AgcuConfig c;
-  c.ld[1] = {true, false, 4 * kMemWords - 4, 1, 1, 1, 0, 0};  // runs past the end of memory
-  tb.configure(c.encode(), rng);
+  c.ld[1] = arch::AgcuStream::linear(4 * kMemWords - 4, 1, cfg.lanes);  // runs past the end of memory
+  tb.configure(c, rng);
   std::deque<Vec> expect[2] = {{}, {Vec(cfg.lanes, 0)}};
   const Result r = tb.run(expect, {}, Timing{}, rng, "error");
   EXPECT_TRUE(r.err);

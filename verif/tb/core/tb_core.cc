@@ -36,6 +36,7 @@ constexpr uint32_t kDefaultLen = 0xFFFFFFFFu;  // CFG_LEN = the bitstream's size
 // switch (2,0), agcu1 id5 at switch (2,1).
 constexpr uint32_t kPcu0 = 0, kPmu1 = 1, kPmu2 = 2, kPcu3 = 3, kAgcu0 = 4, kAgcu1 = 5;
 enum { N = 0, E = 1, S = 2, W = 3, L0 = 4, L1 = 5, L2 = 6 };
+constexpr uint32_t kLanes = 4;  // tiny
 
 uint32_t f2u(float f) { return std::bit_cast<uint32_t>(f); }
 
@@ -61,17 +62,19 @@ arch::PcuConfig pcu(const arch::Config& cfg, uint8_t vin_mask, uint32_t count, s
   return p;
 }
 
+// A v1-shaped stream: c2 x c1 rows of `inner` elements (docs/architecture.md 4.3, the
+// v1 -> v2 mapping); bcast: every vector reads the row's first element.
 arch::AgcuStream stream(uint32_t base, uint32_t inner, uint32_t c1 = 1, int32_t s1 = 0, uint32_t c2 = 1, int32_t s2 = 0,
                         bool bcast = false) {
-  arch::AgcuStream s;
-  s.enable = true;
-  s.bcast = bcast;
-  s.base = base;
-  s.inner = inner;
-  s.c1 = c1;
-  s.s1 = s1;
-  s.c2 = c2;
-  s.s2 = s2;
+  arch::AgcuStream s = arch::AgcuStream::linear(base, inner, kLanes);
+  if (bcast) {
+    s.lstride = 0;
+    s.s[0] = 0;
+  }
+  s.c[1] = c1;
+  s.s[1] = s1;
+  s.c[2] = c2;
+  s.s[2] = s2;
   return s;
 }
 
@@ -369,7 +372,7 @@ TEST_F(CoreTest, ConfigErrors) {
   add("crc", [](auto& b) { b.back() ^= 0x10; }, ErrorCode::BAD_CRC, 0xFFFF);
   add("payload bit (crc)", [](auto& b) { b[6] ^= 0x100; }, ErrorCode::BAD_CRC, 0xFFFF);
   add("magic", [](auto& b) { b[0] = 0x12345678; }, ErrorCode::BAD_MAGIC, 0xFFFF);
-  add("version", [](auto& b) { b[1] = 2; }, ErrorCode::BAD_VERSION, 0xFFFF);
+  add("version", [](auto& b) { b[1] = arch::kBitstreamVersion + 1; }, ErrorCode::BAD_VERSION, 0xFFFF);
   add("fingerprint", [](auto& b) { b[2] ^= 1; }, ErrorCode::BAD_FINGERPRINT, 0xFFFF);
   add("unit id", [](auto& b) { b[4] = (200u << 16) | (b[4] & 0xFFFF); }, ErrorCode::BAD_UNIT, 200);
   add("unit id = num_units", [&](auto& b) { b[4] = (cfg.num_units() << 16) | 1; }, ErrorCode::BAD_UNIT,
@@ -535,10 +538,66 @@ uint32_t random_word(std::mt19937_64& rng) {
   }
 }
 
+std::string stream_str(const char* name, const arch::AgcuStream& s) {
+  if (!s.enable) return "";
+  return fmt::format("{}{{base 0x{:x} lstride {} vdim {} vlen {} vstep {} c [{} {} {} {}] s [{} {} {} {}]}} ", name,
+                     s.base, s.lstride, s.vdim, s.vlen, s.vstep, s.c[0], s.c[1], s.c[2], s.c[3], s.s[0], s.s[1],
+                     s.s[2], s.s[3]);
+}
+
+// A random v2 stream of exactly nv vectors (counts: a random factorisation of nv over
+// c0..c3), random strides (incl. negative), lane stride 0 / 1 / random (gather or
+// scatter, incl. negative), random vdim / vlen / vstep; every request (kLanes words
+// from each request address) lies in the words [lo, hi) of DRAM. With need_valid,
+// some vector has a valid lane (so a store writes something).
+arch::AgcuStream random_v2_stream(std::mt19937_64& rng, uint32_t nv, uint32_t lo, uint32_t hi, bool need_valid) {
+  for (;;) {
+    arch::AgcuStream s;
+    s.enable = true;
+    uint32_t rem = nv;
+    for (uint32_t f = 2; f <= rem;) {
+      if (rem % f) {
+        ++f;
+        continue;
+      }
+      s.c[rng() % 4] *= f;
+      rem /= f;
+    }
+    for (int d = 0; d < 4; ++d) s.s[d] = int32_t(rng() % 41) - 20;
+    const int ls = int(rng() % 4);
+    s.lstride = ls == 0 ? 0 : ls == 1 ? 1 : int32_t(rng() % 19) - 9;
+    s.vdim = uint8_t(rng() % 4);
+    const uint32_t vs[] = {0, kLanes, 1 + uint32_t(rng() % 6)};
+    s.vstep = vs[rng() % 3];
+    const uint32_t step = s.vstep ? s.vstep : kLanes;
+    s.vlen = uint32_t(rng() % (s.c[s.vdim] * step + 3));
+    int64_t mn = 0, mx = 0;
+    bool any = false;
+    for (uint32_t j = 0; j < nv; ++j) {
+      uint32_t idx[4], q = j;
+      int64_t off = 0;
+      for (int d = 0; d < 4; ++d) {
+        idx[d] = q % s.c[d];
+        q /= s.c[d];
+        off += int64_t(idx[d]) * s.s[d];
+      }
+      any = any || s.valid_lanes(kLanes, idx) > 0;
+      for (int64_t l = 0; l < kLanes; ++l) {
+        mn = std::min(mn, off + l * s.lstride);
+        mx = std::max(mx, off + l * s.lstride + kLanes - 1);
+      }
+    }
+    if (need_valid && !any) continue;
+    const int64_t first = int64_t(lo) - mn, last = int64_t(hi) - 1 - mx;
+    s.base = uint32_t(4 * (first + int64_t(rng() % uint64_t(last - first + 1))));
+    return s;
+  }
+}
+
 TEST_F(CoreTest, RandomPrograms) {
   const int kPrograms = 120;
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 7);
-  int done = 0, tries = 0;
+  int done = 0, tries = 0, v2_streams = 0;
   uint64_t total_cycles = 0;
   // Every opcode of the ISA (docs/isa.md) and a few undefined ones (NOPs).
   std::vector<Opcode> ops;
@@ -557,15 +616,19 @@ TEST_F(CoreTest, RandomPrograms) {
     // Loads: AGCU0 ld0, AGCU0 ld1, AGCU1 ld0 (in that order) feed PCU3 inputs 0..nin-1.
     arch::AgcuConfig ag[2];
     const std::pair<uint32_t, int> lds[3] = {{kAgcu0, 0}, {kAgcu0, 1}, {kAgcu1, 0}};
+    // v1-shaped streams, or (v2) random 4-D streams with lane strides and masks.
+    int v2 = 0;
     for (int k = 0; k < nin; ++k) {
       const bool bc = rng() % 5 == 0;
       const int32_t s1 = int32_t(rng() % 30), s2 = int32_t(rng() % 80);
       ag[lds[k].first - kAgcu0].ld[lds[k].second] =
-          stream(0x10000 + 4 * uint32_t(rng() % 256), inner, c1, s1, c2, s2, bc);
+          rng() % 2 ? (++v2, random_v2_stream(rng, nv, 0x10000 / 4, 0x10000 / 4 + 1024, false))
+                    : stream(0x10000 + 4 * uint32_t(rng() % 256), inner, c1, s1, c2, s2, bc);
     }
     const uint32_t st_agcu = rng() % 2 ? kAgcu0 : kAgcu1;
     const int32_t ss1 = int32_t(inner + rng() % 3), ss2 = int32_t(c1 * ss1 + rng() % 5);
-    ag[st_agcu - kAgcu0].st = stream(0x20000, inner, c1, ss1, c2, ss2);
+    ag[st_agcu - kAgcu0].st = rng() % 2 ? (++v2, random_v2_stream(rng, nv, 0x20000 / 4, 0x20000 / 4 + 1024, true))
+                                        : stream(0x20000, inner, c1, ss1, c2, ss2);
     p.words[kAgcu0] = ag[0].encode();
     p.words[kAgcu1] = ag[1].encode();
 
@@ -613,15 +676,19 @@ TEST_F(CoreTest, RandomPrograms) {
     const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 50)};
     const std::string what =
         fmt::format("program {} (seed {}: inner {} c1 {} c2 {} inputs {} pmu {} two_pcu {} latency {}+{} stall {}%): ",
-                    done, seed, inner, c1, c2, nin, use_pmu, two_pcu, t.latency, t.jitter, t.stall_pct);
+                    done, seed, inner, c1, c2, nin, use_pmu, two_pcu, t.latency, t.jitter, t.stall_pct) +
+        stream_str("agcu0.ld0", ag[0].ld[0]) + stream_str("agcu0.ld1", ag[0].ld[1]) +
+        stream_str("agcu1.ld0", ag[1].ld[0]) + stream_str("agcu0.st", ag[0].st) + stream_str("agcu1.st", ag[1].st);
     uint64_t cyc = 0;
     run_both(p, init, t, what, &cyc);
     if (HasFailure()) break;
     total_cycles += cyc;
+    v2_streams += v2;
     ++done;
   }
   EXPECT_GE(done, kPrograms);
-  std::printf("random programs: %d in %d tries, %llu run cycles (seed %llu)\n", done, tries,
+  EXPECT_GE(v2_streams, kPrograms / 2);
+  std::printf("random programs: %d in %d tries (%d v2 streams), %llu run cycles (seed %llu)\n", done, tries, v2_streams,
               (unsigned long long)total_cycles, (unsigned long long)seed);
 }
 

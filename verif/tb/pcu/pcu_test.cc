@@ -1,6 +1,8 @@
 // rdu_pcu (Verilated, configuration tiny) against model::Pcu: configuration through the
 // configuration bus, random operand programs, input gaps and output backpressure,
-// run_i low between runs; directed relu / add / max-chain / throughput tests.
+// run_i low between runs; directed relu / add / max-chain / throughput tests; v2:
+// accumulators (stream and accumulator output modes), broadcast-lane sources, cross-lane
+// reductions, outer-product GEMM and dot-product tiles against host computations.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -107,6 +109,17 @@ class Dut {
   openrdu::tb::UnitBus<Vrdu_pcu_tiny> bus_{top_, cycle_};
 };
 
+// Outputs of a program that gets all its inputs: count (stream mode), or
+// ceil(count/acc_len) groups times the acc stages (accumulator mode).
+uint64_t expected_outputs(const PcuConfig& pc) {
+  if (!pc.enable) return 0;
+  if (pc.out_mode == 0) return pc.count;
+  uint64_t n_acc = 0;
+  for (const PcuStage& s : pc.stages) n_acc += s.acc;
+  const uint64_t len = pc.acc_len ? pc.acc_len : 1;
+  return (uint64_t(pc.count) + len - 1) / len * n_acc;
+}
+
 // Stimulus and checks of one run: the same input vectors to the RTL and the model.
 struct RunSpec {
   std::vector<std::deque<Vec>> inputs{3};
@@ -122,12 +135,12 @@ struct RunResult {
   bool done = false;
 };
 
-// Runs the DUT. Checks every cycle that done_o == (disabled || outputs == count).
+// Runs the DUT. Checks every cycle that done_o == (disabled || all outputs emitted).
 RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng, const std::string& what) {
   std::uniform_real_distribution<double> u(0, 1);
   auto& top = dut.top();
   RunResult r;
-  const uint64_t expected = pc.enable ? pc.count : 0;
+  const uint64_t expected = expected_outputs(pc);
   top.run_i = 1;
   top.vout_ready_i = 0;
   bool presenting[3] = {false, false, false};
@@ -143,7 +156,7 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
     top.vout_ready_i = u(rng) < spec.ready_prob;
     top.clk_i = 0;
     top.eval();
-    // done_o is exactly "disabled or count vectors emitted" (no early or late done).
+    // done_o is exactly "disabled or every output emitted" (no early or late done).
     const bool want_done = !pc.enable || r.out.size() == expected;
     if (bool(top.done_o) != want_done) {
       ADD_FAILURE() << what << ": cycle " << t << ": done_o " << int(top.done_o) << " after " << r.out.size()
@@ -171,6 +184,7 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
     idle = moved ? 0 : idle + 1;
     // Finished: the expected outputs came and nothing moved for a while (catches extras).
     if (r.out.size() >= expected && idle > 30) break;
+    if (r.out.size() > expected + 1000) break;  // runaway
     if (idle > 200) break;  // stalled for good (e.g. an input short of data)
   }
   // run_i low: the next run starts from the reset state.
@@ -201,7 +215,7 @@ void compare(const std::vector<Vec>& rtl, const std::vector<Vec>& model, const R
     if (rtl[i] == model[i]) continue;
     for (size_t l = 0; l < rtl[i].size(); ++l)
       if (rtl[i][l] != model[i][l])
-        ADD_FAILURE() << what << ": vector " << i << " (cycle " << r.out_cycle[i] << ") lane " << l << ": rtl 0x"
+        ADD_FAILURE() << what << ": output " << i << " (cycle " << r.out_cycle[i] << ") lane " << l << ": rtl 0x"
                       << std::hex << rtl[i][l] << " model 0x" << model[i][l] << std::dec << "\n  rtl   "
                       << hex(rtl[i]) << "\n  model " << hex(model[i]);
     return;
@@ -232,8 +246,15 @@ class Stim {
     }
   }
   uint8_t src() {
-    static const uint8_t s[] = {0, 1, 2, 3, uint8_t(Src::IMM), uint8_t(Src::LANE), uint8_t(Src::ZERO)};
+    static const uint8_t s[] = {0, 1, 2, 3, uint8_t(Src::IMM), uint8_t(Src::LANE), uint8_t(Src::ZERO),
+                                uint8_t(Src::BREG0), uint8_t(Src::BREG1), uint8_t(Src::BREG2), uint8_t(Src::BREG3),
+                                uint8_t(Src::ACC), uint8_t(Src::ACC)};
     return s[below(sizeof s)];
+  }
+  uint32_t acc_init() {
+    static const uint32_t k[] = {0x80000000u, 0x00000000u, 0xFF800000u, 0x7F800000u, 0x7FC00000u, 0x7F800001u,
+                                 0xFFC00001u, 0x3F800000u};
+    return below(3) == 0 ? value() : k[below(sizeof k / sizeof k[0])];
   }
   PcuConfig config() {
     PcuConfig c;
@@ -241,8 +262,14 @@ class Stim {
     c.out_reg = below(tiny().regs);
     c.vin_mask = below(8);
     c.count = below(41);
+    c.out_mode = below(2);
+    c.reduce = below(2) ? 0 : below(4);
+    c.acc_len = below(10) == 0 ? 0 : 1 + below(9);  // 1..9, sometimes 0 (acts as 1)
+    c.acc_init = acc_init();
     c.stages.resize(tiny().stages);
     for (PcuStage& s : c.stages) {
+      s.acc = below(2);
+      s.bl = below(16);
       // Sometimes an opcode outside the ISA (a NOP for RTL and model).
       s.op = static_cast<Opcode>(below(16) == 0 ? below(32) : below(openrdu::gen::kNumOpcodes));
       s.src_a = src();
@@ -281,12 +308,12 @@ TEST(Pcu, RandomVsModel) {
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Stim st(seed);
   Dut dut;
-  uint64_t vectors = 0;
-  constexpr int kCases = 2000;
+  uint64_t vectors = 0, acc_mode_cases = 0, acc_mode_outputs = 0, reduce_cases = 0, breg_acc_cases = 0;
+  constexpr int kCases = 5000;  // two runs each: 10,000 random runs
   for (int n = 0; n < kCases; ++n) {
     // Sometimes only a prefix of the words is written: cfg_clear must have zeroed the rest.
     std::vector<uint32_t> words = st.config().encode(tiny());
-    if (st.below(4) == 0) words.resize(2 + 2 * st.below(tiny().stages + 1));
+    if (st.below(4) == 0) words.resize(4 + 2 * st.below(tiny().stages + 1));
     const PcuConfig pc = PcuConfig::decode(tiny(), words);
     // Noise for other units on the configuration bus: must be ignored.
     dut.cfg_clear();
@@ -313,10 +340,20 @@ TEST(Pcu, RandomVsModel) {
     RunResult r2 = run(dut, pc, second, st.rng, what + " run 2");
     compare(r2.out, want2, r2, what + " run 2");
     vectors += r1.out.size() + r2.out.size();
+    acc_mode_cases += pc.enable && pc.out_mode;
+    if (pc.enable && pc.out_mode) acc_mode_outputs += r1.out.size() + r2.out.size();
+    reduce_cases += pc.enable && pc.reduce;
+    bool uses = false;
+    for (const PcuStage& ps : pc.stages)
+      for (uint8_t src : {ps.src_a, ps.src_b, ps.src_c}) uses |= (src >= uint8_t(Src::BREG0) && src <= uint8_t(Src::BREG3)) || src == uint8_t(Src::ACC);
+    breg_acc_cases += pc.enable && uses;
     if (HasFailure()) break;
   }
-  std::printf("%d cases, %llu output vectors compared, %llu cycles\n", kCases, (unsigned long long)vectors,
-              (unsigned long long)dut.cycle());
+  std::printf("%d cases (%d runs), %llu output vectors compared, %llu cycles\n", kCases, 2 * kCases,
+              (unsigned long long)vectors, (unsigned long long)dut.cycle());
+  std::printf("enabled cases: %llu accumulator mode (%llu outputs), %llu with a reduction, %llu reading BREG/ACC\n",
+              (unsigned long long)acc_mode_cases, (unsigned long long)acc_mode_outputs,
+              (unsigned long long)reduce_cases, (unsigned long long)breg_acc_cases);
 }
 
 // ---------------------------------------------------------------- directed
@@ -480,10 +517,257 @@ TEST(Pcu, ThroughputOneVectorPerCycle) {
   std::printf("%u vectors: first output at cycle %llu, done at cycle %llu (STAGES %llu)\n", kN,
               (unsigned long long)r.out_cycle.front(), (unsigned long long)r.done_cycle,
               (unsigned long long)stages);
-  // One FIFO cycle plus STAGES pipeline cycles of latency, then one vector per cycle.
-  EXPECT_LE(r.out_cycle.front(), stages + 2);
+  // One FIFO cycle, STAGES pipeline cycles and the output register, then one vector per cycle.
+  EXPECT_LE(r.out_cycle.front(), stages + 3);
   EXPECT_EQ(r.out_cycle.back() - r.out_cycle.front(), kN - 1) << "not one vector per cycle";
-  EXPECT_LE(r.done_cycle, kN + stages + 3);
+  EXPECT_LE(r.done_cycle, kN + stages + 4);
+}
+
+// ---------------------------------------------------------------- v2 directed
+float host_max(float a, float b) {  // FMAX rules: NaN -> canonical NaN, max(-0, +0) = +0
+  if (std::isnan(a) || std::isnan(b)) return flt(kNan);
+  if (a == 0 && b == 0) return std::signbit(a) ? b : a;
+  return a > b ? a : b;
+}
+float host_min(float a, float b) {  // FMIN: NaN -> canonical NaN, min(-0, +0) = -0
+  if (std::isnan(a) || std::isnan(b)) return flt(kNan);
+  if (a == 0 && b == 0) return std::signbit(a) ? a : b;
+  return a < b ? a : b;
+}
+
+void expect_same(const std::vector<Vec>& got, const std::vector<Vec>& want, const RunResult* r, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what << ": number of outputs";
+  for (size_t i = 0; i < want.size(); ++i)
+    for (size_t l = 0; l < want[i].size(); ++l)
+      if (got[i][l] != want[i][l]) {
+        ADD_FAILURE() << what << ": output " << i << " (cycle " << (r ? int64_t(r->out_cycle[i]) : -1) << ") lane " << l
+                      << ": got 0x" << std::hex << got[i][l] << " want 0x" << want[i][l] << std::dec << "\n  got  "
+                      << hex(got[i]) << "\n  want " << hex(want[i]);
+        return;
+      }
+}
+
+// Outer-product GEMM (the compiler's peak mapping): vin0 = column k of an A tile (lane
+// s = A[s][k]), vin1 = row k of a B tile; stage s: r2 = FMA(BREG0 bl=s, REG1, ACC),
+// acc; acc_len = K; out_mode 1: per tile, output s = row s of C. Several tiles back to
+// back; C[m][n] = fma chain over k from -0.0, computed on the host. Without
+// backpressure the PCU fires once per cycle across tile boundaries.
+TEST(Pcu, OuterProductGemmTiles) {
+  const uint32_t L = tiny().lanes, S = tiny().stages;
+  constexpr uint32_t kK = 37, kTiles = 5;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<float> d(-4, 4);
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b011;
+  pc.count = kK * kTiles;
+  pc.out_mode = 1;
+  pc.acc_len = kK;
+  pc.acc_init = 0x80000000u;
+  pc.stages.resize(S);
+  for (uint32_t st = 0; st < S; ++st) {
+    pc.stages[st] = {Opcode::FMA, uint8_t(Src::BREG0), 1, 2, 0, uint8_t(Src::ACC)};
+    pc.stages[st].bl = uint8_t(st);
+    pc.stages[st].acc = true;
+  }
+  RunSpec spec;
+  std::vector<Vec> want;
+  for (uint32_t t = 0; t < kTiles; ++t) {
+    std::vector<std::vector<float>> A(S, std::vector<float>(kK)), B(kK, std::vector<float>(L));
+    for (auto& row : A)
+      for (float& x : row) x = d(rng);
+    for (auto& row : B)
+      for (float& x : row) x = d(rng);
+    if (t == 1) A[0][3] = NAN, B[5][1] = INFINITY;  // NaN and inf through the accumulation
+    for (uint32_t k = 0; k < kK; ++k) {
+      Vec a(L), b(L);
+      for (uint32_t l = 0; l < L; ++l) a[l] = bits(A[l % S][k]), b[l] = bits(B[k][l]);
+      spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
+    }
+    for (uint32_t m = 0; m < S; ++m) {
+      Vec c(L);
+      for (uint32_t n = 0; n < L; ++n) {
+        float acc = -0.0f;
+        for (uint32_t k = 0; k < kK; ++k) acc = std::fma(A[m][k], B[k][n], acc);
+        c[n] = std::isnan(acc) ? kNan : bits(acc);
+      }
+      want.push_back(c);
+    }
+  }
+  ASSERT_EQ(expected_outputs(pc), want.size());
+  Dut dut;
+  dut.configure(pc.encode(tiny()));
+  const RunResult r = run(dut, pc, spec, rng, "gemm");
+  expect_same(r.out, want, &r, "gemm rtl");
+  expect_same(model_run(pc, spec), want, nullptr, "gemm model");
+  ASSERT_EQ(r.out.size(), want.size());
+  // Each tile's S outputs on consecutive cycles, tiles exactly K cycles apart: the last
+  // firing of tile t is K cycles after that of tile t-1 and the S drains overlap the
+  // next tile. So the firings span (last output - first output) - (S-1) + K cycles.
+  for (uint32_t i = 1; i < r.out.size(); ++i) {
+    const uint64_t gap = r.out_cycle[i] - r.out_cycle[i - 1];
+    EXPECT_EQ(gap, i % S ? 1u : kK - (S - 1)) << "output " << i;
+  }
+  const uint64_t fire_span = r.out_cycle.back() - r.out_cycle.front() - (S - 1) + kK;
+  EXPECT_EQ(fire_span, uint64_t(pc.count)) << "firings did not sustain one per cycle";
+  std::printf("gemm: %u tiles of K=%u: %u firings in %llu cycles, first output at cycle %llu\n", kTiles, kK,
+              pc.count, (unsigned long long)fire_span, (unsigned long long)r.out_cycle.front());
+}
+
+// Dot products: stage 0 r3 = FMA(REG0, REG1, ACC), acc; acc_len = n/L; reduce = sum:
+// one vector per dot product, every lane = ((a0 + a1) + (a2 + a3)) of the lane sums.
+TEST(Pcu, DotProductReduceSum) {
+  const uint32_t L = tiny().lanes;
+  constexpr uint32_t kKv = 13, kDots = 6;
+  std::mt19937_64 rng(8);
+  std::uniform_real_distribution<float> d(-3, 3);
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b011;
+  pc.count = kKv * kDots;
+  pc.out_mode = 1;
+  pc.reduce = 1;
+  pc.acc_len = kKv;
+  pc.acc_init = 0x80000000u;
+  pc.stages.resize(tiny().stages);
+  pc.stages[0] = {Opcode::FMA, 0, 1, 3, 0, uint8_t(Src::ACC)};
+  pc.stages[0].acc = true;
+  RunSpec spec;
+  std::vector<Vec> want;
+  for (uint32_t t = 0; t < kDots; ++t) {
+    std::vector<float> lane(L, -0.0f);
+    for (uint32_t j = 0; j < kKv; ++j) {
+      Vec a(L), b(L);
+      for (uint32_t l = 0; l < L; ++l) {
+        float x = d(rng), y = d(rng);
+        if (t == 2 && j == 0) x = 1e30f, y = 1e8f;  // overflow to inf in one lane
+        a[l] = bits(x), b[l] = bits(y);
+        lane[l] = std::fma(x, y, lane[l]);
+      }
+      spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
+    }
+    std::vector<float> level = lane;  // pairwise tree: (0,1), (2,3), ... then pairwise again
+    while (level.size() > 1) {
+      std::vector<float> n;
+      for (size_t i = 0; i < level.size(); i += 2) n.push_back(level[i] + level[i + 1]);
+      level = n;
+    }
+    want.push_back(Vec(L, std::isnan(level[0]) ? kNan : bits(level[0])));
+  }
+  spec.valid_prob = 0.8, spec.ready_prob = 0.5;
+  Dut dut;
+  dut.configure(pc.encode(tiny()));
+  const RunResult r = run(dut, pc, spec, rng, "dot");
+  expect_same(r.out, want, &r, "dot rtl");
+  expect_same(model_run(pc, spec), want, nullptr, "dot model");
+}
+
+// Cross-lane max / min with NaN lanes and signed zeros (stream mode, MOV through).
+TEST(Pcu, ReduceMaxMinNanSignedZero) {
+  const uint32_t L = tiny().lanes;
+  const std::vector<Vec> in = {
+      Vec{0x80000000u, 0x00000000u, 0x80000000u, 0x80000000u},  // -0 +0 -0 -0
+      Vec{0x00000000u, 0x80000000u, 0x00000000u, 0x00000000u},  // +0 -0 +0 +0
+      Vec{0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u},  // all -0
+      Vec{bits(1.0f), 0x7F800001u, bits(-2.0f), bits(3.0f)},    // signalling NaN lane
+      Vec{bits(-1.0f), bits(-5.0f), bits(-0.5f), 0xFFC00000u},   // negative quiet NaN last
+      Vec{0xFF800000u, bits(-1e30f), 0x7F800000u, bits(7.0f)},   // -inf, inf
+      Vec{0x00000001u, 0x80000001u, 0x80000000u, 0x00000000u},  // subnormals
+  };
+  for (uint8_t red : {uint8_t(2), uint8_t(3)}) {
+    PcuConfig pc = one_stage(Opcode::MOV, 0, 0, 0, 0, 0b001, uint32_t(in.size()));
+    pc.reduce = red;
+    RunSpec spec;
+    std::vector<Vec> want;
+    for (const Vec& v : in) {
+      spec.inputs[0].push_back(v);
+      auto f = red == 2 ? host_max : host_min;
+      const float x = f(f(flt(v[0]), flt(v[1])), f(flt(v[2]), flt(v[3])));
+      want.push_back(Vec(L, std::isnan(x) ? kNan : bits(x)));
+    }
+    std::mt19937_64 rng(9 + red);
+    spec.ready_prob = 0.6;
+    Dut dut;
+    dut.configure(pc.encode(tiny()));
+    const RunResult r = run(dut, pc, spec, rng, red == 2 ? "reduce max" : "reduce min");
+    expect_same(r.out, want, &r, red == 2 ? "reduce max rtl" : "reduce min rtl");
+    expect_same(model_run(pc, spec), want, nullptr, red == 2 ? "reduce max model" : "reduce min model");
+    ASSERT_EQ(r.out.size(), in.size());
+    if (red == 2) {
+      EXPECT_EQ(r.out[0][0], 0u) << "max(-0, +0) = +0";
+    } else {
+      EXPECT_EQ(r.out[1][0], 0x80000000u) << "min(+0, -0) = -0";
+    }
+  }
+}
+
+// Accumulation with acc_len = 1 (ACC reads acc_init every firing) and groups shorter
+// than the number of acc stages, back to back: one firing per cycle in stream mode, and
+// in accumulator mode every output in order under heavy backpressure.
+TEST(Pcu, AccLenOneAndShortGroups) {
+  const uint32_t S = tiny().stages;
+  constexpr uint32_t kN = 60;
+  for (uint32_t mode = 0; mode < 2; ++mode) {
+    PcuConfig pc;
+    pc.enable = true;
+    pc.vin_mask = 0b001;
+    pc.count = kN;
+    pc.out_mode = uint8_t(mode);
+    pc.acc_len = mode ? 2 : 1;  // accumulator mode: 2 firings per group, 4 acc stages
+    pc.acc_init = bits(0.5f);
+    pc.out_reg = 1;
+    pc.stages.resize(S);
+    for (uint32_t st = 0; st < S; ++st) {
+      pc.stages[st] = {Opcode::FADD, 0, uint8_t(Src::ACC), 1, 0};
+      pc.stages[st].acc = true;
+    }
+    RunSpec spec;
+    std::vector<Vec> want;
+    for (uint32_t i = 0; i < kN; ++i) {
+      spec.inputs[0].push_back(fvec({float(i), float(2 * i), -float(i), 0.25f}));
+      if (mode == 0) want.push_back(fvec({float(i) + 0.5f, float(2 * i) + 0.5f, -float(i) + 0.5f, 0.75f}));
+      if (mode == 1 && i % 2 == 1)
+        for (uint32_t st = 0; st < S; ++st)
+          want.push_back(fvec({float(i - 1) + float(i) + 0.5f, float(2 * (i - 1)) + float(2 * i) + 0.5f,
+                               -float(i - 1) - float(i) + 0.5f, 1.0f}));
+    }
+    if (mode == 1) spec.ready_prob = 0.3, spec.valid_prob = 0.7;
+    std::mt19937_64 rng(11 + mode);
+    Dut dut;
+    dut.configure(pc.encode(tiny()));
+    const RunResult r = run(dut, pc, spec, rng, mode ? "acc groups" : "acc_len 1");
+    expect_same(r.out, want, &r, mode ? "acc groups rtl" : "acc_len 1 rtl");
+    expect_same(model_run(pc, spec), want, nullptr, mode ? "acc groups model" : "acc_len 1 model");
+    if (mode == 0) {
+      ASSERT_EQ(r.out.size(), kN);
+      EXPECT_EQ(r.out_cycle.back() - r.out_cycle.front(), kN - 1) << "acc_len 1: not one firing per cycle";
+    }
+  }
+}
+
+// Accumulator mode with one acc stage and acc_len = 1: one output per firing, one per cycle.
+TEST(Pcu, AccModeOnePerCycle) {
+  constexpr uint32_t kN = 100;
+  PcuConfig pc = one_stage(Opcode::FMA, 0, 0, 2, 0, 0b001, kN);
+  pc.stages[0].src_c = uint8_t(Src::ACC);
+  pc.stages[2] = {Opcode::FMUL, 2, uint8_t(Src::IMM), 2, bits(2.0f)};
+  pc.stages[2].acc = true;
+  pc.out_mode = 1;
+  pc.acc_len = 1;
+  pc.acc_init = bits(1.0f);
+  RunSpec spec;
+  std::vector<Vec> want;
+  for (uint32_t i = 0; i < kN; ++i) {
+    spec.inputs[0].push_back(fvec({float(i), 1.f, -2.f, 0.f}));
+    want.push_back(fvec({2 * (float(i) * float(i) + 1), 4.f, 10.f, 2.f}));
+  }
+  std::mt19937_64 rng(13);
+  Dut dut;
+  dut.configure(pc.encode(tiny()));
+  const RunResult r = run(dut, pc, spec, rng, "acc one per cycle");
+  expect_same(r.out, want, &r, "acc one per cycle");
+  ASSERT_EQ(r.out.size(), kN);
+  EXPECT_EQ(r.out_cycle.back() - r.out_cycle.front(), kN - 1) << "not one output per cycle";
 }
 
 }  // namespace

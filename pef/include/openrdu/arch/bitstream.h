@@ -18,11 +18,11 @@ using gen::Opcode;
 using gen::Src;
 
 inline constexpr uint32_t kBitstreamMagic = 0x42554452u;  // "RDUB"
-inline constexpr uint32_t kBitstreamVersion = 1;
+inline constexpr uint32_t kBitstreamVersion = 2;
 inline constexpr uint32_t kBitstreamTerminator = 0xFFFF0000u;
-inline constexpr uint32_t kPmuWords = 11;
-inline constexpr uint32_t kAgcuWords = 21;
-inline constexpr uint32_t kAgcuStreamWords = 7;
+inline constexpr uint32_t kPmuWords = 17;
+inline constexpr uint32_t kAgcuWords = 39;
+inline constexpr uint32_t kAgcuStreamWords = 13;
 inline constexpr uint32_t kSwitchWords = 3;
 inline constexpr uint32_t kSwitchInputs = 6;   // N E S W, local 0..1
 inline constexpr uint32_t kSwitchOutputs = 7;  // N E S W, local 0..2
@@ -35,6 +35,8 @@ struct PcuStage {
   uint8_t dst = 0;
   uint32_t imm = 0;
   uint8_t src_c = 0;  // third operand (FMA, SEL); word bits 23:20, 0 = REG0
+  uint8_t bl = 0;     // broadcast lane of sources BREG0..BREG3; word bits 27:24
+  bool acc = false;   // the result is also written to the stage's accumulator; bit 28
 };
 
 struct PcuConfig {
@@ -42,37 +44,59 @@ struct PcuConfig {
   uint8_t out_reg = 0;
   uint8_t vin_mask = 0;
   uint32_t count = 0;
+  uint8_t out_mode = 0;  // 0 stream (one output per firing), 1 accumulators
+  uint8_t reduce = 0;    // cross-lane reduction of every output: 0 none, 1 sum, 2 max, 3 min
+  uint32_t acc_len = 0;  // firings per accumulation group (0 acts as 1)
+  uint32_t acc_init = 0; // what ACC reads at the first firing of a group
   std::vector<PcuStage> stages;  // exactly cfg.stages entries after decode
 
   std::vector<uint32_t> encode(const Config& cfg) const;
   static PcuConfig decode(const Config& cfg, std::span<const uint32_t> words);
 };
 
+// One PMU side (docs/architecture.md 4.2): per tile, for i2 < c2: for i1 < c1: for
+// i0 < c0, address base + i0*s0 + i1*s1 + i2*s2 (+ the tile's buffer offset), 32-bit wrap.
+// c2/s2 come last so that v1-style aggregates {base, c0, c1, s0, s1} keep c2 = 1.
 struct PmuSide {
   uint32_t base = 0, c0 = 0, c1 = 0;
   int32_t s0 = 0, s1 = 0;
-  uint64_t accesses() const { return uint64_t(c0) * c1; }
+  uint32_t c2 = 1;
+  int32_t s2 = 0;
+  uint64_t accesses() const { return uint64_t(c0) * c1 * c2; }  // per tile
 };
 
 struct PmuConfig {
   bool enable = false;
-  uint8_t mode = 0;  // 0 strided, 1 duplicated
+  uint8_t mode = 0;       // 0 strided, 1 duplicated (broadcast reads), 2 transposed (skewed, column reads)
+  uint8_t nbuf = 1;       // buffers 1..4 (word 0 bits 6:4; 0 acts as 1)
+  uint32_t tiles = 1;     // tiles (0 acts as 1)
+  uint32_t buf_rows = 0;  // rows per buffer: tile t's addresses are offset by (t mod nbuf)*buf_rows rows
   PmuSide wr, rd;
+  uint32_t buffers() const { return nbuf == 0 ? 1u : nbuf; }
+  uint32_t num_tiles() const { return tiles == 0 ? 1u : tiles; }
 
   std::vector<uint32_t> encode() const;
   static PmuConfig decode(std::span<const uint32_t> words);
 };
 
+// One AGCU stream (docs/architecture.md 4.3): a 4-D affine walk, one vector per step
+// at byte address base + 4*sum(i_d*s_d) (32-bit wrap), lane l at + 4*l*lstride;
+// lstride 1 contiguous, 0 broadcast, otherwise gather/scatter (one request per lane).
 struct AgcuStream {
   bool enable = false;
-  bool bcast = false;
-  uint32_t base = 0;   // byte address
-  uint32_t inner = 1;  // elements
-  uint32_t c1 = 1, c2 = 1;
-  int32_t s1 = 0, s2 = 0;  // elements
-  uint64_t vectors(uint32_t lanes) const {
-    return uint64_t(c1) * c2 * ((uint64_t(inner) + lanes - 1) / lanes);
-  }
+  uint8_t vdim = 0;        // dimension (0..3) whose index gives the lane mask
+  uint32_t base = 0;       // byte address
+  int32_t lstride = 1;     // elements between lanes
+  uint32_t vlen = 0;       // elements along vdim
+  uint32_t vstep = 0;      // elements along vdim per vector (0 acts as LANES)
+  uint32_t c[4] = {1, 1, 1, 1};  // counts, c[0] innermost
+  int32_t s[4] = {0, 0, 0, 0};   // strides (elements)
+  uint64_t vectors() const { return uint64_t(c[0]) * c[1] * c[2] * c[3]; }
+  // Valid lanes of the step with indices idx: min(lanes, vstep', max(0, vlen - idx[vdim]*vstep')).
+  uint32_t valid_lanes(uint32_t lanes, const uint32_t idx[4]) const;
+  // The v1 stream shape: `inner` elements in ceil(inner/lanes) contiguous vectors
+  // (c0, s0 = lanes, vdim 0, vlen = inner, vstep = lanes), enabled; c1..c3 = 1.
+  static AgcuStream linear(uint32_t base, uint32_t inner, uint32_t lanes);
 };
 
 struct AgcuConfig {

@@ -16,8 +16,11 @@ class Pcu : public Unit {
   const arch::PcuConfig& config() const { return c_; }
 
  private:
+  Vec reduce(Vec v) const;  // cross-lane reduction (c_.reduce), every lane = the result
   arch::PcuConfig c_;
   uint32_t fired_ = 0;
+  uint64_t emitted_ = 0;
+  std::vector<Vec> acc_;  // per stage: the stage's accumulator (result of the previous firing)
 };
 
 class Pmu : public Unit {
@@ -29,13 +32,18 @@ class Pmu : public Unit {
   bool step(Memory* mem) override;
   bool done() const override;
   uint64_t busy_cycles() const override;
-  // Bank b, row a (for tests).
+  // Bank b, row a (physical storage, for tests).
   uint32_t word(uint32_t bank, uint32_t row) const { return mem_[uint64_t(row) * cfg_.lanes + bank]; }
+  const arch::PmuConfig& config() const { return c_; }
 
  private:
+  void write_access(const Vec& v);  // write wacc_ of tile wtile_
+  Vec read_access() const;          // read racc_ of tile rtile_
   arch::PmuConfig c_;
-  std::vector<uint32_t> mem_;  // row-major: row * lanes + bank
-  uint64_t writes_ = 0, reads_ = 0;
+  std::vector<uint32_t> mem_;  // row-major: row * lanes + bank (physical)
+  uint64_t writes_ = 0, reads_ = 0;  // accesses made, all tiles
+  uint32_t wtile_ = 0, rtile_ = 0;   // tiles whose writes / reads are complete
+  uint64_t wacc_ = 0, racc_ = 0;     // accesses made in the current tile
 };
 
 class Agcu : public Unit {
@@ -47,11 +55,13 @@ class Agcu : public Unit {
   bool step(Memory* mem) override;  // throws MemoryError
   bool done() const override;
   uint64_t busy_cycles() const override;
+  const arch::AgcuConfig& config() const { return c_; }
 
  private:
   arch::AgcuConfig c_;
   uint64_t loaded_[2] = {0, 0};
   uint64_t stored_ = 0;
+  uint64_t requests_ = 0;  // busy cycles: vectors, a gather vector counting its valid lanes (>= 1)
 };
 
 }  // namespace openrdu::model
