@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Run the ONNX node conformance tests the compiler supports on the functional model and
-# print the table: operator, tests found, compiled, passed on func; every other test is
-# listed as skipped with its reason. Exit status 1 when a supported test fails.
+# Run the ONNX node conformance tests the front end supports: the CPU reference against
+# ONNX's expected outputs (exact; within rtol 1e-5 / atol 1e-6 for MatMul, Gemm, Softmax,
+# LogSoftmax and Reduce*, whose expected values come from numpy's summation order), and,
+# when every operator is lowered, the functional model bit-exact against the reference.
+# Prints per operator: found, ref ok, not lowered, compiled, passed on func, worst
+# reference error; every other test is listed as skipped with its reason (operators not
+# lowered yet as "not lowered"). Exit status 1 when a lowered test or the reference fails.
 #   scripts/node_tests.sh [BUILD_DIR] [CONFIG]     (defaults: build, tiny)
 # BUILD_DIR is configured (if needed) with the pef, functional model and compiler layers.
 set -euo pipefail

@@ -1,10 +1,15 @@
-// The compilation pipeline: sections (O0: one per node; O1/O3: fused elementwise
-// chains), DRAM layout, per-section lowering, placement, routing, bitstreams, PEF.
+// The compilation pipeline: legalisation (lower_graph.cc), sections (views: none;
+// MatMul/Gemm/Transpose: one each; elementwise O0: one per node, O1/O3: fused chains),
+// DRAM layout (views alias their root's buffer), per-section lowering, placement,
+// routing, bitstreams, PEF.
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 
 #include "lower.h"
 
@@ -26,7 +31,10 @@ constexpr uint64_t kAlign = 256;
 
 uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
-// The plan of a group of nodes (in topological order) computed on one PCU.
+using detail::Lowered;
+using detail::SectionBuild;
+
+// The plan of a group of elementwise nodes (in topological order) computed on one PCU.
 SectionPlan build_plan(const Graph& g, const std::vector<int>& node_ids) {
   SectionPlan p;
   p.node_ids = node_ids;
@@ -71,34 +79,41 @@ bool fits(const arch::Config& cfg, const SectionPlan& p) {
   return true;
 }
 
-// A section: PCUs in a pipeline, each running a fused chain of nodes; PCU i+1 may
-// take PCU i's result over the network; the last PCU's result goes to DRAM.
+// A section: elementwise PCUs in a pipeline, each running a fused chain of nodes (PCU
+// i+1 may take PCU i's result over the network; the last PCU's result goes to DRAM),
+// or one MatMul/Gemm/Transpose node (`special`).
 struct SectionGroup {
   std::vector<std::vector<int>> pcus;  // node ids per PCU
+  int special = -1;                    // node id of a MatMul, Gemm or Transpose section
+  int first() const { return special >= 0 ? special : pcus.front().front(); }
 };
 
-// Is tensor t available before a section whose first node is `first` and whose
-// nodes are `inside` (Input, Constant, or computed by an earlier section)?
+bool is_special(const std::string& op) { return op == "MatMul" || op == "Gemm" || op == "Transpose"; }
+
+// Is tensor t available before a section whose first node is `first` (Input,
+// Constant, or computed by an earlier node)?
 bool available_before(const Graph& g, int t, int first) {
   const int prod = g.tensors[t].producer;
   return prod < 0 || prod < first;
 }
 
-// O1/O3 chains on one PCU: greedy fusion of nodes whose intermediate values have one
-// consumer, are not graph outputs and have the chain's output shape.
+// O1/O3 chains on one PCU: greedy fusion of elementwise nodes whose intermediate values
+// have one consumer, are not graph outputs and have the chain's output shape.
 std::vector<std::vector<int>> chain_groups(const Graph& g, const arch::Config& cfg) {
   std::vector<std::vector<int>> groups;
   const auto cons = consumers(g);
   std::vector<bool> taken(g.nodes.size(), false);
   for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
-    if (taken[ni]) continue;
+    if (taken[ni] || !detail::is_elementwise_op(g.nodes[ni].op)) continue;
     std::vector<int> grp = {int(ni)};
     taken[ni] = true;
     while (true) {
       const int t = g.nodes[grp.back()].outputs[0];
       if (g.tensors[t].is_output || cons[t].size() != 1) break;
       const int m = cons[t][0];
-      if (taken[m] || g.tensors[g.nodes[m].outputs[0]].shape != g.tensors[t].shape) break;
+      if (taken[m] || !detail::is_elementwise_op(g.nodes[m].op) ||
+          g.tensors[g.nodes[m].outputs[0]].shape != g.tensors[t].shape)
+        break;
       // Every other input of m must exist before the group runs.
       bool ok = true;
       for (int in : g.nodes[m].inputs) {
@@ -118,28 +133,33 @@ std::vector<std::vector<int>> chain_groups(const Graph& g, const arch::Config& c
   return groups;
 }
 
-struct SectionBuild {
-  std::vector<SectionPlan> plans;  // per PCU
-  std::vector<int> loads;          // DRAM tensors, per load stream
-  int output = -1;
-  std::string name;
-  std::string what;  // for messages
-  detail::AccessPlan access;
-  std::vector<arch::PcuConfig> pcu_cfgs;
-  detail::Placement placement;
-};
+std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name) {
+  if (grp.special >= 0) return fmt::format("{}: {}", g.source, g.describe(g.nodes[grp.special]));
+  if (grp.pcus.size() == 1 && grp.pcus[0].size() == 1)
+    return fmt::format("{}: {}", g.source, g.describe(g.nodes[grp.pcus[0][0]]));
+  return fmt::format("{}: section '{}'", g.source, name);
+}
 
-// Lower a section: accesses, PCU programs, placement and routing. Throws CompileError.
-SectionBuild lower_section(const Graph& g, const arch::Config& cfg, const SectionGroup& grp) {
+// Lower a section: streams, PCU programs, placement and routing. Throws CompileError.
+SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp) {
+  const Graph& g = lw.g;
+  if (grp.special >= 0) {
+    const std::string what = describe_group(g, grp, "");
+    const Node& n = g.nodes[grp.special];
+    return n.op == "Transpose" ? detail::lower_transpose(lw, cfg, grp.special, what)
+                               : detail::lower_matmul(lw, cfg, grp.special, what);
+  }
   SectionBuild b;
-  for (const auto& nodes : grp.pcus) b.plans.push_back(build_plan(g, nodes));
+  b.kind = "elementwise";
+  for (const auto& nodes : grp.pcus) {
+    b.plans.push_back(build_plan(g, nodes));
+    b.node_ids.insert(b.node_ids.end(), nodes.begin(), nodes.end());
+  }
   b.output = b.plans.back().output;
   for (const auto& p : b.plans) b.name += (b.name.empty() ? "" : "|") + p.name;
-  const Node& last = g.nodes[grp.pcus.back().back()];
-  b.what = grp.pcus.size() == 1 && grp.pcus[0].size() == 1 ? fmt::format("{}: {}", g.source, g.describe(last))
-                                                           : fmt::format("{}: section '{}'", g.source, b.name);
+  b.what = describe_group(g, grp, b.name);
   // PCU inputs: a previous PCU's result, or a DRAM load (one stream per tensor, fanned out).
-  std::vector<std::vector<detail::PcuInput>> pcu_inputs;
+  std::vector<int> loads;
   for (size_t p = 0; p < b.plans.size(); ++p) {
     std::vector<detail::PcuInput> ins;
     for (int t : b.plans[p].ext_inputs) {
@@ -150,76 +170,116 @@ SectionBuild lower_section(const Graph& g, const arch::Config& cfg, const Sectio
         ins.push_back({true, from});
         continue;
       }
-      auto it = std::find(b.loads.begin(), b.loads.end(), t);
-      if (it == b.loads.end()) {
-        b.loads.push_back(t);
-        it = b.loads.end() - 1;
+      auto it = std::find(loads.begin(), loads.end(), t);
+      if (it == loads.end()) {
+        loads.push_back(t);
+        it = loads.end() - 1;
       }
-      ins.push_back({false, int(it - b.loads.begin())});
+      ins.push_back({false, int(it - loads.begin())});
     }
-    pcu_inputs.push_back(ins);
+    b.pcu_inputs.push_back(ins);
   }
   std::vector<std::vector<int64_t>> in_shapes;
-  for (int t : b.loads) in_shapes.push_back(g.tensors[t].shape);
-  b.access = detail::plan_access(in_shapes, g.tensors[b.output].shape, b.what);
-  const uint64_t vectors = b.access.vectors(cfg.lanes);
-  for (const auto& p : b.plans) b.pcu_cfgs.push_back(detail::pcu_program(cfg, p, uint32_t(vectors), b.what));
-  b.placement = detail::place_and_route(cfg, int(b.loads.size()), pcu_inputs, b.what);
+  for (int t : loads) in_shapes.push_back(g.tensors[t].shape);
+  const detail::AccessPlan ap = detail::plan_access(in_shapes, g.tensors[b.output].shape, b.what);
+  b.vectors = ap.vectors(cfg.lanes);
+  for (const auto& p : b.plans) b.pcu_cfgs.push_back(detail::pcu_program(cfg, p, uint32_t(b.vectors), b.what));
+  b.placement = detail::place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what);
+  // AGCU streams (base filled in at layout).
+  auto stream = [&](const detail::Access& a, int tensor) {
+    detail::StreamPlan sp;
+    sp.tensor = tensor;
+    arch::AgcuStream s = arch::AgcuStream::linear(0, uint32_t(ap.inner), cfg.lanes);
+    if (a.bcast) {  // inner stride 0: every vector reads the row's first element
+      s.lstride = 0;
+      s.s[0] = 0;
+    }
+    s.c[1] = uint32_t(ap.c1);
+    s.s[1] = int32_t(a.s1);
+    s.c[2] = uint32_t(ap.c2);
+    s.s[2] = int32_t(a.s2);
+    sp.s = s;
+    return sp;
+  };
+  for (size_t l = 0; l < loads.size(); ++l) b.loads.push_back(stream(ap.in[l], loads[l]));
+  b.store = stream(ap.out, b.output);
+  std::vector<std::string> ops;
+  for (const auto& p : b.plans) {
+    std::string o;
+    for (const auto& op : p.ops) o += (o.empty() ? "" : " ") + std::string(gen::opcode_name(op.op));
+    ops.push_back(o);
+  }
+  b.detail = fmt::format("{} elements in {} vectors; ops {}", ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
   return b;
 }
 
-// Section groups: O0 one node each; O1 fused chains, one PCU each; O3 also pipelines
-// consecutive chains on several PCUs of one section when the intermediate has one
-// consumer, is not a graph output, has the section's output shape, and the section
-// places and routes.
-std::vector<SectionGroup> group_nodes(const Graph& g, const arch::Config& cfg, int opt_level) {
+// Section groups in schedule order. Views get none. MatMul, Gemm and Transpose get one
+// section each. Elementwise nodes: O0 one per section; O1 fused chains, one PCU each;
+// O3 also pipelines consecutive chains on several PCUs of one section when the
+// intermediate has one consumer, is not a graph output, has the section's output shape,
+// and the section places and routes.
+std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level) {
+  const Graph& g = lw.g;
   std::vector<SectionGroup> sections;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+    if (is_special(g.nodes[ni].op)) sections.push_back({{}, int(ni)});
   if (opt_level == 0) {
-    for (size_t ni = 0; ni < g.nodes.size(); ++ni) sections.push_back({{{int(ni)}}});
-    return sections;
-  }
-  const auto chains = chain_groups(g, cfg);
-  if (opt_level == 1) {
-    for (const auto& c : chains) sections.push_back({{c}});
-    return sections;
-  }
-  const auto cons = consumers(g);
-  std::vector<int> chain_of(g.nodes.size(), -1);
-  for (size_t c = 0; c < chains.size(); ++c)
-    for (int n : chains[c]) chain_of[n] = int(c);
-  std::vector<bool> taken(chains.size(), false);
-  for (size_t c = 0; c < chains.size(); ++c) {
-    if (taken[c]) continue;
-    taken[c] = true;
-    SectionGroup sec{{chains[c]}};
-    const int first = chains[c].front();
-    while (true) {
-      const int t = g.nodes[sec.pcus.back().back()].outputs[0];
-      if (g.tensors[t].is_output || cons[t].size() != 1) break;
-      const int nc = chain_of[cons[t][0]];
-      if (taken[nc]) break;
-      const auto& next = chains[nc];
-      if (g.tensors[g.nodes[next.back()].outputs[0]].shape != g.tensors[t].shape) break;
-      bool ok = true;
-      for (int n : next)
-        for (int in : g.nodes[n].inputs) {
-          const int prod = g.tensors[in].producer;
-          const bool inside = prod >= 0 && chain_of[prod] == nc;
-          if (in != t && !inside && !available_before(g, in, first)) ok = false;
-        }
-      if (!ok) break;
-      SectionGroup cand = sec;
-      cand.pcus.push_back(next);
-      try {
-        lower_section(g, cfg, cand);
-      } catch (const CompileError&) {
-        break;
-      }
-      sec = cand;
-      taken[nc] = true;
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+      if (!is_special(g.nodes[ni].op) && !detail::is_view_op(g.nodes[ni].op)) sections.push_back({{{int(ni)}}});
+  } else {
+    // Nodes neither special, view nor elementwise: one section each (lowering reports them).
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+      const std::string& op = g.nodes[ni].op;
+      if (!is_special(op) && !detail::is_view_op(op) && !detail::is_elementwise_op(op))
+        sections.push_back({{{int(ni)}}});
     }
-    sections.push_back(sec);
+    const auto chains = chain_groups(g, cfg);
+    if (opt_level == 1) {
+      for (const auto& c : chains) sections.push_back({{c}});
+    } else {
+      const auto cons = consumers(g);
+      std::vector<int> chain_of(g.nodes.size(), -1);
+      for (size_t c = 0; c < chains.size(); ++c)
+        for (int n : chains[c]) chain_of[n] = int(c);
+      std::vector<bool> taken(chains.size(), false);
+      for (size_t c = 0; c < chains.size(); ++c) {
+        if (taken[c]) continue;
+        taken[c] = true;
+        SectionGroup sec{{chains[c]}};
+        const int first = chains[c].front();
+        while (true) {
+          const int t = g.nodes[sec.pcus.back().back()].outputs[0];
+          if (g.tensors[t].is_output || cons[t].size() != 1) break;
+          const int nc = chain_of[cons[t][0]];
+          if (nc < 0 || taken[nc]) break;
+          const auto& next = chains[nc];
+          if (g.tensors[g.nodes[next.back()].outputs[0]].shape != g.tensors[t].shape) break;
+          bool ok = true;
+          for (int n : next)
+            for (int in : g.nodes[n].inputs) {
+              const int prod = g.tensors[in].producer;
+              const bool inside = prod >= 0 && chain_of[prod] == nc;
+              if (in != t && !inside && !available_before(g, in, first)) ok = false;
+            }
+          if (!ok) break;
+          SectionGroup cand = sec;
+          cand.pcus.push_back(next);
+          try {
+            lower_section(lw, cfg, cand);
+          } catch (const CompileError&) {
+            break;
+          }
+          sec = cand;
+          taken[nc] = true;
+        }
+        sections.push_back(sec);
+      }
+    }
   }
+  // Schedule: by first node. A section reads only tensors produced before its first
+  // node (fusion requires it), so this order is topological.
+  std::stable_sort(sections.begin(), sections.end(),
+                   [](const SectionGroup& a, const SectionGroup& b) { return a.first() < b.first(); });
   return sections;
 }
 
@@ -230,84 +290,104 @@ std::string stream_name(const detail::StreamRef& s) {
 
 }  // namespace
 
-pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
+namespace detail {
+
+pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options& opts, CompileStats* stats,
+                        Trace* trace) {
+  auto wants = [&](const char* pass) {
+    return trace && std::find(trace->print_after.begin(), trace->print_after.end(), pass) != trace->print_after.end();
+  };
   if (opts.opt_level != 0 && opts.opt_level != 1 && opts.opt_level != 3)
     throw CompileError(fmt::format("optimization level {} is not supported (0, 1, 3)", opts.opt_level));
   if (cfg.dram_bytes > (uint64_t(1) << 32))
     throw CompileError(
         fmt::format("configuration '{}': DRAM of {} bytes exceeds the 32-bit address space", cfg.name, cfg.dram_bytes));
-  for (int o : g.outputs)
-    if (g.tensors[o].kind != TensorKind::Value)
-      throw CompileError(fmt::format("{}: output '{}' is a graph {}; no operator computes it (not supported)", g.source,
-                                     g.tensors[o].name, g.tensors[o].kind == TensorKind::Input ? "input" : "constant"));
+  const Lowered lw = legalize(g0, &cfg);
+  const Graph& g = lw.g;
+  if (wants("legalize")) trace->out += "=== after legalize ===\n" + print_graph(g);
   if (g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", g.source));
 
-  const auto groups = group_nodes(g, cfg, opts.opt_level);
+  const auto groups = group_nodes(lw, cfg, opts.opt_level);
+  if (wants("group")) {
+    trace->out += "=== after group ===\n";
+    for (size_t i = 0; i < groups.size(); ++i) {
+      std::string s;
+      if (groups[i].special >= 0)
+        s = g.nodes[groups[i].special].name + " (" + g.nodes[groups[i].special].op + ")";
+      else
+        for (const auto& p : groups[i].pcus) {
+          std::string c;
+          for (int n : p) c += (c.empty() ? "" : "+") + g.nodes[n].name;
+          s += (s.empty() ? "pcu[" : " | pcu[") + c + "]";
+        }
+      trace->out += fmt::format("section {}: {}\n", i, s);
+    }
+  }
   std::vector<SectionBuild> builds;
-  for (const auto& grp : groups) builds.push_back(lower_section(g, cfg, grp));
+  for (const auto& grp : groups) builds.push_back(lower_section(lw, cfg, grp));
+  if (wants("lower")) trace->out += "=== after lower ===\n" + print_sections(lw, builds, cfg);
+  if (trace) {
+    trace->dot = graph_dot(lw, builds);
+    trace->report = mapping_report(cfg, builds);
+  }
 
   pef::Pef pef;
   pef.config_name = cfg.name;
   pef.fingerprint = cfg.fingerprint();
 
-  // Tensors in DRAM: inputs, constants that sections load, section outputs.
+  // Buffers in DRAM (by root tensor): inputs, what sections load, section outputs.
   std::vector<bool> in_dram(g.tensors.size(), false);
   for (int i : g.inputs) in_dram[i] = true;
   for (const auto& b : builds) {
-    for (int t : b.loads) in_dram[t] = true;
-    in_dram[b.output] = true;
+    for (const auto& l : b.loads) in_dram[lw.root[l.tensor]] = true;
+    in_dram[lw.root[b.output]] = true;
   }
-  std::map<int, uint64_t> addr;  // tensor -> device address
+  std::map<int, uint64_t> addr;  // root tensor -> device address
   uint64_t next = kDramBase;
   auto place = [&](int t, pef::Role role) {
-    const Tensor& ten = g.tensors[t];
+    const Tensor& data = g.tensors[t];
+    const Tensor& named = g.tensors[lw.owner[t]];  // the buffer's name: its owning output, if any
     pef::Tensor pt;
-    pt.name = ten.name;
-    pt.role = role;
-    pt.shape = ten.shape;
-    pt.bytes = 4 * uint64_t(ten.elements());
+    pt.name = named.name;
+    pt.role = named.is_output ? pef::Role::Output : role;
+    pt.shape = named.shape;
+    pt.bytes = 4 * uint64_t(data.elements());
     next = align_up(next, kAlign);
     pt.dev_addr = next;
     addr[t] = next;
     next += pt.bytes;
-    if (role == pef::Role::Constant) {
-      pt.const_offset = pef.consts.size();
-      const size_t off = pef.consts.size();
-      pef.consts.resize(off + pt.bytes);
-      std::memcpy(pef.consts.data() + off, ten.data.data(), pt.bytes);
+    if (role == pef::Role::Weight) {
+      pt.weight_offset = pef.weights.size();
+      const size_t off = pef.weights.size();
+      pef.weights.resize(off + pt.bytes);
+      std::memcpy(pef.weights.data() + off, data.data.data(), pt.bytes);
     }
     pef.tensors.push_back(std::move(pt));
   };
   for (int i : g.inputs) place(i, pef::Role::Input);
   for (size_t t = 0; t < g.tensors.size(); ++t)
-    if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) place(int(t), pef::Role::Constant);
+    if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) place(int(t), pef::Role::Weight);
   for (const Node& n : g.nodes) {
     const int t = n.outputs[0];
-    if (in_dram[t]) place(t, g.tensors[t].is_output ? pef::Role::Output : pef::Role::Intermediate);
+    if (in_dram[t] && lw.root[t] == t) place(t, pef::Role::Activation);
   }
+  auto base_of = [&](const detail::StreamPlan& sp) {
+    return uint32_t(addr.at(lw.root[sp.tensor]) + 4 * uint64_t(sp.offset));
+  };
 
   // Sections.
   CompileStats st;
   for (const SectionBuild& b : builds) {
-    const detail::AccessPlan& ap = b.access;
     const detail::Placement& pl = b.placement;
-    const uint64_t vectors = ap.vectors(cfg.lanes);
     std::map<uint32_t, arch::AgcuConfig> agcus;
-    auto stream = [&](const detail::Access& a, int tensor) {
-      arch::AgcuStream s;
-      s.enable = true;
-      s.bcast = a.bcast;
-      s.base = uint32_t(addr.at(tensor));
-      s.inner = uint32_t(ap.inner);
-      s.c1 = uint32_t(ap.c1);
-      s.s1 = int32_t(a.s1);
-      s.c2 = uint32_t(ap.c2);
-      s.s2 = int32_t(a.s2);
-      return s;
-    };
-    for (size_t l = 0; l < b.loads.size(); ++l)
-      agcus[pl.loads[l].agcu].ld[pl.loads[l].stream] = stream(ap.in[l], b.loads[l]);
-    agcus[pl.store.agcu].st = stream(ap.out, b.output);
+    for (size_t l = 0; l < b.loads.size(); ++l) {
+      arch::AgcuStream s = b.loads[l].s;
+      s.base = base_of(b.loads[l]);
+      agcus[pl.loads[l].agcu].ld[pl.loads[l].stream] = s;
+    }
+    arch::AgcuStream sst = b.store.s;
+    sst.base = base_of(b.store);
+    agcus[pl.store.agcu].st = sst;
 
     arch::UnitWords units;
     std::string pcus;
@@ -322,6 +402,16 @@ pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& o
     pef::Section sec;
     sec.name = b.name;
     sec.bitstream = arch::assemble_bitstream(cfg, units);
+    // PEF SCHEDULE/DEBUG: the functional model's estimate; unit -> the nodes it serves.
+    sec.est_cycles = estimate_cycles(cfg, b);
+    std::vector<std::string> all_nodes;
+    for (int nid : b.node_ids) all_nodes.push_back(g.nodes[nid].name);
+    for (const auto& [id, w] : units) sec.debug[id] = all_nodes;
+    for (size_t p = 0; p < pl.pcus.size() && p < b.plans.size(); ++p) {
+      auto& names = sec.debug[cfg.slot_id(pl.pcus[p].first, pl.pcus[p].second)];
+      names.clear();
+      for (int nid : b.plans[p].node_ids) names.push_back(g.nodes[nid].name);
+    }
 
     std::string streams;
     for (const auto& s : pl.loads) streams += stream_name(s) + " ";
@@ -329,9 +419,9 @@ pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& o
     SectionStats ss;
     ss.name = b.name;
     ss.units = fmt::format("{}; {}; {} switches", pcus, streams, pl.switches.size());
-    ss.vectors = vectors;
+    ss.vectors = b.vectors;
     ss.bitstream_words = uint32_t(sec.bitstream.size());
-    spdlog::debug("section {} '{}': {}; {} vectors", pef.sections.size(), b.name, ss.units, vectors);
+    spdlog::debug("section {} '{}' ({}): {}; {} vectors", pef.sections.size(), b.name, b.kind, ss.units, b.vectors);
     st.sections.push_back(ss);
     st.pcus += uint32_t(pl.pcus.size());
     st.agcu_streams += uint32_t(pl.loads.size() + 1);
@@ -365,9 +455,18 @@ pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& o
   return pef;
 }
 
+}  // namespace detail
+
+pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
+  return detail::compile_traced(g, cfg, opts, stats, nullptr);
+}
+
 pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts,
                            CompileStats* stats) {
-  return compile_graph(import_onnx_file(onnx_path), cfg, opts, stats);
+  pef::Pef pef = compile_graph(import_onnx_file(onnx_path), cfg, opts, stats);
+  std::ifstream in(onnx_path, std::ios::binary);  // PEF GRAPH: the model, for snrun --test
+  pef.graph.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return pef;
 }
 
 }  // namespace openrdu::compiler

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <set>
 
 namespace openrdu::compiler {
@@ -32,15 +33,75 @@ float Node::attr(const std::string& key) const {
   return it->second;
 }
 
+int64_t Node::iattr(const std::string& key) const {
+  const std::vector<int64_t>& v = ints(key);
+  if (v.size() != 1)
+    throw CompileError(
+        fmt::format("node '{}' ({}): attribute '{}' holds {} values, expected one", name, op, key, v.size()));
+  return v[0];
+}
+
+const std::vector<int64_t>& Node::ints(const std::string& key) const {
+  auto it = iattrs.find(key);
+  if (it == iattrs.end()) throw CompileError(fmt::format("node '{}' ({}): attribute '{}' is not set", name, op, key));
+  return it->second;
+}
+
+const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : "int64"; }
+
 std::string Graph::describe(const Node& n) const { return fmt::format("node '{}' ({})", n.name, n.op); }
 
 namespace {
-constexpr OpInfo kOps[] = {
-    {"Add", 2, 2},  {"Sub", 2, 2},       {"Mul", 2, 2},   {"Max", 1, 3},         {"Min", 1, 3},
-    {"Relu", 1, 1}, {"Identity", 1, 1},  {"Abs", 1, 1},   {"Neg", 1, 1},         {"Sum", 1, 8},
-    {"Clip", 1, 3}, {"LeakyRelu", 1, 1}, {"PRelu", 2, 2}, {"HardSigmoid", 1, 1},
+constexpr int kNoParam = 99;
+constexpr int kMany = 64;
+// name, ONNX min/max inputs, first parameter input, lowered, folded only.
+const std::vector<OpInfo> kOps = {
+    {"Add", 2, 2, kNoParam, true, false},
+    {"Sub", 2, 2, kNoParam, true, false},
+    {"Mul", 2, 2, kNoParam, true, false},
+    {"Div", 2, 2, kNoParam, false, false},
+    {"Max", 1, 3, kNoParam, true, false},
+    {"Min", 1, 3, kNoParam, true, false},
+    {"Relu", 1, 1, kNoParam, true, false},
+    {"Identity", 1, 1, kNoParam, true, false},
+    {"Abs", 1, 1, kNoParam, true, false},
+    {"Neg", 1, 1, kNoParam, true, false},
+    {"Sum", 1, 8, kNoParam, true, false},
+    {"Clip", 1, 3, kNoParam, true, false},
+    {"LeakyRelu", 1, 1, kNoParam, true, false},
+    {"PRelu", 2, 2, kNoParam, true, false},
+    {"HardSigmoid", 1, 1, kNoParam, true, false},
+    {"MatMul", 2, 2, kNoParam, true, false},
+    {"Gemm", 2, 3, kNoParam, true, false},
+    {"Transpose", 1, 1, kNoParam, true, false},
+    {"Reshape", 2, 2, 1, true, false},
+    {"Flatten", 1, 1, kNoParam, true, false},
+    {"Squeeze", 1, 2, 1, true, false},
+    {"Unsqueeze", 1, 2, 1, true, false},
+    {"Softmax", 1, 1, kNoParam, false, false},
+    {"LogSoftmax", 1, 1, kNoParam, false, false},
+    {"Concat", 1, kMany, kNoParam, false, false},
+    {"Gather", 2, 2, 1, false, false},
+    {"ReduceSum", 1, 2, 1, false, false},
+    {"ReduceMean", 1, 1, kNoParam, false, false},
+    {"ReduceMax", 1, 1, kNoParam, false, false},
+    {"ReduceMin", 1, 1, kNoParam, false, false},
+    {"Slice", 1, 5, 1, false, false},
+    {"Shape", 1, 1, kNoParam, false, true},
+    {"ConstantOfShape", 1, 1, 0, false, true},
+    {"Constant", 0, 0, kNoParam, false, true},
+    {"Cast", 1, 1, kNoParam, false, true},
 };
 }  // namespace
+
+const std::vector<OpInfo>& all_ops() { return kOps; }
+
+bool is_elementwise(const std::string& op) {
+  static const std::set<std::string> kElementwise = {
+      "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Identity", "Abs", "Neg", "Sum", "Clip", "LeakyRelu", "PRelu",
+      "HardSigmoid"};
+  return kElementwise.count(op) != 0;
+}
 
 const OpInfo* find_op(const std::string& op) {
   for (const OpInfo& o : kOps)
@@ -69,24 +130,154 @@ std::vector<int64_t> broadcast_shapes(const std::vector<int64_t>& a, const std::
   return out;
 }
 
-void infer_shapes(Graph& g) {
-  for (const Node& n : g.nodes) {
-    const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-    std::vector<int64_t> shape;
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const Tensor& in = g.tensors.at(n.inputs[k]);
-      if (!in.shape_known) throw CompileError(fmt::format("{}: input '{}' has no known shape", what, in.name));
-      shape = k == 0 ? in.shape : broadcast_shapes(shape, in.shape, what);
-    }
-    for (int o : n.outputs) {
-      Tensor& t = g.tensors.at(o);
-      if (t.shape_known && t.shape != shape)
-        throw CompileError(fmt::format("{}: output '{}' is declared {} but the operator gives {}", what, t.name,
-                                       shape_str(t.shape), shape_str(shape)));
-      t.shape = shape;
-      t.shape_known = true;
-    }
+std::vector<int64_t> matmul_shape(const std::vector<int64_t>& a0, const std::vector<int64_t>& b0,
+                                  const std::string& what) {
+  if (a0.empty() || b0.empty()) throw CompileError(fmt::format("{}: MatMul of a scalar (rank 0)", what));
+  std::vector<int64_t> a = a0, b = b0;
+  if (a.size() == 1) a.insert(a.begin(), 1);
+  if (b.size() == 1) b.push_back(1);
+  const int64_t k = a.back();
+  if (b[b.size() - 2] != k)
+    throw CompileError(fmt::format("{}: MatMul of {} and {}: inner dimensions {} and {} differ", what, shape_str(a0),
+                                   shape_str(b0), k, b[b.size() - 2]));
+  std::vector<int64_t> out = broadcast_shapes(std::vector<int64_t>(a.begin(), a.end() - 2),
+                                              std::vector<int64_t>(b.begin(), b.end() - 2), what);
+  if (a0.size() > 1) out.push_back(a[a.size() - 2]);
+  if (b0.size() > 1) out.push_back(b.back());
+  return out;
+}
+
+std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  auto in = [&](size_t k) -> const std::vector<int64_t>& {
+    if (k >= n.inputs.size()) throw CompileError(fmt::format("{}: input {} is missing", what, k));
+    const Tensor& t = g.tensors.at(n.inputs[k]);
+    if (!t.shape_known) throw CompileError(fmt::format("{}: input '{}' has no known shape", what, t.name));
+    return t.shape;
+  };
+  const std::string& op = n.op;
+  if (op == "MatMul") return matmul_shape(in(0), in(1), what);
+  if (op == "Gemm") {
+    const auto &a = in(0), &b = in(1);
+    if (a.size() != 2 || b.size() != 2)
+      throw CompileError(fmt::format("{}: A {} and B {} must be matrices (rank 2)", what, shape_str(a), shape_str(b)));
+    const bool ta = n.iattr("transA") != 0, tb = n.iattr("transB") != 0;
+    const int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1], kb = tb ? b[1] : b[0], nn = tb ? b[0] : b[1];
+    if (ka != kb)
+      throw CompileError(fmt::format("{}: op(A) is [{},{}] and op(B) is [{},{}]: inner dimensions differ", what, m,
+                                     ka, kb, nn));
+    std::vector<int64_t> out = {m, nn};
+    if (n.inputs.size() > 2 && broadcast_shapes(out, in(2), what) != out)
+      throw CompileError(fmt::format("{}: C {} does not broadcast to [{},{}]", what, shape_str(in(2)), m, nn));
+    return out;
   }
+  if (op == "Transpose") {
+    const auto& x = in(0);
+    const auto& perm = n.ints("perm");
+    std::vector<int64_t> out;
+    for (int64_t p : perm) out.push_back(x.at(size_t(p)));
+    return out;
+  }
+  if (op == "Reshape") {
+    const auto& s = n.ints("shape");
+    int64_t e = 1, ie = 1;
+    for (int64_t d : s) e *= d;
+    for (int64_t d : in(0)) ie *= d;
+    if (e != ie)
+      throw CompileError(fmt::format("{}: cannot reshape {} ({} elements) to {}", what, shape_str(in(0)), ie,
+                                     shape_str(s)));
+    return s;
+  }
+  if (op == "Flatten") {
+    const auto& x = in(0);
+    const int64_t axis = n.iattr("axis");
+    int64_t a = 1, b = 1;
+    for (size_t d = 0; d < x.size(); ++d) (int64_t(d) < axis ? a : b) *= x[d];
+    return {a, b};
+  }
+  if (op == "Squeeze") {
+    const auto& x = in(0);
+    const auto& axes = n.ints("axes");
+    std::vector<int64_t> out;
+    for (size_t d = 0; d < x.size(); ++d) {
+      if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
+        out.push_back(x[d]);
+      else if (x[d] != 1)
+        throw CompileError(fmt::format("{}: cannot squeeze axis {} of {} (size {})", what, d, shape_str(x), x[d]));
+    }
+    return out;
+  }
+  if (op == "Unsqueeze") {
+    const auto& x = in(0);
+    const auto& axes = n.ints("axes");
+    std::vector<int64_t> out;
+    size_t k = 0;
+    for (size_t d = 0; d < x.size() + axes.size(); ++d)
+      out.push_back(std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end() ? 1 : x.at(k++));
+    return out;
+  }
+  if (op == "Softmax" || op == "LogSoftmax") return in(0);
+  if (op == "Concat") {
+    const int64_t axis = n.iattr("axis");
+    std::vector<int64_t> out = in(0);
+    for (size_t k = 1; k < n.inputs.size(); ++k) {
+      const auto& s = in(k);
+      if (s.size() != out.size())
+        throw CompileError(fmt::format("{}: inputs {} and {} differ in rank", what, shape_str(out), shape_str(s)));
+      for (size_t d = 0; d < s.size(); ++d)
+        if (int64_t(d) != axis && s[d] != out[d])
+          throw CompileError(fmt::format("{}: input '{}' has shape {}, dimension {} differs from {}", what,
+                                         g.tensors[n.inputs[k]].name, shape_str(s), d, shape_str(in(0))));
+      out[axis] += s[axis];
+    }
+    return out;
+  }
+  if (op == "Gather") {
+    const auto& x = in(0);
+    const int64_t axis = n.iattr("axis");
+    std::vector<int64_t> out(x.begin(), x.begin() + axis);
+    for (int64_t d : n.ints("indices_shape")) out.push_back(d);
+    out.insert(out.end(), x.begin() + axis + 1, x.end());
+    return out;
+  }
+  if (op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin") {
+    const auto& x = in(0);
+    const auto& axes = n.ints("axes");
+    const bool keep = n.iattr("keepdims") != 0;
+    std::vector<int64_t> out;
+    for (size_t d = 0; d < x.size(); ++d) {
+      if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
+        out.push_back(x[d]);
+      else if (keep)
+        out.push_back(1);
+    }
+    return out;
+  }
+  if (op == "Slice") {
+    const auto& x = in(0);
+    const auto &st = n.ints("starts"), &en = n.ints("ends"), &sp = n.ints("steps");
+    if (st.size() != x.size() || en.size() != x.size() || sp.size() != x.size())
+      throw CompileError(fmt::format("{}: starts/ends/steps must have one value per dimension of {}", what,
+                                     shape_str(x)));
+    std::vector<int64_t> out;
+    for (size_t d = 0; d < x.size(); ++d) {
+      const int64_t c = sp[d] > 0 ? (en[d] - st[d] + sp[d] - 1) / sp[d] : (st[d] - en[d] - sp[d] - 1) / -sp[d];
+      out.push_back(std::max<int64_t>(0, c));
+    }
+    return out;
+  }
+  if (!is_elementwise(op)) throw CompileError(fmt::format("{}: unsupported operator", what));
+  // Elementwise: the broadcast of the inputs.
+  std::vector<int64_t> shape;
+  for (size_t k = 0; k < n.inputs.size(); ++k) shape = k == 0 ? in(k) : broadcast_shapes(shape, in(k), what);
+  return shape;
+}
+
+void infer_shapes(Graph& g) { fold_constants(g); }
+
+void finalize(Graph& g) {
+  fold_constants(g);
+  verify(g);
 }
 
 void verify(const Graph& g) {
@@ -100,6 +291,10 @@ void verify(const Graph& g) {
       if (t.shape[d] <= 0)
         throw CompileError(fmt::format("{}: tensor '{}' has dimension {} of size {} (static sizes >= 1 only)", src,
                                        t.name, d, t.shape[d]));
+    if (t.dtype != DType::F32)
+      throw CompileError(fmt::format("{}: tensor '{}' is {} (only fp32 tensors reach the device; int64 is for "
+                                     "compile-time shape values)",
+                                     src, t.name, dtype_name(t.dtype)));
     if (t.kind == TensorKind::Constant && int64_t(t.data.size()) != t.elements())
       throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {} needs {}", src, t.name,
                                      t.data.size(), shape_str(t.shape), t.elements()));
@@ -126,9 +321,10 @@ void verify(const Graph& g) {
     if (!node_names.insert(n.name).second) throw CompileError(fmt::format("{}: node name is not unique", what));
     const OpInfo* info = find_op(n.op);
     if (!info) throw CompileError(fmt::format("{}: unsupported operator", what));
-    if (int(n.inputs.size()) < info->min_inputs || int(n.inputs.size()) > info->max_inputs)
-      throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, n.inputs.size(),
-                                     info->min_inputs, info->max_inputs));
+    if (info->folded_only) throw CompileError(fmt::format("{}: operator was not folded to a constant", what));
+    const int lo = std::min(info->min_inputs, info->param_from), hi = std::min(info->max_inputs, info->param_from);
+    if (int(n.inputs.size()) < lo || int(n.inputs.size()) > hi)
+      throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, n.inputs.size(), lo, hi));
     if (n.outputs.size() != 1) throw CompileError(fmt::format("{}: {} outputs, expected 1", what, n.outputs.size()));
     for (int i : n.inputs) {
       if (i < 0 || size_t(i) >= g.tensors.size())
@@ -145,13 +341,11 @@ void verify(const Graph& g) {
       if (defined[o]) throw CompileError(fmt::format("{}: output '{}' is defined twice", what, g.tensors[o].name));
       defined[o] = true;
     }
-    // Output shape is the broadcast of the inputs.
-    std::vector<int64_t> shape;
-    for (size_t k = 0; k < n.inputs.size(); ++k)
-      shape = k == 0 ? g.tensors[n.inputs[k]].shape : broadcast_shapes(shape, g.tensors[n.inputs[k]].shape, what);
+    const std::vector<int64_t> shape = node_output_shape(g, n);
     if (g.tensors[n.outputs[0]].shape != shape)
-      throw CompileError(fmt::format("{}: output '{}' has shape {}, the inputs broadcast to {}", what,
-                                     g.tensors[n.outputs[0]].name, shape_str(g.tensors[n.outputs[0]].shape),
+      throw CompileError(fmt::format("{}: output '{}' has shape {}, the {} {}", what, g.tensors[n.outputs[0]].name,
+                                     shape_str(g.tensors[n.outputs[0]].shape),
+                                     is_elementwise(n.op) ? "inputs broadcast to" : "operator gives",
                                      shape_str(shape)));
   }
 }

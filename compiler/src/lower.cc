@@ -78,8 +78,15 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     r = emit(Opcode::FADD, r, ValRef::immediate(fbits(n.attr("beta"))));
     r = emit(Opcode::FMAX, r, ValRef::immediate(fbits(0.0f)));
     r = emit(Opcode::FMIN, r, ValRef::immediate(fbits(1.0f)));
+  } else if (n.op == "GemmEpilogue") {
+    // Gemm's Y = [fl(alpha*P)] then [fma(beta, C, .)] (the CPU reference's order).
+    r = in.at(0);
+    const float alpha = n.attr("alpha");
+    if (alpha != 1.0f) r = emit(Opcode::FMUL, r, ValRef::immediate(fbits(alpha)));
+    if (n.attr("has_c") != 0.0f) r = emit(Opcode::FMA, ValRef::immediate(fbits(n.attr("beta"))), in.at(1), r);
+    if (r.id == in.at(0).id && r.kind == in.at(0).kind) r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
   } else
-    throw CompileError(fmt::format("{}: {}: unsupported operator", g.source, g.describe(n)));
+    throw CompileError(fmt::format("{}: {}: unsupported operator (no lowering)", g.source, g.describe(n)));
   return r.id;
 }
 

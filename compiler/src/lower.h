@@ -7,6 +7,7 @@
 
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/compiler/ir.h"
+#include "openrdu/pef/pef.h"
 
 namespace openrdu::compiler::detail {
 
@@ -75,11 +76,102 @@ struct Placement {
   std::vector<StreamRef> loads;                     // per load stream
   StreamRef store;                                  // stores the last PCU's result
   std::map<uint32_t, arch::SwitchConfig> switches;  // by unit id
+  std::vector<uint32_t> hops;  // per routed connection (PCU inputs in order, then the store): new switch hops
 };
 // Choose PCU slots and AGCU streams for a section of PCUs (inputs per PCU; the last
 // PCU's result is stored) with `n_loads` load streams, and route the vector nets on
 // the switch grid. Throws CompileError naming `what`.
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
                           const std::string& what);
+
+// ---------------------------------------------------------------- graph legalisation
+// The graph the sections are built from: a copy of the imported graph with
+//  * Gemm split into its product (the node keeps op "Gemm", output an internal tensor
+//    "<Y>.matmul") and an elementwise node "GemmEpilogue" (P [, C]) -> Y with attrs
+//    alpha, beta, has_c, when alpha != 1 or (C given and beta != 0);
+//  * constant MatMul/Gemm operands stored so that their loads are contiguous (A as
+//    A^T, B as B, per batch), as new constants "<name>.T";
+//  * with cfg: a run-time A (not transposed) of a product with n_acc > 1 and more
+//    than one n-tile (N > LANES) transposed first by a Transpose node
+//    "<node>.transposeA" into "<A>.T" (one gather pass instead of one per n-tile);
+//  * every graph output that is a view (Reshape, Flatten, Squeeze, Unsqueeze) of a
+//    graph input, a constant, or of a buffer another output owns, copied by an
+//    "Identity" node into its own buffer (the view then writes "<Y>.view").
+// View nodes get no section: their output aliases the input's DRAM bytes.
+struct Lowered {
+  Graph g;
+  std::vector<int> root;                    // per tensor: the tensor whose DRAM buffer it uses
+  std::vector<int> owner;                   // per root tensor: the tensor named in the PEF (output if any)
+  std::map<int, std::pair<bool, bool>> trans;  // MatMul/Gemm node -> (A stored transposed, B stored transposed)
+};
+bool is_view_op(const std::string& op);
+bool is_elementwise_op(const std::string& op);  // lowered by append_node_ops
+Lowered legalize(const Graph& g, const arch::Config* cfg = nullptr);
+
+// ---------------------------------------------------------------- section builds
+// A stream before the DRAM layout: the tensor whose buffer it walks and the walk;
+// base = address of root(tensor) + 4*offset is filled in at layout.
+struct StreamPlan {
+  int tensor = -1;
+  int64_t offset = 0;  // elements
+  arch::AgcuStream s;
+};
+
+// One section: PCUs (pipelined over the network), load streams, a store stream.
+struct SectionBuild {
+  std::string kind;  // elementwise, matmul, transpose
+  std::vector<int> node_ids;
+  std::vector<SectionPlan> plans;  // elementwise: per PCU
+  std::vector<StreamPlan> loads;   // per load stream
+  StreamPlan store;
+  int output = -1;
+  std::string name;
+  std::string what;  // for messages
+  std::vector<arch::PcuConfig> pcu_cfgs;
+  std::vector<std::vector<PcuInput>> pcu_inputs;
+  Placement placement;
+  uint64_t vectors = 0;  // vectors stored
+  std::string detail;    // e.g. "M=1 K=64 N=32 n_acc=1 groups=8"
+};
+
+// One dimension of a stream walk.
+struct WalkDim {
+  uint64_t count = 1;
+  int64_t stride = 0;  // elements
+};
+// An AGCU stream from dims (outer to inner): count-1 dims dropped, mergeable dims
+// merged, padded to 4. mask_dim (index into dims, or -1): the dim whose index gives
+// the lane mask with vlen/vstep; -1: every vector has `vstep` valid lanes. Throws
+// CompileError naming `what` when more than 4 dims remain or a value does not fit.
+arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mask_dim, uint64_t vlen, uint64_t vstep,
+                             uint32_t lanes, const std::string& what);
+
+// MatMul / Gemm product (outer product on one PCU with accumulators).
+SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
+// Transpose: gather load, MOV, contiguous store.
+SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
+
+// Estimated cycles of a section with the functional model's formula: the busiest
+// unit (PCU: max(firings, outputs) + STAGES + 1; AGCU: memory requests over its
+// streams, a gather/scatter vector counting its valid lanes) + DRAM latency +
+// 2*(ROWS+COLS+2) + STAGES.
+uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b);
+
+// ---------------------------------------------------------------- developer aids
+std::string print_graph(const Graph& g);  // one line per tensor and node
+std::string print_sections(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg);
+std::string graph_dot(const Lowered& lw, const std::vector<SectionBuild>& builds);
+std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds);
+
+// Hooks of the pipeline (sncompile's --print-after, --dump-dot, --report).
+struct Trace {
+  std::vector<std::string> print_after;  // pass names: import, fold, legalize, group, lower
+  std::string out;                       // printed text, in pass order
+  std::string dot;                       // Graphviz of the lowered graph with sections
+  std::string report;                    // mapping report
+};
+inline const char* const kPassNames[] = {"import", "fold", "legalize", "group", "lower"};
+pef::Pef compile_traced(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats,
+                        Trace* trace);
 
 }  // namespace openrdu::compiler::detail

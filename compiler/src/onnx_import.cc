@@ -9,15 +9,19 @@
 #include <set>
 #include <sstream>
 
+#include "fold.h"
 #include "openrdu/compiler/ir.h"
 
 namespace openrdu::compiler {
 
 namespace {
 
-// Opsets 6-12 too: the supported operators have had their opset-13 semantics on fp32
+// Opsets 6-12 too: the elementwise operators have had their opset-13 semantics on fp32
 // since opset 6 (Clip-6 bounds are attributes; opset-6 Add/Sub/Mul legacy broadcast
-// attributes are rejected as unknown attributes; Max/Min/Sum broadcast since 8, a superset).
+// attributes are rejected as unknown attributes; Max/Min/Sum broadcast since 8, a
+// superset). Opset differences of the others are read per node: Squeeze/Unsqueeze and
+// ReduceSum axes (attribute < 13, input >= 13), Slice starts/ends/axes (attributes < 10),
+// Softmax/LogSoftmax axis (default 1 and 2-D coercion < 13, default -1 >= 13).
 constexpr int kMinOpset = 6, kMaxOpset = 17;
 
 std::string read_file_bytes(const std::string& path) {
@@ -87,33 +91,127 @@ bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::v
   return true;
 }
 
-// The float attributes of the supported operators, with their ONNX defaults; any other
-// attribute, or one of another type, is an error naming the node and the attribute.
-void read_attributes(const onnx::NodeProto& np, Node& n, const std::string& what) {
-  struct Known {
-    const char* op;
-    const char* name;
-    float def;
-    bool has_default;
-  };
-  static const Known kKnown[] = {
-      {"LeakyRelu", "alpha", 0.01f, true}, {"HardSigmoid", "alpha", 0.2f, true},
-      {"HardSigmoid", "beta", 0.5f, true}, {"Clip", "min", 0.0f, false},  // Clip-6 style attributes
-      {"Clip", "max", 0.0f, false},
-  };
-  for (const auto& a : np.attribute()) {
-    const Known* k = nullptr;
-    for (const Known& c : kKnown)
-      if (n.op == c.op && a.name() == c.name) k = &c;
-    if (!k) throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
-    if (a.type() != onnx::AttributeProto::FLOAT || !a.has_f())
-      throw CompileError(fmt::format("{}: attribute '{}' must be a float (FLOAT)", what, a.name()));
-    if (!std::isfinite(a.f()))
-      throw CompileError(fmt::format("{}: attribute '{}' is {} (finite values only)", what, a.name(), a.f()));
-    n.attrs[a.name()] = a.f();
+// int64 values of an INT64 or INT32 TensorProto (raw_data little-endian or int64_data /
+// int32_data).
+std::vector<int64_t> tensor_ints(const onnx::TensorProto& t, const std::string& what) {
+  if (t.data_location() == onnx::TensorProto::EXTERNAL)
+    throw CompileError(fmt::format("{}: external data is not supported", what));
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0) throw CompileError(fmt::format("{}: negative dimension {}", what, d));
+    n *= d;
   }
-  for (const Known& c : kKnown)
-    if (n.op == c.op && c.has_default && !n.has_attr(c.name)) n.attrs[c.name] = c.def;
+  const bool i64 = t.data_type() == onnx::TensorProto::INT64;
+  std::vector<int64_t> v;
+  if (t.has_raw_data()) {
+    const std::string& raw = t.raw_data();
+    const int64_t w = i64 ? 8 : 4;
+    if (int64_t(raw.size()) != w * n)
+      throw CompileError(fmt::format("{}: raw_data holds {} bytes, {} elements need {}", what, raw.size(), n, w * n));
+    for (int64_t k = 0; k < n; ++k) {
+      if (i64) {
+        int64_t x;
+        std::memcpy(&x, raw.data() + 8 * k, 8);
+        v.push_back(x);
+      } else {
+        int32_t x;
+        std::memcpy(&x, raw.data() + 4 * k, 4);
+        v.push_back(x);
+      }
+    }
+  } else {
+    const int got = i64 ? t.int64_data_size() : t.int32_data_size();
+    if (got != n)
+      throw CompileError(fmt::format("{}: {} holds {} values, {} elements need {}", what,
+                                     i64 ? "int64_data" : "int32_data", got, n, n));
+    if (i64)
+      v.assign(t.int64_data().begin(), t.int64_data().end());
+    else
+      v.assign(t.int32_data().begin(), t.int32_data().end());
+  }
+  return v;
+}
+
+// A constant tensor from a TensorProto: fp32, or INT64/INT32 (held as int64, for shape
+// values that folding consumes).
+Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, const std::string& what) {
+  Tensor t;
+  t.name = name;
+  t.kind = TensorKind::Constant;
+  t.shape.assign(init.dims().begin(), init.dims().end());
+  t.shape_known = true;
+  if (init.data_type() == onnx::TensorProto::INT64 || init.data_type() == onnx::TensorProto::INT32) {
+    t.dtype = DType::I64;
+    t.idata = tensor_ints(init, what);
+  } else {
+    t.data = tensor_values(init, what);
+  }
+  return t;
+}
+
+// The attributes of the supported operators (detail::attr_kind), with their ONNX defaults;
+// any other attribute, or one of another type, is an error naming the node and the attribute.
+void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, const std::string& what) {
+  using detail::AttrKind;
+  for (const auto& a : np.attribute()) {
+    AttrKind kind;
+    if (!detail::attr_kind(n.op, a.name(), opset, kind))
+      throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
+    const bool floats = n.op == "Constant" && a.name() == "value_floats";
+    const auto want = floats ? onnx::AttributeProto::FLOATS
+                      : kind == AttrKind::Float ? onnx::AttributeProto::FLOAT
+                      : kind == AttrKind::Int   ? onnx::AttributeProto::INT
+                      : kind == AttrKind::Ints  ? onnx::AttributeProto::INTS
+                                                : onnx::AttributeProto::TENSOR;
+    // Old writers leave `type` unset (UNDEFINED); accept the field that is present then.
+    const bool present = want == onnx::AttributeProto::FLOAT    ? a.has_f()
+                         : want == onnx::AttributeProto::INT    ? a.has_i()
+                         : want == onnx::AttributeProto::TENSOR ? a.has_t()
+                                                                : true;
+    if ((a.type() != want && a.type() != onnx::AttributeProto::UNDEFINED) || !present)
+      throw CompileError(fmt::format("{}: attribute '{}' must be {}", what, a.name(),
+                                     floats ? "a list of floats (FLOATS)" : detail::attr_kind_name(kind)));
+    const std::string vname = fmt::format("{}::{}", n.name, a.name());
+    if (floats) {
+      Tensor t;
+      t.name = vname;
+      t.kind = TensorKind::Constant;
+      t.shape = {a.floats_size()};
+      t.shape_known = true;
+      t.data.assign(a.floats().begin(), a.floats().end());
+      n.tattrs["value"] = g.add_tensor(std::move(t));
+    } else if (n.op == "Constant" && kind != AttrKind::Tensor) {
+      Tensor t;
+      t.name = vname;
+      t.kind = TensorKind::Constant;
+      t.shape_known = true;
+      if (kind == AttrKind::Float) {
+        t.data = {a.f()};
+      } else {
+        t.dtype = DType::I64;
+        if (kind == AttrKind::Int)
+          t.idata = {a.i()};
+        else {
+          t.idata.assign(a.ints().begin(), a.ints().end());
+          t.shape = {a.ints_size()};
+        }
+      }
+      n.tattrs["value"] = g.add_tensor(std::move(t));
+    } else if (kind == AttrKind::Float) {
+      if (!std::isfinite(a.f()))
+        throw CompileError(fmt::format("{}: attribute '{}' is {} (finite values only)", what, a.name(), a.f()));
+      n.attrs[a.name()] = a.f();
+    } else if (kind == AttrKind::Int) {
+      n.iattrs[a.name()] = {a.i()};
+    } else if (kind == AttrKind::Ints) {
+      n.iattrs[a.name()].assign(a.ints().begin(), a.ints().end());
+    } else {
+      const std::string w = fmt::format("{}: attribute '{}'", what, a.name());
+      n.tattrs[a.name()] = g.add_tensor(constant_tensor(a.t(), vname, w));
+    }
+  }
+  if (n.tattrs.size() > 1) throw CompileError(fmt::format("{}: more than one value attribute", what));
+  detail::fill_attr_defaults(n, opset);
 }
 
 Graph convert(const onnx::ModelProto& model, const std::string& src) {
@@ -133,23 +231,18 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
     throw CompileError(
         fmt::format("{}: initializer '{}' is sparse (not supported)", src, gp.sparse_initializer(0).values().name()));
 
-  // Initializers become constants.
+  // Initializers become constants (fp32, or int64 shape values for folding).
   for (const auto& init : gp.initializer()) {
     const std::string what = fmt::format("{}: initializer '{}'", src, init.name());
-    Tensor t;
-    t.name = init.name();
-    t.kind = TensorKind::Constant;
-    t.shape.assign(init.dims().begin(), init.dims().end());
-    t.shape_known = true;
-    t.data = tensor_values(init, what);
-    g.add_tensor(std::move(t));
+    g.add_tensor(constant_tensor(init, init.name(), what));
   }
   // Graph inputs (those that are not initializers).
   for (const auto& vi : gp.input()) {
     if (g.find(vi.name()) >= 0) {
       // An initializer listed as an input (IR < 4 style): a constant; check its type.
       std::vector<int64_t> s;
-      value_shape(vi, fmt::format("{}: input '{}'", src, vi.name()), s, false);
+      if (g.tensors[g.find(vi.name())].dtype == DType::F32)
+        value_shape(vi, fmt::format("{}: input '{}'", src, vi.name()), s, false);
       continue;
     }
     Tensor t;
@@ -159,11 +252,8 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
     t.shape_known = true;
     g.inputs.push_back(g.add_tensor(std::move(t)));
   }
-  // Types of intermediate values, when given, must be fp32.
-  for (const auto& vi : gp.value_info()) {
-    std::vector<int64_t> s;
-    value_shape(vi, fmt::format("{}: tensor '{}'", src, vi.name()), s, false);
-  }
+  // Types of intermediate values are not checked: shape subgraphs carry int64 values,
+  // and folding rejects any that would have to be computed at run time.
 
   // Nodes, in topological order (the format requires it; sort anyway).
   std::vector<const onnx::NodeProto*> pending;
@@ -204,14 +294,21 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
       if (np.input_size() < info->min_inputs || np.input_size() > info->max_inputs)
         throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, np.input_size(),
                                        info->min_inputs, info->max_inputs));
-      read_attributes(np, n, what);
+      read_attributes(np, n, opset, g, what);
       for (int k = 0; k < np.input_size(); ++k) {
         const std::string& in = np.input(k);
+        if (in.empty() && k >= info->param_from) {
+          n.inputs.push_back(-1);  // an omitted optional parameter (e.g. Slice axes)
+          continue;
+        }
         if (n.op == "Clip" && k > 0) {
           // Clip bounds: omitted, a constant scalar (an immediate), or a run-time scalar input.
           const char* key = k == 1 ? "min" : "max";
           if (in.empty()) continue;
           const Tensor& t = g.tensors[g.find(in)];
+          if (t.dtype != DType::F32)
+            throw CompileError(fmt::format("{}: bound '{}' ({}) is {}, expected fp32", what, in, key,
+                                           dtype_name(t.dtype)));
           if (t.elements() != 1)
             throw CompileError(fmt::format("{}: bound '{}' ({}) has shape {}, a scalar is required", what, in, key,
                                            shape_str(t.shape)));
@@ -268,8 +365,7 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
     g.outputs.push_back(idx);
   }
 
-  infer_shapes(g);
-  verify(g);
+  finalize(g);
   return g;
 }
 

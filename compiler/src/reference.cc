@@ -1,18 +1,37 @@
 // CPU reference: interpret the IR on the host with the device's fp32 semantics
 // (binary32, round to nearest even, subnormals kept, every NaN result the canonical
 // NaN 0x7FC00000, max/min propagate NaN, max(-0,+0) = +0, min(-0,+0) = -0).
+// The same kernels evaluate nodes during constant folding (fold.cc), also on int64.
+//
+// Reference semantics (the lowering must match them bit for bit):
+//  * MatMul: C[m][n] = FMA chain over k ascending from -0.0: acc = fma(A[m][k], B[k][n], acc)
+//    (numpy broadcasting of batch dimensions, 1-D operands promoted).
+//  * Gemm: p = that chain over op(A), op(B); p = alpha*p (rounded) when alpha != 1;
+//    y = fma(beta, C[broadcast], p) when C is given and beta != 0, else y = p.
+//  * ReduceSum: acc from -0.0, acc = acc + x over the reduced elements in C order (one
+//    rounding each); ReduceMean: that sum times the fp32 value of 1/count (one rounding);
+//    ReduceMax/ReduceMin: FMAX/FMIN chain from -inf/+inf in C order.
+//  * Softmax/LogSoftmax along the axis (provisional, the device has no exp yet):
+//    m = FMAX chain from -inf; e_j = expf(x_j - m) (libm); s = sum of e_j from -0.0 in
+//    index order; Softmax e_j / s; LogSoftmax (x_j - m) - logf(s).
+//  * Div: a / b (IEEE, rounded). Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat,
+//    Slice, Gather: exact data movement.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
 
+#include "fold.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/gen/isa.h"
 
 namespace openrdu::compiler {
 
 namespace {
+
+using detail::Value;
 
 float canon(float x) { return std::isnan(x) ? std::bit_cast<float>(gen::kCanonicalNan) : x; }
 
@@ -40,14 +59,334 @@ std::vector<int64_t> bcast_strides(const std::vector<int64_t>& in, const std::ve
   return st;
 }
 
+// Strides of a C-order shape.
+std::vector<int64_t> strides_of(const std::vector<int64_t>& s) {
+  std::vector<int64_t> st(s.size(), 1);
+  for (size_t d = s.size(); d-- > 1;) st[d - 1] = st[d] * s[d];
+  return st;
+}
+
+int64_t count_of(const std::vector<int64_t>& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+// Calls f(out_flat_index, multi_index) for every element of `shape` in C order.
+template <class F>
+void for_each_index(const std::vector<int64_t>& shape, F&& f) {
+  const int64_t count = count_of(shape);
+  std::vector<int64_t> idx(shape.size(), 0);
+  for (int64_t e = 0; e < count; ++e) {
+    f(e, idx);
+    for (size_t d = shape.size(); d-- > 0;) {
+      if (++idx[d] < shape[d]) break;
+      idx[d] = 0;
+    }
+  }
+}
+
+// Data movement: out[e] = in[src(e)], for either element type.
+template <class T, class Src>
+std::vector<T> gather_elems(const std::vector<T>& in, const std::vector<int64_t>& out_shape, Src&& src) {
+  std::vector<T> out(count_of(out_shape));
+  for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) { out[e] = in[src(idx)]; });
+  return out;
+}
+
+float elementwise_f32(const Node& n, const std::vector<float>& args) {
+  const std::string& op = n.op;
+  if (op == "Add") return canon(args[0] + args[1]);
+  if (op == "Sub") return canon(args[0] - args[1]);
+  if (op == "Mul") return canon(args[0] * args[1]);
+  if (op == "Div") return canon(args[0] / args[1]);
+  if (op == "Max" || op == "Min") {
+    float y = args[0];
+    for (size_t k = 1; k < args.size(); ++k) y = op == "Max" ? fmax_dev(y, args[k]) : fmin_dev(y, args[k]);
+    return y;
+  }
+  if (op == "Relu") return fmax_dev(args[0], 0.0f);
+  if (op == "Identity") return args[0];
+  if (op == "Abs") return canon(std::fabs(args[0]));
+  if (op == "Neg") return canon(-args[0]);
+  if (op == "Sum") {
+    float y = args[0];
+    for (size_t k = 1; k < args.size(); ++k) y = canon(y + args[k]);
+    return y;
+  }
+  if (op == "Clip") {
+    float y = args[0];
+    size_t next = 1;
+    for (const char* key : {"min", "max"}) {
+      float bound;
+      if (n.has_attr(std::string(key) + "_input"))
+        bound = args.at(next++);
+      else if (n.has_attr(key))
+        bound = n.attr(key);
+      else
+        continue;
+      y = key[1] == 'i' ? fmax_dev(y, bound) : fmin_dev(y, bound);
+    }
+    return y;
+  }
+  if (op == "LeakyRelu" || op == "PRelu") {
+    // x < 0 ? x * slope : x, the operand itself (bits unchanged) otherwise.
+    const float slope = op == "PRelu" ? args[1] : n.attr("alpha");
+    return args[0] < 0.0f ? canon(args[0] * slope) : args[0];
+  }
+  if (op == "HardSigmoid") {
+    // Two roundings: the product is rounded to binary32 before the sum.
+    const volatile float prod = canon(args[0] * n.attr("alpha"));
+    return fmin_dev(fmax_dev(canon(prod + n.attr("beta")), 0.0f), 1.0f);
+  }
+  throw CompileError(fmt::format("node '{}' ({}): unsupported operator", n.name, n.op));
+}
+
+int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std::string& what) {
+  const std::string& op = n.op;
+  if (op == "Add") return int64_t(uint64_t(a[0]) + uint64_t(a[1]));
+  if (op == "Sub") return int64_t(uint64_t(a[0]) - uint64_t(a[1]));
+  if (op == "Mul") return int64_t(uint64_t(a[0]) * uint64_t(a[1]));
+  if (op == "Div") {
+    if (a[1] == 0) throw CompileError(fmt::format("{}: int64 division by zero", what));
+    return a[0] / a[1];  // truncation, as numpy's divide followed by the cast ONNX specifies
+  }
+  if (op == "Max") return *std::max_element(a.begin(), a.end());
+  if (op == "Min") return *std::min_element(a.begin(), a.end());
+  if (op == "Identity") return a[0];
+  if (op == "Neg") return -a[0];
+  if (op == "Abs") return a[0] < 0 ? -a[0] : a[0];
+  throw CompileError(fmt::format("{}: not evaluated on int64 data", what));
+}
+
+// MatMul/Gemm inner product: the device's FMA chain over k ascending from -0.0.
+float dot_chain(const float* a, int64_t sa, const float* b, int64_t sb, int64_t k) {
+  float acc = -0.0f;
+  for (int64_t i = 0; i < k; ++i) acc = std::fma(a[i * sa], b[i * sb], acc);
+  return canon(acc);
+}
+
 }  // namespace
 
+namespace detail {
+
+Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& in,
+                const std::vector<int64_t>& out_shape, DType out_dtype) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  const std::string& op = n.op;
+  Value out;
+  out.dtype = out_dtype;
+  out.shape = out_shape;
+  const int64_t count = count_of(out_shape);
+  auto x = [&](size_t k) -> const Value& { return *in.at(k); };
+  // Data movement for either element type.
+  auto move = [&](const Value& src, auto&& index) {
+    if (src.dtype == DType::F32)
+      out.f = gather_elems(src.f, out_shape, index);
+    else
+      out.i = gather_elems(src.i, out_shape, index);
+  };
+
+  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
+      (op == "Identity" && x(0).dtype == DType::I64)) {
+    out.f = x(0).f;
+    out.i = x(0).i;
+  } else if (op == "Cast") {
+    const Value& a = x(0);
+    if (out_dtype == a.dtype) {
+      out.f = a.f;
+      out.i = a.i;
+    } else if (out_dtype == DType::F32) {
+      for (int64_t v : a.i) out.f.push_back(float(v));
+    } else {
+      for (float v : a.f) {
+        if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f)
+          throw CompileError(fmt::format("{}: cannot cast {} to an integer", what, v));
+        out.i.push_back(int64_t(v));  // truncation toward zero
+      }
+    }
+    if (n.iattr("to") == 6)  // INT32: wrap
+      for (int64_t& v : out.i) v = int64_t(int32_t(uint32_t(uint64_t(v))));
+  } else if (op == "Transpose") {
+    const auto st = strides_of(x(0).shape);
+    const auto& perm = n.ints("perm");
+    move(x(0), [&](const std::vector<int64_t>& idx) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * st[perm[d]];
+      return off;
+    });
+  } else if (op == "Slice") {
+    const auto st = strides_of(x(0).shape);
+    const auto &S = n.ints("starts"), &P = n.ints("steps");
+    move(x(0), [&](const std::vector<int64_t>& idx) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += (S[d] + idx[d] * P[d]) * st[d];
+      return off;
+    });
+  } else if (op == "Gather") {
+    const auto& xs = x(0).shape;
+    const auto st = strides_of(xs);
+    const int64_t axis = n.iattr("axis");
+    const auto& ind = n.ints("indices");
+    const auto ist = strides_of(n.ints("indices_shape"));
+    const size_t ir = ist.size();
+    move(x(0), [&](const std::vector<int64_t>& idx) {
+      int64_t off = 0, flat = 0;
+      for (size_t d = 0; d < size_t(axis); ++d) off += idx[d] * st[d];
+      for (size_t d = 0; d < ir; ++d) flat += idx[axis + d] * ist[d];
+      off += ind[flat] * st[axis];
+      for (size_t d = axis + 1; d < xs.size(); ++d) off += idx[d + ir - 1] * st[d];
+      return off;
+    });
+  } else if (op == "Concat") {
+    const int64_t axis = n.iattr("axis");
+    // Outer blocks in order; each input contributes its slab along the axis.
+    int64_t outer = 1;
+    for (int64_t d = 0; d < axis; ++d) outer *= out_shape[d];
+    for (int64_t o = 0; o < outer; ++o)
+      for (const Value* v : in) {
+        int64_t slab = 1;
+        for (size_t d = axis; d < v->shape.size(); ++d) slab *= v->shape[d];
+        if (v->dtype == DType::F32)
+          out.f.insert(out.f.end(), v->f.begin() + o * slab, v->f.begin() + (o + 1) * slab);
+        else
+          out.i.insert(out.i.end(), v->i.begin() + o * slab, v->i.begin() + (o + 1) * slab);
+      }
+  } else if (op == "MatMul") {
+    // Batched: A [..., M, K] x B [..., K, N], 1-D operands promoted.
+    std::vector<int64_t> as = x(0).shape, bs = x(1).shape;
+    if (as.size() == 1) as.insert(as.begin(), 1);
+    if (bs.size() == 1) bs.push_back(1);
+    const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+    std::vector<int64_t> batch(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+    batch = broadcast_shapes(batch, bb, what);
+    const auto sa = bcast_strides(std::vector<int64_t>(as.begin(), as.end() - 2), batch);
+    const auto sb = bcast_strides(bb, batch);
+    out.f.resize(count);
+    int64_t e = 0;
+    for_each_index(batch, [&](int64_t, const std::vector<int64_t>& idx) {
+      int64_t oa = 0, ob = 0;
+      for (size_t d = 0; d < idx.size(); ++d) {
+        oa += idx[d] * sa[d];
+        ob += idx[d] * sb[d];
+      }
+      const float* A = x(0).f.data() + oa * M * K;
+      const float* B = x(1).f.data() + ob * K * N;
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t j = 0; j < N; ++j) out.f[e++] = dot_chain(A + m * K, 1, B + j, N, K);
+    });
+  } else if (op == "Gemm") {
+    const bool ta = n.iattr("transA") != 0, tb = n.iattr("transB") != 0;
+    const float alpha = n.attr("alpha"), beta = n.attr("beta");
+    const auto &as = x(0).shape, &bs = x(1).shape;
+    const int64_t M = out_shape[0], N = out_shape[1], K = ta ? as[0] : as[1];
+    // op(A)[m][k] = A[m][k] or A[k][m]; op(B)[k][n] = B[k][n] or B[n][k].
+    const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1, b_k = tb ? 1 : N, b_n = tb ? K : 1;
+    (void)bs;
+    std::vector<int64_t> cst;
+    if (in.size() > 2) cst = bcast_strides(x(2).shape, out_shape);
+    out.f.resize(count);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < N; ++j) {
+        float p = dot_chain(x(0).f.data() + m * a_m, a_k, x(1).f.data() + j * b_n, b_k, K);
+        if (alpha != 1.0f) p = canon(alpha * p);
+        float y = p;
+        if (in.size() > 2 && beta != 0.0f) y = canon(std::fma(beta, x(2).f[m * cst[0] + j * cst[1]], p));
+        out.f[m * N + j] = y;
+      }
+  } else if (op == "Softmax" || op == "LogSoftmax") {
+    // Per row along the axis: m = max (left to right), e_j = exp(x_j - m), s = sum of
+    // e_j left to right from -0; Softmax e_j / s, LogSoftmax (x_j - m) - log(s).
+    const auto& xs = x(0).shape;
+    const int64_t axis = n.iattr("axis"), len = xs[axis];
+    const int64_t inner = strides_of(xs)[axis], outer = count / (len * inner);
+    out.f.resize(count);
+    const float* X = x(0).f.data();
+    std::vector<float> e(len);
+    for (int64_t o = 0; o < outer; ++o)
+      for (int64_t i = 0; i < inner; ++i) {
+        const int64_t base = o * len * inner + i;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < len; ++j) m = fmax_dev(m, X[base + j * inner]);
+        float s = -0.0f;
+        for (int64_t j = 0; j < len; ++j) {
+          e[j] = canon(std::exp(canon(X[base + j * inner] - m)));
+          s = canon(s + e[j]);
+        }
+        const float ls = canon(std::log(s));
+        for (int64_t j = 0; j < len; ++j)
+          out.f[base + j * inner] =
+              op == "Softmax" ? canon(e[j] / s) : canon(canon(X[base + j * inner] - m) - ls);
+      }
+  } else if (op.rfind("Reduce", 0) == 0) {
+    // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
+    // fp32 value of 1/count), max from -inf, min from +inf.
+    const auto& xs = x(0).shape;
+    const auto& axes = n.ints("axes");
+    std::vector<int64_t> kept(xs), red;  // kept: reduced dims set to 1
+    for (int64_t a : axes) {
+      red.push_back(xs[a]);
+      kept[a] = 1;
+    }
+    const auto st = strides_of(xs);
+    const int64_t rcount = count_of(red);
+    const float init = op == "ReduceMax" ? -INFINITY : op == "ReduceMin" ? INFINITY : -0.0f;
+    out.f.assign(count, init);
+    for_each_index(kept, [&](int64_t e, const std::vector<int64_t>& idx) {
+      int64_t base = 0;
+      for (size_t d = 0; d < idx.size(); ++d) base += idx[d] * st[d];
+      float acc = init;
+      for_each_index(red, [&](int64_t, const std::vector<int64_t>& ridx) {
+        int64_t off = base;
+        for (size_t k = 0; k < axes.size(); ++k) off += ridx[k] * st[axes[k]];
+        const float v = x(0).f[off];
+        acc = op == "ReduceMax" ? fmax_dev(acc, v) : op == "ReduceMin" ? fmin_dev(acc, v) : canon(acc + v);
+      });
+      if (op == "ReduceMean") acc = canon(acc * (1.0f / float(rcount)));
+      out.f[e] = acc;
+    });
+  } else {
+    // Elementwise with broadcasting.
+    const size_t r = out_shape.size();
+    std::vector<std::vector<int64_t>> st;
+    for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
+    const bool i64 = out_dtype == DType::I64;
+    std::vector<float> args(in.size());
+    std::vector<int64_t> iargs(in.size());
+    if (i64)
+      out.i.resize(count);
+    else
+      out.f.resize(count);
+    for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
+      for (size_t k = 0; k < in.size(); ++k) {
+        int64_t off = 0;
+        for (size_t d = 0; d < r; ++d) off += idx[d] * st[k][d];
+        if (i64)
+          iargs[k] = in[k]->i[off];
+        else
+          args[k] = in[k]->f[off];
+      }
+      if (i64)
+        out.i[e] = elementwise_i64(n, iargs, what);
+      else
+        out.f[e] = elementwise_f32(n, args);
+    });
+  }
+  if ((out_dtype == DType::F32 && int64_t(out.f.size()) != count) ||
+      (out_dtype == DType::I64 && int64_t(out.i.size()) != count))
+    throw CompileError(fmt::format("{}: evaluation produced the wrong number of values", what));
+  return out;
+}
+
+}  // namespace detail
+
 std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<std::string, HostTensor>& inputs) {
-  std::vector<std::vector<float>> val(g.tensors.size());
+  std::vector<detail::Value> val(g.tensors.size());
   std::vector<bool> have(g.tensors.size(), false);
   for (size_t i = 0; i < g.tensors.size(); ++i)
     if (g.tensors[i].kind == TensorKind::Constant) {
-      val[i] = g.tensors[i].data;
+      const Tensor& t = g.tensors[i];
+      val[i] = detail::Value{t.dtype, t.shape, t.data, t.idata};
       have[i] = true;
     }
   for (int i : g.inputs) {
@@ -60,7 +399,7 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
     if (int64_t(it->second.data.size()) != t.elements())
       throw CompileError(fmt::format("{}: input '{}' holds {} values, its shape needs {}", g.source, t.name,
                                      it->second.data.size(), t.elements()));
-    val[i] = it->second.data;
+    val[i] = detail::Value{DType::F32, t.shape, it->second.data, {}};
     have[i] = true;
   }
   for (const auto& [name, _] : inputs) {
@@ -70,89 +409,31 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
   }
 
   for (const Node& n : g.nodes) {
-    const Tensor& out = g.tensors[n.outputs[0]];
-    const size_t r = out.shape.size();
-    const int64_t count = out.elements();
-    std::vector<std::vector<int64_t>> st;
+    std::vector<const detail::Value*> ins;
     for (int i : n.inputs) {
       if (!have[i])
         throw CompileError(fmt::format("{}: {}: input '{}' has no value", g.source, g.describe(n), g.tensors[i].name));
-      st.push_back(bcast_strides(g.tensors[i].shape, out.shape));
+      ins.push_back(&val[i]);
     }
-    std::vector<float> res(count);
-    std::vector<int64_t> idx(r, 0);
-    std::vector<float> args(n.inputs.size());
-    for (int64_t e = 0; e < count; ++e) {
-      for (size_t k = 0; k < n.inputs.size(); ++k) {
-        int64_t off = 0;
-        for (size_t d = 0; d < r; ++d) off += idx[d] * st[k][d];
-        args[k] = val[n.inputs[k]][off];
-      }
-      float y;
-      if (n.op == "Add")
-        y = canon(args[0] + args[1]);
-      else if (n.op == "Sub")
-        y = canon(args[0] - args[1]);
-      else if (n.op == "Mul")
-        y = canon(args[0] * args[1]);
-      else if (n.op == "Max" || n.op == "Min") {
-        y = args[0];
-        for (size_t k = 1; k < args.size(); ++k) y = n.op == "Max" ? fmax_dev(y, args[k]) : fmin_dev(y, args[k]);
-      } else if (n.op == "Relu")
-        y = fmax_dev(args[0], 0.0f);
-      else if (n.op == "Identity")
-        y = args[0];
-      else if (n.op == "Abs")
-        y = canon(std::fabs(args[0]));
-      else if (n.op == "Neg")
-        y = canon(-args[0]);
-      else if (n.op == "Sum") {
-        y = args[0];
-        for (size_t k = 1; k < args.size(); ++k) y = canon(y + args[k]);
-      } else if (n.op == "Clip") {
-        y = args[0];
-        size_t next = 1;
-        for (const char* key : {"min", "max"}) {
-          float bound;
-          if (n.has_attr(std::string(key) + "_input"))
-            bound = args.at(next++);
-          else if (n.has_attr(key))
-            bound = n.attr(key);
-          else
-            continue;
-          y = key[1] == 'i' ? fmax_dev(y, bound) : fmin_dev(y, bound);
-        }
-      } else if (n.op == "LeakyRelu" || n.op == "PRelu") {
-        // x < 0 ? x * slope : x, the operand itself (bits unchanged) otherwise.
-        const float slope = n.op == "PRelu" ? args[1] : n.attr("alpha");
-        y = args[0] < 0.0f ? canon(args[0] * slope) : args[0];
-      } else if (n.op == "HardSigmoid") {
-        // Two roundings: the product is rounded to binary32 before the sum.
-        const volatile float prod = canon(args[0] * n.attr("alpha"));
-        y = fmin_dev(fmax_dev(canon(prod + n.attr("beta")), 0.0f), 1.0f);
-      } else
-        throw CompileError(fmt::format("{}: {}: unsupported operator", g.source, g.describe(n)));
-      res[e] = y;
-      for (size_t d = r; d-- > 0;) {
-        if (++idx[d] < out.shape[d]) break;
-        idx[d] = 0;
-      }
-    }
-    val[n.outputs[0]] = std::move(res);
+    const Tensor& out = g.tensors[n.outputs[0]];
+    val[n.outputs[0]] = detail::eval_node(g, n, ins, out.shape, out.dtype);
     have[n.outputs[0]] = true;
   }
 
   std::map<std::string, HostTensor> result;
   for (int o : g.outputs) {
     if (!have[o]) throw CompileError(fmt::format("{}: output '{}' has no value", g.source, g.tensors[o].name));
-    result[g.tensors[o].name] = HostTensor{g.tensors[o].shape, val[o]};
+    if (g.tensors[o].dtype != DType::F32)
+      throw CompileError(fmt::format("{}: output '{}' is {} (fp32 only)", g.source, g.tensors[o].name,
+                                     dtype_name(g.tensors[o].dtype)));
+    result[g.tensors[o].name] = HostTensor{g.tensors[o].shape, val[o].f};
   }
   return result;
 }
 
 std::map<std::string, HostTensor> reference_run(const std::string& onnx_path,
                                                 const std::map<std::string, HostTensor>& inputs) {
-  return reference_run(import_onnx_file(onnx_path), inputs);
+  return reference_run(load_graph_file(onnx_path), inputs);
 }
 
 }  // namespace openrdu::compiler

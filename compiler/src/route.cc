@@ -61,7 +61,8 @@ struct Router {
   void add_source(int net, uint32_t s, uint32_t port) { in[s][port] = net; }
 
   // Route net to local output `port` of switch `t`. False when no free path exists.
-  bool route(int net, uint32_t t, uint32_t port) {
+  // hops: the switch-to-switch links the new path adds.
+  bool route(int net, uint32_t t, uint32_t port, uint32_t* hops = nullptr) {
     if (out[t][port] >= 0) return false;
     struct Prev {
       int sw = -1;
@@ -84,7 +85,9 @@ struct Router {
         out[t][port] = net;
         sw[t].sel[arch::kVectorNet][port] = uint8_t(1 + i);
         uint32_t cs = s, ci = i;
+        if (hops) *hops = 0;
         while (prev[cs][ci].sw >= 0) {
+          if (hops) ++*hops;
           const Prev p = prev[cs][ci];
           out[p.sw][p.via] = net;
           sw[p.sw].sel[arch::kVectorNet][p.via] = uint8_t(1 + p.in);
@@ -187,9 +190,13 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
           for (size_t v = 0; v < pcu_inputs[p].size() && ok; ++v) {
             const PcuInput& in = pcu_inputs[p][v];
             const int net = in.from_pcu ? n_loads + in.index : in.index;
-            ok = rt.route(net, rt.idx(chain[p].first, chain[p].second), arch::kLocal0 + uint32_t(v));
+            uint32_t h = 0;
+            ok = rt.route(net, rt.idx(chain[p].first, chain[p].second), arch::kLocal0 + uint32_t(v), &h);
+            pl.hops.push_back(h);
           }
-        if (!ok || !rt.route(n_loads + npcu - 1, rt.idx(cfg.rows, sk), arch::kLocal0)) continue;
+        uint32_t h = 0;
+        if (!ok || !rt.route(n_loads + npcu - 1, rt.idx(cfg.rows, sk), arch::kLocal0, &h)) continue;
+        pl.hops.push_back(h);
         pl.store = {sk, 2};
         for (uint32_t s = 0; s < rt.R * rt.C; ++s) {
           bool used = false;

@@ -58,7 +58,7 @@ inline std::map<std::string, HostTensor> run_on_model(const arch::Config& cfg, c
   SparseMemory mem(cfg.dram_bytes);
   for (const auto& t : pef.tensors) {
     if (t.role == pef::Role::Input) mem.write_bytes(t.dev_addr, inputs.at(t.name).data.data(), t.bytes);
-    if (t.role == pef::Role::Constant) mem.write_bytes(t.dev_addr, pef.consts.data() + t.const_offset, t.bytes);
+    if (t.role == pef::Role::Weight) mem.write_bytes(t.dev_addr, pef.weights.data() + t.weight_offset, t.bytes);
   }
   model::Core core(cfg);
   for (const auto& s : pef.sections) {

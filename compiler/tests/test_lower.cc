@@ -188,7 +188,7 @@ void check_section(const arch::Config& cfg, const pef::Pef& pef, size_t sec, con
     const auto& ld = ag.ld[port];
     EXPECT_TRUE(ld.enable);
     EXPECT_EQ(ld.base, tensor(inputs[v]).dev_addr) << "input " << v;
-    EXPECT_EQ(ld.vectors(cfg.lanes), vectors);
+    EXPECT_EQ(ld.vectors(), vectors);
   }
   // The store stream of some AGCU traces back to the PCU output.
   int stores = 0;
@@ -197,8 +197,8 @@ void check_section(const arch::Config& cfg, const pef::Pef& pef, size_t sec, con
     if (!ag.st.enable) continue;
     ++stores;
     EXPECT_EQ(ag.st.base, tensor(output).dev_addr);
-    EXPECT_FALSE(ag.st.bcast);
-    EXPECT_EQ(ag.st.vectors(cfg.lanes), vectors);
+    EXPECT_EQ(ag.st.lstride, 1);
+    EXPECT_EQ(ag.st.vectors(), vectors);
     const auto [unit, port] = trace_back(cfg, units, cfg.rows, k, arch::kLocal0);
     EXPECT_EQ(unit, f.pcu_slot);
     EXPECT_EQ(port, 0);
@@ -263,11 +263,11 @@ TEST(Lowering, BroadcastStreams) {
     for (const auto& ld : ag.ld) {
       if (!ld.enable) continue;
       ++seen;
-      EXPECT_EQ(ld.inner, 5u);
-      EXPECT_EQ(ld.c1, 12u);
-      EXPECT_EQ(ld.c2, 1u);
-      EXPECT_FALSE(ld.bcast);
-      EXPECT_TRUE(ld.s1 == 0 || ld.s1 == 5);
+      EXPECT_EQ(ld.vlen, 5u);
+      EXPECT_EQ(ld.c[1], 12u);
+      EXPECT_EQ(ld.c[2], 1u);
+      EXPECT_EQ(ld.lstride, 1);
+      EXPECT_TRUE(ld.s[1] == 0 || ld.s[1] == 5);
     }
   }
   EXPECT_EQ(seen, 2);
@@ -291,16 +291,16 @@ TEST(Lowering, DramLayoutAndMeta) {
   for (const auto& x : pef.tensors) t[x.name] = x;
   ASSERT_EQ(t.size(), 6u);
   EXPECT_EQ(t["a"].role, pef::Role::Input);
-  EXPECT_EQ(t["c"].role, pef::Role::Constant);
-  EXPECT_EQ(t["t"].role, pef::Role::Intermediate);
-  EXPECT_EQ(t["u"].role, pef::Role::Intermediate);
+  EXPECT_EQ(t["c"].role, pef::Role::Weight);
+  EXPECT_EQ(t["t"].role, pef::Role::Activation);
+  EXPECT_EQ(t["u"].role, pef::Role::Activation);
   EXPECT_EQ(t["y"].role, pef::Role::Output);
   EXPECT_EQ(t["y"].shape, (std::vector<int64_t>{3, 5}));
   EXPECT_EQ(t["y"].bytes, 60u);
-  // Constants: data in consts at const_offset.
-  ASSERT_GE(pef.consts.size(), t["c"].const_offset + 12);
+  // Constants: data in weights at weight_offset.
+  ASSERT_GE(pef.weights.size(), t["c"].weight_offset + 12);
   float c1;
-  std::memcpy(&c1, pef.consts.data() + t["c"].const_offset + 4, 4);
+  std::memcpy(&c1, pef.weights.data() + t["c"].weight_offset + 4, 4);
   EXPECT_EQ(c1, 2.0f);
   // 256-aligned, from 0x100000, no overlaps, bitstreams after the tensors.
   std::vector<std::pair<uint64_t, uint64_t>> ranges;
@@ -331,10 +331,11 @@ TEST(Lowering, DramLayoutAndMeta) {
     for (const auto& ld : arch::AgcuConfig::decode(units[small().agcu_id(k)]).ld)
       if (ld.enable && ld.base == t["c"].dev_addr) {
         found = true;
-        EXPECT_TRUE(ld.bcast);
-        EXPECT_EQ(ld.inner, 5u);
-        EXPECT_EQ(ld.c1, 3u);
-        EXPECT_EQ(ld.s1, 1);
+        EXPECT_EQ(ld.lstride, 0);
+        EXPECT_EQ(ld.s[0], 0);
+        EXPECT_EQ(ld.vlen, 5u);
+        EXPECT_EQ(ld.c[1], 3u);
+        EXPECT_EQ(ld.s[1], 1);
       }
   EXPECT_TRUE(found);
 }

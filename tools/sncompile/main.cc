@@ -2,12 +2,18 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/compiler/ir.h"
+#include "lower.h"  // compiler/src: the pipeline with trace hooks (detail::compile_traced)
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/log.h"
 
@@ -17,7 +23,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sncompile ") + OPENRDU_VERSION);
   std::string model, out, config = "small", log_level = "warn", log_dir;
   int opt_level = 0;
-  app.add_option("model", model, "ONNX model file")->required();
+  app.add_option("model", model, "ONNX model file (or a .yaml/.yml test graph, compiler/README.md)")->required();
   app.add_option("-o,--output", out, "PEF file to write")->required();
   app.add_option("--config", config, "device configuration: tiny, small or a YAML file")->capture_default_str();
   app.add_option("-O", opt_level, "optimization level: 0 (one operator per section), 1 or 3 (fuse elementwise chains)")
@@ -27,6 +33,20 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(runtime::log_level_names()))
       ->capture_default_str();
   app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
+  std::vector<std::string> print_after;
+  std::string dot_file;
+  bool report = false;
+  std::vector<std::string> passes(std::begin(compiler::detail::kPassNames), std::end(compiler::detail::kPassNames));
+  app.add_option("--print-after", print_after,
+                 "print the IR (import, fold, legalize) or the section plan (group, lower) after PASS to stdout; "
+                 "passes: import, fold (the importer folds constants: the finalized graph), legalize (Gemm split, "
+                 "constant transposes, output copies), group (sections), lower (streams, PCU programs, placement)")
+      ->check(CLI::IsMember(passes))
+      ->delimiter(',');
+  app.add_option("--dump-dot", dot_file, "write the legalized graph as Graphviz, sections as clusters, to FILE");
+  app.add_flag("--report", report,
+               "print the mapping report: per section the units used (PCUs, PMUs, AGCU streams, switches), route "
+               "lengths and the functional model's cycle estimate");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -44,7 +64,26 @@ int main(int argc, char** argv) {
     compiler::Options opts;
     opts.opt_level = opt_level;
     compiler::CompileStats st;
-    const pef::Pef p = compiler::compile_onnx_file(model, cfg, opts, &st);
+    compiler::detail::Trace trace;
+    trace.print_after = print_after;
+    const compiler::Graph g = compiler::load_graph_file(model);  // ONNX, or a .yaml/.yml test graph
+    auto wants = [&](const char* pass) {
+      return std::find(print_after.begin(), print_after.end(), pass) != print_after.end();
+    };
+    if (wants("import")) std::printf("=== after import ===\n%s", compiler::detail::print_graph(g).c_str());
+    if (wants("fold")) std::printf("=== after fold ===\n%s", compiler::detail::print_graph(g).c_str());
+    pef::Pef p = compiler::detail::compile_traced(g, cfg, opts, &st, &trace);
+    const std::string ext = model.size() >= 5 ? model.substr(model.size() - 5) : "";
+    if (ext != ".yaml" && ext.substr(1) != ".yml") {
+      std::ifstream in(model, std::ios::binary);  // PEF GRAPH: the ONNX model, as compile_onnx_file
+      p.graph.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    std::fputs(trace.out.c_str(), stdout);
+    if (!dot_file.empty()) {
+      std::ofstream f(dot_file);
+      f << trace.dot;
+      if (!f) throw std::runtime_error(dot_file + ": cannot write");
+    }
     pef::write_file(p, out);
     std::printf(
         "%s -> %s (config %s, -O%d): %zu sections, %u PCUs, %u AGCU streams, %u switches, "
@@ -52,6 +91,7 @@ int main(int argc, char** argv) {
         model.c_str(), out.c_str(), cfg.name.c_str(), opt_level, p.sections.size(), st.pcus, st.agcu_streams,
         st.switches, p.tensors.size(), static_cast<unsigned long long>(st.dram_bytes),
         static_cast<unsigned long long>(st.dram_bytes - 0x00100000));
+    if (report) std::fputs(trace.report.c_str(), stdout);
     for (size_t i = 0; i < st.sections.size(); ++i)
       spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,
                    st.sections[i].vectors, st.sections[i].bitstream_words);

@@ -1,4 +1,5 @@
-// snref MODEL.onnx --input NAME=FILE.npy ... --outputs DIR [--rtol R] [--atol A] [--print]
+// snref MODEL --input NAME=FILE.npy ... --outputs DIR [--rtol R] [--atol A] [--print]
+// MODEL is an ONNX file or a YAML test graph (.yaml/.yml, compiler/README.md).
 // Runs the compiler's CPU reference interpreter on the inputs and compares every
 // output with DIR/<name>.npy (as written by snrun). An element passes when
 // |device - reference| <= atol + rtol * |reference| (NumPy's allclose), or when both
@@ -33,7 +34,7 @@ int main(int argc, char** argv) {
   std::string model, outdir;
   std::vector<std::string> input_specs;
   double rtol = 1e-5, atol = 1e-6;
-  app.add_option("MODEL.onnx", model, "ONNX model")->required();
+  app.add_option("MODEL", model, "ONNX model, or a YAML test graph (.yaml/.yml)")->required();
   app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
       ->allow_extra_args(false);
   app.add_option("--outputs", outdir, "directory holding <output name>.npy from snrun")->required();

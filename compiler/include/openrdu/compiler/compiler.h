@@ -38,6 +38,10 @@ struct CompileStats {
 pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts = {},
                            CompileStats* stats = nullptr);
 
+// By extension: .yaml/.yml test graphs (compiler/README.md), anything else ONNX.
+pef::Pef compile_model_file(const std::string& path, const arch::Config& cfg, const Options& opts = {},
+                            CompileStats* stats = nullptr);
+
 // The compiler's version (PROJECT_VERSION), recorded in the PEF metadata.
 const char* version();
 
@@ -47,7 +51,8 @@ struct HostTensor {
   std::vector<float> data;
 };
 
-// CPU reference: interpret the ONNX graph (through the compiler's IR) on the host.
+// CPU reference: interpret the model (ONNX, or a .yaml/.yml test graph) through the
+// compiler's IR on the host.
 std::map<std::string, HostTensor> reference_run(const std::string& onnx_path,
                                                 const std::map<std::string, HostTensor>& inputs);
 

@@ -1,5 +1,17 @@
 // The compiler's graph IR: fp32 tensors with static shapes, operator nodes in
 // topological order, graph inputs, outputs and constants (ONNX initializers).
+//
+// Front ends (ONNX importer, YAML loader) build a raw graph whose nodes follow ONNX
+// (parameter inputs such as Reshape's shape may be int64 tensors computed by shape
+// subgraphs), then call finalize(): fold_constants() (shape inference, host evaluation
+// of every node whose inputs are all constants, canonical parameters) and verify().
+// A finalized graph is canonical:
+//  * every tensor is fp32 (DType::F32); int64 tensors exist only while folding;
+//  * every node input is a run-time fp32 operand; compile-time parameters are attributes
+//    (iattrs / attrs), never inputs;
+//  * Shape, Constant, ConstantOfShape and Cast never remain (Cast fp32->fp32 becomes
+//    Identity; ReduceSum with empty axes and noop_with_empty_axes = 1 becomes Identity);
+//  * graph outputs may be constants (a graph that folds completely has no nodes).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -9,6 +21,9 @@
 #include "openrdu/compiler/compiler.h"
 
 namespace openrdu::compiler {
+
+enum class DType : uint8_t { F32, I64 };
+const char* dtype_name(DType t);  // "fp32", "int64"
 
 enum class TensorKind : uint8_t {
   Input,     // graph input: supplied at run time
@@ -22,7 +37,9 @@ struct Tensor {
   std::vector<int64_t> shape;  // static; rank 0 is a scalar
   bool shape_known = false;    // Value tensors get their shape from infer_shapes()
   bool is_output = false;      // a graph output
-  std::vector<float> data;     // Constant only: elements() values, C order
+  DType dtype = DType::F32;    // I64 only for constants during folding (shape tensors)
+  std::vector<float> data;     // Constant F32: elements() values, C order
+  std::vector<int64_t> idata;  // Constant I64: elements() values, C order
   int producer = -1;           // node index for Value tensors
 
   int64_t elements() const;
@@ -30,17 +47,43 @@ struct Tensor {
 
 struct Node {
   std::string name;  // unique; importer names unnamed nodes "<OpType>_<index>"
-  std::string op;    // ONNX op type: Add, Sub, Mul, Max, Min, Relu, Identity, Abs, Neg, Sum,
-                     // Clip, LeakyRelu, PRelu, HardSigmoid
-  std::vector<int> inputs;
+  std::string op;    // ONNX op type (see find_op)
+  std::vector<int> inputs;   // raw graphs: -1 marks an omitted optional parameter input
   std::vector<int> outputs;
-  // Float attributes, defaults filled in by the importer: LeakyRelu alpha; HardSigmoid
-  // alpha, beta; Clip min/max when the bound is a constant (its input is then dropped).
-  // Clip keeps a bound that is not a constant as an input after x (min before max) and
-  // marks it with "min_input" / "max_input" = 1.
+  // Float attributes, defaults filled in by the front end: LeakyRelu alpha; HardSigmoid
+  // alpha, beta; Gemm alpha, beta; Clip min/max when the bound is a constant (its input
+  // is then dropped). Clip keeps a bound that is not a constant as an input after x (min
+  // before max) and marks it with "min_input" / "max_input" = 1.
   std::map<std::string, float> attrs;
+  // Integer attributes (single values are one-element vectors). In a finalized graph:
+  //   Gemm        transA, transB (0/1)
+  //   Transpose   perm (full, default reversed)
+  //   Reshape     shape (the static output shape, no -1 or 0), allowzero
+  //   Flatten     axis (0..rank)
+  //   Squeeze     axes (sorted, >= 0; every size-1 axis when none given)
+  //   Unsqueeze   axes (sorted, >= 0, axes of the output)
+  //   Softmax, LogSoftmax  axis (>= 0; one axis: opset < 13 flattening is mapped to it)
+  //   Concat      axis (>= 0)
+  //   Gather      axis (>= 0), indices (flat, each in [0, dim)), indices_shape
+  //   ReduceSum/Mean/Max/Min  axes (sorted, >= 0, all axes when none given), keepdims
+  //   Slice       starts, ends, steps (one per input dimension, clamped as ONNX does;
+  //               element i of output dim d is input index starts[d] + i*steps[d], and
+  //               the count is max(0, ceil((ends[d] - starts[d]) / steps[d])))
+  // Raw graphs hold the ONNX attributes as read (Cast to, Shape start/end, ...).
+  std::map<std::string, std::vector<int64_t>> iattrs;
   float attr(const std::string& key) const;  // throws CompileError when absent
   bool has_attr(const std::string& key) const { return attrs.count(key) != 0; }
+  // The single value of an integer attribute; throws CompileError naming the node and
+  // key when absent or not a single value.
+  int64_t iattr(const std::string& key) const;
+  const std::vector<int64_t>& ints(const std::string& key) const;  // throws when absent
+  bool has_iattr(const std::string& key) const { return iattrs.count(key) != 0; }
+  // Set by fold_constants once the parameters are canonical (it does not normalize the
+  // node again). IR built by hand in canonical form may set it.
+  bool canonical = false;
+  // Front-end only (raw graphs): a tensor-valued attribute (Constant value,
+  // ConstantOfShape value), stored as a constant tensor that no node uses.
+  std::map<std::string, int> tattrs;
 };
 
 struct Graph {
@@ -56,28 +99,68 @@ struct Graph {
   std::string describe(const Node& n) const;
 };
 
-// Operators the compiler supports and their arity.
+// Operators the front end supports. min/max_inputs: the ONNX arity. Inputs at positions
+// >= param_from are compile-time parameters (must fold to constants; they become
+// attributes), so a finalized node has min(min_inputs, param_from) to
+// min(max_inputs, param_from) inputs. `lowered`: compile_graph can lower the operator
+// (set by the lowering work in ir.cc's table); the node-test table skips the others as
+// "not lowered". `folded_only`: never remains in a finalized graph.
 struct OpInfo {
   const char* name;
   int min_inputs, max_inputs;
+  int param_from;
+  bool lowered;
+  bool folded_only;
 };
-const OpInfo* find_op(const std::string& op);              // nullptr when unsupported
+const OpInfo* find_op(const std::string& op);  // nullptr when unsupported
+const std::vector<OpInfo>& all_ops();
+// Elementwise operators (output = broadcast of the inputs): Add Sub Mul Div Max Min Relu
+// Identity Abs Neg Sum Clip LeakyRelu PRelu HardSigmoid.
+bool is_elementwise(const std::string& op);
 std::string shape_str(const std::vector<int64_t>& shape);  // "[3,4,5]"
 
 // numpy broadcasting of two shapes; throws CompileError naming `what` on mismatch.
 std::vector<int64_t> broadcast_shapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                                       const std::string& what);
 
+// numpy matmul shapes (1-D operands promoted and the added dimension removed).
+std::vector<int64_t> matmul_shape(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
+                                  const std::string& what);
+
+// The output shape of a canonical node (parameters in attributes), its input shapes known.
+std::vector<int64_t> node_output_shape(const Graph& g, const Node& n);
+
 // Shape inference: gives every Value tensor its shape; checks declared output shapes.
+// Runs fold_constants() (raw graphs need folding to know e.g. Reshape's shape).
 void infer_shapes(Graph& g);
 
-// Structural checks (names, producers, topological order, arity, shapes, constant
-// data sizes). Throws CompileError naming the file and the node or tensor.
+// Constant folding (fold.cc): in topological order, moves constant parameter inputs
+// into attributes (canonical form, see Node), infers every output's shape and type,
+// evaluates on the host every node whose inputs are all constants (and Shape) and turns
+// its output into a constant; then removes dead nodes and unused constant and value
+// tensors (graph inputs stay). Errors name the node and tensor (e.g. a parameter that
+// is not a compile-time constant, or an int64 value that would have to be computed at
+// run time).
+void fold_constants(Graph& g);
+
+// fold_constants() then verify().
+void finalize(Graph& g);
+
+// Structural checks of a finalized graph (names, producers, topological order, arity,
+// shapes, constant data sizes, every tensor fp32, no folded-only operator). Throws
+// CompileError naming the file and the node or tensor.
 void verify(const Graph& g);
 
 // ONNX importer (opsets 6-17): parse, convert, sort, infer shapes, verify.
 Graph import_onnx_file(const std::string& path);
 Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name);
+
+// YAML test graphs (yaml_graph.cc; format in compiler/README.md): load, finalize.
+Graph load_yaml_graph(const std::string& path);
+Graph load_yaml_string(const std::string& text, const std::string& source_name);
+
+// By file extension: .yaml/.yml -> load_yaml_graph, otherwise import_onnx_file.
+Graph load_graph_file(const std::string& path);
 
 // Interpret the graph on the host with the device's fp32 semantics.
 std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<std::string, HostTensor>& inputs);

@@ -1,0 +1,519 @@
+// Constant folding and canonical parameters (see ir.h), and the attribute schema of the
+// front ends.
+#include "fold.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+
+namespace openrdu::compiler {
+
+namespace detail {
+
+int64_t Value::elements() const {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+const char* attr_kind_name(AttrKind k) {
+  switch (k) {
+    case AttrKind::Float: return "a float (FLOAT)";
+    case AttrKind::Int: return "an integer (INT)";
+    case AttrKind::Ints: return "a list of integers (INTS)";
+    case AttrKind::Tensor: return "a tensor (TENSOR)";
+  }
+  return "?";
+}
+
+namespace {
+struct AttrSpec {
+  const char* op;
+  const char* name;
+  AttrKind kind;
+  int min_opset, max_opset;  // inclusive
+};
+constexpr int kAny = 1000;
+const AttrSpec kAttrs[] = {
+    {"LeakyRelu", "alpha", AttrKind::Float, 0, kAny},
+    {"HardSigmoid", "alpha", AttrKind::Float, 0, kAny},
+    {"HardSigmoid", "beta", AttrKind::Float, 0, kAny},
+    {"Clip", "min", AttrKind::Float, 0, kAny},  // Clip-6 style, accepted at any opset (v1)
+    {"Clip", "max", AttrKind::Float, 0, kAny},
+    {"Gemm", "alpha", AttrKind::Float, 0, kAny},
+    {"Gemm", "beta", AttrKind::Float, 0, kAny},
+    {"Gemm", "transA", AttrKind::Int, 0, kAny},
+    {"Gemm", "transB", AttrKind::Int, 0, kAny},
+    {"Gemm", "broadcast", AttrKind::Int, 0, 6},
+    {"Transpose", "perm", AttrKind::Ints, 0, kAny},
+    {"Reshape", "allowzero", AttrKind::Int, 14, kAny},
+    {"Flatten", "axis", AttrKind::Int, 0, kAny},
+    {"Squeeze", "axes", AttrKind::Ints, 0, 12},
+    {"Unsqueeze", "axes", AttrKind::Ints, 0, 12},
+    {"Softmax", "axis", AttrKind::Int, 0, kAny},
+    {"LogSoftmax", "axis", AttrKind::Int, 0, kAny},
+    {"Concat", "axis", AttrKind::Int, 0, kAny},
+    {"Gather", "axis", AttrKind::Int, 0, kAny},
+    {"ReduceSum", "axes", AttrKind::Ints, 0, 12},
+    {"ReduceSum", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceSum", "noop_with_empty_axes", AttrKind::Int, 13, kAny},
+    {"ReduceMean", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMean", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceMax", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMax", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceMin", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMin", "keepdims", AttrKind::Int, 0, kAny},
+    {"Shape", "start", AttrKind::Int, 15, kAny},
+    {"Shape", "end", AttrKind::Int, 15, kAny},
+    {"ConstantOfShape", "value", AttrKind::Tensor, 0, kAny},
+    {"Constant", "value", AttrKind::Tensor, 0, kAny},
+    {"Constant", "value_float", AttrKind::Float, 12, kAny},
+    {"Constant", "value_floats", AttrKind::Ints, 12, kAny},  // read specially (floats)
+    {"Constant", "value_int", AttrKind::Int, 12, kAny},
+    {"Constant", "value_ints", AttrKind::Ints, 12, kAny},
+    {"Slice", "starts", AttrKind::Ints, 0, 9},
+    {"Slice", "ends", AttrKind::Ints, 0, 9},
+    {"Slice", "axes", AttrKind::Ints, 0, 9},
+    {"Cast", "to", AttrKind::Int, 0, kAny},
+};
+}  // namespace
+
+bool attr_kind(const std::string& op, const std::string& name, int opset, AttrKind& kind) {
+  for (const AttrSpec& s : kAttrs)
+    if (op == s.op && name == s.name && opset >= s.min_opset && opset <= s.max_opset) {
+      kind = s.kind;
+      return true;
+    }
+  return false;
+}
+
+void fill_attr_defaults(Node& n, int opset) {
+  auto f = [&](const char* k, float v) {
+    if (!n.has_attr(k)) n.attrs[k] = v;
+  };
+  auto i = [&](const char* k, int64_t v) {
+    if (!n.has_iattr(k)) n.iattrs[k] = {v};
+  };
+  const std::string& op = n.op;
+  if (op == "LeakyRelu") f("alpha", 0.01f);
+  if (op == "HardSigmoid") {
+    f("alpha", 0.2f);
+    f("beta", 0.5f);
+  }
+  if (op == "Gemm") {
+    f("alpha", 1.0f);
+    f("beta", 1.0f);
+    i("transA", 0);
+    i("transB", 0);
+    n.iattrs.erase("broadcast");  // Gemm-6: C broadcasts in every case we accept
+  }
+  if (op == "Reshape") i("allowzero", 0);
+  if (op == "Flatten") i("axis", 1);
+  if (op == "Softmax" || op == "LogSoftmax") {
+    i("axis", opset < 13 ? 1 : -1);
+    if (opset < 13) n.iattrs["legacy2d"] = {1};
+  }
+  if (op == "Gather") i("axis", 0);
+  if (op.rfind("Reduce", 0) == 0) {
+    i("keepdims", 1);
+    if (op == "ReduceSum") i("noop_with_empty_axes", 0);
+  }
+  if (op == "Shape") i("start", 0);
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::Value;
+
+int64_t norm_axis(int64_t a, int64_t rank, const std::string& what, const char* key) {
+  if (a < -rank || a >= rank)
+    throw CompileError(fmt::format("{}: {} {} is out of range for rank {}", what, key, a, rank));
+  return a < 0 ? a + rank : a;
+}
+
+std::vector<int64_t> norm_axes(const std::vector<int64_t>& axes, int64_t rank, const std::string& what,
+                               const char* key) {
+  std::set<int64_t> s;
+  for (int64_t a : axes)
+    if (!s.insert(norm_axis(a, rank, what, key)).second)
+      throw CompileError(fmt::format("{}: {} {} names axis {} twice", what, key, fmt::join(axes, ","), a));
+  return {s.begin(), s.end()};
+}
+
+Value value_of(const Tensor& t) {
+  Value v;
+  v.dtype = t.dtype;
+  v.shape = t.shape;
+  v.f = t.data;
+  v.i = t.idata;
+  return v;
+}
+
+// The integer values of a constant parameter input.
+std::vector<int64_t> const_ints(const Graph& g, const Node& n, int t, const char* role) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  if (t < 0) throw CompileError(fmt::format("{}: the {} input is missing", what, role));
+  const Tensor& x = g.tensors.at(t);
+  if (x.kind != TensorKind::Constant)
+    throw CompileError(fmt::format("{}: input '{}' ({}) must be a compile-time constant, but it depends on {}", what,
+                                   x.name, role, x.kind == TensorKind::Input ? "a graph input" : "run-time data"));
+  if (x.dtype != DType::I64)
+    throw CompileError(fmt::format("{}: input '{}' ({}) is {}, expected int64", what, x.name, role,
+                                   dtype_name(x.dtype)));
+  return x.idata;
+}
+
+// Moves parameter inputs into attributes and normalizes the parameters (ir.h, Node).
+void canonicalize(Graph& g, Node& n) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  const OpInfo* info = find_op(n.op);
+  if (!info) throw CompileError(fmt::format("{}: unsupported operator", what));
+  // Parameter inputs.
+  std::vector<int> params;
+  if (int(n.inputs.size()) > info->param_from) {
+    params.assign(n.inputs.begin() + info->param_from, n.inputs.end());
+    n.inputs.resize(info->param_from);
+  }
+  for (size_t k = 0; k < n.inputs.size(); ++k)
+    if (n.inputs[k] < 0) throw CompileError(fmt::format("{}: input {} is omitted (not supported)", what, k));
+  auto param = [&](size_t k) { return k < params.size() ? params[k] : -1; };
+  const std::string& op = n.op;
+  if (op == "Reshape")  // an already canonical Reshape has no shape input but a shape attribute
+    n.iattrs["shape_in"] =
+        param(0) < 0 && n.has_iattr("shape") ? n.ints("shape") : const_ints(g, n, param(0), "shape");
+  if ((op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum") && param(0) >= 0) {
+    if (n.has_iattr("axes"))
+      throw CompileError(fmt::format("{}: axes given both as an attribute and as an input", what));
+    n.iattrs["axes"] = const_ints(g, n, param(0), "axes");
+  }
+  if (op == "Slice" && !params.empty()) {
+    const char* names[] = {"starts", "ends", "axes", "steps"};
+    for (size_t k = 0; k < 4; ++k)
+      if (param(k) >= 0) n.iattrs[names[k]] = const_ints(g, n, param(k), names[k]);
+  }
+  if (op == "Gather" && !(param(0) < 0 && n.has_iattr("indices"))) {
+    n.iattrs["indices"] = const_ints(g, n, param(0), "indices");
+    n.iattrs["indices_shape"] = g.tensors[param(0)].shape;
+  }
+  if (op == "ConstantOfShape") {
+    n.iattrs["shape"] = const_ints(g, n, param(0), "shape");
+    for (int64_t d : n.ints("shape"))
+      if (d <= 0) throw CompileError(fmt::format("{}: shape {} has a size {} (sizes >= 1 only)", what,
+                                                 shape_str(n.ints("shape")), d));
+  }
+  if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
+  if (op == "ConstantOfShape") return;
+
+  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+  const int64_t r = int64_t(x.size());
+  if (op == "Transpose") {
+    if (!n.has_iattr("perm")) {
+      std::vector<int64_t> p;
+      for (int64_t d = r - 1; d >= 0; --d) p.push_back(d);
+      n.iattrs["perm"] = p;
+    }
+    std::vector<int64_t> p = n.ints("perm");
+    std::vector<int64_t> sorted = p;
+    for (int64_t& a : sorted) a = a < 0 ? a + r : a;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t d = 0; d < r; ++d)
+      if (int64_t(sorted.size()) != r || sorted[d] != d)
+        throw CompileError(fmt::format("{}: perm [{}] is not a permutation of the {} axes of {}", what,
+                                       fmt::join(p, ","), r, shape_str(x)));
+    for (int64_t& a : p) a = a < 0 ? a + r : a;
+    n.iattrs["perm"] = p;
+  } else if (op == "Reshape") {
+    std::vector<int64_t> s = n.ints("shape_in");
+    n.iattrs.erase("shape_in");
+    const bool allowzero = n.iattr("allowzero") != 0;
+    int64_t known = 1, infer = -1, total = 1;
+    for (int64_t d : x) total *= d;
+    for (size_t d = 0; d < s.size(); ++d) {
+      if (s[d] == 0 && !allowzero) {
+        if (d >= x.size())
+          throw CompileError(fmt::format("{}: shape {}: 0 at dimension {} copies a dimension {} does not have", what,
+                                         shape_str(s), d, shape_str(x)));
+        s[d] = x[d];
+      }
+      if (s[d] == -1) {
+        if (infer >= 0) throw CompileError(fmt::format("{}: shape {} has two -1", what, shape_str(s)));
+        infer = int64_t(d);
+      } else if (s[d] < 0) {
+        throw CompileError(fmt::format("{}: shape {} has a negative size", what, shape_str(s)));
+      } else {
+        known *= s[d];
+      }
+    }
+    if (infer >= 0) {
+      if (known == 0 || total % known != 0)
+        throw CompileError(fmt::format("{}: cannot reshape {} to {}", what, shape_str(x), shape_str(s)));
+      s[infer] = total / known;
+    }
+    n.iattrs["shape"] = s;
+  } else if (op == "Flatten") {
+    int64_t a = n.iattr("axis");
+    if (a < -r || a > r) throw CompileError(fmt::format("{}: axis {} is out of range for rank {}", what, a, r));
+    n.iattrs["axis"] = {a < 0 ? a + r : a};
+  } else if (op == "Squeeze") {
+    if (!n.has_iattr("axes")) {
+      std::vector<int64_t> axes;
+      for (int64_t d = 0; d < r; ++d)
+        if (x[d] == 1) axes.push_back(d);
+      n.iattrs["axes"] = axes;
+    } else {
+      n.iattrs["axes"] = norm_axes(n.ints("axes"), r, what, "axes");
+    }
+  } else if (op == "Unsqueeze") {
+    if (!n.has_iattr("axes")) throw CompileError(fmt::format("{}: axes are not given", what));
+    n.iattrs["axes"] = norm_axes(n.ints("axes"), r + int64_t(n.ints("axes").size()), what, "axes");
+  } else if (op == "Softmax" || op == "LogSoftmax") {
+    int64_t a = norm_axis(n.iattr("axis"), r, what, "axis");
+    if (n.has_iattr("legacy2d")) {
+      // Opset < 13: softmax over the flattened dimensions [axis, rank). The same as one
+      // axis when at most one of them has a size > 1.
+      int64_t big = -1;
+      for (int64_t d = a; d < r; ++d)
+        if (x[d] > 1) {
+          if (big >= 0)
+            throw CompileError(fmt::format(
+                "{}: opset < 13 softmax over dimensions {}..{} of {} (more than one of size > 1) is not supported",
+                what, a, r - 1, shape_str(x)));
+          big = d;
+        }
+      a = big >= 0 ? big : r - 1;
+      n.iattrs.erase("legacy2d");
+    }
+    n.iattrs["axis"] = {a};
+  } else if (op == "Concat") {
+    n.iattrs["axis"] = {norm_axis(n.iattr("axis"), r, what, "axis")};
+  } else if (op == "Gather") {
+    const int64_t a = norm_axis(n.iattr("axis"), r, what, "axis");
+    n.iattrs["axis"] = {a};
+    for (int64_t& i : n.iattrs["indices"]) {
+      if (i < -x[a] || i >= x[a])
+        throw CompileError(fmt::format("{}: index {} is out of range for dimension {} of size {}", what, i, a, x[a]));
+      if (i < 0) i += x[a];
+    }
+  } else if (op.rfind("Reduce", 0) == 0) {
+    std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
+    const bool noop = n.has_iattr("noop_with_empty_axes") && n.iattr("noop_with_empty_axes") != 0;
+    n.iattrs.erase("noop_with_empty_axes");
+    if (axes.empty() && noop) {
+      n.op = "Identity";
+      n.iattrs.clear();
+      return;
+    }
+    if (axes.empty())
+      for (int64_t d = 0; d < r; ++d) axes.push_back(d);
+    n.iattrs["axes"] = norm_axes(axes, r, what, "axes");
+  } else if (op == "Slice") {
+    if (!n.has_iattr("starts") || !n.has_iattr("ends"))
+      throw CompileError(fmt::format("{}: starts and ends are required", what));
+    const std::vector<int64_t> st = n.ints("starts"), en = n.ints("ends");
+    std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
+    std::vector<int64_t> steps = n.has_iattr("steps") ? n.ints("steps") : std::vector<int64_t>{};
+    if (axes.empty())
+      for (size_t k = 0; k < st.size(); ++k) axes.push_back(int64_t(k));
+    if (steps.empty()) steps.assign(st.size(), 1);
+    if (en.size() != st.size() || axes.size() != st.size() || steps.size() != st.size())
+      throw CompileError(fmt::format("{}: starts, ends, axes and steps differ in length ({}, {}, {}, {})", what,
+                                     st.size(), en.size(), axes.size(), steps.size()));
+    std::vector<int64_t> S(r, 0), E(x), P(r, 1);
+    std::set<int64_t> seen;
+    for (size_t k = 0; k < st.size(); ++k) {
+      const int64_t a = norm_axis(axes[k], r, what, "axis");
+      if (!seen.insert(a).second) throw CompileError(fmt::format("{}: axis {} is sliced twice", what, a));
+      const int64_t dim = x[a], step = steps[k];
+      if (step == 0) throw CompileError(fmt::format("{}: step 0 on axis {}", what, a));
+      int64_t s = st[k], e = en[k];
+      if (s < 0) s += dim;
+      if (e < 0) e += dim;
+      if (step > 0) {
+        s = std::clamp<int64_t>(s, 0, dim);
+        e = std::clamp<int64_t>(e, 0, dim);
+      } else {
+        s = std::clamp<int64_t>(s, 0, dim - 1);
+        e = std::clamp<int64_t>(e, -1, dim - 1);
+      }
+      S[a] = s;
+      E[a] = e;
+      P[a] = step;
+    }
+    n.iattrs.erase("axes");
+    n.iattrs["starts"] = S;
+    n.iattrs["ends"] = E;
+    n.iattrs["steps"] = P;
+  }
+}
+
+DType cast_type(const Node& n, const std::string& what) {
+  const int64_t to = n.iattr("to");
+  if (to == 1) return DType::F32;                       // FLOAT
+  if (to == 7 || to == 6) return DType::I64;            // INT64, INT32 (held as int64)
+  throw CompileError(fmt::format("{}: cast to data type {} is not supported (FLOAT, INT32, INT64)", what, to));
+}
+
+}  // namespace
+
+void fold_constants(Graph& g) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    Node& n = g.nodes[ni];
+    const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+    for (int i : n.inputs)
+      if (i >= 0 && !g.tensors.at(i).shape_known)
+        throw CompileError(fmt::format("{}: input '{}' has no known shape", what, g.tensors[i].name));
+    if (!n.canonical) canonicalize(g, n);
+    n.canonical = true;
+    // Output type and shape.
+    DType dt = DType::F32;
+    std::vector<int64_t> shape;
+    const std::string& op = n.op;
+    auto in_dt = [&](size_t k) { return g.tensors.at(n.inputs.at(k)).dtype; };
+    if (op == "Shape") {
+      dt = DType::I64;
+      const int64_t r = int64_t(g.tensors.at(n.inputs.at(0)).shape.size());
+      int64_t s = n.iattr("start"), e = n.has_iattr("end") ? n.iattr("end") : r;
+      s = std::clamp<int64_t>(s < 0 ? s + r : s, 0, r);
+      e = std::clamp<int64_t>(e < 0 ? e + r : e, 0, r);
+      n.iattrs["start"] = {s};
+      n.iattrs["end"] = {e};
+      shape = {std::max<int64_t>(0, e - s)};
+    } else if (op == "Constant" || op == "ConstantOfShape") {
+      if (op == "Constant" && n.tattrs.count("value") == 0)
+        throw CompileError(fmt::format("{}: no value attribute", what));
+      if (n.tattrs.count("value")) {
+        const Tensor& v = g.tensors.at(n.tattrs.at("value"));
+        dt = v.dtype;
+        shape = v.shape;
+        if (op == "ConstantOfShape" && v.elements() != 1)
+          throw CompileError(fmt::format("{}: value holds {} elements, expected one", what, v.elements()));
+      }
+      if (op == "ConstantOfShape") shape = n.ints("shape");
+    } else if (op == "Cast") {
+      dt = cast_type(n, what);
+      shape = g.tensors.at(n.inputs.at(0)).shape;
+    } else {
+      shape = node_output_shape(g, n);
+      static const std::set<std::string> kPoly = {"Add",     "Sub",       "Mul",    "Div",       "Max",   "Min",
+                                                  "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze",
+                                                  "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather"};
+      if (kPoly.count(op) && !n.inputs.empty()) dt = in_dt(0);
+      for (size_t k = 0; k < n.inputs.size(); ++k)
+        if (in_dt(k) != dt)
+          throw CompileError(fmt::format("{}: input '{}' is {}, expected {}", what, g.tensors[n.inputs[k]].name,
+                                         dtype_name(in_dt(k)), dtype_name(dt)));
+    }
+    for (int64_t d : shape)
+      if (d <= 0)
+        throw CompileError(fmt::format("{}: output shape {} has a dimension of size {} (sizes >= 1 only)", what,
+                                       shape_str(shape), d));
+    Tensor& out = g.tensors.at(n.outputs.at(0));
+    if (out.shape_known && out.shape != shape)
+      throw CompileError(fmt::format("{}: output '{}' is declared {} but the operator gives {}", what, out.name,
+                                     shape_str(out.shape), shape_str(shape)));
+    out.shape = shape;
+    out.shape_known = true;
+    out.dtype = dt;
+
+    bool foldable = op == "Shape";
+    if (!foldable) {
+      foldable = true;
+      for (int i : n.inputs) foldable &= g.tensors[i].kind == TensorKind::Constant;
+    }
+    if (foldable) {
+      Value v;
+      if (op == "Shape") {
+        v.dtype = DType::I64;
+        v.shape = shape;
+        const auto& xs = g.tensors[n.inputs[0]].shape;
+        v.i.assign(xs.begin() + n.iattr("start"), xs.begin() + n.iattr("end"));
+      } else if (op == "Constant" || op == "ConstantOfShape") {
+        const Tensor* vt = n.tattrs.count("value") ? &g.tensors.at(n.tattrs.at("value")) : nullptr;
+        v.dtype = dt;
+        v.shape = shape;
+        int64_t cnt = 1;
+        for (int64_t d : shape) cnt *= d;
+        if (op == "Constant") {
+          v.f = vt->data;
+          v.i = vt->idata;
+        } else if (dt == DType::F32) {
+          v.f.assign(cnt, vt ? vt->data.at(0) : 0.0f);
+        } else {
+          v.i.assign(cnt, vt->idata.at(0));
+        }
+      } else {
+        std::vector<Value> ins;
+        ins.reserve(n.inputs.size());
+        for (int i : n.inputs) ins.push_back(value_of(g.tensors[i]));
+        std::vector<const Value*> ptrs;
+        for (const Value& x : ins) ptrs.push_back(&x);
+        v = detail::eval_node(g, n, ptrs, shape, dt);
+      }
+      Tensor& o = g.tensors[n.outputs[0]];
+      o.kind = TensorKind::Constant;
+      o.producer = -1;
+      o.data = std::move(v.f);
+      o.idata = std::move(v.i);
+      dead[ni] = true;
+      continue;
+    }
+    for (int i : n.inputs)
+      if (g.tensors[i].dtype != DType::F32)
+        throw CompileError(fmt::format("{}: input '{}' is {}; only fp32 values are computed at run time", what,
+                                       g.tensors[i].name, dtype_name(g.tensors[i].dtype)));
+    if (dt != DType::F32)
+      throw CompileError(fmt::format("{}: output '{}' would be {} computed at run time (only fp32 is)", what,
+                                     out.name, dtype_name(dt)));
+    if (op == "Cast") {
+      n.op = "Identity";
+      n.iattrs.clear();
+    }
+  }
+
+  // Dead code: folded nodes, then nodes whose outputs nothing uses.
+  std::vector<int> uses(g.tensors.size(), 0);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+    if (!dead[ni])
+      for (int i : g.nodes[ni].inputs) ++uses[i];
+  for (size_t ni = g.nodes.size(); ni-- > 0;) {
+    if (dead[ni]) continue;
+    const int o = g.nodes[ni].outputs[0];
+    if (uses[o] == 0 && !g.tensors[o].is_output) {
+      dead[ni] = true;
+      for (int i : g.nodes[ni].inputs) --uses[i];
+    }
+  }
+  std::vector<int> remap(g.tensors.size(), -1);
+  std::vector<Tensor> tensors;
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    const Tensor& x = g.tensors[t];
+    const bool keep = x.kind == TensorKind::Input || x.is_output || uses[t] > 0;
+    if (!keep) continue;
+    remap[t] = int(tensors.size());
+    tensors.push_back(std::move(g.tensors[t]));
+  }
+  std::vector<Node> nodes;
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
+    if (dead[ni]) continue;
+    Node n = std::move(g.nodes[ni]);
+    n.tattrs.clear();
+    for (int& i : n.inputs) i = remap[i];
+    for (int& o : n.outputs) {
+      o = remap[o];
+      tensors[o].producer = int(nodes.size());
+    }
+    nodes.push_back(std::move(n));
+  }
+  for (int& i : g.inputs) i = remap[i];
+  for (int& o : g.outputs) o = remap[o];
+  g.tensors = std::move(tensors);
+  g.nodes = std::move(nodes);
+}
+
+}  // namespace openrdu::compiler

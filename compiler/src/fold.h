@@ -1,0 +1,37 @@
+// Front-end internals shared by the ONNX importer, the YAML loader, constant folding
+// (fold.cc) and the CPU reference (reference.cc).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "openrdu/compiler/ir.h"
+
+namespace openrdu::compiler::detail {
+
+// A host value during folding or reference interpretation: fp32 or int64 data.
+struct Value {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  std::vector<float> f;    // F32
+  std::vector<int64_t> i;  // I64
+  int64_t elements() const;
+};
+
+// Evaluate one canonical node (parameters in attributes) on the host. `in` holds the
+// node's inputs; `out_shape`/`out_dtype` are the inferred output. fp32 arithmetic
+// follows the reference semantics (reference.cc); int64 supports the shape operators
+// (data movement, Add/Sub/Mul/Div/Max/Min/Neg/Abs/Identity, Cast).
+Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& in,
+                const std::vector<int64_t>& out_shape, DType out_dtype);
+
+// Attribute schema shared by the ONNX importer and the YAML loader.
+enum class AttrKind { Float, Int, Ints, Tensor };
+const char* attr_kind_name(AttrKind k);  // "float (FLOAT)", ...
+// The kind of attribute `name` of `op` at `opset`; false when the attribute is unknown.
+bool attr_kind(const std::string& op, const std::string& name, int opset, AttrKind& kind);
+// Fills the defaults of the attributes the front end has not set (and marks opset < 13
+// Softmax/LogSoftmax with iattr "legacy2d").
+void fill_attr_defaults(Node& n, int opset);
+
+}  // namespace openrdu::compiler::detail

@@ -1,0 +1,226 @@
+// Graph legalisation before grouping (lower.h, struct Lowered): Gemm split into its
+// product and an elementwise epilogue, constant MatMul/Gemm operands stored for
+// contiguous loads, view aliasing, copies for graph outputs that cannot alias.
+//
+// Alias rule: Reshape, Flatten, Squeeze and Unsqueeze do not move data (C order is
+// unchanged), so their output uses the DRAM bytes of their input: no section, the
+// same address. Following views back gives a tensor's root, the tensor that owns the
+// buffer. A graph output must own its buffer under its own name (the PEF lists it with
+// role Output and the runtime copies it back), so a graph output that is a view of
+//  * a graph input or a constant, or
+//  * a buffer that is itself a graph output or is already owned by an earlier output
+// gets a copy: an Identity node (MOV through a PCU) from the view into its own buffer.
+// Otherwise the output becomes the owner of its root's buffer: the PEF names the
+// buffer after the output (the root's own name does not appear).
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+bool is_view_op(const std::string& op) {
+  return op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze";
+}
+
+bool is_elementwise_op(const std::string& op) {
+  static const char* const kOps[] = {"Add",  "Sub",  "Mul",  "Max",       "Min",   "Relu",        "Identity",
+                                     "Abs",  "Neg",  "Sum",  "Clip",      "LeakyRelu", "PRelu", "HardSigmoid",
+                                     "GemmEpilogue"};
+  return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op == o; });
+}
+
+namespace {
+
+std::string unique_name(const Graph& g, const std::string& base) {
+  if (g.find(base) < 0) return base;
+  for (int i = 1;; ++i) {
+    const std::string n = fmt::format("{}.{}", base, i);
+    if (g.find(n) < 0) return n;
+  }
+}
+
+// A constant with its last two dims swapped (per batch): its name "<name>.T".
+int transposed_constant(Graph& g, int t, std::map<int, int>& cache) {
+  if (auto it = cache.find(t); it != cache.end()) return it->second;
+  const Tensor& src = g.tensors[t];
+  const size_t r = src.shape.size();
+  Tensor nt;
+  nt.name = unique_name(g, src.name + ".T");
+  nt.kind = TensorKind::Constant;
+  nt.shape = src.shape;
+  nt.shape_known = true;
+  std::swap(nt.shape[r - 1], nt.shape[r - 2]);
+  const int64_t rows = src.shape[r - 2], cols = src.shape[r - 1], mat = rows * cols;
+  const int64_t batches = mat ? src.elements() / mat : 0;
+  nt.data.resize(src.data.size());
+  for (int64_t b = 0; b < batches; ++b)
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) nt.data[b * mat + j * rows + i] = src.data[b * mat + i * cols + j];
+  const int id = g.add_tensor(std::move(nt));
+  cache[t] = id;
+  return id;
+}
+
+}  // namespace
+
+Lowered legalize(const Graph& in, const arch::Config* cfg) {
+  Lowered lw;
+  lw.g = in;
+  Graph& g = lw.g;
+  std::map<int, int> tcache;
+  std::vector<Node> nodes;
+  std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
+  for (const Node& n0 : in.nodes) {
+    Node n = n0;
+    if (n.op == "MatMul" || n.op == "Gemm") {
+      if (n.inputs.size() < 2)
+        throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));
+      bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
+      bool tb = n.op == "Gemm" && n.has_iattr("transB") && n.iattr("transB") != 0;
+      const Tensor& a = g.tensors[n.inputs[0]];
+      const Tensor& b = g.tensors[n.inputs[1]];
+      // Constants stored so that their loads are contiguous: A as A^T, B as [K, N].
+      if (a.kind == TensorKind::Constant && a.shape.size() >= 2 && !ta) {
+        n.inputs[0] = transposed_constant(g, n.inputs[0], tcache);
+        ta = true;
+      }
+      if (b.kind == TensorKind::Constant && b.shape.size() >= 2 && tb) {
+        n.inputs[1] = transposed_constant(g, n.inputs[1], tcache);
+        tb = false;
+      }
+      // A run-time A is gathered (n_acc requests per firing) once per n-tile: when there
+      // are several n-tiles, transpose it once into A^T (one gather pass) so the
+      // product's A loads are contiguous.
+      const auto& sa = g.tensors[n.inputs[0]].shape;
+      const auto& sb = g.tensors[n.inputs[1]].shape;
+      if (cfg && !ta && sa.size() >= 2 && g.tensors[n.inputs[0]].kind != TensorKind::Constant) {
+        const int64_t M = sa[sa.size() - 2];
+        const int64_t N = sb.size() < 2 ? 1 : tb ? sb[sb.size() - 2] : sb[sb.size() - 1];
+        int64_t n_acc = 1;
+        for (int64_t d = std::min<int64_t>(cfg->stages, cfg->lanes); d >= 1; --d)
+          if (M % d == 0) {
+            n_acc = d;
+            break;
+          }
+        if (n_acc > 1 && N > int64_t(cfg->lanes)) {
+          Tensor at;
+          at.name = unique_name(g, g.tensors[n.inputs[0]].name + ".T");
+          at.kind = TensorKind::Value;
+          at.shape = sa;
+          std::swap(at.shape[sa.size() - 1], at.shape[sa.size() - 2]);
+          at.shape_known = true;
+          Node tr;
+          tr.name = n.name + ".transposeA";
+          tr.op = "Transpose";
+          for (size_t d = 0; d < at.shape.size(); ++d) tr.iattrs["perm"].push_back(int64_t(d));
+          std::swap(tr.iattrs["perm"][sa.size() - 1], tr.iattrs["perm"][sa.size() - 2]);
+          tr.inputs = {n.inputs[0]};
+          tr.outputs = {g.add_tensor(std::move(at))};
+          n.inputs[0] = tr.outputs[0];
+          ta = true;
+          nodes.push_back(tr);
+        }
+      }
+      if (n.op == "Gemm") {
+        const float alpha = n.has_attr("alpha") ? n.attr("alpha") : 1.0f;
+        const float beta = n.has_attr("beta") ? n.attr("beta") : 1.0f;
+        const bool has_c = n.inputs.size() > 2 && n.inputs[2] >= 0 && beta != 0.0f;
+        if (alpha != 1.0f || has_c) {
+          // Product into an internal tensor, then Y = [alpha*] P [+ beta*C].
+          const int y = n.outputs[0];
+          Tensor p;
+          p.name = unique_name(g, g.tensors[y].name + ".matmul");
+          p.kind = TensorKind::Value;
+          p.shape = g.tensors[y].shape;
+          p.shape_known = true;
+          const int pt = g.add_tensor(std::move(p));
+          Node e;
+          e.name = n.name + ".epilogue";
+          e.op = "GemmEpilogue";
+          e.inputs = {pt};
+          if (has_c) e.inputs.push_back(n.inputs[2]);
+          e.outputs = {y};
+          e.attrs["alpha"] = alpha;
+          e.attrs["beta"] = beta;
+          e.attrs["has_c"] = has_c ? 1.0f : 0.0f;
+          n.outputs = {pt};
+          n.inputs.resize(2);
+          trans[nodes.size()] = {ta, tb};
+          nodes.push_back(n);
+          nodes.push_back(e);
+          continue;
+        }
+        n.inputs.resize(2);
+      }
+      trans[nodes.size()] = {ta, tb};
+    }
+    nodes.push_back(n);
+  }
+  g.nodes = std::move(nodes);
+  for (const auto& [k, v] : trans) lw.trans[int(k)] = v;
+
+  auto producers = [&] {
+    for (auto& t : g.tensors)
+      if (t.kind == TensorKind::Value) t.producer = -1;
+    for (size_t i = 0; i < g.nodes.size(); ++i)
+      for (int o : g.nodes[i].outputs) g.tensors[o].producer = int(i);
+  };
+  producers();
+  auto roots = [&] {
+    lw.root.resize(g.tensors.size());
+    for (size_t t = 0; t < g.tensors.size(); ++t) lw.root[t] = int(t);
+    for (const Node& n : g.nodes)
+      if (is_view_op(n.op) && !n.inputs.empty()) lw.root[n.outputs[0]] = lw.root[n.inputs[0]];
+  };
+  roots();
+
+  // Copies for outputs that cannot own their buffer.
+  std::vector<int> owner(g.tensors.size(), -1);
+  for (int o : g.outputs)
+    if (lw.root[o] == o && g.tensors[o].kind == TensorKind::Value) owner[o] = o;
+  auto rewire = [&](int from, int to) {
+    for (Node& n : g.nodes)
+      for (int& i : n.inputs)
+        if (i == from) i = to;
+  };
+  for (int o : g.outputs) {
+    const int r = lw.root[o];
+    if (g.tensors[o].kind == TensorKind::Input)
+      throw CompileError(fmt::format("{}: output '{}' is a graph input; no operator computes it (not supported)",
+                                     g.source, g.tensors[o].name));
+    const bool is_const = g.tensors[o].kind == TensorKind::Constant;
+    if (!is_const && owner[r] == o) continue;
+    if (!is_const && g.tensors[r].kind == TensorKind::Value && owner[r] < 0) {
+      owner[r] = o;
+      continue;
+    }
+    // Copy: the data moves to a new tensor, o becomes an Identity's output.
+    Tensor src = g.tensors[o];
+    src.name = unique_name(g, g.tensors[o].name + (is_const ? ".const" : ".view"));
+    src.is_output = false;
+    const int s = g.add_tensor(std::move(src));
+    rewire(o, s);
+    if (!is_const) g.nodes[g.tensors[o].producer].outputs[0] = s;
+    Tensor& ot = g.tensors[o];
+    ot.kind = TensorKind::Value;
+    ot.data.clear();
+    Node c;
+    c.name = unique_name(g, ot.name + ".copy");
+    c.op = "Identity";
+    c.inputs = {s};
+    c.outputs = {o};
+    g.nodes.push_back(c);
+    producers();
+    roots();
+    owner.resize(g.tensors.size(), -1);
+    owner[o] = o;
+  }
+  lw.owner.assign(g.tensors.size(), -1);
+  for (size_t t = 0; t < g.tensors.size(); ++t)
+    if (lw.root[t] == int(t)) lw.owner[t] = owner[t] >= 0 ? owner[t] : int(t);
+  return lw;
+}
+
+}  // namespace openrdu::compiler::detail

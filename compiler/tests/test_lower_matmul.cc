@@ -1,0 +1,557 @@
+// MatMul, Gemm, Transpose and views lowered onto the grid, run on the functional model
+// (model::Core) and compared bit for bit with an independent host computation (the
+// fma chain the architecture specifies: acc = fma(a, b, acc) over k ascending from
+// -0.0; Gemm: fl(alpha*p), then fma(beta, C, p)) and with the CPU reference
+// (compiler::reference_run). Shapes are drawn with a seed (OPENRDU_SEED).
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <numeric>
+#include <random>
+#include <set>
+#include <functional>
+
+#include "lower.h"
+#include "model_run.h"
+#include "openrdu/compiler/ir.h"
+#include "test_util.h"
+
+namespace openrdu::compiler {
+namespace {
+
+using test::ModelBuilder;
+using test::run_on_model;
+using ::testing::HasSubstr;
+
+uint32_t seed() {
+  const char* s = std::getenv("OPENRDU_SEED");
+  const uint32_t v = s ? uint32_t(std::strtoul(s, nullptr, 0)) : 20261122u;
+  std::printf("OPENRDU_SEED=%u\n", v);
+  return v;
+}
+
+void set_int(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+void set_float(onnx::NodeProto* n, const std::string& name, float v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::FLOAT);
+  a->set_f(v);
+}
+void set_ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+void init_i64(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& v) {
+  auto* t = b.proto().mutable_graph()->add_initializer();
+  t->set_name(name);
+  t->set_data_type(onnx::TensorProto::INT64);
+  t->add_dims(int64_t(v.size()));
+  for (int64_t x : v) t->add_int64_data(x);
+}
+
+int64_t numel(const std::vector<int64_t>& s) {
+  return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<int64_t>());
+}
+
+HostTensor random_tensor(std::mt19937& rng, const std::vector<int64_t>& shape) {
+  HostTensor t;
+  t.shape = shape;
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::uniform_int_distribution<int> kind(0, 29);
+  for (int64_t i = 0; i < numel(shape); ++i) {
+    const int k = kind(rng);
+    t.data.push_back(k == 0 ? -0.0f : k == 1 ? 0.0f : k == 2 ? std::ldexp(u(rng), -130) : u(rng));
+  }
+  return t;
+}
+
+// numpy matmul (1-D promotion, batch broadcasting) as the fma chain; a and b as stored,
+// ta/tb: the last two dims are transposed (Gemm).
+HostTensor host_matmul(const HostTensor& a, const HostTensor& b, bool ta, bool tb) {
+  auto mk = [](const std::vector<int64_t>& s, bool t, bool is_a, int64_t& rows, int64_t& cols, int64_t& rs,
+               int64_t& cs, std::vector<int64_t>& batch) {
+    if (s.size() == 1) {
+      if (is_a)
+        rows = 1, cols = s[0], rs = 0, cs = 1;
+      else
+        rows = s[0], cols = 1, rs = 1, cs = 0;
+      return;
+    }
+    const size_t r = s.size();
+    batch.assign(s.begin(), s.end() - 2);
+    if (t)
+      rows = s[r - 1], cols = s[r - 2], rs = 1, cs = s[r - 1];
+    else
+      rows = s[r - 2], cols = s[r - 1], rs = s[r - 1], cs = 1;
+  };
+  int64_t M, K, K2, N, am, ak, bk, bn;
+  std::vector<int64_t> ab, bb;
+  mk(a.shape, ta, true, M, K, am, ak, ab);
+  mk(b.shape, tb, false, K2, N, bk, bn, bb);
+  EXPECT_EQ(K, K2);
+  const size_t r = std::max(ab.size(), bb.size());
+  std::vector<int64_t> ob(r), pa(r, 1), pb(r, 1);
+  for (size_t i = 0; i < r; ++i) {
+    const size_t k = r - 1 - i;
+    pa[k] = i < ab.size() ? ab[ab.size() - 1 - i] : 1;
+    pb[k] = i < bb.size() ? bb[bb.size() - 1 - i] : 1;
+    ob[k] = std::max(pa[k], pb[k]);
+  }
+  HostTensor y;
+  y.shape = ob;
+  if (a.shape.size() > 1) y.shape.push_back(M);
+  if (b.shape.size() > 1) y.shape.push_back(N);
+  const int64_t nb = numel(ob);
+  for (int64_t bi = 0; bi < nb; ++bi) {
+    int64_t rem = bi, oa = 0, ob_ = 0, sa = 1, sb = 1;
+    for (size_t i = r; i-- > 0;) {
+      const int64_t idx = rem % ob[i];
+      rem /= ob[i];
+      oa += (pa[i] == 1 ? 0 : idx) * sa;
+      ob_ += (pb[i] == 1 ? 0 : idx) * sb;
+      sa *= pa[i];
+      sb *= pb[i];
+    }
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t n = 0; n < N; ++n) {
+        float acc = -0.0f;
+        for (int64_t k = 0; k < K; ++k)
+          acc = std::fma(a.data[size_t(oa * M * K + m * am + k * ak)], b.data[size_t(ob_ * K * N + k * bk + n * bn)],
+                         acc);
+        y.data.push_back(acc);
+      }
+  }
+  return y;
+}
+
+void expect_bits(const HostTensor& got, const HostTensor& want, const std::string& what) {
+  ASSERT_EQ(got.shape, want.shape) << what;
+  ASSERT_EQ(got.data.size(), want.data.size()) << what;
+  for (size_t i = 0; i < want.data.size(); ++i)
+    ASSERT_TRUE(test::same_f32(got.data[i], want.data[i]))
+        << what << ": element " << i << ": device 0x" << std::hex << test::bits(got.data[i]) << " (" << got.data[i]
+        << "), expected 0x" << test::bits(want.data[i]) << " (" << want.data[i] << ")";
+}
+
+const arch::Config& tiny() {
+  static const arch::Config c = arch::load_config("tiny");
+  return c;
+}
+const arch::Config& small() {
+  static const arch::Config c = arch::load_config("small");
+  return c;
+}
+
+// Compile for tiny and small at -O0 and -O1, run on the model, compare with `want`
+// and with the CPU reference.
+void check_model(const std::string& bytes, const std::map<std::string, HostTensor>& in,
+                 const std::map<std::string, HostTensor>& want, const std::string& what) {
+  const Graph g = import_onnx_bytes(bytes, what);
+  const auto ref = reference_run(g, in);
+  for (const auto& [name, w] : want) {
+    ASSERT_TRUE(ref.count(name)) << what << ": reference has no output " << name;
+    expect_bits(ref.at(name), w, what + " (CPU reference) " + name);
+  }
+  for (const arch::Config* cfg : {&tiny(), &small()})
+    for (int o : {0, 1}) {
+      Options opts;
+      opts.opt_level = o;
+      const auto out = run_on_model(*cfg, compile_graph(g, *cfg, opts), in);
+      for (const auto& [name, w] : want) {
+        ASSERT_TRUE(out.count(name)) << what << ": no output " << name;
+        expect_bits(out.at(name), w, fmt::format("{} on {} -O{}: {}", what, cfg->name, o, name));
+      }
+    }
+}
+
+TEST(MatMulOnModel, RandomShapes) {
+  std::mt19937 rng(seed());
+  for (int iter = 0; iter < 40; ++iter) {
+    // M, K, N in 1..9 (1 and lane tails included), sometimes larger.
+    auto dim = [&] { return int64_t(rng() % 5 == 0 ? 1 : 1 + rng() % (rng() % 4 == 0 ? 21 : 9)); };
+    const int64_t M = dim(), K = dim(), N = dim();
+    std::vector<int64_t> sa = {M, K}, sb = {K, N};
+    switch (iter % 8) {
+      case 1:  // batched A, 2-D B
+        sa.insert(sa.begin(), 1 + int64_t(rng() % 3));
+        break;
+      case 2:  // broadcast batch dims on both
+        sa.insert(sa.begin(), {2, 1});
+        sb.insert(sb.begin(), 3);
+        break;
+      case 3:  // 1-D A
+        sa = {K};
+        break;
+      case 4:  // 1-D B, batched A
+        sb = {K};
+        sa.insert(sa.begin(), 2);
+        break;
+      case 5:  // both 1-D: a dot product, scalar output
+        sa = {K};
+        sb = {K};
+        break;
+      default:
+        break;
+    }
+    const bool const_a = rng() % 4 == 0, const_b = rng() % 2 == 0;
+    ModelBuilder b;
+    const HostTensor A = random_tensor(rng, sa), B = random_tensor(rng, sb);
+    std::map<std::string, HostTensor> in;
+    if (const_a)
+      b.init("a", sa, A.data);
+    else {
+      b.input("a", sa);
+      in["a"] = A;
+    }
+    if (const_b)
+      b.init("b", sb, B.data);
+    else {
+      b.input("b", sb);
+      in["b"] = B;
+    }
+    if (in.empty()) {  // keep one run-time input
+      b.input("z", {1});
+      in["z"] = {{1}, {0.0f}};
+    }
+    b.node("MatMul", {"a", "b"}, {"y"}, "mm");
+    b.output("y");
+    const std::string what = fmt::format("iter {} MatMul {}{} x {}{}", iter, shape_str(sa), const_a ? " (const)" : "",
+                                         shape_str(sb), const_b ? " (const)" : "");
+    check_model(b.bytes(), in, {{"y", host_matmul(A, B, false, false)}}, what);
+  }
+}
+
+TEST(GemmOnModel, TransposesAlphaBetaBias) {
+  std::mt19937 rng(seed() + 1);
+  const float alphas[] = {1.0f, 0.5f, -1.25f, 3.0f};
+  const float betas[] = {1.0f, 0.0f, 2.5f, -0.75f};
+  for (int iter = 0; iter < 32; ++iter) {
+    const int64_t M = 1 + rng() % 9, K = 1 + rng() % 11, N = 1 + rng() % 9;
+    const bool ta = rng() % 2, tb = rng() % 2;
+    const float alpha = alphas[rng() % 4], beta = betas[rng() % 4];
+    const int cform = int(rng() % 6);  // none, [N], [M,N], [M,1], [1], scalar
+    std::vector<int64_t> sa = ta ? std::vector<int64_t>{K, M} : std::vector<int64_t>{M, K};
+    std::vector<int64_t> sb = tb ? std::vector<int64_t>{N, K} : std::vector<int64_t>{K, N};
+    std::vector<int64_t> sc;
+    if (cform == 1) sc = {N};
+    if (cform == 2) sc = {M, N};
+    if (cform == 3) sc = {M, 1};
+    if (cform == 4) sc = {1};
+    const bool const_b = rng() % 2, const_c = rng() % 2, const_a = rng() % 5 == 0;
+    ModelBuilder b;
+    const HostTensor A = random_tensor(rng, sa), B = random_tensor(rng, sb), C = random_tensor(rng, sc);
+    std::map<std::string, HostTensor> in;
+    auto add = [&](const std::string& n, const HostTensor& t, bool c) {
+      if (c)
+        b.init(n, t.shape, t.data);
+      else {
+        b.input(n, t.shape);
+        in[n] = t;
+      }
+    };
+    add("a", A, const_a);
+    add("b", B, const_b);
+    if (cform) add("c", C, const_c);
+    if (in.empty()) {
+      b.input("z", {1});
+      in["z"] = {{1}, {0.0f}};
+    }
+    auto* n = cform ? b.node("Gemm", {"a", "b", "c"}, {"y"}, "gemm") : b.node("Gemm", {"a", "b"}, {"y"}, "gemm");
+    if (ta) set_int(n, "transA", 1);
+    if (tb) set_int(n, "transB", 1);
+    set_float(n, "alpha", alpha);
+    set_float(n, "beta", beta);
+    b.output("y");
+    // Expected: p = chain; alpha != 1: fl(alpha*p); C and beta != 0: fma(beta, C, p).
+    HostTensor y = host_matmul(A, B, ta, tb);
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < N; ++j) {
+        float& p = y.data[size_t(m * N + j)];
+        if (alpha != 1.0f) p = alpha * p;
+        if (cform && beta != 0.0f) {
+          const int64_t ci = cform == 1 ? j : cform == 2 ? m * N + j : cform == 3 ? m : 0;
+          p = std::fma(beta, C.data[size_t(ci)], p);
+        }
+      }
+    const std::string what = fmt::format("iter {} Gemm A{}{} B{}{} alpha {} beta {} C {}", iter, shape_str(sa),
+                                         ta ? "^T" : "", shape_str(sb), tb ? "^T" : "", alpha, beta,
+                                         cform ? shape_str(sc) : "none");
+    check_model(b.bytes(), in, {{"y", y}}, what);
+  }
+}
+
+TEST(TransposeOnModel, RandomPermutations) {
+  std::mt19937 rng(seed() + 2);
+  for (int iter = 0; iter < 30; ++iter) {
+    const int rank = 1 + int(rng() % 4);
+    std::vector<int64_t> sx;
+    for (int d = 0; d < rank; ++d) sx.push_back(1 + int64_t(rng() % 6));
+    std::vector<int64_t> perm(static_cast<size_t>(rank));
+    std::iota(perm.begin(), perm.end(), 0);
+    std::shuffle(perm.begin(), perm.end(), rng);
+    const bool default_perm = iter % 7 == 0;
+    if (default_perm) std::sort(perm.rbegin(), perm.rend());  // ONNX default: reversed
+    ModelBuilder b;
+    b.input("x", sx);
+    auto* n = b.node("Transpose", {"x"}, {"y"}, "tr");
+    if (!default_perm) set_ints(n, "perm", perm);
+    b.output("y");
+    const HostTensor X = random_tensor(rng, sx);
+    std::vector<int64_t> sy(static_cast<size_t>(rank)), xs(static_cast<size_t>(rank), 1);
+    for (int d = rank - 1; d > 0; --d) xs[size_t(d - 1)] = xs[size_t(d)] * sx[size_t(d)];
+    for (int d = 0; d < rank; ++d) sy[size_t(d)] = sx[size_t(perm[size_t(d)])];
+    HostTensor Y;
+    Y.shape = sy;
+    for (int64_t i = 0; i < numel(sy); ++i) {
+      int64_t rem = i, off = 0;
+      for (int d = rank - 1; d >= 0; --d) {
+        off += (rem % sy[size_t(d)]) * xs[size_t(perm[size_t(d)])];
+        rem /= sy[size_t(d)];
+      }
+      Y.data.push_back(X.data[size_t(off)]);
+    }
+    check_model(b.bytes(), {{"x", X}}, {{"y", Y}},
+                fmt::format("iter {} Transpose {} perm {}", iter, shape_str(sx), shape_str(perm)));
+  }
+}
+
+const pef::Tensor& tensor(const pef::Pef& p, const std::string& name) {
+  for (const auto& t : p.tensors)
+    if (t.name == name) return t;
+  throw std::runtime_error("no tensor " + name);
+}
+bool has_tensor(const pef::Pef& p, const std::string& name) {
+  for (const auto& t : p.tensors)
+    if (t.name == name) return true;
+  return false;
+}
+
+TEST(ViewsOnModel, AliasWithoutSections) {
+  // x [2,3,4] -> Reshape [6,4] -> Relu -> Unsqueeze(0) -> Squeeze(0) -> Flatten(1) -> y
+  ModelBuilder b(13);
+  b.input("x", {2, 3, 4});
+  init_i64(b, "shape", {6, -1});
+  init_i64(b, "axes", {0});
+  b.node("Reshape", {"x", "shape"}, {"r"}, "reshape");
+  b.node("Relu", {"r"}, {"h"}, "relu");
+  b.node("Unsqueeze", {"h", "axes"}, {"u"}, "unsq");
+  b.node("Squeeze", {"u", "axes"}, {"s"}, "sq");
+  auto* f = b.node("Flatten", {"s"}, {"y"}, "flat");
+  set_int(f, "axis", 1);
+  b.output("y");
+  std::mt19937 rng(7);
+  const HostTensor X = random_tensor(rng, {2, 3, 4});
+  HostTensor Y{{6, 4}, {}};
+  for (float v : X.data) Y.data.push_back(std::isnan(v) ? v : std::fmax(v, 0.0f) == 0.0f ? 0.0f : std::fmax(v, 0.0f));
+  const Graph g = import_onnx_bytes(b.bytes(), "views");
+  const pef::Pef p = compile_graph(g, tiny());
+  ASSERT_EQ(p.sections.size(), 1u) << "only the Relu is a section";
+  // The Relu writes y's buffer directly (y owns it; h, u, s alias it and are not listed).
+  EXPECT_TRUE(has_tensor(p, "y"));
+  EXPECT_FALSE(has_tensor(p, "h"));
+  EXPECT_EQ(tensor(p, "y").role, pef::Role::Output);
+  const auto out = run_on_model(tiny(), p, {{"x", X}});
+  expect_bits(out.at("y"), reference_run(g, {{"x", X}}).at("y"), "views vs reference");
+  for (size_t i = 0; i < Y.data.size(); ++i) {
+    const float v = X.data[i];
+    EXPECT_EQ(test::bits(out.at("y").data[i]), test::bits(v > 0 ? v : 0.0f)) << i;  // max(-0, +0) = +0
+  }
+}
+
+TEST(ViewsOnModel, OutputsThatCannotAliasAreCopied) {
+  // y1 = Reshape(x) (a view of an input), y2 = Relu(x), y3 = Flatten(y2) (a view of
+  // another output), y4 = Unsqueeze(h) and y5 = Flatten(h), h = Neg(x) (two views of one
+  // buffer: the first owns it, the second is copied).
+  ModelBuilder b(13);
+  b.input("x", {3, 4});
+  init_i64(b, "shape", {4, 3});
+  init_i64(b, "axes", {0});
+  b.node("Reshape", {"x", "shape"}, {"y1"}, "reshape");
+  b.node("Relu", {"x"}, {"y2"}, "relu");
+  set_int(b.node("Flatten", {"y2"}, {"y3"}, "flat"), "axis", 0);
+  b.node("Neg", {"x"}, {"h"}, "neg");
+  b.node("Unsqueeze", {"h", "axes"}, {"y4"}, "unsq");
+  set_int(b.node("Flatten", {"h"}, {"y5"}, "flat2"), "axis", 2);
+  for (const char* y : {"y1", "y2", "y3", "y4", "y5"}) b.output(y);
+  std::mt19937 rng(8);
+  const HostTensor X = random_tensor(rng, {3, 4});
+  const Graph g = import_onnx_bytes(b.bytes(), "copies");
+  const auto ref = reference_run(g, {{"x", X}});
+  for (int o : {0, 1, 3}) {
+    Options opts;
+    opts.opt_level = o;
+    const pef::Pef p = compile_graph(g, tiny(), opts);
+    // Relu, Neg, and copies for y1, y3 and y5.
+    EXPECT_EQ(p.sections.size(), 5u) << "-O" << o;
+    std::set<uint64_t> addrs;
+    for (const char* y : {"y1", "y2", "y3", "y4", "y5"}) {
+      EXPECT_EQ(tensor(p, y).role, pef::Role::Output) << y;
+      EXPECT_TRUE(addrs.insert(tensor(p, y).dev_addr).second) << y << " shares a buffer";
+    }
+    EXPECT_NE(tensor(p, "y1").dev_addr, tensor(p, "x").dev_addr);
+    const auto out = run_on_model(tiny(), p, {{"x", X}});
+    for (const char* y : {"y1", "y2", "y3", "y4", "y5"}) expect_bits(out.at(y), ref.at(y), fmt::format("-O{} {}", o, y));
+    for (size_t i = 0; i < X.data.size(); ++i) EXPECT_TRUE(test::same_f32(out.at("y1").data[i], X.data[i]));
+  }
+}
+
+TEST(ViewsOnModel, FoldedConstantOutputIsCopied) {
+  // y = Reshape(c) folds to a constant: the output gets a copy section from the weights.
+  ModelBuilder b(13);
+  b.input("x", {2});
+  b.init("c", {2, 2}, {1.5f, -2.0f, 0.25f, -0.0f});
+  init_i64(b, "shape", {4});
+  b.node("Reshape", {"c", "shape"}, {"y"}, "reshape");
+  b.node("Relu", {"x"}, {"z"}, "relu");
+  b.output("y");
+  b.output("z");
+  const Graph g = import_onnx_bytes(b.bytes(), "const_out");
+  const pef::Pef p = compile_graph(g, tiny());
+  EXPECT_EQ(p.sections.size(), 2u);
+  EXPECT_EQ(tensor(p, "y").role, pef::Role::Output);
+  const auto out = run_on_model(tiny(), p, {{"x", {{2}, {-1.0f, 3.0f}}}});
+  expect_bits(out.at("y"), {{4}, {1.5f, -2.0f, 0.25f, -0.0f}}, "folded constant output");
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CompileError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+TEST(MatMulErrors, TooManyDimensionsNameTheNode) {
+  {
+    // Batch dims that do not merge: [2,1,3] x [1,2,1] -> three batch dims + n-tiles + k.
+    ModelBuilder b;
+    b.input("a", {2, 1, 3, 4, 5});
+    b.input("b", {1, 2, 1, 5, 6});
+    b.node("MatMul", {"a", "b"}, {"y"}, "mm5");
+    b.output("y");
+    const Graph g = import_onnx_bytes(b.bytes(), "bad.onnx");
+    EXPECT_THAT(error_of([&] { compile_graph(g, tiny()); }),
+                HasSubstr("bad.onnx: node 'mm5' (MatMul) (load of A): the access needs 5 address dimensions, an AGCU "
+                          "stream has 4"));
+  }
+  {
+    ModelBuilder b;
+    b.input("x", {2, 3, 2, 3, 2});
+    set_ints(b.node("Transpose", {"x"}, {"y"}, "tr5"), "perm", {4, 3, 2, 1, 0});
+    b.output("y");
+    const Graph g = import_onnx_bytes(b.bytes(), "bad.onnx");
+    EXPECT_THAT(error_of([&] { compile_graph(g, tiny()); }),
+                HasSubstr("bad.onnx: node 'tr5' (Transpose): the permutation [4,3,2,1,0] of [2,3,2,3,2] needs 5 "
+                          "dimensions after collapsing, at most 4"));
+  }
+}
+
+TEST(MatMulLowering, OuterProductProgram) {
+  // A [8,5] x B [5,6] on tiny (4 lanes, 4 stages): n_acc 4, 2 m-tiles, 2 n-tiles.
+  ModelBuilder b;
+  b.input("a", {8, 5});
+  b.input("b", {5, 6});
+  b.node("MatMul", {"a", "b"}, {"y"}, "mm");
+  b.output("y");
+  const Graph g = import_onnx_bytes(b.bytes(), "mm.onnx");
+  const detail::Lowered lw = detail::legalize(g);
+  const auto sb = detail::lower_matmul(lw, tiny(), 0, "mm");
+  ASSERT_EQ(sb.pcu_cfgs.size(), 1u);
+  const auto& pc = sb.pcu_cfgs[0];
+  EXPECT_EQ(pc.count, 2u * 2u * 5u);
+  EXPECT_EQ(pc.acc_len, 5u);
+  EXPECT_EQ(pc.acc_init, 0x80000000u);
+  EXPECT_EQ(pc.out_mode, 1);
+  for (uint32_t s = 0; s < 4; ++s) {
+    EXPECT_EQ(pc.stages[s].op, arch::Opcode::FMA);
+    EXPECT_EQ(pc.stages[s].bl, s);
+    EXPECT_TRUE(pc.stages[s].acc);
+    EXPECT_EQ(pc.stages[s].src_c, uint8_t(arch::Src::ACC));
+  }
+  // A: gather of column k (lstride = row pitch 5), 4 valid lanes; B: contiguous rows, N tail 6.
+  EXPECT_EQ(sb.loads[0].s.lstride, 5);
+  EXPECT_EQ(sb.loads[0].s.vectors(), 20u);
+  EXPECT_EQ(sb.loads[1].s.lstride, 1);
+  EXPECT_EQ(sb.loads[1].s.vlen, 6u);
+  EXPECT_EQ(sb.store.s.vectors(), 16u);  // 2 m-tiles x 2 n-tiles x 4 rows
+  // n_acc: largest divisor of M <= min(STAGES, LANES): M = 6 on tiny -> 3; M = 7 -> 1.
+  for (auto [m, want] : {std::pair{6, 3}, {7, 1}, {12, 4}}) {
+    ModelBuilder b2;
+    b2.input("a", {m, 2});
+    b2.input("b", {2, 3});
+    b2.node("MatMul", {"a", "b"}, {"y"}, "mm");
+    b2.output("y");
+    const auto lw2 = detail::legalize(import_onnx_bytes(b2.bytes(), "mm.onnx"));
+    const auto s2 = detail::lower_matmul(lw2, tiny(), 0, "mm");
+    int n = 0;
+    for (const auto& st : s2.pcu_cfgs[0].stages) n += st.acc;
+    EXPECT_EQ(n, want) << "M = " << m;
+  }
+}
+
+// ---------------------------------------------------------------- the example MLP
+HostTensor read_npy(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw std::runtime_error(path + ": cannot open");
+  char magic[8];
+  f.read(magic, 8);
+  uint16_t hl = 0;
+  f.read(reinterpret_cast<char*>(&hl), 2);
+  std::string h(hl, ' ');
+  f.read(h.data(), hl);
+  if (h.find("'<f4'") == std::string::npos || h.find("'fortran_order': False") == std::string::npos)
+    throw std::runtime_error(path + ": not a C-order <f4 array");
+  HostTensor t;
+  const auto l = h.find('('), r = h.find(')');
+  std::string dims = h.substr(l + 1, r - l - 1);
+  for (size_t p = 0; p < dims.size();) {
+    const size_t q = dims.find(',', p);
+    const std::string d = dims.substr(p, q == std::string::npos ? std::string::npos : q - p);
+    if (d.find_first_of("0123456789") != std::string::npos) t.shape.push_back(std::stoll(d));
+    if (q == std::string::npos) break;
+    p = q + 1;
+  }
+  t.data.resize(size_t(numel(t.shape)));
+  f.read(reinterpret_cast<char*>(t.data.data()), std::streamsize(4 * t.data.size()));
+  if (!f) throw std::runtime_error(path + ": truncated");
+  return t;
+}
+
+TEST(MlpExample, MatchesPyTorchAndReference) {
+  const std::string dir = std::string(OPENRDU_EXAMPLES_DIR) + "/mlp";
+  const Graph g = import_onnx_file(dir + "/model.onnx");
+  const HostTensor x = read_npy(dir + "/inputs/x.npy");
+  const HostTensor want = read_npy(dir + "/expected/y.npy");
+  const auto ref = reference_run(g, {{"x", x}});
+  for (const arch::Config* cfg : {&tiny(), &small()})
+    for (int o : {0, 1, 3}) {
+      Options opts;
+      opts.opt_level = o;
+      CompileStats st;
+      const pef::Pef p = compile_graph(g, *cfg, opts, &st);
+      const auto out = run_on_model(*cfg, p, {{"x", x}});
+      const std::string what = fmt::format("mlp on {} -O{}", cfg->name, o);
+      expect_bits(out.at("y"), ref.at("y"), what + " vs CPU reference");
+      ASSERT_EQ(out.at("y").shape, want.shape);
+      for (size_t i = 0; i < want.data.size(); ++i)
+        EXPECT_LE(std::fabs(out.at("y").data[i] - want.data[i]), 1e-5 + 1e-4 * std::fabs(want.data[i]))
+            << what << " element " << i << ": device " << out.at("y").data[i] << ", PyTorch " << want.data[i];
+      std::printf("%s: %zu sections, %u PCUs\n", what.c_str(), p.sections.size(), st.pcus);
+    }
+}
+
+}  // namespace
+}  // namespace openrdu::compiler
