@@ -46,14 +46,14 @@ void write(const std::string& name, const std::vector<uint8_t>& b, const std::st
 }
 
 pef::Tensor tensor(const std::string& name, pef::Role role, std::vector<int64_t> shape, uint64_t addr,
-                   uint64_t const_offset = 0) {
+                   uint64_t weight_offset = 0) {
   pef::Tensor t;
   t.name = name;
   t.role = role;
   t.shape = std::move(shape);
   t.dev_addr = addr;
   t.bytes = 4 * t.elements();
-  t.const_offset = const_offset;
+  t.weight_offset = weight_offset;
   return t;
 }
 
@@ -70,9 +70,9 @@ std::vector<uint32_t> program(const arch::Config& cfg, arch::Opcode op, uint32_t
   pmu.wr = {0, pcu.count, 1, 1, 0};
   pmu.rd = {0, pcu.count, 1, 1, 0};
   arch::AgcuConfig ag;
-  ag.ld[0] = {true, false, base, elements, 1, 1, 0, 0};
-  ag.ld[1] = {true, false, base + 4 * elements, elements, 1, 1, 0, 0};
-  ag.st = {true, false, base + 8 * elements, elements, 1, 1, 0, 0};
+  ag.ld[0] = arch::AgcuStream::linear(base, elements, cfg.lanes);
+  ag.ld[1] = arch::AgcuStream::linear(base + 4 * elements, elements, cfg.lanes);
+  ag.st = arch::AgcuStream::linear(base + 8 * elements, elements, cfg.lanes);
   arch::SwitchConfig sw;
   sw.sel[arch::kVectorNet][arch::kLocal0] = 1 + arch::kNorth;
   arch::UnitWords units;
@@ -90,7 +90,9 @@ pef::Pef binary_op(const arch::Config& cfg, arch::Opcode op, const std::string& 
   const uint32_t n = 12;
   p.tensors = {tensor("x", pef::Role::Input, {3, 4}, 0x1000), tensor("y", pef::Role::Input, {3, 4}, 0x1030),
                tensor("z", pef::Role::Output, {3, 4}, 0x1060)};
-  p.sections.push_back({node, 0x100, program(cfg, op, n, 0x1000)});
+  p.sections.push_back({node, 0x100, program(cfg, op, n, 0x1000), 3 + n / cfg.lanes,
+                        {{cfg.slot_id(0, 0), {node}}, {cfg.agcu_id(0), {node, "x", "y"}}}});
+  p.graph = {0x08, 0x07, 0x12, 0x0b, 'm', 'a', 'k', 'e', '_', 'c', 'o', 'r', 'p', 'u', 's'};  // ONNX-like bytes
   p.meta["onnx.model"] = "test_" + node;
   p.meta["compiler"] = "make_corpus";
   return p;
@@ -114,10 +116,11 @@ int main(int argc, char** argv) {
   write("valid_small_mul.pef", pef::serialize(binary_op(small, arch::Opcode::FMUL, "mul")));
   {
     pef::Pef p = binary_op(tiny, arch::Opcode::FMAX, "relu");
-    p.tensors[1] = tensor("zero", pef::Role::Constant, {1}, 0x1030, 4);
-    p.tensors.push_back(tensor("tmp", pef::Role::Intermediate, {2, 2}, 0x2000));
-    p.consts = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0};
-    p.sections.push_back({"copy", 0x400, program(tiny, arch::Opcode::MOV, 4, 0x2000)});
+    p.tensors[1] = tensor("zero", pef::Role::Weight, {1}, 0x1030, 4);
+    p.tensors.push_back(tensor("tmp", pef::Role::Activation, {2, 2}, 0x2000));
+    p.weights = {0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0};
+    p.sections.push_back({"copy", 0x400, program(tiny, arch::Opcode::MOV, 4, 0x2000), 0, {}});
+    p.graph.clear();
     write("valid_tiny_two_sections_const.pef", pef::serialize(p));
   }
   {
@@ -152,24 +155,37 @@ int main(int argc, char** argv) {
     write("bad_bitstream_fingerprint.pef", pef::serialize(p), "BAD_FINGERPRINT");
   }
   {
-    // Section 0 (TENSORS) claims 8 more bytes than it has: overlaps CONSTS; CRCs repaired.
+    // Section 0 (TENSORS) claims 8 more bytes than it has: overlaps WEIGHTS; CRCs repaired.
     auto b = add_bytes;
     pef::fuzz::put32(b, 48 + 16, pef::fuzz::get32(b, 48 + 16) + 8);
     pef::fuzz::fixup(b);
     write("bad_overlap_fixed_crc.pef", b, "overlaps");
   }
   {
-    // META without the dev_addr key of CONFIG section 0.
-    pef::Pef p = add;
-    auto b = pef::serialize(p);
-    const std::string key = "section.0.dev_addr";
-    for (size_t i = 0; i + key.size() <= b.size(); ++i)
-      if (std::string(b.begin() + long(i), b.begin() + long(i + key.size())) == key) {
-        b[i] = 'S';
-        break;
-      }
+    // A PEF v1 file: refused by its version alone.
+    auto b = add_bytes;
+    pef::fuzz::put32(b, 4, 1);
     pef::fuzz::fixup(b);
-    write("bad_meta_missing_dev_addr.pef", b, "missing key section.0.dev_addr");
+    write("bad_version_1.pef", b, "unsupported PEF version 1 (this reader supports 2)");
+  }
+  {
+    // SCHEDULE step 0 names section 0 (TENSORS) as its CONFIG; CRCs repaired.
+    auto b = add_bytes;
+    uint64_t sched = 0;
+    for (uint32_t i = 0; i < pef::fuzz::get32(b, 12); ++i)
+      if (pef::fuzz::get32(b, 48 + 32 * i) == 5) sched = pef::fuzz::get64(b, 48 + 32 * i + 8);
+    const uint64_t name_len = b[sched + 4] | (b[sched + 5] << 8);
+    pef::fuzz::put32(b, sched + 6 + name_len, 0);
+    pef::fuzz::fixup(b);
+    write("bad_schedule_config_index.pef", b, "is a TENSORS section, not CONFIG");
+  }
+  {
+    // DEBUG with a step count that differs from the SCHEDULE's; CRCs repaired.
+    auto b = add_bytes;
+    for (uint32_t i = 0; i < pef::fuzz::get32(b, 12); ++i)
+      if (pef::fuzz::get32(b, 48 + 32 * i) == 6) pef::fuzz::put32(b, pef::fuzz::get64(b, 48 + 32 * i + 8), 2);
+    pef::fuzz::fixup(b);
+    write("bad_debug_step_count.pef", b, "DEBUG step count");
   }
   return 0;
 }

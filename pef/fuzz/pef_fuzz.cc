@@ -3,7 +3,7 @@
 //
 // For each input, both as given and with its checksums repaired (pef_fixup.h):
 //  - pef::parse must either throw PefError or return a Pef that satisfies the format's
-//    invariants (section 9); any other exception escapes and libFuzzer reports it;
+//    invariants (section 9, PEF v2); any other exception escapes and libFuzzer reports it;
 //  - an accepted Pef must survive serialize() and parse again into an equal Pef;
 //  - when the PEF names the built-in "tiny" or "small" configuration, every CONFIG
 //    section goes through arch::parse_bitstream, which must either throw BitstreamError
@@ -38,24 +38,6 @@ const arch::Config* builtin(const std::string& name) {
   return nullptr;
 }
 
-bool same_tensor(const pef::Tensor& a, const pef::Tensor& b) {
-  return a.name == b.name && a.dtype == b.dtype && a.role == b.role && a.shape == b.shape &&
-         a.dev_addr == b.dev_addr && a.bytes == b.bytes && a.const_offset == b.const_offset;
-}
-
-bool same(const pef::Pef& a, const pef::Pef& b) {
-  if (a.config_name != b.config_name || a.fingerprint != b.fingerprint || a.consts != b.consts ||
-      a.meta != b.meta || a.tensors.size() != b.tensors.size() || a.sections.size() != b.sections.size())
-    return false;
-  for (size_t i = 0; i < a.tensors.size(); ++i)
-    if (!same_tensor(a.tensors[i], b.tensors[i])) return false;
-  for (size_t i = 0; i < a.sections.size(); ++i)
-    if (a.sections[i].name != b.sections[i].name || a.sections[i].dev_addr != b.sections[i].dev_addr ||
-        a.sections[i].bitstream != b.sections[i].bitstream)
-      return false;
-  return true;
-}
-
 void check_invariants(const pef::Pef& p) {
   if (p.config_name.empty() || p.config_name.size() > 32) die("invariant", "configuration name length");
   for (const auto& t : p.tensors) {
@@ -63,17 +45,25 @@ void check_invariants(const pef::Pef& p) {
     if (p.find(t.name) != &t) die("invariant", "duplicate tensor name " + t.name);
     if (t.bytes != 4 * t.elements()) die("invariant", "tensor " + t.name + " bytes != 4 x elements");
     if (t.dev_addr % 4) die("invariant", "tensor " + t.name + " unaligned");
-    if (t.role == pef::Role::Constant &&
-        (t.const_offset > p.consts.size() || t.bytes > p.consts.size() - t.const_offset))
-      die("invariant", "constant " + t.name + " outside CONSTS");
-    if (t.role != pef::Role::Constant && t.const_offset != 0) die("invariant", "const_offset on " + t.name);
+    if (uint8_t(t.role) > uint8_t(pef::Role::Activation)) die("invariant", "tensor " + t.name + " role");
+    if (t.role == pef::Role::Weight &&
+        (t.weight_offset > p.weights.size() || t.bytes > p.weights.size() - t.weight_offset))
+      die("invariant", "weight " + t.name + " outside WEIGHTS");
+    if (t.role != pef::Role::Weight && t.weight_offset != 0) die("invariant", "weight_offset on " + t.name);
   }
   for (const auto& s : p.sections) {
+    if (s.name.empty()) die("invariant", "empty step name");
     if (s.bitstream.empty()) die("invariant", "empty bitstream in " + s.name);
     if (s.dev_addr % 4) die("invariant", "section " + s.name + " unaligned");
+    for (const auto& [id, names] : s.debug) {
+      for (const auto& n : names)
+        if (n.empty()) die("invariant", "empty debug node name in " + s.name);
+    }
   }
   for (const auto& [k, v] : p.meta)
-    if (k.rfind("section.", 0) == 0) die("invariant", "reserved META key left in meta: " + k);
+    if (k.empty() || k.find('=') != std::string::npos || k.find('\n') != std::string::npos ||
+        v.find('\n') != std::string::npos)
+      die("invariant", "META key/value not representable: " + k);
 }
 
 void verify_bitstreams(const pef::Pef& p) {
@@ -145,7 +135,7 @@ void check(const std::vector<uint8_t>& bytes) {
   } catch (const pef::PefError& e) {
     die("parse rejects serialize's output", e.what());
   }
-  if (!same(p, *q)) die("round trip", "parse(serialize(p)) != p");
+  if (!(p == *q)) die("round trip", "parse(serialize(p)) != p");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// PEF v1 container: round trip and rejection of every kind of corruption.
+// PEF v2 container: round trip and rejection of every kind of corruption.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -25,15 +25,17 @@ Pef sample() {
   p.config_name = "tiny";
   p.fingerprint = 0xC3E48205u;
   Tensor a{"A", DType::F32, Role::Input, {3, 4, 5}, 0x1000, 240, 0};
-  Tensor b{"B", DType::F32, Role::Constant, {5}, 0x2000, 20, 8};
+  Tensor b{"B", DType::F32, Role::Weight, {5}, 0x2000, 20, 8};
   Tensor c{"C", DType::F32, Role::Output, {3, 4, 5}, 0x3000, 240, 0};
-  Tensor s{"scalar", DType::F32, Role::Intermediate, {}, 0x4000, 4, 0};
+  Tensor s{"scalar", DType::F32, Role::Activation, {}, 0x4000, 4, 0};
   p.tensors = {a, b, c, s};
-  p.consts.resize(28);
-  for (size_t i = 0; i < p.consts.size(); ++i) p.consts[i] = uint8_t(i * 7 + 1);
-  p.sections.push_back({"add_node", 0x10000, {0x42554452u, 1, 0xC3E48205u, 6, 0xFFFF0000u, 0xdeadbeef}});
-  p.sections.push_back({"relu", 0x10100, {0x42554452u, 1, 0xC3E48205u, 5, 0xFFFF0000u}});
-  p.meta = {{"source", "model.onnx"}, {"compiler", "sncompile 0.1"}};
+  p.weights.resize(28);
+  for (size_t i = 0; i < p.weights.size(); ++i) p.weights[i] = uint8_t(i * 7 + 1);
+  p.sections.push_back({"add_node", 0x10000, {0x42554452u, 1, 0xC3E48205u, 6, 0xFFFF0000u, 0xdeadbeef}, 60,
+                        {{0, {"add_node"}}, {8, {"add_node", "x"}}}});
+  p.sections.push_back({"relu", 0x10100, {0x42554452u, 1, 0xC3E48205u, 5, 0xFFFF0000u}, 15, {{2, {"relu"}}}});
+  p.graph = {0x08, 0x07, 0x12, 0x03, 'o', 'n', 'x'};
+  p.meta = {{"source", "model.onnx"}, {"compiler", "sncompile 0.1"}, {"section.0.name", "user keys are free now"}};
   return p;
 }
 
@@ -49,16 +51,20 @@ void expect_equal(const Pef& a, const Pef& b) {
     EXPECT_EQ(x.shape, y.shape);
     EXPECT_EQ(x.dev_addr, y.dev_addr);
     EXPECT_EQ(x.bytes, y.bytes);
-    EXPECT_EQ(x.const_offset, y.const_offset);
+    EXPECT_EQ(x.weight_offset, y.weight_offset);
   }
   ASSERT_EQ(a.sections.size(), b.sections.size());
   for (size_t i = 0; i < a.sections.size(); ++i) {
     EXPECT_EQ(a.sections[i].name, b.sections[i].name);
     EXPECT_EQ(a.sections[i].dev_addr, b.sections[i].dev_addr);
     EXPECT_EQ(a.sections[i].bitstream, b.sections[i].bitstream);
+    EXPECT_EQ(a.sections[i].est_cycles, b.sections[i].est_cycles);
+    EXPECT_EQ(a.sections[i].debug, b.sections[i].debug);
   }
-  EXPECT_EQ(a.consts, b.consts);
+  EXPECT_EQ(a.weights, b.weights);
+  EXPECT_EQ(a.graph, b.graph);
   EXPECT_EQ(a.meta, b.meta);
+  EXPECT_TRUE(a == b);
 }
 
 uint32_t rd32(const std::vector<uint8_t>& b, size_t at) {
@@ -98,16 +104,27 @@ TEST(Pef, RoundTrip) {
   Pef p = sample();
   auto bytes = serialize(p);
   EXPECT_EQ(std::memcmp(bytes.data(), "PEF1", 4), 0);
-  EXPECT_EQ(rd32(bytes, 4), 1u);
+  EXPECT_EQ(rd32(bytes, 4), 2u);
   EXPECT_EQ(rd32(bytes, 8), 0xC3E48205u);
-  EXPECT_EQ(rd32(bytes, 12), 5u);  // TENSORS, CONSTS, META, 2 x CONFIG
+  EXPECT_EQ(rd32(bytes, 12), 8u);  // TENSORS, WEIGHTS, SCHEDULE, DEBUG, GRAPH, META, 2 x CONFIG
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(&bytes[16])), "tiny");
   // Payload offsets 8-aligned and the file CRC at the end (checked independently).
-  for (uint32_t i = 0; i < 5; ++i) EXPECT_EQ(rd32(bytes, 48 + 32 * i + 8) % 8, 0u);
+  for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(rd32(bytes, 48 + 32 * i + 8) % 8, 0u);
   EXPECT_EQ(rd32(bytes, bytes.size() - 4), arch::crc32(bytes.data(), bytes.size() - 4));
+  const uint32_t types[8] = {1, 3, 5, 6, 7, 4, 2, 2};
+  for (uint32_t i = 0; i < 8; ++i) EXPECT_EQ(rd32(bytes, 48 + 32 * i), types[i]) << "section " << i;
   // CONFIG payloads are the bitstream words, little-endian, in schedule order.
-  EXPECT_EQ(rd32(bytes, 48 + 32 * 3), 2u);
-  EXPECT_EQ(rd32(bytes, rd32(bytes, 48 + 32 * 3 + 8) + 20), 0xdeadbeefu);
+  EXPECT_EQ(rd32(bytes, rd32(bytes, 48 + 32 * 6 + 8) + 20), 0xdeadbeefu);
+  // SCHEDULE step 0: name "add_node", CONFIG section index 6, reserved, dev_addr, cycles.
+  const size_t st = section_offset(bytes, 5);
+  EXPECT_EQ(rd32(bytes, st), 2u);
+  EXPECT_EQ(bytes[st + 4] | bytes[st + 5] << 8, 8);
+  EXPECT_EQ(rd32(bytes, st + 6 + 8), 6u);
+  EXPECT_EQ(rd32(bytes, st + 6 + 8 + 8), 0x10000u);
+  EXPECT_EQ(rd32(bytes, st + 6 + 8 + 16), 60u);
+  // GRAPH holds the model bytes as given.
+  const size_t g = section_offset(bytes, 7);
+  EXPECT_EQ(std::vector<uint8_t>(bytes.begin() + long(g), bytes.begin() + long(g) + 7), sample().graph);
   Pef q = parse(bytes);
   expect_equal(p, q);
   EXPECT_EQ(serialize(q), bytes);
@@ -186,8 +203,10 @@ TEST(Pef, RandomGarbageNeverCrashes) {
 
 TEST(Pef, BadVersionNamed) {
   auto bytes = serialize(sample());
-  wr32(bytes, 4, 2);
-  EXPECT_NE(error_of(bytes).find("unsupported PEF version 2 (this reader supports 1)"), std::string::npos)
+  wr32(bytes, 4, 1);
+  EXPECT_NE(error_of(bytes).find("x.pef: version at byte 4: unsupported PEF version 1 (this reader supports 2); "
+                                 "recompile the model with sncompile"),
+            std::string::npos)
       << error_of(bytes);
   EXPECT_NE(error_of(bytes).find("at byte 4"), std::string::npos);
 }
@@ -200,10 +219,10 @@ TEST(Pef, BadMagicNamed) {
 
 TEST(Pef, SectionCrcNamed) {
   auto bytes = serialize(sample());
-  size_t off = section_offset(bytes, 3);  // CONSTS
+  size_t off = section_offset(bytes, 3);  // WEIGHTS
   bytes[off] ^= 1;
   std::string msg = error_of(bytes);
-  EXPECT_NE(msg.find("CONSTS"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("section 1 (WEIGHTS) crc32 at byte 104"), std::string::npos) << msg;
   EXPECT_NE(msg.find("crc32"), std::string::npos) << msg;
 }
 
@@ -265,9 +284,9 @@ TEST(Pef, TensorContentChecks) {
   }
 }
 
-TEST(Pef, ConstantOutsideConstsRejected) {
+TEST(Pef, WeightOutsideWeightsRejected) {
   Pef p = sample();
-  p.tensors[1].const_offset = 12;  // 12 + 20 > 28
+  p.tensors[1].weight_offset = 12;  // 12 + 20 > 28
   EXPECT_THROW(serialize(p), PefError);
   // Same corruption done on the bytes.
   auto b = serialize(sample());
@@ -279,7 +298,7 @@ TEST(Pef, ConstantOutsideConstsRejected) {
   wr32(b, off_at, 12);
   fix_crcs(b);
   std::string m = error_of(b);
-  EXPECT_NE(m.find("'B' consts offset at byte " + std::to_string(off_at)), std::string::npos) << m;
+  EXPECT_NE(m.find("'B' weights offset at byte " + std::to_string(off_at)), std::string::npos) << m;
 }
 
 TEST(Pef, WriterRejectsBadInput) {
@@ -293,7 +312,16 @@ TEST(Pef, WriterRejectsBadInput) {
   p.meta["bad\nkey"] = "v";
   EXPECT_THROW(serialize(p), PefError);
   p = sample();
-  p.meta["section.0.name"] = "v";
+  p.sections[0].debug[3] = {""};  // empty node name
+  EXPECT_THROW(serialize(p), PefError);
+  p = sample();
+  p.sections[0].debug[3] = {};  // a unit serving no node round-trips
+  EXPECT_EQ(parse(serialize(p)), p);
+  p = sample();
+  p.sections[1].name = "";
+  EXPECT_THROW(serialize(p), PefError);
+  p = sample();
+  p.sections[1].dev_addr = 0x10102;
   EXPECT_THROW(serialize(p), PefError);
 }
 
@@ -303,30 +331,112 @@ TEST(Pef, WriterRejectsBadInput) {
 namespace openrdu::pef {
 namespace {
 
-// A CONFIG section's DRAM address in META must be exactly "0x" and hex digits: a
-// sign, spaces, decimal or octal spellings were accepted by a lenient number parse
-// (found by the fuzzer, docs/architecture.md section 17).
-TEST(Pef, SectionAddressMustBeHex) {
-  const auto good = serialize(sample());
-  const std::string key = "section.0.dev_addr=0x10000";
-  auto at = std::search(good.begin(), good.end(), key.begin(), key.end());
-  ASSERT_NE(at, good.end()) << "META layout changed";
-  const size_t value_at = size_t(at - good.begin()) + key.size() - 7;
-  for (const std::string bad : {" 0x1000", "-0x0004", "0065536", "0X10000", "0x1000g"}) {
-    ASSERT_EQ(bad.size(), 7u);
-    auto bytes = good;
-    std::copy(bad.begin(), bad.end(), bytes.begin() + value_at);
-    fuzz::fixup(bytes);
-    try {
-      parse(bytes, "m.pef");
-      FAIL() << "'" << bad << "' accepted";
-    } catch (const PefError& e) {
-      EXPECT_NE(std::string(e.what()).find("is not a hex address"), std::string::npos) << e.what();
-    }
+size_t entry_of(const std::vector<uint8_t>& b, uint32_t type) {
+  for (uint32_t i = 0; i < rd32(b, 12); ++i)
+    if (rd32(b, 48 + 32 * i) == type) return i;
+  return ~size_t(0);
+}
+
+TEST(Pef, ScheduleChecks) {
+  const auto base = serialize(sample());
+  const size_t st = section_offset(base, 5);
+  const size_t idx0 = st + 4 + 2 + 8;  // step 0's CONFIG section index
+  {
+    auto b = base;
+    wr32(b, idx0, 2);  // section 2 is the SCHEDULE itself
+    fuzz::fixup(b);
+    std::string m = error_of(b);
+    EXPECT_NE(m.find("x.pef: SCHEDULE step 0 'add_node' CONFIG section index at byte " + std::to_string(idx0) +
+                     ": section 2 is a SCHEDULE section, not CONFIG"), std::string::npos) << m;
   }
-  auto bytes = good;  // the fixup itself keeps a good file good
-  fuzz::fixup(bytes);
-  EXPECT_EQ(parse(bytes, "m.pef").sections.at(0).dev_addr, 0x10000u);
+  {
+    auto b = base;
+    wr32(b, idx0, 99);
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("99 is not a section (the table has 8)"), std::string::npos) << error_of(b);
+  }
+  {
+    auto b = base;
+    wr32(b, idx0, 7);  // both steps run CONFIG section 7: section 6 runs nowhere
+    fuzz::fixup(b);
+    std::string m = error_of(b);
+    EXPECT_NE(m.find("section 6 (CONFIG) at byte 240: no SCHEDULE step runs this bitstream"), std::string::npos) << m;
+  }
+  {
+    auto b = base;
+    wr32(b, idx0 + 4, 1);  // reserved
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("reserved at byte " + std::to_string(idx0 + 4)), std::string::npos) << error_of(b);
+  }
+  {
+    auto b = base;
+    wr32(b, idx0 + 8, 0x10002);  // dev_addr
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("'add_node' bitstream device address at byte " + std::to_string(idx0 + 8) +
+                               ": 0x10002 is not 4-aligned"), std::string::npos) << error_of(b);
+  }
+  {
+    auto b = base;
+    wr32(b, 48 + 32 * 2, 4);  // SCHEDULE retyped as a second META
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("second META section"), std::string::npos) << error_of(b);
+  }
+}
+
+TEST(Pef, StepsMaySharePayload) {
+  // Two steps naming one CONFIG section: both get its bitstream.
+  Pef p = sample();
+  p.graph.clear();
+  auto b = serialize(p);
+  ASSERT_EQ(entry_of(b, 7), ~size_t(0));
+  const size_t idx1 = section_offset(b, 5) + 4 + (2 + 8 + 24) + (2 + 4);  // step 1's CONFIG index
+  ASSERT_EQ(rd32(b, idx1), 6u);
+  wr32(b, idx1, 5);         // step 1 -> CONFIG section 5 (step 0's)
+  wr32(b, 48 + 32 * 6, 7);  // the unused CONFIG section 6 becomes the GRAPH
+  fuzz::fixup(b);
+  Pef q = parse(b, "x.pef");
+  ASSERT_EQ(q.sections.size(), 2u);
+  EXPECT_EQ(q.sections[1].bitstream, q.sections[0].bitstream);
+  EXPECT_EQ(q.sections[1].bitstream.size(), p.sections[0].bitstream.size());
+  EXPECT_EQ(q.sections[1].name, "relu");
+  EXPECT_FALSE(q.graph.empty());
+}
+
+TEST(Pef, DebugChecks) {
+  const auto base = serialize(sample());
+  const size_t d = section_offset(base, 6);
+  {
+    auto b = base;
+    wr32(b, d, 3);
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("DEBUG step count at byte " + std::to_string(d) + ": 3 steps, the SCHEDULE has 2"),
+              std::string::npos) << error_of(b);
+  }
+  {
+    auto b = base;
+    // step 0: u32 units=2, unit 0 (id, u16 n=1, "add_node"), unit 8: id at d+4+4+4+2+2+8
+    const size_t id1 = d + 4 + 4 + 4 + 2 + 2 + 8;
+    ASSERT_EQ(rd32(b, id1), 8u);
+    wr32(b, id1, 0);
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("unit id at byte " + std::to_string(id1) + ": 0 does not follow 0"), std::string::npos)
+        << error_of(b);
+  }
+  {
+    auto b = base;
+    wr32(b, 48 + 32 * 3, 1);  // DEBUG retyped: a second TENSORS
+    fuzz::fixup(b);
+    EXPECT_NE(error_of(b).find("second TENSORS"), std::string::npos) << error_of(b);
+  }
+}
+
+TEST(Pef, RequiredSections) {
+  Pef p = sample();
+  p.graph.clear();
+  auto b = serialize(p);
+  wr32(b, 48 + 32 * 2, 7);  // SCHEDULE becomes GRAPH: no SCHEDULE left
+  fuzz::fixup(b);
+  EXPECT_NE(error_of(b).find("section table at byte 12: no SCHEDULE section"), std::string::npos) << error_of(b);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "openrdu/runtime/dram.h"
+
 namespace openrdu::runtime {
 
 void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fp, const std::string& dev_name, uint64_t dram) {
@@ -10,25 +12,13 @@ void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fp, const std::strin
         "PEF was compiled for configuration '{}' (fingerprint 0x{:08x}) but the device is '{}' (fingerprint "
         "0x{:08x}); recompile for '{}' or run with --config {}",
         pef.config_name, pef.fingerprint, dev_name, dev_fp, dev_name, pef.config_name));
-  for (const auto& t : pef.tensors) {
-    if (t.dev_addr > dram || t.bytes > dram - t.dev_addr)
-      throw RuntimeError(fmt::format("tensor '{}' ({}) at DRAM [0x{:x}, 0x{:x}) does not fit in the device's {} bytes "
-                                     "of DRAM", t.name, pef::role_name(t.role), t.dev_addr, t.dev_addr + t.bytes, dram));
-    if (t.role == pef::Role::Constant &&
-        (t.const_offset > pef.consts.size() || t.bytes > pef.consts.size() - t.const_offset))
-      throw RuntimeError(fmt::format("constant tensor '{}': data [{}, {}) lies outside the {}-byte CONSTS section",
-                                     t.name, t.const_offset, t.const_offset + t.bytes, pef.consts.size()));
-  }
-  for (size_t i = 0; i < pef.sections.size(); ++i) {
-    const auto& s = pef.sections[i];
-    const uint64_t bytes = 4 * uint64_t(s.bitstream.size());
-    if (bytes == 0) throw RuntimeError(fmt::format("section {} ({}): empty bitstream", i, s.name));
-    if (s.dev_addr > dram || bytes > dram - s.dev_addr || s.dev_addr + bytes > (uint64_t(1) << 32))
-      throw RuntimeError(fmt::format("section {} ({}): bitstream at DRAM [0x{:x}, 0x{:x}) does not fit in the "
-                                     "device's {} bytes of DRAM (32-bit addressable)", i, s.name, s.dev_addr,
-                                     s.dev_addr + bytes, dram));
-    if (bytes > 0xFFFFFFFFu) throw RuntimeError(fmt::format("section {} ({}): bitstream too long for CFG_LEN", i, s.name));
-  }
+  for (const auto& t : pef.tensors)
+    if (t.role == pef::Role::Weight &&
+        (t.weight_offset > pef.weights.size() || t.bytes > pef.weights.size() - t.weight_offset))
+      throw RuntimeError(fmt::format("weight tensor '{}': data [{}, {}) lies outside the {}-byte WEIGHTS section",
+                                     t.name, t.weight_offset, t.weight_offset + t.bytes, pef.weights.size()));
+  DramAllocator a(dram);
+  place_program(pef, a);
 }
 
 void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs) {
@@ -43,7 +33,7 @@ void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& 
                                      expected));
     if (t->role != pef::Role::Input)
       throw RuntimeError(fmt::format("'{}' is not an input of the model but a{} {} tensor (inputs: {})", name,
-                                     t->role == pef::Role::Output || t->role == pef::Role::Intermediate ? "n" : "",
+                                     t->role == pef::Role::Output || t->role == pef::Role::Activation ? "n" : "",
                                      pef::role_name(t->role), expected));
     if (ht.shape != t->shape)
       throw RuntimeError(fmt::format("input '{}': shape {} given, the model expects {}", name, shape_str(ht.shape),

@@ -6,7 +6,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "openrdu/arch/bitstream.h"
 #include "openrdu/driver/device.h"
+#include "openrdu/driver/protect.h"
 #include "openrdu/gen/isa.h"
 #include "openrdu/gen/regs.h"
 
@@ -21,14 +23,81 @@ constexpr unsigned kCoreVector = driver::kIrqCore;
 }  // namespace
 
 Session::Session(driver::Device& device, const arch::Config& cfg, SessionOptions opts)
-    : dev_(device), cfg_(cfg), opts_(opts) {}
+    : dev_(device), cfg_(cfg), opts_(opts), dram_(device.info().dram_bytes) {}
+
+std::unique_ptr<Session> Session::open(const std::string& backend, const arch::Config& cfg, SessionOptions opts,
+                                       const driver::DeviceOptions& dev_opts) {
+  auto dev = driver::open_device(backend, cfg, dev_opts);
+  std::unique_ptr<Session> s(new Session(*dev, cfg, opts));
+  s->owned_ = std::move(dev);
+  return s;
+}
+
+Session::~Session() = default;
+
+void Session::unload() {
+  pef_.reset();
+  used_units_.clear();
+  dram_.clear();
+  uploaded_ = false;
+  pending_ = {};
+}
 
 void Session::load(const pef::Pef& pef) {
+  unload();
   const auto& info = dev_.info();
   check_pef_for_device(pef, info.fingerprint, info.config, info.dram_bytes);
+  place_program(pef, dram_);
   pef_ = pef;
-  spdlog::debug("loaded PEF for '{}': {} tensors, {} sections", pef.config_name, pef.tensors.size(),
-                pef.sections.size());
+  used_units_.clear();
+  for (const auto& s : pef.sections) {
+    std::vector<bool> used(cfg_.num_units(), true);
+    try {
+      const auto words = arch::parse_bitstream(cfg_, s.bitstream);
+      for (uint32_t id = 0; id < words.size(); ++id)
+        used[id] = std::any_of(words[id].begin(), words[id].end(), [](uint32_t w) { return w != 0; });
+    } catch (const arch::BitstreamError&) {
+      // The device reports the error at CONFIGURE; read every unit meanwhile.
+    }
+    used_units_.push_back(std::move(used));
+  }
+  if (opts_.protect_dram) {
+    std::vector<driver::DramRange> ranges;
+    for (const auto& t : pef.tensors) ranges.push_back({t.dev_addr, t.bytes});
+    for (const auto& s : pef.sections) ranges.push_back({s.dev_addr, 4 * s.bitstream.size()});
+    driver::protect_dram(dev_, ranges, 4ull * cfg_.lanes);
+  } else {
+    driver::unprotect_dram(dev_);
+  }
+  spdlog::debug("loaded PEF for '{}': {} tensors, {} sections; DRAM {} bytes free", pef.config_name,
+                pef.tensors.size(), pef.sections.size(), dram_.free_bytes());
+  try {
+    upload(pending_);
+  } catch (...) {
+    unload();
+    throw;
+  }
+}
+
+// Weights and bitstreams: once per load (and again after a failed run).
+void Session::upload(RunResult& r) {
+  const pef::Pef& pef = *pef_;
+  for (const auto& t : pef.tensors) {
+    if (t.role != pef::Role::Weight || t.bytes == 0) continue;
+    spdlog::debug("DMA weight '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
+    const uint64_t t0 = now();
+    dev_.copy_to_device(pef.weights.data() + t.weight_offset, t.dev_addr, t.bytes);
+    dma_span(r, true, "weight " + t.name, t.dev_addr, t.bytes, t0);
+  }
+  for (const auto& s : pef.sections) {
+    const uint32_t len = uint32_t(4 * s.bitstream.size());
+    spdlog::debug("bitstream of '{}' ({} bytes) -> 0x{:x}", s.name, len, s.dev_addr);
+    const uint64_t tb = now();
+    dev_.copy_to_device(s.bitstream.data(), s.dev_addr, len);
+    dma_span(r, true, "bitstream " + s.name, s.dev_addr, len, tb);
+  }
+  uploaded_ = true;
+  ++uploads_;
 }
 
 void Session::wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask) {
@@ -72,22 +141,28 @@ void Session::wait_core(size_t i, const pef::Section& s, const char* phase, uint
 
 RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
   if (!pef_) throw RuntimeError("Session::run: no PEF loaded");
+  check_inputs(*pef_, inputs);
+  try {
+    return run_steps(inputs);
+  } catch (...) {
+    uploaded_ = false;  // a failed run may have left DRAM in any state
+    throw;
+  }
+}
+
+RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
   const pef::Pef& pef = *pef_;
-  check_inputs(pef, inputs);
+  RunResult result = std::move(pending_);
+  pending_ = {};
+  if (!uploaded_) upload(result);
 
   dev_.write32(reg::IRQ_STATUS, kIrqAll);
   dev_.write32(reg::IRQ_ENABLE, kIrqAll);
   dev_.write32(reg::WATCHDOG, opts_.watchdog_cycles);
-
-  RunResult result;
+  dev_.write32(reg::FAULT, opts_.fault);
 
   for (const auto& t : pef.tensors) {
-    if (t.role == pef::Role::Constant) {
-      spdlog::debug("DMA constant '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
-      const uint64_t t0 = now();
-      dev_.copy_to_device(pef.consts.data() + t.const_offset, t.dev_addr, t.bytes);
-      dma_span(result, true, "constant " + t.name, t.dev_addr, t.bytes, t0);
-    } else if (t.role == pef::Role::Input) {
+    if (t.role == pef::Role::Input && t.bytes) {
       spdlog::debug("DMA input '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
       const uint64_t t0 = now();
       dev_.copy_to_device(inputs.at(t.name).data.data(), t.dev_addr, t.bytes);
@@ -98,10 +173,6 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
   for (size_t i = 0; i < pef.sections.size(); ++i) {
     const auto& s = pef.sections[i];
     const uint32_t len = uint32_t(4 * s.bitstream.size());
-    spdlog::debug("section {} ({}): bitstream {} bytes -> 0x{:x}", i, s.name, len, s.dev_addr);
-    const uint64_t tb = now();
-    dev_.copy_to_device(s.bitstream.data(), s.dev_addr, len);
-    dma_span(result, true, "bitstream " + s.name, s.dev_addr, len, tb);
     const uint64_t tc = now();
     dev_.write32(reg::CFG_ADDR, uint32_t(s.dev_addr));
     dev_.write32(reg::CFG_LEN, len);
@@ -126,6 +197,7 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
     spdlog::info("section {} ({}): {} cycles (configuration {} cycles)", i, s.name, rep.cycles, rep.config_cycles);
     result.total_cycles += rep.cycles;
     result.total_config_cycles += rep.config_cycles;
+    driver::accumulate(result.counters, driver::read_counters(dev_, cfg_, &used_units_.at(i)));
     result.sections.push_back(std::move(rep));
   }
 
@@ -134,12 +206,17 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
     HostTensor out;
     out.shape = t.shape;
     out.data.resize(t.elements());
+    if (t.bytes == 0) {
+      result.outputs.emplace(t.name, std::move(out));
+      continue;
+    }
     const uint64_t t0 = now();
     dev_.copy_from_device(out.data.data(), t.dev_addr, t.bytes);
     dma_span(result, false, "output " + t.name, t.dev_addr, t.bytes, t0);
     spdlog::debug("DMA output '{}' ({} bytes) <- 0x{:x}", t.name, t.bytes, t.dev_addr);
     result.outputs.emplace(t.name, std::move(out));
   }
+  driver::refresh_link_counters(dev_, result.counters);
   return result;
 }
 
@@ -233,6 +310,7 @@ BatchResult Session::run_batch(const std::map<std::string, HostTensor>& batched,
     }
     br.spans.push_back({"batch", fmt::format("sample {}", i), t0, now() - t0, {}, {{"sample", i}, {"cycles", r.total_cycles}}});
     br.spans.insert(br.spans.end(), r.spans.begin(), r.spans.end());
+    driver::accumulate(br.counters, r.counters);
     if (i == 0) {
       br.sections = r.sections;
     } else {

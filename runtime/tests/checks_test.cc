@@ -12,10 +12,10 @@ pef::Pef model() {
   p.fingerprint = 0xC3E48205u;
   p.tensors = {{"x", pef::DType::F32, pef::Role::Input, {3, 4}, 0x1000, 48, 0},
                {"y", pef::DType::F32, pef::Role::Input, {4}, 0x2000, 16, 0},
-               {"w", pef::DType::F32, pef::Role::Constant, {4}, 0x3000, 16, 0},
+               {"w", pef::DType::F32, pef::Role::Weight, {4}, 0x3000, 16, 0},
                {"z", pef::DType::F32, pef::Role::Output, {3, 4}, 0x4000, 48, 0}};
-  p.consts.resize(16);
-  p.sections.push_back({"add", 0x8000, std::vector<uint32_t>(6, 0)});
+  p.weights.resize(16);
+  p.sections.push_back({"add", 0x8000, std::vector<uint32_t>(6, 0), 0, {}});
   return p;
 }
 
@@ -49,7 +49,7 @@ TEST(Checks, ExtraInputNamed) {
   EXPECT_NE(input_error(in2).find("'z' is not an input"), std::string::npos) << input_error(in2);
   auto in3 = good();
   in3["w"] = {{4}, std::vector<float>(4)};
-  EXPECT_NE(input_error(in3).find("'w' is not an input of the model but a constant"), std::string::npos)
+  EXPECT_NE(input_error(in3).find("'w' is not an input of the model but a weight"), std::string::npos)
       << input_error(in3);
 }
 

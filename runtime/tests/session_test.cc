@@ -87,10 +87,10 @@ pef::Pef program(const arch::Config& cfg) {
   p.config_name = cfg.name;
   p.fingerprint = cfg.fingerprint();
   p.tensors = {{"x", pef::DType::F32, pef::Role::Input, {4}, 0x1000, 16, 0},
-               {"c", pef::DType::F32, pef::Role::Constant, {2}, 0x2000, 8, 4},
+               {"c", pef::DType::F32, pef::Role::Weight, {2}, 0x2000, 8, 4},
                {"y", pef::DType::F32, pef::Role::Output, {4}, 0x3000, 16, 0}};
-  p.consts = {0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
-  p.sections.push_back({"add", 0x8000, {0x42554452u, 1, p.fingerprint, 5, 0xFFFF0000u}});
+  p.weights = {0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8};
+  p.sections.push_back({"add", 0x8000, {0x42554452u, arch::kBitstreamVersion, p.fingerprint, 5, 0xFFFF0000u}, 0, {}});
   return p;
 }
 
@@ -104,13 +104,35 @@ TEST(Session, RunsTheSection10Sequence) {
   std::memcpy(&dev.mem[0x3000], y, 16);
   Session s(dev, cfg);
   s.load(program(cfg));
+  // load: the weight and the bitstream, once.
+  ASSERT_EQ(dev.to_device.size(), 2u);
+  EXPECT_EQ(dev.to_device[0], (std::pair<uint64_t, size_t>{0x2000, 8}));
+  EXPECT_EQ(dev.to_device[1], (std::pair<uint64_t, size_t>{0x8000, 20}));
+  // load starts nothing; it programs the DRAM protection (section 19): one window per
+  // tensor and bitstream, each plus 4*LANES bytes, then ENABLE.
+  for (const auto& w : dev.writes) EXPECT_NE(w.first, reg::CTRL);
+  ASSERT_FALSE(dev.writes.empty());
+  EXPECT_EQ(dev.writes.back(), (std::pair<uint32_t, uint32_t>{reg::PROT_CTRL, reg::PROT_CTRL_ENABLE_MASK}));
+  std::map<uint32_t, std::pair<uint32_t, uint32_t>> win;
+  uint32_t idx = 0;
+  for (const auto& [off, v] : dev.writes) {
+    if (off == reg::PROT_INDEX) idx = v;
+    if (off == reg::PROT_BASE) win[idx].first = v;
+    if (off == reg::PROT_LIMIT) win[idx].second = v;
+  }
+  const uint32_t slack = 4 * cfg.lanes;
+  EXPECT_EQ(win[0], (std::pair<uint32_t, uint32_t>{0x1000, 0x1000 + 16 + slack}));
+  EXPECT_EQ(win[1], (std::pair<uint32_t, uint32_t>{0x2000, 0x2000 + 8 + slack}));
+  EXPECT_EQ(win[2], (std::pair<uint32_t, uint32_t>{0x3000, 0x3000 + 16 + slack}));
+  EXPECT_EQ(win[3], (std::pair<uint32_t, uint32_t>{0x8000, 0x8000 + 20 + slack}));
+  EXPECT_EQ(win[4], (std::pair<uint32_t, uint32_t>{0, 0}));
+  dev.writes.clear();
   auto r = s.run(inputs());
-  // Constants and inputs first, then the bitstream.
+  // run: the input only.
   ASSERT_EQ(dev.to_device.size(), 3u);
-  EXPECT_EQ(dev.to_device[0], (std::pair<uint64_t, size_t>{0x1000, 16}));
-  EXPECT_EQ(dev.to_device[1], (std::pair<uint64_t, size_t>{0x2000, 8}));
-  EXPECT_EQ(dev.to_device[2], (std::pair<uint64_t, size_t>{0x8000, 20}));
-  EXPECT_EQ(dev.mem[0x2000], 1);  // constant data from CONSTS offset 4
+  EXPECT_EQ(dev.to_device[2], (std::pair<uint64_t, size_t>{0x1000, 16}));
+  EXPECT_EQ(r.dma_to_device_bytes, 8u + 20 + 16);  // the load's uploads are reported with the first run
+  EXPECT_EQ(dev.mem[0x2000], 1);  // weight data from WEIGHTS offset 4
   EXPECT_EQ(dev.mem[0x8000], 0x52);
   // CFG_ADDR, CFG_LEN before CONFIGURE; START after it.
   std::vector<std::pair<uint32_t, uint32_t>> ctrl;
@@ -256,8 +278,8 @@ TEST(Session, BatchRunsEverySampleAndStacksOutputs) {
   EXPECT_EQ(r.outputs["y"].shape, (std::vector<int64_t>{3, 4}));
   EXPECT_EQ(r.outputs["y"].data, (std::vector<float>{2, 4, 6, 8, 20, 40, 60, 80, -2, -4, -6, -8}));
   EXPECT_EQ(prog, (std::vector<std::pair<size_t, size_t>>{{1, 3}, {2, 3}, {3, 3}}));
-  // Per sample: input, constant, bitstream to the device (16 + 8 + 20), output back (16).
-  EXPECT_EQ(r.dma_to_device_bytes, 3u * (16 + 8 + 20));
+  // Weight and bitstream once (8 + 20), then per sample the input (16); output back (16).
+  EXPECT_EQ(r.dma_to_device_bytes, 8u + 20 + 3 * 16);
   EXPECT_EQ(r.dma_from_device_bytes, 3u * 16);
   EXPECT_EQ(r.total_cycles, 3 * ((uint64_t(1) << 32) | 0x10));
   ASSERT_EQ(r.sections.size(), 1u);
@@ -267,7 +289,7 @@ TEST(Session, BatchRunsEverySampleAndStacksOutputs) {
   EXPECT_EQ(per_track["batch"], 3);
   EXPECT_EQ(per_track["configuration"], 3);
   EXPECT_EQ(per_track["run"], 3);
-  EXPECT_EQ(per_track["dma host->device"], 9);
+  EXPECT_EQ(per_track["dma host->device"], 5);
   EXPECT_EQ(per_track["dma device->host"], 3);
   // Samples follow one another on the time line; each contains its run span.
   std::vector<const TraceSpan*> samples, runs;
@@ -354,10 +376,10 @@ TEST(Profile, SectionUsageCountsEnabledPcus) {
   // tiny (2 x 2): PCU slots (0,0) and (1,1). s0: (0,0) on, (1,1) written but disabled.
   ASSERT_EQ(cfg.num_pcu(), 2u);
   p.sections.push_back({"s0", 0x8000, arch::assemble_bitstream(cfg, {{cfg.slot_id(0, 0), on.encode(cfg)},
-                                                                     {cfg.slot_id(1, 1), off.encode(cfg)}})});
-  p.sections.push_back({"s1", 0x9000, arch::assemble_bitstream(cfg, {})});
+                                                                     {cfg.slot_id(1, 1), off.encode(cfg)}}), 0, {}});
+  p.sections.push_back({"s1", 0x9000, arch::assemble_bitstream(cfg, {}), 0, {}});
   p.sections.push_back({"s2", 0xA000, arch::assemble_bitstream(cfg, {{cfg.slot_id(0, 0), on.encode(cfg)},
-                                                                     {cfg.slot_id(1, 1), on.encode(cfg)}})});
+                                                                     {cfg.slot_id(1, 1), on.encode(cfg)}}), 0, {}});
   auto u = section_usage(cfg, p);
   ASSERT_EQ(u.size(), 3u);
   EXPECT_EQ(u[0].name, "s0");
@@ -365,6 +387,103 @@ TEST(Profile, SectionUsageCountsEnabledPcus) {
   EXPECT_EQ(u[0].pcus_present, 2u);
   EXPECT_EQ(u[1].pcus_used, 0u);
   EXPECT_EQ(u[2].pcus_used, 2u);
+}
+
+}  // namespace
+}  // namespace openrdu::runtime
+
+namespace openrdu::runtime {
+namespace {
+
+TEST(Session, WeightsUploadedOncePerLoadAndAfterAFailedRun) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  Session s(dev, cfg);
+  s.load(program(cfg));
+  for (int k = 0; k < 5; ++k) s.run(inputs());
+  auto count = [&](uint64_t addr) {
+    return std::count_if(dev.to_device.begin(), dev.to_device.end(), [&](auto& d) { return d.first == addr; });
+  };
+  EXPECT_EQ(count(0x2000), 1);  // weight
+  EXPECT_EQ(count(0x8000), 1);  // bitstream
+  EXPECT_EQ(count(0x1000), 5);  // input, every run
+  EXPECT_EQ(s.uploads(), 1u);
+  dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
+  dev.run_err = uint32_t(gen::ErrorCode::MEM_ERROR);
+  EXPECT_THROW(s.run(inputs()), RuntimeError);
+  dev.run_irq = reg::IRQ_STATUS_RUN_DONE_MASK;
+  dev.run_err = 0;
+  auto r = s.run(inputs());
+  EXPECT_EQ(count(0x2000), 2);  // uploaded again after the failure
+  EXPECT_EQ(s.uploads(), 2u);
+  EXPECT_EQ(r.dma_to_device_bytes, 8u + 20 + 16);
+  // A second load replaces the first and uploads again; DRAM claims are those of one program.
+  s.load(program(cfg));
+  EXPECT_EQ(s.dram().claimed(), 4u);  // x, c, y, the bitstream
+  EXPECT_EQ(count(0x2000), 3);
+  s.unload();
+  EXPECT_EQ(s.dram().claimed(), 0u);
+  EXPECT_EQ(s.dram().free_bytes(), cfg.dram_bytes);
+  EXPECT_THROW(s.run(inputs()), RuntimeError);
+}
+
+std::string oom_message(const pef::Pef& p, const arch::Config& cfg, uint64_t dram) {
+  FakeDevice dev(cfg);
+  dev.info_.dram_bytes = dram;
+  Session s(dev, cfg);
+  try {
+    s.load(p);
+  } catch (const OutOfMemory& e) {
+    EXPECT_TRUE(dev.to_device.empty()) << "uploaded before failing";
+    return e.what();
+  }
+  return "no error";
+}
+
+TEST(Session, LoadFailsWhenDramIsExhausted) {
+  auto cfg = arch::load_config("tiny");
+  // y ends at 0x3010; the bitstream at 0x8000 + 20.
+  EXPECT_EQ(oom_message(program(cfg), cfg, 0x3008),
+            "device DRAM exhausted: output tensor 'y' needs 16 bytes at [0x3000, 0x3010), beyond the device's 12296 "
+            "bytes of DRAM (12272 bytes free)");
+  EXPECT_EQ(oom_message(program(cfg), cfg, 0x8010),
+            "device DRAM exhausted: bitstream of section 0 (add) needs 20 bytes at [0x8000, 0x8014), beyond the "
+            "device's 32784 bytes of DRAM (32744 bytes free)");
+}
+
+TEST(Dram, FirstFitWithFreeAndCoalescing) {
+  DramAllocator d(0x1000);
+  EXPECT_EQ(d.allocate("a", 0x100), 0x0u);
+  EXPECT_EQ(d.allocate("b", 0x80), 0x100u);
+  EXPECT_EQ(d.allocate("c", 0x100), 0x200u);  // 256-aligned
+  EXPECT_EQ(d.free_bytes(), 0x1000u - 0x280);
+  d.free(0x100);
+  EXPECT_EQ(d.allocate("d", 0x40, 64), 0x100u);  // first fit reuses the hole
+  d.free(0x0);
+  d.free(0x100);
+  EXPECT_EQ(d.largest_free(), 0x1000u - 0x300);  // 0x300..0x1000
+  EXPECT_EQ(d.allocate("e", 0x200), 0x0u);       // holes merged: 0..0x200
+  d.free(0x200);
+  d.free(0x0);
+  EXPECT_EQ(d.free_bytes(), 0x1000u);
+  EXPECT_EQ(d.largest_free(), 0x1000u);
+  d.reserve("fixed", 0x800, 0x10);
+  try {
+    d.allocate("weight tensor 'big'", 0x900);
+    ADD_FAILURE();
+  } catch (const OutOfMemory& e) {
+    EXPECT_EQ(std::string(e.what()), "device DRAM exhausted: weight tensor 'big' needs 2304 bytes, 4080 of the "
+                                     "device's 4096 bytes are free (largest free block 2048 bytes)");
+  }
+  try {
+    d.reserve("tensor 'x'", 0x808, 4);
+    ADD_FAILURE();
+  } catch (const OutOfMemory&) {
+    ADD_FAILURE() << "overlap is not an out-of-memory";
+  } catch (const RuntimeError& e) {
+    EXPECT_EQ(std::string(e.what()), "tensor 'x' at DRAM [0x808, 0x80c) overlaps fixed at [0x800, 0x810)");
+  }
+  EXPECT_THROW(d.free(0x10), RuntimeError);
 }
 
 }  // namespace

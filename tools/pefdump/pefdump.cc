@@ -1,5 +1,7 @@
-// pefdump MODEL.pef: print a PEF's header, configuration, sections (with the decoded
-// configuration records of every unit) and tensor table.
+// pefdump MODEL.pef: print a PEF's header, configuration, schedule (with the decoded
+// configuration records of every unit and the debug map: unit -> graph nodes), tensor
+// table (roles), weights, graph and metadata. --json: the same as one JSON object
+// (bitstream words not included: their count and CRC are).
 #include <cstdio>
 #include <iostream>
 #include <optional>
@@ -19,9 +21,12 @@ using namespace openrdu;
 
 namespace {
 
-std::string src_name(uint8_t s, const arch::Config& cfg) {
+std::string src_name(uint8_t s, const arch::Config& cfg, uint8_t bl = 0) {
   if (s < cfg.regs) return fmt::format("r{}", s);
+  if (s >= uint8_t(gen::Src::BREG0) && s <= uint8_t(gen::Src::BREG3) && s - uint8_t(gen::Src::BREG0) < int(cfg.regs))
+    return fmt::format("r{}[{}]", s - uint8_t(gen::Src::BREG0), bl % cfg.lanes);
   switch (s) {
+    case uint8_t(gen::Src::ACC): return "acc";
     case uint8_t(gen::Src::IMM): return "imm";
     case uint8_t(gen::Src::LANE): return "lane";
     case uint8_t(gen::Src::ZERO): return "zero";
@@ -35,29 +40,41 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
   switch (cfg.unit_kind(id)) {
     case arch::UnitKind::Pcu: {
       auto p = arch::PcuConfig::decode(cfg, words);
-      fmt::print("        enable={} count={} vin_mask=0x{:x} out_reg=r{}\n", int(p.enable), p.count, p.vin_mask,
-                 p.out_reg);
+      static const char* const kReduce[4] = {"none", "sum", "max", "min"};
+      fmt::print("        enable={} count={} vin_mask=0x{:x} out_reg=r{} out_mode={} reduce={}\n", int(p.enable),
+                 p.count, p.vin_mask, p.out_reg, p.out_mode ? "acc" : "stream", kReduce[p.reduce & 3]);
+      if (p.out_mode || p.acc_len || p.acc_init)
+        fmt::print("        acc_len={} acc_init=0x{:08x}\n", p.acc_len, p.acc_init);
       for (size_t s = 0; s < p.stages.size(); ++s) {
         const auto& st = p.stages[s];
-        if (st.op == gen::Opcode::NOP) continue;
-        fmt::print("        stage {}: r{} = {} {}, {}   imm=0x{:08x}\n", s, st.dst, gen::opcode_name(st.op),
-                   src_name(st.src_a, cfg), src_name(st.src_b, cfg), st.imm);
+        if (st.op == gen::Opcode::NOP && !st.acc) continue;
+        fmt::print("        stage {}: r{} = {} {}, {}, {}   imm=0x{:08x}{}\n", s, st.dst, gen::opcode_name(st.op),
+                   src_name(st.src_a, cfg, st.bl), src_name(st.src_b, cfg, st.bl), src_name(st.src_c, cfg, st.bl),
+                   st.imm, st.acc ? "  acc" : "");
       }
       break;
     }
     case arch::UnitKind::Pmu: {
       auto p = arch::PmuConfig::decode(words);
-      fmt::print("        enable={} mode={}\n", int(p.enable), p.mode == 0 ? "strided" : p.mode == 1 ? "duplicated" : "?");
-      fmt::print("        write: base={} c0={} s0={} c1={} s1={}\n", p.wr.base, p.wr.c0, p.wr.s0, p.wr.c1, p.wr.s1);
-      fmt::print("        read:  base={} c0={} s0={} c1={} s1={}\n", p.rd.base, p.rd.c0, p.rd.s0, p.rd.c1, p.rd.s1);
+      fmt::print("        enable={} mode={} nbuf={} tiles={} buf_rows={}\n", int(p.enable),
+                 p.mode == 0   ? "strided"
+                 : p.mode == 1 ? "duplicated"
+                 : p.mode == 2 ? "transposed"
+                               : "?",
+                 p.nbuf, p.tiles, p.buf_rows);
+      fmt::print("        write: base={} c0={} s0={} c1={} s1={} c2={} s2={}\n", p.wr.base, p.wr.c0, p.wr.s0, p.wr.c1,
+                 p.wr.s1, p.wr.c2, p.wr.s2);
+      fmt::print("        read:  base={} c0={} s0={} c1={} s1={} c2={} s2={}\n", p.rd.base, p.rd.c0, p.rd.s0, p.rd.c1,
+                 p.rd.s1, p.rd.c2, p.rd.s2);
       break;
     }
     case arch::UnitKind::Agcu: {
       auto a = arch::AgcuConfig::decode(words);
       auto one = [](const char* n, const arch::AgcuStream& s) {
         if (!s.enable) return;
-        fmt::print("        {}: base=0x{:08x} inner={}{} c1={} s1={} c2={} s2={}\n", n, s.base, s.inner,
-                   s.bcast ? " bcast" : "", s.c1, s.s1, s.c2, s.s2);
+        fmt::print("        {}: base=0x{:08x} lstride={} vdim={} vlen={} vstep={} c=[{} {} {} {}] s=[{} {} {} {}]\n", n,
+                   s.base, s.lstride, s.vdim, s.vlen, s.vstep, s.c[0], s.c[1], s.c[2], s.c[3], s.s[0], s.s[1], s.s[2],
+                   s.s[3]);
       };
       one("ld0", a.ld[0]);
       one("ld1", a.ld[1]);
@@ -123,6 +140,55 @@ void dump_bitstream(const pef::Section& sec, const arch::Config* cfg) {
   fmt::print("    {} unit records\n", units);
 }
 
+std::string jq(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') o += '\\', o += char(c);
+    else if (c < 0x20) o += fmt::format("\\u{:04x}", c);
+    else o += char(c);
+  }
+  return o + "\"";
+}
+
+void print_json(const pef::Pef& p, const std::string& path, const arch::Config* cfg) {
+  std::string o = "{\n";
+  o += fmt::format("  \"file\": {},\n  \"format_version\": {},\n  \"config\": {},\n  \"fingerprint\": \"0x{:08x}\",\n",
+                   jq(path), pef::kPefVersion, jq(p.config_name), p.fingerprint);
+  o += fmt::format("  \"weights_bytes\": {},\n  \"graph_bytes\": {},\n", p.weights.size(), p.graph.size());
+  o += "  \"meta\": {";
+  bool first = true;
+  for (const auto& [k, v] : p.meta) o += fmt::format("{}{}: {}", first ? "" : ", ", jq(k), jq(v)), first = false;
+  o += "},\n  \"schedule\": [";
+  for (size_t i = 0; i < p.sections.size(); ++i) {
+    const auto& s = p.sections[i];
+    o += fmt::format("{}\n    {{\"step\": {}, \"name\": {}, \"dev_addr\": \"0x{:08x}\", \"bitstream_words\": {}, "
+                     "\"bitstream_crc\": \"0x{:08x}\", \"est_cycles\": {}, \"debug\": [",
+                     i ? "," : "", i, jq(s.name), s.dev_addr, s.bitstream.size(),
+                     s.bitstream.empty() ? 0u : s.bitstream.back(), s.est_cycles);
+    bool f2 = true;
+    for (const auto& [id, names] : s.debug) {
+      std::string unit = cfg && id < cfg->num_units() ? cfg->unit_name(id) : "";
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + jq(n);
+      o += fmt::format("{}{{\"unit\": {}, \"unit_name\": {}, \"nodes\": [{}]}}", f2 ? "" : ", ", id, jq(unit), list);
+      f2 = false;
+    }
+    o += "]}";
+  }
+  o += "\n  ],\n  \"tensors\": [";
+  for (size_t i = 0; i < p.tensors.size(); ++i) {
+    const auto& t = p.tensors[i];
+    std::string shape;
+    for (auto d : t.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    o += fmt::format("{}\n    {{\"name\": {}, \"role\": \"{}\", \"dtype\": \"fp32\", \"shape\": [{}], \"dev_addr\": "
+                     "\"0x{:08x}\", \"bytes\": {}{}}}",
+                     i ? "," : "", jq(t.name), pef::role_name(t.role), shape, t.dev_addr, t.bytes,
+                     t.role == pef::Role::Weight ? fmt::format(", \"weight_offset\": {}", t.weight_offset) : "");
+  }
+  o += "\n  ]\n}\n";
+  fmt::print("{}", o);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -130,6 +196,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "pefdump 0.1.0");
   std::string path;
   app.add_option("MODEL.pef", path, "PEF file")->required();
+  bool json = false;
+  app.add_flag("--json", json, "print the PEF's contents as JSON (no bitstream decoding)");
   std::string log_level = "warn", log_dir;
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
       ->check(CLI::IsMember(runtime::log_level_names()));
@@ -147,6 +215,16 @@ int main(int argc, char** argv) {
     runtime::init_logging("pefdump", log_level, log_dir);
     spdlog::info("reading {}", path);
     pef::Pef p = pef::read_file(path);
+    if (json) {
+      std::optional<arch::Config> jc;
+      try {
+        jc = arch::load_config(p.config_name);
+        if (jc->fingerprint() != p.fingerprint) jc.reset();
+      } catch (const std::exception&) {
+      }
+      print_json(p, path, jc ? &*jc : nullptr);
+      return 0;
+    }
     fmt::print("file:        {}\n", path);
     fmt::print("format:      PEF v{}\n", pef::kPefVersion);
     fmt::print("config:      {} (fingerprint 0x{:08x})\n", p.config_name, p.fingerprint);
@@ -161,23 +239,34 @@ int main(int argc, char** argv) {
       fmt::print("             (not a built-in configuration)\n");
     }
     for (const auto& [k, v] : p.meta) fmt::print("meta:        {}={}\n", k, v);
-    fmt::print("consts:      {} bytes\n", p.consts.size());
-    fmt::print("sections:    {} (in schedule order)\n", p.sections.size());
+    fmt::print("weights:     {} bytes\n", p.weights.size());
+    fmt::print("graph:       {} bytes{}\n", p.graph.size(), p.graph.empty() ? " (none: snrun --test unavailable)" : " (source model)");
+    uint64_t est = 0;
+    for (const auto& s : p.sections) est += s.est_cycles;
+    fmt::print("schedule:    {} step{}, {} estimated cycles\n", p.sections.size(), p.sections.size() == 1 ? "" : "s", est);
     for (size_t i = 0; i < p.sections.size(); ++i) {
       const auto& s = p.sections[i];
-      fmt::print("  section {}: {}  {} bytes  crc32 0x{:08x}  DRAM 0x{:08x}  {} words\n", i, s.name,
-                 4 * s.bitstream.size(), arch::crc32(s.bitstream.data(), 4 * s.bitstream.size()), s.dev_addr,
-                 s.bitstream.size());
+      // The bitstream's own CRC word (its last); a CRC over the whole stream would be the
+      // same constant residue for every valid stream.
+      fmt::print("  section {}: {}  {} bytes  stored crc 0x{:08x}  DRAM 0x{:08x}  {} words  est {} cycles\n", i,
+                 s.name, 4 * s.bitstream.size(), s.bitstream.empty() ? 0u : s.bitstream.back(), s.dev_addr,
+                 s.bitstream.size(), s.est_cycles);
+      if (!s.debug.empty()) fmt::print("    debug map (unit -> graph nodes):\n");
+      for (const auto& [id, names] : s.debug) {
+        std::string list;
+        for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+        fmt::print("      {:<24} {}\n", cfg && id < cfg->num_units() ? cfg->unit_name(id) : fmt::format("unit {}", id), list);
+      }
       dump_bitstream(s, cfg ? &*cfg : nullptr);
     }
     fmt::print("tensors:     {}\n", p.tensors.size());
-    fmt::print("  {:<24} {:<12} {:<18} {:>12} {:>10} {:>10}\n", "name", "role", "shape", "DRAM", "bytes", "const@");
+    fmt::print("  {:<24} {:<12} {:<18} {:>12} {:>10} {:>10}\n", "name", "role", "shape", "DRAM", "bytes", "weight@");
     for (const auto& t : p.tensors) {
       std::string shape = "(";
       for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? ", " : "") + std::to_string(t.shape[d]);
       shape += t.shape.size() == 1 ? ",)" : ")";
       fmt::print("  {:<24} {:<12} {:<18} 0x{:010x} {:>10} {:>10}\n", t.name, pef::role_name(t.role), shape,
-                 t.dev_addr, t.bytes, t.role == pef::Role::Constant ? std::to_string(t.const_offset) : "-");
+                 t.dev_addr, t.bytes, t.role == pef::Role::Weight ? std::to_string(t.weight_offset) : "-");
     }
   } catch (const std::exception& e) {
     runtime::log_error("pefdump", e.what());

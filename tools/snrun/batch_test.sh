@@ -49,7 +49,11 @@ $py -c 'import json; c=[e["cat"] for e in json.load(open("single.json"))["traceE
 cat run.txt
 [ ! -s err.txt ] || { cat err.txt; fail "stderr not empty (not a TTY: no progress bar expected)"; }
 grep -q "batch: 3/3 samples (100%)" log/sn.log || fail "no progress line in the log"
-grep -q "per-unit activity counters do not exist" run.txt || fail "summary does not say activity counters are missing"
+grep -qE "utilisation: +PCUs [0-9.]+%, PMUs [0-9.]+% of [1-9][0-9]* run cycles \(activity counters" run.txt ||
+  fail "summary lacks the utilisation from the activity counters"
+grep -qE "DRAM \(AGCUs\): +[1-9][0-9]* bytes read, [1-9][0-9]* bytes written" run.txt || fail "summary lacks DRAM bytes"
+grep -q '"format": "openrdu-counters-1"' out/counters.json || fail "no counters.json with the outputs"
+grep -q '"runs": 3,' out/counters.json || fail "counters.json does not sum the 3 samples"
 grep -qE "PCUs used [1-9][0-9]*/2 " run.txt || fail "summary lacks PCU usage"
 grep -qE "DMA host->device: +[1-9][0-9]* bytes" run.txt || fail "summary lacks DMA bytes"
 ls -A | grep -q '\.tmp' && fail "temporary file left behind"
@@ -73,7 +77,10 @@ for e in x:
     assert e["pid"] == 1 and e["dur"] >= 0 and e["ts"] >= 0, e
 for c, n in [("batch", 3), ("configuration", 3), ("run", 3), ("dma device->host", 3)]:
     assert len(cats.get(c, [])) == n, (c, len(cats.get(c, [])))
-assert len(cats["dma host->device"]) >= 6
+# Weights and bitstreams are uploaded once per load; inputs once per sample.
+up = [e["name"] for e in cats["dma host->device"]]
+assert sum(n.startswith("input ") for n in up) == 3, up
+assert sum(n.startswith("bitstream ") for n in up) == 1, up
 assert all(e["args"]["bytes"] > 0 for e in cats["dma host->device"] + cats["dma device->host"])
 assert all(e["dur"] > 0 for e in cats["run"])  # CFG_CYCLES may be 0 (functional model)
 tids = {e["cat"]: e["tid"] for e in x}

@@ -3,6 +3,7 @@
 //         --input NAME=FILE.npy ... --output-dir DIR
 //         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--watchdog CYCLES]
 //         [--log-level LEVEL] [--log-dir DIR] [--batch] [--profile FILE.json]
+//         [--test [--rtol R] [--atol A]] [--labels FILE.npy]
 //   snrun --info [--backend B] [--config C]   (open the device, print its identity, exit)
 // Writes DIR/<output>.npy for every output of the model (temporary file, then rename;
 // nothing is written unless the whole run succeeds). Every error: one line, exit 1.
@@ -12,8 +13,21 @@
 // else a progress line in the log every 10%.
 // --profile FILE.json: Chrome trace / Perfetto JSON of the run in simulated time, and a
 // summary on stdout (docs/architecture.md section 18).
+// --test: also run the CPU reference (compiler::reference_run on the PEF's GRAPH section)
+// on the same inputs; per output print the max abs and rel error and PASS/FAIL
+// (|device - ref| <= atol + rtol * |ref|, or both NaN); exit 1 on FAIL.
+// DIR/counters.json: the hardware counters of the run (per-unit activity, DRAM, DMA and
+// link traffic; docs/architecture.md section 19), read by sntilestat, snddrstat and
+// snpciestat. --fault KIND:ARG[:LANE] writes the FAULT register before every run
+// (hang:UNIT, corrupt:WORD, stuck:PCU_UNIT:LANE) for reliability tests.
+// --labels FILE.npy: class labels (float32 [N] or [N, 1]); prints the accuracy of the
+// argmax of the single output ([N, C] after --batch, or [C]/[1, C] for one sample).
 #include <algorithm>
 #include <chrono>
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <optional>
 #include <functional>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +38,9 @@
 #include <spdlog/spdlog.h>
 
 #include "openrdu/arch/config.h"
+#include "openrdu/arch/file.h"
+#include "openrdu/compiler/compiler.h"
+#include "openrdu/driver/counters.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/gen/regs.h"
 #include "openrdu/pef/pef.h"
@@ -95,7 +112,146 @@ class Progress {
   size_t last_decile_ = 0;
 };
 
+// The CPU reference of the PEF's GRAPH on the same inputs (per sample for a batch,
+// stacked like the device outputs).
+std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const std::map<std::string, runtime::HostTensor>& inputs,
+                                                     bool batch) {
+  const auto dir = std::filesystem::temp_directory_path();
+  std::string path = (dir / "snrun-graph-XXXXXX").string();
+  const int fd = ::mkstemp(path.data());
+  if (fd < 0) throw std::runtime_error(fmt::format("--test: cannot create a temporary file in {}", dir.string()));
+  struct Cleanup {
+    std::string p;
+    ~Cleanup() { std::filesystem::remove(p); }
+  } cleanup{path};
+  const uint8_t* data = pef.graph.data();
+  size_t left = pef.graph.size();
+  while (left) {
+    const ssize_t n = ::write(fd, data, left);
+    if (n <= 0) {
+      ::close(fd);
+      throw std::runtime_error(fmt::format("--test: cannot write {}", path));
+    }
+    data += n;
+    left -= size_t(n);
+  }
+  ::close(fd);
+  auto one = [&](const std::map<std::string, runtime::HostTensor>& in) {
+    std::map<std::string, compiler::HostTensor> ci;
+    for (const auto& [k, v] : in) ci[k] = {v.shape, v.data};
+    std::map<std::string, runtime::HostTensor> out;
+    for (auto& [k, v] : compiler::reference_run(path, ci)) out[k] = {v.shape, std::move(v.data)};
+    return out;
+  };
+  if (!batch) return one(inputs);
+  const size_t n = runtime::batch_size(pef, inputs);
+  std::map<std::string, runtime::HostTensor> stacked;
+  for (size_t i = 0; i < n; ++i) {
+    for (auto& [k, v] : one(runtime::batch_sample(pef, inputs, i))) {
+      auto& o = stacked[k];
+      if (i == 0) {
+        o.shape = v.shape;
+        o.shape.insert(o.shape.begin(), int64_t(n));
+      }
+      o.data.insert(o.data.end(), v.data.begin(), v.data.end());
+    }
+  }
+  return stacked;
+}
+
+// Per output: max abs error, max rel error, PASS/FAIL. Returns true when all pass.
+bool compare(const std::map<std::string, runtime::HostTensor>& dev, const std::map<std::string, runtime::HostTensor>& ref,
+             double rtol, double atol) {
+  bool all = true;
+  fmt::print("test against the CPU reference (rtol {:g}, atol {:g}):\n", rtol, atol);
+  for (const auto& [name, r] : ref) {
+    auto it = dev.find(name);
+    if (it == dev.end()) {
+      fmt::print("  {:<24} FAIL  no device output of that name\n", name);
+      all = false;
+      continue;
+    }
+    const auto& d = it->second;
+    if (d.shape != r.shape || d.data.size() != r.data.size()) {
+      fmt::print("  {:<24} FAIL  shape {} on the device, {} in the reference\n", name, runtime::shape_str(d.shape),
+                 runtime::shape_str(r.shape));
+      all = false;
+      continue;
+    }
+    double max_abs = 0, max_rel = 0;
+    size_t bad = 0, first_bad = 0;
+    for (size_t k = 0; k < r.data.size(); ++k) {
+      const double a = d.data[k], b = r.data[k];
+      if (std::isnan(a) && std::isnan(b)) continue;
+      const double err = std::isnan(a) || std::isnan(b) ? INFINITY : std::fabs(a - b);
+      max_abs = std::max(max_abs, err);
+      if (b != 0) max_rel = std::max(max_rel, err / std::fabs(b));
+      else if (err > 0) max_rel = INFINITY;
+      if (!(err <= atol + rtol * std::fabs(b))) {
+        if (!bad) first_bad = k;
+        ++bad;
+      }
+    }
+    fmt::print("  {:<24} {}  max abs error {:.3g}, max rel error {:.3g} ({} elements){}\n", name, bad ? "FAIL" : "PASS",
+               max_abs, max_rel, r.data.size(),
+               bad ? fmt::format("; {} outside tolerance, first at index {}: device {:.9g}, reference {:.9g}", bad,
+                                 first_bad, d.data[first_bad], r.data[first_bad])
+                   : "");
+    all = all && bad == 0;
+  }
+  return all;
+}
+
+// Accuracy of the argmax of `logits` ([N, C], [C] or [1, C]) against labels ([N] or [N, 1]).
+void print_accuracy(const std::string& name, const runtime::HostTensor& logits, const runtime::HostTensor& labels,
+                    const std::string& lpath) {
+  const auto& s = logits.shape;
+  if (s.empty()) throw std::runtime_error("--labels: the output is a scalar, not logits");
+  const size_t c = size_t(s.back());
+  const size_t n = c ? logits.data.size() / c : 0;
+  if (c == 0 || n == 0) throw std::runtime_error(fmt::format("--labels: output shape {} has no classes", runtime::shape_str(s)));
+  if (labels.data.size() != n)
+    throw std::runtime_error(fmt::format("--labels {}: {} labels for {} samples (output shape {})", lpath,
+                                         labels.data.size(), n, runtime::shape_str(s)));
+  size_t right = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const float* row = logits.data.data() + i * c;
+    const size_t best = size_t(std::max_element(row, row + c) - row);
+    if (float(best) == labels.data[i]) ++right;
+  }
+  double sum = 0;
+  for (float v : logits.data) sum += double(v);
+  fmt::print("accuracy: {}/{} = {:.2f}% (argmax of '{}' against {}; logits sum {:.6f})\n", right, n,
+             100.0 * double(right) / double(n), name, lpath, sum);
+}
+
 }  // namespace
+
+// --fault KIND:ARG[:LANE] -> FAULT register value (docs/architecture.md section 19).
+uint32_t parse_fault(const std::string& spec) {
+  if (spec.empty()) return 0;
+  std::vector<std::string> f;
+  for (size_t a = 0;;) {
+    const size_t b = spec.find(':', a);
+    f.push_back(spec.substr(a, b == std::string::npos ? std::string::npos : b - a));
+    if (b == std::string::npos) break;
+    a = b + 1;
+  }
+  auto num = [&](const std::string& x, uint32_t max, const char* what) {
+    try {
+      size_t used = 0;
+      const unsigned long v = std::stoul(x, &used, 0);
+      if (used != x.size() || v > max) throw std::out_of_range(what);
+      return static_cast<uint32_t>(v);
+    } catch (const std::exception&) {
+      die(fmt::format("--fault {}: {} '{}' is not a number from 0 to {}", spec, what, x, max));
+    }
+  };
+  if (f[0] == "hang" && f.size() == 2) return 1u << 16 | num(f[1], 0xFFFF, "unit");
+  if (f[0] == "corrupt" && f.size() == 2) return 2u << 16 | num(f[1], 0xFFFF, "word");
+  if (f[0] == "stuck" && f.size() == 3) return 3u << 16 | num(f[1], 0xFFFF, "unit") | num(f[2], 15, "lane") << 20;
+  die(fmt::format("--fault {}: expected hang:UNIT, corrupt:WORD or stuck:UNIT:LANE", spec));
+}
 
 int main(int argc, char** argv) {
   CLI::App app{"snrun: run a compiled OpenRDU program (PEF) on a simulated device"};
@@ -106,8 +262,10 @@ int main(int argc, char** argv) {
   double timeout = 60;
   uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
   std::string log_dir;
-  bool info = false, batch = false;
-  std::string profile;
+  bool info = false, batch = false, test = false;
+  double rtol = 1e-5, atol = 1e-6;
+  std::string labels_path;
+  std::string profile, fault_spec;
   app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
   app.add_option("--config", config, "device configuration: tiny, small or a FILE.yaml (default small)");
@@ -126,6 +284,13 @@ int main(int argc, char** argv) {
                "inputs hold N samples ([N, ...input shape]): run each, write outputs stacked as [N, ...]");
   app.add_option("--profile", profile,
                  "write a Chrome trace / Perfetto JSON of the run (simulated time) and print a summary");
+  app.add_flag("--test", test,
+               "also run the CPU reference on the PEF's model (GRAPH) and compare; exit 1 on FAIL");
+  app.add_option("--rtol", rtol, "--test relative tolerance (default 1e-5)");
+  app.add_option("--atol", atol, "--test absolute tolerance (default 1e-6)");
+  app.add_option("--fault", fault_spec,
+                 "inject a fault before every run: hang:UNIT, corrupt:WORD or stuck:UNIT:LANE (FAULT register)");
+  app.add_option("--labels", labels_path, "class labels .npy (float32 [N]): print the accuracy of the output's argmax");
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
       ->check(CLI::IsMember(runtime::log_level_names()));
   app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
@@ -153,8 +318,10 @@ int main(int argc, char** argv) {
     if (model.empty()) die("MODEL.pef is required (see --help)");
     if (outdir.empty()) die("--output-dir is required (see --help)");
     if (!(timeout > 0)) die(fmt::format("--timeout {}: must be positive", timeout));
+    if (!(rtol >= 0) || !(atol >= 0)) die("--rtol and --atol must be non-negative");
     if (trace_stop <= trace_start) die(fmt::format("--trace-stop {} must be after --trace-start {}", trace_stop, trace_start));
     if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
+    const uint32_t fault = parse_fault(fault_spec);
     const arch::Config cfg = arch::load_config(config);
     if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
     const pef::Pef pef = pef::read_file(model);
@@ -173,6 +340,22 @@ int main(int argc, char** argv) {
     size_t samples = 0;
     if (batch) samples = runtime::batch_size(pef, inputs);
     else runtime::check_inputs(pef, inputs);
+    if (test && pef.graph.empty())
+      die(fmt::format("--test: {} has no GRAPH section (the source model); recompile it with sncompile", model));
+    std::optional<runtime::HostTensor> labels;
+    if (!labels_path.empty()) {
+      labels = runtime::read_npy(labels_path);
+      size_t outs = 0;
+      for (const auto& t : pef.tensors) outs += t.role == pef::Role::Output;
+      if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
+    }
+    {  // The output directory must be writable: find out before the (slow) run.
+      const auto probe = std::filesystem::path(outdir) / fmt::format(".snrun-probe-{}", ::getpid());
+      std::FILE* f = std::fopen(probe.c_str(), "wb");
+      if (!f) die(fmt::format("--output-dir {}: cannot write there: {}", outdir, std::strerror(errno)));
+      std::fclose(f);
+      std::filesystem::remove(probe);
+    }
     if (!profile.empty()) {
       const auto pp = std::filesystem::path(profile).parent_path();
       if (!pp.empty() && !std::filesystem::is_directory(pp))
@@ -185,11 +368,13 @@ int main(int argc, char** argv) {
     dopt.trace_start = trace_start;
     dopt.trace_stop = trace_stop;
     dopt.timeout_s = timeout;
-    auto dev = driver::open_device(backend, cfg, dopt);
     runtime::SessionOptions sopt;
     sopt.timeout_s = timeout;
     sopt.watchdog_cycles = watchdog;
-    runtime::Session session(*dev, cfg, sopt);
+    sopt.fault = fault;
+    auto session_ptr = runtime::Session::open(backend, cfg, sopt, dopt);
+    runtime::Session& session = *session_ptr;
+    driver::Device* dev = &session.device();
     spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
     session.load(pef);
     runtime::BatchResult result;
@@ -207,6 +392,7 @@ int main(int argc, char** argv) {
       result.dma_to_device_bytes = r.dma_to_device_bytes;
       result.dma_from_device_bytes = r.dma_from_device_bytes;
       result.spans = std::move(r.spans);
+      result.counters = std::move(r.counters);
     }
 
     fmt::print("{} on {} ({}): {} section{}{}\n", model, backend, cfg.name, result.sections.size(),
@@ -231,17 +417,38 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < usage.size(); ++i)
         fmt::print("  section {} {:<24} PCUs used {}/{} ({:.0f}%)\n", i, usage[i].name, usage[i].pcus_used,
                    usage[i].pcus_present, 100.0 * usage[i].pcus_used / std::max(1u, usage[i].pcus_present));
-      fmt::print("  utilisation: PCUs enabled by each bitstream only; per-unit activity counters do not exist "
-                 "in the hardware yet\n");
+      // Utilisation from the activity counters: active cycles over all run cycles.
+      const auto& c = result.counters;
+      uint64_t act[2] = {0, 0}, units[2] = {0, 0};
+      for (const auto& u : c.units)
+        if (u.kind == "pcu" || u.kind == "pmu") act[u.kind == "pmu"] += u.active, ++units[u.kind == "pmu"];
+      auto pct = [&](int k) { return c.run_cycles && units[k] ? 100.0 * act[k] / (double(c.run_cycles) * units[k]) : 0.0; };
+      fmt::print("  utilisation:          PCUs {:.1f}%, PMUs {:.1f}% of {} run cycles (activity counters{})\n", pct(0),
+                 pct(1), c.run_cycles, c.estimated ? ", estimated by the functional model" : "");
+      fmt::print("  DRAM (AGCUs):         {} bytes read, {} bytes written ({:.2f} bytes/cycle)\n", c.mem_rd_bytes,
+                 c.mem_wr_bytes,
+                 c.run_cycles ? double(c.mem_rd_bytes + c.mem_wr_bytes) / double(c.run_cycles) : 0.0);
     }
     for (const auto& [name, t] : result.outputs) {
       const auto path = (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string();
       runtime::write_npy(t, path);
       fmt::print("  wrote {} {}\n", path, runtime::shape_str(t.shape));
     }
+    {
+      const auto path = (std::filesystem::path(outdir) / "counters.json").string();
+      const std::string json = driver::to_json(result.counters);
+      arch::write_file_atomic(path, {reinterpret_cast<const uint8_t*>(json.data()), json.size()});
+      fmt::print("  wrote {} (sntilestat, snddrstat, snpciestat)\n", path);
+    }
     const auto st = dev->sim_stats();
     fmt::print("  simulated {} cycles ({} evaluated, idle cycles skipped), {:.0f} evaluated cycles/s, trace {}\n",
                st.cycles, st.evaluated_cycles, st.cycles_per_second, trace.empty() ? std::string("off") : trace);
+    if (labels) print_accuracy(result.outputs.begin()->first, result.outputs.begin()->second, *labels, labels_path);
+    if (test && !compare(result.outputs, reference(pef, inputs, batch), rtol, atol)) {
+      fmt::print("test: FAIL\n");
+      return 1;
+    }
+    if (test) fmt::print("test: PASS\n");
   } catch (const std::exception& e) {
     die(e.what());
   }

@@ -1,12 +1,12 @@
-// PEF v1 reader and writer (docs/architecture.md section 9).
+// PEF v2 reader and writer (docs/architecture.md section 9).
 //
 // Layout written by serialize():
 //   header (48 bytes), section table (32 bytes per section),
-//   TENSORS, CONSTS, META, then one CONFIG section per entry of Pef::sections in
-//   schedule order; every payload starts 8-aligned (zero padding); file CRC last.
-// The per-section name and DRAM address of a CONFIG section live in META under the
-// reserved keys "section.<i>.name" and "section.<i>.dev_addr" (i = index among the
-// CONFIG sections); parse() moves them back into Pef::sections and out of Pef::meta.
+//   TENSORS, WEIGHTS, SCHEDULE, DEBUG, GRAPH (only when Pef::graph is not empty), META,
+//   then one CONFIG section per step of Pef::sections in schedule order; every payload
+//   starts 8-aligned (zero padding); file CRC last. The reader accepts any order, at most
+//   one section of each type but CONFIG, steps sharing a CONFIG section, and requires
+//   every CONFIG section to be run by some step.
 #include "openrdu/pef/pef.h"
 
 #include "openrdu/arch/file.h"
@@ -37,15 +37,18 @@ constexpr char kMagic[4] = {'P', 'E', 'F', '1'};
 constexpr size_t kHeaderBytes = 48;
 constexpr size_t kEntryBytes = 32;
 constexpr size_t kNameBytes = 32;
-constexpr uint32_t kTypeTensors = 1, kTypeConfig = 2, kTypeConsts = 3, kTypeMeta = 4;
-constexpr const char* kSectionKeyPrefix = "section.";
+constexpr uint32_t kTypeTensors = 1, kTypeConfig = 2, kTypeWeights = 3, kTypeMeta = 4, kTypeSchedule = 5,
+                   kTypeDebug = 6, kTypeGraph = 7, kTypeLast = 7;
 
 const char* type_name(uint32_t t) {
   switch (t) {
     case kTypeTensors: return "TENSORS";
     case kTypeConfig: return "CONFIG";
-    case kTypeConsts: return "CONSTS";
+    case kTypeWeights: return "WEIGHTS";
     case kTypeMeta: return "META";
+    case kTypeSchedule: return "SCHEDULE";
+    case kTypeDebug: return "DEBUG";
+    case kTypeGraph: return "GRAPH";
     default: return "unknown";
   }
 }
@@ -106,9 +109,19 @@ class Parser {
     uint16_t u16(const std::string& f) { need(2, f); auto v = rd16(&p->b_[pos]); pos += 2; return v; }
     uint32_t u32(const std::string& f) { need(4, f); auto v = rd32(&p->b_[pos]); pos += 4; return v; }
     uint64_t u64(const std::string& f) { need(8, f); auto v = rd64(&p->b_[pos]); pos += 8; return v; }
+    // u16 length + bytes.
+    std::string str(const std::string& f) {
+      const uint16_t n = u16(f + " length");
+      need(n, f);
+      std::string s(reinterpret_cast<const char*>(&p->b_[pos]), n);
+      pos += n;
+      return s;
+    }
   };
 
-  void parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size);
+  void parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size);
+  void parse_schedule(const Entry& e, const std::vector<Entry>& entries, Pef& pef);
+  void parse_debug(const Entry& e, Pef& pef);
   void parse_meta(const Entry& e, Pef& pef);
 
   const std::vector<uint8_t>& b_;
@@ -125,7 +138,8 @@ Pef Parser::run() {
                                  b_[1], b_[2], b_[3]));
   const uint32_t version = rd32(&b_[4]);
   if (version != kPefVersion)
-    fail(4, "version", fmt::format("unsupported PEF version {} (this reader supports {})", version, kPefVersion));
+    fail(4, "version", fmt::format("unsupported PEF version {} (this reader supports {}); recompile the model with "
+                                   "sncompile", version, kPefVersion));
 
   Pef pef;
   pef.fingerprint = rd32(&b_[8]);
@@ -154,7 +168,7 @@ Pef Parser::run() {
     const size_t at = kHeaderBytes + size_t(i) * kEntryBytes;
     Entry e{rd32(&b_[at]), rd64(&b_[at + 8]), rd64(&b_[at + 16]), rd32(&b_[at + 24]), at};
     const std::string field = fmt::format("section {}", i);
-    if (e.type < kTypeTensors || e.type > kTypeMeta)
+    if (e.type < kTypeTensors || e.type > kTypeLast)
       fail(at, field + " type", fmt::format("unknown section type {}", e.type));
     if (rd32(&b_[at + 4]) != 0) fail(at + 4, field + " reserved", "must be 0");
     if (rd32(&b_[at + 28]) != 0) fail(at + 28, field + " reserved", "must be 0");
@@ -192,70 +206,104 @@ Pef Parser::run() {
                                                size - 4, crc));
   }
 
-  // Contents.
-  const Entry* tensors = nullptr;
-  const Entry* consts = nullptr;
-  const Entry* meta = nullptr;
-  std::vector<const Entry*> configs;
+  // Contents: at most one of each section type except CONFIG.
+  std::map<uint32_t, const Entry*> single;
   for (auto& e : entries) {
-    const Entry** slot = e.type == kTypeTensors ? &tensors : e.type == kTypeConsts ? &consts
-                         : e.type == kTypeMeta  ? &meta : nullptr;
-    if (!slot) {
-      configs.push_back(&e);
-      continue;
-    }
-    if (*slot)
+    if (e.type == kTypeConfig) continue;
+    if (single.count(e.type))
       fail(e.table_at, fmt::format("section {} type", (e.table_at - kHeaderBytes) / kEntryBytes),
            fmt::format("second {} section (at most one allowed)", type_name(e.type)));
-    *slot = &e;
+    single[e.type] = &e;
   }
+  auto get = [&](uint32_t t) -> const Entry* { auto it = single.find(t); return it == single.end() ? nullptr : it->second; };
+  const Entry* tensors = get(kTypeTensors);
+  const Entry* weights = get(kTypeWeights);
+  const Entry* schedule = get(kTypeSchedule);
   if (!tensors) fail(12, "section table", "no TENSORS section");
-  if (consts) pef.consts.assign(b_.begin() + consts->offset, b_.begin() + consts->offset + consts->size);
-  parse_tensors(*tensors, pef, consts ? consts->size : 0);
-  if (meta) parse_meta(*meta, pef);
-
-  for (size_t i = 0; i < configs.size(); ++i) {
-    const Entry& e = *configs[i];
-    const std::string field = fmt::format("section {} (CONFIG {})", (e.table_at - kHeaderBytes) / kEntryBytes, i);
-    if (e.size == 0 || e.size % 4) fail(e.table_at + 16, field + " size", fmt::format("{} is not a positive multiple of 4", e.size));
-    Section s;
-    s.bitstream.resize(e.size / 4);
-    for (size_t w = 0; w < s.bitstream.size(); ++w) s.bitstream[w] = rd32(&b_[e.offset + 4 * w]);
-    const std::string kname = fmt::format("{}{}.name", kSectionKeyPrefix, i);
-    const std::string kaddr = fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i);
-    auto itn = pef.meta.find(kname);
-    s.name = itn != pef.meta.end() ? itn->second : fmt::format("section{}", i);
-    auto ita = pef.meta.find(kaddr);
-    if (ita == pef.meta.end())
-      fail(meta ? meta->offset : 12, "META", fmt::format("missing key {} (DRAM address of CONFIG section {})", kaddr, i));
-    {
-      // Exactly "0x" and 1..16 hex digits: no sign, no spaces, no decimal or octal.
-      const std::string& v = ita->second;
-      const bool hex = v.size() > 2 && v.size() <= 18 && v[0] == '0' && v[1] == 'x' &&
-                       std::all_of(v.begin() + 2, v.end(), [](char c) { return std::isxdigit(uint8_t(c)) != 0; });
-      if (!hex) fail(meta->offset, "META " + kaddr, fmt::format("'{}' is not a hex address (0x...)", v));
-      s.dev_addr = std::stoull(v.substr(2), nullptr, 16);
-    }
-    if (s.dev_addr % 4) fail(meta->offset, "META " + kaddr, fmt::format("0x{:x} is not 4-aligned", s.dev_addr));
-    pef.sections.push_back(std::move(s));
-  }
-  // Reserved keys belong to sections only.
-  for (auto it = pef.meta.begin(); it != pef.meta.end();) {
-    if (it->first.rfind(kSectionKeyPrefix, 0) == 0) {
-      bool known = false;
-      for (size_t i = 0; i < configs.size() && !known; ++i)
-        known = it->first == fmt::format("{}{}.name", kSectionKeyPrefix, i) ||
-                it->first == fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i);
-      if (!known) fail(meta->offset, "META", fmt::format("key '{}' names no CONFIG section", it->first));
-      it = pef.meta.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  if (!schedule) fail(12, "section table", "no SCHEDULE section");
+  if (weights) pef.weights.assign(b_.begin() + weights->offset, b_.begin() + weights->offset + weights->size);
+  if (const Entry* g = get(kTypeGraph)) pef.graph.assign(b_.begin() + g->offset, b_.begin() + g->offset + g->size);
+  parse_tensors(*tensors, pef, weights ? weights->size : 0);
+  parse_schedule(*schedule, entries, pef);
+  if (const Entry* d = get(kTypeDebug)) parse_debug(*d, pef);
+  if (const Entry* m = get(kTypeMeta)) parse_meta(*m, pef);
   return pef;
 }
 
-void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size) {
+void Parser::parse_schedule(const Entry& e, const std::vector<Entry>& entries, Pef& pef) {
+  Cursor c{this, "SCHEDULE", e.offset, e.offset + e.size};
+  const uint32_t count = c.u32("step count");
+  std::vector<bool> used(entries.size(), false);
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string f = fmt::format("step {}", i);
+    Section s;
+    const uint64_t name_at = c.pos;
+    s.name = c.str(f + " name");
+    if (s.name.empty()) fail(name_at, "SCHEDULE " + f + " name length", "empty name");
+    const std::string sf = fmt::format("step {} '{}'", i, s.name);
+    uint64_t at = c.pos;
+    const uint32_t idx = c.u32(sf + " CONFIG section index");
+    if (idx >= entries.size() || entries[idx].type != kTypeConfig)
+      fail(at, "SCHEDULE " + sf + " CONFIG section index",
+           idx >= entries.size() ? fmt::format("{} is not a section (the table has {})", idx, entries.size())
+                                 : fmt::format("section {} is a {} section, not CONFIG", idx, type_name(entries[idx].type)));
+    const Entry& ce = entries[idx];
+    if (ce.size == 0 || ce.size % 4)
+      fail(ce.table_at + 16, fmt::format("section {} (CONFIG) size", idx),
+           fmt::format("{} is not a positive multiple of 4", ce.size));
+    used[idx] = true;
+    at = c.pos;
+    if (c.u32(sf + " reserved") != 0) fail(at, "SCHEDULE " + sf + " reserved", "must be 0");
+    at = c.pos;
+    s.dev_addr = c.u64(sf + " bitstream device address");
+    if (s.dev_addr % 4)
+      fail(at, "SCHEDULE " + sf + " bitstream device address", fmt::format("0x{:x} is not 4-aligned", s.dev_addr));
+    if (s.dev_addr + ce.size < s.dev_addr)
+      fail(at, "SCHEDULE " + sf + " bitstream device address", "address + size overflows");
+    s.est_cycles = c.u64(sf + " estimated cycles");
+    s.bitstream.resize(ce.size / 4);
+    for (size_t w = 0; w < s.bitstream.size(); ++w) s.bitstream[w] = rd32(&b_[ce.offset + 4 * w]);
+    pef.sections.push_back(std::move(s));
+  }
+  if (c.pos != c.end)
+    fail(c.pos, "SCHEDULE", fmt::format("{} unexpected bytes after the last step", c.end - c.pos));
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (entries[i].type == kTypeConfig && !used[i])
+      fail(entries[i].table_at, fmt::format("section {} (CONFIG)", i), "no SCHEDULE step runs this bitstream");
+}
+
+void Parser::parse_debug(const Entry& e, Pef& pef) {
+  Cursor c{this, "DEBUG", e.offset, e.offset + e.size};
+  uint64_t at = c.pos;
+  const uint32_t count = c.u32("step count");
+  if (count != pef.sections.size())
+    fail(at, "DEBUG step count", fmt::format("{} steps, the SCHEDULE has {}", count, pef.sections.size()));
+  for (uint32_t i = 0; i < count; ++i) {
+    auto& s = pef.sections[i];
+    const std::string f = fmt::format("step {} '{}'", i, s.name);
+    const uint32_t units = c.u32(f + " unit count");
+    int64_t last = -1;
+    for (uint32_t u = 0; u < units; ++u) {
+      at = c.pos;
+      const uint32_t id = c.u32(f + " unit id");
+      if (int64_t(id) <= last)
+        fail(at, fmt::format("DEBUG {} unit id", f), fmt::format("{} does not follow {} (ids strictly increasing)", id, last));
+      last = id;
+      const std::string uf = fmt::format("{} unit {}", f, id);
+      const uint16_t nodes = c.u16(uf + " node count");
+      std::vector<std::string> names;
+      for (uint16_t k = 0; k < nodes; ++k) {
+        at = c.pos;
+        names.push_back(c.str(fmt::format("{} node {} name", uf, k)));
+        if (names.back().empty()) fail(at, fmt::format("DEBUG {} node {} name length", uf, k), "empty name");
+      }
+      s.debug.emplace(id, std::move(names));
+    }
+  }
+  if (c.pos != c.end) fail(c.pos, "DEBUG", fmt::format("{} unexpected bytes after the last step", c.end - c.pos));
+}
+
+void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size) {
   Cursor c{this, "TENSORS", e.offset, e.offset + e.size};
   const uint32_t count = c.u32("tensor count");
   std::set<std::string> names;
@@ -276,7 +324,7 @@ void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size) {
     ten.dtype = DType::F32;
     at = c.pos;
     const uint8_t role = c.u8(tf + " role");
-    if (role > uint8_t(Role::Intermediate)) fail(at, "TENSORS " + tf + " role", fmt::format("unknown role {}", role));
+    if (role > uint8_t(Role::Activation)) fail(at, "TENSORS " + tf + " role", fmt::format("unknown role {}", role));
     ten.role = Role(role);
     const uint8_t rank = c.u8(tf + " rank");
     uint64_t elements = 1;
@@ -300,14 +348,14 @@ void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t consts_size) {
     if (ten.dev_addr + ten.bytes < ten.dev_addr)
       fail(at, "TENSORS " + tf + " device address", "address + size overflows");
     at = c.pos;
-    ten.const_offset = c.u64(tf + " consts offset");
-    if (ten.role == Role::Constant) {
-      if (ten.const_offset > consts_size || ten.bytes > consts_size - ten.const_offset)
-        fail(at, "TENSORS " + tf + " consts offset",
-             fmt::format("data [{}, {}) lies outside the {}-byte CONSTS section", ten.const_offset,
-                         ten.const_offset + ten.bytes, consts_size));
-    } else if (ten.const_offset != 0) {
-      fail(at, "TENSORS " + tf + " consts offset", "must be 0 for a tensor that is not a constant");
+    ten.weight_offset = c.u64(tf + " weights offset");
+    if (ten.role == Role::Weight) {
+      if (ten.weight_offset > weights_size || ten.bytes > weights_size - ten.weight_offset)
+        fail(at, "TENSORS " + tf + " weights offset",
+             fmt::format("data [{}, {}) lies outside the {}-byte WEIGHTS section", ten.weight_offset,
+                         ten.weight_offset + ten.bytes, weights_size));
+    } else if (ten.weight_offset != 0) {
+      fail(at, "TENSORS " + tf + " weights offset", "must be 0 for a tensor that is not a weight");
     }
     pef.tensors.push_back(std::move(ten));
   }
@@ -344,8 +392,8 @@ const char* role_name(Role r) {
   switch (r) {
     case Role::Input: return "input";
     case Role::Output: return "output";
-    case Role::Constant: return "constant";
-    case Role::Intermediate: return "intermediate";
+    case Role::Weight: return "weight";
+    case Role::Activation: return "activation";
   }
   return "?";
 }
@@ -378,9 +426,9 @@ std::vector<uint8_t> serialize(const Pef& pef) {
       if (d < 0) throw PefError(fmt::format("PEF tensor '{}': negative dimension {}", t.name, d));
     if (t.bytes != 4 * t.elements())
       throw PefError(fmt::format("PEF tensor '{}': byte size {} is not 4 x {} elements", t.name, t.bytes, t.elements()));
-    if (t.role == Role::Constant && (t.const_offset > pef.consts.size() || t.bytes > pef.consts.size() - t.const_offset))
-      throw PefError(fmt::format("PEF tensor '{}': constant data [{}, {}) outside the {}-byte CONSTS", t.name,
-                                 t.const_offset, t.const_offset + t.bytes, pef.consts.size()));
+    if (t.role == Role::Weight && (t.weight_offset > pef.weights.size() || t.bytes > pef.weights.size() - t.weight_offset))
+      throw PefError(fmt::format("PEF tensor '{}': weight data [{}, {}) outside the {}-byte WEIGHTS", t.name,
+                                 t.weight_offset, t.weight_offset + t.bytes, pef.weights.size()));
     tens.u16(uint16_t(t.name.size()));
     tens.bytes(t.name.data(), t.name.size());
     tens.u8(uint8_t(t.dtype));
@@ -389,24 +437,45 @@ std::vector<uint8_t> serialize(const Pef& pef) {
     for (auto d : t.shape) tens.u64(uint64_t(d));
     tens.u64(t.dev_addr);
     tens.u64(t.bytes);
-    tens.u64(t.role == Role::Constant ? t.const_offset : 0);
+    tens.u64(t.role == Role::Weight ? t.weight_offset : 0);
+  }
+  auto str16 = [](Writer& w, const std::string& s, const std::string& what) {
+    if (s.empty() || s.size() > 0xFFFF) throw PefError(fmt::format("PEF {} '{}' must be 1..65535 bytes", what, s));
+    w.u16(uint16_t(s.size()));
+    w.bytes(s.data(), s.size());
+  };
+  // SCHEDULE and DEBUG; CONFIG sections follow the other sections, one per step.
+  const bool has_graph = !pef.graph.empty();
+  const uint32_t first_config = has_graph ? 6 : 5;
+  Writer sched, dbg;
+  sched.u32(uint32_t(pef.sections.size()));
+  dbg.u32(uint32_t(pef.sections.size()));
+  for (size_t i = 0; i < pef.sections.size(); ++i) {
+    const auto& s = pef.sections[i];
+    if (s.bitstream.empty()) throw PefError(fmt::format("PEF step {} ({}): empty bitstream", i, s.name));
+    if (s.dev_addr % 4) throw PefError(fmt::format("PEF step {} ({}): bitstream address 0x{:x} is not 4-aligned", i, s.name, s.dev_addr));
+    if (s.dev_addr + 4 * uint64_t(s.bitstream.size()) < s.dev_addr)
+      throw PefError(fmt::format("PEF step {} ({}): bitstream address + size overflows", i, s.name));
+    str16(sched, s.name, fmt::format("step {} name", i));
+    sched.u32(first_config + uint32_t(i));
+    sched.u32(0);
+    sched.u64(s.dev_addr);
+    sched.u64(s.est_cycles);
+    dbg.u32(uint32_t(s.debug.size()));
+    for (const auto& [id, names] : s.debug) {
+      if (names.size() > 0xFFFF)
+        throw PefError(fmt::format("PEF step {} ({}): unit {} names more than 65535 nodes", i, s.name, id));
+      dbg.u32(id);
+      dbg.u16(uint16_t(names.size()));
+      for (const auto& nm : names) str16(dbg, nm, fmt::format("step {} unit {} node name", i, id));
+    }
   }
   std::string meta;
   for (const auto& [k, v] : pef.meta) {
     check_meta_text(k, true);
     check_meta_text(v, false);
-    if (k.rfind(kSectionKeyPrefix, 0) == 0)
-      throw PefError(fmt::format("PEF META key '{}' uses the reserved prefix '{}'", k, kSectionKeyPrefix));
+    meta += k + "=" + v + "\n";
   }
-  std::map<std::string, std::string> all = pef.meta;
-  for (size_t i = 0; i < pef.sections.size(); ++i) {
-    const auto& s = pef.sections[i];
-    check_meta_text(s.name, false);
-    if (s.bitstream.empty()) throw PefError(fmt::format("PEF section {} ({}): empty bitstream", i, s.name));
-    all[fmt::format("{}{}.name", kSectionKeyPrefix, i)] = s.name;
-    all[fmt::format("{}{}.dev_addr", kSectionKeyPrefix, i)] = fmt::format("0x{:x}", s.dev_addr);
-  }
-  for (const auto& [k, v] : all) meta += k + "=" + v + "\n";
 
   struct Payload {
     uint32_t type;
@@ -415,7 +484,10 @@ std::vector<uint8_t> serialize(const Pef& pef) {
   };
   std::vector<Payload> payloads;
   payloads.push_back({kTypeTensors, tens.b.data(), tens.b.size()});
-  payloads.push_back({kTypeConsts, pef.consts.data(), pef.consts.size()});
+  payloads.push_back({kTypeWeights, pef.weights.data(), pef.weights.size()});
+  payloads.push_back({kTypeSchedule, sched.b.data(), sched.b.size()});
+  payloads.push_back({kTypeDebug, dbg.b.data(), dbg.b.size()});
+  if (has_graph) payloads.push_back({kTypeGraph, pef.graph.data(), pef.graph.size()});
   payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(meta.data()), meta.size()});
   std::vector<std::vector<uint8_t>> cfg_bytes;
   cfg_bytes.reserve(pef.sections.size());

@@ -1,4 +1,4 @@
-// PEF v1: the compiled program container (docs/architecture.md section 9).
+// PEF v2: the compiled program container (docs/architecture.md section 9).
 #pragma once
 #include <cstdint>
 #include <map>
@@ -8,10 +8,12 @@
 
 namespace openrdu::pef {
 
-inline constexpr uint32_t kPefVersion = 1;
+inline constexpr uint32_t kPefVersion = 2;
 
 enum class DType : uint8_t { F32 = 1 };
-enum class Role : uint8_t { Input = 0, Output = 1, Constant = 2, Intermediate = 3 };
+// input: given per run; output: read back after a run; weight: initial contents in
+// WEIGHTS, uploaded once per load; activation: an intermediate value in DRAM.
+enum class Role : uint8_t { Input = 0, Output = 1, Weight = 2, Activation = 3 };
 const char* role_name(Role r);
 
 struct Tensor {
@@ -19,16 +21,21 @@ struct Tensor {
   DType dtype = DType::F32;
   Role role = Role::Input;
   std::vector<int64_t> shape;
-  uint64_t dev_addr = 0;     // byte address in device DRAM
-  uint64_t bytes = 0;        // 4 * number of elements
-  uint64_t const_offset = 0; // constants: byte offset of the data in `consts`
+  uint64_t dev_addr = 0;       // byte address in device DRAM
+  uint64_t bytes = 0;          // 4 * number of elements
+  uint64_t weight_offset = 0;  // weights: byte offset of the initial data in `weights` (else 0)
   uint64_t elements() const;
+  bool operator==(const Tensor&) const = default;
 };
 
+// One step of the schedule: a bitstream, where it goes in DRAM, what it runs.
 struct Section {
-  std::string name;              // e.g. the graph node it runs (from META)
-  uint64_t dev_addr = 0;         // where the runtime places the bitstream in DRAM
+  std::string name;               // e.g. the graph node(s) it runs
+  uint64_t dev_addr = 0;          // where the runtime places the bitstream in DRAM
   std::vector<uint32_t> bitstream;
+  uint64_t est_cycles = 0;        // compiler's estimate of the run's cycles (0 = unknown)
+  std::map<uint32_t, std::vector<std::string>> debug;  // unit id -> graph node names (DEBUG)
+  bool operator==(const Section&) const = default;
 };
 
 struct Pef {
@@ -36,13 +43,15 @@ struct Pef {
   uint32_t fingerprint = 0;
   std::vector<Tensor> tensors;
   std::vector<Section> sections;               // the schedule: run in order
-  std::vector<uint8_t> consts;                 // initial data of constant tensors
-  std::map<std::string, std::string> meta;     // key=value metadata
+  std::vector<uint8_t> weights;                // initial data of weight tensors (WEIGHTS)
+  std::vector<uint8_t> graph;                  // source model bytes, e.g. the ONNX file (GRAPH)
+  std::map<std::string, std::string> meta;     // user key=value metadata (META)
 
   const Tensor* find(const std::string& name) const;
+  bool operator==(const Pef&) const = default;
 };
 
-// A malformed file: the message names the field and its byte offset.
+// A malformed file: the message names the file, the field and its byte offset.
 class PefError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;

@@ -1,21 +1,27 @@
-// Runtime session: load a PEF onto a device and run it (docs/architecture.md section 10).
+// Runtime session: open a device, load a PEF onto it (fingerprint checked, tensors and
+// bitstreams placed in device DRAM, weights and bitstreams uploaded once), then run the
+// schedule on many inputs (docs/architecture.md section 10).
+//
+//   auto s = runtime::Session::open("func", arch::load_config("tiny"));
+//   s->load(pef::read_file("model.pef"));
+//   for (...) outputs = s->run({{"x", x}}).outputs;
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/pef/pef.h"
+#include "openrdu/driver/counters.h"
+#include "openrdu/driver/device.h"
 #include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/dram.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/profile.h"
-
-namespace openrdu::driver {
-class Device;
-}
 
 namespace openrdu::runtime {
 
@@ -24,6 +30,12 @@ struct SessionOptions {
   // Device WATCHDOG for every run (cycles; 0 = off). A run that reaches it fails with
   // error WATCHDOG naming the first unit not done, and the device is reset.
   uint32_t watchdog_cycles = 100'000'000;
+  // Program the device's DRAM protection (section 19) at load: only the PEF's tensors
+  // and bitstreams (each plus 4*LANES bytes, a read request's reach) are accessible.
+  bool protect_dram = true;
+  // FAULT register value written before every run (section 19; 0 = none), for
+  // reliability tests.
+  uint32_t fault = 0;
 };
 
 // One CONFIG section of a run: device cycles of its configuration (CFG_CYCLES) and of
@@ -40,10 +52,12 @@ struct RunResult {
   std::vector<SectionReport> sections;
   uint64_t total_cycles = 0;         // sum of the sections' run cycles
   uint64_t total_config_cycles = 0;  // sum of the sections' configuration cycles
-  uint64_t dma_to_device_bytes = 0;    // constants, inputs and bitstreams
+  uint64_t dma_to_device_bytes = 0;    // inputs (and, first run after a load, weights and bitstreams)
   uint64_t dma_from_device_bytes = 0;  // outputs
   // Configuration, run and DMA spans on the session's simulated-time line (section 18).
   std::vector<TraceSpan> spans;
+  // Hardware counters summed over the sections (section 19).
+  driver::Counters counters;
 };
 
 // A batch run (section 18): outputs stacked as [N, ...model output shape], the totals
@@ -55,6 +69,7 @@ struct BatchResult {
   uint64_t total_cycles = 0, total_config_cycles = 0;
   uint64_t dma_to_device_bytes = 0, dma_from_device_bytes = 0;
   std::vector<TraceSpan> spans;
+  driver::Counters counters;  // summed over the samples
 };
 
 // Batch size of inputs given by name: every input of the PEF present (no unknown name) with
@@ -69,27 +84,52 @@ class Session {
  public:
   // `cfg` is the configuration the device was opened with (for unit names in errors).
   Session(driver::Device& device, const arch::Config& cfg, SessionOptions opts = {});
+  // Opens a device (driver::open_device) that the session owns.
+  static std::unique_ptr<Session> open(const std::string& backend, const arch::Config& cfg, SessionOptions opts = {},
+                                       const driver::DeviceOptions& dev_opts = {});
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
 
-  // Checks the PEF against the device (fingerprint, DRAM placement); throws RuntimeError.
+  driver::Device& device() { return dev_; }
+  // Checks the PEF against the device (fingerprint, weights), places every tensor and
+  // bitstream in the DRAM allocator (OutOfMemory naming the tensor, its size and the DRAM
+  // free; RuntimeError on overlaps), then uploads the weights and bitstreams by DMA, once.
+  // A second load replaces the first.
   void load(const pef::Pef& pef);
-  // Checks the inputs, runs every section in order, returns the outputs. Throws
-  // RuntimeError naming the section, register, error code or unit.
+  // Forgets the program and frees its DRAM.
+  void unload();
+  // Checks the inputs, copies them in, runs every step of the schedule in order, returns
+  // the outputs. Throws RuntimeError naming the section, register, error code or unit.
+  // After a failed run the weights and bitstreams are uploaded again before the next.
   RunResult run(const std::map<std::string, HostTensor>& inputs);
   // Runs the loaded program once per sample (batch_size; inputs sliced by batch_sample),
   // calling progress(done, n) after each sample.
   BatchResult run_batch(const std::map<std::string, HostTensor>& batched,
                         const std::function<void(size_t, size_t)>& progress = {});
 
+ const DramAllocator& dram() const { return dram_; }
+  // Number of times the weights and bitstreams were uploaded (1 per load, plus 1 per failed run).
+  uint64_t uploads() const { return uploads_; }
+
  private:
+  void upload(RunResult& r);
+  RunResult run_steps(const std::map<std::string, HostTensor>& inputs);
   void wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask);
   // The session's simulated-time cursor, moved up to the device's cycle counter.
   uint64_t now();
   void dma_span(RunResult& r, bool to_device, const std::string& what, uint64_t addr, uint64_t bytes, uint64_t t0);
 
+  std::unique_ptr<driver::Device> owned_;
   driver::Device& dev_;
   arch::Config cfg_;
   SessionOptions opts_;
   std::optional<pef::Pef> pef_;
+  DramAllocator dram_;
+  bool uploaded_ = false;
+  uint64_t uploads_ = 0;
+  RunResult pending_;  // the upload's DMA spans and bytes, reported with the next run
+  std::vector<std::vector<bool>> used_units_;  // per section: units its bitstream configures (counters read)
   uint64_t cursor_ = 0;
 };
 
