@@ -10,7 +10,7 @@ PKGS=(
   libboost-dev nlohmann-json3-dev
   libonnx-dev libonnx-testdata libprotobuf-dev protobuf-compiler
   python3 python3-yaml python3-numpy
-  gtkwave xvfb zlib1g-dev
+  gtkwave xvfb x11-apps zlib1g-dev
   clang libclang-rt-14-dev
 )
 

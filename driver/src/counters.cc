@@ -15,7 +15,7 @@ namespace openrdu::driver {
 namespace reg = gen::reg;
 using nlohmann::json;
 
-Counters read_counters(Device& dev, const arch::Config& cfg) {
+Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units) {
   Counters c;
   c.backend = dev.info().backend;
   c.config = cfg.name;
@@ -33,10 +33,12 @@ Counters read_counters(Device& dev, const arch::Config& cfg) {
     u.name = cfg.unit_name(id);
     const auto kind = cfg.unit_kind(id);
     u.kind = kind == arch::UnitKind::Pcu ? "pcu" : kind == arch::UnitKind::Pmu ? "pmu" : "agcu";
-    dev.write32(reg::PERF_UNIT, id);
-    u.active = dev.read32(reg::PERF_ACTIVE);
-    u.stall_in = dev.read32(reg::PERF_STALL_IN);
-    u.stall_out = dev.read32(reg::PERF_STALL_OUT);
+    if (!units || (id < units->size() && (*units)[id])) {
+      dev.write32(reg::PERF_UNIT, id);
+      u.active = dev.read32(reg::PERF_ACTIVE);
+      u.stall_in = dev.read32(reg::PERF_STALL_IN);
+      u.stall_out = dev.read32(reg::PERF_STALL_OUT);
+    }
     u.runs = 1;
     c.units.push_back(std::move(u));
   }
@@ -44,6 +46,11 @@ Counters read_counters(Device& dev, const arch::Config& cfg) {
   c.mem_wr_reqs = dev.read32(reg::MEM_WR_REQS);
   c.mem_rd_bytes = dev.read32(reg::MEM_RD_BYTES);
   c.mem_wr_bytes = dev.read32(reg::MEM_WR_BYTES);
+  refresh_link_counters(dev, c);
+  return c;
+}
+
+void refresh_link_counters(Device& dev, Counters& c) {
   c.dma_xfers = dev.read32(reg::DMA_XFERS);
   c.dma_h2d_bytes = dev.read32(reg::DMA_H2D_BYTES);
   c.dma_d2h_bytes = dev.read32(reg::DMA_D2H_BYTES);
@@ -52,7 +59,6 @@ Counters read_counters(Device& dev, const arch::Config& cfg) {
   c.link_mbps = dev.read32(reg::LINK_MBPS);
   c.mmio_writes = dev.read32(reg::LINK_MMIO_WRITES);
   c.mmio_reads = dev.read32(reg::LINK_MMIO_READS);  // last: counts itself
-  return c;
 }
 
 void accumulate(Counters& total, const Counters& run) {

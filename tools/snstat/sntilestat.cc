@@ -24,14 +24,14 @@ int main(int argc, char** argv) {
         }
         fmt::print("{} on {} ({}), {} run(s), {} cycles{}\n", "tile activity", c.config, c.backend, c.runs,
                    c.run_cycles, c.estimated ? " (functional model: activity estimated, output stalls not modelled)" : "");
-        fmt::print("{:<16} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>8}\n", "unit", "active", "", "stall_in", "",
+        fmt::print("{:<26} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7}\n", "unit", "active", "", "stall_in", "",
                    "stall_out", "", "idle");
         uint64_t busy_pcu = 0, busy_pmu = 0;
         uint32_t n_pcu = 0, n_pmu = 0;
         for (const auto& u : c.units) {
           const uint64_t used = u.active + u.stall_in + u.stall_out;
           const uint64_t idle = c.run_cycles - std::min(c.run_cycles, used);
-          fmt::print("{:<16} {:>12} {:>8} {:>12} {:>8} {:>12} {:>8} {:>8}\n", u.name, u.active,
+          fmt::print("{:<26} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7} {:>7}\n", u.name, u.active,
                      tools::percent(u.active, c.run_cycles), u.stall_in, tools::percent(u.stall_in, c.run_cycles),
                      u.stall_out, tools::percent(u.stall_out, c.run_cycles), tools::percent(idle, c.run_cycles));
           if (u.kind == "pcu") busy_pcu += u.active, ++n_pcu;

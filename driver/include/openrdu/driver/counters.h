@@ -38,8 +38,13 @@ struct Counters {
   uint32_t link_latency_ns = 0, link_mbps = 0;
 };
 
-// Read the counters of the last run (and the DMA/link totals) from the device.
-Counters read_counters(Device& dev, const arch::Config& cfg);
+// Read the counters of the last run (and the DMA/link totals) from the device. With
+// `units` (indexed by unit id), only the units marked true are read; the others are
+// reported as 0, which is what a unit the program does not configure counts (disabled
+// units are done at once), and saves the BAR0 accesses.
+Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units = nullptr);
+// Re-read the DMA and link totals into `c` (after the outputs of a run were copied back).
+void refresh_link_counters(Device& dev, Counters& c);
 // Add the per-run counters of `run` (one section) to `total`; DMA/link totals are taken
 // from `run` (they are cumulative already).
 void accumulate(Counters& total, const Counters& run);
