@@ -70,6 +70,8 @@ def params(cfg, path):
         "dram_bytes": need(cfg, "dram", "bytes"),
         "dram_latency": need(cfg, "dram", "latency_cycles"),
         "dram_bpc": need(cfg, "dram", "bytes_per_cycle"),
+        "dram_channels": cfg["dram"].get("channels", 1),
+        "dram_interleave": cfg["dram"].get("interleave_bytes", 256),
         "clock_mhz": need(cfg, "clock_mhz"),
     }
     l = p["lanes"]
@@ -132,13 +134,14 @@ def gen_builtin_configs(ps, srcs):
            "  const char* name;",
            "  uint32_t rows, cols, lanes, stages, regs, vin, fifo_depth, pmu_bytes, agcu, inflight;",
            "  uint64_t dram_bytes;",
-           "  uint32_t dram_latency_cycles, dram_bytes_per_cycle, clock_mhz;",
+           "  uint32_t dram_latency_cycles, dram_bytes_per_cycle, dram_channels, dram_interleave_bytes, clock_mhz;",
            "  uint32_t fingerprint;",
            "};", "",
            f"inline constexpr BuiltinConfig kBuiltinConfigs[] = {{"]
     for p in ps:
         out.append("    {{\"{name}\", {rows}, {cols}, {lanes}, {stages}, {regs}, {vin}, {fifo}, {pmu_bytes}, "
-                   "{agcu}, {inflight}, {dram_bytes}ull, {dram_latency}, {dram_bpc}, {clock_mhz}, 0x{fp:08X}u}},"
+                   "{agcu}, {inflight}, {dram_bytes}ull, {dram_latency}, {dram_bpc}, {dram_channels}, "
+                   "{dram_interleave}, {clock_mhz}, 0x{fp:08X}u}},"
                    .format(fp=p["fingerprint"], **p))
     out += ["};", "", "}  // namespace openrdu::gen", ""]
     return "\n".join(out)

@@ -15,7 +15,19 @@ namespace openrdu::driver {
 namespace reg = gen::reg;
 using nlohmann::json;
 
-Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units) {
+std::vector<ChannelCounters> read_dram_channels(Device& dev) {
+  std::vector<ChannelCounters> v;
+  const uint32_t n = dev.read32(reg::DRAM_CHANNELS);
+  for (uint32_t c = 0; c < n; ++c) {
+    dev.write32(reg::DRAM_CH_SEL, c);
+    v.push_back({c, dev.read32(reg::DRAM_CH_RD_BYTES), dev.read32(reg::DRAM_CH_WR_BYTES), dev.read32(reg::DRAM_CH_REQS),
+                 dev.read32(reg::DRAM_CH_BUSY_CYCLES)});
+  }
+  return v;
+}
+
+Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units,
+                       const std::vector<ChannelCounters>* channels_before) {
   Counters c;
   c.backend = dev.info().backend;
   c.config = cfg.name;
@@ -46,6 +58,17 @@ Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<b
   c.mem_wr_reqs = dev.read32(reg::MEM_WR_REQS);
   c.mem_rd_bytes = dev.read32(reg::MEM_RD_BYTES);
   c.mem_wr_bytes = dev.read32(reg::MEM_WR_BYTES);
+  if (channels_before) {
+    c.dram_channels = read_dram_channels(dev);
+    for (auto& ch : c.dram_channels) {  // 32-bit registers: differences modulo 2^32
+      if (ch.channel >= channels_before->size()) continue;
+      const auto& b = (*channels_before)[ch.channel];
+      ch.rd_bytes = uint32_t(ch.rd_bytes - b.rd_bytes);
+      ch.wr_bytes = uint32_t(ch.wr_bytes - b.wr_bytes);
+      ch.reqs = uint32_t(ch.reqs - b.reqs);
+      ch.busy_cycles = uint32_t(ch.busy_cycles - b.busy_cycles);
+    }
+  }
   refresh_link_counters(dev, c);
   return c;
 }
@@ -85,6 +108,16 @@ void accumulate(Counters& total, const Counters& run) {
   total.mem_wr_reqs += run.mem_wr_reqs;
   total.mem_rd_bytes += run.mem_rd_bytes;
   total.mem_wr_bytes += run.mem_wr_bytes;
+  if (total.dram_channels.size() < run.dram_channels.size()) total.dram_channels.resize(run.dram_channels.size());
+  for (size_t i = 0; i < run.dram_channels.size(); ++i) {
+    auto& t = total.dram_channels[i];
+    const auto& r = run.dram_channels[i];
+    t.channel = r.channel;
+    t.rd_bytes += r.rd_bytes;
+    t.wr_bytes += r.wr_bytes;
+    t.reqs += r.reqs;
+    t.busy_cycles += r.busy_cycles;
+  }
   total.dma_xfers = run.dma_xfers;
   total.dma_h2d_bytes = run.dma_h2d_bytes;
   total.dma_d2h_bytes = run.dma_d2h_bytes;
@@ -98,6 +131,10 @@ std::string to_json(const Counters& c) {
   for (const auto& u : c.units)
     units.push_back({{"id", u.id}, {"name", u.name}, {"kind", u.kind}, {"active", u.active},
                      {"stall_in", u.stall_in}, {"stall_out", u.stall_out}, {"runs", u.runs}});
+  json channels = json::array();
+  for (const auto& ch : c.dram_channels)
+    channels.push_back({{"channel", ch.channel}, {"rd_bytes", ch.rd_bytes}, {"wr_bytes", ch.wr_bytes},
+                        {"reqs", ch.reqs}, {"busy_cycles", ch.busy_cycles}});
   json j = {{"format", "openrdu-counters-1"},
             {"backend", c.backend},
             {"config", c.config},
@@ -110,7 +147,7 @@ std::string to_json(const Counters& c) {
             {"run_cycles", c.run_cycles},
             {"units", units},
             {"dram", {{"rd_reqs", c.mem_rd_reqs}, {"wr_reqs", c.mem_wr_reqs}, {"rd_bytes", c.mem_rd_bytes},
-                      {"wr_bytes", c.mem_wr_bytes}}},
+                      {"wr_bytes", c.mem_wr_bytes}, {"channels", channels}}},
             {"dma", {{"xfers", c.dma_xfers}, {"h2d_bytes", c.dma_h2d_bytes}, {"d2h_bytes", c.dma_d2h_bytes},
                      {"busy_ns", c.dma_busy_ns}}},
             {"link", {{"mmio_reads", c.mmio_reads}, {"mmio_writes", c.mmio_writes},
@@ -170,6 +207,18 @@ Counters counters_from_json(const std::string& text, const std::string& what) {
   c.mem_wr_reqs = field<uint64_t>(dram, "wr_reqs", what, "dram.");
   c.mem_rd_bytes = field<uint64_t>(dram, "rd_bytes", what, "dram.");
   c.mem_wr_bytes = field<uint64_t>(dram, "wr_bytes", what, "dram.");
+  const json chans = field<json>(dram, "channels", what, "dram.");
+  if (!chans.is_array()) throw std::runtime_error(fmt::format("{}: counters file: 'dram.channels' is not an array", what));
+  for (size_t i = 0; i < chans.size(); ++i) {
+    const std::string where = fmt::format("dram.channels[{}].", i);
+    ChannelCounters ch;
+    ch.channel = field<uint32_t>(chans[i], "channel", what, where);
+    ch.rd_bytes = field<uint64_t>(chans[i], "rd_bytes", what, where);
+    ch.wr_bytes = field<uint64_t>(chans[i], "wr_bytes", what, where);
+    ch.reqs = field<uint64_t>(chans[i], "reqs", what, where);
+    ch.busy_cycles = field<uint64_t>(chans[i], "busy_cycles", what, where);
+    c.dram_channels.push_back(ch);
+  }
   const json dma = field<json>(j, "dma", what, "");
   c.dma_xfers = field<uint64_t>(dma, "xfers", what, "dma.");
   c.dma_h2d_bytes = field<uint64_t>(dma, "h2d_bytes", what, "dma.");

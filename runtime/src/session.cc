@@ -185,6 +185,7 @@ RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
     result.spans.push_back({"configuration", fmt::format("configure {} ({})", i, s.name), tc, rep.config_cycles,
                             {{"section", s.name}}, {{"section_index", i}, {"bitstream_bytes", len}}});
     cursor_ = std::max(cursor_, tc + rep.config_cycles);
+    const auto channels_before = driver::read_dram_channels(dev_);
     const uint64_t tr = now();
     dev_.write32(reg::CTRL, reg::CTRL_START_MASK);
     wait_core(i, s, "run", reg::IRQ_STATUS_RUN_DONE_MASK);
@@ -197,7 +198,7 @@ RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
     spdlog::info("section {} ({}): {} cycles (configuration {} cycles)", i, s.name, rep.cycles, rep.config_cycles);
     result.total_cycles += rep.cycles;
     result.total_config_cycles += rep.config_cycles;
-    driver::accumulate(result.counters, driver::read_counters(dev_, cfg_, &used_units_.at(i)));
+    driver::accumulate(result.counters, driver::read_counters(dev_, cfg_, &used_units_.at(i), &channels_before));
     result.sections.push_back(std::move(rep));
   }
 

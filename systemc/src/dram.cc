@@ -12,7 +12,11 @@ Dram::Dram(sc_module_name name, const arch::Config& cfg, sc_time period)
       size_(cfg.dram_bytes),
       latency_cycles_(cfg.dram_latency_cycles),
       bytes_per_cycle_(std::max<uint32_t>(1, cfg.dram_bytes_per_cycle)),
-      period_(period) {
+      channels_(std::max<uint32_t>(1, cfg.dram_channels)),
+      interleave_(std::max<uint32_t>(1, cfg.dram_interleave_bytes)),
+      period_(period),
+      busy_until_(channels_, sc_core::SC_ZERO_TIME),
+      stats_(channels_) {
   for (auto* s : {&core_port, &dma_port}) {
     s->register_b_transport(this, &Dram::b_transport);
     s->register_transport_dbg(this, &Dram::transport_dbg);
@@ -77,13 +81,40 @@ bool Dram::write(uint64_t addr, const uint8_t* src, uint64_t len, const uint8_t*
   return true;
 }
 
+std::vector<uint64_t> Dram::split(uint64_t addr, uint64_t len) const {
+  std::vector<uint64_t> b(channels_, 0);
+  for (uint64_t a = addr, end = addr + len; a < end;) {
+    const uint64_t next = std::min(end, (a / interleave_ + 1) * interleave_);
+    b[(a / interleave_) % channels_] += next - a;
+    a = next;
+  }
+  return b;
+}
+
+void Dram::count(bool read, const std::vector<uint64_t>& per_channel) {
+  for (uint32_t c = 0; c < channels_; ++c) {
+    if (per_channel[c] == 0) continue;
+    (read ? stats_[c].rd_bytes : stats_[c].wr_bytes) += per_channel[c];
+    ++stats_[c].reqs;
+  }
+}
+
 void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
   const uint64_t len = gp.get_data_length();
-  const uint64_t cycles = (len + bytes_per_cycle_ - 1) / bytes_per_cycle_;
-  // Start when the DRAM is free (bandwidth), then latency and transfer.
-  sc_time start = std::max(sc_core::sc_time_stamp() + delay, busy_until_);
-  busy_until_ = start + period_ * static_cast<double>(cycles);
-  sc_time finish = busy_until_ + period_ * static_cast<double>(latency_cycles_);
+  // Each channel the access touches transfers its share once it is free; the access
+  // completes with the last channel, plus the latency.
+  const sc_time issue = sc_core::sc_time_stamp() + delay;
+  const auto per_channel = split(gp.get_address(), len);
+  sc_time done = issue;
+  for (uint32_t c = 0; c < channels_; ++c) {
+    if (per_channel[c] == 0) continue;
+    const uint64_t cycles = (per_channel[c] + bytes_per_cycle_ - 1) / bytes_per_cycle_;
+    const sc_time start = std::max(issue, busy_until_[c]);
+    busy_until_[c] = start + period_ * static_cast<double>(cycles);
+    done = std::max(done, busy_until_[c]);
+    stats_[c].busy_cycles += cycles;
+  }
+  const sc_time finish = done + period_ * static_cast<double>(latency_cycles_);
   delay = finish - sc_core::sc_time_stamp();
 
   bool ok = false;
@@ -98,6 +129,7 @@ void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
     ok = write(gp.get_address(), gp.get_data_ptr(), len, gp.get_byte_enable_ptr(), gp.get_byte_enable_length());
   else
     ok = true;
+  if (ok && gp.get_command() != tlm::TLM_IGNORE_COMMAND) count(gp.get_command() == tlm::TLM_READ_COMMAND, per_channel);
   gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
 }
 
@@ -112,6 +144,7 @@ unsigned Dram::transport_dbg(tlm_generic_payload& gp) {
                 ? read(gp.get_address(), gp.get_data_ptr(), len)
                 : write(gp.get_address(), gp.get_data_ptr(), len, gp.get_byte_enable_ptr(),
                         gp.get_byte_enable_length());
+  if (ok) count(gp.get_command() == tlm::TLM_READ_COMMAND, split(gp.get_address(), len));
   gp.set_response_status(ok ? tlm::TLM_OK_RESPONSE : tlm::TLM_ADDRESS_ERROR_RESPONSE);
   return ok ? static_cast<unsigned>(len) : 0;
 }

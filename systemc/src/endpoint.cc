@@ -91,6 +91,20 @@ uint32_t Endpoint::dma_reg_read(uint32_t off) const {
     case reg::PROT_LIMIT: return dram ? static_cast<uint32_t>(dram->window(prot_index_).second) : 0;
     case reg::PROT_REFUSED: return dram ? static_cast<uint32_t>(dram->refused()) : 0;
     case reg::PROT_LAST_ADDR: return dram ? static_cast<uint32_t>(dram->last_refused_addr()) : 0;
+    case reg::DRAM_CHANNELS: return dram ? dram->channels() : 0;
+    case reg::DRAM_CH_SEL: return dram_ch_sel_;
+    case reg::DRAM_CH_RD_BYTES:
+    case reg::DRAM_CH_WR_BYTES:
+    case reg::DRAM_CH_REQS:
+    case reg::DRAM_CH_BUSY_CYCLES: {
+      if (!dram || dram_ch_sel_ >= dram->channels()) return 0;
+      const auto& st = dram->channel_stats()[dram_ch_sel_];
+      const uint64_t v = off == reg::DRAM_CH_RD_BYTES ? st.rd_bytes
+                         : off == reg::DRAM_CH_WR_BYTES ? st.wr_bytes
+                         : off == reg::DRAM_CH_REQS     ? st.reqs
+                                                        : st.busy_cycles;
+      return static_cast<uint32_t>(v);
+    }
     case reg::DMA_RING_LO: return ring_lo_;
     case reg::DMA_RING_HI: return ring_hi_;
     case reg::DMA_RING_SIZE: return ring_size_;
@@ -120,6 +134,7 @@ void Endpoint::dma_reg_write(uint32_t off, uint32_t v) {
     case reg::PROT_LIMIT:
       if (dram) dram->set_window(prot_index_, dram->window(prot_index_).first, v);
       break;
+    case reg::DRAM_CH_SEL: dram_ch_sel_ = v; break;
     case reg::DMA_RING_LO: ring_lo_ = v & ~31u; break;
     case reg::DMA_RING_HI: ring_hi_ = v; break;
     case reg::DMA_RING_SIZE:

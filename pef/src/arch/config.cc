@@ -93,6 +93,9 @@ void Config::validate() const {
   if (inflight < 1) fail("agcu.inflight must be >= 1");
   if (dram_bytes < (1u << 20) || dram_bytes > (uint64_t(1) << 32)) fail("dram.bytes must be in 1 MiB..4 GiB");
   if (clock_mhz == 0) fail("clock_mhz must be > 0");
+  if (dram_channels < 1 || dram_channels > 16) fail("dram.channels must be in 1..16");
+  if (dram_interleave_bytes < 64 || (dram_interleave_bytes & (dram_interleave_bytes - 1)))
+    fail("dram.interleave_bytes must be a power of two >= 64");
 }
 
 namespace {
@@ -113,6 +116,8 @@ Config from_builtin(const gen::BuiltinConfig& b) {
   c.dram_bytes = b.dram_bytes;
   c.dram_latency_cycles = b.dram_latency_cycles;
   c.dram_bytes_per_cycle = b.dram_bytes_per_cycle;
+  c.dram_channels = b.dram_channels;
+  c.dram_interleave_bytes = b.dram_interleave_bytes;
   c.clock_mhz = b.clock_mhz;
   return c;
 }
@@ -163,6 +168,9 @@ Config config_from_yaml_file(const std::string& path) {
   c.dram_bytes = get<uint64_t>(root, "dram.bytes", path);
   c.dram_latency_cycles = get<uint32_t>(root, "dram.latency_cycles", path);
   c.dram_bytes_per_cycle = get<uint32_t>(root, "dram.bytes_per_cycle", path);
+  if (root["dram"] && root["dram"]["channels"]) c.dram_channels = get<uint32_t>(root, "dram.channels", path);
+  if (root["dram"] && root["dram"]["interleave_bytes"])
+    c.dram_interleave_bytes = get<uint32_t>(root, "dram.interleave_bytes", path);
   c.clock_mhz = get<uint32_t>(root, "clock_mhz", path);
   try {
     c.validate();

@@ -22,6 +22,12 @@ struct UnitCounters {
   uint32_t runs = 0;      // runs (sections) in which the unit was counted
 };
 
+// DRAM traffic of one channel (DRAM_CH_* registers of the platform: core and DMA).
+struct ChannelCounters {
+  uint32_t channel = 0;
+  uint64_t rd_bytes = 0, wr_bytes = 0, reqs = 0, busy_cycles = 0;
+};
+
 struct Counters {
   std::string backend, config;
   uint32_t clock_mhz = 0;
@@ -32,6 +38,9 @@ struct Counters {
   uint64_t run_cycles = 0;  // sum of CYCLES over the runs
   std::vector<UnitCounters> units;
   uint64_t mem_rd_reqs = 0, mem_wr_reqs = 0, mem_rd_bytes = 0, mem_wr_bytes = 0;
+  // Per DRAM channel, the traffic during the counted runs (differences of the channel
+  // totals around each run; empty when not measured).
+  std::vector<ChannelCounters> dram_channels;
   // DMA and link: totals since the device was opened (not per run).
   uint64_t dma_xfers = 0, dma_h2d_bytes = 0, dma_d2h_bytes = 0, dma_busy_ns = 0;
   uint64_t mmio_reads = 0, mmio_writes = 0;
@@ -42,7 +51,11 @@ struct Counters {
 // `units` (indexed by unit id), only the units marked true are read; the others are
 // reported as 0, which is what a unit the program does not configure counts (disabled
 // units are done at once), and saves the BAR0 accesses.
-Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units = nullptr);
+Counters read_counters(Device& dev, const arch::Config& cfg, const std::vector<bool>* units = nullptr,
+                       const std::vector<ChannelCounters>* channels_before = nullptr);
+// The DRAM channel totals since reset (DRAM_CH_*), to take before a run: read_counters
+// then reports the channels' traffic during the run as the difference.
+std::vector<ChannelCounters> read_dram_channels(Device& dev);
 // Re-read the DMA and link totals into `c` (after the outputs of a run were copied back).
 void refresh_link_counters(Device& dev, Counters& c);
 // Add the per-run counters of `run` (one section) to `total`; DMA/link totals are taken

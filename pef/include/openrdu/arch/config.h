@@ -17,7 +17,9 @@ struct Config {
   uint32_t pmu_bytes = 0;
   uint32_t agcu = 0, inflight = 0;
   uint64_t dram_bytes = 0;
-  uint32_t dram_latency_cycles = 0, dram_bytes_per_cycle = 0;
+  uint32_t dram_latency_cycles = 0, dram_bytes_per_cycle = 0;  // bytes_per_cycle: per channel
+  uint32_t dram_channels = 1;            // independent channels, each with its own bandwidth
+  uint32_t dram_interleave_bytes = 256;  // address interleave: channel = (addr / this) % channels
   uint32_t clock_mhz = 0;
 
   // Canonical parameter string and its CRC-32: the configuration fingerprint.

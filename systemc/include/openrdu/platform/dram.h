@@ -1,13 +1,16 @@
-// Sparse device DRAM model: size, latency and bandwidth from arch::Config. Two TLM
-// target ports (core memory port, DMA engine); accesses are functional at once and
-// annotate their delay (loosely timed): start when the DRAM is free, latency, then
-// ceil(bytes / bytes_per_cycle) cycles of transfer. Responses are in request order.
+// Sparse device DRAM model: size, latency, channels and bandwidth from arch::Config.
+// Two TLM target ports (core memory port, DMA engine); accesses are functional at once
+// and annotate their delay (loosely timed). Addresses interleave over the channels in
+// dram.interleave_bytes pieces; each channel an access touches transfers its bytes in
+// ceil(bytes / bytes_per_cycle) cycles, starting when that channel is free; the access
+// completes when its last channel has, plus the latency. Responses are in request order.
 // An access outside DRAM gets TLM_ADDRESS_ERROR_RESPONSE and touches nothing.
 #pragma once
 #include <array>
 #include <memory>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/platform/sc.h"
@@ -42,6 +45,14 @@ class Dram : public sc_module {
   uint64_t last_refused_addr() const { return last_refused_; }
   void note_refused(uint64_t addr) { ++refused_, last_refused_ = addr; }
 
+  // Traffic per channel since construction (DRAM_CH_* registers; busy cycles only for
+  // timed accesses: the functional core's debug accesses move data in zero time).
+  struct ChannelStats {
+    uint64_t rd_bytes = 0, wr_bytes = 0, reqs = 0, busy_cycles = 0;
+  };
+  const std::vector<ChannelStats>& channel_stats() const { return stats_; }
+  uint32_t channels() const { return channels_; }
+
  private:
   static constexpr uint64_t kPageBytes = 4096;
   using Page = std::array<uint8_t, kPageBytes>;
@@ -49,9 +60,14 @@ class Dram : public sc_module {
   unsigned transport_dbg(tlm_generic_payload& gp);
 
   uint64_t size_;
-  uint32_t latency_cycles_, bytes_per_cycle_;
+  // Bytes of [addr, addr+len) on each channel.
+  std::vector<uint64_t> split(uint64_t addr, uint64_t len) const;
+  void count(bool read, const std::vector<uint64_t>& per_channel);
+
+  uint32_t latency_cycles_, bytes_per_cycle_, channels_, interleave_;
   sc_time period_;
-  sc_time busy_until_ = sc_core::SC_ZERO_TIME;
+  std::vector<sc_time> busy_until_;  // per channel
+  std::vector<ChannelStats> stats_;
   std::unordered_map<uint64_t, std::unique_ptr<Page>> pages_;
   bool protect_ = false;
   std::array<std::pair<uint64_t, uint64_t>, kWindows> windows_{};

@@ -48,6 +48,7 @@ class Endpoint : public sc_module {
   bool to_host_ = false, busy_ = false, done_ = false, error_ = false;
   uint32_t bytes_moved_ = 0;
   uint32_t prot_index_ = 0;
+  uint32_t dram_ch_sel_ = 0;
   // Descriptor ring (DMA_RING_*).
   uint32_t ring_lo_ = 0, ring_hi_ = 0, ring_size_ = 0, ring_head_ = 0, ring_tail_ = 0;
   bool ring_error_ = false, ring_active_ = false, ring_reset_ = false;
