@@ -3,7 +3,9 @@
 // sncompile's library, the runtime, the driver and the platform. Prints the figures
 // and checks the result against the CPU.
 //
-//   simspeed [--config small] [--backend verilator] [--elements N]
+//   simspeed [--config small] [--backend verilator] [--elements N] [--trace FILE.fst]
+// With --trace the whole run is traced (FST): compare with a run without to see the
+// cost of tracing.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
@@ -66,6 +68,8 @@ int main(int argc, char** argv) {
   app.add_option("--backend", backend, "verilator or func");
   app.add_option("--elements", n, "elements per input");
   app.add_option("-O", opt, "compiler mode (1 fuses add and relu into one section)");
+  std::string trace;
+  app.add_option("--trace", trace, "FST waveform of the whole run (verilator backend): the cost of tracing");
   CLI11_PARSE(app, argc, argv);
   try {
     const auto cfg = openrdu::arch::load_config(config);
@@ -75,7 +79,9 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto pef = openrdu::compiler::compile_onnx_file(model, cfg, copts);
     const auto t1 = std::chrono::steady_clock::now();
-    auto dev = openrdu::driver::open_device(backend, cfg);
+    openrdu::driver::DeviceOptions dopt;
+    dopt.trace_file = trace;
+    auto dev = openrdu::driver::open_device(backend, cfg, dopt);
     openrdu::runtime::Session session(*dev, cfg, {600});
     session.load(pef);
     std::mt19937 rng(7);
@@ -115,6 +121,7 @@ int main(int argc, char** argv) {
       fmt::print("  kernel cycles / s        {:.0f} (CYCLES over the wall time of the whole run)\n",
                  double(res.total_cycles) / run_s);
     }
+    fmt::print("  trace                    {}\n", trace.empty() ? std::string("off") : trace);
     fmt::print("  result vs CPU            {}\n", bad == 0 ? "bit-exact" : fmt::format("{} mismatches", bad));
     std::filesystem::remove(model);
     return bad == 0 ? 0 : 1;

@@ -157,6 +157,50 @@ TEST(Protection, ConfigurationReadOutsideTheWindowsIsAMemoryError) {
   clear_protection();
 }
 
+TEST(Protection, AgcuLoadOutsideTheWindowsStopsTheRunWithMemError) {
+  clear_protection();
+  // agcu1's ld0 reads 16 words at 0x90000; nothing consumes them (the first request is
+  // what matters).
+  arch::AgcuConfig ag;
+  ag.ld[0] = arch::AgcuStream::linear(0x90000, 16, cfg().lanes);
+  arch::UnitWords units;
+  const uint32_t agcu = cfg().agcu_id(1);
+  units[agcu] = ag.encode();
+  const auto s = arch::assemble_bitstream(cfg(), units);
+  put(0x48000, bytes_of(s));
+  // Allowed: the stream reads inside its window: no memory error (the RTL then waits
+  // for a consumer until the watchdog; the untimed model finishes).
+  set_window(0, 0x48000, 0x48000 + 4 * s.size() + 4 * 4 * cfg().lanes);
+  set_window(1, 0x90000, 0x90000 + 4 * 16 + 4 * cfg().lanes);
+  wr(reg::PROT_CTRL, reg::PROT_CTRL_ENABLE_MASK);
+  ASSERT_EQ(configure(0x48000, static_cast<uint32_t>(4 * s.size())), 0u);
+  auto run = [&] {
+    wr(reg::IRQ_STATUS, 0xFFFFFFFF);
+    plat().clear_msi(0);
+    wr(reg::CTRL, reg::CTRL_START_MASK);
+    EXPECT_TRUE(plat().wait_msi(0, kTo));
+    const uint32_t err = rd(reg::ERR_STATUS);
+    wr(reg::IRQ_STATUS, 0xFFFFFFFF);
+    return err;
+  };
+  wr(reg::WATCHDOG, 20000);
+  EXPECT_NE(code_of(run()), static_cast<uint32_t>(gen::ErrorCode::MEM_ERROR));
+  // The data window removed: the first read is refused, the run stops with MEM_ERROR
+  // naming agcu1, and memory is untouched.
+  const uint32_t refused0 = rd(reg::PROT_REFUSED);
+  set_window(1, 0, 0);
+  const uint32_t err = run();
+  EXPECT_EQ(code_of(err), static_cast<uint32_t>(gen::ErrorCode::MEM_ERROR)) << std::hex << err;
+  EXPECT_EQ(unit_of(err), agcu);
+  EXPECT_GT(rd(reg::PROT_REFUSED), refused0);
+  const uint32_t last = rd(reg::PROT_LAST_ADDR);  // the RTL has several reads in flight
+  EXPECT_GE(last, 0x90000u);
+  EXPECT_LT(last, 0x90000u + 4 * 16);
+  wr(reg::WATCHDOG, 0);
+  wr(reg::CTRL, reg::CTRL_SOFT_RESET_MASK);
+  clear_protection();
+}
+
 TEST(Fault, CorruptedBitstreamWordIsDetected) {
   clear_protection();
   const auto s = empty_stream();
