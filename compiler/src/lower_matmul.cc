@@ -353,8 +353,17 @@ uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
     busy = std::max<uint64_t>(busy, std::max<uint64_t>(pc.count, outputs) + cfg.stages + 1);
   }
   std::map<uint32_t, uint64_t> agcu;
-  for (size_t l = 0; l < b.loads.size() && l < b.placement.loads.size(); ++l)
-    agcu[b.placement.loads[l].agcu] += stream_requests(b.loads[l].s, cfg.lanes);
+  // The model's AGCU: one request per cycle over its streams, and per load stream at
+  // most `inflight` requests per DRAM latency + 3 cycles (model::Agcu::busy_cycles).
+  std::map<uint32_t, uint64_t> inflight_bound;
+  const uint64_t inflight = std::max<uint32_t>(1, cfg.inflight);
+  for (size_t l = 0; l < b.loads.size() && l < b.placement.loads.size(); ++l) {
+    const uint64_t r = stream_requests(b.loads[l].s, cfg.lanes);
+    agcu[b.placement.loads[l].agcu] += r;
+    auto& bound = inflight_bound[b.placement.loads[l].agcu];
+    bound = std::max(bound, (r + inflight - 1) / inflight * (cfg.dram_latency_cycles + 3));
+  }
+  for (const auto& [k, v] : inflight_bound) busy = std::max(busy, v);
   agcu[b.placement.store.agcu] += stream_requests(b.store.s, cfg.lanes);
   for (const auto& [k, v] : agcu) busy = std::max(busy, v);
   return busy + cfg.dram_latency_cycles + 2 * (cfg.rows + cfg.cols + 2) + cfg.stages;

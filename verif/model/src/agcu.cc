@@ -49,6 +49,7 @@ void Agcu::configure(std::span<const uint32_t> words) {
   loaded_[0] = loaded_[1] = 0;
   stored_ = 0;
   requests_ = 0;
+  ld_requests_[0] = ld_requests_[1] = 0;
   resize_ports(1, 2);
 }
 
@@ -73,7 +74,9 @@ bool Agcu::step(Memory* mem) {
           v[l] = buf[0];
         }
       }
-      requests_ += gather(s) ? std::max<uint32_t>(st.n, 1) : 1;
+      const uint32_t r = gather(s) ? std::max<uint32_t>(st.n, 1) : 1;
+      requests_ += r;
+      ld_requests_[k] += r;
       out_[k].push_back(std::move(v));
       moved = true;
     }
@@ -114,6 +117,18 @@ bool Agcu::done() const {
 
 // Vectors moved, a gather/scatter vector counting its memory requests (valid lanes,
 // at least 1): the port moves one request per cycle.
-uint64_t Agcu::busy_cycles() const { return requests_; }
+// Busy cycles: the memory port takes one request per cycle (all streams), and a load
+// stream keeps at most AGCU_INFLIGHT requests in flight, each taking the DRAM latency plus
+// kRoundTrip cycles of request and response path (measured on the RTL: tiny and small
+// stream one vector per (latency + 3) / inflight cycles per load stream).
+uint64_t Agcu::busy_cycles() const {
+  constexpr uint64_t kRoundTrip = 3;
+  uint64_t busy = requests_;
+  for (int k = 0; k < 2; ++k) {
+    const uint64_t inflight = std::max<uint32_t>(1, cfg_.inflight);
+    busy = std::max(busy, (ld_requests_[k] + inflight - 1) / inflight * (cfg_.dram_latency_cycles + kRoundTrip));
+  }
+  return busy;
+}
 
 }  // namespace openrdu::model

@@ -582,7 +582,11 @@ TEST(Agcu, GatherRequestCount) {
       const uint32_t want = l < std::min<uint32_t>(L, 10 - v * L) ? tb.mem_[0x2000 / 4 + 100 * v - 5 * l] : 0;
       EXPECT_EQ(m.out[1][v][l], want) << "vector " << v << " lane " << l;
     }
-  EXPECT_EQ(m.busy, 11u);
+  // Model busy cycles (docs 4.5): max(requests = 4 + 4 + 2 + 1 (an empty vector counts
+  // one), ceil(11 / AGCU_INFLIGHT) x (DRAM latency + 3)); tiny: 4 in flight, latency 20.
+  ASSERT_EQ(cfg.inflight, 4u);
+  ASSERT_EQ(cfg.dram_latency_cycles, 20u);
+  EXPECT_EQ(m.busy, 3u * 23);
   tb.configure(c, rng);
   Timing t;
   t.lat_min = 3;

@@ -62,6 +62,7 @@ class Agcu : public Unit {
   uint64_t loaded_[2] = {0, 0};
   uint64_t stored_ = 0;
   uint64_t requests_ = 0;  // busy cycles: vectors, a gather vector counting its valid lanes (>= 1)
+  uint64_t ld_requests_[2] = {0, 0};  // the same count per load stream (the in-flight bound)
 };
 
 }  // namespace openrdu::model
