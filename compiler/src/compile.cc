@@ -88,7 +88,9 @@ struct SectionGroup {
   int first() const { return special >= 0 ? special : pcus.front().front(); }
 };
 
-bool is_special(const std::string& op) { return op == "MatMul" || op == "Gemm" || op == "Transpose"; }
+bool is_special(const std::string& op) {
+  return op == "MatMul" || op == "Gemm" || op == "Transpose" || detail::is_reduce_op(op) || detail::is_movement_op(op);
+}
 
 // Is tensor t available before a section whose first node is `first` (Input,
 // Constant, or computed by an earlier node)?
@@ -146,6 +148,12 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   if (grp.special >= 0) {
     const std::string what = describe_group(g, grp, "");
     const Node& n = g.nodes[grp.special];
+    if (detail::is_reduce_op(n.op)) return detail::lower_reduce(lw, cfg, grp.special, what);
+    if (detail::is_movement_op(n.op)) {  // one section when the copy needs one
+      auto v = detail::lower_movement(lw, cfg, grp.special, what);
+      if (v.size() != 1) throw CompileError(fmt::format("{}: needs {} sections", what, v.size()));
+      return std::move(v.front());
+    }
     return n.op == "Transpose" ? detail::lower_transpose(lw, cfg, grp.special, what)
                                : detail::lower_matmul(lw, cfg, grp.special, what);
   }
@@ -324,7 +332,15 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     }
   }
   std::vector<SectionBuild> builds;
-  for (const auto& grp : groups) builds.push_back(lower_section(lw, cfg, grp));
+  for (const auto& grp : groups) {
+    if (grp.special >= 0 && detail::is_movement_op(g.nodes[grp.special].op)) {
+      // Concat, Slice, Gather: one or more copy sections.
+      auto v = detail::lower_movement(lw, cfg, grp.special, describe_group(g, grp, ""));
+      builds.insert(builds.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
+    } else {
+      builds.push_back(lower_section(lw, cfg, grp));
+    }
+  }
   if (wants("lower")) trace->out += "=== after lower ===\n" + print_sections(lw, builds, cfg);
   if (trace) {
     trace->dot = graph_dot(lw, builds);

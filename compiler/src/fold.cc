@@ -41,6 +41,9 @@ const AttrSpec kAttrs[] = {
     {"LeakyRelu", "alpha", AttrKind::Float, 0, kAny},
     {"HardSigmoid", "alpha", AttrKind::Float, 0, kAny},
     {"HardSigmoid", "beta", AttrKind::Float, 0, kAny},
+    {"Elu", "alpha", AttrKind::Float, 0, kAny},
+    {"Selu", "alpha", AttrKind::Float, 0, kAny},
+    {"Selu", "gamma", AttrKind::Float, 0, kAny},
     {"Clip", "min", AttrKind::Float, 0, kAny},  // Clip-6 style, accepted at any opset (v1)
     {"Clip", "max", AttrKind::Float, 0, kAny},
     {"Gemm", "alpha", AttrKind::Float, 0, kAny},
@@ -99,6 +102,11 @@ void fill_attr_defaults(Node& n, int opset) {
   };
   const std::string& op = n.op;
   if (op == "LeakyRelu") f("alpha", 0.01f);
+  if (op == "Elu") f("alpha", 1.0f);
+  if (op == "Selu") {
+    f("alpha", 1.67326319217681884765625f);
+    f("gamma", 1.05070102214813232421875f);
+  }
   if (op == "HardSigmoid") {
     f("alpha", 0.2f);
     f("beta", 0.5f);
@@ -370,6 +378,18 @@ void fold_constants(Graph& g) {
         throw CompileError(fmt::format("{}: input '{}' has no known shape", what, g.tensors[i].name));
     if (!n.canonical) canonicalize(g, n);
     n.canonical = true;
+    // Pow with a constant integer exponent (ONNX allows int32/int64 y): y as fp32.
+    if (n.op == "Pow" && n.inputs.size() == 2 && g.tensors.at(n.inputs[1]).kind == TensorKind::Constant &&
+        g.tensors[n.inputs[1]].dtype == DType::I64) {
+      Tensor y = g.tensors[n.inputs[1]];
+      y.name = y.name + ".f32";
+      for (int i = 1; g.find(y.name) >= 0; ++i) y.name = fmt::format("{}.f32.{}", g.tensors[n.inputs[1]].name, i);
+      y.dtype = DType::F32;
+      y.data.assign(y.idata.begin(), y.idata.end());
+      y.idata.clear();
+      y.is_output = false;
+      n.inputs[1] = g.add_tensor(std::move(y));
+    }
     // Output type and shape.
     DType dt = DType::F32;
     std::vector<int64_t> shape;

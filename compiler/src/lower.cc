@@ -1,5 +1,6 @@
 // Lowering of elementwise operators: PCU stage programs and AGCU affine accesses.
 #include "lower.h"
+#include "lower_math.h"
 
 #include <fmt/format.h>
 
@@ -78,6 +79,9 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     r = emit(Opcode::FADD, r, ValRef::immediate(fbits(n.attr("beta"))));
     r = emit(Opcode::FMAX, r, ValRef::immediate(fbits(0.0f)));
     r = emit(Opcode::FMIN, r, ValRef::immediate(fbits(1.0f)));
+  } else if (n.op == "MeanScale") {
+    // ReduceMean's sum times the fp32 value of 1/count (legalize()).
+    r = emit(Opcode::FMUL, in.at(0), ValRef::immediate(fbits(n.attr("scale"))));
   } else if (n.op == "GemmEpilogue") {
     // Gemm's Y = [fl(alpha*P)] then [fma(beta, C, .)] (the CPU reference's order).
     r = in.at(0);
@@ -85,7 +89,9 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     if (alpha != 1.0f) r = emit(Opcode::FMUL, r, ValRef::immediate(fbits(alpha)));
     if (n.attr("has_c") != 0.0f) r = emit(Opcode::FMA, ValRef::immediate(fbits(n.attr("beta"))), in.at(1), r);
     if (r.id == in.at(0).id && r.kind == in.at(0).kind) r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
-  } else
+  } else if (n.op == "MathSeg")
+    r = append_math_segment(n, in, plan);
+  else
     throw CompileError(fmt::format("{}: {}: unsupported operator (no lowering)", g.source, g.describe(n)));
   return r.id;
 }

@@ -151,6 +151,31 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 
+// Reductions (lower_reduce.cc): ReduceSum/Mean/Max/Min, one lane per output element
+// accumulating its reduced elements in C order (ReduceMean: the sum; legalize() adds
+// the FMUL by fp32(1/count) as an elementwise "MeanScale" node).
+SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
+
+// Copies (lower_movement.cc). One dimension of a copy: count, source and destination
+// strides (elements).
+struct CopyDim {
+  uint64_t count = 1;
+  int64_t ld = 0, st = 0;
+};
+// Drop count-1 dims, merge adjacent dims whose strides both chain ({1,1,1} if none).
+std::vector<CopyDim> collapse_copy_dims(const std::vector<CopyDim>& dims);
+// A MOV section copying `src` (from element offset src_off) to `dst` (from dst_off)
+// over dims (outer to inner); the innermost dim is vectorised.
+SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
+                          int dst, int64_t dst_off, const std::vector<CopyDim>& dims, const std::string& kind,
+                          const std::string& what);
+// Concat (one section per non-empty input), Slice (one section), Gather with constant
+// indices (one section per run of an arithmetic progression of indices).
+std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& cfg, int node,
+                                         const std::string& what);
+bool is_reduce_op(const std::string& op);
+bool is_movement_op(const std::string& op);
+
 // Estimated cycles of a section with the functional model's formula: the busiest
 // unit (PCU: max(firings, outputs) + STAGES + 1; AGCU: memory requests over its
 // streams, a gather/scatter vector counting its valid lanes) + DRAM latency +

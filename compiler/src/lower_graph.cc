@@ -16,7 +16,9 @@
 
 #include <algorithm>
 
+#include "decompose.h"
 #include "lower.h"
+#include "lower_math.h"
 
 namespace openrdu::compiler::detail {
 
@@ -27,9 +29,15 @@ bool is_view_op(const std::string& op) {
 bool is_elementwise_op(const std::string& op) {
   static const char* const kOps[] = {"Add",  "Sub",  "Mul",  "Max",       "Min",   "Relu",        "Identity",
                                      "Abs",  "Neg",  "Sum",  "Clip",      "LeakyRelu", "PRelu", "HardSigmoid",
-                                     "GemmEpilogue"};
+                                     "GemmEpilogue", "MathSeg", "MeanScale"};
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op == o; });
 }
+
+bool is_reduce_op(const std::string& op) {
+  return op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin";
+}
+
+bool is_movement_op(const std::string& op) { return op == "Concat" || op == "Slice" || op == "Gather"; }
 
 namespace {
 
@@ -72,8 +80,72 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
   std::map<int, int> tcache;
   std::vector<Node> nodes;
   std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
+  // Softmax and LogSoftmax become their composition (decompose.h) first, so each part
+  // goes through the rules below (the reductions, the math sequences).
+  std::vector<Node> src;
   for (const Node& n0 : in.nodes) {
+    if (!is_decomposed_op(n0.op)) {
+      src.push_back(n0);
+      continue;
+    }
+    for (Node& k : decompose_softmax(g, n0)) src.push_back(std::move(k));
+  }
+  for (const Node& n0 : src) {
     Node n = n0;
+    if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)
+      for (Node& s : expand_math_node(g, n, cfg)) nodes.push_back(std::move(s));
+      continue;
+    }
+    if (n.op == "ReduceMean") {
+      // The sum (lowered as ReduceSum into "<Y>.sum"), then an elementwise "MeanScale"
+      // node: FMUL by the fp32 value of 1/count (the reference's canon(sum * (1.0f/count))).
+      const int y = n.outputs.at(0);
+      const auto& xs = g.tensors[n.inputs.at(0)].shape;
+      int64_t rcount = 1;
+      for (int64_t a : n.ints("axes")) rcount *= xs.at(size_t(a));
+      Tensor p;
+      p.name = unique_name(g, g.tensors[y].name + ".sum");
+      p.kind = TensorKind::Value;
+      p.shape = g.tensors[y].shape;
+      p.shape_known = true;
+      const int pt = g.add_tensor(std::move(p));
+      Node e;
+      e.name = n.name + ".scale";
+      e.op = "MeanScale";
+      e.inputs = {pt};
+      e.outputs = {y};
+      e.attrs["scale"] = 1.0f / float(rcount);
+      n.outputs = {pt};
+      nodes.push_back(n);
+      nodes.push_back(e);
+      continue;
+    }
+    if (cfg && (n.op == "ReduceMax" || n.op == "ReduceMin") && n.inputs.size() == 1) {
+      // Rows (the innermost run of reduced dims of X) go through the reduce tree: a
+      // constant lane mask "<node>.mask" (1.0 at positions < Rin, 0 in the tail of the
+      // last vector; nvr*LANES words) becomes input 1 (lower_reduce.cc).
+      const auto& xs = g.tensors[n.inputs[0]].shape;
+      std::vector<bool> red(xs.size(), false);
+      for (int64_t a : n.ints("axes")) red.at(size_t(a)) = true;
+      int64_t rin = 1;
+      bool inner_reduced = false;
+      for (size_t d = xs.size(); d-- > 0;) {
+        if (xs[d] == 1) continue;
+        if (!red[d]) break;
+        inner_reduced = true;
+        rin *= xs[d];
+      }
+      if (inner_reduced && rin > 1) {
+        const int64_t L = cfg->lanes, nvr = (rin + L - 1) / L;
+        Tensor mk;
+        mk.name = unique_name(g, n.name + ".mask");
+        mk.kind = TensorKind::Constant;
+        mk.shape = {nvr * L};
+        mk.shape_known = true;
+        for (int64_t i = 0; i < nvr * L; ++i) mk.data.push_back(i < rin ? 1.0f : 0.0f);
+        n.inputs.push_back(g.add_tensor(std::move(mk)));
+      }
+    }
     if (n.op == "MatMul" || n.op == "Gemm") {
       if (n.inputs.size() < 2)
         throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));

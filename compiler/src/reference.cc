@@ -11,10 +11,13 @@
 //  * ReduceSum: acc from -0.0, acc = acc + x over the reduced elements in C order (one
 //    rounding each); ReduceMean: that sum times the fp32 value of 1/count (one rounding);
 //    ReduceMax/ReduceMin: FMAX/FMIN chain from -inf/+inf in C order.
-//  * Softmax/LogSoftmax along the axis (provisional, the device has no exp yet):
-//    m = FMAX chain from -inf; e_j = expf(x_j - m) (libm); s = sum of e_j from -0.0 in
-//    index order; Softmax e_j / s; LogSoftmax (x_j - m) - logf(s).
-//  * Div: a / b (IEEE, rounded). Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat,
+//  * Softmax/LogSoftmax along the axis: the composition the device runs (decompose.h):
+//    m = ReduceMax, d = x - m, e = Exp(d) (the device sequence), s = ReduceSum(e) (C
+//    order from -0.0), Softmax Div(e, s), LogSoftmax d - Log(s) (device sequences).
+//  * Exp, Log, Sqrt, Reciprocal, Div, Sigmoid, Tanh, Erf, Pow, Elu, Selu, Softplus,
+//    Softsign, Mean (fp32): the device's PCU operation sequence (lower_math.h), run op
+//    by op with the device's rules; Div is a*(1/b) refined, not IEEE division (int64
+//    Div, in shape arithmetic, stays exact). Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat,
 //    Slice, Gather: exact data movement.
 #include <fmt/format.h>
 
@@ -22,8 +25,11 @@
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
+#include "decompose.h"
 #include "fold.h"
+#include "lower_math.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/gen/isa.h"
 
@@ -295,29 +301,31 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
         out.f[m * N + j] = y;
       }
   } else if (op == "Softmax" || op == "LogSoftmax") {
-    // Per row along the axis: m = max (left to right), e_j = exp(x_j - m), s = sum of
-    // e_j left to right from -0; Softmax e_j / s, LogSoftmax (x_j - m) - log(s).
-    const auto& xs = x(0).shape;
-    const int64_t axis = n.iattr("axis"), len = xs[axis];
-    const int64_t inner = strides_of(xs)[axis], outer = count / (len * inner);
-    out.f.resize(count);
-    const float* X = x(0).f.data();
-    std::vector<float> e(len);
-    for (int64_t o = 0; o < outer; ++o)
-      for (int64_t i = 0; i < inner; ++i) {
-        const int64_t base = o * len * inner + i;
-        float m = -INFINITY;
-        for (int64_t j = 0; j < len; ++j) m = fmax_dev(m, X[base + j * inner]);
-        float s = -0.0f;
-        for (int64_t j = 0; j < len; ++j) {
-          e[j] = canon(std::exp(canon(X[base + j * inner] - m)));
-          s = canon(s + e[j]);
-        }
-        const float ls = canon(std::log(s));
-        for (int64_t j = 0; j < len; ++j)
-          out.f[base + j * inner] =
-              op == "Softmax" ? canon(e[j] / s) : canon(canon(X[base + j * inner] - m) - ls);
-      }
+    // The composition the device runs (decompose.h): ReduceMax, Sub, Exp, ReduceSum, Div
+    // (LogSoftmax: Log, Sub), each with its own reference, on a graph of those nodes.
+    Graph sub;
+    sub.source = g.source;
+    Tensor tx;
+    tx.name = "x";
+    tx.kind = TensorKind::Input;
+    tx.shape = x(0).shape;
+    tx.shape_known = true;
+    const int xi = sub.add_tensor(std::move(tx));
+    Tensor ty;
+    ty.name = "y";
+    ty.kind = TensorKind::Value;
+    ty.shape = x(0).shape;
+    ty.shape_known = true;
+    ty.is_output = true;
+    const int yi = sub.add_tensor(std::move(ty));
+    Node k = n;
+    k.inputs = {xi};
+    k.outputs = {yi};
+    sub.nodes = decompose_softmax(sub, k);
+    for (size_t q = 0; q < sub.nodes.size(); ++q) sub.tensors[sub.nodes[q].outputs[0]].producer = int(q);
+    sub.inputs = {xi};
+    sub.outputs = {yi};
+    out.f = reference_run(sub, {{"x", HostTensor{x(0).shape, x(0).f}}}).at("y").data;
   } else if (op.rfind("Reduce", 0) == 0) {
     // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
     // fp32 value of 1/count), max from -inf, min from +inf.
@@ -351,6 +359,10 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
     std::vector<std::vector<int64_t>> st;
     for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
     const bool i64 = out_dtype == DType::I64;
+    // Math operators (lower_math.h): the device's operation sequence, op by op.
+    std::optional<detail::MathProgram> prog;
+    if (!i64 && detail::is_math_op(op)) prog = detail::math_program(g, n);
+    std::vector<uint32_t> bits(in.size());
     std::vector<float> args(in.size());
     std::vector<int64_t> iargs(in.size());
     if (i64)
@@ -368,7 +380,10 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
       }
       if (i64)
         out.i[e] = elementwise_i64(n, iargs, what);
-      else
+      else if (prog) {
+        for (size_t k = 0; k < in.size(); ++k) bits[k] = std::bit_cast<uint32_t>(args[k]);
+        out.f[e] = std::bit_cast<float>(detail::run_program(*prog, bits.data()));
+      } else
         out.f[e] = elementwise_f32(n, args);
     });
   }

@@ -40,7 +40,8 @@ TEST(NodeSuite, SupportedSubsetPassesOnModel) {
       EXPECT_TRUE(ref_ops.count(op)) << cfgname << ": no conformance test of " << op << " passed on the reference";
     // Every supported operator has conformance tests that ran (none silently skipped).
     for (const char* op : {"Abs", "Add", "Clip", "HardSigmoid", "Identity", "LeakyRelu", "Max", "Min", "Mul", "Neg",
-                           "PRelu", "Relu", "Sub", "Sum"})
+                           "PRelu", "Relu", "Sub", "Sum", "Exp", "Log", "Sqrt", "Reciprocal", "Div", "Sigmoid", "Tanh",
+                           "Erf", "Pow", "Elu", "Selu", "Mean"})
       EXPECT_TRUE(ops.count(op)) << cfgname << ": no conformance test of " << op << " passed";
   }
 }

@@ -5,11 +5,13 @@
 // Tolerance: rtol 0, atol 0. Every operator here (Add, Sub, Mul, Relu, Max) is a single
 // correctly rounded IEEE-754 binary32 operation per element, as in NumPy's float32
 // reference, so the results must be equal (-0 and +0 count as equal; NaN must match NaN).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
@@ -198,6 +200,101 @@ TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
     const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg), inputs);
     const auto ref = compiler::reference_run(g, cin);
     for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, std::string(model) + " " + name);
+  }
+}
+
+// Reductions and data movement (ONNX node tests of ReduceMean, ReduceMax, ReduceMin and
+// Concat; YAML graphs with constant parameters for ReduceSum, Slice and Gather), compiled
+// for tiny at -O1, equal to the CPU reference bit for bit.
+TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  compiler::Options o;
+  o.opt_level = 1;
+  auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
+                       const std::string& what) {
+    std::map<std::string, runtime::HostTensor> inputs;
+    for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
+    const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
+    const auto ref = compiler::reference_run(g, cin);
+    for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
+  };
+  for (const char* model : {"test_reduce_mean_do_not_keepdims_random", "test_reduce_max_negative_axes_keepdims_random",
+                            "test_reduce_min_default_axes_keepdims_random", "test_concat_3d_axis_1",
+                            "test_softmax_axis_1", "test_logsoftmax_axis_1"}) {
+    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
+    std::map<std::string, compiler::HostTensor> cin;
+    for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
+      std::string name;
+      auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
+      cin[name] = t;
+    }
+    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), cin, model);
+  }
+  // The node tests of ReduceSum, Slice and Gather take their parameters as int64 graph
+  // inputs: YAML graphs with constant parameters instead (x: [5, 6]).
+  compiler::HostTensor x{{5, 6}, {}};
+  for (int k = 0; k < 30; ++k) x.data.push_back(float(k) * 0.75f - 7.0f + (k % 3 ? 0.0f : 1e-3f));
+  const char* yamls[] = {
+      // ReduceSum over the inner axis (one lane per row; 6 elements, LANES 4: a tail).
+      "opset: 13\ninputs:\n  - {name: x, shape: [5, 6]}\nconstants:\n"
+      "  - {name: a, shape: [1], dtype: int64, values: [-1]}\n"
+      "nodes:\n  - {op: ReduceSum, name: rsum, inputs: [x, a], outputs: [y], attrs: {keepdims: 1}}\noutputs:\n  - y\n",
+      // ReduceMax over rows of 6 (contiguous loads, lane mask for the tail, reduce tree).
+      "opset: 13\ninputs:\n  - {name: x, shape: [5, 6]}\n"
+      "nodes:\n  - {op: ReduceMax, name: rmax, inputs: [x], outputs: [y], attrs: {axes: [1], keepdims: 0}}\n"
+      "outputs:\n  - y\n",
+      // Slice with a negative step on the inner axis (gather with lane stride -2).
+      "opset: 13\ninputs:\n  - {name: x, shape: [5, 6]}\nconstants:\n"
+      "  - {name: st, shape: [2], dtype: int64, values: [1, -1]}\n"
+      "  - {name: en, shape: [2], dtype: int64, values: [5, -7]}\n"
+      "  - {name: ax, shape: [2], dtype: int64, values: [0, 1]}\n"
+      "  - {name: sp, shape: [2], dtype: int64, values: [2, -2]}\n"
+      "nodes:\n  - {op: Slice, name: sl, inputs: [x, st, en, ax, sp], outputs: [y]}\noutputs:\n  - y\n",
+      // Gather rows with constant indices (three runs: 4,2,0 / 1,4 / 3).
+      "opset: 13\ninputs:\n  - {name: x, shape: [5, 6]}\nconstants:\n"
+      "  - {name: i, shape: [2, 3], dtype: int64, values: [4, 2, 0, 1, -1, 3]}\n"
+      "nodes:\n  - {op: Gather, name: emb, inputs: [x, i], outputs: [y], attrs: {axis: 0}}\noutputs:\n  - y\n"};
+  for (const char* y : yamls) run_graph(compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y);
+}
+
+// PCU special functions (compiler/src/lower_math.h): one graph with every function class
+// (exp, log, reciprocal/div, sqrt, tanh, sigmoid, erf, Pow via exp(y*log x)) on special
+// values (NaN, +-0, +-inf, subnormals) and ordinary ones, compiled for tiny at -O0 and
+// -O3 (sequences split over several PCUs and sections), equal to the CPU reference (the
+// same operation sequence) bit for bit.
+TEST_P(E2EMatMul, MathFunctionsMatchReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  const compiler::Graph g = compiler::load_yaml_string(
+      "opset: 13\ninputs:\n  - {name: x, shape: [16]}\n  - {name: b, shape: [16]}\n"
+      "nodes:\n  - {op: Exp, name: e, inputs: [x], outputs: [y_exp]}\n"
+      "  - {op: Log, name: l, inputs: [x], outputs: [y_log]}\n"
+      "  - {op: Div, name: d, inputs: [x, b], outputs: [y_div]}\n"
+      "  - {op: Sqrt, name: s, inputs: [x], outputs: [y_sqrt]}\n"
+      "  - {op: Tanh, name: t, inputs: [x], outputs: [y_tanh]}\n"
+      "  - {op: Sigmoid, name: g, inputs: [x], outputs: [y_sig]}\n"
+      "  - {op: Erf, name: f, inputs: [x], outputs: [y_erf]}\n"
+      "  - {op: Pow, name: p, inputs: [b, x], outputs: [y_pow]}\n"
+      "outputs:\n  - y_exp\n  - y_log\n  - y_div\n  - y_sqrt\n  - y_tanh\n  - y_sig\n  - y_erf\n  - y_pow\n",
+      "math.yaml");
+  const float inf = std::numeric_limits<float>::infinity();
+  compiler::HostTensor x{{16}, {std::numeric_limits<float>::quiet_NaN(), -0.0f, 0.0f, inf, -inf, 1e-40f, -1e-40f, 1.0f,
+                                -2.0f, 0.5f, 3.7f, -7.1f, 88.5f, -100.0f, 1e30f, -0.3f}};
+  compiler::HostTensor b{{16}, {2.0f, 3.0f, 0.0f, -0.0f, 1.5f, 7.0f, 0.25f, 3.0f, 1e-3f, 2.5f, 0.1f, 6.0f, 1.1f, 5.0f,
+                                1e20f, 0.75f}};
+  for (int level : {0, 3}) {
+    compiler::Options o;
+    o.opt_level = level;
+    const pef::Pef pef = compiler::compile_graph(g, cfg, o);
+    std::printf("  -O%d: %zu sections\n", level, pef.sections.size());
+    const auto res = run_pef(*dev, backend, cfg, pef, {{"x", {x.shape, x.data}}, {"b", {b.shape, b.data}}});
+    const auto ref = compiler::reference_run(g, {{"x", x}, {"b", b}});
+    for (const auto& [name, want] : ref)
+      expect_bits(res.outputs.at(name), want, fmt::format("{} -O{} on {}", name, level, backend));
   }
 }
 

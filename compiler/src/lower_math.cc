@@ -1,0 +1,653 @@
+// Special functions as fixed sequences of PCU operations (see lower_math.h).
+//
+// Methods (constants are binary32 immediates, one per stage):
+//  * exp(x): clamp x to [-104, 89]; n = round(x*log2e) by the 1.5*2^23 trick; r = x -
+//    n*C1 - n*C2 (Cephes split of ln2, FMA); e^r by Cephes' degree-7 polynomial
+//    (Horner, FMA); scale by 2^(n>>1) then 2^(n-(n>>1)) (two FMULs: subnormal results
+//    rounded once, n = 128 reachable).
+//  * log(x): subnormal x scaled by 2^23; x = m*2^e with m in [sqrt(1/2), sqrt(2)) by
+//    integer ops on the bits; f = m-1; log1p(f) = f + f^2*(-1/2 + f*P(f)) (Cephes logf
+//    P, degree 8); + e*C2 + e*C1.
+//  * reciprocal(x): k*(1/(x*k)), k = 2^-4 for |x| >= 2^125, 2^24 below 2^-126, else 1;
+//    1/x' from the seed 0x7EF311C3 - bits(x') and 4 Newton steps e = 1 - x'*y, y + y*e.
+//  * rsqrt(x): subnormal x scaled by 2^24 (result by 2^12); seed 0x5F3759DF - bits(x)/2,
+//    3 Newton steps y = y + y*(1/2 - x/2*y*y).
+//  * sqrt(x): subnormal x scaled by 2^24 (result by 2^-12); s = x*rsqrt(x), one
+//    correction s + (x - s*s)*(y/2).
+//  * div(a, b): a, b scaled by 2^-4 / 2^24 when |b| >= 2^125 / < 2^-126; y = reciprocal(b), q = a*y, q + (a - b*q)*y (q when that is NaN or 0).
+//  * sigmoid(x): e = exp(-|x|), 1/(1+e) for x >= 0, e/(1+e) for x < 0; tanh(|x|) = x + x^3*P(x^2) below 0.625 (Cephes),
+//    else 1 - 2/(exp(2|x|) + 1) with |x| <= 10, sign restored; erf(|x|) = x*P(x^2)
+//    below 0.927734375, else 1 - exp(-t + t*P(t)) (N. Juffa's fp32 erff coefficients).
+// Special values are forced with FLT/FLE/FEQ + SEL at the end (see function_program).
+#include "lower_math.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <bit>
+#include <map>
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+#include "openrdu/gen/isa.h"
+
+namespace openrdu::compiler::detail {
+
+using arch::Opcode;
+
+namespace {
+
+uint32_t fb(float f) { return std::bit_cast<uint32_t>(f); }
+float bf(uint32_t u) { return std::bit_cast<float>(u); }
+
+constexpr uint32_t kMinNormal = 0x00800000u;  // 2^-126
+constexpr uint32_t kInf = 0x7F800000u;
+constexpr uint32_t kNegInf = 0xFF800000u;
+constexpr uint32_t kSign = 0x80000000u;
+constexpr uint32_t kOne = 0x3F800000u;
+
+struct Builder {
+  MathProgram p;
+  explicit Builder(int n) { p.ninputs = n; }
+  ValRef in(int k) const { return ValRef::val(k); }
+  static ValRef f(float v) { return ValRef::immediate(fb(v)); }
+  static ValRef u(uint32_t v) { return ValRef::immediate(v); }
+  ValRef op(Opcode o, ValRef a, ValRef b = ValRef::none(), ValRef c = ValRef::none()) {
+    uint32_t imm = 0;
+    bool have = false;
+    for (const ValRef* v : {&a, &b, &c})
+      if (v->kind == ValRef::Imm) {
+        if (have && imm != v->imm) throw std::logic_error("math program: two immediates in one stage");
+        have = true;
+        imm = v->imm;
+      }
+    p.ops.push_back({o, a, b, c});
+    return ValRef::val(p.ninputs + int(p.ops.size()) - 1);
+  }
+  // Polynomial c[0]*t^n + ... + c[n] (Horner; the first step is FMUL + FADD).
+  ValRef horner(ValRef t, std::initializer_list<float> c) {
+    auto it = c.begin();
+    ValRef q = op(Opcode::FMUL, t, f(*it++));
+    q = op(Opcode::FADD, q, f(*it++));
+    for (; it != c.end(); ++it) q = op(Opcode::FMA, q, t, f(*it));
+    return q;
+  }
+  // ------------------------------------------------------------ building blocks
+  // e^x for any x (NaN -> NaN, -inf -> +0, +inf -> +inf).
+  ValRef exp(ValRef x, bool clamp_high = true) {
+    ValRef xc = op(Opcode::FMAX, x, f(-104.0f));
+    if (clamp_high) xc = op(Opcode::FMIN, xc, f(89.0f));
+    const ValRef a = op(Opcode::FMUL, xc, f(1.44269504088896341f));
+    const ValRef t = op(Opcode::FADD, a, f(12582912.0f));  // bits(t) = 0x4B400000 + n
+    const ValRef nf = op(Opcode::FSUB, t, f(12582912.0f));
+    ValRef r = op(Opcode::FMA, nf, f(-0.693359375f), xc);
+    r = op(Opcode::FMA, nf, f(2.12194440e-4f), r);
+    ValRef q = horner(r, {1.9875691500E-4f, 1.3981999507E-3f, 8.3334519073E-3f, 4.1665795894E-2f,
+                          1.6666665459E-1f, 5.0000001201E-1f});
+    q = op(Opcode::FMA, q, r, f(1.0f));
+    q = op(Opcode::FMA, q, r, f(1.0f));
+    const ValRef ni = op(Opcode::ISUB, t, u(0x4B400000u));
+    const ValRef n1 = op(Opcode::SHRA, ni, u(1));
+    ValRef s1 = op(Opcode::SHL, n1, u(23));
+    s1 = op(Opcode::IADD, s1, u(kOne));
+    q = op(Opcode::FMUL, q, s1);
+    const ValRef n2 = op(Opcode::ISUB, ni, n1);
+    ValRef s2 = op(Opcode::SHL, n2, u(23));
+    s2 = op(Opcode::IADD, s2, u(kOne));
+    return op(Opcode::FMUL, q, s2);
+  }
+  // log(x) for positive finite x (subnormals included); specials by log_fix.
+  ValRef log_core(ValRef x) {
+    const ValRef c = op(Opcode::FLT, x, u(kMinNormal));
+    const ValRef xs = op(Opcode::FMUL, x, f(8388608.0f));
+    const ValRef xn = op(Opcode::SEL, c, xs, x);
+    const ValRef uu = op(Opcode::ISUB, xn, u(0x3F3504F3u));
+    const ValRef e = op(Opcode::SHRA, uu, u(23));
+    ValRef ef = op(Opcode::ITOF, e);
+    ef = op(Opcode::FMA, c, f(-23.0f), ef);
+    const ValRef h = op(Opcode::AND, uu, u(0xFF800000u));
+    const ValRef mb = op(Opcode::ISUB, xn, h);
+    const ValRef fm = op(Opcode::FSUB, mb, f(1.0f));
+    ValRef q = horner(fm, {7.0376836292E-2f, -1.1514610310E-1f, 1.1676998740E-1f, -1.2420140846E-1f,
+                           1.4249322787E-1f, -1.6668057665E-1f, 2.0000714765E-1f, -2.4999993993E-1f,
+                           3.3333331174E-1f, -0.5f});
+    const ValRef f2 = op(Opcode::FMUL, fm, fm);
+    ValRef y = op(Opcode::FMA, f2, q, fm);
+    y = op(Opcode::FMA, ef, f(-2.12194440e-4f), y);
+    return op(Opcode::FMA, ef, f(0.693359375f), y);
+  }
+  // log with specials: NaN and +inf pass x, +-0 -> -inf, x < 0 (and -inf) -> NaN.
+  ValRef log(ValRef x) {
+    ValRef r = log_core(x);
+    const ValRef fin = op(Opcode::FLT, x, u(kInf));
+    r = op(Opcode::SEL, fin, r, x);
+    const ValRef z = op(Opcode::FEQ, x, u(0));
+    r = op(Opcode::SEL, z, u(kNegInf), r);
+    const ValRef ng = op(Opcode::FLT, x, u(0));
+    return op(Opcode::SEL, ng, u(gen::kCanonicalNan), r);
+  }
+  // 1/x by Newton from the magic seed: valid for 2^-126 <= |x| < 2^126.
+  ValRef recip_core(ValRef x) {
+    const ValRef nx = op(Opcode::FNEG, x);
+    ValRef y = op(Opcode::ISUB, u(0x7EF311C3u), x);
+    for (int i = 0; i < 4; ++i) {
+      const ValRef e = op(Opcode::FMA, nx, y, f(1.0f));
+      y = op(Opcode::FMA, y, e, y);
+    }
+    return y;
+  }
+  // 1/x: |x| >= 2^126 -> +-0, |x| < 2^-126 (subnormal, zero) -> +-inf, NaN -> NaN.
+  ValRef recip(ValRef x) {
+    ValRef y = recip_core(x);
+    const ValRef ax = op(Opcode::FABS, x);
+    const ValRef big = op(Opcode::FLE, u(0x7E800000u), ax);
+    const ValRef sgn = op(Opcode::AND, x, u(kSign));
+    y = op(Opcode::SEL, big, sgn, y);
+    const ValRef small = op(Opcode::FLT, ax, u(kMinNormal));
+    const ValRef sinf = op(Opcode::OR, sgn, u(kInf));
+    return op(Opcode::SEL, small, sinf, y);
+  }
+  // k = 2^-4 when |b| >= 2^125, 2^24 when |b| < 2^-126 (subnormal or zero), else 1.
+  ValRef range_scale(ValRef b) {
+    const ValRef ab = op(Opcode::FABS, b);
+    const ValRef cb = op(Opcode::FLE, u(0x7E000000u), ab);
+    const ValRef tb = op(Opcode::AND, cb, u(0x02000000u));
+    const ValRef cs = op(Opcode::FLT, ab, u(kMinNormal));
+    const ValRef ts = op(Opcode::AND, cs, u(0x0C000000u));
+    const ValRef dk = op(Opcode::ISUB, ts, tb);
+    return op(Opcode::IADD, dk, u(kOne));
+  }
+  // 1/x = k * (1/(x*k)): subnormal results and inputs handled (one extra rounding when
+  // the result is subnormal); +-0 -> +-inf, +-inf -> +-0.
+  ValRef recip_scaled(ValRef x) {
+    const ValRef k = range_scale(x);
+    const ValRef xs = op(Opcode::FMUL, x, k);
+    const ValRef y = recip(xs);
+    return op(Opcode::FMUL, y, k);
+  }
+  // a/b = a*(1/b) with one correction step (IEEE-like specials through the product).
+  ValRef div(ValRef a0, ValRef b0) {
+    // Both operands times k = 2^-4 when |b| >= 2^125, 2^24 when |b| < 2^-126, else 1, so
+    // 1/b stays normal (exact scaling except where a/b underflows or overflows anyway).
+    const ValRef k = range_scale(b0);
+    const ValRef a = op(Opcode::FMUL, a0, k);
+    const ValRef b = op(Opcode::FMUL, b0, k);
+    const ValRef y = recip(b);
+    const ValRef q = op(Opcode::FMUL, a, y);
+    const ValRef nb = op(Opcode::FNEG, b);
+    const ValRef r = op(Opcode::FMA, nb, q, a);
+    const ValRef q2 = op(Opcode::FMA, r, y, q);
+    // q when the correction is NaN (b = 0 or inf, a inf) or zero (keeps -0).
+    const ValRef a2 = op(Opcode::FABS, q2);
+    const ValRef ok = op(Opcode::FLT, u(0), a2);
+    return op(Opcode::SEL, ok, q2, q);
+  }
+  // 1/sqrt(x) for normal positive x.
+  ValRef rsqrt_core(ValRef x) {
+    const ValRef nh = op(Opcode::FMUL, x, f(-0.5f));
+    ValRef y = op(Opcode::SHRL, x, u(1));
+    y = op(Opcode::ISUB, u(0x5F3759DFu), y);
+    for (int i = 0; i < 3; ++i) {
+      const ValRef t = op(Opcode::FMUL, y, y);
+      const ValRef e = op(Opcode::FMA, nh, t, f(0.5f));
+      y = op(Opcode::FMA, y, e, y);
+    }
+    return y;
+  }
+  // Positive subnormals scaled by 2^24 (c: x < 2^-126, 1.0f or 0).
+  ValRef sub_scale(ValRef x, ValRef c) {
+    const ValRef t = op(Opcode::AND, c, u(0x0C000000u));
+    const ValRef k = op(Opcode::IADD, t, u(kOne));
+    return op(Opcode::FMUL, x, k);
+  }
+  // Result scale 2^-12 (sqrt) or 2^12 (rsqrt) where x was scaled.
+  ValRef half_unscale(ValRef r, ValRef c, bool up) {
+    const ValRef t = op(Opcode::AND, c, u(0x06000000u));
+    const ValRef k = up ? op(Opcode::IADD, t, u(kOne)) : op(Opcode::ISUB, u(kOne), t);
+    return op(Opcode::FMUL, r, k);
+  }
+  // rsqrt: +-0 -> +-inf, x < 0 -> NaN, +inf -> +0, subnormals scaled.
+  ValRef rsqrt(ValRef x0) {
+    const ValRef c = op(Opcode::FLT, x0, u(kMinNormal));
+    const ValRef x = sub_scale(x0, c);
+    ValRef y = rsqrt_core(x);
+    y = half_unscale(y, c, true);
+    const ValRef sgn = op(Opcode::AND, x, u(kSign));
+    const ValRef sinf = op(Opcode::OR, sgn, u(kInf));
+    const ValRef ng = op(Opcode::FLT, x, u(0));
+    const ValRef sp = op(Opcode::SEL, ng, u(gen::kCanonicalNan), sinf);
+    const ValRef small = op(Opcode::FLT, x, u(kMinNormal));
+    y = op(Opcode::SEL, small, sp, y);
+    const ValRef inf = op(Opcode::FEQ, x, u(kInf));
+    return op(Opcode::SEL, inf, u(0), y);
+  }
+  // sqrt: +-0 -> +-0, x < 0 -> NaN, +inf -> +inf, subnormals scaled.
+  ValRef sqrt(ValRef x0) {
+    const ValRef c0 = op(Opcode::FLT, x0, u(kMinNormal));
+    const ValRef x = sub_scale(x0, c0);
+    const ValRef y = rsqrt_core(x);
+    const ValRef s = op(Opcode::FMUL, x, y);
+    const ValRef ns = op(Opcode::FNEG, s);
+    const ValRef d = op(Opcode::FMA, ns, s, x);
+    const ValRef hy = op(Opcode::FMUL, y, f(0.5f));
+    ValRef r = op(Opcode::FMA, d, hy, s);
+    const ValRef c = op(Opcode::FLT, x0, u(kMinNormal));
+    r = half_unscale(r, c, false);
+    const ValRef ng = op(Opcode::FLT, x, u(0));
+    const ValRef sgn = op(Opcode::AND, x, u(kSign));
+    const ValRef sp = op(Opcode::SEL, ng, u(gen::kCanonicalNan), sgn);
+    const ValRef small = op(Opcode::FLT, x, u(kMinNormal));
+    r = op(Opcode::SEL, small, sp, r);
+    const ValRef inf = op(Opcode::FEQ, x, u(kInf));
+    return op(Opcode::SEL, inf, u(kInf), r);
+  }
+  // e = exp(-|x|) in (0, 1], y = 1/(1+e) (d in [1, 2]: no special cases); x >= 0: y,
+  // x < 0: e*y (subnormal results included, no overflow).
+  ValRef sigmoid(ValRef x) {
+    const ValRef ax = op(Opcode::FABS, x);
+    const ValRef na = op(Opcode::FNEG, ax);
+    const ValRef e = exp(na, false);
+    const ValRef d = op(Opcode::FADD, e, f(1.0f));
+    const ValRef y = recip_core(d);
+    const ValRef ey = op(Opcode::FMUL, e, y);
+    const ValRef ng = op(Opcode::FLT, x, u(0));
+    return op(Opcode::SEL, ng, ey, y);
+  }
+  // Copy the sign of x onto a non-negative r, NaN canonical.
+  ValRef with_sign(ValRef r, ValRef x) {
+    const ValRef sgn = op(Opcode::AND, x, u(kSign));
+    const ValRef s = op(Opcode::OR, r, sgn);
+    return op(Opcode::FMUL, s, f(1.0f));
+  }
+  ValRef tanh(ValRef x) {
+    const ValRef ax = op(Opcode::FABS, x);
+    // Small: |x| + |x|^3 * P(x^2).
+    const ValRef z = op(Opcode::FMUL, ax, ax);
+    ValRef p = horner(z, {-5.70498872745E-3f, 2.06390887954E-2f, -5.37397155531E-2f, 1.33314422036E-1f,
+                          -3.33332819422E-1f});
+    p = op(Opcode::FMUL, p, z);
+    const ValRef small = op(Opcode::FMA, p, ax, ax);
+    // Large: 1 - 2/(exp(2|x|) + 1), |x| clamped to 10 (tanh(10) rounds to 1).
+    const ValRef ac = op(Opcode::FMIN, ax, f(10.0f));
+    const ValRef a2 = op(Opcode::FADD, ac, ac);
+    const ValRef e = exp(a2, false);
+    const ValRef d = op(Opcode::FADD, e, f(1.0f));
+    const ValRef y = recip_core(d);
+    const ValRef y2 = op(Opcode::FADD, y, y);
+    const ValRef large = op(Opcode::FSUB, f(1.0f), y2);
+    const ValRef c = op(Opcode::FLT, ax, f(0.625f));
+    const ValRef r = op(Opcode::SEL, c, small, large);
+    return with_sign(r, x);
+  }
+  ValRef erf(ValRef x) {
+    const ValRef t = op(Opcode::FABS, x);
+    const ValRef tc = op(Opcode::FMIN, t, f(4.0f));
+    const ValRef s = op(Opcode::FMUL, tc, tc);
+    // Small: x + x*P(x^2).
+    ValRef p = horner(s, {-5.96761703e-4f, 4.99119423e-3f, -2.67681349e-2f, 1.12819925e-1f, -3.76125336e-1f,
+                          1.28379166e-1f});
+    const ValRef small = op(Opcode::FMA, p, tc, tc);
+    // Large: 1 - exp(r), r = t*Q(t) - t.
+    ValRef r = op(Opcode::FMUL, tc, f(-1.72853470e-5f));
+    r = op(Opcode::FADD, r, f(3.83197126e-4f));
+    ValRef uu = op(Opcode::FMUL, tc, f(-3.88396438e-3f));
+    uu = op(Opcode::FADD, uu, f(2.42546219e-2f));
+    r = op(Opcode::FMA, r, s, uu);
+    r = op(Opcode::FMA, r, tc, f(-1.06777877e-1f));
+    r = op(Opcode::FMA, r, tc, f(-6.34846687e-1f));
+    r = op(Opcode::FMA, r, tc, f(-1.28717512e-1f));
+    const ValRef nt = op(Opcode::FNEG, tc);
+    r = op(Opcode::FMA, r, tc, nt);
+    const ValRef e = exp(r, false);
+    const ValRef large = op(Opcode::FSUB, f(1.0f), e);
+    const ValRef c = op(Opcode::FLT, t, f(0.927734375f));
+    const ValRef y = op(Opcode::SEL, c, small, large);
+    return with_sign(y, x);
+  }
+};
+
+const Tensor* const_scalar(const Graph& g, int t) {
+  const Tensor& x = g.tensors.at(t);
+  if (x.kind != TensorKind::Constant || x.data.size() != 1) return nullptr;
+  return &x;
+}
+
+}  // namespace
+
+bool is_math_op(const std::string& op) {
+  static const char* const kOps[] = {"Exp",  "Log", "Sqrt", "Reciprocal", "Div",      "Sigmoid",  "Tanh", "Erf",
+                                     "Pow",  "Elu", "Selu", "Softplus",   "Softsign", "Mean"};
+  for (const char* o : kOps)
+    if (op == o) return true;
+  return false;
+}
+
+MathProgram function_program(const std::string& name) {
+  Builder b(name == "div" ? 2 : 1);
+  const ValRef x = b.in(0);
+  if (name == "exp")
+    b.exp(x);
+  else if (name == "log")
+    b.log(x);
+  else if (name == "reciprocal")
+    b.recip_scaled(x);
+  else if (name == "sqrt")
+    b.sqrt(x);
+  else if (name == "rsqrt")
+    b.rsqrt(x);
+  else if (name == "sigmoid")
+    b.sigmoid(x);
+  else if (name == "tanh")
+    b.tanh(x);
+  else if (name == "erf")
+    b.erf(x);
+  else if (name == "div")
+    b.div(x, b.in(1));
+  else
+    throw std::invalid_argument("function_program: unknown function '" + name + "'");
+  return b.p;
+}
+
+MathProgram math_program(const Graph& g, const Node& n) {
+  Builder b(int(n.inputs.size()));
+  const ValRef x = b.in(0);
+  const std::string& op = n.op;
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  if (op == "Exp")
+    b.exp(x);
+  else if (op == "Log")
+    b.log(x);
+  else if (op == "Sqrt")
+    b.sqrt(x);
+  else if (op == "Reciprocal")
+    b.recip_scaled(x);
+  else if (op == "Div")
+    b.div(x, b.in(1));
+  else if (op == "Sigmoid")
+    b.sigmoid(x);
+  else if (op == "Tanh")
+    b.tanh(x);
+  else if (op == "Erf")
+    b.erf(x);
+  else if (op == "Pow") {
+    // Constant scalar exponents 1, 2, 3, 0.5, -1, -0.5 exactly; otherwise exp(y*log(x))
+    // (x < 0 gives NaN, pow(0, 0) gives NaN).
+    const Tensor* c = n.inputs.size() > 1 ? const_scalar(g, n.inputs[1]) : nullptr;
+    const float y = c ? c->data[0] : 0.0f;
+    if (c && y == 1.0f)
+      b.op(Opcode::MOV, x, Builder::u(0));
+    else if (c && y == 2.0f)
+      b.op(Opcode::FMUL, x, x);
+    else if (c && y == 3.0f)
+      b.op(Opcode::FMUL, b.op(Opcode::FMUL, x, x), x);
+    else if (c && y == 0.5f)
+      b.sqrt(x);
+    else if (c && y == -1.0f)
+      b.recip_scaled(x);
+    else if (c && y == -0.5f)
+      b.rsqrt(x);
+    else {
+      const ValRef l = b.log(x);
+      const ValRef t = c ? b.op(Opcode::FMUL, l, Builder::f(y)) : b.op(Opcode::FMUL, l, b.in(1));
+      b.exp(t);
+    }
+  } else if (op == "Elu" || op == "Selu") {
+    // x < 0 (Selu: x <= 0) ? alpha*(exp(x) - 1) [*gamma] : x [*gamma]; NaN passes x.
+    const ValRef e = b.exp(x);
+    const ValRef m = b.op(Opcode::FSUB, e, Builder::f(1.0f));
+    ValRef y = b.op(Opcode::FMUL, m, Builder::f(n.attr("alpha")));
+    ValRef pos = x;
+    if (op == "Selu") {
+      y = b.op(Opcode::FMUL, y, Builder::f(n.attr("gamma")));
+      pos = b.op(Opcode::FMUL, x, Builder::f(n.attr("gamma")));
+    }
+    const ValRef c = b.op(op == "Elu" ? Opcode::FLT : Opcode::FLE, x, Builder::u(0));
+    b.op(Opcode::SEL, c, y, pos);
+  } else if (op == "Softplus") {
+    // max(x, 0) + log(1 + exp(-|x|)); exp(x) below x = -16.
+    const ValRef ax = b.op(Opcode::FABS, x);
+    const ValRef na = b.op(Opcode::FNEG, ax);
+    const ValRef e = b.exp(na);
+    const ValRef d = b.op(Opcode::FADD, e, Builder::f(1.0f));
+    const ValRef l = b.log_core(d);
+    const ValRef mx = b.op(Opcode::FMAX, x, Builder::u(0));
+    const ValRef y = b.op(Opcode::FADD, mx, l);
+    const ValRef c = b.op(Opcode::FLT, x, Builder::f(-16.0f));
+    b.op(Opcode::SEL, c, e, y);
+  } else if (op == "Softsign") {
+    // x/(1+|x|); |x| >= 2^24 gives +-1.
+    const ValRef ax = b.op(Opcode::FABS, x);
+    const ValRef d = b.op(Opcode::FADD, ax, Builder::f(1.0f));
+    const ValRef q = b.div(x, d);
+    const ValRef sgn = b.op(Opcode::AND, x, Builder::u(kSign));
+    const ValRef one = b.op(Opcode::OR, sgn, Builder::u(kOne));
+    const ValRef big = b.op(Opcode::FLE, Builder::f(16777216.0f), ax);
+    b.op(Opcode::SEL, big, one, q);
+  } else if (op == "Mean") {
+    // Sum left to right, times fl(1/n).
+    ValRef s = x;
+    for (size_t k = 1; k < n.inputs.size(); ++k) s = b.op(Opcode::FADD, s, b.in(int(k)));
+    if (n.inputs.size() == 1)
+      b.op(Opcode::MOV, x, Builder::u(0));
+    else
+      b.op(Opcode::FMUL, s, Builder::f(1.0f / float(n.inputs.size())));
+  } else
+    throw CompileError(fmt::format("{}: not a math operator", what));
+  return b.p;
+}
+
+uint32_t pcu_eval(Opcode op, uint32_t a, uint32_t b, uint32_t c) {
+  auto canon = [](float r) { return std::isnan(r) ? gen::kCanonicalNan : fb(r); };
+  auto is_nan = [](uint32_t v) { return (v & 0x7F800000u) == 0x7F800000u && (v & 0x007FFFFFu) != 0; };
+  const float fa = bf(a), fbv = bf(b);
+  const uint32_t sh = b & 31;
+  switch (op) {
+    case Opcode::MOV: return a;
+    case Opcode::FADD: return canon(fa + fbv);
+    case Opcode::FSUB: return canon(fa - fbv);
+    case Opcode::FMUL: return canon(fa * fbv);
+    case Opcode::FMAX:
+      if (is_nan(a) || is_nan(b)) return gen::kCanonicalNan;
+      return fa > fbv ? a : fbv > fa ? b : (a & b);
+    case Opcode::FMIN:
+      if (is_nan(a) || is_nan(b)) return gen::kCanonicalNan;
+      return fa < fbv ? a : fbv < fa ? b : (a | b);
+    case Opcode::FMA: return canon(std::fma(fa, fbv, bf(c)));
+    case Opcode::FABS: return is_nan(a) ? gen::kCanonicalNan : a & 0x7FFFFFFFu;
+    case Opcode::FNEG: return is_nan(a) ? gen::kCanonicalNan : a ^ 0x80000000u;
+    case Opcode::FLT: return fa < fbv ? kOne : 0;
+    case Opcode::FLE: return fa <= fbv ? kOne : 0;
+    case Opcode::FEQ: return fa == fbv ? kOne : 0;
+    case Opcode::SEL: return a != 0 ? b : c;
+    case Opcode::IADD: return a + b;
+    case Opcode::ISUB: return a - b;
+    case Opcode::IMUL: return a * b;
+    case Opcode::SHL: return a << sh;
+    case Opcode::SHRL: return a >> sh;
+    case Opcode::SHRA: return uint32_t(int32_t(a) >> sh);
+    case Opcode::AND: return a & b;
+    case Opcode::OR: return a | b;
+    case Opcode::XOR: return a ^ b;
+    case Opcode::ILT: return int32_t(a) < int32_t(b) ? 1u : 0u;
+    case Opcode::FTOI:
+      if (std::isnan(fa)) return 0;
+      if (fa >= 2147483648.0f) return 0x7FFFFFFFu;
+      if (fa < -2147483648.0f) return 0x80000000u;
+      return uint32_t(int32_t(fa));
+    case Opcode::ITOF: return fb(float(int32_t(a)));
+    case Opcode::NOP: break;
+  }
+  return a;
+}
+
+uint32_t run_program(const MathProgram& p, const uint32_t* in) {
+  uint32_t vals[256];
+  if (p.ninputs + p.ops.size() > 256) throw std::logic_error("math program too long");
+  for (int k = 0; k < p.ninputs; ++k) vals[k] = in[k];
+  auto get = [&](const ValRef& v) -> uint32_t {
+    return v.kind == ValRef::Val ? vals[v.id] : v.kind == ValRef::Imm ? v.imm : 0u;
+  };
+  for (size_t j = 0; j < p.ops.size(); ++j) {
+    const SectionOp& o = p.ops[j];
+    // MOV's B immediate is not read (ZERO on the device).
+    vals[p.ninputs + j] = pcu_eval(o.op, get(o.a), get(o.b), get(o.c));
+  }
+  return vals[p.ninputs + p.ops.size() - 1];
+}
+
+float run_program_f(const MathProgram& p, const std::vector<float>& in) {
+  uint32_t u[16];
+  for (size_t k = 0; k < in.size() && k < 16; ++k) u[k] = fb(in[k]);
+  return bf(run_program(p, u));
+}
+
+// ---------------------------------------------------------------- segmentation
+std::vector<MathSegment> split_program(const arch::Config& cfg, const MathProgram& p, const std::string& what) {
+  const int n = int(p.ops.size()), k = p.ninputs;
+  std::vector<int> last_use(k + n, -1);
+  for (int j = 0; j < n; ++j)
+    for (const ValRef* v : {&p.ops[j].a, &p.ops[j].b, &p.ops[j].c})
+      if (v->kind == ValRef::Val) last_use[v->id] = j;
+  std::vector<bool> available(k + n, false);  // program inputs and segment results
+  for (int i = 0; i < k; ++i) available[i] = true;
+  std::vector<MathSegment> segs;
+  int s = 0;
+  while (s < n) {
+    MathSegment best;
+    bool found = false;
+    for (int e = s; e < n && e - s < int(cfg.stages); ++e) {
+      // Values made inside [s, e) must not be read after e.
+      bool ok = true;
+      for (int j = s; j < e && ok; ++j)
+        if (last_use[k + j] > e) ok = false;
+      if (!ok) continue;
+      MathSegment seg;
+      seg.first = s;
+      seg.last = e;
+      bool avail = true;
+      for (int j = s; j <= e; ++j)
+        for (const ValRef* v : {&p.ops[j].a, &p.ops[j].b, &p.ops[j].c})
+          if (v->kind == ValRef::Val && v->id < k + s) {
+            if (!available[v->id]) avail = false;
+            if (std::find(seg.inputs.begin(), seg.inputs.end(), v->id) == seg.inputs.end())
+              seg.inputs.push_back(v->id);
+          }
+      if (!avail || seg.inputs.empty() || seg.inputs.size() > cfg.vin) continue;
+      // Registers: try the PCU program.
+      SectionPlan plan;
+      plan.ext_inputs.assign(seg.inputs.size(), 0);
+      for (int j = s; j <= e; ++j) {
+        SectionOp o = p.ops[j];
+        for (ValRef* v : {&o.a, &o.b, &o.c})
+          if (v->kind == ValRef::Val) {
+            if (v->id < k + s)
+              v->id = int(std::find(seg.inputs.begin(), seg.inputs.end(), v->id) - seg.inputs.begin());
+            else
+              v->id = int(seg.inputs.size()) + (v->id - k - s);
+          }
+        plan.ops.push_back(o);
+      }
+      try {
+        pcu_program(cfg, plan, 1, what);
+      } catch (const CompileError&) {
+        continue;
+      }
+      best = seg;
+      found = true;
+    }
+    if (!found) throw CompileError(fmt::format("{}: cannot split the operation sequence at op {}", what, s));
+    segs.push_back(best);
+    available[k + best.last] = true;
+    s = best.last + 1;
+  }
+  return segs;
+}
+
+std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg) {
+  const MathProgram p = math_program(g, n);
+  arch::Config c;
+  if (cfg)
+    c = *cfg;
+  else {
+    c.stages = 4;
+    c.regs = 4;
+    c.vin = 3;
+    c.name = "default";
+  }
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  const auto segs = split_program(c, p, what);
+  const int k = p.ninputs;
+  std::vector<Node> out;
+  std::map<int, int> tensor_of;  // program value -> tensor
+  for (int i = 0; i < k; ++i) tensor_of[i] = n.inputs[i];
+  const int y = n.outputs.at(0);
+  for (size_t si = 0; si < segs.size(); ++si) {
+    const MathSegment& sg = segs[si];
+    Node s;
+    s.name = segs.size() == 1 ? n.name : fmt::format("{}.m{}", n.name, si);
+    s.op = "MathSeg";
+    for (int v : sg.inputs) s.inputs.push_back(tensor_of.at(v));
+    std::vector<int64_t>& enc = s.iattrs["ops"];
+    for (int j = sg.first; j <= sg.last; ++j) {
+      const SectionOp& o = p.ops[j];
+      enc.push_back(int64_t(o.op));
+      for (const ValRef* v : {&o.a, &o.b, &o.c}) {
+        enc.push_back(int64_t(v->kind));
+        int64_t val = 0;
+        if (v->kind == ValRef::Imm)
+          val = int64_t(v->imm);
+        else if (v->kind == ValRef::Val)
+          val = v->id < k + sg.first ? int64_t(std::find(sg.inputs.begin(), sg.inputs.end(), v->id) - sg.inputs.begin())
+                                     : int64_t(sg.inputs.size()) + (v->id - k - sg.first);
+        enc.push_back(val);
+      }
+    }
+    if (si + 1 == segs.size())
+      s.outputs = {y};
+    else {
+      Tensor t;
+      std::string base = fmt::format("{}.m{}", g.tensors[y].name, si);
+      std::string name = base;
+      for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}.{}", base, i);
+      t.name = name;
+      t.kind = TensorKind::Value;
+      t.shape = g.tensors[y].shape;
+      t.shape_known = true;
+      s.outputs = {g.add_tensor(std::move(t))};
+    }
+    tensor_of[k + sg.last] = s.outputs[0];
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+ValRef append_math_segment(const Node& n, const std::vector<ValRef>& in, SectionPlan& plan) {
+  const std::vector<int64_t>& enc = n.ints("ops");
+  const int base = int(plan.ext_inputs.size());
+  const int ni = int(n.inputs.size());
+  std::vector<ValRef> local(in.begin(), in.end());
+  ValRef r = ValRef::none();
+  for (size_t i = 0; i + 7 <= enc.size(); i += 7) {
+    SectionOp o;
+    o.op = Opcode(enc[i]);
+    ValRef* dst[3] = {&o.a, &o.b, &o.c};
+    for (int q = 0; q < 3; ++q) {
+      const auto kind = ValRef::Kind(enc[i + 1 + 2 * q]);
+      const int64_t v = enc[i + 2 + 2 * q];
+      if (kind == ValRef::Imm)
+        *dst[q] = ValRef::immediate(uint32_t(v));
+      else if (kind == ValRef::Val)
+        *dst[q] = local.at(size_t(v));
+      else
+        *dst[q] = ValRef::none();
+    }
+    plan.ops.push_back(o);
+    r = ValRef::val(base + int(plan.ops.size()) - 1);
+    local.push_back(r);
+  }
+  (void)ni;
+  return r;
+}
+
+}  // namespace openrdu::compiler::detail

@@ -1,0 +1,64 @@
+// Special functions and elementwise math operators as fixed sequences of PCU
+// operations (issue 3): exp, log, reciprocal, sqrt, rsqrt, tanh, sigmoid, erf, and the
+// ONNX operators built on them (Exp, Log, Sqrt, Reciprocal, Div, Sigmoid, Tanh, Erf,
+// Pow, Elu, Selu, Softplus, Softsign, Mean).
+//
+// One definition serves the device and the CPU reference: `math_program` builds the
+// sequence (SectionOp list over the node's inputs); the lowering emits it onto PCU
+// stages (split into several PCUs / sections when it is longer than a PCU, see
+// `split_program`), and the reference interprets the same list with `pcu_eval`, the
+// device's fp32/int32 rules (docs/architecture.md section 14, model::pcu_op), so the
+// device equals the reference bit for bit by construction.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+// A straight-line program: values 0..ninputs-1 are the inputs, value ninputs+j the
+// result of ops[j]; the result of the last op is the program's result.
+struct MathProgram {
+  int ninputs = 1;
+  std::vector<SectionOp> ops;
+};
+
+// Operators lowered as math programs (elementwise, fp32).
+bool is_math_op(const std::string& op);
+
+// The program of node `n` (ninputs = its input count). Throws CompileError naming the
+// node for an unsupported attribute or exponent.
+MathProgram math_program(const Graph& g, const Node& n);
+
+// Programs of the special functions by name ("exp", "log", "reciprocal", "sqrt", "rsqrt",
+// "tanh", "sigmoid", "erf", "div"): used by the reference, the tests and bench/ulp.
+MathProgram function_program(const std::string& name);
+
+// One PCU operation with the device's rules (identical to model::pcu_op).
+uint32_t pcu_eval(arch::Opcode op, uint32_t a, uint32_t b, uint32_t c);
+
+// Run a program on one element (inputs as bit patterns).
+uint32_t run_program(const MathProgram& p, const uint32_t* in);
+float run_program_f(const MathProgram& p, const std::vector<float>& in);
+
+// Segments of a program, each fitting one PCU of `cfg` (stages, registers, vector
+// inputs). Segment k's inputs are program inputs or earlier segments' results (a
+// segment's result is its last op); a value used after its segment is always that
+// segment's result.
+struct MathSegment {
+  std::vector<int> inputs;  // program value ids (program inputs or earlier segments' last ops)
+  int first = 0, last = 0;  // op range [first, last]
+};
+std::vector<MathSegment> split_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
+
+// Legalisation: node `n` (a math op) becomes one node per segment, op "MathSeg",
+// iattrs["ops"] holding the segment's ops (see lower_math.cc), intermediate tensors
+// "<Y>.m<k>"; the last segment writes the node's output.
+std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg);
+
+// append_node_ops for "MathSeg".
+ValRef append_math_segment(const Node& n, const std::vector<ValRef>& in, SectionPlan& plan);
+
+}  // namespace openrdu::compiler::detail

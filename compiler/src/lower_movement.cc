@@ -1,0 +1,192 @@
+// Lowering of the data-movement operators Concat, Slice and Gather (constant
+// parameters) as copy sections: an AGCU load walking the source, MOV on one PCU, an
+// AGCU store walking the destination (docs/architecture.md section 13).
+//
+// Every copy is a list of dimensions (outer to inner), each with a count, a source
+// stride and a destination stride (elements), plus element offsets into the source and
+// destination buffers. Dimensions of count 1 are dropped and adjacent dimensions
+// merged where both strides chain; the innermost remaining dimension is split into
+// vectors of LANES elements (lane stride = its source stride: 1 contiguous, 0
+// broadcast, anything else a gather; the tail masked with vdim/vlen/vstep); the store
+// is contiguous along it (destinations are always C-order output tensors).
+//  * Slice: one section; element i of output dim d is input index starts[d] +
+//    i*steps[d] (negative steps give negative strides: a gather with a negative lane
+//    stride when the innermost dim is reversed).
+//  * Concat: one section per input with elements, copying input k to the output at
+//    offset (sum of the earlier inputs' axis sizes) * inner.
+//  * Gather (constant indices, any axis): the flat index list is split into maximal
+//    runs of an arithmetic progression (step any integer, 0 for a repeated index); one
+//    section per run copies X[pre, idx[j0] + t*step, post] to Y[pre, j0 + t, post].
+// More than 4 stream dimensions, or counts/strides beyond 32 bits, are errors naming
+// the node.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <numeric>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+namespace {
+
+int64_t prod(const std::vector<int64_t>& s, size_t from, size_t to) {
+  int64_t p = 1;
+  for (size_t i = from; i < to && i < s.size(); ++i) p *= s[i];
+  return p;
+}
+
+std::vector<int64_t> cstrides(const std::vector<int64_t>& shape) {
+  std::vector<int64_t> s(shape.size(), 1);
+  for (size_t i = shape.size(); i-- > 1;) s[i - 1] = s[i] * shape[i];
+  return s;
+}
+
+}  // namespace
+
+std::vector<CopyDim> collapse_copy_dims(const std::vector<CopyDim>& dims) {
+  std::vector<CopyDim> out;
+  for (const CopyDim& d : dims) {
+    if (d.count == 1) continue;
+    if (!out.empty() && out.back().ld == d.ld * int64_t(d.count) && out.back().st == d.st * int64_t(d.count)) {
+      out.back().count *= d.count;
+      out.back().ld = d.ld;
+      out.back().st = d.st;
+      continue;
+    }
+    out.push_back(d);
+  }
+  if (out.empty()) out.push_back({1, 1, 1});
+  return out;
+}
+
+SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
+                          int dst, int64_t dst_off, const std::vector<CopyDim>& dims0, const std::string& kind,
+                          const std::string& what) {
+  std::vector<CopyDim> dims = collapse_copy_dims(dims0);
+  const CopyDim in = dims.back();
+  dims.pop_back();
+  const int64_t L = cfg.lanes;
+  const uint64_t nv = (in.count + uint64_t(L) - 1) / uint64_t(L);
+  std::vector<WalkDim> ld, st;
+  for (const CopyDim& d : dims) {
+    ld.push_back({d.count, d.ld});
+    st.push_back({d.count, d.st});
+  }
+  ld.push_back({nv, L * in.ld});
+  st.push_back({nv, L * in.st});
+  SectionBuild b;
+  b.kind = kind;
+  b.node_ids = {node};
+  b.name = name;
+  b.what = what;
+  b.output = dst;
+  StreamPlan l;
+  l.tensor = src;
+  l.offset = src_off;
+  l.s = make_stream(ld, in.count > 1 ? in.ld : 1, int(ld.size()) - 1, in.count, uint64_t(L), cfg.lanes,
+                    what + " (load)");
+  b.loads = {l};
+  b.store.tensor = dst;
+  b.store.offset = dst_off;
+  b.store.s = make_stream(st, in.count > 1 ? in.st : 1, int(st.size()) - 1, in.count, uint64_t(L), cfg.lanes,
+                          what + " (store)");
+  SectionPlan plan;
+  plan.name = name;
+  plan.node_ids = {node};
+  plan.ext_inputs = {src};
+  plan.output = dst;
+  plan.ops.push_back({arch::Opcode::MOV, ValRef::val(0), ValRef::immediate(0)});
+  b.plans = {plan};
+  b.vectors = b.store.s.vectors();
+  if (b.vectors != b.loads[0].s.vectors())
+    throw CompileError(fmt::format("{}: load and store walks differ ({} and {} vectors)", what,
+                                   b.loads[0].s.vectors(), b.vectors));
+  b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
+  b.pcu_inputs = {{{false, 0}}};
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
+  std::string ds;
+  for (const CopyDim& d : dims) ds += fmt::format("{}x(ld {}, st {}) ", d.count, d.ld, d.st);
+  b.detail = fmt::format("copy {}{} elements (lane stride {}), offsets {} -> {}", ds, in.count, in.ld, src_off,
+                         dst_off);
+  return b;
+}
+
+std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& cfg, int node,
+                                         const std::string& what) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  const int y = n.outputs.at(0);
+  const auto& sy = g.tensors[y].shape;
+  if (g.tensors[y].elements() == 0)
+    throw CompileError(fmt::format("{}: output '{}' {} has no elements (not supported)", what, g.tensors[y].name,
+                                   shape_str(sy)));
+  std::vector<SectionBuild> out;
+  if (n.op == "Slice") {
+    const int x = n.inputs.at(0);
+    const auto& sx = g.tensors[x].shape;
+    const auto& starts = n.ints("starts");
+    const auto& steps = n.ints("steps");
+    if (starts.size() != sx.size() || steps.size() != sx.size() || sy.size() != sx.size())
+      throw CompileError(fmt::format("{}: starts/steps must have one value per dimension of {}", what, shape_str(sx)));
+    const auto xs = cstrides(sx), ys = cstrides(sy);
+    int64_t off = 0;
+    std::vector<CopyDim> dims;
+    for (size_t d = 0; d < sx.size(); ++d) {
+      off += starts[d] * xs[d];
+      dims.push_back({uint64_t(sy[d]), steps[d] * xs[d], ys[d]});
+    }
+    out.push_back(copy_section(cfg, node, n.name, x, off, y, 0, dims, "slice", what));
+  } else if (n.op == "Concat") {
+    const size_t axis = size_t(n.iattr("axis"));
+    if (axis >= sy.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sy)));
+    const int64_t pre = prod(sy, 0, axis), post = prod(sy, axis + 1, sy.size()), total = sy[axis];
+    int64_t at = 0;
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const int x = n.inputs[k];
+      const auto& sx = g.tensors[x].shape;
+      if (sx.size() != sy.size())
+        throw CompileError(fmt::format("{}: input {} '{}' {} has another rank than the output {}", what, k,
+                                       g.tensors[x].name, shape_str(sx), shape_str(sy)));
+      const int64_t a = sx[axis];
+      if (a > 0 && pre > 0 && post > 0) {
+        const std::string nm = n.inputs.size() > 1 ? fmt::format("{}[{}]", n.name, k) : n.name;
+        out.push_back(copy_section(cfg, node, nm, x, 0, y, at * post,
+                                   {{uint64_t(pre), a * post, total * post}, {uint64_t(a * post), 1, 1}}, "concat",
+                                   what + fmt::format(" (input {} '{}')", k, g.tensors[x].name)));
+      }
+      at += a;
+    }
+  } else if (n.op == "Gather") {
+    const int x = n.inputs.at(0);
+    const auto& sx = g.tensors[x].shape;
+    const size_t axis = size_t(n.iattr("axis"));
+    if (axis >= sx.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sx)));
+    const auto& idx = n.ints("indices");
+    const int64_t pre = prod(sx, 0, axis), post = prod(sx, axis + 1, sx.size()), dim = sx[axis];
+    const int64_t m = int64_t(idx.size());
+    for (int64_t i : idx)
+      if (i < 0 || i >= dim)
+        throw CompileError(fmt::format("{}: index {} outside [0, {})", what, i, dim));
+    // Maximal runs of an arithmetic progression.
+    for (int64_t j0 = 0; j0 < m;) {
+      int64_t j1 = j0 + 1;
+      const int64_t step = j1 < m ? idx[size_t(j1)] - idx[size_t(j0)] : 1;
+      while (j1 < m && idx[size_t(j1)] - idx[size_t(j1 - 1)] == step) ++j1;
+      const int64_t len = j1 - j0;
+      const std::string nm = j0 == 0 && j1 == m ? n.name : fmt::format("{}[{}:{}]", n.name, j0, j1);
+      out.push_back(copy_section(cfg, node, nm, x, idx[size_t(j0)] * post, y, j0 * post,
+                                 {{uint64_t(pre), dim * post, m * post},
+                                  {uint64_t(len), step * post, post},
+                                  {uint64_t(post), 1, 1}},
+                                 "gather", what + fmt::format(" (indices {}..{})", j0, j1 - 1)));
+      j0 = j1;
+    }
+  } else {
+    throw CompileError(fmt::format("{}: not a data-movement operator", what));
+  }
+  if (out.empty()) throw CompileError(fmt::format("{}: nothing to copy", what));
+  return out;
+}
+
+}  // namespace openrdu::compiler::detail

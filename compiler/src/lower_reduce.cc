@@ -1,0 +1,246 @@
+// Lowering of ReduceSum / ReduceMean / ReduceMax / ReduceMin (any axes, keepdims) onto
+// one PCU with accumulators (docs/architecture.md sections 4.1 and 13).
+//
+// Mapping: one lane per output element, each lane accumulating its reduced elements
+// sequentially in C order, so the device computes exactly the CPU reference's order
+// (sum from -0.0 in C order, FMAX/FMIN chains from -inf/+inf) on every configuration;
+// the result does not depend on LANES (a lane-parallel sum followed by the reduce tree
+// would, and the reference is configuration-independent).
+//  * Kept dimensions (not reduced, count > 1; adjacent ones merged where X's strides
+//    chain): the innermost is the lane dimension, split into vectors of LANES outputs
+//    (lane stride = its X stride: contiguous when X's innermost dimension is kept,
+//    otherwise a gather; the tail masked by vdim/vlen); the others are outer loops.
+//  * Groups = (outer kept index, lane vector), in output C order; each group is
+//    acc_len = R firings (R = number of reduced elements), the reduced dimensions
+//    walked in C order inside the group (innermost loop of the load stream).
+//  * Stage 0: FADD(ACC, REG0) (sum; ReduceMean is split by legalize() into this sum
+//    and an elementwise FMUL by fp32(1/R)), FMAX(ACC, REG0) or FMIN(ACC, REG0), acc = 1;
+//    acc_init -0.0 / -inf / +inf; out_mode accumulators (one vector per group), no
+//    cross-lane reduction; masked lanes accumulate zeros and are not stored.
+//  * Store: contiguous in output order, the lane tail masked.
+// Load stream dims: outer kept dims + the lane-vector dim + reduced dims (merged where
+// strides chain) must be at most 4, else an error naming the node.
+#include <fmt/format.h>
+
+#include <bit>
+#include <cmath>
+#include <limits>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+namespace {
+
+// ReduceMax/Min over rows: X's innermost run of reduced dims (Rin elements, contiguous)
+// loaded as vectors (tail masked: the AGCU zeroes those lanes), the lane-wise FMAX/FMIN
+// accumulated over the run's vectors and the outer reduced dims, then the PCU's reduce
+// tree; the store writes lane 0 (lstride 0) per output. The masked lanes are replaced
+// by -inf/+inf with SEL on a constant lane mask (input 1, "<node>.mask", built by
+// legalize(): nvr*LANES words, 1.0 where the position in the run is < Rin, else 0).
+SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node, const std::vector<WalkDim>& kept,
+                               const std::vector<WalkDim>& rdims, const std::string& what) {
+  const Node& n = g.nodes.at(size_t(node));
+  const int x = n.inputs.at(0), m = n.inputs.at(1), y = n.outputs.at(0);
+  const WalkDim rin = rdims.back();
+  const int64_t L = cfg.lanes;
+  const uint64_t nvr = (rin.count + uint64_t(L) - 1) / uint64_t(L);
+  if (g.tensors[m].elements() != int64_t(nvr) * L || rin.stride != 1)
+    throw CompileError(fmt::format("{}: the lane mask '{}' does not match the reduced run", what, g.tensors[m].name));
+  std::vector<WalkDim> ld, lm, st;
+  uint64_t outputs = 1, acc_len = nvr;
+  for (const WalkDim& k : kept) {
+    ld.push_back(k);
+    lm.push_back({k.count, 0});
+    outputs *= k.count;
+  }
+  for (size_t i = 0; i + 1 < rdims.size(); ++i) {
+    ld.push_back(rdims[i]);
+    lm.push_back({rdims[i].count, 0});
+    acc_len *= rdims[i].count;
+  }
+  ld.push_back({nvr, L});
+  lm.push_back({nvr, L});
+  st.push_back({outputs, 1});
+  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+  if (acc_len > kU32 || outputs * acc_len > kU32)
+    throw CompileError(fmt::format("{}: {} groups of {} firings do not fit the count register", what, outputs, acc_len));
+  SectionBuild b;
+  b.kind = "reduce";
+  b.node_ids = {node};
+  b.name = n.name;
+  b.what = what;
+  b.output = y;
+  StreamPlan l0, l1;
+  l0.tensor = x;
+  l0.s = make_stream(ld, 1, int(ld.size()) - 1, rin.count, uint64_t(L), cfg.lanes, what + " (load)");
+  l1.tensor = m;
+  l1.s = make_stream(lm, 1, -1, 0, uint64_t(L), cfg.lanes, what + " (lane mask)");
+  b.loads = {l0, l1};
+  b.store.tensor = y;
+  b.store.s = make_stream(st, 0, -1, 0, 1, cfg.lanes, what + " (store)");
+  const bool is_max = n.op == "ReduceMax";
+  const uint32_t pad = std::bit_cast<uint32_t>(is_max ? -INFINITY : INFINITY);
+  arch::PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b11;
+  pc.count = uint32_t(outputs * acc_len);
+  pc.out_mode = 1;
+  pc.acc_len = uint32_t(acc_len);
+  pc.acc_init = pad;
+  pc.reduce = is_max ? 2 : 3;
+  for (uint32_t s = 0; s < cfg.stages; ++s) {
+    arch::PcuStage stg;
+    if (s == 0) {  // r2 = mask != 0 ? x : pad
+      stg.op = arch::Opcode::SEL;
+      stg.src_a = uint8_t(arch::Src::REG1);
+      stg.src_b = uint8_t(arch::Src::REG0);
+      stg.src_c = uint8_t(arch::Src::IMM);
+      stg.imm = pad;
+      stg.dst = 2;
+    } else if (s == 1) {
+      stg.op = is_max ? arch::Opcode::FMAX : arch::Opcode::FMIN;
+      stg.src_a = uint8_t(arch::Src::ACC);
+      stg.src_b = uint8_t(arch::Src::REG2);
+      stg.dst = 2;
+      stg.acc = true;
+    }
+    pc.stages.push_back(stg);
+  }
+  b.pcu_cfgs = {pc};
+  b.pcu_inputs = {{{false, 0}, {false, 1}}};
+  b.placement = place_and_route(cfg, 2, b.pcu_inputs, what);
+  b.vectors = b.store.s.vectors();
+  if (b.vectors != outputs || b.loads[0].s.vectors() != outputs * acc_len ||
+      b.loads[1].s.vectors() != outputs * acc_len)
+    throw CompileError(fmt::format("{}: stream walks do not match ({} outputs, {} firings)", what, outputs,
+                                   outputs * acc_len));
+  b.detail = fmt::format("{} rows of {} elements ({} vectors each), lane mask + reduce tree, {} outputs",
+                         gen::opcode_name(is_max ? arch::Opcode::FMAX : arch::Opcode::FMIN), rin.count, acc_len,
+                         outputs);
+  return b;
+}
+
+}  // namespace
+
+SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const auto& sx = g.tensors[x].shape;
+  const size_t r = sx.size();
+  if (g.tensors[x].elements() == 0 || g.tensors[y].elements() == 0)
+    throw CompileError(fmt::format("{}: input {} has no elements (not supported)", what, shape_str(sx)));
+  std::vector<bool> red(r, false);
+  for (int64_t a : n.ints("axes")) {
+    if (a < 0 || size_t(a) >= r) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, a, shape_str(sx)));
+    red[size_t(a)] = true;
+  }
+  std::vector<int64_t> xs(r, 1);
+  for (size_t i = r; i-- > 1;) xs[i - 1] = xs[i] * sx[i];
+  std::vector<WalkDim> kept, rdims;
+  uint64_t R = 1;
+  for (size_t d = 0; d < r; ++d) {
+    if (red[d]) R *= uint64_t(sx[d]);
+    if (sx[d] == 1) continue;
+    std::vector<WalkDim>& v = red[d] ? rdims : kept;
+    const WalkDim w{uint64_t(sx[d]), xs[d]};
+    // Merge with the previous dim of the same kind when adjacent in X (strides chain).
+    if (!v.empty() && v.back().stride == w.stride * int64_t(w.count)) {
+      v.back().count *= w.count;
+      v.back().stride = w.stride;
+    } else {
+      v.push_back(w);
+    }
+  }
+  // ReduceMax/Min with a lane mask from legalize(): the row mapping when it fits the
+  // streams (else the lane-per-output mapping below, which ignores the mask).
+  if (n.inputs.size() == 2 && !rdims.empty() && rdims.back().stride == 1) {
+    try {
+      return lower_reduce_rows(g, cfg, node, kept, rdims, what);
+    } catch (const CompileError&) {
+    }
+  }
+  const WalkDim lane = kept.empty() ? WalkDim{1, 1} : kept.back();
+  if (!kept.empty()) kept.pop_back();
+  const int64_t L = cfg.lanes;
+  const uint64_t nv = (lane.count + uint64_t(L) - 1) / uint64_t(L);
+  // Output strides of the kept dims (the output is C order over them).
+  std::vector<int64_t> os(kept.size());
+  {
+    int64_t s = int64_t(lane.count);
+    for (size_t i = kept.size(); i-- > 0;) {
+      os[i] = s;
+      s *= int64_t(kept[i].count);
+    }
+  }
+  uint64_t groups = nv;
+  std::vector<WalkDim> ld, st;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    ld.push_back(kept[i]);
+    st.push_back({kept[i].count, os[i]});
+    groups *= kept[i].count;
+  }
+  const int mask_dim = int(ld.size());
+  ld.push_back({nv, L * lane.stride});
+  st.push_back({nv, L});
+  ld.insert(ld.end(), rdims.begin(), rdims.end());
+  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+  if (R > kU32 || groups * R > kU32)
+    throw CompileError(fmt::format("{}: {} groups of {} firings do not fit the count register", what, groups, R));
+
+  SectionBuild b;
+  b.kind = "reduce";
+  b.node_ids = {node};
+  b.name = n.name;
+  b.what = what;
+  b.output = y;
+  StreamPlan l;
+  l.tensor = x;
+  l.s = make_stream(ld, lane.count > 1 ? lane.stride : 1, mask_dim, lane.count, uint64_t(L), cfg.lanes,
+                    what + " (load)");
+  b.loads = {l};
+  b.store.tensor = y;
+  b.store.s = make_stream(st, 1, mask_dim, lane.count, uint64_t(L), cfg.lanes, what + " (store)");
+
+  arch::Opcode op = arch::Opcode::FADD;
+  uint32_t init = 0x80000000u;  // -0.0
+  if (n.op == "ReduceMax") {
+    op = arch::Opcode::FMAX;
+    init = std::bit_cast<uint32_t>(-INFINITY);
+  } else if (n.op == "ReduceMin") {
+    op = arch::Opcode::FMIN;
+    init = std::bit_cast<uint32_t>(INFINITY);
+  } else if (n.op != "ReduceSum" && n.op != "ReduceMean") {
+    throw CompileError(fmt::format("{}: not a reduction", what));
+  }
+  arch::PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b1;
+  pc.count = uint32_t(groups * R);
+  pc.out_mode = 1;
+  pc.acc_len = uint32_t(R);
+  pc.acc_init = init;
+  for (uint32_t s = 0; s < cfg.stages; ++s) {
+    arch::PcuStage stg;
+    if (s == 0) {
+      stg.op = op;
+      stg.src_a = uint8_t(arch::Src::ACC);
+      stg.src_b = uint8_t(arch::Src::REG0);
+      stg.dst = 1;
+      stg.acc = true;
+    }
+    pc.stages.push_back(stg);
+  }
+  b.pcu_cfgs = {pc};
+  b.pcu_inputs = {{{false, 0}}};
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
+  b.vectors = b.store.s.vectors();
+  if (b.vectors != groups)
+    throw CompileError(fmt::format("{}: the store walks {} vectors for {} groups", what, b.vectors, groups));
+  b.detail = fmt::format("{} {} over {} elements per output; {} groups, lane stride {}", gen::opcode_name(op),
+                         shape_str(sx), R, groups, lane.stride);
+  return b;
+}
+
+}  // namespace openrdu::compiler::detail
