@@ -1,10 +1,11 @@
 # OpenRDU: a thin wrapper over CMake and CTest. Every target installs what is missing.
 #   make demo   build, compile the example model, run it on the Verilator backend (small), check vs CPU;
-#               then the digits MLP (450 samples, DIGITS_BACKEND, default func) vs CPU and PyTorch
+#               then the digits MLP (450 test images, Verilator backend of tiny) vs CPU and PyTorch
 #   make test   build and run every test (unit, rtl, e2e)
 #   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
-#   make bench  simulated cycles per second through the whole stack (bench/simspeed)
+#   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
+#               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
 CONFIG   ?= small
@@ -14,7 +15,10 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 EXAMPLE  ?= examples/elementwise
-DIGITS_BACKEND ?= func
+GEMM_SIZES ?= 64,128,256,512,1024x64x64
+GEMM_BUDGET_S ?= 600
+DIGITS_BACKEND ?= verilator
+DIGITS_CONFIG ?= tiny
 
 .PHONY: all deps configure build test sim lint demo bench gen-docs clean help
 
@@ -47,14 +51,19 @@ lint: configure
 demo: configure
 	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
-	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND) $(DIGITS_BACKEND)
+	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND) $(DIGITS_BACKEND) $(DIGITS_CONFIG)
 
 bench: build
 	$(BUILD)/bin/dmaspeed --config tiny --backend func --max-mib 64
 	$(BUILD)/bin/simspeed --config tiny --backend func --elements 65536
 	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536
+	@mkdir -p $(BUILD)/bench
+	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536 --trace $(BUILD)/bench/simspeed.fst
 	@if [ -x $(BUILD)/bin/simspeed ] && grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then \
 	  $(BUILD)/bin/simspeed --config small --backend verilator --elements 262144; fi
+	@cfgs=tiny; if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then cfgs=tiny,small; fi; \
+	  $(BUILD)/bin/gemm --config $$cfgs --backend verilator --sizes $(GEMM_SIZES) --budget-s $(GEMM_BUDGET_S) \
+	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json
 
 gen-docs:
 	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml
