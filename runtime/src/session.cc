@@ -198,7 +198,20 @@ RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
     spdlog::info("section {} ({}): {} cycles (configuration {} cycles)", i, s.name, rep.cycles, rep.config_cycles);
     result.total_cycles += rep.cycles;
     result.total_config_cycles += rep.config_cycles;
-    driver::accumulate(result.counters, driver::read_counters(dev_, cfg_, &used_units_.at(i), &channels_before));
+    const driver::Counters c = driver::read_counters(dev_, cfg_, &used_units_.at(i), &channels_before);
+    // The section's per-unit activity on its run span (profile): active and stalled
+    // cycles of every unit its bitstream configures, and its DRAM bytes.
+    auto& span = result.spans.back();
+    for (const auto& u : c.units) {
+      if (u.id >= used_units_.at(i).size() || !used_units_.at(i)[u.id]) continue;
+      const std::string unit = u.name.substr(0, u.name.find(' '));
+      span.num_args.push_back({unit + " active", u.active});
+      span.num_args.push_back({unit + " stall_in", u.stall_in});
+      span.num_args.push_back({unit + " stall_out", u.stall_out});
+    }
+    span.num_args.push_back({"dram_rd_bytes", c.mem_rd_bytes});
+    span.num_args.push_back({"dram_wr_bytes", c.mem_wr_bytes});
+    driver::accumulate(result.counters, c);
     result.sections.push_back(std::move(rep));
   }
 

@@ -83,6 +83,11 @@ assert sum(n.startswith("input ") for n in up) == 3, up
 assert sum(n.startswith("bitstream ") for n in up) == 1, up
 assert all(e["args"]["bytes"] > 0 for e in cats["dma host->device"] + cats["dma device->host"])
 assert all(e["dur"] > 0 for e in cats["run"])  # CFG_CYCLES may be 0 (functional model)
+# Per-unit activity on every run span: some PCU active, the AGCUs' DRAM bytes.
+for e in cats["run"]:
+    a = e["args"]
+    assert any(k.startswith("pcu") and k.endswith(" active") and v > 0 for k, v in a.items()), a
+    assert a["dram_rd_bytes"] > 0 and a["dram_wr_bytes"] > 0, a
 tids = {e["cat"]: e["tid"] for e in x}
 assert len(set(tids.values())) == len(tids), tids
 names = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
