@@ -16,6 +16,7 @@ function(openrdu_tool name)
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS})
   target_compile_options(${name} PRIVATE ${OPENRDU_WARNINGS})
+  target_compile_definitions(${name} PRIVATE OPENRDU_VERSION="${PROJECT_VERSION}")
 endfunction()
 
 # openrdu_gtest(NAME SOURCES ... DEPS ... LABELS ...): a GoogleTest binary, one CTest test per case.

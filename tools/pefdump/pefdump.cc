@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 
 #include "openrdu/arch/bitstream.h"
@@ -193,26 +194,16 @@ void print_json(const pef::Pef& p, const std::string& path, const arch::Config* 
 
 int main(int argc, char** argv) {
   CLI::App app{"pefdump: print the contents of an OpenRDU PEF file"};
-  app.set_version_flag("--version", "pefdump 0.1.0");
   std::string path;
   app.add_option("MODEL.pef", path, "PEF file")->required();
   bool json = false;
   app.add_flag("--json", json, "print the PEF's contents as JSON (no bitstream decoding)");
-  std::string log_level = "warn", log_dir;
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember(runtime::log_level_names()));
-  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    runtime::log_error("pefdump", std::string(e.what()) + " (see --help)");
-    return 1;
-  }
+  runtime::ToolCli cli{"pefdump"};
+  runtime::add_common_options(app, cli);
+  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging("pefdump", log_level, log_dir);
+    runtime::init_logging(cli);
     spdlog::info("reading {}", path);
     pef::Pef p = pef::read_file(path);
     if (json) {

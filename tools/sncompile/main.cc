@@ -15,13 +15,13 @@
 #include "openrdu/compiler/ir.h"
 #include "lower.h"  // compiler/src: the pipeline with trace hooks (detail::compile_traced)
 #include "openrdu/pef/pef.h"
+#include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 
 int main(int argc, char** argv) {
   using namespace openrdu;
   CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 6-17) into a PEF for an OpenRDU device"};
-  app.set_version_flag("--version", std::string("sncompile ") + OPENRDU_VERSION);
-  std::string model, out, config = "small", log_level = "warn", log_dir;
+  std::string model, out, config = "small";
   int opt_level = 0;
   app.add_option("model", model, "ONNX model file (or a .yaml/.yml test graph, compiler/README.md)")->required();
   app.add_option("-o,--output", out, "PEF file to write")->required();
@@ -29,10 +29,8 @@ int main(int argc, char** argv) {
   app.add_option("-O", opt_level, "optimization level: 0 (one operator per section), 1 or 3 (fuse elementwise chains)")
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off")
-      ->check(CLI::IsMember(runtime::log_level_names()))
-      ->capture_default_str();
-  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
+  runtime::ToolCli cli{"sncompile"};
+  runtime::add_common_options(app, cli);
   std::vector<std::string> print_after;
   std::string dot_file;
   bool report = false;
@@ -47,19 +45,10 @@ int main(int argc, char** argv) {
   app.add_flag("--report", report,
                "print the mapping report: per section the units used (PCUs, PMUs, AGCU streams, switches), route "
                "lengths and the functional model's cycle estimate");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    runtime::log_error("sncompile", std::string(e.what()) + " (see --help)");
-    return 1;
-  }
+  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging("sncompile", log_level, log_dir);
+    runtime::init_logging(cli);
     const arch::Config cfg = arch::load_config(config);
     compiler::Options opts;
     opts.opt_level = opt_level;

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 
@@ -30,7 +31,6 @@ namespace {
 
 int main(int argc, char** argv) {
   CLI::App app{"snref: compare a device run's outputs with the CPU reference interpreter"};
-  app.set_version_flag("--version", "snref 0.1.0");
   std::string model, outdir;
   std::vector<std::string> input_specs;
   double rtol = 1e-5, atol = 1e-6;
@@ -42,19 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--atol", atol, "absolute tolerance (default 1e-6)");
   bool print_values = false;
   app.add_flag("--print", print_values, "print each device output (up to 4 rows of 8 values) before its check");
-  std::string log_level = "warn", log_dir;
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember(runtime::log_level_names()));
-  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
+  runtime::ToolCli cli{"snref"};
+  runtime::add_common_options(app, cli);
+  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
   try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    die(std::string(e.what()) + " (see --help)");
-  }
-  try {
-    runtime::init_logging("snref", log_level, log_dir);
+    runtime::init_logging(cli);
   } catch (const std::exception& e) {
     die(e.what());
   }

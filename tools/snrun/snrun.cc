@@ -45,6 +45,7 @@
 #include "openrdu/gen/regs.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/profile.h"
@@ -255,13 +256,11 @@ uint32_t parse_fault(const std::string& spec) {
 
 int main(int argc, char** argv) {
   CLI::App app{"snrun: run a compiled OpenRDU program (PEF) on a simulated device"};
-  app.set_version_flag("--version", "snrun 0.1.0");
-  std::string backend = "verilator", config = "small", model, outdir, trace, log_level = "warn";
+  std::string backend = "verilator", config = "small", model, outdir, trace;
   std::vector<std::string> input_specs;
   uint64_t trace_start = 0, trace_stop = UINT64_MAX;
   double timeout = 60;
   uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
-  std::string log_dir;
   bool info = false, batch = false, test = false;
   double rtol = 1e-5, atol = 1e-6;
   std::string labels_path;
@@ -291,19 +290,12 @@ int main(int argc, char** argv) {
   app.add_option("--fault", fault_spec,
                  "inject a fault before every run: hang:UNIT, corrupt:WORD or stuck:UNIT:LANE (FAULT register)");
   app.add_option("--labels", labels_path, "class labels .npy (float32 [N]): print the accuracy of the output's argmax");
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error, off (default warn)")
-      ->check(CLI::IsMember(runtime::log_level_names()));
-  app.add_option("--log-dir", log_dir, "also log to DIR/sn.log (default $OPENRDU_LOG_DIR, else no file)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::Success& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    die(std::string(e.what()) + " (see --help)");
-  }
+  runtime::ToolCli cli{"snrun"};
+  runtime::add_common_options(app, cli);
+  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging("snrun", log_level, log_dir);
+    runtime::init_logging(cli);
     if (info) {
       if (!model.empty() || !outdir.empty() || !input_specs.empty() || !trace.empty())
         die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
