@@ -168,8 +168,8 @@ TEST(Protection, AgcuLoadOutsideTheWindowsStopsTheRunWithMemError) {
   units[agcu] = ag.encode();
   const auto s = arch::assemble_bitstream(cfg(), units);
   put(0x48000, bytes_of(s));
-  // Allowed: the stream reads inside its window: no memory error (the RTL then waits
-  // for a consumer until the watchdog; the untimed model finishes).
+  // Allowed: the stream reads inside its window: no memory error; nothing consumes the
+  // vectors, so the AGCU never finishes and the watchdog stops the run, naming it.
   set_window(0, 0x48000, 0x48000 + 4 * s.size() + 4 * 4 * cfg().lanes);
   set_window(1, 0x90000, 0x90000 + 4 * 16 + 4 * cfg().lanes);
   wr(reg::PROT_CTRL, reg::PROT_CTRL_ENABLE_MASK);
@@ -184,7 +184,9 @@ TEST(Protection, AgcuLoadOutsideTheWindowsStopsTheRunWithMemError) {
     return err;
   };
   wr(reg::WATCHDOG, 20000);
-  EXPECT_NE(code_of(run()), static_cast<uint32_t>(gen::ErrorCode::MEM_ERROR));
+  const uint32_t werr = run();
+  EXPECT_EQ(code_of(werr), static_cast<uint32_t>(gen::ErrorCode::WATCHDOG)) << std::hex << werr;
+  EXPECT_EQ(unit_of(werr), agcu);
   // The data window removed: the first read is refused, the run stops with MEM_ERROR
   // naming agcu1, and memory is untouched.
   const uint32_t refused0 = rd(reg::PROT_REFUSED);

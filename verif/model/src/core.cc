@@ -232,7 +232,13 @@ CoreResult Core::run(Memory& mem) {
   res.cycles = busy + cfg_.dram_latency_cycles + 2 * (cfg_.rows + cfg_.cols + 2) + cfg_.stages;
 
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-    if (!units_[id] || units_[id]->done()) continue;
+    // A unit is finished when it is done and every vector it produced has left it (as in
+    // the RTL, where an output waits for the network): an unrouted output that holds data
+    // keeps its unit from finishing.
+    bool drained = true;
+    if (units_[id])
+      for (int q = 0; q < units_[id]->num_vout(); ++q) drained &= units_[id]->output(q).empty();
+    if (!units_[id] || (units_[id]->done() && drained)) continue;
     std::string waits;
     for (int p = 0; p < units_[id]->num_vin(); ++p)
       waits += fmt::format("{}input {} holds {}", p ? ", " : "", p, units_[id]->input(p).size());
