@@ -595,9 +595,9 @@ arch::AgcuStream random_v2_stream(std::mt19937_64& rng, uint32_t nv, uint32_t lo
 }
 
 TEST_F(CoreTest, RandomPrograms) {
-  const int kPrograms = 120;
+  const int kPrograms = 1000;
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 7);
-  int done = 0, tries = 0, v2_streams = 0;
+  int done = 0, tries = 0, v2_streams = 0, nbuf_pmus = 0;
   uint64_t total_cycles = 0;
   // Every opcode of the ISA (docs/isa.md) and a few undefined ones (NOPs).
   std::vector<Opcode> ops;
@@ -647,18 +647,33 @@ TEST_F(CoreTest, RandomPrograms) {
       arch::PmuConfig pm;
       pm.enable = true;
       pm.mode = uint8_t(rng() % 2);
-      pm.wr = {0, nv, 1, 1, 0};
+      // Half the time N-buffered: the nv vectors in T tiles of W, each tile written into
+      // buffer t mod nbuf (W rows each) and read back in the pattern, overlapping the next
+      // tile's writes.
+      uint32_t T = 1;
+      if (rng() % 2)
+        for (uint32_t cand : {4u, 3u, 2u})
+          if (nv % cand == 0) {
+            T = cand;
+            break;
+          }
+      const uint32_t W = nv / T;
+      pm.tiles = T;
+      pm.nbuf = uint8_t(T > 1 ? 2 + rng() % 2 : 1);
+      pm.buf_rows = W;
+      nbuf_pmus += T > 1;
+      pm.wr = {0, W, 1, 1, 0};
       if (pm.mode == 0) {
         const int kind = int(rng() % 3);
-        pm.rd = kind == 0 ? arch::PmuSide{0, nv, 1, 1, 0}
-                : kind == 1 ? arch::PmuSide{nv - 1, nv, 1, -1, 0}
-                            : arch::PmuSide{uint32_t(rng() % nv), nv, 1, 0, 0};
+        pm.rd = kind == 0 ? arch::PmuSide{0, W, 1, 1, 0}
+                : kind == 1 ? arch::PmuSide{W - 1, W, 1, -1, 0}
+                            : arch::PmuSide{uint32_t(rng() % W), W, 1, 0, 0};
       } else {
-        const uint32_t words = nv * 4;
+        const uint32_t words = W * 4;
         int32_t rs = int32_t(rng() % 4);
-        if (uint32_t(rs) * (nv - 1) >= words) rs = 1;
-        const uint32_t span = uint32_t(rs) * (nv - 1);
-        pm.rd = {uint32_t(rng() % (words - span)), nv, 1, rs, 0};
+        if (uint32_t(rs) * (W - 1) >= words) rs = 1;
+        const uint32_t span = uint32_t(rs) * (W - 1);
+        pm.rd = {uint32_t(rng() % (words - span)), W, 1, rs, 0};
       }
       p.words[kPmu2] = pm.encode();
       ok = ok && p.route(kAgcu0, 0, kPmu2, 0) && p.route(kPmu2, 0, kPcu3, 0);
@@ -675,8 +690,11 @@ TEST_F(CoreTest, RandomPrograms) {
     if (!ok) continue;
     const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 50)};
     const std::string what =
-        fmt::format("program {} (seed {}: inner {} c1 {} c2 {} inputs {} pmu {} two_pcu {} latency {}+{} stall {}%): ",
-                    done, seed, inner, c1, c2, nin, use_pmu, two_pcu, t.latency, t.jitter, t.stall_pct) +
+        fmt::format("program {} (seed {}: inner {} c1 {} c2 {} inputs {} pmu {} (tiles {}, nbuf {}) two_pcu {} "
+                    "latency {}+{} stall {}%): ",
+                    done, seed, inner, c1, c2, nin, use_pmu, use_pmu ? arch::PmuConfig::decode(p.words[kPmu2]).tiles : 0,
+                    use_pmu ? arch::PmuConfig::decode(p.words[kPmu2]).nbuf : 0, two_pcu, t.latency, t.jitter,
+                    t.stall_pct) +
         stream_str("agcu0.ld0", ag[0].ld[0]) + stream_str("agcu0.ld1", ag[0].ld[1]) +
         stream_str("agcu1.ld0", ag[1].ld[0]) + stream_str("agcu0.st", ag[0].st) + stream_str("agcu1.st", ag[1].st);
     uint64_t cyc = 0;
@@ -688,8 +706,9 @@ TEST_F(CoreTest, RandomPrograms) {
   }
   EXPECT_GE(done, kPrograms);
   EXPECT_GE(v2_streams, kPrograms / 2);
-  std::printf("random programs: %d in %d tries (%d v2 streams), %llu run cycles (seed %llu)\n", done, tries, v2_streams,
-              (unsigned long long)total_cycles, (unsigned long long)seed);
+  EXPECT_GE(nbuf_pmus, kPrograms / 20) << "too few N-buffered PMUs drawn";
+  std::printf("random programs: %d in %d tries (%d v2 streams, %d N-buffered PMUs), %llu run cycles (seed %llu)\n", done,
+              tries, v2_streams, nbuf_pmus, (unsigned long long)total_cycles, (unsigned long long)seed);
 }
 
 }  // namespace
