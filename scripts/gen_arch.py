@@ -86,6 +86,9 @@ def params(cfg, path):
         sys.exit(f"{path}: this version supports pcu.regs = 4 and pcu.vin = 3")
     if not 1 <= p["stages"] <= 16:
         sys.exit(f"{path}: pcu.stages must be in 1..16")
+    if not isinstance(p["dram_channels"], int) or not 1 <= p["dram_channels"] <= 8:
+        sys.exit(f"{path}: dram.channels must be an integer in 1..8 (one core memory port each), "
+                 f"got {p['dram_channels']}")
     p["pmu_depth"] = depth
     p["fingerprint"] = fingerprint(p)
     return p
@@ -116,6 +119,7 @@ def gen_cfg_pkg(p, src):
              f"  localparam int unsigned PMU_DEPTH     = {p['pmu_depth']};",
              f"  localparam int unsigned NUM_AGCU      = {p['agcu']};",
              f"  localparam int unsigned AGCU_INFLIGHT = {p['inflight']};",
+             f"  localparam int unsigned MEM_PORTS     = {p['dram_channels']};  // core memory ports, one per DRAM channel",
              f"  localparam int unsigned NUM_SLOTS     = {slots};",
              f"  localparam int unsigned NUM_PCU       = {(slots + 1) // 2};",
              f"  localparam int unsigned NUM_PMU       = {slots // 2};",

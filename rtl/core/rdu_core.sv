@@ -16,19 +16,19 @@ module rdu_core
   input  logic [31:0]         csr_wdata_i,
   output logic                csr_rvalid_o,
   output logic [31:0]         csr_rdata_o,
-  // memory port
-  output logic                mem_req_valid_o,
-  input  logic                mem_req_ready_i,
-  output logic                mem_req_we_o,
-  output logic [31:0]         mem_req_addr_o,
-  output logic [LANES*32-1:0] mem_req_wdata_o,
-  output logic [LANES-1:0]    mem_req_wmask_o,
-  output logic [7:0]          mem_req_id_o,
-  input  logic                mem_rsp_valid_i,
-  output logic                mem_rsp_ready_o,
-  input  logic [LANES*32-1:0] mem_rsp_rdata_i,
-  input  logic [7:0]          mem_rsp_id_i,
-  input  logic                mem_rsp_err_i,
+  // memory ports (MEM_PORTS of them; port p is slice p of each signal)
+  output logic [MEM_PORTS-1:0]          mem_req_valid_o,
+  input  logic [MEM_PORTS-1:0]          mem_req_ready_i,
+  output logic [MEM_PORTS-1:0]          mem_req_we_o,
+  output logic [MEM_PORTS*32-1:0]       mem_req_addr_o,
+  output logic [MEM_PORTS*LANES*32-1:0] mem_req_wdata_o,
+  output logic [MEM_PORTS*LANES-1:0]    mem_req_wmask_o,
+  output logic [MEM_PORTS*8-1:0]        mem_req_id_o,
+  input  logic [MEM_PORTS-1:0]          mem_rsp_valid_i,
+  output logic [MEM_PORTS-1:0]          mem_rsp_ready_o,
+  input  logic [MEM_PORTS*LANES*32-1:0] mem_rsp_rdata_i,
+  input  logic [MEM_PORTS*8-1:0]        mem_rsp_id_i,
+  input  logic [MEM_PORTS-1:0]          mem_rsp_err_i,
   output logic                irq_o,
   // High while configuring, running, stopping or in soft reset. While it is low the
   // core's state changes only through the CSR bus: a simulator may skip idle cycles.
@@ -121,10 +121,10 @@ module rdu_core
   logic [15:0] cfg_unit;
   logic [7:0]  cfg_word;
   logic [31:0] cfg_data;
-  logic [VW-1:0] rsp_rdata;
+  logic [VW-1:0] rsp_rdata [NRQ];
   logic [VW-1:0] cc_rdata;
-  logic        rsp_err;
-  logic [7:0]  rsp_id;
+  logic [NRQ-1:0] rsp_err;
+  logic [7:0]  rsp_id [NRQ];
 
   rdu_cfg_ctrl u_cfg_ctrl (
     .clk_i,
@@ -143,7 +143,7 @@ module rdu_core
     .mem_req_addr_o (cc_req_addr),
     .mem_rsp_valid_i(cc_rsp_valid),
     .mem_rsp_rdata_i(cc_rdata),
-    .mem_rsp_err_i  (rsp_err),
+    .mem_rsp_err_i  (rsp_err[0]),
     .cfg_clear_o    (cfg_clear),
     .cfg_we_o       (cfg_we),
     .cfg_unit_o     (cfg_unit),
@@ -196,22 +196,24 @@ module rdu_core
     .mem_rsp_err_i
   );
 
-  // Memory requests in flight (all requesters): a stopped run waits for them to drain
-  // so that no stale response reaches the next run.
-  logic [15:0] mem_out_q;
-  logic        req_fire, rsp_fire;
-  assign req_fire = mem_req_valid_o && mem_req_ready_i;
+  // Memory requests in flight (all requesters, all ports): a stopped run waits for them
+  // to drain so that no stale response reaches the next run.
+  logic [15:0]          mem_out_q;
+  logic [MEM_PORTS-1:0] req_fire, rsp_fire;
+  logic [15:0]          n_req, n_rsp;
+  assign req_fire = mem_req_valid_o & mem_req_ready_i;
   assign rsp_fire = mem_rsp_valid_i;
-  always_ff @(posedge clk_i) begin
-    if (!rst_n) begin
-      mem_out_q <= '0;
-    end else begin
-      unique case ({req_fire, rsp_fire})
-        2'b10:   mem_out_q <= mem_out_q + 16'd1;
-        2'b01:   mem_out_q <= mem_out_q - 16'd1;
-        default: ;
-      endcase
+  always_comb begin
+    n_req = '0;
+    n_rsp = '0;
+    for (int p = 0; p < MEM_PORTS; p++) begin
+      n_req = n_req + 16'(req_fire[p]);
+      n_rsp = n_rsp + 16'(rsp_fire[p]);
     end
+  end
+  always_ff @(posedge clk_i) begin
+    if (!rst_n) mem_out_q <= '0;
+    else        mem_out_q <= mem_out_q + n_req - n_rsp;
   end
 
   // ---------------------------------------------------------------------------------
@@ -228,8 +230,8 @@ module rdu_core
     else if (cc_rsp_valid && cfg_blk_q != '1)     cfg_blk_q <= cfg_blk_q + 16'd1;
   end
   always_comb begin
-    cc_rdata = rsp_rdata;
-    if (fault_cfg) cc_rdata[32 * int'(fault[LW-1:0])] = ~rsp_rdata[32 * int'(fault[LW-1:0])];
+    cc_rdata = rsp_rdata[0];
+    if (fault_cfg) cc_rdata[32 * int'(fault[LW-1:0])] = ~rsp_rdata[0][32 * int'(fault[LW-1:0])];
   end
 
   // ---------------------------------------------------------------------------------
@@ -351,11 +353,21 @@ module rdu_core
   logic           run_start;
   logic [NPU-1:0] unit_active, unit_oblk, unit_done;
   logic [31:0]    cnt_act_q [NPU], cnt_sin_q [NPU], cnt_sout_q [NPU];
-  logic [LANES:0] wr_words;
+  logic [31:0] n_rd, n_wr, n_wr_words;
   assign run_start = (cst_q == C_IDLE) && ctl_start && configured_q;
+  // Requests of this cycle over all ports: reads, writes, written words.
   always_comb begin
-    wr_words = '0;
-    for (int l = 0; l < LANES; l++) wr_words = wr_words + (LANES+1)'(mem_req_wmask_o[l]);
+    n_rd       = '0;
+    n_wr       = '0;
+    n_wr_words = '0;
+    for (int p = 0; p < MEM_PORTS; p++) begin
+      if (req_fire[p] && mem_req_we_o[p]) begin
+        n_wr = n_wr + 32'd1;
+        for (int l = 0; l < LANES; l++) n_wr_words = n_wr_words + 32'(mem_req_wmask_o[LANES*p + l]);
+      end else if (req_fire[p]) begin
+        n_rd = n_rd + 32'd1;
+      end
+    end
   end
   always_ff @(posedge clk_i) begin
     if (!rst_n || run_start) begin
@@ -363,14 +375,11 @@ module rdu_core
       mem_wr_reqs_q  <= '0;
       mem_rd_bytes_q <= '0;
       mem_wr_bytes_q <= '0;
-    end else if (run_q && req_fire) begin
-      if (mem_req_we_o) begin
-        mem_wr_reqs_q  <= mem_wr_reqs_q + 32'd1;
-        mem_wr_bytes_q <= mem_wr_bytes_q + 32'(wr_words) * 32'd4;
-      end else begin
-        mem_rd_reqs_q  <= mem_rd_reqs_q + 32'd1;
-        mem_rd_bytes_q <= mem_rd_bytes_q + 32'(LANES * 4);
-      end
+    end else if (run_q) begin
+      mem_wr_reqs_q  <= mem_wr_reqs_q + n_wr;
+      mem_wr_bytes_q <= mem_wr_bytes_q + n_wr_words * 32'd4;
+      mem_rd_reqs_q  <= mem_rd_reqs_q + n_rd;
+      mem_rd_bytes_q <= mem_rd_bytes_q + n_rd * 32'(LANES * 4);
     end
   end
   for (genvar u = 0; u < NPU; u++) begin : g_perf
@@ -675,9 +684,9 @@ module rdu_core
           .mem_req_wmask_o(rq_wmask[1+K]),
           .mem_req_sid_o  (sid),
           .mem_rsp_valid_i(rs_valid[1+K]),
-          .mem_rsp_rdata_i(rsp_rdata),
-          .mem_rsp_sid_i  (2'(rsp_id - 8'(1 + 3 * K))),
-          .mem_rsp_err_i  (rsp_err),
+          .mem_rsp_rdata_i(rsp_rdata[1+K]),
+          .mem_rsp_sid_i  (2'(rsp_id[1+K] - 8'(1 + 3 * K))),
+          .mem_rsp_err_i  (rsp_err[1+K]),
           .err_o          (agcu_errs[K])
         );
         // No scalar or control ports on AGCUs.
@@ -712,5 +721,5 @@ module rdu_core
   end
 
   logic unused_core;
-  assign unused_core = ^{irq_enable[31:3], scratch, rsp_id[7:0]};
+  assign unused_core = ^{irq_enable[31:3], scratch, rsp_id[0]};
 endmodule

@@ -22,7 +22,13 @@ RtlCore<V>::RtlCore(sc_module_name name, const arch::Config& cfg, const Platform
       trace_start_(opt.trace_start),
       trace_stop_(opt.trace_stop),
       period_ps_(to_ps(period_)),
-      lanes_(cfg.lanes) {
+      lanes_(cfg.lanes),
+      ports_(std::max<uint32_t>(1, cfg.dram_channels)),
+      rsp_q_(ports_),
+      last_ready_(ports_, 0) {
+  if (ports_ * lanes_ > 64)
+    throw std::runtime_error(fmt::format("RTL core: {} memory ports of {} lanes: the bridge handles at most 64 mask bits",
+                                         ports_, lanes_));
   ctx_->randReset(0);
   if (!trace_file_.empty()) ctx_->traceEverOn(true);
   top_ = std::make_unique<V>(ctx_.get(), "rdu_core");
@@ -73,23 +79,25 @@ void RtlCore<V>::dump(uint64_t t) {
   if (fst_ && cycle_ >= trace_start_ && cycle_ < trace_stop_) fst_->dump(t);
 }
 
+// Port p's fields are slice p of the packed pins (p * 32 address bits, p * LANES data
+// words and mask bits, p * 8 id bits).
 template <class V>
-void RtlCore<V>::mem_request(uint64_t quantum_start) {
+void RtlCore<V>::mem_request(uint32_t p, uint64_t quantum_start) {
   const uint32_t bytes = 4 * lanes_;
   MemRsp rsp;
-  rsp.id = static_cast<uint8_t>(top_->mem_req_id_o);
+  rsp.id = static_cast<uint8_t>(static_cast<uint64_t>(top_->mem_req_id_o) >> (8 * p));
   rsp.rdata.assign(lanes_, 0);
   std::vector<uint8_t> be;
-  const bool we = top_->mem_req_we_o;
+  const bool we = (static_cast<uint64_t>(top_->mem_req_we_o) >> p) & 1;
   if (we) {
-    for (uint32_t i = 0; i < lanes_; ++i) rsp.rdata[i] = top_->mem_req_wdata_o[i];
+    for (uint32_t i = 0; i < lanes_; ++i) rsp.rdata[i] = top_->mem_req_wdata_o[p * lanes_ + i];
     be.resize(bytes);
-    const uint64_t mask = static_cast<uint64_t>(top_->mem_req_wmask_o);
+    const uint64_t mask = static_cast<uint64_t>(top_->mem_req_wmask_o) >> (p * lanes_);
     for (uint32_t i = 0; i < lanes_; ++i) std::memset(&be[4 * i], (mask >> i) & 1 ? 0xFF : 0, 4);
   }
   tlm_generic_payload gp;
   gp.set_command(we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  gp.set_address(static_cast<uint32_t>(top_->mem_req_addr_o));
+  gp.set_address(static_cast<uint32_t>(static_cast<uint64_t>(top_->mem_req_addr_o) >> (32 * p)));
   gp.set_data_ptr(reinterpret_cast<uint8_t*>(rsp.rdata.data()));
   gp.set_data_length(bytes);
   gp.set_streaming_width(bytes);
@@ -103,27 +111,32 @@ void RtlCore<V>::mem_request(uint64_t quantum_start) {
   if (rsp.err || we) std::fill(rsp.rdata.begin(), rsp.rdata.end(), 0u);
   const uint64_t done_ps = to_ps(sc_core::sc_time_stamp() + delay);
   uint64_t ready = (done_ps + period_ps_ - 1) / period_ps_;
-  ready = std::max(ready, last_ready_);  // in order
-  last_ready_ = ready;
+  ready = std::max(ready, last_ready_[p]);  // in order per port
+  last_ready_[p] = ready;
   rsp.ready_cycle = ready;
-  rsp_q_.push_back(std::move(rsp));
+  rsp_q_[p].push_back(std::move(rsp));
 }
 
 template <class V>
 void RtlCore<V>::tick(uint64_t quantum_start) {
   V& t = *top_;
-  // Inputs for this cycle.
-  t.mem_req_ready_i = rsp_q_.size() < kMaxOutstanding;
-  const bool rsp_valid = !rsp_q_.empty() && rsp_q_.front().ready_cycle <= cycle_;
-  t.mem_rsp_valid_i = rsp_valid;
-  if (rsp_valid) {
-    const MemRsp& r = rsp_q_.front();
-    for (uint32_t i = 0; i < lanes_; ++i) t.mem_rsp_rdata_i[i] = r.rdata[i];
-    t.mem_rsp_id_i = r.id;
-    t.mem_rsp_err_i = r.err;
-  } else {
-    t.mem_rsp_err_i = 0;
+  // Inputs for this cycle, per port.
+  uint64_t req_ready = 0, rsp_valid = 0, rsp_id = 0, rsp_err = 0;
+  for (uint32_t p = 0; p < ports_; ++p) {
+    auto& q = rsp_q_[p];
+    if (q.size() < kMaxOutstanding) req_ready |= uint64_t{1} << p;
+    if (!q.empty() && q.front().ready_cycle <= cycle_) {
+      const MemRsp& r = q.front();
+      rsp_valid |= uint64_t{1} << p;
+      for (uint32_t i = 0; i < lanes_; ++i) t.mem_rsp_rdata_i[p * lanes_ + i] = r.rdata[i];
+      rsp_id |= uint64_t{r.id} << (8 * p);
+      if (r.err) rsp_err |= uint64_t{1} << p;
+    }
   }
+  t.mem_req_ready_i = req_ready;
+  t.mem_rsp_valid_i = rsp_valid;
+  t.mem_rsp_id_i = rsp_id;
+  t.mem_rsp_err_i = rsp_err;
   bool csr_issue = false;
   if (!csr_cur_ && !csr_q_.empty()) {
     csr_cur_ = csr_q_.front();
@@ -139,15 +152,17 @@ void RtlCore<V>::tick(uint64_t quantum_start) {
   t.clk_i = 0;
   t.eval();
   dump(cycle_ * period_ps_);
-  // Handshakes at the rising edge.
-  const bool req_fire = t.mem_req_valid_o && t.mem_req_ready_i;
-  const bool rsp_fire = rsp_valid && t.mem_rsp_ready_o;
-  if (req_fire) mem_request(quantum_start);  // samples the request pins before the edge
+  // Handshakes at the rising edge (ports in order 0, 1, ...).
+  const uint64_t req_fire = static_cast<uint64_t>(t.mem_req_valid_o) & req_ready;
+  const uint64_t rsp_fire = rsp_valid & static_cast<uint64_t>(t.mem_rsp_ready_o);
+  for (uint32_t p = 0; p < ports_; ++p)
+    if ((req_fire >> p) & 1) mem_request(p, quantum_start);  // samples the request pins before the edge
   t.clk_i = 1;
   t.eval();
   dump(cycle_ * period_ps_ + period_ps_ / 2);
   ++cycle_;
-  if (rsp_fire) rsp_q_.pop_front();
+  for (uint32_t p = 0; p < ports_; ++p)
+    if ((rsp_fire >> p) & 1) rsp_q_[p].pop_front();
   if (csr_issue) {
     // Registered read data: valid after this edge (csr_rvalid_o).
     if (!csr_cur_->we) csr_cur_->rdata = t.csr_rdata_o;
@@ -181,7 +196,8 @@ void RtlCore<V>::clock_thread() {
     // pending and no memory response is due, so its state cannot change. Skip the
     // cycles until the next CSR request instead of evaluating the model each cycle
     // (the clock is not drawn in a trace meanwhile).
-    if (!t.busy_o && csr_q_.empty() && !csr_cur_ && rsp_q_.empty()) {
+    if (!t.busy_o && csr_q_.empty() && !csr_cur_ &&
+        std::all_of(rsp_q_.begin(), rsp_q_.end(), [](const auto& q) { return q.empty(); })) {
       idle_ = true;
       wait(csr_req_ev_);
       idle_ = false;

@@ -19,8 +19,9 @@
 // * A broken route (a selected input at the grid edge, a local input the unit lacks,
 //   a select value > 6, a routing loop) returns ok=false with code NONE and the
 //   switch's unit id; the RTL would simply never deliver data there.
-// * Estimated cycles = max over units of busy_cycles() + DRAM latency
-//   + 2 * (ROWS + COLS + 2) + STAGES: the busiest unit bounds the run, plus the fill
+// * Estimated cycles = max over units of busy_cycles() and over the core's memory
+//   ports of their AGCUs' requests, + DRAM latency
+//   + 2 * (ROWS + COLS + 2) + STAGES: the busiest unit or port bounds the run, plus the fill
 //   latency of one pipeline through memory, the longest switch path and a PCU.
 #include <algorithm>
 #include <fmt/format.h>
@@ -229,6 +230,16 @@ CoreResult Core::run(Memory& mem) {
   uint64_t busy = 0;
   for (const auto& u : units_)
     if (u) busy = std::max(busy, u->busy_cycles());
+  // The core's memory ports (one per DRAM channel): port p takes one request per cycle
+  // from AGCUs k with k mod ports = p (rdu_mem_arb).
+  {
+    const uint32_t ports = std::max<uint32_t>(1, cfg_.dram_channels);
+    std::vector<uint64_t> port_requests(ports, 0);
+    for (uint32_t k = 0; k < cfg_.agcu; ++k)
+      if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get()))
+        port_requests[k % ports] += a->requests();
+    for (uint64_t r : port_requests) busy = std::max(busy, r);
+  }
   res.cycles = busy + cfg_.dram_latency_cycles + 2 * (cfg_.rows + cfg_.cols + 2) + cfg_.stages;
 
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {

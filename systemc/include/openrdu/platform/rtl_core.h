@@ -6,7 +6,9 @@
 // for that much simulated time (temporal decoupling); a quantum ends early when a CSR
 // access completes or irq changes, so those are seen at their exact cycle. Memory
 // requests go to the DRAM as TLM transactions annotated with the request's time; the
-// response is presented to the core from the cycle the DRAM's delay ends, in order.
+// response is presented to the core from the cycle the DRAM's delay ends, in order per
+// memory port (the core has one port per DRAM channel, cfg.dram_channels; port p is
+// slice p of the packed port pins).
 #pragma once
 #include <verilated.h>
 #include <verilated_fst_c.h>
@@ -40,7 +42,7 @@ class RtlCore : public CoreBase {
 
  private:
   static constexpr uint64_t kQuantum = 256;
-  static constexpr size_t kMaxOutstanding = 64;  // memory requests in the bridge
+  static constexpr size_t kMaxOutstanding = 128;  // memory requests in the bridge, per port
   static constexpr uint64_t kResetCycles = 4;
 
   struct CsrReq {
@@ -57,7 +59,7 @@ class RtlCore : public CoreBase {
 
   void clock_thread();
   void tick(uint64_t quantum_start);
-  void mem_request(uint64_t quantum_start);
+  void mem_request(uint32_t port, uint64_t quantum_start);
   void dump(uint64_t t);
 
   std::unique_ptr<VerilatedContext> ctx_;
@@ -77,8 +79,9 @@ class RtlCore : public CoreBase {
   bool csr_completed_ = false;
   sc_core::sc_event csr_done_ev_;
   sc_core::sc_event csr_req_ev_;  // a CSR request was posted (wakes an idle clock)
-  std::deque<MemRsp> rsp_q_;
-  uint64_t last_ready_ = 0;
+  uint32_t ports_;                       // memory ports (MEM_PORTS of the RTL)
+  std::vector<std::deque<MemRsp>> rsp_q_;  // per port, in request order
+  std::vector<uint64_t> last_ready_;      // per port
   bool irq_ = false;
   std::chrono::steady_clock::time_point t0_;
 };

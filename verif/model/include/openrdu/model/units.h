@@ -55,6 +55,10 @@ class Agcu : public Unit {
   bool step(Memory* mem) override;  // throws MemoryError
   bool done() const override;
   uint64_t busy_cycles() const override;
+  // Memory requests made (a gather/scatter vector counting its valid lanes, >= 1): the
+  // core's memory port p takes one request per cycle from all the AGCUs k with k mod
+  // MEM_PORTS = p (Core adds that bound).
+  uint64_t requests() const { return requests_; }
   const arch::AgcuConfig& config() const { return c_; }
 
  private:
