@@ -404,6 +404,11 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     arch::AgcuStream sst = b.store.s;
     sst.base = base_of(b.store);
     agcus[pl.store.agcu].st = sst;
+    for (size_t k = 0; k < b.more_stores.size() && k < pl.more_stores.size(); ++k) {
+      arch::AgcuStream ms = b.more_stores[k].s;
+      ms.base = base_of(b.more_stores[k]);
+      agcus[pl.more_stores[k].agcu].st = ms;
+    }
 
     arch::UnitWords units;
     std::string pcus;
@@ -432,6 +437,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     std::string streams;
     for (const auto& s : pl.loads) streams += stream_name(s) + " ";
     streams += stream_name(pl.store);
+    for (const auto& s : pl.more_stores) streams += " " + stream_name(s);
     SectionStats ss;
     ss.name = b.name;
     ss.units = fmt::format("{}; {}; {} switches", pcus, streams, pl.switches.size());
@@ -440,7 +446,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     spdlog::debug("section {} '{}' ({}): {}; {} vectors", pef.sections.size(), b.name, b.kind, ss.units, b.vectors);
     st.sections.push_back(ss);
     st.pcus += uint32_t(pl.pcus.size());
-    st.agcu_streams += uint32_t(pl.loads.size() + 1);
+    st.agcu_streams += uint32_t(pl.loads.size() + 1 + pl.more_stores.size());
     st.switches += uint32_t(pl.switches.size());
     pef.sections.push_back(std::move(sec));
   }

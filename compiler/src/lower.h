@@ -75,14 +75,16 @@ struct Placement {
   std::vector<std::pair<uint32_t, uint32_t>> pcus;  // slot (row, col) per PCU
   std::vector<StreamRef> loads;                     // per load stream
   StreamRef store;                                  // stores the last PCU's result
+  std::vector<StreamRef> more_stores;               // per entry of `more_stored`: its store stream
   std::map<uint32_t, arch::SwitchConfig> switches;  // by unit id
   std::vector<uint32_t> hops;  // per routed connection (PCU inputs in order, then the store): new switch hops
 };
 // Choose PCU slots and AGCU streams for a section of PCUs (inputs per PCU; the last
-// PCU's result is stored) with `n_loads` load streams, and route the vector nets on
-// the switch grid. Throws CompileError naming `what`.
+// PCU's result is stored, and the result of each PCU in `more_stored` by a store
+// stream of its own, on distinct AGCUs) with `n_loads` load streams, and route the
+// vector nets on the switch grid. Throws CompileError naming `what`.
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
-                          const std::string& what);
+                          const std::string& what, const std::vector<int>& more_stored = {});
 
 // ---------------------------------------------------------------- graph legalisation
 // The graph the sections are built from: a copy of the imported graph with
@@ -124,6 +126,7 @@ struct SectionBuild {
   std::vector<SectionPlan> plans;  // elementwise: per PCU
   std::vector<StreamPlan> loads;   // per load stream
   StreamPlan store;
+  std::vector<StreamPlan> more_stores;  // matmul over several PCUs: per placement.more_stores
   int output = -1;
   std::string name;
   std::string what;  // for messages
@@ -146,7 +149,8 @@ struct WalkDim {
 arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mask_dim, uint64_t vlen, uint64_t vstep,
                              uint32_t lanes, const std::string& what);
 
-// MatMul / Gemm product (outer product on one PCU with accumulators).
+// MatMul / Gemm product (outer product with accumulators, on one PCU or split over
+// several PCUs: m-parts x n-parts, the A and B streams fanned out).
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);

@@ -177,17 +177,70 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     throw CompileError(fmt::format("{}: the outer product needs 3 pipeline registers, configuration '{}' has {}", what,
                                    cfg.name, cfg.regs));
   const int64_t L = cfg.lanes;
-  int64_t n_acc = 1;
-  for (int64_t d = std::min<int64_t>(cfg.stages, L); d >= 1; --d)
-    if (M % d == 0) {
-      n_acc = d;
-      break;
+  const int64_t nt = (N + L - 1) / L;
+  const uint64_t inflight = std::max<uint32_t>(1, cfg.inflight);
+  const uint64_t lat = cfg.dram_latency_cycles + 3;
+  const bool a_gather = am != 1 && am != 0;  // column of A: n_acc requests per firing
+  const bool b_gather = bn != 1 && bn != 0;
+  const int64_t pmax = std::max<int64_t>(1, std::min<int64_t>(cfg.num_pcu(), cfg.agcu));
+
+  // Candidate mappings: n_acc rows per m-tile; Q = Pm * vp m-parts of mtp m-tiles each,
+  // part q starting at row q*D (D < mtp*n_acc: parts overlap and the overlapped rows
+  // are computed twice, with the same values); PCU (i, j) runs the vp parts of m-part
+  // i over the ntp n-tiles of n-part j (tiles past N fully masked: no request, no write).
+  struct Cand {
+    int64_t n_acc, Pm, Pn, vp, mtp, D, ntp;
+    uint64_t cost;
+  };
+  std::vector<Cand> cands;
+  auto add = [&](int64_t n_acc, int64_t Pm, int64_t vp, int64_t mtp, int64_t D) {
+    for (int64_t Pn = 1; Pn * Pm <= pmax && Pn <= nt; ++Pn) {
+      if (Pm + Pn > int64_t(2 * cfg.agcu)) break;
+      const int64_t ntp = (nt + Pn - 1) / Pn;
+      if ((Pn - 1) * ntp >= nt) continue;  // an empty n-part
+      const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
+      const uint64_t f = groups * uint64_t(K);
+      // The estimate's terms (estimate_cycles) before placement: PCU firings and drained
+      // rows, each load stream's in-flight bound, the requests spread over the AGCUs.
+      const uint64_t ra = f * uint64_t(a_gather ? n_acc : 1);
+      const uint64_t rb = f * uint64_t(b_gather ? std::min(L, N) : 1);
+      const uint64_t rs = groups * uint64_t(n_acc);
+      uint64_t cost = std::max<uint64_t>(f, rs);
+      cost = std::max(cost, (std::max(ra, rb) + inflight - 1) / inflight * lat);
+      const uint64_t total = ra * uint64_t(Pm) + rb * uint64_t(Pn) + rs * uint64_t(Pm * Pn);
+      cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
+      cands.push_back({n_acc, Pm, Pn, vp, mtp, D, ntp, cost});
     }
-  const int64_t mt = M / n_acc, nt = (N + L - 1) / L;
-  const uint64_t groups = uint64_t(nbatch) * uint64_t(mt) * uint64_t(nt);
-  const uint64_t firings = groups * uint64_t(K);
-  if (firings > kU32 || uint64_t(K) > kU32)
-    throw CompileError(fmt::format("{}: {} PCU firings do not fit the count register", what, firings));
+  };
+  const int64_t acc_max = std::min<int64_t>({cfg.stages, L, M});
+  for (int64_t n_acc = acc_max; n_acc >= 1; --n_acc) {
+    for (int64_t Pm = 1; Pm <= pmax; ++Pm) {
+      if (M % n_acc == 0 && (M / n_acc) % Pm == 0) {
+        const int64_t mtp = M / n_acc / Pm;
+        add(n_acc, Pm, 1, mtp, mtp * n_acc);
+      }
+      if (n_acc == 1) continue;  // every M is a multiple of 1
+      for (int64_t vp = 1; vp <= 2; ++vp) {
+        const int64_t Q = Pm * vp;
+        if (Q < 2) continue;
+        for (int64_t mtp = std::max<int64_t>(1, (M + Q * n_acc - 1) / (Q * n_acc)), t = 0; t <= n_acc; ++mtp, ++t) {
+          const int64_t span = mtp * n_acc;
+          if (span >= M) break;
+          if ((Q * span - M) % (Q - 1) != 0) continue;
+          const int64_t D = (M - span) / (Q - 1);
+          if (D >= 1 && D < span) add(n_acc, Pm, vp, mtp, D);
+          break;
+        }
+      }
+    }
+  }
+  // Cheapest first; ties: fewer PCUs, fewer loads, more rows per tile (the previous mapping).
+  std::stable_sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
+    if (x.cost != y.cost) return x.cost < y.cost;
+    if (x.Pm * x.Pn != y.Pm * y.Pn) return x.Pm * x.Pn < y.Pm * y.Pn;
+    if (x.Pm + x.Pn != y.Pm + y.Pn) return x.Pm + x.Pn < y.Pm + y.Pn;
+    return x.n_acc > y.n_acc;
+  });
 
   auto with_batch = [&](int64_t BDim::*field, std::vector<WalkDim> inner) {
     std::vector<WalkDim> v;
@@ -196,51 +249,102 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     return v;
   };
   const int nb = int(bd.size());
-  SectionBuild b;
-  b.kind = "matmul";
-  b.node_ids = {node};
-  b.name = n.name;
-  b.what = what;
-  b.output = ty;
-  StreamPlan la, lb;
-  la.tensor = ta_id;
-  la.s = make_stream(with_batch(&BDim::a, {{uint64_t(mt), n_acc * am}, {uint64_t(nt), 0}, {uint64_t(K), ak}}),
-                     n_acc > 1 ? am : 1, -1, 0, uint64_t(n_acc), cfg.lanes, what + " (load of A)");
-  lb.tensor = tb_id;
-  lb.s = make_stream(with_batch(&BDim::b, {{uint64_t(mt), 0}, {uint64_t(nt), L * bn}, {uint64_t(K), bk}}),
-                     N > 1 ? bn : 1, nb + 1, uint64_t(N), uint64_t(L), cfg.lanes, what + " (load of B)");
-  b.store.tensor = ty;
-  b.store.s = make_stream(with_batch(&BDim::c, {{uint64_t(mt), n_acc * N}, {uint64_t(nt), L}, {uint64_t(n_acc), N}}),
-                          1, nb + 1, uint64_t(N), uint64_t(L), cfg.lanes, what + " (store)");
-  b.loads = {la, lb};
-
-  arch::PcuConfig pc;
-  pc.enable = true;
-  pc.vin_mask = 0b11;
-  pc.count = uint32_t(firings);
-  pc.out_mode = 1;
-  pc.acc_len = uint32_t(K);
-  pc.acc_init = 0x80000000u;  // -0.0
-  for (uint32_t s = 0; s < cfg.stages; ++s) {
-    arch::PcuStage st;
-    if (int64_t(s) < n_acc) {
-      st.op = arch::Opcode::FMA;
-      st.src_a = uint8_t(arch::Src::BREG0);
-      st.bl = uint8_t(s);
-      st.src_b = uint8_t(arch::Src::REG1);
-      st.src_c = uint8_t(arch::Src::ACC);
-      st.dst = 2;
-      st.acc = true;
+  auto build = [&](const Cand& c) {
+    const int64_t n_acc = c.n_acc, Pm = c.Pm, Pn = c.Pn, vp = c.vp, mtp = c.mtp, D = c.D, ntp = c.ntp;
+    const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
+    const uint64_t firings = groups * uint64_t(K);
+    if (firings > kU32 || uint64_t(K) > kU32)
+      throw CompileError(fmt::format("{}: {} PCU firings do not fit the count register", what, firings));
+    SectionBuild b;
+    b.kind = "matmul";
+    b.node_ids = {node};
+    b.name = n.name;
+    b.what = what;
+    b.output = ty;
+    for (int64_t i = 0; i < Pm; ++i) {
+      StreamPlan la;
+      la.tensor = ta_id;
+      la.offset = i * vp * D * am;
+      la.s = make_stream(with_batch(&BDim::a, {{uint64_t(vp), D * am},
+                                               {uint64_t(mtp), n_acc * am},
+                                               {uint64_t(ntp), 0},
+                                               {uint64_t(K), ak}}),
+                         n_acc > 1 ? am : 1, -1, 0, uint64_t(n_acc), cfg.lanes, what + " (load of A)");
+      b.loads.push_back(la);
     }
-    pc.stages.push_back(st);
+    for (int64_t j = 0; j < Pn; ++j) {
+      StreamPlan lb;
+      lb.tensor = tb_id;
+      lb.offset = j * ntp * L * bn;
+      lb.s = make_stream(with_batch(&BDim::b, {{uint64_t(vp * mtp), 0}, {uint64_t(ntp), L * bn}, {uint64_t(K), bk}}),
+                         N > 1 ? bn : 1, nb + 1, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes,
+                         what + " (load of B)");
+      b.loads.push_back(lb);
+    }
+    std::vector<StreamPlan> stores;
+    for (int64_t i = 0; i < Pm; ++i)
+      for (int64_t j = 0; j < Pn; ++j) {
+        StreamPlan st;
+        st.tensor = ty;
+        st.offset = i * vp * D * N + j * ntp * L;
+        st.s = make_stream(with_batch(&BDim::c, {{uint64_t(vp), D * N},
+                                                 {uint64_t(mtp), n_acc * N},
+                                                 {uint64_t(ntp), L},
+                                                 {uint64_t(n_acc), N}}),
+                           1, nb + 2, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (store)");
+        stores.push_back(st);
+      }
+    arch::PcuConfig pc;
+    pc.enable = true;
+    pc.vin_mask = 0b11;
+    pc.count = uint32_t(firings);
+    pc.out_mode = 1;
+    pc.acc_len = uint32_t(K);
+    pc.acc_init = 0x80000000u;  // -0.0
+    for (uint32_t s = 0; s < cfg.stages; ++s) {
+      arch::PcuStage st;
+      if (int64_t(s) < n_acc) {
+        st.op = arch::Opcode::FMA;
+        st.src_a = uint8_t(arch::Src::BREG0);
+        st.bl = uint8_t(s);
+        st.src_b = uint8_t(arch::Src::REG1);
+        st.src_c = uint8_t(arch::Src::ACC);
+        st.dst = 2;
+        st.acc = true;
+      }
+      pc.stages.push_back(st);
+    }
+    // PCU p = i*Pn + j; the last one's result is `store`, the others `more_stores`.
+    const int64_t P = Pm * Pn;
+    std::vector<int> more;
+    for (int64_t p = 0; p < P; ++p) {
+      b.pcu_cfgs.push_back(pc);
+      b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(Pm + p % Pn)}});
+      if (p + 1 < P) {
+        more.push_back(int(p));
+        b.more_stores.push_back(stores[size_t(p)]);
+      }
+    }
+    b.store = stores.back();
+    b.placement = place_and_route(cfg, int(Pm + Pn), b.pcu_inputs, what, more);
+    b.vectors = 0;
+    for (const auto& st : stores) b.vectors += st.s.vectors();
+    b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", nbatch, M, K, N, n_acc,
+                           groups * uint64_t(P), firings * uint64_t(P), ta ? " A^T" : "", tb ? " B^T" : "");
+    if (P > 1 || vp > 1)
+      b.detail += fmt::format(" pcus={}x{} (m-parts x n-parts) m-tiles/part={} parts/pcu={} part-step={} n-tiles/pcu={}",
+                              Pm, Pn, mtp, vp, D, ntp);
+    return b;
+  };
+  std::string first_error;
+  for (const Cand& c : cands) {
+    try {
+      return build(c);
+    } catch (const CompileError& e) {
+      if (first_error.empty()) first_error = e.what();
+    }
   }
-  b.pcu_cfgs = {pc};
-  b.pcu_inputs = {{{false, 0}, {false, 1}}};
-  b.placement = place_and_route(cfg, 2, b.pcu_inputs, what);
-  b.vectors = b.store.s.vectors();
-  b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", nbatch, M, K, N, n_acc, groups,
-                         firings, ta ? " A^T" : "", tb ? " B^T" : "");
-  return b;
+  throw CompileError(first_error.empty() ? fmt::format("{}: no mapping of the product", what) : first_error);
 }
 
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
@@ -365,7 +469,15 @@ uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
   }
   for (const auto& [k, v] : inflight_bound) busy = std::max(busy, v);
   agcu[b.placement.store.agcu] += stream_requests(b.store.s, cfg.lanes);
+  for (size_t k = 0; k < b.more_stores.size() && k < b.placement.more_stores.size(); ++k)
+    agcu[b.placement.more_stores[k].agcu] += stream_requests(b.more_stores[k].s, cfg.lanes);
   for (const auto& [k, v] : agcu) busy = std::max(busy, v);
+  // The core's memory ports (one per DRAM channel): AGCU k's requests go through port
+  // k mod ports, one request per cycle (model::Core adds the same bound).
+  const uint32_t ports = std::max<uint32_t>(1, cfg.dram_channels);
+  std::vector<uint64_t> port_requests(ports, 0);
+  for (const auto& [k, v] : agcu) port_requests[k % ports] += v;
+  for (uint64_t v : port_requests) busy = std::max(busy, v);
   return busy + cfg.dram_latency_cycles + 2 * (cfg.rows + cfg.cols + 2) + cfg.stages;
 }
 

@@ -75,8 +75,11 @@ std::string print_sections(const Lowered& lw, const std::vector<SectionBuild>& b
                        lw.root[t] != t ? " (view of %" + g.tensors[lw.root[t]].name + ")" : "",
                        shape_str(g.tensors[t].shape), stream_str(b.loads[l].s));
     }
-    o += fmt::format("  store  %{} {}: {}\n", g.tensors[b.store.tensor].name, shape_str(g.tensors[b.store.tensor].shape),
-                     stream_str(b.store.s));
+    for (const auto& ms : b.more_stores)
+      o += fmt::format("  store  %{} {} +{}: {}\n", g.tensors[ms.tensor].name, shape_str(g.tensors[ms.tensor].shape),
+                       ms.offset, stream_str(ms.s));
+    o += fmt::format("  store  %{} {}{}: {}\n", g.tensors[b.store.tensor].name, shape_str(g.tensors[b.store.tensor].shape),
+                     b.store.offset ? fmt::format(" +{}", b.store.offset) : std::string(), stream_str(b.store.s));
     for (size_t p = 0; p < b.pcu_cfgs.size(); ++p) {
       const auto& pc = b.pcu_cfgs[p];
       std::vector<std::string> st;
@@ -148,6 +151,7 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
                                     l < b.loads.size() && b.loads[l].s.lstride != 1 && b.loads[l].s.lstride != 0
                                         ? "(gather)"
                                         : ""));
+    for (const auto& ms : pl.more_stores) streams.push_back(fmt::format("agcu{}.st0", ms.agcu));
     streams.push_back(fmt::format("agcu{}.st0", pl.store.agcu));
     const uint64_t est = estimate_cycles(cfg, b);
     total += est;

@@ -117,7 +117,7 @@ uint32_t dist(uint32_t r0, uint32_t c0, uint32_t r1, uint32_t c1) {
 }  // namespace
 
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
-                          const std::string& what) {
+                          const std::string& what, const std::vector<int>& more_stored) {
   const int npcu = int(pcu_inputs.size());
   if (npcu < 1) throw CompileError(fmt::format("{}: a section needs a PCU", what));
   if (npcu > int(cfg.num_pcu()))
@@ -125,6 +125,16 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   if (n_loads > int(2 * cfg.agcu))
     throw CompileError(fmt::format("{}: {} load streams, configuration '{}' has {} ({} AGCUs x 2)", what, n_loads,
                                    cfg.name, 2 * cfg.agcu, cfg.agcu));
+  // Stored PCUs: the last, then `more_stored`; one store stream (AGCU) each.
+  std::vector<int> stored = {npcu - 1};
+  for (int p : more_stored) {
+    if (p < 0 || p >= npcu || std::find(stored.begin(), stored.end(), p) != stored.end())
+      throw CompileError(fmt::format("{}: PCU {} cannot be stored (section of {} PCUs)", what, p, npcu));
+    stored.push_back(p);
+  }
+  if (stored.size() > cfg.agcu)
+    throw CompileError(fmt::format("{}: {} store streams, configuration '{}' has {} (one per AGCU)", what,
+                                   stored.size(), cfg.name, cfg.agcu));
   for (const auto& ins : pcu_inputs)
     if (ins.size() > cfg.vin) throw CompileError(fmt::format("{}: a PCU has {} vector inputs", what, cfg.vin));
 
@@ -174,8 +184,30 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
       for (uint32_t k : agcus) load_options[0].push_back({k, j});
     for (uint32_t k : agcus)
       for (uint32_t j = 0; j < 2; ++j) load_options[1].push_back({k, j});
+    // Store assignments: distinct AGCUs for the stored PCUs, every ordered choice (the
+    // single store of a chained section: each AGCU, nearest to the first PCU first).
+    std::vector<std::vector<uint32_t>> store_options;
+    {
+      std::vector<uint32_t> cur;
+      std::vector<bool> used(cfg.agcu, false);
+      auto rec = [&](auto&& self) -> void {
+        if (cur.size() == stored.size()) {
+          store_options.push_back(cur);
+          return;
+        }
+        for (uint32_t k : agcus)
+          if (!used[k]) {
+            used[k] = true;
+            cur.push_back(k);
+            self(self);
+            cur.pop_back();
+            used[k] = false;
+          }
+      };
+      rec(rec);
+    }
     for (const auto& loads : load_options) {
-      for (uint32_t sk : agcus) {
+      for (const auto& sks : store_options) {
         Router rt(cfg);
         Placement pl;
         pl.pcus = chain;
@@ -194,10 +226,16 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
             ok = rt.route(net, rt.idx(chain[p].first, chain[p].second), arch::kLocal0 + uint32_t(v), &h);
             pl.hops.push_back(h);
           }
-        uint32_t h = 0;
-        if (!ok || !rt.route(n_loads + npcu - 1, rt.idx(cfg.rows, sk), arch::kLocal0, &h)) continue;
-        pl.hops.push_back(h);
-        pl.store = {sk, 2};
+        for (size_t k = 0; k < stored.size() && ok; ++k) {
+          uint32_t h = 0;
+          ok = rt.route(n_loads + stored[k], rt.idx(cfg.rows, sks[k]), arch::kLocal0, &h);
+          pl.hops.push_back(h);
+          if (k == 0)
+            pl.store = {sks[k], 2};
+          else
+            pl.more_stores.push_back({sks[k], 2});
+        }
+        if (!ok) continue;
         for (uint32_t s = 0; s < rt.R * rt.C; ++s) {
           bool used = false;
           for (uint32_t o = 0; o < arch::kSwitchOutputs; ++o) used = used || rt.sw[s].sel[arch::kVectorNet][o] != 0;
@@ -207,8 +245,9 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
       }
     }
   }
-  throw CompileError(fmt::format("{}: cannot place and route {} PCUs, {} loads and a store on configuration '{}'", what,
-                                 npcu, n_loads, cfg.name));
+  throw CompileError(fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what,
+                                 npcu, n_loads, stored.size() == 1 ? std::string("a store") :
+                                 fmt::format("{} stores", stored.size()), cfg.name));
 }
 
 }  // namespace openrdu::compiler::detail
