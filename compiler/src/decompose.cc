@@ -2,9 +2,258 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
 namespace openrdu::compiler::detail {
 
-bool is_decomposed_op(const std::string& op) { return op == "Softmax" || op == "LogSoftmax"; }
+bool is_decomposed_op(const std::string& op) {
+  return op == "Softmax" || op == "LogSoftmax" || op == "Conv" || op == "MaxPool" || op == "AveragePool" ||
+         op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "BatchNormalization" ||
+         op == "LayerNormalization";
+}
+
+namespace {
+
+// Builds the nodes of one decomposition: new tensors are named after n's output.
+struct Builder {
+  Graph& g;
+  const Node& n;
+  std::string base;
+  std::vector<Node> nodes;
+  Builder(Graph& g0, const Node& n0) : g(g0), n(n0), base(g0.tensors.at(n0.outputs.at(0)).name) {}
+
+  std::string fresh(const std::string& suffix) const {
+    std::string name = base + suffix;
+    for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}{}.{}", base, suffix, i);
+    return name;
+  }
+  int value(const std::string& suffix, const std::vector<int64_t>& shape) {
+    Tensor t;
+    t.name = fresh(suffix);
+    t.kind = TensorKind::Value;
+    t.shape = shape;
+    t.shape_known = true;
+    return g.add_tensor(std::move(t));
+  }
+  int constant(const std::string& suffix, const std::vector<int64_t>& shape, std::vector<float> data) {
+    Tensor t;
+    t.name = fresh(suffix);
+    t.kind = TensorKind::Constant;
+    t.shape = shape;
+    t.shape_known = true;
+    t.data = std::move(data);
+    return g.add_tensor(std::move(t));
+  }
+  int fill(const std::string& suffix, const std::vector<int64_t>& shape, float v) {
+    int64_t e = 1;
+    for (int64_t d : shape) e *= d;
+    return constant(suffix, shape, std::vector<float>(size_t(e), v));
+  }
+  // A node writing `out` (a new value tensor "<y><suffix>" when out < 0); returns out.
+  int add(const std::string& suffix, const std::string& op, std::vector<int> in, int out,
+          std::map<std::string, std::vector<int64_t>> iattrs = {}, const std::vector<int64_t>* shape = nullptr) {
+    Node k;
+    k.name = n.name + suffix;
+    for (int i = 1; std::any_of(nodes.begin(), nodes.end(), [&](const Node& o) { return o.name == k.name; }); ++i)
+      k.name = fmt::format("{}{}.{}", n.name, suffix, i);
+    k.op = op;
+    k.inputs = std::move(in);
+    k.iattrs = std::move(iattrs);
+    k.canonical = true;
+    if (out < 0) {  // the shape of the new node from its canonical attributes
+      out = value(suffix, shape ? *shape : node_output_shape(g, k));
+    }
+    k.outputs = {out};
+    nodes.push_back(std::move(k));
+    return out;
+  }
+  const Tensor& t(int i) const { return g.tensors.at(size_t(i)); }
+  bool is_const(int i) const { return t(i).kind == TensorKind::Constant; }
+  // x reshaped to `shape`: a new constant when x is one, else a Reshape view.
+  int reshaped(int x, const std::vector<int64_t>& shape, const std::string& suffix) {
+    if (t(x).shape == shape) return x;
+    if (is_const(x)) return constant(suffix, shape, t(x).data);
+    return add(suffix, "Reshape", {x}, -1, {{"shape", shape}, {"allowzero", {0}}});
+  }
+};
+
+// Sliding windows of a 2-D Conv/pool: the padded input and one [N, C, OH, OW] tensor per
+// kernel tap (i, j) in C order.
+std::vector<int> window_taps(Builder& b, int x, float pad_value) {
+  const Node& n = b.n;
+  const std::vector<int64_t> xs = b.t(x).shape;
+  const std::vector<int64_t> ys = b.t(n.outputs.at(0)).shape;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  const int64_t N = xs[0], C = xs[1];
+  int64_t pb[2], pe[2], ext[2];
+  for (size_t a = 0; a < 2; ++a) {
+    ext[a] = (ys[2 + a] - 1) * s[a] + (k[a] - 1) * d[a] + 1;  // rows/cols the windows reach
+    pb[a] = p[a];
+    pe[a] = std::max<int64_t>(0, ext[a] - xs[2 + a] - pb[a]);  // may exceed pads (ceil_mode)
+  }
+  // Padding: Concat along H, then along W.
+  int xp = x;
+  std::vector<int64_t> cur = xs;
+  for (size_t a = 0; a < 2; ++a) {
+    if (pb[a] == 0 && pe[a] == 0) continue;
+    std::vector<int> parts;
+    const char* axis_name = a == 0 ? "h" : "w";
+    std::vector<int64_t> ps = cur;
+    if (pb[a] > 0) {
+      ps[2 + a] = pb[a];
+      parts.push_back(b.fill(fmt::format(".pad{}0", axis_name), ps, pad_value));
+    }
+    parts.push_back(xp);
+    if (pe[a] > 0) {
+      ps[2 + a] = pe[a];
+      parts.push_back(b.fill(fmt::format(".pad{}1", axis_name), ps, pad_value));
+    }
+    cur[2 + a] += pb[a] + pe[a];
+    xp = b.add(fmt::format(".pad{}", axis_name), "Concat", parts, -1, {{"axis", {int64_t(2 + a)}}});
+  }
+  std::vector<int> taps;
+  for (int64_t i = 0; i < k[0]; ++i)
+    for (int64_t j = 0; j < k[1]; ++j) {
+      const std::vector<int64_t> st = {0, 0, i * d[0], j * d[1]};
+      const std::vector<int64_t> en = {N, C, i * d[0] + (ys[2] - 1) * s[0] + 1, j * d[1] + (ys[3] - 1) * s[1] + 1};
+      const std::vector<int64_t> sp = {1, 1, s[0], s[1]};
+      if (st[2] == 0 && st[3] == 0 && ys[2] == cur[2] && ys[3] == cur[3]) {  // the whole (padded) input
+        taps.push_back(xp);
+        continue;
+      }
+      taps.push_back(b.add(fmt::format(".tap{}_{}", i, j), "Slice", {xp}, -1,
+                           {{"starts", st}, {"ends", en}, {"steps", sp}}));
+    }
+  return taps;
+}
+
+// The taps as one [N, C, kh*kw, OH, OW] tensor (a single tap as is).
+int stack_taps(Builder& b, const std::vector<int>& taps) {
+  if (taps.size() == 1) return taps[0];
+  std::vector<int> parts;
+  for (size_t q = 0; q < taps.size(); ++q)
+    parts.push_back(b.add(fmt::format(".u{}", q), "Unsqueeze", {taps[q]}, -1, {{"axes", {2}}}));
+  return b.add(".col", "Concat", parts, -1, {{"axis", {2}}});
+}
+
+void decompose_conv(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), w = n.inputs.at(1), y = n.outputs.at(0);
+  const std::vector<int64_t> xs = b.t(x).shape, ws = b.t(w).shape, ys = b.t(y).shape;
+  const int64_t N = xs[0], M = ws[0], grp = n.iattr("group"), Cg = ws[1];
+  const int64_t Mg = M / grp, K = Cg * ws[2] * ws[3], P = ys[2] * ys[3];
+  const int col = stack_taps(b, window_taps(b, x, 0.0f));
+  std::vector<int64_t> bd;
+  if (N > 1) bd.push_back(N);
+  if (grp > 1) bd.push_back(grp);
+  std::vector<int64_t> cs = bd, wsh, ms = bd;
+  cs.insert(cs.end(), {K, P});
+  if (grp > 1) wsh.push_back(grp);
+  wsh.insert(wsh.end(), {Mg, K});
+  ms.insert(ms.end(), {Mg, P});
+  const int colm = b.reshaped(col, cs, ".colm");
+  const int wm = b.reshaped(w, wsh, ".wmat");
+  const int prod = b.add(".matmul", "MatMul", {wm, colm}, -1);
+  (void)ms;
+  const bool bias = n.inputs.size() > 2;
+  const int yr = b.add(".out", "Reshape", {prod}, bias ? -1 : y, {{"shape", ys}, {"allowzero", {0}}});
+  if (bias) b.add(".bias", "Add", {yr, b.reshaped(n.inputs[2], {M, 1, 1}, ".b")}, y);
+}
+
+void decompose_pool(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const bool is_max = n.op == "MaxPool";
+  const std::vector<int> taps = window_taps(b, x, is_max ? -std::numeric_limits<float>::infinity() : 0.0f);
+  const int stacked = stack_taps(b, taps);
+  const bool one = taps.size() == 1;
+  if (is_max) {
+    if (one)
+      b.add(".copy", "Identity", {stacked}, y);
+    else
+      b.add(".max", "ReduceMax", {stacked}, y, {{"axes", {2}}, {"keepdims", {0}}});
+    return;
+  }
+  const int sum = one ? stacked : b.add(".sum", "ReduceSum", {stacked}, -1, {{"axes", {2}}, {"keepdims", {0}}});
+  // Per output position: fp32(1/count) of the taps counted.
+  const std::vector<int64_t> xs = b.t(x).shape, ys = b.t(y).shape;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  const bool include_pad = n.iattr("count_include_pad") != 0;
+  std::vector<std::vector<int64_t>> cnt(2);
+  for (size_t a = 0; a < 2; ++a)
+    for (int64_t o = 0; o < ys[2 + a]; ++o) {
+      int64_t c = 0;
+      for (int64_t t = 0; t < k[a]; ++t) {
+        const int64_t pos = o * s[a] - p[a] + t * d[a];
+        c += include_pad ? (pos >= -p[a] && pos < xs[2 + a] + p[2 + a]) : (pos >= 0 && pos < xs[2 + a]);
+      }
+      cnt[a].push_back(c);
+    }
+  std::vector<float> r;
+  for (int64_t i = 0; i < ys[2]; ++i)
+    for (int64_t j = 0; j < ys[3]; ++j) {
+      const int64_t c = cnt[0][size_t(i)] * cnt[1][size_t(j)];
+      if (c == 0)
+        throw CompileError(fmt::format("{}: {}: output position ({}, {}) averages no input element (pads >= kernel)",
+                                       b.g.source, b.g.describe(n), i, j));
+      r.push_back(1.0f / float(c));
+    }
+  b.add(".scale", "Mul", {sum, b.constant(".recip", {ys[2], ys[3]}, std::move(r))}, y);
+}
+
+void decompose_batchnorm(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const std::vector<int64_t> xs = b.t(x).shape;
+  const int64_t C = xs[1];
+  std::vector<int64_t> ps(xs.size() - 1, 1);
+  ps[0] = C;
+  const float eps = n.attr("epsilon");
+  const int sc = n.inputs.at(1), bi = n.inputs.at(2), mean = n.inputs.at(3), var = n.inputs.at(4);
+  if (b.is_const(sc) && b.is_const(bi) && b.is_const(mean) && b.is_const(var)) {
+    std::vector<float> a(static_cast<size_t>(C)), c(static_cast<size_t>(C));
+    for (size_t i = 0; i < size_t(C); ++i) {
+      const volatile float ve = b.t(var).data[i] + eps;  // one rounding per operation
+      const volatile float sd = std::sqrt(float(ve));
+      a[i] = b.t(sc).data[i] / float(sd);
+      const volatile float ma = b.t(mean).data[i] * a[i];
+      c[i] = b.t(bi).data[i] - float(ma);
+    }
+    const int xa = b.add(".mul", "Mul", {x, b.constant(".a", ps, std::move(a))}, -1);
+    b.add(".add", "Add", {xa, b.constant(".b", ps, std::move(c))}, y);
+    return;
+  }
+  const int d = b.add(".sub", "Sub", {x, b.reshaped(mean, ps, ".mean")}, -1);
+  const int ve = b.add(".veps", "Add", {b.reshaped(var, ps, ".var"), b.fill(".eps", {1}, eps)}, -1);
+  const int sd = b.add(".sqrt", "Sqrt", {ve}, -1);
+  const int q = b.add(".div", "Div", {d, sd}, -1);
+  const int qs = b.add(".mul", "Mul", {q, b.reshaped(sc, ps, ".scale")}, -1);
+  b.add(".add", "Add", {qs, b.reshaped(bi, ps, ".bias")}, y);
+}
+
+void decompose_layernorm(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const int64_t r = int64_t(b.t(x).shape.size()), axis = n.iattr("axis");
+  std::vector<int64_t> axes;
+  for (int64_t a = axis; a < r; ++a) axes.push_back(a);
+  const std::map<std::string, std::vector<int64_t>> red = {{"axes", axes}, {"keepdims", {1}}};
+  const int m = b.add(".mean", "ReduceMean", {x}, -1, red);
+  const int d = b.add(".sub", "Sub", {x, m}, -1);
+  const int d2 = b.add(".sq", "Mul", {d, d}, -1);
+  const int v = b.add(".var", "ReduceMean", {d2}, -1, red);
+  const int ve = b.add(".veps", "Add", {v, b.fill(".eps", {1}, n.attr("epsilon"))}, -1);
+  const int sd = b.add(".sqrt", "Sqrt", {ve}, -1);
+  const int q = b.add(".div", "Div", {d, sd}, -1);
+  const bool bias = n.inputs.size() > 2;
+  const int qs = b.add(".mul", "Mul", {q, n.inputs.at(1)}, bias ? -1 : y);
+  if (bias) b.add(".add", "Add", {qs, n.inputs[2]}, y);
+}
+
+}  // namespace
 
 std::vector<Node> decompose_softmax(Graph& g, const Node& n) {
   const int x = n.inputs.at(0), y = n.outputs.at(0);
@@ -49,6 +298,28 @@ std::vector<Node> decompose_softmax(Graph& g, const Node& n) {
     v.push_back(node(".out", "Sub", {d, ls}, y));
   }
   return v;
+}
+
+std::vector<Node> decompose(Graph& g, const Node& n) {
+  if (n.op == "Softmax" || n.op == "LogSoftmax") return decompose_softmax(g, n);
+  Builder b(g, n);
+  if (n.op == "Conv") {
+    decompose_conv(b);
+  } else if (n.op == "MaxPool" || n.op == "AveragePool") {
+    decompose_pool(b);
+  } else if (n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool") {
+    std::vector<int64_t> axes;
+    for (size_t a = 2; a < g.tensors.at(n.inputs.at(0)).shape.size(); ++a) axes.push_back(int64_t(a));
+    b.add(".reduce", n.op == "GlobalAveragePool" ? "ReduceMean" : "ReduceMax", {n.inputs.at(0)}, n.outputs.at(0),
+          {{"axes", axes}, {"keepdims", {1}}});
+  } else if (n.op == "BatchNormalization") {
+    decompose_batchnorm(b);
+  } else if (n.op == "LayerNormalization") {
+    decompose_layernorm(b);
+  } else {
+    throw CompileError(fmt::format("{}: {}: not a decomposed operator", g.source, g.describe(n)));
+  }
+  return std::move(b.nodes);
 }
 
 }  // namespace openrdu::compiler::detail

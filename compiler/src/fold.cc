@@ -81,6 +81,34 @@ const AttrSpec kAttrs[] = {
     {"Slice", "ends", AttrKind::Ints, 0, 9},
     {"Slice", "axes", AttrKind::Ints, 0, 9},
     {"Cast", "to", AttrKind::Int, 0, kAny},
+    // auto_pad is a STRING in ONNX: the importer maps NOTSET/VALID/SAME_UPPER/SAME_LOWER
+    // to 0/1/2/3 (kAutoPad*), which canonicalize() turns into explicit pads.
+    {"Conv", "auto_pad", AttrKind::Int, 0, kAny},
+    {"Conv", "dilations", AttrKind::Ints, 0, kAny},
+    {"Conv", "group", AttrKind::Int, 0, kAny},
+    {"Conv", "kernel_shape", AttrKind::Ints, 0, kAny},
+    {"Conv", "pads", AttrKind::Ints, 0, kAny},
+    {"Conv", "strides", AttrKind::Ints, 0, kAny},
+    {"MaxPool", "auto_pad", AttrKind::Int, 0, kAny},
+    {"MaxPool", "ceil_mode", AttrKind::Int, 10, kAny},
+    {"MaxPool", "dilations", AttrKind::Ints, 10, kAny},
+    {"MaxPool", "kernel_shape", AttrKind::Ints, 0, kAny},
+    {"MaxPool", "pads", AttrKind::Ints, 0, kAny},
+    {"MaxPool", "storage_order", AttrKind::Int, 8, kAny},
+    {"MaxPool", "strides", AttrKind::Ints, 0, kAny},
+    {"AveragePool", "auto_pad", AttrKind::Int, 0, kAny},
+    {"AveragePool", "ceil_mode", AttrKind::Int, 10, kAny},
+    {"AveragePool", "count_include_pad", AttrKind::Int, 7, kAny},
+    {"AveragePool", "kernel_shape", AttrKind::Ints, 0, kAny},
+    {"AveragePool", "pads", AttrKind::Ints, 0, kAny},
+    {"AveragePool", "strides", AttrKind::Ints, 0, kAny},
+    {"BatchNormalization", "epsilon", AttrKind::Float, 0, kAny},
+    {"BatchNormalization", "momentum", AttrKind::Float, 0, kAny},
+    {"BatchNormalization", "spatial", AttrKind::Int, 0, 8},
+    {"BatchNormalization", "training_mode", AttrKind::Int, 14, kAny},
+    {"LayerNormalization", "axis", AttrKind::Int, 0, kAny},
+    {"LayerNormalization", "epsilon", AttrKind::Float, 0, kAny},
+    {"LayerNormalization", "stash_type", AttrKind::Int, 0, kAny},
 };
 }  // namespace
 
@@ -130,6 +158,21 @@ void fill_attr_defaults(Node& n, int opset) {
     if (op == "ReduceSum") i("noop_with_empty_axes", 0);
   }
   if (op == "Shape") i("start", 0);
+  if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+    i("auto_pad", kAutoPadNotSet);
+    if (op == "Conv") i("group", 1);
+    if (op != "Conv") i("ceil_mode", 0);
+    if (op == "AveragePool") i("count_include_pad", 0);
+  }
+  if (op == "BatchNormalization") {
+    f("epsilon", 1e-5f);
+    i("training_mode", 0);
+  }
+  if (op == "LayerNormalization") {
+    i("axis", -1);
+    f("epsilon", 1e-5f);
+    i("stash_type", 1);
+  }
 }
 
 }  // namespace detail
@@ -137,6 +180,10 @@ void fill_attr_defaults(Node& n, int opset) {
 namespace {
 
 using detail::Value;
+using detail::kAutoPadNotSet;
+using detail::kAutoPadSameLower;
+using detail::kAutoPadSameUpper;
+using detail::kAutoPadValid;
 
 int64_t norm_axis(int64_t a, int64_t rank, const std::string& what, const char* key) {
   if (a < -rank || a >= rank)
@@ -174,6 +221,63 @@ std::vector<int64_t> const_ints(const Graph& g, const Node& n, int t, const char
     throw CompileError(fmt::format("{}: input '{}' ({}) is {}, expected int64", what, x.name, role,
                                    dtype_name(x.dtype)));
   return x.idata;
+}
+
+// Conv, MaxPool, AveragePool: explicit kernel_shape, strides, dilations, pads [top, left,
+// bottom, right] (auto_pad resolved), 2-D only.
+void canonicalize_window(const Graph& g, Node& n, const std::string& what) {
+  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+  if (x.size() != 4)
+    throw CompileError(fmt::format("{}: input '{}' {} has rank {}; only 2-D {} (rank 4, N C H W) is supported", what,
+                                   g.tensors[n.inputs[0]].name, shape_str(x), x.size(), n.op));
+  if (n.op == "Conv") {
+    const std::vector<int64_t>& w = g.tensors.at(n.inputs.at(1)).shape;
+    if (w.size() != 4)
+      throw CompileError(fmt::format("{}: weights '{}' {} must have rank 4 [M, C/group, kh, kw]", what,
+                                     g.tensors[n.inputs[1]].name, shape_str(w)));
+    const std::vector<int64_t> k(w.begin() + 2, w.end());
+    if (n.has_iattr("kernel_shape") && n.ints("kernel_shape") != k)
+      throw CompileError(fmt::format("{}: kernel_shape [{}] differs from the weights' {}", what,
+                                     fmt::join(n.ints("kernel_shape"), ","), shape_str(w)));
+    n.iattrs["kernel_shape"] = k;
+    if (n.iattr("group") < 1) throw CompileError(fmt::format("{}: group {} < 1", what, n.iattr("group")));
+  } else if (!n.has_iattr("kernel_shape")) {
+    throw CompileError(fmt::format("{}: kernel_shape is required", what));
+  }
+  auto check = [&](const char* key, size_t count, int64_t lo, int64_t dflt) {
+    if (!n.has_iattr(key)) n.iattrs[key] = std::vector<int64_t>(count, dflt);
+    const auto& v = n.ints(key);
+    if (v.size() != count)
+      throw CompileError(fmt::format("{}: {} [{}] must hold {} values (2-D)", what, key, fmt::join(v, ","), count));
+    for (int64_t e : v)
+      if (e < lo) throw CompileError(fmt::format("{}: {} [{}]: values must be >= {}", what, key, fmt::join(v, ","), lo));
+  };
+  check("kernel_shape", 2, 1, 1);
+  check("strides", 2, 1, 1);
+  check("dilations", 2, 1, 1);
+  const int64_t ap = n.iattr("auto_pad");
+  if (ap != kAutoPadNotSet && n.has_iattr("pads"))
+    throw CompileError(fmt::format("{}: pads and auto_pad are both given", what));
+  check("pads", 4, 0, 0);
+  if (ap == kAutoPadSameUpper || ap == kAutoPadSameLower) {
+    std::vector<int64_t> p(4, 0);
+    for (size_t a = 0; a < 2; ++a) {
+      const int64_t in = x[2 + a], s = n.ints("strides")[a];
+      const int64_t span = (n.ints("kernel_shape")[a] - 1) * n.ints("dilations")[a] + 1;
+      const int64_t out = (in + s - 1) / s, total = std::max<int64_t>(0, (out - 1) * s + span - in);
+      p[a] = ap == kAutoPadSameUpper ? total / 2 : total - total / 2;
+      p[2 + a] = total - p[a];
+    }
+    n.iattrs["pads"] = p;
+  } else if (ap != kAutoPadNotSet && ap != kAutoPadValid) {
+    throw CompileError(fmt::format("{}: auto_pad {} is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", what, ap));
+  }
+  n.iattrs.erase("auto_pad");
+  if (n.op == "MaxPool") {
+    if (n.has_iattr("storage_order") && n.iattr("storage_order") != 0 && n.iattr("storage_order") != 1)
+      throw CompileError(fmt::format("{}: storage_order must be 0 or 1", what));
+    n.iattrs.erase("storage_order");  // only the Indices output (not supported) depends on it
+  }
 }
 
 // Moves parameter inputs into attributes and normalizes the parameters (ir.h, Node).
@@ -319,6 +423,21 @@ void canonicalize(Graph& g, Node& n) {
     if (axes.empty())
       for (int64_t d = 0; d < r; ++d) axes.push_back(d);
     n.iattrs["axes"] = norm_axes(axes, r, what, "axes");
+  } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+    canonicalize_window(g, n, what);
+  } else if (op == "BatchNormalization") {
+    if (n.iattr("training_mode") != 0)
+      throw CompileError(fmt::format("{}: training_mode = 1 is not supported (inference only)", what));
+    if (n.has_iattr("spatial") && n.iattr("spatial") != 1)
+      throw CompileError(fmt::format("{}: spatial = 0 is not supported", what));
+    n.iattrs.erase("training_mode");
+    n.iattrs.erase("spatial");
+    n.attrs.erase("momentum");
+  } else if (op == "LayerNormalization") {
+    if (n.iattr("stash_type") != 1)
+      throw CompileError(fmt::format("{}: stash_type {} is not supported (1: fp32)", what, n.iattr("stash_type")));
+    n.iattrs.erase("stash_type");
+    n.iattrs["axis"] = {norm_axis(n.iattr("axis"), r, what, "axis")};
   } else if (op == "Slice") {
     if (!n.has_iattr("starts") || !n.has_iattr("ends"))
       throw CompileError(fmt::format("{}: starts and ends are required", what));

@@ -25,6 +25,9 @@ struct Value {
 Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& in,
                 const std::vector<int64_t>& out_shape, DType out_dtype);
 
+// Conv/MaxPool/AveragePool auto_pad codes (the ONNX importer maps the strings).
+constexpr int64_t kAutoPadNotSet = 0, kAutoPadValid = 1, kAutoPadSameUpper = 2, kAutoPadSameLower = 3;
+
 // Attribute schema shared by the ONNX importer and the YAML loader.
 enum class AttrKind { Float, Int, Ints, Tensor };
 const char* attr_kind_name(AttrKind k);  // "float (FLOAT)", ...

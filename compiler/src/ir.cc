@@ -100,6 +100,14 @@ const std::vector<OpInfo> kOps = {
     {"ReduceMax", 1, 1, kNoParam, true, false},
     {"ReduceMin", 1, 1, kNoParam, true, false},
     {"Slice", 1, 5, 1, true, false},
+    // CNN operators: lowered as compositions of the others (decompose.h).
+    {"Conv", 2, 3, kNoParam, true, false},
+    {"MaxPool", 1, 1, kNoParam, true, false},
+    {"AveragePool", 1, 1, kNoParam, true, false},
+    {"GlobalAveragePool", 1, 1, kNoParam, true, false},
+    {"GlobalMaxPool", 1, 1, kNoParam, true, false},
+    {"BatchNormalization", 5, 5, kNoParam, true, false},
+    {"LayerNormalization", 2, 3, kNoParam, true, false},
     {"Shape", 1, 1, kNoParam, false, true},
     {"ConstantOfShape", 1, 1, 0, false, true},
     {"Constant", 0, 0, kNoParam, false, true},
@@ -279,6 +287,65 @@ std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
       out.push_back(std::max<int64_t>(0, c));
     }
     return out;
+  }
+  if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+    // Canonical (fold.cc): kernel_shape, strides, dilations, pads [top, left, bottom,
+    // right], ceil_mode (pools), group (Conv); 2-D only.
+    const auto& x = in(0);
+    if (x.size() != 4)
+      throw CompileError(fmt::format("{}: input {} has rank {}; only 2-D {} (rank 4, N C H W) is supported", what,
+                                     shape_str(x), x.size(), op));
+    const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+    const bool ceil = n.has_iattr("ceil_mode") && n.iattr("ceil_mode") != 0;
+    std::vector<int64_t> out = {x[0], x[1]};
+    if (op == "Conv") {
+      const auto& w = in(1);
+      const int64_t grp = n.iattr("group");
+      if (w.size() != 4 || grp < 1 || x[1] % grp != 0 || w[0] % grp != 0 || w[1] * grp != x[1])
+        throw CompileError(fmt::format("{}: weights {} do not fit input {} with group {} (W must be [M, C/group, kh, kw])",
+                                       what, shape_str(w), shape_str(x), grp));
+      out[1] = w[0];
+      if (n.inputs.size() > 2 && in(2) != std::vector<int64_t>{w[0]})
+        throw CompileError(fmt::format("{}: bias {} must have shape [{}]", what, shape_str(in(2)), w[0]));
+    }
+    for (size_t a = 0; a < 2; ++a) {
+      const int64_t span = (k.at(a) - 1) * d.at(a) + 1, total = x[2 + a] + p.at(a) + p.at(2 + a) - span;
+      if (total < 0)
+        throw CompileError(fmt::format("{}: the kernel {} (dilated {}) is larger than the padded input {} on axis {}",
+                                       what, k.at(a), span, x[2 + a] + p.at(a) + p.at(2 + a), 2 + a));
+      int64_t o = (ceil ? (total + s.at(a) - 1) / s.at(a) : total / s.at(a)) + 1;
+      // ceil_mode: the last window must start inside the input or its begin padding.
+      if (ceil && (o - 1) * s.at(a) >= x[2 + a] + p.at(a)) --o;
+      out.push_back(o);
+    }
+    return out;
+  }
+  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
+    const auto& x = in(0);
+    if (x.size() < 3)
+      throw CompileError(fmt::format("{}: input {} needs rank >= 3 (N C spatial...)", what, shape_str(x)));
+    std::vector<int64_t> out(x.begin(), x.begin() + 2);
+    out.resize(x.size(), 1);
+    return out;
+  }
+  if (op == "BatchNormalization") {
+    const auto& x = in(0);
+    if (x.size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2 (N C ...)", what, shape_str(x)));
+    for (size_t k = 1; k < 5; ++k)
+      if (in(k) != std::vector<int64_t>{x[1]})
+        throw CompileError(fmt::format("{}: input '{}' has shape {}, expected [{}] (one value per channel)", what,
+                                       g.tensors[n.inputs[k]].name, shape_str(in(k)), x[1]));
+    return x;
+  }
+  if (op == "LayerNormalization") {
+    const auto& x = in(0);
+    const int64_t axis = n.iattr("axis");
+    const std::vector<int64_t> norm(x.begin() + axis, x.end());
+    for (size_t k = 1; k < n.inputs.size(); ++k)
+      if (broadcast_shapes(norm, in(k), what) != norm)
+        throw CompileError(fmt::format("{}: input '{}' {} does not broadcast to the normalized shape {}", what,
+                                       g.tensors[n.inputs[k]].name, shape_str(in(k)), shape_str(norm)));
+    return x;
   }
   if (!is_elementwise(op)) throw CompileError(fmt::format("{}: unsupported operator", what));
   // Elementwise: the broadcast of the inputs.

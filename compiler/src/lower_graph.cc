@@ -80,7 +80,8 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
   std::map<int, int> tcache;
   std::vector<Node> nodes;
   std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
-  // Softmax and LogSoftmax become their composition (decompose.h) first, so each part
+  // Softmax, LogSoftmax and the CNN operators (Conv, pools, normalizations) become their
+  // composition (decompose.h) first, so each part
   // goes through the rules below (the reductions, the math sequences).
   std::vector<Node> src;
   for (const Node& n0 : in.nodes) {
@@ -88,7 +89,7 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
       src.push_back(n0);
       continue;
     }
-    for (Node& k : decompose_softmax(g, n0)) src.push_back(std::move(k));
+    for (Node& k : decompose(g, n0)) src.push_back(std::move(k));
   }
   for (const Node& n0 : src) {
     Node n = n0;

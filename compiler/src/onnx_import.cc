@@ -157,6 +157,23 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
     AttrKind kind;
     if (!detail::attr_kind(n.op, a.name(), opset, kind))
       throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
+    if (a.name() == "auto_pad" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
+      if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
+        throw CompileError(fmt::format("{}: attribute 'auto_pad' must be a string (STRING)", what));
+      const std::string& v = a.s();
+      if (v == "NOTSET" || v.empty())
+        n.iattrs["auto_pad"] = {detail::kAutoPadNotSet};
+      else if (v == "VALID")
+        n.iattrs["auto_pad"] = {detail::kAutoPadValid};
+      else if (v == "SAME_UPPER")
+        n.iattrs["auto_pad"] = {detail::kAutoPadSameUpper};
+      else if (v == "SAME_LOWER")
+        n.iattrs["auto_pad"] = {detail::kAutoPadSameLower};
+      else
+        throw CompileError(fmt::format(
+            "{}: auto_pad '{}' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", what, v));
+      continue;
+    }
     const bool floats = n.op == "Constant" && a.name() == "value_floats";
     const auto want = floats ? onnx::AttributeProto::FLOATS
                       : kind == AttrKind::Float ? onnx::AttributeProto::FLOAT
@@ -325,8 +342,22 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
         if (in.empty()) throw CompileError(fmt::format("{}: an omitted optional input is not supported", what));
         n.inputs.push_back(g.find(in));
       }
-      if (np.output_size() != 1) throw CompileError(fmt::format("{}: {} outputs, expected 1", what, np.output_size()));
-      for (const auto& out : np.output()) {
+      // Trailing optional outputs may be omitted ("").
+      int nout = np.output_size();
+      while (nout > 1 && np.output(nout - 1).empty()) --nout;
+      if (nout > 1) {
+        const char* extra = n.op == "MaxPool"              ? "the Indices output"
+                            : n.op == "LayerNormalization" ? "the Mean and InvStdDev outputs"
+                            : n.op == "BatchNormalization" ? "the running mean/variance outputs (training mode)"
+                                                           : nullptr;
+        if (extra)
+          throw CompileError(fmt::format("{}: {} outputs; {} ('{}') is not supported (one output only)", what, nout,
+                                         extra, np.output(1)));
+        throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
+      }
+      if (nout != 1) throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
+      for (int ko = 0; ko < nout; ++ko) {
+        const std::string& out = np.output(ko);
         if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
         Tensor t;
         t.name = out;

@@ -14,6 +14,10 @@
 //  * Softmax/LogSoftmax along the axis: the composition the device runs (decompose.h):
 //    m = ReduceMax, d = x - m, e = Exp(d) (the device sequence), s = ReduceSum(e) (C
 //    order from -0.0), Softmax Div(e, s), LogSoftmax d - Log(s) (device sequences).
+//  * Conv, MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, BatchNormalization,
+//    LayerNormalization: likewise the composition of decompose.h (im2col by Slice and
+//    Concat, then MatMul / ReduceMax / ReduceSum and Mul; BatchNormalization folded to
+//    Mul and Add when its parameters are constants), each node with its reference.
 //  * Exp, Log, Sqrt, Reciprocal, Div, Sigmoid, Tanh, Erf, Pow, Elu, Selu, Softplus,
 //    Softsign, Mean (fp32): the device's PCU operation sequence (lower_math.h), run op
 //    by op with the device's rules; Div is a*(1/b) refined, not IEEE division (int64
@@ -300,32 +304,41 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
         if (in.size() > 2 && beta != 0.0f) y = canon(std::fma(beta, x(2).f[m * cst[0] + j * cst[1]], p));
         out.f[m * N + j] = y;
       }
-  } else if (op == "Softmax" || op == "LogSoftmax") {
-    // The composition the device runs (decompose.h): ReduceMax, Sub, Exp, ReduceSum, Div
-    // (LogSoftmax: Log, Sub), each with its own reference, on a graph of those nodes.
+  } else if (detail::is_decomposed_op(op)) {
+    // The composition the device runs (decompose.h), each node with its own reference,
+    // on a sub-graph whose inputs that are constants in g stay constants.
     Graph sub;
     sub.source = g.source;
-    Tensor tx;
-    tx.name = "x";
-    tx.kind = TensorKind::Input;
-    tx.shape = x(0).shape;
-    tx.shape_known = true;
-    const int xi = sub.add_tensor(std::move(tx));
+    std::vector<int> ins;
+    std::map<std::string, HostTensor> feed;
+    for (size_t k = 0; k < in.size(); ++k) {
+      Tensor t;
+      t.name = fmt::format("in{}", k);
+      t.shape = x(k).shape;
+      t.shape_known = true;
+      const bool is_const = g.tensors.at(n.inputs.at(k)).kind == TensorKind::Constant;
+      t.kind = is_const ? TensorKind::Constant : TensorKind::Input;
+      if (is_const)
+        t.data = x(k).f;
+      else
+        feed[t.name] = HostTensor{x(k).shape, x(k).f};
+      ins.push_back(sub.add_tensor(std::move(t)));
+      if (!is_const) sub.inputs.push_back(ins.back());
+    }
     Tensor ty;
     ty.name = "y";
     ty.kind = TensorKind::Value;
-    ty.shape = x(0).shape;
+    ty.shape = out_shape;
     ty.shape_known = true;
     ty.is_output = true;
     const int yi = sub.add_tensor(std::move(ty));
     Node k = n;
-    k.inputs = {xi};
+    k.inputs = ins;
     k.outputs = {yi};
-    sub.nodes = decompose_softmax(sub, k);
+    sub.nodes = decompose(sub, k);
     for (size_t q = 0; q < sub.nodes.size(); ++q) sub.tensors[sub.nodes[q].outputs[0]].producer = int(q);
-    sub.inputs = {xi};
     sub.outputs = {yi};
-    out.f = reference_run(sub, {{"x", HostTensor{x(0).shape, x(0).f}}}).at("y").data;
+    out.f = reference_run(sub, feed).at("y").data;
   } else if (op.rfind("Reduce", 0) == 0) {
     // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
     // fp32 value of 1/count), max from -inf, min from +inf.

@@ -604,8 +604,8 @@ TEST(YamlGraph, ErrorsNameTheLine) {
       {"inputs:\n  - {name: x, shape: [2], colour: red}\noutputs: [x]\n", "bad.yaml:2: input: unknown key 'colour'"},
       {"inputs:\n  - {name: x, shape: [2]}\nconstants:\n  - {name: c, shape: [3], values: [1, 2]}\noutputs: [x]\n",
        "bad.yaml:4: constant 'c': 2 values, shape [3] needs 3"},
-      {"inputs:\n  - {name: x, shape: [2]}\nnodes:\n  - {op: Conv, inputs: [x], outputs: [y]}\n",
-       "bad.yaml:4: node 'Conv_0' (Conv): unsupported operator"},
+      {"inputs:\n  - {name: x, shape: [2]}\nnodes:\n  - {op: LSTM, inputs: [x], outputs: [y]}\n",
+       "bad.yaml:4: node 'LSTM_0' (LSTM): unsupported operator"},
       {"inputs: [\n", "bad.yaml:2: YAML syntax error"},
       {"inputs:\n  - {name: x, shape: [0]}\noutputs: [x]\n", "bad.yaml:2: input 'x' shape [0] has a dimension of size 0"},
   };

@@ -221,8 +221,57 @@ TEST(Verifier, CatchesBrokenGraphs) {
   g2.tensors[g2.find("y")].shape = {5};
   EXPECT_THAT(error_of([&] { verify(g2); }), HasSubstr("output 'y' has shape [5], the inputs broadcast to [4]"));
   Graph g3 = g;
-  g3.nodes[0].op = "Conv";
-  EXPECT_THAT(error_of([&] { verify(g3); }), HasSubstr("node 'r' (Conv): unsupported operator"));
+  g3.nodes[0].op = "LSTM";
+  EXPECT_THAT(error_of([&] { verify(g3); }), HasSubstr("node 'r' (LSTM): unsupported operator"));
+}
+
+}  // namespace
+}  // namespace openrdu::compiler
+
+namespace openrdu::compiler {
+namespace {
+
+// CNN operators: what is out of scope is an error naming the file, the node and the
+// reason (2-D only, one output, known auto_pad values).
+TEST(CnnImport, OutOfScopeIsAnErrorNamingTheNode) {
+  auto attr_s = [](onnx::NodeProto* n, const char* name, const char* v) {
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::STRING);
+    a->set_s(v);
+  };
+  {  // 1-D Conv (rank-3 input)
+    ModelBuilder b;
+    b.input("x", {1, 2, 9});
+    b.init("w", {3, 2, 3}, std::vector<float>(18, 0.5f));
+    b.node("Conv", {"x", "w"}, {"y"}, "c1");
+    b.output("y");
+    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "cnn.onnx"); }),
+                HasSubstr("node 'c1' (Conv): input 'x' [1,2,9] has rank 3; only 2-D Conv"));
+  }
+  {  // MaxPool's Indices output
+    ModelBuilder b;
+    b.input("x", {1, 1, 4, 4});
+    auto* n = b.node("MaxPool", {"x"}, {"y", "idx"}, "mp");
+    auto* k = n->add_attribute();
+    k->set_name("kernel_shape");
+    k->set_type(onnx::AttributeProto::INTS);
+    k->add_ints(2);
+    k->add_ints(2);
+    b.output("y");
+    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "cnn.onnx"); }),
+                HasSubstr("node 'mp' (MaxPool): 2 outputs; the Indices output ('idx') is not supported"));
+  }
+  {  // unknown auto_pad
+    ModelBuilder b;
+    b.input("x", {1, 1, 4, 4});
+    b.init("w", {1, 1, 3, 3}, std::vector<float>(9, 1.0f));
+    auto* n = b.node("Conv", {"x", "w"}, {"y"}, "c2");
+    attr_s(n, "auto_pad", "SAME");
+    b.output("y");
+    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "cnn.onnx"); }),
+                HasSubstr("node 'c2' (Conv): auto_pad 'SAME' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER"));
+  }
 }
 
 }  // namespace

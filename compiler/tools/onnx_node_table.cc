@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
         "ONNX node tests in {}: the CPU reference against ONNX's expected outputs (exact, NaN == NaN; within "
         "rtol {} / atol {} for {}), and on the functional model, configuration {}, -O0/-O1/-O3, bit-exact against "
         "the CPU reference\n\n",
-        root, test::kRtol, test::kAtol, "MatMul, Gemm, Softmax, LogSoftmax, Reduce* and the math operators (Exp ... Mean)", cfg.name);
+        root, test::kRtol, test::kAtol, "MatMul, Gemm, Softmax, LogSoftmax, Reduce*, the math operators (Exp ... Mean), Conv, AveragePool, GlobalAveragePool, BatchNormalization, LayerNormalization", cfg.name);
     fmt::print("{:<28} {:>6} {:>7} {:>12} {:>9} {:>15}  {}\n", "operator", "found", "ref ok", "not lowered",
                "compiled", "passed on func", "worst ref error (abs / rel)");
     Row total;

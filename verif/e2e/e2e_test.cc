@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <set>
 
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
@@ -175,6 +176,36 @@ TEST_P(E2EMatMul, MlpMatchesPyTorchAndReference) {
   const auto ref = compiler::reference_run(g, {{"x", {x.shape, x.data}}});
   const auto& y = res.outputs.at("y");
   expect_bits(y, ref.at("y"), "mlp on " + backend + " vs CPU reference");
+  ASSERT_EQ(y.shape, want.shape);
+  for (size_t k = 0; k < want.data.size(); ++k)
+    EXPECT_LE(std::fabs(y.data[k] - want.data[k]), 1e-5 + 1e-4 * std::fabs(want.data[k]))
+        << "element " << k << ": device " << y.data[k] << ", PyTorch " << want.data[k];
+}
+
+// The example CNN (examples/cnn: Conv 3x3 pad 1 -> BatchNormalization -> Relu ->
+// MaxPool 2 -> Conv 3x3 -> Relu -> GlobalAveragePool -> Flatten -> Gemm, exported from
+// PyTorch): the CNN operators lowered as their compositions (decompose.h), compiled for
+// tiny at -O1; equal to the CPU reference bit for bit and to PyTorch within rtol 1e-4,
+// atol 1e-5.
+TEST_P(E2EMatMul, CnnMatchesPyTorchAndReference) {
+  const std::string backend = GetParam();
+  const fs::path dir = fs::path(OPENRDU_EXAMPLES_DIR) / "cnn";
+  const arch::Config cfg = arch::load_config("tiny");
+  const compiler::Graph g = compiler::import_onnx_file((dir / "model.onnx").string());
+  std::set<std::string> ops;
+  for (const auto& n : g.nodes) ops.insert(n.op);
+  for (const char* op : {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"})
+    EXPECT_TRUE(ops.count(op)) << "examples/cnn/model.onnx has no " << op << " node";
+  compiler::Options o;
+  o.opt_level = 1;
+  const pef::Pef pef = compiler::compile_graph(g, cfg, o);
+  const runtime::HostTensor x = runtime::read_npy((dir / "inputs" / "x.npy").string());
+  const runtime::HostTensor want = runtime::read_npy((dir / "expected" / "y.npy").string());
+  auto dev = open_tiny(backend, cfg);
+  const auto res = run_pef(*dev, backend, cfg, pef, {{"x", x}});
+  const auto ref = compiler::reference_run(g, {{"x", {x.shape, x.data}}});
+  const auto& y = res.outputs.at("y");
+  expect_bits(y, ref.at("y"), "cnn on " + backend + " vs CPU reference");
   ASSERT_EQ(y.shape, want.shape);
   for (size_t k = 0; k < want.data.size(); ++k)
     EXPECT_LE(std::fabs(y.data[k] - want.data[k]), 1e-5 + 1e-4 * std::fabs(want.data[k]))
