@@ -291,6 +291,49 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
   for (const char* y : yamls) run_graph(compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y);
 }
 
+// The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
+// test per operator (Conv with strides and padding, MaxPool, AveragePool, inference
+// BatchNormalization) and a LayerNormalization graph (its node tests add the optional
+// Mean/InvStdDev outputs, which are not supported), equal to the CPU reference bit for
+// bit (the node suite checks the reference against ONNX's outputs).
+TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  compiler::Options o;
+  o.opt_level = 1;
+  auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
+                       const std::string& what) {
+    std::map<std::string, runtime::HostTensor> inputs;
+    for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
+    const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
+    const auto ref = compiler::reference_run(g, cin);
+    for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
+  };
+  for (const char* model : {"test_conv_with_strides_padding", "test_maxpool_2d_pads", "test_averagepool_2d_pads",
+                            "test_batchnorm_example"}) {
+    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
+    std::map<std::string, compiler::HostTensor> cin;
+    for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
+      std::string name;
+      auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
+      cin[name] = t;
+    }
+    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), cin, model);
+  }
+  compiler::HostTensor x{{3, 8}, {}};
+  for (int k = 0; k < 24; ++k) x.data.push_back(float((k * 7) % 11) * 0.37f - 1.5f);
+  run_graph(compiler::load_yaml_string(
+                "opset: 17\ninputs:\n  - {name: x, shape: [3, 8]}\nconstants:\n"
+                "  - {name: g, shape: [8], values: [1, 0.5, 2, -1, 1.5, 0.25, 1, 3]}\n"
+                "  - {name: b, shape: [8], values: [0, 0.1, -0.2, 0.3, 0, 1, -1, 0.5]}\n"
+                "nodes:\n  - {op: LayerNormalization, name: ln, inputs: [x, g, b], outputs: [y], "
+                "attrs: {axis: -1, epsilon: 0.00001}}\noutputs:\n  - y\n",
+                "ln.yaml"),
+            {{"x", x}}, "LayerNormalization");
+}
+
 // PCU special functions (compiler/src/lower_math.h): one graph with every function class
 // (exp, log, reciprocal/div, sqrt, tanh, sigmoid, erf, Pow via exp(y*log x)) on special
 // values (NaN, +-0, +-inf, subnormals) and ordinary ones, compiled for tiny at -O0 and
