@@ -32,6 +32,21 @@ uint64_t seed_from_env() {
   return s ? std::strtoull(s, nullptr, 0) : 20240601ull;
 }
 
+// OPENRDU_FP_SCALE multiplies the random sets of each check (default 1: 1 M per ALU
+// opcode, 4 M operand pairs for add/sub/mul/min/max; ctest's tb_fp.ten_million_per_op,
+// labelled slow, runs 10).
+uint64_t fp_scale() {
+  const char* s = std::getenv("OPENRDU_FP_SCALE");
+  if (!s || !*s) return 1;
+  char* end = nullptr;
+  const unsigned long long v = std::strtoull(s, &end, 10);
+  if (*end || v < 1 || v > 1000) {
+    std::fprintf(stderr, "OPENRDU_FP_SCALE='%s': expected an integer in 1..1000\n", s);
+    std::exit(2);
+  }
+  return v;
+}
+
 float f32(uint32_t u) {
   float f;
   std::memcpy(&f, &u, 4);
@@ -263,7 +278,8 @@ TEST(Fp, RandomAndEdgePairs) {
   Harness h;
   Gen g(seed);
   Checker c{seed};
-  constexpr uint64_t kRandom = 1'000'000, kBiased = 3'000'000;
+  const uint64_t kRandom = 1'000'000 * fp_scale(), kBiased = 3'000'000 * fp_scale();
+  std::printf("%llu random and %llu biased pairs\n", (unsigned long long)kRandom, (unsigned long long)kBiased);
   for (uint64_t i = 0; i < kRandom; ++i) c.all(h, i, g.bits(), g.bits());
   for (uint64_t i = 0; i < kBiased; ++i) {
     uint32_t a = g.one(), b = g.other(a);
@@ -455,7 +471,7 @@ TEST(Fp, AluEveryOpcodeRandom) {
   const uint64_t seed = seed_from_env();
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Harness h;
-  constexpr uint64_t kPerOp = 1'000'000;
+  const uint64_t kPerOp = 1'000'000 * fp_scale();
   uint64_t errors = 0;
   for (uint32_t o = 1; o < openrdu::gen::kNumOpcodes; ++o) {
     const auto op = static_cast<Opcode>(o);
