@@ -6,6 +6,8 @@
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
 #   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
 #               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json
+#   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
+#               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
 JOBS     ?= $(shell nproc)
 CONFIG   ?= small
@@ -20,12 +22,12 @@ GEMM_BUDGET_S ?= 600
 DIGITS_BACKEND ?= verilator
 DIGITS_CONFIG ?= tiny
 
-.PHONY: all deps configure build test sim lint demo bench gen-docs clean help
+.PHONY: all deps configure build test sim lint demo bench coverage gen-docs clean help
 
 all: build
 
 help:
-	@sed -n 2,8p Makefile
+	@sed -n 2,10p Makefile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -52,6 +54,9 @@ demo: configure
 	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND) $(DIGITS_BACKEND) $(DIGITS_CONFIG)
+
+coverage: deps
+	bash scripts/coverage.sh $(BUILD)-cov
 
 bench: build
 	$(BUILD)/bin/dmaspeed --config tiny --backend func --max-mib 64

@@ -24,6 +24,7 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
 #include "../common/unit_bus.h"
+#include "../common/coverage.h"
 
 namespace {
 
@@ -126,6 +127,7 @@ struct Result {
 class AgcuTb {
  public:
   explicit AgcuTb(const arch::Config& cfg) : cfg_(cfg), mem_(kMemWords) { bus_.reset(); }
+  ~AgcuTb() { openrdu::tb::coverage_collect(top_.contextp()); }
   void tick() { bus_.tick(); }
   void configure(const arch::AgcuConfig& c, std::mt19937_64& rng) {
     cfg_words_ = c;
@@ -678,3 +680,5 @@ TEST(Agcu, ErrorResponse) {
 }
 
 }  // namespace
+
+OPENRDU_TB_COVERAGE("tb_agcu");

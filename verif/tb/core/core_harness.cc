@@ -6,6 +6,7 @@
 #include <queue>
 #include <stdexcept>
 
+#include "../common/coverage.h"
 #include "Vrdu_core_tiny.h"
 #include "openrdu/gen/regs.h"
 
@@ -54,7 +55,10 @@ CoreTb::CoreTb(TestDram& dram, DramTiming t, uint64_t seed)
   reset();
 }
 
-CoreTb::~CoreTb() { top_->final(); }
+CoreTb::~CoreTb() {
+  top_->final();
+  tb::coverage_collect(top_->contextp());
+}
 
 void CoreTb::reset() {
   top_->rst_ni = 0;

@@ -5,12 +5,15 @@
 // Seed: OPENRDU_SEED (default 1).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fmt/format.h>
 
 #include "core_harness.h"
+#include "../common/coverage.h"
 #include "openrdu/arch/crc32.h"
 #include "openrdu/gen/regs.h"
 #include "openrdu/model/core.h"
@@ -595,7 +598,10 @@ arch::AgcuStream random_v2_stream(std::mt19937_64& rng, uint32_t nv, uint32_t lo
 }
 
 TEST_F(CoreTest, RandomPrograms) {
-  const int kPrograms = 1000;
+  // OPENRDU_TB_PROGRAMS overrides the count (make coverage runs fewer: instrumented
+  // models are several times slower); the regression runs 1,000.
+  const char* np = std::getenv("OPENRDU_TB_PROGRAMS");
+  const int kPrograms = np && *np ? std::max(20, std::atoi(np)) : 1000;
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 7);
   int done = 0, tries = 0, v2_streams = 0, nbuf_pmus = 0;
   uint64_t total_cycles = 0;
@@ -712,3 +718,5 @@ TEST_F(CoreTest, RandomPrograms) {
 }
 
 }  // namespace
+
+OPENRDU_TB_COVERAGE("tb_core");

@@ -23,6 +23,7 @@
 #include "openrdu/model/units.h"
 #include "verilated.h"
 #include "../common/unit_bus.h"
+#include "../common/coverage.h"
 
 using openrdu::arch::Opcode;
 using openrdu::arch::PcuConfig;
@@ -75,6 +76,8 @@ class Dut {
     top_.rst_ni = 1;
     tick();
   }
+  ~Dut() { openrdu::tb::coverage_collect(&ctx_); }
+
 
   uint64_t cycle() const { return cycle_; }
   Vrdu_pcu_tiny& top() { return top_; }
@@ -771,3 +774,5 @@ TEST(Pcu, AccModeOnePerCycle) {
 }
 
 }  // namespace
+
+OPENRDU_TB_COVERAGE("tb_pcu");

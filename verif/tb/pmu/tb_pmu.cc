@@ -19,6 +19,7 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
 #include "../common/unit_bus.h"
+#include "../common/coverage.h"
 
 namespace {
 
@@ -65,6 +66,7 @@ std::vector<uint32_t> tile_addrs(const arch::PmuSide& s) {
 class PmuTb {
  public:
   explicit PmuTb(const arch::Config& cfg) : cfg_(cfg), model_(cfg_) { bus_.reset(); }
+  ~PmuTb() { openrdu::tb::coverage_collect(top_.contextp()); }
   void tick() { bus_.tick(); }
   void configure(const arch::PmuConfig& c, std::mt19937_64& rng) { configure(c.encode(), rng); }
   void configure(const std::vector<uint32_t>& words, std::mt19937_64& rng) {
@@ -492,3 +494,5 @@ TEST(Pmu, DoneSemantics) {
 }
 
 }  // namespace
+
+OPENRDU_TB_COVERAGE("tb_pmu");

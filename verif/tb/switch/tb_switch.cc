@@ -15,6 +15,7 @@
 #include "Vrdu_switch_tiny.h"
 #include "openrdu/arch/config.h"
 #include "../common/unit_bus.h"
+#include "../common/coverage.h"
 
 namespace {
 
@@ -39,6 +40,8 @@ class SwitchTb {
     top_.rst_ni = 1;
     tick();
   }
+  ~SwitchTb() { openrdu::tb::coverage_collect(top_.contextp()); }
+
   uint32_t words(int net) const { return net == 0 ? lanes_ : 1; }
   uint32_t mask(int net) const { return net == 2 ? 1u : 0xFFFFFFFFu; }
 
@@ -278,3 +281,5 @@ TEST(Switch, HeldWhileNotRunning) {
 }
 
 }  // namespace
+
+OPENRDU_TB_COVERAGE("tb_switch");
