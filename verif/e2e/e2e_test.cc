@@ -161,11 +161,17 @@ runtime::RunResult run_pef(driver::Device& dev, const std::string& backend, cons
   return res;
 }
 
-TEST_P(E2EMatMul, MlpMatchesPyTorchAndReference) {
-  const std::string backend = GetParam();
-  const fs::path dir = fs::path(OPENRDU_EXAMPLES_DIR) / "mlp";
+// An example of examples/ (model.onnx, inputs/x.npy, expected/y.npy from PyTorch)
+// compiled for tiny at -O1 and run on `backend`: equal to the CPU reference bit for bit
+// and to PyTorch within rtol 1e-4, atol 1e-5 (PyTorch sums in another order). `ops`: node
+// types the model must hold (so the example tests what it is meant to).
+void check_example(const std::string& example, const std::string& backend, std::initializer_list<const char*> ops) {
+  const fs::path dir = fs::path(OPENRDU_EXAMPLES_DIR) / example;
   const arch::Config cfg = arch::load_config("tiny");
   const compiler::Graph g = compiler::import_onnx_file((dir / "model.onnx").string());
+  std::set<std::string> have;
+  for (const auto& n : g.nodes) have.insert(n.op);
+  for (const char* op : ops) EXPECT_TRUE(have.count(op)) << "examples/" << example << "/model.onnx has no " << op;
   compiler::Options o;
   o.opt_level = 1;
   const pef::Pef pef = compiler::compile_graph(g, cfg, o);
@@ -175,62 +181,54 @@ TEST_P(E2EMatMul, MlpMatchesPyTorchAndReference) {
   const auto res = run_pef(*dev, backend, cfg, pef, {{"x", x}});
   const auto ref = compiler::reference_run(g, {{"x", {x.shape, x.data}}});
   const auto& y = res.outputs.at("y");
-  expect_bits(y, ref.at("y"), "mlp on " + backend + " vs CPU reference");
+  expect_bits(y, ref.at("y"), example + " on " + backend + " vs CPU reference");
   ASSERT_EQ(y.shape, want.shape);
   for (size_t k = 0; k < want.data.size(); ++k)
     EXPECT_LE(std::fabs(y.data[k] - want.data[k]), 1e-5 + 1e-4 * std::fabs(want.data[k]))
-        << "element " << k << ": device " << y.data[k] << ", PyTorch " << want.data[k];
+        << example << " element " << k << ": device " << y.data[k] << ", PyTorch " << want.data[k];
 }
+
+// The inputs of an ONNX node test's first data set, by name.
+std::map<std::string, compiler::HostTensor> node_test_inputs(const fs::path& d) {
+  std::map<std::string, compiler::HostTensor> cin;
+  for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
+    std::string name;
+    auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
+    cin[name] = t;
+  }
+  return cin;
+}
+
+// Compile g for tiny with `o`, run it on dev, expect every output equal to the CPU
+// reference bit for bit.
+void check_graph(driver::Device& dev, const std::string& backend, const compiler::Graph& g,
+                 const std::map<std::string, compiler::HostTensor>& cin, const std::string& what,
+                 const compiler::Options& o = {}) {
+  const arch::Config cfg = arch::load_config("tiny");
+  std::map<std::string, runtime::HostTensor> inputs;
+  for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
+  const auto res = run_pef(dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
+  const auto ref = compiler::reference_run(g, cin);
+  for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
+}
+
+// The example MLP (examples/mlp: Flatten -> Gemm -> Relu -> Gemm, exported from PyTorch).
+TEST_P(E2EMatMul, MlpMatchesPyTorchAndReference) { check_example("mlp", GetParam(), {"Gemm", "Relu"}); }
 
 // The example CNN (examples/cnn: Conv 3x3 pad 1 -> BatchNormalization -> Relu ->
 // MaxPool 2 -> Conv 3x3 -> Relu -> GlobalAveragePool -> Flatten -> Gemm, exported from
-// PyTorch): the CNN operators lowered as their compositions (decompose.h), compiled for
-// tiny at -O1; equal to the CPU reference bit for bit and to PyTorch within rtol 1e-4,
-// atol 1e-5.
+// PyTorch): the CNN operators lowered as their compositions (decompose.h).
 TEST_P(E2EMatMul, CnnMatchesPyTorchAndReference) {
-  const std::string backend = GetParam();
-  const fs::path dir = fs::path(OPENRDU_EXAMPLES_DIR) / "cnn";
-  const arch::Config cfg = arch::load_config("tiny");
-  const compiler::Graph g = compiler::import_onnx_file((dir / "model.onnx").string());
-  std::set<std::string> ops;
-  for (const auto& n : g.nodes) ops.insert(n.op);
-  for (const char* op : {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"})
-    EXPECT_TRUE(ops.count(op)) << "examples/cnn/model.onnx has no " << op << " node";
-  compiler::Options o;
-  o.opt_level = 1;
-  const pef::Pef pef = compiler::compile_graph(g, cfg, o);
-  const runtime::HostTensor x = runtime::read_npy((dir / "inputs" / "x.npy").string());
-  const runtime::HostTensor want = runtime::read_npy((dir / "expected" / "y.npy").string());
-  auto dev = open_tiny(backend, cfg);
-  const auto res = run_pef(*dev, backend, cfg, pef, {{"x", x}});
-  const auto ref = compiler::reference_run(g, {{"x", {x.shape, x.data}}});
-  const auto& y = res.outputs.at("y");
-  expect_bits(y, ref.at("y"), "cnn on " + backend + " vs CPU reference");
-  ASSERT_EQ(y.shape, want.shape);
-  for (size_t k = 0; k < want.data.size(); ++k)
-    EXPECT_LE(std::fabs(y.data[k] - want.data[k]), 1e-5 + 1e-4 * std::fabs(want.data[k]))
-        << "element " << k << ": device " << y.data[k] << ", PyTorch " << want.data[k];
+  check_example("cnn", GetParam(), {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"});
 }
 
 TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
   const std::string backend = GetParam();
-  const arch::Config cfg = arch::load_config("tiny");
-  auto dev = open_tiny(backend, cfg);
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
   for (const char* model : {"test_matmul_3d", "test_transpose_all_permutations_3"}) {
     const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
     ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    const compiler::Graph g = compiler::import_onnx_file((d / "model.onnx").string());
-    std::map<std::string, runtime::HostTensor> inputs;
-    std::map<std::string, compiler::HostTensor> cin;
-    for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
-      inputs[name] = {t.shape, t.data};
-      cin[name] = t;
-    }
-    const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg), inputs);
-    const auto ref = compiler::reference_run(g, cin);
-    for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, std::string(model) + " " + name);
+    check_graph(*dev, backend, compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
   }
 }
 
@@ -239,30 +237,17 @@ TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
 // for tiny at -O1, equal to the CPU reference bit for bit.
 TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
   const std::string backend = GetParam();
-  const arch::Config cfg = arch::load_config("tiny");
-  auto dev = open_tiny(backend, cfg);
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
   compiler::Options o;
   o.opt_level = 1;
   auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
-                       const std::string& what) {
-    std::map<std::string, runtime::HostTensor> inputs;
-    for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
-    const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
-    const auto ref = compiler::reference_run(g, cin);
-    for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
-  };
+                       const std::string& what) { check_graph(*dev, backend, g, cin, what, o); };
   for (const char* model : {"test_reduce_mean_do_not_keepdims_random", "test_reduce_max_negative_axes_keepdims_random",
                             "test_reduce_min_default_axes_keepdims_random", "test_concat_3d_axis_1",
                             "test_softmax_axis_1", "test_logsoftmax_axis_1"}) {
     const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
     ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    std::map<std::string, compiler::HostTensor> cin;
-    for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
-      cin[name] = t;
-    }
-    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), cin, model);
+    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
   }
   // The node tests of ReduceSum, Slice and Gather take their parameters as int64 graph
   // inputs: YAML graphs with constant parameters instead (x: [5, 6]).
@@ -298,29 +283,16 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
 // bit (the node suite checks the reference against ONNX's outputs).
 TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
   const std::string backend = GetParam();
-  const arch::Config cfg = arch::load_config("tiny");
-  auto dev = open_tiny(backend, cfg);
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
   compiler::Options o;
   o.opt_level = 1;
   auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
-                       const std::string& what) {
-    std::map<std::string, runtime::HostTensor> inputs;
-    for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
-    const auto res = run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
-    const auto ref = compiler::reference_run(g, cin);
-    for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
-  };
+                       const std::string& what) { check_graph(*dev, backend, g, cin, what, o); };
   for (const char* model : {"test_conv_with_strides_padding", "test_maxpool_2d_pads", "test_averagepool_2d_pads",
                             "test_batchnorm_example"}) {
     const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
     ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    std::map<std::string, compiler::HostTensor> cin;
-    for (int i = 0; fs::exists(d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")); ++i) {
-      std::string name;
-      auto t = compiler::load_tensor_pb((d / "test_data_set_0" / ("input_" + std::to_string(i) + ".pb")).string(), &name);
-      cin[name] = t;
-    }
-    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), cin, model);
+    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
   }
   compiler::HostTensor x{{3, 8}, {}};
   for (int k = 0; k < 24; ++k) x.data.push_back(float((k * 7) % 11) * 0.37f - 1.5f);
