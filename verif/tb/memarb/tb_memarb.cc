@@ -1,0 +1,203 @@
+// rdu_mem_arb with 5 requesters (0 the configuration controller, 1 + k AGCU k) on 2
+// memory ports, as in small's core (docs/architecture.md section 5), against a
+// reference of its rules, cycle by cycle, with random request traffic, random port
+// back-pressure and random response latency:
+//  * requester 0 and AGCU k use port (k mod 2); a port's request is the round-robin
+//    choice among its valid requesters from the pointer after the last grant, with that
+//    requester's fields unchanged, and only the granted requester sees ready;
+//  * a response on port p reaches exactly the requester whose id range holds its id
+//    (0; 1+3k .. 3+3k), with the port's data and error;
+//  * no request is lost or duplicated, and each requester's responses come back in its
+//    request order.
+// Seed: OPENRDU_SEED (default 1).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <deque>
+#include <random>
+#include <algorithm>
+#include <cstdio>
+
+#include "Vmem_arb_tb_top_tiny.h"
+
+namespace {
+
+constexpr int kN = 5, kP = 2;
+constexpr uint32_t kLanes = 4;  // tiny
+
+int port_of(int i) { return i == 0 ? 0 : (i - 1) % kP; }
+bool owns(int i, uint32_t id) { return i == 0 ? id == 0 : id >= uint32_t(3 * i - 2) && id <= uint32_t(3 * i); }
+
+struct Req {
+  bool we = false;
+  uint32_t addr = 0, id = 0, wmask = 0;
+  uint32_t wdata[kLanes] = {};
+  uint64_t seq = 0;  // per requester
+};
+struct Rsp {
+  uint32_t id = 0, err = 0, data[kLanes] = {};
+  uint64_t ready = 0;
+};
+
+uint64_t seed_from_env() {
+  const char* s = std::getenv("OPENRDU_SEED");
+  return s && *s ? std::strtoull(s, nullptr, 0) : 1;
+}
+
+void run(uint64_t seed, int cycles, double p_req, double p_ready, int max_lat) {
+  Vmem_arb_tb_top_tiny top;
+  std::mt19937_64 rng(seed);
+  auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
+  auto tick = [&] {
+    top.clk_i = 1;
+    top.eval();
+    top.clk_i = 0;
+    top.eval();
+  };
+  top.clk_i = 0;
+  top.rst_ni = 0;
+  top.req_valid_i = 0;
+  top.mem_rsp_valid_i = 0;
+  top.mem_req_ready_i = 0;
+  tick();
+  tick();
+  top.rst_ni = 1;
+
+  bool pending[kN] = {};
+  Req cur[kN];
+  uint64_t sent[kN] = {}, accepted[kN] = {}, answered[kN] = {};
+  std::deque<uint64_t> order[kN];  // seq of accepted requests awaiting a response
+  std::deque<std::pair<Rsp, uint64_t>> dram[kP];  // response, seq (for the check)
+  int ptr[kP] = {0, 0};
+  uint64_t grants = 0, responses = 0;
+
+  for (int c = 0; c < cycles; ++c) {
+    // Requesters: keep a pending request, or make a new one.
+    uint32_t valid = 0, we = 0;
+    for (int i = 0; i < kN; ++i) {
+      if (!pending[i] && chance(p_req)) {
+        Req r;
+        r.we = chance(0.3);
+        r.addr = uint32_t(rng()) & ~3u;
+        r.id = i == 0 ? 0 : uint32_t(3 * i - 2) + uint32_t(rng() % 3);
+        r.wmask = uint32_t(rng()) & 0xF;
+        for (auto& w : r.wdata) w = uint32_t(rng());
+        r.seq = sent[i]++;
+        cur[i] = r;
+        pending[i] = true;
+      }
+      if (pending[i]) valid |= 1u << i;
+      if (pending[i] && cur[i].we) we |= 1u << i;
+      top.req_addr_i[i] = cur[i].addr;
+      top.req_id_i[i] = cur[i].id;
+      top.req_wmask_i[i] = cur[i].wmask;
+      for (uint32_t w = 0; w < kLanes; ++w) top.req_wdata_i[i][w] = cur[i].wdata[w];
+    }
+    top.req_valid_i = valid;
+    top.req_we_i = we;
+    // Ports: random ready; the head response once its latency has passed.
+    uint32_t ready = 0, rvalid = 0, rerr = 0, rid = 0;
+    for (int p = 0; p < kP; ++p) {
+      if (chance(p_ready)) ready |= 1u << p;
+      if (!dram[p].empty() && dram[p].front().first.ready <= uint64_t(c)) {
+        const Rsp& r = dram[p].front().first;
+        rvalid |= 1u << p;
+        rerr |= r.err << p;
+        rid |= r.id << (8 * p);
+        for (uint32_t w = 0; w < kLanes; ++w) top.mem_rsp_rdata_i[p * kLanes + w] = r.data[w];
+      }
+    }
+    top.mem_req_ready_i = ready;
+    top.mem_rsp_valid_i = rvalid;
+    top.mem_rsp_err_i = rerr;
+    top.mem_rsp_id_i = rid;
+    top.eval();
+
+    // Requests: the reference grant per port.
+    uint32_t want_ready = 0;
+    for (int p = 0; p < kP; ++p) {
+      int g = -1;
+      for (int j = 0; j < kN && g < 0; ++j) {
+        const int i = (ptr[p] + j) % kN;
+        if (port_of(i) == p && (valid >> i & 1)) g = i;
+      }
+      ASSERT_EQ(top.mem_req_valid_o >> p & 1, g >= 0 ? 1u : 0u) << "cycle " << c << " port " << p;
+      ASSERT_EQ(top.mem_rsp_ready_o >> p & 1, 1u) << "port " << p;
+      if (g < 0) continue;
+      const Req& r = cur[g];
+      ASSERT_EQ(uint32_t(top.mem_req_addr_o >> (32 * p)), r.addr) << "cycle " << c << " port " << p << " requester " << g;
+      ASSERT_EQ(uint32_t(top.mem_req_id_o >> (8 * p)) & 0xFF, r.id) << "cycle " << c << " port " << p;
+      ASSERT_EQ(top.mem_req_we_o >> p & 1, r.we ? 1u : 0u) << "cycle " << c << " port " << p;
+      ASSERT_EQ((top.mem_req_wmask_o >> (kLanes * p)) & 0xF, r.wmask) << "cycle " << c << " port " << p;
+      for (uint32_t w = 0; w < kLanes; ++w)
+        ASSERT_EQ(top.mem_req_wdata_o[p * kLanes + w], r.wdata[w]) << "cycle " << c << " port " << p << " word " << w;
+      if (ready >> p & 1) {
+        want_ready |= 1u << g;
+        ptr[p] = (g + 1) % kN;
+        ++accepted[g];
+        ++grants;
+        order[g].push_back(r.seq);
+        Rsp rsp;
+        rsp.id = r.id;
+        rsp.err = chance(0.05) ? 1 : 0;
+        rsp.ready = uint64_t(c) + 1 + rng() % uint64_t(max_lat);
+        if (!dram[p].empty()) rsp.ready = std::max(rsp.ready, dram[p].back().first.ready);  // in order per port
+        // The data names the requester and its sequence number (the order check).
+        rsp.data[0] = uint32_t(g);
+        rsp.data[1] = uint32_t(r.seq);
+        rsp.data[2] = uint32_t(rng());
+        rsp.data[3] = uint32_t(rng());
+        dram[p].push_back({rsp, r.seq});
+        pending[g] = false;
+      }
+    }
+    ASSERT_EQ(uint32_t(top.req_ready_o), want_ready) << "cycle " << c << ": ready of the granted requesters only";
+
+    // Responses: to the owner of the id, with the port's data.
+    uint32_t want_rsp = 0;
+    for (int p = 0; p < kP; ++p) {
+      if (!(rvalid >> p & 1)) continue;
+      const Rsp& r = dram[p].front().first;
+      for (int i = 0; i < kN; ++i) {
+        if (port_of(i) != p || !owns(i, r.id)) continue;
+        want_rsp |= 1u << i;
+        ASSERT_EQ(top.rsp_id_o[i], r.id) << "cycle " << c << " requester " << i;
+        ASSERT_EQ(top.rsp_err_o >> i & 1, r.err) << "cycle " << c << " requester " << i;
+        for (uint32_t w = 0; w < kLanes; ++w)
+          ASSERT_EQ(top.rsp_rdata_o[i][w], r.data[w]) << "cycle " << c << " requester " << i << " word " << w;
+        ASSERT_EQ(r.data[0], uint32_t(i)) << "a response of requester " << r.data[0] << " reached " << i;
+        ASSERT_FALSE(order[i].empty()) << "cycle " << c << ": requester " << i << " got a response it did not ask for";
+        ASSERT_EQ(uint64_t(r.data[1]), order[i].front()) << "requester " << i << ": responses out of request order";
+        order[i].pop_front();
+        ++answered[i];
+      }
+      dram[p].pop_front();
+      ++responses;
+    }
+    ASSERT_EQ(uint32_t(top.rsp_valid_o), want_rsp) << "cycle " << c;
+    tick();
+  }
+  for (int i = 0; i < kN; ++i) {
+    EXPECT_GT(accepted[i], uint64_t(cycles) / 40) << "requester " << i << " starved";
+    EXPECT_EQ(answered[i] + order[i].size(), accepted[i]) << "requester " << i << ": a response lost or doubled";
+    EXPECT_LE(sent[i] - accepted[i], 1u) << "requester " << i << ": at most its pending request not accepted";
+  }
+  std::printf("seed %llu: %llu grants, %llu responses in %d cycles (p_req %.2f, p_ready %.2f)\n",
+              (unsigned long long)seed, (unsigned long long)grants, (unsigned long long)responses, cycles, p_req,
+              p_ready);
+  top.final();
+}
+
+TEST(MemArb, TwoPortsRandomTraffic) {
+  const uint64_t seed = seed_from_env();
+  run(seed, 200'000, 0.5, 0.7, 30);
+}
+
+TEST(MemArb, TwoPortsSaturated) {
+  // Every requester always requesting, ports always ready: each port grants one request
+  // per cycle, round-robin (port 0: requesters 0, 1, 3; port 1: 2, 4).
+  const uint64_t seed = seed_from_env() + 100;
+  run(seed, 50'000, 1.0, 1.0, 8);
+}
+
+}  // namespace
