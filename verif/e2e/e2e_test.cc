@@ -212,6 +212,14 @@ void check_graph(driver::Device& dev, const std::string& backend, const compiler
   for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
 }
 
+// An ONNX node test of libonnx-testdata (its first data set) through check_graph.
+void check_node_test(driver::Device& dev, const std::string& backend, const std::string& model,
+                     const compiler::Options& o = {}) {
+  const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+  ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
+  check_graph(dev, backend, compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model, o);
+}
+
 // The example MLP (examples/mlp: Flatten -> Gemm -> Relu -> Gemm, exported from PyTorch).
 TEST_P(E2EMatMul, MlpMatchesPyTorchAndReference) { check_example("mlp", GetParam(), {"Gemm", "Relu"}); }
 
@@ -226,9 +234,7 @@ TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
   const std::string backend = GetParam();
   auto dev = open_tiny(backend, arch::load_config("tiny"));
   for (const char* model : {"test_matmul_3d", "test_transpose_all_permutations_3"}) {
-    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
-    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    check_graph(*dev, backend, compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
+    check_node_test(*dev, backend, model);
   }
 }
 
@@ -240,14 +246,10 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
   auto dev = open_tiny(backend, arch::load_config("tiny"));
   compiler::Options o;
   o.opt_level = 1;
-  auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
-                       const std::string& what) { check_graph(*dev, backend, g, cin, what, o); };
   for (const char* model : {"test_reduce_mean_do_not_keepdims_random", "test_reduce_max_negative_axes_keepdims_random",
                             "test_reduce_min_default_axes_keepdims_random", "test_concat_3d_axis_1",
                             "test_softmax_axis_1", "test_logsoftmax_axis_1"}) {
-    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
-    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
+    check_node_test(*dev, backend, model, o);
   }
   // The node tests of ReduceSum, Slice and Gather take their parameters as int64 graph
   // inputs: YAML graphs with constant parameters instead (x: [5, 6]).
@@ -273,7 +275,7 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
       "opset: 13\ninputs:\n  - {name: x, shape: [5, 6]}\nconstants:\n"
       "  - {name: i, shape: [2, 3], dtype: int64, values: [4, 2, 0, 1, -1, 3]}\n"
       "nodes:\n  - {op: Gather, name: emb, inputs: [x, i], outputs: [y], attrs: {axis: 0}}\noutputs:\n  - y\n"};
-  for (const char* y : yamls) run_graph(compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y);
+  for (const char* y : yamls) check_graph(*dev, backend, compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y, o);
 }
 
 // The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
@@ -286,24 +288,20 @@ TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
   auto dev = open_tiny(backend, arch::load_config("tiny"));
   compiler::Options o;
   o.opt_level = 1;
-  auto run_graph = [&](const compiler::Graph& g, const std::map<std::string, compiler::HostTensor>& cin,
-                       const std::string& what) { check_graph(*dev, backend, g, cin, what, o); };
   for (const char* model : {"test_conv_with_strides_padding", "test_maxpool_2d_pads", "test_averagepool_2d_pads",
                             "test_batchnorm_example"}) {
-    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
-    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
-    run_graph(compiler::import_onnx_file((d / "model.onnx").string()), node_test_inputs(d), model);
+    check_node_test(*dev, backend, model, o);
   }
   compiler::HostTensor x{{3, 8}, {}};
   for (int k = 0; k < 24; ++k) x.data.push_back(float((k * 7) % 11) * 0.37f - 1.5f);
-  run_graph(compiler::load_yaml_string(
+  check_graph(*dev, backend, compiler::load_yaml_string(
                 "opset: 17\ninputs:\n  - {name: x, shape: [3, 8]}\nconstants:\n"
                 "  - {name: g, shape: [8], values: [1, 0.5, 2, -1, 1.5, 0.25, 1, 3]}\n"
                 "  - {name: b, shape: [8], values: [0, 0.1, -0.2, 0.3, 0, 1, -1, 0.5]}\n"
                 "nodes:\n  - {op: LayerNormalization, name: ln, inputs: [x, g, b], outputs: [y], "
                 "attrs: {axis: -1, epsilon: 0.00001}}\noutputs:\n  - y\n",
                 "ln.yaml"),
-            {{"x", x}}, "LayerNormalization");
+            {{"x", x}}, "LayerNormalization", o);
 }
 
 // PCU special functions (compiler/src/lower_math.h): one graph with every function class
