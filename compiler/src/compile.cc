@@ -341,6 +341,10 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
       builds.push_back(lower_section(lw, cfg, grp));
     }
   }
+  // Streaming sections over several AGCUs and memory ports when that is faster.
+  if (opts.stream_parts < 0)
+    throw CompileError(fmt::format("stream parts {} is not supported (0 automatic, 1 never, N >= 2)", opts.stream_parts));
+  for (auto& b : builds) b = detail::split_streaming(cfg, std::move(b), opts.stream_parts);
   if (wants("lower")) trace->out += "=== after lower ===\n" + print_sections(lw, builds, cfg);
   if (trace) {
     trace->dot = graph_dot(lw, builds);

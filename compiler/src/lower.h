@@ -186,6 +186,13 @@ bool is_movement_op(const std::string& op);
 // 2*(ROWS+COLS+2) + STAGES.
 uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b);
 
+// A streaming section (elementwise or copy: every PCU one output per firing, every
+// stream the store's iteration space) cut along one dimension into parts, each with its
+// own PCUs, load streams and store stream on other AGCUs (lower_split.cc), when the
+// estimate says it is faster; otherwise the section unchanged.
+// `parts`: 0 chosen by the estimate, 1 never, N exactly N parts when possible.
+SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int parts = 0);
+
 // ---------------------------------------------------------------- developer aids
 std::string print_graph(const Graph& g);  // one line per tensor and node
 std::string print_sections(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg);

@@ -8,6 +8,7 @@
 
 #include "lower.h"
 #include "openrdu/compiler/ir.h"
+#include "bitstream_walk.h"
 #include "test_util.h"
 
 namespace openrdu::compiler {
@@ -15,6 +16,7 @@ namespace {
 
 using arch::Opcode;
 using test::ModelBuilder;
+using test::trace_back;
 using ::testing::HasSubstr;
 
 const arch::Config& tiny() {
@@ -102,44 +104,6 @@ TEST(Access, FourDimensionsIsAnError) {
               HasSubstr(path + ": node 'add4d' (Add): the broadcast"));
 }
 
-// Follow the vector network back from switch `s` output `o` to the unit output that
-// feeds it: returns {unit id, unit output port}. Independent of the router.
-std::pair<uint32_t, int> trace_back(const arch::Config& cfg, const std::vector<std::vector<uint32_t>>& units,
-                                    uint32_t r, uint32_t c, uint32_t o) {
-  for (int hops = 0; hops < 64; ++hops) {
-    const auto sc = arch::SwitchConfig::decode(units[cfg.switch_id(r, c)]);
-    const uint32_t sel = sc.sel[arch::kVectorNet][o];
-    if (sel == 0) throw std::runtime_error(fmt::format("switch({},{}) output {} unselected", r, c, o));
-    const uint32_t i = sel - 1;
-    if (i >= 4) {  // local input: the attached unit's output i-4
-      if (r < cfg.rows && c < cfg.cols) return {cfg.slot_id(r, c), int(i - 4)};
-      if (r == cfg.rows && c < cfg.agcu) return {cfg.agcu_id(c), int(i - 4)};
-      throw std::runtime_error(fmt::format("switch({},{}) selects local input {} of no unit", r, c, i));
-    }
-    // Input i comes from the neighbour in direction i, through its opposite output.
-    switch (i) {
-      case arch::kNorth:
-        if (r == 0) throw std::runtime_error("edge");
-        --r;
-        break;
-      case arch::kEast:
-        if (c == cfg.cols) throw std::runtime_error("edge");
-        ++c;
-        break;
-      case arch::kSouth:
-        if (r == cfg.rows) throw std::runtime_error("edge");
-        ++r;
-        break;
-      case arch::kWest:
-        if (c == 0) throw std::runtime_error("edge");
-        --c;
-        break;
-    }
-    o = (i + 2) % 4;
-  }
-  throw std::runtime_error("route loops");
-}
-
 struct Found {
   uint32_t pcu_slot = ~0u;
   arch::PcuConfig pcu;
@@ -224,7 +188,9 @@ TEST(Lowering, ConformanceModelsOnTiny) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.test);
-    const pef::Pef pef = compile_onnx_file(test::node_dir(c.test) + "/model.onnx", tiny());
+    Options one_part;  // the structure of one PCU per section (split_streaming has its own tests)
+    one_part.stream_parts = 1;
+    const pef::Pef pef = compile_onnx_file(test::node_dir(c.test) + "/model.onnx", tiny(), one_part);
     EXPECT_EQ(pef.config_name, "tiny");
     EXPECT_EQ(pef.fingerprint, tiny().fingerprint());
     ASSERT_EQ(pef.sections.size(), 1u);
@@ -233,7 +199,9 @@ TEST(Lowering, ConformanceModelsOnTiny) {
 }
 
 TEST(Lowering, StageProgramsAndImmediates) {
-  const pef::Pef relu = compile_onnx_file(test::node_dir("test_relu") + "/model.onnx", tiny());
+  Options one_part;
+  one_part.stream_parts = 1;
+  const pef::Pef relu = compile_onnx_file(test::node_dir("test_relu") + "/model.onnx", tiny(), one_part);
   auto units = arch::parse_bitstream(tiny(), relu.sections[0].bitstream);
   Found f = find_pcu(tiny(), units);
   EXPECT_EQ(f.pcu.stages[0].src_a, 0);

@@ -29,6 +29,12 @@ int main(int argc, char** argv) {
   app.add_option("-O", opt_level, "optimization level: 0 (one operator per section), 1 or 3 (fuse elementwise chains)")
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
+  int stream_parts = 0;
+  app.add_option("--stream-parts", stream_parts,
+                 "streaming (elementwise, copy) sections cut into parallel parts on several AGCUs: 0 as many as "
+                 "the cycle estimate favours, 1 never, N exactly N where the walk and the grid allow")
+      ->check(CLI::Range(0, 64))
+      ->capture_default_str();
   runtime::ToolCli cli{"sncompile"};
   runtime::add_common_options(app, cli);
   std::vector<std::string> print_after;
@@ -52,6 +58,7 @@ int main(int argc, char** argv) {
     const arch::Config cfg = arch::load_config(config);
     compiler::Options opts;
     opts.opt_level = opt_level;
+    opts.stream_parts = stream_parts;
     compiler::CompileStats st;
     compiler::detail::Trace trace;
     trace.print_after = print_after;

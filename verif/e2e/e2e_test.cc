@@ -342,6 +342,44 @@ TEST_P(E2EMatMul, MathFunctionsMatchReference) {
   }
 }
 
+// Streaming sections cut in two parts (compiler/src/lower_split.cc; forced here, since
+// on tiny's single memory port the estimate cuts only long latency-bound streams): each
+// part its own PCU, load and store streams on the other AGCU; a ragged tail along the cut
+// dimension, a gather copy, a transpose and a chain of several stages, equal to the CPU
+// reference bit for bit.
+TEST_P(E2EMatMul, SplitStreamingSectionsMatchReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  compiler::Options o;
+  o.opt_level = 1;
+  o.stream_parts = 2;
+  compiler::HostTensor x{{9, 26}, {}};
+  for (int k = 0; k < 9 * 26; ++k) x.data.push_back(float((k * 13) % 29) * 0.25f - 3.5f);
+  const char* yamls[] = {
+      "opset: 13\ninputs:\n  - {name: x, shape: [9, 26]}\n"
+      "nodes:\n  - {op: Relu, name: relu, inputs: [x], outputs: [y]}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [9, 26]}\nconstants:\n"
+      "  - {name: st, shape: [2], dtype: int64, values: [1, -1]}\n"
+      "  - {name: en, shape: [2], dtype: int64, values: [9, -27]}\n"
+      "  - {name: ax, shape: [2], dtype: int64, values: [0, 1]}\n"
+      "  - {name: sp, shape: [2], dtype: int64, values: [1, -2]}\n"
+      "nodes:\n  - {op: Slice, name: sl, inputs: [x, st, en, ax, sp], outputs: [y]}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [9, 26]}\n"
+      "nodes:\n  - {op: Transpose, name: tr, inputs: [x], outputs: [y], attrs: {perm: [1, 0]}}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [9, 26]}\n"
+      "nodes:\n  - {op: Neg, name: n, inputs: [x], outputs: [t]}\n"
+      "  - {op: Abs, name: a, inputs: [t], outputs: [u]}\n"
+      "  - {op: Relu, name: r, inputs: [u], outputs: [y]}\noutputs:\n  - y\n"};
+  for (const char* y : yamls) {
+    const compiler::Graph g = compiler::load_yaml_string(y, "split.yaml");
+    compiler::CompileStats st;
+    compiler::compile_graph(g, cfg, o, &st);
+    EXPECT_EQ(st.pcus, 2u * st.sections.size()) << y;
+    check_graph(*dev, backend, g, {{"x", x}}, y, o);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, E2EMatMul, ::testing::Values("func", "verilator"),
                          [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 

@@ -1,0 +1,157 @@
+// Streaming sections split over parallel PCU groups (docs/architecture.md, "Parallel
+// streaming sections").
+//
+// An elementwise or copy section walks one iteration space: every load stream and the
+// store stream have the same counts, and every PCU fires once per vector. Such a section
+// can be cut along one dimension of that space into P parts, each part a copy of the
+// section's PCUs with its own load streams and its own store stream, placed on other
+// AGCUs: the parts' memory requests then spread over the AGCUs (one request per cycle
+// each) and over the core's memory ports (AGCU k on port k mod ports), which is what
+// bounds a streaming section on one AGCU. The candidate with the lowest estimate of
+// run plus configuration cycles wins; a tie keeps fewer parts.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+namespace {
+
+// Can the section be cut: PCUs stream one output per firing, never read the element
+// index, and every stream walks the same space as the store.
+bool splittable(const SectionBuild& b) {
+  if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty()) return false;
+  if (b.pcu_cfgs.size() != b.plans.size()) return false;
+  for (const auto& pc : b.pcu_cfgs) {
+    if (pc.out_mode != 0 || pc.reduce != 0 || pc.count != b.vectors) return false;
+    for (const auto& st : pc.stages) {
+      const auto lane = uint8_t(gen::Src::LANE), acc = uint8_t(gen::Src::ACC);
+      if (st.acc || st.src_a == lane || st.src_b == lane || st.src_c == lane || st.src_a == acc ||
+          st.src_b == acc || st.src_c == acc)
+        return false;
+    }
+  }
+  for (const auto& l : b.loads) {
+    if (l.s.vdim != b.store.s.vdim || l.s.vstep != b.store.s.vstep) return false;
+    for (int d = 0; d < 4; ++d)
+      if (l.s.c[d] != b.store.s.c[d]) return false;
+  }
+  return b.store.s.vectors() == b.vectors;
+}
+
+// The part [a, a + n) of dimension d of stream s.
+StreamPlan cut(const StreamPlan& sp, int d, uint32_t a, uint32_t n, uint32_t lanes) {
+  StreamPlan r = sp;
+  r.offset += int64_t(a) * sp.s.s[d];
+  r.s.c[d] = n;
+  if (sp.s.vdim == d) {
+    const uint64_t step = sp.s.vstep ? sp.s.vstep : lanes;
+    const uint64_t skip = uint64_t(a) * step;
+    r.s.vlen = uint32_t(sp.s.vlen > skip ? sp.s.vlen - skip : 0);
+  }
+  return r;
+}
+
+// The section cut into `parts` along dimension d (c[d] >= parts). Throws CompileError
+// when it does not place and route.
+SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t parts, int d) {
+  const uint32_t count = b.store.s.c[d];
+  const size_t npcu = b.pcu_cfgs.size(), nload = b.loads.size();
+  SectionBuild s = b;
+  s.plans.clear();
+  s.pcu_cfgs.clear();
+  s.pcu_inputs.clear();
+  s.loads.clear();
+  s.more_stores.clear();
+  std::vector<StreamPlan> stores;
+  std::vector<int> more_stored;
+  uint32_t a = 0;
+  for (uint32_t p = 0; p < parts; ++p) {
+    const uint32_t n = count / parts + (p < count % parts ? 1 : 0);
+    const StreamPlan st = cut(b.store, d, a, n, cfg.lanes);
+    for (size_t q = 0; q < npcu; ++q) {
+      s.plans.push_back(b.plans[q]);
+      arch::PcuConfig pc = b.pcu_cfgs[q];
+      pc.count = uint32_t(st.s.vectors());
+      s.pcu_cfgs.push_back(pc);
+      std::vector<PcuInput> ins = b.pcu_inputs[q];
+      for (auto& in : ins) in.index += int(in.from_pcu ? p * npcu : p * nload);
+      s.pcu_inputs.push_back(ins);
+    }
+    for (const auto& l : b.loads) s.loads.push_back(cut(l, d, a, n, cfg.lanes));
+    stores.push_back(st);
+    if (p + 1 < parts) more_stored.push_back(int((p + 1) * npcu - 1));
+    a += n;
+  }
+  // place_and_route stores the last PCU first, then `more_stored` in order.
+  s.store = stores.back();
+  s.more_stores.assign(stores.begin(), stores.end() - 1);
+  s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored);
+  s.detail = fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
+                         count / parts + (count % parts ? 1 : 0), count);
+  return s;
+}
+
+// Configuration cycles of a section, as the configuration controller spends them
+// (rtl/core/rdu_cfg_ctrl.sv): it parses one bitstream word per cycle but reads LANES
+// words per request with 4 reads in flight, so a round trip of about latency + 8 cycles
+// brings 4*LANES words. Words: 4 header words, per unit a record header and its words,
+// the terminator and the CRC. A cut section configures more units; on a short stream
+// that costs more than the parts save.
+uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b) {
+  const Placement& pl = b.placement;
+  std::set<uint32_t> agcus = {pl.store.agcu};
+  for (const auto& l : pl.loads) agcus.insert(l.agcu);
+  for (const auto& m : pl.more_stores) agcus.insert(m.agcu);
+  const uint64_t words = 6 + pl.pcus.size() * (1 + 4 + 2 * uint64_t(cfg.stages)) +
+                         agcus.size() * (1 + uint64_t(arch::kAgcuWords)) +
+                         pl.switches.size() * (1 + uint64_t(arch::kSwitchWords));
+  const double per_word = std::max(1.0, double(cfg.dram_latency_cycles + 8) / (4.0 * cfg.lanes));
+  return uint64_t(double(words) * per_word) + cfg.dram_latency_cycles;
+}
+
+}  // namespace
+
+SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) {
+  if (want == 1 || !splittable(b)) return b;
+  const uint32_t npcu = uint32_t(b.pcu_cfgs.size()), nload = uint32_t(b.loads.size());
+  const uint32_t max_parts = std::min({cfg.agcu, cfg.num_pcu() / npcu, 2 * cfg.agcu / nload});
+  // Run and configuration: the runtime configures every section before it runs it.
+  uint64_t best_est = estimate_cycles(cfg, b) + config_cycles(cfg, b);
+  SectionBuild best;
+  bool split_wins = false;
+  for (uint32_t parts = 2; parts <= max_parts; ++parts) {
+    if (want >= 2 && parts != uint32_t(want)) continue;
+    // The dimension that balances the parts best (the outermost on a tie).
+    int dim = -1;
+    uint64_t dim_max = ~uint64_t(0);
+    for (int d = 3; d >= 0; --d) {
+      const uint32_t c = b.store.s.c[d];
+      if (c < parts) continue;
+      const uint64_t part = (b.vectors / c) * ((c + parts - 1) / parts);
+      if (part < dim_max) {
+        dim_max = part;
+        dim = d;
+      }
+    }
+    if (dim < 0) continue;
+    try {
+      SectionBuild c = split(cfg, b, parts, dim);
+      const uint64_t est = estimate_cycles(cfg, c) + config_cycles(cfg, c);
+      if (est < best_est || want >= 2) {  // a tie keeps fewer parts
+        best_est = est;
+        best = std::move(c);
+        split_wins = true;
+      }
+    } catch (const CompileError&) {
+      // does not place and route with this many parts: keep the others
+    }
+  }
+  if (!split_wins) return b;
+  return best;
+}
+
+}  // namespace openrdu::compiler::detail
