@@ -5,7 +5,8 @@
 #   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
 #   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
-#               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json
+#               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json;
+#               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
@@ -66,6 +67,11 @@ bench: build
 	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536 --trace $(BUILD)/bench/simspeed.fst
 	@if [ -x $(BUILD)/bin/simspeed ] && grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then \
 	  $(BUILD)/bin/simspeed --config small --backend verilator --elements 262144; fi
+	@if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then \
+	  $(BUILD)/bin/stream --config small --backend verilator --elements 524288 \
+	    --md $(BUILD)/bench/stream.md --json $(BUILD)/bench/stream.json; \
+	else $(BUILD)/bin/stream --config small --backend func --elements 524288 \
+	    --md $(BUILD)/bench/stream.md --json $(BUILD)/bench/stream.json; fi
 	@cfgs=tiny; if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then cfgs=tiny,small; fi; \
 	  $(BUILD)/bin/gemm --config $$cfgs --backend verilator --sizes $(GEMM_SIZES) --budget-s $(GEMM_BUDGET_S) \
 	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json
