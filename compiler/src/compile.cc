@@ -421,6 +421,11 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
       units[id] = b.pcu_cfgs[p].encode(cfg);
       pcus += (pcus.empty() ? "" : ", ") + cfg.unit_name(id);
     }
+    for (size_t m = 0; m < pl.pmus.size() && m < b.pmu_cfgs.size(); ++m) {
+      const uint32_t id = cfg.slot_id(pl.pmus[m].first, pl.pmus[m].second);
+      units[id] = b.pmu_cfgs[m].encode();
+      pcus += (pcus.empty() ? "" : ", ") + cfg.unit_name(id);
+    }
     for (const auto& [k, a] : agcus) units[cfg.agcu_id(k)] = a.encode();
     for (const auto& [id, s] : pl.switches) units[id] = s.encode();
 

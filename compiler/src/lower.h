@@ -70,21 +70,26 @@ struct StreamRef {
 struct PcuInput {
   bool from_pcu = false;
   int index = 0;
+  bool from_pmu = false;  // the read data of PMU `index` of the section
 };
 struct Placement {
   std::vector<std::pair<uint32_t, uint32_t>> pcus;  // slot (row, col) per PCU
+  std::vector<std::pair<uint32_t, uint32_t>> pmus;  // slot (row, col) per PMU
   std::vector<StreamRef> loads;                     // per load stream
   StreamRef store;                                  // stores the last PCU's result
   std::vector<StreamRef> more_stores;               // per entry of `more_stored`: its store stream
   std::map<uint32_t, arch::SwitchConfig> switches;  // by unit id
-  std::vector<uint32_t> hops;  // per routed connection (PCU inputs in order, then the store): new switch hops
+  std::vector<uint32_t> hops;  // per routed connection (PMU inputs, PCU inputs in order, then the stores): new switch hops
 };
 // Choose PCU slots and AGCU streams for a section of PCUs (inputs per PCU; the last
 // PCU's result is stored, and the result of each PCU in `more_stored` by a store
 // stream of its own, on distinct AGCUs) with `n_loads` load streams, and route the
 // vector nets on the switch grid. Throws CompileError naming `what`.
+// `pmu_loads`: per PMU of the section, the load stream that writes it (its read data
+// goes to the PCU inputs that name it with from_pmu).
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
-                          const std::string& what, const std::vector<int>& more_stored = {});
+                          const std::string& what, const std::vector<int>& more_stored = {},
+                          const std::vector<int>& pmu_loads = {});
 
 // ---------------------------------------------------------------- graph legalisation
 // The graph the sections are built from: a copy of the imported graph with
@@ -132,6 +137,8 @@ struct SectionBuild {
   std::string what;  // for messages
   std::vector<arch::PcuConfig> pcu_cfgs;
   std::vector<std::vector<PcuInput>> pcu_inputs;
+  std::vector<arch::PmuConfig> pmu_cfgs;  // per PMU (placement.pmus)
+  std::vector<int> pmu_loads;             // per PMU: the load stream that writes it
   Placement placement;
   uint64_t vectors = 0;  // vectors stored
   std::string detail;    // e.g. "M=1 K=64 N=32 n_acc=1 groups=8"

@@ -188,9 +188,16 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   // part q starting at row q*D (D < mtp*n_acc: parts overlap and the overlapped rows
   // are computed twice, with the same values); PCU (i, j) runs the vp parts of m-part
   // i over the ntp n-tiles of n-part j (tiles past N fully masked: no request, no write).
+  // With `pmu`, n-part j's B tile (K rows of LANES columns) goes from DRAM into PMU j
+  // once per n-tile, and the PMU replays it to the Pm PCUs for each of their m-tiles
+  // (groups in the order batch, n-tile, m-part, m-tile; two buffers when 2K rows fit, so
+  // the next tile's load overlaps this tile's products).
+  const int64_t pmu_rows = cfg.pmu_depth();
+  const int64_t npmu_max = int64_t(cfg.num_slots() - cfg.num_pcu());
   struct Cand {
     int64_t n_acc, Pm, Pn, vp, mtp, D, ntp;
     uint64_t cost;
+    bool pmu = false;
   };
   std::vector<Cand> cands;
   auto add = [&](int64_t n_acc, int64_t Pm, int64_t vp, int64_t mtp, int64_t D) {
@@ -201,15 +208,22 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
       const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
       const uint64_t f = groups * uint64_t(K);
       // The estimate's terms (estimate_cycles) before placement: PCU firings and drained
-      // rows, each load stream's in-flight bound, the requests spread over the AGCUs.
+      // rows, each load stream's in-flight bound, the requests spread over the AGCUs and
+      // over the memory ports.
       const uint64_t ra = f * uint64_t(a_gather ? n_acc : 1);
-      const uint64_t rb = f * uint64_t(b_gather ? std::min(L, N) : 1);
       const uint64_t rs = groups * uint64_t(n_acc);
-      uint64_t cost = std::max<uint64_t>(f, rs);
-      cost = std::max(cost, (std::max(ra, rb) + inflight - 1) / inflight * lat);
-      const uint64_t total = ra * uint64_t(Pm) + rb * uint64_t(Pn) + rs * uint64_t(Pm * Pn);
-      cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
-      cands.push_back({n_acc, Pm, Pn, vp, mtp, D, ntp, cost});
+      const uint64_t ports = std::max<uint32_t>(1, cfg.dram_channels);
+      for (bool pmu : {false, true}) {
+        if (pmu && (vp * mtp < 2 || K > pmu_rows || Pn > npmu_max)) continue;  // no reuse, or no room
+        const uint64_t rb = (pmu ? uint64_t(nbatch * ntp * K) : f) * uint64_t(b_gather ? std::min(L, N) : 1);
+        uint64_t cost = std::max<uint64_t>(f, rs);
+        if (pmu) cost = std::max<uint64_t>(cost, f + uint64_t(K) + 2);
+        cost = std::max(cost, (std::max(ra, rb) + inflight - 1) / inflight * lat);
+        const uint64_t total = ra * uint64_t(Pm) + rb * uint64_t(Pn) + rs * uint64_t(Pm * Pn);
+        cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
+        cost = std::max<uint64_t>(cost, (total + ports - 1) / ports);
+        cands.push_back({n_acc, Pm, Pn, vp, mtp, D, ntp, cost, pmu});
+      }
     }
   };
   const int64_t acc_max = std::min<int64_t>({cfg.stages, L, M});
@@ -234,9 +248,11 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
       }
     }
   }
-  // Cheapest first; ties: fewer PCUs, fewer loads, more rows per tile (the previous mapping).
+  // Cheapest first; ties: B from a PMU (less DRAM traffic), fewer PCUs, fewer loads, more
+  // rows per tile (the previous mapping).
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
     if (x.cost != y.cost) return x.cost < y.cost;
+    if (x.pmu != y.pmu) return x.pmu;
     if (x.Pm * x.Pn != y.Pm * y.Pn) return x.Pm * x.Pn < y.Pm * y.Pn;
     if (x.Pm + x.Pn != y.Pm + y.Pn) return x.Pm + x.Pn < y.Pm + y.Pn;
     return x.n_acc > y.n_acc;
@@ -261,14 +277,13 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     b.name = n.name;
     b.what = what;
     b.output = ty;
+    const bool pmu = c.pmu;
     for (int64_t i = 0; i < Pm; ++i) {
       StreamPlan la;
       la.tensor = ta_id;
       la.offset = i * vp * D * am;
-      la.s = make_stream(with_batch(&BDim::a, {{uint64_t(vp), D * am},
-                                               {uint64_t(mtp), n_acc * am},
-                                               {uint64_t(ntp), 0},
-                                               {uint64_t(K), ak}}),
+      const WalkDim dv{uint64_t(vp), D * am}, dm{uint64_t(mtp), n_acc * am}, dn{uint64_t(ntp), 0}, dk{uint64_t(K), ak};
+      la.s = make_stream(with_batch(&BDim::a, pmu ? std::vector<WalkDim>{dn, dv, dm, dk} : std::vector<WalkDim>{dv, dm, dn, dk}),
                          n_acc > 1 ? am : 1, -1, 0, uint64_t(n_acc), cfg.lanes, what + " (load of A)");
       b.loads.push_back(la);
     }
@@ -276,10 +291,33 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
       StreamPlan lb;
       lb.tensor = tb_id;
       lb.offset = j * ntp * L * bn;
-      lb.s = make_stream(with_batch(&BDim::b, {{uint64_t(vp * mtp), 0}, {uint64_t(ntp), L * bn}, {uint64_t(K), bk}}),
-                         N > 1 ? bn : 1, nb + 1, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes,
-                         what + " (load of B)");
+      // Into PMU j: each n-tile once; straight to the PCUs: again for every m-tile.
+      lb.s = pmu ? make_stream(with_batch(&BDim::b, {{uint64_t(ntp), L * bn}, {uint64_t(K), bk}}), N > 1 ? bn : 1, nb,
+                               uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (load of B)")
+                 : make_stream(with_batch(&BDim::b, {{uint64_t(vp * mtp), 0}, {uint64_t(ntp), L * bn}, {uint64_t(K), bk}}),
+                               N > 1 ? bn : 1, nb + 1, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes,
+                               what + " (load of B)");
       b.loads.push_back(lb);
+      if (pmu) {
+        arch::PmuConfig pm;
+        pm.enable = true;
+        pm.mode = 0;
+        pm.nbuf = 2 * K <= pmu_rows ? 2 : 1;
+        const uint64_t tiles = uint64_t(nbatch) * uint64_t(ntp);
+        if (tiles > kU32 || uint64_t(vp * mtp) > kU32)
+          throw CompileError(fmt::format("{}: {} B tiles do not fit a PMU's tile count", what, tiles));
+        pm.tiles = uint32_t(tiles);
+        pm.buf_rows = uint32_t(K);
+        pm.wr.c0 = uint32_t(K);  // rows k = 0..K-1 of the tile's buffer
+        pm.wr.s0 = 1;
+        pm.wr.c1 = 1;
+        pm.rd.c0 = uint32_t(K);  // the same rows, once per m-tile of the PCUs
+        pm.rd.s0 = 1;
+        pm.rd.c1 = uint32_t(vp * mtp);
+        pm.rd.s1 = 0;
+        b.pmu_cfgs.push_back(pm);
+        b.pmu_loads.push_back(int(Pm + j));
+      }
     }
     std::vector<StreamPlan> stores;
     for (int64_t i = 0; i < Pm; ++i)
@@ -287,11 +325,9 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
         StreamPlan st;
         st.tensor = ty;
         st.offset = i * vp * D * N + j * ntp * L;
-        st.s = make_stream(with_batch(&BDim::c, {{uint64_t(vp), D * N},
-                                                 {uint64_t(mtp), n_acc * N},
-                                                 {uint64_t(ntp), L},
-                                                 {uint64_t(n_acc), N}}),
-                           1, nb + 2, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (store)");
+        const WalkDim dv{uint64_t(vp), D * N}, dm{uint64_t(mtp), n_acc * N}, dn{uint64_t(ntp), L}, dr{uint64_t(n_acc), N};
+        st.s = make_stream(with_batch(&BDim::c, pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
+                           1, pmu ? nb : nb + 2, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (store)");
         stores.push_back(st);
       }
     arch::PcuConfig pc;
@@ -319,18 +355,22 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     std::vector<int> more;
     for (int64_t p = 0; p < P; ++p) {
       b.pcu_cfgs.push_back(pc);
-      b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(Pm + p % Pn)}});
+      if (pmu)
+        b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(p % Pn), true}});
+      else
+        b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(Pm + p % Pn)}});
       if (p + 1 < P) {
         more.push_back(int(p));
         b.more_stores.push_back(stores[size_t(p)]);
       }
     }
     b.store = stores.back();
-    b.placement = place_and_route(cfg, int(Pm + Pn), b.pcu_inputs, what, more);
+    b.placement = place_and_route(cfg, int(Pm + Pn), b.pcu_inputs, what, more, b.pmu_loads);
     b.vectors = 0;
     for (const auto& st : stores) b.vectors += st.s.vectors();
     b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", nbatch, M, K, N, n_acc,
                            groups * uint64_t(P), firings * uint64_t(P), ta ? " A^T" : "", tb ? " B^T" : "");
+    if (pmu) b.detail += fmt::format(" B-tiles-in-PMUs={} buffers={}", Pn, b.pmu_cfgs.front().buffers());
     if (P > 1 || vp > 1)
       b.detail += fmt::format(" pcus={}x{} (m-parts x n-parts) m-tiles/part={} parts/pcu={} part-step={} n-tiles/pcu={}",
                               Pm, Pn, mtp, vp, D, ntp);
@@ -455,6 +495,16 @@ uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
       outputs = (pc.count + len - 1) / len * nacc;
     }
     busy = std::max<uint64_t>(busy, std::max<uint64_t>(pc.count, outputs) + cfg.stages + 1);
+  }
+  // The model's PMU (model::Pmu::busy_cycles): writes and reads overlap across tiles
+  // when N-buffered.
+  for (const auto& pm : b.pmu_cfgs) {
+    if (!pm.enable) continue;
+    const uint64_t w = pm.wr.accesses() * pm.num_tiles(), r = pm.rd.accesses() * pm.num_tiles();
+    const uint64_t lat = r ? 2 : 0;
+    busy = std::max(busy, pm.buffers() == 1 || pm.num_tiles() == 1
+                              ? w + r + lat
+                              : std::max(w, r) + std::min(pm.wr.accesses(), pm.rd.accesses()) + lat);
   }
   std::map<uint32_t, uint64_t> agcu;
   // The model's AGCU: one request per cycle over its streams, and per load stream at

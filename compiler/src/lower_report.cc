@@ -153,12 +153,18 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
                                         : ""));
     for (const auto& ms : pl.more_stores) streams.push_back(fmt::format("agcu{}.st0", ms.agcu));
     streams.push_back(fmt::format("agcu{}.st0", pl.store.agcu));
+    std::vector<std::string> pmus;
+    for (const auto& [r, c] : pl.pmus) {
+      const uint32_t id = cfg.slot_id(r, c);
+      pmus.push_back(fmt::format("{} (slot {},{}; unit {})", cfg.unit_name(id), r, c, id));
+    }
     const uint64_t est = estimate_cycles(cfg, b);
     total += est;
     o += fmt::format(
-        "section {} '{}' ({}): PCUs {} [{}]; PMUs 0; AGCU streams {} [{}]; switches {}; route hops [{}] (total {}); "
+        "section {} '{}' ({}): PCUs {} [{}]; PMUs {}{}; AGCU streams {} [{}]; switches {}; route hops [{}] (total {}); "
         "estimated cycles {}\n    {}\n",
-        i, b.name, b.kind, pl.pcus.size(), fmt::join(pcus, ", "), streams.size(), fmt::join(streams, ", "),
+        i, b.name, b.kind, pl.pcus.size(), fmt::join(pcus, ", "), pmus.size(),
+        pmus.empty() ? std::string() : fmt::format(" [{}]", fmt::join(pmus, ", ")), streams.size(), fmt::join(streams, ", "),
         pl.switches.size(), fmt::join(pl.hops, ", "), std::accumulate(pl.hops.begin(), pl.hops.end(), 0u), est, b.detail);
   }
   o += fmt::format("total: {} sections, estimated cycles {} (sum of the sections' functional-model estimates)\n",

@@ -117,7 +117,14 @@ uint32_t dist(uint32_t r0, uint32_t c0, uint32_t r1, uint32_t c1) {
 }  // namespace
 
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
-                          const std::string& what, const std::vector<int>& more_stored) {
+                          const std::string& what, const std::vector<int>& more_stored,
+                          const std::vector<int>& pmu_loads) {
+  const int npmu = int(pmu_loads.size());
+  if (npmu > int(cfg.num_slots() - cfg.num_pcu()))
+    throw CompileError(fmt::format("{}: {} PMUs, configuration '{}' has {}", what, npmu, cfg.name,
+                                   cfg.num_slots() - cfg.num_pcu()));
+  for (int l : pmu_loads)
+    if (l < 0 || l >= n_loads) throw CompileError(fmt::format("{}: a PMU is written by load {} of {}", what, l, n_loads));
   const int npcu = int(pcu_inputs.size());
   if (npcu < 1) throw CompileError(fmt::format("{}: a section needs a PCU", what));
   if (npcu > int(cfg.num_pcu()))
@@ -173,6 +180,25 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
 
   for (const auto& chain : chains) {
     const auto [pr, pc] = chain.front();
+    // PMU slots: each the free PMU slot nearest to the PCUs that read it.
+    std::vector<std::pair<uint32_t, uint32_t>> pmus;
+    for (int m = 0; m < npmu; ++m) {
+      std::pair<uint32_t, uint32_t> best{};
+      uint32_t best_d = ~0u;
+      for (uint32_t r = 0; r < cfg.rows; ++r)
+        for (uint32_t c = 0; c < cfg.cols; ++c) {
+          if (cfg.slot_is_pcu(r, c) || std::find(pmus.begin(), pmus.end(), std::pair{r, c}) != pmus.end()) continue;
+          uint32_t d = 0;
+          for (int p = 0; p < npcu; ++p)
+            for (const PcuInput& in : pcu_inputs[size_t(p)])
+              if (in.from_pmu && in.index == m) d += dist(r, c, chain[size_t(p)].first, chain[size_t(p)].second);
+          if (d < best_d) {
+            best_d = d;
+            best = {r, c};
+          }
+        }
+      pmus.push_back(best);
+    }
     // AGCUs nearest to the first PCU first.
     std::vector<uint32_t> agcus(cfg.agcu);
     for (uint32_t k = 0; k < cfg.agcu; ++k) agcus[k] = k;
@@ -211,17 +237,25 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
         Router rt(cfg);
         Placement pl;
         pl.pcus = chain;
+        pl.pmus = pmus;
         pl.loads.assign(loads.begin(), loads.begin() + n_loads);
         // Nets: load l is net l, the result of PCU p is net n_loads + p.
         for (int l = 0; l < n_loads; ++l)
           rt.add_source(l, rt.idx(cfg.rows, loads[l].agcu), arch::kLocal0 + loads[l].stream);
         for (int p = 0; p < npcu; ++p)
           rt.add_source(n_loads + p, rt.idx(chain[p].first, chain[p].second), arch::kLocal0);
+        // PMU m's read data is net n_loads + npcu + m; its write data the load net.
+        for (int m = 0; m < npmu; ++m) rt.add_source(n_loads + npcu + m, rt.idx(pmus[m].first, pmus[m].second), arch::kLocal0);
         bool ok = true;
+        for (int m = 0; m < npmu && ok; ++m) {
+          uint32_t h = 0;
+          ok = rt.route(pmu_loads[size_t(m)], rt.idx(pmus[m].first, pmus[m].second), arch::kLocal0, &h);
+          pl.hops.push_back(h);
+        }
         for (int p = 0; p < npcu && ok; ++p)
           for (size_t v = 0; v < pcu_inputs[p].size() && ok; ++v) {
             const PcuInput& in = pcu_inputs[p][v];
-            const int net = in.from_pcu ? n_loads + in.index : in.index;
+            const int net = in.from_pmu ? n_loads + npcu + in.index : in.from_pcu ? n_loads + in.index : in.index;
             uint32_t h = 0;
             ok = rt.route(net, rt.idx(chain[p].first, chain[p].second), arch::kLocal0 + uint32_t(v), &h);
             pl.hops.push_back(h);

@@ -2,7 +2,8 @@
 // transposed operands) compiled for tiny and run through runtime, driver and platform
 // on the functional model and the RTL (Verilator): outputs equal to the CPU reference
 // bit for bit, and the functional model's cycle estimate of each product section
-// within 20% of the cycles the backend measured.
+// within 20% of the cycles the backend measured. Products with several m-tiles per
+// PCU keep B tiles in PMUs (N-buffered, replayed for each m-tile).
 #define ONNX_NODE_DATA ""  // test_util.h's node_dir() is not used here
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -44,8 +45,10 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
       {{2, 11, 3}, {2, 3, 19}, false, false},  // batched both
       {{9, 23}, {29, 9}, true, true},       // Gemm transA, transB
       {{24, 16}, {16, 24}, false, false},   // even split, A transposed by its own section
+      {{48, 20}, {20, 40}, false, false},   // B tiles in PMUs: 5 n-tiles per PMU, double-buffered
+      {{3, 12, 6}, {3, 6, 10}, false, false},  // B tiles in PMUs across batches (a tile per batch and n-tile)
   };
-  int splits = 0;
+  int splits = 0, pmus = 0;
   std::mt19937 rng(20261203u);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
   for (const Case& c : cases) {
@@ -88,6 +91,7 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
           << what << ": element " << k << ": device " << y.data[k] << ", reference " << want.data[k];
     bool split = false;
     for (const auto& s : st.sections) split = split || s.units.find("st0 agcu") != std::string::npos;
+    for (const auto& s : st.sections) pmus += s.units.find("pmu") != std::string::npos;
     for (const auto& s : res.sections) {
       const double est = double(pef.sections[s.index].est_cycles), got = double(s.cycles);
       std::printf("%s: section %zu (%s): %llu cycles, estimate %.0f\n", what.c_str(), s.index, s.name.c_str(),
@@ -97,6 +101,7 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
     splits += split;
   }
   EXPECT_GE(splits, 5) << "products split over both PCUs of tiny";
+  EXPECT_GE(pmus, 3) << "products reading B tiles from PMUs";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatMulSplitRtl, ::testing::Values("func", "verilator"),
