@@ -154,10 +154,7 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
     for (const auto& ms : pl.more_stores) streams.push_back(fmt::format("agcu{}.st0", ms.agcu));
     streams.push_back(fmt::format("agcu{}.st0", pl.store.agcu));
     std::vector<std::string> pmus;
-    for (const auto& [r, c] : pl.pmus) {
-      const uint32_t id = cfg.slot_id(r, c);
-      pmus.push_back(fmt::format("{} (slot {},{}; unit {})", cfg.unit_name(id), r, c, id));
-    }
+    for (const auto& [r, c] : pl.pmus) pmus.push_back(cfg.unit_name(cfg.slot_id(r, c)));
     const uint64_t est = estimate_cycles(cfg, b);
     total += est;
     o += fmt::format(
