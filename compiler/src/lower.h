@@ -80,6 +80,11 @@ struct Placement {
   std::vector<StreamRef> more_stores;               // per entry of `more_stored`: its store stream
   std::map<uint32_t, arch::SwitchConfig> switches;  // by unit id
   std::vector<uint32_t> hops;  // per routed connection (PMU inputs, PCU inputs in order, then the stores): new switch hops
+  std::vector<uint32_t> path_hops;  // per routed connection: switch hops from the net's source to this sink
+  uint32_t wire_length = 0;         // switch-to-switch links of all nets (the sum of `hops`)
+  uint32_t max_hops = 0;            // the longest source-to-sink path (each hop a pipeline register)
+  uint32_t route_iterations = 0;    // negotiated-congestion iterations of the routed placement
+  uint32_t attempts = 0;            // placements annealed until one routed (1: the first)
 };
 // Choose PCU slots and AGCU streams for a section of PCUs (inputs per PCU; the last
 // PCU's result is stored, and the result of each PCU in `more_stored` by a store

@@ -182,10 +182,26 @@ TEST(StreamSplit, LongStreamUsesBothMemoryPortsOnSmall) {
   const pef::Pef p1 = compile_graph(g, cfg, one);
   const pef::Pef pa = compile_graph(g, cfg, {});
   const uint64_t vectors = 256 * 512 / cfg.lanes;
-  // One AGCU: a load and a store request per vector through one port.
-  EXPECT_GE(p1.sections[0].est_cycles, 2 * vectors);
-  // Split: each port carries half of the requests.
+  // One part: the placer puts the load and the store on AGCUs of different ports (one
+  // request per vector each), and the one load stream's in-flight bound, vectors /
+  // INFLIGHT round trips of the DRAM latency + 3, limits the section.
+  {
+    const auto units = arch::parse_bitstream(cfg, p1.sections[0].bitstream);
+    int ld = -1, st = -1;
+    for (uint32_t k = 0; k < cfg.agcu; ++k) {
+      const auto ag = arch::AgcuConfig::decode(units[cfg.agcu_id(k)]);
+      if (ag.ld[0].enable || ag.ld[1].enable) ld = int(k);
+      if (ag.st.enable) st = int(k);
+    }
+    ASSERT_GE(ld, 0);
+    ASSERT_GE(st, 0);
+    EXPECT_NE(ld % int(cfg.dram_channels), st % int(cfg.dram_channels));
+  }
+  EXPECT_GE(p1.sections[0].est_cycles, vectors / cfg.inflight * (cfg.dram_latency_cycles + 3));
+  // Split: each part's load stream has a share of the round trips; each port carries
+  // half of the requests.
   EXPECT_LT(pa.sections[0].est_cycles, vectors + vectors / 8);
+  EXPECT_LT(pa.sections[0].est_cycles, p1.sections[0].est_cycles);
   EXPECT_GE(walk_section(cfg, pa.sections[0]).stores, 2u);
   // Ports: the store streams sit on AGCUs of both ports (k mod 2).
   const auto units = arch::parse_bitstream(cfg, pa.sections[0].bitstream);
