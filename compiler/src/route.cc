@@ -12,9 +12,13 @@
 // from each net's source to each of its sinks) plus a penalty for unbalanced memory
 // traffic: an AGCU issues one request per cycle shared by its streams and AGCU k
 // goes through memory port k mod dram.channels, so the penalty counts the streams of
-// the busiest AGCU or port and the sum of squares of the streams per AGCU and per
-// port. The random moves (move or swap one PCU, load or store) come from std::mt19937
-// with a fixed seed and integer arithmetic only: the result is reproducible bit for bit.
+// the busiest AGCU or port (the estimate's bound, heavily weighted) and the sums of
+// squares of the streams per AGCU and per port (an even spread among equal bounds),
+// plus a cost per AGCU used (its configuration words: no AGCU is added for nothing).
+// The random moves (move or swap one PCU, PMU, load or store) come from std::mt19937
+// with a fixed seed, and the costs and the acceptance test are integers: the result is
+// reproducible bit for bit. The result depends only on the section's structure, so it
+// is memoised (per configuration grid, inputs, stores and PMU writers).
 //
 // Routing is negotiated congestion (PathFinder): every net is routed as a tree (a
 // shortest path per sink, from any switch of the tree built so far) with the cost of
@@ -48,6 +52,7 @@ constexpr int kTempSteps = 24;             // temperature steps (geometric)
 constexpr int64_t kWire = 3;               // cost per unit of estimated wire length (one hop)
 constexpr int64_t kBalanceMax = 24;        // per stream on the busiest AGCU or memory port
 constexpr int64_t kBalanceSq = 1;          // per unit of the sums of squares of streams per AGCU / port
+constexpr int64_t kAgcuUsed = 8;           // per AGCU with a stream (its configuration words)
 constexpr int64_t kTempStart = 6 * kWire * 256;  // initial temperature (six hops), 1/256 cost units
 constexpr int64_t kTempRatio = 216;        // T *= 216/256 per step: T/60 after 24 steps
 constexpr int64_t kTaboo = int64_t(1) << 30;  // a placement that failed to route
@@ -146,8 +151,9 @@ bool same(const State& a, const State& b) {
 
 class Cost {
  public:
-  Cost(const Problem& pb, const std::vector<State>& taboo)
-      : pb_(pb), taboo_(taboo), agcu_(pb.cfg.agcu, 0), port_(pb.ports, 0) {}
+  // wire_only: the wire length alone (the retries' alternative objective).
+  Cost(const Problem& pb, const std::vector<State>& taboo, bool wire_only)
+      : pb_(pb), taboo_(taboo), wire_only_(wire_only), agcu_(pb.cfg.agcu, 0), port_(pb.ports, 0) {}
 
   int64_t operator()(const State& s) {
     int64_t wire = 0;
@@ -156,35 +162,40 @@ class Cost {
       const auto [r1, c1] = sink_at(pb_, s, c);
       wire += dist(r0, c0, r1, c1);
     }
+    if (wire_only_) return kWire * wire + taboo(s);
     // Streams per AGCU and per port: the estimate's bound is the busiest of them (one
     // request per cycle each); the squares prefer the even spread among equal bounds.
     std::fill(agcu_.begin(), agcu_.end(), 0);
     std::fill(port_.begin(), port_.end(), 0);
     for (int p : s.ld.pos) ++agcu_[size_t(p / 2)];
     for (int k : s.st.pos) ++agcu_[size_t(k)];
-    int64_t busiest = 0, squares = 0;
+    int64_t busiest = 0, squares = 0, used = 0;
     for (uint32_t k = 0; k < agcu_.size(); ++k) {
       port_[k % pb_.ports] += agcu_[k];
       busiest = std::max(busiest, agcu_[k]);
       squares += agcu_[k] * agcu_[k];
+      used += agcu_[k] > 0;
     }
     for (int64_t m : port_) {
       busiest = std::max(busiest, m);
       squares += m * m;
     }
-    int64_t c = kWire * wire + kBalanceMax * busiest + kBalanceSq * squares;
-    if (!taboo_.empty()) {
-      State canon = s;
-      canonical_streams(pb_, canon);
-      for (const State& t : taboo_)
-        if (same(canon, t)) c += kTaboo;
-    }
-    return c;
+    return kWire * wire + kBalanceMax * busiest + kBalanceSq * squares + kAgcuUsed * used + taboo(s);
   }
 
  private:
+  int64_t taboo(const State& s) const {
+    if (taboo_.empty()) return 0;
+    State canon = s;
+    canonical_streams(pb_, canon);
+    for (const State& t : taboo_)
+      if (same(canon, t)) return kTaboo;
+    return 0;
+  }
+
   const Problem& pb_;
   const std::vector<State>& taboo_;
+  bool wire_only_;
   std::vector<int64_t> agcu_, port_;
 };
 
@@ -200,9 +211,9 @@ bool accept(int64_t delta, int64_t T, uint32_t r) {
 }
 
 // Simulated annealing from `s`; returns the best placement seen (canonical streams).
-State anneal(const Problem& pb, State s, uint32_t seed, const std::vector<State>& taboo) {
+State anneal(const Problem& pb, State s, uint32_t seed, const std::vector<State>& taboo, bool wire_only) {
   std::mt19937 rng(seed);
-  Cost cost(pb, taboo);
+  Cost cost(pb, taboo, wire_only);
   const int nslots = int(pb.slots.size()), npmu_slots = int(pb.pmu_slots.size()), npairs = int(2 * pb.cfg.agcu),
             nagcu = int(pb.cfg.agcu);
   // Items that can move (when there is another position): PCUs, PMUs, loads, stores.
@@ -604,7 +615,9 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   std::optional<Placement> result;
   std::vector<State> failed;
   for (int attempt = 1; attempt <= kAttempts && !result; ++attempt) {
-    const State s = anneal(pb, initial_state(pb), kSeed + uint32_t(attempt - 1), failed);
+    // Retries alternate with the wire length alone as the objective: compact placements
+    // route where balanced ones do not.
+    const State s = anneal(pb, initial_state(pb), kSeed + uint32_t(attempt - 1), failed, attempt % 2 == 0);
     if (std::any_of(failed.begin(), failed.end(), [&](const State& f) { return same(f, s); })) break;  // no other
     if (const auto routed = PathFinder(pb, s).run())
       result = to_placement(pb, s, *routed, attempt);
