@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <bit>
+#include <map>
+#include <numeric>
 #include <set>
+#include <tuple>
 
 #include "lower.h"
 #include "openrdu/compiler/ir.h"
@@ -359,6 +362,260 @@ TEST(Lowering, PlacesPipelines) {
                 detail::place_and_route(tiny(), 1, ins, "node 'z' (Add)");
               }),
               HasSubstr("node 'z' (Add): 3 PCUs, configuration 'tiny' has 2"));
+}
+
+// A placement problem: PCU inputs, load count, stored PCUs, PMU writers.
+struct PrProblem {
+  int loads = 0;
+  std::vector<std::vector<detail::PcuInput>> ins;
+  std::vector<int> more_stored;
+  std::vector<int> pmu_loads;
+};
+
+// Check a placement against its problem from the switch selects alone (independently
+// of the router): every sink walks back hop by hop to its net's source; every
+// configured output port lies on the walk of exactly one net; the hop counts match.
+// Returns the number of distinct output ports used (the wire length).
+uint32_t verify_routes(const arch::Config& cfg, const PrProblem& pr, const detail::Placement& pl) {
+  const int npcu = int(pr.ins.size()), npmu = int(pr.pmu_loads.size());
+  EXPECT_EQ(int(pl.pcus.size()), npcu);
+  EXPECT_EQ(int(pl.pmus.size()), npmu);
+  EXPECT_EQ(int(pl.loads.size()), pr.loads);
+  EXPECT_EQ(pl.more_stores.size(), pr.more_stored.size());
+  std::set<std::pair<uint32_t, uint32_t>> slots;
+  for (const auto& [r, c] : pl.pcus) {
+    EXPECT_TRUE(cfg.slot_is_pcu(r, c));
+    slots.insert({r, c});
+  }
+  for (const auto& [r, c] : pl.pmus) {
+    EXPECT_FALSE(cfg.slot_is_pcu(r, c));
+    slots.insert({r, c});
+  }
+  EXPECT_EQ(int(slots.size()), npcu + npmu) << "two units on one slot";
+  std::set<std::pair<uint32_t, uint32_t>> streams;
+  for (const auto& l : pl.loads) {
+    EXPECT_LT(l.agcu, cfg.agcu);
+    EXPECT_LT(l.stream, 2u);
+    streams.insert({l.agcu, l.stream});
+  }
+  EXPECT_EQ(int(streams.size()), pr.loads) << "two loads on one stream";
+  std::set<uint32_t> store_agcus = {pl.store.agcu};
+  for (const auto& m : pl.more_stores) store_agcus.insert(m.agcu);
+  EXPECT_EQ(store_agcus.size(), 1 + pr.more_stored.size()) << "two stores on one AGCU";
+
+  auto sel = [&](uint32_t r, uint32_t c, uint32_t o) -> uint32_t {
+    const auto it = pl.switches.find(cfg.switch_id(r, c));
+    return it == pl.switches.end() ? 0 : it->second.sel[arch::kVectorNet][o];
+  };
+  // Sources: (switch row, col, local input) per net: loads, PCU results, PMU read data.
+  std::vector<std::tuple<uint32_t, uint32_t, uint32_t>> src;
+  for (const auto& l : pl.loads) src.emplace_back(cfg.rows, l.agcu, arch::kLocal0 + l.stream);
+  for (const auto& [r, c] : pl.pcus) src.emplace_back(r, c, arch::kLocal0);
+  for (const auto& [r, c] : pl.pmus) src.emplace_back(r, c, arch::kLocal0);
+  // Sinks in the Placement's connection order: PMU writes, PCU inputs, then the stores.
+  struct Sink {
+    int net;
+    uint32_t r, c, port;
+  };
+  std::vector<Sink> sinks;
+  for (int m = 0; m < npmu; ++m) sinks.push_back({pr.pmu_loads[m], pl.pmus[m].first, pl.pmus[m].second, arch::kLocal0});
+  for (int p = 0; p < npcu; ++p)
+    for (size_t v = 0; v < pr.ins[p].size(); ++v) {
+      const auto& in = pr.ins[p][v];
+      const int net = in.from_pmu ? pr.loads + npcu + in.index : in.from_pcu ? pr.loads + in.index : in.index;
+      sinks.push_back({net, pl.pcus[p].first, pl.pcus[p].second, arch::kLocal0 + uint32_t(v)});
+    }
+  std::vector<int> stored = {npcu - 1};
+  stored.insert(stored.end(), pr.more_stored.begin(), pr.more_stored.end());
+  std::vector<uint32_t> store_agcu = {pl.store.agcu};
+  for (const auto& m : pl.more_stores) store_agcu.push_back(m.agcu);
+  for (size_t k = 0; k < stored.size(); ++k)
+    sinks.push_back({pr.loads + stored[k], cfg.rows, store_agcu[k], arch::kLocal0});
+  EXPECT_EQ(pl.hops.size(), sinks.size());
+  EXPECT_EQ(pl.path_hops.size(), sinks.size());
+
+  std::map<std::tuple<uint32_t, uint32_t, uint32_t>, std::set<int>> users;  // output port -> nets through it
+  uint32_t longest = 0;
+  for (size_t k = 0; k < sinks.size(); ++k) {
+    const Sink& sk = sinks[k];
+    uint32_t r = sk.r, c = sk.c, o = sk.port, hops = 0;
+    for (;;) {
+      users[{r, c, o}].insert(sk.net);
+      const uint32_t s = sel(r, c, o);
+      if (s == 0) {
+        ADD_FAILURE() << fmt::format("sink {}: switch ({},{}) output {} unselected", k, r, c, o);
+        return 0;
+      }
+      const uint32_t i = s - 1;
+      if (i >= arch::kLocal0) {
+        EXPECT_EQ(std::make_tuple(r, c, i), src[size_t(sk.net)]) << "sink " << k << " reaches another source";
+        break;
+      }
+      // Input i comes from the neighbour in direction i, through its opposite output.
+      if (i == arch::kNorth) {
+        if (r == 0) break;
+        --r;
+      } else if (i == arch::kEast) {
+        ++c;
+      } else if (i == arch::kSouth) {
+        ++r;
+      } else {
+        if (c == 0) break;
+        --c;
+      }
+      EXPECT_LE(r, cfg.rows);
+      EXPECT_LE(c, cfg.cols);
+      o = (i + 2) % 4;
+      if (++hops > 64) {
+        ADD_FAILURE() << "route loops";
+        return 0;
+      }
+    }
+    if (k < pl.path_hops.size()) {
+      EXPECT_EQ(pl.path_hops[k], hops) << "sink " << k;
+    }
+    longest = std::max(longest, hops);
+  }
+  uint32_t wire = 0;
+  for (const auto& [port, nets] : users) {
+    EXPECT_EQ(nets.size(), 1u) << fmt::format("switch ({},{}) output {} carries {} nets", std::get<0>(port),
+                                              std::get<1>(port), std::get<2>(port), nets.size());
+    wire += std::get<2>(port) < arch::kLocal0;
+  }
+  // Every configured output port is on some sink's walk (nothing dangles).
+  size_t configured = 0;
+  for (const auto& [id, sw] : pl.switches)
+    for (uint32_t o = 0; o < arch::kSwitchOutputs; ++o) configured += sw.sel[arch::kVectorNet][o] != 0;
+  EXPECT_EQ(configured, users.size());
+  EXPECT_EQ(pl.wire_length, wire);
+  EXPECT_EQ(std::accumulate(pl.hops.begin(), pl.hops.end(), 0u), wire);
+  EXPECT_EQ(pl.max_hops, longest);
+  return wire;
+}
+
+detail::Placement place(const arch::Config& cfg, const PrProblem& pr, const std::string& what = "t") {
+  return detail::place_and_route(cfg, pr.loads, pr.ins, what, pr.more_stored, pr.pmu_loads);
+}
+
+// Pipelines, fan-outs, split MatMuls (with and without PMUs) on both configurations.
+std::vector<std::pair<const arch::Config*, PrProblem>> routing_cases() {
+  std::vector<std::pair<const arch::Config*, PrProblem>> v;
+  v.push_back({&tiny(), {2, {{{false, 0}, {false, 1}}}, {}, {}}});
+  v.push_back({&small(), {3, {{{false, 0}, {false, 1}, {false, 2}}}, {}, {}}});
+  v.push_back({&tiny(), {3, {{{false, 0}, {false, 1}}, {{false, 0}, {false, 2}}}, {0}, {}}});  // MatMul 1x2
+  PrProblem mm{4, {}, {0, 1, 2}, {}};  // MatMul 2x2 on small: A_i, B_j fanned out
+  for (int p = 0; p < 4; ++p) mm.ins.push_back({{false, p / 2}, {false, 2 + p % 2}});
+  v.push_back({&small(), mm});
+  PrProblem pmu{4, {}, {0, 1, 2}, {2, 3}};  // the same with B through two PMUs
+  for (int p = 0; p < 4; ++p) pmu.ins.push_back({{false, p / 2}, {false, p % 2, true}});
+  v.push_back({&small(), pmu});
+  PrProblem pipe{4, {}, {}, {}};  // every PCU of small in one pipeline, 4 loads
+  for (int p = 0; p < 8; ++p) {
+    pipe.ins.push_back({});
+    if (p < 4) pipe.ins.back().push_back({false, p});
+    if (p > 0) pipe.ins.back().push_back({true, p - 1});
+  }
+  v.push_back({&small(), pipe});
+  return v;
+}
+
+TEST(PlaceRoute, EveryNetConnectsSourceToSinks) {
+  for (const auto& [cfg, pr] : routing_cases()) {
+    SCOPED_TRACE(fmt::format("{}: {} PCUs, {} loads, {} PMUs", cfg->name, pr.ins.size(), pr.loads, pr.pmu_loads.size()));
+    const auto pl = place(*cfg, pr);
+    EXPECT_GT(verify_routes(*cfg, pr, pl), 0u);
+    EXPECT_GE(pl.attempts, 1u);
+    EXPECT_GE(pl.route_iterations, 1u);
+  }
+}
+
+TEST(PlaceRoute, Deterministic) {
+  // The placer memoises per configuration and section structure; a copy of the
+  // configuration under another name computes the placement afresh, which must be the
+  // same bit for bit (switch selects included).
+  for (const auto& [cfg, pr] : routing_cases()) {
+    SCOPED_TRACE(fmt::format("{}: {} PCUs", cfg->name, pr.ins.size()));
+    arch::Config copy = *cfg;
+    copy.name += "-copy";
+    const auto a = place(*cfg, pr), b = place(copy, pr);
+    EXPECT_EQ(a.pcus, b.pcus);
+    EXPECT_EQ(a.pmus, b.pmus);
+    ASSERT_EQ(a.loads.size(), b.loads.size());
+    for (size_t l = 0; l < a.loads.size(); ++l) {
+      EXPECT_EQ(a.loads[l].agcu, b.loads[l].agcu);
+      EXPECT_EQ(a.loads[l].stream, b.loads[l].stream);
+    }
+    EXPECT_EQ(a.store.agcu, b.store.agcu);
+    EXPECT_EQ(a.hops, b.hops);
+    EXPECT_EQ(a.path_hops, b.path_hops);
+    ASSERT_EQ(a.switches.size(), b.switches.size());
+    for (const auto& [id, sw] : a.switches) {
+      ASSERT_TRUE(b.switches.count(id));
+      EXPECT_EQ(sw.encode(), b.switches.at(id).encode());
+    }
+  }
+  // And a whole compile: the same bitstreams and metadata twice.
+  Options o3;
+  o3.opt_level = 3;
+  const std::string model = std::string(OPENRDU_EXAMPLES_DIR) + "/cnn/model.onnx";
+  const pef::Pef p1 = compile_onnx_file(model, small(), o3), p2 = compile_onnx_file(model, small(), o3);
+  ASSERT_EQ(p1.sections.size(), p2.sections.size());
+  for (size_t i = 0; i < p1.sections.size(); ++i) {
+    EXPECT_EQ(p1.sections[i].bitstream, p2.sections[i].bitstream) << p1.sections[i].name;
+    EXPECT_EQ(p1.sections[i].est_cycles, p2.sections[i].est_cycles) << p1.sections[i].name;
+  }
+  EXPECT_EQ(p1.meta, p2.meta);
+}
+
+TEST(PlaceRoute, SpreadsStreamsOverAgcusAndPorts) {
+  // Four PCUs, each with a load and a store: every AGCU gets one load and one store,
+  // each memory port (AGCU k on port k mod 2) four streams.
+  PrProblem pr{4, {{{false, 0}}, {{false, 1}}, {{false, 2}}, {{false, 3}}}, {0, 1, 2}, {}};
+  const auto pl = place(small(), pr);
+  verify_routes(small(), pr, pl);
+  std::vector<int> loads(small().agcu, 0), stores(small().agcu, 0);
+  for (const auto& l : pl.loads) ++loads[l.agcu];
+  ++stores[pl.store.agcu];
+  for (const auto& m : pl.more_stores) ++stores[m.agcu];
+  EXPECT_EQ(loads, std::vector<int>(4, 1));
+  EXPECT_EQ(stores, std::vector<int>(4, 1));
+  // One load and one store: on AGCUs of different ports (small has 2), so that each
+  // port carries one request per vector rather than one port two.
+  const auto one = place(small(), {1, {{{false, 0}}}, {}, {}});
+  EXPECT_NE(one.loads[0].agcu % small().dram_channels, one.store.agcu % small().dram_channels);
+  // Tiny has one port: nothing to gain from a second AGCU, the short route wins.
+  const auto t = place(tiny(), {1, {{{false, 0}}}, {}, {}});
+  EXPECT_EQ(t.loads[0].agcu, t.store.agcu);
+  EXPECT_EQ(t.wire_length, 2u);
+}
+
+TEST(PlaceRoute, NegotiatesCongestionTheGreedyRouterCouldNot) {
+  // Every PCU of small in a chain, each also reading both loads: 2 nets fanned out to
+  // 8 PCUs plus 7 PCU-to-PCU links. The previous placer (slot chains nearest-first,
+  // each net routed in turn by BFS on free ports, no rip-up) failed on it.
+  PrProblem pr{2, {}, {}, {}};
+  for (int p = 0; p < 8; ++p) {
+    pr.ins.push_back({{false, 0}, {false, 1}});
+    if (p > 0) pr.ins.back().push_back({true, p - 1});
+  }
+  const auto pl = place(small(), pr);
+  verify_routes(small(), pr, pl);
+  EXPECT_GT(pl.route_iterations, 1u) << "no congestion to negotiate";
+}
+
+TEST(PlaceRoute, ErrorsNameTheSection) {
+  // Two PCUs on tiny each need three distinct nets; one of them sits at slot (0,0),
+  // whose switch has only two links (E, S): no placement routes.
+  PrProblem pr{3, {{{false, 0}, {false, 1}, {false, 2}}, {{false, 0}, {false, 1}, {false, 2}}}, {}, {}};
+  EXPECT_THAT(error_of([&] { place(tiny(), pr, "node 'z' (Add)"); }),
+              HasSubstr("node 'z' (Add): cannot place and route 2 PCUs, 3 loads and a store on configuration 'tiny'"));
+  // Memoised: the same failure again, naming the new section.
+  EXPECT_THAT(error_of([&] { place(tiny(), pr, "node 'w' (Sub)"); }),
+              HasSubstr("node 'w' (Sub): cannot place and route 2 PCUs, 3 loads and a store"));
+  // Four loads on tiny: more than the three north links out of the AGCU row.
+  PrProblem four{4, {{{false, 0}, {false, 1}}, {{false, 2}, {false, 3}}}, {}, {}};
+  EXPECT_THAT(error_of([&] { place(tiny(), four, "section 'x'"); }),
+              HasSubstr("section 'x': cannot place and route 2 PCUs, 4 loads and a store on configuration 'tiny'"));
 }
 
 TEST(Lowering, PipelineAtO3) {
