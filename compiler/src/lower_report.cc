@@ -140,6 +140,7 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
   std::string o = fmt::format("mapping report (configuration '{}', {} PCUs, {} PMUs, {} AGCUs, {}x{} switches)\n",
                               cfg.name, cfg.num_pcu(), cfg.num_pmu(), cfg.agcu, cfg.rows + 1, cfg.cols + 1);
   uint64_t total = 0;
+  uint32_t wire = 0, longest = 0;
   static const char* kStream[] = {"ld0", "ld1", "st0"};
   for (size_t i = 0; i < builds.size(); ++i) {
     const SectionBuild& b = builds[i];
@@ -157,15 +158,23 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
     for (const auto& [r, c] : pl.pmus) pmus.push_back(cfg.unit_name(cfg.slot_id(r, c)));
     const uint64_t est = estimate_cycles(cfg, b);
     total += est;
+    const uint32_t hops = std::accumulate(pl.hops.begin(), pl.hops.end(), 0u);
+    wire += hops;
+    longest = std::max(longest, pl.max_hops);
+    // Route hops: per connection (PMU writes, PCU inputs, stores) the links its path
+    // adds to its net's tree; total: the section's wire length; longest: the most
+    // pipeline registers between a source and a sink.
     o += fmt::format(
-        "section {} '{}' ({}): PCUs {} [{}]; PMUs {}{}; AGCU streams {} [{}]; switches {}; route hops [{}] (total {}); "
-        "estimated cycles {}\n    {}\n",
+        "section {} '{}' ({}): PCUs {} [{}]; PMUs {}{}; AGCU streams {} [{}]; switches {}; longest route {} hops; "
+        "route hops [{}] (total {}); estimated cycles {}\n    {}\n",
         i, b.name, b.kind, pl.pcus.size(), fmt::join(pcus, ", "), pmus.size(),
         pmus.empty() ? std::string() : fmt::format(" [{}]", fmt::join(pmus, ", ")), streams.size(), fmt::join(streams, ", "),
-        pl.switches.size(), fmt::join(pl.hops, ", "), std::accumulate(pl.hops.begin(), pl.hops.end(), 0u), est, b.detail);
+        pl.switches.size(), pl.max_hops, fmt::join(pl.hops, ", "), hops, est, b.detail);
   }
-  o += fmt::format("total: {} sections, estimated cycles {} (sum of the sections' functional-model estimates)\n",
-                   builds.size(), total);
+  o += fmt::format(
+      "total: {} sections, estimated cycles {} (sum of the sections' functional-model estimates), wire length {} hops, "
+      "longest route {} hops\n",
+      builds.size(), total, wire, longest);
   return o;
 }
 
