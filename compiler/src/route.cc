@@ -44,22 +44,22 @@ namespace openrdu::compiler::detail {
 namespace {
 
 // ---------------------------------------------------------------- tuning
-constexpr uint32_t kSeed = 0x0DE5EED;      // annealing seed of the first attempt
-constexpr int kAttempts = 8;               // placements tried before giving up
-constexpr int kMovesPerItem = 100;         // annealing moves per placed item (PCU, load, store)
-constexpr int kMaxMoves = 20000;           // whatever the problem
-constexpr int kTempSteps = 24;             // temperature steps (geometric)
-constexpr int64_t kWire = 3;               // cost per unit of estimated wire length (one hop)
-constexpr int64_t kBalanceMax = 24;        // per stream on the busiest AGCU or memory port
-constexpr int64_t kBalanceSq = 1;          // per unit of the sums of squares of streams per AGCU / port
-constexpr int64_t kAgcuUsed = 8;           // per AGCU with a stream (its configuration words)
+constexpr uint32_t kSeed = 0x0DE5EED;            // annealing seed of the first attempt
+constexpr int kAttempts = 8;                     // placements tried before giving up
+constexpr int kMovesPerItem = 100;               // annealing moves per placed item (PCU, load, store)
+constexpr int kMaxMoves = 20000;                 // whatever the problem
+constexpr int kTempSteps = 24;                   // temperature steps (geometric)
+constexpr int64_t kWire = 3;                     // cost per unit of estimated wire length (one hop)
+constexpr int64_t kBalanceMax = 24;              // per stream on the busiest AGCU or memory port
+constexpr int64_t kBalanceSq = 1;                // per unit of the sums of squares of streams per AGCU / port
+constexpr int64_t kAgcuUsed = 8;                 // per AGCU with a stream (its configuration words)
 constexpr int64_t kTempStart = 6 * kWire * 256;  // initial temperature (six hops), 1/256 cost units
-constexpr int64_t kTempRatio = 216;        // T *= 216/256 per step: T/60 after 24 steps
-constexpr int64_t kTaboo = int64_t(1) << 30;  // a placement that failed to route
-constexpr int kRouteIterations = 24;       // PathFinder iterations per placement
-constexpr int64_t kBase = 64;              // cost of a hop on a free output port
-constexpr int64_t kHistory = 32;           // history added per iteration per extra net on a port
-constexpr size_t kMemoEntries = 4096;       // memoised problems (then forgotten at once)
+constexpr int64_t kTempRatio = 216;              // T *= 216/256 per step: T/60 after 24 steps
+constexpr int64_t kTaboo = int64_t(1) << 30;     // a placement that failed to route
+constexpr int kRouteIterations = 24;             // PathFinder iterations per placement
+constexpr int64_t kBase = 64;                    // cost of a hop on a free output port
+constexpr int64_t kHistory = 32;                 // history added per iteration per extra net on a port
+constexpr size_t kMemoEntries = 4096;            // memoised problems (then forgotten at once)
 
 uint32_t dist(uint32_t r0, uint32_t c0, uint32_t r1, uint32_t c1) {
   return (r0 > r1 ? r0 - r1 : r1 - r0) + (c0 > c1 ? c0 - c1 : c1 - c0);
@@ -89,10 +89,10 @@ struct Assign {
 struct Problem {
   const arch::Config& cfg;
   int npcu = 0, npmu = 0, nloads = 0;
-  std::vector<int> stored;                              // PCUs stored, in store order
-  std::vector<std::pair<uint32_t, uint32_t>> slots;     // PCU slots (row, col)
+  std::vector<int> stored;                               // PCUs stored, in store order
+  std::vector<std::pair<uint32_t, uint32_t>> slots;      // PCU slots (row, col)
   std::vector<std::pair<uint32_t, uint32_t>> pmu_slots;  // PMU slots (row, col)
-  uint32_t ports = 1;                                   // memory ports
+  uint32_t ports = 1;                                    // memory ports
   // Connections in report order (PMU inputs, PCU inputs in order, then the stores):
   // net and sink. Net l < nloads: load stream l; net nloads + p: the result of PCU p;
   // net nloads + npcu + m: the read data of PMU m.
@@ -520,10 +520,11 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
                           const std::vector<int>& pmu_loads) {
   const int npmu = int(pmu_loads.size());
   if (npmu > int(cfg.num_slots() - cfg.num_pcu()))
-    throw CompileError(fmt::format("{}: {} PMUs, configuration '{}' has {}", what, npmu, cfg.name,
-                                   cfg.num_slots() - cfg.num_pcu()));
+    throw CompileError(
+        fmt::format("{}: {} PMUs, configuration '{}' has {}", what, npmu, cfg.name, cfg.num_slots() - cfg.num_pcu()));
   for (int l : pmu_loads)
-    if (l < 0 || l >= n_loads) throw CompileError(fmt::format("{}: a PMU is written by load {} of {}", what, l, n_loads));
+    if (l < 0 || l >= n_loads)
+      throw CompileError(fmt::format("{}: a PMU is written by load {} of {}", what, l, n_loads));
   const int npcu = int(pcu_inputs.size());
   if (npcu < 1) throw CompileError(fmt::format("{}: a section needs a PCU", what));
   if (npcu > int(cfg.num_pcu()))
@@ -546,14 +547,15 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
     for (const PcuInput& in : ins)
       if (in.index < 0 || in.index >= (in.from_pmu ? npmu : in.from_pcu ? npcu : n_loads))
         throw CompileError(fmt::format("{}: a PCU input refers to {} {} (section of {} PCUs, {} PMUs, {} loads)", what,
-                                       in.from_pmu ? "PMU" : in.from_pcu ? "PCU" : "load", in.index, npcu, npmu,
-                                       n_loads));
+                                       in.from_pmu   ? "PMU"
+                                       : in.from_pcu ? "PCU"
+                                                     : "load",
+                                       in.index, npcu, npmu, n_loads));
   }
   const auto fail = [&] {
-    return CompileError(fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what,
-                                    npcu, n_loads,
-                                    stored.size() == 1 ? std::string("a store") : fmt::format("{} stores", stored.size()),
-                                    cfg.name));
+    return CompileError(
+        fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what, npcu, n_loads,
+                    stored.size() == 1 ? std::string("a store") : fmt::format("{} stores", stored.size()), cfg.name));
   };
 
   Problem pb(cfg);
@@ -595,8 +597,8 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
 
   // The result depends only on the configuration's grid and the section's structure
   // (not on tensor shapes), and most sections of a model share a structure: memoised.
-  std::string key = fmt::format("{} {}x{} {} {} | {} |", cfg.name, cfg.rows, cfg.cols, cfg.agcu, cfg.dram_channels,
-                                n_loads);
+  std::string key =
+      fmt::format("{} {}x{} {} {} | {} |", cfg.name, cfg.rows, cfg.cols, cfg.agcu, cfg.dram_channels, n_loads);
   for (const auto& ins : pcu_inputs) {
     for (const PcuInput& in : ins) key += fmt::format(" {}{}", in.from_pmu ? 'm' : in.from_pcu ? 'p' : 'l', in.index);
     key += ';';
