@@ -150,8 +150,9 @@ TEST(StreamSplit, PartsWriteEachOutputOnceFromTheSameInputs) {
         for (size_t i = 0; i < pef.sections.size(); ++i) {
           SectionWalk w = walk_section(cfg, pef.sections[i]);
           const uint32_t per_part = w1[i].pcus;
-          // small has the AGCUs, PCUs and switches for these (the router does not yet find
-          // routes for 3-4 parts of a two-input section: those stay uncut, checked below).
+          // small has the AGCUs, PCUs and switches for these; 3-4 parts of a two-input
+          // section would need 6-8 load nets out of the AGCU row, which has 5 links up:
+          // those stay uncut (checked below).
           if (parts >= 2 && cfg.name == "small" && (parts == 2 || w1[i].loads == 1)) {
             EXPECT_EQ(w.stores, uint32_t(parts));
           }
@@ -169,23 +170,22 @@ TEST(StreamSplit, PartsWriteEachOutputOnceFromTheSameInputs) {
   }
 }
 
-// A long stream on small: one AGCU (one request per cycle for the load and the store)
-// against parts on AGCUs of both memory ports.
+// Long streams on small (two memory ports, one request per cycle each). A Relu uncut:
+// the placer puts its load and store on AGCUs of different ports, so it already runs
+// at one vector per cycle and stays uncut. An Add uncut has three streams over two
+// ports (one port carries two); cut in two parts, the six streams spread over four
+// AGCUs, 1.5 requests per vector per port.
 TEST(StreamSplit, LongStreamUsesBothMemoryPortsOnSmall) {
   const arch::Config cfg = arch::load_config("small");
-  const Graph g = load_yaml_string(
-      "opset: 13\ninputs:\n  - {name: a, shape: [256, 512]}\n"
-      "nodes:\n  - {op: Relu, name: relu, inputs: [a], outputs: [y]}\noutputs:\n  - y\n",
-      "long.yaml");
+  const uint64_t vectors = 256 * 512 / cfg.lanes;
   Options one;
   one.stream_parts = 1;
-  const pef::Pef p1 = compile_graph(g, cfg, one);
-  const pef::Pef pa = compile_graph(g, cfg, {});
-  const uint64_t vectors = 256 * 512 / cfg.lanes;
-  // One part: the placer puts the load and the store on AGCUs of different ports (one
-  // request per vector each), and the one load stream's in-flight bound, vectors /
-  // INFLIGHT round trips of the DRAM latency + 3, limits the section.
   {
+    const Graph g = load_yaml_string(
+        "opset: 13\ninputs:\n  - {name: a, shape: [256, 512]}\n"
+        "nodes:\n  - {op: Relu, name: relu, inputs: [a], outputs: [y]}\noutputs:\n  - y\n",
+        "relu.yaml");
+    const pef::Pef p1 = compile_graph(g, cfg, one);
     const auto units = arch::parse_bitstream(cfg, p1.sections[0].bitstream);
     int ld = -1, st = -1;
     for (uint32_t k = 0; k < cfg.agcu; ++k) {
@@ -196,12 +196,18 @@ TEST(StreamSplit, LongStreamUsesBothMemoryPortsOnSmall) {
     ASSERT_GE(ld, 0);
     ASSERT_GE(st, 0);
     EXPECT_NE(ld % int(cfg.dram_channels), st % int(cfg.dram_channels));
+    EXPECT_LT(p1.sections[0].est_cycles, vectors + vectors / 16);
+    // Automatic: no part count beats it, so the section stays as it is.
+    EXPECT_EQ(compile_graph(g, cfg, {}).sections[0].bitstream, p1.sections[0].bitstream);
   }
-  EXPECT_GE(p1.sections[0].est_cycles, vectors / cfg.inflight * (cfg.dram_latency_cycles + 3));
-  // Split: each part's load stream has a share of the round trips; each port carries
-  // half of the requests.
-  EXPECT_LT(pa.sections[0].est_cycles, vectors + vectors / 8);
-  EXPECT_LT(pa.sections[0].est_cycles, p1.sections[0].est_cycles);
+  const Graph g = load_yaml_string(
+      "opset: 13\ninputs:\n  - {name: a, shape: [256, 512]}\n  - {name: b, shape: [256, 512]}\n"
+      "nodes:\n  - {op: Add, name: add, inputs: [a, b], outputs: [y]}\noutputs:\n  - y\n",
+      "add.yaml");
+  const pef::Pef p1 = compile_graph(g, cfg, one);
+  const pef::Pef pa = compile_graph(g, cfg, {});
+  EXPECT_GE(p1.sections[0].est_cycles, 2 * vectors);
+  EXPECT_LT(pa.sections[0].est_cycles, 3 * vectors / 2 + vectors / 16);
   EXPECT_GE(walk_section(cfg, pa.sections[0]).stores, 2u);
   // Ports: the store streams sit on AGCUs of both ports (k mod 2).
   const auto units = arch::parse_bitstream(cfg, pa.sections[0].bitstream);
