@@ -425,9 +425,70 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
   if (dims.size() > 4)
     throw CompileError(fmt::format("{}: the permutation {} of {} needs {} dimensions after collapsing, at most 4", what,
                                    shape_str(perm), shape_str(sx), dims.size()));
+  const int64_t L = cfg.lanes;
+  // Through a PMU in transposed mode: [batch,] R x C -> C x R with R and C multiples of
+  // LANES, one L x L block per tile: L contiguous row vectors in, L column vectors out.
+  // One memory request per vector each way instead of a LANES-lane gather.
+  if (dims.size() >= 2 && dims.size() <= 3 && cfg.pmu_depth() >= uint32_t(2 * L) &&
+      cfg.num_slots() > cfg.num_pcu()) {
+    const TD cd = dims[dims.size() - 2], rd = dims.back();  // output order: C (outer), R (inner)
+    const int64_t R = rd.count, C = cd.count;
+    if (cd.ld == 1 && rd.st == 1 && rd.ld == C && cd.st == R && R % L == 0 && C % L == 0) {
+      const bool batched = dims.size() == 3;
+      const TD bt = batched ? dims[0] : TD{1, 0, 0};
+      const uint64_t tiles = uint64_t(bt.count) * uint64_t(R / L) * uint64_t(C / L);
+      if (tiles <= kU32) {
+        SectionBuild b;
+        b.kind = "transpose";
+        b.node_ids = {node};
+        b.name = n.name;
+        b.what = what;
+        b.output = y;
+        StreamPlan l;
+        l.tensor = x;
+        l.s = make_stream({{uint64_t(bt.count), bt.ld}, {uint64_t(R / L), L * C}, {uint64_t(C / L), L}, {uint64_t(L), C}},
+                          1, -1, 0, uint64_t(L), cfg.lanes, what + " (load)");
+        b.loads = {l};
+        b.store.tensor = y;
+        b.store.s = make_stream({{uint64_t(bt.count), bt.st}, {uint64_t(R / L), L}, {uint64_t(C / L), L * R}, {uint64_t(L), R}},
+                                1, -1, 0, uint64_t(L), cfg.lanes, what + " (store)");
+        arch::PmuConfig pm;
+        pm.enable = true;
+        pm.mode = 2;  // transposed: rows written, columns read
+        pm.nbuf = 2;
+        pm.tiles = uint32_t(tiles);
+        pm.buf_rows = uint32_t(L);
+        pm.wr.c0 = uint32_t(L);  // rows 0..L-1 of the buffer
+        pm.wr.s0 = 1;
+        pm.wr.c1 = 1;
+        pm.rd.c0 = uint32_t(L);  // word addresses 0..L-1: column c of rows 0..L-1
+        pm.rd.s0 = 1;
+        pm.rd.c1 = 1;
+        b.pmu_cfgs = {pm};
+        b.pmu_loads = {0};
+        SectionPlan plan;
+        plan.name = n.name;
+        plan.node_ids = {node};
+        plan.ext_inputs = {x};
+        plan.output = y;
+        plan.ops.push_back({arch::Opcode::MOV, ValRef::val(0), ValRef::immediate(0)});
+        b.plans = {plan};
+        b.vectors = b.store.s.vectors();
+        b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
+        b.pcu_inputs = {{{false, 0, true}}};
+        try {
+          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads);
+          b.detail = fmt::format("perm={} {} -> {} through a PMU (transposed mode), {} tiles of {}x{}", shape_str(perm),
+                                 shape_str(sx), shape_str(sy), tiles, L, L);
+          return b;
+        } catch (const CompileError&) {
+          // no route with the PMU: the gather below
+        }
+      }
+    }
+  }
   const TD in = dims.back();
   dims.pop_back();
-  const int64_t L = cfg.lanes;
   const uint64_t nv = uint64_t((in.count + L - 1) / L);
   std::vector<WalkDim> ld, st;
   for (const TD& d : dims) {

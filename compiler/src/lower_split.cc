@@ -23,7 +23,7 @@ namespace {
 // Can the section be cut: PCUs stream one output per firing, never read the element
 // index, and every stream walks the same space as the store.
 bool splittable(const SectionBuild& b) {
-  if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty()) return false;
+  if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty() || !b.pmu_cfgs.empty()) return false;
   if (b.pcu_cfgs.size() != b.plans.size()) return false;
   for (const auto& pc : b.pcu_cfgs) {
     if (pc.out_mode != 0 || pc.reduce != 0 || pc.count != b.vectors) return false;
