@@ -1,8 +1,9 @@
 // bench/stream: DRAM bandwidth of streaming kernels through the array (issue 4). For
 // each kernel (copy: Identity, relu: Relu, add: Add of two inputs) over N fp32 elements
-// a YAML graph is compiled with sncompile's library twice: with the section on one AGCU
-// (--stream-parts 1) and as the compiler chooses (streaming sections cut over AGCUs of
-// every memory port, lower_split.cc). Each is run through runtime::Session on a backend
+// a YAML graph is compiled with sncompile's library twice: uncut (--stream-parts 1: one
+// PCU, its streams placed over the AGCUs) and as the compiler chooses (streaming sections
+// cut into parts over AGCUs of every memory port when the estimate favours it,
+// lower_split.cc). Each is run through runtime::Session on a backend
 // and checked bit for bit against compiler::reference_run. Per run: kernel cycles,
 // configuration cycles, the functional model's estimate, DRAM bytes from the hardware
 // counters (MEM_RD_BYTES + MEM_WR_BYTES), bytes per cycle and their share of the DRAM
@@ -203,7 +204,7 @@ int main(int argc, char** argv) {
     for (const auto& k : kernels)
       for (int parts : {1, 0}) {
         fmt::print(stderr, "stream: {} over {} elements on {} ({}), {}...\n", k, elements, backend, cfg.name,
-                   parts == 1 ? "one AGCU" : "compiler's choice");
+                   parts == 1 ? "uncut (--stream-parts 1)" : "compiler's choice");
         runs.push_back(spawn(cfg, backend, k, parts, shape));
       }
 
@@ -217,7 +218,7 @@ int main(int argc, char** argv) {
     for (const auto& r : runs) {
       const double bpc = r.cycles ? double(r.rd_bytes + r.wr_bytes) / double(r.cycles) : 0;
       table += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {:.1f} | {:.1f}% | {}{} |\n", r.kernel,
-                           r.parts_option == 1 ? "one AGCU" : "split (auto)", r.pcus, r.agcu_streams, r.cycles,
+                           r.parts_option == 1 ? "uncut" : "compiler (auto)", r.pcus, r.agcu_streams, r.cycles,
                            r.est_cycles, r.config_cycles, r.rd_bytes + r.wr_bytes, bpc, 100.0 * bpc / peak, r.status,
                            r.note.empty() ? "" : " (" + r.note + ")");
       auto j = to_json(r);
