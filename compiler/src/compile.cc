@@ -192,7 +192,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   const detail::AccessPlan ap = detail::plan_access(in_shapes, g.tensors[b.output].shape, b.what);
   b.vectors = ap.vectors(cfg.lanes);
   for (const auto& p : b.plans) b.pcu_cfgs.push_back(detail::pcu_program(cfg, p, uint32_t(b.vectors), b.what));
-  b.placement = detail::place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what);
+  b.placement = detail::place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what, {}, {}, b.vectors);
   // AGCU streams (base filled in at layout).
   auto stream = [&](const detail::Access& a, int tensor) {
     detail::StreamPlan sp;

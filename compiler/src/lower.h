@@ -92,9 +92,12 @@ struct Placement {
 // vector nets on the switch grid. Throws CompileError naming `what`.
 // `pmu_loads`: per PMU of the section, the load stream that writes it (its read data
 // goes to the PCU inputs that name it with from_pmu).
+// `stream_requests`: about the memory requests of each stream (0: unknown, long):
+// below ~120 the placer weighs the AGCU/port balance by them against the configuration
+// words of another AGCU, so short streams share AGCUs.
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
                           const std::string& what, const std::vector<int>& more_stored = {},
-                          const std::vector<int>& pmu_loads = {});
+                          const std::vector<int>& pmu_loads = {}, uint64_t stream_requests = 0);
 
 // ---------------------------------------------------------------- graph legalisation
 // The graph the sections are built from: a copy of the imported graph with

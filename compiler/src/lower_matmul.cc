@@ -477,7 +477,7 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
         b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
         b.pcu_inputs = {{{false, 0, true}}};
         try {
-          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads);
+          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads, b.vectors);
           b.detail = fmt::format("perm={} {} -> {} through a PMU (transposed mode), {} tiles of {}x{}", shape_str(perm),
                                  shape_str(sx), shape_str(sy), tiles, L, L);
           return b;
@@ -519,7 +519,7 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
   b.vectors = b.store.s.vectors();
   b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
   b.pcu_inputs = {{{false, 0}}};
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, b.vectors * uint64_t(L));  // gather: a request per lane
   b.detail = fmt::format("perm={} {} -> {}, lane stride {}", shape_str(perm), shape_str(sx), shape_str(sy), in.ld);
   return b;
 }

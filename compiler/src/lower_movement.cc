@@ -104,7 +104,7 @@ SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& 
                                    b.loads[0].s.vectors(), b.vectors));
   b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
   b.pcu_inputs = {{{false, 0}}};
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, b.vectors);
   std::string ds;
   for (const CopyDim& d : dims) ds += fmt::format("{}x(ld {}, st {}) ", d.count, d.ld, d.st);
   b.detail = fmt::format("copy {}{} elements (lane stride {}), offsets {} -> {}", ds, in.count, in.ld, src_off,

@@ -89,7 +89,8 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   // place_and_route stores the last PCU first, then `more_stored` in order.
   s.store = stores.back();
   s.more_stores.assign(stores.begin(), stores.end() - 1);
-  s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored);
+  s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored, {},
+                                s.pcu_cfgs.front().count);
   s.detail = fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
                          count / parts + (count % parts ? 1 : 0), count);
   return s;

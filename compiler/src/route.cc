@@ -50,7 +50,8 @@ constexpr int kMovesPerItem = 100;               // annealing moves per placed i
 constexpr int kMaxMoves = 20000;                 // whatever the problem
 constexpr int kTempSteps = 24;                   // temperature steps (geometric)
 constexpr int64_t kWire = 3;                     // cost per unit of estimated wire length (one hop)
-constexpr int64_t kBalanceMax = 24;              // per stream on the busiest AGCU or memory port
+constexpr int64_t kBalanceMax = 24;              // per stream on the busiest AGCU or memory port (long streams)
+constexpr int64_t kCyclesPerUnit = 5;            // cost units ~ cycles: kAgcuUsed ~ 40 configuration words
 constexpr int64_t kBalanceSq = 1;                // per unit of the sums of squares of streams per AGCU / port
 constexpr int64_t kAgcuUsed = 8;                 // per AGCU with a stream (its configuration words)
 constexpr int64_t kTempStart = 6 * kWire * 256;  // initial temperature (six hops), 1/256 cost units
@@ -93,6 +94,8 @@ struct Problem {
   std::vector<std::pair<uint32_t, uint32_t>> slots;      // PCU slots (row, col)
   std::vector<std::pair<uint32_t, uint32_t>> pmu_slots;  // PMU slots (row, col)
   uint32_t ports = 1;                                    // memory ports
+  int64_t balance = kBalanceMax;                         // weight of the busiest AGCU/port's streams
+  int64_t squares = kBalanceSq;                          // weight of the sums of squares
   // Connections in report order (PMU inputs, PCU inputs in order, then the stores):
   // net and sink. Net l < nloads: load stream l; net nloads + p: the result of PCU p;
   // net nloads + npcu + m: the read data of PMU m.
@@ -180,7 +183,7 @@ class Cost {
       busiest = std::max(busiest, m);
       squares += m * m;
     }
-    return kWire * wire + kBalanceMax * busiest + kBalanceSq * squares + kAgcuUsed * used + taboo(s);
+    return kWire * wire + pb_.balance * busiest + pb_.squares * squares + kAgcuUsed * used + taboo(s);
   }
 
  private:
@@ -517,7 +520,7 @@ Placement to_placement(const Problem& pb, const State& s, const Routed& r, int a
 
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
                           const std::string& what, const std::vector<int>& more_stored,
-                          const std::vector<int>& pmu_loads) {
+                          const std::vector<int>& pmu_loads, uint64_t stream_requests) {
   const int npmu = int(pmu_loads.size());
   if (npmu > int(cfg.num_slots() - cfg.num_pcu()))
     throw CompileError(
@@ -559,6 +562,12 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   };
 
   Problem pb(cfg);
+  // A stream moved off the busiest AGCU or port saves about its requests in cycles; an
+  // AGCU more costs its configuration words: short streams pack onto fewer AGCUs.
+  if (stream_requests > 0 && stream_requests < uint64_t(kBalanceMax * kCyclesPerUnit)) {
+    pb.balance = int64_t(stream_requests) / kCyclesPerUnit;
+    pb.squares = 0;
+  }
   pb.npcu = npcu;
   pb.npmu = npmu;
   pb.nloads = n_loads;
@@ -599,6 +608,7 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   // (not on tensor shapes), and most sections of a model share a structure: memoised.
   std::string key =
       fmt::format("{} {}x{} {} {} | {} |", cfg.name, cfg.rows, cfg.cols, cfg.agcu, cfg.dram_channels, n_loads);
+  key += fmt::format(" b{}/{}", pb.balance, pb.squares);
   for (const auto& ins : pcu_inputs) {
     for (const PcuInput& in : ins) key += fmt::format(" {}{}", in.from_pmu ? 'm' : in.from_pcu ? 'p' : 'l', in.index);
     key += ';';
