@@ -217,6 +217,25 @@ TEST(StreamSplit, LongStreamUsesBothMemoryPortsOnSmall) {
   EXPECT_EQ(ports.size(), 2u);
 }
 
+// A short stream (8 vectors) shares one AGCU for its load and store: another AGCU's
+// configuration words would cost more than the requests it takes off the port.
+TEST(StreamSplit, ShortStreamSharesAnAgcu) {
+  const arch::Config cfg = arch::load_config("small");
+  const Graph g = load_yaml_string(
+      "opset: 13\ninputs:\n  - {name: a, shape: [8, 16]}\n"
+      "nodes:\n  - {op: Relu, name: relu, inputs: [a], outputs: [y]}\noutputs:\n  - y\n",
+      "short.yaml");
+  const pef::Pef p = compile_graph(g, cfg, {});
+  const auto units = arch::parse_bitstream(cfg, p.sections[0].bitstream);
+  int agcus = 0;
+  for (uint32_t k = 0; k < cfg.agcu; ++k) {
+    const auto ag = arch::AgcuConfig::decode(units[cfg.agcu_id(k)]);
+    agcus += ag.ld[0].enable || ag.ld[1].enable || ag.st.enable;
+  }
+  EXPECT_EQ(agcus, 1);
+  EXPECT_EQ(walk_section(cfg, p.sections[0]).stores, 1u);
+}
+
 TEST(StreamSplit, RejectsNegativeParts) {
   const Graph g = load_yaml_string(kCases[0].yaml, "split.yaml");
   Options o;
