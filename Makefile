@@ -6,7 +6,8 @@
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
 #   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
 #               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json;
-#               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json
+#               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json;
+#               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
@@ -72,6 +73,9 @@ bench: build
 	    --md $(BUILD)/bench/stream.md --json $(BUILD)/bench/stream.json; \
 	else $(BUILD)/bin/stream --config small --backend func --elements 524288 \
 	    --md $(BUILD)/bench/stream.md --json $(BUILD)/bench/stream.json; fi
+	@if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then be=verilator; else be=func; fi; \
+	  $(BUILD)/bin/conv --config small --backend $$be --cases 16x32x32x32,32x16x16x64 \
+	    --md $(BUILD)/bench/conv.md --json $(BUILD)/bench/conv.json
 	@cfgs=tiny; if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then cfgs=tiny,small; fi; \
 	  $(BUILD)/bin/gemm --config $$cfgs --backend verilator --sizes $(GEMM_SIZES) --budget-s $(GEMM_BUDGET_S) \
 	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json

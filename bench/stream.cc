@@ -24,9 +24,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include "child.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
@@ -135,34 +133,12 @@ Run measure(const Config& cfg, const std::string& backend, const std::string& ke
   return r;
 }
 
-// measure() in a child process; its result comes back as JSON in a file.
+// measure() in a child process.
 Run spawn(const Config& cfg, const std::string& backend, const std::string& kernel, int parts,
           const std::vector<int64_t>& shape) {
-  const fs::path out = fs::temp_directory_path() / fmt::format("openrdu_stream_{}_{}_{}.json", ::getpid(), kernel, parts);
-  std::fflush(stdout);
-  std::fflush(stderr);
-  const pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-  if (pid == 0) {
-    nlohmann::json j;
-    try {
-      j = to_json(measure(cfg, backend, kernel, parts, shape));
-    } catch (const std::exception& e) {
-      j = {{"error", e.what()}};
-    }
-    std::ofstream(out) << j.dump();
-    std::_Exit(0);
-  }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  std::ifstream f(out);
-  if (!f) throw std::runtime_error(fmt::format("{} run (stream parts {}) died (status {})", kernel, parts, st));
-  const auto j = nlohmann::json::parse(f);
-  f.close();
-  fs::remove(out);
-  if (j.contains("error")) throw std::runtime_error(fmt::format("{}: {}", kernel, j.at("error").get<std::string>()));
-  return from_json(j);
+  return from_json(openrdu::bench::run_in_child(fmt::format("{} (stream parts {})", kernel, parts), [&] {
+    return to_json(measure(cfg, backend, kernel, parts, shape));
+  }));
 }
 
 }  // namespace
