@@ -71,7 +71,7 @@ bench: build
 	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json
 
 gen-docs:
-	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml
+	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml configs/plasticine.yaml
 
 clean:
 	rm -rf $(BUILD)
