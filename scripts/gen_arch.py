@@ -339,9 +339,9 @@ def gen_regs_md(regs, src):
 def gen_gtkw(p):
     """A GTKWave save file grouping the core's ports, one PCU (slot 0,0), one PMU
     (slot 0,1) and one AGCU (AGCU 0) of configuration p, for FSTs written by
-    `snrun --trace` (the RTL core wrapper's scope `rdu_core`, then the module). A
-    hierarchical configuration's lanes are hierarchy blocks, which Verilator does not
-    trace: its save file has no lane signals."""
+    `snrun --trace` (the RTL core wrapper's scope `rdu_core`, then the module). In a
+    hierarchical configuration (rtl/hier.vlt) only the ALU and the switch networks are
+    hierarchy blocks, whose insides are not traced: the signals below all are."""
     top = "rdu_core.rdu_core"
     vw = 32 * p["lanes"]
     pcu = f"{top}.g_row[0].g_col[0].g_slot.g_pcu.u_pcu"
@@ -371,9 +371,8 @@ def gen_gtkw(p):
             ("22", f"{pcu}.drain_valid_q{w(p['stages'])}"), ("28", f"{pcu}.out_valid_q"),
             ("28", f"{pcu}.vout_valid_o"), ("28", f"{pcu}.vout_ready_i"),
             ("22", f"{pcu}.vout_data_o{w(vw)}"),
-        ] + ([] if p["hierarchical"] else
-             [("22", f"{lane0}.g_stage[{s}].a[31:0]") for s in range(p["stages"])]
-             + [("22", f"{lane0}.g_stage[{s}].res[31:0]") for s in range(p["stages"])])),
+        ] + [("22", f"{lane0}.g_stage[{s}].a[31:0]") for s in range(p["stages"])]
+          + [("22", f"{lane0}.g_stage[{s}].res[31:0]") for s in range(p["stages"])]),
         ("pmu0 (slot 0,1)", "", [
             ("28", f"{pmu}.run_i"), ("28", f"{pmu}.done_o"), ("28", f"{pmu}.enable"), ("28", f"{pmu}.vin_valid_i"),
             ("28", f"{pmu}.vin_ready_o"), ("22", f"{pmu}.waddr[31:0]"), ("22", f"{pmu}.wt_q[31:0]"),
