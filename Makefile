@@ -8,6 +8,8 @@
 #               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json;
 #               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json;
 #               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json
+#   make plasticine  turn on and build the Verilated 'plasticine' core (16x8 grid; hierarchical
+#               Verilation; hours on 2 cores, unfinished: docs/architecture.md 21), then its smoke tests
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
@@ -24,12 +26,12 @@ GEMM_BUDGET_S ?= 600
 DIGITS_BACKEND ?= verilator
 DIGITS_CONFIG ?= tiny
 
-.PHONY: all deps configure build test sim lint demo bench coverage gen-docs clean help
+.PHONY: all deps configure build test sim lint demo plasticine bench coverage gen-docs clean help
 
 all: build
 
 help:
-	@sed -n 2,10p Makefile
+	@sed -n 2,14p Makefile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -57,6 +59,11 @@ demo: configure
 	cmake --build $(BUILD) -j $(JOBS)
 	@bash scripts/demo.sh $(BUILD) $(EXAMPLE) $(CONFIG) $(BACKEND) $(DIGITS_BACKEND) $(DIGITS_CONFIG)
 
+plasticine: configure
+	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_PLASTICINE_RTL=ON > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest -R '^snrun\.smoke_plasticine_' --output-on-failure
+
 coverage: deps
 	bash scripts/coverage.sh $(BUILD)-cov
 
@@ -81,7 +88,7 @@ bench: build
 	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json
 
 gen-docs:
-	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml
+	/usr/bin/python3 scripts/gen_arch.py --docs docs configs/tiny.yaml configs/small.yaml configs/plasticine.yaml
 
 clean:
 	rm -rf $(BUILD)

@@ -9,6 +9,7 @@ sources, error codes) and configs/regs.yaml (BAR0 register map).
 
 Outputs (under --out):
   <name>/rdu_cfg_pkg.sv     parameters of one configuration
+  <name>/verilator.cmake    how CMake Verilates its core (verilator.hierarchical)
   rdu_isa_pkg.sv            opcodes, operand sources, error codes
   rdu_csr_pkg.sv            register offsets and field positions
   rdu_csr_regs.sv           the CSR block (decode, rw/ro/pulse/w1c registers)
@@ -73,6 +74,7 @@ def params(cfg, path):
         "dram_channels": cfg["dram"].get("channels", 1),
         "dram_interleave": cfg["dram"].get("interleave_bytes", 256),
         "clock_mhz": need(cfg, "clock_mhz"),
+        "hierarchical": (cfg.get("verilator") or {}).get("hierarchical", False),
     }
     l = p["lanes"]
     if l < 2 or l & (l - 1):
@@ -89,6 +91,8 @@ def params(cfg, path):
     if not isinstance(p["dram_channels"], int) or not 1 <= p["dram_channels"] <= 8:
         sys.exit(f"{path}: dram.channels must be an integer in 1..8 (one core memory port each), "
                  f"got {p['dram_channels']}")
+    if not isinstance(p["hierarchical"], bool):
+        sys.exit(f"{path}: verilator.hierarchical must be true or false")
     p["pmu_depth"] = depth
     p["fingerprint"] = fingerprint(p)
     return p
@@ -129,6 +133,13 @@ def gen_cfg_pkg(p, src):
              f"  localparam logic [31:0] FINGERPRINT   = 32'h{p['fingerprint']:08X};",
              "endpackage", ""]
     return "\n".join(lines)
+
+
+def gen_verilator_cmake(p, src):
+    """Read by rtl/CMakeLists.txt: a hierarchical configuration's core is Verilated with
+    the hierarchy blocks of rtl/hier.vlt (optional key verilator.hierarchical)."""
+    return "\n".join([HDR_SV.replace("//", "#").format(src=src).rstrip("\n"),
+                      f"set(OPENRDU_CFG_HIERARCHICAL {'ON' if p['hierarchical'] else 'OFF'})", ""])
 
 
 def gen_builtin_configs(ps, srcs):
@@ -328,7 +339,9 @@ def gen_regs_md(regs, src):
 def gen_gtkw(p):
     """A GTKWave save file grouping the core's ports, one PCU (slot 0,0), one PMU
     (slot 0,1) and one AGCU (AGCU 0) of configuration p, for FSTs written by
-    `snrun --trace` (the RTL core wrapper's scope `rdu_core`, then the module)."""
+    `snrun --trace` (the RTL core wrapper's scope `rdu_core`, then the module). In a
+    hierarchical configuration (rtl/hier.vlt) only the ALU and the switch networks are
+    hierarchy blocks, whose insides are not traced: the signals below all are."""
     top = "rdu_core.rdu_core"
     vw = 32 * p["lanes"]
     pcu = f"{top}.g_row[0].g_col[0].g_slot.g_pcu.u_pcu"
@@ -443,6 +456,8 @@ def main():
     if a.out:
         for p in ps:
             write_if_changed(os.path.join(a.out, p["name"], "rdu_cfg_pkg.sv"), gen_cfg_pkg(p, f"configs/{p['name']}.yaml"))
+            write_if_changed(os.path.join(a.out, p["name"], "verilator.cmake"),
+                             gen_verilator_cmake(p, f"configs/{p['name']}.yaml"))
         write_if_changed(os.path.join(a.out, "rdu_isa_pkg.sv"), gen_isa_pkg(isa, "configs/isa.yaml"))
         write_if_changed(os.path.join(a.out, "rdu_csr_pkg.sv"), gen_csr_pkg(regs, "configs/regs.yaml"))
         write_if_changed(os.path.join(a.out, "rdu_csr_regs.sv"), gen_csr_regs(regs, "configs/regs.yaml"))

@@ -34,7 +34,7 @@ TEST(Config, BuiltinFingerprintMatchesGenerator) {
 }
 
 TEST(Config, YamlFileEqualsBuiltin) {
-  for (const char* name : {"tiny", "small"}) {
+  for (const char* name : {"tiny", "small", "plasticine"}) {
     Config a = load_config(name);
     Config b = load_config(std::string(OPENRDU_SOURCE_DIR) + "/configs/" + name + ".yaml");
     EXPECT_EQ(a.canonical(), b.canonical());
@@ -57,6 +57,17 @@ TEST(Config, TableOfArchitectureMd) {
   EXPECT_EQ(s.stages, 6u);
   EXPECT_EQ(s.pmu_bytes, 65536u);
   EXPECT_EQ(s.pmu_depth(), 1024u);
+  Config p = load_config("plasticine");  // 16x8: 64 PCUs, 64 PMUs, 8 AGCUs, 17x9 switches
+  EXPECT_EQ(p.num_pcu(), 64u);
+  EXPECT_EQ(p.num_pmu(), 64u);
+  EXPECT_EQ(p.lanes, 16u);
+  EXPECT_EQ(p.stages, 6u);
+  EXPECT_EQ(p.pmu_bytes, 262144u);
+  EXPECT_EQ(p.pmu_depth(), 4096u);
+  EXPECT_EQ(p.agcu, 8u);
+  EXPECT_EQ(p.num_units(), 128u + 8u + 17u * 9u);
+  EXPECT_EQ(p.dram_channels, 4u);
+  EXPECT_EQ(p.dram_bytes, uint64_t{1} << 30);
 }
 
 TEST(Config, UnitIds) {

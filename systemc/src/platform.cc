@@ -28,6 +28,9 @@ std::vector<std::string> rtl_core_configs() {
 #ifdef OPENRDU_HAVE_SMALL_RTL
   v.push_back("small");
 #endif
+#ifdef OPENRDU_HAVE_PLASTICINE_RTL
+  v.push_back("plasticine");
+#endif
 #endif
   return v;
 }

@@ -7,9 +7,14 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "openrdu/platform/port_bits.h"
+
 #include "Vrdu_core_tiny.h"
 #ifdef OPENRDU_HAVE_SMALL_RTL
 #include "Vrdu_core_small.h"
+#endif
+#ifdef OPENRDU_HAVE_PLASTICINE_RTL
+#include "Vrdu_core_plasticine.h"
 #endif
 
 namespace openrdu::platform {
@@ -26,9 +31,11 @@ RtlCore<V>::RtlCore(sc_module_name name, const arch::Config& cfg, const Platform
       ports_(std::max<uint32_t>(1, cfg.dram_channels)),
       rsp_q_(ports_),
       last_ready_(ports_, 0) {
-  if (ports_ * lanes_ > 64)
-    throw std::runtime_error(fmt::format("RTL core: {} memory ports of {} lanes: the bridge handles at most 64 mask bits",
-                                         ports_, lanes_));
+  // mem_req_addr_o is 32 bits per port: the model's MEM_PORTS against the configuration's.
+  using Addr = std::remove_cvref_t<decltype(std::declval<V&>().mem_req_addr_o)>;
+  if (port_bits::words<Addr>() != ports_ || ports_ > 64)
+    throw std::runtime_error(fmt::format("RTL core '{}': the model has {} memory ports, the configuration {} DRAM channels",
+                                         cfg.name, port_bits::words<Addr>(), ports_));
   ctx_->randReset(0);
   if (!trace_file_.empty()) ctx_->traceEverOn(true);
   top_ = std::make_unique<V>(ctx_.get(), "rdu_core");
@@ -80,24 +87,26 @@ void RtlCore<V>::dump(uint64_t t) {
 }
 
 // Port p's fields are slice p of the packed pins (p * 32 address bits, p * LANES data
-// words and mask bits, p * 8 id bits).
+// words and mask bits, p * 8 id bits), read and written through get_bits / set_bits
+// whatever the pins' Verilated types (tiny's 1 port to plasticine's 4).
 template <class V>
 void RtlCore<V>::mem_request(uint32_t p, uint64_t quantum_start) {
   const uint32_t bytes = 4 * lanes_;
+  V& t = *top_;
   MemRsp rsp;
-  rsp.id = static_cast<uint8_t>(static_cast<uint64_t>(top_->mem_req_id_o) >> (8 * p));
+  rsp.id = static_cast<uint8_t>(port_bits::get(t.mem_req_id_o, 8 * p, 8));
   rsp.rdata.assign(lanes_, 0);
   std::vector<uint8_t> be;
-  const bool we = (static_cast<uint64_t>(top_->mem_req_we_o) >> p) & 1;
+  const bool we = port_bits::get(t.mem_req_we_o, p, 1);
   if (we) {
-    for (uint32_t i = 0; i < lanes_; ++i) rsp.rdata[i] = top_->mem_req_wdata_o[p * lanes_ + i];
+    for (uint32_t i = 0; i < lanes_; ++i) rsp.rdata[i] = port_bits::get(t.mem_req_wdata_o, 32 * (p * lanes_ + i), 32);
     be.resize(bytes);
-    const uint64_t mask = static_cast<uint64_t>(top_->mem_req_wmask_o) >> (p * lanes_);
-    for (uint32_t i = 0; i < lanes_; ++i) std::memset(&be[4 * i], (mask >> i) & 1 ? 0xFF : 0, 4);
+    for (uint32_t i = 0; i < lanes_; ++i)
+      std::memset(&be[4 * i], port_bits::get(t.mem_req_wmask_o, p * lanes_ + i, 1) ? 0xFF : 0, 4);
   }
   tlm_generic_payload gp;
   gp.set_command(we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  gp.set_address(static_cast<uint32_t>(static_cast<uint64_t>(top_->mem_req_addr_o) >> (32 * p)));
+  gp.set_address(port_bits::get(t.mem_req_addr_o, 32 * p, 32));
   gp.set_data_ptr(reinterpret_cast<uint8_t*>(rsp.rdata.data()));
   gp.set_data_length(bytes);
   gp.set_streaming_width(bytes);
@@ -120,23 +129,21 @@ void RtlCore<V>::mem_request(uint32_t p, uint64_t quantum_start) {
 template <class V>
 void RtlCore<V>::tick(uint64_t quantum_start) {
   V& t = *top_;
-  // Inputs for this cycle, per port.
-  uint64_t req_ready = 0, rsp_valid = 0, rsp_id = 0, rsp_err = 0;
+  // Inputs for this cycle, per port (response data only where a response is valid).
+  uint64_t req_ready = 0, rsp_valid = 0;
   for (uint32_t p = 0; p < ports_; ++p) {
     auto& q = rsp_q_[p];
-    if (q.size() < kMaxOutstanding) req_ready |= uint64_t{1} << p;
-    if (!q.empty() && q.front().ready_cycle <= cycle_) {
-      const MemRsp& r = q.front();
-      rsp_valid |= uint64_t{1} << p;
-      for (uint32_t i = 0; i < lanes_; ++i) t.mem_rsp_rdata_i[p * lanes_ + i] = r.rdata[i];
-      rsp_id |= uint64_t{r.id} << (8 * p);
-      if (r.err) rsp_err |= uint64_t{1} << p;
-    }
+    const bool ready = q.size() < kMaxOutstanding;
+    const bool valid = !q.empty() && q.front().ready_cycle <= cycle_;
+    if (ready) req_ready |= uint64_t{1} << p;
+    if (valid) rsp_valid |= uint64_t{1} << p;
+    port_bits::set(t.mem_req_ready_i, p, 1, ready);
+    port_bits::set(t.mem_rsp_valid_i, p, 1, valid);
+    port_bits::set(t.mem_rsp_id_i, 8 * p, 8, valid ? q.front().id : 0);
+    port_bits::set(t.mem_rsp_err_i, p, 1, valid && q.front().err);
+    if (valid)
+      for (uint32_t i = 0; i < lanes_; ++i) port_bits::set(t.mem_rsp_rdata_i, 32 * (p * lanes_ + i), 32, q.front().rdata[i]);
   }
-  t.mem_req_ready_i = req_ready;
-  t.mem_rsp_valid_i = rsp_valid;
-  t.mem_rsp_id_i = rsp_id;
-  t.mem_rsp_err_i = rsp_err;
   bool csr_issue = false;
   if (!csr_cur_ && !csr_q_.empty()) {
     csr_cur_ = csr_q_.front();
@@ -153,8 +160,11 @@ void RtlCore<V>::tick(uint64_t quantum_start) {
   t.eval();
   dump(cycle_ * period_ps_);
   // Handshakes at the rising edge (ports in order 0, 1, ...).
-  const uint64_t req_fire = static_cast<uint64_t>(t.mem_req_valid_o) & req_ready;
-  const uint64_t rsp_fire = rsp_valid & static_cast<uint64_t>(t.mem_rsp_ready_o);
+  uint64_t req_fire = 0, rsp_fire = 0;
+  for (uint32_t p = 0; p < ports_; ++p) {
+    if (port_bits::get(t.mem_req_valid_o, p, 1)) req_fire |= req_ready & (uint64_t{1} << p);
+    if (port_bits::get(t.mem_rsp_ready_o, p, 1)) rsp_fire |= rsp_valid & (uint64_t{1} << p);
+  }
   for (uint32_t p = 0; p < ports_; ++p)
     if ((req_fire >> p) & 1) mem_request(p, quantum_start);  // samples the request pins before the edge
   t.clk_i = 1;
@@ -178,8 +188,8 @@ void RtlCore<V>::clock_thread() {
   t.rst_ni = 0;
   t.clk_i = 0;
   t.csr_valid_i = 0;
-  t.mem_req_ready_i = 0;
-  t.mem_rsp_valid_i = 0;
+  port_bits::clear(t.mem_req_ready_i);
+  port_bits::clear(t.mem_rsp_valid_i);
   for (uint64_t i = 0; i < kResetCycles; ++i) {
     t.clk_i = 0;
     t.eval();
@@ -231,6 +241,9 @@ template class RtlCore<Vrdu_core_tiny>;
 #ifdef OPENRDU_HAVE_SMALL_RTL
 template class RtlCore<Vrdu_core_small>;
 #endif
+#ifdef OPENRDU_HAVE_PLASTICINE_RTL
+template class RtlCore<Vrdu_core_plasticine>;
+#endif
 
 CoreBase* make_rtl_core(const arch::Config& cfg, const PlatformOptions& opt) {
   auto builtin = rtl_core_configs();
@@ -239,6 +252,9 @@ CoreBase* make_rtl_core(const arch::Config& cfg, const PlatformOptions& opt) {
     if (n == "tiny") return new RtlCore<Vrdu_core_tiny>("core", cfg, opt);
 #ifdef OPENRDU_HAVE_SMALL_RTL
     if (n == "small") return new RtlCore<Vrdu_core_small>("core", cfg, opt);
+#endif
+#ifdef OPENRDU_HAVE_PLASTICINE_RTL
+    if (n == "plasticine") return new RtlCore<Vrdu_core_plasticine>("core", cfg, opt);
 #endif
   }
   std::string avail;

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   int opt_level = 0;
   app.add_option("model", model, "ONNX model file (or a .yaml/.yml test graph, compiler/README.md)")->required();
   app.add_option("-o,--output", out, "PEF file to write")->required();
-  app.add_option("--config", config, "device configuration: tiny, small or a YAML file")->capture_default_str();
+  app.add_option("--config", config, "device configuration: tiny, small, plasticine or a YAML file")->capture_default_str();
   app.add_option("-O", opt_level, "optimization level: 0 (one operator per section), 1 or 3 (fuse elementwise chains)")
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();

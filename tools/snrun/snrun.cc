@@ -1,5 +1,5 @@
 // snrun: run a compiled PEF on a simulated OpenRDU device.
-//   snrun [--backend verilator|func] [--config tiny|small|FILE.yaml] MODEL.pef
+//   snrun [--backend verilator|func] [--config tiny|small|plasticine|FILE.yaml] MODEL.pef
 //         --input NAME=FILE.npy ... --output-dir DIR
 //         [--trace FILE.fst [--trace-start N] [--trace-stop M]] [--timeout S] [--watchdog CYCLES]
 //         [--log-level LEVEL] [--log-dir DIR] [--batch] [--profile FILE.json]
@@ -267,7 +267,7 @@ int main(int argc, char** argv) {
   std::string profile, fault_spec;
   app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
-  app.add_option("--config", config, "device configuration: tiny, small or a FILE.yaml (default small)");
+  app.add_option("--config", config, "device configuration: tiny, small, plasticine or a FILE.yaml (default small)");
   app.add_flag("--info", info, "open the device, print its identity and configuration, exit (no PEF needed)");
   app.add_option("MODEL.pef", model, "compiled program");
   app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")

@@ -70,7 +70,7 @@ class Device {
   virtual SimStats sim_stats() = 0;
 };
 
-// backend "verilator" (configurations tiny/small when built) or "func". Throws naming
+// backend "verilator" (configurations tiny, small, plasticine when built) or "func". Throws naming
 // what is available on an unknown backend or configuration. The device comes up with
 // IRQ_ENABLE = CONFIG_DONE | RUN_DONE | ERROR.
 std::unique_ptr<Device> open_device(const std::string& backend, const arch::Config& cfg,

@@ -50,7 +50,7 @@ struct CoreIdentity {
 }  // namespace openrdu::platform
 
 namespace openrdu::platform {
-// The Verilated core of cfg.name ("tiny", "small"); defined only when the RTL is built
+// The Verilated core of cfg.name ("tiny", "small", "plasticine"); defined only when the RTL is built
 // (OPENRDU_HAVE_RTL_CORE). Throws naming the available cores.
 CoreBase* make_rtl_core(const arch::Config& cfg, const PlatformOptions& opt);
 }  // namespace openrdu::platform

@@ -40,7 +40,7 @@ class TimeoutError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Names of the Verilated cores built into this binary ("tiny", "small").
+// Names of the Verilated cores built into this binary ("tiny", "small", "plasticine").
 std::vector<std::string> rtl_core_configs();
 
 class Platform {
