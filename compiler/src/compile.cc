@@ -229,8 +229,17 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
 std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level) {
   const Graph& g = lw.g;
   std::vector<SectionGroup> sections;
+  // Slices copied straight into the Concat that reads them get no section.
+  std::vector<bool> into_concat(g.nodes.size(), false);
   for (size_t ni = 0; ni < g.nodes.size(); ++ni)
-    if (is_special(g.nodes[ni].op)) sections.push_back({{}, int(ni)});
+    if (g.nodes[ni].op == "Concat")
+      for (size_t k = 0; k < g.nodes[ni].inputs.size(); ++k) {
+        int64_t off = 0;
+        std::vector<detail::CopyDim> dims;
+        if (const int sl = detail::slice_into_concat(lw, int(ni), k, off, dims); sl >= 0) into_concat[size_t(sl)] = true;
+      }
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+    if (is_special(g.nodes[ni].op) && !into_concat[ni]) sections.push_back({{}, int(ni)});
   if (opt_level == 0) {
     for (size_t ni = 0; ni < g.nodes.size(); ++ni)
       if (!is_special(g.nodes[ni].op) && !detail::is_view_op(g.nodes[ni].op)) sections.push_back({{{int(ni)}}});

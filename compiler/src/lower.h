@@ -194,6 +194,10 @@ std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& 
                                          const std::string& what);
 bool is_reduce_op(const std::string& op);
 bool is_movement_op(const std::string& op);
+// When input k of Concat `concat` is the output of a Slice (through views) that nothing
+// else reads, the Slice node and the copy from its source straight into the Concat's
+// output (source offset and dims); -1 otherwise. The Slice then gets no section.
+int slice_into_concat(const Lowered& lw, int concat, size_t k, int64_t& off, std::vector<CopyDim>& dims);
 
 // Estimated cycles of a section with the functional model's formula: the busiest
 // unit (PCU: max(firings, outputs) + STAGES + 1; AGCU: memory requests over its

@@ -112,6 +112,54 @@ SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& 
   return b;
 }
 
+int slice_into_concat(const Lowered& lw, int concat, size_t k, int64_t& off, std::vector<CopyDim>& dims) {
+  const Graph& g = lw.g;
+  const Node& cn = g.nodes.at(size_t(concat));
+  if (cn.op != "Concat" || k >= cn.inputs.size()) return -1;
+  const int r = lw.root.at(size_t(cn.inputs[k]));
+  const int p = g.tensors[size_t(r)].producer;
+  if (p < 0 || g.nodes[size_t(p)].op != "Slice") return -1;
+  // Every tensor on r's buffer: no graph output; read only by views of it or by this
+  // Concat, once.
+  int reads = 0;
+  for (size_t u = 0; u < g.tensors.size(); ++u) {
+    if (lw.root[u] != r) continue;
+    if (g.tensors[u].is_output) return -1;
+    for (size_t ni = 0; ni < g.nodes.size(); ++ni)
+      for (int in : g.nodes[ni].inputs)
+        if (in == int(u) && !(is_view_op(g.nodes[ni].op) && lw.root[size_t(g.nodes[ni].outputs[0])] == r)) {
+          if (int(ni) != concat) return -1;
+          ++reads;
+        }
+  }
+  if (reads != 1) return -1;
+  // The Slice's output element i (C order) lands at (i / inner)*total*post + i % inner
+  // of the Concat's part (inner = a*post): each dim must lie within a row of `inner`
+  // elements or span whole rows.
+  const auto& sy = g.tensors[size_t(cn.outputs.at(0))].shape;
+  const size_t axis = size_t(cn.iattr("axis"));
+  if (axis >= sy.size()) return -1;
+  const int64_t post = prod(sy, axis + 1, sy.size()), total = sy[axis];
+  const int64_t inner = g.tensors[size_t(cn.inputs[k])].shape.at(axis) * post;
+  const Node& sn = g.nodes[size_t(p)];
+  const auto& sx = g.tensors[size_t(sn.inputs.at(0))].shape;
+  const auto& so = g.tensors[size_t(r)].shape;
+  const auto& starts = sn.ints("starts");
+  const auto& steps = sn.ints("steps");
+  if (inner <= 0 || starts.size() != sx.size() || steps.size() != sx.size() || so.size() != sx.size()) return -1;
+  const auto xs = cstrides(sx), os = cstrides(so);
+  off = 0;
+  dims.clear();
+  for (size_t d = 0; d < sx.size(); ++d) {
+    off += starts[d] * xs[d];
+    const bool rows = os[d] % inner == 0;
+    const bool in_row = inner % (os[d] * so[d]) == 0;
+    if (!rows && !in_row && so[d] != 1) return -1;
+    dims.push_back({uint64_t(so[d]), steps[d] * xs[d], rows ? os[d] / inner * total * post : os[d]});
+  }
+  return p;
+}
+
 std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& cfg, int node,
                                          const std::string& what) {
   const Graph& g = lw.g;
@@ -151,9 +199,20 @@ std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& 
       const int64_t a = sx[axis];
       if (a > 0 && pre > 0 && post > 0) {
         const std::string nm = n.inputs.size() > 1 ? fmt::format("{}[{}]", n.name, k) : n.name;
+        const std::string wk = what + fmt::format(" (input {} '{}')", k, g.tensors[x].name);
+        // Input k computed by a Slice that only this Concat reads: one copy from the
+        // Slice's source straight into place (the Slice gets no section).
+        int64_t off = 0;
+        std::vector<CopyDim> dims;
+        if (const int sl = slice_into_concat(lw, node, k, off, dims); sl >= 0) {
+          out.push_back(copy_section(cfg, node, nm, g.nodes[size_t(sl)].inputs.at(0), off, y, at * post, dims, "concat",
+                                     wk + fmt::format(" from Slice '{}'", g.nodes[size_t(sl)].name)));
+          out.back().node_ids = {sl, node};
+          at += a;
+          continue;
+        }
         out.push_back(copy_section(cfg, node, nm, x, 0, y, at * post,
-                                   {{uint64_t(pre), a * post, total * post}, {uint64_t(a * post), 1, 1}}, "concat",
-                                   what + fmt::format(" (input {} '{}')", k, g.tensors[x].name)));
+                                   {{uint64_t(pre), a * post, total * post}, {uint64_t(a * post), 1, 1}}, "concat", wk));
       }
       at += a;
     }

@@ -436,5 +436,84 @@ TEST(MovementOnModel, SectionsPerOperator) {
   EXPECT_THAT(names, ::testing::ElementsAre("ga[0:3]", "ga[3:5]", "cat[0]", "cat[1]"));
 }
 
+// Slices that only a Concat reads are copied from their source straight into the
+// Concat's output (no Slice section): along the Concat's axis, and im2col-style (2-D
+// strided windows, unsqueezed, concatenated on the new axis). Compiled for tiny and
+// small at -O0/-O1/-O3: equal to the CPU reference bit for bit, one section per Concat
+// input; a Slice that is also a graph output keeps its own section.
+TEST(MovementOnModel, SlicesCopiedIntoConcat) {
+  std::mt19937 rng(seed() + 7);
+  auto slice_node = [](const std::string& name, const std::string& in, const std::string& out,
+                       const std::vector<int64_t>& st, const std::vector<int64_t>& en, const std::vector<int64_t>& ax,
+                       const std::vector<int64_t>& sp, std::string& consts) {
+    const size_t n = st.size();
+    consts += fmt::format(
+        "  - {{name: {0}_st, shape: [{1}], dtype: int64, values: {2}}}\n"
+        "  - {{name: {0}_en, shape: [{1}], dtype: int64, values: {3}}}\n"
+        "  - {{name: {0}_ax, shape: [{1}], dtype: int64, values: {4}}}\n"
+        "  - {{name: {0}_sp, shape: [{1}], dtype: int64, values: {5}}}\n",
+        name, n, shape_yaml(st), shape_yaml(en), shape_yaml(ax), shape_yaml(sp));
+    return fmt::format("  - {{op: Slice, name: {0}, inputs: [{1}, {0}_st, {0}_en, {0}_ax, {0}_sp], outputs: [{2}]}}\n",
+                       name, in, out);
+  };
+  int fused = 0;
+  for (int iter = 0; iter < 24; ++iter) {
+    const size_t rank = 2 + rng() % 3;
+    std::vector<int64_t> xs;
+    for (size_t d = 0; d < rank; ++d) xs.push_back(2 + int64_t(rng() % 6));
+    const HostTensor x = random_tensor(rng, xs);
+    std::string consts, nodes;
+    size_t cat_axis = 0;
+    const bool im2col = iter % 2 == 1;
+    const bool keep_output = iter % 6 == 0;  // s1 also a graph output: not fused
+    if (!im2col) {
+      cat_axis = rng() % rank;
+      const int64_t dim = xs[cat_axis];
+      const int64_t s1 = int64_t(rng() % uint32_t(dim)), s2 = int64_t(rng() % uint32_t(dim));
+      const int64_t t1 = 1 + int64_t(rng() % 2);
+      nodes += slice_node("s1", "x", "a", {s1}, {dim}, {int64_t(cat_axis)}, {t1}, consts);
+      nodes += slice_node("s2", "x", "b", {dim - 1 - s2}, {-dim - 1}, {int64_t(cat_axis)}, {-1}, consts);
+      nodes += fmt::format("  - {{op: Concat, name: cat, inputs: [a, b], outputs: [y], attrs: {{axis: {}}}}}\n",
+                           cat_axis);
+    } else {
+      // Two 2-D windows of the last two dims (stride 2 or 1), unsqueezed at axis k.
+      const int64_t h = xs[rank - 2], w = xs[rank - 1];
+      const int64_t sh = 1 + int64_t(rng() % 2), sw = 1 + int64_t(rng() % 2);
+      // oh x ow windows from offsets 0 and 1: 1 + (oh-1)*sh <= h-1.
+      const int64_t oh = (h - 2) / sh + 1, ow = (w - 2) / sw + 1;
+      const int64_t eh = (oh - 1) * sh + 1, ew = (ow - 1) * sw + 1;  // end of the window from offset 0
+      const int64_t r2 = int64_t(rank) - 2, r1 = int64_t(rank) - 1;
+      nodes += slice_node("s1", "x", "a", {0, 0}, {eh, ew}, {r2, r1}, {sh, sw}, consts);
+      nodes += slice_node("s2", "x", "b", {1, 1}, {1 + eh, 1 + ew}, {r2, r1}, {sh, sw}, consts);
+      cat_axis = rng() % (rank + 1);
+      consts += fmt::format("  - {{name: uax, shape: [1], dtype: int64, values: [{}]}}\n", cat_axis);
+      nodes += "  - {op: Unsqueeze, name: ua, inputs: [a, uax], outputs: [ua]}\n"
+               "  - {op: Unsqueeze, name: ub, inputs: [b, uax], outputs: [ub]}\n";
+      nodes += fmt::format("  - {{op: Concat, name: cat, inputs: [ua, ub], outputs: [y], attrs: {{axis: {}}}}}\n",
+                           cat_axis);
+    }
+    const std::string yaml = fmt::format("opset: 13\ninputs:\n  - {{name: x, shape: {}}}\nconstants:\n{}nodes:\n{}"
+                                         "outputs:\n  - y\n{}",
+                                         shape_yaml(xs), consts, nodes, keep_output ? "  - a\n" : "");
+    SCOPED_TRACE(yaml);
+    const Graph g = load_yaml_string(yaml, "slices.yaml");
+    const std::map<std::string, HostTensor> in = {{"x", x}};
+    const auto ref = reference_run(g, in);
+    for (const char* c : {"tiny", "small"})
+      for (int o : {0, 1, 3}) {
+        Options opts;
+        opts.opt_level = o;
+        const pef::Pef pef = compile_graph(g, cfg_named(c), opts);
+        // Fused: one copy per Concat input; kept: also the Slice's own section.
+        EXPECT_EQ(pef.sections.size(), keep_output ? 3u : 2u) << c << " -O" << o;
+        const auto out = run_on_model(cfg_named(c), pef, in);
+        for (const auto& [name, want] : ref) expect_bits(out.at(name), want, fmt::format("{} on {} -O{}", name, c, o));
+        fused += !keep_output;
+      }
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_GT(fused, 0);
+}
+
 }  // namespace
 }  // namespace openrdu::compiler
