@@ -188,6 +188,17 @@ std::vector<CopyDim> collapse_copy_dims(const std::vector<CopyDim>& dims);
 SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
                           int dst, int64_t dst_off, const std::vector<CopyDim>& dims, const std::string& kind,
                           const std::string& what);
+// A section copying `src` (from src_off) to `dst` (from dst_off) by a MOV PCU over the
+// given load and store walks (equal vector counts, else CompileError), its input from
+// the load stream or, with through_pmu, from the section's PMU 0; not placed.
+SectionBuild mov_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
+                         int dst, int64_t dst_off, const arch::AgcuStream& ld, const arch::AgcuStream& st,
+                         const std::string& kind, const std::string& what, bool through_pmu = false);
+// Memory requests of a stream as the functional model counts them: one per contiguous
+// or broadcast vector, the valid lanes (at least 1) per gather/scatter vector.
+uint64_t stream_requests(const arch::AgcuStream& s, uint32_t lanes);
+// The most requests of any of the section's streams (place_and_route's stream_requests).
+uint64_t max_stream_requests(const arch::Config& cfg, const SectionBuild& b);
 // Concat (one section per non-empty input), Slice (one section), Gather with constant
 // indices (one section per run of an arithmetic progression of indices).
 std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& cfg, int node,

@@ -426,32 +426,6 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
     throw CompileError(fmt::format("{}: the permutation {} of {} needs {} dimensions after collapsing, at most 4", what,
                                    shape_str(perm), shape_str(sx), dims.size()));
   const int64_t L = cfg.lanes;
-  // A section copying x to y by a MOV PCU: ld0 -> (PMU ->) PCU -> st0.
-  auto mov_section = [&](const arch::AgcuStream& ld, const arch::AgcuStream& st, bool through_pmu) {
-    SectionBuild b;
-    b.kind = "transpose";
-    b.node_ids = {node};
-    b.name = n.name;
-    b.what = what;
-    b.output = y;
-    StreamPlan l;
-    l.tensor = x;
-    l.s = ld;
-    b.loads = {l};
-    b.store.tensor = y;
-    b.store.s = st;
-    SectionPlan plan;
-    plan.name = n.name;
-    plan.node_ids = {node};
-    plan.ext_inputs = {x};
-    plan.output = y;
-    plan.ops.push_back({arch::Opcode::MOV, ValRef::val(0), ValRef::immediate(0)});
-    b.plans = {plan};
-    b.vectors = b.store.s.vectors();
-    b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
-    b.pcu_inputs = {{{false, 0, through_pmu}}};
-    return b;
-  };
   // Through a PMU in transposed mode: [batch,] R x C -> C x R with R and C multiples of
   // LANES, one L x L block per tile: L contiguous row vectors in, L column vectors out.
   // One memory request per vector each way instead of a LANES-lane gather.
@@ -465,11 +439,12 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
       const uint64_t tiles = uint64_t(bt.count) * uint64_t(R / L) * uint64_t(C / L);
       if (tiles <= kU32) {
         SectionBuild b = mov_section(
+            cfg, node, n.name, x, 0, y, 0,
             make_stream({{uint64_t(bt.count), bt.ld}, {uint64_t(R / L), L * C}, {uint64_t(C / L), L}, {uint64_t(L), C}}, 1,
                         -1, 0, uint64_t(L), cfg.lanes, what + " (load)"),
             make_stream({{uint64_t(bt.count), bt.st}, {uint64_t(R / L), L}, {uint64_t(C / L), L * R}, {uint64_t(L), R}}, 1,
                         -1, 0, uint64_t(L), cfg.lanes, what + " (store)"),
-            true);
+            "transpose", what, true);
         arch::PmuConfig pm;
         pm.enable = true;
         pm.mode = 2;  // transposed: rows written, columns read
@@ -485,7 +460,7 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
         b.pmu_cfgs = {pm};
         b.pmu_loads = {0};
         try {
-          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads, b.vectors);
+          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads, max_stream_requests(cfg, b));
           b.detail = fmt::format("perm={} {} -> {} through a PMU (transposed mode), {} tiles of {}x{}", shape_str(perm),
                                  shape_str(sx), shape_str(sy), tiles, L, L);
           return b;
@@ -506,17 +481,15 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
   ld.push_back({nv, L * in.ld});
   st.push_back({nv, L});
   SectionBuild b = mov_section(
+      cfg, node, n.name, x, 0, y, 0,
       make_stream(ld, in.ld, int(ld.size()) - 1, uint64_t(in.count), uint64_t(L), cfg.lanes, what + " (load)"),
-      make_stream(st, 1, int(st.size()) - 1, uint64_t(in.count), uint64_t(L), cfg.lanes, what + " (store)"), false);
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, b.vectors * uint64_t(L));  // gather: a request per lane
+      make_stream(st, 1, int(st.size()) - 1, uint64_t(in.count), uint64_t(L), cfg.lanes, what + " (store)"),
+      "transpose", what);
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, max_stream_requests(cfg, b));
   b.detail = fmt::format("perm={} {} -> {}, lane stride {}", shape_str(perm), shape_str(sx), shape_str(sy), in.ld);
   return b;
 }
 
-namespace {
-// Memory requests of a stream as the functional model counts them (its AGCU busy
-// cycles): one per contiguous or broadcast vector, the valid lanes (at least 1) per
-// gather/scatter vector.
 uint64_t stream_requests(const arch::AgcuStream& s, uint32_t lanes) {
   if (s.lstride == 0 || s.lstride == 1) return s.vectors();
   const uint32_t vd = s.vdim & 3;
@@ -531,7 +504,13 @@ uint64_t stream_requests(const arch::AgcuStream& s, uint32_t lanes) {
   }
   return other * per;
 }
-}  // namespace
+
+uint64_t max_stream_requests(const arch::Config& cfg, const SectionBuild& b) {
+  uint64_t m = stream_requests(b.store.s, cfg.lanes);
+  for (const auto& l : b.loads) m = std::max(m, stream_requests(l.s, cfg.lanes));
+  for (const auto& st : b.more_stores) m = std::max(m, stream_requests(st.s, cfg.lanes));
+  return m;
+}
 
 uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
   uint64_t busy = 0;

@@ -60,6 +60,39 @@ std::vector<CopyDim> collapse_copy_dims(const std::vector<CopyDim>& dims) {
   return out;
 }
 
+SectionBuild mov_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
+                         int dst, int64_t dst_off, const arch::AgcuStream& ld, const arch::AgcuStream& st,
+                         const std::string& kind, const std::string& what, bool through_pmu) {
+  SectionBuild b;
+  b.kind = kind;
+  b.node_ids = {node};
+  b.name = name;
+  b.what = what;
+  b.output = dst;
+  StreamPlan l;
+  l.tensor = src;
+  l.offset = src_off;
+  l.s = ld;
+  b.loads = {l};
+  b.store.tensor = dst;
+  b.store.offset = dst_off;
+  b.store.s = st;
+  SectionPlan plan;
+  plan.name = name;
+  plan.node_ids = {node};
+  plan.ext_inputs = {src};
+  plan.output = dst;
+  plan.ops.push_back({arch::Opcode::MOV, ValRef::val(0), ValRef::immediate(0)});
+  b.plans = {plan};
+  b.vectors = b.store.s.vectors();
+  if (b.vectors != b.loads[0].s.vectors())
+    throw CompileError(fmt::format("{}: load and store walks differ ({} and {} vectors)", what,
+                                   b.loads[0].s.vectors(), b.vectors));
+  b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
+  b.pcu_inputs = {{{false, 0, through_pmu}}};
+  return b;
+}
+
 SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& name, int src, int64_t src_off,
                           int dst, int64_t dst_off, const std::vector<CopyDim>& dims0, const std::string& kind,
                           const std::string& what) {
@@ -75,36 +108,14 @@ SectionBuild copy_section(const arch::Config& cfg, int node, const std::string& 
   }
   ld.push_back({nv, L * in.ld});
   st.push_back({nv, L * in.st});
-  SectionBuild b;
-  b.kind = kind;
-  b.node_ids = {node};
-  b.name = name;
-  b.what = what;
-  b.output = dst;
-  StreamPlan l;
-  l.tensor = src;
-  l.offset = src_off;
-  l.s = make_stream(ld, in.count > 1 ? in.ld : 1, int(ld.size()) - 1, in.count, uint64_t(L), cfg.lanes,
-                    what + " (load)");
-  b.loads = {l};
-  b.store.tensor = dst;
-  b.store.offset = dst_off;
-  b.store.s = make_stream(st, in.count > 1 ? in.st : 1, int(st.size()) - 1, in.count, uint64_t(L), cfg.lanes,
-                          what + " (store)");
-  SectionPlan plan;
-  plan.name = name;
-  plan.node_ids = {node};
-  plan.ext_inputs = {src};
-  plan.output = dst;
-  plan.ops.push_back({arch::Opcode::MOV, ValRef::val(0), ValRef::immediate(0)});
-  b.plans = {plan};
-  b.vectors = b.store.s.vectors();
-  if (b.vectors != b.loads[0].s.vectors())
-    throw CompileError(fmt::format("{}: load and store walks differ ({} and {} vectors)", what,
-                                   b.loads[0].s.vectors(), b.vectors));
-  b.pcu_cfgs = {pcu_program(cfg, plan, uint32_t(b.vectors), what)};
-  b.pcu_inputs = {{{false, 0}}};
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, b.vectors);
+  SectionBuild b =
+      mov_section(cfg, node, name, src, src_off, dst, dst_off,
+                  make_stream(ld, in.count > 1 ? in.ld : 1, int(ld.size()) - 1, in.count, uint64_t(L), cfg.lanes,
+                              what + " (load)"),
+                  make_stream(st, in.count > 1 ? in.st : 1, int(st.size()) - 1, in.count, uint64_t(L), cfg.lanes,
+                              what + " (store)"),
+                  kind, what);
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, {}, max_stream_requests(cfg, b));
   std::string ds;
   for (const CopyDim& d : dims) ds += fmt::format("{}x(ld {}, st {}) ", d.count, d.ld, d.st);
   b.detail = fmt::format("copy {}{} elements (lane stride {}), offsets {} -> {}", ds, in.count, in.ld, src_off,

@@ -90,7 +90,7 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   s.store = stores.back();
   s.more_stores.assign(stores.begin(), stores.end() - 1);
   s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored, {},
-                                s.pcu_cfgs.front().count);
+                                max_stream_requests(cfg, s));
   s.detail = fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
                          count / parts + (count % parts ? 1 : 0), count);
   return s;
