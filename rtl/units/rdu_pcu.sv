@@ -14,7 +14,10 @@
 // later stages keep moving). Stream mode: the last stage feeds the output register
 // (through the reduction tree) whenever that is empty or being emptied. Accumulator
 // mode: the drain registers of the acc stages are emitted in stage order, one per
-// cycle, into the output register; the last stage's registers are dropped.
+// cycle, into the output register; the last stage's registers are dropped. Drain
+// chain (accumulator mode, chain != 0): after each group's last drain value the next
+// `chain` vectors of input CH = PCU_VIN-1 go to the output unchanged (no reduction),
+// then the next group's drain values; input CH is then not a firing operand.
 // Latency: FIFO 1 cycle + STAGES + 1 (output register); N firings in stream mode
 // take N + STAGES + 2 cycles from the first vector offered to the last output valid.
 // Fields outside the ISA (the functional model does the same): an opcode other than
@@ -62,6 +65,7 @@ module rdu_pcu
   localparam int unsigned VW     = LANES * 32;
   localparam int unsigned DW     = (STAGES > 1) ? $clog2(STAGES) : 1;
   localparam int unsigned LEVELS = (LANES > 1) ? $clog2(LANES) : 0;
+  localparam int unsigned CH     = PCU_VIN - 1;  // drain chain input
 
   typedef logic [LANES-1:0][31:0] vec_t;    // lane l in bits 32*l+31 : 32*l
 
@@ -71,6 +75,7 @@ module rdu_pcu
   logic [PCU_VIN-1:0] vin_mask_q;
   logic               out_mode_q;
   logic [1:0]         reduce_q;
+  logic [7:0]         chain_q;
   logic [31:0]        count_q, acc_len_q, acc_init_q;
   logic [4:0]         op_q   [STAGES];
   logic [3:0]         srca_q [STAGES];
@@ -91,6 +96,7 @@ module rdu_pcu
       vin_mask_q <= '0;
       out_mode_q <= 1'b0;
       reduce_q   <= '0;
+      chain_q    <= '0;
       count_q    <= '0;
       acc_len_q  <= '0;
       acc_init_q <= '0;
@@ -100,6 +106,7 @@ module rdu_pcu
       vin_mask_q <= cfg_data_i[8 +: PCU_VIN];
       out_mode_q <= cfg_data_i[12];
       reduce_q   <= cfg_data_i[15:14];
+      chain_q    <= cfg_data_i[23:16];
     end else if (cfg_sel && cfg_word_i == 8'd1) begin
       count_q    <= cfg_data_i;
     end else if (cfg_sel && cfg_word_i == 8'd2) begin
@@ -145,6 +152,14 @@ module rdu_pcu
   logic              out_valid_q;
   vec_t              out_q;
 
+  // Drain chain: input CH is forwarded, not a firing operand.
+  logic               chained;
+  logic [PCU_VIN-1:0] mask;
+  logic               fwd_active, fwd_pop;
+  logic [7:0]         fwd_q;       // vectors of input CH still to forward
+  assign chained = out_mode_q && (chain_q != 8'd0);
+  assign mask    = chained ? (vin_mask_q & ~(PCU_VIN'(1) << CH)) : vin_mask_q;
+
   // ---------------------------------------------------------------- input FIFOs
   // While run_i is low the FIFOs are held empty and refuse data (nothing is lost).
   logic               clr;
@@ -170,7 +185,7 @@ module rdu_pcu
       .count_o    (unused_count)
     );
     assign vin_ready_o[k] = fifo_in_ready[k] && run_i;
-    assign fifo_pop[k]    = fire && vin_mask_q[k];
+    assign fifo_pop[k]    = (fire && mask[k]) || (k == CH && fwd_pop);
   end
 
   // ---------------------------------------------------------------- control
@@ -182,7 +197,7 @@ module rdu_pcu
   assign grp_end  = (pos_q == alen - 32'd1);
   assign first_f  = (pos_q == 32'd0);
   assign last_f   = grp_end || (fired_q == count_q - 32'd1);
-  assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~vin_mask_q));
+  assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~mask));
 
   // The vector at the input of stage s.
   logic [STAGES-1:0] in_valid, in_first, in_last;
@@ -215,12 +230,24 @@ module rdu_pcu
     return r;
   endfunction
 
+  // The last acc stage: its drain value ends a group's outputs.
+  function automatic logic [DW-1:0] last_acc(logic [STAGES-1:0] accf);
+    logic [DW-1:0] r;
+    r = '0;
+    for (int k = 0; k < STAGES; k++) begin
+      if (accf[k]) r = DW'(k);
+    end
+    return r;
+  endfunction
+
   assign dptr_next  = next_acc(dptr_q, accf_q);
   assign dptr_first = next_acc(DW'(STAGES - 1), accf_q);
 
   assign out_free   = !out_valid_q || vout_ready_i;
-  assign cand_valid = out_mode_q ? drain_valid_q[dptr_q] : valid_q[STAGES-1];
-  assign emit       = out_free && out_mode_q && drain_valid_q[dptr_q];
+  assign fwd_active = (fwd_q != 8'd0);
+  assign fwd_pop    = fwd_active && out_free && fifo_valid[CH];
+  assign cand_valid = fwd_active ? fifo_valid[CH] : out_mode_q ? drain_valid_q[dptr_q] : valid_q[STAGES-1];
+  assign emit       = out_free && out_mode_q && !fwd_active && drain_valid_q[dptr_q];
   assign snap_req   = {STAGES{out_mode_q}} & accf_q & in_valid & in_last;
 
   // Elastic pipeline: rdy[s] = stage s's register may load (it is empty or its vector
@@ -248,6 +275,7 @@ module rdu_pcu
       drain_valid_q <= '0;
       dptr_q        <= dptr_first;
       out_valid_q   <= 1'b0;
+      fwd_q         <= '0;
     end else begin
       if (fire) begin
         fired_q <= fired_q + 32'd1;
@@ -258,6 +286,8 @@ module rdu_pcu
         else if (emit && dptr_q == DW'(s))    drain_valid_q[s] <= 1'b0;
       end
       if (emit) dptr_q <= dptr_next;
+      if (emit && chained && dptr_q == last_acc(accf_q)) fwd_q <= chain_q;
+      else if (fwd_pop)                                  fwd_q <= fwd_q - 8'd1;
       if (out_free) out_valid_q <= cand_valid;
     end
   end
@@ -273,7 +303,8 @@ module rdu_pcu
   end
   assign pending = valid_q & (out_mode_q ? (last_q & acc_after) : '1);
   assign done_o  = !en_q || (out_mode_q && accf_q == '0)
-                   || ((fired_q == count_q) && !(|pending) && !(|drain_valid_q) && !out_valid_q);
+                   || ((fired_q == count_q) && !(|pending) && !(|drain_valid_q) && !out_valid_q
+                       && !fwd_active);
 
   // ---------------------------------------------------------------- pipeline
   // The lanes (rdu_pcu_lane) hold the pipeline registers, ALUs and accumulators; this
@@ -322,7 +353,7 @@ module rdu_pcu
   for (genvar l = 0; l < LANES; l++) begin : g_lane
     for (genvar k = 0; k < NREGS; k++) begin : g_in
       if (k < PCU_VIN) begin : g_vin
-        assign lane_in[l][k] = vin_mask_q[k] ? fifo_data[k][l] : '0;
+        assign lane_in[l][k] = mask[k] ? fifo_data[k][l] : '0;
       end else begin : g_zero
         assign lane_in[l][k] = '0;
       end
@@ -382,7 +413,7 @@ module rdu_pcu
     if (!rst_ni || !run_i) begin
       out_q <= '0;
     end else if (out_free) begin
-      out_q <= (reduce_q == 2'd0) ? cand : {LANES{g_lvl[LEVELS].val[0]}};
+      out_q <= fwd_active ? fifo_data[CH] : (reduce_q == 2'd0) ? cand : {LANES{g_lvl[LEVELS].val[0]}};
     end
   end
 

@@ -45,7 +45,8 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
       fmt::print("        enable={} count={} vin_mask=0x{:x} out_reg=r{} out_mode={} reduce={}\n", int(p.enable),
                  p.count, p.vin_mask, p.out_reg, p.out_mode ? "acc" : "stream", kReduce[p.reduce & 3]);
       if (p.out_mode || p.acc_len || p.acc_init)
-        fmt::print("        acc_len={} acc_init=0x{:08x}\n", p.acc_len, p.acc_init);
+        fmt::print("        acc_len={} acc_init=0x{:08x}{}\n", p.acc_len, p.acc_init,
+                   p.chained() ? fmt::format(" chain={} (forwarded from input 2 after each group)", p.chain) : "");
       for (size_t s = 0; s < p.stages.size(); ++s) {
         const auto& st = p.stages[s];
         if (st.op == gen::Opcode::NOP && !st.acc) continue;

@@ -19,7 +19,7 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
                                             cfg.name, cfg.stages));
   std::vector<uint32_t> w(cfg.config_words(UnitKind::Pcu), 0);
   w[0] = (enable ? 1u : 0u) | (uint32_t(out_reg & 7) << 4) | (uint32_t(vin_mask & 7) << 8) |
-         (uint32_t(out_mode & 1) << 12) | (uint32_t(reduce & 3) << 14);
+         (uint32_t(out_mode & 1) << 12) | (uint32_t(reduce & 3) << 14) | (uint32_t(chain) << 16);
   w[1] = count;
   w[2] = acc_len;
   w[3] = acc_init;
@@ -42,6 +42,7 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
   c.vin_mask = bits(w[0], 8, 3);
   c.out_mode = bits(w[0], 12, 1);
   c.reduce = bits(w[0], 14, 2);
+  c.chain = bits(w[0], 16, 8);
   c.count = w[1];
   c.acc_len = w[2];
   c.acc_init = w[3];

@@ -29,6 +29,7 @@ void Pcu::configure(std::span<const uint32_t> words) {
   c_ = arch::PcuConfig::decode(cfg_, words);
   fired_ = 0;
   emitted_ = 0;
+  fwd_left_ = 0;
   acc_.assign(cfg_.stages, Vec(cfg_.lanes, 0));
   resize_ports(3, 1);
 }
@@ -53,13 +54,27 @@ bool Pcu::step(Memory*) {
   const uint32_t acc_len = c_.acc_len ? c_.acc_len : 1;
   const auto breg0 = uint8_t(arch::Src::BREG0), acc_src = uint8_t(arch::Src::ACC);
   bool moved = false;
-  while (fired_ < c_.count) {
+  // Drain chain: input 2 is forwarded after each group's outputs, not a firing operand.
+  const uint8_t mask = c_.chained() ? uint8_t(c_.vin_mask & 0b011) : c_.vin_mask;
+  while (true) {
+    // The forwarded vectors of the last group come before the next group's outputs (the
+    // RTL keeps firing meanwhile; the order of the outputs is the same).
+    for (; fwd_left_ && !in_[2].empty(); --fwd_left_) {
+      Vec v = std::move(in_[2].front());
+      in_[2].pop_front();
+      if (v.size() != lanes)
+        throw std::invalid_argument(fmt::format("pcu: vector on input 2 has {} words, expected {} lanes", v.size(), lanes));
+      out_[0].push_back(std::move(v));
+      ++emitted_;
+      moved = true;
+    }
+    if (fwd_left_ || fired_ >= c_.count) return moved;
     for (int k = 0; k < 3; ++k)
-      if ((c_.vin_mask >> k & 1) && in_[k].empty()) return moved;
+      if ((mask >> k & 1) && in_[k].empty()) return moved;
     // Registers entering stage 0: reg[k] = vin[k] (0 when not in the mask), above 0.
     std::vector<Vec> regs(nregs, Vec(lanes, 0));
     for (int k = 0; k < 3; ++k) {
-      if (!(c_.vin_mask >> k & 1)) continue;
+      if (!(mask >> k & 1)) continue;
       Vec v = std::move(in_[k].front());
       in_[k].pop_front();
       if (v.size() != lanes)
@@ -94,21 +109,24 @@ bool Pcu::step(Memory*) {
       out_[0].push_back(reduce(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0)));
       ++emitted_;
     } else if (last) {
+      bool any = false;
       for (size_t s = 0; s < c_.stages.size(); ++s)
         if (c_.stages[s].acc) {
           out_[0].push_back(reduce(acc_[s]));
           ++emitted_;
+          any = true;
         }
+      if (any) fwd_left_ = c_.chained() ? c_.chain : 0;
     }
     ++fired_;
     moved = true;
   }
-  return moved;
 }
 
 // As the RTL: every output emitted; accumulator mode without acc stages has none.
 bool Pcu::done() const {
-  if (!c_.enable || fired_ >= c_.count) return true;
+  if (!c_.enable) return true;
+  if (fired_ >= c_.count) return fwd_left_ == 0;
   if (c_.out_mode == 0) return false;
   for (const arch::PcuStage& st : c_.stages)
     if (st.acc) return false;

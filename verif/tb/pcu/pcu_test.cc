@@ -112,15 +112,22 @@ class Dut {
   openrdu::tb::UnitBus<Vrdu_pcu_tiny> bus_{top_, cycle_};
 };
 
-// Outputs of a program that gets all its inputs: count (stream mode), or
-// ceil(count/acc_len) groups times the acc stages (accumulator mode).
+// Accumulation groups of a program: ceil(count/acc_len).
+uint64_t groups(const PcuConfig& pc) {
+  const uint64_t len = pc.acc_len ? pc.acc_len : 1;
+  return (uint64_t(pc.count) + len - 1) / len;
+}
+
+// Outputs of a program that gets all its inputs: count (stream mode), or per group
+// the acc stages and, with a drain chain, `chain` forwarded vectors (accumulator mode;
+// none without an acc stage).
 uint64_t expected_outputs(const PcuConfig& pc) {
   if (!pc.enable) return 0;
   if (pc.out_mode == 0) return pc.count;
   uint64_t n_acc = 0;
   for (const PcuStage& s : pc.stages) n_acc += s.acc;
-  const uint64_t len = pc.acc_len ? pc.acc_len : 1;
-  return (uint64_t(pc.count) + len - 1) / len * n_acc;
+  if (n_acc == 0) return 0;
+  return groups(pc) * (n_acc + (pc.chained() ? pc.chain : 0));
 }
 
 // Stimulus and checks of one run: the same input vectors to the RTL and the model.
@@ -148,7 +155,7 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
   top.vout_ready_i = 0;
   bool presenting[3] = {false, false, false};
   uint64_t idle = 0, t = 0;
-  const uint64_t limit = 4000;
+  const uint64_t limit = 4000 + 10 * expected;  // long drain chains: up to 255 outputs more per group
   for (; t < limit; ++t) {
     if (spec.abort_after && t == spec.abort_after) break;
     for (int k = 0; k < 3; ++k) {
@@ -269,6 +276,7 @@ class Stim {
     c.reduce = below(2) ? 0 : below(4);
     c.acc_len = below(10) == 0 ? 0 : 1 + below(9);  // 1..9, sometimes 0 (acts as 1)
     c.acc_init = acc_init();
+    c.chain = below(4) == 0 ? uint8_t(1 + below(below(8) == 0 ? 255 : 9)) : 0;  // drain chain, sometimes long
     c.stages.resize(tiny().stages);
     for (PcuStage& s : c.stages) {
       s.acc = below(2);
@@ -287,7 +295,11 @@ class Stim {
     RunSpec s;
     for (int k = 0; k < 3; ++k) {
       uint32_t n = 0;
-      if (c.vin_mask >> k & 1) {
+      if (k == 2 && c.chained()) {
+        // Drain chain input: chain vectors per group; sometimes extra or short.
+        const uint32_t want = uint32_t(groups(c)) * c.chain, r = below(10);
+        n = r == 0 ? want + below(6) : r == 1 ? below(want + 1) : want;
+      } else if (c.vin_mask >> k & 1) {
         // Usually exactly count vectors; sometimes extra (left over) or short (stall).
         const uint32_t r = below(10);
         n = r == 0 ? c.count + below(6) : r == 1 ? below(c.count + 1) : c.count;
@@ -311,7 +323,8 @@ TEST(Pcu, RandomVsModel) {
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Stim st(seed);
   Dut dut;
-  uint64_t vectors = 0, acc_mode_cases = 0, acc_mode_outputs = 0, reduce_cases = 0, breg_acc_cases = 0;
+  uint64_t vectors = 0, acc_mode_cases = 0, acc_mode_outputs = 0, reduce_cases = 0, breg_acc_cases = 0,
+           chain_cases = 0;
   constexpr int kCases = 5000;  // two runs each: 10,000 random runs
   for (int n = 0; n < kCases; ++n) {
     // Sometimes only a prefix of the words is written: cfg_clear must have zeroed the rest.
@@ -346,6 +359,7 @@ TEST(Pcu, RandomVsModel) {
     acc_mode_cases += pc.enable && pc.out_mode;
     if (pc.enable && pc.out_mode) acc_mode_outputs += r1.out.size() + r2.out.size();
     reduce_cases += pc.enable && pc.reduce;
+    chain_cases += pc.enable && pc.chained() && expected_outputs(pc) > 0;
     bool uses = false;
     for (const PcuStage& ps : pc.stages)
       for (uint8_t src : {ps.src_a, ps.src_b, ps.src_c}) uses |= (src >= uint8_t(Src::BREG0) && src <= uint8_t(Src::BREG3)) || src == uint8_t(Src::ACC);
@@ -354,9 +368,12 @@ TEST(Pcu, RandomVsModel) {
   }
   std::printf("%d cases (%d runs), %llu output vectors compared, %llu cycles\n", kCases, 2 * kCases,
               (unsigned long long)vectors, (unsigned long long)dut.cycle());
-  std::printf("enabled cases: %llu accumulator mode (%llu outputs), %llu with a reduction, %llu reading BREG/ACC\n",
-              (unsigned long long)acc_mode_cases, (unsigned long long)acc_mode_outputs,
-              (unsigned long long)reduce_cases, (unsigned long long)breg_acc_cases);
+  std::printf(
+      "enabled cases: %llu accumulator mode (%llu outputs), %llu with a reduction, %llu reading BREG/ACC, "
+      "%llu forwarding a drain chain\n",
+      (unsigned long long)acc_mode_cases, (unsigned long long)acc_mode_outputs, (unsigned long long)reduce_cases,
+      (unsigned long long)breg_acc_cases, (unsigned long long)chain_cases);
+  EXPECT_GT(chain_cases, uint64_t(kCases / 20)) << "too few drain-chain cases exercised";
 }
 
 // ---------------------------------------------------------------- directed
@@ -615,6 +632,73 @@ TEST(Pcu, OuterProductGemmTiles) {
   EXPECT_EQ(fire_span, uint64_t(pc.count)) << "firings did not sustain one per cycle";
   std::printf("gemm: %u tiles of K=%u: %u firings in %llu cycles, first output at cycle %llu\n", kTiles, kK,
               pc.count, (unsigned long long)fire_span, (unsigned long long)r.out_cycle.front());
+}
+
+// Drain chain (the compiler's GEMM over a chain of PCUs): accumulator mode with
+// chain = S forwards S vectors of input 2 after each group's S rows, unchanged (a
+// reduction applies to the PCU's own rows only), before the next group's rows. Input 2
+// is not a firing operand even when vin_mask names it. The forwarded vectors follow the
+// group's rows on consecutive cycles and the firings keep one per cycle.
+TEST(Pcu, DrainChainForwardsAfterEachGroup) {
+  const uint32_t L = tiny().lanes, S = tiny().stages;
+  constexpr uint32_t kK = 23, kTiles = 4;
+  for (uint8_t reduce : {uint8_t(0), uint8_t(1)}) {
+    PcuConfig pc;
+    pc.enable = true;
+    pc.vin_mask = 0b111;  // bit 2 is dropped: input 2 is the chain
+    pc.count = kK * kTiles;
+    pc.out_mode = 1;
+    pc.reduce = reduce;
+    pc.acc_len = kK;
+    pc.acc_init = 0x80000000u;
+    pc.chain = uint8_t(S);
+    pc.stages.resize(S);
+    for (uint32_t st = 0; st < S; ++st) {
+      pc.stages[st] = {Opcode::FMA, uint8_t(Src::BREG0), 1, 2, 0, uint8_t(Src::ACC)};
+      pc.stages[st].bl = uint8_t(st);
+      pc.stages[st].acc = true;
+    }
+    RunSpec spec;
+    std::vector<Vec> want;
+    for (uint32_t t = 0; t < kTiles; ++t) {
+      // A[s][k] = s + 1, B[k][n] = k - n: C[s][n] = (s + 1) * sum_k (k - n), exact in fp32.
+      for (uint32_t k = 0; k < kK; ++k) {
+        Vec a(L), b(L);
+        for (uint32_t l = 0; l < L; ++l) a[l] = bits(float(l % S + 1)), b[l] = bits(float(int(k) - int(l)));
+        spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
+      }
+      for (uint32_t m = 0; m < S; ++m) {
+        Vec c(L);
+        float sum = 0;
+        for (uint32_t n = 0; n < L; ++n) {
+          const float row = float(m + 1) * float(int(kK * (kK - 1) / 2) - int(kK * n));
+          c[n] = bits(row);
+          sum += row;
+        }
+        want.push_back(reduce ? Vec(L, bits(sum)) : c);
+      }
+      for (uint32_t j = 0; j < S; ++j) {  // the chain's vectors: distinct words, NaN payloads kept
+        Vec v(L);
+        for (uint32_t l = 0; l < L; ++l) v[l] = 0x7F800001u + ((t * S + j) << 8) + l;
+        spec.inputs[2].push_back(v);
+        want.push_back(v);
+      }
+    }
+    ASSERT_EQ(expected_outputs(pc), want.size());
+    std::mt19937_64 rng(11);
+    Dut dut;
+    dut.configure(pc.encode(tiny()));
+    const std::string what = reduce ? "chain+reduce" : "chain";
+    const RunResult r = run(dut, pc, spec, rng, what);
+    expect_same(r.out, want, &r, what + " rtl");
+    expect_same(model_run(pc, spec), want, nullptr, what + " model");
+    ASSERT_EQ(r.out.size(), want.size());
+    // Per group 2S outputs on consecutive cycles, groups K cycles apart.
+    for (uint32_t i = 1; i < r.out.size(); ++i)
+      EXPECT_EQ(r.out_cycle[i] - r.out_cycle[i - 1], i % (2 * S) ? 1u : kK - (2 * S - 1)) << what << " output " << i;
+    const uint64_t fire_span = r.out_cycle.back() - r.out_cycle.front() - (2 * S - 1) + kK;
+    EXPECT_EQ(fire_span, uint64_t(pc.count)) << what << ": firings did not sustain one per cycle";
+  }
 }
 
 // Dot products: stage 0 r3 = FMA(REG0, REG1, ACC), acc; acc_len = n/L; reduce = sum:

@@ -48,6 +48,11 @@ struct PcuConfig {
   uint8_t reduce = 0;    // cross-lane reduction of every output: 0 none, 1 sum, 2 max, 3 min
   uint32_t acc_len = 0;  // firings per accumulation group (0 acts as 1)
   uint32_t acc_init = 0; // what ACC reads at the first firing of a group
+  // Accumulator mode: after each group's outputs, forward this many vectors of vector
+  // input 2 unchanged (the results of the PCUs behind it in a drain chain); input 2 is
+  // then not a firing operand. Ignored in stream mode. Word 0 bits 23:16.
+  uint8_t chain = 0;
+  bool chained() const { return out_mode == 1 && chain != 0; }
   std::vector<PcuStage> stages;  // exactly cfg.stages entries after decode
 
   std::vector<uint32_t> encode(const Config& cfg) const;

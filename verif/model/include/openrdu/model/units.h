@@ -20,6 +20,7 @@ class Pcu : public Unit {
   arch::PcuConfig c_;
   uint32_t fired_ = 0;
   uint64_t emitted_ = 0;
+  uint32_t fwd_left_ = 0;  // drain chain: vectors of input 2 still to forward after the last group
   std::vector<Vec> acc_;  // per stage: the stage's accumulator (result of the previous firing)
 };
 
