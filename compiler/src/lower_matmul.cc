@@ -182,11 +182,17 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   const uint64_t lat = cfg.dram_latency_cycles + 3;
   const bool a_gather = am != 1 && am != 0;  // column of A: n_acc requests per firing
   const bool b_gather = bn != 1 && bn != 0;
-  const int64_t pmax = std::max<int64_t>(1, std::min<int64_t>(cfg.num_pcu(), cfg.agcu));
+  // Stores: one per (m-part, n-part), at most one per AGCU; PCUs: Pc per store.
+  auto pmax_for = [&](int64_t Pc) {
+    return std::max<int64_t>(1, std::min<int64_t>(int64_t(cfg.num_pcu()) / Pc, cfg.agcu));
+  };
 
-  // Candidate mappings: n_acc rows per m-tile; Q = Pm * vp m-parts of mtp m-tiles each,
-  // part q starting at row q*D (D < mtp*n_acc: parts overlap and the overlapped rows
-  // are computed twice, with the same values); PCU (i, j) runs the vp parts of m-part
+  // Candidate mappings: R = Pc * n_acc rows per m-tile, computed by a drain chain of Pc
+  // PCUs (chain position c takes rows c*n_acc .. of the tile from lanes bl = c*n_acc + s
+  // of the one A vector and its rows leave through the chain's head, position 0: one
+  // output link and store stream per chain); Q = Pm * vp m-parts of mtp m-tiles each,
+  // part q starting at row q*D (D < mtp*R: parts overlap and the overlapped rows
+  // are computed twice, with the same values); chain (i, j) runs the vp parts of m-part
   // i over the ntp n-tiles of n-part j (tiles past N fully masked: no request, no write).
   // With `pmu`, n-part j's B tile (K rows of LANES columns) goes from DRAM into PMU j
   // once per n-tile, and the PMU replays it to the Pm PCUs for each of their m-tiles
@@ -195,13 +201,14 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   const int64_t pmu_rows = cfg.pmu_depth();
   const int64_t npmu_max = int64_t(cfg.num_slots() - cfg.num_pcu());
   struct Cand {
-    int64_t n_acc, Pm, Pn, vp, mtp, D, ntp;
+    int64_t n_acc, Pc, Pm, Pn, vp, mtp, D, ntp;
     uint64_t cost;
     bool pmu = false;
   };
   std::vector<Cand> cands;
-  auto add = [&](int64_t n_acc, int64_t Pm, int64_t vp, int64_t mtp, int64_t D) {
-    for (int64_t Pn = 1; Pn * Pm <= pmax && Pn <= nt; ++Pn) {
+  auto add = [&](int64_t n_acc, int64_t Pc, int64_t Pm, int64_t vp, int64_t mtp, int64_t D) {
+    const int64_t R = Pc * n_acc;
+    for (int64_t Pn = 1; Pn * Pm <= pmax_for(Pc) && Pn <= nt; ++Pn) {
       if (Pm + Pn > int64_t(2 * cfg.agcu)) break;
       const int64_t ntp = (nt + Pn - 1) / Pn;
       if ((Pn - 1) * ntp >= nt) continue;  // an empty n-part
@@ -210,8 +217,8 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
       // The estimate's terms (estimate_cycles) before placement: PCU firings and drained
       // rows, each load stream's in-flight bound, the requests spread over the AGCUs and
       // over the memory ports.
-      const uint64_t ra = f * uint64_t(a_gather ? n_acc : 1);
-      const uint64_t rs = groups * uint64_t(n_acc);
+      const uint64_t ra = f * uint64_t(a_gather ? R : 1);
+      const uint64_t rs = groups * uint64_t(R);
       const uint64_t ports = std::max<uint32_t>(1, cfg.dram_channels);
       for (bool pmu : {false, true}) {
         if (pmu && (vp * mtp < 2 || K > pmu_rows || Pn > npmu_max)) continue;  // no reuse, or no room
@@ -222,28 +229,33 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
         const uint64_t total = ra * uint64_t(Pm) + rb * uint64_t(Pn) + rs * uint64_t(Pm * Pn);
         cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
         cost = std::max<uint64_t>(cost, (total + ports - 1) / ports);
-        cands.push_back({n_acc, Pm, Pn, vp, mtp, D, ntp, cost, pmu});
+        cands.push_back({n_acc, Pc, Pm, Pn, vp, mtp, D, ntp, cost, pmu});
       }
     }
   };
-  const int64_t acc_max = std::min<int64_t>({cfg.stages, L, M});
+  // The rows of a tile are lanes of one A vector, named by a 4-bit broadcast lane.
+  const int64_t rows_max = std::min<int64_t>({L, 16, M});
+  const int64_t acc_max = std::min<int64_t>(cfg.stages, rows_max);
   for (int64_t n_acc = acc_max; n_acc >= 1; --n_acc) {
-    for (int64_t Pm = 1; Pm <= pmax; ++Pm) {
-      if (M % n_acc == 0 && (M / n_acc) % Pm == 0) {
-        const int64_t mtp = M / n_acc / Pm;
-        add(n_acc, Pm, 1, mtp, mtp * n_acc);
-      }
-      if (n_acc == 1) continue;  // every M is a multiple of 1
-      for (int64_t vp = 1; vp <= 2; ++vp) {
-        const int64_t Q = Pm * vp;
-        if (Q < 2) continue;
-        for (int64_t mtp = std::max<int64_t>(1, (M + Q * n_acc - 1) / (Q * n_acc)), t = 0; t <= n_acc; ++mtp, ++t) {
-          const int64_t span = mtp * n_acc;
-          if (span >= M) break;
-          if ((Q * span - M) % (Q - 1) != 0) continue;
-          const int64_t D = (M - span) / (Q - 1);
-          if (D >= 1 && D < span) add(n_acc, Pm, vp, mtp, D);
-          break;
+    for (int64_t Pc = 1; Pc * n_acc <= rows_max && Pc <= int64_t(cfg.num_pcu()); ++Pc) {
+      const int64_t R = Pc * n_acc;
+      for (int64_t Pm = 1; Pm <= pmax_for(Pc); ++Pm) {
+        if (M % R == 0 && (M / R) % Pm == 0) {
+          const int64_t mtp = M / R / Pm;
+          add(n_acc, Pc, Pm, 1, mtp, mtp * R);
+        }
+        if (R == 1) continue;  // every M is a multiple of 1
+        for (int64_t vp = 1; vp <= 2; ++vp) {
+          const int64_t Q = Pm * vp;
+          if (Q < 2) continue;
+          for (int64_t mtp = std::max<int64_t>(1, (M + Q * R - 1) / (Q * R)), t = 0; t <= R; ++mtp, ++t) {
+            const int64_t span = mtp * R;
+            if (span >= M) break;
+            if ((Q * span - M) % (Q - 1) != 0) continue;
+            const int64_t D = (M - span) / (Q - 1);
+            if (D >= 1 && D < span) add(n_acc, Pc, Pm, vp, mtp, D);
+            break;
+          }
         }
       }
     }
@@ -253,7 +265,7 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
     if (x.cost != y.cost) return x.cost < y.cost;
     if (x.pmu != y.pmu) return x.pmu;
-    if (x.Pm * x.Pn != y.Pm * y.Pn) return x.Pm * x.Pn < y.Pm * y.Pn;
+    if (x.Pm * x.Pn * x.Pc != y.Pm * y.Pn * y.Pc) return x.Pm * x.Pn * x.Pc < y.Pm * y.Pn * y.Pc;
     if (x.Pm + x.Pn != y.Pm + y.Pn) return x.Pm + x.Pn < y.Pm + y.Pn;
     return x.n_acc > y.n_acc;
   });
@@ -266,7 +278,8 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   };
   const int nb = int(bd.size());
   auto build = [&](const Cand& c) {
-    const int64_t n_acc = c.n_acc, Pm = c.Pm, Pn = c.Pn, vp = c.vp, mtp = c.mtp, D = c.D, ntp = c.ntp;
+    const int64_t n_acc = c.n_acc, Pc = c.Pc, Pm = c.Pm, Pn = c.Pn, vp = c.vp, mtp = c.mtp, D = c.D, ntp = c.ntp;
+    const int64_t R = Pc * n_acc;  // rows per m-tile
     const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
     const uint64_t firings = groups * uint64_t(K);
     if (firings > kU32 || uint64_t(K) > kU32)
@@ -282,9 +295,9 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
       StreamPlan la;
       la.tensor = ta_id;
       la.offset = i * vp * D * am;
-      const WalkDim dv{uint64_t(vp), D * am}, dm{uint64_t(mtp), n_acc * am}, dn{uint64_t(ntp), 0}, dk{uint64_t(K), ak};
+      const WalkDim dv{uint64_t(vp), D * am}, dm{uint64_t(mtp), R * am}, dn{uint64_t(ntp), 0}, dk{uint64_t(K), ak};
       la.s = make_stream(with_batch(&BDim::a, pmu ? std::vector<WalkDim>{dn, dv, dm, dk} : std::vector<WalkDim>{dv, dm, dn, dk}),
-                         n_acc > 1 ? am : 1, -1, 0, uint64_t(n_acc), cfg.lanes, what + " (load of A)");
+                         R > 1 ? am : 1, -1, 0, uint64_t(R), cfg.lanes, what + " (load of A)");
       b.loads.push_back(la);
     }
     for (int64_t j = 0; j < Pn; ++j) {
@@ -325,43 +338,57 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
         StreamPlan st;
         st.tensor = ty;
         st.offset = i * vp * D * N + j * ntp * L;
-        const WalkDim dv{uint64_t(vp), D * N}, dm{uint64_t(mtp), n_acc * N}, dn{uint64_t(ntp), L}, dr{uint64_t(n_acc), N};
+        const WalkDim dv{uint64_t(vp), D * N}, dm{uint64_t(mtp), R * N}, dn{uint64_t(ntp), L}, dr{uint64_t(R), N};
         st.s = make_stream(with_batch(&BDim::c, pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
                            1, pmu ? nb : nb + 2, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (store)");
         stores.push_back(st);
       }
-    arch::PcuConfig pc;
-    pc.enable = true;
-    pc.vin_mask = 0b11;
-    pc.count = uint32_t(firings);
-    pc.out_mode = 1;
-    pc.acc_len = uint32_t(K);
-    pc.acc_init = 0x80000000u;  // -0.0
-    for (uint32_t s = 0; s < cfg.stages; ++s) {
-      arch::PcuStage st;
-      if (int64_t(s) < n_acc) {
-        st.op = arch::Opcode::FMA;
-        st.src_a = uint8_t(arch::Src::BREG0);
-        st.bl = uint8_t(s);
-        st.src_b = uint8_t(arch::Src::REG1);
-        st.src_c = uint8_t(arch::Src::ACC);
-        st.dst = 2;
-        st.acc = true;
+    // Chain position c: rows c*n_acc .. c*n_acc+n_acc-1 of each tile; it forwards the
+    // rows of positions c+1 .. Pc-1 (from its input 2) after its own.
+    auto program = [&](int64_t c) {
+      arch::PcuConfig pc;
+      pc.enable = true;
+      pc.vin_mask = 0b11;
+      pc.count = uint32_t(firings);
+      pc.out_mode = 1;
+      pc.acc_len = uint32_t(K);
+      pc.acc_init = 0x80000000u;  // -0.0
+      pc.chain = uint8_t((Pc - 1 - c) * n_acc);
+      for (uint32_t s = 0; s < cfg.stages; ++s) {
+        arch::PcuStage st;
+        if (int64_t(s) < n_acc) {
+          st.op = arch::Opcode::FMA;
+          st.src_a = uint8_t(arch::Src::BREG0);
+          st.bl = uint8_t(c * n_acc + s);
+          st.src_b = uint8_t(arch::Src::REG1);
+          st.src_c = uint8_t(arch::Src::ACC);
+          st.dst = 2;
+          st.acc = true;
+        }
+        pc.stages.push_back(st);
       }
-      pc.stages.push_back(st);
-    }
-    // PCU p = i*Pn + j; the last one's result is `store`, the others `more_stores`.
+      return pc;
+    };
+    // Chain q = i*Pn + j holds PCUs q*Pc .. q*Pc+Pc-1 at positions Pc-1 .. 0, so that
+    // each position's input 2 is the PCU before it and the chain's head comes last; the
+    // last head's result is `store`, the other heads' `more_stores`.
     const int64_t P = Pm * Pn;
     std::vector<int> more;
-    for (int64_t p = 0; p < P; ++p) {
-      b.pcu_cfgs.push_back(pc);
-      if (pmu)
-        b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(p % Pn), true}});
-      else
-        b.pcu_inputs.push_back({{false, int(p / Pn)}, {false, int(Pm + p % Pn)}});
-      if (p + 1 < P) {
-        more.push_back(int(p));
-        b.more_stores.push_back(stores[size_t(p)]);
+    for (int64_t q = 0; q < P; ++q) {
+      for (int64_t c = Pc - 1; c >= 0; --c) {
+        const int p = int(b.pcu_cfgs.size());
+        b.pcu_cfgs.push_back(program(c));
+        std::vector<PcuInput> in;
+        if (pmu)
+          in = {{false, int(q / Pn)}, {false, int(q % Pn), true}};
+        else
+          in = {{false, int(q / Pn)}, {false, int(Pm + q % Pn)}};
+        if (c + 1 < Pc) in.push_back({true, p - 1});
+        b.pcu_inputs.push_back(in);
+        if (c == 0 && q + 1 < P) {
+          more.push_back(p);
+          b.more_stores.push_back(stores[size_t(q)]);
+        }
       }
     }
     b.store = stores.back();
@@ -369,7 +396,8 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     b.vectors = 0;
     for (const auto& st : stores) b.vectors += st.s.vectors();
     b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", nbatch, M, K, N, n_acc,
-                           groups * uint64_t(P), firings * uint64_t(P), ta ? " A^T" : "", tb ? " B^T" : "");
+                           groups * uint64_t(P * Pc), firings * uint64_t(P * Pc), ta ? " A^T" : "", tb ? " B^T" : "");
+    if (Pc > 1) b.detail += fmt::format(" chains={}x{} (PCUs x {} rows; {} rows per m-tile)", P, Pc, n_acc, R);
     if (pmu) b.detail += fmt::format(" B-tiles-in-PMUs={} buffers={}", Pn, b.pmu_cfgs.front().buffers());
     if (P > 1 || vp > 1)
       b.detail += fmt::format(" pcus={}x{} (m-parts x n-parts) m-tiles/part={} parts/pcu={} part-step={} n-tiles/pcu={}",
@@ -521,7 +549,8 @@ uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
       uint64_t nacc = 0;
       for (const auto& st : pc.stages) nacc += st.acc;
       const uint64_t len = pc.acc_len ? pc.acc_len : 1;
-      outputs = (pc.count + len - 1) / len * nacc;
+      // Per group its acc stages' rows and, in a drain chain, the rows it forwards.
+      outputs = nacc ? (pc.count + len - 1) / len * (nacc + (pc.chained() ? pc.chain : 0)) : 0;
     }
     busy = std::max<uint64_t>(busy, std::max<uint64_t>(pc.count, outputs) + cfg.stages + 1);
   }

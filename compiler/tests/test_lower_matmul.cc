@@ -505,6 +505,37 @@ int fma_stages(const arch::PcuConfig& pc) {
   return n;
 }
 
+// The PCUs form drain chains of Pc (1: no chain) PCUs listed tail first: position c
+// (the PCU's place from the head) has rows c*n_acc .. of each tile (broadcast lanes
+// c*n_acc + s), forwards (Pc-1-c)*n_acc rows from input 2, which is the PCU listed
+// before it; heads alone are stored, each by its own store stream, on distinct AGCUs.
+void check_chains(const detail::SectionBuild& sb, const arch::Config& cfg, const std::string& what) {
+  const size_t P = sb.more_stores.size() + 1;
+  ASSERT_EQ(sb.pcu_cfgs.size() % P, 0u) << what;
+  const size_t Pc = sb.pcu_cfgs.size() / P;
+  const int n_acc = fma_stages(sb.pcu_cfgs[0]);
+  ASSERT_GE(n_acc, 1) << what;
+  for (size_t p = 0; p < sb.pcu_cfgs.size(); ++p) {
+    const auto& pc = sb.pcu_cfgs[p];
+    const size_t c = Pc - 1 - p % Pc;
+    EXPECT_EQ(fma_stages(pc), n_acc) << what << " PCU " << p;
+    EXPECT_EQ(size_t(pc.chain), (Pc - 1 - c) * size_t(n_acc)) << what << " PCU " << p;
+    for (int s = 0; s < n_acc; ++s) EXPECT_EQ(pc.stages[size_t(s)].bl, c * size_t(n_acc) + size_t(s)) << what;
+    EXPECT_EQ(pc.count, sb.pcu_cfgs[0].count) << what;
+    const auto& in = sb.pcu_inputs[p];
+    if (c + 1 < Pc) {
+      ASSERT_EQ(in.size(), 3u) << what << " PCU " << p;
+      EXPECT_TRUE(in[2].from_pcu && in[2].index == int(p) - 1) << what << " PCU " << p;
+    } else {
+      EXPECT_EQ(in.size(), 2u) << what << " PCU " << p;
+    }
+  }
+  std::set<uint32_t> agcus = {sb.placement.store.agcu};
+  for (const auto& s : sb.placement.more_stores) agcus.insert(s.agcu);
+  EXPECT_EQ(agcus.size(), P) << what;
+  EXPECT_LE(sb.pcu_cfgs.size(), size_t(cfg.num_pcu())) << what;
+}
+
 TEST(MatMulLowering, OuterProductProgram) {
   // A [8,5] x B [5,6] on tiny (4 lanes, 4 stages, 2 PCUs, 2 AGCUs): 4 rows per m-tile,
   // the work split over both PCUs, each with its own store stream.
@@ -569,19 +600,16 @@ TEST(MatMulLowering, SplitsOverPcusWithTails) {
       }
       // Overlap is a few rows at most (less than one m-tile per m-part).
       EXPECT_LE(twice, c.batch * c.N * int64_t(cfg->stages) * int64_t(sb.pcu_cfgs.size())) << what;
-      // Every PCU runs the same program; one store stream per PCU, on distinct AGCUs.
-      ASSERT_EQ(sb.more_stores.size() + 1, sb.pcu_cfgs.size()) << what;
-      std::set<uint32_t> agcus = {sb.placement.store.agcu};
-      for (const auto& s : sb.placement.more_stores) agcus.insert(s.agcu);
-      EXPECT_EQ(agcus.size(), sb.pcu_cfgs.size()) << what;
-      for (const auto& pc : sb.pcu_cfgs) EXPECT_EQ(pc.encode(*cfg), sb.pcu_cfgs[0].encode(*cfg)) << what;
+      // One store stream per drain chain, on distinct AGCUs; the chains alike.
+      check_chains(sb, *cfg, what);
     }
 }
 
 TEST(MatMulLowering, LargeProductUsesEveryStageAndSeveralPcus) {
-  // 512^3 with A stored transposed (contiguous columns): 6 rows per tile on small (M
-  // is not a multiple of 6: overlapping m-parts), 4 rows on tiny, and as many PCUs as
-  // there are store streams (4 on small, 2 on tiny).
+  // 512^3 with A stored transposed (contiguous columns): 6 rows per PCU on small (12
+  // per tile, M not a multiple of 12: overlapping m-parts), 4 rows on tiny; every PCU:
+  // on small drain chains of 2 PCUs, one per store stream (4), so all 8 PCUs work; on
+  // tiny a tile is one PCU's 4 lanes, so one PCU per store stream (2).
   for (const arch::Config* cfg : {&tiny(), &small()}) {
     ModelBuilder b;
     b.input("a", {512, 512});
@@ -592,11 +620,13 @@ TEST(MatMulLowering, LargeProductUsesEveryStageAndSeveralPcus) {
     const detail::Lowered lw = detail::legalize(import_onnx_bytes(b.bytes(), "mm.onnx"));
     const auto sb = detail::lower_matmul(lw, *cfg, 0, "mm");
     EXPECT_EQ(fma_stages(sb.pcu_cfgs[0]), int(std::min(cfg->stages, cfg->lanes))) << cfg->name;
-    EXPECT_EQ(sb.pcu_cfgs.size(), size_t(std::min(cfg->agcu, cfg->num_pcu()))) << cfg->name;
+    EXPECT_EQ(sb.pcu_cfgs.size(), size_t(cfg->num_pcu())) << cfg->name;
+    EXPECT_EQ(sb.more_stores.size() + 1, size_t(std::min(cfg->agcu, cfg->num_pcu()))) << cfg->name;
+    check_chains(sb, *cfg, "512^3 on " + cfg->name);
     for (const auto& l : sb.loads) EXPECT_EQ(l.s.lstride, 1) << cfg->name;  // no gathers
     // No PCU fires more than its share (the 512 rows and 512 columns split evenly
     // but for the overlap rows of the m-parts).
-    const uint64_t rows = 512 + cfg->stages, share = rows * 512 / (std::min(cfg->stages, cfg->lanes) * cfg->lanes);
+    const uint64_t rows = 512 + cfg->lanes, share = rows * 512 / (std::min(cfg->stages, cfg->lanes) * cfg->lanes);
     for (const auto& pc : sb.pcu_cfgs) EXPECT_LE(uint64_t(pc.count), share * 512 / sb.pcu_cfgs.size()) << cfg->name;
   }
 }
@@ -626,6 +656,47 @@ TEST(MatMulOnModel, SplitMappingsWithTails) {
     check_model(b.bytes(), {{"a", A}}, {{"y", host_matmul(A, B, c.ta, c.tb)}},
                 fmt::format("{} {} x {}", gemm ? "Gemm" : "MatMul", shape_str(c.a), shape_str(c.b)));
   }
+}
+
+TEST(MatMulOnModel, DrainChainsBitExact) {
+  // Products with contiguous A columns (A constant, stored transposed; or Gemm transA)
+  // that small maps onto drain chains (several PCUs per store stream): ragged M and N,
+  // batches, K = 1; checked for the chains, then bit-exact on the functional model of
+  // tiny and small at -O0/-O1 against the host's fma chain.
+  std::mt19937 rng(seed() + 11);
+  struct Case {
+    std::vector<int64_t> a, b;
+    bool transA;
+  };
+  const Case cases[] = {{{64, 96}, {64, 200}, true},  {{33, 50}, {33, 70}, true},  {{2, 30, 20}, {2, 20, 40}, false},
+                        {{1, 12}, {1, 64}, true},     {{24, 7}, {7, 33}, false},   {{100, 17}, {100, 130}, true}};
+  int chained = 0;
+  for (const Case& c : cases) {
+    const std::string what = fmt::format("{}{} x {}", c.transA ? "Gemm transA " : "MatMul ", shape_str(c.a), shape_str(c.b));
+    ModelBuilder b;
+    const HostTensor A = random_tensor(rng, c.a), B = random_tensor(rng, c.b);
+    if (c.transA)
+      b.input("a", c.a);
+    else
+      b.init("a", c.a, A.data);
+    b.input("b", c.b);
+    auto* n = b.node(c.transA ? "Gemm" : "MatMul", {"a", "b"}, {"y"}, "mm");
+    if (c.transA) set_int(n, "transA", 1);
+    b.output("y");
+    const detail::Lowered lw = detail::legalize(import_onnx_bytes(b.bytes(), "mm.onnx"), &small());
+    int node = -1;
+    for (size_t i = 0; i < lw.g.nodes.size(); ++i)
+      if (lw.g.nodes[i].op == "MatMul" || lw.g.nodes[i].op == "Gemm") node = int(i);
+    ASSERT_GE(node, 0) << what;
+    const auto sb = detail::lower_matmul(lw, small(), node, "mm");
+    std::printf("%s on small: %s\n", what.c_str(), sb.detail.c_str());
+    check_chains(sb, small(), what);
+    chained += sb.pcu_cfgs.size() > sb.more_stores.size() + 1;
+    std::map<std::string, HostTensor> in = {{"b", B}};
+    if (c.transA) in["a"] = A;
+    check_model(b.bytes(), in, {{"y", host_matmul(A, B, c.transA, false)}}, what);
+  }
+  EXPECT_GE(chained, 4) << "too few of the cases use drain chains on small";
 }
 
 // ---------------------------------------------------------------- the example MLP

@@ -351,6 +351,87 @@ TEST_F(CoreTest, FanOutSquare) {
   }
 }
 
+// Drain chain at chip level: an outer product over two PCUs that share the A and B
+// streams (fan-out). PCU0 (the tail) computes rows nh .. nh+nt-1 of each tile (lanes
+// nh+s of the A vector) and sends them to input 2 of PCU3 (the head), which computes
+// rows 0 .. nh-1 and forwards the tail's rows after its own: one store stream for
+// both. Random tile sizes, K, groups and DRAM timing; RTL and model leave the same
+// DRAM, equal to the host's fma chains.
+TEST_F(CoreTest, DrainChainOuterProduct) {
+  constexpr uint32_t XA = 0x1000, XB = 0x4000, Y = 0x8000;
+  std::mt19937 rng(uint32_t(seed) + 5);
+  std::uniform_real_distribution<float> dist(-4.f, 4.f);
+  for (int prog = 0; prog < 30; ++prog) {
+    const uint32_t nh = 1 + rng() % 3, nt = 1 + rng() % (kLanes - nh), K = 1 + rng() % 12, G = 1 + rng() % 5;
+    const uint32_t nv = K * G;  // A and B vectors, one per firing
+    TestDram init(cfg.dram_bytes);
+    std::vector<float> a(4 * nv), b(4 * nv);
+    for (uint32_t i = 0; i < 4 * nv; ++i) {
+      a[i] = dist(rng), b[i] = dist(rng);
+      init.set(XA + 4 * i, f2u(a[i]));
+      init.set(XB + 4 * i, f2u(b[i]));
+    }
+    Program p(cfg);
+    arch::AgcuConfig a0, a1;
+    a0.ld[0] = stream(XA, 4 * nv);
+    a1.ld[0] = stream(XB, 4 * nv);
+    a1.st = stream(Y, 4 * G * (nh + nt));
+    p.words[kAgcu0] = a0.encode();
+    p.words[kAgcu1] = a1.encode();
+    auto program = [&](uint32_t rows, uint32_t lane0, uint8_t chain) {
+      std::vector<arch::PcuStage> st(rows);
+      for (uint32_t s = 0; s < rows; ++s) {
+        st[s] = stage(Opcode::FMA, uint8_t(arch::Src::BREG0), 1, 2);
+        st[s].src_c = uint8_t(arch::Src::ACC);
+        st[s].bl = uint8_t(lane0 + s);
+        st[s].acc = true;
+      }
+      // The head's vin_mask sometimes names input 2: the chain drops it.
+      arch::PcuConfig pc = pcu(cfg, chain && rng() % 2 ? 0b111 : 0b011, nv, st);
+      pc.out_mode = 1;
+      pc.acc_len = K;
+      pc.acc_init = 0x80000000u;
+      pc.chain = chain;
+      return pc.encode(cfg);
+    };
+    p.words[kPcu0] = program(nt, nh, 0);
+    p.words[kPcu3] = program(nh, 0, uint8_t(nt));
+    // A: (2,0) -> (1,0), fanned out to (0,0) PCU0.in0 and (1,1) PCU3.in0.
+    p.sel(2, 0, N, L0);
+    p.sel(1, 0, N, S);
+    p.sel(0, 0, L0, S);
+    p.sel(1, 0, E, S);
+    p.sel(1, 1, L0, W);
+    // B: (2,1) -> (1,1) PCU3.in1, and on through (0,1) to (0,0) PCU0.in1.
+    p.sel(2, 1, N, L0);
+    p.sel(1, 1, L1, S);
+    p.sel(1, 1, N, S);
+    p.sel(0, 1, W, S);
+    p.sel(0, 0, L1, E);
+    // Chain: PCU0's result (0,0) -> (0,1) -> (1,1) PCU3.in2; PCU3's result -> AGCU1 st.
+    p.sel(0, 0, E, L0);
+    p.sel(0, 1, S, W);
+    p.sel(1, 1, L2, N);
+    p.sel(1, 1, S, L0);
+    p.sel(2, 1, L0, N);
+    const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 40)};
+    const std::string what = fmt::format("chain program {} (seed {}: nh {} nt {} K {} groups {}): ", prog, seed, nh, nt, K, G);
+    const TestDram out = run_both(p, init, t, what);
+    if (HasFailure()) break;
+    for (uint32_t g = 0; g < G; ++g)
+      for (uint32_t r = 0; r < nh + nt; ++r)
+        for (uint32_t n = 0; n < kLanes; ++n) {
+          float acc = -0.0f;
+          for (uint32_t k = 0; k < K; ++k) {
+            const uint32_t v = g * K + k;
+            acc = std::fma(a[4 * v + r], b[4 * v + n], acc);
+          }
+          ASSERT_EQ(out.at(Y + 4 * (4 * (g * (nh + nt) + r) + n)), f2u(acc))
+              << what << "group " << g << " row " << r << " col " << n;
+        }
+  }
+}
+
 // Configuration errors: the same ERR_STATUS code and unit in RTL and model, then a
 // good configuration on the same core still works.
 TEST_F(CoreTest, ConfigErrors) {
