@@ -73,6 +73,7 @@ def params(cfg, path):
         "dram_bpc": need(cfg, "dram", "bytes_per_cycle"),
         "dram_channels": cfg["dram"].get("channels", 1),
         "dram_interleave": cfg["dram"].get("interleave_bytes", 256),
+        "dram_hash": cfg["dram"].get("channel_hash", False),
         "clock_mhz": need(cfg, "clock_mhz"),
         "hierarchical": (cfg.get("verilator") or {}).get("hierarchical", False),
     }
@@ -91,6 +92,10 @@ def params(cfg, path):
     if not isinstance(p["dram_channels"], int) or not 1 <= p["dram_channels"] <= 8:
         sys.exit(f"{path}: dram.channels must be an integer in 1..8 (one core memory port each), "
                  f"got {p['dram_channels']}")
+    if not isinstance(p["dram_hash"], bool):
+        sys.exit(f"{path}: dram.channel_hash must be true or false")
+    if p["dram_hash"] and p["dram_channels"] & (p["dram_channels"] - 1):
+        sys.exit(f"{path}: dram.channel_hash needs a power-of-two dram.channels")
     if not isinstance(p["hierarchical"], bool):
         sys.exit(f"{path}: verilator.hierarchical must be true or false")
     p["pmu_depth"] = depth
@@ -150,14 +155,15 @@ def gen_builtin_configs(ps, srcs):
            "  uint32_t rows, cols, lanes, stages, regs, vin, fifo_depth, pmu_bytes, agcu, inflight;",
            "  uint64_t dram_bytes;",
            "  uint32_t dram_latency_cycles, dram_bytes_per_cycle, dram_channels, dram_interleave_bytes, clock_mhz;",
+           "  bool dram_channel_hash;",
            "  uint32_t fingerprint;",
            "};", "",
            f"inline constexpr BuiltinConfig kBuiltinConfigs[] = {{"]
     for p in ps:
         out.append("    {{\"{name}\", {rows}, {cols}, {lanes}, {stages}, {regs}, {vin}, {fifo}, {pmu_bytes}, "
                    "{agcu}, {inflight}, {dram_bytes}ull, {dram_latency}, {dram_bpc}, {dram_channels}, "
-                   "{dram_interleave}, {clock_mhz}, 0x{fp:08X}u}},"
-                   .format(fp=p["fingerprint"], **p))
+                   "{dram_interleave}, {clock_mhz}, {hash}, 0x{fp:08X}u}},"
+                   .format(fp=p["fingerprint"], hash="true" if p["dram_hash"] else "false", **p))
     out += ["};", "", "}  // namespace openrdu::gen", ""]
     return "\n".join(out)
 

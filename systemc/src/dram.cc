@@ -14,6 +14,7 @@ Dram::Dram(sc_module_name name, const arch::Config& cfg, sc_time period)
       bytes_per_cycle_(std::max<uint32_t>(1, cfg.dram_bytes_per_cycle)),
       channels_(std::max<uint32_t>(1, cfg.dram_channels)),
       interleave_(std::max<uint32_t>(1, cfg.dram_interleave_bytes)),
+      map_(cfg),
       period_(period),
       busy_until_(channels_, sc_core::SC_ZERO_TIME),
       stats_(channels_) {
@@ -85,7 +86,7 @@ std::vector<uint64_t> Dram::split(uint64_t addr, uint64_t len) const {
   std::vector<uint64_t> b(channels_, 0);
   for (uint64_t a = addr, end = addr + len; a < end;) {
     const uint64_t next = std::min(end, (a / interleave_ + 1) * interleave_);
-    b[(a / interleave_) % channels_] += next - a;
+    b[map_.dram_channel(a)] += next - a;
     a = next;
   }
   return b;

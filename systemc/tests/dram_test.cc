@@ -41,15 +41,21 @@ arch::Config two_channels() {
   return c;
 }
 
-arch::Config two_channels();
+arch::Config hashed(uint32_t channels) {
+  arch::Config c = two_channels();
+  c.dram_channels = channels;
+  c.dram_channel_hash = true;
+  return c;
+}
 
 // Every model is built before the kernel elaborates (sc_start), once per process.
 Bench& bench(int i) {
-  static Bench* b[3] = {nullptr, nullptr, nullptr};
+  static Bench* b[4] = {nullptr, nullptr, nullptr, nullptr};
   if (!b[0]) {
     b[0] = new Bench("a", two_channels());
     b[1] = new Bench("b", two_channels());
     b[2] = new Bench("c", arch::load_config("tiny"));
+    b[3] = new Bench("d", hashed(2));
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
   }
   return *b[i];
@@ -100,6 +106,43 @@ TEST(DramChannels, OneChannelIsTheSumOfTheBytes) {
   const platform::Dram& d = b.dram;
   EXPECT_DOUBLE_EQ(read_cycles(b, 0, 512), 8 + 20);
   EXPECT_EQ(d.channels(), 1u);
+}
+
+TEST(DramChannels, HashSpreadsPowerOfTwoStrides) {
+  // Plain interleave: a 2 KB stride (8 pieces of 256 B) stays on one channel. Hashed:
+  // the channel is the digit sum of the piece index in base `channels`, so pieces 0..7
+  // go to 0,1,1,0,1,0,0,1 (2 channels), consecutive pieces still alternate, and the
+  // stride spreads evenly.
+  const auto plain = two_channels();
+  const auto h2 = hashed(2), h4 = hashed(4), h8 = hashed(8);
+  const uint32_t want2[8] = {0, 1, 1, 0, 1, 0, 0, 1};
+  for (uint32_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(plain.dram_channel(256ull * i), i % 2) << i;
+    EXPECT_EQ(h2.dram_channel(256ull * i + 255), want2[i]) << i;
+  }
+  EXPECT_EQ(h4.dram_channel(256ull * 27), (1u + 2u + 3u) % 4);  // 27 = 123 in base 4
+  for (const arch::Config* c : {&h2, &h4, &h8}) {
+    const uint32_t C = c->dram_channels;
+    for (uint64_t stride : {1ull, 2ull, 4ull, 8ull, 16ull, 64ull}) {
+      std::vector<int> hits(C, 0);
+      const uint64_t n = 64ull * C * C;
+      for (uint64_t k = 0; k < n; ++k) {
+        ++hits[c->dram_channel(256 * stride * k)];
+      }
+      for (uint32_t ch = 0; ch < C; ++ch)
+        EXPECT_NEAR(hits[ch], double(n) / C, double(n) / C / 4) << C << " channels, stride " << stride << " pieces";
+    }
+  }
+  // The timing follows: two reads 2 KB apart overlap on the hashed DRAM.
+  Bench& b = bench(3);
+  EXPECT_DOUBLE_EQ(read_cycles(b, 0, 256), 4 + 20);     // channel 0
+  EXPECT_DOUBLE_EQ(read_cycles(b, 2048, 256), 4 + 20);  // piece 8: channel 1, in parallel
+  EXPECT_DOUBLE_EQ(read_cycles(b, 768, 256), 8 + 20);   // piece 3: channel 0 again
+  EXPECT_EQ(b.dram.channel_stats()[0].rd_bytes, 512u);
+  EXPECT_EQ(b.dram.channel_stats()[1].rd_bytes, 256u);
+  EXPECT_TRUE(arch::load_config("small").dram_channel_hash);
+  auto odd = hashed(3);  // the hash needs a power-of-two channel count
+  EXPECT_THROW(odd.validate(), arch::ConfigError);
 }
 
 TEST(DramChannels, ConfigurationValidatesChannels) {

@@ -25,6 +25,15 @@ std::string Config::canonical() const {
                      rows, cols, lanes, stages, regs, vin, fifo_depth, pmu_bytes, agcu, inflight);
 }
 
+uint32_t Config::dram_channel(uint64_t addr) const {
+  const uint64_t c = std::max<uint32_t>(1, dram_channels);
+  uint64_t i = addr / std::max<uint32_t>(1, dram_interleave_bytes);
+  if (!dram_channel_hash) return uint32_t(i % c);
+  uint64_t sum = 0;
+  for (; i; i /= c) sum += i % c;
+  return uint32_t(sum % c);
+}
+
 uint32_t Config::fingerprint() const {
   const std::string s = canonical();
   return crc32(s.data(), s.size());
@@ -96,6 +105,8 @@ void Config::validate() const {
   if (dram_channels < 1 || dram_channels > 16) fail("dram.channels must be in 1..16");
   if (dram_interleave_bytes < 64 || (dram_interleave_bytes & (dram_interleave_bytes - 1)))
     fail("dram.interleave_bytes must be a power of two >= 64");
+  if (dram_channel_hash && (dram_channels & (dram_channels - 1)))
+    fail("dram.channel_hash needs a power-of-two dram.channels");
 }
 
 namespace {
@@ -118,6 +129,7 @@ Config from_builtin(const gen::BuiltinConfig& b) {
   c.dram_bytes_per_cycle = b.dram_bytes_per_cycle;
   c.dram_channels = b.dram_channels;
   c.dram_interleave_bytes = b.dram_interleave_bytes;
+  c.dram_channel_hash = b.dram_channel_hash;
   c.clock_mhz = b.clock_mhz;
   return c;
 }
@@ -171,6 +183,7 @@ Config config_from_yaml_file(const std::string& path) {
   if (root["dram"] && root["dram"]["channels"]) c.dram_channels = get<uint32_t>(root, "dram.channels", path);
   if (root["dram"] && root["dram"]["interleave_bytes"])
     c.dram_interleave_bytes = get<uint32_t>(root, "dram.interleave_bytes", path);
+  if (root["dram"] && root["dram"]["channel_hash"]) c.dram_channel_hash = get<bool>(root, "dram.channel_hash", path);
   c.clock_mhz = get<uint32_t>(root, "clock_mhz", path);
   try {
     c.validate();

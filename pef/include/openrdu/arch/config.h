@@ -19,7 +19,12 @@ struct Config {
   uint64_t dram_bytes = 0;
   uint32_t dram_latency_cycles = 0, dram_bytes_per_cycle = 0;  // bytes_per_cycle: per channel
   uint32_t dram_channels = 1;            // independent channels, each with its own bandwidth
-  uint32_t dram_interleave_bytes = 256;  // address interleave: channel = (addr / this) % channels
+  uint32_t dram_interleave_bytes = 256;  // address interleave: piece i = addr / this
+  // Channel of piece i: i % channels, or with the hash (channels a power of two) the sum
+  // of i's base-`channels` digits mod channels (strides of a power of two pieces then
+  // spread over the channels).
+  bool dram_channel_hash = false;
+  uint32_t dram_channel(uint64_t addr) const;
   uint32_t clock_mhz = 0;
 
   // Canonical parameter string and its CRC-32: the configuration fingerprint.

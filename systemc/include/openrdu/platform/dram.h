@@ -1,7 +1,8 @@
 // Sparse device DRAM model: size, latency, channels and bandwidth from arch::Config.
 // Two TLM target ports (core memory port, DMA engine); accesses are functional at once
 // and annotate their delay (loosely timed). Addresses interleave over the channels in
-// dram.interleave_bytes pieces; each channel an access touches transfers its bytes in
+// dram.interleave_bytes pieces (channel: arch::Config::dram_channel, optionally hashed);
+// each channel an access touches transfers its bytes in
 // ceil(bytes / bytes_per_cycle) cycles, starting when that channel is free; the access
 // completes when its last channel has, plus the latency. Responses are in request order.
 // An access outside DRAM gets TLM_ADDRESS_ERROR_RESPONSE and touches nothing.
@@ -65,6 +66,7 @@ class Dram : public sc_module {
   void count(bool read, const std::vector<uint64_t>& per_channel);
 
   uint32_t latency_cycles_, bytes_per_cycle_, channels_, interleave_;
+  arch::Config map_;  // the channel of an address: map_.dram_channel()
   sc_time period_;
   std::vector<sc_time> busy_until_;  // per channel
   std::vector<ChannelStats> stats_;
