@@ -3,7 +3,8 @@
 // the inference case; with --b-input B is an input too), compiled with sncompile's
 // library, run through runtime::Session on a backend and checked bit for bit against
 // compiler::reference_run. Per case it reports the kernel cycles (sum of the sections'
-// CYCLES), MACs per cycle against the array's and one PCU's peak, DRAM traffic from the
+// CYCLES), MACs per cycle against the array's peak (whole run, and the product section
+// alone with the PCUs it configures), DRAM traffic from the
 // hardware counters (MEM_RD_BYTES + MEM_WR_BYTES), arithmetic intensity and the
 // roofline bound, the functional model's cycles beside the backend's, and the product
 // section's per-unit activity (PERF_ACTIVE / STALL_IN / STALL_OUT).
@@ -191,6 +192,13 @@ struct Result {
   // Compulsory traffic: A, B read once, Y written once.
   uint64_t min_bytes() const { return 4 * uint64_t(s.m * s.k + s.k * s.n + s.m * s.n); }
   double roofline() const { return std::min(peak_array, intensity() * dram_bpc); }
+  // The product section alone: MACs per cycle over the array's peak, and its PCUs.
+  double product_util() const {
+    return product_cycles && peak_array > 0 ? double(macs) / double(product_cycles) / peak_array : 0;
+  }
+  size_t product_pcus() const {
+    return size_t(std::count_if(units.begin(), units.end(), [](const UnitFig& u) { return u.name.rfind("pcu", 0) == 0; }));
+  }
   const char* bound() const { return intensity() * dram_bpc < peak_array ? "DRAM" : "compute"; }
 };
 
@@ -448,7 +456,7 @@ std::string md_row(const std::vector<std::string>& cells) {
 std::string markdown(const std::vector<Result>& rs) {
   const std::vector<std::string> head = {"config", "backend", "M", "N", "K", "B", "result", "cycles", "product cycles",
                                          "func cycles", "cycles/func", "MACs", "MAC/cycle", "% array peak",
-                                         "% PCU peak", "DRAM bytes", "x compulsory", "DRAM B/cycle", "MAC/byte",
+                                         "product: % array peak (PCUs)", "DRAM bytes", "x compulsory", "DRAM B/cycle", "MAC/byte",
                                          "roofline MAC/cycle", "bound",
                                          "product section: unit active/stall-in/stall-out %", "wall s"};
   std::string o = md_row(head);
@@ -474,7 +482,7 @@ std::string markdown(const std::vector<Result>& rs) {
         std::to_string(r.macs),
         fmt::format("{:.2f}", r.macs_per_cycle()),
         pct(r.macs_per_cycle() / r.peak_array),
-        pct(r.macs_per_cycle() / r.peak_pcu),
+        fmt::format("{} ({})", pct(r.product_util()), r.product_pcus()),
         std::to_string(r.dram_bytes()),
         fmt::format("{:.1f}", double(r.dram_bytes()) / double(r.min_bytes())),
         fmt::format("{:.2f}", r.cycles ? double(r.dram_bytes()) / double(r.cycles) : 0.0),
@@ -516,7 +524,8 @@ nlohmann::json to_json(const std::vector<Result>& rs) {
       j["cycles_over_func"] = r.func_cycles ? double(r.cycles) / double(r.func_cycles) : 0.0;
       j["macs_per_cycle"] = r.macs_per_cycle();
       j["util_array"] = r.macs_per_cycle() / r.peak_array;
-      j["util_pcu"] = r.macs_per_cycle() / r.peak_pcu;
+      j["util_product"] = r.product_util();
+      j["product_pcus"] = r.product_pcus();
       j["dram"] = {{"rd_bytes", r.rd_bytes}, {"wr_bytes", r.wr_bytes}, {"rd_reqs", r.rd_reqs}, {"wr_reqs", r.wr_reqs}};
       j["dram_bytes_per_cycle"] = r.cycles ? double(r.dram_bytes()) / double(r.cycles) : 0.0;
       j["macs_per_dram_byte"] = r.intensity();
