@@ -8,7 +8,9 @@
 // AGCUs: the parts' memory requests then spread over the AGCUs (one request per cycle
 // each) and over the core's memory ports (AGCU k on port k mod ports), which is what
 // bounds a streaming section on one AGCU. The candidate with the lowest estimate of
-// run plus configuration cycles wins; a tie keeps fewer parts.
+// run plus configuration cycles wins; a tie keeps fewer parts. A section through PMUs
+// (a transpose through a PMU in transposed mode) is cut at tile boundaries only, each
+// part with its own PMUs holding its share of the tiles.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,10 +22,45 @@ namespace openrdu::compiler::detail {
 
 namespace {
 
+// Vectors per PMU tile, the same for every PMU of the section (each side moves one
+// vector per access): 0 when the section has PMUs that cannot be cut into whole tiles.
+uint64_t pmu_tile_vectors(const SectionBuild& b) {
+  uint64_t tv = 0;
+  for (const auto& pm : b.pmu_cfgs) {
+    const uint64_t w = pm.wr.accesses(), r = pm.rd.accesses();
+    if (!pm.enable || w == 0 || w != r || w * pm.num_tiles() != b.vectors || (tv && tv != w)) return 0;
+    tv = w;
+  }
+  return tv;
+}
+
+// The outermost dimension of a stream with more than one index (0 if none).
+int outer_dim(const arch::AgcuStream& s) {
+  for (int d = 3; d > 0; --d)
+    if (s.c[d] > 1) return d;
+  return 0;
+}
+
+// Streams whose walks differ inside (make_stream merged other dimensions, e.g. the load
+// and store of a transpose through a PMU) but agree on the outermost dimension: the same
+// count there, no lane mask on it, the same vectors. Only that dimension can be cut.
+bool outer_compatible(const SectionBuild& b) {
+  const arch::AgcuStream& st = b.store.s;
+  const int od = outer_dim(st);
+  if (od == 0 || (st.vdim & 3) == od) return false;
+  for (const auto& l : b.loads) {
+    const int ld = outer_dim(l.s);
+    if (ld == 0 || l.s.c[ld] != st.c[od] || (l.s.vdim & 3) == ld || l.s.vectors() != st.vectors()) return false;
+  }
+  return true;
+}
+
 // Can the section be cut: PCUs stream one output per firing, never read the element
-// index, and every stream walks the same space as the store.
+// index, and every stream walks the same space as the store (or agrees with it on the
+// outermost dimension, outer_compatible); PMUs hold whole tiles.
 bool splittable(const SectionBuild& b) {
-  if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty() || !b.pmu_cfgs.empty()) return false;
+  if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty()) return false;
+  if (!b.pmu_cfgs.empty() && pmu_tile_vectors(b) == 0) return false;
   if (b.pcu_cfgs.size() != b.plans.size()) return false;
   for (const auto& pc : b.pcu_cfgs) {
     if (pc.out_mode != 0 || pc.reduce != 0 || pc.count != b.vectors) return false;
@@ -34,12 +71,23 @@ bool splittable(const SectionBuild& b) {
         return false;
     }
   }
+  if (b.store.s.vectors() != b.vectors) return false;
+  for (const auto& l : b.loads) {
+    bool same = l.s.vdim == b.store.s.vdim && l.s.vstep == b.store.s.vstep;
+    for (int d = 0; d < 4; ++d) same = same && l.s.c[d] == b.store.s.c[d];
+    if (!same) return outer_compatible(b);
+  }
+  return true;
+}
+
+// Every stream walks the same space as the store (any dimension can be cut).
+bool same_walks(const SectionBuild& b) {
   for (const auto& l : b.loads) {
     if (l.s.vdim != b.store.s.vdim || l.s.vstep != b.store.s.vstep) return false;
     for (int d = 0; d < 4; ++d)
       if (l.s.c[d] != b.store.s.c[d]) return false;
   }
-  return b.store.s.vectors() == b.vectors;
+  return true;
 }
 
 // The part [a, a + n) of dimension d of stream s.
@@ -55,17 +103,22 @@ StreamPlan cut(const StreamPlan& sp, int d, uint32_t a, uint32_t n, uint32_t lan
   return r;
 }
 
-// The section cut into `parts` along dimension d (c[d] >= parts). Throws CompileError
-// when it does not place and route.
+// The section cut into `parts` along dimension d of the store (c[d] >= parts), and of
+// every load: d itself when the walks are the same, else (outer_compatible) each
+// stream's outermost dimension. Throws CompileError when it does not place and route.
 SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t parts, int d) {
+  const bool same = same_walks(b);
   const uint32_t count = b.store.s.c[d];
-  const size_t npcu = b.pcu_cfgs.size(), nload = b.loads.size();
+  const size_t npcu = b.pcu_cfgs.size(), nload = b.loads.size(), npmu = b.pmu_cfgs.size();
+  const uint64_t tile_vectors = npmu ? pmu_tile_vectors(b) : 1;
   SectionBuild s = b;
   s.plans.clear();
   s.pcu_cfgs.clear();
   s.pcu_inputs.clear();
   s.loads.clear();
   s.more_stores.clear();
+  s.pmu_cfgs.clear();
+  s.pmu_loads.clear();
   std::vector<StreamPlan> stores;
   std::vector<int> more_stored;
   uint32_t a = 0;
@@ -78,10 +131,19 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
       pc.count = uint32_t(st.s.vectors());
       s.pcu_cfgs.push_back(pc);
       std::vector<PcuInput> ins = b.pcu_inputs[q];
-      for (auto& in : ins) in.index += int(in.from_pcu ? p * npcu : p * nload);
+      for (auto& in : ins) in.index += int(in.from_pcu ? p * npcu : in.from_pmu ? p * npmu : p * nload);
       s.pcu_inputs.push_back(ins);
     }
-    for (const auto& l : b.loads) s.loads.push_back(cut(l, d, a, n, cfg.lanes));
+    for (size_t k = 0; k < npmu; ++k) {
+      arch::PmuConfig pm = b.pmu_cfgs[k];
+      if (st.s.vectors() % tile_vectors != 0)
+        throw CompileError(fmt::format("{}: a part of {} vectors is not whole PMU tiles of {}", b.what,
+                                       st.s.vectors(), tile_vectors));
+      pm.tiles = uint32_t(st.s.vectors() / tile_vectors);
+      s.pmu_cfgs.push_back(pm);
+      s.pmu_loads.push_back(b.pmu_loads[k] + int(p * nload));
+    }
+    for (const auto& l : b.loads) s.loads.push_back(cut(l, same ? d : outer_dim(l.s), a, n, cfg.lanes));
     stores.push_back(st);
     if (p + 1 < parts) more_stored.push_back(int((p + 1) * npcu - 1));
     a += n;
@@ -89,7 +151,7 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   // place_and_route stores the last PCU first, then `more_stored` in order.
   s.store = stores.back();
   s.more_stores.assign(stores.begin(), stores.end() - 1);
-  s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored, {},
+  s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored, s.pmu_loads,
                                 max_stream_requests(cfg, s));
   s.detail = fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
                          count / parts + (count % parts ? 1 : 0), count);
@@ -108,6 +170,7 @@ uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b) {
   for (const auto& l : pl.loads) agcus.insert(l.agcu);
   for (const auto& m : pl.more_stores) agcus.insert(m.agcu);
   const uint64_t words = 6 + pl.pcus.size() * (1 + 4 + 2 * uint64_t(cfg.stages)) +
+                         pl.pmus.size() * (1 + uint64_t(cfg.config_words(arch::UnitKind::Pmu))) +
                          agcus.size() * (1 + uint64_t(arch::kAgcuWords)) +
                          pl.switches.size() * (1 + uint64_t(arch::kSwitchWords));
   const double per_word = std::max(1.0, double(cfg.dram_latency_cycles + 8) / (4.0 * cfg.lanes));
@@ -119,7 +182,13 @@ uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b) {
 SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) {
   if (want == 1 || !splittable(b)) return b;
   const uint32_t npcu = uint32_t(b.pcu_cfgs.size()), nload = uint32_t(b.loads.size());
-  const uint32_t max_parts = std::min({cfg.agcu, cfg.num_pcu() / npcu, 2 * cfg.agcu / nload});
+  const uint32_t npmu = uint32_t(b.pmu_cfgs.size());
+  const uint32_t num_pmu = cfg.num_slots() - cfg.num_pcu();
+  const uint32_t max_parts =
+      std::min({cfg.agcu, cfg.num_pcu() / npcu, 2 * cfg.agcu / nload, npmu ? num_pmu / npmu : cfg.agcu});
+  // With PMUs a part must hold whole tiles: dimension d is cut only when the vectors
+  // inside one index of d are whole tiles.
+  const uint64_t tile_vectors = npmu ? pmu_tile_vectors(b) : 1;
   // Run and configuration: the runtime configures every section before it runs it.
   uint64_t best_est = estimate_cycles(cfg, b) + config_cycles(cfg, b);
   SectionBuild best;
@@ -129,9 +198,14 @@ SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) 
     // The dimension that balances the parts best (the outermost on a tie).
     int dim = -1;
     uint64_t dim_max = ~uint64_t(0);
+    const bool same = same_walks(b);
     for (int d = 3; d >= 0; --d) {
+      if (!same && d != outer_dim(b.store.s)) continue;
       const uint32_t c = b.store.s.c[d];
       if (c < parts) continue;
+      uint64_t inner = 1;
+      for (int e = 0; e < d; ++e) inner *= b.store.s.c[e];
+      if (inner % tile_vectors != 0) continue;
       const uint64_t part = (b.vectors / c) * ((c + parts - 1) / parts);
       if (part < dim_max) {
         dim_max = part;
