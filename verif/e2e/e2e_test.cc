@@ -379,6 +379,18 @@ TEST_P(E2EMatMul, SplitStreamingSectionsMatchReference) {
     EXPECT_EQ(st.pcus, 2u * st.sections.size()) << y;
     check_graph(*dev, backend, g, {{"x", x}}, y, o);
   }
+  // A transpose through a PMU (12 x 20, multiples of LANES): cut at tile boundaries,
+  // each part its own PMU with its share of the 15 tiles.
+  compiler::HostTensor x2{{12, 20}, {}};
+  for (int k = 0; k < 12 * 20; ++k) x2.data.push_back(float((k * 7) % 31) * 0.5f - 6.0f);
+  const char* tr =
+      "opset: 13\ninputs:\n  - {name: x, shape: [12, 20]}\n"
+      "nodes:\n  - {op: Transpose, name: tr, inputs: [x], outputs: [y], attrs: {perm: [1, 0]}}\noutputs:\n  - y\n";
+  const compiler::Graph g2 = compiler::load_yaml_string(tr, "split_pmu.yaml");
+  compiler::CompileStats st2;
+  compiler::compile_graph(g2, cfg, o, &st2);
+  EXPECT_EQ(st2.pcus, 2u) << "transpose through PMUs in 2 parts";
+  check_graph(*dev, backend, g2, {{"x", x2}}, tr, o);
 }
 
 // Transposes whose two innermost output dimensions are multiples of LANES go through a
