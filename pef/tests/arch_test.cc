@@ -40,6 +40,9 @@ TEST(Config, YamlFileEqualsBuiltin) {
     EXPECT_EQ(a.canonical(), b.canonical());
     EXPECT_EQ(a.dram_bytes, b.dram_bytes);
     EXPECT_EQ(a.dram_latency_cycles, b.dram_latency_cycles);
+    EXPECT_EQ(a.dram_channels, b.dram_channels);
+    EXPECT_EQ(a.dram_interleave_bytes, b.dram_interleave_bytes);
+    EXPECT_EQ(a.dram_channel_hash, b.dram_channel_hash) << name;
   }
 }
 
