@@ -7,7 +7,7 @@
 #   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
 #               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json;
 #               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json;
-#               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json
+#               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json; builds small's RTL core
 #   make plasticine  turn on and build the Verilated 'plasticine' core (16x8 grid; hierarchical
 #               Verilation; hours on 2 cores, unfinished: docs/architecture.md 21), then its smoke tests
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
@@ -21,7 +21,7 @@ CMAKE_ARGS ?=
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 EXAMPLE  ?= examples/elementwise
-GEMM_SIZES ?= 64,128,256,512,1024x64x64
+GEMM_SIZES ?= 64,128,256,512,1024x64x64,2048x128x128
 GEMM_BUDGET_S ?= 600
 DIGITS_BACKEND ?= verilator
 DIGITS_CONFIG ?= tiny
@@ -67,7 +67,9 @@ plasticine: configure
 coverage: deps
 	bash scripts/coverage.sh $(BUILD)-cov
 
-bench: build
+bench: configure
+	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	$(BUILD)/bin/dmaspeed --config tiny --backend func --max-mib 64
 	$(BUILD)/bin/simspeed --config tiny --backend func --elements 65536
 	$(BUILD)/bin/simspeed --config tiny --backend verilator --elements 65536
