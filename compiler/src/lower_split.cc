@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <numeric>
 #include <set>
 
 #include "lower.h"
@@ -41,23 +42,32 @@ int outer_dim(const arch::AgcuStream& s) {
   return 0;
 }
 
-// Streams whose walks differ inside (make_stream merged other dimensions, e.g. the load
-// and store of a transpose through a PMU) but agree on the outermost dimension: the same
-// count there, no lane mask on it, the same vectors. Only that dimension can be cut.
-bool outer_compatible(const SectionBuild& b) {
-  const arch::AgcuStream& st = b.store.s;
-  const int od = outer_dim(st);
-  if (od == 0 || (st.vdim & 3) == od) return false;
+// Vectors inside one index of a stream's outermost dimension.
+uint64_t outer_step(const arch::AgcuStream& s) {
+  uint64_t v = 1;
+  for (int d = 0; d < outer_dim(s); ++d) v *= s.c[d];
+  return v;
+}
+
+// Streams whose walks differ (make_stream merged or dropped other dimensions: a
+// broadcast operand, the load and store of a transpose through a PMU) still move the
+// same vectors in the same order, one per firing. A part [A, A+N) of that order is a
+// range of each stream's outermost dimension when A and N are multiples of the vectors
+// inside one index of it: the granularity G is the least common multiple of those (and
+// of the PMU tile), 0 when the streams move different vector counts.
+uint64_t flat_granularity(const SectionBuild& b, uint64_t tile_vectors) {
+  uint64_t g = std::max<uint64_t>(1, tile_vectors);
+  g = std::lcm(g, outer_step(b.store.s));
   for (const auto& l : b.loads) {
-    const int ld = outer_dim(l.s);
-    if (ld == 0 || l.s.c[ld] != st.c[od] || (l.s.vdim & 3) == ld || l.s.vectors() != st.vectors()) return false;
+    if (l.s.vectors() != b.store.s.vectors()) return 0;
+    g = std::lcm(g, outer_step(l.s));
   }
-  return true;
+  return g;
 }
 
 // Can the section be cut: PCUs stream one output per firing, never read the element
-// index, and every stream walks the same space as the store (or agrees with it on the
-// outermost dimension, outer_compatible); PMUs hold whole tiles.
+// index, and every stream moves the store's vectors (walking the same space, or else cut
+// at multiples of flat_granularity); PMUs hold whole tiles.
 bool splittable(const SectionBuild& b) {
   if (b.pcu_cfgs.empty() || b.loads.empty() || !b.more_stores.empty()) return false;
   if (!b.pmu_cfgs.empty() && pmu_tile_vectors(b) == 0) return false;
@@ -75,7 +85,7 @@ bool splittable(const SectionBuild& b) {
   for (const auto& l : b.loads) {
     bool same = l.s.vdim == b.store.s.vdim && l.s.vstep == b.store.s.vstep;
     for (int d = 0; d < 4; ++d) same = same && l.s.c[d] == b.store.s.c[d];
-    if (!same) return outer_compatible(b);
+    if (!same) return flat_granularity(b, b.pmu_cfgs.empty() ? 1 : pmu_tile_vectors(b)) != 0;
   }
   return true;
 }
@@ -103,14 +113,26 @@ StreamPlan cut(const StreamPlan& sp, int d, uint32_t a, uint32_t n, uint32_t lan
   return r;
 }
 
-// The section cut into `parts` along dimension d of the store (c[d] >= parts), and of
-// every load: d itself when the walks are the same, else (outer_compatible) each
-// stream's outermost dimension. Throws CompileError when it does not place and route.
+// The section cut into `parts` along dimension d of every stream (c[d] >= parts) when
+// the walks are the same; with d = -1, into ranges of the vector order at multiples of
+// flat_granularity, each stream cut on its outermost dimension. Throws CompileError
+// when it does not place and route.
 SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t parts, int d) {
-  const bool same = same_walks(b);
-  const uint32_t count = b.store.s.c[d];
   const size_t npcu = b.pcu_cfgs.size(), nload = b.loads.size(), npmu = b.pmu_cfgs.size();
   const uint64_t tile_vectors = npmu ? pmu_tile_vectors(b) : 1;
+  const bool flat = d < 0;
+  const uint64_t gran = flat ? flat_granularity(b, tile_vectors) : 1;
+  if (flat && gran == 0) throw CompileError(fmt::format("{}: the streams move different vectors", b.what));
+  // Units cut into parts: indices of dimension d, or groups of `gran` vectors (the last
+  // part also takes the remainder of the vectors).
+  const uint64_t count = flat ? b.vectors / gran : b.store.s.c[d];
+  if (count < parts) throw CompileError(fmt::format("{}: {} units for {} parts", b.what, count, parts));
+  auto cut_stream = [&](const StreamPlan& sp, uint64_t a, uint64_t n, bool last) {
+    if (!flat) return cut(sp, d, uint32_t(a), uint32_t(n), cfg.lanes);
+    const uint64_t step = outer_step(sp.s), first = a * gran;
+    const uint64_t len = last ? sp.s.vectors() - first : n * gran;
+    return cut(sp, outer_dim(sp.s), uint32_t(first / step), uint32_t(len / step), cfg.lanes);
+  };
   SectionBuild s = b;
   s.plans.clear();
   s.pcu_cfgs.clear();
@@ -121,10 +143,10 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   s.pmu_loads.clear();
   std::vector<StreamPlan> stores;
   std::vector<int> more_stored;
-  uint32_t a = 0;
+  uint64_t a = 0;
   for (uint32_t p = 0; p < parts; ++p) {
-    const uint32_t n = count / parts + (p < count % parts ? 1 : 0);
-    const StreamPlan st = cut(b.store, d, a, n, cfg.lanes);
+    const uint64_t n = count / parts + (p < count % parts ? 1 : 0);
+    const StreamPlan st = cut_stream(b.store, a, n, p + 1 == parts);
     for (size_t q = 0; q < npcu; ++q) {
       s.plans.push_back(b.plans[q]);
       arch::PcuConfig pc = b.pcu_cfgs[q];
@@ -143,7 +165,7 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
       s.pmu_cfgs.push_back(pm);
       s.pmu_loads.push_back(b.pmu_loads[k] + int(p * nload));
     }
-    for (const auto& l : b.loads) s.loads.push_back(cut(l, same ? d : outer_dim(l.s), a, n, cfg.lanes));
+    for (const auto& l : b.loads) s.loads.push_back(cut_stream(l, a, n, p + 1 == parts));
     stores.push_back(st);
     if (p + 1 < parts) more_stored.push_back(int((p + 1) * npcu - 1));
     a += n;
@@ -153,8 +175,10 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   s.more_stores.assign(stores.begin(), stores.end() - 1);
   s.placement = place_and_route(cfg, int(s.loads.size()), s.pcu_inputs, b.what, more_stored, s.pmu_loads,
                                 max_stream_requests(cfg, s));
-  s.detail = fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
-                         count / parts + (count % parts ? 1 : 0), count);
+  s.detail = flat ? fmt::format("{}; split in {} parts of the vector order ({} groups of {} vectors)", b.detail,
+                                parts, count, gran)
+                  : fmt::format("{}; split in {} parts along stream dim {} ({} of {})", b.detail, parts, d,
+                                count / parts + (count % parts ? 1 : 0), count);
   return s;
 }
 
@@ -195,12 +219,12 @@ SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) 
   bool split_wins = false;
   for (uint32_t parts = 2; parts <= max_parts; ++parts) {
     if (want >= 2 && parts != uint32_t(want)) continue;
-    // The dimension that balances the parts best (the outermost on a tie).
-    int dim = -1;
-    uint64_t dim_max = ~uint64_t(0);
+    // The dimension that balances the parts best (the outermost on a tie); walks that
+    // differ are cut in the vector order (dim -1).
     const bool same = same_walks(b);
-    for (int d = 3; d >= 0; --d) {
-      if (!same && d != outer_dim(b.store.s)) continue;
+    int dim = same ? -2 : -1;
+    uint64_t dim_max = ~uint64_t(0);
+    for (int d = 3; d >= 0 && same; --d) {
       const uint32_t c = b.store.s.c[d];
       if (c < parts) continue;
       uint64_t inner = 1;
@@ -212,7 +236,7 @@ SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) 
         dim = d;
       }
     }
-    if (dim < 0) continue;
+    if (dim == -2) continue;
     try {
       SectionBuild c = split(cfg, b, parts, dim);
       const uint64_t est = estimate_cycles(cfg, c) + config_cycles(cfg, c);
