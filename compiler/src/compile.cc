@@ -143,7 +143,7 @@ std::string describe_group(const Graph& g, const SectionGroup& grp, const std::s
 }
 
 // Lower a section: streams, PCU programs, placement and routing. Throws CompileError.
-SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp) {
+SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0) {
   const Graph& g = lw.g;
   if (grp.special >= 0) {
     const std::string what = describe_group(g, grp, "");
@@ -155,7 +155,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
       return std::move(v.front());
     }
     return n.op == "Transpose" ? detail::lower_transpose(lw, cfg, grp.special, what)
-                               : detail::lower_matmul(lw, cfg, grp.special, what);
+                               : detail::lower_matmul(lw, cfg, grp.special, what, matmul_chain);
   }
   SectionBuild b;
   b.kind = "elementwise";
@@ -347,7 +347,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
       auto v = detail::lower_movement(lw, cfg, grp.special, describe_group(g, grp, ""));
       builds.insert(builds.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
     } else {
-      builds.push_back(lower_section(lw, cfg, grp));
+      builds.push_back(lower_section(lw, cfg, grp, opts.matmul_chain));
     }
   }
   // Streaming sections over several AGCUs and memory ports when that is faster.

@@ -166,7 +166,9 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
 
 // MatMul / Gemm product (outer product with accumulators, on one PCU or split over
 // several PCUs: m-parts x n-parts, the A and B streams fanned out).
-SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
+// chain: PCUs per drain chain, 0 chosen by the estimate.
+SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
+                          int chain = 0);
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 

@@ -94,7 +94,7 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
   return s;
 }
 
-SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
+SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain) {
   const Graph& g = lw.g;
   const Node& n = g.nodes.at(size_t(node));
   const auto [ta, tb] = lw.trans.at(node);
@@ -259,6 +259,14 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
         }
       }
     }
+  }
+  if (chain < 0) throw CompileError(fmt::format("{}: matmul chain {} is not supported (0 automatic, N >= 1)", what, chain));
+  if (chain > 0) {
+    std::erase_if(cands, [&](const Cand& c) { return c.Pc != chain; });
+    if (cands.empty())
+      throw CompileError(fmt::format("{}: no mapping with drain chains of {} PCUs on '{}' (a tile's rows are at most "
+                                     "{} lanes and the chains need PCUs)",
+                                     what, chain, cfg.name, std::min<int64_t>({L, 16, M})));
   }
   // Cheapest first; ties: B from a PMU (less DRAM traffic), fewer PCUs, fewer loads, more
   // rows per tile (the previous mapping).

@@ -13,6 +13,7 @@
 #include <numeric>
 #include <random>
 
+#include "openrdu/arch/bitstream.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/driver/device.h"
@@ -26,6 +27,7 @@ namespace {
 struct Case {
   std::vector<int64_t> a, b;
   bool ta, tb;
+  int chain = 0;  // Options::matmul_chain
 };
 
 class MatMulSplitRtl : public ::testing::TestWithParam<std::string> {};
@@ -47,8 +49,13 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
       {{24, 16}, {16, 24}, false, false},   // even split, A transposed by its own section
       {{48, 20}, {20, 40}, false, false},   // B tiles in PMUs: 5 n-tiles per PMU, double-buffered
       {{3, 12, 6}, {3, 6, 10}, false, false},  // B tiles in PMUs across batches (a tile per batch and n-tile)
+      // Drain chains forced (tiny's 4 lanes: 2 PCUs x 2 rows per tile, one store stream):
+      {{24, 16}, {16, 24}, false, false, 2},   // B tiles in PMUs, A transposed first
+      {{13, 9}, {9, 37}, false, false, 2},     // odd M (overlapping parts), masked n-tile, A gathered
+      {{3, 12, 6}, {3, 6, 10}, false, false, 2},  // batches
+      {{9, 23}, {29, 9}, true, true, 2},       // Gemm transA, transB
   };
-  int splits = 0, pmus = 0;
+  int splits = 0, pmus = 0, chained = 0;
   std::mt19937 rng(20261203u);
   std::uniform_real_distribution<float> u(-2.0f, 2.0f);
   for (const Case& c : cases) {
@@ -77,8 +84,27 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
     const compiler::Graph g = compiler::import_onnx_bytes(mb.bytes(), "mm.onnx");
     compiler::Options o;
     o.opt_level = 1;
+    o.matmul_chain = c.chain;
     compiler::CompileStats st;
     const pef::Pef pef = compiler::compile_graph(g, cfg, o, &st);
+    if (c.chain) {
+      // The product's section: both PCUs, one forwarding the other's rows.
+      bool found = false;
+      for (const auto& sec : pef.sections) {
+        const auto units = arch::parse_bitstream(cfg, sec.bitstream);
+        int pcus = 0, forwarding = 0;
+        for (uint32_t r = 0; r < cfg.rows; ++r)
+          for (uint32_t col = 0; col < cfg.cols; ++col)
+            if (cfg.slot_is_pcu(r, col)) {
+              const auto pc = arch::PcuConfig::decode(cfg, units[cfg.slot_id(r, col)]);
+              pcus += pc.enable;
+              forwarding += pc.enable && pc.chained();
+            }
+        found = found || (pcus == 2 && forwarding == 1);
+      }
+      EXPECT_TRUE(found) << what << ": no section with a drain chain of 2 PCUs";
+      chained += found;
+    }
     runtime::Session session(*dev, cfg, runtime::SessionOptions{120});
     session.load(pef::parse(pef::serialize(pef), "mm"));
     const runtime::RunResult res = session.run({{"a", {A.shape, A.data}}});
@@ -102,6 +128,7 @@ TEST_P(MatMulSplitRtl, MatchesReferenceAndEstimate) {
   }
   EXPECT_GE(splits, 5) << "products split over both PCUs of tiny";
   EXPECT_GE(pmus, 3) << "products reading B tiles from PMUs";
+  EXPECT_EQ(chained, 4) << "products on drain chains";
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, MatMulSplitRtl, ::testing::Values("func", "verilator"),

@@ -35,6 +35,12 @@ int main(int argc, char** argv) {
                  "the cycle estimate favours, 1 never, N exactly N where the walk and the grid allow")
       ->check(CLI::Range(0, 64))
       ->capture_default_str();
+  int matmul_chain = 0;
+  app.add_option("--matmul-chain", matmul_chain,
+                 "MatMul/Gemm: PCUs per drain chain (an m-tile's rows split over a chain that leaves through one "
+                 "store stream): 0 as the cycle estimate favours, N exactly N")
+      ->check(CLI::Range(0, 16))
+      ->capture_default_str();
   runtime::ToolCli cli{"sncompile"};
   runtime::add_common_options(app, cli);
   std::vector<std::string> print_after;
@@ -59,6 +65,7 @@ int main(int argc, char** argv) {
     compiler::Options opts;
     opts.opt_level = opt_level;
     opts.stream_parts = stream_parts;
+    opts.matmul_chain = matmul_chain;
     compiler::CompileStats st;
     compiler::detail::Trace trace;
     trace.print_after = print_after;

@@ -16,6 +16,10 @@ struct Options {
   // 0 as many as the estimate favours, 1 never, N >= 2 exactly N where the section's
   // walk and the grid allow it (for tests and experiments).
   int stream_parts = 0;
+  // MatMul/Gemm products: PCUs per drain chain (docs/architecture.md section 13): 0 as
+  // the estimate favours, N exactly N (an error naming the node when the tile's rows,
+  // at most LANES, or the PCUs do not allow it; for tests and experiments).
+  int matmul_chain = 0;
 };
 
 // Errors name the node (name and op type), tensor or file concerned.
