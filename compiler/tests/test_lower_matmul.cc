@@ -434,6 +434,25 @@ std::string error_of(const std::function<void()>& f) {
   return "(no error)";
 }
 
+TEST(MatMulErrors, ForcedChainThatDoesNotFitNamesTheNode) {
+  // tiny's tiles have 4 rows (lanes): chains of 3 PCUs of at least 1 row each need 3
+  // PCUs, tiny has 2; chains of 2 fit.
+  ModelBuilder b;
+  b.input("a", {8, 5});
+  b.input("b", {5, 6});
+  b.node("MatMul", {"a", "b"}, {"y"}, "mmc");
+  b.output("y");
+  const Graph g = import_onnx_bytes(b.bytes(), "chain.onnx");
+  Options o;
+  o.matmul_chain = 3;
+  const std::string e = error_of([&] { compile_graph(g, tiny(), o); });
+  EXPECT_THAT(e, HasSubstr("chain.onnx: node 'mmc' (MatMul): no mapping with drain chains of 3 PCUs on 'tiny'"));
+  o.matmul_chain = -1;
+  EXPECT_THAT(error_of([&] { compile_graph(g, tiny(), o); }), HasSubstr("matmul chain -1 is not supported"));
+  o.matmul_chain = 2;
+  EXPECT_NO_THROW(compile_graph(g, tiny(), o));
+}
+
 TEST(MatMulErrors, TooManyDimensionsNameTheNode) {
   {
     // Batch dims that do not merge: [2,1,3,1] x [1,2,1,2] -> four batch dims + k.
