@@ -567,6 +567,26 @@ void expect_same(const std::vector<Vec>& got, const std::vector<Vec>& want, cons
       }
 }
 
+// The outer-product program: stage s r2 = FMA(BREG0 bl=s, REG1, ACC), acc; acc_len = K
+// firings per tile, accumulator mode from -0.0.
+PcuConfig outer_product(uint32_t K, uint32_t tiles) {
+  const uint32_t S = tiny().stages;
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b011;
+  pc.count = K * tiles;
+  pc.out_mode = 1;
+  pc.acc_len = K;
+  pc.acc_init = 0x80000000u;
+  pc.stages.resize(S);
+  for (uint32_t st = 0; st < S; ++st) {
+    pc.stages[st] = {Opcode::FMA, uint8_t(Src::BREG0), 1, 2, 0, uint8_t(Src::ACC)};
+    pc.stages[st].bl = uint8_t(st);
+    pc.stages[st].acc = true;
+  }
+  return pc;
+}
+
 // Outer-product GEMM (the compiler's peak mapping): vin0 = column k of an A tile (lane
 // s = A[s][k]), vin1 = row k of a B tile; stage s: r2 = FMA(BREG0 bl=s, REG1, ACC),
 // acc; acc_len = K; out_mode 1: per tile, output s = row s of C. Several tiles back to
@@ -577,19 +597,7 @@ TEST(Pcu, OuterProductGemmTiles) {
   constexpr uint32_t kK = 37, kTiles = 5;
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<float> d(-4, 4);
-  PcuConfig pc;
-  pc.enable = true;
-  pc.vin_mask = 0b011;
-  pc.count = kK * kTiles;
-  pc.out_mode = 1;
-  pc.acc_len = kK;
-  pc.acc_init = 0x80000000u;
-  pc.stages.resize(S);
-  for (uint32_t st = 0; st < S; ++st) {
-    pc.stages[st] = {Opcode::FMA, uint8_t(Src::BREG0), 1, 2, 0, uint8_t(Src::ACC)};
-    pc.stages[st].bl = uint8_t(st);
-    pc.stages[st].acc = true;
-  }
+  const PcuConfig pc = outer_product(kK, kTiles);
   RunSpec spec;
   std::vector<Vec> want;
   for (uint32_t t = 0; t < kTiles; ++t) {
@@ -643,21 +651,10 @@ TEST(Pcu, DrainChainForwardsAfterEachGroup) {
   const uint32_t L = tiny().lanes, S = tiny().stages;
   constexpr uint32_t kK = 23, kTiles = 4;
   for (uint8_t reduce : {uint8_t(0), uint8_t(1)}) {
-    PcuConfig pc;
-    pc.enable = true;
+    PcuConfig pc = outer_product(kK, kTiles);
     pc.vin_mask = 0b111;  // bit 2 is dropped: input 2 is the chain
-    pc.count = kK * kTiles;
-    pc.out_mode = 1;
     pc.reduce = reduce;
-    pc.acc_len = kK;
-    pc.acc_init = 0x80000000u;
     pc.chain = uint8_t(S);
-    pc.stages.resize(S);
-    for (uint32_t st = 0; st < S; ++st) {
-      pc.stages[st] = {Opcode::FMA, uint8_t(Src::BREG0), 1, 2, 0, uint8_t(Src::ACC)};
-      pc.stages[st].bl = uint8_t(st);
-      pc.stages[st].acc = true;
-    }
     RunSpec spec;
     std::vector<Vec> want;
     for (uint32_t t = 0; t < kTiles; ++t) {
