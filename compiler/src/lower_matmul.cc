@@ -266,7 +266,7 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     if (cands.empty())
       throw CompileError(fmt::format("{}: no mapping with drain chains of {} PCUs on '{}' (a tile's rows are at most "
                                      "{} lanes and the chains need PCUs)",
-                                     what, chain, cfg.name, std::min<int64_t>({L, 16, M})));
+                                     what, chain, cfg.name, rows_max));
   }
   // Cheapest first; ties: B from a PMU (less DRAM traffic), fewer PCUs, fewer loads, more
   // rows per tile (the previous mapping).

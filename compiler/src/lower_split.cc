@@ -65,6 +65,16 @@ uint64_t flat_granularity(const SectionBuild& b, uint64_t tile_vectors) {
   return g;
 }
 
+// Every stream walks the same space as the store (any dimension can be cut).
+bool same_walks(const SectionBuild& b) {
+  for (const auto& l : b.loads) {
+    if (l.s.vdim != b.store.s.vdim || l.s.vstep != b.store.s.vstep) return false;
+    for (int d = 0; d < 4; ++d)
+      if (l.s.c[d] != b.store.s.c[d]) return false;
+  }
+  return true;
+}
+
 // Can the section be cut: PCUs stream one output per firing, never read the element
 // index, and every stream moves the store's vectors (walking the same space, or else cut
 // at multiples of flat_granularity); PMUs hold whole tiles.
@@ -82,22 +92,7 @@ bool splittable(const SectionBuild& b) {
     }
   }
   if (b.store.s.vectors() != b.vectors) return false;
-  for (const auto& l : b.loads) {
-    bool same = l.s.vdim == b.store.s.vdim && l.s.vstep == b.store.s.vstep;
-    for (int d = 0; d < 4; ++d) same = same && l.s.c[d] == b.store.s.c[d];
-    if (!same) return flat_granularity(b, b.pmu_cfgs.empty() ? 1 : pmu_tile_vectors(b)) != 0;
-  }
-  return true;
-}
-
-// Every stream walks the same space as the store (any dimension can be cut).
-bool same_walks(const SectionBuild& b) {
-  for (const auto& l : b.loads) {
-    if (l.s.vdim != b.store.s.vdim || l.s.vstep != b.store.s.vstep) return false;
-    for (int d = 0; d < 4; ++d)
-      if (l.s.c[d] != b.store.s.c[d]) return false;
-  }
-  return true;
+  return same_walks(b) || flat_granularity(b, b.pmu_cfgs.empty() ? 1 : pmu_tile_vectors(b)) != 0;
 }
 
 // The part [a, a + n) of dimension d of stream s.
