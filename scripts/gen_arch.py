@@ -76,6 +76,9 @@ def params(cfg, path):
         "dram_hash": cfg["dram"].get("channel_hash", False),
         "clock_mhz": need(cfg, "clock_mhz"),
         "hierarchical": (cfg.get("verilator") or {}).get("hierarchical", False),
+        "vl_trace": (cfg.get("verilator") or {}).get("trace", True),
+        "vl_split": (cfg.get("verilator") or {}).get("output_split", 0),
+        "vl_cflags": (cfg.get("verilator") or {}).get("cflags", ""),
     }
     l = p["lanes"]
     if l < 2 or l & (l - 1):
@@ -98,6 +101,12 @@ def params(cfg, path):
         sys.exit(f"{path}: dram.channel_hash needs a power-of-two dram.channels")
     if not isinstance(p["hierarchical"], bool):
         sys.exit(f"{path}: verilator.hierarchical must be true or false")
+    if not isinstance(p["vl_trace"], bool):
+        sys.exit(f"{path}: verilator.trace must be true or false")
+    if not isinstance(p["vl_split"], int) or p["vl_split"] < 0:
+        sys.exit(f"{path}: verilator.output_split must be a non-negative integer (0: Verilator's default)")
+    if not isinstance(p["vl_cflags"], str) or not re.fullmatch(r"[-A-Za-z0-9_= ]*", p["vl_cflags"]):
+        sys.exit(f"{path}: verilator.cflags must be a string of compiler flags, got {p['vl_cflags']!r}")
     p["pmu_depth"] = depth
     p["fingerprint"] = fingerprint(p)
     return p
@@ -141,10 +150,20 @@ def gen_cfg_pkg(p, src):
 
 
 def gen_verilator_cmake(p, src):
-    """Read by rtl/CMakeLists.txt: a hierarchical configuration's core is Verilated with
-    the hierarchy blocks of rtl/hier.vlt (optional key verilator.hierarchical)."""
+    """Read by rtl/CMakeLists.txt (optional keys under `verilator:`): hierarchical, the
+    core Verilated with the hierarchy blocks of rtl/hier.vlt; trace, the core built with
+    FST tracing (default true); output_split, Verilator's --output-split (statements per
+    generated file; 0 keeps Verilator's default); cflags, flags for the generated C++
+    after the default -O2 (e.g. -O1)."""
+    args = []
+    if p["vl_split"]:
+        args += ["--output-split", str(p["vl_split"])]
+    if p["vl_cflags"]:
+        args += ["-CFLAGS", '"' + p["vl_cflags"] + '"']
     return "\n".join([HDR_SV.replace("//", "#").format(src=src).rstrip("\n"),
-                      f"set(OPENRDU_CFG_HIERARCHICAL {'ON' if p['hierarchical'] else 'OFF'})", ""])
+                      f"set(OPENRDU_CFG_HIERARCHICAL {'ON' if p['hierarchical'] else 'OFF'})",
+                      f"set(OPENRDU_CFG_TRACE {'ON' if p['vl_trace'] else 'OFF'})",
+                      f"set(OPENRDU_CFG_VERILATOR_ARGS {' '.join(args)})", ""])
 
 
 def gen_builtin_configs(ps, srcs):

@@ -40,8 +40,14 @@ RtlCore<V>::RtlCore(sc_module_name name, const arch::Config& cfg, const Platform
   if (!trace_file_.empty()) ctx_->traceEverOn(true);
   top_ = std::make_unique<V>(ctx_.get(), "rdu_core");
   if (!trace_file_.empty()) {
+    // A core built without tracing (plasticine's `verilator: {trace: false}`) has no trace().
+    constexpr bool kTraced = requires(V& v, VerilatedFstC* f) { v.trace(f, 99); };
+    if constexpr (!kTraced)
+      throw std::runtime_error(fmt::format("RTL core '{}': built without tracing (the configuration's "
+                                           "verilator.trace is false); --trace is not available",
+                                           cfg.name));
     fst_ = std::make_unique<VerilatedFstC>();
-    top_->trace(fst_.get(), 99);
+    if constexpr (kTraced) top_->trace(fst_.get(), 99);
     fst_->open(trace_file_.c_str());
     if (!fst_->isOpen()) throw std::runtime_error(fmt::format("RTL core: cannot open trace file '{}'", trace_file_));
   }
