@@ -121,32 +121,6 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
       nodes.push_back(e);
       continue;
     }
-    if (cfg && (n.op == "ReduceMax" || n.op == "ReduceMin") && n.inputs.size() == 1) {
-      // Rows (the innermost run of reduced dims of X) go through the reduce tree: a
-      // constant lane mask "<node>.mask" (1.0 at positions < Rin, 0 in the tail of the
-      // last vector; nvr*LANES words) becomes input 1 (lower_reduce.cc).
-      const auto& xs = g.tensors[n.inputs[0]].shape;
-      std::vector<bool> red(xs.size(), false);
-      for (int64_t a : n.ints("axes")) red.at(size_t(a)) = true;
-      int64_t rin = 1;
-      bool inner_reduced = false;
-      for (size_t d = xs.size(); d-- > 0;) {
-        if (xs[d] == 1) continue;
-        if (!red[d]) break;
-        inner_reduced = true;
-        rin *= xs[d];
-      }
-      if (inner_reduced && rin > 1) {
-        const int64_t L = cfg->lanes, nvr = (rin + L - 1) / L;
-        Tensor mk;
-        mk.name = unique_name(g, n.name + ".mask");
-        mk.kind = TensorKind::Constant;
-        mk.shape = {nvr * L};
-        mk.shape_known = true;
-        for (int64_t i = 0; i < nvr * L; ++i) mk.data.push_back(i < rin ? 1.0f : 0.0f);
-        n.inputs.push_back(g.add_tensor(std::move(mk)));
-      }
-    }
     if (n.op == "MatMul" || n.op == "Gemm") {
       if (n.inputs.size() < 2)
         throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));

@@ -36,31 +36,29 @@ namespace {
 // loaded as vectors (tail masked: the AGCU zeroes those lanes), the lane-wise FMAX/FMIN
 // accumulated over the run's vectors and the outer reduced dims, then the PCU's reduce
 // tree; the store writes lane 0 (lstride 0) per output. The masked lanes are replaced
-// by -inf/+inf with SEL on a constant lane mask (input 1, "<node>.mask", built by
-// legalize(): nvr*LANES words, 1.0 where the position in the run is < Rin, else 0).
+// by -inf/+inf with SEL on the PCU's tail mask: counter 0 of its counter chain walks the
+// run ({0, Rin, 1}: nvr firings, then it wraps for the next run), TAIL is 1.0 where the
+// position in the run is < Rin.
 SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node, const std::vector<WalkDim>& kept,
                                const std::vector<WalkDim>& rdims, const std::string& what) {
   const Node& n = g.nodes.at(size_t(node));
-  const int x = n.inputs.at(0), m = n.inputs.at(1), y = n.outputs.at(0);
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
   const WalkDim rin = rdims.back();
   const int64_t L = cfg.lanes;
   const uint64_t nvr = (rin.count + uint64_t(L) - 1) / uint64_t(L);
-  if (g.tensors[m].elements() != int64_t(nvr) * L || rin.stride != 1)
-    throw CompileError(fmt::format("{}: the lane mask '{}' does not match the reduced run", what, g.tensors[m].name));
-  std::vector<WalkDim> ld, lm, st;
+  if (rin.stride != 1 || rin.count > uint64_t(std::numeric_limits<int32_t>::max()))
+    throw CompileError(fmt::format("{}: the reduced run is not contiguous or too long for a counter", what));
+  std::vector<WalkDim> ld, st;
   uint64_t outputs = 1, acc_len = nvr;
   for (const WalkDim& k : kept) {
     ld.push_back(k);
-    lm.push_back({k.count, 0});
     outputs *= k.count;
   }
   for (size_t i = 0; i + 1 < rdims.size(); ++i) {
     ld.push_back(rdims[i]);
-    lm.push_back({rdims[i].count, 0});
     acc_len *= rdims[i].count;
   }
   ld.push_back({nvr, L});
-  lm.push_back({nvr, L});
   st.push_back({outputs, 1});
   constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
   if (acc_len > kU32 || outputs * acc_len > kU32)
@@ -71,19 +69,18 @@ SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node
   b.name = n.name;
   b.what = what;
   b.output = y;
-  StreamPlan l0, l1;
+  StreamPlan l0;
   l0.tensor = x;
   l0.s = make_stream(ld, 1, int(ld.size()) - 1, rin.count, uint64_t(L), cfg.lanes, what + " (load)");
-  l1.tensor = m;
-  l1.s = make_stream(lm, 1, -1, 0, uint64_t(L), cfg.lanes, what + " (lane mask)");
-  b.loads = {l0, l1};
+  b.loads = {l0};
   b.store.tensor = y;
   b.store.s = make_stream(st, 0, -1, 0, 1, cfg.lanes, what + " (store)");
   const bool is_max = n.op == "ReduceMax";
   const uint32_t pad = std::bit_cast<uint32_t>(is_max ? -INFINITY : INFINITY);
   arch::PcuConfig pc;
   pc.enable = true;
-  pc.vin_mask = 0b11;
+  pc.vin_mask = 0b01;
+  pc.ctr[0] = {0, int32_t(rin.count), 1};  // TAIL: position in the run < Rin
   pc.count = uint32_t(outputs * acc_len);
   pc.out_mode = 1;
   pc.acc_len = uint32_t(acc_len);
@@ -91,9 +88,9 @@ SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node
   pc.reduce = is_max ? 2 : 3;
   for (uint32_t s = 0; s < cfg.stages; ++s) {
     arch::PcuStage stg;
-    if (s == 0) {  // r2 = mask != 0 ? x : pad
+    if (s == 0) {  // r2 = TAIL != 0 ? x : pad
       stg.op = arch::Opcode::SEL;
-      stg.src_a = uint8_t(arch::Src::REG1);
+      stg.src_a = uint8_t(arch::Src::TAIL);
       stg.src_b = uint8_t(arch::Src::REG0);
       stg.src_c = uint8_t(arch::Src::IMM);
       stg.imm = pad;
@@ -108,14 +105,13 @@ SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node
     pc.stages.push_back(stg);
   }
   b.pcu_cfgs = {pc};
-  b.pcu_inputs = {{{false, 0}, {false, 1}}};
-  b.placement = place_and_route(cfg, 2, b.pcu_inputs, what);
+  b.pcu_inputs = {{{false, 0}}};
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
   b.vectors = b.store.s.vectors();
-  if (b.vectors != outputs || b.loads[0].s.vectors() != outputs * acc_len ||
-      b.loads[1].s.vectors() != outputs * acc_len)
+  if (b.vectors != outputs || b.loads[0].s.vectors() != outputs * acc_len)
     throw CompileError(fmt::format("{}: stream walks do not match ({} outputs, {} firings)", what, outputs,
                                    outputs * acc_len));
-  b.detail = fmt::format("{} rows of {} elements ({} vectors each), lane mask + reduce tree, {} outputs",
+  b.detail = fmt::format("{} rows of {} elements ({} vectors each), tail mask + reduce tree, {} outputs",
                          gen::opcode_name(is_max ? arch::Opcode::FMAX : arch::Opcode::FMIN), rin.count, acc_len,
                          outputs);
   return b;
@@ -153,9 +149,10 @@ SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, 
       v.push_back(w);
     }
   }
-  // ReduceMax/Min with a lane mask from legalize(): the row mapping when it fits the
-  // streams (else the lane-per-output mapping below, which ignores the mask).
-  if (n.inputs.size() == 2 && !rdims.empty() && rdims.back().stride == 1) {
+  // ReduceMax/Min over X's innermost (contiguous) run: the row mapping when it fits the
+  // streams (else the lane-per-output mapping below).
+  if ((n.op == "ReduceMax" || n.op == "ReduceMin") && !rdims.empty() && rdims.back().stride == 1 &&
+      rdims.back().count > 1) {
     try {
       return lower_reduce_rows(g, cfg, node, kept, rdims, what);
     } catch (const CompileError&) {

@@ -51,7 +51,7 @@ module rdu_cfg_ctrl
     int unsigned i;
     i = 32'(id);
     if (i < NUM_SLOTS) begin
-      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(4 + 2 * STAGES);
+      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(4 + 2 * STAGES + 9);  // PCU: section 4.1 (stages, counter chain)
       return 16'd17;
     end
     if (i < NUM_SLOTS + NUM_AGCU) return 16'd39;

@@ -22,8 +22,11 @@
 // take N + STAGES + 2 cycles from the first vector offered to the last output valid.
 // Fields outside the ISA (the functional model does the same): an opcode other than
 // MOV..ITOF is a NOP, a destination >= NREGS writes nothing, an operand source outside
-// {REG0.., BREG0.., IMM, LANE, ZERO, ACC} (or REGk/BREGk with k >= NREGS) reads 0, an
-// out_reg >= NREGS outputs zeros.
+// {REG0.., BREG0.., IMM, LANE, ZERO, ACC, CTR0..2, TAIL} (or REGk/BREGk with k >= NREGS)
+// reads 0, an out_reg >= NREGS outputs zeros.
+// Counter chain: three nested counters (min, max, stride; counter 0 innermost and
+// vectorised by LANES) step with the firings; their values enter the pipeline with each
+// vector (sources CTR0..CTR2, TAIL: the ragged-tail mask of counter 0).
 module rdu_pcu
   import rdu_cfg_pkg::*;
   import rdu_isa_pkg::*;
@@ -66,6 +69,8 @@ module rdu_pcu
   localparam int unsigned DW     = (STAGES > 1) ? $clog2(STAGES) : 1;
   localparam int unsigned LEVELS = (LANES > 1) ? $clog2(LANES) : 0;
   localparam int unsigned CH     = PCU_VIN - 1;  // drain chain input
+  localparam int unsigned NCTR   = 3;            // counters of the counter chain
+  localparam int unsigned CW0    = 4 + 2 * STAGES;  // word of counter 0's min
 
   typedef logic [LANES-1:0][31:0] vec_t;    // lane l in bits 32*l+31 : 32*l
 
@@ -85,6 +90,9 @@ module rdu_pcu
   logic [3:0]         bl_q   [STAGES];
   logic [STAGES-1:0]  accf_q;
   logic [31:0]        imm_q  [STAGES];
+  logic [31:0]        cmin_q [NCTR];    // counter chain: min, max, stride of counter k
+  logic [31:0]        cmax_q [NCTR];
+  logic [31:0]        cstr_q [NCTR];
 
   logic cfg_sel;
   assign cfg_sel = cfg_we_i && (cfg_unit_i == 16'(UNIT_ID));
@@ -141,6 +149,22 @@ module rdu_pcu
     end
   end
 
+  for (genvar k = 0; k < NCTR; k++) begin : g_ctr_cfg
+    always_ff @(posedge clk_i) begin
+      if (!rst_ni || cfg_clear_i) begin
+        cmin_q[k] <= '0;
+        cmax_q[k] <= '0;
+        cstr_q[k] <= '0;
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k)) begin
+        cmin_q[k] <= cfg_data_i;
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k + 1)) begin
+        cmax_q[k] <= cfg_data_i;
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k + 2)) begin
+        cstr_q[k] <= cfg_data_i;
+      end
+    end
+  end
+
   // ---------------------------------------------------------------- state
   logic              fire;         // a vector enters the pipeline
   logic              fire_req;     // a vector could enter (inputs present, count left)
@@ -148,7 +172,10 @@ module rdu_pcu
   logic [31:0]       pos_q;        // position of the next firing in its group
   logic [STAGES-1:0] valid_q, first_q, last_q;
   logic [STAGES-1:0] drain_valid_q;
-  logic [DW-1:0]     dptr_q;       // next drain register to emit
+  logic [DW-1:0]     dptr_q;       // next drain register to emit (dptr_r, or at the start dptr_first)
+  logic [DW-1:0]     dptr_r;
+  logic              started_q;    // run_i has been high for a cycle: the state registers hold
+                                   // the run's values, not yet their configuration-derived start
   logic              out_valid_q;
   vec_t              out_q;
 
@@ -199,20 +226,47 @@ module rdu_pcu
   assign last_f   = grp_end || (fired_q == count_q - 32'd1);
   assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~mask));
 
+  // Counter chain (section 4.1): ctr_q holds the values of the next firing (counter 0:
+  // lane 0's value); after each firing counter 0 steps by stride0*LANES, and a counter
+  // that reaches its max (signed >=) returns to its min and steps the next one. At the
+  // start of a run they are the mins (read from the configuration, not a reset value
+  // taken while it may still be written).
+  logic [31:0] ctr_q   [NCTR];
+  logic [31:0] ctr_r   [NCTR];
+  assign ctr_q = started_q ? ctr_r : cmin_q;
+  logic [31:0] ctr_nxt [NCTR];
+  for (genvar k = 0; k < NCTR; k++) begin : g_ctr
+    logic        step, wrap;  // counter k steps; its stepped value reaches max
+    logic [31:0] inc;
+    if (k == 0) begin : g_vec
+      assign step = 1'b1;
+      assign inc  = ctr_q[k] + (cstr_q[k] << $clog2(LANES));
+    end else begin : g_scalar
+      assign step = g_ctr[k-1].step && g_ctr[k-1].wrap;
+      assign inc  = ctr_q[k] + cstr_q[k];
+    end
+    assign wrap       = $signed(inc) >= $signed(cmax_q[k]);
+    assign ctr_nxt[k] = !step ? ctr_q[k] : wrap ? cmin_q[k] : inc;
+  end
+
   // The vector at the input of stage s.
   logic [STAGES-1:0] in_valid, in_first, in_last;
   logic [31:0]       idx_in [STAGES];  // index i of the vector entering stage s
   logic [31:0]       idx_q  [STAGES];
+  logic [31:0]       ctr_in [STAGES][NCTR];  // counter values of the vector entering stage s
+  logic [31:0]       ctr_sq [STAGES][NCTR];
 
   assign in_valid[0] = fire_req;
   assign in_first[0] = first_f;
   assign in_last[0]  = last_f;
   assign idx_in[0]   = fired_q;
+  assign ctr_in[0]   = ctr_q;
   for (genvar s = 1; s < STAGES; s++) begin : g_in
     assign in_valid[s] = valid_q[s-1];
     assign in_first[s] = first_q[s-1];
     assign in_last[s]  = last_q[s-1];
     assign idx_in[s]   = idx_q[s-1];
+    assign ctr_in[s]   = ctr_sq[s-1];
   end
 
   // Drain sequencing (accumulator mode).
@@ -242,6 +296,7 @@ module rdu_pcu
 
   assign dptr_next  = next_acc(dptr_q, accf_q);
   assign dptr_first = next_acc(DW'(STAGES - 1), accf_q);
+  assign dptr_q     = started_q ? dptr_r : dptr_first;
 
   assign out_free   = !out_valid_q || vout_ready_i;
   assign fwd_active = (fwd_q != 8'd0);
@@ -272,8 +327,10 @@ module rdu_pcu
     if (!rst_ni || !run_i) begin
       fired_q       <= '0;
       pos_q         <= '0;
+      ctr_r         <= '{default: '0};
+      started_q     <= 1'b0;
       drain_valid_q <= '0;
-      dptr_q        <= dptr_first;
+      dptr_r        <= '0;
       out_valid_q   <= 1'b0;
       fwd_q         <= '0;
     end else begin
@@ -285,7 +342,9 @@ module rdu_pcu
         if (pass[s] && snap_req[s])           drain_valid_q[s] <= 1'b1;
         else if (emit && dptr_q == DW'(s))    drain_valid_q[s] <= 1'b0;
       end
-      if (emit) dptr_q <= dptr_next;
+      started_q <= 1'b1;
+      ctr_r     <= fire ? ctr_nxt : ctr_q;
+      dptr_r <= emit ? dptr_next : dptr_q;
       if (emit && chained && dptr_q == last_acc(accf_q)) fwd_q <= chain_q;
       else if (fwd_pop)                                  fwd_q <= fwd_q - 8'd1;
       if (out_free) out_valid_q <= cand_valid;
@@ -316,11 +375,13 @@ module rdu_pcu
         first_q[s] <= 1'b0;
         last_q[s]  <= 1'b0;
         idx_q[s]   <= '0;
+        ctr_sq[s]  <= '{default: '0};
       end else if (rdy[s]) begin
         valid_q[s] <= pass[s];
         first_q[s] <= in_first[s];
         last_q[s]  <= in_last[s];
         idx_q[s]   <= idx_in[s];
+        ctr_sq[s]  <= ctr_in[s];
       end
     end
   end
@@ -379,6 +440,9 @@ module rdu_pcu
       .acc_init_i(acc_init_q),
       .dsel_i    (dptr_q),
       .idx_i     (idx_in),
+      .ctr_i     (ctr_in),
+      .stride0_i (cstr_q[0]),
+      .max0_i    (cmax_q[0]),
       .in_i      (lane_in[l]),
       .bc_i      (bc),
       .regs_o    (lane_regs[l]),

@@ -8,7 +8,7 @@
 //
 // Fields outside the ISA as in rdu_pcu: an opcode other than MOV..ITOF writes no
 // register, a destination >= NREGS writes nothing, an operand source outside
-// {REG0.., BREG0.., IMM, LANE, ZERO, ACC} (or a REG/BREG >= NREGS) reads 0, an
+// {REG0.., BREG0.., IMM, LANE, ZERO, ACC, CTR0..2, TAIL} (or a REG/BREG >= NREGS) reads 0, an
 // out_reg >= NREGS outputs 0. The accumulator and the drain register take the ALU
 // result whatever the opcode (NOP: A).
 module rdu_pcu_lane
@@ -39,6 +39,9 @@ module rdu_pcu_lane
   input  logic [$clog2(STAGES)-1:0] dsel_i,
 
   input  logic [31:0] idx_i  [STAGES],    // index i of the vector entering each stage
+  input  logic [31:0] ctr_i  [STAGES][3], // counter values of that vector (0: lane 0's)
+  input  logic [31:0] stride0_i,          // counter 0's stride (lane l: ctr0 + stride0*l)
+  input  logic [31:0] max0_i,             // counter 0's max (TAIL: lanes below it)
   input  logic [31:0] in_i   [NREGS],     // this lane's registers entering stage 0
   input  logic [31:0] bc_i   [STAGES][NREGS],  // BREGk of each stage (lane bl of the regs)
   // verilator tracing_on
@@ -52,10 +55,12 @@ module rdu_pcu_lane
   logic [31:0] drain_q [STAGES];          // traced: the drain registers
 
   // Operand source: a register, a broadcast register, the immediate, the lane index,
-  // the accumulator or 0 (outside the ISA).
+  // the accumulator, a counter, the tail mask or 0 (outside the ISA).
   function automatic logic [31:0] operand(logic [3:0] src, logic [31:0] regs [NREGS],
                                           logic [31:0] bc [NREGS], logic [31:0] imm,
-                                          logic [31:0] lane_idx, logic [31:0] acc);
+                                          logic [31:0] lane_idx, logic [31:0] acc,
+                                          logic [31:0] ctr0, logic [31:0] ctr1,
+                                          logic [31:0] ctr2, logic [31:0] tail);
     if (src < 4'(NREGS)) return regs[src[RW-1:0]];
     if (src >= SRC_BREG0 && src <= SRC_BREG3 && (src - SRC_BREG0) < 4'(NREGS))
       return bc[RW'(src - SRC_BREG0)];
@@ -63,6 +68,10 @@ module rdu_pcu_lane
       SRC_IMM:  return imm;
       SRC_LANE: return lane_idx;
       SRC_ACC:  return acc;
+      SRC_CTR0: return ctr0;
+      SRC_CTR1: return ctr1;
+      SRC_CTR2: return ctr2;
+      SRC_TAIL: return tail;
       default:  return '0;
     endcase
   endfunction
@@ -70,6 +79,9 @@ module rdu_pcu_lane
   logic [31:0] st_in  [STAGES][NREGS];    // registers entering stage s (in_i, pr_q[s-1])
   logic [31:0] st_out [STAGES][NREGS];    // registers leaving stage s (next pr_q[s])
   // verilator tracing_on
+
+  logic [31:0] ctr0_off;                  // this lane's offset in counter 0: stride0 * lane
+  assign ctr0_off = stride0_i * lane_i;
 
   for (genvar s = 0; s < STAGES; s++) begin : g_stage
     if (s == 0) begin : g_first
@@ -80,16 +92,22 @@ module rdu_pcu_lane
     end
 
     logic [31:0] a, b, c, res, lane_idx, acc;
+    logic [31:0] ctr0, tail;  // this lane's CTR0 and TAIL
     logic        we;  // the opcode produces a result (MOV..ITOF)
 
     assign we = (op_i[s] != OP_NOP) && (op_i[s] <= OP_ITOF);
 
     assign lane_idx = idx_i[s] * 32'(LANES) + lane_i;
     assign acc      = use_init_i[s] ? acc_init_i : acc_q[s];
+    assign ctr0     = ctr_i[s][0] + ctr0_off;
+    assign tail     = ($signed(ctr0) < $signed(max0_i)) ? 32'h3F80_0000 : '0;
 
-    assign a = operand(srca_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc);
-    assign b = operand(srcb_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc);
-    assign c = operand(srcc_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc);
+    assign a = operand(srca_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc,
+                       ctr0, ctr_i[s][1], ctr_i[s][2], tail);
+    assign b = operand(srcb_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc,
+                       ctr0, ctr_i[s][1], ctr_i[s][2], tail);
+    assign c = operand(srcc_i[s], st_in[s], bc_i[s], imm_i[s], lane_idx, acc,
+                       ctr0, ctr_i[s][1], ctr_i[s][2], tail);
 
     rdu_pcu_alu u_alu (
       .op_i(op_i[s]),

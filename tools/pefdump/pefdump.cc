@@ -31,6 +31,10 @@ std::string src_name(uint8_t s, const arch::Config& cfg, uint8_t bl = 0) {
     case uint8_t(gen::Src::IMM): return "imm";
     case uint8_t(gen::Src::LANE): return "lane";
     case uint8_t(gen::Src::ZERO): return "zero";
+    case uint8_t(gen::Src::CTR0): return "ctr0";
+    case uint8_t(gen::Src::CTR1): return "ctr1";
+    case uint8_t(gen::Src::CTR2): return "ctr2";
+    case uint8_t(gen::Src::TAIL): return "tail";
     default: return fmt::format("src{}?", s);
   }
 }
@@ -47,6 +51,10 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
       if (p.out_mode || p.acc_len || p.acc_init)
         fmt::print("        acc_len={} acc_init=0x{:08x}{}\n", p.acc_len, p.acc_init,
                    p.chained() ? fmt::format(" chain={} (forwarded from input 2 after each group)", p.chain) : "");
+      for (uint32_t k = 0; k < arch::kPcuCounters; ++k)
+        if (p.ctr[k] != arch::PcuCounter{})
+          fmt::print("        ctr{}: min={} max={} stride={}{}\n", k, p.ctr[k].min, p.ctr[k].max, p.ctr[k].stride,
+                     k == 0 ? fmt::format(" (x{} lanes per firing)", cfg.lanes) : "");
       for (size_t s = 0; s < p.stages.size(); ++s) {
         const auto& st = p.stages[s];
         if (st.op == gen::Opcode::NOP && !st.acc) continue;

@@ -30,6 +30,16 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
                    (st.acc ? 1u << 28 : 0u);
     w[5 + 2 * s] = st.imm;
   }
+  const uint32_t cw = 4 + 2 * cfg.stages;  // the counter chain's words
+  if (std::all_of(ctr.begin(), ctr.end(), [](const PcuCounter& k) { return k == PcuCounter{}; })) {
+    w.resize(cw);
+  } else {
+    for (uint32_t k = 0; k < kPcuCounters; ++k) {
+      w[cw + 3 * k] = uint32_t(ctr[k].min);
+      w[cw + 3 * k + 1] = uint32_t(ctr[k].max);
+      w[cw + 3 * k + 2] = uint32_t(ctr[k].stride);
+    }
+  }
   return w;
 }
 
@@ -58,6 +68,9 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
     c.stages[s].acc = bits(sw, 28, 1);
     c.stages[s].imm = w[5 + 2 * s];
   }
+  const uint32_t cw = 4 + 2 * cfg.stages;
+  for (uint32_t k = 0; k < kPcuCounters; ++k)
+    c.ctr[k] = {int32_t(w[cw + 3 * k]), int32_t(w[cw + 3 * k + 1]), int32_t(w[cw + 3 * k + 2])};
   return c;
 }
 

@@ -49,7 +49,7 @@ UnitKind Config::unit_kind(uint32_t id) const {
 
 uint32_t Config::config_words(UnitKind k) const {
   switch (k) {
-    case UnitKind::Pcu: return 4 + 2 * stages;
+    case UnitKind::Pcu: return 4 + 2 * stages + 3 * kPcuCounters;
     case UnitKind::Pmu: return 17;
     case UnitKind::Agcu: return 39;
     case UnitKind::Switch: return 3;

@@ -30,8 +30,23 @@ void Pcu::configure(std::span<const uint32_t> words) {
   fired_ = 0;
   emitted_ = 0;
   fwd_left_ = 0;
+  for (uint32_t k = 0; k < arch::kPcuCounters; ++k) ctr_[k] = uint32_t(c_.ctr[k].min);
   acc_.assign(cfg_.stages, Vec(cfg_.lanes, 0));
   resize_ports(3, 1);
+}
+
+// After a firing: counter 0 steps by stride0*LANES; a counter whose stepped value reaches
+// its max (signed, 32-bit wrapping arithmetic) returns to its min and the next one steps.
+void Pcu::step_counters() {
+  for (uint32_t k = 0; k < arch::kPcuCounters; ++k) {
+    const arch::PcuCounter& c = c_.ctr[k];
+    const uint32_t v = ctr_[k] + uint32_t(c.stride) * (k == 0 ? cfg_.lanes : 1u);
+    if (int32_t(v) < c.max) {
+      ctr_[k] = v;
+      return;
+    }
+    ctr_[k] = uint32_t(c.min);
+  }
 }
 
 // Fixed pairwise tree: level 1 combines lanes (0,1), (2,3), ...; each further level
@@ -97,6 +112,11 @@ bool Pcu::step(Memory*) {
         switch (static_cast<arch::Src>(src)) {
           case arch::Src::IMM: return st.imm;
           case arch::Src::LANE: return fired_ * lanes + lane;
+          case arch::Src::CTR0: return ctr_[0] + uint32_t(c_.ctr[0].stride) * lane;
+          case arch::Src::CTR1: return ctr_[1];
+          case arch::Src::CTR2: return ctr_[2];
+          case arch::Src::TAIL:
+            return int32_t(ctr_[0] + uint32_t(c_.ctr[0].stride) * lane) < c_.ctr[0].max ? 0x3F800000u : 0u;
           default: return 0;
         }
       };
@@ -119,6 +139,7 @@ bool Pcu::step(Memory*) {
       if (any) fwd_left_ = c_.chained() ? c_.chain : 0;
     }
     ++fired_;
+    step_counters();
     moved = true;
   }
 }

@@ -3,6 +3,7 @@
 // run_i low between runs; directed relu / add / max-chain / throughput tests; v2:
 // accumulators (stream and accumulator output modes), broadcast-lane sources, cross-lane
 // reductions, outer-product GEMM and dot-product tiles against host computations.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -258,7 +259,8 @@ class Stim {
   uint8_t src() {
     static const uint8_t s[] = {0, 1, 2, 3, uint8_t(Src::IMM), uint8_t(Src::LANE), uint8_t(Src::ZERO),
                                 uint8_t(Src::BREG0), uint8_t(Src::BREG1), uint8_t(Src::BREG2), uint8_t(Src::BREG3),
-                                uint8_t(Src::ACC), uint8_t(Src::ACC)};
+                                uint8_t(Src::ACC), uint8_t(Src::ACC), uint8_t(Src::CTR0), uint8_t(Src::CTR1),
+                                uint8_t(Src::CTR2), uint8_t(Src::TAIL)};
     return s[below(sizeof s)];
   }
   uint32_t acc_init() {
@@ -277,6 +279,21 @@ class Stim {
     c.acc_len = below(10) == 0 ? 0 : 1 + below(9);  // 1..9, sometimes 0 (acts as 1)
     c.acc_init = acc_init();
     c.chain = below(4) == 0 ? uint8_t(1 + below(below(8) == 0 ? 255 : 9)) : 0;  // drain chain, sometimes long
+    if (below(2)) {
+      // Counter chain: usually small loops that wrap within the run (counter 0 steps by
+      // stride*LANES), sometimes any 32-bit values (wrapping arithmetic, signed compares).
+      for (uint32_t k = 0; k < openrdu::arch::kPcuCounters; ++k) {
+        openrdu::arch::PcuCounter& ct = c.ctr[k];
+        if (below(8) == 0) {
+          ct = {int32_t(rng()), int32_t(rng()), int32_t(rng())};
+          continue;
+        }
+        ct.min = int32_t(below(41)) - 20;
+        ct.stride = below(10) == 0 ? -int32_t(below(3)) : int32_t(1 + below(4));
+        const uint32_t step = uint32_t(std::abs(ct.stride)) * (k == 0 ? tiny().lanes : 1);
+        ct.max = ct.min + int32_t(below(5 * std::max(step, 1u) + 1)) - 2;
+      }
+    }
     c.stages.resize(tiny().stages);
     for (PcuStage& s : c.stages) {
       s.acc = below(2);
@@ -324,12 +341,12 @@ TEST(Pcu, RandomVsModel) {
   Stim st(seed);
   Dut dut;
   uint64_t vectors = 0, acc_mode_cases = 0, acc_mode_outputs = 0, reduce_cases = 0, breg_acc_cases = 0,
-           chain_cases = 0;
+           chain_cases = 0, counter_cases = 0;
   constexpr int kCases = 5000;  // two runs each: 10,000 random runs
   for (int n = 0; n < kCases; ++n) {
     // Sometimes only a prefix of the words is written: cfg_clear must have zeroed the rest.
     std::vector<uint32_t> words = st.config().encode(tiny());
-    if (st.below(4) == 0) words.resize(4 + 2 * st.below(tiny().stages + 1));
+    if (st.below(4) == 0) words.resize(st.below(uint32_t(words.size()) + 1));
     const PcuConfig pc = PcuConfig::decode(tiny(), words);
     // Noise for other units on the configuration bus: must be ignored.
     dut.cfg_clear();
@@ -364,16 +381,26 @@ TEST(Pcu, RandomVsModel) {
     for (const PcuStage& ps : pc.stages)
       for (uint8_t src : {ps.src_a, ps.src_b, ps.src_c}) uses |= (src >= uint8_t(Src::BREG0) && src <= uint8_t(Src::BREG3)) || src == uint8_t(Src::ACC);
     breg_acc_cases += pc.enable && uses;
-    if (HasFailure()) break;
+    bool ctr = false;
+    for (const PcuStage& ps : pc.stages)
+      for (uint8_t src : {ps.src_a, ps.src_b, ps.src_c}) ctr |= src >= uint8_t(Src::CTR0) && src <= uint8_t(Src::TAIL);
+    counter_cases += pc.enable && ctr && pc.ctr[0] != openrdu::arch::PcuCounter{} && pc.count > 4;
+    if (HasFailure()) {
+      std::string ws;
+      for (uint32_t w : words) ws += fmt::format(" {:08x}", w);
+      std::printf("failing case %d: configuration words%s\n", n, ws.c_str());
+      break;
+    }
   }
   std::printf("%d cases (%d runs), %llu output vectors compared, %llu cycles\n", kCases, 2 * kCases,
               (unsigned long long)vectors, (unsigned long long)dut.cycle());
   std::printf(
       "enabled cases: %llu accumulator mode (%llu outputs), %llu with a reduction, %llu reading BREG/ACC, "
-      "%llu forwarding a drain chain\n",
+      "%llu forwarding a drain chain, %llu reading counters of a counter chain\n",
       (unsigned long long)acc_mode_cases, (unsigned long long)acc_mode_outputs, (unsigned long long)reduce_cases,
-      (unsigned long long)breg_acc_cases, (unsigned long long)chain_cases);
+      (unsigned long long)breg_acc_cases, (unsigned long long)chain_cases, (unsigned long long)counter_cases);
   EXPECT_GT(chain_cases, uint64_t(kCases / 20)) << "too few drain-chain cases exercised";
+  EXPECT_GT(counter_cases, uint64_t(kCases / 10)) << "too few counter-chain cases exercised";
 }
 
 // ---------------------------------------------------------------- directed
@@ -515,6 +542,83 @@ TEST(Pcu, LaneIndexAndDisabled) {
   EXPECT_TRUE(r2.done);
   EXPECT_EQ(r2.done_cycle, 0u);
   EXPECT_TRUE(r2.out.empty());
+}
+
+// Counter chain: three nested counters read as operands (MOV CTRk), against host loops.
+// tiny: 4 lanes. ctr0 0..9 step 1 (3 vectors, the last ragged), ctr1 5..10 step 3
+// (5, 8), ctr2 -2..-1 step 1 (-2, -1): 3*2*2 = 12 firings, then the chain repeats.
+TEST(Pcu, CounterChainNestedValues) {
+  std::mt19937_64 rng(5);
+  Dut dut;
+  const openrdu::arch::PcuCounter c0{0, 10, 1}, c1{5, 11, 3}, c2{-2, 0, 1};
+  const uint32_t n = 12 + 5;  // a full chain and 5 firings of the next
+  for (uint8_t src : {uint8_t(Src::CTR0), uint8_t(Src::CTR1), uint8_t(Src::CTR2), uint8_t(Src::TAIL)}) {
+    PcuConfig pc = one_stage(Opcode::MOV, src, 0, 0, 0, 0, n);
+    pc.ctr = {c0, c1, c2};
+    dut.configure(pc.encode(tiny()));
+    RunSpec sp;
+    sp.ready_prob = 0.5;
+    const RunResult r = run(dut, pc, sp, rng, "counters");
+    ASSERT_EQ(r.out.size(), n);
+    std::vector<Vec> want;
+    while (want.size() < n)
+      for (int32_t k2 = -2; k2 < 0; ++k2)
+        for (int32_t k1 = 5; k1 < 11; k1 += 3)
+          for (int32_t v = 0; v < 10; v += 4) {
+            Vec w(4);
+            for (int32_t l = 0; l < 4; ++l) {
+              const int32_t x = v + l;
+              w[l] = src == uint8_t(Src::CTR0) ? uint32_t(x)
+                     : src == uint8_t(Src::CTR1) ? uint32_t(k1)
+                     : src == uint8_t(Src::CTR2) ? uint32_t(k2)
+                                                 : (x < 10 ? 0x3F800000u : 0u);
+            }
+            want.push_back(w);
+          }
+    want.resize(n);
+    for (uint32_t i = 0; i < n; ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "source " << int(src) << " firing " << i;
+    EXPECT_EQ(model_run(pc, sp), want) << "model, source " << int(src);
+  }
+}
+
+// A ragged reduction: the max of 10 values on 4 lanes (3 vectors, 2 lanes of padding that
+// hold +inf). Stage 0 replaces padding with -inf (SEL on TAIL), stage 1 folds the vectors
+// (FMAX into ACC, acc_len 3), reduce=max across lanes: the host's max of the 10 values.
+TEST(Pcu, CounterTailMasksRaggedReduction) {
+  std::mt19937_64 rng(6);
+  Dut dut;
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b001;
+  pc.count = 6;  // two rows of 10 values
+  pc.out_mode = 1;
+  pc.reduce = 2;
+  pc.acc_len = 3;
+  pc.acc_init = bits(-INFINITY);
+  pc.ctr[0] = {0, 10, 1};
+  pc.stages.resize(tiny().stages);
+  pc.stages[0] = {Opcode::SEL, uint8_t(Src::TAIL), 0, 0, bits(-INFINITY), uint8_t(Src::IMM)};
+  pc.stages[1] = {Opcode::FMAX, 0, uint8_t(Src::ACC), 0, 0};
+  pc.stages[1].acc = true;
+  dut.configure(pc.encode(tiny()));
+  RunSpec sp;
+  std::uniform_real_distribution<float> d(-100, 100);
+  float want[2] = {-INFINITY, -INFINITY};
+  for (int row = 0; row < 2; ++row)
+    for (int i = 0; i < 3; ++i) {
+      Vec v(4);
+      for (int l = 0; l < 4; ++l) {
+        const float x = i * 4 + l < 10 ? d(rng) : INFINITY;  // padding: must not win
+        v[l] = bits(x);
+        if (i * 4 + l < 10) want[row] = std::max(want[row], x);
+      }
+      sp.inputs[0].push_back(v);
+    }
+  sp.valid_prob = 0.6, sp.ready_prob = 0.7;
+  const RunResult r = run(dut, pc, sp, rng, "ragged max");
+  ASSERT_EQ(r.out.size(), 2u);
+  for (int row = 0; row < 2; ++row) EXPECT_EQ(hex(r.out[row]), hex(Vec(4, bits(want[row])))) << "row " << row;
+  EXPECT_EQ(model_run(pc, sp), r.out);
 }
 
 TEST(Pcu, ThroughputOneVectorPerCycle) {
@@ -857,3 +961,41 @@ TEST(Pcu, AccModeOnePerCycle) {
 }  // namespace
 
 OPENRDU_TB_COVERAGE("tb_pcu");
+// Configuration words written in the cycle before run_i rises take effect: the first
+// drain register (from the stages' acc bits) and the counters' start values (the mins)
+// are read from the configuration at the start of the run, not registered while it may
+// still change. Found by the random test (a 5-word prefix ending with stage 0's word).
+TEST(Pcu, ConfigWrittenJustBeforeRun) {
+  std::mt19937_64 rng(9);
+  Dut dut;
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b001;
+  pc.count = 8;
+  pc.out_mode = 1;
+  pc.acc_len = 4;
+  pc.ctr[0] = {100, 1000, 1};
+  pc.stages.resize(tiny().stages);
+  pc.stages[2] = {Opcode::IADD, uint8_t(Src::CTR0), uint8_t(Src::ACC), 0, 0};
+  pc.stages[2].acc = true;
+  const std::vector<uint32_t> words = pc.encode(tiny());
+  const uint32_t cw = 4 + 2 * tiny().stages;
+  ASSERT_EQ(words.size(), cw + 9);
+  dut.cfg_clear();
+  for (uint32_t i = 0; i < words.size(); ++i) dut.cfg_write(kUnitId, i, i == 8 || i == cw ? 0u : words[i]);
+  dut.cfg_write(kUnitId, 8, words[8]);    // stage 2's word (its acc bit) ...
+  dut.cfg_write(kUnitId, cw, words[cw]);  // ... and counter 0's min, the last writes
+  RunSpec sp;
+  for (int i = 0; i < 8; ++i) sp.inputs[0].push_back(Vec(4, 0));
+  const RunResult r = run(dut, pc, sp, rng, "late configuration");
+  // Group g sums CTR0 over its 4 firings: lane l of firing f holds 100 + 4f + l.
+  std::vector<Vec> want;
+  for (uint32_t g = 0; g < 2; ++g) {
+    Vec w(4, 0);
+    for (uint32_t f = 4 * g; f < 4 * g + 4; ++f)
+      for (uint32_t l = 0; l < 4; ++l) w[l] += 100 + 4 * f + l;
+    want.push_back(w);
+  }
+  EXPECT_EQ(r.out, want);
+  EXPECT_EQ(model_run(pc, sp), want);
+}

@@ -1,6 +1,7 @@
 // Configuration bitstream: per-unit configuration words and the stream format
 // read by the configuration controller (docs/architecture.md section 4).
 #pragma once
+#include <array>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -39,6 +40,14 @@ struct PcuStage {
   bool acc = false;   // the result is also written to the stage's accumulator; bit 28
 };
 
+// One counter of a PCU's counter chain (docs/architecture.md 4.1): it starts at min and
+// steps by stride (counter 0: stride*LANES per firing, lane l adding stride*l); when the
+// stepped value reaches max (signed >=) it returns to min and the next counter steps.
+struct PcuCounter {
+  int32_t min = 0, max = 0, stride = 0;
+  bool operator==(const PcuCounter&) const = default;
+};
+
 struct PcuConfig {
   bool enable = false;
   uint8_t out_reg = 0;
@@ -54,6 +63,9 @@ struct PcuConfig {
   uint8_t chain = 0;
   bool chained() const { return out_mode == 1 && chain != 0; }
   std::vector<PcuStage> stages;  // exactly cfg.stages entries after decode
+  // Counter chain, counter 0 innermost: words 4+2*STAGES+3k .. +2 (min, max, stride).
+  // encode() leaves the 9 words out when all are zero (absent words configure as 0).
+  std::array<PcuCounter, kPcuCounters> ctr{};
 
   std::vector<uint32_t> encode(const Config& cfg) const;
   static PcuConfig decode(const Config& cfg, std::span<const uint32_t> words);

@@ -22,6 +22,9 @@ class Pcu : public Unit {
   uint64_t emitted_ = 0;
   uint32_t fwd_left_ = 0;  // drain chain: vectors of input 2 still to forward after the last group
   std::vector<Vec> acc_;  // per stage: the stage's accumulator (result of the previous firing)
+  // Counter chain: the values of the next firing (counter 0: lane 0's value).
+  std::array<uint32_t, arch::kPcuCounters> ctr_{};
+  void step_counters();
 };
 
 class Pmu : public Unit {
