@@ -51,7 +51,18 @@ struct MathSegment {
   std::vector<int> inputs;  // program value ids (program inputs or earlier segments' last ops)
   int first = 0, last = 0;  // op range [first, last]
 };
+// The fewest segments for p's op order (exact). Throws CompileError naming `what` when
+// some op range fits no PCU.
 std::vector<MathSegment> split_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
+
+// The fewest segments over the orders of p's ops (any topological order computes the
+// same bits): `program` is p with its ops reordered (operands renumbered) when that
+// saves segments, else p; `segs` index its ops.
+struct MathSplit {
+  MathProgram program;
+  std::vector<MathSegment> segs;
+};
+MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
 
 // Legalisation: node `n` (a math op) becomes one node per segment, op "MathSeg",
 // iattrs["ops"] holding the segment's ops (see lower_math.cc), intermediate tensors
