@@ -764,9 +764,10 @@ MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const 
   MathSplit r;
   r.program = p;
   r.segs = split_program(cfg, p, what);
-  // Bounded so a long program (a Mean of many inputs) compiles quickly; these programs
-  // need far fewer states.
-  const auto order = search_order(cfg, p, 200000);
+  // Bounded (about a second) so no program compiles slowly: the special functions and
+  // math operators need at most about 7,000 states (tanh on small, 0.2 s), and past the
+  // bound the program's order stays.
+  const auto order = search_order(cfg, p, 50000);
   if (!order) return r;
   MathProgram q = permute_program(p, *order);
   auto segs = split_program(cfg, q, what);

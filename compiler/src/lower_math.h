@@ -5,10 +5,12 @@
 //
 // One definition serves the device and the CPU reference: `math_program` builds the
 // sequence (SectionOp list over the node's inputs); the lowering emits it onto PCU
-// stages (split into several PCUs / sections when it is longer than a PCU, see
-// `split_program`), and the reference interprets the same list with `pcu_eval`, the
-// device's fp32/int32 rules (docs/architecture.md section 14, model::pcu_op), so the
-// device equals the reference bit for bit by construction.
+// stages (split into several PCUs / sections when it is longer than a PCU, its ops
+// possibly reordered to need fewer, see `schedule_program`), and the reference
+// interprets the same list with `pcu_eval`, the device's fp32/int32 rules
+// (docs/architecture.md section 14, model::pcu_op), so the device equals the reference
+// bit for bit by construction (the ops are pure: any order of them that respects their
+// operands gives the same bits).
 #pragma once
 #include <cstdint>
 #include <string>
