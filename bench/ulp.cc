@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     const detail::MathProgram p = detail::function_program(fn);
     std::printf("%-11s %5zu %6zu %6zu %10llu %9.3f %16.9g %10llu %8llu  (%.1f s)\n", fn.c_str(), p.ops.size(),
-                detail::split_program(tiny, p, fn).size(), detail::split_program(small, p, fn).size(),
+                detail::schedule_program(tiny, p, fn).segs.size(), detail::schedule_program(small, p, fn).segs.size(),
                 (unsigned long long)st.n, st.max_ulp, double(st.worst_x),
                 (unsigned long long)st.flushed, (unsigned long long)st.special_bad, s);
     if (st.special_bad) rc = 1;

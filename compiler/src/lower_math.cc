@@ -25,10 +25,15 @@
 
 #include <algorithm>
 #include <bit>
-#include <map>
+#include <bitset>
 #include <cmath>
+#include <functional>
 #include <limits>
+#include <map>
+#include <optional>
 #include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "openrdu/gen/isa.h"
 
@@ -503,69 +508,277 @@ float run_program_f(const MathProgram& p, const std::vector<float>& in) {
 }
 
 // ---------------------------------------------------------------- segmentation
+// A segment is one PCU: at most `stages` ops, 1..vin distinct input values, and pipeline
+// registers for every value live at each op (pcu_program's allocation: the inputs sit in
+// registers 0..k-1 from the start, a register frees after the last read of its value,
+// so an op fits when fewer than `regs` earlier values are still read after it). A PCU has
+// one output, so a value made in a segment and read after it must be its last op.
+namespace {
+
+// Value ids read by op `o`, in operand order (repeats included).
+template <class F>
+void for_reads(const SectionOp& o, F f) {
+  for (const ValRef* v : {&o.a, &o.b, &o.c})
+    if (v->kind == ValRef::Val) f(v->id);
+}
+
+// External inputs (program values read by ops `run` of p and not made by them, in the
+// order of first read) and whether `run`, in this order, fits the registers. `run` is
+// topologically ordered; the value of its last op is the output (live to the end).
+bool run_fits(const arch::Config& cfg, const MathProgram& p, const std::vector<int>& run, std::vector<int>& inputs) {
+  const int k = p.ninputs, m = int(run.size());
+  inputs.clear();
+  auto local = [&](int v) {  // position in the run of the op making value v, -1 outside
+    for (int q = 0; q < m; ++q)
+      if (k + run[q] == v) return q;
+    return -1;
+  };
+  // Segment values: inputs first, then the ops; last_use by run position.
+  std::vector<int> last_use;
+  std::vector<int> id(m);
+  for (int q = 0; q < m; ++q) {
+    std::vector<int> reads;
+    for_reads(p.ops[run[q]], [&](int v) { reads.push_back(v); });
+    for (int v : reads)
+      if (local(v) < 0 && std::find(inputs.begin(), inputs.end(), v) == inputs.end()) inputs.push_back(v);
+  }
+  const int ni = int(inputs.size());
+  if (ni < 1 || ni > int(cfg.vin) || m > int(cfg.stages)) return false;
+  last_use.assign(ni + m, -1);
+  for (int q = 0; q < m; ++q)
+    for_reads(p.ops[run[q]], [&](int v) {
+      const int l = local(v);
+      last_use[l >= 0 ? ni + l : int(std::find(inputs.begin(), inputs.end(), v) - inputs.begin())] = q;
+    });
+  last_use[ni + m - 1] = std::numeric_limits<int>::max();
+  for (int q = 0; q < m; ++q) {
+    int busy = 0;
+    for (int v = 0; v < ni + q; ++v) busy += last_use[v] > q;
+    if (busy >= int(cfg.regs)) return false;
+  }
+  return true;
+}
+
+// The SectionPlan of a run (for pcu_program): operands renumbered to the segment.
+SectionPlan run_plan(const MathProgram& p, const std::vector<int>& run, const std::vector<int>& inputs) {
+  SectionPlan plan;
+  plan.ext_inputs.assign(inputs.size(), 0);
+  for (int j : run) {
+    SectionOp o = p.ops[j];
+    for (ValRef* v : {&o.a, &o.b, &o.c})
+      if (v->kind == ValRef::Val) {
+        const auto in = std::find(inputs.begin(), inputs.end(), v->id);
+        if (in != inputs.end())
+          v->id = int(in - inputs.begin());
+        else
+          v->id = int(inputs.size()) + int(std::find(run.begin(), run.end(), v->id - p.ninputs) - run.begin());
+      }
+    plan.ops.push_back(o);
+  }
+  return plan;
+}
+
+// p with its ops in `order` (a topological order ending with p's last op), operands
+// renumbered: the same values, so run_program gives the same bits.
+MathProgram permute_program(const MathProgram& p, const std::vector<int>& order) {
+  const int k = p.ninputs;
+  std::vector<int> pos(p.ops.size());
+  for (size_t q = 0; q < order.size(); ++q) pos[size_t(order[q])] = int(q);
+  MathProgram r;
+  r.ninputs = k;
+  for (int j : order) {
+    SectionOp o = p.ops[size_t(j)];
+    for (ValRef* v : {&o.a, &o.b, &o.c})
+      if (v->kind == ValRef::Val && v->id >= k) v->id = k + pos[size_t(v->id - k)];
+    r.ops.push_back(o);
+  }
+  return r;
+}
+
+// Fewest segments over the topological orders of p: breadth-first search over the sets
+// of ops done (each set a downset of the program; its ops read later are segment
+// outputs), one segment per step. A step's segment is a set S of pending ops whose ops
+// other than its sink t have all their readers in S (so only t is read after it), whose
+// operands are done or in S, and which fits a PCU in some order. Returns the op order
+// (segments concatenated) or nothing when the search exceeds `max_states`.
+constexpr int kMaxSearchOps = 256;
+using OpSet = std::bitset<kMaxSearchOps>;
+
+std::optional<std::vector<int>> search_order(const arch::Config& cfg, const MathProgram& p, size_t max_states) {
+  const int n = int(p.ops.size()), k = p.ninputs;
+  if (n > kMaxSearchOps) return std::nullopt;
+  std::vector<std::vector<int>> preds(n), readers(n);  // distinct producing ops / reading ops
+  for (int j = 0; j < n; ++j)
+    for_reads(p.ops[j], [&](int v) {
+      if (v < k) return;
+      const int i = v - k;
+      if (std::find(preds[j].begin(), preds[j].end(), i) == preds[j].end()) {
+        preds[j].push_back(i);
+        readers[i].push_back(j);
+      }
+    });
+  // Per op set: an order that fits a PCU (empty: none). Depends on the set only.
+  std::unordered_map<OpSet, std::vector<int>> fit_cache;
+  auto fit = [&](const OpSet& s, int t) -> const std::vector<int>& {
+    auto it = fit_cache.find(s);
+    if (it != fit_cache.end()) return it->second;
+    std::vector<int> ops;
+    for (int j = 0; j < n; ++j)
+      if (s[j]) ops.push_back(j);
+    // Topological orders in increasing op index first (the program's order when it fits).
+    std::vector<int> run, inputs, found;
+    OpSet placed;
+    std::function<bool()> dfs = [&]() -> bool {
+      if (run.size() == ops.size()) {
+        if (!run_fits(cfg, p, run, inputs)) return false;
+        found = run;
+        return true;
+      }
+      for (int j : ops) {
+        if (placed[j] || (j == t && run.size() + 1 < ops.size())) continue;
+        bool ready = true;
+        for (int i : preds[j]) ready = ready && (!s[i] || placed[i]);
+        if (!ready) continue;
+        placed[j] = true;
+        run.push_back(j);
+        if (dfs()) return true;
+        run.pop_back();
+        placed[j] = false;
+      }
+      return false;
+    };
+    dfs();
+    return fit_cache.emplace(s, std::move(found)).first->second;
+  };
+  OpSet all;
+  for (int j = 0; j < n; ++j) all[j] = true;
+  std::vector<OpSet> state{OpSet()}, seg{OpSet()};
+  std::vector<int> parent{-1}, sink{-1};
+  std::unordered_map<OpSet, int> index{{OpSet(), 0}};
+  std::vector<int> layer{0};
+  int goal = n == 0 ? 0 : -1;
+  while (goal < 0 && !layer.empty()) {
+    std::vector<int> next;
+    for (size_t li = 0; li < layer.size() && goal < 0; ++li) {
+      const OpSet done = state[size_t(layer[li])];
+      for (int t = 0; t < n && goal < 0; ++t) {
+        if (done[t]) continue;
+        // Sets S with sink t: grow by pending producers whose readers are all in S.
+        std::vector<OpSet> sets{OpSet().set(size_t(t))};
+        std::unordered_set<OpSet> seen{sets[0]};
+        for (size_t si = 0; si < sets.size(); ++si) {
+          const OpSet s = sets[si];
+          if (s.count() >= cfg.stages) continue;
+          for (int j = 0; j < n; ++j) {
+            if (!s[j]) continue;
+            for (int i : preds[j]) {
+              if (done[i] || s[i] || i == n - 1) continue;
+              bool inside = true;
+              for (int r : readers[i]) inside = inside && s[r];
+              if (!inside) continue;
+              OpSet g = s;
+              g[i] = true;
+              if (seen.insert(g).second) sets.push_back(g);
+            }
+          }
+        }
+        for (const OpSet& s : sets) {
+          const OpSet to = done | s;
+          if (s[n - 1] && to != all) continue;  // the program's result is computed last
+          bool ready = true;
+          for (int j = 0; j < n && ready; ++j)
+            if (s[j])
+              for (int i : preds[j]) ready = ready && to[i];
+          if (!ready || index.count(to) || fit(s, t).empty()) continue;
+          index.emplace(to, int(state.size()));
+          state.push_back(to);
+          seg.push_back(s);
+          parent.push_back(layer[li]);
+          sink.push_back(t);
+          if (to == all) goal = int(state.size()) - 1;
+          next.push_back(int(state.size()) - 1);
+        }
+      }
+      if (state.size() > max_states) return std::nullopt;
+    }
+    layer = std::move(next);
+  }
+  if (goal < 0) return std::nullopt;
+  std::vector<int> chain;
+  for (int s = goal; s > 0; s = parent[size_t(s)]) chain.push_back(s);
+  std::vector<int> order;
+  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+    const std::vector<int>& run = fit(seg[size_t(*it)], sink[size_t(*it)]);
+    order.insert(order.end(), run.begin(), run.end());
+  }
+  return order;
+}
+
+}  // namespace
+
 std::vector<MathSegment> split_program(const arch::Config& cfg, const MathProgram& p, const std::string& what) {
   const int n = int(p.ops.size()), k = p.ninputs;
   std::vector<int> last_use(k + n, -1);
-  for (int j = 0; j < n; ++j)
-    for (const ValRef* v : {&p.ops[j].a, &p.ops[j].b, &p.ops[j].c})
-      if (v->kind == ValRef::Val) last_use[v->id] = j;
-  std::vector<bool> available(k + n, false);  // program inputs and segment results
-  for (int i = 0; i < k; ++i) available[i] = true;
-  std::vector<MathSegment> segs;
-  int s = 0;
-  while (s < n) {
-    MathSegment best;
-    bool found = false;
+  for (int j = 0; j < n; ++j) for_reads(p.ops[j], [&](int v) { last_use[v] = j; });
+  // Fewest segments for this order: best[s] segments for ops s..n-1. A segment's validity
+  // does not depend on the earlier ones: a value it reads from before s is read after
+  // its own segment, so it is a program input or that segment's last op.
+  constexpr int kNone = std::numeric_limits<int>::max();
+  std::vector<int> best(n + 1, kNone), end(n, -1);
+  std::vector<MathSegment> seg_at(n);
+  best[n] = 0;
+  std::vector<int> run, inputs;
+  for (int s = n - 1; s >= 0; --s)
     for (int e = s; e < n && e - s < int(cfg.stages); ++e) {
+      if (best[e + 1] == kNone || best[e + 1] + 1 > best[s]) continue;
       // Values made inside [s, e) must not be read after e.
       bool ok = true;
       for (int j = s; j < e && ok; ++j)
         if (last_use[k + j] > e) ok = false;
-      if (!ok) continue;
-      MathSegment seg;
-      seg.first = s;
-      seg.last = e;
-      bool avail = true;
-      for (int j = s; j <= e; ++j)
-        for (const ValRef* v : {&p.ops[j].a, &p.ops[j].b, &p.ops[j].c})
-          if (v->kind == ValRef::Val && v->id < k + s) {
-            if (!available[v->id]) avail = false;
-            if (std::find(seg.inputs.begin(), seg.inputs.end(), v->id) == seg.inputs.end())
-              seg.inputs.push_back(v->id);
-          }
-      if (!avail || seg.inputs.empty() || seg.inputs.size() > cfg.vin) continue;
-      // Registers: try the PCU program.
-      SectionPlan plan;
-      plan.ext_inputs.assign(seg.inputs.size(), 0);
-      for (int j = s; j <= e; ++j) {
-        SectionOp o = p.ops[j];
-        for (ValRef* v : {&o.a, &o.b, &o.c})
-          if (v->kind == ValRef::Val) {
-            if (v->id < k + s)
-              v->id = int(std::find(seg.inputs.begin(), seg.inputs.end(), v->id) - seg.inputs.begin());
-            else
-              v->id = int(seg.inputs.size()) + (v->id - k - s);
-          }
-        plan.ops.push_back(o);
-      }
-      try {
-        pcu_program(cfg, plan, 1, what);
-      } catch (const CompileError&) {
-        continue;
-      }
-      best = seg;
-      found = true;
+      run.assign(1, s);
+      for (int j = s + 1; j <= e; ++j) run.push_back(j);
+      if (!ok || !run_fits(cfg, p, run, inputs)) continue;
+      best[s] = best[e + 1] + 1;  // ties: the longer segment (as the greedy split)
+      end[s] = e;
+      seg_at[s].first = s;
+      seg_at[s].last = e;
+      seg_at[s].inputs = inputs;
     }
-    if (!found) throw CompileError(fmt::format("{}: cannot split the operation sequence at op {}", what, s));
-    segs.push_back(best);
-    available[k + best.last] = true;
-    s = best.last + 1;
+  if (best[0] == kNone) {
+    int s = n - 1;
+    while (best[s] != kNone) --s;
+    throw CompileError(fmt::format("{}: cannot split the operation sequence at op {}", what, s));
+  }
+  std::vector<MathSegment> segs;
+  for (int s = 0; s < n; s = end[s] + 1) {
+    // pcu_program is the authority on what fits; run_fits mirrors its allocation.
+    run.clear();
+    for (int j = s; j <= end[s]; ++j) run.push_back(j);
+    pcu_program(cfg, run_plan(p, run, seg_at[s].inputs), 1, what);
+    segs.push_back(seg_at[s]);
   }
   return segs;
 }
 
+MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const std::string& what) {
+  MathSplit r;
+  r.program = p;
+  r.segs = split_program(cfg, p, what);
+  // Bounded (about a second) so no program compiles slowly: the special functions and
+  // math operators need at most about 7,000 states (tanh on small, 0.2 s), and past the
+  // bound the program's order stays.
+  const auto order = search_order(cfg, p, 50000);
+  if (!order) return r;
+  MathProgram q = permute_program(p, *order);
+  auto segs = split_program(cfg, q, what);
+  if (segs.size() < r.segs.size()) {
+    r.program = std::move(q);
+    r.segs = std::move(segs);
+  }
+  return r;
+}
+
 std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg) {
-  const MathProgram p = math_program(g, n);
   arch::Config c;
   if (cfg)
     c = *cfg;
@@ -576,7 +789,11 @@ std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* 
     c.name = "default";
   }
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-  const auto segs = split_program(c, p, what);
+  // The ops in the order of the fewest segments (the same values: the reference runs
+  // math_program's order).
+  const MathSplit split = schedule_program(c, math_program(g, n), what);
+  const MathProgram& p = split.program;
+  const auto& segs = split.segs;
   const int k = p.ninputs;
   std::vector<Node> out;
   std::map<int, int> tensor_of;  // program value -> tensor

@@ -5,10 +5,12 @@
 //
 // One definition serves the device and the CPU reference: `math_program` builds the
 // sequence (SectionOp list over the node's inputs); the lowering emits it onto PCU
-// stages (split into several PCUs / sections when it is longer than a PCU, see
-// `split_program`), and the reference interprets the same list with `pcu_eval`, the
-// device's fp32/int32 rules (docs/architecture.md section 14, model::pcu_op), so the
-// device equals the reference bit for bit by construction.
+// stages (split into several PCUs / sections when it is longer than a PCU, its ops
+// possibly reordered to need fewer, see `schedule_program`), and the reference
+// interprets the same list with `pcu_eval`, the device's fp32/int32 rules
+// (docs/architecture.md section 14, model::pcu_op), so the device equals the reference
+// bit for bit by construction (the ops are pure: any order of them that respects their
+// operands gives the same bits).
 #pragma once
 #include <cstdint>
 #include <string>
@@ -51,7 +53,18 @@ struct MathSegment {
   std::vector<int> inputs;  // program value ids (program inputs or earlier segments' last ops)
   int first = 0, last = 0;  // op range [first, last]
 };
+// The fewest segments for p's op order (exact). Throws CompileError naming `what` when
+// some op range fits no PCU.
 std::vector<MathSegment> split_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
+
+// The fewest segments over the orders of p's ops (any topological order computes the
+// same bits): `program` is p with its ops reordered (operands renumbered) when that
+// saves segments, else p; `segs` index its ops.
+struct MathSplit {
+  MathProgram program;
+  std::vector<MathSegment> segs;
+};
+MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
 
 // Legalisation: node `n` (a math op) becomes one node per segment, op "MathSeg",
 // iattrs["ops"] holding the segment's ops (see lower_math.cc), intermediate tensors

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <limits>
 #include <random>
@@ -215,6 +216,224 @@ TEST(MathSplit, SegmentsFitAndO3Pipelines) {
   compile_graph(g, small, o3, &s3);
   EXPECT_GT(s0.sections.size(), 1u);
   EXPECT_LT(s3.sections.size(), s0.sections.size());
+}
+
+// Independent check of a split of `q` (a reordering of `p`): the first violation, or
+// empty. q has p's operations (opcode and immediates) and last op, each op reads earlier
+// values only; segments cover the ops in order, each has 1..vin inputs (program inputs or
+// earlier segments' last ops, in the order of first read), a value made inside a segment
+// and read after it is its last op, and each fits a PCU (pcu_program).
+std::string split_error(const arch::Config& cfg, const detail::MathProgram& p, const detail::MathProgram& q,
+                        const std::vector<detail::MathSegment>& segs) {
+  using detail::SectionOp;
+  using detail::SectionPlan;
+  using detail::ValRef;
+  if (q.ninputs != p.ninputs || q.ops.size() != p.ops.size() || p.ops.empty()) return "not the program's size";
+  const int k = q.ninputs, n = int(q.ops.size());
+  auto sig = [](const SectionOp& o) {
+    std::vector<uint64_t> v{uint64_t(o.op)};
+    for (const ValRef* r : {&o.a, &o.b, &o.c})
+      v.push_back(uint64_t(r->kind) << 32 | (r->kind == ValRef::Imm ? r->imm : 0));
+    return v;
+  };
+  std::vector<std::vector<uint64_t>> sp, sq;
+  for (int j = 0; j < n; ++j) {
+    sp.push_back(sig(p.ops[size_t(j)]));
+    sq.push_back(sig(q.ops[size_t(j)]));
+  }
+  if (sp.back() != sq.back()) return "another last op";
+  std::sort(sp.begin(), sp.end());
+  std::sort(sq.begin(), sq.end());
+  if (sp != sq) return "other operations";
+  std::vector<int> last_use(size_t(k + n), -1), seg_last;
+  for (int j = 0; j < n; ++j)
+    for (const ValRef* v : {&q.ops[size_t(j)].a, &q.ops[size_t(j)].b, &q.ops[size_t(j)].c})
+      if (v->kind == ValRef::Val) {
+        if (v->id < 0 || v->id >= k + j) return fmt::format("op {} reads value {}, not an earlier one", j, v->id);
+        last_use[size_t(v->id)] = j;
+      }
+  int next = 0;
+  for (const detail::MathSegment& sg : segs) {
+    const std::string at = fmt::format("segment [{}, {}]", sg.first, sg.last);
+    if (sg.first != next || sg.last < sg.first || sg.last >= n) return at + ": not the next ops";
+    next = sg.last + 1;
+    std::vector<int> inputs;
+    for (int j = sg.first; j <= sg.last; ++j)
+      for (const ValRef* v : {&q.ops[size_t(j)].a, &q.ops[size_t(j)].b, &q.ops[size_t(j)].c})
+        if (v->kind == ValRef::Val && v->id < k + sg.first &&
+            std::find(inputs.begin(), inputs.end(), v->id) == inputs.end())
+          inputs.push_back(v->id);
+    if (inputs != sg.inputs) return at + ": other inputs";
+    if (inputs.empty() || inputs.size() > cfg.vin) return fmt::format("{}: {} inputs", at, inputs.size());
+    for (int v : inputs)
+      if (v >= k && std::find(seg_last.begin(), seg_last.end(), v - k) == seg_last.end())
+        return fmt::format("{}: reads value {}, not an earlier segment's result", at, v);
+    for (int j = sg.first; j < sg.last; ++j)
+      if (last_use[size_t(k + j)] > sg.last) return fmt::format("{}: value of op {} is read after it", at, j);
+    SectionPlan plan;
+    plan.ext_inputs.assign(inputs.size(), 0);
+    for (int j = sg.first; j <= sg.last; ++j) {
+      SectionOp o = q.ops[size_t(j)];
+      for (ValRef* v : {&o.a, &o.b, &o.c})
+        if (v->kind == ValRef::Val)
+          v->id = v->id < k + sg.first ? int(std::find(inputs.begin(), inputs.end(), v->id) - inputs.begin())
+                                       : int(inputs.size()) + v->id - k - sg.first;
+      plan.ops.push_back(o);
+    }
+    try {
+      detail::pcu_program(cfg, plan, 1, at);
+    } catch (const CompileError& e) {
+      return fmt::format("does not fit a PCU: {}", e.what());
+    }
+    seg_last.push_back(sg.last);
+  }
+  if (next != n) return "the segments do not cover the program";
+  return "";
+}
+
+// A valid split (split_error), run segment by segment with pcu_eval, passing on only
+// program inputs and segment results, gives run_program(p)'s bits on edge inputs (NaN,
+// +-inf, +-0, subnormals, extremes; all pairs for two inputs) and random ones.
+void check_split(const arch::Config& cfg, const detail::MathProgram& p, const detail::MathProgram& q,
+                 const std::vector<detail::MathSegment>& segs, const std::string& what, std::mt19937_64& rng) {
+  using detail::SectionOp;
+  using detail::ValRef;
+  const std::string err = split_error(cfg, p, q, segs);
+  ASSERT_EQ(err, "") << what;
+  const int k = q.ninputs;
+  const uint32_t edges[] = {0x7FC00000u, 0xFFC00001u, 0x7F800000u, 0xFF800000u, 0x00000000u, 0x80000000u, 0x00000001u,
+                            0x80000001u, 0x007FFFFFu, 0x807FFFFFu, 0x00800000u, 0x80800000u, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                            0x3F800000u, 0xBF800000u, 0x7E800000u, 0x02000000u, 0x3F200000u, 0x41200000u};
+  const size_t ne = std::size(edges);
+  const size_t combos = k == 1 ? ne : ne * ne;
+  for (size_t i = 0; i < combos + 20000; ++i) {
+    std::vector<uint32_t> in(static_cast<size_t>(k));
+    for (int a = 0; a < k; ++a) {
+      if (i < combos)
+        in[size_t(a)] = edges[a == 0 ? i % ne : a == 1 ? i / ne % ne : rng() % ne];
+      else if (i % 4 == 0)
+        in[size_t(a)] = uint32_t(rng());  // any bit pattern
+      else
+        in[size_t(a)] = std::bit_cast<uint32_t>(std::uniform_real_distribution<float>(-12.0f, 12.0f)(rng));
+    }
+    const uint32_t want = detail::run_program(p, in.data());
+    // Segment by segment: only program inputs and segment results cross a boundary.
+    std::map<int, uint32_t> avail;
+    for (int a = 0; a < k; ++a) avail[a] = in[size_t(a)];
+    uint32_t got = 0;
+    for (const detail::MathSegment& sg : segs) {
+      std::map<int, uint32_t> local;
+      auto get = [&](const ValRef& v) -> uint32_t {
+        if (v.kind == ValRef::Imm) return v.imm;
+        if (v.kind != ValRef::Val) return 0;
+        if (v.id >= k + sg.first) return local.at(v.id);
+        return avail.at(v.id);
+      };
+      for (int j = sg.first; j <= sg.last; ++j) {
+        const SectionOp& o = q.ops[size_t(j)];
+        local[k + j] = detail::pcu_eval(o.op, get(o.a), get(o.b), get(o.c));
+      }
+      got = avail[k + sg.last] = local.at(k + sg.last);
+    }
+    ASSERT_EQ(got, want) << what << ": inputs 0x" << std::hex << in[0] << (k > 1 ? " 0x" : "")
+                         << (k > 1 ? fmt::format("{:x}", in[1]) : "");
+  }
+}
+
+// PCUs per special function: the greedy split in the program's order (the counts of
+// docs/architecture.md before the search) and the fewest over op orders.
+struct Pieces {
+  const char* fn;
+  size_t old_tiny, old_small, tiny, small;
+};
+constexpr Pieces kPieces[] = {
+    {"exp", 9, 9, 9, 8},         {"log", 10, 9, 10, 8},   {"reciprocal", 14, 9, 13, 9},
+    {"sqrt", 11, 8, 11, 8},      {"rsqrt", 10, 8, 10, 8}, {"tanh", 20, 18, 20, 16},
+    {"sigmoid", 15, 14, 15, 13}, {"erf", 19, 17, 19, 16}, {"div", 17, 12, 16, 11},
+};
+
+TEST(MathSplit, FewestPiecesPerFunction) {
+  for (const Pieces& c : kPieces) {
+    const detail::MathProgram p = detail::function_program(c.fn);
+    for (const char* cfgname : {"tiny", "small"}) {
+      const arch::Config cfg = arch::load_config(cfgname);
+      const bool tiny = std::string(cfgname) == "tiny";
+      const size_t old = tiny ? c.old_tiny : c.old_small, now = tiny ? c.tiny : c.small;
+      const std::string what = fmt::format("{} on {}", c.fn, cfgname);
+      // In the program's order the DP finds no fewer than the greedy split did.
+      EXPECT_LE(detail::split_program(cfg, p, what).size(), old) << what;
+      const detail::MathSplit s = detail::schedule_program(cfg, p, what);
+      EXPECT_LE(s.segs.size(), old) << what;
+      EXPECT_EQ(s.segs.size(), now) << what;
+    }
+  }
+}
+
+// Every split (program order and searched order) of every function and math operator is
+// valid and bit-exact segment by segment.
+TEST(MathSplit, SplitsAreValidAndBitExact) {
+  std::vector<std::pair<std::string, detail::MathProgram>> progs;
+  for (const std::string& fn : ulp::functions()) progs.emplace_back(fn, detail::function_program(fn));
+  for (const char* op : {"Elu", "Selu", "Softplus", "Softsign", "Mean", "Pow", "Pow^0.5", "Pow^-1"}) {
+    ModelBuilder b;
+    b.input("x", {8});
+    const std::string name = op;
+    if (name == "Mean") {
+      // More inputs than a PCU has: the chain takes one new input per segment.
+      auto* mean = b.node("Mean", {"x"}, {"y"}, "n");
+      for (int i = 1; i < 7; ++i) {
+        b.input(fmt::format("x{}", i), {8});
+        mean->add_input(fmt::format("x{}", i));
+      }
+    } else if (name.starts_with("Pow^")) {
+      b.init("e", {}, {std::stof(name.substr(4))});
+      b.node("Pow", {"x", "e"}, {"y"}, "n");
+    } else if (name == "Pow") {
+      b.input("e", {8});
+      b.node("Pow", {"x", "e"}, {"y"}, "n");
+    } else
+      b.node(name, {"x"}, {"y"}, "n");
+    b.output("y");
+    const Graph g = import_onnx_bytes(b.bytes(), name + ".onnx");
+    progs.emplace_back(name, detail::math_program(g, g.nodes.at(0)));
+  }
+  std::mt19937_64 rng(seed());
+  for (const char* cfgname : {"tiny", "small"}) {
+    const arch::Config cfg = arch::load_config(cfgname);
+    for (const auto& [name, p] : progs) {
+      const std::string what = fmt::format("{} on {}", name, cfgname);
+      check_split(cfg, p, p, detail::split_program(cfg, p, what), what + " (program order)", rng);
+      const detail::MathSplit s = detail::schedule_program(cfg, p, what);
+      EXPECT_LE(s.segs.size(), detail::split_program(cfg, p, what).size()) << what;
+      check_split(cfg, p, s.program, s.segs, what + " (searched order)", rng);
+    }
+  }
+}
+
+// The check itself rejects broken splits of exp on tiny.
+TEST(MathSplit, CheckRejectsInvalidSplits) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const detail::MathProgram p = detail::function_program("exp");
+  const std::vector<detail::MathSegment> segs = detail::split_program(cfg, p, "exp");
+  ASSERT_EQ(split_error(cfg, p, p, segs), "");
+  // Two segments merged: 6 ops on a 4-stage PCU.
+  std::vector<detail::MathSegment> merged = segs;
+  const auto long_pair = std::adjacent_find(merged.begin(), merged.end(), [](const auto& a, const auto& b) {
+    return b.last - a.first + 1 > 4 && a.last - a.first + 1 > 1;
+  });
+  ASSERT_NE(long_pair, merged.end());
+  long_pair->last = std::next(long_pair)->last;
+  merged.erase(std::next(long_pair));
+  EXPECT_NE(split_error(cfg, p, p, merged), "");
+  // Ops 0 and 1 swapped: op 1 reads op 0's value before it is made.
+  detail::MathProgram q = p;
+  std::swap(q.ops[0], q.ops[1]);
+  EXPECT_NE(split_error(cfg, p, q, segs), "");
+  // A segment boundary moved so that a value escapes from the middle of a segment.
+  std::vector<detail::MathSegment> moved = segs;
+  moved[0].last += 1;
+  moved[1].first += 1;
+  EXPECT_NE(split_error(cfg, p, p, moved), "");
 }
 
 }  // namespace
