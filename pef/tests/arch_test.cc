@@ -265,7 +265,32 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
   EXPECT_EQ(units[0][2], 37u);  // acc_len
   EXPECT_EQ(units[0][3], 0x80000000u);
   EXPECT_EQ(units[0][4 + 2 * 2], uint32_t(openrdu::gen::Opcode::FMA) | (5u << 8) | (11u << 20) | (13u << 24) | (1u << 28));
-  EXPECT_EQ(units[0].size(), 4u + 2u * c.stages);
+  EXPECT_EQ(units[0].size(), c.config_words(UnitKind::Pcu));
+  EXPECT_EQ(c.config_words(UnitKind::Pcu), 13u + 2u * c.stages);
+}
+
+// The counter chain's words (4+2S+3k: min, max, stride) round-trip; all zero, encode()
+// leaves them out (older bitstreams, and every program without counters, stay short).
+TEST(Bitstream, PcuCounterChainWords) {
+  const Config c = load_config("tiny");
+  PcuConfig p;
+  p.enable = true;
+  p.stages.resize(c.stages);
+  EXPECT_EQ(p.encode(c).size(), 4u + 2u * c.stages);
+  p.ctr[0] = {-3, 100, 2};
+  p.ctr[2] = {7, -1, int32_t(0x80000000u)};
+  const std::vector<uint32_t> w = p.encode(c);
+  ASSERT_EQ(w.size(), c.config_words(UnitKind::Pcu));
+  const uint32_t cw = 4 + 2 * c.stages;
+  EXPECT_EQ(w[cw + 0], uint32_t(-3));
+  EXPECT_EQ(w[cw + 1], 100u);
+  EXPECT_EQ(w[cw + 2], 2u);
+  EXPECT_EQ(w[cw + 3], 0u);
+  EXPECT_EQ(w[cw + 6], 7u);
+  EXPECT_EQ(w[cw + 7], 0xFFFFFFFFu);
+  EXPECT_EQ(w[cw + 8], 0x80000000u);
+  const PcuConfig d = PcuConfig::decode(c, w);
+  EXPECT_EQ(d.ctr, p.ctr);
 }
 
 namespace {
