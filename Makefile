@@ -9,7 +9,7 @@
 #               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json;
 #               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json; builds small's RTL core
 #   make plasticine  turn on and build the Verilated 'plasticine' core (16x8 grid; hierarchical
-#               Verilation; hours on 2 cores, unfinished: docs/architecture.md 21), then its smoke tests
+#               Verilation; ~25 min on 2 cores: docs/architecture.md 21), its smoke tests and cycles/s
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
@@ -63,6 +63,7 @@ plasticine: configure
 	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_PLASTICINE_RTL=ON > /dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest -R '^snrun\.smoke_plasticine_' --output-on-failure
+	$(BUILD)/bin/simspeed --config plasticine --backend verilator
 
 coverage: deps
 	bash scripts/coverage.sh $(BUILD)-cov
