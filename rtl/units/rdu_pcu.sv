@@ -51,7 +51,9 @@ module rdu_pcu
   input  logic                vout_ready_i,
   output logic [LANES*32-1:0] vout_data_o,
 
-  // Scalar and control ports: unused (outputs never valid, inputs always ready).
+  // Scalar and control ports (section 4.1, scalar and control): a scalar per group in
+  // (stages with simm read it), lane 0 of every output out; a token or credit per group
+  // in, a token per finished group out.
   input  logic                sin_valid_i,
   output logic                sin_ready_o,
   input  logic [31:0]         sin_data_i,
@@ -81,6 +83,8 @@ module rdu_pcu
   logic               out_mode_q;
   logic [1:0]         reduce_q;
   logic [7:0]         chain_q;
+  logic               sin_q, sout_q, tin_q, tout_q;  // scalar in/out, control in/out
+  logic [3:0]         tok_init_q;                    // initial credits (tin)
   logic [31:0]        count_q, acc_len_q, acc_init_q;
   logic [4:0]         op_q   [STAGES];
   logic [3:0]         srca_q [STAGES];
@@ -89,6 +93,7 @@ module rdu_pcu
   logic [2:0]         dst_q  [STAGES];
   logic [3:0]         bl_q   [STAGES];
   logic [STAGES-1:0]  accf_q;
+  logic [STAGES-1:0]  simm_q;     // the stage's IMM reads the group's scalar input
   logic [31:0]        imm_q  [STAGES];
   logic [31:0]        cmin_q [NCTR];    // counter chain: min, max, stride of counter k
   logic [31:0]        cmax_q [NCTR];
@@ -105,6 +110,11 @@ module rdu_pcu
       out_mode_q <= 1'b0;
       reduce_q   <= '0;
       chain_q    <= '0;
+      sin_q      <= 1'b0;
+      sout_q     <= 1'b0;
+      tin_q      <= 1'b0;
+      tout_q     <= 1'b0;
+      tok_init_q <= '0;
       count_q    <= '0;
       acc_len_q  <= '0;
       acc_init_q <= '0;
@@ -115,6 +125,11 @@ module rdu_pcu
       out_mode_q <= cfg_data_i[12];
       reduce_q   <= cfg_data_i[15:14];
       chain_q    <= cfg_data_i[23:16];
+      sin_q      <= cfg_data_i[24];
+      sout_q     <= cfg_data_i[25];
+      tin_q      <= cfg_data_i[26];
+      tout_q     <= cfg_data_i[27];
+      tok_init_q <= cfg_data_i[31:28];
     end else if (cfg_sel && cfg_word_i == 8'd1) begin
       count_q    <= cfg_data_i;
     end else if (cfg_sel && cfg_word_i == 8'd2) begin
@@ -134,6 +149,7 @@ module rdu_pcu
         dst_q[s]  <= '0;
         bl_q[s]   <= '0;
         accf_q[s] <= 1'b0;
+        simm_q[s] <= 1'b0;
         imm_q[s]  <= '0;
       end else if (cfg_sel && cfg_word_i == 8'(4 + 2 * s)) begin
         op_q[s]   <= cfg_data_i[4:0];
@@ -143,6 +159,7 @@ module rdu_pcu
         srcc_q[s] <= cfg_data_i[23:20];
         bl_q[s]   <= cfg_data_i[27:24];
         accf_q[s] <= cfg_data_i[28];
+        simm_q[s] <= cfg_data_i[29];
       end else if (cfg_sel && cfg_word_i == 8'(5 + 2 * s)) begin
         imm_q[s]  <= cfg_data_i;
       end
@@ -176,7 +193,8 @@ module rdu_pcu
   logic [DW-1:0]     dptr_r;
   logic              started_q;    // run_i has been high for a cycle: the state registers hold
                                    // the run's values, not yet their configuration-derived start
-  logic              out_valid_q;
+  logic              vpend_q;      // the output register's vector is still to be taken
+  logic              spend_q;      // its lane 0 is still to be taken on the scalar output
   vec_t              out_q;
 
   // Drain chain: input CH is forwarded, not a firing operand.
@@ -215,6 +233,38 @@ module rdu_pcu
     assign fifo_pop[k]    = (fire && mask[k]) || (k == CH && fwd_pop);
   end
 
+  // ---------------------------------------------------------------- scalar, control in
+  // Scalar input: a FIFO like the vector inputs; with sin, a group's first firing takes
+  // one scalar, which the group's vectors carry down the pipeline (simm stages read it).
+  // Control input: every token accepted adds a credit (tok_init at the start of the
+  // run); with tin, a group's first firing takes one. Tokens are accepted while the
+  // count is below 255.
+  logic        sfifo_valid, sfifo_in_ready, grp_start;
+  logic [31:0] sfifo_data, grp_scal_q;
+  logic [7:0]  cred_q, cred_r;
+  logic        cin_take;
+  logic [$clog2(FIFO_DEPTH+1)-1:0] unused_scount;
+  rdu_fifo #(
+    .WIDTH(32),
+    .DEPTH(FIFO_DEPTH)
+  ) u_sfifo (
+    .clk_i,
+    .rst_ni,
+    .clr_i      (clr),
+    .in_valid_i (sin_valid_i && run_i),
+    .in_ready_o (sfifo_in_ready),
+    .in_data_i  (sin_data_i),
+    .out_valid_o(sfifo_valid),
+    .out_ready_i(fire && first_f && sin_q),
+    .out_data_o (sfifo_data),
+    .count_o    (unused_scount)
+  );
+  assign sin_ready_o = sfifo_in_ready && run_i;
+  assign cred_q      = started_q ? cred_r : 8'(tok_init_q);
+  assign cin_ready_o = run_i && (cred_q != 8'hFF);
+  assign cin_take    = cin_valid_i && cin_ready_o;
+  assign grp_start   = (!sin_q || sfifo_valid) && (!tin_q || cred_q != 8'd0);
+
   // ---------------------------------------------------------------- control
   // Group position of the firing at stage 0's input: first (ACC reads acc_init) and
   // last (accumulator mode: snapshot into the drain registers) of its group.
@@ -224,7 +274,7 @@ module rdu_pcu
   assign grp_end  = (pos_q == alen - 32'd1);
   assign first_f  = (pos_q == 32'd0);
   assign last_f   = grp_end || (fired_q == count_q - 32'd1);
-  assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~mask));
+  assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~mask)) && (!first_f || grp_start);
 
   // Counter chain (section 4.1): ctr_q holds the values of the next firing (counter 0:
   // lane 0's value); after each firing counter 0 steps by stride0*LANES, and a counter
@@ -255,18 +305,26 @@ module rdu_pcu
   logic [31:0]       idx_q  [STAGES];
   logic [31:0]       ctr_in [STAGES][NCTR];  // counter values of the vector entering stage s
   logic [31:0]       ctr_sq [STAGES][NCTR];
+  logic [31:0]       scal_in [STAGES];       // its group's scalar (0 without sin)
+  logic [31:0]       scal_sq [STAGES];
+  logic [31:0]       imm_eff [STAGES];       // what source IMM reads in stage s
 
   assign in_valid[0] = fire_req;
   assign in_first[0] = first_f;
   assign in_last[0]  = last_f;
   assign idx_in[0]   = fired_q;
   assign ctr_in[0]   = ctr_q;
+  assign scal_in[0]  = !sin_q ? '0 : first_f ? sfifo_data : grp_scal_q;
   for (genvar s = 1; s < STAGES; s++) begin : g_in
     assign in_valid[s] = valid_q[s-1];
     assign in_first[s] = first_q[s-1];
     assign in_last[s]  = last_q[s-1];
     assign idx_in[s]   = idx_q[s-1];
     assign ctr_in[s]   = ctr_sq[s-1];
+    assign scal_in[s]  = scal_sq[s-1];
+  end
+  for (genvar s = 0; s < STAGES; s++) begin : g_imm
+    assign imm_eff[s] = simm_q[s] ? scal_in[s] : imm_q[s];
   end
 
   // Drain sequencing (accumulator mode).
@@ -298,12 +356,23 @@ module rdu_pcu
   assign dptr_first = next_acc(DW'(STAGES - 1), accf_q);
   assign dptr_q     = started_q ? dptr_r : dptr_first;
 
-  assign out_free   = !out_valid_q || vout_ready_i;
+  // Output register: free when every part still pending is taken this cycle (the vector
+  // on vout; with sout, its lane 0 on sout) and a token for a finished group can be
+  // counted (tout: at most 255 waiting).
+  logic       tok_ev;    // a group's last output enters the output register
+  logic [7:0] tpend_q;   // tokens waiting on cout
+  assign out_free   = (!vpend_q || vout_ready_i) && (!spend_q || sout_ready_i) && !(tout_q && tpend_q == 8'hFF);
   assign fwd_active = (fwd_q != 8'd0);
   assign fwd_pop    = fwd_active && out_free && fifo_valid[CH];
   assign cand_valid = fwd_active ? fifo_valid[CH] : out_mode_q ? drain_valid_q[dptr_q] : valid_q[STAGES-1];
   assign emit       = out_free && out_mode_q && !fwd_active && drain_valid_q[dptr_q];
   assign snap_req   = {STAGES{out_mode_q}} & accf_q & in_valid & in_last;
+  // A group's last output: stream mode, the group's last firing; accumulator mode, the
+  // last acc stage's drain value, or with a drain chain the last forwarded vector.
+  assign tok_ev     = tout_q && out_free &&
+                      (!out_mode_q ? (valid_q[STAGES-1] && last_q[STAGES-1])
+                                   : chained ? (fwd_pop && fwd_q == 8'd1)
+                                             : (emit && dptr_q == last_acc(accf_q)));
 
   // Elastic pipeline: rdy[s] = stage s's register may load (it is empty or its vector
   // moves on); go[s] = the vector at stage s's input may pass (not blocked by a drain
@@ -331,8 +400,12 @@ module rdu_pcu
       started_q     <= 1'b0;
       drain_valid_q <= '0;
       dptr_r        <= '0;
-      out_valid_q   <= 1'b0;
+      vpend_q       <= 1'b0;
+      spend_q       <= 1'b0;
       fwd_q         <= '0;
+      grp_scal_q    <= '0;
+      cred_r        <= '0;
+      tpend_q       <= '0;
     end else begin
       if (fire) begin
         fired_q <= fired_q + 32'd1;
@@ -347,7 +420,16 @@ module rdu_pcu
       dptr_r <= emit ? dptr_next : dptr_q;
       if (emit && chained && dptr_q == last_acc(accf_q)) fwd_q <= chain_q;
       else if (fwd_pop)                                  fwd_q <= fwd_q - 8'd1;
-      if (out_free) out_valid_q <= cand_valid;
+      if (out_free) begin
+        vpend_q <= cand_valid;
+        spend_q <= cand_valid && sout_q;
+      end else begin
+        vpend_q <= vpend_q && !vout_ready_i;
+        spend_q <= spend_q && !sout_ready_i;
+      end
+      if (fire && first_f && sin_q) grp_scal_q <= sfifo_data;
+      cred_r  <= cred_q + 8'(cin_take) - 8'(fire && first_f && tin_q);
+      tpend_q <= tpend_q + 8'(tok_ev) - 8'(cout_valid_o && cout_ready_i);
     end
   end
 
@@ -362,7 +444,8 @@ module rdu_pcu
   end
   assign pending = valid_q & (out_mode_q ? (last_q & acc_after) : '1);
   assign done_o  = !en_q || (out_mode_q && accf_q == '0)
-                   || ((fired_q == count_q) && !(|pending) && !(|drain_valid_q) && !out_valid_q
+                   || ((fired_q == count_q) && !(|pending) && !(|drain_valid_q) && !vpend_q && !spend_q
+                       && (tpend_q == 8'd0)
                        && !fwd_active);
 
   // ---------------------------------------------------------------- pipeline
@@ -376,12 +459,14 @@ module rdu_pcu
         last_q[s]  <= 1'b0;
         idx_q[s]   <= '0;
         ctr_sq[s]  <= '{default: '0};
+        scal_sq[s] <= '0;
       end else if (rdy[s]) begin
         valid_q[s] <= pass[s];
         first_q[s] <= in_first[s];
         last_q[s]  <= in_last[s];
         idx_q[s]   <= idx_in[s];
         ctr_sq[s]  <= ctr_in[s];
+        scal_sq[s] <= scal_in[s];
       end
     end
   end
@@ -434,7 +519,7 @@ module rdu_pcu
       .srcb_i    (srcb_q),
       .srcc_i    (srcc_q),
       .dst_i     (dst_q),
-      .imm_i     (imm_q),
+      .imm_i     (imm_eff),
       .out_reg_i (out_reg_q),
       .out_mode_i(out_mode_q),
       .acc_init_i(acc_init_q),
@@ -481,18 +566,15 @@ module rdu_pcu
     end
   end
 
-  assign vout_valid_o = out_valid_q;
+  assign vout_valid_o = vpend_q;
   assign vout_data_o  = out_q;
 
-  // ---------------------------------------------------------------- scalar, control
-  assign sin_ready_o  = 1'b1;
-  assign sout_valid_o = 1'b0;
-  assign sout_data_o  = '0;
-  assign cin_ready_o  = 1'b1;
-  assign cout_valid_o = 1'b0;
-  assign cout_data_o  = '0;
+  // ---------------------------------------------------------------- scalar, control out
+  assign sout_valid_o = spend_q;
+  assign sout_data_o  = out_q[0];
+  assign cout_valid_o = (tpend_q != 8'd0);
+  assign cout_data_o  = 1'b1;
 
   logic unused_ports;
-  assign unused_ports = ^{sin_valid_i, sin_data_i, sout_ready_i, cin_valid_i, cin_data_i,
-                          cout_ready_i, first_q[STAGES-1]};
+  assign unused_ports = ^{cin_data_i, first_q[STAGES-1]};
 endmodule

@@ -51,6 +51,9 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
       if (p.out_mode || p.acc_len || p.acc_init)
         fmt::print("        acc_len={} acc_init=0x{:08x}{}\n", p.acc_len, p.acc_init,
                    p.chained() ? fmt::format(" chain={} (forwarded from input 2 after each group)", p.chain) : "");
+      if (p.sin || p.sout || p.tin || p.tout)
+        fmt::print("        scalar in={} out={}  control in={} (initial credits {}) out={}\n", int(p.sin), int(p.sout),
+                   int(p.tin), p.tok_init, int(p.tout));
       for (uint32_t k = 0; k < arch::kPcuCounters; ++k)
         if (p.ctr[k] != arch::PcuCounter{})
           fmt::print("        ctr{}: min={} max={} stride={}{}\n", k, p.ctr[k].min, p.ctr[k].max, p.ctr[k].stride,
@@ -60,7 +63,7 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
         if (st.op == gen::Opcode::NOP && !st.acc) continue;
         fmt::print("        stage {}: r{} = {} {}, {}, {}   imm=0x{:08x}{}\n", s, st.dst, gen::opcode_name(st.op),
                    src_name(st.src_a, cfg, st.bl), src_name(st.src_b, cfg, st.bl), src_name(st.src_c, cfg, st.bl),
-                   st.imm, st.acc ? "  acc" : "");
+                   st.imm, std::string(st.acc ? "  acc" : "") + (st.simm ? "  imm=scalar" : ""));
       }
       break;
     }

@@ -19,7 +19,9 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
                                             cfg.name, cfg.stages));
   std::vector<uint32_t> w(cfg.config_words(UnitKind::Pcu), 0);
   w[0] = (enable ? 1u : 0u) | (uint32_t(out_reg & 7) << 4) | (uint32_t(vin_mask & 7) << 8) |
-         (uint32_t(out_mode & 1) << 12) | (uint32_t(reduce & 3) << 14) | (uint32_t(chain) << 16);
+         (uint32_t(out_mode & 1) << 12) | (uint32_t(reduce & 3) << 14) | (uint32_t(chain) << 16) |
+         (sin ? 1u << 24 : 0u) | (sout ? 1u << 25 : 0u) | (tin ? 1u << 26 : 0u) | (tout ? 1u << 27 : 0u) |
+         (uint32_t(tok_init & 0xF) << 28);
   w[1] = count;
   w[2] = acc_len;
   w[3] = acc_init;
@@ -27,7 +29,7 @@ std::vector<uint32_t> PcuConfig::encode(const Config& cfg) const {
     const PcuStage& st = stages[s];
     w[4 + 2 * s] = (uint32_t(st.op) & 0x1F) | (uint32_t(st.src_a & 0xF) << 8) | (uint32_t(st.src_b & 0xF) << 12) |
                    (uint32_t(st.dst & 7) << 16) | (uint32_t(st.src_c & 0xF) << 20) | (uint32_t(st.bl & 0xF) << 24) |
-                   (st.acc ? 1u << 28 : 0u);
+                   (st.acc ? 1u << 28 : 0u) | (st.simm ? 1u << 29 : 0u);
     w[5 + 2 * s] = st.imm;
   }
   const uint32_t cw = 4 + 2 * cfg.stages;  // the counter chain's words
@@ -53,6 +55,11 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
   c.out_mode = bits(w[0], 12, 1);
   c.reduce = bits(w[0], 14, 2);
   c.chain = bits(w[0], 16, 8);
+  c.sin = bits(w[0], 24, 1);
+  c.sout = bits(w[0], 25, 1);
+  c.tin = bits(w[0], 26, 1);
+  c.tout = bits(w[0], 27, 1);
+  c.tok_init = bits(w[0], 28, 4);
   c.count = w[1];
   c.acc_len = w[2];
   c.acc_init = w[3];
@@ -66,6 +73,7 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
     c.stages[s].src_c = bits(sw, 20, 4);
     c.stages[s].bl = bits(sw, 24, 4);
     c.stages[s].acc = bits(sw, 28, 1);
+    c.stages[s].simm = bits(sw, 29, 1);
     c.stages[s].imm = w[5 + 2 * s];
   }
   const uint32_t cw = 4 + 2 * cfg.stages;

@@ -30,6 +30,11 @@ void Pcu::configure(std::span<const uint32_t> words) {
   fired_ = 0;
   emitted_ = 0;
   fwd_left_ = 0;
+  groups_started_ = 0;
+  grp_scal_ = 0;
+  sin_.clear();
+  sout_.clear();
+  tok_in_ = tok_out_ = 0;
   for (uint32_t k = 0; k < arch::kPcuCounters; ++k) ctr_[k] = uint32_t(c_.ctr[k].min);
   acc_.assign(cfg_.stages, Vec(cfg_.lanes, 0));
   resize_ports(3, 1);
@@ -47,6 +52,12 @@ void Pcu::step_counters() {
     }
     ctr_[k] = uint32_t(c.min);
   }
+}
+
+void Pcu::emit(Vec v) {
+  if (c_.sout) sout_.push_back(v[0]);
+  out_[0].push_back(std::move(v));
+  ++emitted_;
 }
 
 // Fixed pairwise tree: level 1 combines lanes (0,1), (2,3), ...; each further level
@@ -79,13 +90,23 @@ bool Pcu::step(Memory*) {
       in_[2].pop_front();
       if (v.size() != lanes)
         throw std::invalid_argument(fmt::format("pcu: vector on input 2 has {} words, expected {} lanes", v.size(), lanes));
-      out_[0].push_back(std::move(v));
-      ++emitted_;
+      emit(std::move(v));
+      if (fwd_left_ == 1 && c_.tout) ++tok_out_;  // the group's last output
       moved = true;
     }
     if (fwd_left_ || fired_ >= c_.count) return moved;
     for (int k = 0; k < 3; ++k)
       if ((mask >> k & 1) && in_[k].empty()) return moved;
+    const uint32_t pos = fired_ % acc_len;
+    if (pos == 0) {  // a group starts: its scalar and its credit
+      if (c_.sin && sin_.empty()) return moved;
+      if (c_.tin && uint64_t(c_.tok_init) + tok_in_ <= groups_started_) return moved;
+      if (c_.sin) {
+        grp_scal_ = sin_.front();
+        sin_.pop_front();
+      }
+      ++groups_started_;
+    }
     // Registers entering stage 0: reg[k] = vin[k] (0 when not in the mask), above 0.
     std::vector<Vec> regs(nregs, Vec(lanes, 0));
     for (int k = 0; k < 3; ++k) {
@@ -97,7 +118,6 @@ bool Pcu::step(Memory*) {
             fmt::format("pcu: vector on input {} has {} words, expected {} lanes", k, v.size(), lanes));
       if (uint32_t(k) < nregs) regs[k] = std::move(v);
     }
-    const uint32_t pos = fired_ % acc_len;
     const bool last = pos == acc_len - 1 || fired_ == c_.count - 1;
     for (size_t s = 0; s < c_.stages.size(); ++s) {
       const arch::PcuStage& st = c_.stages[s];
@@ -110,7 +130,7 @@ bool Pcu::step(Memory*) {
         }
         if (src == acc_src) return use_init ? c_.acc_init : acc_[s][lane];
         switch (static_cast<arch::Src>(src)) {
-          case arch::Src::IMM: return st.imm;
+          case arch::Src::IMM: return st.simm ? (c_.sin ? grp_scal_ : 0u) : st.imm;
           case arch::Src::LANE: return fired_ * lanes + lane;
           case arch::Src::CTR0: return ctr_[0] + uint32_t(c_.ctr[0].stride) * lane;
           case arch::Src::CTR1: return ctr_[1];
@@ -126,17 +146,17 @@ bool Pcu::step(Memory*) {
       if (writes(st.op) && st.dst < nregs) regs[st.dst] = std::move(r);
     }
     if (c_.out_mode == 0) {
-      out_[0].push_back(reduce(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0)));
-      ++emitted_;
+      emit(reduce(c_.out_reg < nregs ? regs[c_.out_reg] : Vec(lanes, 0)));
+      if (last && c_.tout) ++tok_out_;
     } else if (last) {
       bool any = false;
       for (size_t s = 0; s < c_.stages.size(); ++s)
         if (c_.stages[s].acc) {
-          out_[0].push_back(reduce(acc_[s]));
-          ++emitted_;
+          emit(reduce(acc_[s]));
           any = true;
         }
       if (any) fwd_left_ = c_.chained() ? c_.chain : 0;
+      if (any && !c_.chained() && c_.tout) ++tok_out_;
     }
     ++fired_;
     step_counters();

@@ -131,12 +131,22 @@ uint64_t expected_outputs(const PcuConfig& pc) {
   return groups(pc) * (n_acc + (pc.chained() ? pc.chain : 0));
 }
 
+// Tokens on the control output of a program that gets all its inputs: one per group
+// with outputs (tout).
+uint64_t expected_tokens(const PcuConfig& pc) {
+  if (!pc.enable || !pc.tout || expected_outputs(pc) == 0) return 0;
+  return groups(pc);
+}
+
 // Stimulus and checks of one run: the same input vectors to the RTL and the model.
 struct RunSpec {
   std::vector<std::deque<Vec>> inputs{3};
   double valid_prob = 1.0;  // per input, per cycle while it has data
   double ready_prob = 1.0;  // output ready
   uint64_t abort_after = 0;  // 0: run to completion; else drop run_i after this many cycles
+  std::deque<uint32_t> scalars;  // scalar input
+  uint64_t tokens = 0;           // tokens offered on the control input
+  double side_prob = 1.0;        // scalar/token valid and scalar/control output ready, per cycle
 };
 
 struct RunResult {
@@ -144,6 +154,8 @@ struct RunResult {
   std::vector<uint64_t> out_cycle;  // cycles since run_i rose
   uint64_t done_cycle = 0;          // first cycle done_o was seen high during the run
   bool done = false;
+  std::vector<uint32_t> sout;       // scalar output
+  uint64_t tokens = 0;              // tokens taken from the control output
 };
 
 // Runs the DUT. Checks every cycle that done_o == (disabled || all outputs emitted).
@@ -152,8 +164,10 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
   auto& top = dut.top();
   RunResult r;
   const uint64_t expected = expected_outputs(pc);
+  const uint64_t want_sout = pc.sout ? expected : 0, want_tok = expected_tokens(pc);
   top.run_i = 1;
   top.vout_ready_i = 0;
+  bool s_presenting = false, c_presenting = false;
   bool presenting[3] = {false, false, false};
   uint64_t idle = 0, t = 0;
   const uint64_t limit = 4000 + 10 * expected;  // long drain chains: up to 255 outputs more per group
@@ -165,13 +179,24 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
       dut.set_vin(k, presenting[k], presenting[k] ? spec.inputs[k].front() : Vec(tiny().lanes, 0));
     }
     top.vout_ready_i = u(rng) < spec.ready_prob;
+    if (!s_presenting) s_presenting = !spec.scalars.empty() && u(rng) < spec.side_prob;
+    top.sin_valid_i = s_presenting;
+    top.sin_data_i = s_presenting ? spec.scalars.front() : 0xDEADBEEFu;
+    if (!c_presenting) c_presenting = spec.tokens > 0 && u(rng) < spec.side_prob;
+    top.cin_valid_i = c_presenting;
+    top.cin_data_i = 1;
+    top.sout_ready_i = u(rng) < spec.side_prob;
+    top.cout_ready_i = u(rng) < spec.side_prob;
     top.clk_i = 0;
     top.eval();
-    // done_o is exactly "disabled or every output emitted" (no early or late done).
-    const bool want_done = !pc.enable || r.out.size() == expected;
+    // done_o is exactly "disabled or every output emitted" (no early or late done):
+    // vectors, scalars (sout) and tokens (tout).
+    const bool want_done =
+        !pc.enable || (r.out.size() == expected && r.sout.size() == want_sout && r.tokens == want_tok);
     if (bool(top.done_o) != want_done) {
       ADD_FAILURE() << what << ": cycle " << t << ": done_o " << int(top.done_o) << " after " << r.out.size()
-                    << " of " << expected << " outputs";
+                    << " of " << expected << " outputs, " << r.sout.size() << " of " << want_sout << " scalars, "
+                    << r.tokens << " of " << want_tok << " tokens";
       break;
     }
     if (top.done_o && !r.done) {
@@ -191,6 +216,24 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
       r.out_cycle.push_back(t);
       moved = true;
     }
+    if (s_presenting && top.sin_ready_o) {
+      spec.scalars.pop_front();
+      s_presenting = false;
+      moved = true;
+    }
+    if (c_presenting && top.cin_ready_o) {
+      --spec.tokens;
+      c_presenting = false;
+      moved = true;
+    }
+    if (top.sout_valid_o && top.sout_ready_i) {
+      r.sout.push_back(top.sout_data_o);
+      moved = true;
+    }
+    if (top.cout_valid_o && top.cout_ready_i) {
+      ++r.tokens;
+      moved = true;
+    }
     dut.tick();
     idle = moved ? 0 : idle + 1;
     // Finished: the expected outputs came and nothing moved for a while (catches extras).
@@ -202,6 +245,10 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
   top.run_i = 0;
   for (int k = 0; k < 3; ++k) dut.set_vin(k, false, {});
   top.vout_ready_i = 0;
+  top.sin_valid_i = 0;
+  top.cin_valid_i = 0;
+  top.sout_ready_i = 0;
+  top.cout_ready_i = 0;
   dut.tick();
   dut.tick();
   if (!spec.abort_after) {
@@ -211,12 +258,23 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
 }
 
 // The model's output for the same inputs (all of them; the model consumes what it may).
-std::vector<Vec> model_run(const PcuConfig& pc, const RunSpec& spec) {
+// side: the model's scalar outputs and tokens, when wanted.
+struct ModelSide {
+  std::vector<uint32_t> sout;
+  uint64_t tokens = 0;
+};
+std::vector<Vec> model_run(const PcuConfig& pc, const RunSpec& spec, ModelSide* side = nullptr) {
   openrdu::model::Pcu m(tiny());
   m.configure(pc.encode(tiny()));
   for (int k = 0; k < 3; ++k)
     for (const Vec& v : spec.inputs[k]) m.push(k, v);
+  for (uint32_t v : spec.scalars) m.push_scalar(v);
+  m.push_tokens(spec.tokens);
   m.step(nullptr);
+  if (side) {
+    side->sout.assign(m.scalar_output().begin(), m.scalar_output().end());
+    side->tokens = m.tokens_out();
+  }
   return {m.output(0).begin(), m.output(0).end()};
 }
 
@@ -294,8 +352,15 @@ class Stim {
         ct.max = ct.min + int32_t(below(5 * std::max(step, 1u) + 1)) - 2;
       }
     }
+    // Scalar and control ports.
+    c.sin = below(4) == 0;
+    c.sout = below(4) == 0;
+    c.tin = below(4) == 0;
+    c.tout = below(4) == 0;
+    c.tok_init = below(3) == 0 ? uint8_t(below(16)) : 0;
     c.stages.resize(tiny().stages);
     for (PcuStage& s : c.stages) {
+      s.simm = below(4) == 0;
       s.acc = below(2);
       s.bl = below(16);
       // Sometimes an opcode outside the ISA (a NOP for RTL and model).
@@ -331,6 +396,20 @@ class Stim {
     }
     s.valid_prob = below(3) == 0 ? 1.0 : 0.3 + 0.7 * unit();
     s.ready_prob = below(3) == 0 ? 1.0 : 0.2 + 0.8 * unit();
+    // Scalars: one per group, sometimes short (stall) or extra (left over); tokens: the
+    // groups beyond the initial credits, sometimes short or extra.
+    const uint64_t g = groups(c);
+    if (c.sin || below(8) == 0) {
+      const uint32_t r = below(10);
+      const uint64_t n = r == 0 ? g + below(4) : r == 1 ? below(uint32_t(g) + 1) : g;
+      for (uint64_t i = 0; i < n; ++i) s.scalars.push_back(value());
+    }
+    const uint64_t need = g > c.tok_init ? g - c.tok_init : 0;
+    if (c.tin || below(8) == 0) {
+      const uint32_t r = below(10);
+      s.tokens = r == 0 ? need + below(4) : r == 1 ? below(uint32_t(need) + 1) : need;
+    }
+    s.side_prob = below(3) == 0 ? 1.0 : 0.3 + 0.7 * unit();
     return s;
   }
 };
@@ -341,7 +420,7 @@ TEST(Pcu, RandomVsModel) {
   Stim st(seed);
   Dut dut;
   uint64_t vectors = 0, acc_mode_cases = 0, acc_mode_outputs = 0, reduce_cases = 0, breg_acc_cases = 0,
-           chain_cases = 0, counter_cases = 0;
+           chain_cases = 0, counter_cases = 0, side_cases = 0;
   constexpr int kCases = 5000;  // two runs each: 10,000 random runs
   for (int n = 0; n < kCases; ++n) {
     // Sometimes only a prefix of the words is written: cfg_clear must have zeroed the rest.
@@ -358,20 +437,30 @@ TEST(Pcu, RandomVsModel) {
     RunSpec first = st.spec(pc);
     const bool abort = st.below(4) == 0;
     if (abort) first.abort_after = 1 + st.below(25);
-    const std::vector<Vec> want1 = model_run(pc, first);
+    ModelSide side1, side2;
+    const std::vector<Vec> want1 = model_run(pc, first, &side1);
     RunResult r1 = run(dut, pc, first, st.rng, what + " run 1");
     if (abort) {
       // A prefix of the model's outputs.
       ASSERT_LE(r1.out.size(), want1.size()) << what;
       compare(r1.out, std::vector<Vec>(want1.begin(), want1.begin() + r1.out.size()), r1, what + " run 1");
+      ASSERT_LE(r1.sout.size(), side1.sout.size()) << what;
+      EXPECT_TRUE(std::equal(r1.sout.begin(), r1.sout.end(), side1.sout.begin())) << what << " run 1: scalar outputs";
+      EXPECT_LE(r1.tokens, side1.tokens) << what << " run 1: tokens";
     } else {
       compare(r1.out, want1, r1, what + " run 1");
+      EXPECT_EQ(r1.sout, side1.sout) << what << " run 1: scalar outputs";
+      EXPECT_EQ(r1.tokens, side1.tokens) << what << " run 1: tokens";
     }
     // Second run with the same configuration: starts clean (index, FIFOs, pipeline).
     RunSpec second = st.spec(pc);
-    const std::vector<Vec> want2 = model_run(pc, second);
+    const std::vector<Vec> want2 = model_run(pc, second, &side2);
     RunResult r2 = run(dut, pc, second, st.rng, what + " run 2");
     compare(r2.out, want2, r2, what + " run 2");
+    EXPECT_EQ(r2.sout, side2.sout) << what << " run 2: scalar outputs";
+    EXPECT_EQ(r2.tokens, side2.tokens) << what << " run 2: tokens";
+    side_cases += pc.enable && (pc.sin || pc.tin || pc.sout || pc.tout) && expected_outputs(pc) > 0 &&
+                  !r2.out.empty();
     vectors += r1.out.size() + r2.out.size();
     acc_mode_cases += pc.enable && pc.out_mode;
     if (pc.enable && pc.out_mode) acc_mode_outputs += r1.out.size() + r2.out.size();
@@ -396,9 +485,11 @@ TEST(Pcu, RandomVsModel) {
               (unsigned long long)vectors, (unsigned long long)dut.cycle());
   std::printf(
       "enabled cases: %llu accumulator mode (%llu outputs), %llu with a reduction, %llu reading BREG/ACC, "
-      "%llu forwarding a drain chain, %llu reading counters of a counter chain\n",
+      "%llu forwarding a drain chain, %llu reading counters of a counter chain, %llu using scalar/control ports\n",
       (unsigned long long)acc_mode_cases, (unsigned long long)acc_mode_outputs, (unsigned long long)reduce_cases,
-      (unsigned long long)breg_acc_cases, (unsigned long long)chain_cases, (unsigned long long)counter_cases);
+      (unsigned long long)breg_acc_cases, (unsigned long long)chain_cases, (unsigned long long)counter_cases,
+      (unsigned long long)side_cases);
+  EXPECT_GT(side_cases, uint64_t(kCases / 10)) << "too few scalar/control cases exercised";
   EXPECT_GT(chain_cases, uint64_t(kCases / 20)) << "too few drain-chain cases exercised";
   EXPECT_GT(counter_cases, uint64_t(kCases / 10)) << "too few counter-chain cases exercised";
 }
@@ -998,4 +1089,81 @@ TEST(Pcu, ConfigWrittenJustBeforeRun) {
   }
   EXPECT_EQ(r.out, want);
   EXPECT_EQ(model_run(pc, sp), want);
+}
+
+// Scalar input and output: each group of 3 firings takes one scalar (sin), which stage 0
+// reads as its immediate (simm) to scale the group's vectors; sout gives lane 0 of every
+// output. Against host arithmetic, with gaps on every port.
+TEST(Pcu, ScalarInputScalesEachGroup) {
+  std::mt19937_64 rng(10);
+  Dut dut;
+  PcuConfig pc = one_stage(Opcode::FMUL, 0, uint8_t(Src::IMM), 1, bits(99.0f), 0b001, 12);
+  pc.acc_len = 3;
+  pc.sin = pc.sout = true;
+  pc.stages[0].simm = true;
+  dut.configure(pc.encode(tiny()));
+  RunSpec sp;
+  std::vector<Vec> want;
+  std::vector<uint32_t> want_s;
+  std::uniform_real_distribution<float> d(-10, 10);
+  for (int g = 0; g < 4; ++g) {
+    const float k = d(rng);
+    sp.scalars.push_back(bits(k));
+    for (int i = 0; i < 3; ++i) {
+      Vec v(4), w(4);
+      for (int l = 0; l < 4; ++l) {
+        const float x = d(rng);
+        v[l] = bits(x);
+        w[l] = bits(x * k);
+      }
+      sp.inputs[0].push_back(v);
+      want.push_back(w);
+      want_s.push_back(w[0]);
+    }
+  }
+  sp.valid_prob = 0.7, sp.ready_prob = 0.6, sp.side_prob = 0.5;
+  const RunResult r = run(dut, pc, sp, rng, "scalar scale");
+  EXPECT_EQ(r.out, want);
+  EXPECT_EQ(r.sout, want_s);
+  ModelSide side;
+  EXPECT_EQ(model_run(pc, sp, &side), want);
+  EXPECT_EQ(side.sout, want_s);
+}
+
+// Control input and output: a group needs a credit (tok_init 1, then one per token in);
+// with one token for four groups the PCU runs two groups and waits, done_o low, having
+// sent a token per finished group (tout). Accumulator mode: a sum per group.
+TEST(Pcu, TokensGateGroups) {
+  std::mt19937_64 rng(11);
+  Dut dut;
+  PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b001;
+  pc.count = 8;
+  pc.acc_len = 2;
+  pc.out_mode = 1;
+  pc.tin = pc.tout = true;
+  pc.tok_init = 1;
+  pc.stages.resize(tiny().stages);
+  pc.stages[0] = {Opcode::IADD, 0, uint8_t(Src::ACC), 0, 0};
+  pc.stages[0].acc = true;
+  dut.configure(pc.encode(tiny()));
+  RunSpec sp;
+  for (uint32_t i = 0; i < 8; ++i) sp.inputs[0].push_back(Vec(4, i + 1));
+  sp.tokens = 1;
+  sp.side_prob = 0.5;
+  const RunResult r = run(dut, pc, sp, rng, "tokens");
+  // Two groups: 1+2 and 3+4 in every lane; the other two wait for credits.
+  EXPECT_EQ(r.out, (std::vector<Vec>{Vec(4, 3), Vec(4, 7)}));
+  EXPECT_EQ(r.tokens, 2u);
+  EXPECT_FALSE(r.done);
+  ModelSide side;
+  EXPECT_EQ(model_run(pc, sp, &side), r.out);
+  EXPECT_EQ(side.tokens, 2u);
+  // Enough tokens: all four groups, four tokens out, done.
+  sp.tokens = 3;
+  const RunResult r2 = run(dut, pc, sp, rng, "tokens 2");
+  EXPECT_EQ(r2.out, (std::vector<Vec>{Vec(4, 3), Vec(4, 7), Vec(4, 11), Vec(4, 15)}));
+  EXPECT_EQ(r2.tokens, 4u);
+  EXPECT_TRUE(r2.done);
 }

@@ -38,6 +38,7 @@ struct PcuStage {
   uint8_t src_c = 0;  // third operand (FMA, SEL); word bits 23:20, 0 = REG0
   uint8_t bl = 0;     // broadcast lane of sources BREG0..BREG3; word bits 27:24
   bool acc = false;   // the result is also written to the stage's accumulator; bit 28
+  bool simm = false;  // source IMM reads the group's scalar input (PcuConfig::sin); bit 29
 };
 
 // One counter of a PCU's counter chain (docs/architecture.md 4.1): it starts at min and
@@ -62,6 +63,13 @@ struct PcuConfig {
   // then not a firing operand. Ignored in stream mode. Word 0 bits 23:16.
   uint8_t chain = 0;
   bool chained() const { return out_mode == 1 && chain != 0; }
+  // Scalar and control ports (word 0 bits 24..31). sin: each group (acc_len firings)
+  // takes one scalar at its first firing, read by the simm stages. sout: lane 0 of
+  // every output vector also goes out on the scalar port. tin: each group needs a credit
+  // (tok_init at the start, +1 per token received). tout: a token after each group's
+  // last output.
+  bool sin = false, sout = false, tin = false, tout = false;
+  uint8_t tok_init = 0;  // 0..15
   std::vector<PcuStage> stages;  // exactly cfg.stages entries after decode
   // Counter chain, counter 0 innermost: words 4+2*STAGES+3k .. +2 (min, max, stride).
   // encode() leaves the 9 words out when all are zero (absent words configure as 0).

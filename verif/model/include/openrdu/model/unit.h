@@ -44,6 +44,12 @@ class Unit {
   void push(int port, Vec v) { in_.at(port).push_back(std::move(v)); }
   std::deque<Vec>& output(int port) { return out_.at(port); }
   const std::deque<Vec>& input(int port) const { return in_.at(port); }
+  // Scalar and control ports (the PCU's, docs/architecture.md 4.1): scalars in order,
+  // tokens counted (every token is alike).
+  void push_scalar(uint32_t v) { sin_.push_back(v); }
+  void push_tokens(uint64_t n) { tok_in_ += n; }
+  std::deque<uint32_t>& scalar_output() { return sout_; }
+  uint64_t tokens_out() const { return tok_out_; }
   // Do what the inputs allow; true when anything moved. mem may be null for units
   // without a memory port.
   virtual bool step(Memory* mem) = 0;
@@ -59,6 +65,8 @@ class Unit {
   const arch::Config& cfg_;
   std::vector<std::deque<Vec>> in_;
   std::vector<std::deque<Vec>> out_;
+  std::deque<uint32_t> sin_, sout_;
+  uint64_t tok_in_ = 0, tok_out_ = 0;
 };
 
 // IEEE-754 binary32 operations exactly as the RTL computes them: round to nearest

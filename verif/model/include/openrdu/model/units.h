@@ -25,6 +25,9 @@ class Pcu : public Unit {
   // Counter chain: the values of the next firing (counter 0: lane 0's value).
   std::array<uint32_t, arch::kPcuCounters> ctr_{};
   void step_counters();
+  uint64_t groups_started_ = 0;  // groups whose first firing happened (tin: credits used)
+  uint32_t grp_scal_ = 0;        // the current group's scalar input (sin)
+  void emit(Vec v);              // an output vector (and with sout its lane 0)
 };
 
 class Pmu : public Unit {
