@@ -30,6 +30,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <unordered_map>
@@ -767,7 +768,30 @@ MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const 
   // Bounded (about a second) so no program compiles slowly: the special functions and
   // math operators need at most about 7,000 states (tanh on small, 0.2 s), and past the
   // bound the program's order stays.
-  const auto order = search_order(cfg, p, 50000);
+  // The order found depends only on the program and the PCU's shape: remembered, so a
+  // model with many equal math nodes (a GELU per layer) searches once per program.
+  std::string key = fmt::format("{}/{}/{}/{}:", cfg.stages, cfg.regs, cfg.vin, p.ninputs);
+  for (const SectionOp& o : p.ops) {
+    key += fmt::format("{},", int(o.op));
+    for (const ValRef* v : {&o.a, &o.b, &o.c}) key += fmt::format("{}.{}.{},", int(v->kind), v->id, v->imm);
+  }
+  static std::mutex mu;
+  static std::map<std::string, std::optional<std::vector<int>>> memo;
+  std::optional<std::vector<int>> order;
+  bool cached = false;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = memo.find(key);
+    if (it != memo.end()) {
+      order = it->second;
+      cached = true;
+    }
+  }
+  if (!cached) {
+    order = search_order(cfg, p, 50000);
+    std::lock_guard<std::mutex> lock(mu);
+    memo.emplace(key, order);
+  }
   if (!order) return r;
   MathProgram q = permute_program(p, *order);
   auto segs = split_program(cfg, q, what);

@@ -3,9 +3,9 @@
 // configure(): reads CFG_LEN/4 words at CFG_ADDR and checks them with
 // arch::parse_bitstream, the same checks in the same order as the RTL configuration
 // controller, so a bad stream gives the same ERR_STATUS code and unit.
-// run(): traces the vector routes through the switches, then moves vectors from unit
-// outputs to the unit inputs they reach (a copy per destination on fan-out) and steps
-// every unit until nothing moves. Since the units are deterministic dataflow (each
+// run(): traces the vector, scalar and control routes through the switches, then moves
+// vectors, scalars and tokens from unit outputs to the unit inputs they reach (a copy per
+// destination on fan-out) and steps every unit until nothing moves. Since the units are deterministic dataflow (each
 // consumes its inputs in order), the values stored to DRAM are those of the RTL.
 //
 // Decisions (documented for docs/architecture.md):
@@ -92,8 +92,9 @@ CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
   return res;
 }
 
-std::vector<std::vector<Core::Source>> Core::trace_vector_routes() const {
+std::vector<std::vector<Core::Source>> Core::trace_routes(uint32_t net) const {
   const uint32_t nsw = cfg_.num_switch();
+  const char* const nname = net == arch::kVectorNet ? "vector" : net == arch::kScalarNet ? "scalar" : "control";
   // Unit attached to switch s, or kNoSource.
   auto attached = [&](uint32_t r, uint32_t c) -> uint32_t {
     if (r < cfg_.rows && c < cfg_.cols) return cfg_.slot_id(r, c);
@@ -102,14 +103,16 @@ std::vector<std::vector<Core::Source>> Core::trace_vector_routes() const {
   };
   auto num_vout = [&](uint32_t id) -> int {
     if (id == kNoSource) return 0;
+    if (net != arch::kVectorNet) return 1;
     return cfg_.unit_kind(id) == arch::UnitKind::Agcu ? 2 : 1;
   };
   auto num_vin = [&](uint32_t id) -> int {
     if (id == kNoSource) return 0;
+    if (net != arch::kVectorNet) return 1;
     return cfg_.unit_kind(id) == arch::UnitKind::Pcu ? 3 : 1;
   };
   auto sel = [&](uint32_t r, uint32_t c, uint32_t o) -> uint32_t {
-    const uint32_t w = words_[cfg_.switch_id(r, c)][arch::kVectorNet];
+    const uint32_t w = words_[cfg_.switch_id(r, c)][net];
     return (w >> (4 * o)) & 0xF;
   };
 
@@ -125,24 +128,24 @@ std::vector<std::vector<Core::Source>> Core::trace_vector_routes() const {
         for (uint32_t hops = 0;; ++hops) {
           const uint32_t swid = cfg_.switch_id(cr, cc);
           if (hops > nsw)
-            throw RouteError(swid, fmt::format("vector route to {} input {} loops through {}", cfg_.unit_name(unit), p,
+            throw RouteError(swid, fmt::format("{} route to {} input {} loops through {}", nname, cfg_.unit_name(unit), p,
                                                cfg_.unit_name(swid)));
           const uint32_t s = sel(cr, cc, o);
           if (s == 0) {
             if (hops > 0)
-              throw RouteError(swid, fmt::format("vector route to {} input {}: {} output {} is unused", cfg_.unit_name(unit),
+              throw RouteError(swid, fmt::format("{} route to {} input {}: {} output {} is unused", nname, cfg_.unit_name(unit),
                                                  p, cfg_.unit_name(swid), o));
             break;  // input not connected
           }
           const uint32_t i = s - 1;
           if (i >= arch::kSwitchInputs)
-            throw RouteError(swid, fmt::format("{} vector output {} has select {} (inputs are 0..5)", cfg_.unit_name(swid),
+            throw RouteError(swid, fmt::format("{} {} output {} has select {} (inputs are 0..5)", cfg_.unit_name(swid), nname,
                                                o, s));
           if (i >= arch::kLocal0) {
             const uint32_t src = attached(cr, cc);
             const int port = int(i - arch::kLocal0);
             if (port >= num_vout(src))
-              throw RouteError(swid, fmt::format("{} vector output {} selects local input {}, which {}", cfg_.unit_name(swid),
+              throw RouteError(swid, fmt::format("{} {} output {} selects local input {}, which {}", cfg_.unit_name(swid), nname,
                                                  o, i,
                                                  src == kNoSource ? std::string("has no unit")
                                                                   : "is absent on " + cfg_.unit_name(src)));
@@ -153,8 +156,8 @@ std::vector<std::vector<Core::Source>> Core::trace_vector_routes() const {
           const bool edge = (i == arch::kNorth && cr == 0) || (i == arch::kEast && cc == cfg_.cols) ||
                             (i == arch::kSouth && cr == cfg_.rows) || (i == arch::kWest && cc == 0);
           if (edge)
-            throw RouteError(swid, fmt::format("{} vector output {} selects input {} ({}), at the grid edge",
-                                               cfg_.unit_name(swid), o, i, kDirName[i]));
+            throw RouteError(swid, fmt::format("{} {} output {} selects input {} ({}), at the grid edge",
+                                               cfg_.unit_name(swid), nname, o, i, kDirName[i]));
           if (i == arch::kNorth) --cr;
           else if (i == arch::kEast) ++cc;
           else if (i == arch::kSouth) ++cr;
@@ -174,9 +177,11 @@ CoreResult Core::run(Memory& mem) {
     res.message = "run: the core is not configured";
     return res;
   }
-  std::vector<std::vector<Source>> routes;
+  std::vector<std::vector<Source>> routes, sroutes, croutes;
   try {
-    routes = trace_vector_routes();
+    routes = trace_routes(arch::kVectorNet);
+    sroutes = trace_routes(arch::kScalarNet);
+    croutes = trace_routes(arch::kControlNet);
   } catch (const RouteError& e) {
     res.ok = false;
     res.unit = e.unit;
@@ -193,6 +198,13 @@ CoreResult Core::run(Memory& mem) {
   for (uint32_t id = 0; id < cfg_.num_units(); ++id)
     for (size_t p = 0; p < routes[id].size(); ++p)
       if (routes[id][p].unit != kNoSource) consumers[routes[id][p].unit][routes[id][p].port].push_back({id, int(p)});
+  // Scalar and control networks: the units fed by each unit's (single) output.
+  std::vector<std::vector<uint32_t>> s_consumers(cfg_.num_units()), c_consumers(cfg_.num_units());
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!sroutes[id].empty() && sroutes[id][0].unit != kNoSource) s_consumers[sroutes[id][0].unit].push_back(id);
+    if (!croutes[id].empty() && croutes[id][0].unit != kNoSource) c_consumers[croutes[id][0].unit].push_back(id);
+  }
+  std::vector<uint64_t> tok_sent(cfg_.num_units(), 0);  // tokens of each unit delivered
 
   uint32_t cur = kNoUnit;
   try {
@@ -215,6 +227,21 @@ CoreResult Core::run(Memory& mem) {
             }
             out.pop_front();
           }
+          progress = true;
+        }
+        // Scalars and tokens (a copy to every consumer; unrouted ones stay, as in the RTL
+        // where the output waits for the network).
+        auto& sout = units_[id]->scalar_output();
+        if (!sout.empty() && !s_consumers[id].empty()) {
+          for (uint32_t d : s_consumers[id])
+            for (uint32_t v : sout) units_[d]->push_scalar(v);
+          sout.clear();
+          progress = true;
+        }
+        const uint64_t tok = units_[id]->tokens_out();
+        if (tok > tok_sent[id] && !c_consumers[id].empty()) {
+          for (uint32_t d : c_consumers[id]) units_[d]->push_tokens(tok - tok_sent[id]);
+          tok_sent[id] = tok;
           progress = true;
         }
       }
@@ -247,8 +274,10 @@ CoreResult Core::run(Memory& mem) {
     // the RTL, where an output waits for the network): an unrouted output that holds data
     // keeps its unit from finishing.
     bool drained = true;
-    if (units_[id])
+    if (units_[id]) {
       for (int q = 0; q < units_[id]->num_vout(); ++q) drained &= units_[id]->output(q).empty();
+      drained &= units_[id]->scalar_output().empty() && units_[id]->tokens_out() == tok_sent[id];
+    }
     if (!units_[id] || (units_[id]->done() && drained)) continue;
     std::string waits;
     for (int p = 0; p < units_[id]->num_vin(); ++p)
@@ -256,6 +285,11 @@ CoreResult Core::run(Memory& mem) {
     for (int q = 0; q < units_[id]->num_vout(); ++q)
       waits += fmt::format(", output {} holds {}{}", q, units_[id]->output(q).size(),
                            consumers[id][q].empty() ? " (not routed)" : "");
+    if (!units_[id]->scalar_output().empty())
+      waits += fmt::format(", scalar output holds {}{}", units_[id]->scalar_output().size(),
+                           s_consumers[id].empty() ? " (not routed)" : "");
+    if (units_[id]->tokens_out() != tok_sent[id])
+      waits += fmt::format(", {} tokens not sent (control output not routed)", units_[id]->tokens_out() - tok_sent[id]);
     res.ok = false;
     res.code = arch::ErrorCode::ABORTED;
     res.unit = id;

@@ -159,6 +159,10 @@ void Program::sel(uint32_t r, uint32_t c, uint32_t o, uint32_t i) {
   sw_[r * (cfg_.cols + 1) + c].sel[arch::kVectorNet][o] = uint8_t(1 + i);
 }
 
+void Program::sel_net(uint32_t net, uint32_t r, uint32_t c, uint32_t o, uint32_t i) {
+  sw_[r * (cfg_.cols + 1) + c].sel[net][o] = uint8_t(1 + i);
+}
+
 void Program::attach(uint32_t unit, uint32_t& r, uint32_t& c) const {
   if (unit < cfg_.num_slots()) {
     r = unit / cfg_.cols;

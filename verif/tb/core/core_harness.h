@@ -85,6 +85,8 @@ class Program {
   arch::UnitWords words;  // PCU/PMU/AGCU words by id (switches added by bitstream())
   // Select of switch (r,c) vector output o = input i.
   void sel(uint32_t r, uint32_t c, uint32_t o, uint32_t i);
+  // The same on the scalar or control network (arch::kScalarNet, kControlNet).
+  void sel_net(uint32_t net, uint32_t r, uint32_t c, uint32_t o, uint32_t i);
   // Route (unit src output sp) -> (unit dst input dp) over free vector links (BFS,
   // shortest); false when no free path exists.
   bool route(uint32_t src, int sp, uint32_t dst, int dp);

@@ -432,6 +432,79 @@ TEST_F(CoreTest, DrainChainOuterProduct) {
   }
 }
 
+// Scalar and control networks: PCU0 takes each row's max (accumulator mode, reduce max)
+// and sends it on its scalar output to PCU3, which subtracts it from the row (sin, simm:
+// the shift of a softmax); PCU3 sends a token per finished row back to PCU0, whose rows
+// need a credit each (tin, tok_init 2: PCU0 runs at most two rows ahead). Both loads read
+// X; AGCU0 stores the row maxima, AGCU1 the shifted rows. RTL, model and host agree; a
+// broken token route would stall PCU0 after two rows (no run interrupt, model deadlock).
+TEST_F(CoreTest, ScalarAndControlRoutes) {
+  constexpr uint32_t X = 0x1000, YM = 0x6000, Y = 0x8000;
+  std::mt19937 rng(uint32_t(seed) + 7);
+  std::uniform_real_distribution<float> dist(-50.f, 50.f);
+  for (int prog = 0; prog < 12; ++prog) {
+    const uint32_t R = 1 + rng() % 8, nv = 1 + rng() % 5;  // rows of nv vectors
+    TestDram init(cfg.dram_bytes);
+    std::vector<float> x(4 * R * nv);
+    for (uint32_t i = 0; i < x.size(); ++i) init.set(X + 4 * i, f2u(x[i] = dist(rng)));
+    Program p(cfg);
+    arch::AgcuConfig a0, a1;
+    a0.ld[0] = stream(X, 4 * R * nv);
+    a0.st = stream(YM, 4 * R);
+    a1.ld[0] = stream(X, 4 * R * nv);
+    a1.st = stream(Y, 4 * R * nv);
+    p.words[kAgcu0] = a0.encode();
+    p.words[kAgcu1] = a1.encode();
+    arch::PcuStage mx = stage(Opcode::FMAX, 0, uint8_t(arch::Src::ACC), 0);
+    mx.acc = true;
+    arch::PcuConfig pm = pcu(cfg, 0b001, R * nv, {mx});
+    pm.out_mode = 1;
+    pm.reduce = 2;
+    pm.acc_len = nv;
+    pm.acc_init = f2u(-INFINITY);
+    pm.sout = true;
+    pm.tin = true;
+    pm.tok_init = 2;
+    arch::PcuStage sub = stage(Opcode::FSUB, 0, uint8_t(arch::Src::IMM), 0);
+    sub.simm = true;
+    arch::PcuConfig ps = pcu(cfg, 0b001, R * nv, {sub});
+    ps.acc_len = nv;
+    ps.sin = true;
+    ps.tout = true;
+    p.words[kPcu0] = pm.encode(cfg);
+    p.words[kPcu3] = ps.encode(cfg);
+    // Vectors: AGCU0 ld -> PCU0 in0; AGCU1 ld -> PCU3 in0; PCU0 -> AGCU0 st; PCU3 -> AGCU1 st.
+    p.sel(2, 0, N, L0);
+    p.sel(1, 0, N, S);
+    p.sel(0, 0, L0, S);
+    p.sel(2, 1, N, L0);
+    p.sel(1, 1, L0, S);
+    p.sel(0, 0, S, L0);
+    p.sel(1, 0, S, N);
+    p.sel(2, 0, L0, N);
+    p.sel(1, 1, S, L0);
+    p.sel(2, 1, L0, N);
+    // Scalar: PCU0 (0,0) -> (0,1) -> PCU3 (1,1). Control: PCU3 (1,1) -> (0,1) -> PCU0 (0,0).
+    p.sel_net(arch::kScalarNet, 0, 0, E, L0);
+    p.sel_net(arch::kScalarNet, 0, 1, S, W);
+    p.sel_net(arch::kScalarNet, 1, 1, L0, N);
+    p.sel_net(arch::kControlNet, 1, 1, N, L0);
+    p.sel_net(arch::kControlNet, 0, 1, W, S);
+    p.sel_net(arch::kControlNet, 0, 0, L0, E);
+    const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 40)};
+    const std::string what = fmt::format("scalar/control program {} (seed {}: {} rows of {} vectors): ", prog, seed, R, nv);
+    const TestDram out = run_both(p, init, t, what);
+    if (HasFailure()) break;
+    for (uint32_t r = 0; r < R; ++r) {
+      float m = -INFINITY;
+      for (uint32_t i = 0; i < 4 * nv; ++i) m = std::max(m, x[4 * nv * r + i]);
+      for (uint32_t l = 0; l < kLanes; ++l) ASSERT_EQ(out.at(YM + 4 * (4 * r + l)), f2u(m)) << what << "row max " << r;
+      for (uint32_t i = 0; i < 4 * nv; ++i)
+        ASSERT_EQ(out.at(Y + 4 * (4 * nv * r + i)), f2u(x[4 * nv * r + i] - m)) << what << "row " << r << " element " << i;
+    }
+  }
+}
+
 // Configuration errors: the same ERR_STATUS code and unit in RTL and model, then a
 // good configuration on the same core still works.
 TEST_F(CoreTest, ConfigErrors) {

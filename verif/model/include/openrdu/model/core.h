@@ -38,14 +38,17 @@ class Core {
   void set_stuck_lane(uint32_t unit, uint32_t lane) { stuck_unit_ = unit, stuck_lane_ = lane; }
   const arch::Config& config() const { return cfg_; }
 
-  // Connections of the vector network after configuration: for unit `id` input
-  // `port`, the (unit, output port) that feeds it, traced through the switches.
+  // Connections of a network after configuration: for unit `id` input `port`, the
+  // (unit, output port) that feeds it, traced through the switches. The scalar and
+  // control networks have one input and one output port per unit (the PCU's scalar and
+  // control ports; the PMU's and AGCU's take and drop, never send).
   struct Source {
     uint32_t unit;
     int port;
   };
   // Throws std::runtime_error naming the switch and port when a route is broken.
-  std::vector<std::vector<Source>> trace_vector_routes() const;
+  std::vector<std::vector<Source>> trace_routes(uint32_t net) const;
+  std::vector<std::vector<Source>> trace_vector_routes() const { return trace_routes(arch::kVectorNet); }
 
  private:
   arch::Config cfg_;
