@@ -393,9 +393,10 @@ def gen_gtkw(p):
             ("28", f"{pcu}.run_i"), ("28", f"{pcu}.done_o"), ("28", f"{pcu}.en_q"), ("22", f"{pcu}.count_q[31:0]"),
             ("22", f"{pcu}.vin_valid_i[2:0]"), ("22", f"{pcu}.vin_ready_o[2:0]"), ("28", f"{pcu}.fire"),
             ("22", f"{pcu}.pos_q[31:0]"), ("22", f"{pcu}.valid_q{w(p['stages'])}"), ("22", f"{pcu}.fired_q[31:0]"),
-            ("22", f"{pcu}.drain_valid_q{w(p['stages'])}"), ("28", f"{pcu}.out_valid_q"),
+            ("22", f"{pcu}.drain_valid_q{w(p['stages'])}"), ("28", f"{pcu}.vpend_q"),
             ("28", f"{pcu}.vout_valid_o"), ("28", f"{pcu}.vout_ready_i"),
-            ("22", f"{pcu}.vout_data_o{w(vw)}"),
+            ("22", f"{pcu}.vout_data_o{w(vw)}"), ("28", f"{pcu}.sout_valid_o"), ("22", f"{pcu}.sout_data_o[31:0]"),
+            ("28", f"{pcu}.cin_valid_i"), ("28", f"{pcu}.cout_valid_o"),
         ] + [("22", f"{lane0}.g_stage[{s}].a[31:0]") for s in range(p["stages"])]
           + [("22", f"{lane0}.g_stage[{s}].res[31:0]") for s in range(p["stages"])]),
         ("pmu0 (slot 0,1)", "", [
