@@ -12,7 +12,7 @@
 # tb_core (default 300 here: the instrumented core is slower; the regression runs 1,000).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-build="${1:-${root}/build-cov}"
+build="$(realpath -m "${1:-${root}/build-cov}")"  # absolute: the testbenches run from ${out}
 jobs="${JOBS:-$(nproc)}"
 tbs=(tb_pcu tb_pmu tb_agcu tb_switch tb_core)
 
