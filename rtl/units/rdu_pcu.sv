@@ -189,7 +189,7 @@ module rdu_pcu
   logic [31:0]       pos_q;        // position of the next firing in its group
   logic [STAGES-1:0] valid_q, first_q, last_q;
   logic [STAGES-1:0] drain_valid_q;
-  logic [DW-1:0]     dptr_q;       // next drain register to emit (dptr_r, or at the start dptr_first)
+  logic [DW-1:0]     dptr;         // next drain register to emit (dptr_r, or at the start dptr_first)
   logic [DW-1:0]     dptr_r;
   logic              started_q;    // run_i has been high for a cycle: the state registers hold
                                    // the run's values, not yet their configuration-derived start
@@ -241,7 +241,7 @@ module rdu_pcu
   // count is below 255.
   logic        sfifo_valid, sfifo_in_ready, grp_start;
   logic [31:0] sfifo_data, grp_scal_q;
-  logic [7:0]  cred_q, cred_r;
+  logic [7:0]  cred, cred_r;
   logic        cin_take;
   logic [$clog2(FIFO_DEPTH+1)-1:0] unused_scount;
   rdu_fifo #(
@@ -260,10 +260,10 @@ module rdu_pcu
     .count_o    (unused_scount)
   );
   assign sin_ready_o = sfifo_in_ready && run_i;
-  assign cred_q      = started_q ? cred_r : 8'(tok_init_q);
-  assign cin_ready_o = run_i && (cred_q != 8'hFF);
+  assign cred        = started_q ? cred_r : 8'(tok_init_q);
+  assign cin_ready_o = run_i && (cred != 8'hFF);
   assign cin_take    = cin_valid_i && cin_ready_o;
-  assign grp_start   = (!sin_q || sfifo_valid) && (!tin_q || cred_q != 8'd0);
+  assign grp_start   = (!sin_q || sfifo_valid) && (!tin_q || cred != 8'd0);
 
   // ---------------------------------------------------------------- control
   // Group position of the firing at stage 0's input: first (ACC reads acc_init) and
@@ -276,27 +276,27 @@ module rdu_pcu
   assign last_f   = grp_end || (fired_q == count_q - 32'd1);
   assign fire_req = run_i && en_q && (fired_q < count_q) && (&(fifo_valid | ~mask)) && (!first_f || grp_start);
 
-  // Counter chain (section 4.1): ctr_q holds the values of the next firing (counter 0:
+  // Counter chain (section 4.1): ctr_cur holds the values of the next firing (counter 0:
   // lane 0's value); after each firing counter 0 steps by stride0*LANES, and a counter
   // that reaches its max (signed >=) returns to its min and steps the next one. At the
   // start of a run they are the mins (read from the configuration, not a reset value
   // taken while it may still be written).
-  logic [31:0] ctr_q   [NCTR];
+  logic [31:0] ctr_cur [NCTR];
   logic [31:0] ctr_r   [NCTR];
-  assign ctr_q = started_q ? ctr_r : cmin_q;
+  assign ctr_cur = started_q ? ctr_r : cmin_q;
   logic [31:0] ctr_nxt [NCTR];
   for (genvar k = 0; k < NCTR; k++) begin : g_ctr
     logic        step, wrap;  // counter k steps; its stepped value reaches max
     logic [31:0] inc;
     if (k == 0) begin : g_vec
       assign step = 1'b1;
-      assign inc  = ctr_q[k] + (cstr_q[k] << $clog2(LANES));
+      assign inc  = ctr_cur[k] + (cstr_q[k] << $clog2(LANES));
     end else begin : g_scalar
       assign step = g_ctr[k-1].step && g_ctr[k-1].wrap;
-      assign inc  = ctr_q[k] + cstr_q[k];
+      assign inc  = ctr_cur[k] + cstr_q[k];
     end
     assign wrap       = $signed(inc) >= $signed(cmax_q[k]);
-    assign ctr_nxt[k] = !step ? ctr_q[k] : wrap ? cmin_q[k] : inc;
+    assign ctr_nxt[k] = !step ? ctr_cur[k] : wrap ? cmin_q[k] : inc;
   end
 
   // The vector at the input of stage s.
@@ -313,7 +313,7 @@ module rdu_pcu
   assign in_first[0] = first_f;
   assign in_last[0]  = last_f;
   assign idx_in[0]   = fired_q;
-  assign ctr_in[0]   = ctr_q;
+  assign ctr_in[0]   = ctr_cur;
   assign scal_in[0]  = !sin_q ? '0 : first_f ? sfifo_data : grp_scal_q;
   for (genvar s = 1; s < STAGES; s++) begin : g_in
     assign in_valid[s] = valid_q[s-1];
@@ -352,9 +352,9 @@ module rdu_pcu
     return r;
   endfunction
 
-  assign dptr_next  = next_acc(dptr_q, accf_q);
+  assign dptr_next  = next_acc(dptr, accf_q);
   assign dptr_first = next_acc(DW'(STAGES - 1), accf_q);
-  assign dptr_q     = started_q ? dptr_r : dptr_first;
+  assign dptr       = started_q ? dptr_r : dptr_first;
 
   // Output register: free when every part still pending is taken this cycle (the vector
   // on vout; with sout, its lane 0 on sout) and a token for a finished group can be
@@ -364,22 +364,22 @@ module rdu_pcu
   assign out_free   = (!vpend_q || vout_ready_i) && (!spend_q || sout_ready_i) && !(tout_q && tpend_q == 8'hFF);
   assign fwd_active = (fwd_q != 8'd0);
   assign fwd_pop    = fwd_active && out_free && fifo_valid[CH];
-  assign cand_valid = fwd_active ? fifo_valid[CH] : out_mode_q ? drain_valid_q[dptr_q] : valid_q[STAGES-1];
-  assign emit       = out_free && out_mode_q && !fwd_active && drain_valid_q[dptr_q];
+  assign cand_valid = fwd_active ? fifo_valid[CH] : out_mode_q ? drain_valid_q[dptr] : valid_q[STAGES-1];
+  assign emit       = out_free && out_mode_q && !fwd_active && drain_valid_q[dptr];
   assign snap_req   = {STAGES{out_mode_q}} & accf_q & in_valid & in_last;
   // A group's last output: stream mode, the group's last firing; accumulator mode, the
   // last acc stage's drain value, or with a drain chain the last forwarded vector.
   assign tok_ev     = tout_q && out_free &&
                       (!out_mode_q ? (valid_q[STAGES-1] && last_q[STAGES-1])
                                    : chained ? (fwd_pop && fwd_q == 8'd1)
-                                             : (emit && dptr_q == last_acc(accf_q)));
+                                             : (emit && dptr == last_acc(accf_q)));
 
   // Elastic pipeline: rdy[s] = stage s's register may load (it is empty or its vector
   // moves on); go[s] = the vector at stage s's input may pass (not blocked by a drain
   // register that still holds an unemitted value).
   always_comb begin
     for (int s = 0; s < STAGES; s++) begin
-      blocked[s] = snap_req[s] && drain_valid_q[s] && !(emit && dptr_q == DW'(s));
+      blocked[s] = snap_req[s] && drain_valid_q[s] && !(emit && dptr == DW'(s));
     end
     rdy[STAGES-1] = !valid_q[STAGES-1] || out_mode_q || out_free;
     go[STAGES-1]  = rdy[STAGES-1] && !blocked[STAGES-1];
@@ -413,12 +413,12 @@ module rdu_pcu
       end
       for (int s = 0; s < STAGES; s++) begin
         if (pass[s] && snap_req[s])           drain_valid_q[s] <= 1'b1;
-        else if (emit && dptr_q == DW'(s))    drain_valid_q[s] <= 1'b0;
+        else if (emit && dptr == DW'(s))    drain_valid_q[s] <= 1'b0;
       end
       started_q <= 1'b1;
-      ctr_r     <= fire ? ctr_nxt : ctr_q;
-      dptr_r <= emit ? dptr_next : dptr_q;
-      if (emit && chained && dptr_q == last_acc(accf_q)) fwd_q <= chain_q;
+      ctr_r     <= fire ? ctr_nxt : ctr_cur;
+      dptr_r    <= emit ? dptr_next : dptr;
+      if (emit && chained && dptr == last_acc(accf_q)) fwd_q <= chain_q;
       else if (fwd_pop)                                  fwd_q <= fwd_q - 8'd1;
       if (out_free) begin
         vpend_q <= cand_valid;
@@ -428,7 +428,7 @@ module rdu_pcu
         spend_q <= spend_q && !sout_ready_i;
       end
       if (fire && first_f && sin_q) grp_scal_q <= sfifo_data;
-      cred_r  <= cred_q + 8'(cin_take) - 8'(fire && first_f && tin_q);
+      cred_r  <= cred + 8'(cin_take) - 8'(fire && first_f && tin_q);
       tpend_q <= tpend_q + 8'(tok_ev) - 8'(cout_valid_o && cout_ready_i);
     end
   end
@@ -523,7 +523,7 @@ module rdu_pcu
       .out_reg_i (out_reg_q),
       .out_mode_i(out_mode_q),
       .acc_init_i(acc_init_q),
-      .dsel_i    (dptr_q),
+      .dsel_i    (dptr),
       .idx_i     (idx_in),
       .ctr_i     (ctr_in),
       .stride0_i (cstr_q[0]),
