@@ -271,6 +271,50 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
 
 // The counter chain's words (4+2S+3k: min, max, stride) round-trip; all zero, encode()
 // leaves them out (older bitstreams, and every program without counters, stay short).
+// PMU and AGCU control fields (docs/architecture.md 4.2, 4.3): where the bits are,
+// and that decode gives back what encode wrote.
+TEST(Bitstream, PmuAgcuControlBits) {
+  PmuConfig m;
+  m.enable = true;
+  m.nbuf = 2;
+  m.tin = true;
+  m.tsel = true;
+  m.tok_init = 11;
+  EXPECT_EQ(m.encode()[0], 1u | (2u << 4) | (1u << 8) | (1u << 10) | (11u << 12));
+  m.tin = false;
+  m.tout = true;
+  m.tsel = false;
+  EXPECT_EQ(m.encode()[0], 1u | (2u << 4) | (1u << 9) | (11u << 12));
+  const PmuConfig md = PmuConfig::decode(m.encode());
+  EXPECT_FALSE(md.tin);
+  EXPECT_TRUE(md.tout);
+  EXPECT_FALSE(md.tsel);
+  EXPECT_EQ(md.tok_init, 11);
+  EXPECT_EQ(PmuConfig::decode(std::vector<uint32_t>{0xF701u}).tok_init, 15);  // bits 15:12
+  EXPECT_TRUE(PmuConfig::decode(std::vector<uint32_t>{0xF701u}).tin);
+  EXPECT_TRUE(PmuConfig::decode(std::vector<uint32_t>{0xF701u}).tout);
+  EXPECT_TRUE(PmuConfig::decode(std::vector<uint32_t>{0xF701u}).tsel);
+
+  AgcuConfig a;
+  a.ld[1] = AgcuStream::linear(0x100, 8, 4);
+  a.ld[1].tin = true;
+  a.ld[1].tok_init = 3;
+  a.st = AgcuStream::linear(0x200, 8, 4);
+  a.st.vdim = 2;
+  a.st.tout = true;
+  const auto w = a.encode();
+  EXPECT_EQ(w[kAgcuStreamWords], 1u | (1u << 4) | (3u << 8));
+  EXPECT_EQ(w[2 * kAgcuStreamWords], 1u | (2u << 2) | (1u << 5));
+  const AgcuConfig ad = AgcuConfig::decode(w);
+  EXPECT_TRUE(ad.ld[1].tin);
+  EXPECT_FALSE(ad.ld[1].tout);
+  EXPECT_EQ(ad.ld[1].tok_init, 3);
+  EXPECT_FALSE(ad.st.tin);
+  EXPECT_TRUE(ad.st.tout);
+  EXPECT_EQ(ad.st.vdim, 2);
+  EXPECT_EQ(ad.encode(), w);
+}
+
 TEST(Bitstream, PcuCounterChainWords) {
   const Config c = load_config("tiny");
   PcuConfig p;

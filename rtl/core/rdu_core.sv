@@ -676,6 +676,12 @@ module rdu_core
           .vout_valid_o   (vout_valid),
           .vout_ready_i   (v_li_ready[S]),
           .vout_data_o    (vout_data),
+          .cin_valid_i    (c_lo_valid[S][0]),
+          .cin_ready_o    (c_lo_ready[S][0]),
+          .cin_data_i     (c_lo_data[S][0]),
+          .cout_valid_o   (c_li_valid[S][0]),
+          .cout_ready_i   (c_li_ready[S][0]),
+          .cout_data_o    (c_li_data[S][0]),
           .mem_req_valid_o(rq_valid[1+K]),
           .mem_req_ready_i(rq_ready[1+K]),
           .mem_req_we_o   (rq_we[1+K]),
@@ -689,18 +695,18 @@ module rdu_core
           .mem_rsp_err_i  (rsp_err[1+K]),
           .err_o          (agcu_errs[K])
         );
-        // No scalar or control ports on AGCUs.
-        assign s_li_valid[S] = '0;
-        assign s_li_data[S]  = '{default: '0};
-        assign c_li_valid[S] = '0;
-        assign c_li_data[S]  = '{default: '0};
-        assign s_lo_ready[S] = '0;
-        assign c_lo_ready[S] = '0;
+        // AGCUs: control input 0 and output 0; no scalar ports.
+        assign s_li_valid[S]      = '0;
+        assign s_li_data[S]       = '{default: '0};
+        assign c_li_valid[S][1]   = 1'b0;
+        assign c_li_data[S][1]    = '0;
+        assign s_lo_ready[S]      = '0;
+        assign c_lo_ready[S][2:1] = 2'b00;
         logic unused_agcu;
         assign unused_agcu = ^{v_lo_valid[S][2:1], v_lo_data[S][1], v_lo_data[S][2],
                                s_lo_valid[S], s_lo_data[S][0], s_lo_data[S][1], s_lo_data[S][2],
-                               c_lo_valid[S], c_lo_data[S][0], c_lo_data[S][1], c_lo_data[S][2],
-                               s_li_ready[S], c_li_ready[S]};
+                               c_lo_valid[S][2:1], c_lo_data[S][1], c_lo_data[S][2],
+                               s_li_ready[S], c_li_ready[S][1]};
       end else begin : g_none
         assign v_li_valid[S] = '0;
         assign v_li_data[S]  = '{default: '0};

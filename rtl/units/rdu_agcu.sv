@@ -2,6 +2,9 @@
 // load streams ld0, ld1 (vout 0, 1) and store stream st0 (vin) sharing one memory
 // port through a round-robin arbiter. Local stream ids on the port: 0 ld0, 1 ld1,
 // 2 st0. A request, once valid, is held (same stream, same fields) until accepted.
+// Control network: a stream with `tin` needs a credit per tile (an iteration of
+// dimension 3; tok_init at the run's start, +1 for every token received); the store
+// stream with `tout` sends a token once a tile's writes are all acknowledged.
 module rdu_agcu
   import rdu_cfg_pkg::*;
 #(
@@ -24,6 +27,13 @@ module rdu_agcu
   output logic [1:0]          vout_valid_o,
   input  logic [1:0]          vout_ready_i,
   output logic [LANES*32-1:0] vout_data_o [2],
+
+  input  logic                cin_valid_i,
+  output logic                cin_ready_o,
+  input  logic                cin_data_i,
+  output logic                cout_valid_o,
+  input  logic                cout_ready_i,
+  output logic                cout_data_o,
 
   output logic                mem_req_valid_o,
   input  logic                mem_req_ready_i,
@@ -53,16 +63,61 @@ module rdu_agcu
   end
 
   logic [31:0] scfg [3][SW];
-  logic [2:0]  en;
+  logic [2:0]  en, tin;
+  logic [3:0]  tok_init [3];
+  logic        tout;
   for (genvar s = 0; s < 3; s++) begin : g_scfg
     for (genvar w = 0; w < SW; w++) begin : g_word
       assign scfg[s][w] = cfg_q[SW*s + w];
     end
-    assign en[s] = cfg_q[SW*s][0];
+    assign en[s]       = cfg_q[SW*s][0];
+    assign tin[s]      = cfg_q[SW*s][4];
+    assign tok_init[s] = cfg_q[SW*s][11:8];
   end
+  assign tout = cfg_q[2*SW][5];  // bit 5 of the load streams: ignored
+  logic unused_tout;
+  assign unused_tout = cfg_q[0][5] ^ cfg_q[SW][5];
 
   logic clr;
   assign clr = !run_i;
+
+  // ---------------------------------------------------------------- control
+  // Credits per stream: tok_init in the run's first cycle (the configuration may be
+  // written just before run_i rises), +1 per token accepted (every tin stream counts
+  // every token), -1 when a tile's last request retires. Tokens are accepted while no
+  // tin stream holds 255 credits (without tin they are dropped).
+  logic       started_q, cin_take, tfull;
+  logic [7:0] cred_r [3];
+  logic [7:0] cred [3];
+  logic [2:0] tile, cred_ok, cred_max;
+  logic       st_tok;
+  logic [7:0] tpend_q;  // tokens waiting on cout
+  for (genvar s = 0; s < 3; s++) begin : g_cred
+    assign cred[s]     = started_q ? cred_r[s] : 8'(tok_init[s]);
+    assign cred_ok[s]  = !tin[s] || (cred[s] != 8'd0);
+    assign cred_max[s] = tin[s] && (cred[s] == 8'hFF);
+  end
+  assign cin_ready_o = run_i && !(|cred_max);
+  assign cin_take    = cin_valid_i && cin_ready_o;
+  assign tfull       = (tpend_q == 8'hFF);
+
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr) begin
+      started_q <= 1'b0;
+      for (int unsigned s = 0; s < 3; s++) cred_r[s] <= '0;
+      tpend_q   <= '0;
+    end else begin
+      started_q <= 1'b1;
+      for (int unsigned s = 0; s < 3; s++) begin
+        cred_r[s] <= cred[s] + 8'(cin_take && tin[s]) - 8'(tile[s] && tin[s]);
+      end
+      tpend_q <= tpend_q + 8'(st_tok) - 8'(cout_valid_o && cout_ready_i);
+    end
+  end
+  assign cout_valid_o = run_i && (tpend_q != 8'd0);
+  assign cout_data_o  = 1'b1;
+  logic unused_cin;
+  assign unused_cin = cin_data_i;
 
   // ---------------------------------------------------------------- streams
   logic [2:0]          req_valid, accept, sdone;
@@ -75,7 +130,7 @@ module rdu_agcu
       .clk_i,
       .rst_ni,
       .clr_i       (clr),
-      .active_i    (run_i && en[k]),
+      .active_i    (run_i && en[k] && cred_ok[k]),
       .cfg_i       (scfg[k]),
       .req_valid_o (req_valid[k]),
       .req_addr_o  (req_addr[k]),
@@ -85,6 +140,7 @@ module rdu_agcu
       .vout_valid_o(vout_valid_o[k]),
       .vout_ready_i(vout_ready_i[k]),
       .vout_data_o (vout_data_o[k]),
+      .tile_o      (tile[k]),
       .done_o      (sdone[k])
     );
   end
@@ -94,7 +150,7 @@ module rdu_agcu
     .clk_i,
     .rst_ni,
     .clr_i       (clr),
-    .active_i    (run_i && en[2]),
+    .active_i    (run_i && en[2] && cred_ok[2] && !(tout && tfull)),
     .cfg_i       (scfg[2]),
     .vin_valid_i (vin_valid_i),
     .vin_ready_o (st_vin_ready),
@@ -105,6 +161,9 @@ module rdu_agcu
     .req_data_o  (st_data),
     .req_accept_i(accept[2]),
     .ack_i       (run_i && mem_rsp_valid_i && mem_rsp_sid_i == 2'd2),
+    .tout_i      (tout),
+    .tile_o      (tile[2]),
+    .tok_o       (st_tok),
     .done_o      (sdone[2])
   );
   assign vin_ready_o = st_vin_ready && run_i;
@@ -166,5 +225,5 @@ module rdu_agcu
   end
   assign err_o = err_q;
 
-  assign done_o = &(~en | sdone);
+  assign done_o = &(~en | sdone) && (tpend_q == 8'd0);
 endmodule

@@ -5,7 +5,8 @@
 // (lstride 1) or broadcast (lstride 0) vector is one request at the step address; a
 // gather/scatter vector is one request per valid lane l < n, in lane order, at the
 // step address + 4*l*lstride. `adv_i` retires the current request (or a vector with
-// n = 0, which has none); the generator then moves to the next lane or step.
+// n = 0, which has none); the generator then moves to the next lane or step. A tile is
+// one iteration of dimension 3 (the control network's unit of credits and tokens).
 module rdu_agcu_agen
   import rdu_cfg_pkg::*;
 #(
@@ -22,6 +23,7 @@ module rdu_agcu_agen
   output logic          last_o,     // the current request completes the vector
   output logic          gather_o,   // lstride not in {0, 1}
   output logic          bcast_o,    // lstride == 0
+  output logic          tile_end_o, // the current request completes the last vector of a tile
   output logic          done_o
 );
   // ---------------------------------------------------------------- configuration
@@ -39,7 +41,7 @@ module rdu_agcu_agen
     assign str[d] = cfg_i[6 + 2*d];
   end
   logic unused_cfg;
-  assign unused_cfg = ^{cfg_i[0][31:4], cfg_i[0][1:0]};
+  assign unused_cfg = ^{cfg_i[0][31:4], cfg_i[0][1:0]};  // control bits: rdu_agcu
 
   assign gather_o = (lstride != 32'd0) && (lstride != 32'd1);
   assign bcast_o  = (lstride == 32'd0);
@@ -62,6 +64,9 @@ module rdu_agcu_agen
   assign addr_o = base + ((off_q[0] + off_q[1] + off_q[2] + off_q[3]) << 2) + loff_q;
   assign lane_o = lane_q;
   assign last_o = !gather_o || (n_o == '0) || ({1'b0, lane_q} == n_o - (LB+1)'(1));
+  // A tile is one iteration of dimension 3: its last vector has i0, i1, i2 at their ends.
+  assign tile_end_o = last_o && (idx_q[0] + 32'd1 == cnt[0]) && (idx_q[1] + 32'd1 == cnt[1]) &&
+                      (idx_q[2] + 32'd1 == cnt[2]);
 
   // ---------------------------------------------------------------- next step
   logic [31:0] idx_d [4];

@@ -26,6 +26,7 @@ module rdu_agcu_ld
   output logic                vout_valid_o,
   input  logic                vout_ready_i,
   output logic [LANES*32-1:0] vout_data_o,
+  output logic                tile_o,      // the last request (or vector) of a tile retires
   output logic                done_o
 );
   localparam int unsigned VW = LANES * 32;
@@ -34,7 +35,7 @@ module rdu_agcu_ld
   localparam int unsigned MD = AGCU_INFLIGHT + 2;      // meta FIFO depth
   localparam int unsigned MW = 4 + LB + (LB + 1);      // meta entry width
 
-  logic          gdone, last, gather, bcast;
+  logic          gdone, last, gather, bcast, tile_end;
   logic [LB:0]   n;
   logic [LB-1:0] lane;
   logic          adv, zero;
@@ -51,8 +52,10 @@ module rdu_agcu_ld
     .last_o  (last),
     .gather_o(gather),
     .bcast_o (bcast),
+    .tile_end_o(tile_end),
     .done_o  (gdone)
   );
+  assign tile_o = adv && tile_end && !gdone;
 
   // ---------------------------------------------------------------- issue
   logic [CW-1:0] outstanding_q, raw_count;

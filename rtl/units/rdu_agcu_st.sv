@@ -4,6 +4,8 @@
 // one write per valid lane, in lane order, at the lane's address with the lane's word
 // as word 0 (mask bit 0). A vector with no valid lane is taken without a write. The
 // vector leaves the FIFO with its last write; acknowledgements are counted for done.
+// With tout_i, the stream stops after each tile's last write until every write is
+// acknowledged, then pulses tok_o (the store-done token of a tile).
 module rdu_agcu_st
   import rdu_cfg_pkg::*;
 (
@@ -24,13 +26,17 @@ module rdu_agcu_st
   input  logic                req_accept_i,
 
   input  logic                ack_i,
+  input  logic                tout_i,
+  output logic                tile_o,   // the last write (or vector) of a tile retires
+  output logic                tok_o,    // a tile's writes are all acknowledged (tout_i)
   output logic                done_o
 );
   localparam int unsigned VW  = LANES * 32;
   localparam int unsigned LB  = $clog2(LANES);
   localparam int unsigned ICW = $clog2(FIFO_DEPTH + 1);
 
-  logic          gdone, in_valid, last, gather, bcast, adv, noreq;
+  logic          gdone, in_valid, last, gather, bcast, adv, noreq, tile_end, go;
+  logic          tw_q;  // tout: waiting for the acknowledgements of a tile's writes
   logic [LB:0]   n;
   logic [LB-1:0] lane;
   logic [VW-1:0] in_data;
@@ -64,12 +70,15 @@ module rdu_agcu_st
     .last_o  (last),
     .gather_o(gather),
     .bcast_o (bcast),
+    .tile_end_o(tile_end),
     .done_o  (gdone)
   );
 
+  assign go          = active_i && !gdone && in_valid && !tw_q;
   assign noreq       = (n == '0);
-  assign req_valid_o = active_i && !gdone && in_valid && !noreq;
-  assign adv         = req_accept_i || (active_i && !gdone && in_valid && noreq);
+  assign req_valid_o = go && !noreq;
+  assign adv         = req_accept_i || (go && noreq);
+  assign tile_o      = adv && tile_end;
 
   always_comb begin
     for (int unsigned l = 0; l < LANES; l++) begin
@@ -93,5 +102,18 @@ module rdu_agcu_st
     end
   end
 
-  assign done_o = gdone && (pending_q == '0);
+  // tout: the wait starts after the tile's last write (pending_q counts it from the next
+  // cycle) and ends, with a token, in the first cycle with nothing unacknowledged.
+  assign tok_o = tw_q && (pending_q == '0);
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr_i) begin
+      tw_q <= 1'b0;
+    end else if (tile_o && tout_i) begin
+      tw_q <= 1'b1;
+    end else if (tok_o) begin
+      tw_q <= 1'b0;
+    end
+  end
+
+  assign done_o = gdone && (pending_q == '0) && !tw_q;
 endmodule

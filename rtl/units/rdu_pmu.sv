@@ -14,6 +14,9 @@
 // rows). No bank conflict is possible: each bank sees at most one read and one write
 // per cycle. One write and one read per cycle. Read latency: 2 cycles (synchronous bank
 // read, then a 2-entry output FIFO); a read is issued only when the output FIFO has room.
+// Control network: with `tin` each tile's reads need a credit (tok_init at the run's
+// start, +1 per token received, one used per tile); with `tout` a token leaves after
+// each tile's last write (tsel 0) or last read issue (tsel 1). Scalar ports: unused.
 module rdu_pmu
   import rdu_cfg_pkg::*;
 #(
@@ -36,7 +39,7 @@ module rdu_pmu
   input  logic                vout_ready_i,
   output logic [LANES*32-1:0] vout_data_o,
 
-  // Scalar and control ports: not used yet (outputs never valid, inputs always ready).
+  // Scalar ports: not used (output never valid, input always ready). Control: tokens.
   input  logic                sin_valid_i,
   output logic                sin_ready_o,
   input  logic [31:0]         sin_data_i,
@@ -71,17 +74,22 @@ module rdu_pmu
     end
   end
 
-  logic        enable, dup, tr;
+  logic        enable, dup, tr, tin, tout, tsel;
   logic [2:0]  nbuf;
+  logic [3:0]  tok_init;
   logic [31:0] tiles, buf_rows;
   assign enable   = cfg_q[0][0];
   assign dup      = (cfg_q[0][2:1] == 2'd1);
   assign tr       = (cfg_q[0][2:1] == 2'd2);
   assign nbuf     = (cfg_q[0][6:4] == 3'd0) ? 3'd1 : cfg_q[0][6:4];
+  assign tin      = cfg_q[0][8];
+  assign tout     = cfg_q[0][9];
+  assign tsel     = cfg_q[0][10];
+  assign tok_init = cfg_q[0][15:12];
   assign tiles    = (cfg_q[1] == '0) ? 32'd1 : cfg_q[1];
   assign buf_rows = cfg_q[2];
   logic unused_cfg;
-  assign unused_cfg = ^{cfg_q[0][31:7], cfg_q[0][3]};
+  assign unused_cfg = ^{cfg_q[0][31:16], cfg_q[0][11], cfg_q[0][7], cfg_q[0][3]};
 
   logic clr, active;
   assign clr    = !run_i;
@@ -96,6 +104,8 @@ module rdu_pmu
   logic        in_pop, rissue;
   logic [31:0] wtiles, rtiles;  // tiles complete, a side without accesses counting all
   logic        wfin, rfin, w_ok, r_ok;
+  logic [7:0]  cred;            // read credits (tin)
+  logic        tfull;           // 255 tokens wait on the control output
 
   assign wtiles = wempty ? tiles : wt_q;
   assign rtiles = rempty ? tiles : rt_q;
@@ -103,8 +113,8 @@ module rdu_pmu
   assign rfin   = rempty || (rt_q == tiles);
   // Write tile wt_q needs the reads of tile wt_q - nbuf complete: wt_q < rtiles + nbuf.
   assign w_ok   = !wfin && ({1'b0, wt_q} < ({1'b0, rtiles} + 33'(nbuf)));
-  // Read tile rt_q needs its writes complete.
-  assign r_ok   = !rfin && (wtiles > rt_q);
+  // Read tile rt_q needs its writes complete and, with tin, a credit.
+  assign r_ok   = !rfin && (wtiles > rt_q) && (!tin || cred != 8'd0) && !(tout && tsel && tfull);
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni || clr) begin
@@ -178,7 +188,7 @@ module rdu_pmu
     .last_o (wlast),
     .empty_o(wempty)
   );
-  assign in_pop = active && in_valid && w_ok;
+  assign in_pop = active && in_valid && w_ok && !(tout && !tsel && tfull);
   assign waddr  = wpat + woff_q;
 
   logic [RW-1:0] wrow;
@@ -309,16 +319,38 @@ module rdu_pmu
   assign vout_valid_o = out_valid && run_i;
   assign vout_data_o  = out_data;
 
-  assign done_o = !enable || (wfin && rfin && !pend_q && !out_valid);
+  // ---------------------------------------------------------------- control
+  // Credits: tok_init in the run's first cycle (the configuration may be written just
+  // before run_i rises), +1 per token accepted, -1 when a tile's reads are complete.
+  // Without tin, tokens are accepted and dropped.
+  logic       started_q, cin_take, tok_ev;
+  logic [7:0] cred_r, tpend_q;
+  assign cred        = started_q ? cred_r : 8'(tok_init);
+  assign cin_ready_o = run_i && (!tin || cred != 8'hFF);
+  assign cin_take    = cin_valid_i && cin_ready_o && tin;
+  assign tfull       = (tpend_q == 8'hFF);
+  assign tok_ev      = tout && (tsel ? (rissue && rlast) : (in_pop && wlast));
 
-  // ---------------------------------------------------------------- scalar / control
+  always_ff @(posedge clk_i) begin
+    if (!rst_ni || clr) begin
+      started_q <= 1'b0;
+      cred_r    <= '0;
+      tpend_q   <= '0;
+    end else begin
+      started_q <= 1'b1;
+      cred_r    <= cred + 8'(cin_take) - 8'(tin && rissue && rlast);
+      tpend_q   <= tpend_q + 8'(tok_ev) - 8'(cout_valid_o && cout_ready_i);
+    end
+  end
+  assign cout_valid_o = run_i && (tpend_q != 8'd0);
+  assign cout_data_o  = 1'b1;
+
+  assign done_o = !enable || (wfin && rfin && !pend_q && !out_valid && tpend_q == 8'd0);
+
+  // ---------------------------------------------------------------- scalar
   assign sin_ready_o  = 1'b1;
   assign sout_valid_o = 1'b0;
   assign sout_data_o  = '0;
-  assign cin_ready_o  = 1'b1;
-  assign cout_valid_o = 1'b0;
-  assign cout_data_o  = 1'b0;
   logic unused_ports;
-  assign unused_ports = sin_valid_i ^ ^sin_data_i ^ sout_ready_i ^ cin_valid_i ^ cin_data_i ^
-                        cout_ready_i;
+  assign unused_ports = sin_valid_i ^ ^sin_data_i ^ sout_ready_i ^ cin_data_i;
 endmodule

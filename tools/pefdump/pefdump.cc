@@ -75,6 +75,9 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
                  : p.mode == 2 ? "transposed"
                                : "?",
                  p.nbuf, p.tiles, p.buf_rows);
+      if (p.tin || p.tout)
+        fmt::print("        control: tin={} tok_init={} tout={} tsel={}\n", int(p.tin), p.tok_init, int(p.tout),
+                   p.tsel ? "read" : "write");
       fmt::print("        write: base={} c0={} s0={} c1={} s1={} c2={} s2={}\n", p.wr.base, p.wr.c0, p.wr.s0, p.wr.c1,
                  p.wr.s1, p.wr.c2, p.wr.s2);
       fmt::print("        read:  base={} c0={} s0={} c1={} s1={} c2={} s2={}\n", p.rd.base, p.rd.c0, p.rd.s0, p.rd.c1,
@@ -88,6 +91,7 @@ void dump_unit(const arch::Config& cfg, uint32_t id, std::span<const uint32_t> w
         fmt::print("        {}: base=0x{:08x} lstride={} vdim={} vlen={} vstep={} c=[{} {} {} {}] s=[{} {} {} {}]\n", n,
                    s.base, s.lstride, s.vdim, s.vlen, s.vstep, s.c[0], s.c[1], s.c[2], s.c[3], s.s[0], s.s[1], s.s[2],
                    s.s[3]);
+        if (s.tin || s.tout) fmt::print("             tin={} tok_init={} tout={}\n", int(s.tin), s.tok_init, int(s.tout));
       };
       one("ld0", a.ld[0]);
       one("ld1", a.ld[1]);

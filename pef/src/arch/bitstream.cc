@@ -84,7 +84,8 @@ PcuConfig PcuConfig::decode(const Config& cfg, std::span<const uint32_t> words) 
 
 // ----------------------------------------------------------------------------- PMU
 std::vector<uint32_t> PmuConfig::encode() const {
-  return {(enable ? 1u : 0u) | (uint32_t(mode & 3) << 1) | (uint32_t(nbuf & 7) << 4),
+  return {(enable ? 1u : 0u) | (uint32_t(mode & 3) << 1) | (uint32_t(nbuf & 7) << 4) | (tin ? 1u << 8 : 0u) |
+              (tout ? 1u << 9 : 0u) | (tsel ? 1u << 10 : 0u) | (uint32_t(tok_init & 15) << 12),
           tiles, buf_rows,
           wr.base, wr.c0, uint32_t(wr.s0), wr.c1, uint32_t(wr.s1), wr.c2, uint32_t(wr.s2),
           rd.base, rd.c0, uint32_t(rd.s0), rd.c1, uint32_t(rd.s1), rd.c2, uint32_t(rd.s2)};
@@ -97,6 +98,10 @@ PmuConfig PmuConfig::decode(std::span<const uint32_t> words) {
   c.enable = bits(w[0], 0, 1);
   c.mode = bits(w[0], 1, 2);
   c.nbuf = bits(w[0], 4, 3);
+  c.tin = bits(w[0], 8, 1);
+  c.tout = bits(w[0], 9, 1);
+  c.tsel = bits(w[0], 10, 1);
+  c.tok_init = uint8_t(bits(w[0], 12, 4));
   c.tiles = w[1];
   c.buf_rows = w[2];
   c.wr = {w[3], w[4], w[6], int32_t(w[5]), int32_t(w[7]), w[8], int32_t(w[9])};
@@ -129,7 +134,8 @@ std::vector<uint32_t> AgcuConfig::encode() const {
   std::vector<uint32_t> w;
   w.reserve(kAgcuWords);
   for (const AgcuStream* s : {&ld[0], &ld[1], &st}) {
-    w.push_back((s->enable ? 1u : 0u) | (uint32_t(s->vdim & 3) << 2));
+    w.push_back((s->enable ? 1u : 0u) | (uint32_t(s->vdim & 3) << 2) | (s->tin ? 1u << 4 : 0u) |
+                (s->tout ? 1u << 5 : 0u) | (uint32_t(s->tok_init & 15) << 8));
     w.push_back(s->base);
     w.push_back(uint32_t(s->lstride));
     w.push_back(s->vlen);
@@ -152,6 +158,9 @@ AgcuConfig AgcuConfig::decode(std::span<const uint32_t> words) {
     AgcuStream& s = *streams[k];
     s.enable = bits(p[0], 0, 1);
     s.vdim = uint8_t(bits(p[0], 2, 2));
+    s.tin = bits(p[0], 4, 1);
+    s.tout = bits(p[0], 5, 1);
+    s.tok_init = uint8_t(bits(p[0], 8, 4));
     s.base = p[1];
     s.lstride = int32_t(p[2]);
     s.vlen = p[3];

@@ -3,6 +3,8 @@
 // moves in one step (loads from memory at once, stores as input arrives). Every memory
 // access is the one the RTL's request makes: `lanes` words from the request address
 // (so an access outside DRAM fails the same way), written under the request's mask.
+// Control: a stream with tin takes a credit per tile (iteration of dimension 3); the
+// store stream with tout counts a token per tile stored.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -50,7 +52,18 @@ void Agcu::configure(std::span<const uint32_t> words) {
   stored_ = 0;
   requests_ = 0;
   ld_requests_[0] = ld_requests_[1] = 0;
+  tok_in_ = tok_out_ = 0;
+  sin_.clear();
+  sout_.clear();
   resize_ports(1, 2);
+}
+
+// With tin, the tile (iteration of dimension 3) of vector j needs credit tile + 1:
+// tok_init plus the tokens received.
+bool Agcu::credit(const arch::AgcuStream& s, uint64_t j) const {
+  if (!s.tin) return true;
+  const uint64_t per_tile = uint64_t(s.c[0]) * s.c[1] * s.c[2];
+  return j / per_tile < uint64_t(s.tok_init) + tok_in_;
 }
 
 bool Agcu::step(Memory* mem) {
@@ -62,7 +75,7 @@ bool Agcu::step(Memory* mem) {
     if (!s.enable) continue;
     const uint64_t total = s.vectors();
     if (loaded_[k] < total && mem == nullptr) throw std::logic_error("agcu: step without a memory");
-    for (; loaded_[k] < total; ++loaded_[k]) {
+    for (; loaded_[k] < total && credit(s, loaded_[k]); ++loaded_[k]) {
       const Step st = stream_step(s, lanes, loaded_[k]);
       Vec v(lanes, 0);
       if (st.n > 0 && !gather(s)) {  // contiguous or broadcast: one request
@@ -84,7 +97,8 @@ bool Agcu::step(Memory* mem) {
   const arch::AgcuStream& s = c_.st;
   if (s.enable) {
     const uint64_t total = s.vectors();
-    for (; stored_ < total && !in_[0].empty(); ++stored_) {
+    const uint64_t per_tile = uint64_t(s.c[0]) * s.c[1] * s.c[2];
+    for (; stored_ < total && !in_[0].empty() && credit(s, stored_); ++stored_) {
       if (mem == nullptr) throw std::logic_error("agcu: step without a memory");
       Vec& v = in_[0].front();
       if (v.size() != lanes)
@@ -103,6 +117,7 @@ bool Agcu::step(Memory* mem) {
       }
       requests_ += gather(s) ? std::max<uint32_t>(st.n, 1) : 1;
       in_[0].pop_front();
+      if (s.tout && (stored_ + 1) % per_tile == 0) ++tok_out_;  // the tile's writes are done
       moved = true;
     }
   }

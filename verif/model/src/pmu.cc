@@ -1,5 +1,6 @@
 // Functional model of the PMU (docs/architecture.md 4.2): N-buffered tiles, 3-level
-// affine write and read patterns, strided / duplicated / transposed (skewed) storage.
+// affine write and read patterns, strided / duplicated / transposed (skewed) storage,
+// read credits (tin) and a token per tile (tout) on the control network.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -37,6 +38,9 @@ void Pmu::configure(std::span<const uint32_t> words) {
   writes_ = reads_ = 0;
   wtile_ = rtile_ = 0;
   wacc_ = racc_ = 0;
+  tok_in_ = tok_out_ = 0;
+  sin_.clear();
+  sout_.clear();
   resize_ports(1, 1);
   // The storage keeps its contents (an SRAM is not cleared by configuration).
 }
@@ -95,6 +99,7 @@ bool Pmu::step(Memory*) {
       if (++wacc_ == wn) {
         wacc_ = 0;
         ++wtile_;
+        if (c_.tout && !c_.tsel) ++tok_out_;  // the tile's last write
       }
       progress = true;
     }
@@ -102,11 +107,14 @@ bool Pmu::step(Memory*) {
     while (rn != 0 && rtile_ < tiles) {
       const uint64_t wdone = wn == 0 ? tiles : wtile_;
       if (wdone <= rtile_) break;
+      // With tin, tile t's reads need credit t + 1: tok_init plus the tokens received.
+      if (c_.tin && uint64_t(c_.tok_init) + tok_in_ <= rtile_) break;
       out_[0].push_back(read_access());
       ++reads_;
       if (++racc_ == rn) {
         racc_ = 0;
         ++rtile_;
+        if (c_.tout && c_.tsel) ++tok_out_;  // the tile's last read
       }
       progress = true;
     }

@@ -52,7 +52,8 @@ std::string stream_str(const arch::AgcuStream& s) {
   std::ostringstream o;
   o << "{en " << s.enable << " base 0x" << std::hex << s.base << std::dec << " lstride " << s.lstride << " vdim "
     << int(s.vdim) << " vlen " << s.vlen << " vstep " << s.vstep << " c [" << s.c[0] << " " << s.c[1] << " " << s.c[2]
-    << " " << s.c[3] << "] s [" << s.s[0] << " " << s.s[1] << " " << s.s[2] << " " << s.s[3] << "]}";
+    << " " << s.c[3] << "] s [" << s.s[0] << " " << s.s[1] << " " << s.s[2] << " " << s.s[3] << "] tin " << s.tin
+    << " tout " << s.tout << " tok_init " << int(s.tok_init) << "}";
   return o.str();
 }
 
@@ -115,14 +116,27 @@ struct Timing {
   double p_req_ready = 1.0;
   double p_vin = 1.0;
   double p_vout[2] = {1.0, 1.0};
+  double p_tok = 1.0;   // a token offered on cin (while some are left)
+  double p_cout = 1.0;  // cout ready
 };
 
 struct Result {
   uint64_t cycles = 0;
   uint32_t max_inflight[2] = {0, 0};
   uint64_t requests[3] = {0, 0, 0};
+  uint64_t tokens_out = 0;
   bool err = false;
 };
+
+// Requests of stream s before tile t (t = 0 .. c3; a tile is one iteration of dimension 3).
+std::vector<uint64_t> requests_before_tile(const arch::AgcuStream& s, const std::vector<Req>& reqs) {
+  const uint64_t per_tile = uint64_t(s.c[0]) * s.c[1] * s.c[2];
+  const uint64_t tiles = per_tile ? s.c[3] : 0;
+  std::vector<uint64_t> b(tiles + 1, 0);
+  for (uint64_t t = 0; t <= tiles; ++t)
+    b[t] = uint64_t(std::count_if(reqs.begin(), reqs.end(), [&](const Req& r) { return r.vec < t * per_tile; }));
+  return b;
+}
 
 class AgcuTb {
  public:
@@ -144,8 +158,12 @@ class AgcuTb {
   // Runs the configured program against the harness memory; expect[k] is load stream
   // k's expected output, store the store stream's input (loop: the store stream takes
   // ld0's output instead, a copy). Every request is checked against spec_requests.
+  // Control: `tokens` tokens are offered on cin; with tok_loop every token from cout is
+  // offered on cin too. Checked every cycle: no stream with tin requests beyond its
+  // credits, no token on cout before its tile's writes are all acknowledged.
   Result run(const std::deque<Vec> expect[2], const std::vector<Vec>& store, const Timing& t, std::mt19937_64& rng,
-             const std::string& what, bool loop = false) {
+             const std::string& what, bool loop = false, uint64_t tokens = 0, bool tok_loop = false,
+             uint64_t model_tokens_out = 0) {
     const uint32_t lanes = cfg_.lanes;
     Result res;
     std::uniform_real_distribution<double> u(0, 1);
@@ -162,6 +180,10 @@ class AgcuTb {
     const char* names[3] = {"ld0", "ld1", "st0"};
     bool prev_stalled = false;
     uint32_t prev_addr = 0, prev_sid = 0, prev_we = 0;
+    const arch::AgcuStream* streams[3] = {&cfg_words_.ld[0], &cfg_words_.ld[1], &cfg_words_.st};
+    std::vector<uint64_t> before[3];
+    for (int k = 0; k < 3; ++k) before[k] = requests_before_tile(*streams[k], reqs[k]);
+    uint64_t tok_sent = 0, acks = 0;
     top_.run_i = 1;
     for (;;) {
       // Drive inputs.
@@ -175,6 +197,9 @@ class AgcuTb {
       top_.mem_rsp_sid_i = rsp ? q.front().sid : 0;
       top_.mem_rsp_err_i = rsp && q.front().err;
       for (uint32_t l = 0; l < lanes; ++l) top_.mem_rsp_rdata_i[l] = rsp ? q.front().data[l] : 0xDEADBEEF;
+      const bool tv = tok_sent < tokens + (tok_loop ? res.tokens_out : 0) && u(rng) < t.p_tok;
+      top_.cin_valid_i = tv;
+      top_.cout_ready_i = u(rng) < t.p_cout;
       top_.eval();
 
       if (top_.done_o) {
@@ -199,6 +224,11 @@ class AgcuTb {
                           << reqs[k].size();
             return res;
           }
+        if (res.tokens_out != model_tokens_out) {
+          ADD_FAILURE() << what << ": done_o after " << res.tokens_out << " tokens, the model sends "
+                        << model_tokens_out;
+          return res;
+        }
         break;
       }
       // A request not accepted must be held unchanged.
@@ -214,6 +244,7 @@ class AgcuTb {
 
       // Response delivered this cycle.
       if (rsp) {
+        if (q.front().sid == 2) ++acks;
         --inflight[q.front().sid];
         res.err |= q.front().err;
         q.pop_front();
@@ -257,6 +288,30 @@ class AgcuTb {
         }
       }
       if (vin && top_.vin_ready_o) ++sent;
+      // Control network.
+      if (tv && top_.cin_ready_o) ++tok_sent;
+      for (int k = 0; k < 3; ++k) {
+        const auto& s = *streams[k];
+        if (!s.enable || !s.tin) continue;
+        const uint64_t allowed = before[k][std::min<uint64_t>(s.tok_init + tok_sent, before[k].size() - 1)];
+        if (res.requests[k] > allowed) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": " << names[k] << " made " << res.requests[k]
+                        << " requests with " << int(s.tok_init) << " + " << tok_sent << " credits (" << allowed
+                        << " allowed)";
+          return res;
+        }
+      }
+      if (top_.cout_valid_o && top_.cout_ready_i) {
+        const auto& st = *streams[2];
+        uint64_t complete = 0;  // tiles whose writes are all acknowledged
+        for (uint64_t ti = 1; ti < before[2].size(); ++ti) complete += before[2][ti] <= acks;
+        if (!st.enable || !st.tout || res.tokens_out >= complete) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": token " << res.tokens_out << " on cout with " << acks
+                        << " writes acknowledged (" << complete << " tiles complete, tout " << st.tout << ")";
+          return res;
+        }
+        ++res.tokens_out;
+      }
       for (int k = 0; k < 2; ++k) {
         if (!((top_.vout_valid_o >> k) & 1) || !((top_.vout_ready_i >> k) & 1)) continue;
         Vec v(lanes);
@@ -280,7 +335,8 @@ class AgcuTb {
       tick();
       if (++res.cycles > 400000) {
         ADD_FAILURE() << what << ": not done after 400000 cycles (ld0 " << got[0] << "/" << expect[0].size()
-                      << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << st_total << ")";
+                      << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << st_total
+                      << ", tokens in " << tok_sent << ", out " << res.tokens_out << ")";
         return res;
       }
     }
@@ -310,16 +366,27 @@ struct ModelRun {
   std::deque<Vec> out[2];
   std::vector<uint32_t> mem;
   uint64_t busy = 0;
+  uint64_t tokens_out = 0;
 };
+// tokens: tokens given on the control input; tok_loop: every token out comes back in.
 ModelRun model_run(const arch::Config& cfg, const arch::AgcuConfig& c, const std::vector<uint32_t>& mem,
-                   const std::vector<Vec>& store) {
+                   const std::vector<Vec>& store, uint64_t tokens = 0, bool tok_loop = false) {
   ArrayMemory ref(mem);
   model::Agcu m(cfg);
   m.configure(c.encode());
   for (const Vec& v : store) m.push(0, v);
-  m.step(&ref);
+  m.push_tokens(tokens);
+  uint64_t looped = 0;
+  for (bool more = true; more;) {
+    m.step(&ref);
+    more = tok_loop && m.tokens_out() > looped;
+    if (more) {
+      m.push_tokens(m.tokens_out() - looped);
+      looped = m.tokens_out();
+    }
+  }
   EXPECT_TRUE(m.done());
-  return {{m.output(0), m.output(1)}, std::move(ref.w_), m.busy_cycles()};
+  return {{m.output(0), m.output(1)}, std::move(ref.w_), m.busy_cycles(), m.tokens_out()};
 }
 
 // Compares the harness memory with the model's; on a difference names the store
@@ -416,8 +483,8 @@ TEST(Agcu, RandomStreamsAgainstModel) {
   for (auto& w : tb.mem_) w = uint32_t(rng());
   std::uniform_real_distribution<double> u(0, 1);
   uint32_t max_inflight_high_latency = 0;
-  int high_latency_cases = 0, cases = 0;
-  uint64_t gather_reqs = 0, zero_vectors = 0;
+  int high_latency_cases = 0, cases = 0, controlled = 0;
+  uint64_t gather_reqs = 0, zero_vectors = 0, tokens_out = 0;
   for (int idx = 0; idx < 8000 && !testing::Test::HasFailure(); ++idx) {
     arch::AgcuConfig c;
     c.ld[0] = random_stream(rng, cfg.lanes, 0, kStoreBase);
@@ -438,10 +505,28 @@ TEST(Agcu, RandomStreamsAgainstModel) {
     }
     t.p_vin = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
 
+    // Control: credits per tile (enough for every tile), store-done tokens, sometimes
+    // looped back to the control input.
+    uint64_t tokens = 0;
+    for (auto* s : {&c.ld[0], &c.ld[1], &c.st}) {
+      if (rng() % 4 != 0) continue;
+      s->tin = true;
+      s->tok_init = uint8_t(rng() % 4 == 0 ? rng() % 16 : rng() % 2);
+      const uint64_t tiles = s->vectors() ? s->c[3] : 0;
+      tokens = std::max<uint64_t>(tokens, tiles > s->tok_init ? tiles - s->tok_init : 0);
+    }
+    if (tokens || rng() % 8 == 0) tokens += rng() % 3;
+    c.st.tout = rng() % 3 == 0;
+    const bool tok_loop = rng() % 2 == 0;
+    t.p_tok = u(rng) < 0.3 ? 1.0 : 0.05 + 0.95 * u(rng);
+    t.p_cout = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
+    if ((c.ld[0].enable && c.ld[0].tin) || (c.ld[1].enable && c.ld[1].tin) || (c.st.enable && (c.st.tin || c.st.tout)))
+      ++controlled;
+
     std::vector<Vec> store;
     if (c.st.enable)
       for (uint64_t k = 0; k < c.st.vectors(); ++k) store.push_back(random_vec(rng, cfg.lanes));
-    const ModelRun m = model_run(cfg, c, tb.mem_, store);
+    const ModelRun m = model_run(cfg, c, tb.mem_, store, tokens, tok_loop);
     for (const auto* s : {&c.ld[0], &c.ld[1], &c.st}) {
       if (!s->enable) continue;
       if (s->lstride != 0 && s->lstride != 1) gather_reqs += spec_requests(*s, cfg.lanes).size();
@@ -453,8 +538,9 @@ TEST(Agcu, RandomStreamsAgainstModel) {
     const std::string what = fmt::format("seed {} case {} ld0{} ld1{} st0{}", seed, idx, stream_str(c.ld[0]),
                                          stream_str(c.ld[1]), stream_str(c.st));
     tb.configure(c, rng);
-    const Result r = tb.run(m.out, store, t, rng, what);
+    const Result r = tb.run(m.out, store, t, rng, what, false, tokens, tok_loop, m.tokens_out);
     if (testing::Test::HasFailure()) break;
+    tokens_out += r.tokens_out;
     EXPECT_FALSE(r.err) << what << ": err_o without an error response";
     compare_memory(tb, m.mem, c.st, cfg.lanes, what);
     if (high) max_inflight_high_latency = std::max({max_inflight_high_latency, r.max_inflight[0], r.max_inflight[1]});
@@ -463,7 +549,10 @@ TEST(Agcu, RandomStreamsAgainstModel) {
   std::cout << cases << " cases, " << tb.compared_ << " load vectors compared in " << tb.cycle_ << " cycles; "
             << gather_reqs << " gather/scatter lane requests, " << zero_vectors << " vectors without a request; "
             << high_latency_cases << " high-latency cases, at most " << max_inflight_high_latency
-            << " reads in flight\n";
+            << " reads in flight; " << controlled << " cases with credits or tokens, " << tokens_out
+            << " store-done tokens\n";
+  EXPECT_GT(controlled, 2000);
+  EXPECT_GT(tokens_out, 1000u);
   EXPECT_GE(cases, 8000);
   EXPECT_GT(tb.compared_, 40000u);
   EXPECT_GT(gather_reqs, 20000u);
@@ -663,6 +752,104 @@ TEST(Agcu, Throughput) {
       }
     }
   }
+}
+
+// A dependency through DRAM inside one program: the store stream writes 3 tiles of 2
+// vectors, ld0 reads the same words back with tin, its credits being the store-done
+// tokens (cout looped to cin). Each load tile must see its tile's new data although the
+// store input trickles in and the memory answers late; ld1, without tin, reads the
+// old contents of a word range the store does not touch. Host arithmetic and model agree.
+TEST(Agcu, StoreDoneTokensOrderLoadsAfterStores) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t L = cfg.lanes;
+  AgcuTb tb(cfg);
+  std::mt19937_64 rng(31);
+  for (auto& w : tb.mem_) w = uint32_t(rng());
+  const uint32_t X = 4 * kStoreBase + 0x80;
+  auto tiled = [&](uint32_t base) {
+    arch::AgcuStream s = arch::AgcuStream::linear(base, 2 * L, L);  // 2 vectors per tile
+    s.vdim = 0;
+    s.c[3] = 3;
+    s.s[3] = int32_t(2 * L);
+    return s;
+  };
+  arch::AgcuConfig c;
+  c.st = tiled(X);
+  c.st.tout = true;
+  c.ld[0] = tiled(X);
+  c.ld[0].tin = true;
+  c.ld[1] = tiled(0x200);
+  std::vector<Vec> data;
+  for (int k = 0; k < 6; ++k) data.push_back(random_vec(rng, L));
+  const ModelRun m = model_run(cfg, c, tb.mem_, data, 0, /*tok_loop=*/true);
+  ASSERT_EQ(m.out[0].size(), 6u);
+  ASSERT_EQ(m.tokens_out, 3u);
+  for (size_t k = 0; k < 6; ++k) {
+    EXPECT_EQ(m.out[0][k], data[k]) << "model: load vector " << k << " reads the stored vector";
+    EXPECT_EQ(m.out[1][k], Vec(tb.mem_.begin() + 0x200 / 4 + k * L, tb.mem_.begin() + 0x200 / 4 + (k + 1) * L));
+  }
+  tb.configure(c, rng);
+  Timing t;
+  t.lat_min = 15;
+  t.lat_max = 30;
+  t.p_vin = 0.1;
+  t.p_tok = 0.5;
+  t.p_cout = 0.5;
+  const Result r = tb.run(m.out, data, t, rng, "store-done tokens", false, 0, /*tok_loop=*/true, m.tokens_out);
+  ASSERT_FALSE(testing::Test::HasFailure());
+  EXPECT_EQ(r.tokens_out, 3u);
+  compare_memory(tb, m.mem, c.st, L, "store-done tokens");
+}
+
+// With tin and tok_init 2 and no token, a load stream makes the requests of its first
+// two tiles only and stays not done; each token then releases one more tile.
+TEST(Agcu, CreditsReleaseTiles) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t L = cfg.lanes;
+  AgcuTb tb(cfg);
+  std::mt19937_64 rng(32);
+  arch::AgcuConfig c;
+  c.ld[1] = arch::AgcuStream::linear(0x400, 3 * L, L);  // 3 vectors per tile, 4 tiles
+  c.ld[1].c[3] = 4;
+  c.ld[1].s[3] = int32_t(3 * L);
+  c.ld[1].tin = true;
+  c.ld[1].tok_init = 2;
+  tb.configure(c, rng);
+  tb.top_.run_i = 1;
+  tb.top_.vout_ready_i = 3;
+  tb.top_.cout_ready_i = 1;
+  uint64_t reqs = 0;
+  std::deque<uint64_t> due;
+  auto cycles = [&](int n, bool token) {
+    for (int i = 0; i < n; ++i) {
+      tb.top_.mem_req_ready_i = 1;
+      tb.top_.mem_rsp_valid_i = !due.empty() && due.front() <= tb.cycle_;
+      tb.top_.mem_rsp_sid_i = 1;
+      tb.top_.mem_rsp_err_i = 0;
+      tb.top_.cin_valid_i = token;
+      tb.top_.eval();
+      if (tb.top_.mem_rsp_valid_i) due.pop_front();
+      if (tb.top_.mem_req_valid_o) {
+        ++reqs;
+        due.push_back(tb.cycle_ + 3);
+      }
+      if (token && tb.top_.cin_ready_o) token = false;
+      EXPECT_FALSE(tb.top_.cout_valid_o) << "no tout, no token";
+      tb.tick();
+    }
+    tb.top_.cin_valid_i = 0;
+  };
+  cycles(100, false);
+  EXPECT_EQ(reqs, 6u) << "tok_init 2: two tiles of 3";
+  tb.top_.eval();
+  EXPECT_FALSE(tb.top_.done_o);
+  cycles(50, true);
+  EXPECT_EQ(reqs, 9u);
+  EXPECT_FALSE(tb.top_.done_o);
+  cycles(50, true);
+  EXPECT_EQ(reqs, 12u);
+  tb.top_.eval();
+  EXPECT_TRUE(tb.top_.done_o);
 }
 
 // An error response raises err_o.

@@ -505,6 +505,66 @@ TEST_F(CoreTest, ScalarAndControlRoutes) {
   }
 }
 
+// A dependency through DRAM inside one program (docs/architecture.md 4.3, control):
+// AGCU0 loads X in R tiles of nv vectors, PCU0 doubles it, AGCU0 stores Y tile by tile
+// with tout; its store-done tokens travel on the control network (switch (2,0) east to
+// (2,1)) to AGCU1, whose load of Y needs a credit per tile (tin, tok_init 0); PCU3
+// squares Y into Z. Z = (2x)^2 from the host proves every load of Y came after its
+// tile's stores had been acknowledged; RTL and model leave the same DRAM.
+TEST_F(CoreTest, StoreDoneTokensChainTwoStagesThroughDram) {
+  constexpr uint32_t X = 0x1000, Y = 0x6000, Z = 0x9000;
+  std::mt19937 rng(uint32_t(seed) + 9);
+  std::uniform_real_distribution<float> dist(-1e3f, 1e3f);
+  for (int prog = 0; prog < 10; ++prog) {
+    const uint32_t R = 1 + rng() % 6, nv = 1 + rng() % 4, n = 4 * nv;  // R tiles of nv vectors
+    TestDram init(cfg.dram_bytes);
+    std::vector<float> x(R * n);
+    for (uint32_t i = 0; i < x.size(); ++i) init.set(X + 4 * i, f2u(x[i] = dist(rng)));
+    auto tiled = [&](uint32_t base) {
+      arch::AgcuStream s = stream(base, n);
+      s.c[3] = R;
+      s.s[3] = int32_t(n);
+      return s;
+    };
+    Program p(cfg);
+    arch::AgcuConfig a0, a1;
+    a0.ld[0] = tiled(X);
+    a0.st = tiled(Y);
+    a0.st.tout = true;
+    a1.ld[0] = tiled(Y);
+    a1.ld[0].tin = true;
+    a1.st = tiled(Z);
+    p.words[kAgcu0] = a0.encode();
+    p.words[kAgcu1] = a1.encode();
+    p.words[kPcu0] = pcu(cfg, 0b001, R * nv, {stage(Opcode::FADD, 0, 0, 0)}).encode(cfg);
+    p.words[kPcu3] = pcu(cfg, 0b001, R * nv, {stage(Opcode::FMUL, 0, 0, 0)}).encode(cfg);
+    // Vectors as in ScalarAndControlRoutes: AGCU0 -> PCU0 -> AGCU0, AGCU1 -> PCU3 -> AGCU1.
+    p.sel(2, 0, N, L0);
+    p.sel(1, 0, N, S);
+    p.sel(0, 0, L0, S);
+    p.sel(2, 1, N, L0);
+    p.sel(1, 1, L0, S);
+    p.sel(0, 0, S, L0);
+    p.sel(1, 0, S, N);
+    p.sel(2, 0, L0, N);
+    p.sel(1, 1, S, L0);
+    p.sel(2, 1, L0, N);
+    // Control: AGCU0 (switch (2,0)) -> east -> AGCU1 (switch (2,1)).
+    p.sel_net(arch::kControlNet, 2, 0, E, L0);
+    p.sel_net(arch::kControlNet, 2, 1, L0, W);
+    const DramTiming t{1 + uint32_t(rng() % 40), uint32_t(rng() % 10), uint32_t(rng() % 40)};
+    const std::string what =
+        fmt::format("store-done program {} (seed {}: {} tiles of {} vectors, latency {}): ", prog, seed, R, nv, t.latency);
+    const TestDram out = run_both(p, init, t, what);
+    if (HasFailure()) break;
+    for (uint32_t i = 0; i < R * n; ++i) {
+      const float y = x[i] + x[i];
+      ASSERT_EQ(out.at(Y + 4 * i), f2u(y)) << what << "Y[" << i << "]";
+      ASSERT_EQ(out.at(Z + 4 * i), f2u(y * y)) << what << "Z[" << i << "] (tile " << i / n << ")";
+    }
+  }
+}
+
 // Configuration errors: the same ERR_STATUS code and unit in RTL and model, then a
 // good configuration on the same core still works.
 TEST_F(CoreTest, ConfigErrors) {

@@ -49,7 +49,8 @@ std::string side_str(const arch::PmuSide& s) {
 std::string cfg_str(const arch::PmuConfig& c) {
   std::ostringstream o;
   o << "enable " << c.enable << " mode " << int(c.mode) << " nbuf " << int(c.nbuf) << " tiles " << c.tiles
-    << " buf_rows " << c.buf_rows << "; wr " << side_str(c.wr) << "; rd " << side_str(c.rd);
+    << " buf_rows " << c.buf_rows << " tin " << c.tin << " tout " << c.tout << " tsel " << c.tsel << " tok_init "
+    << int(c.tok_init) << "; wr " << side_str(c.wr) << "; rd " << side_str(c.rd);
   return o.str();
 }
 
@@ -79,16 +80,25 @@ class PmuTb {
   // vout is ready with probability pr. Returns the cycles until done_o. The RTL's
   // outputs are left in out_, the cycles of the first accepted input and of the last
   // output in first_in_, last_out_ (relative to the start).
-  uint64_t run(const std::vector<Vec>& in, double pv, double pr, std::mt19937_64& rng, const std::string& what) {
+  // Control: `tokens` tokens are offered on cin (probability pt per cycle), cout is
+  // ready with probability pc; the tokens sent are left in tokens_out_. Checked every
+  // cycle: reads never run ahead of their credits (tin), tokens never ahead of the
+  // tiles whose writes (tsel 0) or reads (tsel 1) are complete.
+  uint64_t run(const std::vector<Vec>& in, double pv, double pr, std::mt19937_64& rng, const std::string& what,
+               uint64_t tokens = 0, double pt = 0.5, double pc = 1.0) {
     const uint32_t lanes = cfg_.lanes;
     for (const Vec& v : in) model_.push(0, v);
+    model_.push_tokens(tokens);
     model_.step(nullptr);
     std::deque<Vec> expect = model_.output(0);
     model_.output(0).clear();
     const size_t nexp = expect.size();
     const uint64_t per_tile = pc_.rd.accesses();
+    const uint64_t wper_tile = pc_.wr.accesses();
     out_.clear();
     first_in_ = last_out_ = 0;
+    tokens_out_ = 0;
+    uint64_t tok_sent = 0;
 
     top_.run_i = 1;
     std::uniform_real_distribution<double> u(0, 1);
@@ -100,18 +110,46 @@ class PmuTb {
       for (uint32_t l = 0; l < lanes; ++l) top_.vin_data_i[l] = valid ? in[sent][l] : 0;
       top_.vout_ready_i = u(rng) < pr;
       top_.sin_valid_i = rng() & 1;
-      top_.cin_valid_i = rng() & 1;
+      const bool tv = tok_sent < tokens && u(rng) < pt;
+      top_.cin_valid_i = tv;
       top_.sout_ready_i = 1;
-      top_.cout_ready_i = 1;
+      top_.cout_ready_i = u(rng) < pc;
       top_.eval();
-      if (!top_.sin_ready_o || !top_.cin_ready_o || top_.sout_valid_o || top_.cout_valid_o) {
-        ADD_FAILURE() << what << " cycle " << cycle_ << ": unused scalar/control ports misbehave";
+      if (!top_.sin_ready_o || top_.sout_valid_o) {
+        ADD_FAILURE() << what << " cycle " << cycle_ << ": the unused scalar ports misbehave";
+        return cycles;
+      }
+      if (!pc_.tin && !top_.cin_ready_o) {
+        ADD_FAILURE() << what << " cycle " << cycle_ << ": control input not ready without tin";
+        return cycles;
+      }
+      if (pc_.tin && per_tile != 0 && got > (pc_.tok_init + tok_sent) * per_tile) {
+        ADD_FAILURE() << what << " cycle " << cycle_ << ": " << got << " reads with " << int(pc_.tok_init)
+                      << " + " << tok_sent << " credits of " << per_tile << " reads";
+        return cycles;
+      }
+      if (pc_.tout) {
+        // Tiles complete: writes accepted / per tile (an entry may wait in the input
+        // FIFO: a bound), reads issued <= reads out + 3 (pipeline and output FIFO).
+        const uint64_t bound = pc_.tsel ? (per_tile ? (got + 3) / per_tile : 0) : (wper_tile ? sent / wper_tile : 0);
+        if (tokens_out_ > bound) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": " << tokens_out_ << " tokens sent, only " << bound
+                        << " tiles can be complete";
+          return cycles;
+        }
+      } else if (top_.cout_valid_o) {
+        ADD_FAILURE() << what << " cycle " << cycle_ << ": a token without tout";
         return cycles;
       }
       if (top_.done_o) {
         if (got != nexp) {
           ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with " << got << " of " << nexp
                         << " vectors read";
+          return cycles;
+        }
+        if (tokens_out_ != model_.tokens_out()) {
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o after " << tokens_out_
+                        << " tokens, the model sends " << model_.tokens_out();
           return cycles;
         }
         if (!model_.done()) {
@@ -125,6 +163,8 @@ class PmuTb {
         if (sent == 0) first_in_ = cycles;
         ++sent;
       }
+      if (tv && top_.cin_ready_o) ++tok_sent;
+      if (top_.cout_valid_o && top_.cout_ready_i) ++tokens_out_;
       if (top_.vout_valid_o && top_.vout_ready_i) {
         Vec v(lanes);
         for (uint32_t l = 0; l < lanes; ++l) v[l] = top_.vout_data_o[l];
@@ -149,7 +189,8 @@ class PmuTb {
       tick();
       if (++cycles > 200000) {
         ADD_FAILURE() << what << ": not done after 200000 cycles (" << sent << "/" << in.size() << " written, "
-                      << got << "/" << nexp << " read)";
+                      << got << "/" << nexp << " read, " << tok_sent << "/" << tokens << " tokens in, "
+                      << tokens_out_ << " out)";
         return cycles;
       }
     }
@@ -166,6 +207,7 @@ class PmuTb {
   std::vector<Vec> out_;
   uint64_t first_in_ = 0, last_out_ = 0;
   uint64_t compared_ = 0;  // vectors compared with the model
+  uint64_t tokens_out_ = 0;
 };
 
 Vec random_vec(std::mt19937_64& rng, uint32_t lanes) {
@@ -278,7 +320,8 @@ TEST(Pmu, RandomPatternsAgainstModel) {
   fill_all(tb, rng);
   const uint32_t depth = tb.cfg_.pmu_depth(), lanes = tb.cfg_.lanes;
   std::uniform_real_distribution<double> u(0, 1);
-  int cases = 0, buffered = 0, demoted = 0;
+  int cases = 0, buffered = 0, demoted = 0, controlled = 0;
+  uint64_t tokens_out = 0;
   int per_mode[4] = {};
   for (int idx = 0; idx < 4000 && !testing::Test::HasFailure(); ++idx) {
     arch::PmuConfig c;
@@ -308,22 +351,40 @@ TEST(Pmu, RandomPatternsAgainstModel) {
     }
     if (c.buffers() > 1 && c.num_tiles() > 1) ++buffered;
     ++per_mode[c.mode];
+    // Control: read credits (enough for every tile, sometimes from tok_init alone) and
+    // tokens out per tile.
+    uint64_t tokens = 0;
+    if (rng() % 3 == 0) {
+      c.tin = true;
+      c.tok_init = uint8_t(rng() % 4 == 0 ? rng() % 16 : rng() % 3);
+      tokens = (c.num_tiles() > c.tok_init ? c.num_tiles() - c.tok_init : 0) + rng() % 3;
+    }
+    if (rng() % 3 == 0) {
+      c.tout = true;
+      c.tsel = rng() & 1;
+    }
+    if (c.enable && (c.tin || c.tout)) ++controlled;
     tb.configure(c, rng);
     std::vector<Vec> in;
     if (c.enable)
       for (uint64_t k = 0; k < c.wr.accesses() * c.num_tiles(); ++k) in.push_back(random_vec(rng, lanes));
     const double pv = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
     const double pr = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
+    const double pt = u(rng) < 0.3 ? 1.0 : 0.02 + 0.98 * u(rng);
+    const double pc = u(rng) < 0.3 ? 1.0 : 0.1 + 0.9 * u(rng);
     std::ostringstream what;
     what << "seed " << seed << " case " << idx << " (" << cfg_str(c) << ")";
-    tb.run(in, pv, pr, rng, what.str());
+    tb.run(in, pv, pr, rng, what.str(), tokens, pt, pc);
+    tokens_out += tb.tokens_out_;
     ++cases;
   }
   std::cout << cases << " cases (" << buffered << " N-buffered with several tiles, " << demoted
-            << " demoted to one buffer; modes " << per_mode[0] << "/" << per_mode[1] << "/" << per_mode[2] << "/"
-            << per_mode[3] << "), " << tb.compared_ << " vectors compared in " << tb.cycle_ << " cycles\n";
+            << " demoted to one buffer; " << controlled << " with tokens, " << tokens_out << " tokens out; modes "
+            << per_mode[0] << "/" << per_mode[1] << "/" << per_mode[2] << "/" << per_mode[3] << "), "
+            << tb.compared_ << " vectors compared in " << tb.cycle_ << " cycles\n";
   EXPECT_GE(cases, 4000);
   EXPECT_GT(buffered, 1000);
+  EXPECT_GT(controlled, 1000);
   EXPECT_GT(tb.compared_, 80000u);
 }
 
@@ -456,6 +517,70 @@ TEST(Pmu, Throughput) {
     for (int k = 0; k < 64; ++k) in.push_back(random_vec(rng, tb.cfg_.lanes));
     const uint64_t cycles = tb.run(in, 1.0, 1.0, rng, "throughput mode " + std::to_string(mode));
     EXPECT_LE(cycles, 64u + 64u + 6u) << "mode " << int(mode);
+  }
+}
+
+// Control network: with tin, tile t's reads wait for credit t + 1 (tok_init, then one per
+// token); with tout a token follows each tile's last write (tsel 0) or last read (tsel
+// 1). Driven step by step: 3 tiles of 4 writes and 4 reads, tok_init 1.
+TEST(Pmu, TokensGateReadsAndMarkTiles) {
+  PmuTb tb(arch::load_config("tiny"));
+  std::mt19937_64 rng(17);
+  const uint32_t L = tb.cfg_.lanes;
+  for (bool tsel : {false, true}) {
+    arch::PmuConfig c;
+    c.enable = true;
+    c.nbuf = 2;
+    c.tiles = 3;
+    c.buf_rows = 8;
+    c.wr = {0, 4, 1, 1, 0};
+    c.rd = {3, 4, 1, -1, 0};
+    c.tin = true;
+    c.tok_init = 1;
+    c.tout = true;
+    c.tsel = tsel;
+    tb.configure(c, rng);
+    std::vector<Vec> in;
+    for (int k = 0; k < 12; ++k) in.push_back(random_vec(rng, L));
+    size_t sent = 0, got = 0, toks = 0;
+    auto cycles = [&](int n, bool token) {
+      for (int t = 0; t < n; ++t) {
+        tb.top_.run_i = 1;
+        tb.top_.vin_valid_i = sent < in.size();
+        for (uint32_t l = 0; l < L; ++l) tb.top_.vin_data_i[l] = sent < in.size() ? in[sent][l] : 0;
+        tb.top_.vout_ready_i = 1;
+        tb.top_.cout_ready_i = 1;
+        tb.top_.sin_valid_i = 0;
+        tb.top_.cin_valid_i = token;
+        tb.top_.eval();
+        if (tb.top_.vin_valid_i && tb.top_.vin_ready_o) ++sent;
+        if (tb.top_.vout_valid_o) {
+          // Tile t's reads: rows 3, 2, 1, 0 of buffer t mod 2 = inputs 4t+3 .. 4t.
+          const size_t t = got / 4, k = got % 4;
+          for (uint32_t l = 0; l < L; ++l) ASSERT_EQ(tb.top_.vout_data_o[l], in[4 * t + 3 - k][l]) << got;
+          ++got;
+        }
+        if (tb.top_.cout_valid_o) ++toks;
+        if (token && tb.top_.cin_ready_o) token = false;
+        tb.tick();
+      }
+      tb.top_.cin_valid_i = 0;
+    };
+    const std::string what = tsel ? "tsel 1" : "tsel 0";
+    cycles(60, false);  // no token: tile 0 only (tok_init 1); tile 1's writes overlap it
+    EXPECT_EQ(got, 4u) << what;
+    EXPECT_EQ(sent, 12u) << what << ": two buffers: tile 2 waits for tile 0's reads only";
+    EXPECT_EQ(toks, tsel ? 1u : 3u) << what << ": tokens after the reads of tile 0 / the writes of 3 tiles";
+    EXPECT_FALSE(tb.top_.done_o);
+    cycles(30, true);
+    EXPECT_EQ(got, 8u) << what << ": one token, one more tile";
+    EXPECT_EQ(toks, tsel ? 2u : 3u) << what;
+    EXPECT_FALSE(tb.top_.done_o);
+    cycles(30, true);
+    EXPECT_EQ(got, 12u) << what;
+    EXPECT_EQ(toks, 3u) << what;
+    tb.top_.eval();
+    EXPECT_TRUE(tb.top_.done_o) << what;
   }
 }
 

@@ -96,6 +96,11 @@ struct PmuConfig {
   uint8_t nbuf = 1;       // buffers 1..4 (word 0 bits 6:4; 0 acts as 1)
   uint32_t tiles = 1;     // tiles (0 acts as 1)
   uint32_t buf_rows = 0;  // rows per buffer: tile t's addresses are offset by (t mod nbuf)*buf_rows rows
+  // Control network (docs/architecture.md 4.2): tin = each tile's reads need a credit
+  // (tok_init at the start, +1 per token received); tout = a token per tile, after its
+  // last write (tsel 0) or after its last read is issued (tsel 1).
+  bool tin = false, tout = false, tsel = false;
+  uint8_t tok_init = 0;  // 0..15
   PmuSide wr, rd;
   uint32_t buffers() const { return nbuf == 0 ? 1u : nbuf; }
   uint32_t num_tiles() const { return tiles == 0 ? 1u : tiles; }
@@ -116,6 +121,12 @@ struct AgcuStream {
   uint32_t vstep = 0;      // elements along vdim per vector (0 acts as LANES)
   uint32_t c[4] = {1, 1, 1, 1};  // counts, c[0] innermost
   int32_t s[4] = {0, 0, 0, 0};   // strides (elements)
+  // Control network (docs/architecture.md 4.3); a tile is one iteration of dimension 3.
+  // tin: each tile needs a credit (tok_init at the start, +1 per token the AGCU
+  // receives). tout (store stream only): a token once every write of a tile is
+  // acknowledged (the store-done token of a dependency through DRAM).
+  bool tin = false, tout = false;
+  uint8_t tok_init = 0;  // 0..15
   uint64_t vectors() const { return uint64_t(c[0]) * c[1] * c[2] * c[3]; }
   // Valid lanes of the step with indices idx: min(lanes, vstep', max(0, vlen - idx[vdim]*vstep')).
   uint32_t valid_lanes(uint32_t lanes, const uint32_t idx[4]) const;

@@ -44,7 +44,7 @@ class Unit {
   void push(int port, Vec v) { in_.at(port).push_back(std::move(v)); }
   std::deque<Vec>& output(int port) { return out_.at(port); }
   const std::deque<Vec>& input(int port) const { return in_.at(port); }
-  // Scalar and control ports (the PCU's, docs/architecture.md 4.1): scalars in order,
+  // Scalar and control ports (docs/architecture.md 4.1-4.3): scalars in order,
   // tokens counted (every token is alike).
   void push_scalar(uint32_t v) { sin_.push_back(v); }
   void push_tokens(uint64_t n) { tok_in_ += n; }

@@ -69,6 +69,7 @@ class Agcu : public Unit {
   const arch::AgcuConfig& config() const { return c_; }
 
  private:
+  bool credit(const arch::AgcuStream& s, uint64_t j) const;  // may vector j of s move (tin)
   arch::AgcuConfig c_;
   uint64_t loaded_[2] = {0, 0};
   uint64_t stored_ = 0;
