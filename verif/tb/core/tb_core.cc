@@ -817,7 +817,7 @@ TEST_F(CoreTest, RandomPrograms) {
   const char* np = std::getenv("OPENRDU_TB_PROGRAMS");
   const int kPrograms = np && *np ? std::max(20, std::atoi(np)) : 1000;
   std::mt19937_64 rng(seed * 0x9E3779B97F4A7C15ull + 7);
-  int done = 0, tries = 0, v2_streams = 0, nbuf_pmus = 0;
+  int done = 0, tries = 0, v2_streams = 0, nbuf_pmus = 0, token_pmus = 0;
   uint64_t total_cycles = 0;
   // Every opcode of the ISA (docs/isa.md) and a few undefined ones (NOPs).
   std::vector<Opcode> ops;
@@ -831,6 +831,7 @@ TEST_F(CoreTest, RandomPrograms) {
     const int nin = 1 + int(rng() % 3);
     const bool use_pmu = rng() % 3 == 0;
     const bool two_pcu = rng() % 2 == 0;
+    bool pmu_tokens = false;
     TestDram init(cfg.dram_bytes);
     for (uint32_t i = 0; i < 1024; ++i) init.set(0x10000 + 4 * i, random_word(rng));
     // Loads: AGCU0 ld0, AGCU0 ld1, AGCU1 ld0 (in that order) feed PCU3 inputs 0..nin-1.
@@ -883,6 +884,17 @@ TEST_F(CoreTest, RandomPrograms) {
       pm.buf_rows = W;
       nbuf_pmus += T > 1;
       pm.wr = {0, W, 1, 1, 0};
+      // Half the N-buffered PMUs gate their reads on their own tokens, looped back on the
+      // control network through their switch: a token per tile written (tsel 0, tok_init
+      // 0: tile t's reads wait for the writes of tiles 0..t) or per tile read (tsel 1,
+      // tok_init 1: tile t's reads wait for tile t-1's).
+      if (T > 1 && rng() % 2) {
+        pm.tin = pm.tout = true;
+        pm.tsel = rng() % 2;
+        pm.tok_init = pm.tsel ? 1 : 0;
+        p.sel_net(arch::kControlNet, 1, 0, L0, L0);
+        pmu_tokens = true;
+      }
       if (pm.mode == 0) {
         const int kind = int(rng() % 3);
         pm.rd = kind == 0 ? arch::PmuSide{0, W, 1, 1, 0}
@@ -910,10 +922,11 @@ TEST_F(CoreTest, RandomPrograms) {
     if (!ok) continue;
     const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 50)};
     const std::string what =
-        fmt::format("program {} (seed {}: inner {} c1 {} c2 {} inputs {} pmu {} (tiles {}, nbuf {}) two_pcu {} "
-                    "latency {}+{} stall {}%): ",
+        fmt::format("program {} (seed {}: inner {} c1 {} c2 {} inputs {} pmu {} (tiles {}, nbuf {}, tokens {}) "
+                    "two_pcu {} latency {}+{} stall {}%): ",
                     done, seed, inner, c1, c2, nin, use_pmu, use_pmu ? arch::PmuConfig::decode(p.words[kPmu2]).tiles : 0,
-                    use_pmu ? arch::PmuConfig::decode(p.words[kPmu2]).nbuf : 0, two_pcu, t.latency, t.jitter,
+                    use_pmu ? arch::PmuConfig::decode(p.words[kPmu2]).nbuf : 0,
+                    use_pmu && arch::PmuConfig::decode(p.words[kPmu2]).tin, two_pcu, t.latency, t.jitter,
                     t.stall_pct) +
         stream_str("agcu0.ld0", ag[0].ld[0]) + stream_str("agcu0.ld1", ag[0].ld[1]) +
         stream_str("agcu1.ld0", ag[1].ld[0]) + stream_str("agcu0.st", ag[0].st) + stream_str("agcu1.st", ag[1].st);
@@ -922,13 +935,17 @@ TEST_F(CoreTest, RandomPrograms) {
     if (HasFailure()) break;
     total_cycles += cyc;
     v2_streams += v2;
+    token_pmus += pmu_tokens;
     ++done;
   }
   EXPECT_GE(done, kPrograms);
   EXPECT_GE(v2_streams, kPrograms / 2);
   EXPECT_GE(nbuf_pmus, kPrograms / 20) << "too few N-buffered PMUs drawn";
-  std::printf("random programs: %d in %d tries (%d v2 streams, %d N-buffered PMUs), %llu run cycles (seed %llu)\n", done,
-              tries, v2_streams, nbuf_pmus, (unsigned long long)total_cycles, (unsigned long long)seed);
+  EXPECT_GE(token_pmus, kPrograms / 50) << "too few PMUs gated by tokens drawn";
+  std::printf("random programs: %d in %d tries (%d v2 streams, %d N-buffered PMUs, %d of them gated by their tokens), "
+              "%llu run cycles (seed %llu)\n",
+              done, tries, v2_streams, nbuf_pmus, token_pmus, (unsigned long long)total_cycles,
+              (unsigned long long)seed);
 }
 
 }  // namespace
