@@ -279,6 +279,33 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
   for (const char* y : yamls) check_graph(*dev, backend, compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y, o);
 }
 
+// Softmax and LogSoftmax over the last axis at -O3 (ONNX node tests): the row max runs
+// in the shift's section and reaches it over the scalar network (sout -> sin, simm; one
+// section fewer than without the scalar fusion); equal to the CPU reference bit for bit
+// (the node suite checks the reference against ONNX's outputs, rtol 1e-5).
+TEST_P(E2EMatMul, SoftmaxScalarFusionMatchesReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  compiler::Options o, plain;
+  o.opt_level = plain.opt_level = 3;
+  plain.scalar_fusion = false;
+  for (const char* model : {"test_softmax_axis_2", "test_logsoftmax_axis_2", "test_softmax_example",
+                            "test_logsoftmax_example_1", "test_softmax_large_number", "test_logsoftmax_large_number",
+                            "test_softmax_negative_axis", "test_softmax_default_axis"}) {
+    SCOPED_TRACE(model);
+    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
+    const compiler::Graph g = compiler::import_onnx_file((d / "model.onnx").string());
+    const pef::Pef fused = compiler::compile_graph(g, cfg, o);
+    EXPECT_EQ(fused.sections.size() + 1, compiler::compile_graph(g, cfg, plain).sections.size());
+    bool has_fused = false;
+    for (const auto& sec : fused.sections) has_fused = has_fused || sec.name.find(".max|") != std::string::npos;
+    EXPECT_TRUE(has_fused);
+    check_graph(*dev, backend, g, node_test_inputs(d), model, o);
+  }
+}
+
 // The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
 // test per operator (Conv with strides and padding, MaxPool, AveragePool, inference
 // BatchNormalization) and a LayerNormalization graph (its node tests add the optional
