@@ -304,6 +304,27 @@ TEST_P(E2EMatMul, SoftmaxScalarFusionMatchesReference) {
     EXPECT_TRUE(has_fused);
     check_graph(*dev, backend, g, node_test_inputs(d), model, o);
   }
+  // Ragged rows (37 elements on 4 lanes), size-1 dimensions, a ReduceMin read by a Mul
+  // as its first operand and also a graph output.
+  const char* yamls[] = {
+      "opset: 13\ninputs:\n  - {name: x, shape: [2, 3, 37]}\n"
+      "nodes:\n  - {op: Softmax, name: sm, inputs: [x], outputs: [y], attrs: {axis: -1}}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [1, 5, 1, 6]}\n"
+      "nodes:\n  - {op: LogSoftmax, name: lsm, inputs: [x], outputs: [y], attrs: {axis: 3}}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [4, 9]}\n"
+      "nodes:\n  - {op: ReduceMin, name: rmin, inputs: [x], outputs: [m], attrs: {axes: [1], keepdims: 1}}\n"
+      "  - {op: Mul, name: scale, inputs: [m, x], outputs: [y]}\noutputs:\n  - y\n  - m\n"};
+  for (const char* y : yamls) {
+    SCOPED_TRACE(y);
+    const compiler::Graph g = compiler::load_yaml_string(y, "e2e.yaml");
+    EXPECT_EQ(compiler::compile_graph(g, cfg, o).sections.size() + 1, compiler::compile_graph(g, cfg, plain).sections.size());
+    const auto& shape = g.tensors[size_t(g.inputs.at(0))].shape;
+    compiler::HostTensor x{shape, {}};
+    int64_t n = 1;
+    for (int64_t v : shape) n *= v;
+    for (int64_t k = 0; k < n; ++k) x.data.push_back(float((k * 37) % 23) * 0.625f - 6.0f + (k % 5 ? 0.0f : 1e-3f));
+    check_graph(*dev, backend, g, {{"x", x}}, y, o);
+  }
 }
 
 // The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
