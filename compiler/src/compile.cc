@@ -81,11 +81,14 @@ bool fits(const arch::Config& cfg, const SectionPlan& p) {
 
 // A section: elementwise PCUs in a pipeline, each running a fused chain of nodes (PCU
 // i+1 may take PCU i's result over the network; the last PCU's result goes to DRAM),
-// or one MatMul/Gemm/Transpose node (`special`).
+// or one MatMul/Gemm/Transpose node (`special`). With `reduce` (O3), a row reduction
+// runs on a PCU before them and sends each row's result to the first elementwise PCU
+// over the scalar network (its result also stored, as its own section would).
 struct SectionGroup {
   std::vector<std::vector<int>> pcus;  // node ids per PCU
   int special = -1;                    // node id of a MatMul, Gemm or Transpose section
-  int first() const { return special >= 0 ? special : pcus.front().front(); }
+  int reduce = -1;                     // node id of a ReduceMax/Min fused by the scalar network
+  int first() const { return special >= 0 ? special : reduce >= 0 ? reduce : pcus.front().front(); }
 };
 
 bool is_special(const std::string& op) {
@@ -137,14 +140,184 @@ std::vector<std::vector<int>> chain_groups(const Graph& g, const arch::Config& c
 
 std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name) {
   if (grp.special >= 0) return fmt::format("{}: {}", g.source, g.describe(g.nodes[grp.special]));
-  if (grp.pcus.size() == 1 && grp.pcus[0].size() == 1)
+  if (grp.reduce < 0 && grp.pcus.size() == 1 && grp.pcus[0].size() == 1)
     return fmt::format("{}: {}", g.source, g.describe(g.nodes[grp.pcus[0][0]]));
   return fmt::format("{}: section '{}'", g.source, name);
+}
+
+// An elementwise AGCU stream over the access plan's walk (base filled in at layout).
+detail::StreamPlan elementwise_stream(const arch::Config& cfg, const detail::AccessPlan& ap, const detail::Access& a,
+                                      int tensor) {
+  detail::StreamPlan sp;
+  sp.tensor = tensor;
+  arch::AgcuStream s = arch::AgcuStream::linear(0, uint32_t(ap.inner), cfg.lanes);
+  if (a.bcast) {  // inner stride 0: every vector reads the row's first element
+    s.lstride = 0;
+    s.s[0] = 0;
+  }
+  s.c[1] = uint32_t(ap.c1);
+  s.s[1] = int32_t(a.s1);
+  s.c[2] = uint32_t(ap.c2);
+  s.s[2] = int32_t(a.s2);
+  sp.s = s;
+  return sp;
+}
+
+std::string ops_text(const SectionPlan& p) {
+  std::string o;
+  for (const auto& op : p.ops) o += (o.empty() ? "" : " ") + std::string(gen::opcode_name(op.op));
+  return o;
+}
+
+// The row reduction feeding chain `c`'s first node over the scalar network at O3: the
+// node id of a ReduceMax/Min over the last axis (keepdims) whose output R is read only
+// by that first node, Op(A, R) or Op(R, A) with Op one PCU stage reading R as its IMM
+// (Add, Sub, Mul, Max, Min), A and the reduction's input of the node's output shape
+// and R that shape with the last dimension 1 (> 1 in the output), and every other
+// input of the chain available before the reduction. -1 when there is none.
+int scalar_fusable_reduce(const Graph& g, const std::vector<int>& chain, const std::vector<std::vector<int>>& cons) {
+  const Node& n = g.nodes[chain.front()];
+  static const char* const kOps[] = {"Add", "Sub", "Mul", "Max", "Min"};
+  if (std::find(std::begin(kOps), std::end(kOps), n.op) == std::end(kOps) || n.inputs.size() != 2 ||
+      n.inputs[0] == n.inputs[1])
+    return -1;
+  const auto& out = g.tensors[n.outputs[0]].shape;
+  if (out.empty() || out.back() < 2) return -1;
+  std::vector<int64_t> row = out;
+  row.back() = 1;
+  for (int k = 0; k < 2; ++k) {
+    const int r = n.inputs[size_t(k)], a = n.inputs[size_t(1 - k)];
+    const int prod = g.tensors[r].producer;
+    if (prod < 0 || (g.nodes[prod].op != "ReduceMax" && g.nodes[prod].op != "ReduceMin")) continue;
+    if (cons[r].size() != 1 || g.tensors[r].shape != row || g.tensors[a].shape != out ||
+        g.tensors[g.nodes[prod].inputs.at(0)].shape != out)
+      continue;
+    bool ok = true;
+    for (int m : chain)
+      for (int in : g.nodes[m].inputs) {
+        const int p = g.tensors[in].producer;
+        const bool inside = p >= 0 && std::find(chain.begin(), chain.end(), p) != chain.end();
+        if (in != r && !inside && !available_before(g, in, prod)) ok = false;
+      }
+    if (ok) return prod;
+  }
+  return -1;
+}
+
+// A row reduction and elementwise PCUs in one section (SectionGroup::reduce): PCU 0 runs
+// the reduction's row program (lower_reduce_last_axis_rows) with sout, its vector result
+// stored as its own section would (more_stores[0]) and lane 0 of each row's output sent
+// on the scalar network to PCU 1, which takes one scalar per row (sin, acc_len = the
+// row's vectors) and reads it as the IMM of the stage that used R (simm). Both PCUs load
+// X by their own stream; the elementwise walk keeps R's broadcast in its access plan, so
+// each row is whole vectors (ceil(n/LANES), the tail masked) in row order, as PCU 0 emits.
+SectionBuild lower_reduce_fused(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp) {
+  const Graph& g = lw.g;
+  const int rn = grp.reduce, R = g.nodes[rn].outputs.at(0);
+  SectionBuild red;
+  uint64_t row_vectors = 0;
+  const std::string rwhat = fmt::format("{}: {}", g.source, g.describe(g.nodes[rn]));
+  if (!detail::lower_reduce_last_axis_rows(lw, cfg, rn, rwhat, red, row_vectors))
+    throw CompileError(fmt::format("{}: not a row reduction over the last axis", rwhat));
+  SectionBuild b;
+  b.kind = "reduce+elementwise";
+  SectionPlan rp;  // PCU 0: the reduction (no elementwise ops)
+  rp.name = g.nodes[rn].name;
+  rp.node_ids = {rn};
+  rp.output = R;
+  b.plans.push_back(rp);
+  b.node_ids = {rn};
+  for (const auto& nodes : grp.pcus) {
+    b.plans.push_back(build_plan(g, nodes));
+    b.node_ids.insert(b.node_ids.end(), nodes.begin(), nodes.end());
+  }
+  b.output = b.plans.back().output;
+  for (const auto& p : b.plans) b.name += (b.name.empty() ? "" : "|") + p.name;
+  b.what = describe_group(g, grp, b.name);
+  // PCU 1 reads R as the group's scalar instead of a vector input.
+  SectionPlan& p1 = b.plans[1];
+  const auto it = std::find(p1.ext_inputs.begin(), p1.ext_inputs.end(), R);
+  if (it == p1.ext_inputs.end()) throw CompileError(fmt::format("{}: the first PCU does not read {}", b.what, g.tensors[R].name));
+  const int k = int(it - p1.ext_inputs.begin());
+  p1.ext_inputs.erase(it);
+  auto fix = [&](ValRef& v) {
+    if (v.kind != ValRef::Val) return;
+    if (v.id == k)
+      v = ValRef::scalar();
+    else if (v.id > k)
+      --v.id;
+  };
+  for (auto& op : p1.ops) {
+    fix(op.a);
+    fix(op.b);
+    fix(op.c);
+  }
+  for (size_t p = 2; p < b.plans.size(); ++p)
+    if (std::find(b.plans[p].ext_inputs.begin(), b.plans[p].ext_inputs.end(), R) != b.plans[p].ext_inputs.end())
+      throw CompileError(fmt::format("{}: {} is read by a later PCU", b.what, g.tensors[R].name));
+  // Inputs: load 0 is the reduction's X; the elementwise loads follow (one per tensor).
+  std::vector<int> eloads;
+  b.pcu_inputs.push_back({{false, 0}});
+  for (size_t p = 1; p < b.plans.size(); ++p) {
+    std::vector<detail::PcuInput> ins;
+    for (int t : b.plans[p].ext_inputs) {
+      int from = -1;
+      for (size_t q = 1; q < p; ++q)
+        if (b.plans[q].output == t) from = int(q);
+      if (from >= 0) {
+        ins.push_back({true, from});
+        continue;
+      }
+      auto e = std::find(eloads.begin(), eloads.end(), t);
+      if (e == eloads.end()) {
+        eloads.push_back(t);
+        e = eloads.end() - 1;
+      }
+      ins.push_back({false, 1 + int(e - eloads.begin())});
+    }
+    b.pcu_inputs.push_back(ins);
+  }
+  // The walk of the elementwise PCUs: R's broadcast included, so rows stay whole.
+  std::vector<std::vector<int64_t>> in_shapes;
+  for (int t : eloads) in_shapes.push_back(g.tensors[t].shape);
+  in_shapes.push_back(g.tensors[R].shape);
+  const auto& out_shape = g.tensors[b.output].shape;
+  const detail::AccessPlan ap = detail::plan_access(in_shapes, out_shape, b.what);
+  const detail::Access& ar = ap.in.back();
+  const uint64_t rows = red.store.s.vectors();
+  if (out_shape.empty() || ap.inner != uint64_t(out_shape.back()) || !ar.bcast || (ap.c1 > 1 && ar.s1 != 1) ||
+      (ap.c2 > 1 && ar.s2 != int64_t(ap.c1)) || ap.c1 * ap.c2 != rows ||
+      ap.vectors(cfg.lanes) != rows * row_vectors || red.loads.at(0).s.vectors() != rows * row_vectors)
+    throw CompileError(fmt::format("{}: the elementwise walk is not the reduction's rows", b.what));
+  b.vectors = ap.vectors(cfg.lanes);
+  arch::PcuConfig pm = red.pcu_cfgs.at(0);
+  pm.sout = true;
+  b.pcu_cfgs.push_back(pm);
+  for (size_t p = 1; p < b.plans.size(); ++p) {
+    arch::PcuConfig pc = detail::pcu_program(cfg, b.plans[p], uint32_t(b.vectors), b.what);
+    if (p == 1) {
+      pc.sin = true;
+      pc.acc_len = uint32_t(row_vectors);
+    }
+    b.pcu_cfgs.push_back(pc);
+  }
+  b.placement = detail::place_and_route(cfg, int(1 + eloads.size()), b.pcu_inputs, b.what, {0}, {}, b.vectors,
+                                        {{0, 1}});
+  b.loads.push_back(red.loads.at(0));
+  for (size_t l = 0; l < eloads.size(); ++l) b.loads.push_back(elementwise_stream(cfg, ap, ap.in[l], eloads[l]));
+  b.store = elementwise_stream(cfg, ap, ap.out, b.output);
+  b.more_stores = {red.store};
+  std::vector<std::string> ops;
+  for (size_t p = 1; p < b.plans.size(); ++p) ops.push_back(ops_text(b.plans[p]));
+  b.detail = fmt::format("{}; {} per row over the scalar network to {} elements in {} vectors; ops {}", red.detail,
+                         g.tensors[R].name, ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
+  return b;
 }
 
 // Lower a section: streams, PCU programs, placement and routing. Throws CompileError.
 SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0) {
   const Graph& g = lw.g;
+  if (grp.reduce >= 0) return lower_reduce_fused(lw, cfg, grp);
   if (grp.special >= 0) {
     const std::string what = describe_group(g, grp, "");
     const Node& n = g.nodes[grp.special];
@@ -194,29 +367,10 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   for (const auto& p : b.plans) b.pcu_cfgs.push_back(detail::pcu_program(cfg, p, uint32_t(b.vectors), b.what));
   b.placement = detail::place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what, {}, {}, b.vectors);
   // AGCU streams (base filled in at layout).
-  auto stream = [&](const detail::Access& a, int tensor) {
-    detail::StreamPlan sp;
-    sp.tensor = tensor;
-    arch::AgcuStream s = arch::AgcuStream::linear(0, uint32_t(ap.inner), cfg.lanes);
-    if (a.bcast) {  // inner stride 0: every vector reads the row's first element
-      s.lstride = 0;
-      s.s[0] = 0;
-    }
-    s.c[1] = uint32_t(ap.c1);
-    s.s[1] = int32_t(a.s1);
-    s.c[2] = uint32_t(ap.c2);
-    s.s[2] = int32_t(a.s2);
-    sp.s = s;
-    return sp;
-  };
-  for (size_t l = 0; l < loads.size(); ++l) b.loads.push_back(stream(ap.in[l], loads[l]));
-  b.store = stream(ap.out, b.output);
+  for (size_t l = 0; l < loads.size(); ++l) b.loads.push_back(elementwise_stream(cfg, ap, ap.in[l], loads[l]));
+  b.store = elementwise_stream(cfg, ap, ap.out, b.output);
   std::vector<std::string> ops;
-  for (const auto& p : b.plans) {
-    std::string o;
-    for (const auto& op : p.ops) o += (o.empty() ? "" : " ") + std::string(gen::opcode_name(op.op));
-    ops.push_back(o);
-  }
+  for (const auto& p : b.plans) ops.push_back(ops_text(p));
   b.detail = fmt::format("{} elements in {} vectors; ops {}", ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
   return b;
 }
@@ -225,8 +379,11 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
 // section each. Elementwise nodes: O0 one per section; O1 fused chains, one PCU each;
 // O3 also pipelines consecutive chains on several PCUs of one section when the
 // intermediate has one consumer, is not a graph output, has the section's output shape,
-// and the section places and routes.
-std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level) {
+// and the section places and routes. With scalar_fusion, O3 puts a row reduction into
+// the section of the chain whose first node reads its result (scalar_fusable_reduce)
+// when that section lowers, places and routes; otherwise it keeps its own section.
+std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level,
+                                      bool scalar_fusion) {
   const Graph& g = lw.g;
   std::vector<SectionGroup> sections;
   // Slices copied straight into the Concat that reads them get no section.
@@ -259,11 +416,23 @@ std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg
       for (size_t c = 0; c < chains.size(); ++c)
         for (int n : chains[c]) chain_of[n] = int(c);
       std::vector<bool> taken(chains.size(), false);
+      std::vector<bool> fused(g.nodes.size(), false);  // reductions run in a chain's section
       for (size_t c = 0; c < chains.size(); ++c) {
         if (taken[c]) continue;
         taken[c] = true;
         SectionGroup sec{{chains[c]}};
-        const int first = chains[c].front();
+        int first = chains[c].front();
+        if (const int r = scalar_fusion ? scalar_fusable_reduce(g, chains[c], cons) : -1; r >= 0 && !fused[r]) {
+          SectionGroup cand = sec;
+          cand.reduce = r;
+          try {
+            lower_section(lw, cfg, cand);
+            sec = cand;
+            first = r;
+            fused[r] = true;
+          } catch (const CompileError&) {
+          }
+        }
         while (true) {
           const int t = g.nodes[sec.pcus.back().back()].outputs[0];
           if (g.tensors[t].is_output || cons[t].size() != 1) break;
@@ -291,6 +460,7 @@ std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg
         }
         sections.push_back(sec);
       }
+      std::erase_if(sections, [&](const SectionGroup& s) { return s.special >= 0 && fused[s.special]; });
     }
   }
   // Schedule: by first node. A section reads only tensors produced before its first
@@ -324,19 +494,22 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
   if (wants("legalize")) trace->out += "=== after legalize ===\n" + print_graph(g);
   if (g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", g.source));
 
-  const auto groups = group_nodes(lw, cfg, opts.opt_level);
+  const auto groups = group_nodes(lw, cfg, opts.opt_level, opts.scalar_fusion);
   if (wants("group")) {
     trace->out += "=== after group ===\n";
     for (size_t i = 0; i < groups.size(); ++i) {
       std::string s;
       if (groups[i].special >= 0)
         s = g.nodes[groups[i].special].name + " (" + g.nodes[groups[i].special].op + ")";
-      else
+      else {
         for (const auto& p : groups[i].pcus) {
           std::string c;
           for (int n : p) c += (c.empty() ? "" : "+") + g.nodes[n].name;
           s += (s.empty() ? "pcu[" : " | pcu[") + c + "]";
         }
+        if (groups[i].reduce >= 0)  // the reduction's PCU, its results over the scalar network
+          s = fmt::format("pcu[{} ({})] -scalar-> {}", g.nodes[groups[i].reduce].name, g.nodes[groups[i].reduce].op, s);
+      }
       trace->out += fmt::format("section {}: {}\n", i, s);
     }
   }
@@ -370,6 +543,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
   for (const auto& b : builds) {
     for (const auto& l : b.loads) in_dram[lw.root[l.tensor]] = true;
     in_dram[lw.root[b.output]] = true;
+    for (const auto& ms : b.more_stores) in_dram[lw.root[ms.tensor]] = true;
   }
   std::map<int, uint64_t> addr;  // root tensor -> device address
   uint64_t next = kDramBase;

@@ -130,9 +130,17 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
     bool imm_used = false;
     auto src = [&](const ValRef& v, bool is_b) -> uint8_t {
       if (v.kind == ValRef::None) return is_b ? uint8_t(arch::Src::ZERO) : 0;  // unread: ZERO / REG0
+      if (v.kind == ValRef::Scalar) {  // the group's scalar: IMM read with simm
+        if (imm_used && !st.simm)
+          throw CompileError(fmt::format("{}: op {} reads an immediate and the scalar input", what, j));
+        imm_used = true;
+        st.simm = true;
+        st.imm = 0;
+        return uint8_t(arch::Src::IMM);
+      }
       if (v.kind == ValRef::Imm) {
         if (op.op == Opcode::MOV && is_b) return uint8_t(arch::Src::ZERO);
-        if (imm_used && st.imm != v.imm)
+        if (imm_used && (st.simm || st.imm != v.imm))
           throw CompileError(fmt::format("{}: op {} has two different immediates", what, j));
         imm_used = true;
         st.imm = v.imm;

@@ -13,14 +13,16 @@ namespace openrdu::compiler::detail {
 
 // ---------------------------------------------------------------- section program
 // A value inside a section: external input k (k < num_inputs), or the result of
-// op j (num_inputs + j), or an immediate.
+// op j (num_inputs + j), or an immediate, or the PCU group's scalar (the scalar input
+// with `sin`, read as the stage's IMM with `simm`).
 struct ValRef {
-  enum Kind : uint8_t { Val, Imm, None } kind = Val;
+  enum Kind : uint8_t { Val, Imm, None, Scalar } kind = Val;
   int id = 0;
   uint32_t imm = 0;
   static ValRef val(int i) { return {Val, i, 0}; }
   static ValRef immediate(uint32_t bits) { return {Imm, 0, bits}; }
   static ValRef none() { return {None, 0, 0}; }  // operand the opcode does not read
+  static ValRef scalar() { return {Scalar, 0, 0}; }
 };
 struct SectionOp {
   arch::Opcode op = arch::Opcode::NOP;
@@ -85,6 +87,12 @@ struct Placement {
   uint32_t max_hops = 0;            // the longest source-to-sink path (each hop a pipeline register)
   uint32_t route_iterations = 0;    // negotiated-congestion iterations of the routed placement
   uint32_t attempts = 0;            // placements annealed until one routed (1: the first)
+  std::vector<uint32_t> scalar_hops;  // per scalar link (place_and_route's scalar_links): its switch hops
+};
+// A scalar-network connection of a section: PCU `from`'s scalar output (sout) to PCU
+// `to`'s scalar input (sin).
+struct ScalarLink {
+  int from = 0, to = 0;
 };
 // Choose PCU slots and AGCU streams for a section of PCUs (inputs per PCU; the last
 // PCU's result is stored, and the result of each PCU in `more_stored` by a store
@@ -95,9 +103,12 @@ struct Placement {
 // `stream_requests`: about the memory requests of each stream (0: unknown, long):
 // below ~120 the placer weighs the AGCU/port balance by them against the configuration
 // words of another AGCU, so short streams share AGCUs.
+// `scalar_links`: scalar nets, routed on the scalar network (placed by their wire
+// length like the vector nets; a source with several links fans out).
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
                           const std::string& what, const std::vector<int>& more_stored = {},
-                          const std::vector<int>& pmu_loads = {}, uint64_t stream_requests = 0);
+                          const std::vector<int>& pmu_loads = {}, uint64_t stream_requests = 0,
+                          const std::vector<ScalarLink>& scalar_links = {});
 
 // ---------------------------------------------------------------- graph legalisation
 // The graph the sections are built from: a copy of the imported graph with
@@ -176,6 +187,12 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
 // accumulating its reduced elements in C order (ReduceMean: the sum; legalize() adds
 // the FMUL by fp32(1/count) as an elementwise "MeanScale" node).
 SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
+// ReduceMax/Min over the last axis alone with keepdims (X's last dimension > 1), lowered
+// by rows (one PCU, one output vector per row, its lanes all holding the row's result,
+// the store writing lane 0): that section and the firings per row (ceil(n/LANES));
+// false when the node is not such a reduction or its row mapping does not fit.
+bool lower_reduce_last_axis_rows(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
+                                 SectionBuild& out, uint64_t& row_vectors);
 
 // Copies (lower_movement.cc). One dimension of a copy: count, source and destination
 // strides (elements).

@@ -117,11 +117,10 @@ SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node
   return b;
 }
 
-}  // namespace
-
-SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
-  const Graph& g = lw.g;
-  const Node& n = g.nodes.at(size_t(node));
+// X's dimensions split into kept and reduced walks (count-1 dims dropped, adjacent
+// dims of the same kind merged where X's strides chain); R = reduced elements per output.
+void reduce_dims(const Graph& g, const Node& n, const std::string& what, std::vector<WalkDim>& kept,
+                 std::vector<WalkDim>& rdims, uint64_t& R) {
   const int x = n.inputs.at(0), y = n.outputs.at(0);
   const auto& sx = g.tensors[x].shape;
   const size_t r = sx.size();
@@ -134,8 +133,7 @@ SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, 
   }
   std::vector<int64_t> xs(r, 1);
   for (size_t i = r; i-- > 1;) xs[i - 1] = xs[i] * sx[i];
-  std::vector<WalkDim> kept, rdims;
-  uint64_t R = 1;
+  R = 1;
   for (size_t d = 0; d < r; ++d) {
     if (red[d]) R *= uint64_t(sx[d]);
     if (sx[d] == 1) continue;
@@ -149,6 +147,42 @@ SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, 
       v.push_back(w);
     }
   }
+}
+
+}  // namespace
+
+bool lower_reduce_last_axis_rows(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
+                                 SectionBuild& out, uint64_t& row_vectors) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  if (n.op != "ReduceMax" && n.op != "ReduceMin") return false;
+  const auto& sx = g.tensors[n.inputs.at(0)].shape;
+  const auto& sy = g.tensors[n.outputs.at(0)].shape;
+  const auto axes = n.ints("axes");
+  if (sx.empty() || sx.back() < 2 || axes.size() != 1 || axes[0] != int64_t(sx.size()) - 1 ||
+      sy.size() != sx.size())
+    return false;
+  std::vector<WalkDim> kept, rdims;
+  uint64_t R = 0;
+  try {
+    reduce_dims(g, n, what, kept, rdims, R);
+    if (rdims.size() != 1 || rdims.back().stride != 1) return false;
+    out = lower_reduce_rows(g, cfg, node, kept, rdims, what);
+  } catch (const CompileError&) {
+    return false;
+  }
+  row_vectors = (rdims.back().count + cfg.lanes - 1) / cfg.lanes;
+  return out.pcu_cfgs.size() == 1 && out.pcu_cfgs[0].acc_len == row_vectors;
+}
+
+SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const auto& sx = g.tensors[x].shape;
+  std::vector<WalkDim> kept, rdims;
+  uint64_t R = 1;
+  reduce_dims(g, n, what, kept, rdims, R);
   // ReduceMax/Min over X's innermost (contiguous) run: the row mapping when it fits the
   // streams (else the lane-per-output mapping below).
   if ((n.op == "ReduceMax" || n.op == "ReduceMin") && !rdims.empty() && rdims.back().stride == 1 &&

@@ -166,10 +166,12 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
     // pipeline registers between a source and a sink.
     o += fmt::format(
         "section {} '{}' ({}): PCUs {} [{}]; PMUs {}{}; AGCU streams {} [{}]; switches {}; longest route {} hops; "
-        "route hops [{}] (total {}); estimated cycles {}\n    {}\n",
+        "route hops [{}] (total {}){}; estimated cycles {}\n    {}\n",
         i, b.name, b.kind, pl.pcus.size(), fmt::join(pcus, ", "), pmus.size(),
         pmus.empty() ? std::string() : fmt::format(" [{}]", fmt::join(pmus, ", ")), streams.size(), fmt::join(streams, ", "),
-        pl.switches.size(), pl.max_hops, fmt::join(pl.hops, ", "), hops, est, b.detail);
+        pl.switches.size(), pl.max_hops, fmt::join(pl.hops, ", "), hops,
+        pl.scalar_hops.empty() ? std::string() : fmt::format("; scalar route hops [{}]", fmt::join(pl.scalar_hops, ", ")),
+        est, b.detail);
   }
   o += fmt::format(
       "total: {} sections, estimated cycles {} (sum of the sections' functional-model estimates), wire length {} hops, "

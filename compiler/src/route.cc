@@ -27,6 +27,12 @@
 // history of overused ports accumulates, until no output port carries two nets. When
 // the iterations run out, the next placement is annealed with another seed, the
 // failed placements excluded; after kAttempts placements the section does not fit.
+//
+// Scalar nets (a PCU's scalar output to PCU scalar inputs) are placed like the vector
+// nets (their wire length in the cost) and routed on the scalar network, which they
+// have to themselves: per net a tree of shortest paths (breadth-first, from any switch
+// the tree reaches) over the output ports no other scalar net uses. A placement whose
+// scalar nets do not route counts as one that does not route.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -107,6 +113,7 @@ struct Problem {
     uint32_t port = 0;  // switch local output
   };
   std::vector<Conn> conns;
+  std::vector<ScalarLink> scalar;  // scalar-network connections, PCU to PCU
 
   explicit Problem(const arch::Config& c) : cfg(c), ports(std::max<uint32_t>(1, c.dram_channels)) {}
   int nets() const { return nloads + npcu + npmu; }
@@ -163,6 +170,11 @@ class Cost {
     for (const Problem::Conn& c : pb_.conns) {
       const auto [r0, c0] = source_at(pb_, s, c.net);
       const auto [r1, c1] = sink_at(pb_, s, c);
+      wire += dist(r0, c0, r1, c1);
+    }
+    for (const ScalarLink& l : pb_.scalar) {
+      const auto [r0, c0] = pb_.slots[size_t(s.pcu.pos[size_t(l.from)])];
+      const auto [r1, c1] = pb_.slots[size_t(s.pcu.pos[size_t(l.to)])];
       wire += dist(r0, c0, r1, c1);
     }
     if (wire_only_) return kWire * wire + taboo(s);
@@ -273,7 +285,87 @@ struct Routed {
   std::vector<arch::SwitchConfig> sw;  // per switch
   std::vector<uint32_t> hops, path_hops;
   uint32_t wire = 0, iterations = 0;
+  std::vector<uint32_t> scalar_hops;  // per scalar link: the links its path adds to its net's tree
 };
+
+// Route the scalar links on the scalar network into r.sw (sel[kScalarNet]): per source
+// PCU one tree, each sink reached by a breadth-first search from the tree over the
+// direction output ports no other scalar net holds; the sink's switch then selects the
+// arriving input on local output 4 (the PCU's scalar input). False when a sink cannot
+// be reached or two nets end at one PCU's scalar input.
+bool route_scalars(const Problem& pb, const State& s, Routed& r) {
+  constexpr uint32_t kIn = arch::kSwitchInputs;
+  const uint32_t C = pb.cfg.cols + 1, nsw = (pb.cfg.rows + 1) * C;
+  std::vector<int> owner(nsw * arch::kSwitchOutputs, -1);  // net holding each scalar output port
+  r.scalar_hops.assign(pb.scalar.size(), 0);
+  auto sw_of = [&](int pcu) {
+    const auto [row, col] = pb.slots[size_t(s.pcu.pos[size_t(pcu)])];
+    return row * C + col;
+  };
+  auto neighbour = [&](uint32_t sw, uint32_t o, uint32_t& t) {
+    const uint32_t row = sw / C, col = sw % C;
+    switch (o) {
+      case arch::kNorth: return row > 0 ? (t = sw - C, true) : false;
+      case arch::kEast: return col + 1 < C ? (t = sw + 1, true) : false;
+      case arch::kSouth: return sw + C < nsw ? (t = sw + C, true) : false;
+      case arch::kWest: return col > 0 ? (t = sw - 1, true) : false;
+      default: return false;
+    }
+  };
+  std::vector<int> sources;  // source PCU per net
+  for (const ScalarLink& l : pb.scalar)
+    if (std::find(sources.begin(), sources.end(), l.from) == sources.end()) sources.push_back(l.from);
+  for (size_t net = 0; net < sources.size(); ++net) {
+    // Tree states: (switch, input) reached by the net; parent state per state.
+    std::map<uint32_t, int64_t> parent;
+    const uint32_t src = sw_of(sources[net]) * kIn + arch::kLocal0;
+    parent[src] = -1;
+    for (size_t k = 0; k < pb.scalar.size(); ++k) {
+      if (pb.scalar[k].from != sources[net]) continue;
+      const uint32_t t = sw_of(pb.scalar[k].to);
+      const size_t sink_port = size_t(t) * arch::kSwitchOutputs + arch::kLocal0;
+      if (owner[sink_port] >= 0) return false;  // that scalar input is taken
+      // Breadth-first from every tree state (in state order: deterministic).
+      std::map<uint32_t, int64_t> prev;
+      std::queue<uint32_t> q;
+      for (const auto& [st, p] : parent) {
+        prev[st] = -1;
+        q.push(st);
+      }
+      int64_t reached = -1;
+      while (!q.empty() && reached < 0) {
+        const uint32_t st = q.front();
+        q.pop();
+        if (st / kIn == t) {
+          reached = st;
+          break;
+        }
+        for (uint32_t o = 0; o < 4; ++o) {
+          uint32_t nb;
+          if (!neighbour(st / kIn, o, nb)) continue;
+          const int own = owner[size_t(st / kIn) * arch::kSwitchOutputs + o];
+          if (own >= 0 && own != int(net)) continue;
+          const uint32_t ns = nb * kIn + (o + 2) % 4;
+          if (prev.count(ns)) continue;
+          prev[ns] = st;
+          q.push(ns);
+        }
+      }
+      if (reached < 0) return false;
+      for (int64_t st = reached; !parent.count(uint32_t(st)); st = prev.at(uint32_t(st))) {
+        const uint32_t ps = uint32_t(prev.at(uint32_t(st)));
+        parent[uint32_t(st)] = ps;
+        const uint32_t o = (uint32_t(st) % kIn + 2) % 4;  // the parent's output port
+        owner[size_t(ps / kIn) * arch::kSwitchOutputs + o] = int(net);
+        r.sw[ps / kIn].sel[arch::kScalarNet][o] = uint8_t(1 + ps % kIn);
+        ++r.scalar_hops[k];
+      }
+      owner[sink_port] = int(net);
+      r.sw[t].sel[arch::kScalarNet][arch::kLocal0] = uint8_t(1 + uint32_t(reached) % kIn);
+    }
+  }
+  return true;
+}
 
 class PathFinder {
  public:
@@ -504,7 +596,8 @@ Placement to_placement(const Problem& pb, const State& s, const Routed& r, int a
   const uint32_t C = pb.cfg.cols + 1;
   for (uint32_t sw = 0; sw < r.sw.size(); ++sw) {
     bool used = false;
-    for (uint32_t o = 0; o < arch::kSwitchOutputs; ++o) used = used || r.sw[sw].sel[arch::kVectorNet][o] != 0;
+    for (uint32_t o = 0; o < arch::kSwitchOutputs; ++o)
+      used = used || r.sw[sw].sel[arch::kVectorNet][o] != 0 || r.sw[sw].sel[arch::kScalarNet][o] != 0;
     if (used) pl.switches[pb.cfg.switch_id(sw / C, sw % C)] = r.sw[sw];
   }
   pl.hops = r.hops;
@@ -513,6 +606,7 @@ Placement to_placement(const Problem& pb, const State& s, const Routed& r, int a
   pl.max_hops = r.path_hops.empty() ? 0 : *std::max_element(r.path_hops.begin(), r.path_hops.end());
   pl.route_iterations = r.iterations;
   pl.attempts = uint32_t(attempt);
+  pl.scalar_hops = r.scalar_hops;
   return pl;
 }
 
@@ -520,7 +614,8 @@ Placement to_placement(const Problem& pb, const State& s, const Routed& r, int a
 
 Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
                           const std::string& what, const std::vector<int>& more_stored,
-                          const std::vector<int>& pmu_loads, uint64_t stream_requests) {
+                          const std::vector<int>& pmu_loads, uint64_t stream_requests,
+                          const std::vector<ScalarLink>& scalar_links) {
   const int npmu = int(pmu_loads.size());
   if (npmu > int(cfg.num_slots() - cfg.num_pcu()))
     throw CompileError(
@@ -555,6 +650,10 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
                                                      : "load",
                                        in.index, npcu, npmu, n_loads));
   }
+  for (const ScalarLink& l : scalar_links)
+    if (l.from < 0 || l.from >= npcu || l.to < 0 || l.to >= npcu || l.from == l.to)
+      throw CompileError(fmt::format("{}: a scalar link from PCU {} to PCU {} (section of {} PCUs)", what, l.from,
+                                     l.to, npcu));
   const auto fail = [&] {
     return CompileError(
         fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what, npcu, n_loads,
@@ -572,6 +671,7 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   pb.npmu = npmu;
   pb.nloads = n_loads;
   pb.stored = stored;
+  pb.scalar = scalar_links;
   // PCU slots, nearest to the AGCU row first (the order of the first placement).
   for (uint32_t r = 0; r < cfg.rows; ++r)
     for (uint32_t c = 0; c < cfg.cols; ++c)
@@ -615,6 +715,7 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   }
   for (int p : more_stored) key += fmt::format(" s{}", p);
   for (int l : pmu_loads) key += fmt::format(" w{}", l);
+  for (const ScalarLink& l : scalar_links) key += fmt::format(" c{}>{}", l.from, l.to);
   static std::mutex mu;
   static std::map<std::string, std::optional<Placement>> memo;
   {
@@ -631,7 +732,8 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
     // route where balanced ones do not.
     const State s = anneal(pb, initial_state(pb), kSeed + uint32_t(attempt - 1), failed, attempt % 2 == 0);
     if (std::any_of(failed.begin(), failed.end(), [&](const State& f) { return same(f, s); })) break;  // no other
-    if (const auto routed = PathFinder(pb, s).run())
+    auto routed = PathFinder(pb, s).run();
+    if (routed && route_scalars(pb, s, *routed))
       result = to_placement(pb, s, *routed, attempt);
     else
       failed.push_back(s);

@@ -1,5 +1,5 @@
 // Helpers of the compiler tests that read a compiled bitstream independently of the
-// compiler: follow the vector network's switch selects, enumerate an AGCU stream's walk.
+// compiler: follow a network's switch selects, enumerate an AGCU stream's walk.
 #pragma once
 #include <fmt/format.h>
 
@@ -12,13 +12,14 @@
 
 namespace openrdu::compiler::test {
 
-// Follow the vector network back from switch `s` output `o` to the unit output that
-// feeds it: returns {unit id, unit output port}. Independent of the router.
+// Follow network `net` (the vector network unless told) back from switch `s` output `o`
+// to the unit output that feeds it: returns {unit id, unit output port}. Independent of
+// the router.
 inline std::pair<uint32_t, int> trace_back(const arch::Config& cfg, const std::vector<std::vector<uint32_t>>& units,
-                                    uint32_t r, uint32_t c, uint32_t o) {
+                                    uint32_t r, uint32_t c, uint32_t o, uint32_t net = arch::kVectorNet) {
   for (int hops = 0; hops < 64; ++hops) {
     const auto sc = arch::SwitchConfig::decode(units[cfg.switch_id(r, c)]);
-    const uint32_t sel = sc.sel[arch::kVectorNet][o];
+    const uint32_t sel = sc.sel[net][o];
     if (sel == 0) throw std::runtime_error(fmt::format("switch({},{}) output {} unselected", r, c, o));
     const uint32_t i = sel - 1;
     if (i >= 4) {  // local input: the attached unit's output i-4

@@ -567,6 +567,51 @@ TEST(PlaceRoute, Deterministic) {
   EXPECT_EQ(p1.meta, p2.meta);
 }
 
+// Scalar nets on the scalar network, beside a pipeline's vector nets: every sink PCU's
+// scalar input (switch local output 4) traced back over the scalar selects reaches its
+// source PCU's scalar output (local input 4), a net fanning out to two sinks; PCUs
+// without a link get no scalar input.
+TEST(PlaceRoute, RoutesScalarNets) {
+  for (const auto* cfg : {&small(), &tiny()}) {
+    SCOPED_TRACE(cfg->name);
+    const int npcu = int(cfg->num_pcu());
+    std::vector<std::vector<detail::PcuInput>> ins(static_cast<size_t>(npcu));
+    ins[0] = {{false, 0}};
+    for (int p = 1; p < npcu; ++p) ins[size_t(p)] = {{true, p - 1}, {false, 0}};
+    std::vector<detail::ScalarLink> links = {{0, npcu - 1}};
+    if (npcu >= 4) links.push_back({0, 2});
+    if (npcu >= 6) links.push_back({3, 5});
+    const auto pl = detail::place_and_route(*cfg, 1, ins, "scalar test", {}, {}, 0, links);
+    ASSERT_EQ(pl.scalar_hops.size(), links.size());
+    std::vector<std::vector<uint32_t>> units(cfg->num_units());
+    for (const auto& [id, sw] : pl.switches) units[id] = sw.encode();
+    for (uint32_t r = 0; r <= cfg->rows; ++r)
+      for (uint32_t c = 0; c <= cfg->cols; ++c)
+        if (units[cfg->switch_id(r, c)].empty()) units[cfg->switch_id(r, c)] = arch::SwitchConfig{}.encode();
+    for (size_t k = 0; k < links.size(); ++k) {
+      const auto [r, c] = pl.pcus[size_t(links[k].to)];
+      const auto [fr, fc] = pl.pcus[size_t(links[k].from)];
+      const auto [src, port] = test::trace_back(*cfg, units, r, c, arch::kLocal0, arch::kScalarNet);
+      EXPECT_EQ(src, cfg->slot_id(fr, fc)) << "link " << k;
+      EXPECT_EQ(port, 0) << "link " << k;
+      if (k != 1) {  // (link 1, net 0's second sink, may reuse link 0's path)
+        EXPECT_GE(pl.scalar_hops[k], 1u);
+      }
+    }
+    // PCUs without a scalar link get nothing on their scalar input.
+    for (int p = 0; p < npcu; ++p) {
+      bool sink = false;
+      for (const auto& l : links) sink = sink || l.to == p;
+      if (sink) continue;
+      const auto [r, c] = pl.pcus[size_t(p)];
+      EXPECT_EQ(arch::SwitchConfig::decode(units[cfg->switch_id(r, c)]).sel[arch::kScalarNet][arch::kLocal0], 0);
+    }
+    // Invalid links are errors naming the section.
+    EXPECT_THAT(error_of([&] { detail::place_and_route(*cfg, 1, ins, "bad scalar", {}, {}, 0, {{0, 0}}); }),
+                HasSubstr("bad scalar"));
+  }
+}
+
 TEST(PlaceRoute, SpreadsStreamsOverAgcusAndPorts) {
   // Four PCUs, each with a load and a store: every AGCU gets one load and one store,
   // each memory port (AGCU k on port k mod 2) four streams.
@@ -664,6 +709,142 @@ TEST(Lowering, PipelineAtO3) {
     }
   }
   EXPECT_EQ(chained, 1);
+}
+
+// -O3 softmax over the last axis: the ReduceMax runs in the section of the shift (Sub)
+// that reads it, each row's max sent over the scalar network: one section fewer than
+// without the scalar fusion; the fused section has a max PCU with sout (rows reduced by
+// the tree, acc_len = vectors per row) whose scalar output the switches route to the
+// PCU with sin running FSUB(x, IMM) with simm, one scalar per row (acc_len).
+// Not fused: a softmax over another axis, a Div by the reduction (not one stage), a
+// reduction read twice.
+TEST(Lowering, SoftmaxShiftOverTheScalarNetwork) {
+  auto softmax = [](int64_t axis, const std::string& file) {
+    ModelBuilder b(13);
+    b.input("x", {3, 4, 10});
+    auto* n = b.node("Softmax", {"x"}, {"y"}, "sm");
+    auto* a = n->add_attribute();
+    a->set_name("axis");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(axis);
+    b.output("y");
+    return b.save(file);
+  };
+  const std::string last = softmax(-1, "softmax_last.onnx"), first = softmax(0, "softmax_first.onnx");
+  for (const auto* cfg : {&tiny(), &small()}) {
+    SCOPED_TRACE(cfg->name);
+    Options on, off;
+    on.opt_level = off.opt_level = 3;
+    off.scalar_fusion = false;
+    const pef::Pef fused = compile_onnx_file(last, *cfg, on), plain = compile_onnx_file(last, *cfg, off);
+    EXPECT_EQ(fused.sections.size() + 1, plain.sections.size());
+    EXPECT_EQ(plain.sections.at(0).name, "sm.max");
+    EXPECT_EQ(compile_onnx_file(first, *cfg, on).sections.size(), compile_onnx_file(first, *cfg, off).sections.size());
+    size_t sec = fused.sections.size();
+    for (size_t i = 0; i < fused.sections.size(); ++i)
+      if (fused.sections[i].name.rfind("sm.max|sm.shift", 0) == 0) sec = i;
+    ASSERT_LT(sec, fused.sections.size()) << "no section runs sm.max and sm.shift";
+    const auto units = arch::parse_bitstream(*cfg, fused.sections[sec].bitstream);
+    const uint32_t rows = 12, nv = (10 + cfg->lanes - 1) / cfg->lanes;
+    int senders = 0, receivers = 0;
+    uint32_t sender = 0;
+    std::vector<uint32_t> receiver_ids;
+    for (uint32_t r = 0; r < cfg->rows; ++r)
+      for (uint32_t c = 0; c < cfg->cols; ++c) {
+        if (!cfg->slot_is_pcu(r, c)) continue;
+        const uint32_t id = cfg->slot_id(r, c);
+        const auto pc = arch::PcuConfig::decode(*cfg, units[id]);
+        if (!pc.enable) continue;
+        if (pc.sout) {
+          ++senders;
+          sender = id;
+          EXPECT_EQ(pc.out_mode, 1);
+          EXPECT_EQ(pc.reduce, 2);  // max
+          EXPECT_EQ(pc.acc_len, nv);
+          EXPECT_EQ(pc.count, rows * nv);
+        }
+        if (pc.sin) {
+          ++receivers;
+          receiver_ids.push_back(id);
+          EXPECT_EQ(pc.acc_len, nv);  // a group is a row: one scalar per row
+          EXPECT_EQ(pc.count, rows * nv);
+          int simm = 0;
+          for (const auto& st : pc.stages)
+            if (st.simm) {
+              ++simm;
+              EXPECT_EQ(st.op, Opcode::FSUB);
+              EXPECT_EQ(st.src_b, uint8_t(arch::Src::IMM));
+            }
+          EXPECT_EQ(simm, 1);
+        }
+        if (!pc.sin) {
+          for (const auto& st : pc.stages) EXPECT_FALSE(st.simm);
+        }
+      }
+    ASSERT_EQ(senders, 1);
+    ASSERT_EQ(receivers, 1);
+    // The scalar network carries the sender's output to the receiver's scalar input.
+    const uint32_t rid = receiver_ids[0];
+    const auto [src, port] = trace_back(*cfg, units, rid / cfg->cols, rid % cfg->cols, arch::kLocal0, arch::kScalarNet);
+    EXPECT_EQ(src, sender);
+    EXPECT_EQ(port, 0);
+    // The max still goes to its DRAM buffer (its PCU's vector output must be taken).
+    bool stored = false;
+    for (const auto& t : fused.tensors) stored = stored || t.name == "y.max";
+    EXPECT_TRUE(stored);
+    // No scalar selects in the sections that do not use the scalar network.
+    for (size_t i = 0; i < fused.sections.size(); ++i) {
+      if (i == sec) continue;
+      const auto u = arch::parse_bitstream(*cfg, fused.sections[i].bitstream);
+      for (uint32_t r = 0; r <= cfg->rows; ++r)
+        for (uint32_t c = 0; c <= cfg->cols; ++c)
+          for (uint32_t o = 0; o < arch::kSwitchOutputs; ++o)
+            EXPECT_EQ(arch::SwitchConfig::decode(u[cfg->switch_id(r, c)]).sel[arch::kScalarNet][o], 0)
+                << "section " << i;
+    }
+  }
+  // Div by the row max (a multi-PCU program) and a max read twice stay unfused.
+  for (const char* op : {"Div", "Sub2"}) {
+    ModelBuilder b(13);
+    b.input("x", {3, 10});
+    auto* n = b.node("ReduceMax", {"x"}, {"m"}, "rmax");
+    auto* a = n->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(1);
+    if (std::string(op) == "Div") {
+      b.node("Div", {"x", "m"}, {"y"}, "op");
+    } else {
+      b.node("Sub", {"x", "m"}, {"y"}, "op");
+      b.node("Add", {"x", "m"}, {"z"}, "op2");
+      b.output("z");
+    }
+    b.output("y");
+    const std::string path = b.save(fmt::format("rowmax_{}.onnx", op));
+    Options on, off;
+    on.opt_level = off.opt_level = 3;
+    off.scalar_fusion = false;
+    EXPECT_EQ(compile_onnx_file(path, small(), on).sections.size(), compile_onnx_file(path, small(), off).sections.size())
+        << op;
+  }
+  // Sub(x, m) alone is fused (the generalisation beyond softmax).
+  {
+    ModelBuilder b(13);
+    b.input("x", {3, 10});
+    auto* n = b.node("ReduceMin", {"x"}, {"m"}, "rmin");
+    auto* a = n->add_attribute();
+    a->set_name("axes");
+    a->set_type(onnx::AttributeProto::INTS);
+    a->add_ints(1);
+    b.node("Mul", {"m", "x"}, {"y"}, "op");
+    b.output("y");
+    const std::string path = b.save("rowmin_mul.onnx");
+    Options on;
+    on.opt_level = 3;
+    const pef::Pef pef = compile_onnx_file(path, small(), on);
+    ASSERT_EQ(pef.sections.size(), 1u);
+    EXPECT_EQ(pef.sections[0].name, "rmin|op");
+  }
 }
 
 }  // namespace

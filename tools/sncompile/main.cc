@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
                  "store stream): 0 as the cycle estimate favours, N exactly N")
       ->check(CLI::Range(0, 16))
       ->capture_default_str();
+  bool no_scalar_fusion = false;
+  app.add_flag("--no-scalar-fusion", no_scalar_fusion,
+               "-O3: keep a ReduceMax/Min over the last axis in its own section instead of sending its row results "
+               "over the scalar network to the Add/Sub/Mul/Max/Min that reads them (e.g. a softmax's shift)");
   runtime::ToolCli cli{"sncompile"};
   runtime::add_common_options(app, cli);
   std::vector<std::string> print_after;
@@ -66,6 +70,7 @@ int main(int argc, char** argv) {
     opts.opt_level = opt_level;
     opts.stream_parts = stream_parts;
     opts.matmul_chain = matmul_chain;
+    opts.scalar_fusion = !no_scalar_fusion;
     compiler::CompileStats st;
     compiler::detail::Trace trace;
     trace.print_after = print_after;

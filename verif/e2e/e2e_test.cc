@@ -279,6 +279,54 @@ TEST_P(E2EMatMul, ReductionsAndMovementMatchReference) {
   for (const char* y : yamls) check_graph(*dev, backend, compiler::load_yaml_string(y, "e2e.yaml"), {{"x", x}}, y, o);
 }
 
+// Softmax and LogSoftmax over the last axis at -O3 (ONNX node tests): the row max runs
+// in the shift's section and reaches it over the scalar network (sout -> sin, simm; one
+// section fewer than without the scalar fusion); equal to the CPU reference bit for bit
+// (the node suite checks the reference against ONNX's outputs, rtol 1e-5).
+TEST_P(E2EMatMul, SoftmaxScalarFusionMatchesReference) {
+  const std::string backend = GetParam();
+  const arch::Config cfg = arch::load_config("tiny");
+  auto dev = open_tiny(backend, cfg);
+  compiler::Options o, plain;
+  o.opt_level = plain.opt_level = 3;
+  plain.scalar_fusion = false;
+  for (const char* model : {"test_softmax_axis_2", "test_logsoftmax_axis_2", "test_softmax_example",
+                            "test_logsoftmax_example_1", "test_softmax_large_number", "test_logsoftmax_large_number",
+                            "test_softmax_negative_axis", "test_softmax_default_axis"}) {
+    SCOPED_TRACE(model);
+    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+    ASSERT_TRUE(fs::exists(d / "model.onnx")) << d;
+    const compiler::Graph g = compiler::import_onnx_file((d / "model.onnx").string());
+    const pef::Pef fused = compiler::compile_graph(g, cfg, o);
+    EXPECT_EQ(fused.sections.size() + 1, compiler::compile_graph(g, cfg, plain).sections.size());
+    bool has_fused = false;
+    for (const auto& sec : fused.sections) has_fused = has_fused || sec.name.find(".max|") != std::string::npos;
+    EXPECT_TRUE(has_fused);
+    check_graph(*dev, backend, g, node_test_inputs(d), model, o);
+  }
+  // Ragged rows (37 elements on 4 lanes), size-1 dimensions, a ReduceMin read by a Mul
+  // as its first operand and also a graph output.
+  const char* yamls[] = {
+      "opset: 13\ninputs:\n  - {name: x, shape: [2, 3, 37]}\n"
+      "nodes:\n  - {op: Softmax, name: sm, inputs: [x], outputs: [y], attrs: {axis: -1}}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [1, 5, 1, 6]}\n"
+      "nodes:\n  - {op: LogSoftmax, name: lsm, inputs: [x], outputs: [y], attrs: {axis: 3}}\noutputs:\n  - y\n",
+      "opset: 13\ninputs:\n  - {name: x, shape: [4, 9]}\n"
+      "nodes:\n  - {op: ReduceMin, name: rmin, inputs: [x], outputs: [m], attrs: {axes: [1], keepdims: 1}}\n"
+      "  - {op: Mul, name: scale, inputs: [m, x], outputs: [y]}\noutputs:\n  - y\n  - m\n"};
+  for (const char* y : yamls) {
+    SCOPED_TRACE(y);
+    const compiler::Graph g = compiler::load_yaml_string(y, "e2e.yaml");
+    EXPECT_EQ(compiler::compile_graph(g, cfg, o).sections.size() + 1, compiler::compile_graph(g, cfg, plain).sections.size());
+    const auto& shape = g.tensors[size_t(g.inputs.at(0))].shape;
+    compiler::HostTensor x{shape, {}};
+    int64_t n = 1;
+    for (int64_t v : shape) n *= v;
+    for (int64_t k = 0; k < n; ++k) x.data.push_back(float((k * 37) % 23) * 0.625f - 6.0f + (k % 5 ? 0.0f : 1e-3f));
+    check_graph(*dev, backend, g, {{"x", x}}, y, o);
+  }
+}
+
 // The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
 // test per operator (Conv with strides and padding, MaxPool, AveragePool, inference
 // BatchNormalization) and a LayerNormalization graph (its node tests add the optional

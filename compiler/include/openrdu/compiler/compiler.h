@@ -20,6 +20,11 @@ struct Options {
   // the estimate favours, N exactly N (an error naming the node when the tile's rows,
   // at most LANES, or the PCUs do not allow it; for tests and experiments).
   int matmul_chain = 0;
+  // -O3: a ReduceMax/Min over the last axis whose result is only read by the Add, Sub,
+  // Mul, Max or Min starting an elementwise chain runs in that chain's section, its row
+  // results sent over the scalar network (docs/architecture.md section 13); false keeps
+  // them in sections of their own (for comparisons and tests).
+  bool scalar_fusion = true;
 };
 
 // Errors name the node (name and op type), tensor or file concerned.
