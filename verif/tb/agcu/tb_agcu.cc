@@ -852,6 +852,41 @@ TEST(Agcu, CreditsReleaseTiles) {
   EXPECT_TRUE(tb.top_.done_o);
 }
 
+// The cost of store-done tokens: a store of 1,024 vectors in 16 tiles at memory latency
+// 20, without tout and with it (each tile waits for its acknowledgements: about one
+// round trip per tile). Printed; bounded by one latency plus a few cycles per tile.
+TEST(Agcu, StoreDoneTokenCost) {
+  const arch::Config cfg = arch::load_config("tiny");
+  const uint32_t N = 1024, tiles = 16, lat = 20;
+  uint64_t cycles[2] = {};
+  for (int tout = 0; tout < 2; ++tout) {
+    AgcuTb tb(cfg);
+    std::mt19937_64 rng(41);
+    arch::AgcuConfig c;
+    c.st = arch::AgcuStream::linear(4 * kStoreBase, N / tiles * cfg.lanes, cfg.lanes);
+    c.st.c[3] = tiles;
+    c.st.s[3] = int32_t(N / tiles * cfg.lanes);
+    c.st.tout = tout;
+    std::vector<Vec> store;
+    for (uint32_t k = 0; k < N; ++k) store.push_back(random_vec(rng, cfg.lanes));
+    const ModelRun m = model_run(cfg, c, tb.mem_, store);
+    tb.configure(c, rng);
+    Timing t;
+    t.lat_min = t.lat_max = lat;
+    const std::deque<Vec> none[2];
+    const Result r = tb.run(none, store, t, rng, "store-done cost", false, 0, false, m.tokens_out);
+    ASSERT_FALSE(testing::Test::HasFailure());
+    compare_memory(tb, m.mem, c.st, cfg.lanes, "store-done cost");
+    EXPECT_EQ(r.tokens_out, tout ? tiles : 0u);
+    cycles[tout] = r.cycles;
+  }
+  std::printf("store of %u vectors in %u tiles, latency %u: %llu cycles without tout, %llu with (%.1f per tile)\n", N,
+              tiles, lat, (unsigned long long)cycles[0], (unsigned long long)cycles[1],
+              double(cycles[1] - cycles[0]) / tiles);
+  EXPECT_GT(cycles[1], cycles[0] + tiles * (lat - 1)) << "each tile waits for its acknowledgements";
+  EXPECT_LE(cycles[1], cycles[0] + tiles * (lat + 4));
+}
+
 // An error response raises err_o.
 TEST(Agcu, ErrorResponse) {
   const arch::Config cfg = arch::load_config("tiny");
