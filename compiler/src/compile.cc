@@ -204,6 +204,34 @@ int scalar_fusable_reduce(const Graph& g, const std::vector<int>& chain, const s
   return -1;
 }
 
+// The vector inputs of PCUs plans[first..]: a previous PCU's result (of plans[first..p-1])
+// or a DRAM load, one stream per tensor (fanned out), appended to `loads` and numbered
+// from `load_base`.
+std::vector<std::vector<detail::PcuInput>> chain_inputs(const std::vector<SectionPlan>& plans, size_t first,
+                                                        int load_base, std::vector<int>& loads) {
+  std::vector<std::vector<detail::PcuInput>> out;
+  for (size_t p = first; p < plans.size(); ++p) {
+    std::vector<detail::PcuInput> ins;
+    for (int t : plans[p].ext_inputs) {
+      int from = -1;
+      for (size_t q = first; q < p; ++q)
+        if (plans[q].output == t) from = int(q);
+      if (from >= 0) {
+        ins.push_back({true, from});
+        continue;
+      }
+      auto it = std::find(loads.begin(), loads.end(), t);
+      if (it == loads.end()) {
+        loads.push_back(t);
+        it = loads.end() - 1;
+      }
+      ins.push_back({false, load_base + int(it - loads.begin())});
+    }
+    out.push_back(ins);
+  }
+  return out;
+}
+
 // A row reduction and elementwise PCUs in one section (SectionGroup::reduce): PCU 0 runs
 // the reduction's row program (lower_reduce_last_axis_rows) with sout, its vector result
 // stored as its own section would (more_stores[0]) and lane 0 of each row's output sent
@@ -258,25 +286,7 @@ SectionBuild lower_reduce_fused(const Lowered& lw, const arch::Config& cfg, cons
   // Inputs: load 0 is the reduction's X; the elementwise loads follow (one per tensor).
   std::vector<int> eloads;
   b.pcu_inputs.push_back({{false, 0}});
-  for (size_t p = 1; p < b.plans.size(); ++p) {
-    std::vector<detail::PcuInput> ins;
-    for (int t : b.plans[p].ext_inputs) {
-      int from = -1;
-      for (size_t q = 1; q < p; ++q)
-        if (b.plans[q].output == t) from = int(q);
-      if (from >= 0) {
-        ins.push_back({true, from});
-        continue;
-      }
-      auto e = std::find(eloads.begin(), eloads.end(), t);
-      if (e == eloads.end()) {
-        eloads.push_back(t);
-        e = eloads.end() - 1;
-      }
-      ins.push_back({false, 1 + int(e - eloads.begin())});
-    }
-    b.pcu_inputs.push_back(ins);
-  }
+  for (auto& ins : chain_inputs(b.plans, 1, 1, eloads)) b.pcu_inputs.push_back(std::move(ins));
   // The walk of the elementwise PCUs: R's broadcast included, so rows stay whole.
   std::vector<std::vector<int64_t>> in_shapes;
   for (int t : eloads) in_shapes.push_back(g.tensors[t].shape);
@@ -341,25 +351,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   b.what = describe_group(g, grp, b.name);
   // PCU inputs: a previous PCU's result, or a DRAM load (one stream per tensor, fanned out).
   std::vector<int> loads;
-  for (size_t p = 0; p < b.plans.size(); ++p) {
-    std::vector<detail::PcuInput> ins;
-    for (int t : b.plans[p].ext_inputs) {
-      int from = -1;
-      for (size_t q = 0; q < p; ++q)
-        if (b.plans[q].output == t) from = int(q);
-      if (from >= 0) {
-        ins.push_back({true, from});
-        continue;
-      }
-      auto it = std::find(loads.begin(), loads.end(), t);
-      if (it == loads.end()) {
-        loads.push_back(t);
-        it = loads.end() - 1;
-      }
-      ins.push_back({false, int(it - loads.begin())});
-    }
-    b.pcu_inputs.push_back(ins);
-  }
+  b.pcu_inputs = chain_inputs(b.plans, 0, 0, loads);
   std::vector<std::vector<int64_t>> in_shapes;
   for (int t : loads) in_shapes.push_back(g.tensors[t].shape);
   const detail::AccessPlan ap = detail::plan_access(in_shapes, g.tensors[b.output].shape, b.what);

@@ -432,6 +432,21 @@ TEST_F(CoreTest, DrainChainOuterProduct) {
   }
 }
 
+// Vector routes of two pipelines on tiny: AGCU0 ld0 -> PCU0 in0 -> AGCU0 st, and
+// AGCU1 ld0 -> PCU3 in0 -> AGCU1 st.
+void route_two_pipelines(Program& p) {
+  p.sel(2, 0, N, L0);
+  p.sel(1, 0, N, S);
+  p.sel(0, 0, L0, S);
+  p.sel(2, 1, N, L0);
+  p.sel(1, 1, L0, S);
+  p.sel(0, 0, S, L0);
+  p.sel(1, 0, S, N);
+  p.sel(2, 0, L0, N);
+  p.sel(1, 1, S, L0);
+  p.sel(2, 1, L0, N);
+}
+
 // Scalar and control networks: PCU0 takes each row's max (accumulator mode, reduce max)
 // and sends it on its scalar output to PCU3, which subtracts it from the row (sin, simm:
 // the shift of a softmax); PCU3 sends a token per finished row back to PCU0, whose rows
@@ -473,17 +488,7 @@ TEST_F(CoreTest, ScalarAndControlRoutes) {
     ps.tout = true;
     p.words[kPcu0] = pm.encode(cfg);
     p.words[kPcu3] = ps.encode(cfg);
-    // Vectors: AGCU0 ld -> PCU0 in0; AGCU1 ld -> PCU3 in0; PCU0 -> AGCU0 st; PCU3 -> AGCU1 st.
-    p.sel(2, 0, N, L0);
-    p.sel(1, 0, N, S);
-    p.sel(0, 0, L0, S);
-    p.sel(2, 1, N, L0);
-    p.sel(1, 1, L0, S);
-    p.sel(0, 0, S, L0);
-    p.sel(1, 0, S, N);
-    p.sel(2, 0, L0, N);
-    p.sel(1, 1, S, L0);
-    p.sel(2, 1, L0, N);
+    route_two_pipelines(p);
     // Scalar: PCU0 (0,0) -> (0,1) -> PCU3 (1,1). Control: PCU3 (1,1) -> (0,1) -> PCU0 (0,0).
     p.sel_net(arch::kScalarNet, 0, 0, E, L0);
     p.sel_net(arch::kScalarNet, 0, 1, S, W);
@@ -538,17 +543,7 @@ TEST_F(CoreTest, StoreDoneTokensChainTwoStagesThroughDram) {
     p.words[kAgcu1] = a1.encode();
     p.words[kPcu0] = pcu(cfg, 0b001, R * nv, {stage(Opcode::FADD, 0, 0, 0)}).encode(cfg);
     p.words[kPcu3] = pcu(cfg, 0b001, R * nv, {stage(Opcode::FMUL, 0, 0, 0)}).encode(cfg);
-    // Vectors as in ScalarAndControlRoutes: AGCU0 -> PCU0 -> AGCU0, AGCU1 -> PCU3 -> AGCU1.
-    p.sel(2, 0, N, L0);
-    p.sel(1, 0, N, S);
-    p.sel(0, 0, L0, S);
-    p.sel(2, 1, N, L0);
-    p.sel(1, 1, L0, S);
-    p.sel(0, 0, S, L0);
-    p.sel(1, 0, S, N);
-    p.sel(2, 0, L0, N);
-    p.sel(1, 1, S, L0);
-    p.sel(2, 1, L0, N);
+    route_two_pipelines(p);
     // Control: AGCU0 (switch (2,0)) -> east -> AGCU1 (switch (2,1)).
     p.sel_net(arch::kControlNet, 2, 0, E, L0);
     p.sel_net(arch::kControlNet, 2, 1, L0, W);
