@@ -204,6 +204,18 @@ int scalar_fusable_reduce(const Graph& g, const std::vector<int>& chain, const s
   return -1;
 }
 
+// The plans of the group's elementwise PCUs appended to b (after any already there);
+// b's output (the last PCU's), name ('|'-joined) and description.
+void add_chain_plans(const Graph& g, const SectionGroup& grp, SectionBuild& b) {
+  for (const auto& nodes : grp.pcus) {
+    b.plans.push_back(build_plan(g, nodes));
+    b.node_ids.insert(b.node_ids.end(), nodes.begin(), nodes.end());
+  }
+  b.output = b.plans.back().output;
+  for (const auto& p : b.plans) b.name += (b.name.empty() ? "" : "|") + p.name;
+  b.what = describe_group(g, grp, b.name);
+}
+
 // The vector inputs of PCUs plans[first..]: a previous PCU's result (of plans[first..p-1])
 // or a DRAM load, one stream per tensor (fanned out), appended to `loads` and numbered
 // from `load_base`.
@@ -255,13 +267,7 @@ SectionBuild lower_reduce_fused(const Lowered& lw, const arch::Config& cfg, cons
   rp.output = R;
   b.plans.push_back(rp);
   b.node_ids = {rn};
-  for (const auto& nodes : grp.pcus) {
-    b.plans.push_back(build_plan(g, nodes));
-    b.node_ids.insert(b.node_ids.end(), nodes.begin(), nodes.end());
-  }
-  b.output = b.plans.back().output;
-  for (const auto& p : b.plans) b.name += (b.name.empty() ? "" : "|") + p.name;
-  b.what = describe_group(g, grp, b.name);
+  add_chain_plans(g, grp, b);
   // PCU 1 reads R as the group's scalar instead of a vector input.
   SectionPlan& p1 = b.plans[1];
   const auto it = std::find(p1.ext_inputs.begin(), p1.ext_inputs.end(), R);
@@ -342,13 +348,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   }
   SectionBuild b;
   b.kind = "elementwise";
-  for (const auto& nodes : grp.pcus) {
-    b.plans.push_back(build_plan(g, nodes));
-    b.node_ids.insert(b.node_ids.end(), nodes.begin(), nodes.end());
-  }
-  b.output = b.plans.back().output;
-  for (const auto& p : b.plans) b.name += (b.name.empty() ? "" : "|") + p.name;
-  b.what = describe_group(g, grp, b.name);
+  add_chain_plans(g, grp, b);
   // PCU inputs: a previous PCU's result, or a DRAM load (one stream per tensor, fanned out).
   std::vector<int> loads;
   b.pcu_inputs = chain_inputs(b.plans, 0, 0, loads);
