@@ -238,7 +238,8 @@ module rdu_pcu
   // one scalar, which the group's vectors carry down the pipeline (simm stages read it).
   // Control input: every token accepted adds a credit (tok_init at the start of the
   // run); with tin, a group's first firing takes one. Tokens are accepted while the
-  // count is below 255.
+  // count is below 255. Without sin (tin), scalars (tokens) are accepted and dropped, as
+  // in the PMU and AGCU: an input the program does not use cannot stall its sender.
   logic        sfifo_valid, sfifo_in_ready, grp_start;
   logic [31:0] sfifo_data, grp_scal_q;
   logic [7:0]  cred, cred_r;
@@ -251,7 +252,7 @@ module rdu_pcu
     .clk_i,
     .rst_ni,
     .clr_i      (clr),
-    .in_valid_i (sin_valid_i && run_i),
+    .in_valid_i (sin_valid_i && run_i && sin_q),
     .in_ready_o (sfifo_in_ready),
     .in_data_i  (sin_data_i),
     .out_valid_o(sfifo_valid),
@@ -259,10 +260,10 @@ module rdu_pcu
     .out_data_o (sfifo_data),
     .count_o    (unused_scount)
   );
-  assign sin_ready_o = sfifo_in_ready && run_i;
+  assign sin_ready_o = run_i && (!sin_q || sfifo_in_ready);
   assign cred        = started_q ? cred_r : 8'(tok_init_q);
-  assign cin_ready_o = run_i && (cred != 8'hFF);
-  assign cin_take    = cin_valid_i && cin_ready_o;
+  assign cin_ready_o = run_i && (!tin_q || cred != 8'hFF);
+  assign cin_take    = cin_valid_i && cin_ready_o && tin_q;
   assign grp_start   = (!sin_q || sfifo_valid) && (!tin_q || cred != 8'd0);
 
   // ---------------------------------------------------------------- control

@@ -75,6 +75,7 @@ Vec Pcu::reduce(Vec v) const {
 }
 
 bool Pcu::step(Memory*) {
+  if (!c_.sin) sin_.clear();  // scalars a PCU without sin receives are dropped, as in the RTL
   if (!c_.enable) return false;
   const uint32_t lanes = cfg_.lanes, nregs = cfg_.regs;
   const uint32_t acc_len = c_.acc_len ? c_.acc_len : 1;

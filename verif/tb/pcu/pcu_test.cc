@@ -156,6 +156,7 @@ struct RunResult {
   bool done = false;
   std::vector<uint32_t> sout;       // scalar output
   uint64_t tokens = 0;              // tokens taken from the control output
+  uint64_t scalars_in = 0, tokens_in = 0;  // scalars and tokens accepted on the inputs
 };
 
 // Runs the DUT. Checks every cycle that done_o == (disabled || all outputs emitted).
@@ -217,11 +218,13 @@ RunResult run(Dut& dut, const PcuConfig& pc, RunSpec spec, std::mt19937_64& rng,
       moved = true;
     }
     if (s_presenting && top.sin_ready_o) {
+      ++r.scalars_in;
       spec.scalars.pop_front();
       s_presenting = false;
       moved = true;
     }
     if (c_presenting && top.cin_ready_o) {
+      ++r.tokens_in;
       --spec.tokens;
       c_presenting = false;
       moved = true;
@@ -1128,6 +1131,31 @@ TEST(Pcu, ScalarInputScalesEachGroup) {
   ModelSide side;
   EXPECT_EQ(model_run(pc, sp, &side), want);
   EXPECT_EQ(side.sout, want_s);
+}
+
+// Inputs a program does not use accept and drop (as in the PMU and AGCU): a PCU without
+// sin and tin takes 40 scalars (more than its FIFO_DEPTH) and 300 tokens (more than
+// its 255 credits) while it streams, and its results are unchanged.
+TEST(Pcu, UnusedScalarAndControlInputsDrop) {
+  std::mt19937_64 rng(12);
+  Dut dut;
+  PcuConfig pc = one_stage(Opcode::FADD, 0, uint8_t(Src::IMM), 1, bits(1.5f), 0b001, 6);
+  dut.configure(pc.encode(tiny()));
+  RunSpec sp;
+  std::vector<Vec> want;
+  for (uint32_t i = 0; i < 6; ++i) {
+    sp.inputs[0].push_back(Vec(4, bits(float(i))));
+    want.push_back(Vec(4, bits(float(i) + 1.5f)));
+  }
+  for (uint32_t i = 0; i < 40; ++i) sp.scalars.push_back(i);
+  sp.tokens = 300;
+  sp.side_prob = 0.9;
+  const RunResult r = run(dut, pc, sp, rng, "unused inputs");
+  EXPECT_EQ(r.out, want);
+  EXPECT_TRUE(r.done);
+  EXPECT_EQ(r.scalars_in, 40u) << "scalars without sin are accepted";
+  EXPECT_EQ(r.tokens_in, 300u) << "tokens without tin are accepted";
+  EXPECT_EQ(model_run(pc, sp), want);
 }
 
 // Control input and output: a group needs a credit (tok_init 1, then one per token in);
