@@ -560,6 +560,58 @@ TEST_F(CoreTest, StoreDoneTokensChainTwoStagesThroughDram) {
   }
 }
 
+// Credits between units for an N-buffer (ARCHITECTURE.md, control: pipelined, N
+// credits): PCU3 adds 1 to X and writes tiles of V vectors into PMU2 (2 buffers), one
+// group per tile, each needing a credit (tin, tok_init 2 = the buffers); PMU2 reads each
+// tile back reversed and returns a token when a tile's reads are issued (tout, tsel 1:
+// the buffer is free), on the control network from switch (1,0) east to PCU3's (1,1).
+// AGCU1 stores the tiles. RTL, model and host agree over random shapes and timings.
+TEST_F(CoreTest, PmuBufferCreditsToProducerPcu) {
+  constexpr uint32_t X = 0x1000, Y = 0x8000;
+  std::mt19937 rng(uint32_t(seed) + 11);
+  std::uniform_real_distribution<float> dist(-100.f, 100.f);
+  for (int prog = 0; prog < 8; ++prog) {
+    const uint32_t T = 2 + rng() % 5, V = 1 + rng() % 6;  // T tiles of V vectors
+    TestDram init(cfg.dram_bytes);
+    std::vector<float> x(4 * T * V);
+    for (uint32_t i = 0; i < x.size(); ++i) init.set(X + 4 * i, f2u(x[i] = dist(rng)));
+    Program p(cfg);
+    arch::AgcuConfig a0, a1;
+    a0.ld[0] = stream(X, 4 * T * V);
+    a1.st = stream(Y, 4 * T * V);
+    p.words[kAgcu0] = a0.encode();
+    p.words[kAgcu1] = a1.encode();
+    arch::PcuConfig pc = pcu(cfg, 0b001, T * V, {stage(Opcode::FADD, 0, uint8_t(arch::Src::IMM), 0, f2u(1.0f))});
+    pc.acc_len = V;  // a group is a tile
+    pc.tin = true;
+    pc.tok_init = 2;
+    p.words[kPcu3] = pc.encode(cfg);
+    arch::PmuConfig pm;
+    pm.enable = true;
+    pm.nbuf = 2;
+    pm.tiles = T;
+    pm.buf_rows = V;
+    pm.wr = {0, V, 1, 1, 0};
+    pm.rd = {V - 1, V, 1, -1, 0};
+    pm.tout = true;
+    pm.tsel = true;
+    p.words[kPmu2] = pm.encode();
+    ASSERT_TRUE(p.route(kAgcu0, 0, kPcu3, 0) && p.route(kPcu3, 0, kPmu2, 0) && p.route(kPmu2, 0, kAgcu1, 0));
+    p.sel_net(arch::kControlNet, 1, 0, E, L0);
+    p.sel_net(arch::kControlNet, 1, 1, L0, W);
+    const DramTiming t{1 + uint32_t(rng() % 30), uint32_t(rng() % 10), uint32_t(rng() % 40)};
+    const std::string what = fmt::format("buffer credits program {} (seed {}: {} tiles of {} vectors): ", prog, seed, T, V);
+    const TestDram out = run_both(p, init, t, what);
+    if (HasFailure()) break;
+    for (uint32_t tile = 0; tile < T; ++tile)
+      for (uint32_t k = 0; k < V; ++k)
+        for (uint32_t l = 0; l < 4; ++l) {
+          const uint32_t src = 4 * (tile * V + (V - 1 - k)) + l, dst = 4 * (tile * V + k) + l;
+          ASSERT_EQ(out.at(Y + 4 * dst), f2u(x[src] + 1.0f)) << what << "tile " << tile << " vector " << k;
+        }
+  }
+}
+
 // Configuration errors: the same ERR_STATUS code and unit in RTL and model, then a
 // good configuration on the same core still works.
 TEST_F(CoreTest, ConfigErrors) {
