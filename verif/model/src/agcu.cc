@@ -143,6 +143,9 @@ uint64_t Agcu::busy_cycles() const {
     const uint64_t inflight = std::max<uint32_t>(1, cfg_.inflight);
     busy = std::max(busy, (ld_requests_[k] + inflight - 1) / inflight * (cfg_.dram_latency_cycles + kRoundTrip));
   }
+  // A store stream with tout waits after each tile for its acknowledgements: about one
+  // DRAM latency per tile (tb_agcu Agcu.StoreDoneTokenCost: 19.8 cycles at latency 20).
+  if (c_.st.tout) busy += tok_out_ * cfg_.dram_latency_cycles;
   return busy;
 }
 

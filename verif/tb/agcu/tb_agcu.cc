@@ -858,7 +858,7 @@ TEST(Agcu, CreditsReleaseTiles) {
 TEST(Agcu, StoreDoneTokenCost) {
   const arch::Config cfg = arch::load_config("tiny");
   const uint32_t N = 1024, tiles = 16, lat = 20;
-  uint64_t cycles[2] = {};
+  uint64_t cycles[2] = {}, estimate[2] = {};
   for (int tout = 0; tout < 2; ++tout) {
     AgcuTb tb(cfg);
     std::mt19937_64 rng(41);
@@ -879,7 +879,11 @@ TEST(Agcu, StoreDoneTokenCost) {
     compare_memory(tb, m.mem, c.st, cfg.lanes, "store-done cost");
     EXPECT_EQ(r.tokens_out, tout ? tiles : 0u);
     cycles[tout] = r.cycles;
+    estimate[tout] = m.busy;
   }
+  std::printf("model estimate: %llu without tout, %llu with\n", (unsigned long long)estimate[0],
+              (unsigned long long)estimate[1]);
+  EXPECT_NEAR(double(estimate[1]) / double(cycles[1]), 1.0, 0.05) << "the model's estimate with tout";
   std::printf("store of %u vectors in %u tiles, latency %u: %llu cycles without tout, %llu with (%.1f per tile)\n", N,
               tiles, lat, (unsigned long long)cycles[0], (unsigned long long)cycles[1],
               double(cycles[1] - cycles[0]) / tiles);
