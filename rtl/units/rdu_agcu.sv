@@ -71,7 +71,7 @@ module rdu_agcu
       assign scfg[s][w] = cfg_q[SW*s + w];
     end
     assign en[s]       = cfg_q[SW*s][0];
-    assign tin[s]      = cfg_q[SW*s][4];
+    assign tin[s]      = cfg_q[SW*s][4] && cfg_q[SW*s][0];
     assign tok_init[s] = cfg_q[SW*s][11:8];
   end
   assign tout = cfg_q[2*SW][5];  // bit 5 of the load streams: ignored
@@ -85,17 +85,18 @@ module rdu_agcu
   // Credits per stream: tok_init in the run's first cycle (the configuration may be
   // written just before run_i rises), +1 per token accepted (every tin stream counts
   // every token), -1 when a tile's last request retires. Tokens are accepted while no
-  // tin stream holds 255 credits (without tin they are dropped).
+  // unfinished tin stream holds 255 credits (without tin they are dropped; a disabled
+  // stream has no tin).
   logic       started_q, cin_take, tfull;
   logic [7:0] cred_r [3];
   logic [7:0] cred [3];
-  logic [2:0] tile, cred_ok, cred_max;
+  logic [2:0] tile, cred_ok, cred_max, sdone;  // sdone: each stream is done
   logic       st_tok;
   logic [7:0] tpend_q;  // tokens waiting on cout
   for (genvar s = 0; s < 3; s++) begin : g_cred
     assign cred[s]     = started_q ? cred_r[s] : 8'(tok_init[s]);
     assign cred_ok[s]  = !tin[s] || (cred[s] != 8'd0);
-    assign cred_max[s] = tin[s] && (cred[s] == 8'hFF);
+    assign cred_max[s] = tin[s] && !sdone[s] && (cred[s] == 8'hFF);
   end
   assign cin_ready_o = run_i && !(|cred_max);
   assign cin_take    = cin_valid_i && cin_ready_o;
@@ -120,7 +121,7 @@ module rdu_agcu
   assign unused_cin = cin_data_i;
 
   // ---------------------------------------------------------------- streams
-  logic [2:0]          req_valid, accept, sdone;
+  logic [2:0]          req_valid, accept;
   logic [31:0]         req_addr [3];
   logic [LANES-1:0]    st_mask;
   logic [LANES*32-1:0] st_data;

@@ -262,8 +262,10 @@ module rdu_pcu
   );
   assign sin_ready_o = run_i && (!sin_q || sfifo_in_ready);
   assign cred        = started_q ? cred_r : 8'(tok_init_q);
-  assign cin_ready_o = run_i && (!tin_q || cred != 8'hFF);
-  assign cin_take    = cin_valid_i && cin_ready_o && tin_q;
+  // Once every firing is made (or without tin) tokens are accepted and dropped: a
+  // producer that sends more than were needed never stalls on a finished consumer.
+  assign cin_ready_o = run_i && (!tin_q || fired_q == count_q || cred != 8'hFF);
+  assign cin_take    = cin_valid_i && cin_ready_o && tin_q && fired_q != count_q;
   assign grp_start   = (!sin_q || sfifo_valid) && (!tin_q || cred != 8'd0);
 
   // ---------------------------------------------------------------- control

@@ -322,12 +322,12 @@ module rdu_pmu
   // ---------------------------------------------------------------- control
   // Credits: tok_init in the run's first cycle (the configuration may be written just
   // before run_i rises), +1 per token accepted, -1 when a tile's reads are complete.
-  // Without tin, tokens are accepted and dropped.
+  // Without tin, or once every tile's reads are made, tokens are accepted and dropped.
   logic       started_q, cin_take, tok_ev;
   logic [7:0] cred_r, tpend_q;
   assign cred        = started_q ? cred_r : 8'(tok_init);
-  assign cin_ready_o = run_i && (!tin || cred != 8'hFF);
-  assign cin_take    = cin_valid_i && cin_ready_o && tin;
+  assign cin_ready_o = run_i && (!tin || rfin || cred != 8'hFF);
+  assign cin_take    = cin_valid_i && cin_ready_o && tin && !rfin;
   assign tfull       = (tpend_q == 8'hFF);
   assign tok_ev      = tout && (tsel ? (rissue && rlast) : (in_pop && wlast));
 

@@ -850,6 +850,14 @@ TEST(Agcu, CreditsReleaseTiles) {
   EXPECT_EQ(reqs, 12u);
   tb.top_.eval();
   EXPECT_TRUE(tb.top_.done_o);
+  // Finished: surplus tokens (beyond 255 credits) are accepted and dropped.
+  for (int k = 0; k < 300; ++k) {
+    tb.top_.cin_valid_i = 1;
+    tb.top_.eval();
+    ASSERT_TRUE(tb.top_.cin_ready_o) << "surplus token " << k;
+    tb.tick();
+  }
+  tb.top_.cin_valid_i = 0;
 }
 
 // The cost of store-done tokens: a store of 1,024 vectors in 16 tiles at memory latency

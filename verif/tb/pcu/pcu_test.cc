@@ -1188,10 +1188,12 @@ TEST(Pcu, TokensGateGroups) {
   ModelSide side;
   EXPECT_EQ(model_run(pc, sp, &side), r.out);
   EXPECT_EQ(side.tokens, 2u);
-  // Enough tokens: all four groups, four tokens out, done.
-  sp.tokens = 3;
+  // Enough tokens: all four groups, four tokens out, done; 300 more tokens than needed
+  // (beyond the 255 credits) are accepted once the last group has fired.
+  sp.tokens = 3 + 300;
   const RunResult r2 = run(dut, pc, sp, rng, "tokens 2");
   EXPECT_EQ(r2.out, (std::vector<Vec>{Vec(4, 3), Vec(4, 7), Vec(4, 11), Vec(4, 15)}));
   EXPECT_EQ(r2.tokens, 4u);
   EXPECT_TRUE(r2.done);
+  EXPECT_EQ(r2.tokens_in, 303u) << "surplus tokens after the last firing are accepted";
 }

@@ -581,6 +581,16 @@ TEST(Pmu, TokensGateReadsAndMarkTiles) {
     EXPECT_EQ(toks, 3u) << what;
     tb.top_.eval();
     EXPECT_TRUE(tb.top_.done_o) << what;
+    // Every tile read: surplus tokens (beyond 255 credits) are accepted and dropped.
+    for (int k = 0; k < 300; ++k) {
+      tb.top_.cin_valid_i = 1;
+      tb.top_.eval();
+      ASSERT_TRUE(tb.top_.cin_ready_o) << what << ": surplus token " << k;
+      tb.tick();
+    }
+    tb.top_.cin_valid_i = 0;
+    tb.top_.eval();
+    EXPECT_TRUE(tb.top_.done_o) << what;
   }
 }
 
