@@ -803,15 +803,18 @@ TEST(Lowering, SoftmaxShiftOverTheScalarNetwork) {
                 << "section " << i;
     }
   }
-  // Div by the row max (a multi-PCU program) and a max read twice stay unfused.
-  for (const char* op : {"Div", "Sub2"}) {
-    ModelBuilder b(13);
+  // x [3, 10] and m = reduce(x) over axis 1 (keepdims by default).
+  auto row_reduce = [](ModelBuilder& b, const char* reduce, const char* name) {
     b.input("x", {3, 10});
-    auto* n = b.node("ReduceMax", {"x"}, {"m"}, "rmax");
-    auto* a = n->add_attribute();
+    auto* a = b.node(reduce, {"x"}, {"m"}, name)->add_attribute();
     a->set_name("axes");
     a->set_type(onnx::AttributeProto::INTS);
     a->add_ints(1);
+  };
+  // Div by the row max (a multi-PCU program) and a max read twice stay unfused.
+  for (const char* op : {"Div", "Sub2"}) {
+    ModelBuilder b(13);
+    row_reduce(b, "ReduceMax", "rmax");
     if (std::string(op) == "Div") {
       b.node("Div", {"x", "m"}, {"y"}, "op");
     } else {
@@ -830,12 +833,7 @@ TEST(Lowering, SoftmaxShiftOverTheScalarNetwork) {
   // Sub(x, m) alone is fused (the generalisation beyond softmax).
   {
     ModelBuilder b(13);
-    b.input("x", {3, 10});
-    auto* n = b.node("ReduceMin", {"x"}, {"m"}, "rmin");
-    auto* a = n->add_attribute();
-    a->set_name("axes");
-    a->set_type(onnx::AttributeProto::INTS);
-    a->add_ints(1);
+    row_reduce(b, "ReduceMin", "rmin");
     b.node("Mul", {"m", "x"}, {"y"}, "op");
     b.output("y");
     const std::string path = b.save("rowmin_mul.onnx");
