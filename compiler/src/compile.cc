@@ -462,6 +462,38 @@ std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg
   return sections;
 }
 
+pef::DType pef_dtype(DType t) {
+  return t == DType::I64 ? pef::DType::I64 : t == DType::BOOL ? pef::DType::BOOL : pef::DType::F32;
+}
+
+// Training updates (Graph::updates): each value's buffer is its state's. Checks that the
+// value owns its buffer and that no section after the value's reads the state (the
+// state's old contents are gone then). Returns value root -> state.
+std::map<int, int> update_buffers(const Lowered& lw, const std::vector<SectionBuild>& builds) {
+  const Graph& g = lw.g;
+  std::map<int, int> out;
+  for (const auto& [state, value] : g.updates) {
+    const std::string what = fmt::format("{}: the update of state '{}' by '{}'", g.source, g.tensors[state].name,
+                                         g.tensors[value].name);
+    if (lw.root[value] != value || g.tensors[value].is_output || g.tensors[value].kind != TensorKind::Value)
+      throw CompileError(fmt::format("{}: the value must be computed into a buffer of its own", what));
+    size_t writer = builds.size();  // the last section writing the value (streaming parts)
+    for (size_t i = 0; i < builds.size(); ++i) {
+      if (builds[i].output == value) writer = i;
+      for (const auto& ms : builds[i].more_stores)
+        if (ms.tensor == value) writer = i;
+    }
+    if (writer == builds.size()) throw CompileError(fmt::format("{}: no section computes the value", what));
+    for (size_t i = writer + 1; i < builds.size(); ++i)
+      for (const auto& l : builds[i].loads)
+        if (lw.root[l.tensor] == state)
+          throw CompileError(fmt::format("{}: section {} ({}) reads the state after section {} overwrote it", what,
+                                         i, builds[i].name, writer));
+    out[value] = state;
+  }
+  return out;
+}
+
 std::string stream_name(const detail::StreamRef& s) {
   static const char* names[] = {"ld0", "ld1", "st0"};
   return fmt::format("agcu{}.{}", s.agcu, names[s.stream]);
@@ -545,6 +577,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     pef::Tensor pt;
     pt.name = named.name;
     pt.role = named.is_output ? pef::Role::Output : role;
+    pt.dtype = pef_dtype(data.dtype);
     pt.shape = named.shape;
     pt.bytes = 4 * uint64_t(data.elements());
     next = align_up(next, kAlign);
@@ -559,12 +592,15 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     }
     pef.tensors.push_back(std::move(pt));
   };
-  for (int i : g.inputs) place(i, pef::Role::Input);
+  // State inputs (training) are weights: uploaded once, updated in place by their value.
+  for (int i : g.inputs) place(i, g.tensors[i].state ? pef::Role::Weight : pef::Role::Input);
   for (size_t t = 0; t < g.tensors.size(); ++t)
     if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) place(int(t), pef::Role::Weight);
+  const auto updated = update_buffers(lw, builds);  // value root -> state
+  for (const auto& [value, state] : updated) addr[value] = addr.at(state);
   for (const Node& n : g.nodes) {
     const int t = n.outputs[0];
-    if (in_dram[t] && lw.root[t] == t) place(t, pef::Role::Activation);
+    if (in_dram[t] && lw.root[t] == t && !updated.count(t)) place(t, pef::Role::Activation);
   }
   auto base_of = [&](const detail::StreamPlan& sp) {
     return uint32_t(addr.at(lw.root[sp.tensor]) + 4 * uint64_t(sp.offset));

@@ -1,4 +1,5 @@
 #include "decompose.h"
+#include "fold.h"
 
 #include <fmt/format.h>
 
@@ -12,7 +13,7 @@ namespace openrdu::compiler::detail {
 bool is_decomposed_op(const std::string& op) {
   return op == "Softmax" || op == "LogSoftmax" || op == "Conv" || op == "MaxPool" || op == "AveragePool" ||
          op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "BatchNormalization" ||
-         op == "LayerNormalization";
+         op == "LayerNormalization" || op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss";
 }
 
 namespace {
@@ -68,6 +69,13 @@ struct Builder {
     }
     k.outputs = {out};
     nodes.push_back(std::move(k));
+    return out;
+  }
+  // A node whose output is a new value tensor of type `dt` (comparisons, Cast).
+  int add_typed(const std::string& suffix, const std::string& op, std::vector<int> in, DType dt,
+                std::map<std::string, std::vector<int64_t>> iattrs = {}) {
+    const int out = add(suffix, op, std::move(in), -1, std::move(iattrs));
+    g.tensors[out].dtype = dt;
     return out;
   }
   const Tensor& t(int i) const { return g.tensors.at(size_t(i)); }
@@ -255,6 +263,67 @@ void decompose_layernorm(Builder& b) {
 
 }  // namespace
 
+// The class mask of NegativeLogLikelihoodLoss: 1 at [i, labels[i], d...], times the
+// class weight, 0 where the label is ignore_index. labels as fp32 (exact below 2^24).
+int loss_mask(Builder& b, const std::vector<int64_t>& xs) {
+  const Node& n = b.n;
+  const int64_t C = xs[1];
+  const int lf = b.add_typed(".labels_f", "Cast", {n.inputs[1]}, DType::F32, {{"to", {1}}});
+  const int lu = b.add(".labels_u", "Unsqueeze", {lf}, -1, {{"axes", {1}}});
+  std::vector<int64_t> cs(xs.size(), 1);
+  cs[1] = C;
+  std::vector<float> classes(size_t(C), 0.0f);
+  for (int64_t c = 0; c < C; ++c) classes[size_t(c)] = float(c);
+  const int hit = b.add_typed(".onehot_b", "Equal", {lu, b.constant(".classes", cs, classes)}, DType::BOOL);
+  int mask = b.add_typed(".onehot", "Cast", {hit}, DType::F32, {{"to", {1}}});
+  if (n.inputs.size() > 2) mask = b.add(".weighted", "Mul", {mask, b.reshaped(n.inputs[2], cs, ".weights_r")}, -1);
+  if (n.has_iattr("ignore_index")) {
+    const int ig = b.constant(".ignore_index", {}, {float(n.iattr("ignore_index"))});
+    const int eq = b.add_typed(".ignored", "Equal", {lu, ig}, DType::BOOL);
+    const int keep = b.add_typed(".kept_b", "Not", {eq}, DType::BOOL);
+    mask = b.add(".masked", "Mul", {mask, b.add_typed(".kept", "Cast", {keep}, DType::F32, {{"to", {1}}})}, -1);
+  }
+  return mask;
+}
+
+// SoftmaxCrossEntropyLoss = NegativeLogLikelihoodLoss of LogSoftmax(scores, axis 1).
+// NLL: l = -ReduceSum(P * mask, axis 1) per [N, d...]; reduction none: l; sum:
+// ReduceSum(l); mean: ReduceSum(l) / ReduceSum(mask) (the weights of the counted labels).
+void decompose_loss(Builder& b) {
+  const Node& n = b.n;
+  int p = n.inputs.at(0);
+  const std::vector<int64_t> xs = b.t(p).shape;
+  std::vector<int64_t> want = xs;
+  if (xs.size() >= 2) want.erase(want.begin() + 1);
+  if (xs.size() < 2 || b.t(n.inputs.at(1)).shape != want)
+    throw CompileError(fmt::format("{}: {}: scores {} and labels {} do not match ([N, C, d...] and [N, d...])",
+                                   b.g.source, b.g.describe(n), shape_str(xs), shape_str(b.t(n.inputs[1]).shape)));
+  if (n.inputs.size() > 2 && b.t(n.inputs[2]).shape != std::vector<int64_t>{xs[1]})
+    throw CompileError(fmt::format("{}: {}: weights {} are not one per class ([{}])", b.g.source, b.g.describe(n),
+                                   shape_str(b.t(n.inputs[2]).shape), xs[1]));
+  if (n.op == "SoftmaxCrossEntropyLoss") p = b.add(".logprob", "LogSoftmax", {p}, -1, {{"axis", {1}}});
+  const int mask = loss_mask(b, xs);
+  const int picked = b.add(".picked", "Mul", {p, mask}, -1);
+  const int64_t red = n.iattr("reduction");
+  const int y = n.outputs.at(0);
+  const int s = b.add(".sum_c", "ReduceSum", {picked}, -1, {{"axes", {1}}, {"keepdims", {0}}});
+  if (red == kReductionNone) {
+    b.add(".neg", "Neg", {s}, y);
+    return;
+  }
+  std::vector<int64_t> all;
+  for (size_t d = 0; d < want.size(); ++d) all.push_back(int64_t(d));
+  const int total = b.add(".total", "ReduceSum", {s}, -1, {{"axes", all}, {"keepdims", {0}}});
+  if (red == kReductionSum) {
+    b.add(".neg", "Neg", {total}, y);
+    return;
+  }
+  std::vector<int64_t> mall;
+  for (size_t d = 0; d < xs.size(); ++d) mall.push_back(int64_t(d));
+  const int count = b.add(".count", "ReduceSum", {mask}, -1, {{"axes", mall}, {"keepdims", {0}}});
+  b.add(".mean", "Div", {b.add(".neg", "Neg", {total}, -1), count}, y);
+}
+
 std::vector<Node> decompose_softmax(Graph& g, const Node& n) {
   const int x = n.inputs.at(0), y = n.outputs.at(0);
   const std::vector<int64_t> xs = g.tensors.at(x).shape;
@@ -316,6 +385,8 @@ std::vector<Node> decompose(Graph& g, const Node& n) {
     decompose_batchnorm(b);
   } else if (n.op == "LayerNormalization") {
     decompose_layernorm(b);
+  } else if (n.op == "SoftmaxCrossEntropyLoss" || n.op == "NegativeLogLikelihoodLoss") {
+    decompose_loss(b);
   } else {
     throw CompileError(fmt::format("{}: {}: not a decomposed operator", g.source, g.describe(n)));
   }

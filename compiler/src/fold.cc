@@ -109,6 +109,12 @@ const AttrSpec kAttrs[] = {
     {"LayerNormalization", "axis", AttrKind::Int, 0, kAny},
     {"LayerNormalization", "epsilon", AttrKind::Float, 0, kAny},
     {"LayerNormalization", "stash_type", AttrKind::Int, 0, kAny},
+    {"Cast", "saturate", AttrKind::Int, 19, kAny},
+    // reduction is a STRING in ONNX: the importer maps it to kReduction*.
+    {"SoftmaxCrossEntropyLoss", "reduction", AttrKind::Int, 12, kAny},
+    {"SoftmaxCrossEntropyLoss", "ignore_index", AttrKind::Int, 12, kAny},
+    {"NegativeLogLikelihoodLoss", "reduction", AttrKind::Int, 12, kAny},
+    {"NegativeLogLikelihoodLoss", "ignore_index", AttrKind::Int, 12, kAny},
 };
 }  // namespace
 
@@ -173,6 +179,7 @@ void fill_attr_defaults(Node& n, int opset) {
     f("epsilon", 1e-5f);
     i("stash_type", 1);
   }
+  if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") i("reduction", kReductionMean);
 }
 
 }  // namespace detail
@@ -482,7 +489,73 @@ DType cast_type(const Node& n, const std::string& what) {
   const int64_t to = n.iattr("to");
   if (to == 1) return DType::F32;                       // FLOAT
   if (to == 7 || to == 6) return DType::I64;            // INT64, INT32 (held as int64)
-  throw CompileError(fmt::format("{}: cast to data type {} is not supported (FLOAT, INT32, INT64)", what, to));
+  if (to == 9) return DType::BOOL;                      // BOOL
+  throw CompileError(fmt::format("{}: cast to data type {} is not supported (FLOAT, INT32, INT64, BOOL)", what, to));
+}
+
+bool is_comparison(const std::string& op) {
+  return op == "Equal" || op == "Greater" || op == "Less" || op == "GreaterOrEqual" || op == "LessOrEqual";
+}
+bool is_logic(const std::string& op) { return op == "Not" || op == "And" || op == "Or" || op == "Xor"; }
+bool is_loss(const std::string& op) { return op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss"; }
+
+// The output type of a node other than Shape/Constant/ConstantOfShape; checks the
+// operands' types (an error names the input and both types).
+DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
+  auto in_dt = [&](size_t k) { return g.tensors.at(n.inputs.at(k)).dtype; };
+  auto expect = [&](size_t k, DType want) {
+    if (in_dt(k) != want)
+      throw CompileError(fmt::format("{}: input '{}' is {}, expected {}", what, g.tensors[n.inputs[k]].name,
+                                     dtype_name(in_dt(k)), dtype_name(want)));
+  };
+  const std::string& op = n.op;
+  if (op == "Cast") return cast_type(n, what);
+  if (is_comparison(op)) {
+    if (in_dt(0) == DType::BOOL) throw CompileError(fmt::format("{}: comparison of bool operands", what));
+    expect(1, in_dt(0));
+    return DType::BOOL;
+  }
+  if (is_logic(op)) {
+    for (size_t k = 0; k < n.inputs.size(); ++k) expect(k, DType::BOOL);
+    return DType::BOOL;
+  }
+  if (op == "Where") {
+    expect(0, DType::BOOL);
+    expect(2, in_dt(1));
+    return in_dt(1);
+  }
+  if (is_loss(op)) {
+    expect(0, DType::F32);
+    expect(1, DType::I64);
+    if (n.inputs.size() > 2) expect(2, DType::F32);
+    return DType::F32;
+  }
+  static const std::set<std::string> kPoly = {"Add",     "Sub",       "Mul",    "Div",       "Max",   "Min",
+                                              "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze",
+                                              "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather"};
+  const DType dt = kPoly.count(op) && !n.inputs.empty() ? in_dt(0) : DType::F32;
+  for (size_t k = 0; k < n.inputs.size(); ++k) expect(k, dt);
+  return dt;
+}
+
+// Checks the types of a node computed at run time: fp32 and bool values; int64 only as
+// a graph input (device int32 words) read by Cast, a loss's labels or a view.
+void check_run_time_types(const Graph& g, const Node& n, DType out, const std::string& what) {
+  static const std::set<std::string> kIntReaders = {"Cast", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
+                                                    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+  for (int i : n.inputs) {
+    const Tensor& t = g.tensors[i];
+    if (t.dtype == DType::I64 && !kIntReaders.count(n.op))
+      throw CompileError(fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
+                                     "as loss labels or reshaped",
+                                     what, t.name));
+    if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
+      throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
+  }
+  if (out == DType::I64 && n.op != "Reshape" && n.op != "Flatten" && n.op != "Squeeze" && n.op != "Unsqueeze" &&
+      n.op != "Identity")
+    throw CompileError(fmt::format("{}: output '{}' would be int64 computed at run time (only fp32 and bool are)",
+                                   what, g.tensors[n.outputs[0]].name));
 }
 
 }  // namespace
@@ -513,7 +586,6 @@ void fold_constants(Graph& g) {
     DType dt = DType::F32;
     std::vector<int64_t> shape;
     const std::string& op = n.op;
-    auto in_dt = [&](size_t k) { return g.tensors.at(n.inputs.at(k)).dtype; };
     if (op == "Shape") {
       dt = DType::I64;
       const int64_t r = int64_t(g.tensors.at(n.inputs.at(0)).shape.size());
@@ -534,19 +606,9 @@ void fold_constants(Graph& g) {
           throw CompileError(fmt::format("{}: value holds {} elements, expected one", what, v.elements()));
       }
       if (op == "ConstantOfShape") shape = n.ints("shape");
-    } else if (op == "Cast") {
-      dt = cast_type(n, what);
-      shape = g.tensors.at(n.inputs.at(0)).shape;
     } else {
       shape = node_output_shape(g, n);
-      static const std::set<std::string> kPoly = {"Add",     "Sub",       "Mul",    "Div",       "Max",   "Min",
-                                                  "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze",
-                                                  "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather"};
-      if (kPoly.count(op) && !n.inputs.empty()) dt = in_dt(0);
-      for (size_t k = 0; k < n.inputs.size(); ++k)
-        if (in_dt(k) != dt)
-          throw CompileError(fmt::format("{}: input '{}' is {}, expected {}", what, g.tensors[n.inputs[k]].name,
-                                         dtype_name(in_dt(k)), dtype_name(dt)));
+      dt = output_dtype(g, n, what);
     }
     for (int64_t d : shape)
       if (d <= 0)
@@ -602,14 +664,8 @@ void fold_constants(Graph& g) {
       dead[ni] = true;
       continue;
     }
-    for (int i : n.inputs)
-      if (g.tensors[i].dtype != DType::F32)
-        throw CompileError(fmt::format("{}: input '{}' is {}; only fp32 values are computed at run time", what,
-                                       g.tensors[i].name, dtype_name(g.tensors[i].dtype)));
-    if (dt != DType::F32)
-      throw CompileError(fmt::format("{}: output '{}' would be {} computed at run time (only fp32 is)", what,
-                                     out.name, dtype_name(dt)));
-    if (op == "Cast") {
+    check_run_time_types(g, n, dt, what);
+    if (op == "Cast" && g.tensors[n.inputs[0]].dtype == dt) {
       n.op = "Identity";
       n.iattrs.clear();
     }
@@ -620,6 +676,7 @@ void fold_constants(Graph& g) {
   for (size_t ni = 0; ni < g.nodes.size(); ++ni)
     if (!dead[ni])
       for (int i : g.nodes[ni].inputs) ++uses[i];
+  for (const auto& [state, value] : g.updates) ++uses[value];  // the run's new state is used
   for (size_t ni = g.nodes.size(); ni-- > 0;) {
     if (dead[ni]) continue;
     const int o = g.nodes[ni].outputs[0];
@@ -651,6 +708,10 @@ void fold_constants(Graph& g) {
   }
   for (int& i : g.inputs) i = remap[i];
   for (int& o : g.outputs) o = remap[o];
+  for (auto& [state, value] : g.updates) {
+    state = remap[state];
+    value = remap[value];
+  }
   g.tensors = std::move(tensors);
   g.nodes = std::move(nodes);
 }

@@ -27,6 +27,9 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
 
 // Conv/MaxPool/AveragePool auto_pad codes (the ONNX importer maps the strings).
 constexpr int64_t kAutoPadNotSet = 0, kAutoPadValid = 1, kAutoPadSameUpper = 2, kAutoPadSameLower = 3;
+// SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss reduction codes (the importer maps
+// the strings "none", "sum", "mean").
+constexpr int64_t kReductionNone = 0, kReductionSum = 1, kReductionMean = 2;
 
 // Attribute schema shared by the ONNX importer and the YAML loader.
 enum class AttrKind { Float, Int, Ints, Tensor };

@@ -1,6 +1,8 @@
 // Graph IR helpers, shape inference and the verifier.
 #include "openrdu/compiler/ir.h"
 
+#include "fold.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -47,7 +49,7 @@ const std::vector<int64_t>& Node::ints(const std::string& key) const {
   return it->second;
 }
 
-const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : "int64"; }
+const char* dtype_name(DType t) { return t == DType::F32 ? "fp32" : t == DType::I64 ? "int64" : "bool"; }
 
 std::string Graph::describe(const Node& n) const { return fmt::format("node '{}' ({})", n.name, n.op); }
 
@@ -111,7 +113,21 @@ const std::vector<OpInfo> kOps = {
     {"Shape", 1, 1, kNoParam, false, true},
     {"ConstantOfShape", 1, 1, 0, false, true},
     {"Constant", 0, 0, kNoParam, false, true},
-    {"Cast", 1, 1, kNoParam, false, true},
+    // Comparisons and logic (bool results: 1.0f/0 words on the device), Where, Cast.
+    {"Equal", 2, 2, kNoParam, true, false},
+    {"Greater", 2, 2, kNoParam, true, false},
+    {"Less", 2, 2, kNoParam, true, false},
+    {"GreaterOrEqual", 2, 2, kNoParam, true, false},
+    {"LessOrEqual", 2, 2, kNoParam, true, false},
+    {"Not", 1, 1, kNoParam, true, false},
+    {"And", 2, 2, kNoParam, true, false},
+    {"Or", 2, 2, kNoParam, true, false},
+    {"Xor", 2, 2, kNoParam, true, false},
+    {"Where", 3, 3, kNoParam, true, false},
+    {"Cast", 1, 1, kNoParam, true, false},
+    // Losses (decompose.h): scores [N, C, d...] and integer labels [N, d...].
+    {"SoftmaxCrossEntropyLoss", 2, 3, kNoParam, true, false},
+    {"NegativeLogLikelihoodLoss", 2, 3, kNoParam, true, false},
 };
 }  // namespace
 
@@ -121,7 +137,8 @@ bool is_elementwise(const std::string& op) {
   static const std::set<std::string> kElementwise = {
       "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Identity", "Abs", "Neg", "Sum", "Clip", "LeakyRelu", "PRelu",
       "HardSigmoid", "Exp", "Log", "Sqrt", "Reciprocal", "Sigmoid", "Tanh", "Erf", "Pow", "Elu", "Selu", "Softplus",
-      "Softsign", "Mean"};
+      "Softsign", "Mean", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor",
+      "Where", "Cast"};
   return kElementwise.count(op) != 0;
 }
 
@@ -347,6 +364,11 @@ std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
                                        g.tensors[n.inputs[k]].name, shape_str(in(k)), shape_str(norm)));
     return x;
   }
+  if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") {
+    in(1);  // the labels' shape is checked by the decomposition
+    if (n.iattr("reduction") == detail::kReductionNone) return in(1);
+    return {};
+  }
   if (!is_elementwise(op)) throw CompileError(fmt::format("{}: unsupported operator", what));
   // Elementwise: the broadcast of the inputs.
   std::vector<int64_t> shape;
@@ -361,6 +383,22 @@ void finalize(Graph& g) {
   verify(g);
 }
 
+void make_params_state(Graph& g) {
+  std::vector<bool> operand(g.tensors.size(), false);
+  for (const Node& n : g.nodes) {
+    const OpInfo* info = find_op(n.op);
+    for (size_t k = 0; k < n.inputs.size(); ++k)
+      if (n.inputs[k] >= 0 && (!info || int(k) < info->param_from)) operand[size_t(n.inputs[k])] = true;
+  }
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    Tensor& x = g.tensors[t];
+    if (!operand[t] || x.kind != TensorKind::Constant || x.dtype != DType::F32 || x.is_output) continue;
+    x.kind = TensorKind::Input;
+    x.state = true;
+    g.inputs.push_back(int(t));
+  }
+}
+
 void verify(const Graph& g) {
   const std::string& src = g.source;
   std::set<std::string> names;
@@ -372,11 +410,11 @@ void verify(const Graph& g) {
       if (t.shape[d] <= 0)
         throw CompileError(fmt::format("{}: tensor '{}' has dimension {} of size {} (static sizes >= 1 only)", src,
                                        t.name, d, t.shape[d]));
-    if (t.dtype != DType::F32)
-      throw CompileError(fmt::format("{}: tensor '{}' is {} (only fp32 tensors reach the device; int64 is for "
+    if (t.dtype == DType::I64 && t.kind != TensorKind::Input && t.producer < 0)
+      throw CompileError(fmt::format("{}: tensor '{}' is an int64 constant (int64 is for graph inputs and "
                                      "compile-time shape values)",
-                                     src, t.name, dtype_name(t.dtype)));
-    if (t.kind == TensorKind::Constant && int64_t(t.data.size()) != t.elements())
+                                     src, t.name));
+    if ((t.kind == TensorKind::Constant || t.state) && int64_t(t.data.size()) != t.elements())
       throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {} needs {}", src, t.name,
                                      t.data.size(), shape_str(t.shape), t.elements()));
     if (t.kind != TensorKind::Value && t.producer >= 0)
@@ -388,6 +426,14 @@ void verify(const Graph& g) {
   for (int i : g.inputs)
     if (i < 0 || size_t(i) >= g.tensors.size() || g.tensors[i].kind != TensorKind::Input)
       throw CompileError(fmt::format("{}: graph input index {} is not an input tensor", src, i));
+  for (const auto& [state, value] : g.updates) {
+    if (state < 0 || size_t(state) >= g.tensors.size() || !g.tensors[state].state)
+      throw CompileError(fmt::format("{}: an update names tensor index {}, which is not a state input", src, state));
+    if (value < 0 || size_t(value) >= g.tensors.size() || g.tensors[value].shape != g.tensors[state].shape ||
+        g.tensors[value].dtype != g.tensors[state].dtype)
+      throw CompileError(fmt::format("{}: the update of state '{}' is not a tensor of its shape and type", src,
+                                     g.tensors[state].name));
+  }
   if (g.outputs.empty()) throw CompileError(fmt::format("{}: the graph has no outputs", src));
   for (int o : g.outputs)
     if (o < 0 || size_t(o) >= g.tensors.size() || !g.tensors[o].is_output)

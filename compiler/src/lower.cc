@@ -15,6 +15,43 @@ namespace {
 uint32_t fbits(float f) { return std::bit_cast<uint32_t>(f); }
 }  // namespace
 
+namespace {
+
+bool is_compare_or_logic(const std::string& op) {
+  return op == "Equal" || op == "Greater" || op == "Less" || op == "GreaterOrEqual" || op == "LessOrEqual" ||
+         op == "Not" || op == "And" || op == "Or" || op == "Xor";
+}
+
+// Comparisons (fp32 operands: FEQ/FLT/FLE give the bool words 1.0f/0), logic on bool
+// words (AND/OR/XOR; Not is XOR with 1.0f), Where (SEL), Cast (int32 words to fp32:
+// ITOF; bool to fp32: the words as they are; fp32 to bool: not (x == 0)).
+template <class Emit>
+ValRef append_typed_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, Emit&& emit) {
+  const ValRef one = ValRef::immediate(fbits(1.0f)), none = ValRef::none();
+  const std::string& op = n.op;
+  if (op == "Equal") return emit(Opcode::FEQ, in.at(0), in.at(1), none);
+  if (op == "Greater") return emit(Opcode::FLT, in.at(1), in.at(0), none);
+  if (op == "Less") return emit(Opcode::FLT, in.at(0), in.at(1), none);
+  if (op == "GreaterOrEqual") return emit(Opcode::FLE, in.at(1), in.at(0), none);
+  if (op == "LessOrEqual") return emit(Opcode::FLE, in.at(0), in.at(1), none);
+  if (op == "Not") return emit(Opcode::XOR, in.at(0), one, none);
+  if (op == "And") return emit(Opcode::AND, in.at(0), in.at(1), none);
+  if (op == "Or") return emit(Opcode::OR, in.at(0), in.at(1), none);
+  if (op == "Xor") return emit(Opcode::XOR, in.at(0), in.at(1), none);
+  if (op == "Where") return emit(Opcode::SEL, in.at(0), in.at(1), in.at(2));
+  const DType from = g.tensors.at(n.inputs.at(0)).dtype, to = g.tensors.at(n.outputs.at(0)).dtype;
+  if (from == DType::I64 && to == DType::F32) return emit(Opcode::ITOF, in.at(0), none, none);
+  if (from == DType::BOOL && to == DType::F32) return emit(Opcode::MOV, in.at(0), ValRef::immediate(0), none);
+  if (from == DType::F32 && to == DType::BOOL) {
+    const ValRef zero = emit(Opcode::FEQ, in.at(0), ValRef::immediate(fbits(0.0f)), none);
+    return emit(Opcode::XOR, zero, one, none);
+  }
+  throw CompileError(fmt::format("{}: {}: cast from {} to {} is not lowered", g.source, g.describe(n),
+                                 dtype_name(from), dtype_name(to)));
+}
+
+}  // namespace
+
 int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, SectionPlan& plan) {
   const int base = int(plan.ext_inputs.size());
   auto emit = [&](Opcode op, ValRef a, ValRef b, ValRef c = ValRef::none()) {
@@ -89,6 +126,8 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     if (alpha != 1.0f) r = emit(Opcode::FMUL, r, ValRef::immediate(fbits(alpha)));
     if (n.attr("has_c") != 0.0f) r = emit(Opcode::FMA, ValRef::immediate(fbits(n.attr("beta"))), in.at(1), r);
     if (r.id == in.at(0).id && r.kind == in.at(0).kind) r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
+  } else if (is_compare_or_logic(n.op) || n.op == "Where" || n.op == "Cast") {
+    r = append_typed_ops(g, n, in, emit);
   } else if (n.op == "MathSeg")
     r = append_math_segment(n, in, plan);
   else

@@ -29,7 +29,8 @@ bool is_view_op(const std::string& op) {
 bool is_elementwise_op(const std::string& op) {
   static const char* const kOps[] = {"Add",  "Sub",  "Mul",  "Max",       "Min",   "Relu",        "Identity",
                                      "Abs",  "Neg",  "Sum",  "Clip",      "LeakyRelu", "PRelu", "HardSigmoid",
-                                     "GemmEpilogue", "MathSeg", "MeanScale"};
+                                     "GemmEpilogue", "MathSeg", "MeanScale", "Equal", "Greater", "Less",
+                                     "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor", "Where", "Cast"};
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op == o; });
 }
 

@@ -66,12 +66,24 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
   return v;
 }
 
-// Static fp32 shape of a graph input/output. Returns false when no shape is given.
-bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::vector<int64_t>& shape, bool require) {
+// The IR type of a graph input or output: FLOAT, INT64 or INT32 (held as int64, the
+// device's int32 words), BOOL.
+DType value_dtype(const onnx::TypeProto::Tensor& tt, const std::string& what) {
+  if (!tt.has_elem_type() || tt.elem_type() == onnx::TensorProto::FLOAT) return DType::F32;
+  if (tt.elem_type() == onnx::TensorProto::INT64 || tt.elem_type() == onnx::TensorProto::INT32) return DType::I64;
+  if (tt.elem_type() == onnx::TensorProto::BOOL) return DType::BOOL;
+  throw CompileError(
+      fmt::format("{}: data type {} is not supported (FLOAT, INT64, INT32, BOOL)", what, dtype_name(tt.elem_type())));
+}
+
+// Static shape of a graph input/output (its type in *dtype when given). Returns false
+// when no shape is given.
+bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::vector<int64_t>& shape, bool require,
+                 DType* dtype = nullptr) {
   if (!vi.has_type() || !vi.type().has_tensor_type()) throw CompileError(fmt::format("{}: not a tensor", what));
   const auto& tt = vi.type().tensor_type();
-  if (tt.has_elem_type() && tt.elem_type() != onnx::TensorProto::FLOAT)
-    throw CompileError(fmt::format("{}: data type {} is not fp32 (FLOAT)", what, dtype_name(tt.elem_type())));
+  const DType dt = value_dtype(tt, what);
+  if (dtype) *dtype = dt;
   if (!tt.has_shape()) {
     if (require) throw CompileError(fmt::format("{}: shape is unknown (static shapes only)", what));
     return false;
@@ -157,6 +169,16 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
     AttrKind kind;
     if (!detail::attr_kind(n.op, a.name(), opset, kind))
       throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
+    if (a.name() == "reduction" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
+      const std::string& v = a.s();
+      if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
+        throw CompileError(fmt::format("{}: attribute 'reduction' must be a string (STRING)", what));
+      if (v != "none" && v != "sum" && v != "mean")
+        throw CompileError(fmt::format("{}: reduction '{}' is not none, sum or mean", what, v));
+      n.iattrs["reduction"] = {v == "none" ? detail::kReductionNone : v == "sum" ? detail::kReductionSum
+                                                                                 : detail::kReductionMean};
+      continue;
+    }
     if (a.name() == "auto_pad" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
       if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
         throw CompileError(fmt::format("{}: attribute 'auto_pad' must be a string (STRING)", what));
@@ -231,7 +253,7 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
   detail::fill_attr_defaults(n, opset);
 }
 
-Graph convert(const onnx::ModelProto& model, const std::string& src) {
+Graph convert(const onnx::ModelProto& model, const std::string& src, const ImportOptions& opts) {
   Graph g;
   g.source = src;
   // Opset of the default domain.
@@ -265,7 +287,7 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
     Tensor t;
     t.name = vi.name();
     t.kind = TensorKind::Input;
-    value_shape(vi, fmt::format("{}: input '{}'", src, vi.name()), t.shape, true);
+    value_shape(vi, fmt::format("{}: input '{}'", src, vi.name()), t.shape, true, &t.dtype);
     t.shape_known = true;
     g.inputs.push_back(g.add_tensor(std::move(t)));
   }
@@ -396,21 +418,24 @@ Graph convert(const onnx::ModelProto& model, const std::string& src) {
     g.outputs.push_back(idx);
   }
 
+  if (opts.params_as_state) make_params_state(g);
   finalize(g);
   return g;
 }
 
 }  // namespace
 
-Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name) {
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts) {
   onnx::ModelProto model;
   if (!model.ParseFromString(bytes))
     throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", source_name));
   if (!model.has_graph()) throw CompileError(fmt::format("{}: not a valid ONNX model (no graph)", source_name));
-  return convert(model, source_name);
+  return convert(model, source_name, opts);
 }
 
-Graph import_onnx_file(const std::string& path) { return import_onnx_bytes(read_file_bytes(path), path); }
+Graph import_onnx_file(const std::string& path, const ImportOptions& opts) {
+  return import_onnx_bytes(read_file_bytes(path), path, opts);
+}
 
 HostTensor load_tensor_pb(const std::string& path, std::string* name) {
   const std::string bytes = read_file_bytes(path);

@@ -30,6 +30,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <set>
 
 #include "decompose.h"
 #include "fold.h"
@@ -169,6 +170,57 @@ int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std:
   throw CompileError(fmt::format("{}: not evaluated on int64 data", what));
 }
 
+bool is_typed_op(const std::string& op) {
+  static const std::set<std::string> kOps = {"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not",
+                                             "And",   "Or",      "Xor",  "Where"};
+  return kOps.count(op) != 0;
+}
+
+// One element of a comparison, logic or Where node, operands as double (fp32, bool 0/1
+// and int64 values below 2^53 exactly): the device's FEQ/FLT/FLE (false with a NaN,
+// -0 == +0), AND/OR/XOR of 1.0f/0 words, SEL.
+double typed_element(const Node& n, const double* a) {
+  const std::string& op = n.op;
+  if (op == "Equal") return a[0] == a[1];
+  if (op == "Greater") return a[0] > a[1];
+  if (op == "Less") return a[0] < a[1];
+  if (op == "GreaterOrEqual") return a[0] >= a[1];
+  if (op == "LessOrEqual") return a[0] <= a[1];
+  if (op == "Not") return a[0] == 0;
+  if (op == "And") return a[0] != 0 && a[1] != 0;
+  if (op == "Or") return a[0] != 0 || a[1] != 0;
+  if (op == "Xor") return (a[0] != 0) != (a[1] != 0);
+  return a[0] != 0 ? a[1] : a[2];  // Where
+}
+
+Value eval_typed(const Node& n, const std::vector<const Value*>& in, const std::vector<int64_t>& out_shape,
+                 DType out_dtype) {
+  Value out;
+  out.dtype = out_dtype;
+  out.shape = out_shape;
+  std::vector<std::vector<int64_t>> st;
+  for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
+  std::vector<double> a(in.size());
+  const int64_t count = count_of(out_shape);
+  if (out_dtype == DType::I64)
+    out.i.resize(count);
+  else
+    out.f.resize(count);
+  for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
+    for (size_t k = 0; k < in.size(); ++k) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * st[k][d];
+      a[k] = in[k]->dtype == DType::I64 ? double(in[k]->i[off]) : double(in[k]->f[off]);
+    }
+    const double y = typed_element(n, a.data());
+    if (out_dtype == DType::I64)
+      out.i[e] = int64_t(y);
+    else
+      out.f[e] = canon(float(y));
+  });
+  return out;
+}
+
 // MatMul/Gemm inner product: the device's FMA chain over k ascending from -0.0.
 float dot_chain(const float* a, int64_t sa, const float* b, int64_t sb, int64_t k) {
   float acc = -0.0f;
@@ -191,23 +243,29 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
   auto x = [&](size_t k) -> const Value& { return *in.at(k); };
   // Data movement for either element type.
   auto move = [&](const Value& src, auto&& index) {
-    if (src.dtype == DType::F32)
+    if (src.dtype != DType::I64)
       out.f = gather_elems(src.f, out_shape, index);
     else
       out.i = gather_elems(src.i, out_shape, index);
   };
 
+  if (is_typed_op(op)) return eval_typed(n, in, out_shape, out_dtype);
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
       (op == "Identity" && x(0).dtype == DType::I64)) {
     out.f = x(0).f;
     out.i = x(0).i;
   } else if (op == "Cast") {
     const Value& a = x(0);
-    if (out_dtype == a.dtype) {
-      out.f = a.f;
+    if (out_dtype == a.dtype || (out_dtype == DType::F32 && a.dtype == DType::BOOL)) {
+      out.f = a.f;  // bool to fp32: the 1.0f/0 words as they are
       out.i = a.i;
+    } else if (out_dtype == DType::BOOL) {
+      for (float v : a.f) out.f.push_back(v != 0.0f || std::isnan(v) ? 1.0f : 0.0f);
+      for (int64_t v : a.i) out.f.push_back(v != 0 ? 1.0f : 0.0f);
     } else if (out_dtype == DType::F32) {
       for (int64_t v : a.i) out.f.push_back(float(v));
+    } else if (a.dtype == DType::BOOL) {
+      for (float v : a.f) out.i.push_back(v != 0.0f ? 1 : 0);
     } else {
       for (float v : a.f) {
         if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f)
@@ -315,13 +373,14 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
       Tensor t;
       t.name = fmt::format("in{}", k);
       t.shape = x(k).shape;
+      t.dtype = x(k).dtype;
       t.shape_known = true;
       const bool is_const = g.tensors.at(n.inputs.at(k)).kind == TensorKind::Constant;
       t.kind = is_const ? TensorKind::Constant : TensorKind::Input;
       if (is_const)
         t.data = x(k).f;
       else
-        feed[t.name] = HostTensor{x(k).shape, x(k).f};
+        feed[t.name] = HostTensor{x(k).shape, x(k).f, x(k).i};
       ins.push_back(sub.add_tensor(std::move(t)));
       if (!is_const) sub.inputs.push_back(ins.back());
     }
@@ -420,14 +479,22 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
   for (int i : g.inputs) {
     const Tensor& t = g.tensors[i];
     auto it = inputs.find(t.name);
+    if (it == inputs.end() && t.state) {  // device-resident state: its initial value
+      val[i] = detail::Value{t.dtype, t.shape, t.data, {}};
+      have[i] = true;
+      continue;
+    }
     if (it == inputs.end()) throw CompileError(fmt::format("{}: no value given for input '{}'", g.source, t.name));
     if (it->second.shape != t.shape)
       throw CompileError(fmt::format("{}: input '{}' has shape {}, the model expects {}", g.source, t.name,
                                      shape_str(it->second.shape), shape_str(t.shape)));
-    if (int64_t(it->second.data.size()) != t.elements())
-      throw CompileError(fmt::format("{}: input '{}' holds {} values, its shape needs {}", g.source, t.name,
-                                     it->second.data.size(), t.elements()));
-    val[i] = detail::Value{DType::F32, t.shape, it->second.data, {}};
+    const bool ints = t.dtype == DType::I64;
+    const size_t got = ints ? it->second.idata.size() : it->second.data.size();
+    if (int64_t(got) != t.elements())
+      throw CompileError(fmt::format("{}: input '{}' ({}) holds {} values, its shape needs {}", g.source, t.name,
+                                     dtype_name(t.dtype), got, t.elements()));
+    val[i] = ints ? detail::Value{t.dtype, t.shape, {}, it->second.idata}
+                  : detail::Value{t.dtype, t.shape, it->second.data, {}};
     have[i] = true;
   }
   for (const auto& [name, _] : inputs) {
@@ -451,10 +518,7 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
   std::map<std::string, HostTensor> result;
   for (int o : g.outputs) {
     if (!have[o]) throw CompileError(fmt::format("{}: output '{}' has no value", g.source, g.tensors[o].name));
-    if (g.tensors[o].dtype != DType::F32)
-      throw CompileError(fmt::format("{}: output '{}' is {} (fp32 only)", g.source, g.tensors[o].name,
-                                     dtype_name(g.tensors[o].dtype)));
-    result[g.tensors[o].name] = HostTensor{g.tensors[o].shape, val[o].f};
+    result[g.tensors[o].name] = HostTensor{g.tensors[o].shape, val[o].f, val[o].i};
   }
   return result;
 }

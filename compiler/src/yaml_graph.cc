@@ -111,7 +111,7 @@ class Loader {
     return t;
   }
 
-  Graph load(const YAML::Node& root) {
+  Graph load(const YAML::Node& root, const ImportOptions& opts) {
     Graph g;
     g.source = src_;
     if (!root.IsMap()) fail(root, "the document must be a mapping (inputs, outputs, constants, nodes)");
@@ -236,6 +236,7 @@ class Loader {
       g.outputs.push_back(t);
     }
     if (g.outputs.empty()) fail(root, "the graph has no outputs");
+    if (opts.params_as_state) make_params_state(g);
     finalize(g);
     return g;
   }
@@ -246,28 +247,28 @@ class Loader {
 
 }  // namespace
 
-Graph load_yaml_string(const std::string& text, const std::string& source_name) {
+Graph load_yaml_string(const std::string& text, const std::string& source_name, const ImportOptions& opts) {
   YAML::Node root;
   try {
     root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     throw CompileError(fmt::format("{}:{}: YAML syntax error: {}", source_name, e.mark.line + 1, e.msg));
   }
-  return Loader(source_name).load(root);
+  return Loader(source_name).load(root, opts);
 }
 
-Graph load_yaml_graph(const std::string& path) {
+Graph load_yaml_graph(const std::string& path, const ImportOptions& opts) {
   std::ifstream f(path);
   if (!f) throw CompileError(fmt::format("{}: cannot open", path));
   std::ostringstream ss;
   ss << f.rdbuf();
-  return load_yaml_string(ss.str(), path);
+  return load_yaml_string(ss.str(), path, opts);
 }
 
-Graph load_graph_file(const std::string& path) {
+Graph load_graph_file(const std::string& path, const ImportOptions& opts) {
   const std::string ext = std::filesystem::path(path).extension().string();
-  if (ext == ".yaml" || ext == ".yml") return load_yaml_graph(path);
-  return import_onnx_file(path);
+  if (ext == ".yaml" || ext == ".yml") return load_yaml_graph(path, opts);
+  return import_onnx_file(path, opts);
 }
 
 pef::Pef compile_model_file(const std::string& path, const arch::Config& cfg, const Options& opts,

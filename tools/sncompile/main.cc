@@ -13,10 +13,32 @@
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
+#include "openrdu/compiler/train.h"
 #include "lower.h"  // compiler/src: the pipeline with trace hooks (detail::compile_traced)
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
+
+namespace {
+
+// --train and the optimizer's hyperparameters (torch.optim's names and defaults).
+void add_train_options(CLI::App& app, bool& train, openrdu::compiler::TrainOptions& t) {
+  app.add_flag("--train", train,
+               "compile for training: the model's first output is a scalar loss; the PEF runs forward, backward "
+               "(gradients of every float initializer the loss depends on) and the optimizer's update on the device");
+  app.add_option("--optimizer", t.optimizer, "with --train: sgd, adam or adamw (torch.optim definitions)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))
+      ->capture_default_str();
+  app.add_option("--lr", t.lr, "learning rate")->capture_default_str();
+  app.add_option("--momentum", t.momentum, "SGD momentum (dampening 0)")->capture_default_str();
+  app.add_option("--weight-decay", t.weight_decay, "weight decay (AdamW: decoupled)")->capture_default_str();
+  app.add_option("--beta1", t.beta1, "Adam/AdamW beta1")->capture_default_str();
+  app.add_option("--beta2", t.beta2, "Adam/AdamW beta2")->capture_default_str();
+  app.add_option("--eps", t.eps, "Adam/AdamW epsilon")->capture_default_str();
+  app.add_option("--freeze", t.freeze, "parameters whose whole name matches this regular expression stay fixed");
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace openrdu;
@@ -61,6 +83,9 @@ int main(int argc, char** argv) {
   app.add_flag("--report", report,
                "print the mapping report: per section the units used (PCUs, PMUs, AGCU streams, switches), route "
                "lengths and the functional model's cycle estimate");
+  bool train = false;
+  compiler::TrainOptions topts;
+  add_train_options(app, train, topts);
   if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
@@ -74,13 +99,18 @@ int main(int argc, char** argv) {
     compiler::CompileStats st;
     compiler::detail::Trace trace;
     trace.print_after = print_after;
-    const compiler::Graph g = compiler::load_graph_file(model);  // ONNX, or a .yaml/.yml test graph
+    compiler::ImportOptions io;
+    io.params_as_state = train;
+    compiler::Graph g = compiler::load_graph_file(model, io);  // ONNX, or a .yaml/.yml test graph
+    compiler::TrainInfo info;
+    if (train) g = compiler::build_training_graph(g, topts, &info);
     auto wants = [&](const char* pass) {
       return std::find(print_after.begin(), print_after.end(), pass) != print_after.end();
     };
     if (wants("import")) std::printf("=== after import ===\n%s", compiler::detail::print_graph(g).c_str());
     if (wants("fold")) std::printf("=== after fold ===\n%s", compiler::detail::print_graph(g).c_str());
     pef::Pef p = compiler::detail::compile_traced(g, cfg, opts, &st, &trace);
+    if (train) compiler::add_train_meta(p, info, topts);
     const std::string ext = model.size() >= 5 ? model.substr(model.size() - 5) : "";
     if (ext != ".yaml" && ext.substr(1) != ".yml") {
       std::ifstream in(model, std::ios::binary);  // PEF GRAPH: the ONNX model, as compile_onnx_file

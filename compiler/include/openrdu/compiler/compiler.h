@@ -58,10 +58,12 @@ pef::Pef compile_model_file(const std::string& path, const arch::Config& cfg, co
 // The compiler's version (PROJECT_VERSION), recorded in the PEF metadata.
 const char* version();
 
-// A host tensor: fp32 data and shape.
+// A host tensor: its shape and values in C order: fp32 (and bool, as 0.0f/1.0f) in
+// `data`, integers (int64 graph inputs such as class labels) in `idata`.
 struct HostTensor {
   std::vector<int64_t> shape;
   std::vector<float> data;
+  std::vector<int64_t> idata = {};
 };
 
 // CPU reference: interpret the model (ONNX, or a .yaml/.yml test graph) through the

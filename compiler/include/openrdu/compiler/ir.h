@@ -6,7 +6,10 @@
 // subgraphs), then call finalize(): fold_constants() (shape inference, host evaluation
 // of every node whose inputs are all constants, canonical parameters) and verify().
 // A finalized graph is canonical:
-//  * every tensor is fp32 (DType::F32); int64 tensors exist only while folding;
+//  * run-time tensors are fp32, except integer graph inputs (DType::I64: class labels;
+//    the device holds them as int32 words, narrowed by the runtime) and the results of
+//    comparisons and logic (DType::BOOL: the device word is 1.0f for true, 0 for false);
+//    int64 values otherwise exist only while folding (shape tensors);
 //  * every node input is a run-time fp32 operand; compile-time parameters are attributes
 //    (iattrs / attrs), never inputs;
 //  * Shape, Constant, ConstantOfShape and Cast never remain (Cast fp32->fp32 becomes
@@ -22,8 +25,8 @@
 
 namespace openrdu::compiler {
 
-enum class DType : uint8_t { F32, I64 };
-const char* dtype_name(DType t);  // "fp32", "int64"
+enum class DType : uint8_t { F32, I64, BOOL };
+const char* dtype_name(DType t);  // "fp32", "int64", "bool"
 
 enum class TensorKind : uint8_t {
   Input,     // graph input: supplied at run time
@@ -37,10 +40,14 @@ struct Tensor {
   std::vector<int64_t> shape;  // static; rank 0 is a scalar
   bool shape_known = false;    // Value tensors get their shape from infer_shapes()
   bool is_output = false;      // a graph output
-  DType dtype = DType::F32;    // I64 only for constants during folding (shape tensors)
-  std::vector<float> data;     // Constant F32: elements() values, C order
+  DType dtype = DType::F32;    // see the header comment
+  std::vector<float> data;     // Constant F32 and BOOL (0.0f/1.0f): elements() values, C order
   std::vector<int64_t> idata;  // Constant I64: elements() values, C order
   int producer = -1;           // node index for Value tensors
+  // Device-resident state (training): a graph Input whose initial value is `data`, kept in
+  // device DRAM across runs (PEF role Weight, uploaded once), never folded. Graph::updates
+  // names the value that overwrites it at the end of every run.
+  bool state = false;
 
   int64_t elements() const;
 };
@@ -92,6 +99,10 @@ struct Graph {
   std::vector<Node> nodes;   // topological order
   std::vector<int> inputs;   // graph inputs (kind Input), in declaration order
   std::vector<int> outputs;  // graph outputs, in declaration order
+  // Training: (state input, value) pairs; the value overwrites the state in place at the
+  // end of each run (one DRAM buffer for both; every other reader of the state runs
+  // before the value's producer). Kept through folding and legalisation.
+  std::vector<std::pair<int, int>> updates;
 
   int find(const std::string& name) const;  // -1 when absent
   int add_tensor(Tensor t);                 // throws CompileError on a duplicate name
@@ -151,16 +162,29 @@ void finalize(Graph& g);
 // CompileError naming the file and the node or tensor.
 void verify(const Graph& g);
 
+// Front-end options.
+struct ImportOptions {
+  // Training: every fp32 constant of the model (initializer) that a node reads as a
+  // run-time operand becomes device-resident state (make_params_state), so folding keeps
+  // it under its own name.
+  bool params_as_state = false;
+};
+
+// On a raw graph (before finalize): every fp32 constant read by some node at an operand
+// position (below the operator's first parameter input) becomes a state graph input
+// (Tensor::state, appended to g.inputs in tensor order), its data the initial value.
+void make_params_state(Graph& g);
+
 // ONNX importer (opsets 6-17): parse, convert, sort, infer shapes, verify.
-Graph import_onnx_file(const std::string& path);
-Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name);
+Graph import_onnx_file(const std::string& path, const ImportOptions& opts = {});
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts = {});
 
 // YAML test graphs (yaml_graph.cc; format in compiler/README.md): load, finalize.
-Graph load_yaml_graph(const std::string& path);
-Graph load_yaml_string(const std::string& text, const std::string& source_name);
+Graph load_yaml_graph(const std::string& path, const ImportOptions& opts = {});
+Graph load_yaml_string(const std::string& text, const std::string& source_name, const ImportOptions& opts = {});
 
 // By file extension: .yaml/.yml -> load_yaml_graph, otherwise import_onnx_file.
-Graph load_graph_file(const std::string& path);
+Graph load_graph_file(const std::string& path, const ImportOptions& opts = {});
 
 // Interpret the graph on the host with the device's fp32 semantics.
 std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<std::string, HostTensor>& inputs);

@@ -10,7 +10,9 @@ namespace openrdu::pef {
 
 inline constexpr uint32_t kPefVersion = 2;
 
-enum class DType : uint8_t { F32 = 1 };
+// Element types; on the device every element is one 32-bit word (docs/architecture.md
+// section 9): fp32 bits, int32 (int64 narrowed by the runtime), bool as 1.0f/0.
+enum class DType : uint8_t { F32 = 1, I64 = 2, I32 = 3, BOOL = 4 };
 // input: given per run; output: read back after a run; weight: initial contents in
 // WEIGHTS, uploaded once per load; activation: an intermediate value in DRAM.
 enum class Role : uint8_t { Input = 0, Output = 1, Weight = 2, Activation = 3 };
