@@ -226,6 +226,42 @@ TEST(Pef, SectionCrcNamed) {
   EXPECT_NE(msg.find("crc32"), std::string::npos) << msg;
 }
 
+TEST(Pef, DTypesRoundTrip) {
+  Pef p = sample();
+  p.tensors[0].dtype = DType::I64;
+  p.tensors[2].dtype = DType::BOOL;
+  p.tensors[3].dtype = DType::I32;
+  const Pef q = parse(serialize(p));
+  EXPECT_EQ(q.tensors[0].dtype, DType::I64);
+  EXPECT_EQ(q.tensors[1].dtype, DType::F32);
+  EXPECT_EQ(q.tensors[2].dtype, DType::BOOL);
+  EXPECT_EQ(q.tensors[3].dtype, DType::I32);
+  EXPECT_STREQ(dtype_name(DType::F32), "fp32");
+  EXPECT_STREQ(dtype_name(DType::I64), "int64");
+  EXPECT_STREQ(dtype_name(DType::I32), "int32");
+  EXPECT_STREQ(dtype_name(DType::BOOL), "bool");
+}
+
+TEST(Pef, BytesAreFourPerElementForEveryDType) {
+  Pef p = sample();
+  p.tensors[0].dtype = DType::I64;
+  p.tensors[0].bytes = 8 * 60;  // an int64 tensor still holds one 32-bit word per element on the device
+  try {
+    serialize(p);
+    ADD_FAILURE() << "8 bytes per int64 element accepted";
+  } catch (const PefError& e) {
+    EXPECT_NE(std::string(e.what()).find("'A': byte size 480 is not 4 x 60 elements"), std::string::npos) << e.what();
+  }
+  // And the reader: int64 tensor A with 8 bytes per element.
+  p.tensors[0].bytes = 240;
+  auto b = serialize(p);
+  const size_t bytes_at = section_offset(b, 1) + 4 + 2 + 1 + 3 + 3 * 8 + 8;
+  wr32(b, bytes_at, 480);
+  fix_crcs(b);
+  const std::string m = error_of(b);
+  EXPECT_NE(m.find("'A' byte size"), std::string::npos) << m;
+}
+
 TEST(Pef, FileCrcNamed) {
   auto bytes = serialize(sample());
   bytes[20] ^= 0x40;  // config name: covered only by the file CRC
@@ -264,11 +300,20 @@ TEST(Pef, TensorContentChecks) {
     std::string m = error_of(b);
     EXPECT_NE(m.find("'A' byte size"), std::string::npos) << m;
   }
-  {
+  for (uint8_t bad : {0, 5, 7}) {
     auto b = base;
-    b[t0 + 3] = 7;  // dtype
+    b[t0 + 3] = bad;  // dtype
     fix_crcs(b);
-    EXPECT_NE(error_of(b).find("dtype"), std::string::npos) << error_of(b);
+    const std::string m = error_of(b);
+    EXPECT_NE(m.find("'A' dtype at byte " + std::to_string(t0 + 3) + ": unsupported dtype " + std::to_string(bad)),
+              std::string::npos)
+        << m;
+  }
+  for (uint8_t good : {1, 2, 3, 4}) {  // fp32, int64, int32, bool: one 32-bit word per element each
+    auto b = base;
+    b[t0 + 3] = good;
+    fix_crcs(b);
+    EXPECT_EQ(uint8_t(parse(b).tensors[0].dtype), good);
   }
   {
     auto b = base;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "openrdu/runtime/dram.h"
+#include "openrdu/runtime/host_tensor.h"
 
 namespace openrdu::runtime {
 
@@ -21,7 +22,8 @@ void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fp, const std::strin
   place_program(pef, a);
 }
 
-void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs) {
+void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs,
+                  const std::map<std::string, std::string>& files) {
   std::string expected;
   for (const auto& t : pef.tensors)
     if (t.role == pef::Role::Input) expected += (expected.empty() ? "" : ", ") + t.name + " " + shape_str(t.shape);
@@ -38,8 +40,14 @@ void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& 
     if (ht.shape != t->shape)
       throw RuntimeError(fmt::format("input '{}': shape {} given, the model expects {}", name, shape_str(ht.shape),
                                      shape_str(t->shape)));
-    if (ht.data.size() != t->elements())
-      throw RuntimeError(fmt::format("input '{}': {} values given for shape {} ({} elements)", name, ht.data.size(),
+    if (!accepts(t->dtype, ht.dtype)) {
+      const auto f = files.find(name);
+      throw RuntimeError(fmt::format("input '{}'{}: {} given, the model's tensor is {}", name,
+                                     f == files.end() ? "" : " (" + f->second + ")", dtype_desc(ht.dtype),
+                                     dtype_desc(t->dtype)));
+    }
+    if (ht.values() != t->elements())
+      throw RuntimeError(fmt::format("input '{}': {} values given for shape {} ({} elements)", name, ht.values(),
                                      shape_str(t->shape), t->elements()));
   }
   for (const auto& t : pef.tensors)

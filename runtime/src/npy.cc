@@ -1,6 +1,8 @@
 // NumPy .npy reader and writer (https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html).
 #include "openrdu/runtime/npy.h"
 
+#include "openrdu/runtime/host_tensor.h"
+
 #include "openrdu/arch/file.h"
 
 #include <fcntl.h>
@@ -170,9 +172,13 @@ HostTensor parse_npy(const std::vector<uint8_t>& b, const std::string& src) {
   bool fortran = false;
   HostTensor t;
   HeaderParser(header, src).run(descr, fortran, t.shape);
-  if (descr != "<f4")
-    throw NpyError(fmt::format("{}: unsupported dtype '{}': only little-endian float32 ('<f4') is supported{}", src,
-                               descr, dtype_hint(descr)));
+  const auto dtype = dtype_of_npy_descr(descr);
+  if (!dtype)
+    throw NpyError(fmt::format("{}: unsupported dtype '{}': supported are '<f4' (float32), '<i8' (int64), '<i4' "
+                               "(int32) and '|b1' (bool){}",
+                               src, descr, dtype_hint(descr)));
+  t.dtype = *dtype;
+  const uint64_t item = npy_itemsize(t.dtype);
   if (fortran) throw NpyError(fmt::format("{}: Fortran-order arrays are not supported (save a C-order array: np.ascontiguousarray)", src));
   uint64_t n = 1;
   for (auto d : t.shape) {
@@ -182,11 +188,10 @@ HostTensor parse_npy(const std::vector<uint8_t>& b, const std::string& src) {
   }
   const size_t data_at = hstart + hlen;
   const uint64_t have = b.size() - data_at;
-  if (have != 4 * n)
-    throw NpyError(fmt::format("{}: data is {} bytes but shape {} of float32 needs {} bytes{}", src, have,
-                               shape_str(t.shape), 4 * n, have < 4 * n ? " (file truncated?)" : ""));
-  t.data.resize(n);
-  if (n) std::memcpy(t.data.data(), b.data() + data_at, 4 * n);  // host is little-endian (x86, arm64)
+  if (have != item * n)
+    throw NpyError(fmt::format("{}: data is {} bytes but shape {} of {} needs {} bytes{}", src, have,
+                               shape_str(t.shape), npy_type_name(t.dtype), item * n, have < item * n ? " (file truncated?)" : ""));
+  decode_npy_values(b.data() + data_at, n, t);
   return t;
 }
 
@@ -199,10 +204,11 @@ HostTensor read_npy(const std::string& path) {
 }
 
 std::vector<uint8_t> serialize_npy(const HostTensor& t) {
-  if (t.data.size() != t.elements())
-    throw NpyError(fmt::format("tensor of shape {} has {} values, expected {}", shape_str(t.shape), t.data.size(),
+  if (t.values() != t.elements())
+    throw NpyError(fmt::format("tensor of shape {} has {} values, expected {}", shape_str(t.shape), t.values(),
                                t.elements()));
-  std::string dict = fmt::format("{{'descr': '<f4', 'fortran_order': False, 'shape': {}, }}", shape_str(t.shape));
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", npy_descr(t.dtype),
+                                 shape_str(t.shape));
   int major = dict.size() + 1 + 10 > 65535 ? 2 : 1;
   size_t pre = major == 1 ? 10 : 12;
   size_t total = pre + dict.size() + 1;
@@ -215,8 +221,7 @@ std::vector<uint8_t> serialize_npy(const HostTensor& t) {
   size_t hlen = dict.size();
   for (size_t i = 0; i < (major == 1 ? 2u : 4u); ++i) b.push_back(uint8_t(hlen >> (8 * i)));
   b.insert(b.end(), dict.begin(), dict.end());
-  const auto* p = reinterpret_cast<const uint8_t*>(t.data.data());
-  b.insert(b.end(), p, p + 4 * t.data.size());
+  append_npy_values(t, b);
   return b;
 }
 

@@ -1,5 +1,7 @@
 #include "openrdu/runtime/session.h"
 
+#include "openrdu/runtime/host_tensor.h"
+
 #include <algorithm>
 #include <cstring>
 
@@ -142,15 +144,18 @@ void Session::wait_core(size_t i, const pef::Section& s, const char* phase, uint
 RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
   if (!pef_) throw RuntimeError("Session::run: no PEF loaded");
   check_inputs(*pef_, inputs);
+  std::map<std::string, std::vector<uint32_t>> words;  // converted before the device is touched
+  for (const auto& t : pef_->tensors)
+    if (t.role == pef::Role::Input) words.emplace(t.name, to_device_words(inputs.at(t.name), t));
   try {
-    return run_steps(inputs);
+    return run_steps(words);
   } catch (...) {
     uploaded_ = false;  // a failed run may have left DRAM in any state
     throw;
   }
 }
 
-RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
+RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs) {
   const pef::Pef& pef = *pef_;
   RunResult result = std::move(pending_);
   pending_ = {};
@@ -165,7 +170,7 @@ RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
     if (t.role == pef::Role::Input && t.bytes) {
       spdlog::debug("DMA input '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
       const uint64_t t0 = now();
-      dev_.copy_to_device(inputs.at(t.name).data.data(), t.dev_addr, t.bytes);
+      dev_.copy_to_device(inputs.at(t.name).data(), t.dev_addr, t.bytes);
       dma_span(result, true, "input " + t.name, t.dev_addr, t.bytes, t0);
     }
   }
@@ -217,21 +222,47 @@ RunResult Session::run_steps(const std::map<std::string, HostTensor>& inputs) {
 
   for (const auto& t : pef.tensors) {
     if (t.role != pef::Role::Output) continue;
-    HostTensor out;
-    out.shape = t.shape;
-    out.data.resize(t.elements());
-    if (t.bytes == 0) {
-      result.outputs.emplace(t.name, std::move(out));
-      continue;
+    std::vector<uint32_t> w(t.elements());
+    if (t.bytes) {
+      const uint64_t t0 = now();
+      dev_.copy_from_device(w.data(), t.dev_addr, t.bytes);
+      dma_span(result, false, "output " + t.name, t.dev_addr, t.bytes, t0);
+      spdlog::debug("DMA output '{}' ({} bytes) <- 0x{:x}", t.name, t.bytes, t.dev_addr);
     }
-    const uint64_t t0 = now();
-    dev_.copy_from_device(out.data.data(), t.dev_addr, t.bytes);
-    dma_span(result, false, "output " + t.name, t.dev_addr, t.bytes, t0);
-    spdlog::debug("DMA output '{}' ({} bytes) <- 0x{:x}", t.name, t.bytes, t.dev_addr);
-    result.outputs.emplace(t.name, std::move(out));
+    result.outputs.emplace(t.name, from_device_words(w, t));
   }
   driver::refresh_link_counters(dev_, result.counters);
   return result;
+}
+
+const pef::Pef& Session::program() const {
+  if (!pef_) throw RuntimeError("no PEF loaded");
+  return *pef_;
+}
+
+const pef::Tensor& Session::loaded_tensor(const std::string& name, const char* what) const {
+  if (!pef_) throw RuntimeError(fmt::format("{} '{}': no PEF loaded", what, name));
+  const pef::Tensor* t = pef_->find(name);
+  if (!t) throw RuntimeError(fmt::format("{} '{}': the loaded PEF has no tensor of that name", what, name));
+  return *t;
+}
+
+HostTensor Session::read_tensor(const std::string& name) {
+  const pef::Tensor& t = loaded_tensor(name, "read_tensor");
+  std::vector<uint32_t> w(t.elements());
+  if (t.bytes) dev_.copy_from_device(w.data(), t.dev_addr, t.bytes);
+  return from_device_words(w, t);
+}
+
+void Session::write_tensor(const std::string& name, const HostTensor& value) {
+  const pef::Tensor& t = loaded_tensor(name, "write_tensor");
+  if (value.shape != t.shape)
+    throw RuntimeError(fmt::format("write_tensor '{}': shape {} given, the tensor's shape is {}", name,
+                                   shape_str(value.shape), shape_str(t.shape)));
+  const std::vector<uint32_t> w = to_device_words(value, t);
+  if (t.bytes) dev_.copy_to_device(w.data(), t.dev_addr, t.bytes);
+  if (t.role == pef::Role::Weight && t.bytes)
+    std::memcpy(pef_->weights.data() + t.weight_offset, w.data(), t.bytes);
 }
 
 uint64_t Session::now() {
@@ -276,8 +307,8 @@ size_t batch_size(const pef::Pef& pef, const std::map<std::string, HostTensor>& 
     if (k < 0)
       throw RuntimeError(fmt::format("batch input '{}': shape {} is not [N, ...] of the model's input shape {}", t.name,
                                      shape_str(g), shape_str(t.shape)));
-    if (it->second.data.size() != it->second.elements())
-      throw RuntimeError(fmt::format("batch input '{}': {} values for shape {}", t.name, it->second.data.size(),
+    if (it->second.values() != it->second.elements())
+      throw RuntimeError(fmt::format("batch input '{}': {} values for shape {}", t.name, it->second.values(),
                                      shape_str(g)));
     desc.push_back(fmt::format("'{}' {}", t.name, shape_str(g)));
     if (n && *n != k) disagree = true;
@@ -299,10 +330,11 @@ std::map<std::string, HostTensor> batch_sample(const pef::Pef& pef, const std::m
     const auto& b = batched.at(t.name);
     HostTensor s;
     s.shape = t.shape;
+    s.dtype = b.dtype;
     const uint64_t n = s.elements();
-    if ((i + 1) * n > b.data.size())
+    if ((i + 1) * n > b.values())
       throw RuntimeError(fmt::format("batch input '{}': no sample {}", t.name, i));
-    s.data.assign(b.data.begin() + long(i * n), b.data.begin() + long((i + 1) * n));
+    append_elements(s, b, i * n, n);
     out.emplace(t.name, std::move(s));
   }
   return out;
@@ -342,9 +374,9 @@ BatchResult Session::run_batch(const std::map<std::string, HostTensor>& batched,
       if (i == 0) {
         o.shape = t.shape;
         o.shape.insert(o.shape.begin(), int64_t(n));
-        o.data.reserve(n * t.data.size());
+        o.dtype = t.dtype;
       }
-      o.data.insert(o.data.end(), t.data.begin(), t.data.end());
+      append_elements(o, t, 0, t.values());
     }
     if (progress) progress(i + 1, n);
   }

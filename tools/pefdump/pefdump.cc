@@ -197,9 +197,9 @@ void print_json(const pef::Pef& p, const std::string& path, const arch::Config* 
     const auto& t = p.tensors[i];
     std::string shape;
     for (auto d : t.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
-    o += fmt::format("{}\n    {{\"name\": {}, \"role\": \"{}\", \"dtype\": \"fp32\", \"shape\": [{}], \"dev_addr\": "
+    o += fmt::format("{}\n    {{\"name\": {}, \"role\": \"{}\", \"dtype\": \"{}\", \"shape\": [{}], \"dev_addr\": "
                      "\"0x{:08x}\", \"bytes\": {}{}}}",
-                     i ? "," : "", jq(t.name), pef::role_name(t.role), shape, t.dev_addr, t.bytes,
+                     i ? "," : "", jq(t.name), pef::role_name(t.role), pef::dtype_name(t.dtype), shape, t.dev_addr, t.bytes,
                      t.role == pef::Role::Weight ? fmt::format(", \"weight_offset\": {}", t.weight_offset) : "");
   }
   o += "\n  ]\n}\n";
@@ -267,12 +267,14 @@ int main(int argc, char** argv) {
       dump_bitstream(s, cfg ? &*cfg : nullptr);
     }
     fmt::print("tensors:     {}\n", p.tensors.size());
-    fmt::print("  {:<24} {:<12} {:<18} {:>12} {:>10} {:>10}\n", "name", "role", "shape", "DRAM", "bytes", "weight@");
+    fmt::print("  {:<24} {:<12} {:<6} {:<18} {:>12} {:>10} {:>10}\n", "name", "role", "dtype", "shape", "DRAM", "bytes",
+               "weight@");
     for (const auto& t : p.tensors) {
       std::string shape = "(";
       for (size_t d = 0; d < t.shape.size(); ++d) shape += (d ? ", " : "") + std::to_string(t.shape[d]);
       shape += t.shape.size() == 1 ? ",)" : ")";
-      fmt::print("  {:<24} {:<12} {:<18} 0x{:010x} {:>10} {:>10}\n", t.name, pef::role_name(t.role), shape,
+      fmt::print("  {:<24} {:<12} {:<6} {:<18} 0x{:010x} {:>10} {:>10}\n", t.name, pef::role_name(t.role),
+                 pef::dtype_name(t.dtype), shape,
                  t.dev_addr, t.bytes, t.role == pef::Role::Weight ? std::to_string(t.weight_offset) : "-");
     }
   } catch (const std::exception& e) {

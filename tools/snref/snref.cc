@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
       std::string name = spec.substr(0, eq);
       if (inputs.count(name)) die(fmt::format("--input: '{}' given twice", name));
       auto t = runtime::read_npy(spec.substr(eq + 1));
+      if (t.dtype != runtime::DType::F32)  // the CPU reference takes fp32 tensors only
+        die(fmt::format("--input {}: {} holds {} values; the CPU reference takes float32 ('<f4')", name,
+                        spec.substr(eq + 1), pef::dtype_name(t.dtype)));
       inputs[name] = compiler::HostTensor{t.shape, std::move(t.data)};
     }
     auto ref = compiler::reference_run(model, inputs);

@@ -69,15 +69,21 @@ case $case_name in
     cat dump.txt
     for p in "PEF v2" "config: *tiny" "section 0" "pcu" "agcu" "switch" "tensors:" "${names[0]}" "check: OK" \
              "schedule: *1 step, [0-9]* estimated cycles" "est [0-9]* cycles" "debug map" "pcu.*unit.*  *[A-Za-z]" \
-             "graph: *[1-9][0-9]* bytes (source model)" "weights: *0 bytes" "${names[0]} *input" " output "; do
+             "graph: *[1-9][0-9]* bytes (source model)" "weights: *0 bytes" "${names[0]} *input *fp32" " output *fp32 "; do
       grep -q -- "$p" dump.txt || fail "pefdump output lacks '$p'"
     done
     "$bin/pefdump" --json model.pef >dump.json || fail "pefdump --json failed"
     cat dump.json
     for p in '"format_version": 2' '"schedule": \[' '"est_cycles": [0-9]' '"debug": \[{"unit": [0-9]' \
-             '"graph_bytes": [1-9]' '"role": "input"' '"role": "output"' '"config": "tiny"'; do
+             '"graph_bytes": [1-9]' '"role": "input", "dtype": "fp32"' '"role": "output"' '"config": "tiny"'; do
       grep -q -- "$p" dump.json || fail "pefdump --json output lacks '$p'"
     done
+    # Every dtype code is shown by name (pef_edit sets it; the device bytes stay 4 per element).
+    run "$bin/pef_edit" model.pef typed.pef --dtype "${names[0]}=int64" --dtype "${names[1]}=bool" || fail "pef_edit"
+    "$bin/pefdump" typed.pef >typed.txt || fail "pefdump typed.pef failed"
+    grep -q -- "${names[0]} *input *int64" typed.txt || fail "pefdump does not show int64"
+    grep -q -- "${names[1]} *input *bool" typed.txt || fail "pefdump does not show bool"
+    "$bin/pefdump" --json typed.pef | grep -q '"dtype": "int64"' || fail "pefdump --json does not show int64"
     if command -v /usr/bin/python3 >/dev/null && /usr/bin/python3 -c 'import json' 2>/dev/null; then
       /usr/bin/python3 -m json.tool dump.json >/dev/null || fail "pefdump --json is not valid JSON"
     fi

@@ -320,8 +320,10 @@ void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size) {
     if (!names.insert(ten.name).second) fail(name_at, "TENSORS " + tf, "duplicate tensor name");
     uint64_t at = c.pos;
     const uint8_t dtype = c.u8(tf + " dtype");
-    if (dtype != uint8_t(DType::F32)) fail(at, "TENSORS " + tf + " dtype", fmt::format("unsupported dtype {} (1 = fp32)", dtype));
-    ten.dtype = DType::F32;
+    if (dtype < uint8_t(DType::F32) || dtype > uint8_t(DType::BOOL))
+      fail(at, "TENSORS " + tf + " dtype",
+           fmt::format("unsupported dtype {} (1 = fp32, 2 = int64, 3 = int32, 4 = bool)", dtype));
+    ten.dtype = DType(dtype);
     at = c.pos;
     const uint8_t role = c.u8(tf + " role");
     if (role > uint8_t(Role::Activation)) fail(at, "TENSORS " + tf + " role", fmt::format("unknown role {}", role));
@@ -387,6 +389,16 @@ void check_meta_text(const std::string& s, bool key) {
 }
 
 }  // namespace
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "fp32";
+    case DType::I64: return "int64";
+    case DType::I32: return "int32";
+    case DType::BOOL: return "bool";
+  }
+  return "?";
+}
 
 const char* role_name(Role r) {
   switch (r) {

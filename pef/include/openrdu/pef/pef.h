@@ -10,9 +10,12 @@ namespace openrdu::pef {
 
 inline constexpr uint32_t kPefVersion = 2;
 
-// Element types; on the device every element is one 32-bit word (docs/architecture.md
-// section 9): fp32 bits, int32 (int64 narrowed by the runtime), bool as 1.0f/0.
+// Element types (section 9). On the device every element is one 32-bit word whatever
+// the dtype (bytes = 4 * elements): fp32 as IEEE bits, int32 as is, int64 narrowed to
+// int32 by the runtime, bool as fp32 1.0f / 0.
 enum class DType : uint8_t { F32 = 1, I64 = 2, I32 = 3, BOOL = 4 };
+// "fp32", "int64", "int32", "bool".
+const char* dtype_name(DType t);
 // input: given per run; output: read back after a run; weight: initial contents in
 // WEIGHTS, uploaded once per load; activation: an intermediate value in DRAM.
 enum class Role : uint8_t { Input = 0, Output = 1, Weight = 2, Activation = 3 };

@@ -23,7 +23,10 @@ void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fingerprint, const s
                           uint64_t dram_bytes);
 
 // Inputs given by name: every PEF input present, no unknown or non-input name, shapes
-// equal to the PEF's, data length consistent with the shape.
-void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs);
+// equal to the PEF's, a dtype the tensor accepts (its own; int64 and int32 for each
+// other), data length consistent with the shape. `files` (input name -> file) names the
+// file in a dtype error.
+void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs,
+                  const std::map<std::string, std::string>& files = {});
 
 }  // namespace openrdu::runtime

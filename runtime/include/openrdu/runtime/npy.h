@@ -1,17 +1,33 @@
-// NumPy .npy files (format 1.0 and 2.0), fp32 little-endian ('<f4'), C order only.
+// NumPy .npy files (format 1.0 and 2.0), C order only: '<f4' (fp32), '<i8' (int64),
+// '<i4' (int32), '|b1' (bool).
 #pragma once
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "openrdu/pef/pef.h"
 
 namespace openrdu::runtime {
 
-// A host tensor: fp32 data in C order and its shape (rank 0 = scalar).
+using DType = pef::DType;
+
+// A host tensor in C order and its shape (rank 0 = scalar). fp32 and bool values are in
+// `data` (bool as 0.0f / 1.0f), int64 and int32 values in `idata` (held as int64).
 struct HostTensor {
+  HostTensor() = default;
+  HostTensor(std::vector<int64_t> s, std::vector<float> d) : shape(std::move(s)), data(std::move(d)) {}
+  HostTensor(std::vector<int64_t> s, std::vector<float> d, DType t, std::vector<int64_t> i)
+      : shape(std::move(s)), data(std::move(d)), dtype(t), idata(std::move(i)) {}
   std::vector<int64_t> shape;
   std::vector<float> data;
+  DType dtype = DType::F32;
+  std::vector<int64_t> idata;
   uint64_t elements() const;
+  // Number of values held: idata.size() for the integer dtypes, else data.size()
+  // (host_tensor.h).
+  uint64_t values() const;
 };
 
 // A malformed or unsupported .npy: the message names the file and the problem.

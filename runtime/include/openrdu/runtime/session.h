@@ -108,13 +108,25 @@ class Session {
   BatchResult run_batch(const std::map<std::string, HostTensor>& batched,
                         const std::function<void(size_t, size_t)>& progress = {});
 
+  // The current contents of a loaded tensor of any role, by DMA (converted from device
+  // words per its dtype; section 9). Throws RuntimeError naming an unknown tensor.
+  HostTensor read_tensor(const std::string& name);
+  // New contents of a loaded tensor by DMA: shape equal to the tensor's and a dtype it
+  // accepts (errors name the tensor and both shapes or dtypes). A weight's new contents
+  // also replace the session's copy of its initial data, so the re-upload after a failed
+  // run keeps them.
+  void write_tensor(const std::string& name, const HostTensor& value);
+  // The loaded PEF (RuntimeError when none is).
+  const pef::Pef& program() const;
+
  const DramAllocator& dram() const { return dram_; }
   // Number of times the weights and bitstreams were uploaded (1 per load, plus 1 per failed run).
   uint64_t uploads() const { return uploads_; }
 
  private:
   void upload(RunResult& r);
-  RunResult run_steps(const std::map<std::string, HostTensor>& inputs);
+  const pef::Tensor& loaded_tensor(const std::string& name, const char* what) const;
+  RunResult run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs);  // input name -> device words
   void wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask);
   // The session's simulated-time cursor, moved up to the device's cycle counter.
   uint64_t now();
