@@ -28,7 +28,7 @@ def deterministic(seed):
 
 def save_npy(path, array):
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    np.save(path, np.ascontiguousarray(array))
+    np.save(path, np.array(array, order="C"))  # np.ascontiguousarray would make a scalar 1-d
 
 
 def save_npz(path, arrays, dtype):
@@ -37,7 +37,7 @@ def save_npz(path, arrays, dtype):
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as z:
         for name in sorted(arrays):
             buf = io.BytesIO()
-            np.lib.format.write_array(buf, np.ascontiguousarray(np.asarray(arrays[name], dtype=dtype)),
+            np.lib.format.write_array(buf, np.array(arrays[name], dtype=dtype, order="C"),
                                       allow_pickle=False)
             info = zipfile.ZipInfo(name + ".npy", date_time=FIXED_ZIP_TIME)
             info.external_attr = 0o644 << 16
