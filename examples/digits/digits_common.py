@@ -6,6 +6,7 @@ split 1347 train / 450 test, stratified, random_state 0.
 """
 import numpy as np
 import torch
+import torch.nn.functional as F
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
@@ -24,3 +25,15 @@ def load_split():
 def mlp():
     """The MLP 64-32-10 (ReLU); its initial weights come from torch's generator as it stands."""
     return torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+
+
+class WithCrossEntropy(torch.nn.Module):
+    """forward(x, y) = F.cross_entropy(net(x), y), the form `sncompile --train` takes: the loss is
+    the model's only output and the parameters are named net.<i>.weight / net.<i>.bias."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, y):
+        return F.cross_entropy(self.net(x), y)

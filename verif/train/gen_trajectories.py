@@ -22,7 +22,6 @@ import sys
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,17 +40,6 @@ OPTIMIZERS = {
     "adamw": (torch.optim.AdamW, {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 1e-2,
                                   "amsgrad": False, "foreach": False}, ["exp_avg", "exp_avg_sq"]),
 }
-
-
-class WithLoss(nn.Module):
-    """forward(x, y) = F.cross_entropy(net(x), y): the loss is the model's only output."""
-
-    def __init__(self, net):
-        super().__init__()
-        self.net = net
-
-    def forward(self, x, y):
-        return F.cross_entropy(self.net(x), y)
 
 
 def cnn():
@@ -99,7 +87,7 @@ def optimizer_state(module, opt, opt_name):
 
 def run_case(model_name, opt_name, x, y):
     refdata.deterministic(digits_common.SEED)
-    module = WithLoss(MODELS[model_name][0]()).train()
+    module = digits_common.WithCrossEntropy(MODELS[model_name][0]()).train()
     out = os.path.join(OUT, f"{model_name}_{opt_name}")
     shutil.rmtree(out, ignore_errors=True)
     example = (torch.from_numpy(x[:BATCH]), torch.from_numpy(y[:BATCH]))
