@@ -14,22 +14,18 @@ import os
 
 import numpy as np
 import torch
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
-SEED = 0
+from digits_common import SEED, load_split, mlp
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
     torch.manual_seed(SEED)
     torch.set_num_threads(1)
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float32)
-    y = digits.target.astype(np.int64)
-    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=450, random_state=SEED, stratify=y)
+    x_train, x_test, y_train, y_test = load_split()
 
-    model = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=0.01)
     xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
     for _ in range(300):
