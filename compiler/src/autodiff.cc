@@ -108,7 +108,7 @@ struct Rule {
 };
 
 void Rule::give(size_t k, int g) {
-  const auto& want = b.shape(x(k));
+  const auto want = b.shape(x(k));
   const auto gs = b.shape(g);
   if (gs != want) {
     std::vector<int64_t> axes;
@@ -123,7 +123,7 @@ void Rule::give(size_t k, int g) {
 
 int Rule::expand(int g, const std::vector<int64_t>& shape) {
   if (b.shape(g) == shape) return g;
-  const auto& gs = b.shape(g);
+  const auto gs = b.shape(g);
   std::vector<int64_t> os(shape.size(), 1);
   for (size_t d = 0; d < shape.size(); ++d)
     if (gs.at(d) == 1) os[d] = shape[d];
@@ -221,10 +221,12 @@ void grad_math(Rule& r) {
     r.give(0, r.add("Div", {dy, r.add("Mul", {d, d})}));
   } else if (op == "Pow") {
     const Tensor& e = r.b.t(r.x(1));
+    const bool constant = e.kind == TensorKind::Constant && e.elements() == 1;
+    const float c = constant ? e.data[0] : 0.0f;
     if (r.need(0)) {  // dy * (c * x^(c-1)); a run-time exponent: dy * b * x^b / x
       int d;
-      if (e.kind == TensorKind::Constant && e.elements() == 1)
-        d = r.add("Mul", {r.c(e.data[0]), r.add("Pow", {x, r.c(e.data[0] - 1.0f)})});
+      if (constant)
+        d = r.add("Mul", {r.c(c), r.add("Pow", {x, r.c(c - 1.0f)})});
       else
         d = r.add("Div", {r.add("Mul", {r.x(1), y}), x});
       r.give(0, r.add("Mul", {dy, d}));
@@ -299,7 +301,7 @@ int scatter_axis(Rule& r, int g, size_t axis, const std::vector<int64_t>& idx, i
 
 void grad_movement(Rule& r) {
   const std::string& op = r.n.op;
-  const auto& xs = r.b.shape(r.x(0));
+  const auto xs = r.b.shape(r.x(0));
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
     r.give(0, r.add("Reshape", {r.dy}, {{"shape", xs}, {"allowzero", {0}}}));
   } else if (op == "Transpose") {
@@ -311,7 +313,7 @@ void grad_movement(Rule& r) {
     const int64_t axis = r.n.iattr("axis");
     int64_t off = 0;
     for (size_t k = 0; k < r.n.inputs.size(); ++k) {
-      const auto& s = r.b.shape(r.x(k));
+      const auto s = r.b.shape(r.x(k));
       if (r.need(k)) {
         std::vector<int64_t> st(s.size(), 0), en(r.b.shape(r.dy)), sp(s.size(), 1);
         st[size_t(axis)] = off;
@@ -346,7 +348,7 @@ void grad_movement(Rule& r) {
 
 void grad_reduce(Rule& r) {
   const std::string& op = r.n.op;
-  const auto& xs = r.b.shape(r.x(0));
+  const auto xs = r.b.shape(r.x(0));
   const auto& axes = r.n.ints("axes");
   std::vector<int64_t> kept = xs;
   int64_t n = 1;

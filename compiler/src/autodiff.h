@@ -17,7 +17,8 @@ class GraphBuilder {
   explicit GraphBuilder(Graph& g) : g_(g) {}
   Graph& graph() { return g_; }
   const Tensor& t(int i) const { return g_.tensors.at(size_t(i)); }
-  const std::vector<int64_t>& shape(int i) const { return t(i).shape; }
+  // A copy: adding tensors moves the vector that holds them.
+  std::vector<int64_t> shape(int i) const { return t(i).shape; }
   std::string fresh(const std::string& base) const;
   // A node `op` on `in`; its output a new value named after `base` (type `dt`).
   int add(const std::string& base, const std::string& op, std::vector<int> in,
