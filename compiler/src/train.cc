@@ -71,6 +71,7 @@ class Optimizer {
   Optimizer(GraphBuilder& b, const TrainOptions& o, TrainInfo& info) : b_(b), o_(o), info_(info) {}
 
   void update(int p, int grad) {
+    count_step();
     if (o_.optimizer == "sgd")
       sgd(p, grad);
     else
@@ -102,11 +103,18 @@ class Optimizer {
 
   // The step's scalars, shared by every parameter: bias corrections from
   // s_t = beta * s_(t-1) + 1 (so 1 - beta^t = (1 - beta) s_t without cancellation).
-  void adam_scalars() {
-    if (step_size_ >= 0) return;
+  // optimizer.step: the number of steps made (a float32 scalar, as in a checkpoint).
+  void count_step() {
+    if (counted_) return;
+    counted_ = true;
     const int one = c(1.0);
     const int step = state("optimizer.step", one);
     set(step, op(step, "Add", {step, one}));
+  }
+
+  void adam_scalars() {
+    if (step_size_ >= 0) return;
+    const int one = c(1.0);
     auto bias = [&](const char* n, double beta) {
       const int s = state(n, one);
       const int sn = op(s, "Add", {op(s, "Mul", {s, c(beta)}), one});
@@ -136,6 +144,7 @@ class Optimizer {
   const TrainOptions& o_;
   TrainInfo& info_;
   int step_size_ = -1, bc2_sqrt_ = -1;
+  bool counted_ = false;
 };
 
 void check_options(const TrainOptions& o) {

@@ -7,9 +7,12 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -111,5 +114,95 @@ std::vector<std::string> grad_cases() {
 
 INSTANTIATE_TEST_SUITE_P(Ops, GradRule, ::testing::ValuesIn(grad_cases()),
                          [](const auto& info) { return info.param; });
+
+// ---------------------------------------------------------------- trajectories
+
+struct Traj {
+  std::string name, model, data, optimizer;
+  std::vector<float> losses;
+};
+
+std::vector<Traj> traj_cases() {
+  std::ifstream f(kData / "traj" / "MANIFEST.json");
+  const auto m = nlohmann::json::parse(f);
+  std::vector<Traj> v;
+  for (const auto& c : m.at("cases"))
+    v.push_back({c.at("name"), c.at("model"), c.at("data"), c.at("optimizer"), c.at("losses")});
+  return v;
+}
+
+compiler::TrainOptions traj_options(const std::string& opt) {
+  std::ifstream f(kData / "traj" / "MANIFEST.json");
+  const auto o = nlohmann::json::parse(f).at("optimizers").at(opt);
+  compiler::TrainOptions t;
+  t.optimizer = opt;
+  t.lr = o.at("lr");
+  t.weight_decay = o.at("weight_decay");
+  if (opt == "sgd")
+    t.momentum = o.at("momentum");
+  else {
+    t.beta1 = o.at("betas")[0];
+    t.beta2 = o.at("betas")[1];
+    t.eps = o.at("eps");
+  }
+  return t;
+}
+
+// Rows [i*B, (i+1)*B) of the data set.
+std::map<std::string, runtime::HostTensor> batch(const std::map<std::string, runtime::HostTensor>& data, int64_t i,
+                                                 int64_t B) {
+  std::map<std::string, runtime::HostTensor> out;
+  for (const auto& [name, t] : data) {
+    runtime::HostTensor b = t;
+    b.shape[0] = B;
+    const int64_t row = t.elements() / t.shape[0];
+    if (!t.data.empty()) b.data.assign(t.data.begin() + i * B * row, t.data.begin() + (i + 1) * B * row);
+    if (!t.idata.empty()) b.idata.assign(t.idata.begin() + i * B * row, t.idata.begin() + (i + 1) * B * row);
+    out[name] = std::move(b);
+  }
+  return out;
+}
+
+class Trajectory : public ::testing::TestWithParam<Traj> {};
+
+// 20 steps on the CPU reference and on the functional model (tiny): the two equal bit
+// for bit; both within 1e-4 (of each tensor's scale) of PyTorch's losses, weights and
+// optimizer state.
+TEST_P(Trajectory, MatchesPyTorchOnReferenceAndFunctionalModel) {
+  const Traj& c = GetParam();
+  const fs::path dir = kData / "traj" / c.name;
+  const compiler::TrainOptions o = traj_options(c.optimizer);
+  compiler::TrainInfo info;
+  compiler::Graph g = training_graph(dir / "model.onnx", o, &info);
+  const arch::Config cfg = arch::load_config("tiny");
+  pef::Pef pef = compiler::compile_graph(g, cfg);
+  compiler::add_train_meta(pef, info, o);
+  auto session = runtime::Session::open("func", cfg);
+  session->load(pef);
+  std::map<std::string, runtime::HostTensor> data;
+  for (const char* n : {"x", "y"}) data[n] = runtime::read_npy((kData / "traj" / c.data / (std::string(n) + ".npy")).string());
+  for (size_t step = 0; step < c.losses.size(); ++step) {
+    const auto in = batch(data, int64_t(step), info.batch);
+    std::map<std::string, compiler::HostTensor> cin;
+    for (const auto& [n, t] : in) cin[n] = to_compiler(t);
+    const float ref = compiler::reference_train_step(g, cin).at(info.loss).data.at(0);
+    const float dev = session->run(in).outputs.at(info.loss).data.at(0);
+    EXPECT_EQ(dev, ref) << "step " << step << ": functional model against the CPU reference";
+    EXPECT_LE(std::fabs(ref - c.losses[step]), 1e-4 * std::fabs(c.losses[step])) << "step " << step;
+  }
+  const auto final_w = runtime::read_npz((dir / "final.npz").string());
+  const auto state = runtime::read_npz((dir / "state.npz").string());
+  for (const auto* want : {&final_w, &state})
+    for (const auto& [name, t] : *want) {
+      const int i = g.find(name);
+      ASSERT_GE(i, 0) << name << " is not a state tensor of the training graph";
+      const auto dev = session->read_tensor(name);
+      EXPECT_EQ(dev.data, g.tensors[size_t(i)].data) << name << ": functional model against the CPU reference";
+      EXPECT_LE(scaled_error(g.tensors[size_t(i)].data, t.data, 1e-6), 1e-4) << name << " against PyTorch";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, Trajectory, ::testing::ValuesIn(traj_cases()),
+                         [](const auto& info) { return info.param.name; });
 
 }  // namespace
