@@ -155,7 +155,9 @@ void grad_arith(Rule& r) {
     if (r.need(1)) r.give(1, r.add("Neg", {r.add("Mul", {dy, r.add("Div", {r.y(), r.x(1)})})}));
   } else if (op == "Max" || op == "Min") {  // the first operand wins ties
     if (r.n.inputs.size() == 1) return r.give(0, dy);
-    if (r.n.inputs.size() > 2) throw CompileError(fmt::format("{}: more than two operands", r.n.name));
+    if (r.n.inputs.size() > 2)
+      throw CompileError(fmt::format("{}: {}: no gradient rule for more than two operands", r.b.graph().source,
+                                     r.b.graph().describe(r.n)));
     const int m = r.mask(op == "Max" ? "GreaterOrEqual" : "LessOrEqual", r.x(0), r.x(1));
     const int da = r.add("Mul", {dy, m});
     if (r.need(0)) r.give(0, da);
@@ -187,7 +189,8 @@ void grad_activation(Rule& r) {
     if (r.n.has_attr("min")) m = r.add("Mul", {m, r.mask("GreaterOrEqual", x, r.c(r.n.attr("min")))});
     if (r.n.has_attr("max")) m = r.add("Mul", {m, r.mask("LessOrEqual", x, r.c(r.n.attr("max")))});
     if (r.n.has_attr("min_input") || r.n.has_attr("max_input"))
-      throw CompileError(fmt::format("{}: Clip with run-time bounds has no gradient rule", r.n.name));
+      throw CompileError(fmt::format("{}: {}: no gradient rule for Clip with run-time bounds", r.b.graph().source,
+                                     r.b.graph().describe(r.n)));
     r.give(0, r.add("Mul", {dy, m}));
   } else if (op == "HardSigmoid") {
     const int lin = r.mask("Less", r.c(0.0f), y);

@@ -87,6 +87,103 @@ std::vector<std::string> grad_cases() {
 INSTANTIATE_TEST_SUITE_P(Ops, GradRule, ::testing::ValuesIn(grad_cases()),
                          [](const auto& info) { return info.param; });
 
+// ---------------------------------------------------------------- bad models
+
+std::string train_error(const std::string& yaml) {
+  compiler::ImportOptions io;
+  io.params_as_state = true;
+  try {
+    compiler::build_training_graph(compiler::load_yaml_string(yaml, "bad.yaml", io), compiler::TrainOptions{});
+  } catch (const compiler::CompileError& e) {
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << "one line: " << e.what();
+    return e.what();
+  }
+  ADD_FAILURE() << "no error";
+  return "";
+}
+
+const char* kHead = R"(name: bad
+opset: 17
+inputs:
+  - {name: x, shape: [2, 3]}
+constants:
+  - {name: w, shape: [3], fill: 0.5}
+)";
+
+TEST(TrainErrors, FirstOutputNotAScalar) {
+  const std::string e = train_error(std::string(kHead) + R"(nodes:
+  - {op: Mul, inputs: [x, w], outputs: [y]}
+outputs:
+  - {name: y}
+)");
+  EXPECT_NE(e.find("the first output 'y' has shape [2,3]"), std::string::npos) << e;
+}
+
+TEST(TrainErrors, LossDependsOnNoParameter) {
+  const std::string e = train_error(std::string(kHead) + R"(nodes:
+  - {op: ReduceSum, inputs: [x], outputs: [loss], attrs: {keepdims: 0}}
+  - {op: Mul, inputs: [x, w], outputs: [y]}
+outputs:
+  - {name: loss}
+  - {name: y}
+)");
+  EXPECT_NE(e.find("the loss 'loss' depends on no trainable parameter"), std::string::npos) << e;
+}
+
+// A graph built by hand: loss = Hardmax-like operator "NoRule"(x * w), an operator the
+// gradient reaches and no rule covers.
+TEST(TrainErrors, OperatorWithoutGradientRule) {
+  compiler::Graph g;
+  g.source = "hand.onnx";
+  auto tensor = [&](const char* name, compiler::TensorKind kind, std::vector<int64_t> shape, int producer) {
+    compiler::Tensor t;
+    t.name = name;
+    t.kind = kind;
+    t.shape = std::move(shape);
+    t.shape_known = true;
+    t.producer = producer;
+    if (kind == compiler::TensorKind::Input && std::string(name) == "w") {
+      t.state = true;
+      t.data = {0.5f, 2.0f};
+    }
+    return g.add_tensor(std::move(t));
+  };
+  g.inputs = {tensor("x", compiler::TensorKind::Input, {2}, -1), tensor("w", compiler::TensorKind::Input, {2}, -1)};
+  const int p = tensor("p", compiler::TensorKind::Value, {2}, 0);
+  const int loss = tensor("loss", compiler::TensorKind::Value, {}, 1);
+  g.tensors[size_t(loss)].is_output = true;
+  g.outputs = {loss};
+  g.nodes.push_back(compiler::Node{"mul", "Mul", {0, 1}, {p}});
+  g.nodes.push_back(compiler::Node{"norule", "NoRule", {p}, {loss}});
+  try {
+    compiler::build_training_graph(g, compiler::TrainOptions{});
+    FAIL() << "no error";
+  } catch (const compiler::CompileError& e) {
+    EXPECT_NE(std::string(e.what()).find("hand.onnx: node 'norule' (NoRule): no gradient rule for operator NoRule"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(TrainErrors, FreezeEverythingLeavesNothingToTrain) {
+  compiler::ImportOptions io;
+  io.params_as_state = true;
+  compiler::TrainOptions o;
+  o.freeze = "w";
+  const auto g = compiler::load_yaml_string(std::string(kHead) + R"(nodes:
+  - {op: Mul, inputs: [x, w], outputs: [p]}
+  - {op: ReduceSum, inputs: [p], outputs: [loss], attrs: {keepdims: 0}}
+outputs:
+  - {name: loss}
+)",
+                                            "frozen.yaml", io);
+  EXPECT_THROW(compiler::build_training_graph(g, o), compiler::CompileError);
+  o.freeze = "v";
+  compiler::TrainInfo info;
+  compiler::build_training_graph(g, o, &info);
+  EXPECT_EQ(info.params, std::vector<std::string>{"w"});
+}
+
 // ---------------------------------------------------------------- trajectories
 
 struct Traj {
