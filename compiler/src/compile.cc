@@ -114,7 +114,7 @@ std::vector<std::vector<int>> chain_groups(const Graph& g, const arch::Config& c
     taken[ni] = true;
     while (true) {
       const int t = g.nodes[grp.back()].outputs[0];
-      if (g.tensors[t].is_output || cons[t].size() != 1) break;
+      if (detail::must_store(g, t) || cons[t].size() != 1) break;
       const int m = cons[t][0];
       if (taken[m] || !detail::is_elementwise_op(g.nodes[m].op) ||
           g.tensors[g.nodes[m].outputs[0]].shape != g.tensors[t].shape)
@@ -427,7 +427,7 @@ std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg
         }
         while (true) {
           const int t = g.nodes[sec.pcus.back().back()].outputs[0];
-          if (g.tensors[t].is_output || cons[t].size() != 1) break;
+          if (detail::must_store(g, t) || cons[t].size() != 1) break;
           const int nc = chain_of[cons[t][0]];
           if (nc < 0 || taken[nc]) break;
           const auto& next = chains[nc];

@@ -34,6 +34,13 @@ bool is_elementwise_op(const std::string& op) {
   return std::any_of(std::begin(kOps), std::end(kOps), [&](const char* o) { return op == o; });
 }
 
+bool must_store(const Graph& g, int t) {
+  if (g.tensors.at(size_t(t)).is_output) return true;
+  for (const auto& [state, value] : g.updates)
+    if (value == t) return true;
+  return false;
+}
+
 bool is_reduce_op(const std::string& op) {
   return op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin";
 }

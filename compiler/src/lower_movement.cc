@@ -135,7 +135,7 @@ int slice_into_concat(const Lowered& lw, int concat, size_t k, int64_t& off, std
   int reads = 0;
   for (size_t u = 0; u < g.tensors.size(); ++u) {
     if (lw.root[u] != r) continue;
-    if (g.tensors[u].is_output) return -1;
+    if (must_store(g, int(u))) return -1;
     for (size_t ni = 0; ni < g.nodes.size(); ++ni)
       for (int in : g.nodes[ni].inputs)
         if (in == int(u) && !(is_view_op(g.nodes[ni].op) && lw.root[size_t(g.nodes[ni].outputs[0])] == r)) {

@@ -256,6 +256,45 @@ TEST_P(Trajectory, MatchesPyTorchOnReferenceAndFunctionalModel) {
     }
 }
 
+// The training graph through -O1 and -O3 fusion: 3 steps on the functional model equal
+// the CPU reference bit for bit (losses, then every parameter and state tensor).
+class TrainOptLevel : public ::testing::TestWithParam<std::tuple<std::string, int>> {};
+
+TEST_P(TrainOptLevel, FunctionalModelEqualsReference) {
+  const auto [name, level] = GetParam();
+  const fs::path dir = kData / "traj" / name;
+  const std::string opt = name.substr(name.find('_') + 1);
+  const compiler::TrainOptions o = traj_options(opt);
+  compiler::TrainInfo info;
+  compiler::Graph g = training_graph(dir / "model.onnx", o, &info);
+  const arch::Config cfg = arch::load_config("small");
+  compiler::Options co;
+  co.opt_level = level;
+  const pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  auto session = runtime::Session::open("func", cfg);
+  session->load(pef);
+  std::map<std::string, runtime::HostTensor> data;
+  const std::string ds = name.substr(0, name.find('_')) + "_data";
+  for (const char* n : {"x", "y"}) data[n] = runtime::read_npy((kData / "traj" / ds / (std::string(n) + ".npy")).string());
+  for (int64_t step = 0; step < 3; ++step) {
+    const auto in = batch(data, step, info.batch);
+    std::map<std::string, compiler::HostTensor> cin;
+    for (const auto& [n, t] : in) cin[n] = to_compiler(t);
+    EXPECT_EQ(session->run(in).outputs.at(info.loss).data.at(0),
+              compiler::reference_train_step(g, cin).at(info.loss).data.at(0))
+        << "step " << step;
+  }
+  for (const auto* names : {&info.params, &info.state})
+    for (const std::string& n : *names)
+      EXPECT_EQ(session->read_tensor(n).data, g.tensors[size_t(g.find(n))].data) << n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Fused, TrainOptLevel,
+                         ::testing::Combine(::testing::Values("mlp_adamw", "cnn_sgd"), ::testing::Values(1, 3)),
+                         [](const auto& info) {
+                           return std::get<0>(info.param) + "_O" + std::to_string(std::get<1>(info.param));
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Models, Trajectory, ::testing::ValuesIn(traj_cases()),
                          [](const auto& info) { return info.param.name; });
 
