@@ -212,6 +212,44 @@ void decompose_pool(Builder& b) {
   b.add(".scale", "Mul", {sum, b.constant(".recip", {ys[2], ys[3]}, std::move(r))}, y);
 }
 
+// Training mode: the batch's statistics over every axis but 1 (biased variance). When
+// the running mean and variance are training state, their updates (ONNX momentum m:
+// running = running * m + batch * (1 - m), the variance unbiased) join Graph::updates.
+void decompose_batchnorm_training(Builder& b, const std::vector<int64_t>& ps) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const std::vector<int64_t> xs = b.t(x).shape;
+  std::vector<int64_t> axes = {0};
+  int64_t count = xs[0];
+  for (size_t a = 2; a < xs.size(); ++a) {
+    axes.push_back(int64_t(a));
+    count *= xs[a];
+  }
+  std::vector<int64_t> ks(xs.size(), 1);
+  ks[1] = xs[1];
+  const std::map<std::string, std::vector<int64_t>> red = {{"axes", axes}, {"keepdims", {1}}};
+  const int m = b.add(".batch_mean", "ReduceMean", {x}, -1, red);
+  const int d = b.add(".sub", "Sub", {x, m}, -1);
+  const int v = b.add(".batch_var", "ReduceMean", {b.add(".sq", "Mul", {d, d}, -1)}, -1, red);
+  const int ve = b.add(".veps", "Add", {v, b.fill(".eps", {1}, n.attr("epsilon"))}, -1);
+  const int q = b.add(".div", "Div", {d, b.add(".sqrt", "Sqrt", {ve}, -1)}, -1);
+  const int qs = b.add(".mul", "Mul", {q, b.reshaped(n.inputs.at(1), ps, ".scale")}, -1);
+  b.add(".add", "Add", {qs, b.reshaped(n.inputs.at(2), ps, ".bias")}, y);
+  const int rm = n.inputs.at(3), rv = n.inputs.at(4);
+  if (!b.t(rm).state || !b.t(rv).state) return;
+  const double mo = n.attr("momentum");
+  const std::vector<int64_t> cs = {xs[1]};
+  auto running = [&](int r, int batch, const std::string& sfx) {
+    const int flat = b.add(sfx + ".flat", "Reshape", {batch}, -1, {{"shape", cs}, {"allowzero", {0}}});
+    const int nb = b.add(sfx + ".new_batch", "Mul", {flat, b.fill(sfx + ".1m", {}, float(1.0 - mo))}, -1);
+    const int nr = b.add(sfx + ".new", "Add", {nb, b.add(sfx + ".old", "Mul", {r, b.fill(sfx + ".m", {}, float(mo))}, -1)}, -1);
+    b.g.updates.emplace_back(r, nr);
+  };
+  running(rm, m, ".running_mean");
+  const int unb = b.add(".unbiased", "Mul", {v, b.fill(".bessel", {}, float(double(count) / double(count - 1)))}, -1);
+  running(rv, unb, ".running_var");
+}
+
 void decompose_batchnorm(Builder& b) {
   const Node& n = b.n;
   const int x = n.inputs.at(0), y = n.outputs.at(0);
@@ -234,6 +272,8 @@ void decompose_batchnorm(Builder& b) {
     b.add(".add", "Add", {xa, b.constant(".b", ps, std::move(c))}, y);
     return;
   }
+  const bool train = n.has_iattr("training_mode") && n.iattr("training_mode") != 0;
+  if (train) return decompose_batchnorm_training(b, ps);
   const int d = b.add(".sub", "Sub", {x, b.reshaped(mean, ps, ".mean")}, -1);
   const int ve = b.add(".veps", "Add", {b.reshaped(var, ps, ".var"), b.fill(".eps", {1}, eps)}, -1);
   const int sd = b.add(".sqrt", "Sqrt", {ve}, -1);

@@ -433,13 +433,15 @@ void canonicalize(Graph& g, Node& n) {
   } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
     canonicalize_window(g, n, what);
   } else if (op == "BatchNormalization") {
-    if (n.iattr("training_mode") != 0)
-      throw CompileError(fmt::format("{}: training_mode = 1 is not supported (inference only)", what));
     if (n.has_iattr("spatial") && n.iattr("spatial") != 1)
       throw CompileError(fmt::format("{}: spatial = 0 is not supported", what));
-    n.iattrs.erase("training_mode");
     n.iattrs.erase("spatial");
-    n.attrs.erase("momentum");
+    if (n.iattr("training_mode") == 0) {  // inference: the running statistics, no momentum
+      n.iattrs.erase("training_mode");
+      n.attrs.erase("momentum");
+    } else if (!n.has_attr("momentum")) {
+      n.attrs["momentum"] = 0.9f;
+    }
   } else if (op == "LayerNormalization") {
     if (n.iattr("stash_type") != 1)
       throw CompileError(fmt::format("{}: stash_type {} is not supported (1: fp32)", what, n.iattr("stash_type")));

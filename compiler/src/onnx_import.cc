@@ -367,6 +367,13 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
       // Trailing optional outputs may be omitted ("").
       int nout = np.output_size();
       while (nout > 1 && np.output(nout - 1).empty()) --nout;
+      if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
+        // Training mode: Y only; the running statistics' new values become the training
+        // graph's updates of the running mean/variance state (decompose.cc), and the
+        // outputs that hold them (or the saved batch statistics) are not graph values.
+        n.iattrs["training_mode"] = {1};
+        nout = 1;
+      }
       if (nout > 1) {
         const char* extra = n.op == "MaxPool"              ? "the Indices output"
                             : n.op == "LayerNormalization" ? "the Mean and InvStdDev outputs"

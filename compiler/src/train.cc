@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -190,6 +191,12 @@ Graph build_training_graph(const Graph& model, const TrainOptions& opts, TrainIn
       g.outputs.push_back(e);
     }
     if (opts.optimizer != "none") optimizer.update(p, it->second);
+  }
+  for (const auto& [st, value] : g.updates) {  // e.g. BatchNormalization's running statistics
+    const std::string& n = g.tensors[size_t(st)].name;
+    if (std::find(info.params.begin(), info.params.end(), n) == info.params.end() &&
+        std::find(info.state.begin(), info.state.end(), n) == info.state.end())
+      info.state.push_back(n);
   }
   for (int i : g.inputs)
     if (!g.tensors[size_t(i)].state && !g.tensors[size_t(i)].shape.empty() && info.batch == 0)
