@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fold.h"
+#include "onnx_training_ops.h"
 #include "openrdu/compiler/ir.h"
 
 namespace openrdu::compiler {
@@ -260,6 +261,9 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
   int opset = -1;
   for (const auto& os : model.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") opset = int(os.version());
+  bool training_domain = false;
+  for (const auto& os : model.opset_import()) training_domain |= detail::is_training_domain(os.domain());
+  if (opset < 0 && training_domain) opset = kMaxOpset;  // only training operators
   if (opset < 0) throw CompileError(fmt::format("{}: the model imports no ai.onnx opset", src));
   if (opset < kMinOpset || opset > kMaxOpset)
     throw CompileError(
@@ -321,6 +325,11 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
       ++nplaced;
       progress = true;
 
+      if (detail::is_training_domain(np.domain())) {
+        detail::expand_training_node(np, names[i], g, [&](const std::string& in) { return g.find(in); });
+        for (const auto& out : np.output()) available.insert(out);
+        continue;
+      }
       Node n;
       n.name = names[i];
       n.op = np.op_type();
@@ -451,7 +460,11 @@ HostTensor load_tensor_pb(const std::string& path, std::string* name) {
     throw CompileError(fmt::format("{}: not a valid TensorProto (protobuf parse failed)", path));
   HostTensor h;
   h.shape.assign(t.dims().begin(), t.dims().end());
-  h.data = tensor_values(t, fmt::format("{}: tensor '{}'", path, t.name()));
+  const std::string what = fmt::format("{}: tensor '{}'", path, t.name());
+  if (t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32)
+    h.idata = tensor_ints(t, what);
+  else
+    h.data = tensor_values(t, what);
   if (name) *name = t.name();
   return h;
 }

@@ -9,7 +9,8 @@ Run with /usr/bin/python3 (python3-torch 1.13, python3-onnx 1.12). Writes verif/
                          loss = (op(...) * r).sum()) or `y` (int64 labels of a loss operator)
   <case>/loss.npy        float32 loss, PyTorch float32 forward
   <case>/grads.npz       float32 d loss / d parameter by PyTorch autograd, keyed by initializer name
-  <case>/fd.npz          float64 central finite differences of the same module run in double,
+  <case>/fd.npz          float64 central finite differences of the same module run in double
+                         (fd32.npz: the same rounded to float32, read by the C++ tests),
                          step 1e-6 * max(1, |p|), for every element of every parameter
   <case>/bn_state.npz    (BatchNorm cases) running_mean / running_var after the one training forward
   MANIFEST.json          per case: opset, ONNX ops, initializers by role, inputs, loss, the
@@ -278,13 +279,15 @@ def run_case(case):
     grads = refdata.parameter_arrays(module, "grad")
     refdata.save_npy(os.path.join(out, "loss.npy"), np.float32(loss.item()))
     refdata.save_npz(os.path.join(out, "grads.npz"), grads, np.float32)
-    entry["files"] = ["model.onnx", "inputs/", "loss.npy", "grads.npz", "fd.npz"]
+    entry["files"] = ["model.onnx", "inputs/", "loss.npy", "grads.npz", "fd.npz", "fd32.npz"]
     bn_state = {k: v.numpy() for k, v in module.named_buffers() if k.endswith(("running_mean", "running_var"))}
     if bn_state:
         refdata.save_npz(os.path.join(out, "bn_state.npz"), bn_state, np.float32)
         entry["files"].append("bn_state.npz")
     fd = finite_differences(module, list(inputs.values()))
     refdata.save_npz(os.path.join(out, "fd.npz"), fd, np.float64)
+    # The same rounded to float32, for the C++ tests (the runtime reads float32 .npz).
+    refdata.save_npz(os.path.join(out, "fd32.npz"), fd, np.float32)
     entry["loss"] = float(np.float32(loss.item()))
     entry["grad_vs_fd_max_rel_error"] = float(f"{fd_error(grads, fd):.3g}")
     return entry

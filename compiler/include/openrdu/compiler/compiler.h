@@ -71,7 +71,8 @@ struct HostTensor {
 std::map<std::string, HostTensor> reference_run(const std::string& onnx_path,
                                                 const std::map<std::string, HostTensor>& inputs);
 
-// Read a serialized onnx.TensorProto (.pb, as in the ONNX test data), fp32 only.
+// Read a serialized onnx.TensorProto (.pb, as in the ONNX test data): fp32 into data,
+// INT64/INT32 into idata.
 HostTensor load_tensor_pb(const std::string& path, std::string* name = nullptr);
 
 }  // namespace openrdu::compiler
