@@ -1,12 +1,16 @@
 // The training loop (train.h) over a fake step function, the train.* META keys, the data
-// set checks.
+// set checks, and checkpoints through a Session on the scripted device.
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <set>
 
+#include <unistd.h>
+
 #include "openrdu/arch/bitstream.h"
+#include "openrdu/runtime/npz.h"
 #include "openrdu/runtime/session.h"
 #include "openrdu/runtime/train.h"
 #include "fake_device.h"
@@ -207,6 +211,84 @@ TEST(Trainer, StepErrorNamesEpochAndStep) {
     return {};
   }, 100);
   EXPECT_EQ(error_of([&] { t.train(data_set(4), {.epochs = 1, .first_epoch = 3}); }), "epoch 3 step 2: device fault");
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  CheckpointTest() : cfg(arch::load_config("tiny")), dev(cfg), session(dev, cfg) {
+    session.load(train_pef(cfg));
+    spec = train_spec(train_pef(cfg), "t.pef");
+    dir = std::filesystem::temp_directory_path() / ("train_test_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+  }
+  ~CheckpointTest() override { std::filesystem::remove_all(dir); }
+  arch::Config cfg;
+  FakeDevice dev;
+  Session session;
+  TrainSpec spec;
+  std::filesystem::path dir;
+};
+
+TEST_F(CheckpointTest, SavedAndRestoredByName) {
+  const std::string path = (dir / "epoch2.npz").string();
+  save_checkpoint(session, spec, 2, path);
+  const TensorMap c = read_npz(path);
+  EXPECT_EQ(c.size(), 4u);
+  EXPECT_EQ(c.at("w").data, (std::vector<float>{1, 2, 3}));
+  EXPECT_EQ(c.at("w.momentum_buffer").data, (std::vector<float>{0.5f, 0.25f, 0.125f}));
+  EXPECT_EQ(c.at("optimizer.step").dtype, DType::F32);  // stored as a float32 scalar
+  EXPECT_EQ(c.at("optimizer.step").data, (std::vector<float>{7}));
+  EXPECT_EQ(c.at("train.epoch").idata, (std::vector<int64_t>{2}));
+  // Into a fresh session: the device words equal the saved ones.
+  FakeDevice dev2(cfg);
+  Session s2(dev2, cfg);
+  auto p = train_pef(cfg);
+  std::fill(p.weights.begin(), p.weights.end(), 0);
+  s2.load(p);
+  EXPECT_EQ(restore_checkpoint(s2, spec, c, path), 2u);
+  EXPECT_EQ(std::memcmp(&dev2.mem[0x2000], &dev.mem[0x2000], 12), 0);
+  EXPECT_EQ(std::memcmp(&dev2.mem[0x2100], &dev.mem[0x2100], 12), 0);
+  EXPECT_EQ(s2.read_tensor("optimizer.step").idata, (std::vector<int64_t>{7}));
+}
+
+TEST_F(CheckpointTest, AnotherModelRefusedNothingWritten) {
+  TensorMap c = read_train_state(session, spec);
+  for (auto& v : c.at("w").data) v = 9;
+  auto refused = [&](TensorMap m) {
+    const std::string e = error_of([&] { restore_checkpoint(session, spec, m, "c.npz"); });
+    EXPECT_EQ(session.read_tensor("w").data, (std::vector<float>{1, 2, 3})) << "written before refusing: " << e;
+    return e;
+  };
+  TensorMap extra = c;
+  extra["fc.bias"] = {{1}, {0}};
+  EXPECT_NE(refused(extra).find("checkpoint c.npz: 'fc.bias' is not a parameter or state tensor of the model"),
+            std::string::npos);
+  TensorMap missing = c;
+  missing.erase("w.momentum_buffer");
+  EXPECT_NE(refused(missing).find("checkpoint c.npz: no 'w.momentum_buffer'"), std::string::npos);
+  TensorMap shape = c;
+  shape["w"] = {{4}, {1, 2, 3, 4}};
+  EXPECT_NE(refused(shape).find("checkpoint c.npz: 'w' has shape (4,), the model's tensor (3,)"), std::string::npos);
+  EXPECT_EQ(restore_checkpoint(session, spec, c, "c.npz"), 0u);  // no train.epoch: 0
+  EXPECT_EQ(session.read_tensor("w").data, (std::vector<float>{9, 9, 9}));
+}
+
+TEST_F(CheckpointTest, InferenceWeightsByNameOptimizerKeysIgnored) {
+  TensorMap c = read_train_state(session, spec);
+  c["w"] = {{3}, {4, 5, 6}};
+  c["train.epoch"] = {{}, {}, DType::I64, {1}};
+  c["w.exp_avg"] = {{3}, {0, 0, 0}};
+  EXPECT_EQ(apply_checkpoint_weights(session, c, "c.npz"), 3u);  // w, its momentum and step are weights here
+  EXPECT_EQ(session.read_tensor("w").data, (std::vector<float>{4, 5, 6}));
+  TensorMap bad = c;
+  bad["x"] = {{2, 3}, std::vector<float>(6, 0.0f)};
+  EXPECT_NE(error_of([&] { apply_checkpoint_weights(session, bad, "c.npz"); })
+                .find("checkpoint c.npz: 'x' is not a weight of the model (it is input tensor)"),
+            std::string::npos);
+  bad = c;
+  bad["nope"] = {{1}, {0}};
+  EXPECT_NE(error_of([&] { apply_checkpoint_weights(session, bad, "c.npz"); }).find("'nope' is not a weight"),
+            std::string::npos);
 }
 
 }  // namespace

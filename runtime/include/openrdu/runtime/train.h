@@ -106,4 +106,22 @@ class Trainer {
 // Argmax of every row of logits [B, C] compared with integer labels [B]: the number equal.
 size_t count_correct(const HostTensor& logits, const HostTensor& labels);
 
+// ---- Checkpoints (.npz): every train.param and train.state tensor under its name
+// (optimizer.step as a float32 scalar of its shape) and "train.epoch" (int64 scalar: the
+// epochs done).
+inline constexpr const char* kEpochKey = "train.epoch";
+
+// The current params and state, read back from the device.
+TensorMap read_train_state(Session& session, const TrainSpec& spec);
+void save_checkpoint(Session& session, const TrainSpec& spec, size_t epochs_done, const std::string& path);
+// Writes a checkpoint's params and state back (every name present with the tensor's shape,
+// no other name: else one error naming the name and the checkpoint, and nothing is
+// written). Returns its train.epoch (0 when absent).
+size_t restore_checkpoint(Session& session, const TrainSpec& spec, const TensorMap& ckpt, const std::string& ckpt_name);
+// Inference: replaces every weight of the loaded PEF whose name is a key; optimizer state
+// keys (suffixes .momentum_buffer, .exp_avg, .exp_avg_sq; optimizer.step) and train.epoch
+// are ignored; any other key that is not a weight is an error naming it (nothing written).
+// Returns the number of weights replaced.
+size_t apply_checkpoint_weights(Session& session, const TensorMap& ckpt, const std::string& ckpt_name);
+
 }  // namespace openrdu::runtime
