@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -98,28 +99,29 @@ TrainSpec train_spec(const pef::Pef& pef, const std::string& pef_name) {
   return s;
 }
 
-size_t check_dataset(const TrainSpec& spec, const TensorMap& data, const std::map<std::string, std::string>& files) {
+size_t check_dataset(const TrainSpec& spec, const TensorMap& data, const std::map<std::string, std::string>& files,
+                     const std::string& option) {
   auto file = [&](const std::string& n) {
     const auto it = files.find(n);
     return it == files.end() ? n : fmt::format("{} ({})", n, it->second);
   };
   for (const auto& [name, t] : data)
     if (!spec.input_shapes.count(name))
-      throw RuntimeError(fmt::format("--data {}: the model has no input '{}' (inputs: {})", file(name), name,
-                                     fmt::join(spec.inputs, ", ")));
+      throw RuntimeError(fmt::format("{} {}: the model has no input '{}' (inputs: {})", option, file(name), name,
+                                     fmt::join(data_names(spec), ", ")));
   std::vector<std::string> counts;
   std::optional<int64_t> n;
   bool disagree = false;
-  for (const auto& name : spec.inputs) {
+  for (const auto& name : data_names(spec)) {
     const auto it = data.find(name);
-    if (it == data.end()) throw RuntimeError(fmt::format("--data: input '{}' not given", name));
+    if (it == data.end()) throw RuntimeError(fmt::format("{}: input '{}' not given", option, name));
     const HostTensor& t = it->second;
     const auto& want = spec.input_shapes.at(name);
     if (t.shape.size() != want.size() || !std::equal(want.begin() + 1, want.end(), t.shape.begin() + 1))
-      throw RuntimeError(fmt::format("--data {}: shape {} is not [N, ...] of the input's {}", file(name),
+      throw RuntimeError(fmt::format("{} {}: shape {} is not [N, ...] of the input's {}", option, file(name),
                                      shape_str(t.shape), shape_str(want)));
     if (t.values() != t.elements())
-      throw RuntimeError(fmt::format("--data {}: {} values for shape {}", file(name), t.values(), shape_str(t.shape)));
+      throw RuntimeError(fmt::format("{} {}: {} values for shape {}", option, file(name), t.values(), shape_str(t.shape)));
     counts.push_back(fmt::format("{} N={}", file(name), t.shape[0]));
     disagree = disagree || (n && *n != t.shape[0]);
     if (!n) n = t.shape[0];
@@ -132,12 +134,13 @@ size_t check_dataset(const TrainSpec& spec, const TensorMap& data, const std::ma
   if (!spec.labels.empty()) {
     const HostTensor& l = data.at(spec.labels);
     if (!is_integer(l.dtype))
-      throw RuntimeError(fmt::format("--data {}: labels are {}, expected integers ('<i8' or '<i4')", file(spec.labels),
+      throw RuntimeError(fmt::format("{} {}: labels are {}, expected integers ('<i8' or '<i4')", option,
+                                     file(spec.labels),
                                      dtype_desc(l.dtype)));
     for (size_t i = 0; i < l.idata.size(); ++i)
       if (l.idata[i] < 0 || l.idata[i] >= spec.classes)
-        throw RuntimeError(fmt::format("--data {}: sample {} has label {}, outside [0, {}) (the {} classes of '{}')",
-                                       file(spec.labels), i, l.idata[i], spec.classes, spec.classes, spec.logits));
+        throw RuntimeError(fmt::format("{} {}: sample {} has label {}, outside [0, {}) (the {} classes of '{}')",
+                                       option, file(spec.labels), i, l.idata[i], spec.classes, spec.classes, spec.logits));
   }
   return size_t(*n);
 }
@@ -153,7 +156,7 @@ std::vector<size_t> epoch_order(size_t n, bool shuffle, uint64_t seed, size_t ep
 
 TensorMap gather_batch(const TrainSpec& spec, const TensorMap& data, const std::vector<size_t>& order, size_t step) {
   TensorMap batch;
-  for (const auto& name : spec.inputs) {
+  for (const auto& name : data_names(spec)) {
     const HostTensor& src = data.at(name);
     HostTensor t;
     t.shape = spec.input_shapes.at(name);
@@ -175,11 +178,49 @@ size_t count_correct(const HostTensor& logits, const HostTensor& labels) {
   return right;
 }
 
+std::vector<std::string> data_names(const TrainSpec& spec) {
+  std::vector<std::string> names = spec.inputs;
+  if (!spec.labels.empty() && std::find(names.begin(), names.end(), spec.labels) == names.end())
+    names.push_back(spec.labels);
+  return names;
+}
+
+TrainSpec eval_spec(const pef::Pef& pef, const std::string& pef_name, const TrainSpec& train) {
+  TrainSpec s;
+  for (const auto& t : pef.tensors) {
+    if (t.role == pef::Role::Input) {
+      if (t.shape.empty() || (s.batch && t.shape[0] != int64_t(s.batch)))
+        throw RuntimeError(fmt::format("{}: input '{}' {}: the inputs do not share a batch dimension 0", pef_name,
+                                       t.name, shape_str(t.shape)));
+      s.batch = size_t(t.shape[0]);
+      s.inputs.push_back(t.name);
+      s.input_shapes[t.name] = t.shape;
+    }
+  }
+  if (s.inputs.empty() || s.batch == 0) throw RuntimeError(fmt::format("{}: no inputs to evaluate", pef_name));
+  for (const auto& t : pef.tensors) {
+    if (t.role != pef::Role::Output) continue;
+    if (t.name == train.loss && t.elements() == 1 && t.dtype == DType::F32) s.loss = t.name;
+    if (t.name == train.logits && t.shape.size() == 2 && t.shape[0] == int64_t(s.batch) && t.shape[1] == train.classes)
+      s.logits = t.name, s.classes = train.classes;
+  }
+  if (!s.logits.empty()) {
+    s.labels = train.labels;
+    if (!s.input_shapes.count(s.labels)) s.input_shapes[s.labels] = {int64_t(s.batch)};
+  }
+  if (s.loss.empty() && s.logits.empty())
+    throw RuntimeError(fmt::format("{}: neither the loss '{}' nor the logits '{}' [{}, {}] is an output", pef_name,
+                                   train.loss, train.logits, s.batch, train.classes));
+  return s;
+}
+
 TrainStep session_step(Session& session, const TrainSpec& spec) {
   return [&session, spec](const TensorMap& batch) {
-    RunResult r = session.run(batch);
+    TensorMap inputs;  // the labels of an evaluation are not an input of the PEF
+    for (const auto& n : spec.inputs) inputs.emplace(n, batch.at(n));
+    RunResult r = session.run(inputs);
     StepResult s;
-    s.loss = r.outputs.at(spec.loss).data.at(0);
+    s.loss = spec.loss.empty() ? std::nan("") : r.outputs.at(spec.loss).data.at(0);
     if (!spec.logits.empty()) s.logits = std::move(r.outputs.at(spec.logits));
     s.cycles = r.total_cycles + r.total_config_cycles;
     return s;

@@ -24,14 +24,14 @@ using TensorMap = std::map<std::string, HostTensor>;
 
 // The META train.* keys of a training PEF, checked against its tensors.
 struct TrainSpec {
-  std::string loss;                 // train.loss: an fp32 output of one element
+  std::string loss;                 // train.loss: an fp32 output of one element (may be empty: eval_spec)
   size_t batch = 0;                 // train.batch: dimension 0 of every data input
   std::vector<std::string> params;  // train.param.0, 1, ...: weights
   std::vector<std::string> state;   // train.state.0, 1, ...: weights
   std::string logits;               // train.logits: an output [B, C] (optional)
   std::string labels;               // train.labels: an integer input [B] (optional; with logits)
   std::vector<std::string> inputs;  // the PEF's inputs (the data), in PEF order
-  std::map<std::string, std::vector<int64_t>> input_shapes;
+  std::map<std::string, std::vector<int64_t>> input_shapes;  // the inputs' and the labels' shapes
   int64_t classes = 0;              // C of the logits (0 without)
 };
 
@@ -43,7 +43,16 @@ TrainSpec train_spec(const pef::Pef& pef, const std::string& pef_name);
 // dtypes the inputs accept; with logits and labels, every label in [0, C) (else an error
 // naming the file, the sample index and the value). `files`: input name -> file.
 // Returns N.
-size_t check_dataset(const TrainSpec& spec, const TensorMap& data, const std::map<std::string, std::string>& files);
+// `option` starts the messages ("--data").
+size_t check_dataset(const TrainSpec& spec, const TensorMap& data, const std::map<std::string, std::string>& files,
+                     const std::string& option = "--data");
+// The names of the data set: the inputs, and the labels when they are not an input (an
+// evaluation spec).
+std::vector<std::string> data_names(const TrainSpec& spec);
+// Evaluation with an inference PEF (validation): its inputs (sharing dimension 0, its
+// batch), the training spec's loss and logits [batch, C] when it has them as outputs
+// (one at least), the labels then taken from the data set beside its inputs.
+TrainSpec eval_spec(const pef::Pef& pef, const std::string& pef_name, const TrainSpec& train);
 
 // The order of the samples in epoch `epoch` (1-based): 0..n-1, or with shuffle a
 // Fisher-Yates shuffle driven by std::mt19937_64(seed + epoch) (j = rng() % (i + 1) for
@@ -60,7 +69,8 @@ struct StepResult {
   uint64_t cycles = 0;
 };
 using TrainStep = std::function<StepResult(const TensorMap& batch)>;
-// Session::run of the batch; cycles = run + configuration cycles of every section.
+// Session::run of the batch's inputs; the loss (NaN without one), the logits; cycles = run
+// + configuration cycles of every section.
 TrainStep session_step(Session& session, const TrainSpec& spec);
 
 struct TrainOptions {
