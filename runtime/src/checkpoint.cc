@@ -24,19 +24,6 @@ bool is_training_only_key(const std::string& k) {
          ends_with(k, ".exp_avg_sq");
 }
 
-// fp32 <-> int64/int32 values of the same shape (optimizer.step is stored as fp32).
-HostTensor with_dtype(const HostTensor& t, DType d) {
-  if (t.dtype == d || (is_integer(t.dtype) && is_integer(d))) return t;
-  HostTensor o;
-  o.shape = t.shape;
-  o.dtype = d;
-  if (is_integer(d))
-    for (float v : t.data) o.idata.push_back(int64_t(v));
-  else
-    for (int64_t v : t.idata) o.data.push_back(float(v));
-  return o;
-}
-
 std::vector<std::string> train_names(const TrainSpec& spec) {
   std::vector<std::string> names = spec.params;
   names.insert(names.end(), spec.state.begin(), spec.state.end());
@@ -49,7 +36,7 @@ HostTensor value_for(const pef::Tensor& t, const HostTensor& v, const std::strin
   if (v.shape != t.shape)
     throw RuntimeError(fmt::format("checkpoint {}: '{}' has shape {}, the model's tensor {} (checkpoint of another "
                                    "model?)", ckpt, t.name, shape_str(v.shape), shape_str(t.shape)));
-  const HostTensor c = t.name == kStepName ? with_dtype(v, t.dtype) : v;
+  const HostTensor c = t.name == kStepName ? convert_dtype(v, t.dtype) : v;
   if (!accepts(t.dtype, c.dtype))
     throw RuntimeError(fmt::format("checkpoint {}: '{}' is {}, the model's tensor is {}", ckpt, t.name,
                                    dtype_desc(c.dtype), dtype_desc(t.dtype)));
@@ -62,7 +49,7 @@ TensorMap read_train_state(Session& session, const TrainSpec& spec) {
   TensorMap m;
   for (const auto& name : train_names(spec)) {
     HostTensor t = session.read_tensor(name);
-    m.emplace(name, name == kStepName ? with_dtype(t, DType::F32) : std::move(t));
+    m.emplace(name, name == kStepName ? convert_dtype(t, DType::F32) : std::move(t));
   }
   return m;
 }

@@ -93,6 +93,26 @@ TensorMap data_set(int64_t n) {
   return d;
 }
 
+TEST(TrainSpec, EvaluationSpecOfAnInferencePef) {
+  const auto cfg = arch::load_config("tiny");
+  const auto train = train_spec(train_pef(cfg), "t.pef");
+  pef::Pef inf;
+  inf.tensors = {{"x", DType::F32, pef::Role::Input, {3, 3}, 0x1000, 36, 0},
+                 {"w", DType::F32, pef::Role::Weight, {3}, 0x2000, 12, 0},
+                 {"logits", DType::F32, pef::Role::Output, {3, 4}, 0x3000, 48, 0}};
+  const auto e = eval_spec(inf, "i.pef", train);
+  EXPECT_EQ(e.batch, 3u);
+  EXPECT_EQ(e.inputs, (std::vector<std::string>{"x"}));
+  EXPECT_TRUE(e.loss.empty());
+  EXPECT_EQ(e.logits, "logits");
+  EXPECT_EQ(e.labels, "y");  // read beside the inputs
+  EXPECT_EQ(data_names(e), (std::vector<std::string>{"x", "y"}));
+  EXPECT_EQ(e.input_shapes.at("y"), (std::vector<int64_t>{3}));
+  inf.tensors[2].shape = {3, 5};  // not the training logits' 4 classes, and no loss
+  EXPECT_NE(error_of([&] { eval_spec(inf, "i.pef", train); }).find("i.pef: neither the loss 'loss' nor the logits"),
+            std::string::npos);
+}
+
 TEST(TrainData, SampleCountsAndLabelsChecked) {
   const auto s = train_spec(train_pef(arch::load_config("tiny")), "t.pef");
   EXPECT_EQ(check_dataset(s, data_set(5), {}), 5u);

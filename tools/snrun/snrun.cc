@@ -46,6 +46,7 @@
 #include "openrdu/gen/regs.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/host_tensor.h"
 #include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
@@ -291,7 +292,7 @@ int main(int argc, char** argv) {
   app.add_option("--atol", atol, "--test absolute tolerance (default 1e-6)");
   app.add_option("--fault", fault_spec,
                  "inject a fault before every run: hang:UNIT, corrupt:WORD or stuck:UNIT:LANE (FAULT register)");
-  app.add_option("--labels", labels_path, "class labels .npy (float32 [N]): print the accuracy of the output's argmax");
+  app.add_option("--labels", labels_path, "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
   snrun::TrainCli train;  // --train, --data, ..., --checkpoint (train_cli.h)
   snrun::add_train_options(app, train);
   runtime::ToolCli cli{"snrun"};
@@ -344,7 +345,7 @@ int main(int argc, char** argv) {
       die(fmt::format("--test: {} has no GRAPH section (the source model); recompile it with sncompile", model));
     std::optional<runtime::HostTensor> labels;
     if (!labels_path.empty()) {
-      labels = runtime::read_npy(labels_path);
+      labels = runtime::convert_dtype(runtime::read_npy(labels_path), runtime::DType::F32);  // integer labels too
       size_t outs = 0;
       for (const auto& t : pef.tensors) outs += t.role == pef::Role::Output;
       if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
