@@ -107,6 +107,22 @@ void append_elements(HostTensor& dst, const HostTensor& src, uint64_t first, uin
     dst.data.insert(dst.data.end(), src.data.begin() + long(first), src.data.begin() + long(first + n));
 }
 
+HostTensor convert_dtype(const HostTensor& t, DType d) {
+  if (t.dtype == d || (is_integer(t.dtype) && is_integer(d))) {
+    HostTensor o = t;
+    o.dtype = d;
+    return o;
+  }
+  HostTensor o(t.shape, {}, d, {});
+  if (is_integer(d))
+    for (float v : t.data) o.idata.push_back(int64_t(v));
+  else if (is_integer(t.dtype))
+    for (int64_t v : t.idata) o.data.push_back(float(v));
+  else  // fp32 <-> bool
+    for (float v : t.data) o.data.push_back(d == DType::BOOL ? (v != 0.0f ? 1.0f : 0.0f) : v);
+  return o;
+}
+
 bool accepts(DType tensor, DType given) {
   return tensor == given || (is_integer(tensor) && is_integer(given));
 }

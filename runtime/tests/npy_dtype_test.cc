@@ -110,6 +110,18 @@ TEST(DeviceWords, OutputsConvertedBackPerDType) {
   EXPECT_EQ(f.data, (std::vector<float>{1.5f}));
 }
 
+TEST(DeviceWords, ConvertDTypeByValue) {
+  const HostTensor i{{3}, {}, DType::I64, {3, -2, 0}};
+  const HostTensor f = convert_dtype(i, DType::F32);
+  EXPECT_EQ(f.dtype, DType::F32);
+  EXPECT_EQ(f.data, (std::vector<float>{3, -2, 0}));
+  EXPECT_TRUE(f.idata.empty());
+  const HostTensor back = convert_dtype(HostTensor{{2}, {7.9f, -1.5f}}, DType::I32);
+  EXPECT_EQ(back.idata, (std::vector<int64_t>{7, -1}));  // truncated toward zero
+  EXPECT_EQ(convert_dtype(i, DType::I32).idata, i.idata);
+  EXPECT_EQ(convert_dtype(HostTensor{{2}, {0.5f, 0}}, DType::BOOL).data, (std::vector<float>{1, 0}));
+}
+
 TEST(CheckInputs, DTypeRules) {
   pef::Pef p;
   p.tensors = {{"x", DType::F32, pef::Role::Input, {2}, 0x1000, 8, 0},

@@ -5,6 +5,7 @@
 //         [--log-level LEVEL] [--log-dir DIR] [--batch] [--profile FILE.json]
 //         [--test [--rtol R] [--atol A]] [--labels FILE.npy]
 //   snrun --info [--backend B] [--config C]   (open the device, print its identity, exit)
+//   snrun TRAIN.pef --train --data NAME=FILE.npy ... [--epochs E] ...  (train_cli.h)
 // Writes DIR/<output>.npy for every output of the model (temporary file, then rename;
 // nothing is written unless the whole run succeeds). Every error: one line, exit 1.
 // --batch: every input holds N samples ([N, ...model shape], or [N, ...rest] for a model
@@ -45,11 +46,13 @@
 #include "openrdu/gen/regs.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/checks.h"
+#include "openrdu/runtime/host_tensor.h"
 #include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/profile.h"
 #include "openrdu/runtime/session.h"
+#include "train_cli.h"
 
 using namespace openrdu;
 
@@ -289,7 +292,9 @@ int main(int argc, char** argv) {
   app.add_option("--atol", atol, "--test absolute tolerance (default 1e-6)");
   app.add_option("--fault", fault_spec,
                  "inject a fault before every run: hang:UNIT, corrupt:WORD or stuck:UNIT:LANE (FAULT register)");
-  app.add_option("--labels", labels_path, "class labels .npy (float32 [N]): print the accuracy of the output's argmax");
+  app.add_option("--labels", labels_path, "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
+  snrun::TrainCli train;  // --train, --data, ..., --checkpoint (train_cli.h)
+  snrun::add_train_options(app, train);
   runtime::ToolCli cli{"snrun"};
   runtime::add_common_options(app, cli);
   if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
@@ -308,6 +313,10 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (model.empty()) die("MODEL.pef is required (see --help)");
+    if (train.train && (!input_specs.empty() || !outdir.empty() || batch || test || !labels_path.empty()))
+      die("--train takes --data NAME=FILE.npy (not --input, --output-dir, --batch, --test or --labels)");
+    if (train.train) return snrun::run_train(train, model, {backend, config, timeout, watchdog, parse_fault(fault_spec)});
+    snrun::check_inference_flags(train);
     if (outdir.empty()) die("--output-dir is required (see --help)");
     if (!(timeout > 0)) die(fmt::format("--timeout {}: must be positive", timeout));
     if (!(rtol >= 0) || !(atol >= 0)) die("--rtol and --atol must be non-negative");
@@ -336,7 +345,7 @@ int main(int argc, char** argv) {
       die(fmt::format("--test: {} has no GRAPH section (the source model); recompile it with sncompile", model));
     std::optional<runtime::HostTensor> labels;
     if (!labels_path.empty()) {
-      labels = runtime::read_npy(labels_path);
+      labels = runtime::convert_dtype(runtime::read_npy(labels_path), runtime::DType::F32);  // integer labels too
       size_t outs = 0;
       for (const auto& t : pef.tensors) outs += t.role == pef::Role::Output;
       if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
@@ -369,6 +378,7 @@ int main(int argc, char** argv) {
     driver::Device* dev = &session.device();
     spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
     session.load(pef);
+    if (!train.checkpoint.empty()) snrun::apply_checkpoint(session, train.checkpoint);
     runtime::BatchResult result;
     if (batch) {
       spdlog::info("batch of {} samples", samples);

@@ -34,6 +34,10 @@ void append_npy_values(const HostTensor& t, std::vector<uint8_t>& out);
 // Appends n elements of src starting at element `first` to dst (same dtype).
 void append_elements(HostTensor& dst, const HostTensor& src, uint64_t first, uint64_t n);
 
+// The same values as dtype d: fp32/bool <-> int64/int32 by value (integers truncated
+// toward zero from fp32); int64 <-> int32 and equal dtypes unchanged.
+HostTensor convert_dtype(const HostTensor& t, DType d);
+
 // Whether a PEF tensor of dtype `tensor` accepts host values of dtype `given`: the same
 // dtype, or int64 <-> int32 (range-checked when converted to device words).
 bool accepts(DType tensor, DType given);
