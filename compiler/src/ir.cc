@@ -383,6 +383,22 @@ void finalize(Graph& g) {
   verify(g);
 }
 
+void apply_weights(Graph& g, const std::map<std::string, HostTensor>& weights) {
+  for (const auto& [name, w] : weights) {
+    if (pef::is_optimizer_state_name(name)) continue;
+    const int i = g.find(name);
+    if (i < 0 || g.tensors[size_t(i)].kind != TensorKind::Constant || g.tensors[size_t(i)].dtype != DType::F32)
+      throw CompileError(fmt::format("{}: weight '{}' is not an fp32 initializer of the model (weights of another "
+                                     "model?)",
+                                     g.source, name));
+    Tensor& t = g.tensors[size_t(i)];
+    if (w.shape != t.shape || w.data.size() != t.data.size())
+      throw CompileError(fmt::format("{}: weight '{}' has shape {}, the initializer {}", g.source, name,
+                                     shape_str(w.shape), shape_str(t.shape)));
+    t.data = w.data;
+  }
+}
+
 void make_params_state(Graph& g) {
   std::vector<bool> operand(g.tensors.size(), false);
   for (const Node& n : g.nodes) {

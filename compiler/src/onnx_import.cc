@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -434,6 +435,7 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
     g.outputs.push_back(idx);
   }
 
+  apply_weights(g, opts.weights);
   if (opts.params_as_state) make_params_state(g);
   finalize(g);
   return g;
@@ -447,6 +449,34 @@ Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name
     throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", source_name));
   if (!model.has_graph()) throw CompileError(fmt::format("{}: not a valid ONNX model (no graph)", source_name));
   return convert(model, source_name, opts);
+}
+
+void export_onnx_with_weights(const std::string& in_path, const std::map<std::string, HostTensor>& weights,
+                              const std::string& out_path) {
+  onnx::ModelProto model;
+  if (!model.ParseFromString(read_file_bytes(in_path)))
+    throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", in_path));
+  std::map<std::string, onnx::TensorProto*> inits;
+  for (auto& t : *model.mutable_graph()->mutable_initializer()) inits[t.name()] = &t;
+  for (const auto& [name, w] : weights) {
+    if (pef::is_optimizer_state_name(name)) continue;
+    auto it = inits.find(name);
+    if (it == inits.end() || it->second->data_type() != onnx::TensorProto::FLOAT)
+      throw CompileError(fmt::format("{}: weight '{}' is not an fp32 initializer of the model", in_path, name));
+    onnx::TensorProto& t = *it->second;
+    const std::vector<int64_t> dims(t.dims().begin(), t.dims().end());
+    if (dims != w.shape) throw CompileError(fmt::format("{}: weight '{}' has shape {}, the initializer {}", in_path,
+                                                        name, shape_str(w.shape), shape_str(dims)));
+    t.clear_float_data();
+    t.set_raw_data(std::string(reinterpret_cast<const char*>(w.data.data()), 4 * w.data.size()));
+  }
+  const std::string tmp = out_path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    if (!f || !model.SerializeToOstream(&f)) throw CompileError(fmt::format("{}: cannot write", out_path));
+  }
+  if (std::rename(tmp.c_str(), out_path.c_str()) != 0)
+    throw CompileError(fmt::format("{}: cannot write: {}", out_path, std::strerror(errno)));
 }
 
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts) {

@@ -236,6 +236,7 @@ class Loader {
       g.outputs.push_back(t);
     }
     if (g.outputs.empty()) fail(root, "the graph has no outputs");
+    apply_weights(g, opts.weights);
     if (opts.params_as_state) make_params_state(g);
     finalize(g);
     return g;

@@ -16,6 +16,9 @@ Run with /usr/bin/python3 (python3-torch, python3-onnx, python3-sklearn). Writes
                        forwards, and the train (1347) and test (450) accuracy of the weights at the
                        epoch's end; the final test accuracy; the losses of the first 5 steps
   train_expected.npz   the parameters after the 5 epochs, by initializer name (float32)
+  infer.onnx           the same MLP for inference (opset 13, x float32 [1, 64] -> logits [1, 10]),
+                       no constant folding, so its initializers carry the training names
+                       (net.0.weight, ...) and a checkpoint of train.onnx loads into it by name
 Deterministic: seed 0, one thread, float32; rerunning rewrites the files identically.
 """
 import copy
@@ -55,6 +58,17 @@ def train_epoch(module, opt, x, y):
     return np.array(losses, dtype=np.float32), correct / (len(losses) * BATCH)
 
 
+class InferenceNet(torch.nn.Module):
+    """forward(x) = net(x), the parameters named as in WithCrossEntropy (net.<i>.*)."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        return self.net(x)
+
+
 def main():
     refdata.deterministic(SEED)
     x_train, x_test, y_train, y_test = load_split()
@@ -63,6 +77,9 @@ def main():
     model = refdata.export_training_onnx(copy.deepcopy(module), example, os.path.join(HERE, "train.onnx"),
                                          ["x", "y"], 13)
     refdata.load_initializers(module, model)
+    infer = InferenceNet(copy.deepcopy(module.net)).eval()
+    torch.onnx.export(infer, (torch.from_numpy(x_test[:1]),), os.path.join(HERE, "infer.onnx"), opset_version=13,
+                      input_names=["x"], output_names=["logits"], do_constant_folding=False)
     refdata.save_npy(os.path.join(HERE, "train_x.npy"), x_train)
     refdata.save_npy(os.path.join(HERE, "train_y.npy"), y_train)
     refdata.save_npy(os.path.join(HERE, "test_y_i64.npy"), y_test)

@@ -14,15 +14,6 @@ namespace {
 
 constexpr const char* kStepName = "optimizer.step";
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-// Keys a checkpoint may hold that an inference PEF has no weight for.
-bool is_training_only_key(const std::string& k) {
-  return k == kStepName || k == kEpochKey || ends_with(k, ".momentum_buffer") || ends_with(k, ".exp_avg") ||
-         ends_with(k, ".exp_avg_sq");
-}
 
 std::vector<std::string> train_names(const TrainSpec& spec) {
   std::vector<std::string> names = spec.params;
@@ -91,7 +82,7 @@ size_t apply_checkpoint_weights(Session& session, const TensorMap& ckpt, const s
     const pef::Tensor* t = pef.find(k);
     if (t && t->role == pef::Role::Weight)
       values.emplace(k, value_for(*t, v, name));
-    else if (!is_training_only_key(k))
+    else if (!pef::is_optimizer_state_name(k))
       throw RuntimeError(fmt::format("checkpoint {}: '{}' is not a weight of the model{}", name, k,
                                      t ? fmt::format(" (it is {} tensor)", pef::role_name(t->role)) : ""));
   }

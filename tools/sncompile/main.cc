@@ -7,6 +7,7 @@
 #include <exception>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
+#include "openrdu/runtime/npz.h"
 
 namespace {
 
@@ -36,6 +38,14 @@ void add_train_options(CLI::App& app, bool& train, openrdu::compiler::TrainOptio
   app.add_option("--beta2", t.beta2, "Adam/AdamW beta2")->capture_default_str();
   app.add_option("--eps", t.eps, "Adam/AdamW epsilon")->capture_default_str();
   app.add_option("--freeze", t.freeze, "parameters whose whole name matches this regular expression stay fixed");
+}
+
+// A checkpoint's (or any .npz's) fp32 tensors by name, for --weights.
+std::map<std::string, openrdu::compiler::HostTensor> read_weights(const std::string& path) {
+  std::map<std::string, openrdu::compiler::HostTensor> out;
+  for (const auto& [name, t] : openrdu::runtime::read_npz(path))
+    if (t.dtype == openrdu::pef::DType::F32) out[name] = openrdu::compiler::HostTensor{t.shape, t.data};
+  return out;
 }
 
 }  // namespace
@@ -83,9 +93,17 @@ int main(int argc, char** argv) {
   app.add_flag("--report", report,
                "print the mapping report: per section the units used (PCUs, PMUs, AGCU streams, switches), route "
                "lengths and the functional model's cycle estimate");
-  bool train = false;
+  bool train = false, keep_weights = false;
   compiler::TrainOptions topts;
   add_train_options(app, train, topts);
+  std::string weights_file, export_onnx;
+  app.add_option("--weights", weights_file,
+                 "replace the model's initializers by the tensors of this .npz (e.g. a training checkpoint) by name");
+  app.add_option("--export-onnx", export_onnx,
+                 "with --weights: also write the ONNX model with those weights to this file (for other tools)");
+  app.add_flag("--keep-weights", keep_weights,
+               "keep every float initializer as a device weight under its own name (not folded into derived "
+               "constants), so that snrun --checkpoint can replace it at run time");
   if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
@@ -100,7 +118,13 @@ int main(int argc, char** argv) {
     compiler::detail::Trace trace;
     trace.print_after = print_after;
     compiler::ImportOptions io;
-    io.params_as_state = train;
+    io.params_as_state = train || keep_weights;
+    if (!weights_file.empty()) io.weights = read_weights(weights_file);
+    if (!export_onnx.empty()) {
+      if (weights_file.empty()) throw std::runtime_error("--export-onnx needs --weights CKPT.npz");
+      compiler::export_onnx_with_weights(model, io.weights, export_onnx);
+      std::printf("%s: %s with the weights of %s\n", export_onnx.c_str(), model.c_str(), weights_file.c_str());
+    }
     compiler::Graph g = compiler::load_graph_file(model, io);  // ONNX, or a .yaml/.yml test graph
     compiler::TrainInfo info;
     if (train) g = compiler::build_training_graph(g, topts, &info);

@@ -324,6 +324,8 @@ int main(int argc, char** argv) {
     if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
     const uint32_t fault = parse_fault(fault_spec);
     const arch::Config cfg = arch::load_config(config);
+    std::error_code mkdir_error;  // created when missing
+    std::filesystem::create_directories(outdir, mkdir_error);
     if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
     const pef::Pef pef = pef::read_file(model);
 

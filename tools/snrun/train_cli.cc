@@ -40,8 +40,12 @@ runtime::TensorMap read_data(const std::vector<std::string>& specs, std::map<std
 }
 
 // The checkpoint directory must be a writable directory: found out before the device starts.
+// The checkpoint directory, created when missing, and writable.
 void check_writable_dir(const std::string& dir) {
-  if (!std::filesystem::is_directory(dir)) throw std::runtime_error(fmt::format("--checkpoint-dir {}: not a directory", dir));
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (!std::filesystem::is_directory(dir))
+    throw std::runtime_error(fmt::format("--checkpoint-dir {}: not a directory{}", dir, ec ? ": " + ec.message() : ""));
   const auto probe = std::filesystem::path(dir) / fmt::format(".snrun-probe-{}", ::getpid());
   std::FILE* f = std::fopen(probe.c_str(), "wb");
   if (!f) throw std::runtime_error(fmt::format("--checkpoint-dir {}: cannot write there: {}", dir, std::strerror(errno)));

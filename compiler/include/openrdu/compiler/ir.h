@@ -168,7 +168,21 @@ struct ImportOptions {
   // run-time operand becomes device-resident state (make_params_state), so folding keeps
   // it under its own name.
   bool params_as_state = false;
+  // Initial values replacing the model's fp32 initializers by name before folding (e.g. a
+  // training checkpoint): shapes must match; a name that is no initializer is an error,
+  // except optimizer state (names starting "optimizer." or ending ".momentum_buffer",
+  // ".exp_avg", ".exp_avg_sq") and "train.epoch", which are ignored.
+  std::map<std::string, HostTensor> weights;
 };
+
+// Applies ImportOptions::weights to a raw graph (before finalize).
+void apply_weights(Graph& g, const std::map<std::string, HostTensor>& weights);
+
+// Writes the ONNX model at `in_path` to `out_path` with its initializers replaced by
+// `weights` by name (apply_weights' rules; shapes checked), e.g. a trained model for
+// other tools (sncompile --export-onnx).
+void export_onnx_with_weights(const std::string& in_path, const std::map<std::string, HostTensor>& weights,
+                              const std::string& out_path);
 
 // On a raw graph (before finalize): every fp32 constant read by some node at an operand
 // position (below the operator's first parameter input) becomes a state graph input

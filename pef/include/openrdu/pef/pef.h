@@ -21,6 +21,11 @@ const char* dtype_name(DType t);
 enum class Role : uint8_t { Input = 0, Output = 1, Weight = 2, Activation = 3 };
 const char* role_name(Role r);
 
+// Checkpoint keys that are the optimizer's bookkeeping, not model weights (training PEFs,
+// docs/training.md): names starting "optimizer." or ending ".momentum_buffer",
+// ".exp_avg", ".exp_avg_sq", and "train.epoch".
+bool is_optimizer_state_name(const std::string& name);
+
 struct Tensor {
   std::string name;
   DType dtype = DType::F32;

@@ -129,7 +129,7 @@ void save_checkpoint(Session& session, const TrainSpec& spec, size_t epochs_done
 // written). Returns its train.epoch (0 when absent).
 size_t restore_checkpoint(Session& session, const TrainSpec& spec, const TensorMap& ckpt, const std::string& ckpt_name);
 // Inference: replaces every weight of the loaded PEF whose name is a key; optimizer state
-// keys (suffixes .momentum_buffer, .exp_avg, .exp_avg_sq; optimizer.step) and train.epoch
+// keys (suffixes .momentum_buffer, .exp_avg, .exp_avg_sq; the prefix optimizer.) and train.epoch
 // are ignored; any other key that is not a weight is an error naming it (nothing written).
 // Returns the number of weights replaced.
 size_t apply_checkpoint_weights(Session& session, const TensorMap& ckpt, const std::string& ckpt_name);
