@@ -7,6 +7,8 @@
 # DIGITS_BACKEND (default verilator) of DIGITS_CONFIG (default tiny: about a minute;
 # small's RTL simulates some 50 times slower), checked against the CPU reference
 # (snrun --test, exactly) and against PyTorch's accuracy (expected.json).
+# Last, the training workflow (scripts/train-demo.sh): the digits MLP trained on the device,
+# checkpoints, an epoch on tiny's RTL, inference from the last checkpoint.
 set -euo pipefail
 build=${1:-build}; example=${2:-examples/elementwise}; config=${3:-small}; backend=${4:-verilator}
 digits_backend=${5:-verilator}; digits_config=${6:-tiny}
@@ -46,3 +48,6 @@ want=$(sed -n 's/.*"test_correct": \([0-9]*\).*/\1/p' "$digits/expected.json")
 got=$(sed -n 's/^accuracy: \([0-9]*\)\/.*/\1/p' "$out/digits.txt")
 echo "PyTorch (CPU): $want/450 correct; OpenRDU: $got/450 correct"
 [ "$got" = "$want" ] || { echo "digits: accuracy differs from PyTorch's" >&2; exit 1; }
+
+echo
+bash "$(dirname "$0")/train-demo.sh" "$build" tiny 5 "${DEMO_TRAIN_RTL_EPOCHS:-1}"

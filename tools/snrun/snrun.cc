@@ -142,7 +142,7 @@ std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const 
   ::close(fd);
   auto one = [&](const std::map<std::string, runtime::HostTensor>& in) {
     std::map<std::string, compiler::HostTensor> ci;
-    for (const auto& [k, v] : in) ci[k] = {v.shape, v.data};
+    for (const auto& [k, v] : in) ci[k] = {v.shape, v.data, v.idata};  // integers (labels) in idata
     std::map<std::string, runtime::HostTensor> out;
     for (auto& [k, v] : compiler::reference_run(path, ci)) out[k] = {v.shape, std::move(v.data)};
     return out;
