@@ -1,0 +1,168 @@
+// Training throughput (issue 18): the digits MLP and the small CNN of verif/train/traj,
+// SGD (lr 0.1, momentum 0.9), batch 16, a few steps per configuration, backend and -O
+// level. Per step: simulated cycles (run and configuration), samples per simulated
+// second (at the configuration's clock) and per wall second, and the share of the run
+// cycles in forward, backward and optimizer sections and in configuration. Every step's
+// loss equals the CPU reference's (exit 1 otherwise); timing is printed, not judged.
+//
+//   build/bin/train --models mlp,cnn --configs tiny,small --backend func --opt-levels 0,3 \
+//       [--steps 3] [--md FILE] [--json FILE]
+// Every measurement runs in a child process (a process holds one simulated device).
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "child.h"
+#include "openrdu/arch/config.h"
+#include "openrdu/compiler/ir.h"
+#include "openrdu/compiler/train.h"
+#include "openrdu/runtime/npy.h"
+#include "openrdu/runtime/session.h"
+
+namespace fs = std::filesystem;
+using namespace openrdu;
+using nlohmann::json;
+
+namespace {
+
+struct Case {
+  std::string model, config, backend;
+  int level = 0;
+  int steps = 3;
+};
+
+// The section's part of a step, from the names the training graph gives its nodes
+// (docs/training.md): optimizer "<tensor>.new/...", backward "<tensor>.bwd/...",
+// "<tensor>.gradsum/..." and the loss seed.
+const char* phase(const std::string& section) {
+  if (section.find(".new/") != std::string::npos) return "optimizer";
+  if (section.find(".bwd/") != std::string::npos || section.find(".gradsum/") != std::string::npos)
+    return "backward";
+  return "forward";
+}
+
+std::map<std::string, runtime::HostTensor> batch(const std::map<std::string, runtime::HostTensor>& data, int64_t i,
+                                                 int64_t B) {
+  std::map<std::string, runtime::HostTensor> out;
+  for (const auto& [name, t] : data) {
+    runtime::HostTensor b = t;
+    b.shape[0] = B;
+    const int64_t row = t.elements() / t.shape[0];
+    if (!t.data.empty()) b.data.assign(t.data.begin() + i * B * row, t.data.begin() + (i + 1) * B * row);
+    if (!t.idata.empty()) b.idata.assign(t.idata.begin() + i * B * row, t.idata.begin() + (i + 1) * B * row);
+    out[name] = std::move(b);
+  }
+  return out;
+}
+
+// One case, in this (child) process.
+json measure(const Case& c, const fs::path& data_dir) {
+  compiler::TrainOptions o;
+  o.optimizer = "sgd";
+  o.lr = 0.1;
+  o.momentum = 0.9;
+  compiler::ImportOptions io;
+  io.params_as_state = true;
+  compiler::TrainInfo info;
+  compiler::Graph g = compiler::build_training_graph(
+      compiler::import_onnx_file((data_dir / (c.model + "_sgd") / "model.onnx").string(), io), o, &info);
+  const arch::Config cfg = arch::load_config(c.config);
+  compiler::Options co;
+  co.opt_level = c.level;
+  const pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  auto session = runtime::Session::open(c.backend, cfg);
+  session->load(pef);
+  std::map<std::string, runtime::HostTensor> data;
+  for (const char* n : {"x", "y"})
+    data[n] = runtime::read_npy((data_dir / (c.model + "_data") / (std::string(n) + ".npy")).string());
+  std::map<std::string, uint64_t> cycles;
+  double wall = 0;
+  for (int s = 0; s < c.steps; ++s) {
+    const auto in = batch(data, s, info.batch);
+    std::map<std::string, compiler::HostTensor> cin;
+    for (const auto& [n, t] : in) cin[n] = compiler::HostTensor{t.shape, t.data, t.idata};
+    const float ref = compiler::reference_train_step(g, cin).at(info.loss).data.at(0);
+    const auto t0 = std::chrono::steady_clock::now();
+    const runtime::RunResult r = session->run(in);
+    wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (r.outputs.at(info.loss).data.at(0) != ref)
+      throw std::runtime_error(fmt::format("step {}: loss {} on the device, {} in the CPU reference", s,
+                                           r.outputs.at(info.loss).data.at(0), ref));
+    for (const auto& sec : r.sections) cycles[phase(sec.name)] += sec.cycles;
+    cycles["configuration"] += r.total_config_cycles;
+  }
+  return {{"sections", pef.sections.size()}, {"batch", info.batch}, {"cycles", cycles}, {"wall_s", wall},
+          {"clock_mhz", cfg.clock_mhz}};
+}
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> v;
+  std::stringstream ss(s);
+  for (std::string x; std::getline(ss, x, ',');) v.push_back(x);
+  return v;
+}
+
+std::string row(const Case& c, const json& j) {
+  const auto& cy = j.at("cycles");
+  uint64_t total = 0;
+  for (const auto& [k, v] : cy.items()) total += v.get<uint64_t>();
+  const double samples = double(j.at("batch").get<int64_t>()) * c.steps;
+  const double sim_s = double(total) / (j.at("clock_mhz").get<double>() * 1e6);
+  auto share = [&](const char* k) { return cy.contains(k) ? 100.0 * cy.at(k).get<double>() / double(total) : 0.0; };
+  return fmt::format("| {} | {} | {} | -O{} | {} | {} | {:.0f} | {:.1f} | {:.1f}% | {:.1f}% | {:.1f}% | {:.1f}% |", c.model,
+                     c.config, c.backend, c.level, j.at("sections").get<size_t>(), total / uint64_t(c.steps),
+                     samples / sim_s, samples / j.at("wall_s").get<double>(), share("forward"), share("backward"),
+                     share("optimizer"), share("configuration"));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"train: training throughput of the digits MLP and a small CNN (SGD, batch 16)"};
+  std::string models = "mlp,cnn", configs = "tiny,small", backend = "func", levels = "0,3", md, js;
+  std::string data = OPENRDU_TRAIN_DATA;
+  Case base;
+  app.add_option("--models", models, "mlp and/or cnn")->capture_default_str();
+  app.add_option("--configs", configs, "device configurations")->capture_default_str();
+  app.add_option("--backend", backend, "func or verilator")->capture_default_str();
+  app.add_option("--opt-levels", levels, "compiler -O levels")->capture_default_str();
+  app.add_option("--steps", base.steps, "training steps per case")->capture_default_str();
+  app.add_option("--data", data, "verif/train/traj (models and data sets)")->capture_default_str();
+  app.add_option("--md", md, "write the table as Markdown to FILE");
+  app.add_option("--json", js, "write the figures as JSON to FILE");
+  CLI11_PARSE(app, argc, argv);
+  const std::string head =
+      "| model | config | backend | level | sections | cycles/step | samples/s (simulated) | samples/s (wall) | "
+      "forward | backward | optimizer | configuration |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
+  std::string table = head + "\n";
+  json all = json::array();
+  int failed = 0;
+  fmt::print("{}\n", head);
+  for (const auto& m : split(models))
+    for (const auto& cf : split(configs))
+      for (const auto& l : split(levels)) {
+        Case c = base;
+        c.model = m, c.config = cf, c.backend = backend, c.level = std::stoi(l);
+        try {
+          const json j = bench::run_in_child(fmt::format("{} {} -O{}", m, cf, l), [&] { return measure(c, data); });
+          const std::string r = row(c, j);
+          fmt::print("{}\n", r);
+          table += r + "\n";
+          all.push_back({{"model", m}, {"config", cf}, {"backend", backend}, {"level", c.level}, {"steps", c.steps},
+                         {"figures", j}});
+        } catch (const std::exception& e) {
+          fmt::print("FAIL {}\n", e.what());
+          ++failed;
+        }
+      }
+  if (!md.empty()) std::ofstream(md) << table;
+  if (!js.empty()) std::ofstream(js) << all.dump(1) << "\n";
+  return failed ? 1 : 0;
+}
