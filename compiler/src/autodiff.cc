@@ -386,6 +386,11 @@ void grad_softmax(Rule& r) {
   }
 }
 
+// DropoutTrain: dx = dy * keep * scale, the same mask: DropoutTrain(dy, index, step).
+void grad_dropout(Rule& r) {
+  r.give(0, r.add("DropoutTrain", {r.dy, r.x(1), r.x(2)}, {{"seed", r.n.ints("seed")}}, r.n.attrs));
+}
+
 using RuleFn = void (*)(Rule&);
 const std::map<std::string, RuleFn>& rules() {
   static const std::map<std::string, RuleFn> kRules = {
@@ -404,6 +409,7 @@ const std::map<std::string, RuleFn>& rules() {
       {"Concat", grad_movement},    {"Slice", grad_movement},      {"Gather", grad_movement},
       {"ReduceSum", grad_reduce},   {"ReduceMean", grad_reduce},   {"ReduceMax", grad_reduce},
       {"ReduceMin", grad_reduce},   {"Softmax", grad_softmax},     {"LogSoftmax", grad_softmax},
+      {"DropoutTrain", grad_dropout},
   };
   return kRules;
 }

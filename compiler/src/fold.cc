@@ -110,6 +110,9 @@ const AttrSpec kAttrs[] = {
     {"LayerNormalization", "epsilon", AttrKind::Float, 0, kAny},
     {"LayerNormalization", "stash_type", AttrKind::Int, 0, kAny},
     {"Cast", "saturate", AttrKind::Int, 19, kAny},
+    {"Dropout", "seed", AttrKind::Int, 0, kAny},
+    {"Dropout", "ratio", AttrKind::Float, 0, 11},
+    {"Dropout", "is_test", AttrKind::Int, 0, 6},
     // reduction is a STRING in ONNX: the importer maps it to kReduction*.
     {"SoftmaxCrossEntropyLoss", "reduction", AttrKind::Int, 12, kAny},
     {"SoftmaxCrossEntropyLoss", "ignore_index", AttrKind::Int, 12, kAny},
@@ -288,6 +291,51 @@ void canonicalize_window(const Graph& g, Node& n, const std::string& what) {
 }
 
 // Moves parameter inputs into attributes and normalizes the parameters (ir.h, Node).
+// Dropout: ratio (input or opset < 12 attribute, default 0.5) and training_mode (input,
+// default false) must be constants. Not training, or ratio 0: Identity. Training:
+// DropoutTrain(x, index, step) with index a constant of x's shape holding each element's
+// flat index (fp32, exact below 2^24) and step 0 (a training graph gives it its step
+// counter), attributes ratio and seed (default 0).
+void canonicalize_dropout(Graph& g, Node& n, int ratio_in, int training_in, const std::string& what) {
+  auto scalar = [&](int t, const char* role) {
+    const Tensor& c = g.tensors.at(size_t(t));
+    if (c.kind != TensorKind::Constant || c.data.size() != 1)
+      throw CompileError(fmt::format("{}: {} '{}' must be a constant scalar", what, role, c.name));
+    return c.data[0];
+  };
+  const float ratio = ratio_in >= 0 ? scalar(ratio_in, "ratio") : n.has_attr("ratio") ? n.attr("ratio") : 0.5f;
+  const bool training = training_in >= 0 && scalar(training_in, "training_mode") != 0.0f;
+  if (!(ratio >= 0.0f && ratio < 1.0f)) throw CompileError(fmt::format("{}: ratio {} is not in [0, 1)", what, ratio));
+  const int x = n.inputs.at(0);
+  n.attrs.clear();
+  if (!training || ratio == 0.0f) {
+    n.op = "Identity";
+    n.iattrs.clear();
+    return;
+  }
+  const std::vector<int64_t> shape = g.tensors.at(size_t(x)).shape;
+  Tensor idx;
+  idx.name = g.tensors[size_t(x)].name + ".dropout_index";
+  for (int i = 1; g.find(idx.name) >= 0; ++i) idx.name = fmt::format("{}.dropout_index.{}", g.tensors[size_t(x)].name, i);
+  idx.kind = TensorKind::Constant;
+  idx.shape = shape;
+  idx.shape_known = true;
+  const int64_t count = idx.elements();
+  if (count > (int64_t(1) << 24))
+    throw CompileError(fmt::format("{}: {} elements; training-mode Dropout supports at most 2^24", what, count));
+  idx.data.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) idx.data[size_t(i)] = float(i);
+  Tensor step = idx;
+  step.name = idx.name + ".step";
+  step.shape = {};
+  step.data = {0.0f};
+  const int64_t seed = n.has_iattr("seed") ? n.iattr("seed") : 0;
+  n.op = "DropoutTrain";
+  n.iattrs = {{"seed", {seed}}};
+  n.attrs = {{"ratio", ratio}};
+  n.inputs = {x, g.add_tensor(std::move(idx)), g.add_tensor(std::move(step))};
+}
+
 void canonicalize(Graph& g, Node& n) {
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
   const OpInfo* info = find_op(n.op);
@@ -325,6 +373,7 @@ void canonicalize(Graph& g, Node& n) {
       if (d <= 0) throw CompileError(fmt::format("{}: shape {} has a size {} (sizes >= 1 only)", what,
                                                  shape_str(n.ints("shape")), d));
   }
+  if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
   if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
   if (op == "ConstantOfShape") return;
 

@@ -125,6 +125,10 @@ const std::vector<OpInfo> kOps = {
     {"Xor", 2, 2, kNoParam, true, false},
     {"Where", 3, 3, kNoParam, true, false},
     {"Cast", 1, 1, kNoParam, true, false},
+    // Dropout: inference (or ratio 0) becomes Identity; training mode DropoutTrain(x,
+    // element index, step) (lower_math.cc), its mask from a hash of the index and step.
+    {"Dropout", 1, 3, 1, true, false},
+    {"DropoutTrain", 3, 3, kNoParam, true, false},
     // Losses (decompose.h): scores [N, C, d...] and integer labels [N, d...].
     {"SoftmaxCrossEntropyLoss", 2, 3, kNoParam, true, false},
     {"NegativeLogLikelihoodLoss", 2, 3, kNoParam, true, false},
@@ -138,7 +142,7 @@ bool is_elementwise(const std::string& op) {
       "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Identity", "Abs", "Neg", "Sum", "Clip", "LeakyRelu", "PRelu",
       "HardSigmoid", "Exp", "Log", "Sqrt", "Reciprocal", "Sigmoid", "Tanh", "Erf", "Pow", "Elu", "Selu", "Softplus",
       "Softsign", "Mean", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor",
-      "Where", "Cast"};
+      "Where", "Cast", "DropoutTrain"};
   return kElementwise.count(op) != 0;
 }
 

@@ -322,8 +322,8 @@ const Tensor* const_scalar(const Graph& g, int t) {
 }  // namespace
 
 bool is_math_op(const std::string& op) {
-  static const char* const kOps[] = {"Exp",  "Log", "Sqrt", "Reciprocal", "Div",      "Sigmoid",  "Tanh", "Erf",
-                                     "Pow",  "Elu", "Selu", "Softplus",   "Softsign", "Mean"};
+  static const char* const kOps[] = {"Exp", "Log",  "Sqrt",     "Reciprocal", "Div",  "Sigmoid", "Tanh", "Erf",
+                                     "Pow", "Elu",  "Selu",     "Softplus",   "Softsign", "Mean",  "DropoutTrain"};
   for (const char* o : kOps)
     if (op == o) return true;
   return false;
@@ -355,8 +355,32 @@ MathProgram function_program(const std::string& name) {
   return b.p;
 }
 
+// DropoutTrain(x, index, step), Dropout in training mode: keep element `index` (its flat index, fp32) of step `step` when
+// u = fmix32(index ^ step * 0x85EBCA6B ^ seed * 0x9E3779B9) >> 8 (24 bits) >= ratio * 2^24;
+// kept elements are scaled by fp32(1 / (1 - ratio)), the others 0 (docs/training.md).
+void dropout_program(Builder& b, const Node& n) {
+  const double ratio = n.attr("ratio");
+  const uint32_t seed = uint32_t(uint64_t(n.iattr("seed")) * 0x9E3779B9u);
+  const ValRef idx = b.op(Opcode::FTOI, b.in(1));
+  const ValRef step = b.op(Opcode::IMUL, b.op(Opcode::FTOI, b.in(2)), Builder::u(0x85EBCA6Bu));
+  ValRef k = b.op(Opcode::XOR, b.op(Opcode::XOR, idx, step), Builder::u(seed));
+  k = b.op(Opcode::XOR, k, b.op(Opcode::SHRL, k, Builder::u(16)));
+  k = b.op(Opcode::IMUL, k, Builder::u(0x85EBCA6Bu));
+  k = b.op(Opcode::XOR, k, b.op(Opcode::SHRL, k, Builder::u(13)));
+  k = b.op(Opcode::IMUL, k, Builder::u(0xC2B2AE35u));
+  k = b.op(Opcode::XOR, k, b.op(Opcode::SHRL, k, Builder::u(16)));
+  const ValRef u = b.op(Opcode::ITOF, b.op(Opcode::SHRL, k, Builder::u(8)));
+  const ValRef keep = b.op(Opcode::FLE, Builder::f(float(ratio * 16777216.0)), u);
+  const ValRef scaled = b.op(Opcode::FMUL, b.in(0), Builder::f(float(1.0 / (1.0 - ratio))));
+  b.op(Opcode::SEL, keep, scaled, Builder::u(0));
+}
+
 MathProgram math_program(const Graph& g, const Node& n) {
   Builder b(int(n.inputs.size()));
+  if (n.op == "DropoutTrain") {
+    dropout_program(b, n);
+    return b.p;
+  }
   const ValRef x = b.in(0);
   const std::string& op = n.op;
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));

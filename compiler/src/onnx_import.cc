@@ -146,6 +146,28 @@ std::vector<int64_t> tensor_ints(const onnx::TensorProto& t, const std::string& 
   return v;
 }
 
+// 0.0f/1.0f values of a BOOL TensorProto (raw_data one byte each, or int32_data).
+std::vector<float> tensor_bools(const onnx::TensorProto& t, const std::string& what) {
+  int64_t n = 1;
+  for (int64_t d : t.dims()) {
+    if (d < 0) throw CompileError(fmt::format("{}: negative dimension {}", what, d));
+    n *= d;
+  }
+  std::vector<float> v;
+  if (t.has_raw_data()) {
+    if (int64_t(t.raw_data().size()) != n)
+      throw CompileError(fmt::format("{}: raw_data holds {} bytes, {} bool elements need {}", what,
+                                     t.raw_data().size(), n, n));
+    for (char c : t.raw_data()) v.push_back(c != 0 ? 1.0f : 0.0f);
+  } else {
+    if (t.int32_data_size() != n)
+      throw CompileError(fmt::format("{}: int32_data holds {} values, {} elements need {}", what,
+                                     t.int32_data_size(), n, n));
+    for (int32_t x : t.int32_data()) v.push_back(x != 0 ? 1.0f : 0.0f);
+  }
+  return v;
+}
+
 // A constant tensor from a TensorProto: fp32, or INT64/INT32 (held as int64, for shape
 // values that folding consumes).
 Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, const std::string& what) {
@@ -157,6 +179,9 @@ Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, c
   if (init.data_type() == onnx::TensorProto::INT64 || init.data_type() == onnx::TensorProto::INT32) {
     t.dtype = DType::I64;
     t.idata = tensor_ints(init, what);
+  } else if (init.data_type() == onnx::TensorProto::BOOL) {
+    t.dtype = DType::BOOL;
+    t.data = tensor_bools(init, what);
   } else {
     t.data = tensor_values(init, what);
   }
@@ -377,6 +402,7 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
       // Trailing optional outputs may be omitted ("").
       int nout = np.output_size();
       while (nout > 1 && np.output(nout - 1).empty()) --nout;
+      if (n.op == "Dropout" && nout == 2) nout = 1;  // the mask output is not a graph value
       if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
         // Training mode: Y only; the running statistics' new values become the training
         // graph's updates of the running mean/variance state (decompose.cc), and the

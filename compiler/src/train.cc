@@ -192,6 +192,10 @@ Graph build_training_graph(const Graph& model, const TrainOptions& opts, TrainIn
     }
     if (opts.optimizer != "none") optimizer.update(p, it->second);
   }
+  // Dropout masks change every step: their step input is the step counter.
+  if (const int step = g.find("optimizer.step"); step >= 0 && g.tensors[size_t(step)].state)
+    for (Node& n : g.nodes)
+      if (n.op == "DropoutTrain") n.inputs.at(2) = step;
   for (const auto& [st, value] : g.updates) {  // e.g. BatchNormalization's running statistics
     const std::string& n = g.tensors[size_t(st)].name;
     if (std::find(info.params.begin(), info.params.end(), n) == info.params.end() &&

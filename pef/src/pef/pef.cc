@@ -400,14 +400,6 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
-bool is_optimizer_state_name(const std::string& k) {
-  auto ends_with = [&](const std::string& suffix) {
-    return k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0;
-  };
-  return k.rfind("optimizer.", 0) == 0 || k == "train.epoch" || ends_with(".momentum_buffer") ||
-         ends_with(".exp_avg") || ends_with(".exp_avg_sq");
-}
-
 const char* role_name(Role r) {
   switch (r) {
     case Role::Input: return "input";

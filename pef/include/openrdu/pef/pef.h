@@ -24,7 +24,14 @@ const char* role_name(Role r);
 // Checkpoint keys that are the optimizer's bookkeeping, not model weights (training PEFs,
 // docs/training.md): names starting "optimizer." or ending ".momentum_buffer",
 // ".exp_avg", ".exp_avg_sq", and "train.epoch".
-bool is_optimizer_state_name(const std::string& name);
+// (Inline: the compiler, which does not link the PEF library, uses it too.)
+inline bool is_optimizer_state_name(const std::string& k) {
+  auto ends_with = [&](const std::string& suffix) {
+    return k.size() >= suffix.size() && k.compare(k.size() - suffix.size(), suffix.size(), suffix) == 0;
+  };
+  return k.rfind("optimizer.", 0) == 0 || k == "train.epoch" || ends_with(".momentum_buffer") ||
+         ends_with(".exp_avg") || ends_with(".exp_avg_sq");
+}
 
 struct Tensor {
   std::string name;
