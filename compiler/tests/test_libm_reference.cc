@@ -55,6 +55,22 @@ std::string list(const std::vector<float>& v) {
   return s + "]";
 }
 
+struct Constant {
+  std::string name, shape;
+  std::vector<float> values;
+};
+
+// A graph of one node (`node`: its YAML flow mapping, output y) over input x of `shape`
+// ("[3, 64]") and the given constants.
+std::string one_node_graph(int opset, const std::string& shape, const std::vector<Constant>& constants,
+                           const std::string& node) {
+  std::string y = fmt::format("opset: {}\ninputs:\n  - {{name: x, shape: {}}}\n", opset, shape);
+  if (!constants.empty()) y += "constants:\n";
+  for (const auto& c : constants)
+    y += fmt::format("  - {{name: {}, shape: {}, values: {}}}\n", c.name, c.shape, list(c.values));
+  return y + "nodes:\n  - " + node + "\noutputs:\n  - y\n";
+}
+
 // Compiles `yaml` for tiny at -O1 and -O3 and runs it on the functional model; returns
 // output y of each level.
 std::vector<std::vector<float>> run_both_levels(const std::string& yaml, const std::map<std::string, HostTensor>& in) {
@@ -96,9 +112,7 @@ TEST(LibmReference, SpecialFunctionsWithinStatedUlp) {
     SCOPED_TRACE(c.op);
     const auto x = random_values(512, c.lo, c.hi, 20261207);
     const std::string yaml =
-        fmt::format("opset: 17\ninputs:\n  - {{name: x, shape: [512]}}\nnodes:\n  - {{op: {}, inputs: [x], "
-                    "outputs: [y]{}}}\noutputs:\n  - y\n",
-                    c.op, c.attrs);
+        one_node_graph(17, "[512]", {}, fmt::format("{{op: {}, inputs: [x], outputs: [y]{}}}", c.op, c.attrs));
     const auto outs = run_both_levels(yaml, {{"x", {{512}, x}}});
     for (const auto& y : outs) {
       double worst = 0;
@@ -133,10 +147,9 @@ TEST(LibmReference, PowWithinStatedUlp) {
 TEST(LibmReference, SoftmaxWithinRelativeBound) {
   const int rows = 4, cols = 37;
   const auto x = random_values(rows * cols, -10, 10, 11);
-  const auto outs = run_both_levels(
-      "opset: 13\ninputs:\n  - {name: x, shape: [4, 37]}\nnodes:\n"
-      "  - {op: Softmax, inputs: [x], outputs: [y], attrs: {axis: -1}}\noutputs:\n  - y\n",
-      {{"x", {{rows, cols}, x}}});
+  const auto outs =
+      run_both_levels(one_node_graph(13, "[4, 37]", {}, "{op: Softmax, inputs: [x], outputs: [y], attrs: {axis: -1}}"),
+                      {{"x", {{rows, cols}, x}}});
   for (const auto& y : outs)
     for (int r = 0; r < rows; ++r) {
       double mx = -INFINITY, sum = 0;
@@ -156,11 +169,8 @@ TEST(LibmReference, LayerNormalizationWithinBound) {
              b = random_values(cols, -1, 1, 14);
   const double eps = 1e-5;
   const auto outs = run_both_levels(
-      fmt::format("opset: 17\ninputs:\n  - {{name: x, shape: [3, 64]}}\nconstants:\n"
-                  "  - {{name: g, shape: [64], values: {}}}\n  - {{name: b, shape: [64], values: {}}}\n"
-                  "nodes:\n  - {{op: LayerNormalization, inputs: [x, g, b], outputs: [y], "
-                  "attrs: {{axis: -1, epsilon: 0.00001}}}}\noutputs:\n  - y\n",
-                  list(g), list(b)),
+      one_node_graph(17, "[3, 64]", {{"g", "[64]", g}, {"b", "[64]", b}},
+                     "{op: LayerNormalization, inputs: [x, g, b], outputs: [y], attrs: {axis: -1, epsilon: 0.00001}}"),
       {{"x", {{rows, cols}, x}}});
   for (const auto& y : outs)
     for (int r = 0; r < rows; ++r) {
@@ -185,11 +195,9 @@ TEST(LibmReference, ConvWithinSumBound) {
   const auto x = random_values(C * H * W, -2, 2, 21), w = random_values(M * C * 9, -1, 1, 22),
              bias = random_values(M, -1, 1, 23);
   const auto outs = run_both_levels(
-      fmt::format("opset: 13\ninputs:\n  - {{name: x, shape: [1, 3, 7, 6]}}\nconstants:\n"
-                  "  - {{name: w, shape: [4, 3, 3, 3], values: {}}}\n  - {{name: bias, shape: [4], values: {}}}\n"
-                  "nodes:\n  - {{op: Conv, inputs: [x, w, bias], outputs: [y], "
-                  "attrs: {{kernel_shape: [3, 3], pads: [1, 1, 1, 1]}}}}\noutputs:\n  - y\n",
-                  list(w), list(bias)),
+      one_node_graph(
+          13, "[1, 3, 7, 6]", {{"w", "[4, 3, 3, 3]", w}, {"bias", "[4]", bias}},
+          "{op: Conv, inputs: [x, w, bias], outputs: [y], attrs: {kernel_shape: [3, 3], pads: [1, 1, 1, 1]}}"),
       {{"x", {{1, C, H, W}, x}}});
   for (const auto& y : outs) {
     ASSERT_EQ(y.size(), size_t(M * H * W));
@@ -218,18 +226,15 @@ TEST(LibmReference, PoolsAgainstDefinitions) {
   const int C = 2, H = 6, W = 8;
   const auto x = random_values(C * H * W, -5, 5, 31);
   const std::map<std::string, HostTensor> in = {{"x", {{1, C, H, W}, x}}};
-  auto yaml = [](const std::string& node) {
-    return "opset: 13\ninputs:\n  - {name: x, shape: [1, 2, 6, 8]}\nnodes:\n  - " + node + "\noutputs:\n  - y\n";
-  };
+  auto yaml = [](const std::string& node) { return one_node_graph(13, "[1, 2, 6, 8]", {}, node); };
   auto at = [&](int c, int i, int j) { return double(x[(c * H + i) * W + j]); };
-  for (const auto& y :
-       run_both_levels(yaml("{op: MaxPool, inputs: [x], outputs: [y], attrs: {kernel_shape: [2, 2], strides: [2, 2]}}"),
-                       in))
+  for (const auto& y : run_both_levels(
+           yaml("{op: MaxPool, inputs: [x], outputs: [y], attrs: {kernel_shape: [2, 2], strides: [2, 2]}}"), in))
     for (int c = 0; c < C; ++c)
       for (int i = 0; i < H / 2; ++i)
         for (int j = 0; j < W / 2; ++j) {
-          const double e = std::max({at(c, 2 * i, 2 * j), at(c, 2 * i, 2 * j + 1), at(c, 2 * i + 1, 2 * j),
-                                     at(c, 2 * i + 1, 2 * j + 1)});
+          const double e = std::max(
+              {at(c, 2 * i, 2 * j), at(c, 2 * i, 2 * j + 1), at(c, 2 * i + 1, 2 * j), at(c, 2 * i + 1, 2 * j + 1)});
           EXPECT_EQ(double(y[(c * (H / 2) + i) * (W / 2) + j]), e) << "MaxPool " << c << "," << i << "," << j;
         }
   for (const auto& y : run_both_levels(
@@ -240,7 +245,8 @@ TEST(LibmReference, PoolsAgainstDefinitions) {
           double s = 0, mag = 0;
           int n = 0;
           for (int ii = std::max(0, i - 1); ii <= std::min(H - 1, i + 1); ++ii)
-            for (int jj = std::max(0, j - 1); jj <= std::min(W - 1, j + 1); ++jj) s += at(c, ii, jj), mag += std::fabs(at(c, ii, jj)), ++n;
+            for (int jj = std::max(0, j - 1); jj <= std::min(W - 1, j + 1); ++jj)
+              s += at(c, ii, jj), mag += std::fabs(at(c, ii, jj)), ++n;
           const double e = s / n;
           EXPECT_LE(std::fabs(y[(c * H + i) * W + j] - e), gamma(n + 2) * mag / n + 2 * ulp_of(e))
               << "AveragePool " << c << "," << i << "," << j;
