@@ -8,7 +8,7 @@
 # small's RTL simulates some 50 times slower), checked against the CPU reference
 # (snrun --test, exactly) and against PyTorch's accuracy (expected.json). OUT_DIR (default
 # BUILD_DIR/demo) receives the PEFs and outputs. Exit status 1 when any step fails: the tests
-# demo.tiny_func (CI) and demo.small_verilator (label slow) run it.
+# demo.tiny_func, demo.tiny_verilator (CI) and demo.small_verilator (label slow) run it.
 set -euo pipefail
 build=${1:-build}; example=${2:-examples/elementwise}; config=${3:-small}; backend=${4:-verilator}
 digits_backend=${5:-verilator}; digits_config=${6:-tiny}
