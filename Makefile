@@ -1,8 +1,11 @@
 # OpenRDU: a thin wrapper over CMake and CTest. Every target installs what is missing.
 #   make demo   build, compile the example model, run it on the Verilator backend (small), check vs CPU;
 #               then the digits MLP (450 test images, Verilator backend of tiny) vs CPU and PyTorch
-#   make test   build and run every test (unit, rtl, e2e)
-#   make sim    the RTL regression alone (pass/fail summary, JUnit XML in build/sim-junit.xml)
+#   make test   build and run every test (unit, rtl, e2e) but those labelled slow (CI runs this)
+#   make test-slow  turn on small's RTL core (OPENRDU_BUILD_SMALL_RTL) and run the tests labelled slow:
+#               small's RTL smoke set and the README figures measured on it (not in CI)
+#   make sim    the RTL regression alone: the tests that simulate RTL (label rtl, not slow; pass/fail
+#               summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
 #   make bench  simulated cycles per second through the whole stack (bench/simspeed); GEMM on the array
 #               (bench/gemm: cycles, MACs/cycle, DRAM traffic, roofline) -> build/bench/gemm.md, gemm.json;
@@ -26,12 +29,12 @@ GEMM_BUDGET_S ?= 600
 DIGITS_BACKEND ?= verilator
 DIGITS_CONFIG ?= tiny
 
-.PHONY: all deps configure build test sim lint demo plasticine bench coverage gen-docs clean help
+.PHONY: all deps configure build test test-slow sim lint demo plasticine bench coverage gen-docs clean help
 
 all: build
 
 help:
-	@sed -n 2,14p Makefile
+	@sed -n 2,18p Makefile
 
 deps:
 	@bash scripts/install-deps.sh
@@ -45,10 +48,15 @@ build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+	cd $(BUILD) && ctest -LE slow --output-on-failure -j $(JOBS) --timeout 900
+
+test-slow: configure
+	cmake -S . -B $(BUILD) -DOPENRDU_BUILD_SMALL_RTL=ON > /dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest -L slow --output-on-failure -j $(JOBS)
 
 sim: build
-	cd $(BUILD) && ctest -L rtl --output-on-failure -j $(JOBS) --output-junit $(abspath $(BUILD))/sim-junit.xml
+	cd $(BUILD) && ctest -L rtl -LE slow --output-on-failure -j $(JOBS) --output-junit $(abspath $(BUILD))/sim-junit.xml
 	@echo "JUnit report: $(BUILD)/sim-junit.xml"
 
 lint: configure

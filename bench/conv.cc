@@ -10,7 +10,8 @@
 //   conv [--config small] [--backend verilator] [--cases 16x32x32x32] [--md FILE] [--json FILE]
 //
 // A case is CxHxWxM. Timing figures are reported, never judged: the exit status is 1
-// only on a wrong result or an error.
+// only on a wrong result or an error, or a figure beyond a floor given (--min-peak-share,
+// --max-estimate-error against the compiler's estimate: the tests guarding the README).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -134,6 +135,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--md", md, "also write the table as Markdown to FILE");
   app.add_option("--json", json_path, "also write the runs as JSON to FILE");
+  openrdu::bench::Floors floors;
+  openrdu::bench::add_floor_options(app, floors);
   openrdu::runtime::ToolCli cli{"conv"};
   openrdu::runtime::add_common_options(app, cli);
   if (const int rc = openrdu::runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
@@ -162,6 +165,8 @@ int main(int argc, char** argv) {
                            j.at("status").get<std::string>(),
                            j.at("note").get<std::string>().empty() ? "" : " (" + j.at("note").get<std::string>() + ")");
       bad += j.at("status") != "PASS";
+      if (j.at("status") == "PASS")
+        bad += openrdu::bench::check_floors(floors, "conv", c.name(), mpc / peak, cyc, j.at("est_cycles").get<double>());
       runs.push_back(j);
     }
     fmt::print("{}", table);

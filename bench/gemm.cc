@@ -15,8 +15,10 @@
 // A size is N (M = N = K) or MxNxK. Cases whose predicted wall time exceeds the budget
 // (from the functional model's cycles, the RTL/func ratio and the simulation speed seen
 // so far) are skipped and listed as such. Progress goes to stderr, the table to stdout.
-// Timing figures are reported, never judged: the exit status is 1 only on a wrong result
-// or an error.
+// Timing figures are reported, never judged: the exit status is 1 on a wrong result (of
+// the backend or of the functional model run beside it), an error, or a case skipped
+// (a case asked for and not measured), or a figure beyond a floor given (--min-peak-share,
+// --max-estimate-error: the tests guarding the README's figures).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
@@ -36,6 +38,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/driver/counters.h"
@@ -386,12 +389,14 @@ struct Bench {
     Result r;
     const std::string tag = fmt::format("{} {}x{}x{}{}", cfg.name, s.m, s.n, s.k, b_input ? " (B input)" : "");
     uint64_t func_cycles = 0;
+    std::string func_failed;  // the functional model's run beside the backend went wrong
     if (func_too || backend == "func") {
       fmt::print(stderr, "gemm: {}: functional model\n", tag);
       const Result f = spawn(cfg.name, s, b_input, "func");
       if (f.status != "PASS") fmt::print(stderr, "gemm: {}: functional model {}: {}\n", tag, f.status, f.note);
       func_cycles = f.cycles;
       if (backend == "func") r = f;
+      func_failed = f.status != "PASS" ? fmt::format("functional model {}: {}", f.status, f.note) : "";
     }
     if (backend != "func") {
       if (func_cycles && speed.count(cfg.name)) {
@@ -410,6 +415,10 @@ struct Bench {
         fmt::print(stderr, "gemm: {}: running on {}\n", tag, backend);
       }
       if (r.status != "SKIP") r = spawn(cfg.name, s, b_input, backend);
+    }
+    if (!func_failed.empty() && r.status == "PASS") {
+      r.status = "FAIL";
+      r.note = func_failed;
     }
     r.config = cfg.name;
     r.backend = backend;
@@ -572,6 +581,8 @@ int main(int argc, char** argv) {
   app.add_option("-O", b.opt, "compiler mode");
   app.add_option("--md", md_path, "write the Markdown table to FILE");
   app.add_option("--json", json_path, "write the figures as JSON to FILE");
+  openrdu::bench::Floors floors;
+  openrdu::bench::add_floor_options(app, floors);  // the estimate: the functional model's cycles
   app.add_flag("--worker", worker, "internal: run one case on one backend in this process, raw JSON to --json");
   CLI11_PARSE(app, argc, argv);
   b.func_too = !no_func;
@@ -617,9 +628,14 @@ int main(int argc, char** argv) {
             fmt::print(stderr, "gemm: {} {}x{}x{}: error: {}\n", cfg.name, s.m, s.n, s.k, e.what());
             results.push_back(r);
           }
-          if (results.back().status == "FAIL" || results.back().status == "ERROR") ok = false;
+          if (results.back().status != "PASS") ok = false;  // FAIL, ERROR or SKIP
         }
     }
+    for (const auto& r : results)
+      if (r.status == "PASS" &&
+          openrdu::bench::check_floors(floors, "gemm", fmt::format("{} {}x{}x{}", r.config, r.s.m, r.s.n, r.s.k),
+                                       r.macs_per_cycle() / r.peak_array, double(r.cycles), double(r.func_cycles)))
+        ok = false;
     const std::string md = markdown(results);
     fmt::print("{}", md);
     write_file(md_path, md);
@@ -627,6 +643,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     fmt::print(stderr, "gemm: error: {}\n", e.what());
     return 1;
+  }
+  if (!ok) {
+    int n = 0;
+    for (const auto& r : results) n += r.status != "PASS";
+    fmt::print(stderr, "gemm: {} of {} cases not PASS (FAIL, ERROR or SKIP) or below a floor: exit status 1\n", n,
+               results.size());
   }
   return ok ? 0 : 1;
 }

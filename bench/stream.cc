@@ -13,7 +13,9 @@
 //          [--md FILE] [--json FILE]
 //
 // Every run is a child process (a process holds one simulated device). Timing figures
-// are reported, never judged: the exit status is 1 only on a wrong result or an error.
+// are reported, never judged: the exit status is 1 only on a wrong result or an error, or a
+// figure beyond a floor given (--min-peak-share for the compiler's mappings,
+// --max-estimate-error for every run: the tests guarding the README's figures).
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
@@ -157,6 +159,8 @@ int main(int argc, char** argv) {
   app.add_option("--kernels", kernels_s, "comma-separated: copy, relu, add")->capture_default_str();
   app.add_option("--md", md, "also write the table as Markdown to FILE");
   app.add_option("--json", json_path, "also write the runs as JSON to FILE");
+  openrdu::bench::Floors floors;  // the share: the compiler's mapping only; the estimate: every run
+  openrdu::bench::add_floor_options(app, floors);
   openrdu::runtime::ToolCli cli{"stream"};
   openrdu::runtime::add_common_options(app, cli);
   if (const int rc = openrdu::runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
@@ -202,6 +206,11 @@ int main(int argc, char** argv) {
       j["peak_share"] = bpc / peak;
       js.push_back(j);
       bad += r.status != "PASS";
+      if (r.status == "PASS")
+        bad += openrdu::bench::check_floors(floors, "stream",
+                                            fmt::format("{} ({})", r.kernel, r.parts_option == 1 ? "uncut" : "auto"),
+                                            r.parts_option == 1 ? -1.0 : bpc / peak, double(r.cycles),
+                                            double(r.est_cycles));
     }
     fmt::print("{}", table);
     if (!md.empty()) std::ofstream(md) << table;

@@ -19,18 +19,48 @@ function(openrdu_tool name)
   target_compile_definitions(${name} PRIVATE OPENRDU_VERSION="${PROJECT_VERSION}")
 endfunction()
 
-# openrdu_gtest(NAME SOURCES ... DEPS ... LABELS ...): a GoogleTest binary, one CTest test per case.
+# openrdu_gtest(NAME SOURCES ... DEPS ... LABELS ... [SUFFIX S] [RTL_FILTER F] [TIMEOUT T]): a GoogleTest
+# binary, one CTest test per case. SUFFIX is appended to every case's name (a binary built once
+# per backend: "/func", "/verilator", so that names are unique and carry the backend). RTL_FILTER
+# (a --gtest_filter pattern) names the cases that simulate RTL in a binary that mixes backends:
+# those get the label rtl as well, the others do not (`make sim` runs `ctest -L rtl`).
 include(GoogleTest)
 function(openrdu_gtest name)
-  cmake_parse_arguments(A "" "TIMEOUT" "SOURCES;DEPS;LABELS" ${ARGN})
+  cmake_parse_arguments(A "" "TIMEOUT;SUFFIX;RTL_FILTER" "SOURCES;DEPS;LABELS" ${ARGN})
   add_executable(${name} ${A_SOURCES})
   target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest_main GTest::gmock)
   target_compile_options(${name} PRIVATE ${OPENRDU_WARNINGS})
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
-  gtest_discover_tests(${name} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
-                       DISCOVERY_TIMEOUT 60)
+  set(suffix)
+  if(A_SUFFIX)
+    set(suffix TEST_SUFFIX ${A_SUFFIX})
+  endif()
+  if(A_RTL_FILTER)
+    gtest_discover_tests(${name} ${suffix} TEST_FILTER "-${A_RTL_FILTER}"
+                         PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT} DISCOVERY_TIMEOUT 60)
+    gtest_discover_tests(${name} ${suffix} TEST_FILTER "${A_RTL_FILTER}" TEST_LIST ${name}_rtl_tests
+                         PROPERTIES TIMEOUT ${A_TIMEOUT} DISCOVERY_TIMEOUT 60)
+    # Their labels come from a file CTest reads after the discovered tests: the discovery
+    # script would split a list-valued property (LABELS "e2e;rtl") into properties.
+    set(inc ${CMAKE_CURRENT_BINARY_DIR}/${name}_rtl_labels.cmake)
+    file(WRITE ${inc} "foreach(t IN LISTS ${name}_rtl_tests)\n"
+                      "  set_tests_properties(\"\${t}\" PROPERTIES LABELS \"${A_LABELS};rtl\")\nendforeach()\n")
+    set_property(DIRECTORY APPEND PROPERTY TEST_INCLUDE_FILES ${inc})
+  else()
+    gtest_discover_tests(${name} ${suffix} PROPERTIES LABELS "${A_LABELS}" TIMEOUT ${A_TIMEOUT}
+                         DISCOVERY_TIMEOUT 60)
+  endif()
+endfunction()
+
+# openrdu_backend_labels(TEST BACKEND LABELS): TEST's labels, plus rtl when BACKEND is
+# verilator (a test labelled rtl simulates RTL; `make sim` runs `ctest -L rtl`).
+function(openrdu_backend_labels test backend labels)
+  if(backend STREQUAL "verilator")
+    list(APPEND labels rtl)
+  endif()
+  set_tests_properties(${test} PROPERTIES LABELS "${labels}")
 endfunction()
 
 # Flags of every Verilator build: lean and fast (docs: TOOLCHAIN.md).

@@ -2,7 +2,11 @@
 # libFuzzer run over the PEF reader and bitstream verifier (docs/architecture.md section 17).
 #
 #   scripts/fuzz-pef.sh [SECONDS]      build build/fuzz/pef_fuzz if needed, fuzz for SECONDS
-#                                      (default 20) on a temporary copy of pef/fuzz/corpus
+#                                      (default 20) on a copy of pef/fuzz/corpus
+#   FUZZ_SEED=N (default 1): libFuzzer's -seed, printed; FUZZ_RUNS=N: stop after N runs
+#   (with a fixed seed, a run that also ends on a run count, not only on time, is
+#   reproducible); FUZZ_WORK=DIR: the work directory (default a new one under TMPDIR).
+#   The log (DIR/fuzz.log) is kept, pass or fail; the corpus copy is removed on success.
 #   scripts/fuzz-pef.sh --build        build only
 #   scripts/fuzz-pef.sh --make-corpus  (re)write the seed corpus pef/fuzz/corpus
 #
@@ -86,16 +90,28 @@ fi
 flock -u 9
 [ "$mode" = build ] && exit 0
 
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-pef.XXXXXX")
+SEED=${FUZZ_SEED:-1}
+[[ "$SEED" =~ ^[0-9]+$ ]] || { echo "fuzz-pef: FUZZ_SEED must be a number, got '$SEED'" >&2; exit 2; }
+RUNS=()
+if [ -n "${FUZZ_RUNS:-}" ]; then
+  [[ "$FUZZ_RUNS" =~ ^[0-9]+$ ]] || { echo "fuzz-pef: FUZZ_RUNS must be a number, got '$FUZZ_RUNS'" >&2; exit 2; }
+  RUNS=(-runs="$FUZZ_RUNS")
+fi
+if [ -n "${FUZZ_WORK:-}" ]; then
+  WORK=$FUZZ_WORK
+  rm -rf "$WORK"
+else
+  WORK=$(mktemp -d "${TMPDIR:-/tmp}/fuzz-pef.XXXXXX")
+fi
 mkdir -p "$WORK/corpus" "$WORK/artifacts"
 cp "$CORPUS"/* "$WORK/corpus/"
 LOG=$WORK/fuzz.log
-echo "fuzz-pef: fuzzing for ${duration} s; corpus copy and log in $WORK"
+echo "fuzz-pef: seed $SEED, ${FUZZ_RUNS:-unlimited} runs, at most ${duration} s; corpus copy and log in $WORK"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 status=0
-"$BIN" -max_total_time="$duration" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+"$BIN" -seed="$SEED" "${RUNS[@]}" -max_total_time="$duration" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
   -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" >"$LOG" 2>&1 || status=$?
 
 # libFuzzer's last status line: "#<runs> DONE cov: <n> ft: <n> corp: ..."
@@ -109,5 +125,5 @@ if [ "$status" -ne 0 ] || [ -n "$artifacts" ] || grep -qE 'ERROR: (Address|Leak|
   for a in $artifacts; do echo "fuzz-pef: crashing input: $a" >&2; done
   exit 1
 fi
-echo "fuzz-pef: OK, no crash, leak or sanitizer report"
-rm -rf "$WORK"
+echo "fuzz-pef: OK, no crash, leak or sanitizer report (seed $SEED); log: $LOG"
+rm -rf "$WORK/corpus"

@@ -5,13 +5,13 @@
 #   functional model with a checkpoint after each -> RTL_EPOCHS epochs on tiny's RTL from the
 #   last checkpoint -> inference on the 450 held-out images from the last checkpoint, with
 #   its accuracy beside PyTorch's.
-#   scripts/train-demo.sh BUILD_DIR [CONFIG] [EPOCHS] [RTL_EPOCHS]
-# CONFIG defaults to tiny, EPOCHS to 5 (PyTorch's run), RTL_EPOCHS to 1 (about 3 minutes).
+#   scripts/train-demo.sh BUILD_DIR [CONFIG] [EPOCHS] [RTL_EPOCHS] [OUT_DIR]
+# CONFIG defaults to tiny, EPOCHS to 5 (PyTorch's run), RTL_EPOCHS to 1 (about 3 minutes),
+# OUT_DIR to BUILD_DIR/train-demo.
 set -euo pipefail
-build=${1:-build}; config=${2:-tiny}; epochs=${3:-5}; rtl_epochs=${4:-1}
+build=${1:-build}; config=${2:-tiny}; epochs=${3:-5}; rtl_epochs=${4:-1}; out=${5:-${1:-build}/train-demo}
 bin=$build/bin
 digits=$(cd "$(dirname "$0")/../examples/digits" && pwd)
-out=$build/train-demo
 rm -rf "$out"; mkdir -p "$out"
 
 echo "== sncompile $digits/train.onnx --train (SGD, lr 0.1, momentum 0.9; config $config)"

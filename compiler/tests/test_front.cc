@@ -613,10 +613,30 @@ TEST(YamlGraph, ErrorsNameTheLine) {
 }
 
 // The examples and README snippet stay loadable.
+// compiler/README.md's example graph: its nodes, input and output as written, and its
+// result on the CPU reference against values computed by hand from the YAML's constants.
 TEST(YamlGraph, ReadmeExample) {
   const std::string path = std::string(OPENRDU_SOURCE_DIR) + "/compiler/tests/data/mlp.yaml";
   const Graph g = load_yaml_graph(path);
-  EXPECT_GE(g.nodes.size(), 1u);
+  std::vector<std::string> ops;
+  for (const Node& n : g.nodes) ops.push_back(n.op);
+  EXPECT_THAT(ops, ::testing::ElementsAre("MatMul", "Add", "Relu", "Gemm", "Reshape", "Softmax"));
+  ASSERT_EQ(g.inputs.size(), 1u);
+  EXPECT_EQ(g.tensors[g.inputs[0]].name, "x");
+  EXPECT_EQ(g.tensors[g.inputs[0]].shape, (std::vector<int64_t>{2, 4}));
+  ASSERT_EQ(g.outputs.size(), 1u);
+  EXPECT_EQ(g.tensors[g.outputs[0]].name, "y");
+  EXPECT_EQ(g.tensors[g.outputs[0]].shape, (std::vector<int64_t>{2, 2}));
+  // x = rows e0 and e1 pick w1's rows: relu(w1[0] + 0.125) = [0.625, 0, 2.125] gives
+  // z = [1.6875, 1.96875]; relu(w1[1] + 0.125) = [1.125, 0.375, 0] gives z = [0.75, 0.46875];
+  // each row's softmax is then 1 / (1 + exp(-+0.28125)).
+  const HostTensor x{{2, 4}, {1, 0, 0, 0, 0, 1, 0, 0}};
+  const auto out = reference_run(g, {{"x", x}});
+  ASSERT_TRUE(out.count("y"));
+  const double lo = 1 / (1 + std::exp(0.28125)), hi = 1 / (1 + std::exp(-0.28125));
+  const std::vector<double> want = {lo, hi, hi, lo};
+  ASSERT_EQ(out.at("y").data.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(out.at("y").data[i], want[i], 1e-6) << "element " << i;
 }
 
 }  // namespace

@@ -2,8 +2,13 @@
 // platform is destroyed.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "openrdu/gen/regs.h"
 #include "openrdu/platform/platform.h"
@@ -29,7 +34,27 @@ TEST(RtlTrace, WindowIsWrittenAndClosed) {
     EXPECT_GE(p.cycles(), 5000u);
   }
   ASSERT_TRUE(std::filesystem::exists(file));
-  EXPECT_GT(std::filesystem::file_size(file), 100u);
+  // The file is a complete FST (fst2vcd reads it to the end): 1 ps time scale, the core's
+  // clock declared, and value changes only inside the window (cycles 100 to 2000 at 1 GHz,
+  // 1,000 ps per cycle; idle cycles are skipped, not dumped).
+  std::unique_ptr<FILE, int (*)(FILE*)> p(popen((std::string(OPENRDU_FST2VCD) + " " + file + " 2>&1").c_str(), "r"),
+                                          pclose);
+  ASSERT_TRUE(p);
+  std::string vcd;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p.get())) > 0;) vcd.append(buf, n);
+  ASSERT_EQ(pclose(p.release()), 0) << vcd.substr(0, 500);
+  EXPECT_NE(vcd.find("$timescale\n\t1ps"), std::string::npos) << vcd.substr(0, 300);
+  EXPECT_NE(vcd.find(" clk_i $end"), std::string::npos);
+  std::istringstream in(vcd.substr(vcd.find("$enddefinitions")));
+  std::vector<uint64_t> times;
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty() && line[0] == '#') times.push_back(std::stoull(line.substr(1)));
+  ASSERT_GE(times.size(), 2u);
+  for (uint64_t t : times) {
+    EXPECT_GE(t, 100u * 1000) << "a value change before the window";
+    EXPECT_LT(t, 2000u * 1000) << "a value change after the window";
+  }
 }
 
 }  // namespace
