@@ -181,6 +181,53 @@ INSTANTIATE_TEST_SUITE_P(Node, OnnxTrainingOp,
                                            "test_momentum_multiple", "test_nesterov_momentum", "test_adam",
                                            "test_adam_multiple"));
 
+// ---------------------------------------------------------------- Dropout
+
+// PyTorch's Dropout(0.5) in training mode (verif/train/grad/dropout): its mask is random,
+// so no PyTorch reference; instead, the gradient of each element is 0 or exactly
+// 2 * r (kept, scaled by 1/(1-p)), the same elements as the forward keeps; about half are
+// kept; the masks are reproducible (a second graph gives the same) and change with the
+// step; the functional model equals the reference bit for bit over 3 SGD steps.
+TEST(Dropout, SeededMaskScaledGradientAndDevice) {
+  const fs::path dir = kData / "grad" / "dropout";
+  compiler::TrainOptions o;
+  o.lr = 0.5;
+  o.expose_gradients = true;
+  compiler::TrainInfo info;
+  compiler::Graph g = training_graph(dir / "model.onnx", o, &info);
+  compiler::Graph again = training_graph(dir / "model.onnx", o);
+  const auto in = inputs_of(dir / "inputs");
+  const auto& r = in.at("r").data;
+  std::vector<std::vector<float>> grads;
+  for (int step = 0; step < 3; ++step) {
+    const auto out = compiler::reference_train_step(g, in);
+    EXPECT_EQ(out.at("x.grad").data, compiler::reference_train_step(again, in).at("x.grad").data) << "reproducible";
+    grads.push_back(out.at("x.grad").data);
+    size_t kept = 0;
+    for (size_t i = 0; i < r.size(); ++i) {
+      const float gi = grads.back()[i];
+      EXPECT_TRUE(gi == 0.0f || gi == 2.0f * r[i]) << "element " << i << ": " << gi;
+      kept += gi != 0.0f;
+    }
+    EXPECT_GE(kept, r.size() / 4) << "step " << step;
+    EXPECT_LE(kept, 3 * r.size() / 4) << "step " << step;
+  }
+  EXPECT_NE(grads[0], grads[1]) << "the mask changes with the step";
+  compiler::Graph h = training_graph(dir / "model.onnx", o);
+  const arch::Config cfg = arch::load_config("tiny");
+  auto session = runtime::Session::open("func", cfg);
+  session->load(compiler::compile_graph(h, cfg));
+  std::map<std::string, runtime::HostTensor> din;
+  for (const auto& [n, t] : in) din[n] = runtime::HostTensor(t.shape, t.data);
+  for (int step = 0; step < 3; ++step) {
+    const auto dev = session->run(din).outputs;
+    const auto ref = compiler::reference_train_step(h, in);
+    EXPECT_EQ(dev.at(info.loss).data, ref.at(info.loss).data) << "step " << step;
+    EXPECT_EQ(dev.at("x.grad").data, ref.at("x.grad").data) << "step " << step;
+  }
+  EXPECT_EQ(session->read_tensor("x").data, h.tensors[size_t(h.find("x"))].data);
+}
+
 // ---------------------------------------------------------------- bad models
 
 std::string train_error(const std::string& yaml) {
