@@ -13,7 +13,8 @@ namespace openrdu::compiler::detail {
 bool is_decomposed_op(const std::string& op) {
   return op == "Softmax" || op == "LogSoftmax" || op == "Conv" || op == "MaxPool" || op == "AveragePool" ||
          op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "BatchNormalization" ||
-         op == "LayerNormalization" || op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss";
+         op == "LayerNormalization" || op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss" ||
+         op == "Pad";
 }
 
 namespace {
@@ -347,21 +348,65 @@ void decompose_loss(Builder& b) {
   const int64_t red = n.iattr("reduction");
   const int y = n.outputs.at(0);
   const int s = b.add(".sum_c", "ReduceSum", {picked}, -1, {{"axes", {1}}, {"keepdims", {0}}});
+  // -x as 0 - x: +0 where nothing was picked (an ignored label), as ONNX's reference.
+  const int zero = b.fill(".zero", {}, 0.0f);
   if (red == kReductionNone) {
-    b.add(".neg", "Neg", {s}, y);
+    b.add(".neg", "Sub", {zero, s}, y);
     return;
   }
   std::vector<int64_t> all;
   for (size_t d = 0; d < want.size(); ++d) all.push_back(int64_t(d));
   const int total = b.add(".total", "ReduceSum", {s}, -1, {{"axes", all}, {"keepdims", {0}}});
   if (red == kReductionSum) {
-    b.add(".neg", "Neg", {total}, y);
+    b.add(".neg", "Sub", {zero, total}, y);
     return;
   }
   std::vector<int64_t> mall;
   for (size_t d = 0; d < xs.size(); ++d) mall.push_back(int64_t(d));
   const int count = b.add(".count", "ReduceSum", {mask}, -1, {{"axes", mall}, {"keepdims", {0}}});
-  b.add(".mean", "Div", {b.add(".neg", "Neg", {total}, -1), count}, y);
+  b.add(".mean", "Div", {b.add(".neg", "Sub", {zero, total}, -1), count}, y);
+}
+
+// Pad, constant mode: per axis, a Slice where a pad is negative (cropping), then a Concat
+// of constant blocks of the pad value before and after.
+void decompose_pad(Builder& b) {
+  const Node& n = b.n;
+  const auto& p = n.ints("pads");
+  int x = n.inputs.at(0);
+  const size_t r = b.t(x).shape.size();
+  const float v = n.attr("value");
+  std::vector<size_t> axes;
+  for (size_t d = 0; d < r; ++d)
+    if (p[d] != 0 || p[d + r] != 0) axes.push_back(d);
+  if (axes.empty()) {
+    b.add(".copy", "Identity", {x}, n.outputs.at(0));
+    return;
+  }
+  for (size_t k = 0; k < axes.size(); ++k) {
+    const size_t d = axes[k];
+    const int out = k + 1 == axes.size() ? n.outputs.at(0) : -1;
+    std::vector<int64_t> s = b.t(x).shape;
+    const int64_t lo = std::max<int64_t>(0, -p[d]), hi = s[d] - std::max<int64_t>(0, -p[d + r]);
+    if (lo > 0 || hi < s[d]) {
+      std::vector<int64_t> st(r, 0), en = s, sp(r, 1);
+      st[d] = lo;
+      en[d] = hi;
+      const bool last_op = p[d] <= 0 && p[d + r] <= 0;
+      x = b.add(".crop", "Slice", {x}, last_op ? out : -1, {{"starts", st}, {"ends", en}, {"steps", sp}});
+      if (last_op) continue;
+      s = b.t(x).shape;
+    }
+    std::vector<int> parts;
+    auto block = [&](int64_t count, const char* sfx) {
+      std::vector<int64_t> bs = s;
+      bs[d] = count;
+      parts.push_back(b.fill(sfx, bs, v));
+    };
+    if (p[d] > 0) block(p[d], ".pad_begin");
+    parts.push_back(x);
+    if (p[d + r] > 0) block(p[d + r], ".pad_end");
+    x = b.add(".pad", "Concat", parts, out, {{"axis", {int64_t(d)}}});
+  }
 }
 
 std::vector<Node> decompose_softmax(Graph& g, const Node& n) {
@@ -427,6 +472,8 @@ std::vector<Node> decompose(Graph& g, const Node& n) {
     decompose_layernorm(b);
   } else if (n.op == "SoftmaxCrossEntropyLoss" || n.op == "NegativeLogLikelihoodLoss") {
     decompose_loss(b);
+  } else if (n.op == "Pad") {
+    decompose_pad(b);
   } else {
     throw CompileError(fmt::format("{}: {}: not a decomposed operator", g.source, g.describe(n)));
   }

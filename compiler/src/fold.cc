@@ -111,6 +111,10 @@ const AttrSpec kAttrs[] = {
     {"LayerNormalization", "stash_type", AttrKind::Int, 0, kAny},
     {"Cast", "saturate", AttrKind::Int, 19, kAny},
     {"Dropout", "seed", AttrKind::Int, 0, kAny},
+    // mode is a STRING in ONNX: the importer maps constant/reflect/edge to 0/1/2.
+    {"Pad", "mode", AttrKind::Int, 0, kAny},
+    {"Pad", "pads", AttrKind::Ints, 0, 10},
+    {"Pad", "value", AttrKind::Float, 0, 10},
     {"Dropout", "ratio", AttrKind::Float, 0, 11},
     {"Dropout", "is_test", AttrKind::Int, 0, 6},
     // reduction is a STRING in ONNX: the importer maps it to kReduction*.
@@ -303,8 +307,8 @@ void canonicalize_dropout(Graph& g, Node& n, int ratio_in, int training_in, cons
       throw CompileError(fmt::format("{}: {} '{}' must be a constant scalar", what, role, c.name));
     return c.data[0];
   };
-  const float ratio = ratio_in >= 0 ? scalar(ratio_in, "ratio") : n.has_attr("ratio") ? n.attr("ratio") : 0.5f;
   const bool training = training_in >= 0 && scalar(training_in, "training_mode") != 0.0f;
+  const float ratio = !training ? 0.0f : ratio_in >= 0 ? scalar(ratio_in, "ratio") : n.has_attr("ratio") ? n.attr("ratio") : 0.5f;
   if (!(ratio >= 0.0f && ratio < 1.0f)) throw CompileError(fmt::format("{}: ratio {} is not in [0, 1)", what, ratio));
   const int x = n.inputs.at(0);
   n.attrs.clear();
@@ -334,6 +338,39 @@ void canonicalize_dropout(Graph& g, Node& n, int ratio_in, int training_in, cons
   n.iattrs = {{"seed", {seed}}};
   n.attrs = {{"ratio", ratio}};
   n.inputs = {x, g.add_tensor(std::move(idx)), g.add_tensor(std::move(step))};
+}
+
+// Pad: constant mode only; pads (input, or opset < 11 attribute) as [begins..., ends...]
+// over every axis (axes input: the listed ones, others 0); value (input or attribute)
+// a constant scalar, default 0. Negative pads crop.
+void canonicalize_pad(Graph& g, Node& n, int pads_in, int value_in, int axes_in, const std::string& what) {
+  if (n.has_iattr("mode") && n.iattr("mode") != 0)
+    throw CompileError(fmt::format("{}: mode {} is not supported (constant only)",
+                                   what, n.iattr("mode") == 1 ? "reflect" : n.iattr("mode") == 2 ? "edge" : "?"));
+  const int64_t r = int64_t(g.tensors.at(size_t(n.inputs.at(0))).shape.size());
+  std::vector<int64_t> p = pads_in >= 0 ? const_ints(g, n, pads_in, "pads") : n.has_iattr("pads") ? n.ints("pads")
+                                                                                                   : std::vector<int64_t>{};
+  std::vector<int64_t> axes;
+  if (axes_in >= 0)
+    axes = norm_axes(const_ints(g, n, axes_in, "axes"), r, what, "axes");
+  else
+    for (int64_t d = 0; d < r; ++d) axes.push_back(d);
+  if (p.size() != 2 * axes.size())
+    throw CompileError(fmt::format("{}: {} pads for {} axes (expected begins and ends)", what, p.size(), axes.size()));
+  std::vector<int64_t> full(size_t(2 * r), 0);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    full[size_t(axes[k])] = p[k];
+    full[size_t(axes[k] + r)] = p[k + axes.size()];
+  }
+  float value = n.has_attr("value") ? n.attr("value") : 0.0f;
+  if (value_in >= 0) {
+    const Tensor& v = g.tensors.at(size_t(value_in));
+    if (v.kind != TensorKind::Constant || v.data.size() != 1)
+      throw CompileError(fmt::format("{}: constant_value '{}' must be a constant fp32 scalar", what, v.name));
+    value = v.data[0];
+  }
+  n.iattrs = {{"pads", full}};
+  n.attrs = {{"value", value}};
 }
 
 void canonicalize(Graph& g, Node& n) {
@@ -374,6 +411,7 @@ void canonicalize(Graph& g, Node& n) {
                                                  shape_str(n.ints("shape")), d));
   }
   if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
+  if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
   if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
   if (op == "ConstantOfShape") return;
 

@@ -125,6 +125,8 @@ const std::vector<OpInfo> kOps = {
     {"Xor", 2, 2, kNoParam, true, false},
     {"Where", 3, 3, kNoParam, true, false},
     {"Cast", 1, 1, kNoParam, true, false},
+    // Pad (constant mode; decompose.h): pads, constant_value (and axes) are parameters.
+    {"Pad", 1, 4, 1, true, false},
     // Dropout: inference (or ratio 0) becomes Identity; training mode DropoutTrain(x,
     // element index, step) (lower_math.cc), its mask from a hash of the index and step.
     {"Dropout", 1, 3, 1, true, false},
@@ -367,6 +369,12 @@ std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
         throw CompileError(fmt::format("{}: input '{}' {} does not broadcast to the normalized shape {}", what,
                                        g.tensors[n.inputs[k]].name, shape_str(in(k)), shape_str(norm)));
     return x;
+  }
+  if (op == "Pad") {  // canonical pads [b0, b1, ..., e0, e1, ...]: begin and end per axis
+    std::vector<int64_t> out = in(0);
+    const auto& p = n.ints("pads");
+    for (size_t d = 0; d < out.size(); ++d) out[d] += p.at(d) + p.at(d + out.size());
+    return out;
   }
   if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") {
     in(1);  // the labels' shape is checked by the decomposition

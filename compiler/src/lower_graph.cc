@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "decompose.h"
 #include "lower.h"
@@ -91,14 +92,16 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
   // Softmax, LogSoftmax and the CNN operators (Conv, pools, normalizations) become their
   // composition (decompose.h) first, so each part
   // goes through the rules below (the reductions, the math sequences).
+  // A composition may hold composite operators itself (a loss's LogSoftmax): expanded in turn.
   std::vector<Node> src;
-  for (const Node& n0 : in.nodes) {
+  std::function<void(const Node&)> expand = [&](const Node& n0) {
     if (!is_decomposed_op(n0.op)) {
       src.push_back(n0);
-      continue;
+      return;
     }
-    for (Node& k : decompose(g, n0)) src.push_back(std::move(k));
-  }
+    for (const Node& k : decompose(g, n0)) expand(k);
+  };
+  for (const Node& n0 : in.nodes) expand(n0);
   for (const Node& n0 : src) {
     Node n = n0;
     if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)

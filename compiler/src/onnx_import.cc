@@ -206,6 +206,13 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
                                                                                  : detail::kReductionMean};
       continue;
     }
+    if (n.op == "Pad" && a.name() == "mode") {  // a STRING in ONNX: constant 0, reflect 1, edge 2
+      const std::string& v = a.s();
+      if (v != "constant" && v != "reflect" && v != "edge")
+        throw CompileError(fmt::format("{}: mode '{}' is not constant, reflect or edge", what, v));
+      n.iattrs["mode"] = {v == "constant" ? 0 : v == "reflect" ? 1 : 2};
+      continue;
+    }
     if (a.name() == "auto_pad" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
       if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
         throw CompileError(fmt::format("{}: attribute 'auto_pad' must be a string (STRING)", what));

@@ -57,7 +57,13 @@ inline std::map<std::string, HostTensor> run_on_model(const arch::Config& cfg, c
                                                       const std::map<std::string, HostTensor>& inputs) {
   SparseMemory mem(cfg.dram_bytes);
   for (const auto& t : pef.tensors) {
-    if (t.role == pef::Role::Input) mem.write_bytes(t.dev_addr, inputs.at(t.name).data.data(), t.bytes);
+    if (t.role == pef::Role::Input && t.dtype == pef::DType::I64) {  // int32 words, as the runtime narrows
+      const auto& v = inputs.at(t.name).idata;
+      std::vector<int32_t> w(v.begin(), v.end());
+      mem.write_bytes(t.dev_addr, w.data(), 4 * w.size());
+    } else if (t.role == pef::Role::Input) {
+      mem.write_bytes(t.dev_addr, inputs.at(t.name).data.data(), t.bytes);
+    }
     if (t.role == pef::Role::Weight) mem.write_bytes(t.dev_addr, pef.weights.data() + t.weight_offset, t.bytes);
   }
   model::Core core(cfg);

@@ -13,8 +13,8 @@ namespace {
 // The fewest ONNX node tests that must pass on the model per operator (a test counts for
 // every operator of its model), on each configuration: the counts of 2026-12-07
 // (libonnx-testdata 1.13). Every lowered operator of the front end (all_ops()) has an
-// entry, so a new operator comes with its conformance tests. 259 tests pass on each.
-constexpr int kMinTotal = 259;
+// entry, so a new operator comes with its conformance tests. 332 tests pass on each.
+constexpr int kMinTotal = 332;
 const std::map<std::string, int> kMinPasses = {
     {"Abs", 1}, {"Add", 3}, {"AveragePool", 11}, {"BatchNormalization", 2}, {"Clip", 8}, {"Concat", 12},
     {"Conv", 6}, {"Div", 12}, {"Elu", 4}, {"Erf", 1}, {"Exp", 16}, {"Flatten", 9}, {"Gather", 4},
@@ -27,6 +27,15 @@ const std::map<std::string, int> kMinPasses = {
     // Their only node tests are opset 1 (out of the importer's 6-17): compiler_libm_tests
     // checks them against their definitions instead.
     {"Softplus", 0}, {"Softsign", 0}, {"GlobalAveragePool", 0}, {"GlobalMaxPool", 0},
+    // The losses with int64 labels as run-time inputs (SoftmaxCrossEntropyLoss's log_prob
+    // output is out of scope), and Dropout (inference and ratio 0: Identity).
+    {"SoftmaxCrossEntropyLoss", 17}, {"NegativeLogLikelihoodLoss", 52}, {"Dropout", 4},
+    // Their node tests have bool or int outputs, or (Pad) reflect/edge modes or a run-time
+    // constant_value, all out of the suite's scope: the training tests (verif/train) run
+    // them inside the losses, Relu/Max gradients and AveragePool's Pad. DropoutTrain is the
+    // training-mode form of Dropout (verif/train Dropout.*), with no ONNX node test.
+    {"Equal", 0}, {"Greater", 0}, {"Less", 0}, {"GreaterOrEqual", 0}, {"LessOrEqual", 0}, {"Not", 0},
+    {"And", 0}, {"Or", 0}, {"Xor", 0}, {"Where", 0}, {"Cast", 0}, {"Pad", 0}, {"DropoutTrain", 0},
 };
 
 // Per operator: how many tests passed (a '+'-joined model counts for each of its operators).

@@ -245,8 +245,12 @@ case $case_name in
   bad_backend)
     expect_error "backend" "$bin/snrun" --backend gpu --config tiny model.pef "${inputs[@]}" --output-dir out ;;
   no_output_dir)
-    expect_error "missing_dir" "$bin/snrun" --backend func --config tiny model.pef "${inputs[@]}" \
-      --output-dir missing_dir ;;
+    # A missing output directory is created; a path that is a file is an error naming it.
+    run "$bin/snrun" --backend func --config tiny model.pef "${inputs[@]}" --output-dir new/dir >/dev/null 2>&1 ||
+      fail "snrun with a missing --output-dir failed"
+    ls new/dir/*.npy >/dev/null 2>&1 || fail "no outputs in the created directory new/dir"
+    touch a_file
+    expect_error "a_file" "$bin/snrun" --backend func --config tiny model.pef "${inputs[@]}" --output-dir a_file ;;
   snref_mismatch)
     run "$bin/snrun" --backend func --config tiny model.pef "${inputs[@]}" --output-dir out >/dev/null 2>&1 ||
       fail "snrun failed"

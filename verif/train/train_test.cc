@@ -38,8 +38,6 @@ class GradRule : public ::testing::TestWithParam<std::string> {};
 // Cases the compiler refuses today, each with the one-line error it must give (the
 // forward operator is not supported): docs/training.md lists them as open.
 const std::map<std::string, std::string> kRefused = {
-    {"avg_pool2d", "node '/Pad' (Pad): unsupported operator"},
-    {"avg_pool2d_pad", "node '/Pad' (Pad): unsupported operator"},
     {"gather", "node '/GatherElements' (GatherElements): unsupported operator"},
 };
 
