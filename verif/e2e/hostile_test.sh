@@ -54,6 +54,25 @@ case $case_name in
     expect_error "in: is a directory, not a file" "$bin/sncompile" in --config tiny -o out/m.pef
     expect_error "in: is a directory, not a file" "$bin/snrun" --backend func --config tiny model.pef \
       --input "$x=in" --input "$y=y.npy" --output-dir out ;;
+  func_bounds)
+    # A bitstream whose AGCU count was corrupted (CRCs valid): the functional model honours
+    # --watchdog and --timeout and bounds its memory (the probe: 6 GB in 43 s, both ignored).
+    start=$(date +%s)
+    expect_error "WATCHDOG" limited 3000000 "$bin/snrun" --backend func --config tiny in/corrupt_agcu.pef \
+      "${inputs[@]}" --output-dir out --watchdog 100000
+    [ $(($(date +%s) - start)) -lt 60 ] || fail "--watchdog took more than 60 s"
+    start=$(date +%s)
+    expect_error "did not finish within 3 s" limited 3000000 "$bin/snrun" --backend func --config tiny \
+      in/corrupt_agcu.pef "${inputs[@]}" --output-dir out --watchdog 0 --timeout 3
+    [ $(($(date +%s) - start)) -lt 60 ] || fail "--timeout 3 took more than 60 s"
+    # Neither: the model's queue bound stops it, naming the unit.
+    expect_error "error ABORTED .* at (pcu|pmu|agcu)" limited 3000000 "$bin/snrun" --backend func --config tiny \
+      in/corrupt_agcu.pef "${inputs[@]}" --output-dir out --watchdog 0 --timeout 600
+    # A broken route (switch select 7): a named failure, never "error NONE (no error)".
+    expect_error "run failed: error ABORTED .* at switch\(" "$bin/snrun" --backend func --config tiny \
+      in/corrupt_route.pef "${inputs[@]}" --output-dir out --watchdog 0
+    expect_error "run failed: error WATCHDOG after 100000 cycles: switch\(" "$bin/snrun" --backend func --config tiny \
+      in/corrupt_route.pef "${inputs[@]}" --output-dir out --watchdog 100000 ;;
   verdicts)
     # Weights holding +-Inf: device and reference agree on the infinities (the probe: FAIL).
     run "$bin/sncompile" in/inf_weights.onnx --config tiny -o inf.pef || fail "sncompile inf_weights"
