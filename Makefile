@@ -13,6 +13,7 @@
 #               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json; builds small's RTL core
 #   make plasticine  turn on and build the Verilated 'plasticine' core (16x8 grid; hierarchical
 #               Verilation; ~25 min on 2 cores: docs/architecture.md 21), its smoke tests and cycles/s
+#   make asan   ASan + UBSan build of the unit and e2e tests (tiny) in $(BUILD)-asan, then run them
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md
 BUILD    ?= build
@@ -29,7 +30,7 @@ GEMM_BUDGET_S ?= 600
 DIGITS_BACKEND ?= verilator
 DIGITS_CONFIG ?= tiny
 
-.PHONY: all deps configure build test test-slow sim lint demo plasticine bench coverage gen-docs clean help
+.PHONY: all deps configure build test test-slow sim lint demo plasticine bench coverage asan gen-docs clean help
 
 all: build
 
@@ -72,6 +73,14 @@ plasticine: configure
 	cmake --build $(BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest -R '^snrun\.smoke_plasticine_' --output-on-failure
 	$(BUILD)/bin/simspeed --config plasticine --backend verilator
+
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+asan: deps
+	cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS="$(SAN_FLAGS)" \
+	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" $(CMAKE_ARGS)
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	  ctest -L 'unit|e2e' -E '^(fuzz|pef\.fuzz)' --output-on-failure -j $(JOBS) --timeout 1800
 
 coverage: deps
 	bash scripts/coverage.sh $(BUILD)-cov

@@ -44,14 +44,8 @@ exec 9>"$OUT/.lock"
 flock 9
 
 # Generated headers (builtin_configs.h, isa.h) from the configuration files.
-GEN_INPUTS=("$ROOT/scripts/gen_arch.py" "$ROOT/configs/tiny.yaml" "$ROOT/configs/small.yaml"
-            "$ROOT/configs/isa.yaml" "$ROOT/configs/regs.yaml")
-STAMP=$OUT/gen/.stamp
-if [ ! -f "$STAMP" ] || [ -n "$(find "${GEN_INPUTS[@]}" -newer "$STAMP" 2>/dev/null)" ]; then
-  echo "fuzz-pef: generating headers in $OUT/gen"
-  /usr/bin/python3 "$ROOT/scripts/gen_arch.py" --out "$OUT/gen" "$ROOT/configs/tiny.yaml" "$ROOT/configs/small.yaml" >/dev/null
-  touch "$STAMP"
-fi
+source "$ROOT/scripts/fuzz-lib.sh"
+fuzz_gen_headers "$ROOT" "$OUT/gen"
 
 LIB_SRCS=("$ROOT"/pef/src/pef/*.cc "$ROOT"/pef/src/arch/*.cc)
 # shellcheck disable=SC2206  # FUZZ_CXXFLAGS is split into words on purpose
@@ -90,13 +84,7 @@ fi
 flock -u 9
 [ "$mode" = build ] && exit 0
 
-SEED=${FUZZ_SEED:-1}
-[[ "$SEED" =~ ^[0-9]+$ ]] || { echo "fuzz-pef: FUZZ_SEED must be a number, got '$SEED'" >&2; exit 2; }
-RUNS=()
-if [ -n "${FUZZ_RUNS:-}" ]; then
-  [[ "$FUZZ_RUNS" =~ ^[0-9]+$ ]] || { echo "fuzz-pef: FUZZ_RUNS must be a number, got '$FUZZ_RUNS'" >&2; exit 2; }
-  RUNS=(-runs="$FUZZ_RUNS")
-fi
+SEED=${FUZZ_SEED:-1}  # fuzz_run (scripts/fuzz-lib.sh) checks it and FUZZ_RUNS
 if [ -n "${FUZZ_WORK:-}" ]; then
   WORK=$FUZZ_WORK
   rm -rf "$WORK"
@@ -105,25 +93,5 @@ else
 fi
 mkdir -p "$WORK/corpus" "$WORK/artifacts"
 cp "$CORPUS"/* "$WORK/corpus/"
-LOG=$WORK/fuzz.log
 echo "fuzz-pef: seed $SEED, ${FUZZ_RUNS:-unlimited} runs, at most ${duration} s; corpus copy and log in $WORK"
-
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
-status=0
-"$BIN" -seed="$SEED" "${RUNS[@]}" -max_total_time="$duration" -max_len=8192 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$WORK/artifacts/" "$WORK/corpus" >"$LOG" 2>&1 || status=$?
-
-# libFuzzer's last status line: "#<runs> DONE cov: <n> ft: <n> corp: ..."
-grep -E '^#[0-9]+' "$LOG" | tail -n 1 || true
-grep -E '^stat::(number_of_executed_units|peak_rss_mb)' "$LOG" || true
-
-artifacts=$(find "$WORK/artifacts" -type f | sort)
-if [ "$status" -ne 0 ] || [ -n "$artifacts" ] || grep -qE 'ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|runtime error:|pef_fuzz: ' "$LOG"; then
-  echo "fuzz-pef: FAILED (fuzzer exit status $status); log: $LOG" >&2
-  grep -E 'ERROR:|SUMMARY:|runtime error:|pef_fuzz: |Test unit written' "$LOG" | head -n 20 >&2 || true
-  for a in $artifacts; do echo "fuzz-pef: crashing input: $a" >&2; done
-  exit 1
-fi
-echo "fuzz-pef: OK, no crash, leak or sanitizer report (seed $SEED); log: $LOG"
-rm -rf "$WORK/corpus"
+fuzz_run fuzz-pef "$BIN" "$WORK" "$duration" 8192

@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "lower.h"
+#include "openrdu/compiler/graph_section.h"
 
 #ifndef OPENRDU_VERSION
 #define OPENRDU_VERSION "0.0.0"
@@ -707,7 +708,7 @@ pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg
                            CompileStats* stats) {
   pef::Pef pef = compile_graph(import_onnx_file(onnx_path), cfg, opts, stats);
   std::ifstream in(onnx_path, std::ios::binary);  // PEF GRAPH: the model, for snrun --test
-  pef.graph.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  pef.graph = graph_section(std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {}), pef);
   return pef;
 }
 

@@ -703,6 +703,7 @@ void fold_constants(Graph& g) {
       if (d <= 0)
         throw CompileError(fmt::format("{}: output shape {} has a dimension of size {} (sizes >= 1 only)", what,
                                        shape_str(shape), d));
+    detail::check_output_size(shape, dt, what);
     Tensor& out = g.tensors.at(n.outputs.at(0));
     if (out.shape_known && out.shape != shape)
       throw CompileError(fmt::format("{}: output '{}' is declared {} but the operator gives {}", what, out.name,
@@ -717,6 +718,7 @@ void fold_constants(Graph& g) {
       for (int i : n.inputs) foldable &= g.tensors[i].kind == TensorKind::Constant;
     }
     if (foldable) {
+      detail::check_fold_budget(g, n, shape, dt, what);
       Value v;
       if (op == "Shape") {
         v.dtype = DType::I64;

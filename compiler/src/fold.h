@@ -25,6 +25,13 @@ struct Value {
 Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& in,
                 const std::vector<int64_t>& out_shape, DType out_dtype);
 
+// fold_limit.cc: an output shape whose size overflows or is implausible (arch::shape_size)
+// is an error naming the node; a node about to be folded must fit the fold budget
+// (openrdu/compiler/fold_limit.h), else an error naming it and the figures.
+void check_output_size(const std::vector<int64_t>& shape, DType dt, const std::string& what);
+void check_fold_budget(const Graph& g, const Node& n, const std::vector<int64_t>& shape, DType dt,
+                       const std::string& what);
+
 // Conv/MaxPool/AveragePool auto_pad codes (the ONNX importer maps the strings).
 constexpr int64_t kAutoPadNotSet = 0, kAutoPadValid = 1, kAutoPadSameUpper = 2, kAutoPadSameLower = 3;
 // SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss reduction codes (the importer maps

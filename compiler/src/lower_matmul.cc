@@ -97,7 +97,8 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain) {
   const Graph& g = lw.g;
   const Node& n = g.nodes.at(size_t(node));
-  const auto [ta, tb] = lw.trans.at(node);
+  // Not a structured binding: lambdas below capture them (clang 14, the fuzz build, lacks that).
+  const bool ta = lw.trans.at(node).first, tb = lw.trans.at(node).second;
   const int ta_id = n.inputs.at(0), tb_id = n.inputs.at(1), ty = n.outputs.at(0);
   const auto& sa = g.tensors[ta_id].shape;
   const auto& sb = g.tensors[tb_id].shape;

@@ -3,6 +3,7 @@
 #include <onnx/onnx_pb.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,9 @@
 
 #include "fold.h"
 #include "onnx_training_ops.h"
+#include "openrdu/arch/checked.h"
+#include "openrdu/arch/file.h"
+#include "openrdu/arch/printable.h"
 #include "openrdu/compiler/ir.h"
 
 namespace openrdu::compiler {
@@ -26,18 +30,35 @@ namespace {
 // Softmax/LogSoftmax axis (default 1 and 2-D coercion < 13, default -1 >= 13).
 constexpr int kMinOpset = 6, kMaxOpset = 17;
 
+// Protobuf parses at most 2 GiB: a larger file (or endless /dev/zero) is refused.
 std::string read_file_bytes(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw CompileError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw CompileError(fmt::format("{}: read error", path));
-  return ss.str();
+  try {
+    const std::vector<uint8_t> b = arch::read_file_capped(path, uint64_t(2) << 30);
+    return std::string(b.begin(), b.end());
+  } catch (const std::runtime_error& e) {
+    throw CompileError(e.what());
+  }
 }
 
 std::string dtype_name(int t) {
   if (onnx::TensorProto_DataType_IsValid(t)) return onnx::TensorProto_DataType_Name(onnx::TensorProto_DataType(t));
   return fmt::format("type {}", t);
+}
+
+// The element count of a TensorProto's dims (arch::shape_size: no wrap, plausible size).
+int64_t checked_elements(const onnx::TensorProto& t, uint64_t elem_bytes, const std::string& what) {
+  const arch::ShapeSize sz = arch::shape_size_of(t.dims(), elem_bytes);
+  if (!sz.ok()) throw CompileError(fmt::format("{}: {}", what, sz.error));
+  return int64_t(sz.elements);
+}
+
+// Names are echoed in messages: one with a control character (a newline, a NUL) is
+// refused, shown escaped (arch::printable).
+void check_name(const std::string& name, const std::string& src, const char* what) {
+  for (unsigned char c : name)
+    if (c < 0x20 || c == 0x7f)
+      throw CompileError(
+          fmt::format("{}: {} name '{}' contains a control character", src, what, arch::printable(name)));
 }
 
 // fp32 values of a TensorProto (raw_data little-endian or float_data).
@@ -46,11 +67,7 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
     throw CompileError(fmt::format("{}: data type {} is not fp32 (FLOAT)", what, dtype_name(t.data_type())));
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     throw CompileError(fmt::format("{}: external data is not supported", what));
-  int64_t n = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0) throw CompileError(fmt::format("{}: negative dimension {}", what, d));
-    n *= d;
-  }
+  const int64_t n = checked_elements(t, 4, what);
   std::vector<float> v;
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
@@ -102,6 +119,8 @@ bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::v
       throw CompileError(fmt::format("{}: dimension {} has size {} (sizes >= 1 only)", what, d, dim.dim_value()));
     shape.push_back(dim.dim_value());
   }
+  if (const arch::ShapeSize sz = arch::shape_size_of(shape, 4); !sz.ok())
+    throw CompileError(fmt::format("{}: {}", what, sz.error));
   return true;
 }
 
@@ -110,12 +129,8 @@ bool value_shape(const onnx::ValueInfoProto& vi, const std::string& what, std::v
 std::vector<int64_t> tensor_ints(const onnx::TensorProto& t, const std::string& what) {
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
     throw CompileError(fmt::format("{}: external data is not supported", what));
-  int64_t n = 1;
-  for (int64_t d : t.dims()) {
-    if (d < 0) throw CompileError(fmt::format("{}: negative dimension {}", what, d));
-    n *= d;
-  }
   const bool i64 = t.data_type() == onnx::TensorProto::INT64;
+  const int64_t n = checked_elements(t, i64 ? 8 : 4, what);
   std::vector<int64_t> v;
   if (t.has_raw_data()) {
     const std::string& raw = t.raw_data();
@@ -287,7 +302,7 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
   detail::fill_attr_defaults(n, opset);
 }
 
-Graph convert(const onnx::ModelProto& model, const std::string& src, const ImportOptions& opts) {
+Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptions& opts) {
   Graph g;
   g.source = src;
   // Opset of the default domain.
@@ -308,12 +323,15 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
         fmt::format("{}: initializer '{}' is sparse (not supported)", src, gp.sparse_initializer(0).values().name()));
 
   // Initializers become constants (fp32, or int64 shape values for folding).
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *model.mutable_graph()->mutable_initializer()) {
+    check_name(init.name(), src, "initializer");
     const std::string what = fmt::format("{}: initializer '{}'", src, init.name());
     g.add_tensor(constant_tensor(init, init.name(), what));
+    delete init.release_raw_data();  // the data is in the graph now: one copy, not two
   }
   // Graph inputs (those that are not initializers).
   for (const auto& vi : gp.input()) {
+    check_name(vi.name(), src, "input");
     if (g.find(vi.name()) >= 0) {
       // An initializer listed as an input (IR < 4 style): a constant; check its type.
       std::vector<int64_t> s;
@@ -334,7 +352,12 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
   // Nodes, in topological order (the format requires it; sort anyway).
   std::vector<const onnx::NodeProto*> pending;
   std::set<std::string> node_names;
-  for (const auto& np : gp.node()) pending.push_back(&np);
+  for (const auto& np : gp.node()) {
+    check_name(np.name(), src, "node");
+    for (const auto& t : np.input()) check_name(t, src, "node input");
+    for (const auto& t : np.output()) check_name(t, src, "node output");
+    pending.push_back(&np);
+  }
   std::set<std::string> available;
   for (const Tensor& t : g.tensors) available.insert(t.name);
   std::vector<std::string> names(pending.size());
@@ -453,6 +476,7 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
 
   // Graph outputs.
   for (const auto& vi : gp.output()) {
+    check_name(vi.name(), src, "output");
     const int idx = g.find(vi.name());
     const std::string what = fmt::format("{}: output '{}'", src, vi.name());
     if (idx < 0) throw CompileError(fmt::format("{}: nothing defines it", what));
@@ -476,11 +500,17 @@ Graph convert(const onnx::ModelProto& model, const std::string& src, const Impor
 
 }  // namespace
 
-Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts) {
-  onnx::ModelProto model;
-  if (!model.ParseFromString(bytes))
+namespace {
+void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& source_name) {
+  if (size > size_t(INT32_MAX) || !model.ParseFromArray(data, int(size)))
     throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", source_name));
   if (!model.has_graph()) throw CompileError(fmt::format("{}: not a valid ONNX model (no graph)", source_name));
+}
+}  // namespace
+
+Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts) {
+  onnx::ModelProto model;
+  parse_model(model, bytes.data(), bytes.size(), source_name);
   return convert(model, source_name, opts);
 }
 
@@ -513,7 +543,16 @@ void export_onnx_with_weights(const std::string& in_path, const std::map<std::st
 }
 
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts) {
-  return import_onnx_bytes(read_file_bytes(path), path, opts);
+  onnx::ModelProto model;
+  try {  // the file's bytes are freed before the conversion (memory: about 2x the weights)
+    const std::vector<uint8_t> b = arch::read_file_capped(path, uint64_t(2) << 30);
+    parse_model(model, b.data(), b.size(), path);
+  } catch (const CompileError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw CompileError(e.what());
+  }
+  return convert(model, path, opts);
 }
 
 HostTensor load_tensor_pb(const std::string& path, std::string* name) {

@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "fold.h"
+#include "openrdu/arch/checked.h"
+#include "openrdu/arch/file.h"
 #include "openrdu/compiler/ir.h"
 
 namespace openrdu::compiler {
@@ -69,6 +71,7 @@ class Loader {
     std::vector<int64_t> s = ints(n, what);
     for (int64_t d : s)
       if (d <= 0) fail(n, fmt::format("{} {} has a dimension of size {} (sizes >= 1 only)", what, shape_str(s), d));
+    if (const arch::ShapeSize sz = arch::shape_size_of(s, 4); !sz.ok()) fail(n, fmt::format("{}: {}", what, sz.error));
     return s;
   }
 
@@ -87,7 +90,9 @@ class Loader {
       t.dtype = DType::I64;
     else if (dt != "float32")
       fail(c["dtype"], fmt::format("{}: dtype '{}' (float32 or int64)", what, dt));
-    const int64_t n = t.elements();
+    const arch::ShapeSize sz = arch::shape_size_of(t.shape, t.dtype == DType::I64 ? 8 : 4);
+    if (!sz.ok()) fail(c["shape"], fmt::format("{}: {}", what, sz.error));
+    const int64_t n = int64_t(sz.elements);
     if (c["values"] && c["fill"]) fail(c, fmt::format("{}: give either values or fill", what));
     if (c["values"]) {
       const YAML::Node& v = c["values"];
@@ -259,11 +264,13 @@ Graph load_yaml_string(const std::string& text, const std::string& source_name, 
 }
 
 Graph load_yaml_graph(const std::string& path, const ImportOptions& opts) {
-  std::ifstream f(path);
-  if (!f) throw CompileError(fmt::format("{}: cannot open", path));
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  return load_yaml_string(ss.str(), path, opts);
+  std::vector<uint8_t> b;
+  try {  // a test graph: 16 MiB is plenty (yaml-cpp takes some 8 times the text)
+    b = arch::read_file_capped(path, uint64_t(16) << 20);
+  } catch (const std::runtime_error& e) {
+    throw CompileError(e.what());
+  }
+  return load_yaml_string(std::string(b.begin(), b.end()), path, opts);
 }
 
 Graph load_graph_file(const std::string& path, const ImportOptions& opts) {

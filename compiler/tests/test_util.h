@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -105,5 +106,15 @@ inline uint32_t bits(float f) { return std::bit_cast<uint32_t>(f); }
 
 // Bit-exact equality, any NaN equal to any NaN.
 inline bool same_f32(float a, float b) { return (std::isnan(a) && std::isnan(b)) || bits(a) == bits(b); }
+
+// The message of the CompileError f throws, "<no CompileError>" when it throws none.
+inline std::string compile_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const CompileError& e) {
+    return e.what();
+  }
+  return "<no CompileError>";
+}
 
 }  // namespace openrdu::compiler::test

@@ -1,5 +1,8 @@
 #include "openrdu/runtime/checks.h"
 
+#include <algorithm>
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "openrdu/runtime/dram.h"
@@ -8,6 +11,11 @@
 namespace openrdu::runtime {
 
 void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fp, const std::string& dev_name, uint64_t dram) {
+  if (pef.fingerprint != dev_fp && pef.config_name == dev_name)  // same name, other parameters (or corrupted)
+    throw RuntimeError(fmt::format(
+        "PEF fingerprint 0x{:08x} differs from configuration '{}' of the device (fingerprint 0x{:08x}): the PEF was "
+        "compiled for another version of '{}' (different parameters) or its header is corrupted; recompile it",
+        pef.fingerprint, dev_name, dev_fp, dev_name));
   if (pef.fingerprint != dev_fp)
     throw RuntimeError(fmt::format(
         "PEF was compiled for configuration '{}' (fingerprint 0x{:08x}) but the device is '{}' (fingerprint "
@@ -53,6 +61,33 @@ void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& 
   for (const auto& t : pef.tensors)
     if (t.role == pef::Role::Input && !inputs.count(t.name))
       throw RuntimeError(fmt::format("missing input '{}' (shape {}; inputs: {})", t.name, shape_str(t.shape), expected));
+}
+
+Comparison compare_values(const HostTensor& dev, const HostTensor& ref, double rtol, double atol) {
+  Comparison c;
+  const size_t n = std::min(dev.data.size(), ref.data.size());
+  for (size_t k = 0; k < n; ++k) {
+    const double a = dev.data[k], b = ref.data[k];
+    if (a == b || (std::isnan(a) && std::isnan(b))) continue;  // equal, equal infinities, NaN and NaN
+    const bool finite = std::isfinite(a) && std::isfinite(b);
+    const double err = finite ? std::fabs(a - b) : INFINITY;
+    if (std::isnan(a) && std::isfinite(b)) ++c.nan_where_finite;
+    c.max_abs = std::max(c.max_abs, err);
+    c.max_rel = std::max(c.max_rel, b != 0 ? err / std::fabs(b) : INFINITY);
+    if (!(finite && err <= atol + rtol * std::fabs(b))) {
+      if (!c.bad) c.first_bad = k;
+      ++c.bad;
+    }
+  }
+  return c;
+}
+
+std::string Comparison::failure(const HostTensor& dev, const HostTensor& ref) const {
+  if (pass()) return "";
+  std::string s = fmt::format("; {} outside tolerance, first at index {}: device {:.9g}, reference {:.9g}", bad,
+                              first_bad, dev.data[first_bad], ref.data[first_bad]);
+  if (nan_where_finite) s += fmt::format("; {} device NaN where the reference is finite", nan_where_finite);
+  return s;
 }
 
 }  // namespace openrdu::runtime

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include "openrdu/arch/printable.h"
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +18,7 @@ namespace {
 constexpr const char* kPattern = "[%Y-%m-%d %H:%M:%S.%e] [%n] [%l] %v";
 std::shared_ptr<spdlog::logger> g_file_logger;  // file sink only, for log_error
 std::string g_file_path;
+constexpr size_t kMaxErrorChars = 2000;
 }  // namespace
 
 const std::vector<std::string>& log_level_names() {
@@ -74,10 +76,22 @@ void init_logging(const std::string& tool, const std::string& level, const std::
 std::string log_file_path() { return g_file_path; }
 
 void log_error(const std::string& tool, const std::string& message) {
+  // One line whatever the message holds: control characters escaped as arch::printable
+  // does (backslashes and UTF-8 kept: the names in it are escaped already), capped.
+  std::string line;
+  for (char c : message) {
+    const auto u = static_cast<unsigned char>(c);
+    line += u < 0x20 || u == 0x7f ? arch::printable(std::string_view(&c, 1)) : std::string(1, c);
+  }
+  if (line.size() > kMaxErrorChars) line = line.substr(0, kMaxErrorChars) + "...";
   std::fflush(stdout);
-  std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), message.c_str());
+  std::fprintf(stderr, "%s: error: %s\n", tool.c_str(), line.c_str());
   std::fflush(stderr);
-  if (g_file_logger) g_file_logger->error("{}", message);
+  if (g_file_logger) g_file_logger->error("{}", line);
+}
+
+std::string out_of_memory_message(const std::string& file) {
+  return fmt::format("{}: out of memory (std::bad_alloc) while processing this file", arch::printable(file));
 }
 
 }  // namespace openrdu::runtime

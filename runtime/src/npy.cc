@@ -3,7 +3,9 @@
 
 #include "openrdu/runtime/host_tensor.h"
 
+#include "openrdu/arch/checked.h"
 #include "openrdu/arch/file.h"
+#include "openrdu/arch/printable.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -69,7 +71,9 @@ class HeaderParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    throw NpyError(fmt::format("{}: bad .npy header: {} (header: {})", src_, what, h_));
+    const size_t end = h_.find_last_not_of(" \n");  // the padding, not the dict
+    throw NpyError(fmt::format("{}: bad .npy header: {} (header: {})", src_, what,
+                               arch::printable(h_.substr(0, end == std::string::npos ? 0 : end + 1), 200)));
   }
   char peek() const { return p_ < h_.size() ? h_[p_] : '\0'; }
   void ws() { while (p_ < h_.size() && (h_[p_] == ' ' || h_[p_] == '\n' || h_[p_] == '\t')) ++p_; }
@@ -180,12 +184,9 @@ HostTensor parse_npy(const std::vector<uint8_t>& b, const std::string& src) {
   t.dtype = *dtype;
   const uint64_t item = npy_itemsize(t.dtype);
   if (fortran) throw NpyError(fmt::format("{}: Fortran-order arrays are not supported (save a C-order array: np.ascontiguousarray)", src));
-  uint64_t n = 1;
-  for (auto d : t.shape) {
-    if (d != 0 && n > std::numeric_limits<uint64_t>::max() / 8 / uint64_t(d))
-      throw NpyError(fmt::format("{}: shape {} is too large", src, shape_str(t.shape)));
-    n *= uint64_t(d);
-  }
+  const arch::ShapeSize size = arch::shape_size_of(t.shape, item);
+  if (!size.ok()) throw NpyError(fmt::format("{}: {}", src, size.error));
+  const uint64_t n = size.elements;
   const size_t data_at = hstart + hlen;
   const uint64_t have = b.size() - data_at;
   if (have != item * n)
@@ -196,10 +197,18 @@ HostTensor parse_npy(const std::vector<uint8_t>& b, const std::string& src) {
 }
 
 HostTensor read_npy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw NpyError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw NpyError(fmt::format("{}: read error", path));
+  std::vector<uint8_t> bytes;
+  try {  // capped, and refused after 6 bytes when the magic is not there (/dev/zero)
+    bytes = arch::read_file_capped(path, arch::kMaxTensorBytes + (1 << 20), sizeof kMagic,
+                                   [&](std::span<const uint8_t> b) {
+                                     if (b.size() < sizeof kMagic || std::memcmp(b.data(), kMagic, sizeof kMagic))
+                                       parse_npy(std::vector<uint8_t>(b.begin(), b.end()), path);
+                                   });
+  } catch (const NpyError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw NpyError(e.what());
+  }
   return parse_npy(bytes, path);
 }
 

@@ -228,6 +228,10 @@ void FuncCore::ctrl_thread() {
         counting_ = true;
         const bool stuck = (fault_ >> 16 & 0xF) == 3;
         model_->set_stuck_lane(stuck ? (fault_ & 0xFFFF) : 0xFFFF, fault_ >> 20 & 0xF);
+        model::RunLimits limits;
+        limits.max_cycles = watchdog_;
+        limits.deadline = deadline_;
+        model_->set_limits(limits);
         res = model_->run(*mem_adapter_);
         counting_ = false;
       }
@@ -252,6 +256,13 @@ void FuncCore::ctrl_thread() {
       res.unit = 0xFFFF;
       res.message = e.what();
     }
+    if (res.timed_out) {  // the host's wait has ended: the run does not finish, as on the RTL
+      wait(cancel_ev_);    // until ABORT or SOFT_RESET
+      continue;
+    }
+    // A failure without a code (a broken route): never "error NONE"; the RTL would hang
+    // there, so it is a deadlock of the unit named (the watchdog reports it when set).
+    if (!res.ok && res.code == gen::ErrorCode::NONE) res.code = gen::ErrorCode::ABORTED;
     // Watchdog (runs only): a deadlock (the model's ABORTED naming a unit) or an estimate
     // beyond WATCHDOG stops the run after WATCHDOG cycles, as the RTL does.
     if (cmd == Cmd::Start) {

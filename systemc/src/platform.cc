@@ -122,6 +122,8 @@ struct Platform::Impl {
   bool run_until(Pred pred, double timeout_s) {
     using clock = std::chrono::steady_clock;
     const auto t0 = clock::now();
+    core->set_wall_deadline(t0 + std::chrono::duration_cast<clock::duration>(
+                                     std::chrono::duration<double>(std::min(timeout_s, 1e6))));
     const sc_time sim_deadline =
         sc_core::sc_time_stamp() + sc_time(std::min(timeout_s, 1e6), sc_core::SC_SEC);
     bool ok = true;

@@ -277,6 +277,9 @@ int main(int argc, char** argv) {
                  pef::dtype_name(t.dtype), shape,
                  t.dev_addr, t.bytes, t.role == pef::Role::Weight ? std::to_string(t.weight_offset) : "-");
     }
+  } catch (const std::bad_alloc&) {
+    runtime::log_error("pefdump", runtime::out_of_memory_message(path));
+    return 1;
   } catch (const std::exception& e) {
     runtime::log_error("pefdump", e.what());
     return 1;

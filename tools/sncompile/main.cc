@@ -12,7 +12,10 @@
 #include <vector>
 
 #include "openrdu/arch/config.h"
+#include "openrdu/arch/file.h"
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/compiler/fold_limit.h"
+#include "openrdu/compiler/graph_section.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/compiler/train.h"
 #include "lower.h"  // compiler/src: the pipeline with trace hooks (detail::compile_traced)
@@ -77,6 +80,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-scalar-fusion", no_scalar_fusion,
                "-O3: keep a ReduceMax/Min over the last axis in its own section instead of sending its row results "
                "over the scalar network to the Add/Sub/Mul/Max/Min that reads them (e.g. a softmax's shift)");
+  uint64_t fold_limit_mib = compiler::kDefaultFoldLimitBytes >> 20;
+  app.add_option("--fold-limit", fold_limit_mib,
+                 "constant folding budget in MiB: a node whose inputs are all constants is evaluated at compile "
+                 "time only if its output fits in it (and its work in 16 operations per byte), else it is an error "
+                 "naming the node")
+      ->check(CLI::Range(uint64_t(1), uint64_t(1) << 20))
+      ->capture_default_str();
   runtime::ToolCli cli{"sncompile"};
   runtime::add_common_options(app, cli);
   std::vector<std::string> print_after;
@@ -117,6 +127,7 @@ int main(int argc, char** argv) {
     compiler::CompileStats st;
     compiler::detail::Trace trace;
     trace.print_after = print_after;
+    compiler::set_fold_limit(fold_limit_mib << 20);
     compiler::ImportOptions io;
     io.params_as_state = train || keep_weights;
     if (!weights_file.empty()) io.weights = read_weights(weights_file);
@@ -125,21 +136,21 @@ int main(int argc, char** argv) {
       compiler::export_onnx_with_weights(model, io.weights, export_onnx);
       std::printf("%s: %s with the weights of %s\n", export_onnx.c_str(), model.c_str(), weights_file.c_str());
     }
-    compiler::Graph g = compiler::load_graph_file(model, io);  // ONNX, or a .yaml/.yml test graph
-    compiler::TrainInfo info;
-    if (train) g = compiler::build_training_graph(g, topts, &info);
     auto wants = [&](const char* pass) {
       return std::find(print_after.begin(), print_after.end(), pass) != print_after.end();
     };
-    if (wants("import")) std::printf("=== after import ===\n%s", compiler::detail::print_graph(g).c_str());
-    if (wants("fold")) std::printf("=== after fold ===\n%s", compiler::detail::print_graph(g).c_str());
-    pef::Pef p = compiler::detail::compile_traced(g, cfg, opts, &st, &trace);
+    compiler::TrainInfo info;
+    pef::Pef p = [&] {  // the imported graph (its constants) is freed once the PEF holds the weights
+      compiler::Graph g = compiler::load_graph_file(model, io);  // ONNX, or a .yaml/.yml test graph
+      if (wants("import")) std::printf("=== after import ===\n%s", compiler::detail::print_graph(g).c_str());
+      if (wants("fold")) std::printf("=== after fold ===\n%s", compiler::detail::print_graph(g).c_str());
+      if (train) g = compiler::build_training_graph(g, topts, &info);
+      return compiler::detail::compile_traced(g, cfg, opts, &st, &trace);
+    }();
     if (train) compiler::add_train_meta(p, info, topts);
     const std::string ext = model.size() >= 5 ? model.substr(model.size() - 5) : "";
-    if (ext != ".yaml" && ext.substr(1) != ".yml") {
-      std::ifstream in(model, std::ios::binary);  // PEF GRAPH: the ONNX model, as compile_onnx_file
-      p.graph.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    }
+    if (ext != ".yaml" && ext.substr(1) != ".yml")  // PEF GRAPH: the ONNX model, weights in WEIGHTS
+      p.graph = compiler::graph_section(arch::read_file_capped(model, uint64_t(2) << 30), p);
     std::fputs(trace.out.c_str(), stdout);
     if (!dot_file.empty()) {
       std::ofstream f(dot_file);
@@ -157,6 +168,9 @@ int main(int argc, char** argv) {
     for (size_t i = 0; i < st.sections.size(); ++i)
       spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,
                    st.sections[i].vectors, st.sections[i].bitstream_words);
+  } catch (const std::bad_alloc&) {
+    runtime::log_error("sncompile", runtime::out_of_memory_message(model));
+    return 1;
   } catch (const std::exception& e) {
     runtime::log_error("sncompile", e.what());
     return 1;

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/cli.h"
 #include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
@@ -89,30 +90,17 @@ int main(int argc, char** argv) {
         }
         if (d.data.size() > 4 * row) fmt::print("  ... ({} elements)\n", d.data.size());
       }
-      double max_abs = 0, max_rel = 0;
-      size_t bad = 0, first_bad = 0;
-      for (size_t i = 0; i < r.data.size(); ++i) {
-        const double a = d.data[i], b = r.data[i];
-        if (std::isnan(a) && std::isnan(b)) continue;
-        const double err = std::isnan(a) || std::isnan(b) ? INFINITY : std::fabs(a - b);
-        const double rel = err == 0 ? 0 : err / std::max(std::fabs(b), 1e-30);
-        max_abs = std::max(max_abs, err);
-        max_rel = std::max(max_rel, rel);
-        if (!(err <= atol + rtol * std::fabs(b))) {
-          if (!bad) first_bad = i;
-          ++bad;
-        }
-      }
-      const bool pass = bad == 0;
-      all_pass &= pass;
+      const runtime::HostTensor rt{r.shape, r.data};
+      const runtime::Comparison c = runtime::compare_values(d, rt, rtol, atol);
+      all_pass &= c.pass();
       fmt::print("{}: {}  shape {}  max abs error {:.3g}  max rel error {:.3g}  (rtol {} atol {})\n", name,
-                 pass ? "PASS" : "FAIL", runtime::shape_str(r.shape), max_abs, max_rel, rtol, atol);
-      if (!pass)
-        fmt::print("  {} of {} elements outside tolerance; first at flat index {}: device {:.9g}, reference {:.9g}\n",
-                   bad, r.data.size(), first_bad, d.data[first_bad], r.data[first_bad]);
+                 c.pass() ? "PASS" : "FAIL", runtime::shape_str(r.shape), c.max_abs, c.max_rel, rtol, atol);
+      if (!c.pass()) fmt::print("  {} elements{}\n", r.data.size(), c.failure(d, rt));
     }
     fmt::print("{}\n", all_pass ? "PASS" : "FAIL");
     return all_pass ? 0 : 1;
+  } catch (const std::bad_alloc&) {
+    die(runtime::out_of_memory_message(model));
   } catch (const std::exception& e) {
     die(e.what());
   }

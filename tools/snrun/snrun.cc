@@ -41,6 +41,8 @@
 #include "openrdu/arch/config.h"
 #include "openrdu/arch/file.h"
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/compiler/graph_section.h"
+#include "openrdu/compiler/ir.h"
 #include "openrdu/driver/counters.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/gen/regs.h"
@@ -118,33 +120,16 @@ class Progress {
 
 // The CPU reference of the PEF's GRAPH on the same inputs (per sample for a batch,
 // stacked like the device outputs).
-std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const std::map<std::string, runtime::HostTensor>& inputs,
-                                                     bool batch) {
-  const auto dir = std::filesystem::temp_directory_path();
-  std::string path = (dir / "snrun-graph-XXXXXX").string();
-  const int fd = ::mkstemp(path.data());
-  if (fd < 0) throw std::runtime_error(fmt::format("--test: cannot create a temporary file in {}", dir.string()));
-  struct Cleanup {
-    std::string p;
-    ~Cleanup() { std::filesystem::remove(p); }
-  } cleanup{path};
-  const uint8_t* data = pef.graph.data();
-  size_t left = pef.graph.size();
-  while (left) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n <= 0) {
-      ::close(fd);
-      throw std::runtime_error(fmt::format("--test: cannot write {}", path));
-    }
-    data += n;
-    left -= size_t(n);
-  }
-  ::close(fd);
+std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const std::string& path,
+                                                     const std::map<std::string, runtime::HostTensor>& inputs, bool batch) {
+  // The GRAPH's initializers refer to WEIGHTS for their data (compiler/graph_section.h).
+  const compiler::Graph g =
+      compiler::import_onnx_bytes(compiler::graph_model_bytes(pef, path), path + ": GRAPH (source model)");
   auto one = [&](const std::map<std::string, runtime::HostTensor>& in) {
     std::map<std::string, compiler::HostTensor> ci;
     for (const auto& [k, v] : in) ci[k] = {v.shape, v.data, v.idata};  // integers (labels) in idata
     std::map<std::string, runtime::HostTensor> out;
-    for (auto& [k, v] : compiler::reference_run(path, ci)) out[k] = {v.shape, std::move(v.data)};
+    for (auto& [k, v] : compiler::reference_run(g, ci)) out[k] = {v.shape, std::move(v.data)};
     return out;
   };
   if (!batch) return one(inputs);
@@ -182,26 +167,10 @@ bool compare(const std::map<std::string, runtime::HostTensor>& dev, const std::m
       all = false;
       continue;
     }
-    double max_abs = 0, max_rel = 0;
-    size_t bad = 0, first_bad = 0;
-    for (size_t k = 0; k < r.data.size(); ++k) {
-      const double a = d.data[k], b = r.data[k];
-      if (std::isnan(a) && std::isnan(b)) continue;
-      const double err = std::isnan(a) || std::isnan(b) ? INFINITY : std::fabs(a - b);
-      max_abs = std::max(max_abs, err);
-      if (b != 0) max_rel = std::max(max_rel, err / std::fabs(b));
-      else if (err > 0) max_rel = INFINITY;
-      if (!(err <= atol + rtol * std::fabs(b))) {
-        if (!bad) first_bad = k;
-        ++bad;
-      }
-    }
-    fmt::print("  {:<24} {}  max abs error {:.3g}, max rel error {:.3g} ({} elements){}\n", name, bad ? "FAIL" : "PASS",
-               max_abs, max_rel, r.data.size(),
-               bad ? fmt::format("; {} outside tolerance, first at index {}: device {:.9g}, reference {:.9g}", bad,
-                                 first_bad, d.data[first_bad], r.data[first_bad])
-                   : "");
-    all = all && bad == 0;
+    const runtime::Comparison c = runtime::compare_values(d, r, rtol, atol);
+    fmt::print("  {:<24} {}  max abs error {:.3g}, max rel error {:.3g} ({} elements){}\n", name,
+               c.pass() ? "PASS" : "FAIL", c.max_abs, c.max_rel, r.data.size(), c.failure(d, r));
+    all = all && c.pass();
   }
   return all;
 }
@@ -255,6 +224,22 @@ uint32_t parse_fault(const std::string& spec) {
   if (f[0] == "corrupt" && f.size() == 2) return 2u << 16 | num(f[1], 0xFFFF, "word");
   if (f[0] == "stuck" && f.size() == 3) return 3u << 16 | num(f[1], 0xFFFF, "unit") | num(f[2], 15, "lane") << 20;
   die(fmt::format("--fault {}: expected hang:UNIT, corrupt:WORD or stuck:UNIT:LANE", spec));
+}
+
+// The unit and lane of a --fault exist on the device: hang names a PCU, PMU or AGCU,
+// stuck a PCU and one of its lanes (a fault on nothing would inject nothing and pass).
+void check_fault(uint32_t fault, const std::string& spec, const arch::Config& cfg) {
+  const uint32_t kind = fault >> 16 & 0xF, unit = fault & 0xFFFF, lane = fault >> 20 & 0xF;
+  if (kind != 1 && kind != 3) return;
+  if (unit >= cfg.num_units() || cfg.unit_kind(unit) == arch::UnitKind::Switch)
+    die(fmt::format("--fault {}: unit {} is not a PCU, PMU or AGCU of configuration '{}' (units 0 to {}, switches "
+                    "excluded)", spec, unit, cfg.name, cfg.num_units() - 1));
+  if (kind == 3 && cfg.unit_kind(unit) != arch::UnitKind::Pcu)
+    die(fmt::format("--fault {}: unit {} is {}, not a PCU (stuck lanes are PCU outputs)", spec, unit,
+                    cfg.unit_name(unit)));
+  if (kind == 3 && lane >= cfg.lanes)
+    die(fmt::format("--fault {}: lane {} does not exist ({} has lanes 0 to {})", spec, lane, cfg.unit_name(unit),
+                    cfg.lanes - 1));
 }
 
 int main(int argc, char** argv) {
@@ -324,6 +309,7 @@ int main(int argc, char** argv) {
     if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
     const uint32_t fault = parse_fault(fault_spec);
     const arch::Config cfg = arch::load_config(config);
+    check_fault(fault, fault_spec, cfg);
     std::error_code mkdir_error;  // created when missing
     std::filesystem::create_directories(outdir, mkdir_error);
     if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
@@ -339,7 +325,11 @@ int main(int argc, char** argv) {
       inputs[name] = runtime::read_npy(spec.substr(eq + 1));
     }
     // Everything that can be checked without a device, before the (slow) device starts.
-    runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
+    try {
+      runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
+    } catch (const runtime::RuntimeError& e) {
+      die(fmt::format("{}: {}", model, e.what()));
+    }
     size_t samples = 0;
     if (batch) samples = runtime::batch_size(pef, inputs);
     else runtime::check_inputs(pef, inputs);
@@ -433,26 +423,35 @@ int main(int argc, char** argv) {
                  c.mem_wr_bytes,
                  c.run_cycles ? double(c.mem_rd_bytes + c.mem_wr_bytes) / double(c.run_cycles) : 0.0);
     }
-    for (const auto& [name, t] : result.outputs) {
-      const auto path = (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string();
-      runtime::write_npy(t, path);
-      fmt::print("  wrote {} {}\n", path, runtime::shape_str(t.shape));
-    }
-    {
-      const auto path = (std::filesystem::path(outdir) / "counters.json").string();
-      const std::string json = driver::to_json(result.counters);
-      arch::write_file_atomic(path, {reinterpret_cast<const uint8_t*>(json.data()), json.size()});
-      fmt::print("  wrote {} (sntilestat, snddrstat, snpciestat)\n", path);
-    }
+    // Outputs only when the run and its checks complete: the reference (which can fail)
+    // and the labels check come first, then every file is written under a temporary
+    // name and renamed at once (arch::write_files_atomic). A --test FAIL verdict keeps
+    // them, for inspection (docs/debugging.md).
+    std::map<std::string, runtime::HostTensor> ref;
+    if (test) ref = reference(pef, model, inputs, batch);
+    if (labels) print_accuracy(result.outputs.begin()->first, result.outputs.begin()->second, *labels, labels_path);
+    std::vector<arch::FileContents> files;
+    for (const auto& [name, t] : result.outputs)
+      files.push_back({(std::filesystem::path(outdir) / runtime::npy_file_name(name)).string(),
+                       runtime::serialize_npy(t)});
+    const std::string json = driver::to_json(result.counters);
+    files.push_back({(std::filesystem::path(outdir) / "counters.json").string(),
+                     std::vector<uint8_t>(json.begin(), json.end())});
+    arch::write_files_atomic(files);
+    for (const auto& [name, t] : result.outputs)
+      fmt::print("  wrote {} {}\n", (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string(),
+                 runtime::shape_str(t.shape));
+    fmt::print("  wrote {} (sntilestat, snddrstat, snpciestat)\n", files.back().path);
     const auto st = dev->sim_stats();
     fmt::print("  simulated {} cycles ({} evaluated, idle cycles skipped), {:.0f} evaluated cycles/s, trace {}\n",
                st.cycles, st.evaluated_cycles, st.cycles_per_second, trace.empty() ? std::string("off") : trace);
-    if (labels) print_accuracy(result.outputs.begin()->first, result.outputs.begin()->second, *labels, labels_path);
-    if (test && !compare(result.outputs, reference(pef, inputs, batch), rtol, atol)) {
+    if (test && !compare(result.outputs, ref, rtol, atol)) {
       fmt::print("test: FAIL\n");
       return 1;
     }
     if (test) fmt::print("test: PASS\n");
+  } catch (const std::bad_alloc&) {
+    die(runtime::out_of_memory_message(model));
   } catch (const std::exception& e) {
     die(e.what());
   }

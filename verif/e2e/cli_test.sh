@@ -26,18 +26,8 @@ done
 [ ${#inputs[@]} -ge 4 ] || fail "expected two inputs in $model_dir"
 
 # expect_error PATTERN CMD...: non-zero exit, one stderr line matching PATTERN, out/ empty.
-expect_error() {
-  local pattern=$1; shift
-  echo "+ $*"
-  "$@" >stdout.txt 2>stderr.txt
-  local rc=$?
-  cat stdout.txt; cat stderr.txt
-  [ $rc -ne 0 ] || fail "exit status 0, expected an error"
-  [ "$(wc -l <stderr.txt)" -eq 1 ] || fail "expected exactly one line on stderr, got $(wc -l <stderr.txt)"
-  grep -q -- "$pattern" stderr.txt || fail "stderr does not mention '$pattern'"
-  [ -z "$(ls -A out)" ] || fail "output directory not empty: $(ls -A out)"
-  echo "OK: exit $rc, message names '$pattern'"
-}
+source "$src/verif/e2e/expect.sh"
+expect_error() { expect_error_grep -G "$@"; }
 
 run_and_check() {  # backend
   run "$bin/snrun" --backend "$1" --config tiny model.pef "${inputs[@]}" --output-dir out >run.txt 2>&1

@@ -27,7 +27,9 @@
 
 #include <fmt/format.h>
 
+#include "openrdu/arch/checked.h"
 #include "openrdu/arch/crc32.h"
+#include "openrdu/arch/printable.h"
 
 namespace openrdu::pef {
 
@@ -126,16 +128,25 @@ class Parser {
 
   const std::vector<uint8_t>& b_;
   std::string src_;
+
+ public:
+  bool defer_weights = false;  // leave pef.weights empty: read_file moves them out of the buffer
+  std::pair<uint64_t, uint64_t> weights_range{0, 0};  // WEIGHTS payload: offset, size
 };
+
+// The first 4 bytes must be "PEF1" (also checked on the first bytes read, read_file).
+void check_magic(std::span<const uint8_t> b, const std::string& src) {
+  if (b.size() >= 4 && std::memcmp(b.data(), kMagic, 4) != 0)
+    throw PefError(fmt::format("{}: magic at byte 0: expected \"PEF1\" (50 45 46 31), found {:02x} {:02x} {:02x} "
+                               "{:02x}", src, b[0], b[1], b[2], b[3]));
+}
 
 Pef Parser::run() {
   const uint64_t size = b_.size();
   if (size < kHeaderBytes + 4)
     fail(size, "header", fmt::format("file is {} bytes, shorter than the {}-byte PEF header and CRC", size,
                                      kHeaderBytes + 4));
-  if (std::memcmp(b_.data(), kMagic, 4) != 0)
-    fail(0, "magic", fmt::format("expected \"PEF1\" (50 45 46 31), found {:02x} {:02x} {:02x} {:02x}", b_[0],
-                                 b_[1], b_[2], b_[3]));
+  check_magic(b_, src_);
   const uint32_t version = rd32(&b_[4]);
   if (version != kPefVersion)
     fail(4, "version", fmt::format("unsupported PEF version {} (this reader supports {}); recompile the model with "
@@ -221,7 +232,8 @@ Pef Parser::run() {
   const Entry* schedule = get(kTypeSchedule);
   if (!tensors) fail(12, "section table", "no TENSORS section");
   if (!schedule) fail(12, "section table", "no SCHEDULE section");
-  if (weights) pef.weights.assign(b_.begin() + weights->offset, b_.begin() + weights->offset + weights->size);
+  if (weights) weights_range = {weights->offset, weights->size};
+  if (weights && !defer_weights) pef.weights.assign(b_.begin() + weights->offset, b_.begin() + weights->offset + weights->size);
   if (const Entry* g = get(kTypeGraph)) pef.graph.assign(b_.begin() + g->offset, b_.begin() + g->offset + g->size);
   parse_tensors(*tensors, pef, weights ? weights->size : 0);
   parse_schedule(*schedule, entries, pef);
@@ -240,7 +252,7 @@ void Parser::parse_schedule(const Entry& e, const std::vector<Entry>& entries, P
     const uint64_t name_at = c.pos;
     s.name = c.str(f + " name");
     if (s.name.empty()) fail(name_at, "SCHEDULE " + f + " name length", "empty name");
-    const std::string sf = fmt::format("step {} '{}'", i, s.name);
+    const std::string sf = fmt::format("step {} '{}'", i, arch::printable(s.name));
     uint64_t at = c.pos;
     const uint32_t idx = c.u32(sf + " CONFIG section index");
     if (idx >= entries.size() || entries[idx].type != kTypeConfig)
@@ -280,7 +292,7 @@ void Parser::parse_debug(const Entry& e, Pef& pef) {
     fail(at, "DEBUG step count", fmt::format("{} steps, the SCHEDULE has {}", count, pef.sections.size()));
   for (uint32_t i = 0; i < count; ++i) {
     auto& s = pef.sections[i];
-    const std::string f = fmt::format("step {} '{}'", i, s.name);
+    const std::string f = fmt::format("step {} '{}'", i, arch::printable(s.name));
     const uint32_t units = c.u32(f + " unit count");
     int64_t last = -1;
     for (uint32_t u = 0; u < units; ++u) {
@@ -316,7 +328,7 @@ void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size) {
     c.need(nlen, f + " name");
     ten.name.assign(reinterpret_cast<const char*>(&b_[c.pos]), nlen);
     c.pos += nlen;
-    const std::string tf = fmt::format("tensor {} '{}'", t, ten.name);
+    const std::string tf = fmt::format("tensor {} '{}'", t, arch::printable(ten.name));
     if (!names.insert(ten.name).second) fail(name_at, "TENSORS " + tf, "duplicate tensor name");
     uint64_t at = c.pos;
     const uint8_t dtype = c.u8(tf + " dtype");
@@ -329,24 +341,23 @@ void Parser::parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size) {
     if (role > uint8_t(Role::Activation)) fail(at, "TENSORS " + tf + " role", fmt::format("unknown role {}", role));
     ten.role = Role(role);
     const uint8_t rank = c.u8(tf + " rank");
-    uint64_t elements = 1;
-    bool overflow = false;
+    const uint64_t shape_at = c.pos;
     for (uint8_t d = 0; d < rank; ++d) {
       at = c.pos;
       const int64_t dim = int64_t(c.u64(fmt::format("{} dim {}", tf, d)));
       if (dim < 0) fail(at, fmt::format("TENSORS {} dim {}", tf, d), fmt::format("negative dimension {}", dim));
-      if (dim != 0 && elements > std::numeric_limits<uint64_t>::max() / 4 / uint64_t(dim)) overflow = true;
-      elements *= uint64_t(dim);
       ten.shape.push_back(dim);
     }
+    const arch::ShapeSize size = arch::shape_size_of(ten.shape, 4);
+    if (!size.ok()) fail(shape_at, "TENSORS " + tf + " shape", size.error);
     at = c.pos;
     ten.dev_addr = c.u64(tf + " device address");
     if (ten.dev_addr % 4) fail(at, "TENSORS " + tf + " device address", fmt::format("0x{:x} is not 4-aligned", ten.dev_addr));
     at = c.pos;
     ten.bytes = c.u64(tf + " byte size");
-    if (overflow || ten.bytes != 4 * elements)
+    if (ten.bytes != size.bytes)
       fail(at, "TENSORS " + tf + " byte size",
-           fmt::format("{} does not match 4 x {} elements of the shape", ten.bytes, elements));
+           fmt::format("{} does not match 4 x {} elements of the shape", ten.bytes, size.elements));
     if (ten.dev_addr + ten.bytes < ten.dev_addr)
       fail(at, "TENSORS " + tf + " device address", "address + size overflows");
     at = c.pos;
@@ -374,9 +385,9 @@ void Parser::parse_meta(const Entry& e, Pef& pef) {
     if (nl == end) fail(pos, "META line", "not terminated by a newline");
     std::string line(reinterpret_cast<const char*>(&b_[pos]), nl - pos);
     auto eq = line.find('=');
-    if (eq == std::string::npos || eq == 0) fail(pos, "META line", fmt::format("'{}' is not key=value", line));
+    if (eq == std::string::npos || eq == 0) fail(pos, "META line", fmt::format("'{}' is not key=value", arch::printable(line)));
     std::string key = line.substr(0, eq);
-    if (!pef.meta.emplace(key, line.substr(eq + 1)).second) fail(pos, "META key", fmt::format("duplicate key '{}'", key));
+    if (!pef.meta.emplace(key, line.substr(eq + 1)).second) fail(pos, "META key", fmt::format("duplicate key '{}'", arch::printable(key)));
     pos = nl + 1;
   }
 }
@@ -422,7 +433,20 @@ const Tensor* Pef::find(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<uint8_t> serialize(const Pef& pef) {
+namespace {
+// A PEF file as parts to write in order: the header and table, payloads (views of the
+// Pef's WEIGHTS and GRAPH, or buffers held here) with their padding, the file CRC.
+struct Image {
+  Writer head;
+  std::vector<uint8_t> tens, sched, dbg;
+  std::string meta;
+  std::vector<std::vector<uint8_t>> cfg;
+  uint8_t tail[4] = {};
+  std::vector<std::span<const uint8_t>> parts;
+};
+}  // namespace
+
+static void build_image(const Pef& pef, Image& img) {
   if (pef.config_name.empty() || pef.config_name.size() > kNameBytes)
     throw PefError(fmt::format("PEF configuration name '{}' must be 1..{} characters", pef.config_name, kNameBytes));
   for (char ch : pef.config_name)
@@ -495,13 +519,17 @@ std::vector<uint8_t> serialize(const Pef& pef) {
     size_t size;
   };
   std::vector<Payload> payloads;
-  payloads.push_back({kTypeTensors, tens.b.data(), tens.b.size()});
+  img.tens = std::move(tens.b);
+  img.sched = std::move(sched.b);
+  img.dbg = std::move(dbg.b);
+  img.meta = std::move(meta);
+  payloads.push_back({kTypeTensors, img.tens.data(), img.tens.size()});
   payloads.push_back({kTypeWeights, pef.weights.data(), pef.weights.size()});
-  payloads.push_back({kTypeSchedule, sched.b.data(), sched.b.size()});
-  payloads.push_back({kTypeDebug, dbg.b.data(), dbg.b.size()});
+  payloads.push_back({kTypeSchedule, img.sched.data(), img.sched.size()});
+  payloads.push_back({kTypeDebug, img.dbg.data(), img.dbg.size()});
   if (has_graph) payloads.push_back({kTypeGraph, pef.graph.data(), pef.graph.size()});
-  payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(meta.data()), meta.size()});
-  std::vector<std::vector<uint8_t>> cfg_bytes;
+  payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(img.meta.data()), img.meta.size()});
+  std::vector<std::vector<uint8_t>>& cfg_bytes = img.cfg;
   cfg_bytes.reserve(pef.sections.size());
   for (const auto& s : pef.sections) {
     Writer w;
@@ -510,7 +538,9 @@ std::vector<uint8_t> serialize(const Pef& pef) {
     payloads.push_back({kTypeConfig, cfg_bytes.back().data(), cfg_bytes.back().size()});
   }
 
-  Writer f;
+  // Header and table, then the payloads as views (WEIGHTS is not copied), each 8-aligned;
+  // the file CRC over all of it.
+  Writer& f = img.head;
   f.bytes(kMagic, 4);
   f.u32(kPefVersion);
   f.u32(pef.fingerprint);
@@ -520,18 +550,35 @@ std::vector<uint8_t> serialize(const Pef& pef) {
   f.bytes(name, kNameBytes);
   const size_t table = f.b.size();
   f.b.resize(table + payloads.size() * kEntryBytes, 0);
+  static constexpr uint8_t kZeros[8] = {};
+  uint64_t pos = f.b.size();
+  std::vector<std::span<const uint8_t>> body;
   for (size_t i = 0; i < payloads.size(); ++i) {
-    f.pad8();
+    body.emplace_back(kZeros, (8 - pos % 8) % 8);
+    pos += body.back().size();
     const size_t at = table + i * kEntryBytes;
     f.put32(at, payloads[i].type);
-    f.put64(at + 8, f.b.size());
+    f.put64(at + 8, pos);
     f.put64(at + 16, payloads[i].size);
     f.put32(at + 24, arch::crc32(payloads[i].data, payloads[i].size));
-    f.bytes(payloads[i].data, payloads[i].size);
+    body.emplace_back(payloads[i].data, payloads[i].size);
+    pos += payloads[i].size;
   }
-  f.pad8();
-  f.u32(arch::crc32(f.b.data(), f.b.size()));
-  return std::move(f.b);
+  body.emplace_back(kZeros, (8 - pos % 8) % 8);
+  img.parts.emplace_back(f.b.data(), f.b.size());
+  img.parts.insert(img.parts.end(), body.begin(), body.end());
+  uint32_t crc = 0;
+  for (const auto& part : img.parts) crc = arch::crc32(part.data(), part.size(), crc);
+  for (int i = 0; i < 4; ++i) img.tail[i] = uint8_t(crc >> (8 * i));
+  img.parts.emplace_back(img.tail, 4);
+}
+
+std::vector<uint8_t> serialize(const Pef& pef) {
+  Image img;
+  build_image(pef, img);
+  std::vector<uint8_t> out;
+  for (const auto& part : img.parts) out.insert(out.end(), part.begin(), part.end());
+  return out;
 }
 
 Pef parse(const std::vector<uint8_t>& bytes, const std::string& source_name) {
@@ -539,16 +586,32 @@ Pef parse(const std::vector<uint8_t>& bytes, const std::string& source_name) {
 }
 
 Pef read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw PefError(fmt::format("{}: cannot open PEF file: {}", path, std::strerror(errno)));
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw PefError(fmt::format("{}: read error", path));
-  return parse(bytes, path);
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = arch::read_file_capped(path, arch::kMaxTensorBytes, 4,
+                                   [&](std::span<const uint8_t> b) { check_magic(b, path); });
+  } catch (const PefError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    throw PefError(e.what());
+  }
+  // The weights are moved to the front of the file's buffer, which becomes pef.weights:
+  // one copy of them in memory, not two.
+  Parser parser(bytes, path);
+  parser.defer_weights = true;
+  Pef pef = parser.run();
+  const auto [offset, size] = parser.weights_range;
+  std::memmove(bytes.data(), bytes.data() + offset, size);
+  bytes.resize(size);
+  pef.weights = std::move(bytes);
+  return pef;
 }
 
 void write_file(const Pef& pef, const std::string& path) {
   try {
-    arch::write_file_atomic(path, serialize(pef));
+    Image img;
+    build_image(pef, img);
+    arch::write_file_atomic_parts(path, img.parts);
   } catch (const std::runtime_error& e) {
     throw PefError(e.what());
   }

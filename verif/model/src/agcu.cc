@@ -75,7 +75,7 @@ bool Agcu::step(Memory* mem) {
     if (!s.enable) continue;
     const uint64_t total = s.vectors();
     if (loaded_[k] < total && mem == nullptr) throw std::logic_error("agcu: step without a memory");
-    for (; loaded_[k] < total && credit(s, loaded_[k]); ++loaded_[k]) {
+    for (; loaded_[k] < total && credit(s, loaded_[k]) && out_[k].size() < step_limit_; ++loaded_[k]) {
       const Step st = stream_step(s, lanes, loaded_[k]);
       Vec v(lanes, 0);
       if (st.n > 0 && !gather(s)) {  // contiguous or broadcast: one request

@@ -170,6 +170,45 @@ std::vector<std::vector<Core::Source>> Core::trace_routes(uint32_t net) const {
   return routes;
 }
 
+bool Core::over_limits(CoreResult& res) const {
+  uint64_t busy = 0, queued = 0, most = 0;
+  uint32_t busiest = 0xFFFF, fullest = 0xFFFF;
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!units_[id]) continue;
+    const Unit& u = *units_[id];
+    if (u.busy_cycles() > busy) busy = u.busy_cycles(), busiest = id;
+    uint64_t q = 0;
+    for (int p = 0; p < u.num_vin(); ++p) q += u.input(p).size();
+    for (int p = 0; p < u.num_vout(); ++p) q += const_cast<Unit&>(u).output(p).size();
+    queued += q;
+    if (q > most) most = q, fullest = id;
+  }
+  const uint64_t vec_bytes = 40 + 4ull * cfg_.lanes;  // a deque slot, the heap block's header and its words
+  res.ok = false;
+  if (limits_.max_cycles != 0 && busy > limits_.max_cycles) {
+    res.code = arch::ErrorCode::WATCHDOG;
+    res.unit = busiest;
+    res.cycles = limits_.max_cycles;
+    res.message = fmt::format("watchdog: run stopped after {} cycles ({} has passed them)", limits_.max_cycles,
+                              cfg_.unit_name(busiest));
+  } else if (queued * vec_bytes > limits_.max_queued_bytes) {
+    res.code = arch::ErrorCode::ABORTED;
+    res.unit = fullest;
+    res.message = fmt::format("functional model: {} vectors ({} bytes) queued between units, over its bound of {} "
+                              "bytes ({} holds {}): a corrupted stream length?",
+                              queued, queued * vec_bytes, limits_.max_queued_bytes, cfg_.unit_name(fullest), most);
+  } else if (std::chrono::steady_clock::now() > limits_.deadline) {
+    res.code = arch::ErrorCode::ABORTED;
+    res.unit = 0xFFFF;
+    res.timed_out = true;
+    res.message = "functional model: still running at the wall-clock timeout (--timeout)";
+  } else {
+    res.ok = true;
+    return false;
+  }
+  return true;
+}
+
 CoreResult Core::run(Memory& mem) {
   CoreResult res;
   if (!configured_) {
@@ -193,6 +232,7 @@ CoreResult Core::run(Memory& mem) {
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
     if (!units_[id]) continue;
     units_[id]->configure(words_[id]);  // a run starts from reset state
+    units_[id]->set_step_limit(kMaxStepVectors);
     consumers[id].resize(units_[id]->num_vout());
   }
   for (uint32_t id = 0; id < cfg_.num_units(); ++id)
@@ -208,8 +248,9 @@ CoreResult Core::run(Memory& mem) {
 
   uint32_t cur = kNoUnit;
   try {
-    for (bool progress = true; progress;) {
+    for (uint64_t sweep = 0, progress = true; progress; ++sweep) {
       progress = false;
+      if (sweep % 16 == 15 && over_limits(res)) return res;
       for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
         if (!units_[id]) continue;
         cur = id;

@@ -95,7 +95,7 @@ bool Pcu::step(Memory*) {
       if (fwd_left_ == 1 && c_.tout) ++tok_out_;  // the group's last output
       moved = true;
     }
-    if (fwd_left_ || fired_ >= c_.count) return moved;
+    if (fwd_left_ || fired_ >= c_.count || out_[0].size() >= step_limit_) return moved;
     for (int k = 0; k < 3; ++k)
       if ((mask >> k & 1) && in_[k].empty()) return moved;
     const uint32_t pos = fired_ % acc_len;

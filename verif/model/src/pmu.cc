@@ -104,7 +104,7 @@ bool Pmu::step(Memory*) {
       progress = true;
     }
     // Read side: tile rtile_ after all writes of that tile.
-    while (rn != 0 && rtile_ < tiles) {
+    while (rn != 0 && rtile_ < tiles && out_[0].size() < step_limit_) {
       const uint64_t wdone = wn == 0 ? tiles : wtile_;
       if (wdone <= rtile_) break;
       // With tin, tile t's reads need credit t + 1: tok_init plus the tokens received.

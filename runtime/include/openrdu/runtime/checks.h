@@ -29,4 +29,19 @@ void check_pef_for_device(const pef::Pef& pef, uint32_t dev_fingerprint, const s
 void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& inputs,
                   const std::map<std::string, std::string>& files = {});
 
+// Device output against the CPU reference, element by element (snrun --test, snref):
+// equal values pass, equal infinities too, and NaN against NaN; NaN against a number
+// (finite or not) and an infinity against anything else fail with an infinite error;
+// otherwise |device - reference| <= atol + rtol * |reference|.
+struct Comparison {
+  double max_abs = 0, max_rel = 0;
+  uint64_t bad = 0, first_bad = 0;  // elements outside tolerance, the first one's index
+  uint64_t nan_where_finite = 0;    // device NaN where the reference is a finite number
+  bool pass() const { return bad == 0; }
+  // "; N outside tolerance, first at index I: device D, reference R[; M device NaN where
+  // the reference is finite]", or "" when it passes.
+  std::string failure(const HostTensor& dev, const HostTensor& ref) const;
+};
+Comparison compare_values(const HostTensor& dev, const HostTensor& ref, double rtol, double atol);
+
 }  // namespace openrdu::runtime

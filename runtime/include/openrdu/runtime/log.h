@@ -24,7 +24,12 @@ void init_logging(const std::string& tool, const std::string& level, const std::
 std::string log_file_path();
 
 // Prints "TOOL: error: MESSAGE" as one line on stderr (after flushing stdout) and logs
-// MESSAGE at error level to the log file, if any (not to stderr a second time).
+// MESSAGE at error level to the log file, if any (not to stderr a second time). Control
+// characters in MESSAGE are escaped (arch::printable) and it is capped at 2,000 characters.
 void log_error(const std::string& tool, const std::string& message);
+
+// "FILE: out of memory (std::bad_alloc) while processing this file": what a tool
+// prints when std::bad_alloc reaches it (never a bare "std::bad_alloc").
+std::string out_of_memory_message(const std::string& file);
 
 }  // namespace openrdu::runtime

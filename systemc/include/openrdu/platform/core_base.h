@@ -1,6 +1,7 @@
 // What the endpoint and the DRAM see of a core: a CSR target socket (BAR0 0x000-0x0FF),
 // a memory initiator socket to the DRAM and a level interrupt.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -27,6 +28,9 @@ class CoreBase : public sc_module {
   virtual std::string core_kind() const = 0;  // "rtl", "func"
   // End of simulation: close the trace, print the statistics line (RTL).
   virtual void finish(SimStats&) {}
+  // The wall-clock end of the host's current wait (--timeout): a core that can compute
+  // for long inside one simulated step (the untimed functional model) stops there.
+  virtual void set_wall_deadline(std::chrono::steady_clock::time_point) {}
   const arch::Config& config() const { return cfg_; }
   sc_time period() const { return period_; }
 

@@ -20,6 +20,7 @@ class FuncCore : public CoreBase {
   ~FuncCore() override;
   uint64_t cycles() const override;
   std::string core_kind() const override { return "func"; }
+  void set_wall_deadline(std::chrono::steady_clock::time_point t) override { deadline_ = t; }
 
  protected:
   uint32_t csr_access(bool we, uint32_t offset, uint32_t wdata) override;
@@ -42,6 +43,7 @@ class FuncCore : public CoreBase {
   uint32_t cfg_addr_ = 0, cfg_len_ = 0, cfg_crc_ = 0, cfg_cycles_ = 0, scratch_ = 0;
   uint32_t watchdog_ = 0;             // WATCHDOG (kept by SOFT_RESET, like the RTL CSR block)
   uint32_t fault_ = 0;                // FAULT (kept by SOFT_RESET)
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   uint32_t perf_unit_ = 0;            // PERF_UNIT
   // Counters of the last run (docs/architecture.md: the functional model's estimates).
   struct RunCounters {

@@ -1,6 +1,7 @@
 // Functional model of the whole core: configuration controller (parses and checks the
 // bitstream from DRAM), units, the switch networks, and completion.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,6 +18,15 @@ struct CoreResult {
   std::string message;
   uint64_t cycles = 0;  // estimated cycles
   uint32_t crc = 0;     // configuration only: CRC computed over the stream
+  bool timed_out = false;  // run() stopped at RunLimits::deadline (the device did not finish)
+};
+
+// Bounds of one run() of the untimed model (a corrupted bitstream can make it loop or
+// queue without end): checked every 16 sweeps over the units (a step produces at most kMaxStepVectors).
+struct RunLimits {
+  uint64_t max_cycles = 0;  // the WATCHDOG register: stop once the estimate passes it (0 = none)
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();  // wall clock
+  uint64_t max_queued_bytes = uint64_t(1) << 30;  // vectors held in unit inputs and outputs
 };
 
 class Core {
@@ -36,6 +46,9 @@ class Core {
   // Fault injection (FAULT kind 3): lane `lane` of every vector PCU `unit` outputs reads
   // 0 (unit 0xFFFF: no fault).
   void set_stuck_lane(uint32_t unit, uint32_t lane) { stuck_unit_ = unit, stuck_lane_ = lane; }
+  // Limits of the next runs: past max_cycles a WATCHDOG error naming the busiest unit,
+  // past the deadline or the queue bound an ABORTED error saying which.
+  void set_limits(const RunLimits& l) { limits_ = l; }
   const arch::Config& config() const { return cfg_; }
 
   // Connections of a network after configuration: for unit `id` input `port`, the
@@ -56,6 +69,8 @@ class Core {
   std::vector<std::unique_ptr<Unit>> units_;   // per unit id; null for switches
   bool configured_ = false;
   uint32_t stuck_unit_ = 0xFFFF, stuck_lane_ = 0;
+  RunLimits limits_;
+  bool over_limits(CoreResult& res) const;
 };
 
 }  // namespace openrdu::model

@@ -16,6 +16,12 @@ namespace openrdu::model {
 
 using Vec = std::vector<uint32_t>;  // one vector: cfg.lanes 32-bit words
 
+// In a core (Core::run), a unit's step() stops producing once an output holds this many
+// vectors, so that the sweep moves them on (and checks its limits, RunLimits) before the
+// unit goes on: without it a corrupted count made one step produce without end. A unit
+// stepped alone (the unit testbenches) has no such limit.
+inline constexpr size_t kMaxStepVectors = 4096;
+
 // Device DRAM as seen by the memory port; accesses outside DRAM throw MemoryError.
 class Memory {
  public:
@@ -56,6 +62,8 @@ class Unit {
   virtual bool done() const = 0;
   // Estimated busy cycles so far (vectors processed plus pipeline latency).
   virtual uint64_t busy_cycles() const { return 0; }
+  // step() returns once an output holds this many vectors (Core::run: kMaxStepVectors).
+  void set_step_limit(size_t vectors) { step_limit_ = vectors; }
 
  protected:
   void resize_ports(int nin, int nout) {
@@ -63,6 +71,7 @@ class Unit {
     out_.assign(nout, {});
   }
   const arch::Config& cfg_;
+  size_t step_limit_ = SIZE_MAX;
   std::vector<std::deque<Vec>> in_;
   std::vector<std::deque<Vec>> out_;
   std::deque<uint32_t> sin_, sout_;

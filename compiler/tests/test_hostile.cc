@@ -1,0 +1,170 @@
+// Hostile input to the front ends (issue 24): sizes that wrap or are implausible, the
+// fold budget, names with control characters, files that are not files. Each case must
+// end in one CompileError naming the file and the tensor, node or field, quickly and
+// without allocating what the input asks for.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "openrdu/arch/config.h"
+#include "openrdu/compiler/fold_limit.h"
+#include "openrdu/compiler/graph_section.h"
+#include "openrdu/pef/pef.h"
+#include "openrdu/compiler/ir.h"
+#include "test_util.h"
+
+namespace openrdu::compiler {
+namespace {
+
+using test::ModelBuilder;
+using ::testing::AllOf;
+using namespace std::string_literals;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+const auto error_of = test::compile_error_of;
+
+// x [4] + w, w an fp32 initializer of `dims` with the given raw bytes.
+std::string add_with_initializer(const std::vector<int64_t>& dims, const std::string& raw,
+                                 int type = onnx::TensorProto::FLOAT) {
+  ModelBuilder m;
+  m.input("x", {4});
+  auto* t = m.proto().mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(type);
+  for (int64_t d : dims) t->add_dims(d);
+  t->set_raw_data(raw);
+  m.node(type == onnx::TensorProto::FLOAT ? "Add" : "Reshape", {"x", "w"}, {"y"}, "n");
+  m.output("y");
+  return m.bytes();
+}
+
+// The segfault of the probe: dims [2^62] times 4 bytes wraps to 0, the length of no data.
+TEST(Hostile, InitializerElementCountWraps) {
+  const int64_t big = int64_t(1) << 62;
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(add_with_initializer({big}, ""), "m.onnx"); }),
+              AllOf(HasSubstr("m.onnx: initializer 'w'"), HasSubstr("overflows 64 bits")));
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(add_with_initializer({big, 4}, ""), "m.onnx"); }),
+              AllOf(HasSubstr("initializer 'w'"), HasSubstr("overflows")));
+  // int64 (8 bytes per element): 2^61 * 8 wraps too.
+  EXPECT_THAT(error_of([&] {
+                import_onnx_bytes(add_with_initializer({int64_t(1) << 61}, "", onnx::TensorProto::INT64), "m.onnx");
+              }),
+              AllOf(HasSubstr("initializer 'w'"), HasSubstr("overflows")));
+  // Plausible but huge (1 TiB and more): refused before any allocation.
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(add_with_initializer({int64_t(1) << 40}, ""), "m.onnx"); }),
+              AllOf(HasSubstr("initializer 'w'"), HasSubstr("exceed the limit")));
+}
+
+TEST(Hostile, GraphInputElementCountOverflows) {
+  for (const auto& shape : {std::vector<int64_t>{int64_t(1) << 62, 4}, std::vector<int64_t>{int64_t(1) << 32,
+                                                                                             int64_t(1) << 32}}) {
+    ModelBuilder m;
+    m.input("x", shape);
+    m.node("Relu", {"x"}, {"y"}, "r");
+    m.output("y");
+    EXPECT_THAT(error_of([&] { import_onnx_bytes(m.bytes(), "m.onnx"); }),
+                AllOf(HasSubstr("m.onnx: input 'x'"), HasSubstr("overflows 64 bits")));
+  }
+}
+
+// ConstantOfShape [1, 2^29]: 2 GiB asked by a 100-byte model; refused by the fold limit,
+// naming the node, with no allocation (the test would take seconds and 2 GiB otherwise).
+std::string constant_of_shape_model(const std::vector<int64_t>& shape, bool matmul) {
+  ModelBuilder m;
+  auto* s = m.proto().mutable_graph()->add_initializer();
+  s->set_name("s");
+  s->set_data_type(onnx::TensorProto::INT64);
+  s->add_dims(int64_t(shape.size()));
+  for (int64_t d : shape) s->add_int64_data(d);
+  m.input("x", shape);
+  m.node("ConstantOfShape", {"s"}, {"a"}, "cos_a");
+  if (matmul) {
+    m.node("ConstantOfShape", {"s"}, {"b"}, "cos_b");
+    m.node("MatMul", {"a", "b"}, {"c"}, "mm");
+    m.node("Add", {"x", "c"}, {"y"}, "add");
+  } else {
+    m.node("Add", {"x", "a"}, {"y"}, "add");
+  }
+  m.output("y");
+  return m.bytes();
+}
+
+TEST(Hostile, FoldLimitNamesTheNode) {
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(constant_of_shape_model({1, int64_t(1) << 29}, false), "m.onnx"); }),
+              AllOf(HasSubstr("m.onnx: node 'cos_a' (ConstantOfShape)"), HasSubstr("2147483648-byte constant"),
+                    HasSubstr("fold limit of 67108864 bytes")));
+  // A MatMul of two [4096, 4096] constants (each within the limit): 4096^3 multiply-adds
+  // and the 2 x 4096^2 input elements.
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(constant_of_shape_model({4096, 4096}, true), "m.onnx"); }),
+              AllOf(HasSubstr("node 'mm' (MatMul)"), HasSubstr("68753031168 operations"), HasSubstr("fold budget")));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+  // The limit is settable (sncompile --fold-limit): a [1, 2^20] constant folds under 8 MiB, not under 1 MiB.
+  set_fold_limit(uint64_t(8) << 20);
+  EXPECT_NO_THROW(import_onnx_bytes(constant_of_shape_model({1, int64_t(1) << 20}, false), "m.onnx"));
+  set_fold_limit(uint64_t(1) << 20);
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(constant_of_shape_model({1, int64_t(1) << 20}, false), "m.onnx"); }),
+              HasSubstr("over the fold limit of 1048576 bytes"));
+  set_fold_limit(kDefaultFoldLimitBytes);
+}
+
+TEST(Hostile, YamlConstantElementCountWraps) {
+  const std::string yaml =
+      "inputs:\n  - {name: x, shape: [4]}\nconstants:\n"
+      "  - {name: w, shape: [4611686018427387904, 4], fill: 1.0}\n"
+      "nodes:\n  - {op: Add, inputs: [x, w], outputs: [y]}\noutputs:\n  - {name: y}\n";
+  EXPECT_THAT(error_of([&] { load_yaml_string(yaml, "g.yaml"); }),
+              AllOf(HasSubstr("g.yaml:4"), HasSubstr("'w'"), HasSubstr("overflows 64 bits")));
+  const std::string big_input =
+      "inputs:\n  - {name: x, shape: [4294967296, 4294967296]}\n"
+      "nodes:\n  - {op: Relu, inputs: [x], outputs: [y]}\noutputs:\n  - {name: y}\n";
+  EXPECT_THAT(error_of([&] { load_yaml_string(big_input, "g.yaml"); }),
+              AllOf(HasSubstr("g.yaml:2"), HasSubstr("input 'x'"), HasSubstr("overflows")));
+}
+
+TEST(Hostile, NamesWithControlCharactersAreRefusedEscaped) {
+  ModelBuilder m;
+  m.input("x\nwith\nlines\0nul"s, {4});
+  m.node("Relu", {"x\nwith\nlines\0nul"s}, {"y"}, "r");
+  m.output("y");
+  const std::string e = error_of([&] { import_onnx_bytes(m.bytes(), "m.onnx"); });
+  EXPECT_THAT(e, AllOf(HasSubstr("m.onnx: input name 'x\\nwith\\nlines\\0nul'"), HasSubstr("control character")));
+  EXPECT_EQ(e.find('\n'), std::string::npos);
+}
+
+TEST(Hostile, FilesThatAreNotModels) {
+  EXPECT_THAT(error_of([&] { import_onnx_file("/"); }), HasSubstr("/: is a directory, not a file"));
+  EXPECT_THAT(error_of([&] { load_graph_file("/tmp/"); }), HasSubstr("is a directory"));
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THAT(error_of([&] { load_yaml_graph("/dev/zero"); }), HasSubstr("/dev/zero: more than the"));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(20));
+}
+
+// The probe's 537 MB model made a 1.07 GB PEF: weights in WEIGHTS and again in GRAPH.
+// Now GRAPH refers to WEIGHTS, and the reference rebuilt from it is the same model.
+TEST(Hostile, WeightsAreStoredOnceInThePef) {
+  const std::string model = std::string(OPENRDU_EXAMPLES_DIR) + "/digits/model.onnx";
+  const pef::Pef p = compile_onnx_file(model, arch::load_config("tiny"));
+  const auto file_bytes = std::filesystem::file_size(model);
+  ASSERT_EQ(p.weights.size(), 4u * (32 * 64 + 32 + 10 * 32 + 10));  // both layers, stored once
+  EXPECT_LT(p.graph.size(), file_bytes - p.weights.size() + 1024) << "GRAPH still holds the weights";
+  EXPECT_LT(pef::serialize(p).size(), file_bytes + 64 * 1024);
+  // The GRAPH's model with the data filled in gives the reference of the original file.
+  const Graph g = import_onnx_bytes(graph_model_bytes(p, "t.pef"), "GRAPH");
+  std::map<std::string, HostTensor> in;
+  in["x"] = {{1, 64}, std::vector<float>(64)};
+  for (size_t i = 0; i < 64; ++i) in["x"].data[i] = float(i % 17);
+  const auto want = reference_run(model, in), got = reference_run(g, in);
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [name, t] : want) EXPECT_EQ(got.at(name).data, t.data) << name;
+  // A reference outside WEIGHTS is an error naming the initializer.
+  pef::Pef bad = p;
+  bad.weights.resize(16);
+  EXPECT_THAT(error_of([&] { graph_model_bytes(bad, "t.pef"); }),
+              AllOf(HasSubstr("t.pef: GRAPH initializer '"), HasSubstr("outside the 16-byte WEIGHTS section")));
+}
+
+}  // namespace
+}  // namespace openrdu::compiler
