@@ -34,7 +34,7 @@ if [ "$target" = onnx ]; then
   INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
   LIBS+=(-lonnx_proto -lprotobuf -lspdlog)
 else
-  SRCS+=("$ROOT/runtime/src/npy.cc" "$ROOT/runtime/fuzz/npy_fuzz.cc")
+  SRCS+=("$ROOT/runtime/src/npy.cc" "$ROOT/runtime/src/host_tensor.cc" "$ROOT"/pef/src/pef/*.cc "$ROOT/runtime/fuzz/npy_fuzz.cc")
   INCS+=(-I"$ROOT/runtime/include")
 fi
 BIN=$OUT/${target}_fuzz
