@@ -2,10 +2,11 @@
 # libFuzzer runs over the ONNX importer and the .npy reader (docs/architecture.md section
 # 22), beside scripts/fuzz-pef.sh (section 17).
 #
-#   scripts/fuzz-readers.sh onnx|npy [SECONDS]   build build/fuzz/TARGET_fuzz if needed and
+#   scripts/fuzz-readers.sh onnx|npy|npz [SECONDS]   build build/fuzz/TARGET_fuzz if needed and
 #                                                fuzz for SECONDS (default 30) on a seed corpus:
 #                                                onnx: the examples' models and the ONNX node
-#                                                tests' models; npy: the examples' .npy files
+#                                                tests' models; npy: the examples' .npy files;
+#                                                npz: verif/train's and runtime/tests/data's .npz
 #
 # Built with clang++ -fsanitize=fuzzer,address,undefined directly (the main build uses g++).
 # Exits non-zero on any crash, leak, timeout or sanitizer report and prints the input.
@@ -17,7 +18,7 @@ CXX=${FUZZ_CXX:-clang++}
 NODE_DATA=${ONNX_NODE_DATA:-/usr/share/libonnx-testdata/data/node}
 target=${1:-}
 duration=${2:-30}
-case "$target" in onnx|npy) ;; *) echo "usage: $0 onnx|npy [SECONDS]" >&2; exit 2 ;; esac
+case "$target" in onnx|npy|npz) ;; *) echo "usage: $0 onnx|npy|npz [SECONDS]" >&2; exit 2 ;; esac
 [[ "$duration" =~ ^[0-9]+$ ]] && [ "$duration" -gt 0 ] || { echo "fuzz-readers: SECONDS must be positive" >&2; exit 2; }
 command -v "$CXX" >/dev/null || { echo "fuzz-readers: $CXX not found (scripts/install-deps.sh installs clang)" >&2; exit 2; }
 mkdir -p "$OUT"
@@ -34,7 +35,9 @@ if [ "$target" = onnx ]; then
   INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
   LIBS+=(-lonnx_proto -lprotobuf -lspdlog)
 else
-  SRCS+=("$ROOT/runtime/src/npy.cc" "$ROOT/runtime/src/host_tensor.cc" "$ROOT"/pef/src/pef/*.cc "$ROOT/runtime/fuzz/npy_fuzz.cc")
+  SRCS+=("$ROOT/runtime/src/npy.cc" "$ROOT/runtime/src/host_tensor.cc" "$ROOT"/pef/src/pef/*.cc)
+  [ "$target" = npz ] && SRCS+=("$ROOT/runtime/src/npz.cc")
+  SRCS+=("$ROOT/runtime/fuzz/${target}_fuzz.cc")
   INCS+=(-I"$ROOT/runtime/include")
 fi
 BIN=$OUT/${target}_fuzz
@@ -64,12 +67,19 @@ if [ "$target" = onnx ]; then
     [ -f "$f" ] && cp "$f" "$WORK/corpus/seed$((i++)).onnx"
   done
   max_len=65536
-else
+elif [ "$target" = npy ]; then
   i=0
   for f in "$ROOT"/examples/*/inputs/*.npy "$ROOT"/examples/*/expected/*.npy "$ROOT"/examples/digits/test_y.npy; do
     [ -f "$f" ] && cp "$f" "$WORK/corpus/seed$((i++)).npy"
   done
   max_len=8192
+else
+  i=0
+  for f in "$ROOT"/runtime/tests/data/*.npz "$ROOT"/verif/train/grad/{linear,relu,conv2d_s2}/*.npz \
+           "$ROOT"/verif/train/traj/mlp_sgd/state.npz; do
+    [ -f "$f" ] && cp "$f" "$WORK/corpus/seed$((i++)).npz"
+  done
+  max_len=16384
 fi
 echo "fuzz-readers: $target for ${duration} s on $(ls "$WORK/corpus" | wc -l) seeds; log in $WORK"
 fuzz_run "fuzz-readers $target" "$BIN" "$WORK" "$duration" "$max_len"
