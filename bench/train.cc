@@ -25,6 +25,7 @@
 #include "openrdu/compiler/train.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/session.h"
+#include "openrdu/runtime/train.h"
 
 namespace fs = std::filesystem;
 using namespace openrdu;
@@ -48,20 +49,6 @@ const char* phase(const std::string& section) {
   return "forward";
 }
 
-std::map<std::string, runtime::HostTensor> batch(const std::map<std::string, runtime::HostTensor>& data, int64_t i,
-                                                 int64_t B) {
-  std::map<std::string, runtime::HostTensor> out;
-  for (const auto& [name, t] : data) {
-    runtime::HostTensor b = t;
-    b.shape[0] = B;
-    const int64_t row = t.elements() / t.shape[0];
-    if (!t.data.empty()) b.data.assign(t.data.begin() + i * B * row, t.data.begin() + (i + 1) * B * row);
-    if (!t.idata.empty()) b.idata.assign(t.idata.begin() + i * B * row, t.idata.begin() + (i + 1) * B * row);
-    out[name] = std::move(b);
-  }
-  return out;
-}
-
 // One case, in this (child) process.
 json measure(const Case& c, const fs::path& data_dir) {
   compiler::TrainOptions o;
@@ -76,7 +63,9 @@ json measure(const Case& c, const fs::path& data_dir) {
   const arch::Config cfg = arch::load_config(c.config);
   compiler::Options co;
   co.opt_level = c.level;
-  const pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  compiler::add_train_meta(pef, info, o);
+  const runtime::TrainSpec spec = runtime::train_spec(pef, c.model);
   auto session = runtime::Session::open(c.backend, cfg);
   session->load(pef);
   std::map<std::string, runtime::HostTensor> data;
@@ -84,8 +73,9 @@ json measure(const Case& c, const fs::path& data_dir) {
     data[n] = runtime::read_npy((data_dir / (c.model + "_data") / (std::string(n) + ".npy")).string());
   std::map<std::string, uint64_t> cycles;
   double wall = 0;
+  const std::vector<size_t> order = runtime::epoch_order(size_t(data.at("x").shape[0]), false, 0, 1);
   for (int s = 0; s < c.steps; ++s) {
-    const auto in = batch(data, s, info.batch);
+    const auto in = runtime::gather_batch(spec, data, order, size_t(s));
     std::map<std::string, compiler::HostTensor> cin;
     for (const auto& [n, t] : in) cin[n] = compiler::HostTensor{t.shape, t.data, t.idata};
     const float ref = compiler::reference_train_step(g, cin).at(info.loss).data.at(0);

@@ -24,20 +24,7 @@ TEST(TrainRtl, ThreeSgdStepsOfTheMlpEqualTheReference) {
   compiler::add_train_meta(pef, info, o);
   auto session = runtime::Session::open("verilator", cfg);
   session->load(pef);
-  std::map<std::string, runtime::HostTensor> data;
-  for (const char* n : {"x", "y"})
-    data[n] = runtime::read_npy((kData / "traj" / "mlp_data" / (std::string(n) + ".npy")).string());
-  for (int64_t step = 0; step < 3; ++step) {
-    const auto in = batch(data, step, info.batch);
-    std::map<std::string, compiler::HostTensor> cin;
-    for (const auto& [n, t] : in) cin[n] = to_compiler(t);
-    const float ref = compiler::reference_train_step(g, cin).at(info.loss).data.at(0);
-    const auto r = session->run(in);
-    EXPECT_EQ(r.outputs.at(info.loss).data.at(0), ref) << "step " << step;
-    EXPECT_GT(r.total_cycles, 0u);
-  }
+  for (float loss : steps_on_both(*session, pef, g, info.loss, traj_data("mlp_data"), 3)) EXPECT_GT(loss, 0.0f);
   ASSERT_EQ(info.state.size(), info.params.size() + 1);  // momentum buffers and the step counter
-  for (const auto* names : {&info.params, &info.state})
-    for (const std::string& n : *names)
-      EXPECT_EQ(session->read_tensor(n).data, g.tensors[size_t(g.find(n))].data) << n;
+  expect_state_equal(*session, g, info);
 }

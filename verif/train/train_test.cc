@@ -111,9 +111,7 @@ TEST_P(GradOnDevice, FunctionalModelEqualsReference) {
     EXPECT_EQ(session->run(in).outputs.at(info.loss).data.at(0),
               compiler::reference_train_step(g, cin).at(info.loss).data.at(0))
         << "step " << step;
-  for (const auto* names : {&info.params, &info.state})
-    for (const std::string& n : *names)
-      EXPECT_EQ(session->read_tensor(n).data, g.tensors[size_t(g.find(n))].data) << n;
+  expect_state_equal(*session, g, info);
 }
 
 INSTANTIATE_TEST_SUITE_P(Ops, GradRule, ::testing::ValuesIn(grad_cases()),
@@ -374,17 +372,9 @@ TEST_P(Trajectory, MatchesPyTorchOnReferenceAndFunctionalModel) {
   compiler::add_train_meta(pef, info, o);
   auto session = runtime::Session::open("func", cfg);
   session->load(pef);
-  std::map<std::string, runtime::HostTensor> data;
-  for (const char* n : {"x", "y"}) data[n] = runtime::read_npy((kData / "traj" / c.data / (std::string(n) + ".npy")).string());
-  for (size_t step = 0; step < c.losses.size(); ++step) {
-    const auto in = batch(data, int64_t(step), info.batch);
-    std::map<std::string, compiler::HostTensor> cin;
-    for (const auto& [n, t] : in) cin[n] = to_compiler(t);
-    const float ref = compiler::reference_train_step(g, cin).at(info.loss).data.at(0);
-    const float dev = session->run(in).outputs.at(info.loss).data.at(0);
-    EXPECT_EQ(dev, ref) << "step " << step << ": functional model against the CPU reference";
-    EXPECT_LE(std::fabs(ref - c.losses[step]), 1e-4 * std::fabs(c.losses[step])) << "step " << step;
-  }
+  const std::vector<float> losses = steps_on_both(*session, pef, g, info.loss, traj_data(c.data), int(c.losses.size()));
+  for (size_t step = 0; step < losses.size(); ++step)
+    EXPECT_LE(std::fabs(losses[step] - c.losses[step]), 1e-4 * std::fabs(c.losses[step])) << "step " << step;
   const auto final_w = runtime::read_npz((dir / "final.npz").string());
   const auto state = runtime::read_npz((dir / "state.npz").string());
   for (const auto* want : {&final_w, &state})
@@ -411,23 +401,12 @@ TEST_P(TrainOptLevel, FunctionalModelEqualsReference) {
   const arch::Config cfg = arch::load_config("small");
   compiler::Options co;
   co.opt_level = level;
-  const pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  pef::Pef pef = compiler::compile_graph(g, cfg, co);
+  compiler::add_train_meta(pef, info, o);
   auto session = runtime::Session::open("func", cfg);
   session->load(pef);
-  std::map<std::string, runtime::HostTensor> data;
-  const std::string ds = name.substr(0, name.find('_')) + "_data";
-  for (const char* n : {"x", "y"}) data[n] = runtime::read_npy((kData / "traj" / ds / (std::string(n) + ".npy")).string());
-  for (int64_t step = 0; step < 3; ++step) {
-    const auto in = batch(data, step, info.batch);
-    std::map<std::string, compiler::HostTensor> cin;
-    for (const auto& [n, t] : in) cin[n] = to_compiler(t);
-    EXPECT_EQ(session->run(in).outputs.at(info.loss).data.at(0),
-              compiler::reference_train_step(g, cin).at(info.loss).data.at(0))
-        << "step " << step;
-  }
-  for (const auto* names : {&info.params, &info.state})
-    for (const std::string& n : *names)
-      EXPECT_EQ(session->read_tensor(n).data, g.tensors[size_t(g.find(n))].data) << n;
+  steps_on_both(*session, pef, g, info.loss, traj_data(name.substr(0, name.find('_')) + "_data"), 3);
+  expect_state_equal(*session, g, info);
 }
 
 INSTANTIATE_TEST_SUITE_P(Fused, TrainOptLevel,
