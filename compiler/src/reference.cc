@@ -170,6 +170,22 @@ int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std:
   throw CompileError(fmt::format("{}: not evaluated on int64 data", what));
 }
 
+// f(e, off) for every element e of out_shape, off[k] the element of input k that
+// broadcasts to it.
+template <class F>
+void for_each_broadcast(const std::vector<const Value*>& in, const std::vector<int64_t>& out_shape, F&& f) {
+  std::vector<std::vector<int64_t>> st;
+  for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
+  std::vector<int64_t> off(in.size());
+  for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
+    for (size_t k = 0; k < in.size(); ++k) {
+      off[k] = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off[k] += idx[d] * st[k][d];
+    }
+    f(e, off);
+  });
+}
+
 bool is_typed_op(const std::string& op) {
   static const std::set<std::string> kOps = {"Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not",
                                              "And",   "Or",      "Xor",  "Where"};
@@ -198,20 +214,15 @@ Value eval_typed(const Node& n, const std::vector<const Value*>& in, const std::
   Value out;
   out.dtype = out_dtype;
   out.shape = out_shape;
-  std::vector<std::vector<int64_t>> st;
-  for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
   std::vector<double> a(in.size());
   const int64_t count = count_of(out_shape);
   if (out_dtype == DType::I64)
     out.i.resize(count);
   else
     out.f.resize(count);
-  for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
-    for (size_t k = 0; k < in.size(); ++k) {
-      int64_t off = 0;
-      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * st[k][d];
-      a[k] = in[k]->dtype == DType::I64 ? double(in[k]->i[off]) : double(in[k]->f[off]);
-    }
+  for_each_broadcast(in, out_shape, [&](int64_t e, const std::vector<int64_t>& off) {
+    for (size_t k = 0; k < in.size(); ++k)
+      a[k] = in[k]->dtype == DType::I64 ? double(in[k]->i[off[k]]) : double(in[k]->f[off[k]]);
     const double y = typed_element(n, a.data());
     if (out_dtype == DType::I64)
       out.i[e] = int64_t(y);
@@ -427,9 +438,6 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
     });
   } else {
     // Elementwise with broadcasting.
-    const size_t r = out_shape.size();
-    std::vector<std::vector<int64_t>> st;
-    for (const Value* v : in) st.push_back(bcast_strides(v->shape, out_shape));
     const bool i64 = out_dtype == DType::I64;
     // Math operators (lower_math.h): the device's operation sequence, op by op.
     std::optional<detail::MathProgram> prog;
@@ -441,14 +449,12 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
       out.i.resize(count);
     else
       out.f.resize(count);
-    for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
+    for_each_broadcast(in, out_shape, [&](int64_t e, const std::vector<int64_t>& off) {
       for (size_t k = 0; k < in.size(); ++k) {
-        int64_t off = 0;
-        for (size_t d = 0; d < r; ++d) off += idx[d] * st[k][d];
         if (i64)
-          iargs[k] = in[k]->i[off];
+          iargs[k] = in[k]->i[off[k]];
         else
-          args[k] = in[k]->f[off];
+          args[k] = in[k]->f[off[k]];
       }
       if (i64)
         out.i[e] = elementwise_i64(n, iargs, what);
