@@ -103,6 +103,8 @@ bench: configure
 	@if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then be=verilator; else be=func; fi; \
 	  $(BUILD)/bin/conv --config small --backend $$be --cases 16x32x32x32,32x16x16x64 \
 	    --md $(BUILD)/bench/conv.md --json $(BUILD)/bench/conv.json
+	$(BUILD)/bin/train --configs tiny,small --backend func --md $(BUILD)/bench/train.md --json $(BUILD)/bench/train.json
+	$(BUILD)/bin/train --configs tiny --backend verilator --steps 2 --md $(BUILD)/bench/train_rtl.md
 	@cfgs=tiny; if grep -q "OPENRDU_BUILD_SMALL_RTL:BOOL=ON" $(BUILD)/CMakeCache.txt; then cfgs=tiny,small; fi; \
 	  $(BUILD)/bin/gemm --config $$cfgs --backend verilator --sizes $(GEMM_SIZES) --budget-s $(GEMM_BUDGET_S) \
 	    --md $(BUILD)/bench/gemm.md --json $(BUILD)/bench/gemm.json
