@@ -155,6 +155,10 @@ def cases():
         loss_case("nll_loss_sum", lambda x, y: F.nll_loss(x, y, reduction="sum"),
                   "NegativeLogLikelihoodLoss", (6, 5), (6,)),
         loss_case("nll_loss_ignore", F.nll_loss, "NegativeLogLikelihoodLoss", (6, 5), (6,), ignored=2),
+        Case("mse_loss", lambda m: ((m.x - m.t) ** 2).mean(), ["Sub", "Pow", "ReduceMean", "Constant"],
+             {"x": lambda: randn(4, 3), "t": lambda: randn(4, 3)},
+             note="torch 1.13 cannot export F.mse_loss (aten::mse_loss) at opset 13: the mean of the squared "
+                  "difference is the exportable form"),
         unary("sum_dims", lambda x: x.sum(dim=(0, 2)), ["ReduceSum", "Constant"], lambda: randn(2, 3, 4)),
         unary("sum_keepdim", lambda x: x.sum(dim=1, keepdim=True), ["ReduceSum", "Constant"],
               lambda: randn(2, 3, 4)),
@@ -247,7 +251,7 @@ def case_inputs(case, module):
         return {"y": case.labels()}
     with torch.no_grad():
         shape = case.fn(module).shape
-    return {"r": randn(*shape)}
+    return {"r": randn(*shape) if len(shape) else torch.randn(())}  # a scalar output: r is 0-d
 
 
 def run_case(case):
