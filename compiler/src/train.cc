@@ -80,7 +80,13 @@ class Optimizer {
   }
 
  private:
-  int c(double v) { return b_.scalar("optimizer.c", float(v)); }
+  // One constant per value (lr, betas, ... are read once per parameter).
+  int c(double v) {
+    const float f = float(v);
+    auto it = constants_.find(f);
+    if (it == constants_.end()) it = constants_.emplace(f, b_.scalar("optimizer.c", f)).first;
+    return it->second;
+  }
   std::string name(int t) const { return b_.t(t).name; }
   int op(int t, const std::string& o, std::vector<int> in) { return b_.add(name(t) + ".new", o, std::move(in)); }
   int state(const std::string& n, int like, float init = 0.0f) {
@@ -146,6 +152,7 @@ class Optimizer {
   TrainInfo& info_;
   int step_size_ = -1, bc2_sqrt_ = -1;
   bool counted_ = false;
+  std::map<float, int> constants_;
 };
 
 void check_options(const TrainOptions& o) {
