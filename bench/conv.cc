@@ -27,7 +27,7 @@
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/driver/device.h"
-#include "openrdu/runtime/cli.h"
+#include "openrdu/support/cli.h"
 #include "openrdu/runtime/session.h"
 
 namespace {
@@ -137,11 +137,11 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the runs as JSON to FILE");
   openrdu::bench::Floors floors;
   openrdu::bench::add_floor_options(app, floors);
-  openrdu::runtime::ToolCli cli{"conv"};
-  openrdu::runtime::add_common_options(app, cli);
-  if (const int rc = openrdu::runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  openrdu::support::ToolCli cli{"conv"};
+  openrdu::support::add_common_options(app, cli);
+  if (const int rc = openrdu::support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
   try {
-    openrdu::runtime::init_logging(cli);
+    openrdu::support::init_logging(cli);
     const Config cfg = openrdu::arch::load_config(config);
     const double peak = double(cfg.num_pcu()) * cfg.lanes * cfg.stages;
     std::string table = fmt::format(

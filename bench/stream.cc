@@ -31,7 +31,7 @@
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/driver/device.h"
-#include "openrdu/runtime/cli.h"
+#include "openrdu/support/cli.h"
 #include "openrdu/runtime/session.h"
 
 namespace {
@@ -161,12 +161,12 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "also write the runs as JSON to FILE");
   openrdu::bench::Floors floors;  // the share: the compiler's mapping only; the estimate: every run
   openrdu::bench::add_floor_options(app, floors);
-  openrdu::runtime::ToolCli cli{"stream"};
-  openrdu::runtime::add_common_options(app, cli);
-  if (const int rc = openrdu::runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  openrdu::support::ToolCli cli{"stream"};
+  openrdu::support::add_common_options(app, cli);
+  if (const int rc = openrdu::support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    openrdu::runtime::init_logging(cli);
+    openrdu::support::init_logging(cli);
     const Config cfg = openrdu::arch::load_config(config);
     std::vector<std::string> kernels;
     for (size_t p = 0; p <= kernels_s.size();) {

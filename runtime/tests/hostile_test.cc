@@ -1,6 +1,6 @@
 // Hostile input to the runtime's readers and checks (issue 24): .npy files that are not
 // files or whose header lies, /dev/zero, the verdict of a comparison on non-finite
-// values, one-line error messages.
+// values (one-line tool errors: tools/support/tests/log_test.cc).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,14 +11,12 @@
 #include <limits>
 
 #include "openrdu/runtime/checks.h"
-#include "openrdu/runtime/log.h"
 #include "openrdu/runtime/npy.h"
 
 namespace openrdu::runtime {
 namespace {
 
 using ::testing::AllOf;
-using namespace std::string_literals;
 using ::testing::HasSubstr;
 
 std::string npy_error(const std::function<void()>& f) {
@@ -98,25 +96,6 @@ TEST(Checks, FingerprintOfTheSameNameSaysWhich) {
                          HasSubstr("0x22222222"), HasSubstr("corrupted")));
     EXPECT_EQ(m.find("but the device is 'tiny'"), std::string::npos);
   }
-}
-
-TEST(LogError, ControlCharactersAreEscapedOnOneLine) {
-  char path[] = "/tmp/openrdu_log_error_XXXXXX";
-  const int fd = ::mkstemp(path);
-  ASSERT_GE(fd, 0);
-  FILE* saved = stderr;
-  FILE* f = ::fdopen(fd, "w+");
-  stderr = f;
-  log_error("tool", std::string("name 'a\nb\tc\0d' bad"s));
-  std::fflush(f);
-  stderr = saved;
-  std::rewind(f);
-  char buf[256] = {};
-  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  ::unlink(path);
-  EXPECT_EQ(std::string(buf, n), "tool: error: name 'a\\nb\\tc\\0d' bad\n");
-  EXPECT_EQ(out_of_memory_message("m.onnx"), "m.onnx: out of memory (std::bad_alloc) while processing this file");
 }
 
 }  // namespace

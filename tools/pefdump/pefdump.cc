@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
-#include "openrdu/runtime/cli.h"
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/cli.h"
+#include "openrdu/support/log.h"
 
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/arch/config.h"
@@ -214,12 +214,12 @@ int main(int argc, char** argv) {
   app.add_option("MODEL.pef", path, "PEF file")->required();
   bool json = false;
   app.add_flag("--json", json, "print the PEF's contents as JSON (no bitstream decoding)");
-  runtime::ToolCli cli{"pefdump"};
-  runtime::add_common_options(app, cli);
-  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  support::ToolCli cli{"pefdump"};
+  support::add_common_options(app, cli);
+  if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging(cli);
+    support::init_logging(cli);
     spdlog::info("reading {}", path);
     pef::Pef p = pef::read_file(path);
     if (json) {
@@ -278,10 +278,10 @@ int main(int argc, char** argv) {
                  t.dev_addr, t.bytes, t.role == pef::Role::Weight ? std::to_string(t.weight_offset) : "-");
     }
   } catch (const std::bad_alloc&) {
-    runtime::log_error("pefdump", runtime::out_of_memory_message(path));
+    support::log_error("pefdump", support::out_of_memory_message(path));
     return 1;
   } catch (const std::exception& e) {
-    runtime::log_error("pefdump", e.what());
+    support::log_error("pefdump", e.what());
     return 1;
   }
   return 0;

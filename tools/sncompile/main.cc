@@ -20,8 +20,8 @@
 #include "openrdu/compiler/train.h"
 #include "lower.h"  // compiler/src: the pipeline with trace hooks (detail::compile_traced)
 #include "openrdu/pef/pef.h"
-#include "openrdu/runtime/cli.h"
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/cli.h"
+#include "openrdu/support/log.h"
 #include "openrdu/runtime/npz.h"
 
 namespace {
@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
                  "naming the node")
       ->check(CLI::Range(uint64_t(1), uint64_t(1) << 20))
       ->capture_default_str();
-  runtime::ToolCli cli{"sncompile"};
-  runtime::add_common_options(app, cli);
+  support::ToolCli cli{"sncompile"};
+  support::add_common_options(app, cli);
   std::vector<std::string> print_after;
   std::string dot_file;
   bool report = false;
@@ -114,10 +114,10 @@ int main(int argc, char** argv) {
   app.add_flag("--keep-weights", keep_weights,
                "keep every float initializer as a device weight under its own name (not folded into derived "
                "constants), so that snrun --checkpoint can replace it at run time");
-  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging(cli);
+    support::init_logging(cli);
     const arch::Config cfg = arch::load_config(config);
     compiler::Options opts;
     opts.opt_level = opt_level;
@@ -169,10 +169,10 @@ int main(int argc, char** argv) {
       spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,
                    st.sections[i].vectors, st.sections[i].bitstream_words);
   } catch (const std::bad_alloc&) {
-    runtime::log_error("sncompile", runtime::out_of_memory_message(model));
+    support::log_error("sncompile", support::out_of_memory_message(model));
     return 1;
   } catch (const std::exception& e) {
-    runtime::log_error("sncompile", e.what());
+    support::log_error("sncompile", e.what());
     return 1;
   }
   return 0;

@@ -15,8 +15,8 @@
 
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/runtime/checks.h"
-#include "openrdu/runtime/cli.h"
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/cli.h"
+#include "openrdu/support/log.h"
 #include "openrdu/runtime/npy.h"
 
 using namespace openrdu;
@@ -24,7 +24,7 @@ using namespace openrdu;
 namespace {
 
 [[noreturn]] void die(const std::string& msg) {
-  runtime::log_error("snref", msg);
+  support::log_error("snref", msg);
   std::exit(1);
 }
 
@@ -43,11 +43,11 @@ int main(int argc, char** argv) {
   app.add_option("--atol", atol, "absolute tolerance (default 1e-6)");
   bool print_values = false;
   app.add_flag("--print", print_values, "print each device output (up to 4 rows of 8 values) before its check");
-  runtime::ToolCli cli{"snref"};
-  runtime::add_common_options(app, cli);
-  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  support::ToolCli cli{"snref"};
+  support::add_common_options(app, cli);
+  if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
   try {
-    runtime::init_logging(cli);
+    support::init_logging(cli);
   } catch (const std::exception& e) {
     die(e.what());
   }
@@ -100,7 +100,7 @@ int main(int argc, char** argv) {
     fmt::print("{}\n", all_pass ? "PASS" : "FAIL");
     return all_pass ? 0 : 1;
   } catch (const std::bad_alloc&) {
-    die(runtime::out_of_memory_message(model));
+    die(support::out_of_memory_message(model));
   } catch (const std::exception& e) {
     die(e.what());
   }

@@ -49,8 +49,8 @@
 #include "openrdu/pef/pef.h"
 #include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/host_tensor.h"
-#include "openrdu/runtime/cli.h"
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/cli.h"
+#include "openrdu/support/log.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/profile.h"
 #include "openrdu/runtime/session.h"
@@ -61,7 +61,7 @@ using namespace openrdu;
 namespace {
 
 [[noreturn]] void die(const std::string& msg) {
-  runtime::log_error("snrun", msg);
+  support::log_error("snrun", msg);
   std::exit(1);
 }
 
@@ -280,12 +280,12 @@ int main(int argc, char** argv) {
   app.add_option("--labels", labels_path, "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
   snrun::TrainCli train;  // --train, --data, ..., --checkpoint (train_cli.h)
   snrun::add_train_options(app, train);
-  runtime::ToolCli cli{"snrun"};
-  runtime::add_common_options(app, cli);
-  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  support::ToolCli cli{"snrun"};
+  support::add_common_options(app, cli);
+  if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
 
   try {
-    runtime::init_logging(cli);
+    support::init_logging(cli);
     if (info) {
       if (!model.empty() || !outdir.empty() || !input_specs.empty() || !trace.empty())
         die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
@@ -451,7 +451,7 @@ int main(int argc, char** argv) {
     }
     if (test) fmt::print("test: PASS\n");
   } catch (const std::bad_alloc&) {
-    die(runtime::out_of_memory_message(model));
+    die(support::out_of_memory_message(model));
   } catch (const std::exception& e) {
     die(e.what());
   }

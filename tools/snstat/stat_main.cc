@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
-#include "openrdu/runtime/cli.h"
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/cli.h"
+#include "openrdu/support/log.h"
 
 namespace openrdu::tools {
 
@@ -23,15 +23,15 @@ int stat_main(int argc, char** argv, const std::string& tool, const std::string&
   app.add_option("COUNTERS", path, "counters.json written by snrun, or the snrun output directory holding it")
       ->required();
   app.add_flag("--json", opt.json, "print the figures as JSON");
-  runtime::ToolCli cli{tool};
-  runtime::add_common_options(app, cli);
-  if (const int rc = runtime::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
+  support::ToolCli cli{tool};
+  support::add_common_options(app, cli);
+  if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
   try {
-    runtime::init_logging(cli);
+    support::init_logging(cli);
     const driver::Counters c = driver::load_counters(path);
     print(c, opt);
   } catch (const std::exception& e) {
-    runtime::log_error(tool, e.what());
+    support::log_error(tool, e.what());
     return 1;
   }
   std::fflush(stdout);

@@ -1,7 +1,8 @@
-// The shared tool logging (openrdu/runtime/log.h): file sink, levels, format, errors.
+// The shared tool logging (openrdu/support/log.h): file sink, levels, format, errors.
 #include <gtest/gtest.h>
 #include <spdlog/spdlog.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,12 +10,13 @@
 #include <sstream>
 #include <unistd.h>
 
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/log.h"
 
-namespace openrdu::runtime {
+namespace openrdu::support {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace std::string_literals;
 
 fs::path fresh_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("openrdu_log_test_" + std::to_string(::getpid())) / name;
@@ -87,5 +89,24 @@ TEST(Log, NoDirectoryNoFileAndBadLevelNamed) {
   }
 }
 
+TEST(LogError, ControlCharactersAreEscapedOnOneLine) {
+  char path[] = "/tmp/openrdu_log_error_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  FILE* saved = stderr;
+  FILE* f = ::fdopen(fd, "w+");
+  stderr = f;
+  log_error("tool", std::string("name 'a\nb\tc\0d' bad"s));
+  std::fflush(f);
+  stderr = saved;
+  std::rewind(f);
+  char buf[256] = {};
+  const size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  ::unlink(path);
+  EXPECT_EQ(std::string(buf, n), "tool: error: name 'a\\nb\\tc\\0d' bad\n");
+  EXPECT_EQ(out_of_memory_message("m.onnx"), "m.onnx: out of memory (std::bad_alloc) while processing this file");
+}
+
 }  // namespace
-}  // namespace openrdu::runtime
+}  // namespace openrdu::support

@@ -1,4 +1,4 @@
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/log.h"
 
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +12,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
-namespace openrdu::runtime {
+namespace openrdu::support {
 
 namespace {
 constexpr const char* kPattern = "[%Y-%m-%d %H:%M:%S.%e] [%n] [%l] %v";
@@ -94,4 +94,4 @@ std::string out_of_memory_message(const std::string& file) {
   return fmt::format("{}: out of memory (std::bad_alloc) while processing this file", arch::printable(file));
 }
 
-}  // namespace openrdu::runtime
+}  // namespace openrdu::support

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-namespace openrdu::runtime {
+namespace openrdu::support {
 
 // Valid --log-level values: trace, debug, info, warn, error, critical, off.
 const std::vector<std::string>& log_level_names();
@@ -32,4 +32,4 @@ void log_error(const std::string& tool, const std::string& message);
 // prints when std::bad_alloc reaches it (never a bare "std::bad_alloc").
 std::string out_of_memory_message(const std::string& file);
 
-}  // namespace openrdu::runtime
+}  // namespace openrdu::support

@@ -9,13 +9,13 @@
 
 #include <CLI/CLI.hpp>
 
-#include "openrdu/runtime/log.h"
+#include "openrdu/support/log.h"
 
 #ifndef OPENRDU_VERSION
 #define OPENRDU_VERSION "unknown"
 #endif
 
-namespace openrdu::runtime {
+namespace openrdu::support {
 
 struct ToolCli {
   explicit ToolCli(std::string name) : tool(std::move(name)) {}
@@ -49,4 +49,4 @@ inline int parse_command_line(CLI::App& app, const ToolCli& t, int argc, char** 
 // init_logging with the tool's options.
 inline void init_logging(const ToolCli& t) { init_logging(t.tool, t.log_level, t.log_dir); }
 
-}  // namespace openrdu::runtime
+}  // namespace openrdu::support
