@@ -3,7 +3,7 @@
 #               then the digits MLP (450 test images, Verilator backend of tiny) vs CPU and PyTorch
 #   make test   build and run every test (unit, rtl, e2e) but those labelled slow (CI runs this)
 #   make test-slow  turn on small's RTL core (OPENRDU_BUILD_SMALL_RTL) and run the tests labelled slow:
-#               small's RTL smoke set and the README figures measured on it (not in CI)
+#               small's RTL smoke set and the figures of docs/results.md measured on it (not in CI)
 #   make sim    the RTL regression alone: the tests that simulate RTL (label rtl, not slow; pass/fail
 #               summary, JUnit XML in build/sim-junit.xml)
 #   make lint   verilator --lint-only -Wall on every RTL top of every configuration
