@@ -11,7 +11,7 @@
 namespace openrdu::compiler {
 
 struct Options {
-  int opt_level = 0;  // 0, 1, 3 (only O0 lowering exists so far: one operator per section)
+  int opt_level = 0;  // 0 (one operator per section), 1 (elementwise chains fused), 3 (and pipelines)
   // Streaming (elementwise, copy) sections cut into parallel parts on several AGCUs:
   // 0 as many as the estimate favours, 1 never, N >= 2 exactly N where the section's
   // walk and the grid allow it (for tests and experiments).
