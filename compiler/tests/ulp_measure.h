@@ -3,7 +3,7 @@
 // in double), whose result rounded to binary32 is the correctly rounded result except in
 // rare double-rounding cases (|error| of libm's double < 2^-52 relative). The error of a
 // device result `got` is |got - exact| / ulp(exact), ulp being the binary32 spacing at
-// |exact| (2^-149 below 2^-126). Shared by bench/ulp.cc and compiler/tests/test_math.cc.
+// |exact| (2^-149 below 2^-126). Shared by bench/ulp.cc and compiler/tests/math_test.cc.
 #pragma once
 #include <bit>
 #include <cmath>
