@@ -251,15 +251,4 @@ std::string print_sections(const Lowered& lw, const std::vector<SectionBuild>& b
 std::string graph_dot(const Lowered& lw, const std::vector<SectionBuild>& builds);
 std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds);
 
-// Hooks of the pipeline (sncompile's --print-after, --dump-dot, --report).
-struct Trace {
-  std::vector<std::string> print_after;  // pass names: import, fold, legalize, group, lower
-  std::string out;                       // printed text, in pass order
-  std::string dot;                       // Graphviz of the lowered graph with sections
-  std::string report;                    // mapping report
-};
-inline const char* const kPassNames[] = {"import", "fold", "legalize", "group", "lower"};
-pef::Pef compile_traced(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats,
-                        Trace* trace);
-
 }  // namespace openrdu::compiler::detail

@@ -56,7 +56,8 @@ std::string print_graph(const Graph& g) {
   for (const Node& n : g.nodes) {
     std::vector<std::string> ins, outs;
     for (int t : n.inputs) ins.push_back(t >= 0 ? "%" + g.tensors[t].name : "-");
-    for (int t : n.outputs) outs.push_back("%" + g.tensors[t].name + " " + shape_str(g.tensors[t].shape));
+    for (int t : n.outputs)  // [?]: not inferred yet (after import)
+      outs.push_back("%" + g.tensors[t].name + " " + (g.tensors[t].shape_known ? shape_str(g.tensors[t].shape) : "[?]"));
     o += fmt::format("  {} = {}({}){}  # {}\n", fmt::join(outs, ", "), n.op, fmt::join(ins, ", "), attrs_str(n), n.name);
   }
   for (int t : g.outputs) o += fmt::format("  output %{} ({})\n", g.tensors[t].name, kind_name(g.tensors[t].kind));

@@ -494,7 +494,7 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
 
   apply_weights(g, opts.weights);
   if (opts.params_as_state) make_params_state(g);
-  finalize(g);
+  if (opts.finalize) finalize(g);
   return g;
 }
 

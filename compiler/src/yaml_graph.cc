@@ -243,7 +243,7 @@ class Loader {
     if (g.outputs.empty()) fail(root, "the graph has no outputs");
     apply_weights(g, opts.weights);
     if (opts.params_as_state) make_params_state(g);
-    finalize(g);
+    if (opts.finalize) finalize(g);
     return g;
   }
 

@@ -173,6 +173,9 @@ struct ImportOptions {
   // except optimizer state (names starting "optimizer." or ending ".momentum_buffer",
   // ".exp_avg", ".exp_avg_sq") and "train.epoch", which are ignored.
   std::map<std::string, HostTensor> weights;
+  // false: the front end returns the raw graph (the pipeline's import pass; its fold pass
+  // then calls finalize()).
+  bool finalize = true;
 };
 
 // Applies ImportOptions::weights to a raw graph (before finalize).

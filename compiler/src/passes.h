@@ -1,0 +1,44 @@
+// The passes after the front end (pipeline.cc runs them in order; the table of passes
+// and -O levels is pipeline_table()). Internal to the compiler.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "lower.h"
+
+namespace openrdu::compiler::detail {
+
+// A section before lowering: elementwise PCUs in a pipeline, each running a fused chain
+// of nodes (PCU i+1 may take PCU i's result over the network; the last PCU's result goes
+// to DRAM), or one MatMul/Gemm/Transpose/reduction/copy node (`special`). With `reduce`
+// (-O3), a row reduction runs on a PCU before them and sends each row's result to the
+// first elementwise PCU over the scalar network (its result also stored, as its own
+// section would).
+struct SectionGroup {
+  std::vector<std::vector<int>> pcus;  // node ids per PCU
+  int special = -1;                    // node id of a MatMul, Gemm or Transpose section
+  int reduce = -1;                     // node id of a ReduceMax/Min fused by the scalar network
+  int first() const { return special >= 0 ? special : reduce >= 0 ? reduce : pcus.front().front(); }
+};
+
+// group (group.cc): section groups in schedule order, and their printout.
+std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level, bool scalar_fusion);
+std::string print_groups(const Graph& g, const std::vector<SectionGroup>& groups);
+
+// lower (lower_sections.cc): every group lowered (a copy may take several sections).
+std::vector<SectionBuild> lower_groups(const Lowered& lw, const arch::Config& cfg,
+                                       const std::vector<SectionGroup>& groups, int matmul_chain);
+// One group lowered: streams, PCU programs, placement and routing. Throws CompileError.
+SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0);
+// The plan of a group of elementwise nodes (in topological order) computed on one PCU.
+SectionPlan build_plan(const Graph& g, const std::vector<int>& node_ids);
+// Does the plan fit one PCU and the AGCU streams?
+bool fits(const arch::Config& cfg, const SectionPlan& p);
+// "FILE: node ..." or "FILE: section 'NAME'", for messages.
+std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name);
+
+// emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
+pef::Pef emit_pef(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
+                  const Options& opts, CompileStats* stats);
+
+}  // namespace openrdu::compiler::detail

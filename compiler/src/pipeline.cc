@@ -1,0 +1,200 @@
+// The pass manager: the passes in order, each in its own file, and the developer aids
+// (--print-after, --time-passes, --dump-dot, --report) handled here once.
+#include "openrdu/compiler/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "openrdu/arch/file.h"
+#include "openrdu/compiler/graph_section.h"
+#include "passes.h"
+
+#ifndef OPENRDU_VERSION
+#define OPENRDU_VERSION "0.0.0"
+#endif
+
+namespace openrdu::compiler {
+
+const char* version() { return OPENRDU_VERSION; }
+
+namespace {
+
+using detail::Lowered;
+using detail::SectionBuild;
+using detail::SectionGroup;
+
+// What the passes transform, in pipeline order.
+struct PassState {
+  const FrontEnd* front;  // null: the pipeline starts at legalize, from `graph`
+  const arch::Config& cfg;
+  const Options& opts;
+  Graph graph;  // import .. train; released by legalize
+  TrainInfo info;
+  Lowered lw;
+  std::vector<SectionGroup> groups;
+  std::vector<SectionBuild> builds;
+  pef::Pef pef;
+  CompileStats stats;
+};
+
+bool yaml_file(const std::string& path) {
+  const std::string ext = std::filesystem::path(path).extension().string();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+void run_import(PassState& s) {
+  ImportOptions io = s.front->import;
+  io.finalize = false;
+  s.graph = load_graph_file(s.front->path, io);
+}
+
+void run_legalize(PassState& s) {
+  if (s.opts.opt_level != 0 && s.opts.opt_level != 1 && s.opts.opt_level != 3)
+    throw CompileError(fmt::format("optimization level {} is not supported (0, 1, 3)", s.opts.opt_level));
+  if (s.cfg.dram_bytes > (uint64_t(1) << 32))
+    throw CompileError(fmt::format("configuration '{}': DRAM of {} bytes exceeds the 32-bit address space",
+                                   s.cfg.name, s.cfg.dram_bytes));
+  s.lw = detail::legalize(s.graph, &s.cfg);
+  s.graph = Graph{};  // the legalized copy is the graph from here on
+  if (s.lw.g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", s.lw.g.source));
+}
+
+void run_split(PassState& s) {
+  if (s.opts.stream_parts < 0)
+    throw CompileError(
+        fmt::format("stream parts {} is not supported (0 automatic, 1 never, N >= 2)", s.opts.stream_parts));
+  for (auto& b : s.builds) b = detail::split_streaming(s.cfg, std::move(b), s.opts.stream_parts);
+}
+
+void run_package(PassState& s) {
+  if (s.front->train) add_train_meta(s.pef, s.info, s.front->train_opts);
+  if (!yaml_file(s.front->path))  // GRAPH: the ONNX model, its weights referring to WEIGHTS
+    s.pef.graph = graph_section(arch::read_file_capped(s.front->path, uint64_t(2) << 30), s.pef);
+}
+
+std::string print_emitted(const PassState& s) {
+  std::string out;
+  for (size_t i = 0; i < s.pef.sections.size(); ++i)
+    out += fmt::format("section {} '{}': {} bitstream words, estimated cycles {}\n", i, s.pef.sections[i].name,
+                       s.pef.sections[i].bitstream.size(), s.pef.sections[i].est_cycles);
+  return out;
+}
+
+std::string print_meta(const PassState& s) {
+  std::string out;
+  for (const auto& [k, v] : s.pef.meta) out += k + " = " + v + "\n";
+  return out + fmt::format("GRAPH: {} bytes\n", s.pef.graph.size());
+}
+
+struct Pass {
+  PassInfo info;
+  bool front_end;  // runs only from a file
+  void (*run)(PassState&);
+  std::string (*print)(const PassState&);
+};
+
+std::string print_ir(const PassState& s) { return detail::print_graph(s.graph); }
+std::string print_sections(const PassState& s) { return detail::print_sections(s.lw, s.builds, s.cfg); }
+
+const std::vector<Pass>& passes() {
+  static const std::vector<Pass> p = {
+      {{"import", "read the model into the IR (ONNX or YAML), as written"}, true, run_import, print_ir},
+      {{"fold", "shape inference, constant folding, canonical parameters, verification"}, true,
+       [](PassState& s) { finalize(s.graph); }, print_ir},
+      {{"train", "with --train: gradients (autodiff) and the optimizer's update"}, true,
+       [](PassState& s) {
+         if (s.front->train) s.graph = build_training_graph(s.graph, s.front->train_opts, &s.info);
+       },
+       print_ir},
+      {{"legalize", "Gemm split, constant transposes, views aliased, output copies"}, false, run_legalize,
+       [](const PassState& s) { return detail::print_graph(s.lw.g); }},
+      {{"group", "sections: which nodes share one (by -O level)"}, false,
+       [](PassState& s) { s.groups = detail::group_nodes(s.lw, s.cfg, s.opts.opt_level, s.opts.scalar_fusion); },
+       [](const PassState& s) { return detail::print_groups(s.lw.g, s.groups); }},
+      {{"lower", "streams, PCU programs, placement and routing per section"}, false,
+       [](PassState& s) { s.builds = detail::lower_groups(s.lw, s.cfg, s.groups, s.opts.matmul_chain); },
+       print_sections},
+      {{"split", "streaming sections cut into parts over AGCUs when faster"}, false, run_split, print_sections},
+      {{"emit", "DRAM layout, unit configurations, bitstreams, estimates, the PEF"}, false,
+       [](PassState& s) { s.pef = detail::emit_pef(s.lw, s.builds, s.cfg, s.opts, &s.stats); }, print_emitted},
+      {{"package", "META train.* keys, the GRAPH section (the model, weights stored once)"}, true, run_package,
+       print_meta},
+  };
+  return p;
+}
+
+bool asked(const PassHooks* h, const char* name) {
+  return h && std::any_of(h->print_after.begin(), h->print_after.end(),
+                          [&](const std::string& n) { return n == name || n == "all"; });
+}
+
+// Runs every pass that applies; the hooks' printouts, timings, Graphviz and report.
+void run_pipeline(PassState& s, PassHooks* hooks) {
+  using Clock = std::chrono::steady_clock;
+  double total_ms = 0;
+  for (const Pass& p : passes()) {
+    if (p.front_end && !s.front) continue;
+    const auto t0 = Clock::now();
+    p.run(s);
+    const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    total_ms += ms;
+    if (!hooks) continue;
+    if (hooks->time_passes) hooks->timings += fmt::format("  {:<9} {:>10.1f} ms\n", p.info.name, ms);
+    if (asked(hooks, p.info.name)) hooks->printed += fmt::format("=== after {} ===\n{}", p.info.name, p.print(s));
+    if (std::string(p.info.name) == "split") {
+      hooks->dot = detail::graph_dot(s.lw, s.builds);
+      hooks->report = detail::mapping_report(s.cfg, s.builds);
+    }
+  }
+  if (hooks && hooks->time_passes) hooks->timings += fmt::format("  {:<9} {:>10.1f} ms\n", "total", total_ms);
+}
+
+}  // namespace
+
+const std::vector<PassInfo>& pipeline_passes() {
+  static const std::vector<PassInfo> v = [] {
+    std::vector<PassInfo> out;
+    for (const Pass& p : passes()) out.push_back(p.info);
+    return out;
+  }();
+  return v;
+}
+
+std::string pipeline_table() {
+  std::string out = fmt::format("{:<9} {}\n", "pass", "what it does");
+  for (const Pass& p : passes()) out += fmt::format("{:<9} {}\n", p.info.name, p.info.what);
+  out += "\n-O levels (the group pass; every other pass is the same at each level):\n";
+  out += "  -O0  one operator per section\n";
+  out += "  -O1  elementwise chains fused on one PCU, one chain per section\n";
+  out += "  -O3  -O1, and consecutive chains pipelined on several PCUs of a section; a row\n"
+         "       ReduceMax/Min sent to its chain over the scalar network (--no-scalar-fusion: not)\n";
+  return out;
+}
+
+pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Options& opts, CompileStats* stats,
+                      PassHooks* hooks, TrainInfo* info) {
+  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}};
+  run_pipeline(s, hooks);
+  if (stats) *stats = std::move(s.stats);
+  if (info) *info = std::move(s.info);
+  return std::move(s.pef);
+}
+
+pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
+  PassState s{nullptr, cfg, opts, g, {}, {}, {}, {}, {}, {}};
+  run_pipeline(s, nullptr);
+  if (stats) *stats = std::move(s.stats);
+  return std::move(s.pef);
+}
+
+pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts,
+                           CompileStats* stats) {
+  FrontEnd front;
+  front.path = onnx_path;
+  return compile_file(front, cfg, opts, stats);
+}
+
+}  // namespace openrdu::compiler
