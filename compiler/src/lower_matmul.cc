@@ -94,156 +94,182 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
   return s;
 }
 
-SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain) {
+namespace {
+
+// Batch dimensions of a product (outer to inner) with the strides of A, B and C.
+struct BDim {
+  int64_t count, a, b, c;
+};
+
+// A MatMul/Gemm product: logical A [batch.., M, K] and B [batch.., K, N] with element
+// strides (am, ak; bk, bn), the batch dims merged where all three tensors merge.
+struct Product {
+  int node = -1, ta_id = -1, tb_id = -1, ty = -1;
+  bool ta = false, tb = false;  // stored transposed
+  int64_t M = 0, K = 0, N = 0, am = 0, ak = 0, bk = 0, bn = 0;
+  std::vector<BDim> bd;
+  int64_t nbatch = 1;
+  std::string name, what;
+};
+
+// The batch dims of C = broadcast(abatch, bbatch), count-1 dims dropped, adjacent dims
+// merged where A, B and C all chain.
+std::vector<BDim> merged_batch_dims(const std::vector<int64_t>& batch, const std::vector<int64_t>& abatch,
+                                    const std::vector<int64_t>& bbatch, int64_t M, int64_t K, int64_t N) {
+  const size_t r = batch.size();
+  std::vector<BDim> all(r);
+  int64_t as = M * K, bs = K * N, cs = M * N;
+  for (size_t k = 0; k < r; ++k) {
+    const size_t d = r - 1 - k;
+    all[d].count = batch[d];
+    all[d].c = cs;
+    cs *= batch[d];
+    const int64_t da = k < abatch.size() ? abatch[abatch.size() - 1 - k] : 1;
+    const int64_t db = k < bbatch.size() ? bbatch[bbatch.size() - 1 - k] : 1;
+    all[d].a = da == 1 ? 0 : as;
+    all[d].b = db == 1 ? 0 : bs;
+    as *= da;
+    bs *= db;
+  }
+  std::vector<BDim> bd;
+  for (const BDim& d : all) {
+    if (d.count == 1) continue;
+    if (!bd.empty()) {
+      BDim& p = bd.back();
+      if (p.a == d.a * d.count && p.b == d.b * d.count && p.c == d.c * d.count) {
+        p.count *= d.count;
+        p.a = d.a, p.b = d.b, p.c = d.c;
+        continue;
+      }
+    }
+    bd.push_back(d);
+  }
+  return bd;
+}
+
+// The product of MatMul/Gemm `node` (its operands' stored layout from legalize()).
+Product product_of(const Lowered& lw, int node, const std::string& what) {
   const Graph& g = lw.g;
   const Node& n = g.nodes.at(size_t(node));
-  // Not a structured binding: lambdas below capture them (clang 14, the fuzz build, lacks that).
-  const bool ta = lw.trans.at(node).first, tb = lw.trans.at(node).second;
-  const int ta_id = n.inputs.at(0), tb_id = n.inputs.at(1), ty = n.outputs.at(0);
-  const auto& sa = g.tensors[ta_id].shape;
-  const auto& sb = g.tensors[tb_id].shape;
+  Product p;
+  p.node = node, p.name = n.name, p.what = what;
+  p.ta = lw.trans.at(node).first, p.tb = lw.trans.at(node).second;
+  p.ta_id = n.inputs.at(0), p.tb_id = n.inputs.at(1), p.ty = n.outputs.at(0);
+  const auto& sa = g.tensors[p.ta_id].shape;
+  const auto& sb = g.tensors[p.tb_id].shape;
   if (sa.empty() || sb.empty())
     throw CompileError(fmt::format("{}: scalar operand ({} x {}) is not a matrix product", what, shape_str(sa),
                                    shape_str(sb)));
-  // Logical A [batch.., M, K] and B [batch.., K, N] with element strides.
-  int64_t M, K, Kb, N, am, ak, bk, bn;
+  int64_t Kb = 0;
   std::vector<int64_t> abatch, bbatch;
   if (sa.size() == 1) {
-    M = 1, K = sa[0], am = 0, ak = 1;
+    p.M = 1, p.K = sa[0], p.am = 0, p.ak = 1;
   } else {
     const size_t r = sa.size();
     abatch.assign(sa.begin(), sa.end() - 2);
-    if (ta)
-      K = sa[r - 2], M = sa[r - 1], am = 1, ak = M;
+    if (p.ta)
+      p.K = sa[r - 2], p.M = sa[r - 1], p.am = 1, p.ak = p.M;
     else
-      M = sa[r - 2], K = sa[r - 1], am = K, ak = 1;
+      p.M = sa[r - 2], p.K = sa[r - 1], p.am = p.K, p.ak = 1;
   }
   if (sb.size() == 1) {
-    Kb = sb[0], N = 1, bk = 1, bn = 0;
+    Kb = sb[0], p.N = 1, p.bk = 1, p.bn = 0;
   } else {
     const size_t r = sb.size();
     bbatch.assign(sb.begin(), sb.end() - 2);
-    if (tb)
-      N = sb[r - 2], Kb = sb[r - 1], bk = 1, bn = Kb;
+    if (p.tb)
+      p.N = sb[r - 2], Kb = sb[r - 1], p.bk = 1, p.bn = Kb;
     else
-      Kb = sb[r - 2], N = sb[r - 1], bk = N, bn = 1;
+      Kb = sb[r - 2], p.N = sb[r - 1], p.bk = p.N, p.bn = 1;
   }
-  if (K != Kb)
+  if (p.K != Kb)
     throw CompileError(fmt::format("{}: inner dimensions differ: A {} gives K = {}, B {} gives K = {}", what,
-                                   shape_str(sa), K, shape_str(sb), Kb));
-  if (M == 0 || N == 0 || K == 0)
+                                   shape_str(sa), p.K, shape_str(sb), Kb));
+  if (p.M == 0 || p.N == 0 || p.K == 0)
     throw CompileError(fmt::format("{}: empty operand ({} x {}) is not supported", what, shape_str(sa), shape_str(sb)));
-  const std::vector<int64_t> batch = broadcast_shapes(abatch, bbatch, what);
-  // Batch dims (outer to inner) with strides of A, B, C; merged where all three merge.
-  struct BDim {
-    int64_t count, a, b, c;
-  };
-  std::vector<BDim> bd;
-  {
-    const size_t r = batch.size();
-    std::vector<BDim> all(r);
-    int64_t as = M * K, bs = K * N, cs = M * N;
-    for (size_t k = 0; k < r; ++k) {
-      const size_t d = r - 1 - k;
-      all[d].count = batch[d];
-      all[d].c = cs;
-      cs *= batch[d];
-      const int64_t da = k < abatch.size() ? abatch[abatch.size() - 1 - k] : 1;
-      const int64_t db = k < bbatch.size() ? bbatch[bbatch.size() - 1 - k] : 1;
-      all[d].a = da == 1 ? 0 : as;
-      all[d].b = db == 1 ? 0 : bs;
-      as *= da;
-      bs *= db;
-    }
-    for (const BDim& d : all) {
-      if (d.count == 1) continue;
-      if (!bd.empty()) {
-        BDim& p = bd.back();
-        if (p.a == d.a * d.count && p.b == d.b * d.count && p.c == d.c * d.count) {
-          p.count *= d.count;
-          p.a = d.a, p.b = d.b, p.c = d.c;
-          continue;
-        }
-      }
-      bd.push_back(d);
+  p.bd = merged_batch_dims(broadcast_shapes(abatch, bbatch, what), abatch, bbatch, p.M, p.K, p.N);
+  for (const BDim& d : p.bd) p.nbatch *= d.count;
+  if (p.nbatch * p.M * p.N != g.tensors[p.ty].elements())
+    throw CompileError(fmt::format("{}: output '{}' has shape {}, the product of {} and {} has {} elements", what,
+                                   g.tensors[p.ty].name, shape_str(g.tensors[p.ty].shape), shape_str(sa),
+                                   shape_str(sb), p.nbatch * p.M * p.N));
+  return p;
+}
+
+// A candidate mapping: R = Pc * n_acc rows per m-tile, computed by a drain chain of Pc
+// PCUs (chain position c takes rows c*n_acc .. of the tile from lanes bl = c*n_acc + s
+// of the one A vector and its rows leave through the chain's head, position 0: one
+// output link and store stream per chain); Q = Pm * vp m-parts of mtp m-tiles each,
+// part q starting at row q*D (D < mtp*R: parts overlap and the overlapped rows
+// are computed twice, with the same values); chain (i, j) runs the vp parts of m-part
+// i over the ntp n-tiles of n-part j (tiles past N fully masked: no request, no write).
+// With `pmu`, n-part j's B tile (K rows of LANES columns) goes from DRAM into PMU j
+// once per n-tile, and the PMU replays it to the Pm PCUs for each of their m-tiles
+// (groups in the order batch, n-tile, m-part, m-tile; two buffers when 2K rows fit, so
+// the next tile's load overlaps this tile's products).
+struct Cand {
+  int64_t n_acc, Pc, Pm, Pn, vp, mtp, D, ntp;
+  uint64_t cost;
+  bool pmu = false;
+};
+
+// Stores: one per (m-part, n-part), at most one per AGCU; PCUs: Pc per store.
+int64_t max_parts(const arch::Config& cfg, int64_t Pc) {
+  return std::max<int64_t>(1, std::min<int64_t>(int64_t(cfg.num_pcu()) / Pc, cfg.agcu));
+}
+
+// Appends the candidates of one (n_acc, Pc, Pm, vp, mtp, D) for every n-part count, with
+// and without B in PMUs, each with the estimate's terms (estimate_cycles) before
+// placement: PCU firings and drained rows, each load stream's in-flight bound, the
+// requests spread over the AGCUs and over the memory ports.
+void add_candidates(const arch::Config& cfg, const Product& p, const Cand& base, std::vector<Cand>& cands) {
+  const int64_t L = cfg.lanes, nt = (p.N + L - 1) / L, R = base.Pc * base.n_acc;
+  const uint64_t inflight = std::max<uint32_t>(1, cfg.inflight), lat = cfg.dram_latency_cycles + 3;
+  const uint64_t ports = std::max<uint32_t>(1, cfg.dram_channels);
+  const bool a_gather = p.am != 1 && p.am != 0;  // column of A: n_acc requests per firing
+  const bool b_gather = p.bn != 1 && p.bn != 0;
+  const int64_t pmu_rows = cfg.pmu_depth(), npmu_max = int64_t(cfg.num_slots() - cfg.num_pcu());
+  for (int64_t Pn = 1; Pn * base.Pm <= max_parts(cfg, base.Pc) && Pn <= nt; ++Pn) {
+    if (base.Pm + Pn > int64_t(2 * cfg.agcu)) break;
+    const int64_t ntp = (nt + Pn - 1) / Pn;
+    if ((Pn - 1) * ntp >= nt) continue;  // an empty n-part
+    const uint64_t groups = uint64_t(p.nbatch) * uint64_t(base.vp * base.mtp * ntp);
+    const uint64_t f = groups * uint64_t(p.K);
+    const uint64_t ra = f * uint64_t(a_gather ? R : 1);
+    const uint64_t rs = groups * uint64_t(R);
+    for (bool pmu : {false, true}) {
+      if (pmu && (base.vp * base.mtp < 2 || p.K > pmu_rows || Pn > npmu_max)) continue;  // no reuse, or no room
+      const uint64_t rb = (pmu ? uint64_t(p.nbatch * ntp * p.K) : f) * uint64_t(b_gather ? std::min(L, p.N) : 1);
+      uint64_t cost = std::max<uint64_t>(f, rs);
+      if (pmu) cost = std::max<uint64_t>(cost, f + uint64_t(p.K) + 2);
+      cost = std::max(cost, (std::max(ra, rb) + inflight - 1) / inflight * lat);
+      const uint64_t total = ra * uint64_t(base.Pm) + rb * uint64_t(Pn) + rs * uint64_t(base.Pm * Pn);
+      cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
+      cost = std::max<uint64_t>(cost, (total + ports - 1) / ports);
+      Cand c = base;
+      c.Pn = Pn, c.ntp = ntp, c.cost = cost, c.pmu = pmu;
+      cands.push_back(c);
     }
   }
-  int64_t nbatch = 1;
-  for (const BDim& d : bd) nbatch *= d.count;
-  if (nbatch * M * N != g.tensors[ty].elements())
-    throw CompileError(fmt::format("{}: output '{}' has shape {}, the product of {} and {} has {} elements", what,
-                                   g.tensors[ty].name, shape_str(g.tensors[ty].shape), shape_str(sa), shape_str(sb),
-                                   nbatch * M * N));
-  if (cfg.regs < 3)
-    throw CompileError(fmt::format("{}: the outer product needs 3 pipeline registers, configuration '{}' has {}", what,
-                                   cfg.name, cfg.regs));
-  const int64_t L = cfg.lanes;
-  const int64_t nt = (N + L - 1) / L;
-  const uint64_t inflight = std::max<uint32_t>(1, cfg.inflight);
-  const uint64_t lat = cfg.dram_latency_cycles + 3;
-  const bool a_gather = am != 1 && am != 0;  // column of A: n_acc requests per firing
-  const bool b_gather = bn != 1 && bn != 0;
-  // Stores: one per (m-part, n-part), at most one per AGCU; PCUs: Pc per store.
-  auto pmax_for = [&](int64_t Pc) {
-    return std::max<int64_t>(1, std::min<int64_t>(int64_t(cfg.num_pcu()) / Pc, cfg.agcu));
-  };
+}
 
-  // Candidate mappings: R = Pc * n_acc rows per m-tile, computed by a drain chain of Pc
-  // PCUs (chain position c takes rows c*n_acc .. of the tile from lanes bl = c*n_acc + s
-  // of the one A vector and its rows leave through the chain's head, position 0: one
-  // output link and store stream per chain); Q = Pm * vp m-parts of mtp m-tiles each,
-  // part q starting at row q*D (D < mtp*R: parts overlap and the overlapped rows
-  // are computed twice, with the same values); chain (i, j) runs the vp parts of m-part
-  // i over the ntp n-tiles of n-part j (tiles past N fully masked: no request, no write).
-  // With `pmu`, n-part j's B tile (K rows of LANES columns) goes from DRAM into PMU j
-  // once per n-tile, and the PMU replays it to the Pm PCUs for each of their m-tiles
-  // (groups in the order batch, n-tile, m-part, m-tile; two buffers when 2K rows fit, so
-  // the next tile's load overlaps this tile's products).
-  const int64_t pmu_rows = cfg.pmu_depth();
-  const int64_t npmu_max = int64_t(cfg.num_slots() - cfg.num_pcu());
-  struct Cand {
-    int64_t n_acc, Pc, Pm, Pn, vp, mtp, D, ntp;
-    uint64_t cost;
-    bool pmu = false;
-  };
+// The rows of a tile are lanes of one A vector, named by a 4-bit broadcast lane.
+int64_t max_tile_rows(const arch::Config& cfg, const Product& p) {
+  return std::min<int64_t>({int64_t(cfg.lanes), 16, p.M});
+}
+
+// Every candidate: M in whole m-parts of whole tiles, or in Q = Pm * vp overlapping parts.
+std::vector<Cand> candidates(const arch::Config& cfg, const Product& p) {
   std::vector<Cand> cands;
-  auto add = [&](int64_t n_acc, int64_t Pc, int64_t Pm, int64_t vp, int64_t mtp, int64_t D) {
-    const int64_t R = Pc * n_acc;
-    for (int64_t Pn = 1; Pn * Pm <= pmax_for(Pc) && Pn <= nt; ++Pn) {
-      if (Pm + Pn > int64_t(2 * cfg.agcu)) break;
-      const int64_t ntp = (nt + Pn - 1) / Pn;
-      if ((Pn - 1) * ntp >= nt) continue;  // an empty n-part
-      const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
-      const uint64_t f = groups * uint64_t(K);
-      // The estimate's terms (estimate_cycles) before placement: PCU firings and drained
-      // rows, each load stream's in-flight bound, the requests spread over the AGCUs and
-      // over the memory ports.
-      const uint64_t ra = f * uint64_t(a_gather ? R : 1);
-      const uint64_t rs = groups * uint64_t(R);
-      const uint64_t ports = std::max<uint32_t>(1, cfg.dram_channels);
-      for (bool pmu : {false, true}) {
-        if (pmu && (vp * mtp < 2 || K > pmu_rows || Pn > npmu_max)) continue;  // no reuse, or no room
-        const uint64_t rb = (pmu ? uint64_t(nbatch * ntp * K) : f) * uint64_t(b_gather ? std::min(L, N) : 1);
-        uint64_t cost = std::max<uint64_t>(f, rs);
-        if (pmu) cost = std::max<uint64_t>(cost, f + uint64_t(K) + 2);
-        cost = std::max(cost, (std::max(ra, rb) + inflight - 1) / inflight * lat);
-        const uint64_t total = ra * uint64_t(Pm) + rb * uint64_t(Pn) + rs * uint64_t(Pm * Pn);
-        cost = std::max<uint64_t>(cost, (total + cfg.agcu - 1) / cfg.agcu);
-        cost = std::max<uint64_t>(cost, (total + ports - 1) / ports);
-        cands.push_back({n_acc, Pc, Pm, Pn, vp, mtp, D, ntp, cost, pmu});
-      }
-    }
-  };
-  // The rows of a tile are lanes of one A vector, named by a 4-bit broadcast lane.
-  const int64_t rows_max = std::min<int64_t>({L, 16, M});
+  const int64_t M = p.M, rows_max = max_tile_rows(cfg, p);
   const int64_t acc_max = std::min<int64_t>(cfg.stages, rows_max);
-  for (int64_t n_acc = acc_max; n_acc >= 1; --n_acc) {
+  for (int64_t n_acc = acc_max; n_acc >= 1; --n_acc)
     for (int64_t Pc = 1; Pc * n_acc <= rows_max && Pc <= int64_t(cfg.num_pcu()); ++Pc) {
       const int64_t R = Pc * n_acc;
-      for (int64_t Pm = 1; Pm <= pmax_for(Pc); ++Pm) {
+      for (int64_t Pm = 1; Pm <= max_parts(cfg, Pc); ++Pm) {
         if (M % R == 0 && (M / R) % Pm == 0) {
           const int64_t mtp = M / R / Pm;
-          add(n_acc, Pc, Pm, 1, mtp, mtp * R);
+          add_candidates(cfg, p, {n_acc, Pc, Pm, 0, 1, mtp, mtp * R, 0, 0}, cands);
         }
         if (R == 1) continue;  // every M is a multiple of 1
         for (int64_t vp = 1; vp <= 2; ++vp) {
@@ -254,23 +280,32 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
             if (span >= M) break;
             if ((Q * span - M) % (Q - 1) != 0) continue;
             const int64_t D = (M - span) / (Q - 1);
-            if (D >= 1 && D < span) add(n_acc, Pc, Pm, vp, mtp, D);
+            if (D >= 1 && D < span) add_candidates(cfg, p, {n_acc, Pc, Pm, 0, vp, mtp, D, 0, 0}, cands);
             break;
           }
         }
       }
     }
-  }
-  if (chain < 0) throw CompileError(fmt::format("{}: matmul chain {} is not supported (0 automatic, N >= 1)", what, chain));
+  return cands;
+}
+
+// The candidates to try, in order (--matmul-chain keeps those with chains of `chain`):
+// cheapest first; ties: B from a PMU (less DRAM traffic), fewer PCUs, fewer loads, more
+// rows per tile (the previous mapping).
+std::vector<Cand> ordered_candidates(const arch::Config& cfg, const Product& p, int chain) {
+  if (chain < 0)
+    throw CompileError(fmt::format("{}: matmul chain {} is not supported (0 automatic, N >= 1)", p.what, chain));
+  if (cfg.regs < 3)
+    throw CompileError(fmt::format("{}: the outer product needs 3 pipeline registers, configuration '{}' has {}",
+                                   p.what, cfg.name, cfg.regs));
+  std::vector<Cand> cands = candidates(cfg, p);
   if (chain > 0) {
     std::erase_if(cands, [&](const Cand& c) { return c.Pc != chain; });
     if (cands.empty())
       throw CompileError(fmt::format("{}: no mapping with drain chains of {} PCUs on '{}' (a tile's rows are at most "
                                      "{} lanes and the chains need PCUs)",
-                                     what, chain, cfg.name, rows_max));
+                                     p.what, chain, cfg.name, max_tile_rows(cfg, p)));
   }
-  // Cheapest first; ties: B from a PMU (less DRAM traffic), fewer PCUs, fewer loads, more
-  // rows per tile (the previous mapping).
   std::stable_sort(cands.begin(), cands.end(), [](const Cand& x, const Cand& y) {
     if (x.cost != y.cost) return x.cost < y.cost;
     if (x.pmu != y.pmu) return x.pmu;
@@ -278,145 +313,183 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
     if (x.Pm + x.Pn != y.Pm + y.Pn) return x.Pm + x.Pn < y.Pm + y.Pn;
     return x.n_acc > y.n_acc;
   });
+  return cands;
+}
 
-  auto with_batch = [&](int64_t BDim::*field, std::vector<WalkDim> inner) {
-    std::vector<WalkDim> v;
-    for (const BDim& d : bd) v.push_back({uint64_t(d.count), d.*field});
-    v.insert(v.end(), inner.begin(), inner.end());
-    return v;
-  };
-  const int nb = int(bd.size());
-  auto build = [&](const Cand& c) {
-    const int64_t n_acc = c.n_acc, Pc = c.Pc, Pm = c.Pm, Pn = c.Pn, vp = c.vp, mtp = c.mtp, D = c.D, ntp = c.ntp;
-    const int64_t R = Pc * n_acc;  // rows per m-tile
-    const uint64_t groups = uint64_t(nbatch) * uint64_t(vp * mtp * ntp);
-    const uint64_t firings = groups * uint64_t(K);
-    if (firings > kU32 || uint64_t(K) > kU32)
-      throw CompileError(fmt::format("{}: {} PCU firings do not fit the count register", what, firings));
-    SectionBuild b;
-    b.kind = "matmul";
-    b.node_ids = {node};
-    b.name = n.name;
-    b.what = what;
-    b.output = ty;
-    const bool pmu = c.pmu;
-    for (int64_t i = 0; i < Pm; ++i) {
-      StreamPlan la;
-      la.tensor = ta_id;
-      la.offset = i * vp * D * am;
-      const WalkDim dv{uint64_t(vp), D * am}, dm{uint64_t(mtp), R * am}, dn{uint64_t(ntp), 0}, dk{uint64_t(K), ak};
-      la.s = make_stream(with_batch(&BDim::a, pmu ? std::vector<WalkDim>{dn, dv, dm, dk} : std::vector<WalkDim>{dv, dm, dn, dk}),
-                         R > 1 ? am : 1, -1, 0, uint64_t(R), cfg.lanes, what + " (load of A)");
-      b.loads.push_back(la);
+// The batch dims' walk (field: A's, B's or C's strides) followed by `inner`.
+std::vector<WalkDim> with_batch(const Product& p, int64_t BDim::*field, const std::vector<WalkDim>& inner) {
+  std::vector<WalkDim> v;
+  for (const BDim& d : p.bd) v.push_back({uint64_t(d.count), d.*field});
+  v.insert(v.end(), inner.begin(), inner.end());
+  return v;
+}
+
+// PMU j's configuration: B's K-row tile written once per n-tile, replayed once per m-tile.
+arch::PmuConfig b_tile_pmu(const arch::Config& cfg, const Product& p, const Cand& c) {
+  arch::PmuConfig pm;
+  pm.enable = true;
+  pm.mode = 0;
+  pm.nbuf = 2 * p.K <= int64_t(cfg.pmu_depth()) ? 2 : 1;
+  const uint64_t tiles = uint64_t(p.nbatch) * uint64_t(c.ntp);
+  if (tiles > kU32 || uint64_t(c.vp * c.mtp) > kU32)
+    throw CompileError(fmt::format("{}: {} B tiles do not fit a PMU's tile count", p.what, tiles));
+  pm.tiles = uint32_t(tiles);
+  pm.buf_rows = uint32_t(p.K);
+  pm.wr.c0 = uint32_t(p.K);  // rows k = 0..K-1 of the tile's buffer
+  pm.wr.s0 = 1;
+  pm.wr.c1 = 1;
+  pm.rd.c0 = uint32_t(p.K);  // the same rows, once per m-tile of the PCUs
+  pm.rd.s0 = 1;
+  pm.rd.c1 = uint32_t(c.vp * c.mtp);
+  pm.rd.s1 = 0;
+  return pm;
+}
+
+// The load streams: A for each m-part, then B for each n-part (into PMU j with c.pmu).
+void product_loads(const arch::Config& cfg, const Product& p, const Cand& c, SectionBuild& b) {
+  const int64_t L = cfg.lanes, R = c.Pc * c.n_acc, nb = int64_t(p.bd.size());
+  for (int64_t i = 0; i < c.Pm; ++i) {
+    StreamPlan la;
+    la.tensor = p.ta_id;
+    la.offset = i * c.vp * c.D * p.am;
+    const WalkDim dv{uint64_t(c.vp), c.D * p.am}, dm{uint64_t(c.mtp), R * p.am}, dn{uint64_t(c.ntp), 0},
+        dk{uint64_t(p.K), p.ak};
+    la.s = make_stream(with_batch(p, &BDim::a, c.pmu ? std::vector<WalkDim>{dn, dv, dm, dk} : std::vector<WalkDim>{dv, dm, dn, dk}),
+                       R > 1 ? p.am : 1, -1, 0, uint64_t(R), cfg.lanes, p.what + " (load of A)");
+    b.loads.push_back(la);
+  }
+  for (int64_t j = 0; j < c.Pn; ++j) {
+    StreamPlan lb;
+    lb.tensor = p.tb_id;
+    lb.offset = j * c.ntp * L * p.bn;
+    const uint64_t vlen = uint64_t(p.N - j * c.ntp * L);
+    // Into PMU j: each n-tile once; straight to the PCUs: again for every m-tile.
+    lb.s = c.pmu ? make_stream(with_batch(p, &BDim::b, {{uint64_t(c.ntp), L * p.bn}, {uint64_t(p.K), p.bk}}),
+                               p.N > 1 ? p.bn : 1, int(nb), vlen, uint64_t(L), cfg.lanes, p.what + " (load of B)")
+                 : make_stream(with_batch(p, &BDim::b,
+                                          {{uint64_t(c.vp * c.mtp), 0}, {uint64_t(c.ntp), L * p.bn}, {uint64_t(p.K), p.bk}}),
+                               p.N > 1 ? p.bn : 1, int(nb + 1), vlen, uint64_t(L), cfg.lanes, p.what + " (load of B)");
+    b.loads.push_back(lb);
+    if (c.pmu) {
+      b.pmu_cfgs.push_back(b_tile_pmu(cfg, p, c));
+      b.pmu_loads.push_back(int(c.Pm + j));
     }
-    for (int64_t j = 0; j < Pn; ++j) {
-      StreamPlan lb;
-      lb.tensor = tb_id;
-      lb.offset = j * ntp * L * bn;
-      // Into PMU j: each n-tile once; straight to the PCUs: again for every m-tile.
-      lb.s = pmu ? make_stream(with_batch(&BDim::b, {{uint64_t(ntp), L * bn}, {uint64_t(K), bk}}), N > 1 ? bn : 1, nb,
-                               uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (load of B)")
-                 : make_stream(with_batch(&BDim::b, {{uint64_t(vp * mtp), 0}, {uint64_t(ntp), L * bn}, {uint64_t(K), bk}}),
-                               N > 1 ? bn : 1, nb + 1, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes,
-                               what + " (load of B)");
-      b.loads.push_back(lb);
-      if (pmu) {
-        arch::PmuConfig pm;
-        pm.enable = true;
-        pm.mode = 0;
-        pm.nbuf = 2 * K <= pmu_rows ? 2 : 1;
-        const uint64_t tiles = uint64_t(nbatch) * uint64_t(ntp);
-        if (tiles > kU32 || uint64_t(vp * mtp) > kU32)
-          throw CompileError(fmt::format("{}: {} B tiles do not fit a PMU's tile count", what, tiles));
-        pm.tiles = uint32_t(tiles);
-        pm.buf_rows = uint32_t(K);
-        pm.wr.c0 = uint32_t(K);  // rows k = 0..K-1 of the tile's buffer
-        pm.wr.s0 = 1;
-        pm.wr.c1 = 1;
-        pm.rd.c0 = uint32_t(K);  // the same rows, once per m-tile of the PCUs
-        pm.rd.s0 = 1;
-        pm.rd.c1 = uint32_t(vp * mtp);
-        pm.rd.s1 = 0;
-        b.pmu_cfgs.push_back(pm);
-        b.pmu_loads.push_back(int(Pm + j));
+  }
+}
+
+// The store streams, one per chain (m-part i, n-part j), in chain order.
+std::vector<StreamPlan> product_stores(const arch::Config& cfg, const Product& p, const Cand& c) {
+  const int64_t L = cfg.lanes, R = c.Pc * c.n_acc, N = p.N, nb = int64_t(p.bd.size());
+  std::vector<StreamPlan> stores;
+  for (int64_t i = 0; i < c.Pm; ++i)
+    for (int64_t j = 0; j < c.Pn; ++j) {
+      StreamPlan st;
+      st.tensor = p.ty;
+      st.offset = i * c.vp * c.D * N + j * c.ntp * L;
+      const WalkDim dv{uint64_t(c.vp), c.D * N}, dm{uint64_t(c.mtp), R * N}, dn{uint64_t(c.ntp), L},
+          dr{uint64_t(R), N};
+      st.s = make_stream(with_batch(p, &BDim::c, c.pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
+                         1, int(c.pmu ? nb : nb + 2), uint64_t(N - j * c.ntp * L), uint64_t(L), cfg.lanes,
+                         p.what + " (store)");
+      stores.push_back(st);
+    }
+  return stores;
+}
+
+// Chain position `pos`: rows pos*n_acc .. pos*n_acc+n_acc-1 of each tile; it forwards
+// the rows of positions pos+1 .. Pc-1 (from its input 2) after its own.
+arch::PcuConfig chain_program(const arch::Config& cfg, const Product& p, const Cand& c, uint64_t firings,
+                              int64_t pos) {
+  arch::PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b11;
+  pc.count = uint32_t(firings);
+  pc.out_mode = 1;
+  pc.acc_len = uint32_t(p.K);
+  pc.acc_init = 0x80000000u;  // -0.0
+  pc.chain = uint8_t((c.Pc - 1 - pos) * c.n_acc);
+  for (uint32_t s = 0; s < cfg.stages; ++s) {
+    arch::PcuStage st;
+    if (int64_t(s) < c.n_acc) {
+      st.op = arch::Opcode::FMA;
+      st.src_a = uint8_t(arch::Src::BREG0);
+      st.bl = uint8_t(pos * c.n_acc + s);
+      st.src_b = uint8_t(arch::Src::REG1);
+      st.src_c = uint8_t(arch::Src::ACC);
+      st.dst = 2;
+      st.acc = true;
+    }
+    pc.stages.push_back(st);
+  }
+  return pc;
+}
+
+// The PCUs: chain q = i*Pn + j holds PCUs q*Pc .. q*Pc+Pc-1 at positions Pc-1 .. 0, so
+// that each position's input 2 is the PCU before it and the chain's head comes last;
+// the last head's result is `store`, the other heads' `more_stores`. Returns the PCUs
+// of those other heads.
+std::vector<int> product_chains(const arch::Config& cfg, const Product& p, const Cand& c, uint64_t firings,
+                                const std::vector<StreamPlan>& stores, SectionBuild& b) {
+  const int64_t P = c.Pm * c.Pn;
+  std::vector<int> more;
+  for (int64_t q = 0; q < P; ++q)
+    for (int64_t pos = c.Pc - 1; pos >= 0; --pos) {
+      const int pcu = int(b.pcu_cfgs.size());
+      b.pcu_cfgs.push_back(chain_program(cfg, p, c, firings, pos));
+      std::vector<PcuInput> in;
+      if (c.pmu)
+        in = {{false, int(q / c.Pn)}, {false, int(q % c.Pn), true}};
+      else
+        in = {{false, int(q / c.Pn)}, {false, int(c.Pm + q % c.Pn)}};
+      if (pos + 1 < c.Pc) in.push_back({true, pcu - 1});
+      b.pcu_inputs.push_back(in);
+      if (pos == 0 && q + 1 < P) {
+        more.push_back(pcu);
+        b.more_stores.push_back(stores[size_t(q)]);
       }
     }
-    std::vector<StreamPlan> stores;
-    for (int64_t i = 0; i < Pm; ++i)
-      for (int64_t j = 0; j < Pn; ++j) {
-        StreamPlan st;
-        st.tensor = ty;
-        st.offset = i * vp * D * N + j * ntp * L;
-        const WalkDim dv{uint64_t(vp), D * N}, dm{uint64_t(mtp), R * N}, dn{uint64_t(ntp), L}, dr{uint64_t(R), N};
-        st.s = make_stream(with_batch(&BDim::c, pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
-                           1, pmu ? nb : nb + 2, uint64_t(N - j * ntp * L), uint64_t(L), cfg.lanes, what + " (store)");
-        stores.push_back(st);
-      }
-    // Chain position c: rows c*n_acc .. c*n_acc+n_acc-1 of each tile; it forwards the
-    // rows of positions c+1 .. Pc-1 (from its input 2) after its own.
-    auto program = [&](int64_t c) {
-      arch::PcuConfig pc;
-      pc.enable = true;
-      pc.vin_mask = 0b11;
-      pc.count = uint32_t(firings);
-      pc.out_mode = 1;
-      pc.acc_len = uint32_t(K);
-      pc.acc_init = 0x80000000u;  // -0.0
-      pc.chain = uint8_t((Pc - 1 - c) * n_acc);
-      for (uint32_t s = 0; s < cfg.stages; ++s) {
-        arch::PcuStage st;
-        if (int64_t(s) < n_acc) {
-          st.op = arch::Opcode::FMA;
-          st.src_a = uint8_t(arch::Src::BREG0);
-          st.bl = uint8_t(c * n_acc + s);
-          st.src_b = uint8_t(arch::Src::REG1);
-          st.src_c = uint8_t(arch::Src::ACC);
-          st.dst = 2;
-          st.acc = true;
-        }
-        pc.stages.push_back(st);
-      }
-      return pc;
-    };
-    // Chain q = i*Pn + j holds PCUs q*Pc .. q*Pc+Pc-1 at positions Pc-1 .. 0, so that
-    // each position's input 2 is the PCU before it and the chain's head comes last; the
-    // last head's result is `store`, the other heads' `more_stores`.
-    const int64_t P = Pm * Pn;
-    std::vector<int> more;
-    for (int64_t q = 0; q < P; ++q) {
-      for (int64_t c = Pc - 1; c >= 0; --c) {
-        const int p = int(b.pcu_cfgs.size());
-        b.pcu_cfgs.push_back(program(c));
-        std::vector<PcuInput> in;
-        if (pmu)
-          in = {{false, int(q / Pn)}, {false, int(q % Pn), true}};
-        else
-          in = {{false, int(q / Pn)}, {false, int(Pm + q % Pn)}};
-        if (c + 1 < Pc) in.push_back({true, p - 1});
-        b.pcu_inputs.push_back(in);
-        if (c == 0 && q + 1 < P) {
-          more.push_back(p);
-          b.more_stores.push_back(stores[size_t(q)]);
-        }
-      }
-    }
-    b.store = stores.back();
-    b.placement = place_and_route(cfg, int(Pm + Pn), b.pcu_inputs, what, more, b.pmu_loads);
-    b.vectors = 0;
-    for (const auto& st : stores) b.vectors += st.s.vectors();
-    b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", nbatch, M, K, N, n_acc,
-                           groups * uint64_t(P * Pc), firings * uint64_t(P * Pc), ta ? " A^T" : "", tb ? " B^T" : "");
-    if (Pc > 1) b.detail += fmt::format(" chains={}x{} (PCUs x {} rows; {} rows per m-tile)", P, Pc, n_acc, R);
-    if (pmu) b.detail += fmt::format(" B-tiles-in-PMUs={} buffers={}", Pn, b.pmu_cfgs.front().buffers());
-    if (P > 1 || vp > 1)
-      b.detail += fmt::format(" pcus={}x{} (m-parts x n-parts) m-tiles/part={} parts/pcu={} part-step={} n-tiles/pcu={}",
-                              Pm, Pn, mtp, vp, D, ntp);
-    return b;
-  };
+  return more;
+}
+
+// The section of one candidate mapping (CompileError when it does not fit).
+SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand& c) {
+  const int64_t R = c.Pc * c.n_acc, P = c.Pm * c.Pn;
+  const uint64_t groups = uint64_t(p.nbatch) * uint64_t(c.vp * c.mtp * c.ntp);
+  const uint64_t firings = groups * uint64_t(p.K);
+  if (firings > kU32 || uint64_t(p.K) > kU32)
+    throw CompileError(fmt::format("{}: {} PCU firings do not fit the count register", p.what, firings));
+  SectionBuild b;
+  b.kind = "matmul";
+  b.node_ids = {p.node};
+  b.name = p.name;
+  b.what = p.what;
+  b.output = p.ty;
+  product_loads(cfg, p, c, b);
+  const std::vector<StreamPlan> stores = product_stores(cfg, p, c);
+  const std::vector<int> more = product_chains(cfg, p, c, firings, stores, b);
+  b.store = stores.back();
+  b.placement = place_and_route(cfg, int(c.Pm + c.Pn), b.pcu_inputs, p.what, more, b.pmu_loads);
+  b.vectors = 0;
+  for (const auto& st : stores) b.vectors += st.s.vectors();
+  b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", p.nbatch, p.M, p.K, p.N,
+                         c.n_acc, groups * uint64_t(P * c.Pc), firings * uint64_t(P * c.Pc), p.ta ? " A^T" : "",
+                         p.tb ? " B^T" : "");
+  if (c.Pc > 1) b.detail += fmt::format(" chains={}x{} (PCUs x {} rows; {} rows per m-tile)", P, c.Pc, c.n_acc, R);
+  if (c.pmu) b.detail += fmt::format(" B-tiles-in-PMUs={} buffers={}", c.Pn, b.pmu_cfgs.front().buffers());
+  if (P > 1 || c.vp > 1)
+    b.detail += fmt::format(" pcus={}x{} (m-parts x n-parts) m-tiles/part={} parts/pcu={} part-step={} n-tiles/pcu={}",
+                            c.Pm, c.Pn, c.mtp, c.vp, c.D, c.ntp);
+  return b;
+}
+
+}  // namespace
+
+SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain) {
+  const Product p = product_of(lw, node, what);
   std::string first_error;
-  for (const Cand& c : cands) {
+  for (const Cand& c : ordered_candidates(cfg, p, chain)) {
     try {
-      return build(c);
+      return build_product(cfg, p, c);
     } catch (const CompileError& e) {
       if (first_error.empty()) first_error = e.what();
     }
