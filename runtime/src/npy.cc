@@ -242,4 +242,19 @@ void write_npy(const HostTensor& t, const std::string& path) {
   }
 }
 
+std::map<std::string, HostTensor> read_named_npy(const std::vector<std::string>& specs, const std::string& option,
+                                                 std::map<std::string, std::string>* files) {
+  std::map<std::string, HostTensor> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
+      throw std::runtime_error(fmt::format("{} '{}': expected NAME=FILE.npy", option, arch::printable(spec)));
+    const std::string name = spec.substr(0, eq), file = spec.substr(eq + 1);
+    if (out.count(name)) throw std::runtime_error(fmt::format("{}: '{}' given twice", option, arch::printable(name)));
+    if (files) (*files)[name] = file;
+    out[name] = read_npy(file);
+  }
+  return out;
+}
+
 }  // namespace openrdu::runtime

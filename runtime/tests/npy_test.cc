@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "openrdu/runtime/npy.h"
 
@@ -142,6 +143,33 @@ TEST(Npy, ShapeText) {
   EXPECT_EQ(shape_str({}), "()");
   EXPECT_EQ(shape_str({4}), "(4,)");
   EXPECT_EQ(shape_str({3, 4, 5}), "(3, 4, 5)");
+}
+
+TEST(NamedNpy, NamesFilesAndErrorsOfACommandLine) {
+  const auto dir = std::filesystem::temp_directory_path() / "openrdu_named_npy_test";
+  std::filesystem::create_directories(dir);
+  const std::string a = (dir / "a.npy").string();
+  HostTensor t;
+  t.shape = {2};
+  t.data = {1.5f, -2.0f};
+  write_npy(t, a);
+  std::map<std::string, std::string> files;
+  const auto m = read_named_npy({"x=" + a}, "--input", &files);
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m.at("x").data, t.data);
+  EXPECT_EQ(files.at("x"), a);
+  auto message = [](const std::vector<std::string>& specs) {
+    try {
+      read_named_npy(specs, "--data");
+    } catch (const std::runtime_error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_EQ(message({"x"}), "--data 'x': expected NAME=FILE.npy");
+  EXPECT_EQ(message({"=f.npy"}), "--data '=f.npy': expected NAME=FILE.npy");
+  EXPECT_EQ(message({"x=" + a, "x=" + a}), "--data: 'x' given twice");
+  EXPECT_NE(message({"x=" + (dir / "missing.npy").string()}).find("missing.npy"), std::string::npos);
 }
 
 }  // namespace

@@ -56,16 +56,11 @@ int main(int argc, char** argv) {
   try {
     if (!std::filesystem::is_regular_file(model)) die(fmt::format("{}: no such model file", model));
     std::map<std::string, compiler::HostTensor> inputs;
-    for (const auto& spec : input_specs) {
-      auto eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-        die(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
-      std::string name = spec.substr(0, eq);
-      if (inputs.count(name)) die(fmt::format("--input: '{}' given twice", name));
-      auto t = runtime::read_npy(spec.substr(eq + 1));
+    std::map<std::string, std::string> files;
+    for (auto& [name, t] : runtime::read_named_npy(input_specs, "--input", &files)) {
       if (t.dtype != runtime::DType::F32)  // the CPU reference takes fp32 tensors only
         die(fmt::format("--input {}: {} holds {} values; the CPU reference takes float32 ('<f4')", name,
-                        spec.substr(eq + 1), pef::dtype_name(t.dtype)));
+                        files[name], pef::dtype_name(t.dtype)));
       inputs[name] = compiler::HostTensor{t.shape, std::move(t.data)};
     }
     auto ref = compiler::reference_run(model, inputs);

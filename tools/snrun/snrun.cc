@@ -50,6 +50,7 @@
 #include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/host_tensor.h"
 #include "openrdu/support/cli.h"
+#include "openrdu/support/files.h"
 #include "openrdu/support/log.h"
 #include "openrdu/runtime/npy.h"
 #include "openrdu/runtime/profile.h"
@@ -310,20 +311,10 @@ int main(int argc, char** argv) {
     const uint32_t fault = parse_fault(fault_spec);
     const arch::Config cfg = arch::load_config(config);
     check_fault(fault, fault_spec, cfg);
-    std::error_code mkdir_error;  // created when missing
-    std::filesystem::create_directories(outdir, mkdir_error);
-    if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
+    support::ensure_writable_dir(outdir, "--output-dir");  // before the (slow) device starts
     const pef::Pef pef = pef::read_file(model);
 
-    std::map<std::string, runtime::HostTensor> inputs;
-    for (const auto& spec : input_specs) {
-      auto eq = spec.find('=');
-      if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-        die(fmt::format("--input '{}': expected NAME=FILE.npy", spec));
-      std::string name = spec.substr(0, eq);
-      if (inputs.count(name)) die(fmt::format("--input: '{}' given twice", name));
-      inputs[name] = runtime::read_npy(spec.substr(eq + 1));
-    }
+    std::map<std::string, runtime::HostTensor> inputs = runtime::read_named_npy(input_specs, "--input");
     // Everything that can be checked without a device, before the (slow) device starts.
     try {
       runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
@@ -341,13 +332,6 @@ int main(int argc, char** argv) {
       size_t outs = 0;
       for (const auto& t : pef.tensors) outs += t.role == pef::Role::Output;
       if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
-    }
-    {  // The output directory must be writable: find out before the (slow) run.
-      const auto probe = std::filesystem::path(outdir) / fmt::format(".snrun-probe-{}", ::getpid());
-      std::FILE* f = std::fopen(probe.c_str(), "wb");
-      if (!f) die(fmt::format("--output-dir {}: cannot write there: {}", outdir, std::strerror(errno)));
-      std::fclose(f);
-      std::filesystem::remove(probe);
     }
     if (!profile.empty()) {
       const auto pp = std::filesystem::path(profile).parent_path();

@@ -18,40 +18,11 @@
 #include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/npz.h"
 #include "openrdu/runtime/train.h"
+#include "openrdu/support/files.h"
 
 namespace openrdu::snrun {
 
 namespace {
-
-// --data (or --validate) NAME=FILE.npy ...: the tensors and their files.
-runtime::TensorMap read_data(const std::vector<std::string>& specs, std::map<std::string, std::string>& files,
-                             const std::string& option) {
-  runtime::TensorMap data;
-  for (const auto& spec : specs) {
-    const auto eq = spec.find('=');
-    if (eq == std::string::npos || eq == 0 || eq + 1 == spec.size())
-      throw std::runtime_error(fmt::format("{} '{}': expected NAME=FILE.npy", option, spec));
-    const std::string name = spec.substr(0, eq);
-    if (data.count(name)) throw std::runtime_error(fmt::format("{}: '{}' given twice", option, name));
-    files[name] = spec.substr(eq + 1);
-    data[name] = runtime::read_npy(files[name]);
-  }
-  return data;
-}
-
-// The checkpoint directory must be a writable directory: found out before the device starts.
-// The checkpoint directory, created when missing, and writable.
-void check_writable_dir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (!std::filesystem::is_directory(dir))
-    throw std::runtime_error(fmt::format("--checkpoint-dir {}: not a directory{}", dir, ec ? ": " + ec.message() : ""));
-  const auto probe = std::filesystem::path(dir) / fmt::format(".snrun-probe-{}", ::getpid());
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) throw std::runtime_error(fmt::format("--checkpoint-dir {}: cannot write there: {}", dir, std::strerror(errno)));
-  std::fclose(f);
-  std::filesystem::remove(probe);
-}
 
 std::string json_number(double v) { return std::isfinite(v) ? fmt::format("{:.9g}", v) : "null"; }
 
@@ -101,7 +72,7 @@ std::optional<Validation> prepare_validation(const TrainCli& t, const runtime::T
   runtime::check_pef_for_device(v.pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
   v.spec = runtime::eval_spec(v.pef, t.validate_pef, train);
   std::map<std::string, std::string> files;
-  v.data = read_data(t.validate, files, "--validate");
+  v.data = runtime::read_named_npy(t.validate, "--validate", &files);
   runtime::check_dataset(v.spec, v.data, files, "--validate");
   return v;
 }
@@ -155,12 +126,12 @@ int run_train(const TrainCli& t, const std::string& model, const DeviceCli& d) {
   const pef::Pef pef = pef::read_file(model);
   const runtime::TrainSpec spec = runtime::train_spec(pef, model);
   std::map<std::string, std::string> files;
-  const runtime::TensorMap data = read_data(t.data, files, "--data");
+  const runtime::TensorMap data = runtime::read_named_npy(t.data, "--data", &files);
   const size_t n = runtime::check_dataset(spec, data, files);
   const arch::Config cfg = arch::load_config(d.config);
   runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
   const std::optional<Validation> val = prepare_validation(t, spec, cfg);
-  if (!t.checkpoint_dir.empty()) check_writable_dir(t.checkpoint_dir);
+  if (!t.checkpoint_dir.empty()) support::ensure_writable_dir(t.checkpoint_dir, "--checkpoint-dir");
   const runtime::TensorMap resume = t.resume.empty() ? runtime::TensorMap{} : runtime::read_npz(t.resume);
   StepReporter reporter(t.metrics);
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <stdexcept>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -39,6 +40,13 @@ class NpyError : public std::runtime_error {
 HostTensor parse_npy(const std::vector<uint8_t>& bytes, const std::string& source_name = "<memory>");
 HostTensor read_npy(const std::string& path);
 // Format 1.0 when the header fits in 65535 bytes, else 2.0; header padded to 64 bytes.
+// Tensors named on a command line, one "NAME=FILE.npy" each (`option` names the flag in
+// messages, e.g. "--input"); `files`, if given, receives each name's file. Throws
+// std::runtime_error (one line) on a malformed spec or a name given twice, and what
+// read_npy throws for a bad file.
+std::map<std::string, HostTensor> read_named_npy(const std::vector<std::string>& specs, const std::string& option,
+                                                 std::map<std::string, std::string>* files = nullptr);
+
 std::vector<uint8_t> serialize_npy(const HostTensor& t);
 // Atomic: writes a temporary file in the same directory, then renames it.
 void write_npy(const HostTensor& t, const std::string& path);
