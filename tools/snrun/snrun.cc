@@ -243,201 +243,252 @@ void check_fault(uint32_t fault, const std::string& spec, const arch::Config& cf
                     cfg.lanes - 1));
 }
 
-int main(int argc, char** argv) {
-  CLI::App app{"snrun: run a compiled OpenRDU program (PEF) on a simulated device"};
-  std::string backend = "verilator", config = "small", model, outdir, trace;
+namespace {
+
+// Every option of an inference run (training: train_cli.h).
+struct Args {
+  std::string backend = "verilator", config = "small", model, outdir, trace, labels_path, profile, fault_spec;
   std::vector<std::string> input_specs;
   uint64_t trace_start = 0, trace_stop = UINT64_MAX;
-  double timeout = 60;
+  double timeout = 60, rtol = 1e-5, atol = 1e-6;
   uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
   bool info = false, batch = false, test = false;
-  double rtol = 1e-5, atol = 1e-6;
-  std::string labels_path;
-  std::string profile, fault_spec;
-  app.add_option("--backend", backend, "device backend: verilator (RTL) or func (functional model)")
+};
+
+void add_run_options(CLI::App& app, Args& a) {
+  app.add_option("--backend", a.backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
-  app.add_option("--config", config, "device configuration: tiny, small, plasticine or a FILE.yaml (default small)");
-  app.add_flag("--info", info, "open the device, print its identity and configuration, exit (no PEF needed)");
-  app.add_option("MODEL.pef", model, "compiled program");
-  app.add_option("--input", input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
+  app.add_option("--config", a.config, "device configuration: tiny, small, plasticine or a FILE.yaml (default small)");
+  app.add_flag("--info", a.info, "open the device, print its identity and configuration, exit (no PEF needed)");
+  app.add_option("MODEL.pef", a.model, "compiled program");
+  app.add_option("--input", a.input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
       ->allow_extra_args(false);
-  app.add_option("--output-dir", outdir, "directory for <output name>.npy");
-  auto* tr = app.add_option("--trace", trace, "FST waveform of the RTL core (verilator backend)");
-  app.add_option("--trace-start", trace_start, "first traced core cycle")->needs(tr);
-  app.add_option("--trace-stop", trace_stop, "traced cycles end before this core cycle")->needs(tr);
-  app.add_option("--timeout", timeout, "seconds to wait for each device step (default 60)");
-  app.add_option("--watchdog", watchdog,
-                 fmt::format("device WATCHDOG: stop a run after CYCLES cycles, 0 = off (default {})", watchdog));
-  app.add_flag("--batch", batch,
+  app.add_option("--output-dir", a.outdir, "directory for <output name>.npy");
+  auto* tr = app.add_option("--trace", a.trace, "FST waveform of the RTL core (verilator backend)");
+  app.add_option("--trace-start", a.trace_start, "first traced core cycle")->needs(tr);
+  app.add_option("--trace-stop", a.trace_stop, "traced cycles end before this core cycle")->needs(tr);
+  app.add_option("--timeout", a.timeout, "seconds to wait for each device step (default 60)");
+  app.add_option("--watchdog", a.watchdog,
+                 fmt::format("device WATCHDOG: stop a run after CYCLES cycles, 0 = off (default {})", a.watchdog));
+  app.add_flag("--batch", a.batch,
                "inputs hold N samples ([N, ...input shape]): run each, write outputs stacked as [N, ...]");
-  app.add_option("--profile", profile,
+  app.add_option("--profile", a.profile,
                  "write a Chrome trace / Perfetto JSON of the run (simulated time) and print a summary");
-  app.add_flag("--test", test,
-               "also run the CPU reference on the PEF's model (GRAPH) and compare; exit 1 on FAIL");
-  app.add_option("--rtol", rtol, "--test relative tolerance (default 1e-5)");
-  app.add_option("--atol", atol, "--test absolute tolerance (default 1e-6)");
-  app.add_option("--fault", fault_spec,
+  app.add_flag("--test", a.test, "also run the CPU reference on the PEF's model (GRAPH) and compare; exit 1 on FAIL");
+  app.add_option("--rtol", a.rtol, "--test relative tolerance (default 1e-5)");
+  app.add_option("--atol", a.atol, "--test absolute tolerance (default 1e-6)");
+  app.add_option("--fault", a.fault_spec,
                  "inject a fault before every run: hang:UNIT, corrupt:WORD or stuck:UNIT:LANE (FAULT register)");
-  app.add_option("--labels", labels_path, "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
+  app.add_option("--labels", a.labels_path,
+                 "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
+}
+
+int run_info(const Args& a) {
+  if (!a.model.empty() || !a.outdir.empty() || !a.input_specs.empty() || !a.trace.empty())
+    die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
+  const arch::Config cfg = arch::load_config(a.config);
+  driver::DeviceOptions dopt;
+  dopt.timeout_s = a.timeout;
+  auto dev = driver::open_device(a.backend, cfg, dopt);
+  spdlog::info("device info: backend {}, configuration {}", a.backend, cfg.name);
+  print_info(*dev);
+  return 0;
+}
+
+void check_run_flags(const Args& a) {
+  if (a.outdir.empty()) die("--output-dir is required (see --help)");
+  if (!(a.timeout > 0)) die(fmt::format("--timeout {}: must be positive", a.timeout));
+  if (!(a.rtol >= 0) || !(a.atol >= 0)) die("--rtol and --atol must be non-negative");
+  if (a.trace_stop <= a.trace_start)
+    die(fmt::format("--trace-stop {} must be after --trace-start {}", a.trace_stop, a.trace_start));
+  if (!a.trace.empty() && a.backend != "verilator")
+    die("--trace needs --backend verilator (the functional model has no waveform)");
+}
+
+// What a run needs, read and checked before the (slow) device starts.
+struct Prepared {
+  pef::Pef pef;
+  std::map<std::string, runtime::HostTensor> inputs;
+  size_t samples = 0;
+  std::optional<runtime::HostTensor> labels;
+  std::vector<runtime::SectionUsage> usage;
+};
+
+Prepared prepare(const Args& a, const arch::Config& cfg) {
+  support::ensure_writable_dir(a.outdir, "--output-dir");
+  Prepared p;
+  p.pef = pef::read_file(a.model);
+  p.inputs = runtime::read_named_npy(a.input_specs, "--input");
+  try {
+    runtime::check_pef_for_device(p.pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
+  } catch (const runtime::RuntimeError& e) {
+    die(fmt::format("{}: {}", a.model, e.what()));
+  }
+  if (a.batch)
+    p.samples = runtime::batch_size(p.pef, p.inputs);
+  else
+    runtime::check_inputs(p.pef, p.inputs);
+  if (a.test && p.pef.graph.empty())
+    die(fmt::format("--test: {} has no GRAPH section (the source model); recompile it with sncompile", a.model));
+  if (!a.labels_path.empty()) {
+    p.labels = runtime::convert_dtype(runtime::read_npy(a.labels_path), runtime::DType::F32);  // integer labels too
+    size_t outs = 0;
+    for (const auto& t : p.pef.tensors) outs += t.role == pef::Role::Output;
+    if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
+  }
+  if (!a.profile.empty()) {
+    const auto pp = std::filesystem::path(a.profile).parent_path();
+    if (!pp.empty() && !std::filesystem::is_directory(pp))
+      die(fmt::format("--profile {}: directory {} does not exist", a.profile, pp.string()));
+    p.usage = runtime::section_usage(cfg, p.pef);
+  }
+  return p;
+}
+
+// The run on the device: one sample, or --batch.
+runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t fault, const Prepared& p,
+                                const std::string& checkpoint, driver::SimStats& sim) {
+  driver::DeviceOptions dopt;
+  dopt.trace_file = a.trace;
+  dopt.trace_start = a.trace_start;
+  dopt.trace_stop = a.trace_stop;
+  dopt.timeout_s = a.timeout;
+  runtime::SessionOptions sopt;
+  sopt.timeout_s = a.timeout;
+  sopt.watchdog_cycles = a.watchdog;
+  sopt.fault = fault;
+  auto session = runtime::Session::open(a.backend, cfg, sopt, dopt);
+  spdlog::info("{} on {} ({}), watchdog {} cycles", a.model, a.backend, cfg.name, a.watchdog);
+  session->load(p.pef);
+  if (!checkpoint.empty()) snrun::apply_checkpoint(*session, checkpoint);
+  runtime::BatchResult result;
+  if (a.batch) {
+    spdlog::info("batch of {} samples", p.samples);
+    Progress progress;
+    result = session->run_batch(p.inputs, std::ref(progress));
+  } else {
+    auto r = session->run(p.inputs);
+    result.samples = 1;
+    result.outputs = std::move(r.outputs);
+    result.sections = std::move(r.sections);
+    result.total_cycles = r.total_cycles;
+    result.total_config_cycles = r.total_config_cycles;
+    result.dma_to_device_bytes = r.dma_to_device_bytes;
+    result.dma_from_device_bytes = r.dma_from_device_bytes;
+    result.spans = std::move(r.spans);
+    result.counters = std::move(r.counters);
+  }
+  sim = session->device().sim_stats();
+  return result;
+}
+
+void print_sections(const Args& a, const arch::Config& cfg, const runtime::BatchResult& result, size_t samples) {
+  fmt::print("{} on {} ({}): {} section{}{}\n", a.model, a.backend, cfg.name, result.sections.size(),
+             result.sections.size() == 1 ? "" : "s",
+             a.batch ? fmt::format(", batch of {} samples (cycles summed over the samples)", samples) : "");
+  for (const auto& s : result.sections)
+    fmt::print("  section {} {:<24} {:>10} cycles  (configuration {} cycles)\n", s.index, s.name, s.cycles,
+               s.config_cycles);
+  fmt::print("  total {:>33} cycles  (configuration {} cycles)\n", result.total_cycles, result.total_config_cycles);
+}
+
+// --profile: the Chrome trace, and its summary on stdout.
+void print_profile(const Args& a, const arch::Config& cfg, const runtime::BatchResult& result,
+                   const std::vector<runtime::SectionUsage>& usage) {
+  runtime::write_profile(a.profile, result.spans, cfg.clock_mhz, fmt::format("OpenRDU {} ({})", cfg.name, a.backend));
+  uint64_t end = 0;
+  for (const auto& sp : result.spans) end = std::max(end, sp.start + sp.dur);
+  const double mhz = cfg.clock_mhz;
+  fmt::print("profile {}:\n", a.profile);
+  fmt::print("  device cycles:        {} run + {} configuration ({:.3f} us + {:.3f} us at {} MHz)\n",
+             result.total_cycles, result.total_config_cycles, double(result.total_cycles) / mhz,
+             double(result.total_config_cycles) / mhz, cfg.clock_mhz);
+  fmt::print("  simulated time:       {} cycles ({:.3f} us), DMA included\n", end, double(end) / mhz);
+  fmt::print("  DMA host->device:     {} bytes\n", result.dma_to_device_bytes);
+  fmt::print("  DMA device->host:     {} bytes\n", result.dma_from_device_bytes);
+  for (size_t i = 0; i < usage.size(); ++i)
+    fmt::print("  section {} {:<24} PCUs used {}/{} ({:.0f}%)\n", i, usage[i].name, usage[i].pcus_used,
+               usage[i].pcus_present, 100.0 * usage[i].pcus_used / std::max(1u, usage[i].pcus_present));
+  // Utilisation from the activity counters: active cycles over all run cycles.
+  const auto& c = result.counters;
+  uint64_t act[2] = {0, 0}, units[2] = {0, 0};
+  for (const auto& u : c.units)
+    if (u.kind == "pcu" || u.kind == "pmu") act[u.kind == "pmu"] += u.active, ++units[u.kind == "pmu"];
+  auto pct = [&](int k) { return c.run_cycles && units[k] ? 100.0 * act[k] / (double(c.run_cycles) * units[k]) : 0.0; };
+  fmt::print("  utilisation:          PCUs {:.1f}%, PMUs {:.1f}% of {} run cycles (activity counters{})\n", pct(0),
+             pct(1), c.run_cycles, c.estimated ? ", estimated by the functional model" : "");
+  fmt::print("  DRAM (AGCUs):         {} bytes read, {} bytes written ({:.2f} bytes/cycle)\n", c.mem_rd_bytes,
+             c.mem_wr_bytes, c.run_cycles ? double(c.mem_rd_bytes + c.mem_wr_bytes) / double(c.run_cycles) : 0.0);
+}
+
+// The outputs and counters.json, all renamed into place at once (arch::write_files_atomic).
+void write_outputs(const Args& a, const runtime::BatchResult& result) {
+  std::vector<arch::FileContents> files;
+  for (const auto& [name, t] : result.outputs)
+    files.push_back({(std::filesystem::path(a.outdir) / runtime::npy_file_name(name)).string(),
+                     runtime::serialize_npy(t)});
+  const std::string json = driver::to_json(result.counters);
+  files.push_back({(std::filesystem::path(a.outdir) / "counters.json").string(),
+                   std::vector<uint8_t>(json.begin(), json.end())});
+  arch::write_files_atomic(files);
+  for (const auto& [name, t] : result.outputs)
+    fmt::print("  wrote {} {}\n", (std::filesystem::path(a.outdir) / runtime::npy_file_name(name)).string(),
+               runtime::shape_str(t.shape));
+  fmt::print("  wrote {} (sntilestat, snddrstat, snpciestat)\n", files.back().path);
+}
+
+int run_inference(const Args& a, const std::string& checkpoint) {
+  check_run_flags(a);
+  const uint32_t fault = parse_fault(a.fault_spec);
+  const arch::Config cfg = arch::load_config(a.config);
+  check_fault(fault, a.fault_spec, cfg);
+  const Prepared p = prepare(a, cfg);
+  driver::SimStats sim;
+  const runtime::BatchResult result = run_device(a, cfg, fault, p, checkpoint, sim);
+  print_sections(a, cfg, result, p.samples);
+  if (!a.profile.empty()) print_profile(a, cfg, result, p.usage);
+  // Outputs only when the run and its checks complete: the reference (which can fail)
+  // and the labels check come first. A --test FAIL verdict keeps them, for inspection
+  // (docs/debugging.md).
+  std::map<std::string, runtime::HostTensor> ref;
+  if (a.test) ref = reference(p.pef, a.model, p.inputs, a.batch);
+  if (p.labels)
+    print_accuracy(result.outputs.begin()->first, result.outputs.begin()->second, *p.labels, a.labels_path);
+  write_outputs(a, result);
+  fmt::print("  simulated {} cycles ({} evaluated, idle cycles skipped), {:.0f} evaluated cycles/s, trace {}\n",
+             sim.cycles, sim.evaluated_cycles, sim.cycles_per_second, a.trace.empty() ? std::string("off") : a.trace);
+  if (a.test && !compare(result.outputs, ref, a.rtol, a.atol)) {
+    fmt::print("test: FAIL\n");
+    return 1;
+  }
+  if (a.test) fmt::print("test: PASS\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"snrun: run a compiled OpenRDU program (PEF) on a simulated device"};
+  Args a;
+  add_run_options(app, a);
   snrun::TrainCli train;  // --train, --data, ..., --checkpoint (train_cli.h)
   snrun::add_train_options(app, train);
   support::ToolCli cli{"snrun"};
   support::add_common_options(app, cli);
   if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
-
   try {
     support::init_logging(cli);
-    if (info) {
-      if (!model.empty() || !outdir.empty() || !input_specs.empty() || !trace.empty())
-        die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
-      const arch::Config cfg = arch::load_config(config);
-      driver::DeviceOptions dopt;
-      dopt.timeout_s = timeout;
-      auto dev = driver::open_device(backend, cfg, dopt);
-      spdlog::info("device info: backend {}, configuration {}", backend, cfg.name);
-      print_info(*dev);
-      return 0;
-    }
-    if (model.empty()) die("MODEL.pef is required (see --help)");
-    if (train.train && (!input_specs.empty() || !outdir.empty() || batch || test || !labels_path.empty()))
+    if (a.info) return run_info(a);
+    if (a.model.empty()) die("MODEL.pef is required (see --help)");
+    if (train.train && (!a.input_specs.empty() || !a.outdir.empty() || a.batch || a.test || !a.labels_path.empty()))
       die("--train takes --data NAME=FILE.npy (not --input, --output-dir, --batch, --test or --labels)");
-    if (train.train) return snrun::run_train(train, model, {backend, config, timeout, watchdog, parse_fault(fault_spec)});
+    if (train.train)
+      return snrun::run_train(train, a.model, {a.backend, a.config, a.timeout, a.watchdog, parse_fault(a.fault_spec)});
     snrun::check_inference_flags(train);
-    if (outdir.empty()) die("--output-dir is required (see --help)");
-    if (!(timeout > 0)) die(fmt::format("--timeout {}: must be positive", timeout));
-    if (!(rtol >= 0) || !(atol >= 0)) die("--rtol and --atol must be non-negative");
-    if (trace_stop <= trace_start) die(fmt::format("--trace-stop {} must be after --trace-start {}", trace_stop, trace_start));
-    if (!trace.empty() && backend != "verilator") die("--trace needs --backend verilator (the functional model has no waveform)");
-    const uint32_t fault = parse_fault(fault_spec);
-    const arch::Config cfg = arch::load_config(config);
-    check_fault(fault, fault_spec, cfg);
-    support::ensure_writable_dir(outdir, "--output-dir");  // before the (slow) device starts
-    const pef::Pef pef = pef::read_file(model);
-
-    std::map<std::string, runtime::HostTensor> inputs = runtime::read_named_npy(input_specs, "--input");
-    // Everything that can be checked without a device, before the (slow) device starts.
-    try {
-      runtime::check_pef_for_device(pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
-    } catch (const runtime::RuntimeError& e) {
-      die(fmt::format("{}: {}", model, e.what()));
-    }
-    size_t samples = 0;
-    if (batch) samples = runtime::batch_size(pef, inputs);
-    else runtime::check_inputs(pef, inputs);
-    if (test && pef.graph.empty())
-      die(fmt::format("--test: {} has no GRAPH section (the source model); recompile it with sncompile", model));
-    std::optional<runtime::HostTensor> labels;
-    if (!labels_path.empty()) {
-      labels = runtime::convert_dtype(runtime::read_npy(labels_path), runtime::DType::F32);  // integer labels too
-      size_t outs = 0;
-      for (const auto& t : pef.tensors) outs += t.role == pef::Role::Output;
-      if (outs != 1) die(fmt::format("--labels: the model has {} outputs, accuracy needs exactly one", outs));
-    }
-    if (!profile.empty()) {
-      const auto pp = std::filesystem::path(profile).parent_path();
-      if (!pp.empty() && !std::filesystem::is_directory(pp))
-        die(fmt::format("--profile {}: directory {} does not exist", profile, pp.string()));
-    }
-    const auto usage = profile.empty() ? std::vector<runtime::SectionUsage>{} : runtime::section_usage(cfg, pef);
-
-    driver::DeviceOptions dopt;
-    dopt.trace_file = trace;
-    dopt.trace_start = trace_start;
-    dopt.trace_stop = trace_stop;
-    dopt.timeout_s = timeout;
-    runtime::SessionOptions sopt;
-    sopt.timeout_s = timeout;
-    sopt.watchdog_cycles = watchdog;
-    sopt.fault = fault;
-    auto session_ptr = runtime::Session::open(backend, cfg, sopt, dopt);
-    runtime::Session& session = *session_ptr;
-    driver::Device* dev = &session.device();
-    spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
-    session.load(pef);
-    if (!train.checkpoint.empty()) snrun::apply_checkpoint(session, train.checkpoint);
-    runtime::BatchResult result;
-    if (batch) {
-      spdlog::info("batch of {} samples", samples);
-      Progress progress;
-      result = session.run_batch(inputs, std::ref(progress));
-    } else {
-      auto r = session.run(inputs);
-      result.samples = 1;
-      result.outputs = std::move(r.outputs);
-      result.sections = std::move(r.sections);
-      result.total_cycles = r.total_cycles;
-      result.total_config_cycles = r.total_config_cycles;
-      result.dma_to_device_bytes = r.dma_to_device_bytes;
-      result.dma_from_device_bytes = r.dma_from_device_bytes;
-      result.spans = std::move(r.spans);
-      result.counters = std::move(r.counters);
-    }
-
-    fmt::print("{} on {} ({}): {} section{}{}\n", model, backend, cfg.name, result.sections.size(),
-               result.sections.size() == 1 ? "" : "s",
-               batch ? fmt::format(", batch of {} samples (cycles summed over the samples)", samples) : "");
-    for (const auto& s : result.sections)
-      fmt::print("  section {} {:<24} {:>10} cycles  (configuration {} cycles)\n", s.index, s.name, s.cycles,
-                 s.config_cycles);
-    fmt::print("  total {:>33} cycles  (configuration {} cycles)\n", result.total_cycles, result.total_config_cycles);
-    if (!profile.empty()) {
-      runtime::write_profile(profile, result.spans, cfg.clock_mhz, fmt::format("OpenRDU {} ({})", cfg.name, backend));
-      uint64_t end = 0;
-      for (const auto& sp : result.spans) end = std::max(end, sp.start + sp.dur);
-      const double mhz = cfg.clock_mhz;
-      fmt::print("profile {}:\n", profile);
-      fmt::print("  device cycles:        {} run + {} configuration ({:.3f} us + {:.3f} us at {} MHz)\n",
-                 result.total_cycles, result.total_config_cycles, double(result.total_cycles) / mhz,
-                 double(result.total_config_cycles) / mhz, cfg.clock_mhz);
-      fmt::print("  simulated time:       {} cycles ({:.3f} us), DMA included\n", end, double(end) / mhz);
-      fmt::print("  DMA host->device:     {} bytes\n", result.dma_to_device_bytes);
-      fmt::print("  DMA device->host:     {} bytes\n", result.dma_from_device_bytes);
-      for (size_t i = 0; i < usage.size(); ++i)
-        fmt::print("  section {} {:<24} PCUs used {}/{} ({:.0f}%)\n", i, usage[i].name, usage[i].pcus_used,
-                   usage[i].pcus_present, 100.0 * usage[i].pcus_used / std::max(1u, usage[i].pcus_present));
-      // Utilisation from the activity counters: active cycles over all run cycles.
-      const auto& c = result.counters;
-      uint64_t act[2] = {0, 0}, units[2] = {0, 0};
-      for (const auto& u : c.units)
-        if (u.kind == "pcu" || u.kind == "pmu") act[u.kind == "pmu"] += u.active, ++units[u.kind == "pmu"];
-      auto pct = [&](int k) { return c.run_cycles && units[k] ? 100.0 * act[k] / (double(c.run_cycles) * units[k]) : 0.0; };
-      fmt::print("  utilisation:          PCUs {:.1f}%, PMUs {:.1f}% of {} run cycles (activity counters{})\n", pct(0),
-                 pct(1), c.run_cycles, c.estimated ? ", estimated by the functional model" : "");
-      fmt::print("  DRAM (AGCUs):         {} bytes read, {} bytes written ({:.2f} bytes/cycle)\n", c.mem_rd_bytes,
-                 c.mem_wr_bytes,
-                 c.run_cycles ? double(c.mem_rd_bytes + c.mem_wr_bytes) / double(c.run_cycles) : 0.0);
-    }
-    // Outputs only when the run and its checks complete: the reference (which can fail)
-    // and the labels check come first, then every file is written under a temporary
-    // name and renamed at once (arch::write_files_atomic). A --test FAIL verdict keeps
-    // them, for inspection (docs/debugging.md).
-    std::map<std::string, runtime::HostTensor> ref;
-    if (test) ref = reference(pef, model, inputs, batch);
-    if (labels) print_accuracy(result.outputs.begin()->first, result.outputs.begin()->second, *labels, labels_path);
-    std::vector<arch::FileContents> files;
-    for (const auto& [name, t] : result.outputs)
-      files.push_back({(std::filesystem::path(outdir) / runtime::npy_file_name(name)).string(),
-                       runtime::serialize_npy(t)});
-    const std::string json = driver::to_json(result.counters);
-    files.push_back({(std::filesystem::path(outdir) / "counters.json").string(),
-                     std::vector<uint8_t>(json.begin(), json.end())});
-    arch::write_files_atomic(files);
-    for (const auto& [name, t] : result.outputs)
-      fmt::print("  wrote {} {}\n", (std::filesystem::path(outdir) / runtime::npy_file_name(name)).string(),
-                 runtime::shape_str(t.shape));
-    fmt::print("  wrote {} (sntilestat, snddrstat, snpciestat)\n", files.back().path);
-    const auto st = dev->sim_stats();
-    fmt::print("  simulated {} cycles ({} evaluated, idle cycles skipped), {:.0f} evaluated cycles/s, trace {}\n",
-               st.cycles, st.evaluated_cycles, st.cycles_per_second, trace.empty() ? std::string("off") : trace);
-    if (test && !compare(result.outputs, ref, rtol, atol)) {
-      fmt::print("test: FAIL\n");
-      return 1;
-    }
-    if (test) fmt::print("test: PASS\n");
+    return run_inference(a, train.checkpoint);
   } catch (const std::bad_alloc&) {
-    die(support::out_of_memory_message(model));
+    die(support::out_of_memory_message(a.model));
   } catch (const std::exception& e) {
     die(e.what());
   }
-  return 0;
 }
