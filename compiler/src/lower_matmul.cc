@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <limits>
 #include <numeric>
+#include <optional>
 
 #include "lower.h"
 
@@ -497,13 +498,18 @@ SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, 
   throw CompileError(first_error.empty() ? fmt::format("{}: no mapping of the product", what) : first_error);
 }
 
-SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
-  const Graph& g = lw.g;
-  const Node& n = g.nodes.at(size_t(node));
-  const int x = n.inputs.at(0), y = n.outputs.at(0);
-  const auto& sx = g.tensors[x].shape;
+namespace {
+
+// One dimension of a transpose's copy: count, load and store strides (elements).
+struct TD {
+  int64_t count, ld, st;
+};
+
+// The transpose's copy dims (output order, outer to inner), count-1 dims dropped and
+// dims merged where both walks chain ({1, 1, 1} if none); its permutation and output shape.
+std::vector<TD> transpose_dims(const Node& n, const std::vector<int64_t>& sx, const std::string& what,
+                               std::vector<int64_t>& perm, std::vector<int64_t>& sy) {
   const size_t r = sx.size();
-  std::vector<int64_t> perm;
   if (n.has_iattr("perm"))
     perm = n.ints("perm");
   else
@@ -514,12 +520,9 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
     if (sorted[d] != int64_t(d) || perm.size() != r)
       throw CompileError(fmt::format("{}: perm is not a permutation of the {} dimensions of {}", what, r, shape_str(sx)));
   const auto xs = contiguous_strides(sx);
-  std::vector<int64_t> sy(r);
+  sy.assign(r, 0);
   for (size_t d = 0; d < r; ++d) sy[d] = sx[size_t(perm[d])];
   const auto ys = contiguous_strides(sy);
-  struct TD {
-    int64_t count, ld, st;
-  };
   std::vector<TD> dims;
   for (size_t d = 0; d < r; ++d) {
     if (sy[d] == 1) continue;
@@ -535,51 +538,69 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
   if (dims.size() > 4)
     throw CompileError(fmt::format("{}: the permutation {} of {} needs {} dimensions after collapsing, at most 4", what,
                                    shape_str(perm), shape_str(sx), dims.size()));
+  return dims;
+}
+
+// Through a PMU in transposed mode: [batch,] R x C -> C x R with R and C multiples of
+// LANES, one L x L block per tile: L contiguous row vectors in, L column vectors out.
+// One memory request per vector each way instead of a LANES-lane gather. Empty when the
+// shape does not allow it or no route exists with the PMU.
+std::optional<SectionBuild> transpose_through_pmu(const arch::Config& cfg, const Node& n, int node,
+                                                  const std::vector<TD>& dims, const std::string& what) {
   const int64_t L = cfg.lanes;
-  // Through a PMU in transposed mode: [batch,] R x C -> C x R with R and C multiples of
-  // LANES, one L x L block per tile: L contiguous row vectors in, L column vectors out.
-  // One memory request per vector each way instead of a LANES-lane gather.
-  if (dims.size() >= 2 && dims.size() <= 3 && cfg.pmu_depth() >= uint32_t(2 * L) &&
-      cfg.num_slots() > cfg.num_pcu()) {
-    const TD cd = dims[dims.size() - 2], rd = dims.back();  // output order: C (outer), R (inner)
-    const int64_t R = rd.count, C = cd.count;
-    if (cd.ld == 1 && rd.st == 1 && rd.ld == C && cd.st == R && R % L == 0 && C % L == 0) {
-      const bool batched = dims.size() == 3;
-      const TD bt = batched ? dims[0] : TD{1, 0, 0};
-      const uint64_t tiles = uint64_t(bt.count) * uint64_t(R / L) * uint64_t(C / L);
-      if (tiles <= kU32) {
-        SectionBuild b = mov_section(
-            cfg, node, n.name, x, 0, y, 0,
-            make_stream({{uint64_t(bt.count), bt.ld}, {uint64_t(R / L), L * C}, {uint64_t(C / L), L}, {uint64_t(L), C}}, 1,
-                        -1, 0, uint64_t(L), cfg.lanes, what + " (load)"),
-            make_stream({{uint64_t(bt.count), bt.st}, {uint64_t(R / L), L}, {uint64_t(C / L), L * R}, {uint64_t(L), R}}, 1,
-                        -1, 0, uint64_t(L), cfg.lanes, what + " (store)"),
-            "transpose", what, true);
-        arch::PmuConfig pm;
-        pm.enable = true;
-        pm.mode = 2;  // transposed: rows written, columns read
-        pm.nbuf = 2;
-        pm.tiles = uint32_t(tiles);
-        pm.buf_rows = uint32_t(L);
-        pm.wr.c0 = uint32_t(L);  // rows 0..L-1 of the buffer
-        pm.wr.s0 = 1;
-        pm.wr.c1 = 1;
-        pm.rd.c0 = uint32_t(L);  // word addresses 0..L-1: column c of rows 0..L-1
-        pm.rd.s0 = 1;
-        pm.rd.c1 = 1;
-        b.pmu_cfgs = {pm};
-        b.pmu_loads = {0};
-        try {
-          b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads, max_stream_requests(cfg, b));
-          b.detail = fmt::format("perm={} {} -> {} through a PMU (transposed mode), {} tiles of {}x{}", shape_str(perm),
-                                 shape_str(sx), shape_str(sy), tiles, L, L);
-          return b;
-        } catch (const CompileError&) {
-          // no route with the PMU: the gather below
-        }
-      }
-    }
+  if (dims.size() < 2 || dims.size() > 3 || cfg.pmu_depth() < uint32_t(2 * L) || cfg.num_slots() <= cfg.num_pcu())
+    return std::nullopt;
+  const TD cd = dims[dims.size() - 2], rd = dims.back();  // output order: C (outer), R (inner)
+  const int64_t R = rd.count, C = cd.count;
+  if (!(cd.ld == 1 && rd.st == 1 && rd.ld == C && cd.st == R && R % L == 0 && C % L == 0)) return std::nullopt;
+  const TD bt = dims.size() == 3 ? dims[0] : TD{1, 0, 0};
+  const uint64_t tiles = uint64_t(bt.count) * uint64_t(R / L) * uint64_t(C / L);
+  if (tiles > kU32) return std::nullopt;
+  SectionBuild b = mov_section(
+      cfg, node, n.name, n.inputs.at(0), 0, n.outputs.at(0), 0,
+      make_stream({{uint64_t(bt.count), bt.ld}, {uint64_t(R / L), L * C}, {uint64_t(C / L), L}, {uint64_t(L), C}}, 1,
+                  -1, 0, uint64_t(L), cfg.lanes, what + " (load)"),
+      make_stream({{uint64_t(bt.count), bt.st}, {uint64_t(R / L), L}, {uint64_t(C / L), L * R}, {uint64_t(L), R}}, 1,
+                  -1, 0, uint64_t(L), cfg.lanes, what + " (store)"),
+      "transpose", what, true);
+  arch::PmuConfig pm;
+  pm.enable = true;
+  pm.mode = 2;  // transposed: rows written, columns read
+  pm.nbuf = 2;
+  pm.tiles = uint32_t(tiles);
+  pm.buf_rows = uint32_t(L);
+  pm.wr.c0 = uint32_t(L);  // rows 0..L-1 of the buffer
+  pm.wr.s0 = 1;
+  pm.wr.c1 = 1;
+  pm.rd.c0 = uint32_t(L);  // word addresses 0..L-1: column c of rows 0..L-1
+  pm.rd.s0 = 1;
+  pm.rd.c1 = 1;
+  b.pmu_cfgs = {pm};
+  b.pmu_loads = {0};
+  try {
+    b.placement = place_and_route(cfg, 1, b.pcu_inputs, what, {}, b.pmu_loads, max_stream_requests(cfg, b));
+  } catch (const CompileError&) {
+    return std::nullopt;  // no route with the PMU: the gather instead
   }
+  return b;
+}
+
+}  // namespace
+
+SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  const auto& sx = g.tensors[n.inputs.at(0)].shape;
+  std::vector<int64_t> perm, sy;
+  std::vector<TD> dims = transpose_dims(n, sx, what, perm, sy);
+  if (auto b = transpose_through_pmu(cfg, n, node, dims, what)) {
+    b->detail = fmt::format("perm={} {} -> {} through a PMU (transposed mode), {} tiles of {}x{}", shape_str(perm),
+                            shape_str(sx), shape_str(sy), b->pmu_cfgs.front().tiles, cfg.lanes, cfg.lanes);
+    return std::move(*b);
+  }
+  // A gather load in the output's order (lane stride: the input stride of the output's
+  // innermost dimension), a contiguous store.
+  const int64_t L = cfg.lanes;
   const TD in = dims.back();
   dims.pop_back();
   const uint64_t nv = uint64_t((in.count + L - 1) / L);
@@ -591,7 +612,7 @@ SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int nod
   ld.push_back({nv, L * in.ld});
   st.push_back({nv, L});
   SectionBuild b = mov_section(
-      cfg, node, n.name, x, 0, y, 0,
+      cfg, node, n.name, n.inputs.at(0), 0, n.outputs.at(0), 0,
       make_stream(ld, in.ld, int(ld.size()) - 1, uint64_t(in.count), uint64_t(L), cfg.lanes, what + " (load)"),
       make_stream(st, 1, int(st.size()) - 1, uint64_t(in.count), uint64_t(L), cfg.lanes, what + " (store)"),
       "transpose", what);
