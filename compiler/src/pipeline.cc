@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "openrdu/arch/file.h"
+#include "openrdu/compiler/fusion.h"
 #include "openrdu/compiler/graph_section.h"
 #include "passes.h"
 
@@ -33,6 +34,8 @@ struct PassState {
   const Options& opts;
   Graph graph;  // import .. train; released by legalize
   TrainInfo info;
+  std::vector<FusionRule> rules;      // fuse: built-in and --fusion-rules
+  std::vector<FusionModule> modules;  // fuse: matched in `graph`
   Lowered lw;
   std::vector<SectionGroup> groups;
   std::vector<SectionBuild> builds;
@@ -49,6 +52,22 @@ void run_import(PassState& s) {
   ImportOptions io = s.front->import;
   io.finalize = false;
   s.graph = load_graph_file(s.front->path, io);
+}
+
+// The modules of the fusion rules (-O1 and -O3): the built-in rules, then the user's; a
+// rule name defined twice is an error naming both places.
+void run_fuse(PassState& s) {
+  if (s.opts.opt_level == 0) return;
+  s.rules = builtin_fusion_rules();
+  for (const auto& f : s.opts.fusion_rules)
+    for (auto& r : load_fusion_rules(f)) {
+      for (const auto& q : s.rules)
+        if (q.name == r.name)
+          throw CompileError(fmt::format("{}:{}: rule '{}' is already defined at {}:{}", r.file, r.line, r.name, q.file,
+                                         q.line));
+      s.rules.push_back(std::move(r));
+    }
+  s.modules = match_fusion_rules(s.graph, s.rules);
 }
 
 void run_legalize(PassState& s) {
@@ -109,6 +128,8 @@ const std::vector<Pass>& passes() {
          if (s.front->train) s.graph = build_training_graph(s.graph, s.front->train_opts, &s.info);
        },
        print_ir},
+      {{"fuse", "-O1/-O3: modules matched by the fusion rules (compiler/rules/, --fusion-rules)"}, false, run_fuse,
+       [](const PassState& s) { return print_modules(s.graph, s.modules); }},
       {{"legalize", "Gemm split, constant transposes, views aliased, output copies"}, false, run_legalize,
        [](const PassState& s) { return detail::print_graph(s.lw.g); }},
       {{"group", "sections: which nodes share one (by -O level)"}, false,

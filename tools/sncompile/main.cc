@@ -78,6 +78,10 @@ void add_mapping_options(CLI::App& app, Args& a) {
   app.add_flag("--no-scalar-fusion", a.no_scalar_fusion,
                "-O3: keep a ReduceMax/Min over the last axis in its own section instead of sending its row results "
                "over the scalar network to the Add/Sub/Mul/Max/Min that reads them (e.g. a softmax's shift)");
+  app.add_option("--fusion-rules", a.opts.fusion_rules,
+                 "-O1/-O3: also the fusion rules of this YAML file (repeatable; syntax: docs/compiler.md), beside "
+                 "the built-in rules of compiler/rules/")
+      ->check(CLI::ExistingFile);
   app.add_option("--fold-limit", a.fold_limit_mib,
                  "constant folding budget in MiB: a node whose inputs are all constants is evaluated at compile "
                  "time only if its output fits in it (and its work in 16 operations per byte), else it is an error "

@@ -25,6 +25,9 @@ struct Options {
   // results sent over the scalar network (docs/architecture.md section 13); false keeps
   // them in sections of their own (for comparisons and tests).
   bool scalar_fusion = true;
+  // Fusion rule files (fusion.h) used at -O1 and -O3 beside the built-in rules of
+  // compiler/rules/ (sncompile --fusion-rules).
+  std::vector<std::string> fusion_rules;
 };
 
 // Errors name the node (name and op type), tensor or file concerned.

@@ -38,7 +38,7 @@ struct PassInfo {
   const char* name;
   const char* what;
 };
-// Every pass, in pipeline order: import, fold, train, legalize, group, lower, split, emit, package.
+// Every pass, in pipeline order: import, fold, train, fuse, legalize, group, lower, split, emit, package.
 const std::vector<PassInfo>& pipeline_passes();
 // The passes and what each does at -O0, -O1 and -O3, as a text table.
 std::string pipeline_table();
