@@ -231,6 +231,13 @@ TEST_P(E2EMatMul, CnnMatchesPyTorchAndReference) {
   check_example("cnn", GetParam(), {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"});
 }
 
+// The example causal self-attention block (examples/attention: q, k, v projections, two
+// heads, scores masked by torch.triu + masked_fill(-inf) -> Trilu (folded to a constant),
+// Cast, Where; Softmax, output projection; exported from PyTorch).
+TEST_P(E2EMatMul, CausalAttentionMatchesPyTorchAndReference) {
+  check_example("attention", GetParam(), {"Where", "Softmax", "MatMul", "Transpose"});
+}
+
 TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
   const std::string backend = GetParam();
   auto dev = open_tiny(backend, arch::load_config("tiny"));
