@@ -616,6 +616,8 @@ HostTensor load_tensor_pb(const std::string& path, std::string* name) {
   const std::string what = fmt::format("{}: tensor '{}'", path, t.name());
   if (t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32)
     h.idata = tensor_ints(t, what);
+  else if (t.data_type() == onnx::TensorProto::BOOL)
+    h.data = tensor_bools(t, what);  // 1.0f / 0.0f, as bool tensors are held
   else
     h.data = tensor_values(t, what);
   if (name) *name = t.name();
