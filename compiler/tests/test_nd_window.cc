@@ -119,6 +119,31 @@ TEST(LegacyOpsets, Opset1ConcatBatchNormCast) {
                 "opset 1 Concat/BatchNormalization/Cast");
 }
 
+// Opset 1: Pad with `paddings` (renamed pads in opset 2) and LpPool with a float p (an
+// integer from opset 2): x [1, 1, 3] padded with 0.5 on both ends of the last axis, then
+// the L2 norm of each window of 2.
+TEST(LegacyOpsets, Opset1PaddingsAndFloatP) {
+  ModelBuilder b(1);
+  b.input("x", {1, 1, 3});
+  auto* pad = b.node("Pad", {"x"}, {"xp"}, "pad");
+  set_ints(pad, "paddings", {0, 0, 1, 0, 0, 1});
+  auto* value = pad->add_attribute();
+  value->set_name("value");
+  value->set_type(onnx::AttributeProto::FLOAT);
+  value->set_f(0.5f);
+  auto* lp = b.node("LpPool", {"xp"}, {"y"}, "lp");
+  set_ints(lp, "kernel_shape", {2});
+  auto* p = lp->add_attribute();
+  p->set_name("p");
+  p->set_type(onnx::AttributeProto::FLOAT);
+  p->set_f(2.0f);
+  b.output("y");
+  const HostTensor want{{1, 1, 4},
+                        {float(std::sqrt(1.25)), float(std::sqrt(5.0)), float(std::sqrt(13.0)), float(std::sqrt(9.25))}};
+  check_against(import_onnx_bytes(b.bytes(), "legacy1_pad.onnx"), {{"x", HostTensor{{1, 1, 3}, {1.0f, -2.0f, 3.0f}}}},
+                want, "opset 1 Pad/LpPool");
+}
+
 TEST(LegacyOpsets, RunTimeBroadcastAtAnAxisIsRefused) {
   ModelBuilder b(6);
   b.input("a", {2, 3});
