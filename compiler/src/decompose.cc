@@ -14,7 +14,7 @@ bool is_decomposed_op(const std::string& op) {
   return op == "Softmax" || op == "LogSoftmax" || op == "Conv" || op == "MaxPool" || op == "AveragePool" ||
          op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "BatchNormalization" ||
          op == "LayerNormalization" || op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss" ||
-         op == "Pad";
+         op == "Pad" || op == "ConvTranspose" || op == "LpPool" || op == "Trilu";
 }
 
 namespace {
@@ -89,27 +89,30 @@ struct Builder {
   }
 };
 
-// Sliding windows of a 2-D Conv/pool: the padded input and one [N, C, OH, OW] tensor per
-// kernel tap (i, j) in C order.
-std::vector<int> window_taps(Builder& b, int x, float pad_value) {
+// Sliding windows of a Conv/pool over the rank - 2 spatial axes: the padded input and one
+// [N, C, O...] tensor per kernel tap in C order. `flip`: tap t reads the window of tap
+// k-1-t (ConvTranspose's flipped kernel). A negative begin pad (ConvTranspose) crops.
+std::vector<int> window_taps(Builder& b, int x, float pad_value, bool flip = false) {
   const Node& n = b.n;
   const std::vector<int64_t> xs = b.t(x).shape;
   const std::vector<int64_t> ys = b.t(n.outputs.at(0)).shape;
+  const size_t nd = xs.size() - 2;
   const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
   const int64_t N = xs[0], C = xs[1];
-  int64_t pb[2], pe[2], ext[2];
-  for (size_t a = 0; a < 2; ++a) {
-    ext[a] = (ys[2 + a] - 1) * s[a] + (k[a] - 1) * d[a] + 1;  // rows/cols the windows reach
-    pb[a] = p[a];
-    pe[a] = std::max<int64_t>(0, ext[a] - xs[2 + a] - pb[a]);  // may exceed pads (ceil_mode)
+  std::vector<int64_t> pb(nd), pe(nd), skip(nd);
+  for (size_t a = 0; a < nd; ++a) {
+    const int64_t ext = (ys[2 + a] - 1) * s[a] + (k[a] - 1) * d[a] + 1;  // rows/cols the windows reach
+    pb[a] = std::max<int64_t>(0, p[a]);
+    skip[a] = std::max<int64_t>(0, -p[a]);
+    pe[a] = std::max<int64_t>(0, skip[a] + ext - xs[2 + a] - pb[a]);  // may exceed pads (ceil_mode)
   }
-  // Padding: Concat along H, then along W.
+  // Padding: Concat along each spatial axis in turn.
   int xp = x;
   std::vector<int64_t> cur = xs;
-  for (size_t a = 0; a < 2; ++a) {
+  for (size_t a = 0; a < nd; ++a) {
     if (pb[a] == 0 && pe[a] == 0) continue;
     std::vector<int> parts;
-    const char* axis_name = a == 0 ? "h" : "w";
+    const char axis_name = "dhw"[3 - nd + a];
     std::vector<int64_t> ps = cur;
     if (pb[a] > 0) {
       ps[2 + a] = pb[a];
@@ -124,18 +127,28 @@ std::vector<int> window_taps(Builder& b, int x, float pad_value) {
     xp = b.add(fmt::format(".pad{}", axis_name), "Concat", parts, -1, {{"axis", {int64_t(2 + a)}}});
   }
   std::vector<int> taps;
-  for (int64_t i = 0; i < k[0]; ++i)
-    for (int64_t j = 0; j < k[1]; ++j) {
-      const std::vector<int64_t> st = {0, 0, i * d[0], j * d[1]};
-      const std::vector<int64_t> en = {N, C, i * d[0] + (ys[2] - 1) * s[0] + 1, j * d[1] + (ys[3] - 1) * s[1] + 1};
-      const std::vector<int64_t> sp = {1, 1, s[0], s[1]};
-      if (st[2] == 0 && st[3] == 0 && ys[2] == cur[2] && ys[3] == cur[3]) {  // the whole (padded) input
-        taps.push_back(xp);
-        continue;
-      }
-      taps.push_back(b.add(fmt::format(".tap{}_{}", i, j), "Slice", {xp}, -1,
+  std::vector<int64_t> t(nd, 0);  // the tap, C order over kernel_shape
+  for (bool more = true; more;) {
+    std::vector<int64_t> st = {0, 0}, en = {N, C}, sp = {1, 1};
+    bool whole = true;
+    for (size_t a = 0; a < nd; ++a) {
+      st.push_back(skip[a] + (flip ? k[a] - 1 - t[a] : t[a]) * d[a]);
+      en.push_back(st.back() + (ys[2 + a] - 1) * s[a] + 1);
+      sp.push_back(s[a]);
+      whole = whole && st.back() == 0 && ys[2 + a] == cur[2 + a];
+    }
+    if (whole) {  // the whole (padded) input
+      taps.push_back(xp);
+    } else {
+      taps.push_back(b.add(fmt::format(".tap{}", fmt::join(t, "_")), "Slice", {xp}, -1,
                            {{"starts", st}, {"ends", en}, {"steps", sp}}));
     }
+    more = false;
+    for (size_t a = nd; a-- > 0 && !more;) {
+      more = ++t[a] < k[a];
+      if (!more) t[a] = 0;
+    }
+  }
   return taps;
 }
 
@@ -148,28 +161,180 @@ int stack_taps(Builder& b, const std::vector<int>& taps) {
   return b.add(".col", "Concat", parts, -1, {{"axis", {2}}});
 }
 
-void decompose_conv(Builder& b) {
+int64_t product(std::vector<int64_t>::const_iterator from, std::vector<int64_t>::const_iterator to) {
+  int64_t e = 1;
+  for (auto it = from; it != to; ++it) e *= *it;
+  return e;
+}
+
+// Conv; ConvTranspose passes `flip` (its kernel read backwards, decompose_conv_transpose).
+void decompose_conv(Builder& b, bool flip = false) {
   const Node& n = b.n;
   const int x = n.inputs.at(0), w = n.inputs.at(1), y = n.outputs.at(0);
   const std::vector<int64_t> xs = b.t(x).shape, ws = b.t(w).shape, ys = b.t(y).shape;
   const int64_t N = xs[0], M = ws[0], grp = n.iattr("group"), Cg = ws[1];
-  const int64_t Mg = M / grp, K = Cg * ws[2] * ws[3], P = ys[2] * ys[3];
-  const int col = stack_taps(b, window_taps(b, x, 0.0f));
+  const int64_t Mg = M / grp, K = Cg * product(ws.begin() + 2, ws.end()), P = product(ys.begin() + 2, ys.end());
+  const int col = stack_taps(b, window_taps(b, x, 0.0f, flip));
   std::vector<int64_t> bd;
   if (N > 1) bd.push_back(N);
   if (grp > 1) bd.push_back(grp);
-  std::vector<int64_t> cs = bd, wsh, ms = bd;
+  std::vector<int64_t> cs = bd, wsh;
   cs.insert(cs.end(), {K, P});
   if (grp > 1) wsh.push_back(grp);
   wsh.insert(wsh.end(), {Mg, K});
-  ms.insert(ms.end(), {Mg, P});
   const int colm = b.reshaped(col, cs, ".colm");
   const int wm = b.reshaped(w, wsh, ".wmat");
   const int prod = b.add(".matmul", "MatMul", {wm, colm}, -1);
-  (void)ms;
   const bool bias = n.inputs.size() > 2;
   const int yr = b.add(".out", "Reshape", {prod}, bias ? -1 : y, {{"shape", ys}, {"allowzero", {0}}});
-  if (bias) b.add(".bias", "Add", {yr, b.reshaped(n.inputs[2], {M, 1, 1}, ".b")}, y);
+  std::vector<int64_t> bs(xs.size() - 1, 1);
+  bs[0] = M;
+  if (bias) b.add(".bias", "Add", {yr, b.reshaped(n.inputs[2], bs, ".b")}, y);
+}
+
+// x with s-1 zeros after every element along spatial axis a (Unsqueeze, Concat with a
+// zero block, Reshape): length L*s.
+int zero_insert(Builder& b, int x, size_t a, int64_t s) {
+  const std::vector<int64_t> xs = b.t(x).shape;
+  const int64_t ax = int64_t(2 + a + 1);
+  const std::string sfx = fmt::format(".zins{}", a);
+  const int u = b.add(sfx + ".u", "Unsqueeze", {x}, -1, {{"axes", {ax}}});
+  std::vector<int64_t> zs = b.t(u).shape;
+  zs[size_t(ax)] = s - 1;
+  const int cat = b.add(sfx + ".cat", "Concat", {u, b.fill(sfx + ".zero", zs, 0.0f)}, -1, {{"axis", {ax}}});
+  std::vector<int64_t> rs = xs;
+  rs[2 + a] *= s;
+  return b.add(sfx, "Reshape", {cat}, -1, {{"shape", rs}, {"allowzero", {0}}});
+}
+
+// ConvTranspose W [C, M/g, k...] as a Conv weight [M, C/g, k...]: [g, C/g, M/g, T]
+// transposed to [g, M/g, C/g, T] (on the host when W is a constant).
+int conv_transpose_weights(Builder& b, int w, int64_t grp) {
+  const std::vector<int64_t> ws = b.t(w).shape;
+  const int64_t Cg = ws[0] / grp, Mg = ws[1], T = product(ws.begin() + 2, ws.end());
+  std::vector<int64_t> out = ws;
+  out[0] = Mg * grp;
+  out[1] = Cg;
+  if (b.is_const(w)) {
+    const std::vector<float>& src = b.t(w).data;
+    std::vector<float> dst(src.size());
+    for (int64_t gi = 0; gi < grp; ++gi)
+      for (int64_t c = 0; c < Cg; ++c)
+        for (int64_t m = 0; m < Mg; ++m)
+          for (int64_t t = 0; t < T; ++t)
+            dst[size_t(((gi * Mg + m) * Cg + c) * T + t)] = src[size_t(((gi * Cg + c) * Mg + m) * T + t)];
+    return b.constant(".wconv", out, std::move(dst));
+  }
+  const int w4 = b.reshaped(w, {grp, Cg, Mg, T}, ".w4");
+  const int wt = b.add(".wt", "Transpose", {w4}, -1, {{"perm", {0, 2, 1, 3}}});
+  return b.reshaped(wt, out, ".wconv");
+}
+
+// ConvTranspose: X with s-1 zeros inserted after each element (per strided axis), then a
+// stride-1 Conv (dilations d) with pads (k-1)*d - pad_begin before (negative: cropped)
+// and the flipped kernel: its taps read in reverse order (window_taps `flip`), its
+// weights [M, C/g, k...] from W (conv_transpose_weights).
+void decompose_conv_transpose(Builder& b) {
+  const Node& n = b.n;
+  const std::vector<int64_t> ys = b.t(n.outputs.at(0)).shape;
+  const size_t nd = ys.size() - 2;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  int z = n.inputs.at(0);
+  for (size_t a = 0; a < nd; ++a)
+    if (s[a] > 1) z = zero_insert(b, z, a, s[a]);
+  Node conv;
+  conv.name = n.name + ".conv";
+  conv.op = "Conv";
+  conv.inputs = {z, conv_transpose_weights(b, n.inputs.at(1), n.iattr("group"))};
+  if (n.inputs.size() > 2) conv.inputs.push_back(n.inputs[2]);
+  conv.outputs = n.outputs;
+  conv.canonical = true;
+  std::vector<int64_t> pads(2 * nd), ones(nd, 1);
+  for (size_t a = 0; a < nd; ++a) {
+    pads[a] = (k[a] - 1) * d[a] - p[a];
+    pads[nd + a] = ys[2 + a] + (k[a] - 1) * d[a] - b.t(z).shape[2 + a] - pads[a];
+  }
+  conv.iattrs = {{"kernel_shape", k}, {"strides", ones}, {"dilations", d}, {"pads", pads}, {"group", {n.iattr("group")}}};
+  Builder cb(b.g, conv);
+  decompose_conv(cb, true);
+  for (Node& c : cb.nodes) b.nodes.push_back(std::move(c));
+}
+
+// Per output position of an AveragePool: fp32(1/count) of the taps counted, [O...].
+int average_scale(Builder& b, int x, int y) {
+  const Node& n = b.n;
+  const std::vector<int64_t> xs = b.t(x).shape, ys = b.t(y).shape;
+  const size_t nd = xs.size() - 2;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  const bool include_pad = n.iattr("count_include_pad") != 0;
+  std::vector<std::vector<int64_t>> cnt(nd);
+  for (size_t a = 0; a < nd; ++a)
+    for (int64_t o = 0; o < ys[2 + a]; ++o) {
+      int64_t c = 0;
+      for (int64_t t = 0; t < k[a]; ++t) {
+        const int64_t pos = o * s[a] - p[a] + t * d[a];
+        c += include_pad ? (pos >= -p[a] && pos < xs[2 + a] + p[nd + a]) : (pos >= 0 && pos < xs[2 + a]);
+      }
+      cnt[a].push_back(c);
+    }
+  const std::vector<int64_t> os(ys.begin() + 2, ys.end());
+  std::vector<float> r;
+  std::vector<int64_t> o(nd, 0);
+  for (int64_t e = 0; e < product(os.begin(), os.end()); ++e) {
+    int64_t c = 1;
+    for (size_t a = 0, rest = size_t(e); a < nd; ++a) {
+      const int64_t stride = product(os.begin() + int64_t(a) + 1, os.end());
+      o[a] = int64_t(rest) / stride;
+      rest %= size_t(stride);
+      c *= cnt[a][size_t(o[a])];
+    }
+    if (c == 0)
+      throw CompileError(fmt::format("{}: {}: output position ({}) averages no input element (pads >= kernel)",
+                                     b.g.source, b.g.describe(n), fmt::join(o, ", ")));
+    r.push_back(1.0f / float(c));
+  }
+  return b.constant(".recip", os, std::move(r));
+}
+
+// LpPool: (sum over the window of |x|^p)^(1/p), padded with 0: p 1 ReduceSum(Abs), p 2
+// Sqrt(ReduceSum(x*x)), otherwise Pow(ReduceSum(Pow(Abs(x), p)), 1/p).
+void decompose_lppool(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const int64_t pw = n.iattr("p");
+  if (pw < 1) throw CompileError(fmt::format("{}: {}: p {} < 1", b.g.source, b.g.describe(n), pw));
+  const std::vector<int> taps = window_taps(b, x, 0.0f);
+  const int stacked = stack_taps(b, taps);
+  int powed = pw == 2 ? b.add(".sq", "Mul", {stacked, stacked}, -1) : b.add(".abs", "Abs", {stacked}, -1);
+  if (pw > 2) powed = b.add(".pow", "Pow", {powed, b.fill(".p", {}, float(pw))}, -1);
+  const bool one = taps.size() == 1;
+  const int sum = one ? powed
+                      : b.add(".sum", "ReduceSum", {powed}, pw == 1 ? y : -1, {{"axes", {2}}, {"keepdims", {0}}});
+  if (pw == 1 && one) b.add(".copy", "Identity", {sum}, y);
+  if (pw == 2) b.add(".sqrt", "Sqrt", {sum}, y);
+  if (pw > 2) b.add(".root", "Pow", {sum, b.fill(".rp", {}, 1.0f / float(pw))}, y);
+}
+
+// Trilu: Where(mask, x, 0), mask a bool constant over the last two axes [R, C], true
+// where j - i >= k (upper) or j - i <= k (lower); 0 of x's type (fp32 or bool).
+void decompose_trilu(Builder& b) {
+  const Node& n = b.n;
+  const int x = n.inputs.at(0);
+  const std::vector<int64_t> xs = b.t(x).shape;
+  const int64_t R = xs[xs.size() - 2], C = xs.back(), k = n.iattr("k");
+  const bool upper = n.iattr("upper") != 0;
+  const DType dt = b.t(x).dtype;
+  if (dt != DType::F32 && dt != DType::BOOL)
+    throw CompileError(fmt::format("{}: {}: input '{}' is int64 (fp32 or bool only)", b.g.source, b.g.describe(n),
+                                   b.t(x).name));
+  std::vector<float> m;
+  for (int64_t i = 0; i < R; ++i)
+    for (int64_t j = 0; j < C; ++j) m.push_back((upper ? j - i >= k : j - i <= k) ? 1.0f : 0.0f);
+  const int mask = b.constant(".mask", {R, C}, std::move(m));
+  b.g.tensors[mask].dtype = DType::BOOL;
+  const int zero = b.fill(".zero", {}, 0.0f);
+  b.g.tensors[zero].dtype = dt;
+  b.add(".where", "Where", {mask, x, zero}, n.outputs.at(0));
 }
 
 void decompose_pool(Builder& b) {
@@ -187,30 +352,7 @@ void decompose_pool(Builder& b) {
     return;
   }
   const int sum = one ? stacked : b.add(".sum", "ReduceSum", {stacked}, -1, {{"axes", {2}}, {"keepdims", {0}}});
-  // Per output position: fp32(1/count) of the taps counted.
-  const std::vector<int64_t> xs = b.t(x).shape, ys = b.t(y).shape;
-  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
-  const bool include_pad = n.iattr("count_include_pad") != 0;
-  std::vector<std::vector<int64_t>> cnt(2);
-  for (size_t a = 0; a < 2; ++a)
-    for (int64_t o = 0; o < ys[2 + a]; ++o) {
-      int64_t c = 0;
-      for (int64_t t = 0; t < k[a]; ++t) {
-        const int64_t pos = o * s[a] - p[a] + t * d[a];
-        c += include_pad ? (pos >= -p[a] && pos < xs[2 + a] + p[2 + a]) : (pos >= 0 && pos < xs[2 + a]);
-      }
-      cnt[a].push_back(c);
-    }
-  std::vector<float> r;
-  for (int64_t i = 0; i < ys[2]; ++i)
-    for (int64_t j = 0; j < ys[3]; ++j) {
-      const int64_t c = cnt[0][size_t(i)] * cnt[1][size_t(j)];
-      if (c == 0)
-        throw CompileError(fmt::format("{}: {}: output position ({}, {}) averages no input element (pads >= kernel)",
-                                       b.g.source, b.g.describe(n), i, j));
-      r.push_back(1.0f / float(c));
-    }
-  b.add(".scale", "Mul", {sum, b.constant(".recip", {ys[2], ys[3]}, std::move(r))}, y);
+  b.add(".scale", "Mul", {sum, average_scale(b, x, y)}, y);
 }
 
 // Training mode: the batch's statistics over every axis but 1 (biased variance). When
@@ -461,6 +603,12 @@ std::vector<Node> decompose(Graph& g, const Node& n) {
     decompose_conv(b);
   } else if (n.op == "MaxPool" || n.op == "AveragePool") {
     decompose_pool(b);
+  } else if (n.op == "ConvTranspose") {
+    decompose_conv_transpose(b);
+  } else if (n.op == "LpPool") {
+    decompose_lppool(b);
+  } else if (n.op == "Trilu") {
+    decompose_trilu(b);
   } else if (n.op == "GlobalAveragePool" || n.op == "GlobalMaxPool") {
     std::vector<int64_t> axes;
     for (size_t a = 2; a < g.tensors.at(n.inputs.at(0)).shape.size(); ++a) axes.push_back(int64_t(a));

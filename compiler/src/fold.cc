@@ -53,6 +53,7 @@ const AttrSpec kAttrs[] = {
     {"Gemm", "broadcast", AttrKind::Int, 0, 6},
     {"Transpose", "perm", AttrKind::Ints, 0, kAny},
     {"Reshape", "allowzero", AttrKind::Int, 14, kAny},
+    {"Reshape", "shape", AttrKind::Ints, 0, 4},
     {"Flatten", "axis", AttrKind::Int, 0, kAny},
     {"Squeeze", "axes", AttrKind::Ints, 0, 12},
     {"Unsqueeze", "axes", AttrKind::Ints, 0, 12},
@@ -102,6 +103,22 @@ const AttrSpec kAttrs[] = {
     {"AveragePool", "kernel_shape", AttrKind::Ints, 0, kAny},
     {"AveragePool", "pads", AttrKind::Ints, 0, kAny},
     {"AveragePool", "strides", AttrKind::Ints, 0, kAny},
+    {"Trilu", "upper", AttrKind::Int, 0, kAny},
+    {"ConvTranspose", "auto_pad", AttrKind::Int, 0, kAny},
+    {"ConvTranspose", "dilations", AttrKind::Ints, 0, kAny},
+    {"ConvTranspose", "group", AttrKind::Int, 0, kAny},
+    {"ConvTranspose", "kernel_shape", AttrKind::Ints, 0, kAny},
+    {"ConvTranspose", "output_padding", AttrKind::Ints, 0, kAny},
+    {"ConvTranspose", "output_shape", AttrKind::Ints, 0, kAny},
+    {"ConvTranspose", "pads", AttrKind::Ints, 0, kAny},
+    {"ConvTranspose", "strides", AttrKind::Ints, 0, kAny},
+    {"LpPool", "auto_pad", AttrKind::Int, 0, kAny},
+    {"LpPool", "ceil_mode", AttrKind::Int, 18, kAny},
+    {"LpPool", "dilations", AttrKind::Ints, 18, kAny},
+    {"LpPool", "kernel_shape", AttrKind::Ints, 0, kAny},
+    {"LpPool", "p", AttrKind::Int, 0, kAny},
+    {"LpPool", "pads", AttrKind::Ints, 0, kAny},
+    {"LpPool", "strides", AttrKind::Ints, 0, kAny},
     {"BatchNormalization", "epsilon", AttrKind::Float, 0, kAny},
     {"BatchNormalization", "momentum", AttrKind::Float, 0, kAny},
     {"BatchNormalization", "spatial", AttrKind::Int, 0, 8},
@@ -161,6 +178,8 @@ void fill_attr_defaults(Node& n, int opset) {
   }
   if (op == "Reshape") i("allowzero", 0);
   if (op == "Flatten") i("axis", 1);
+  if (op == "Concat" && opset < 4) i("axis", 1);
+  if (op == "Trilu") i("upper", 1);
   if (op == "Softmax" || op == "LogSoftmax") {
     i("axis", opset < 13 ? 1 : -1);
     if (opset < 13) n.iattrs["legacy2d"] = {1};
@@ -171,10 +190,11 @@ void fill_attr_defaults(Node& n, int opset) {
     if (op == "ReduceSum") i("noop_with_empty_axes", 0);
   }
   if (op == "Shape") i("start", 0);
-  if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+  if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "ConvTranspose" || op == "LpPool") {
     i("auto_pad", kAutoPadNotSet);
-    if (op == "Conv") i("group", 1);
-    if (op != "Conv") i("ceil_mode", 0);
+    if (op == "Conv" || op == "ConvTranspose") i("group", 1);
+    if (op != "Conv" && op != "ConvTranspose") i("ceil_mode", 0);
+    if (op == "LpPool") i("p", 2);
     if (op == "AveragePool") i("count_include_pad", 0);
   }
   if (op == "BatchNormalization") {
@@ -237,18 +257,59 @@ std::vector<int64_t> const_ints(const Graph& g, const Node& n, int t, const char
   return x.idata;
 }
 
-// Conv, MaxPool, AveragePool: explicit kernel_shape, strides, dilations, pads [top, left,
-// bottom, right] (auto_pad resolved), 2-D only.
+// ConvTranspose after the common window checks: pads [begin..., end...] from auto_pad or
+// output_shape (ONNX's total padding s*(in-1) + output_padding + (k-1)*d + 1 - out, split
+// as SAME_UPPER: begin total/2, otherwise begin total - total/2; a negative total grows
+// the output at the end), output_padding folded into the end pads (which may then be
+// negative: more output at the end). Leaves kernel_shape, strides, dilations, pads, group.
+void canonicalize_conv_transpose(const Graph& g, Node& n, const std::string& what) {
+  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+  const size_t nd = x.size() - 2;
+  const std::vector<int64_t>& w = g.tensors.at(n.inputs.at(1)).shape;
+  if (x[1] != w[0] || w[0] % n.iattr("group") != 0)
+    throw CompileError(fmt::format("{}: weights {} do not fit input {} with group {} (W must be [C, M/group, k...])",
+                                   what, shape_str(w), shape_str(x), n.iattr("group")));
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations");
+  std::vector<int64_t> op = n.has_iattr("output_padding") ? n.ints("output_padding") : std::vector<int64_t>(nd, 0);
+  if (op.size() != nd)
+    throw CompileError(fmt::format("{}: output_padding [{}] must hold {} values", what, fmt::join(op, ","), nd));
+  for (size_t a = 0; a < nd; ++a)
+    if (op[a] < 0 || (op[a] >= s[a] && op[a] >= d[a]))
+      throw CompileError(fmt::format("{}: output_padding [{}] must be below the stride or the dilation", what,
+                                     fmt::join(op, ",")));
+  const int64_t ap = n.iattr("auto_pad");
+  std::vector<int64_t> out = n.has_iattr("output_shape") ? n.ints("output_shape") : std::vector<int64_t>{};
+  if (out.size() == nd + 2) out.erase(out.begin(), out.begin() + 2);
+  if (!out.empty() && out.size() != nd)
+    throw CompileError(fmt::format("{}: output_shape [{}] must hold {} values", what, fmt::join(out, ","), nd));
+  if (out.empty() && (ap == kAutoPadSameUpper || ap == kAutoPadSameLower))
+    for (size_t a = 0; a < nd; ++a) out.push_back(x[2 + a] * s[a]);
+  std::vector<int64_t> p = n.ints("pads");
+  for (size_t a = 0; a < nd && !out.empty(); ++a) {
+    const int64_t total = s[a] * (x[2 + a] - 1) + op[a] + (k[a] - 1) * d[a] + 1 - out[a];
+    p[a] = total < 0 ? 0 : ap == kAutoPadSameUpper ? total / 2 : total - total / 2;
+    p[nd + a] = total - p[a];
+  }
+  for (size_t a = 0; a < nd; ++a) p[nd + a] -= op[a];
+  n.iattrs["pads"] = p;
+  for (const char* key : {"auto_pad", "output_padding", "output_shape"}) n.iattrs.erase(key);
+}
+
+// Conv, MaxPool, AveragePool (and ConvTranspose, LpPool): explicit kernel_shape, strides,
+// dilations, pads [begin..., end...] (auto_pad resolved) over 1, 2 or 3 spatial axes
+// (inputs of rank 3, 4 or 5).
 void canonicalize_window(const Graph& g, Node& n, const std::string& what) {
   const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
-  if (x.size() != 4)
-    throw CompileError(fmt::format("{}: input '{}' {} has rank {}; only 2-D {} (rank 4, N C H W) is supported", what,
-                                   g.tensors[n.inputs[0]].name, shape_str(x), x.size(), n.op));
-  if (n.op == "Conv") {
+  if (x.size() < 3 || x.size() > 5)
+    throw CompileError(fmt::format("{}: input '{}' {} has rank {}; {} takes 1-, 2- or 3-D inputs (rank 3 to 5, N C "
+                                   "spatial...)",
+                                   what, g.tensors[n.inputs[0]].name, shape_str(x), x.size(), n.op));
+  const size_t nd = x.size() - 2;
+  if (n.op == "Conv" || n.op == "ConvTranspose") {
     const std::vector<int64_t>& w = g.tensors.at(n.inputs.at(1)).shape;
-    if (w.size() != 4)
-      throw CompileError(fmt::format("{}: weights '{}' {} must have rank 4 [M, C/group, kh, kw]", what,
-                                     g.tensors[n.inputs[1]].name, shape_str(w)));
+    if (w.size() != x.size())
+      throw CompileError(fmt::format("{}: weights '{}' {} must have rank {} (the input's)", what,
+                                     g.tensors[n.inputs[1]].name, shape_str(w), x.size()));
     const std::vector<int64_t> k(w.begin() + 2, w.end());
     if (n.has_iattr("kernel_shape") && n.ints("kernel_shape") != k)
       throw CompileError(fmt::format("{}: kernel_shape [{}] differs from the weights' {}", what,
@@ -262,25 +323,26 @@ void canonicalize_window(const Graph& g, Node& n, const std::string& what) {
     if (!n.has_iattr(key)) n.iattrs[key] = std::vector<int64_t>(count, dflt);
     const auto& v = n.ints(key);
     if (v.size() != count)
-      throw CompileError(fmt::format("{}: {} [{}] must hold {} values (2-D)", what, key, fmt::join(v, ","), count));
+      throw CompileError(fmt::format("{}: {} [{}] must hold {} values ({}-D)", what, key, fmt::join(v, ","), count, nd));
     for (int64_t e : v)
       if (e < lo) throw CompileError(fmt::format("{}: {} [{}]: values must be >= {}", what, key, fmt::join(v, ","), lo));
   };
-  check("kernel_shape", 2, 1, 1);
-  check("strides", 2, 1, 1);
-  check("dilations", 2, 1, 1);
+  check("kernel_shape", nd, 1, 1);
+  check("strides", nd, 1, 1);
+  check("dilations", nd, 1, 1);
   const int64_t ap = n.iattr("auto_pad");
   if (ap != kAutoPadNotSet && n.has_iattr("pads"))
     throw CompileError(fmt::format("{}: pads and auto_pad are both given", what));
-  check("pads", 4, 0, 0);
+  check("pads", 2 * nd, 0, 0);
+  if (n.op == "ConvTranspose") return canonicalize_conv_transpose(g, n, what);
   if (ap == kAutoPadSameUpper || ap == kAutoPadSameLower) {
-    std::vector<int64_t> p(4, 0);
-    for (size_t a = 0; a < 2; ++a) {
+    std::vector<int64_t> p(2 * nd, 0);
+    for (size_t a = 0; a < nd; ++a) {
       const int64_t in = x[2 + a], s = n.ints("strides")[a];
       const int64_t span = (n.ints("kernel_shape")[a] - 1) * n.ints("dilations")[a] + 1;
       const int64_t out = (in + s - 1) / s, total = std::max<int64_t>(0, (out - 1) * s + span - in);
       p[a] = ap == kAutoPadSameUpper ? total / 2 : total - total / 2;
-      p[2 + a] = total - p[a];
+      p[nd + a] = total - p[a];
     }
     n.iattrs["pads"] = p;
   } else if (ap != kAutoPadNotSet && ap != kAutoPadValid) {
@@ -373,6 +435,45 @@ void canonicalize_pad(Graph& g, Node& n, int pads_in, int value_in, int axes_in,
   n.attrs = {{"value", value}};
 }
 
+// The legacy broadcast of the binary operators (opsets 1-6, onnx_import.cc): with
+// broadcast 1 and an axis, B's dimensions match A's from `axis` on; B gets trailing 1s up
+// to A's rank (a new constant) and numpy broadcasting gives the same result. Without an
+// axis B matches A's trailing dimensions (numpy's rule); broadcast 0 needs equal shapes
+// (numpy's rule accepts them too).
+void canonicalize_legacy_broadcast(Graph& g, Node& n, const std::string& what) {
+  const bool bc = n.has_iattr("legacy_broadcast") && n.iattr("legacy_broadcast") != 0;
+  const bool has_axis = n.has_iattr("legacy_axis");
+  const int64_t axis0 = has_axis ? n.iattr("legacy_axis") : 0;
+  n.iattrs.erase("legacy_broadcast");
+  n.iattrs.erase("legacy_axis");
+  if (!bc || !has_axis || n.inputs.size() != 2) return;
+  const std::vector<int64_t> a = g.tensors.at(n.inputs[0]).shape;
+  Tensor b = g.tensors.at(n.inputs[1]);
+  const int64_t ra = int64_t(a.size()), rb = int64_t(b.shape.size()), axis = axis0 < 0 ? axis0 + ra : axis0;
+  if (axis < 0 || axis + rb > ra)
+    throw CompileError(fmt::format("{}: broadcast axis {} does not place B '{}' {} inside A {}", what, axis0, b.name,
+                                   shape_str(b.shape), shape_str(a)));
+  if (axis + rb == ra) return;
+  if (b.kind != TensorKind::Constant)
+    throw CompileError(fmt::format("{}: broadcast of run-time B '{}' {} at axis {} of A {} is not supported (a "
+                                   "constant B, or B matching A's trailing dimensions)",
+                                   what, b.name, shape_str(b.shape), axis0, shape_str(a)));
+  const std::string base = b.name + ".aligned";
+  b.name = base;
+  for (int i = 1; g.find(b.name) >= 0; ++i) b.name = fmt::format("{}.{}", base, i);
+  b.shape.resize(size_t(ra - axis), 1);
+  b.is_output = false;
+  n.inputs[1] = g.add_tensor(std::move(b));
+}
+
+// Trilu: k from its constant input (default 0; an already canonical node keeps its k).
+void canonicalize_trilu(const Graph& g, Node& n, int k_in, const std::string& what) {
+  if (k_in < 0 && n.has_iattr("k")) return;
+  const std::vector<int64_t> k = k_in >= 0 ? const_ints(g, n, k_in, "k") : std::vector<int64_t>{0};
+  if (k.size() != 1) throw CompileError(fmt::format("{}: k holds {} values, expected one", what, k.size()));
+  n.iattrs["k"] = k;
+}
+
 void canonicalize(Graph& g, Node& n) {
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
   const OpInfo* info = find_op(n.op);
@@ -387,6 +488,7 @@ void canonicalize(Graph& g, Node& n) {
     if (n.inputs[k] < 0) throw CompileError(fmt::format("{}: input {} is omitted (not supported)", what, k));
   auto param = [&](size_t k) { return k < params.size() ? params[k] : -1; };
   const std::string& op = n.op;
+  canonicalize_legacy_broadcast(g, n, what);
   if (op == "Reshape")  // an already canonical Reshape has no shape input but a shape attribute
     n.iattrs["shape_in"] =
         param(0) < 0 && n.has_iattr("shape") ? n.ints("shape") : const_ints(g, n, param(0), "shape");
@@ -410,6 +512,7 @@ void canonicalize(Graph& g, Node& n) {
       if (d <= 0) throw CompileError(fmt::format("{}: shape {} has a size {} (sizes >= 1 only)", what,
                                                  shape_str(n.ints("shape")), d));
   }
+  if (op == "Trilu") canonicalize_trilu(g, n, param(0), what);
   if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
   if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
   if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
@@ -517,7 +620,7 @@ void canonicalize(Graph& g, Node& n) {
     if (axes.empty())
       for (int64_t d = 0; d < r; ++d) axes.push_back(d);
     n.iattrs["axes"] = norm_axes(axes, r, what, "axes");
-  } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
+  } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "ConvTranspose" || op == "LpPool") {
     canonicalize_window(g, n, what);
   } else if (op == "BatchNormalization") {
     if (n.has_iattr("spatial") && n.iattr("spatial") != 1)
@@ -621,7 +724,7 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
   }
   static const std::set<std::string> kPoly = {"Add",     "Sub",       "Mul",    "Div",       "Max",   "Min",
                                               "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze",
-                                              "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather"};
+                                              "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather", "Trilu"};
   const DType dt = kPoly.count(op) && !n.inputs.empty() ? in_dt(0) : DType::F32;
   for (size_t k = 0; k < n.inputs.size(); ++k) expect(k, dt);
   return dt;

@@ -27,7 +27,7 @@ uint64_t fold_work(const Graph& g, const Node& n, uint64_t out_elements) {
     const auto& a = g.tensors.at(n.inputs[0]).shape;
     const bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
     if (!a.empty()) per_output = uint64_t(ta && a.size() == 2 ? a[0] : a.back());
-  } else if (n.op == "Conv" && n.inputs.size() > 1) {
+  } else if ((n.op == "Conv" || n.op == "ConvTranspose") && n.inputs.size() > 1) {
     const auto& w = g.tensors.at(n.inputs[1]).shape;
     for (size_t d = 1; d < w.size(); ++d) per_output *= uint64_t(std::max<int64_t>(w[d], 1));
   }

@@ -108,6 +108,10 @@ const std::vector<OpInfo> kOps = {
     {"AveragePool", 1, 1, kNoParam, true, false},
     {"GlobalAveragePool", 1, 1, kNoParam, true, false},
     {"GlobalMaxPool", 1, 1, kNoParam, true, false},
+    {"ConvTranspose", 2, 3, kNoParam, true, false},
+    // Trilu (decompose.h): k is a parameter (a constant).
+    {"Trilu", 1, 2, 1, true, false},
+    {"LpPool", 1, 1, kNoParam, true, false},
     {"BatchNormalization", 5, 5, kNoParam, true, false},
     {"LayerNormalization", 2, 3, kNoParam, true, false},
     {"Shape", 1, 1, kNoParam, false, true},
@@ -191,6 +195,76 @@ std::vector<int64_t> matmul_shape(const std::vector<int64_t>& a0, const std::vec
   if (b0.size() > 1) out.push_back(b.back());
   return out;
 }
+
+namespace {
+
+const std::vector<int64_t>& known_shape(const Graph& g, const Node& n, size_t k, const std::string& what) {
+  if (k >= n.inputs.size()) throw CompileError(fmt::format("{}: input {} is missing", what, k));
+  const Tensor& t = g.tensors.at(n.inputs[k]);
+  if (!t.shape_known) throw CompileError(fmt::format("{}: input '{}' has no known shape", what, t.name));
+  return t.shape;
+}
+
+// Conv, MaxPool, AveragePool, LpPool (canonical, fold.cc): kernel_shape, strides,
+// dilations, pads [begin..., end...], ceil_mode (pools), group (Conv); 1 to 3 spatial axes.
+std::vector<int64_t> window_output_shape(const Graph& g, const Node& n, const std::string& what) {
+  const auto& x = known_shape(g, n, 0, what);
+  if (x.size() < 3 || x.size() > 5)
+    throw CompileError(fmt::format("{}: input {} has rank {}; {} takes rank 3 to 5 (N C spatial...)", what,
+                                   shape_str(x), x.size(), n.op));
+  const size_t nd = x.size() - 2;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  if (k.size() != nd || s.size() != nd || d.size() != nd || p.size() != 2 * nd)
+    throw CompileError(fmt::format("{}: kernel_shape, strides, dilations or pads do not fit {} spatial axes", what, nd));
+  const bool ceil = n.has_iattr("ceil_mode") && n.iattr("ceil_mode") != 0;
+  std::vector<int64_t> out = {x[0], x[1]};
+  if (n.op == "Conv") {
+    const auto& w = known_shape(g, n, 1, what);
+    const int64_t grp = n.iattr("group");
+    if (w.size() != x.size() || grp < 1 || x[1] % grp != 0 || w[0] % grp != 0 || w[1] * grp != x[1])
+      throw CompileError(fmt::format("{}: weights {} do not fit input {} with group {} (W must be [M, C/group, k...])",
+                                     what, shape_str(w), shape_str(x), grp));
+    out[1] = w[0];
+    if (n.inputs.size() > 2 && known_shape(g, n, 2, what) != std::vector<int64_t>{w[0]})
+      throw CompileError(fmt::format("{}: bias {} must have shape [{}]", what, shape_str(known_shape(g, n, 2, what)),
+                                     w[0]));
+  }
+  for (size_t a = 0; a < nd; ++a) {
+    const int64_t span = (k.at(a) - 1) * d.at(a) + 1, total = x[2 + a] + p.at(a) + p.at(nd + a) - span;
+    if (total < 0)
+      throw CompileError(fmt::format("{}: the kernel {} (dilated {}) is larger than the padded input {} on axis {}",
+                                     what, k.at(a), span, x[2 + a] + p.at(a) + p.at(nd + a), 2 + a));
+    int64_t o = (ceil ? (total + s.at(a) - 1) / s.at(a) : total / s.at(a)) + 1;
+    // ceil_mode: the last window must start inside the input or its begin padding.
+    if (ceil && (o - 1) * s.at(a) >= x[2 + a] + p.at(a)) --o;
+    out.push_back(o);
+  }
+  return out;
+}
+
+// ConvTranspose (canonical, fold.cc): W [C, M/group, k...]; per spatial axis
+// s*(in-1) + (k-1)*d + 1 - pad_begin - pad_end (the end pad may be negative).
+std::vector<int64_t> conv_transpose_output_shape(const Graph& g, const Node& n, const std::string& what) {
+  const auto &x = known_shape(g, n, 0, what), &w = known_shape(g, n, 1, what);
+  const int64_t grp = n.iattr("group");
+  if (x.size() < 3 || w.size() != x.size() || grp < 1 || x[1] != w[0] || w[0] % grp != 0)
+    throw CompileError(fmt::format("{}: weights {} do not fit input {} with group {} (W must be [C, M/group, k...])",
+                                   what, shape_str(w), shape_str(x), grp));
+  const size_t nd = x.size() - 2;
+  const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
+  std::vector<int64_t> out = {x[0], w[1] * grp};
+  if (n.inputs.size() > 2 && known_shape(g, n, 2, what) != std::vector<int64_t>{out[1]})
+    throw CompileError(fmt::format("{}: bias {} must have shape [{}]", what, shape_str(known_shape(g, n, 2, what)),
+                                   out[1]));
+  for (size_t a = 0; a < nd; ++a) {
+    const int64_t o = s.at(a) * (x[2 + a] - 1) + (k.at(a) - 1) * d.at(a) + 1 - p.at(a) - p.at(nd + a);
+    if (o < 1) throw CompileError(fmt::format("{}: the output would have size {} on axis {}", what, o, 2 + a));
+    out.push_back(o);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
@@ -311,37 +385,11 @@ std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
     }
     return out;
   }
-  if (op == "Conv" || op == "MaxPool" || op == "AveragePool") {
-    // Canonical (fold.cc): kernel_shape, strides, dilations, pads [top, left, bottom,
-    // right], ceil_mode (pools), group (Conv); 2-D only.
-    const auto& x = in(0);
-    if (x.size() != 4)
-      throw CompileError(fmt::format("{}: input {} has rank {}; only 2-D {} (rank 4, N C H W) is supported", what,
-                                     shape_str(x), x.size(), op));
-    const auto &k = n.ints("kernel_shape"), &s = n.ints("strides"), &d = n.ints("dilations"), &p = n.ints("pads");
-    const bool ceil = n.has_iattr("ceil_mode") && n.iattr("ceil_mode") != 0;
-    std::vector<int64_t> out = {x[0], x[1]};
-    if (op == "Conv") {
-      const auto& w = in(1);
-      const int64_t grp = n.iattr("group");
-      if (w.size() != 4 || grp < 1 || x[1] % grp != 0 || w[0] % grp != 0 || w[1] * grp != x[1])
-        throw CompileError(fmt::format("{}: weights {} do not fit input {} with group {} (W must be [M, C/group, kh, kw])",
-                                       what, shape_str(w), shape_str(x), grp));
-      out[1] = w[0];
-      if (n.inputs.size() > 2 && in(2) != std::vector<int64_t>{w[0]})
-        throw CompileError(fmt::format("{}: bias {} must have shape [{}]", what, shape_str(in(2)), w[0]));
-    }
-    for (size_t a = 0; a < 2; ++a) {
-      const int64_t span = (k.at(a) - 1) * d.at(a) + 1, total = x[2 + a] + p.at(a) + p.at(2 + a) - span;
-      if (total < 0)
-        throw CompileError(fmt::format("{}: the kernel {} (dilated {}) is larger than the padded input {} on axis {}",
-                                       what, k.at(a), span, x[2 + a] + p.at(a) + p.at(2 + a), 2 + a));
-      int64_t o = (ceil ? (total + s.at(a) - 1) / s.at(a) : total / s.at(a)) + 1;
-      // ceil_mode: the last window must start inside the input or its begin padding.
-      if (ceil && (o - 1) * s.at(a) >= x[2 + a] + p.at(a)) --o;
-      out.push_back(o);
-    }
-    return out;
+  if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "LpPool") return window_output_shape(g, n, what);
+  if (op == "ConvTranspose") return conv_transpose_output_shape(g, n, what);
+  if (op == "Trilu") {
+    if (in(0).size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2", what, shape_str(in(0))));
+    return in(0);
   }
   if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
     const auto& x = in(0);

@@ -1,4 +1,4 @@
-// ONNX importer (opsets 6-17) and the TensorProto reader.
+// ONNX importer (opsets 1-17) and the TensorProto reader.
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
@@ -22,13 +22,14 @@ namespace openrdu::compiler {
 
 namespace {
 
-// Opsets 6-12 too: the elementwise operators have had their opset-13 semantics on fp32
-// since opset 6 (Clip-6 bounds are attributes; opset-6 Add/Sub/Mul legacy broadcast
-// attributes are rejected as unknown attributes; Max/Min/Sum broadcast since 8, a
-// superset). Opset differences of the others are read per node: Squeeze/Unsqueeze and
-// ReduceSum axes (attribute < 13, input >= 13), Slice starts/ends/axes (attributes < 10),
-// Softmax/LogSoftmax axis (default 1 and 2-D coercion < 13, default -1 >= 13).
-constexpr int kMinOpset = 6, kMaxOpset = 17;
+// Opsets 1-17. The elementwise operators have had their opset-13 semantics on fp32 since
+// opset 1 but for the legacy attributes that legacy_attribute maps (consumed_inputs,
+// broadcast/axis, BatchNormalization is_test, Cast `to` by name, Pad paddings); Clip-6
+// bounds are attributes; Max/Min/Sum broadcast since 8, a superset. Opset differences of
+// the others are read per node: Squeeze/Unsqueeze and ReduceSum axes (attribute < 13,
+// input >= 13), Slice starts/ends/axes (attributes < 10), Softmax/LogSoftmax axis
+// (default 1 and 2-D coercion < 13, default -1 >= 13), Concat axis (default 1 < 4).
+constexpr int kMinOpset = 1, kMaxOpset = 17;
 
 // Protobuf parses at most 2 GiB: a larger file (or endless /dev/zero) is refused.
 std::string read_file_bytes(const std::string& path) {
@@ -203,11 +204,61 @@ Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, c
   return t;
 }
 
+// The binary operators whose opset-1..6 forms carry `broadcast` and `axis`.
+bool legacy_broadcast_op(const std::string& op) {
+  return op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Pow" || op == "Equal" ||
+         op == "Greater" || op == "Less" || op == "And" || op == "Or" || op == "Xor" || op == "PRelu";
+}
+
+// Attributes of opsets 1-6 with their meaning in today's terms; true when `a` is read.
+//  * consumed_inputs (opsets 1-5): an in-place hint of the time, no effect on the result.
+//  * broadcast, axis of the binary operators (opsets 1-6): kept as legacy_broadcast and
+//    legacy_axis; canonicalize (fold.cc) aligns B to A at `axis` (B reshaped with
+//    trailing 1s), numpy broadcasting then gives the legacy result.
+//  * BatchNormalization is_test (opsets 1-6): dropped; training mode follows the outputs
+//    (more than Y: training) as for the later opsets.
+//  * Cast `to` as a type name (opsets 1-5): its TensorProto code.
+//  * Pad `paddings` (opset 1): `pads`. LpPool `p` as a float (opset 1): an integer.
+bool legacy_attribute(const onnx::AttributeProto& a, Node& n, int opset, const std::string& what) {
+  if (opset >= 7) return false;
+  const std::string& k = a.name();
+  if (k == "consumed_inputs" && opset < 6) return true;
+  if (k == "is_test" && n.op == "BatchNormalization") return true;
+  if ((k == "broadcast" || k == "axis") && legacy_broadcast_op(n.op)) {
+    n.iattrs[k == "axis" ? "legacy_axis" : "legacy_broadcast"] = {a.i()};
+    return true;
+  }
+  if (k == "to" && n.op == "Cast" && a.type() == onnx::AttributeProto::STRING) {
+    onnx::TensorProto_DataType t;
+    if (!onnx::TensorProto_DataType_Parse(a.s(), &t))
+      throw CompileError(fmt::format("{}: attribute 'to' names no data type ('{}')", what, arch::printable(a.s())));
+    n.iattrs["to"] = {int64_t(t)};
+    return true;
+  }
+  if (k == "paddings" && n.op == "Pad" && opset < 2) {
+    n.iattrs["pads"].assign(a.ints().begin(), a.ints().end());
+    return true;
+  }
+  if (k == "p" && n.op == "LpPool" && opset < 2 && a.type() == onnx::AttributeProto::FLOAT) {
+    if (a.f() != std::floor(a.f()) || a.f() < 1)
+      throw CompileError(fmt::format("{}: p {} is not a positive integer", what, a.f()));
+    n.iattrs["p"] = {int64_t(a.f())};
+    return true;
+  }
+  return false;
+}
+
+// The fewest inputs of op at `opset`: Reshape-1..4 takes its shape as an attribute.
+int legacy_min_inputs(const OpInfo& op, int opset) {
+  return std::string(op.name) == "Reshape" && opset < 5 ? 1 : op.min_inputs;
+}
+
 // The attributes of the supported operators (detail::attr_kind), with their ONNX defaults;
 // any other attribute, or one of another type, is an error naming the node and the attribute.
 void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, const std::string& what) {
   using detail::AttrKind;
   for (const auto& a : np.attribute()) {
+    if (legacy_attribute(a, n, opset, what)) continue;
     AttrKind kind;
     if (!detail::attr_kind(n.op, a.name(), opset, kind))
       throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
@@ -395,7 +446,7 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
                                ? fmt::format("{}: unsupported operator", what)
                                : fmt::format("{}: unsupported operator (domain '{}')", what, np.domain()));
       const OpInfo* info = find_op(n.op);
-      if (np.input_size() < info->min_inputs || np.input_size() > info->max_inputs)
+      if (np.input_size() < legacy_min_inputs(*info, opset) || np.input_size() > info->max_inputs)
         throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, np.input_size(),
                                        info->min_inputs, info->max_inputs));
       read_attributes(np, n, opset, g, what);
@@ -565,6 +616,8 @@ HostTensor load_tensor_pb(const std::string& path, std::string* name) {
   const std::string what = fmt::format("{}: tensor '{}'", path, t.name());
   if (t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32)
     h.idata = tensor_ints(t, what);
+  else if (t.data_type() == onnx::TensorProto::BOOL)
+    h.data = tensor_bools(t, what);  // 1.0f / 0.0f, as bool tensors are held
   else
     h.data = tensor_values(t, what);
   if (name) *name = t.name();

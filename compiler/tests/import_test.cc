@@ -170,11 +170,12 @@ TEST(ImportErrors, NonFp32AndDynamicShapes) {
 
 TEST(ImportErrors, OpsetArityShapes) {
   {
-    ModelBuilder b(5);
+    ModelBuilder b(18);
     b.input("x", {4});
     b.node("Relu", {"x"}, {"y"}, "r");
     b.output("y");
-    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "m.onnx"); }), HasSubstr("opset 5 is not supported"));
+    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "m.onnx"); }),
+                HasSubstr("opset 18 is not supported (opsets 1 to 17)"));
   }
   {
     ModelBuilder b;
@@ -233,7 +234,7 @@ namespace openrdu::compiler {
 namespace {
 
 // CNN operators: what is out of scope is an error naming the file, the node and the
-// reason (2-D only, one output, known auto_pad values).
+// reason (1-D to 3-D, one output, known auto_pad values).
 TEST(CnnImport, OutOfScopeIsAnErrorNamingTheNode) {
   auto attr_s = [](onnx::NodeProto* n, const char* name, const char* v) {
     auto* a = n->add_attribute();
@@ -241,14 +242,14 @@ TEST(CnnImport, OutOfScopeIsAnErrorNamingTheNode) {
     a->set_type(onnx::AttributeProto::STRING);
     a->set_s(v);
   };
-  {  // 1-D Conv (rank-3 input)
+  {  // 4-D Conv (rank-6 input)
     ModelBuilder b;
-    b.input("x", {1, 2, 9});
-    b.init("w", {3, 2, 3}, std::vector<float>(18, 0.5f));
+    b.input("x", {1, 2, 3, 3, 3, 3});
+    b.init("w", {1, 2, 2, 2, 2, 2}, std::vector<float>(32, 0.5f));
     b.node("Conv", {"x", "w"}, {"y"}, "c1");
     b.output("y");
     EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "cnn.onnx"); }),
-                HasSubstr("node 'c1' (Conv): input 'x' [1,2,9] has rank 3; only 2-D Conv"));
+                HasSubstr("node 'c1' (Conv): input 'x' [1,2,3,3,3,3] has rank 6; Conv takes 1-, 2- or 3-D inputs"));
   }
   {  // MaxPool's Indices output
     ModelBuilder b;

@@ -26,6 +26,8 @@ namespace {
 
 using test::ModelBuilder;
 using test::run_on_model;
+using test::set_int;
+using test::set_ints;
 using ::testing::HasSubstr;
 
 uint32_t seed() {
@@ -35,23 +37,11 @@ uint32_t seed() {
   return v;
 }
 
-void set_int(onnx::NodeProto* n, const std::string& name, int64_t v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INT);
-  a->set_i(v);
-}
 void set_float(onnx::NodeProto* n, const std::string& name, float v) {
   auto* a = n->add_attribute();
   a->set_name(name);
   a->set_type(onnx::AttributeProto::FLOAT);
   a->set_f(v);
-}
-void set_ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
 }
 void init_i64(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& v) {
   auto* t = b.proto().mutable_graph()->add_initializer();

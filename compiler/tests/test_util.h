@@ -102,6 +102,20 @@ class ModelBuilder {
   onnx::ModelProto m_;
 };
 
+// An INT / INTS attribute on a node of a ModelBuilder model.
+inline void set_int(onnx::NodeProto* n, const std::string& name, int64_t v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(v);
+}
+inline void set_ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
+  auto* a = n->add_attribute();
+  a->set_name(name);
+  a->set_type(onnx::AttributeProto::INTS);
+  for (int64_t x : v) a->add_ints(x);
+}
+
 inline uint32_t bits(float f) { return std::bit_cast<uint32_t>(f); }
 
 // Bit-exact equality, any NaN equal to any NaN.

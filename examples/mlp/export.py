@@ -7,10 +7,13 @@ expected/y.npy (PyTorch's output for them). Everything is seeded, so the files a
 reproducible; they are committed so that the tests need no Python.
 """
 import os
+import sys
 
-import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from torch_export import export_example  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -31,15 +34,7 @@ def main():
     torch.manual_seed(20261122)
     model = Mlp().eval()
     x = torch.rand(4, 1, 8, 8, dtype=torch.float32) * 2.0 - 1.0
-    with torch.no_grad():
-        y = model(x)
-    torch.onnx.export(model, (x,), os.path.join(HERE, "model.onnx"), opset_version=13,
-                      input_names=["x"], output_names=["y"], do_constant_folding=True)
-    os.makedirs(os.path.join(HERE, "inputs"), exist_ok=True)
-    os.makedirs(os.path.join(HERE, "expected"), exist_ok=True)
-    np.save(os.path.join(HERE, "inputs", "x.npy"), x.numpy())
-    np.save(os.path.join(HERE, "expected", "y.npy"), y.numpy())
-    print("model.onnx: x", tuple(x.shape), "-> y", tuple(y.shape))
+    export_example(HERE, model, x, 13)
 
 
 if __name__ == "__main__":

@@ -231,6 +231,13 @@ TEST_P(E2EMatMul, CnnMatchesPyTorchAndReference) {
   check_example("cnn", GetParam(), {"Conv", "BatchNormalization", "MaxPool", "GlobalAveragePool"});
 }
 
+// The example causal self-attention block (examples/attention: q, k, v projections, two
+// heads, scores masked by torch.triu + masked_fill(-inf) -> Trilu (folded to a constant),
+// Cast, Where; Softmax, output projection; exported from PyTorch).
+TEST_P(E2EMatMul, CausalAttentionMatchesPyTorchAndReference) {
+  check_example("attention", GetParam(), {"Where", "Softmax", "MatMul", "Transpose"});
+}
+
 TEST_P(E2EMatMul, BatchedMatMulAndTransposeMatchReference) {
   const std::string backend = GetParam();
   auto dev = open_tiny(backend, arch::load_config("tiny"));
@@ -329,7 +336,8 @@ TEST_P(E2EMatMul, SoftmaxScalarFusionMatchesReference) {
 
 // The CNN operators (decompose.h) through runtime, driver and platform: one ONNX node
 // test per operator (Conv with strides and padding, MaxPool, AveragePool, inference
-// BatchNormalization) and a LayerNormalization graph (its node tests add the optional
+// BatchNormalization; 1-D MaxPool, 1-D ConvTranspose) and a
+// LayerNormalization graph (its node tests add the optional
 // Mean/InvStdDev outputs, which are not supported), equal to the CPU reference bit for
 // bit (the node suite checks the reference against ONNX's outputs).
 TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
@@ -339,6 +347,10 @@ TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
   o.opt_level = 1;
   for (const char* model : {"test_conv_with_strides_padding", "test_maxpool_2d_pads", "test_averagepool_2d_pads",
                             "test_batchnorm_example"}) {
+    check_node_test(*dev, backend, model, o);
+  }
+  // 1-D windows and ConvTranspose (the 3-D node tests' 32^3 inputs are too slow for RTL).
+  for (const char* model : {"test_maxpool_1d_default", "test_convtranspose_1d"}) {
     check_node_test(*dev, backend, model, o);
   }
   compiler::HostTensor x{{3, 8}, {}};

@@ -192,7 +192,7 @@ void export_onnx_with_weights(const std::string& in_path, const std::map<std::st
 // (Tensor::state, appended to g.inputs in tensor order), its data the initial value.
 void make_params_state(Graph& g);
 
-// ONNX importer (opsets 6-17): parse, convert, sort, infer shapes, verify.
+// ONNX importer (opsets 1-17): parse, convert, sort, infer shapes, verify.
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts = {});
 Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts = {});
 
