@@ -170,6 +170,15 @@ outputs: [z]
   EXPECT_EQ(rule_of(g, ms, "sm2"), "softmax");
 }
 
+TEST(FusionMatch, TheCausalAttentionExportFromPyTorch) {
+  // examples/attention: Div by sqrt(d), masked_fill as Where, Softmax, the context product.
+  const Graph g = import_onnx_file(std::string(OPENRDU_EXAMPLES_DIR) + "/attention/model.onnx");
+  const auto ms = match_fusion_rules(g, builtin_fusion_rules());
+  for (const char* n : {"/MatMul", "/Div", "/Where", "/Softmax", "/MatMul_1"}) EXPECT_EQ(rule_of(g, ms, n), "attention") << n;
+  EXPECT_EQ(rule_of(g, ms, "/q/MatMul"), "matmul_bias");
+  EXPECT_EQ(rule_of(g, ms, "/q/Add"), "matmul_bias");
+}
+
 TEST(FusionMatch, UserRulesAndPriorities) {
   const Graph g = yaml(R"(inputs: [{name: x, shape: [4, 8]}]
 nodes:
