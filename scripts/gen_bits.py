@@ -103,7 +103,8 @@ def sv_pkg(bits):
     fm = bits["format"]
     out = [HDR.format(c="//"), "// Configuration bitstream: stream constants, the word index of every unit",
            "// configuration word (docs/architecture.md section 4), and a packed struct per word",
-           "// of packed fields (reserved bits: rsvd_*; <struct>_rsvd() folds them for lint sinks).",
+           "// of packed fields (reserved bits: rsvd_*, mask <STRUCT>_RSVD; <struct>_rsvd() folds",
+           "// them into one bit, for a consumer's unused_* lint sink).",
            "package rdu_bits_pkg;", "",
            f"  localparam logic [31:0] BITSTREAM_MAGIC      = 32'h{fm['magic']:08X};",
            f"  localparam logic [31:0] BITSTREAM_VERSION    = 32'd{fm['version']};",
@@ -153,8 +154,10 @@ def sv_struct(name, w):
             out.append(f"    logic {dims + ' ' if dims else ''}{f['name']};  // {rng}")
     out += [f"  }} {name}_t;"]
     if rsvd:
-        out += [f"  function automatic logic {name}_rsvd({name}_t w);",
-                f"    return ^{{{', '.join('w.' + r for r in rsvd)}}};", "  endfunction"]
+        mask = sum(((1 << (msb - lsb + 1)) - 1) << lsb for msb, lsb, f in field_slices(w) if f is None)
+        out += [f"  localparam logic [31:0] {name.upper()}_RSVD = 32'h{mask:08X};  // reserved bits",
+                f"  function automatic logic {name}_rsvd({name}_t w);",
+                f"    return ^(32'(w) & {name.upper()}_RSVD);", "  endfunction"]
     return out
 
 
