@@ -25,3 +25,6 @@ set(OPENRDU_GEN_SV_COMMON ${OPENRDU_GEN_DIR}/rdu_isa_pkg.sv ${OPENRDU_GEN_DIR}/r
 add_test(NAME gen.stale
          COMMAND ${OPENRDU_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/gen_arch.py --check-docs ${CMAKE_SOURCE_DIR}/docs ${_gen_cfgs})
 set_tests_properties(gen.stale PROPERTIES LABELS unit)
+# The bitstream generator's checks, layout and docs splice (scripts/gen_bits.py).
+add_test(NAME gen.bits_script COMMAND ${OPENRDU_PYTHON} ${CMAKE_SOURCE_DIR}/scripts/test_gen_bits.py)
+set_tests_properties(gen.bits_script PROPERTIES LABELS unit TIMEOUT 60)
