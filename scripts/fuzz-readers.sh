@@ -31,8 +31,10 @@ SRCS=("$ROOT"/pef/src/arch/*.cc)
 INCS=(-I"$ROOT/pef/include" -I"$OUT/gen-readers/include")
 LIBS=(-lyaml-cpp -lfmt -lz)
 if [ "$target" = onnx ]; then
-  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc")
-  INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -DONNX_ML=1 -DONNX_NAMESPACE=onnx)
+  # The compiler uses the functional model's operation semantics and cost model.
+  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT"/verif/model/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc")
+  INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -I"$ROOT/verif/model/include" -DONNX_ML=1
+         -DONNX_NAMESPACE=onnx)
   LIBS+=(-lonnx_proto -lprotobuf -lspdlog)
 else
   SRCS+=("$ROOT/runtime/src/npy.cc" "$ROOT/runtime/src/host_tensor.cc" "$ROOT"/pef/src/pef/*.cc)
@@ -42,7 +44,7 @@ else
 fi
 BIN=$OUT/${target}_fuzz
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" "$ROOT/pef/include" "$ROOT/compiler/include" "$ROOT/compiler/src" \
-     "$ROOT/runtime/include" -newer "$BIN" \( -name '*.cc' -o -name '*.h' \) 2>/dev/null)" ]; then
+     "$ROOT/verif/model/include" "$ROOT/runtime/include" -newer "$BIN" \( -name '*.cc' -o -name '*.h' \) 2>/dev/null)" ]; then
   echo "fuzz-readers: building $BIN"
   # One object per source, two at a time (the onnx target compiles the whole compiler).
   OBJ=$OUT/obj-$target && mkdir -p "$OBJ"

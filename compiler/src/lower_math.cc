@@ -37,6 +37,7 @@
 #include <unordered_set>
 
 #include "openrdu/gen/isa.h"
+#include "openrdu/model/unit.h"
 
 namespace openrdu::compiler::detail {
 
@@ -467,50 +468,6 @@ MathProgram math_program(const Graph& g, const Node& n) {
   return b.p;
 }
 
-uint32_t pcu_eval(Opcode op, uint32_t a, uint32_t b, uint32_t c) {
-  auto canon = [](float r) { return std::isnan(r) ? gen::kCanonicalNan : fb(r); };
-  auto is_nan = [](uint32_t v) { return (v & 0x7F800000u) == 0x7F800000u && (v & 0x007FFFFFu) != 0; };
-  const float fa = bf(a), fbv = bf(b);
-  const uint32_t sh = b & 31;
-  switch (op) {
-    case Opcode::MOV: return a;
-    case Opcode::FADD: return canon(fa + fbv);
-    case Opcode::FSUB: return canon(fa - fbv);
-    case Opcode::FMUL: return canon(fa * fbv);
-    case Opcode::FMAX:
-      if (is_nan(a) || is_nan(b)) return gen::kCanonicalNan;
-      return fa > fbv ? a : fbv > fa ? b : (a & b);
-    case Opcode::FMIN:
-      if (is_nan(a) || is_nan(b)) return gen::kCanonicalNan;
-      return fa < fbv ? a : fbv < fa ? b : (a | b);
-    case Opcode::FMA: return canon(std::fma(fa, fbv, bf(c)));
-    case Opcode::FABS: return is_nan(a) ? gen::kCanonicalNan : a & 0x7FFFFFFFu;
-    case Opcode::FNEG: return is_nan(a) ? gen::kCanonicalNan : a ^ 0x80000000u;
-    case Opcode::FLT: return fa < fbv ? kOne : 0;
-    case Opcode::FLE: return fa <= fbv ? kOne : 0;
-    case Opcode::FEQ: return fa == fbv ? kOne : 0;
-    case Opcode::SEL: return a != 0 ? b : c;
-    case Opcode::IADD: return a + b;
-    case Opcode::ISUB: return a - b;
-    case Opcode::IMUL: return a * b;
-    case Opcode::SHL: return a << sh;
-    case Opcode::SHRL: return a >> sh;
-    case Opcode::SHRA: return uint32_t(int32_t(a) >> sh);
-    case Opcode::AND: return a & b;
-    case Opcode::OR: return a | b;
-    case Opcode::XOR: return a ^ b;
-    case Opcode::ILT: return int32_t(a) < int32_t(b) ? 1u : 0u;
-    case Opcode::FTOI:
-      if (std::isnan(fa)) return 0;
-      if (fa >= 2147483648.0f) return 0x7FFFFFFFu;
-      if (fa < -2147483648.0f) return 0x80000000u;
-      return uint32_t(int32_t(fa));
-    case Opcode::ITOF: return fb(float(int32_t(a)));
-    case Opcode::NOP: break;
-  }
-  return a;
-}
-
 uint32_t run_program(const MathProgram& p, const uint32_t* in) {
   uint32_t vals[256];
   if (p.ninputs + p.ops.size() > 256) throw std::logic_error("math program too long");
@@ -521,7 +478,7 @@ uint32_t run_program(const MathProgram& p, const uint32_t* in) {
   for (size_t j = 0; j < p.ops.size(); ++j) {
     const SectionOp& o = p.ops[j];
     // MOV's B immediate is not read (ZERO on the device).
-    vals[p.ninputs + j] = pcu_eval(o.op, get(o.a), get(o.b), get(o.c));
+    vals[p.ninputs + j] = model::pcu_op(o.op, get(o.a), get(o.b), get(o.c));  // the device's rules
   }
   return vals[p.ninputs + p.ops.size() - 1];
 }

@@ -7,8 +7,8 @@
 // sequence (SectionOp list over the node's inputs); the lowering emits it onto PCU
 // stages (split into several PCUs / sections when it is longer than a PCU, its ops
 // possibly reordered to need fewer, see `schedule_program`), and the reference
-// interprets the same list with `pcu_eval`, the device's fp32/int32 rules
-// (docs/architecture.md section 14, model::pcu_op), so the device equals the reference
+// interprets the same list with the functional model's `model::pcu_op`, the device's
+// fp32/int32 rules (docs/architecture.md section 14), so the device equals the reference
 // bit for bit by construction (the ops are pure: any order of them that respects their
 // operands gives the same bits).
 #pragma once
@@ -37,9 +37,6 @@ MathProgram math_program(const Graph& g, const Node& n);
 // Programs of the special functions by name ("exp", "log", "reciprocal", "sqrt", "rsqrt",
 // "tanh", "sigmoid", "erf", "div"): used by the reference, the tests and bench/ulp.
 MathProgram function_program(const std::string& name);
-
-// One PCU operation with the device's rules (identical to model::pcu_op).
-uint32_t pcu_eval(arch::Opcode op, uint32_t a, uint32_t b, uint32_t c);
 
 // Run a program on one element (inputs as bit patterns).
 uint32_t run_program(const MathProgram& p, const uint32_t* in);

@@ -25,6 +25,7 @@
 #include <optional>
 
 #include "lower.h"
+#include "openrdu/model/cost.h"
 
 namespace openrdu::compiler::detail {
 
@@ -643,53 +644,30 @@ uint64_t max_stream_requests(const arch::Config& cfg, const SectionBuild& b) {
   return m;
 }
 
+// The functional model's cost model (openrdu/model/cost.h) over the work the section's
+// configuration gives each unit, as model::Core::run adds it up after a run.
 uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b) {
   uint64_t busy = 0;
-  for (const auto& pc : b.pcu_cfgs) {
-    if (!pc.count) continue;
-    uint64_t outputs = pc.count;
-    if (pc.out_mode == 1) {
-      uint64_t nacc = 0;
-      for (const auto& st : pc.stages) nacc += st.acc;
-      const uint64_t len = pc.acc_len ? pc.acc_len : 1;
-      // Per group its acc stages' rows and, in a drain chain, the rows it forwards.
-      outputs = nacc ? (pc.count + len - 1) / len * (nacc + (pc.chained() ? pc.chain : 0)) : 0;
-    }
-    busy = std::max<uint64_t>(busy, std::max<uint64_t>(pc.count, outputs) + cfg.stages + 1);
-  }
-  // The model's PMU (model::Pmu::busy_cycles): writes and reads overlap across tiles
-  // when N-buffered.
-  for (const auto& pm : b.pmu_cfgs) {
-    if (!pm.enable) continue;
-    const uint64_t w = pm.wr.accesses() * pm.num_tiles(), r = pm.rd.accesses() * pm.num_tiles();
-    const uint64_t lat = r ? 2 : 0;
-    busy = std::max(busy, pm.buffers() == 1 || pm.num_tiles() == 1
-                              ? w + r + lat
-                              : std::max(w, r) + std::min(pm.wr.accesses(), pm.rd.accesses()) + lat);
-  }
-  std::map<uint32_t, uint64_t> agcu;
-  // The model's AGCU: one request per cycle over its streams, and per load stream at
-  // most `inflight` requests per DRAM latency + 3 cycles (model::Agcu::busy_cycles).
-  std::map<uint32_t, uint64_t> inflight_bound;
-  const uint64_t inflight = std::max<uint32_t>(1, cfg.inflight);
-  for (size_t l = 0; l < b.loads.size() && l < b.placement.loads.size(); ++l) {
-    const uint64_t r = stream_requests(b.loads[l].s, cfg.lanes);
-    agcu[b.placement.loads[l].agcu] += r;
-    auto& bound = inflight_bound[b.placement.loads[l].agcu];
-    bound = std::max(bound, (r + inflight - 1) / inflight * (cfg.dram_latency_cycles + 3));
-  }
-  for (const auto& [k, v] : inflight_bound) busy = std::max(busy, v);
-  agcu[b.placement.store.agcu] += stream_requests(b.store.s, cfg.lanes);
+  for (const auto& pc : b.pcu_cfgs) busy = std::max(busy, model::pcu_busy_cycles(cfg, pc.count, model::pcu_outputs(pc)));
+  for (const auto& pm : b.pmu_cfgs)
+    if (pm.enable)
+      busy = std::max(busy, model::pmu_busy_cycles(pm, pm.wr.accesses() * pm.num_tiles(), pm.rd.accesses() * pm.num_tiles()));
+  std::vector<model::AgcuWork> agcu(cfg.agcu);
+  auto add = [&](const arch::AgcuStream& s, const StreamRef& at) {
+    const uint64_t r = stream_requests(s, cfg.lanes);
+    agcu.at(at.agcu).requests += r;
+    if (at.stream < 2) agcu.at(at.agcu).ld_requests[at.stream] += r;
+  };
+  for (size_t l = 0; l < b.loads.size() && l < b.placement.loads.size(); ++l) add(b.loads[l].s, b.placement.loads[l]);
+  add(b.store.s, b.placement.store);
   for (size_t k = 0; k < b.more_stores.size() && k < b.placement.more_stores.size(); ++k)
-    agcu[b.placement.more_stores[k].agcu] += stream_requests(b.more_stores[k].s, cfg.lanes);
-  for (const auto& [k, v] : agcu) busy = std::max(busy, v);
-  // The core's memory ports (one per DRAM channel): AGCU k's requests go through port
-  // k mod ports, one request per cycle (model::Core adds the same bound).
-  const uint32_t ports = std::max<uint32_t>(1, cfg.dram_channels);
-  std::vector<uint64_t> port_requests(ports, 0);
-  for (const auto& [k, v] : agcu) port_requests[k % ports] += v;
-  for (uint64_t v : port_requests) busy = std::max(busy, v);
-  return busy + cfg.dram_latency_cycles + 2 * (cfg.rows + cfg.cols + 2) + cfg.stages;
+    add(b.more_stores[k].s, b.placement.more_stores[k]);
+  std::vector<uint64_t> requests;
+  for (const auto& w : agcu) {
+    busy = std::max(busy, model::agcu_busy_cycles(cfg, w));
+    requests.push_back(w.requests);
+  }
+  return model::run_cycles(cfg, std::max(busy, model::port_busy_cycles(cfg, requests)));
 }
 
 }  // namespace openrdu::compiler::detail

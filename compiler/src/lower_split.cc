@@ -180,15 +180,15 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
 // Configuration cycles of a section, as the configuration controller spends them
 // (rtl/core/rdu_cfg_ctrl.sv): it parses one bitstream word per cycle but reads LANES
 // words per request with 4 reads in flight, so a round trip of about latency + 8 cycles
-// brings 4*LANES words. Words: 4 header words, per unit a record header and its words,
-// the terminator and the CRC. A cut section configures more units; on a short stream
-// that costs more than the parts save.
+// brings 4*LANES words. Words: 4 header words, per unit a record header and its words
+// (a PCU's without its counter chain, as most are), the terminator and the CRC. A cut
+// section configures more units; on a short stream that costs more than the parts save.
 uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b) {
   const Placement& pl = b.placement;
   std::set<uint32_t> agcus = {pl.store.agcu};
   for (const auto& l : pl.loads) agcus.insert(l.agcu);
   for (const auto& m : pl.more_stores) agcus.insert(m.agcu);
-  const uint64_t words = 6 + pl.pcus.size() * (1 + 4 + 2 * uint64_t(cfg.stages)) +
+  const uint64_t words = 6 + pl.pcus.size() * (1 + uint64_t(gen::bits::pcu_ctr_base(cfg.stages))) +
                          pl.pmus.size() * (1 + uint64_t(cfg.config_words(arch::UnitKind::Pmu))) +
                          agcus.size() * (1 + uint64_t(arch::kAgcuWords)) +
                          pl.switches.size() * (1 + uint64_t(arch::kSwitchWords));

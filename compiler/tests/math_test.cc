@@ -3,7 +3,6 @@
 //    over the whole float range, half uniform in the function's range; seed OPENRDU_SEED)
 //    against double libm rounded to binary32, through the reference (which is the device
 //    sequence);
-//  * the host evaluator pcu_eval equals model::pcu_op on every opcode (edge operands);
 //  * documented special results (NaN, +-inf, +-0, subnormals), written by hand, on the
 //    reference and on the functional model (tiny and small, -O0/-O1/-O3);
 //  * every math operator on random data: model == reference bit for bit, long sequences
@@ -54,23 +53,6 @@ TEST(MathUlp, DocumentedBoundsOnOneMillionInputs) {
     EXPECT_EQ(st.special_bad, 0u) << fn << ": wrong special result, e.g. input " << st.worst_x << ", "
                                   << st.worst_y;
     EXPECT_GE(st.n, 1'000'000u);
-  }
-}
-
-TEST(MathEval, EqualsModelPcuOp) {
-  std::mt19937_64 rng(seed());
-  const uint32_t edges[] = {0, 0x80000000u, 0x3F800000u, 0xBF800000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
-                            0xFFC00001u, 0x00000001u, 0x807FFFFFu, 0x00800000u, 0x7F7FFFFFu, 0x4B400000u, 31, 32};
-  for (uint32_t op = 0; op <= uint32_t(arch::Opcode::ITOF); ++op) {
-    const auto o = arch::Opcode(op);
-    for (int i = 0; i < 20000; ++i) {
-      uint32_t v[3];
-      for (uint32_t& x : v) x = (rng() & 3) == 0 ? edges[rng() % std::size(edges)] : uint32_t(rng());
-      const uint32_t want = model::pcu_op(o, v[0], v[1], v[2]);
-      const uint32_t got = detail::pcu_eval(o, v[0], v[1], v[2]);
-      ASSERT_EQ(got, want) << "opcode " << op << " operands 0x" << std::hex << v[0] << " 0x" << v[1] << " 0x"
-                           << v[2];
-    }
   }
 }
 
@@ -291,7 +273,7 @@ std::string split_error(const arch::Config& cfg, const detail::MathProgram& p, c
   return "";
 }
 
-// A valid split (split_error), run segment by segment with pcu_eval, passing on only
+// A valid split (split_error), run segment by segment with model::pcu_op, passing on only
 // program inputs and segment results, gives run_program(p)'s bits on edge inputs (NaN,
 // +-inf, +-0, subnormals, extremes; all pairs for two inputs) and random ones.
 void check_split(const arch::Config& cfg, const detail::MathProgram& p, const detail::MathProgram& q,
@@ -331,7 +313,7 @@ void check_split(const arch::Config& cfg, const detail::MathProgram& p, const de
       };
       for (int j = sg.first; j <= sg.last; ++j) {
         const SectionOp& o = q.ops[size_t(j)];
-        local[k + j] = detail::pcu_eval(o.op, get(o.a), get(o.b), get(o.c));
+        local[k + j] = model::pcu_op(o.op, get(o.a), get(o.b), get(o.c));
       }
       got = avail[k + sg.last] = local.at(k + sg.last);
     }

@@ -14,7 +14,7 @@ namespace reg = gen::reg;
 
 namespace {
 
-constexpr uint32_t kExpectedId = 0x52445530u;
+constexpr uint32_t kExpectedId = reg::ID_VALUE;  // configs/regs.yaml
 
 std::string join(const std::vector<std::string>& v) {
   std::string s;

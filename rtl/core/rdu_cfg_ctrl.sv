@@ -12,6 +12,7 @@
 module rdu_cfg_ctrl
   import rdu_cfg_pkg::*;
   import rdu_isa_pkg::*;
+  import rdu_bits_pkg::*;
 (
   input  logic                clk_i,
   input  logic                rst_ni,
@@ -38,9 +39,9 @@ module rdu_cfg_ctrl
   output logic [7:0]          cfg_word_o,
   output logic [31:0]         cfg_data_o
 );
-  localparam logic [31:0] MAGIC      = 32'h4255_4452;
-  localparam logic [31:0] VERSION    = 32'd2;
-  localparam logic [31:0] TERMINATOR = 32'hFFFF_0000;
+  localparam logic [31:0] MAGIC      = BITSTREAM_MAGIC;  // configs/bitstream.yaml
+  localparam logic [31:0] VERSION    = BITSTREAM_VERSION;
+  localparam logic [31:0] TERMINATOR = BITSTREAM_TERMINATOR;
   localparam int unsigned RD_MAX     = 4;  // reads in flight (and response buffer)
   localparam int unsigned CW         = $clog2(RD_MAX + 1);
   localparam int unsigned LW         = (LANES > 1) ? $clog2(LANES) : 1;
@@ -51,11 +52,11 @@ module rdu_cfg_ctrl
     int unsigned i;
     i = 32'(id);
     if (i < NUM_SLOTS) begin
-      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(4 + 2 * STAGES + 9);  // PCU: section 4.1 (stages, counter chain)
-      return 16'd17;
+      if ((((i / COLS) + (i % COLS)) % 2) == 0) return 16'(pcu_words(STAGES));  // PCU
+      return 16'(PMU_WORDS);
     end
-    if (i < NUM_SLOTS + NUM_AGCU) return 16'd39;
-    return 16'd3;
+    if (i < NUM_SLOTS + NUM_AGCU) return 16'(AGCU_WORDS);
+    return 16'(SWITCH_WORDS);
   endfunction
 
   // CRC-32 (reflected, polynomial 0xEDB88320) of one little-endian word.

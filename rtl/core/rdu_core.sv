@@ -77,8 +77,8 @@ module rdu_core
     .csr_wdata_i,
     .csr_rvalid_o,
     .csr_rdata_o,
-    .id_i            (32'h5244_5530),
-    .version_i       (32'h0001_0000),
+    .id_i            (CSR_ID_VALUE),       // configs/regs.yaml
+    .version_i       (CSR_VERSION_VALUE),
     .fingerprint_i   (FINGERPRINT),
     .cap_grid_i      ({8'(NUM_AGCU), 8'(COLS), 8'(ROWS)}),
     .cap_pcu_i       ({8'(PCU_VIN), 8'(NREGS), 8'(STAGES), 8'(LANES)}),

@@ -7,6 +7,7 @@
 // stream with `tout` sends a token once a tile's writes are all acknowledged.
 module rdu_agcu
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 #(
   parameter int unsigned UNIT_ID = 0
 ) (
@@ -47,8 +48,8 @@ module rdu_agcu
   input  logic [1:0]          mem_rsp_sid_i,
   input  logic                mem_rsp_err_i
 );
-  localparam int unsigned NWORDS = 39;
-  localparam int unsigned SW     = 13;  // words per stream
+  localparam int unsigned NWORDS = AGCU_WORDS;
+  localparam int unsigned SW     = AGCU_STREAM_WORDS;  // words per stream
 
   // ---------------------------------------------------------------- configuration
   logic [31:0] cfg_q [NWORDS];
@@ -62,21 +63,25 @@ module rdu_agcu
     end
   end
 
+  // Streams 0 ld0, 1 ld1, 2 st0; words and fields: configs/bitstream.yaml (rdu_bits_pkg).
   logic [31:0] scfg [3][SW];
+  agcu_ctrl_t  sctrl [3];
   logic [2:0]  en, tin;
   logic [3:0]  tok_init [3];
   logic        tout;
   for (genvar s = 0; s < 3; s++) begin : g_scfg
     for (genvar w = 0; w < SW; w++) begin : g_word
-      assign scfg[s][w] = cfg_q[SW*s + w];
+      assign scfg[s][w] = cfg_q[AGCU_STREAM_BASE + SW*s + w];
     end
-    assign en[s]       = cfg_q[SW*s][0];
-    assign tin[s]      = cfg_q[SW*s][4] && cfg_q[SW*s][0];
-    assign tok_init[s] = cfg_q[SW*s][11:8];
+    assign sctrl[s]    = agcu_ctrl_t'(scfg[s][AGCU_STREAM_W_CTRL]);
+    assign en[s]       = sctrl[s].enable;
+    assign tin[s]      = sctrl[s].tin && sctrl[s].enable;
+    assign tok_init[s] = sctrl[s].tok_init;
   end
-  assign tout = cfg_q[2*SW][5];  // bit 5 of the load streams: ignored
-  logic unused_tout;
-  assign unused_tout = cfg_q[0][5] ^ cfg_q[SW][5];
+  assign tout = sctrl[2].tout;  // tout of the load streams: ignored
+  logic unused_ctrl;  // vdim: rdu_agcu_agen
+  assign unused_ctrl = ^{sctrl[0].tout, sctrl[1].tout, sctrl[0].vdim, sctrl[1].vdim, sctrl[2].vdim,
+                         agcu_ctrl_rsvd(sctrl[0]), agcu_ctrl_rsvd(sctrl[1]), agcu_ctrl_rsvd(sctrl[2])};
 
   logic clr;
   assign clr = !run_i;

@@ -9,13 +9,14 @@
 // one iteration of dimension 3 (the control network's unit of credits and tokens).
 module rdu_agcu_agen
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 #(
   localparam int unsigned LB = $clog2(LANES)
 ) (
   input  logic          clk_i,
   input  logic          rst_ni,
   input  logic          clr_i,      // back to the first step
-  input  logic [31:0]   cfg_i [13], // the stream's configuration words
+  input  logic [31:0]   cfg_i [AGCU_STREAM_WORDS], // the stream's configuration words
   input  logic          adv_i,
   output logic [31:0]   addr_o,     // byte address of the current request
   output logic [LB:0]   n_o,        // valid lanes of the current vector
@@ -27,21 +28,28 @@ module rdu_agcu_agen
   output logic          done_o
 );
   // ---------------------------------------------------------------- configuration
+  // Words and fields: configs/bitstream.yaml (rdu_bits_pkg).
+  agcu_ctrl_t  ctrl;
   logic [1:0]  vdim;
   logic [31:0] base, lstride, vlen, vstep;
   logic [31:0] cnt [4];
   logic [31:0] str [4];
-  assign vdim    = cfg_i[0][3:2];
-  assign base    = cfg_i[1];
-  assign lstride = cfg_i[2];
-  assign vlen    = cfg_i[3];
-  assign vstep   = (cfg_i[4] == '0) ? 32'(LANES) : cfg_i[4];
-  for (genvar d = 0; d < 4; d++) begin : g_dim
-    assign cnt[d] = cfg_i[5 + 2*d];
-    assign str[d] = cfg_i[6 + 2*d];
-  end
-  logic unused_cfg;
-  assign unused_cfg = ^{cfg_i[0][31:4], cfg_i[0][1:0]};  // control bits: rdu_agcu
+  assign ctrl    = agcu_ctrl_t'(cfg_i[AGCU_STREAM_W_CTRL]);
+  assign vdim    = ctrl.vdim;
+  assign base    = cfg_i[AGCU_STREAM_W_BASE];
+  assign lstride = cfg_i[AGCU_STREAM_W_LSTRIDE];
+  assign vlen    = cfg_i[AGCU_STREAM_W_VLEN];
+  assign vstep   = (cfg_i[AGCU_STREAM_W_VSTEP] == '0) ? 32'(LANES) : cfg_i[AGCU_STREAM_W_VSTEP];
+  assign cnt[0]  = cfg_i[AGCU_STREAM_W_C0];
+  assign str[0]  = cfg_i[AGCU_STREAM_W_S0];
+  assign cnt[1]  = cfg_i[AGCU_STREAM_W_C1];
+  assign str[1]  = cfg_i[AGCU_STREAM_W_S1];
+  assign cnt[2]  = cfg_i[AGCU_STREAM_W_C2];
+  assign str[2]  = cfg_i[AGCU_STREAM_W_S2];
+  assign cnt[3]  = cfg_i[AGCU_STREAM_W_C3];
+  assign str[3]  = cfg_i[AGCU_STREAM_W_S3];
+  logic unused_cfg;  // control fields: rdu_agcu
+  assign unused_cfg = ^{ctrl.enable, ctrl.tin, ctrl.tout, ctrl.tok_init, agcu_ctrl_rsvd(ctrl)};
 
   assign gather_o = (lstride != 32'd0) && (lstride != 32'd1);
   assign bcast_o  = (lstride == 32'd0);

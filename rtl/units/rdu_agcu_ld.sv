@@ -9,12 +9,13 @@
 // register, sent on the vector's last request. Vectors leave through a 2-entry FIFO.
 module rdu_agcu_ld
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 (
   input  logic                clk_i,
   input  logic                rst_ni,
   input  logic                clr_i,
   input  logic                active_i,    // run and enabled
-  input  logic [31:0]         cfg_i [13],  // the stream's configuration words
+  input  logic [31:0]         cfg_i [AGCU_STREAM_WORDS], // the stream's configuration words
 
   output logic                req_valid_o,
   output logic [31:0]         req_addr_o,

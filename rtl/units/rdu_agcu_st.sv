@@ -8,12 +8,13 @@
 // acknowledged, then pulses tok_o (the store-done token of a tile).
 module rdu_agcu_st
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 (
   input  logic                clk_i,
   input  logic                rst_ni,
   input  logic                clr_i,
   input  logic                active_i,
-  input  logic [31:0]         cfg_i [13],
+  input  logic [31:0]         cfg_i [AGCU_STREAM_WORDS],
 
   input  logic                vin_valid_i,
   output logic                vin_ready_o,

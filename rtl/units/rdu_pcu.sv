@@ -30,6 +30,7 @@
 module rdu_pcu
   import rdu_cfg_pkg::*;
   import rdu_isa_pkg::*;
+  import rdu_bits_pkg::*;
 #(
   parameter int unsigned UNIT_ID = 0
 ) (
@@ -71,8 +72,8 @@ module rdu_pcu
   localparam int unsigned DW     = (STAGES > 1) ? $clog2(STAGES) : 1;
   localparam int unsigned LEVELS = (LANES > 1) ? $clog2(LANES) : 0;
   localparam int unsigned CH     = PCU_VIN - 1;  // drain chain input
-  localparam int unsigned NCTR   = 3;            // counters of the counter chain
-  localparam int unsigned CW0    = 4 + 2 * STAGES;  // word of counter 0's min
+  localparam int unsigned NCTR   = PCU_CTR_N;    // counters of the counter chain
+  localparam int unsigned CW0    = pcu_ctr_base(STAGES);  // word of counter 0's min
 
   typedef logic [LANES-1:0][31:0] vec_t;    // lane l in bits 32*l+31 : 32*l
 
@@ -99,8 +100,15 @@ module rdu_pcu
   logic [31:0]        cmax_q [NCTR];
   logic [31:0]        cstr_q [NCTR];
 
-  logic cfg_sel;
-  assign cfg_sel = cfg_we_i && (cfg_unit_i == 16'(UNIT_ID));
+  // Configuration words and fields: configs/bitstream.yaml (rdu_bits_pkg).
+  logic       cfg_sel;
+  pcu_ctrl_t  cfg_ctrl;
+  pcu_op_t    cfg_op;
+  logic       unused_cfg_rsvd;
+  assign cfg_sel  = cfg_we_i && (cfg_unit_i == 16'(UNIT_ID));
+  assign cfg_ctrl = pcu_ctrl_t'(cfg_data_i);
+  assign cfg_op   = pcu_op_t'(cfg_data_i);
+  assign unused_cfg_rsvd = pcu_ctrl_rsvd(cfg_ctrl) ^ pcu_op_rsvd(cfg_op);
 
   always_ff @(posedge clk_i) begin
     if (!rst_ni || cfg_clear_i) begin
@@ -118,28 +126,29 @@ module rdu_pcu
       count_q    <= '0;
       acc_len_q  <= '0;
       acc_init_q <= '0;
-    end else if (cfg_sel && cfg_word_i == 8'd0) begin
-      en_q       <= cfg_data_i[0];
-      out_reg_q  <= cfg_data_i[6:4];
-      vin_mask_q <= cfg_data_i[8 +: PCU_VIN];
-      out_mode_q <= cfg_data_i[12];
-      reduce_q   <= cfg_data_i[15:14];
-      chain_q    <= cfg_data_i[23:16];
-      sin_q      <= cfg_data_i[24];
-      sout_q     <= cfg_data_i[25];
-      tin_q      <= cfg_data_i[26];
-      tout_q     <= cfg_data_i[27];
-      tok_init_q <= cfg_data_i[31:28];
-    end else if (cfg_sel && cfg_word_i == 8'd1) begin
+    end else if (cfg_sel && cfg_word_i == 8'(PCU_HEAD_BASE + PCU_HEAD_W_CTRL)) begin
+      en_q       <= cfg_ctrl.enable;
+      out_reg_q  <= cfg_ctrl.out_reg;
+      vin_mask_q <= cfg_ctrl.vin_mask;
+      out_mode_q <= cfg_ctrl.out_mode;
+      reduce_q   <= cfg_ctrl.reduce;
+      chain_q    <= cfg_ctrl.chain;
+      sin_q      <= cfg_ctrl.sin;
+      sout_q     <= cfg_ctrl.sout;
+      tin_q      <= cfg_ctrl.tin;
+      tout_q     <= cfg_ctrl.tout;
+      tok_init_q <= cfg_ctrl.tok_init;
+    end else if (cfg_sel && cfg_word_i == 8'(PCU_HEAD_BASE + PCU_HEAD_W_COUNT)) begin
       count_q    <= cfg_data_i;
-    end else if (cfg_sel && cfg_word_i == 8'd2) begin
+    end else if (cfg_sel && cfg_word_i == 8'(PCU_HEAD_BASE + PCU_HEAD_W_ACC_LEN)) begin
       acc_len_q  <= cfg_data_i;
-    end else if (cfg_sel && cfg_word_i == 8'd3) begin
+    end else if (cfg_sel && cfg_word_i == 8'(PCU_HEAD_BASE + PCU_HEAD_W_ACC_INIT)) begin
       acc_init_q <= cfg_data_i;
     end
   end
 
   for (genvar s = 0; s < STAGES; s++) begin : g_stage_cfg
+    localparam int unsigned SW0 = PCU_STAGE_BASE + PCU_STAGE_WORDS * s;  // stage s's first word
     always_ff @(posedge clk_i) begin
       if (!rst_ni || cfg_clear_i) begin
         op_q[s]   <= '0;
@@ -151,16 +160,16 @@ module rdu_pcu
         accf_q[s] <= 1'b0;
         simm_q[s] <= 1'b0;
         imm_q[s]  <= '0;
-      end else if (cfg_sel && cfg_word_i == 8'(4 + 2 * s)) begin
-        op_q[s]   <= cfg_data_i[4:0];
-        srca_q[s] <= cfg_data_i[11:8];
-        srcb_q[s] <= cfg_data_i[15:12];
-        dst_q[s]  <= cfg_data_i[18:16];
-        srcc_q[s] <= cfg_data_i[23:20];
-        bl_q[s]   <= cfg_data_i[27:24];
-        accf_q[s] <= cfg_data_i[28];
-        simm_q[s] <= cfg_data_i[29];
-      end else if (cfg_sel && cfg_word_i == 8'(5 + 2 * s)) begin
+      end else if (cfg_sel && cfg_word_i == 8'(SW0 + PCU_STAGE_W_OP)) begin
+        op_q[s]   <= cfg_op.op;
+        srca_q[s] <= cfg_op.src_a;
+        srcb_q[s] <= cfg_op.src_b;
+        dst_q[s]  <= cfg_op.dst;
+        srcc_q[s] <= cfg_op.src_c;
+        bl_q[s]   <= cfg_op.bl;
+        accf_q[s] <= cfg_op.acc;
+        simm_q[s] <= cfg_op.simm;
+      end else if (cfg_sel && cfg_word_i == 8'(SW0 + PCU_STAGE_W_IMM)) begin
         imm_q[s]  <= cfg_data_i;
       end
     end
@@ -172,11 +181,11 @@ module rdu_pcu
         cmin_q[k] <= '0;
         cmax_q[k] <= '0;
         cstr_q[k] <= '0;
-      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k)) begin
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + PCU_CTR_WORDS * k + PCU_CTR_W_MIN)) begin
         cmin_q[k] <= cfg_data_i;
-      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k + 1)) begin
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + PCU_CTR_WORDS * k + PCU_CTR_W_MAX)) begin
         cmax_q[k] <= cfg_data_i;
-      end else if (cfg_sel && cfg_word_i == 8'(CW0 + 3 * k + 2)) begin
+      end else if (cfg_sel && cfg_word_i == 8'(CW0 + PCU_CTR_WORDS * k + PCU_CTR_W_STRIDE)) begin
         cstr_q[k] <= cfg_data_i;
       end
     end

@@ -19,6 +19,7 @@
 // each tile's last write (tsel 0) or last read issue (tsel 1). Scalar ports: unused.
 module rdu_pmu
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 #(
   parameter int unsigned UNIT_ID = 0
 ) (
@@ -53,7 +54,9 @@ module rdu_pmu
   input  logic                cout_ready_i,
   output logic                cout_data_o
 );
-  localparam int unsigned NWORDS = 17;
+  localparam int unsigned NWORDS = PMU_WORDS;
+  localparam int unsigned WSIDE  = PMU_SIDE_BASE;                    // write side's first word
+  localparam int unsigned RSIDE  = PMU_SIDE_BASE + PMU_SIDE_WORDS;   // read side's first word
   localparam int unsigned RW     = $clog2(PMU_DEPTH);          // row address bits
   localparam int unsigned BW     = (LANES > 1) ? $clog2(LANES) : 1;
   localparam int unsigned WW     = $clog2(PMU_DEPTH * LANES);  // word address bits
@@ -74,22 +77,26 @@ module rdu_pmu
     end
   end
 
+  // Fields: configs/bitstream.yaml (rdu_bits_pkg).
+  pmu_ctrl_t   ctrl;
   logic        enable, dup, tr, tin, tout, tsel;
   logic [2:0]  nbuf;
   logic [3:0]  tok_init;
-  logic [31:0] tiles, buf_rows;
-  assign enable   = cfg_q[0][0];
-  assign dup      = (cfg_q[0][2:1] == 2'd1);
-  assign tr       = (cfg_q[0][2:1] == 2'd2);
-  assign nbuf     = (cfg_q[0][6:4] == 3'd0) ? 3'd1 : cfg_q[0][6:4];
-  assign tin      = cfg_q[0][8];
-  assign tout     = cfg_q[0][9];
-  assign tsel     = cfg_q[0][10];
-  assign tok_init = cfg_q[0][15:12];
-  assign tiles    = (cfg_q[1] == '0) ? 32'd1 : cfg_q[1];
-  assign buf_rows = cfg_q[2];
+  logic [31:0] tiles_w, tiles, buf_rows;
+  assign ctrl     = pmu_ctrl_t'(cfg_q[PMU_HEAD_BASE + PMU_HEAD_W_CTRL]);
+  assign enable   = ctrl.enable;
+  assign dup      = (ctrl.mode == 2'd1);
+  assign tr       = (ctrl.mode == 2'd2);
+  assign nbuf     = (ctrl.nbuf == 3'd0) ? 3'd1 : ctrl.nbuf;
+  assign tin      = ctrl.tin;
+  assign tout     = ctrl.tout;
+  assign tsel     = ctrl.tsel;
+  assign tok_init = ctrl.tok_init;
+  assign tiles_w  = cfg_q[PMU_HEAD_BASE + PMU_HEAD_W_TILES];
+  assign tiles    = (tiles_w == '0) ? 32'd1 : tiles_w;
+  assign buf_rows = cfg_q[PMU_HEAD_BASE + PMU_HEAD_W_BUF_ROWS];
   logic unused_cfg;
-  assign unused_cfg = ^{cfg_q[0][31:16], cfg_q[0][11], cfg_q[0][7], cfg_q[0][3]};
+  assign unused_cfg = pmu_ctrl_rsvd(ctrl);
 
   logic clr, active;
   assign clr    = !run_i;
@@ -176,13 +183,13 @@ module rdu_pmu
     .clk_i,
     .rst_ni,
     .clr_i  (clr),
-    .base_i (cfg_q[3]),
-    .c0_i   (cfg_q[4]),
-    .s0_i   (cfg_q[5]),
-    .c1_i   (cfg_q[6]),
-    .s1_i   (cfg_q[7]),
-    .c2_i   (cfg_q[8]),
-    .s2_i   (cfg_q[9]),
+    .base_i (cfg_q[WSIDE + PMU_SIDE_W_BASE]),
+    .c0_i   (cfg_q[WSIDE + PMU_SIDE_W_C0]),
+    .s0_i   (cfg_q[WSIDE + PMU_SIDE_W_S0]),
+    .c1_i   (cfg_q[WSIDE + PMU_SIDE_W_C1]),
+    .s1_i   (cfg_q[WSIDE + PMU_SIDE_W_S1]),
+    .c2_i   (cfg_q[WSIDE + PMU_SIDE_W_C2]),
+    .s2_i   (cfg_q[WSIDE + PMU_SIDE_W_S2]),
     .step_i (in_pop),
     .addr_o (wpat),
     .last_o (wlast),
@@ -202,13 +209,13 @@ module rdu_pmu
     .clk_i,
     .rst_ni,
     .clr_i  (clr),
-    .base_i (cfg_q[10]),
-    .c0_i   (cfg_q[11]),
-    .s0_i   (cfg_q[12]),
-    .c1_i   (cfg_q[13]),
-    .s1_i   (cfg_q[14]),
-    .c2_i   (cfg_q[15]),
-    .s2_i   (cfg_q[16]),
+    .base_i (cfg_q[RSIDE + PMU_SIDE_W_BASE]),
+    .c0_i   (cfg_q[RSIDE + PMU_SIDE_W_C0]),
+    .s0_i   (cfg_q[RSIDE + PMU_SIDE_W_S0]),
+    .c1_i   (cfg_q[RSIDE + PMU_SIDE_W_C1]),
+    .s1_i   (cfg_q[RSIDE + PMU_SIDE_W_S1]),
+    .c2_i   (cfg_q[RSIDE + PMU_SIDE_W_C2]),
+    .s2_i   (cfg_q[RSIDE + PMU_SIDE_W_S2]),
     .step_i (rissue),
     .addr_o (rpat),
     .last_o (rlast),

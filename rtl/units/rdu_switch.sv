@@ -5,6 +5,7 @@
 // 4-bit selects of network n (bits 4*o+3:4*o for output o).
 module rdu_switch
   import rdu_cfg_pkg::*;
+  import rdu_bits_pkg::*;
 #(
   parameter int unsigned UNIT_ID = 0
 ) (
@@ -43,17 +44,19 @@ module rdu_switch
   localparam int unsigned NOUT = 7;
   localparam int unsigned SELW = 4 * NOUT;
 
-  // Configuration: one select word per network.
-  logic [SELW-1:0] sel_q [3];
+  // Configuration: one select word per network (configs/bitstream.yaml, rdu_bits_pkg).
+  switch_sel_t     cfg_sel;
+  logic [SELW-1:0] sel_q [SWITCH_NET_N];
   logic            unused_cfg;
-  assign unused_cfg = ^cfg_data_i[31:SELW];
+  assign cfg_sel    = switch_sel_t'(cfg_data_i);
+  assign unused_cfg = switch_sel_rsvd(cfg_sel);
 
-  for (genvar n = 0; n < 3; n++) begin : g_cfg
+  for (genvar n = 0; n < SWITCH_NET_N; n++) begin : g_cfg
     always_ff @(posedge clk_i) begin
       if (!rst_ni || cfg_clear_i) begin
         sel_q[n] <= '0;
-      end else if (cfg_we_i && cfg_unit_i == 16'(UNIT_ID) && cfg_word_i == 8'(n)) begin
-        sel_q[n] <= cfg_data_i[SELW-1:0];
+      end else if (cfg_we_i && cfg_unit_i == 16'(UNIT_ID) && cfg_word_i == 8'(SWITCH_NET_BASE + SWITCH_NET_WORDS * n)) begin
+        sel_q[n] <= cfg_sel.sel;
       end
     end
   end

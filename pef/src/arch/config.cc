@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "openrdu/arch/crc32.h"
+#include "openrdu/gen/bits.h"
 #include "openrdu/gen/builtin_configs.h"
 
 namespace openrdu::arch {
@@ -20,10 +21,8 @@ const char* unit_kind_name(UnitKind k) {
   return "?";
 }
 
-std::string Config::canonical() const {
-  return fmt::format("rows={};cols={};lanes={};stages={};regs={};vin={};fifo={};pmu_bytes={};agcu={};inflight={}",
-                     rows, cols, lanes, stages, regs, vin, fifo_depth, pmu_bytes, agcu, inflight);
-}
+// The parameters and their order: configs/bitstream.yaml (fingerprint).
+std::string Config::canonical() const { return gen::bits::fingerprint_canonical(*this); }
 
 uint32_t Config::dram_channel(uint64_t addr) const {
   const uint64_t c = std::max<uint32_t>(1, dram_channels);
@@ -49,10 +48,10 @@ UnitKind Config::unit_kind(uint32_t id) const {
 
 uint32_t Config::config_words(UnitKind k) const {
   switch (k) {
-    case UnitKind::Pcu: return 4 + 2 * stages + 3 * kPcuCounters;
-    case UnitKind::Pmu: return 17;
-    case UnitKind::Agcu: return 39;
-    case UnitKind::Switch: return 3;
+    case UnitKind::Pcu: return gen::bits::pcu_words(stages);
+    case UnitKind::Pmu: return gen::bits::kPmuWords;
+    case UnitKind::Agcu: return gen::bits::kAgcuWords;
+    case UnitKind::Switch: return gen::bits::kSwitchWords;
   }
   return 0;
 }

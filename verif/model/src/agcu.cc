@@ -130,23 +130,8 @@ bool Agcu::done() const {
   return !c_.st.enable || stored_ >= c_.st.vectors();
 }
 
-// Vectors moved, a gather/scatter vector counting its memory requests (valid lanes,
-// at least 1): the port moves one request per cycle.
-// Busy cycles: the memory port takes one request per cycle (all streams), and a load
-// stream keeps at most AGCU_INFLIGHT requests in flight, each taking the DRAM latency plus
-// kRoundTrip cycles of request and response path (measured on the RTL: tiny and small
-// stream one vector per (latency + 3) / inflight cycles per load stream).
 uint64_t Agcu::busy_cycles() const {
-  constexpr uint64_t kRoundTrip = 3;
-  uint64_t busy = requests_;
-  for (int k = 0; k < 2; ++k) {
-    const uint64_t inflight = std::max<uint32_t>(1, cfg_.inflight);
-    busy = std::max(busy, (ld_requests_[k] + inflight - 1) / inflight * (cfg_.dram_latency_cycles + kRoundTrip));
-  }
-  // A store stream with tout waits after each tile for its acknowledgements: about one
-  // DRAM latency per tile (tb_agcu Agcu.StoreDoneTokenCost: 19.8 cycles at latency 20).
-  if (c_.st.tout) busy += tok_out_ * cfg_.dram_latency_cycles;
-  return busy;
+  return agcu_busy_cycles(cfg_, {requests_, {ld_requests_[0], ld_requests_[1]}, c_.st.tout ? tok_out_ : 0});
 }
 
 }  // namespace openrdu::model

@@ -298,17 +298,12 @@ CoreResult Core::run(Memory& mem) {
   uint64_t busy = 0;
   for (const auto& u : units_)
     if (u) busy = std::max(busy, u->busy_cycles());
-  // The core's memory ports (one per DRAM channel): port p takes one request per cycle
-  // from AGCUs k with k mod ports = p (rdu_mem_arb).
-  {
-    const uint32_t ports = std::max<uint32_t>(1, cfg_.dram_channels);
-    std::vector<uint64_t> port_requests(ports, 0);
-    for (uint32_t k = 0; k < cfg_.agcu; ++k)
-      if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get()))
-        port_requests[k % ports] += a->requests();
-    for (uint64_t r : port_requests) busy = std::max(busy, r);
-  }
-  res.cycles = busy + cfg_.dram_latency_cycles + 2 * (cfg_.rows + cfg_.cols + 2) + cfg_.stages;
+  // The core's memory ports (one per DRAM channel, rdu_mem_arb).
+  std::vector<uint64_t> agcu_requests(cfg_.agcu, 0);
+  for (uint32_t k = 0; k < cfg_.agcu; ++k)
+    if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get())) agcu_requests[k] = a->requests();
+  busy = std::max(busy, port_busy_cycles(cfg_, agcu_requests));
+  res.cycles = run_cycles(cfg_, busy);
 
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
     // A unit is finished when it is done and every vector it produced has left it (as in

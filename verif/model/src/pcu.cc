@@ -175,9 +175,6 @@ bool Pcu::done() const {
   return true;
 }
 
-// Firings (or outputs, when more) plus the pipeline and output register latency.
-uint64_t Pcu::busy_cycles() const {
-  return fired_ ? std::max<uint64_t>(fired_, emitted_) + cfg_.stages + 1 : 0;
-}
+uint64_t Pcu::busy_cycles() const { return pcu_busy_cycles(cfg_, fired_, emitted_); }
 
 }  // namespace openrdu::model

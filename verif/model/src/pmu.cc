@@ -128,12 +128,6 @@ bool Pmu::done() const {
   return !c_.enable || ((c_.wr.accesses() == 0 || wtile_ == tiles) && (c_.rd.accesses() == 0 || rtile_ == tiles));
 }
 
-// Sequential (one buffer): every write then every read. N-buffered: the busier side
-// plus one tile of the other side (fill / drain), plus the read latency.
-uint64_t Pmu::busy_cycles() const {
-  const uint64_t lat = reads_ ? 2 : 0;
-  if (c_.buffers() == 1 || c_.num_tiles() == 1) return writes_ + reads_ + lat;
-  return std::max(writes_, reads_) + std::min(c_.wr.accesses(), c_.rd.accesses()) + lat;
-}
+uint64_t Pmu::busy_cycles() const { return pmu_busy_cycles(c_, writes_, reads_); }
 
 }  // namespace openrdu::model

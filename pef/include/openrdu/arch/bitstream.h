@@ -1,5 +1,7 @@
 // Configuration bitstream: per-unit configuration words and the stream format
-// read by the configuration controller (docs/architecture.md section 4).
+// read by the configuration controller (docs/architecture.md section 4). The word and
+// field layout is configs/bitstream.yaml's: encode/decode below go through the
+// generated gen::bits::pack_*/unpack_* (the RTL's rdu_bits_pkg comes from the same file).
 #pragma once
 #include <array>
 #include <cstdint>
@@ -10,6 +12,7 @@
 #include <vector>
 
 #include "openrdu/arch/config.h"
+#include "openrdu/gen/bits.h"
 #include "openrdu/gen/isa.h"
 
 namespace openrdu::arch {
@@ -18,13 +21,14 @@ using gen::ErrorCode;
 using gen::Opcode;
 using gen::Src;
 
-inline constexpr uint32_t kBitstreamMagic = 0x42554452u;  // "RDUB"
-inline constexpr uint32_t kBitstreamVersion = 2;
-inline constexpr uint32_t kBitstreamTerminator = 0xFFFF0000u;
-inline constexpr uint32_t kPmuWords = 17;
-inline constexpr uint32_t kAgcuWords = 39;
-inline constexpr uint32_t kAgcuStreamWords = 13;
-inline constexpr uint32_t kSwitchWords = 3;
+// Stream constants and word layout: configs/bitstream.yaml (openrdu/gen/bits.h).
+inline constexpr uint32_t kBitstreamMagic = gen::bits::kMagic;  // "RDUB"
+inline constexpr uint32_t kBitstreamVersion = gen::bits::kVersion;
+inline constexpr uint32_t kBitstreamTerminator = gen::bits::kTerminator;
+inline constexpr uint32_t kPmuWords = gen::bits::kPmuWords;
+inline constexpr uint32_t kAgcuWords = gen::bits::kAgcuWords;
+inline constexpr uint32_t kAgcuStreamWords = gen::bits::kAgcuStreamWords;
+inline constexpr uint32_t kSwitchWords = gen::bits::kSwitchWords;
 inline constexpr uint32_t kSwitchInputs = 6;   // N E S W, local 0..1
 inline constexpr uint32_t kSwitchOutputs = 7;  // N E S W, local 0..2
 enum Dir : uint32_t { kNorth = 0, kEast = 1, kSouth = 2, kWest = 3, kLocal0 = 4 };

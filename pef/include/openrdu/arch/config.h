@@ -4,10 +4,12 @@
 #include <stdexcept>
 #include <string>
 
+#include "openrdu/gen/bits.h"
+
 namespace openrdu::arch {
 
 enum class UnitKind : uint8_t { Pcu, Pmu, Agcu, Switch };
-inline constexpr uint32_t kPcuCounters = 3;  // counters in a PCU's counter chain (section 4.1)
+inline constexpr uint32_t kPcuCounters = gen::bits::kPcuCtrN;  // counters in a PCU's counter chain (section 4.1)
 const char* unit_kind_name(UnitKind k);
 
 struct Config {

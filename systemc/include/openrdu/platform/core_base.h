@@ -6,13 +6,14 @@
 #include <string>
 
 #include "openrdu/arch/config.h"
+#include "openrdu/gen/regs.h"
 #include "openrdu/platform/platform.h"
 #include "openrdu/platform/sc.h"
 
 namespace openrdu::platform {
 
-inline constexpr uint32_t kCoreId = 0x52445530u;       // 'RDU0'
-inline constexpr uint32_t kCoreVersion = 0x00010000u;  // 1.0
+inline constexpr uint32_t kCoreId = gen::reg::ID_VALUE;            // 'RDU0' (configs/regs.yaml)
+inline constexpr uint32_t kCoreVersion = gen::reg::VERSION_VALUE;  // 1.0
 inline constexpr uint32_t kCsrSpan = 0x100;
 
 class CoreBase : public sc_module {

@@ -1,6 +1,10 @@
-// Functional (untimed) model of OpenRDU's units: the golden reference of the RTL and
-// the engine of --backend=func. Every unit decodes the same configuration words as
-// its RTL (docs/architecture.md section 4) and produces the same output streams.
+// Functional (untimed) model of OpenRDU's units: the device's golden model and a product
+// backend (verif/model/README.md). Golden model: every unit decodes the same
+// configuration words as its RTL (docs/architecture.md section 4, arch::*Config::decode)
+// and produces the same output streams, bit for bit (the RTL testbenches compare them).
+// Backend: --backend=func runs programs on it (systemc/src/func_core.cc). Its operation
+// semantics (pcu_op) and cost model (cost.h) are the machine's rules for every layer: the
+// compiler's CPU reference and cycle estimate call them rather than keep copies.
 #pragma once
 #include <cstdint>
 #include <deque>

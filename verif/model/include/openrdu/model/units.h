@@ -1,5 +1,6 @@
 // The unit models: PCU, PMU, AGCU, and the switch routing.
 #pragma once
+#include "openrdu/model/cost.h"
 #include "openrdu/model/unit.h"
 
 namespace openrdu::model {
