@@ -12,7 +12,7 @@
 #               streaming DRAM bandwidth (bench/stream: copy, relu, add) -> build/bench/stream.md, stream.json;
 #               a 3x3 conv layer (bench/conv: im2col + MatMul) -> build/bench/conv.md, conv.json; builds small's RTL core
 #   make plasticine  turn on and build the Verilated 'plasticine' core (16x8 grid; hierarchical
-#               Verilation; ~25 min on 2 cores: docs/architecture.md 21), its smoke tests and cycles/s
+#               Verilation; ~25 min on 2 cores: `docs/rtl-builds.md` ("The plasticine configuration and its Verilated core")), its smoke tests and cycles/s
 #   make asan   ASan + UBSan build of the unit and e2e tests (tiny) in $(BUILD)-asan, then run them
 #   make coverage  line/branch/toggle coverage of the RTL by the unit and chip testbenches
 #               (Verilated with --coverage in $(BUILD)-cov) -> $(BUILD)-cov/coverage/coverage.md

@@ -1,7 +1,7 @@
 // bench/conv: a 3x3 convolution layer of a small CNN on the array (issue 8). For each
 // case Y = Conv(X [1,C,H,W], W [M,C,3,3], pads 1, stride 1) + B is built as a YAML graph
 // (W and B constants), compiled with sncompile's library (im2col: one Slice section per
-// tap, Concat, then the MatMul with B's tiles in PMUs, docs/architecture.md section 13),
+// tap, Concat, then the MatMul with B's tiles in PMUs, `docs/compiler.md`),
 // run through runtime::Session on a backend and checked bit for bit against
 // compiler::reference_run. Per case: kernel cycles (all sections), the MatMul section's
 // cycles, MACs per cycle against the array's peak (PCUs x LANES x STAGES), DRAM bytes

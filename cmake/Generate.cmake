@@ -1,6 +1,6 @@
 # Generated sources (scripts/gen_arch.py): SV packages, CSR block, C++ headers.
 # gen.stale: the committed generated docs (docs/isa.md, registers.md, the gen: blocks of
-# architecture.md: bitstream layout, fingerprint) and GTKWave files match the configs.
+# bitstream.md: bitstream layout; hardware.md: fingerprint) and GTKWave files match the configs.
 set(_gen_cfgs)
 foreach(c ${OPENRDU_CONFIGS})
   list(APPEND _gen_cfgs ${CMAKE_SOURCE_DIR}/configs/${c}.yaml)

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer run over the PEF reader and bitstream verifier (docs/architecture.md section 17).
+# libFuzzer run over the PEF reader and bitstream verifier (`docs/robustness.md`).
 #
 #   scripts/fuzz-pef.sh [SECONDS]      build build/fuzz/pef_fuzz if needed, fuzz for SECONDS
 #                                      (default 20) on a copy of pef/fuzz/corpus

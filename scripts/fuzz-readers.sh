@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# libFuzzer runs over the ONNX importer and the .npy reader (docs/architecture.md section
-# 22), beside scripts/fuzz-pef.sh (section 17).
+# libFuzzer runs over the ONNX importer and the .npy reader (`docs/robustness.md` ("Hostile input")), beside scripts/fuzz-pef.sh (section 17).
 #
 #   scripts/fuzz-readers.sh onnx|npy|npz [SECONDS]   build build/fuzz/TARGET_fuzz if needed and
 #                                                fuzz for SECONDS (default 30) on a seed corpus:

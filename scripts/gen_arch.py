@@ -16,7 +16,7 @@ Outputs (under --out):
   rdu_csr_regs.sv           the CSR block (decode, rw/ro/pulse/w1c registers)
   rdu_bits_pkg.sv           bitstream constants, word indices, field structs (gen_bits.py)
   include/openrdu/gen/isa.h, regs.h, builtin_configs.h, bits.h
-Docs (under --docs): isa.md, registers.md, the generated blocks of architecture.md;
+Docs (under --docs): isa.md, registers.md, the generated blocks of hardware.md and bitstream.md;
 ../rtl/gtkwave/units_<name>.gtkw
 """
 import argparse
@@ -468,11 +468,15 @@ def main():
             print(f"{p['name']} 0x{p['fingerprint']:08X} {p['canonical']}")
         return 0
     docs = {"isa.md": gen_isa_md(isa, "configs/isa.yaml"), "registers.md": gen_regs_md(regs, "configs/regs.yaml")}
-    # docs/architecture.md: its generated blocks (between gen: markers) spliced in.
+    # docs/hardware.md (the fingerprint) and docs/bitstream.md (the layout): their generated
+    # blocks (between gen: markers) spliced in.
+    blocks = gen_bits.doc_blocks(bits)
+    pages = {"hardware.md": ["bits-fingerprint"], "bitstream.md": [n for n in blocks if n != "bits-fingerprint"]}
     for d in (a.check_docs, a.docs):
         if d:
-            arch_md = os.path.join(d, "architecture.md")
-            docs["architecture.md"] = gen_bits.splice(open(arch_md).read(), gen_bits.doc_blocks(bits), arch_md)
+            for page, names in pages.items():
+                path = os.path.join(d, page)
+                docs[page] = gen_bits.splice(open(path).read(), {n: blocks[n] for n in names}, path)
     # GTKWave save files live in rtl/gtkwave/ (beside docs/ under the repository root).
     for p in ps:
         docs[os.path.join("..", "rtl", "gtkwave", f"units_{p['name']}.gtkw")] = gen_gtkw(p)

@@ -5,7 +5,7 @@
   include/openrdu/gen/bits.h the same constants, pack_/unpack_ templates per word group
                              (the C++ encode/decode) and the fingerprint's canonical string
   docs: the tables between `<!-- gen:NAME -->` and `<!-- /gen:NAME -->` markers of
-  docs/architecture.md (bits-header, bits-fingerprint, bits-<unit>)
+  docs/bitstream.md (bits-header, bits-<unit>) and docs/hardware.md (bits-fingerprint)
 """
 import re
 import sys
@@ -102,7 +102,7 @@ def fingerprint(bits, cfg):
 def sv_pkg(bits):
     fm = bits["format"]
     out = [HDR.format(c="//"), "// Configuration bitstream: stream constants, the word index of every unit",
-           "// configuration word (docs/architecture.md section 4), and a packed struct per word",
+           "// configuration word (`docs/bitstream.md`), and a packed struct per word",
            "// of packed fields (reserved bits: rsvd_*, mask <STRUCT>_RSVD; <struct>_rsvd() folds",
            "// them into one bit, for a consumer's unused_* lint sink).",
            "package rdu_bits_pkg;", "",
@@ -168,7 +168,7 @@ def camel(s):
 
 def cc_header(bits):
     fm = bits["format"]
-    out = [HDR.format(c="//"), "// Configuration bitstream (docs/architecture.md section 4): stream constants, word",
+    out = [HDR.format(c="//"), "// Configuration bitstream (`docs/bitstream.md`): stream constants, word",
            "// layout, and pack_/unpack_ per word group: pack writes one instance's words at w[0..],",
            "// unpack reads them into the members named in configs/bitstream.yaml.",
            "#pragma once", "#include <cstdint>", "#include <string>", "",

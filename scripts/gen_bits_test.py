@@ -41,7 +41,7 @@ class GenBits(unittest.TestCase):
             tiny = yaml.safe_load(f)
         self.assertEqual(g.canonical(load(), tiny),
                          "rows=2;cols=2;lanes=4;stages=4;regs=4;vin=3;fifo=4;pmu_bytes=4096;agcu=2;inflight=4")
-        self.assertEqual(g.fingerprint(load(), tiny), 0xC3E48205)  # docs/architecture.md, checks_test.cc
+        self.assertEqual(g.fingerprint(load(), tiny), 0xC3E48205)  # docs/hardware.md, checks_test.cc
 
     def test_reserved_bits_and_struct(self):
         w = unit(g.check(load()), "pcu")["groups"][0]["words"][0]  # ctrl

@@ -1,4 +1,4 @@
-// libFuzzer target over the ONNX importer (docs/architecture.md section 22). Built by
+// libFuzzer target over the ONNX importer (`docs/robustness.md` ("Hostile input")). Built by
 // scripts/fuzz-readers.sh with clang++ -fsanitize=fuzzer,address,undefined; seeded with
 // the examples' models and ONNX node tests. import_onnx_bytes must return a verified
 // graph or throw CompileError: any other exception, crash or sanitizer report fails.

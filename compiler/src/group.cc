@@ -1,4 +1,4 @@
-// The group pass: which nodes share a section (docs/architecture.md, "The pass
+// The group pass: which nodes share a section (docs/compiler.md, "The pass
 // pipeline"). -O0: one operator per section; -O1: elementwise chains fused on one PCU;
 // -O3: also consecutive chains pipelined on several PCUs of one section, and a row
 // reduction sent to its chain over the scalar network.

@@ -8,7 +8,7 @@
 // stages (split into several PCUs / sections when it is longer than a PCU, its ops
 // possibly reordered to need fewer, see `schedule_program`), and the reference
 // interprets the same list with the functional model's `model::pcu_op`, the device's
-// fp32/int32 rules (docs/architecture.md section 14), so the device equals the reference
+// fp32/int32 rules (`docs/hardware.md` ("PCU operations")), so the device equals the reference
 // bit for bit by construction (the ops are pure: any order of them that respects their
 // operands gives the same bits).
 #pragma once

@@ -1,6 +1,6 @@
 // Lowering of MatMul / Gemm products and Transpose onto one PCU and AGCU v2 streams.
 //
-// MatMul (outer product, PCU accumulators; docs/architecture.md section 13):
+// MatMul (outer product, PCU accumulators; `docs/compiler.md`):
 //   C[b][m][n] = sum over k ascending of A[b][m][k] * B[b][k][n], one FMA per term,
 //   from -0.0 (the identity of IEEE addition), as the CPU reference.
 // The PCU uses n_acc stages = the largest divisor of M that is <= min(STAGES, LANES),

@@ -1,6 +1,6 @@
 // Lowering of the data-movement operators Concat, Slice and Gather (constant
 // parameters) as copy sections: an AGCU load walking the source, MOV on one PCU, an
-// AGCU store walking the destination (docs/architecture.md section 13).
+// AGCU store walking the destination (`docs/compiler.md`).
 //
 // Every copy is a list of dimensions (outer to inner), each with a count, a source
 // stride and a destination stride (elements), plus element offsets into the source and

@@ -1,5 +1,5 @@
 // Lowering of ReduceSum / ReduceMean / ReduceMax / ReduceMin (any axes, keepdims) onto
-// one PCU with accumulators (docs/architecture.md sections 4.1 and 13).
+// one PCU with accumulators (`docs/bitstream.md` and `docs/compiler.md`).
 //
 // Mapping: one lane per output element, each lane accumulating its reduced elements
 // sequentially in C order, so the device computes exactly the CPU reference's order

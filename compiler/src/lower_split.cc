@@ -1,4 +1,4 @@
-// Streaming sections split over parallel PCU groups (docs/architecture.md, "Parallel
+// Streaming sections split over parallel PCU groups (docs/compiler.md, "Parallel
 // streaming sections").
 //
 // An elementwise or copy section walks one iteration space: every load stream and the

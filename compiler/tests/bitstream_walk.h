@@ -52,7 +52,7 @@ inline std::pair<uint32_t, int> trace_back(const arch::Config& cfg, const std::v
 }
 
 // The byte address of every valid lane of every vector of stream s, in stream order
-// (docs/architecture.md 4.3: base + 4*sum(i_d*s_d) + 4*lane*lstride, 32-bit wrap).
+// (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)"): base + 4*sum(i_d*s_d) + 4*lane*lstride, 32-bit wrap).
 inline std::vector<uint32_t> stream_addresses(const arch::AgcuStream& s, uint32_t lanes) {
   std::vector<uint32_t> out;
   uint32_t idx[4];

@@ -1,7 +1,7 @@
 // Reductions (ReduceSum/Mean/Max/Min) and data movement (Concat, Slice, Gather with
 // constant parameters) lowered onto the grid, run on the functional model (model::Core)
 // on tiny and small at -O0/-O1/-O3 and compared bit for bit with an independent host
-// computation of the documented order (docs/architecture.md section 13: per output
+// computation of the documented order (`docs/compiler.md`: per output
 // element, the reduced elements in C order; sum from -0.0 with one rounding per
 // addition, ReduceMean that sum times fp32(1/count), max/min chains from -inf/+inf with
 // max(-0,+0) = +0) and with the CPU reference. Shapes, axes (negative too), keepdims,

@@ -323,7 +323,7 @@ void check_split(const arch::Config& cfg, const detail::MathProgram& p, const de
 }
 
 // PCUs per special function: the greedy split in the program's order (the counts of
-// docs/architecture.md before the search) and the fewest over op orders.
+// docs/hardware.md before the search) and the fewest over op orders.
 struct Pieces {
   const char* fn;
   size_t old_tiny, old_small, tiny, small;

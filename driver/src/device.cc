@@ -99,7 +99,7 @@ class SimDevice : public Device {
   }
 
  private:
-  // A copy through the DMA engine's descriptor ring (docs/architecture.md 8, 19): the
+  // A copy through the DMA engine's descriptor ring (`docs/runtime.md` and `docs/platform.md`): the
   // bytes are staged in host DMA buffers of at most kDmaPiece bytes (a scatter-gather
   // list: the buffers are not contiguous), one descriptor each, in batches of up to
   // kBatch descriptors with the completion interrupt (MSI 1) on the last one of a

@@ -193,7 +193,7 @@ TEST_F(DeviceTest, ScratchReadWrite) {
     ASSERT_EQ(dev().read32(reg::SCRATCH), v) << "write " << k;
   }
   dev().write32(reg::SCRATCH, 0xA5A5F00Du);
-  dev().reset();  // SOFT_RESET keeps SCRATCH (docs/architecture.md 11)
+  dev().reset();  // SOFT_RESET keeps SCRATCH (`docs/hardware.md` ("Clock and reset"))
   EXPECT_EQ(dev().read32(reg::SCRATCH), 0xA5A5F00Du);
 }
 

@@ -1,4 +1,4 @@
-// Writes the seed corpus of the PEF fuzzer (docs/architecture.md section 17):
+// Writes the seed corpus of the PEF fuzzer (`docs/robustness.md`):
 // small valid PEFs for "tiny", "small" and an unknown configuration, and malformed
 // ones (some with repaired checksums so they fail a deeper check).
 // Usage: make_corpus OUTDIR   (run by `scripts/fuzz-pef.sh --make-corpus`)

@@ -1,4 +1,4 @@
-// Checksum repair for PEF fuzzing (docs/architecture.md section 17).
+// Checksum repair for PEF fuzzing (`docs/robustness.md`).
 //
 // A mutated PEF almost always fails a CRC check first. fixup() rewrites, best effort and
 // without ever reading outside the buffer, every checksum a reader verifies: in each

@@ -1,5 +1,4 @@
-// libFuzzer target over the PEF reader and the bitstream verifier (docs/architecture.md
-// section 17). Built by scripts/fuzz-pef.sh with clang++ -fsanitize=fuzzer,address,undefined.
+// libFuzzer target over the PEF reader and the bitstream verifier (docs/robustness.md). Built by scripts/fuzz-pef.sh with clang++ -fsanitize=fuzzer,address,undefined.
 //
 // For each input, both as given and with its checksums repaired (pef_fixup.h):
 //  - pef::parse must either throw PefError or return a Pef that satisfies the format's

@@ -203,7 +203,7 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
   EXPECT_EQ(a.st.vectors(), 17u * 9u);
   EXPECT_EQ(a.encode(), AgcuConfig::decode(a.encode()).encode());
   EXPECT_EQ(a.encode().size(), kAgcuWords);
-  // The encoded words of one stream, in the order of docs/architecture.md 4.3.
+  // The encoded words of one stream, in the order of `docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)").
   const auto w = a.encode();
   const uint32_t* st = w.data() + 2 * kAgcuStreamWords;
   EXPECT_EQ(st[0], 1u | (3u << 2));
@@ -227,7 +227,7 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
   EXPECT_EQ(m.wr.accesses(), 4u * 5u * 6u);
   EXPECT_EQ(m.rd.c2, 1u);  // v1-style aggregate: c2 defaults to 1
   EXPECT_EQ(m.rd.s2, 0);
-  // Layout of the PMU words as in docs/architecture.md 4.2.
+  // Layout of the PMU words as in `docs/bitstream.md` ("PMU configuration").
   const auto& mw = units[c.slot_id(0, 1)];
   ASSERT_EQ(mw.size(), size_t(kPmuWords));
   ASSERT_EQ(kPmuWords, 17u);
@@ -260,7 +260,7 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
   EXPECT_EQ(s.sel[kControlNet][6], 3);
   // Units absent from the stream are all zero (disabled).
   for (uint32_t w : units[c.slot_id(1, 1)]) EXPECT_EQ(w, 0u);
-  // Layout of word 0 of the PCU as in docs/architecture.md 4.1.
+  // Layout of word 0 of the PCU as in `docs/bitstream.md` ("PCU configuration").
   EXPECT_EQ(units[0][0], 1u | (2u << 4) | (3u << 8) | (1u << 12) | (2u << 14));
   EXPECT_EQ(units[0][2], 37u);  // acc_len
   EXPECT_EQ(units[0][3], 0x80000000u);
@@ -271,7 +271,7 @@ TEST(Bitstream, EncodeDecodeRoundTrip) {
 
 // The counter chain's words (4+2S+3k: min, max, stride) round-trip; all zero, encode()
 // leaves them out (older bitstreams, and every program without counters, stay short).
-// PMU and AGCU control fields (docs/architecture.md 4.2, 4.3): where the bits are,
+// PMU and AGCU control fields (`docs/bitstream.md`): where the bits are,
 // and that decode gives back what encode wrote.
 TEST(Bitstream, PmuAgcuControlBits) {
   PmuConfig m;

@@ -1,4 +1,4 @@
-// Configuration controller (docs/architecture.md section 4): on start_i it clears every
+// Configuration controller (`docs/bitstream.md`): on start_i it clears every
 // unit's configuration (cfg_clear_o), reads len_i bytes at addr_i through the memory
 // port (LANES words per read, up to RD_MAX reads in flight, id 0), parses and checks
 // the stream one word per cycle, writes the records on the configuration bus and

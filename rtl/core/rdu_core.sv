@@ -1,4 +1,4 @@
-// OpenRDU core (docs/architecture.md sections 2, 3, 5, 6, 12): CSR block, configuration
+// OpenRDU core (`docs/hardware.md` and `docs/platform.md`): CSR block, configuration
 // controller, memory arbiter, and the grid generated from rdu_cfg_pkg: unit slots
 // (PCU where r+c is even, PMU where odd), AGCUs on the bottom row of switches, the
 // (ROWS+1) x (COLS+1) switches and the vector, scalar and control networks.

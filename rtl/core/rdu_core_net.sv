@@ -1,4 +1,4 @@
-// Wiring of one statically routed network of the core (docs/architecture.md section 3):
+// Wiring of one statically routed network of the core (`docs/hardware.md` ("Networks and switches")):
 // the links between the switches of the (SR x SC) switch grid and the local ports.
 // Switch s = r*SC + c. Input N/E/S/W comes from the neighbour's output S/W/N/E; at the
 // grid edge an input is never valid and an output never ready. Local inputs 4, 5 come

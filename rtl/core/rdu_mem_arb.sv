@@ -1,4 +1,4 @@
-// Memory arbiter of the core (docs/architecture.md section 5): N requesters (0 =
+// Memory arbiter of the core (`docs/hardware.md` ("Memory ports")): N requesters (0 =
 // configuration controller, 1 + k = AGCU k) onto the core's P memory ports. Requester
 // 0 uses port 0 and AGCU k port k mod P, so every requester's responses come back in
 // its request order. Each port has its own round-robin arbiter among its requesters.

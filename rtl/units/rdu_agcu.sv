@@ -1,4 +1,4 @@
-// Address generation and coalescing unit (docs/architecture.md sections 4.3, 5, 12):
+// Address generation and coalescing unit (`docs/bitstream.md` and `docs/hardware.md`):
 // load streams ld0, ld1 (vout 0, 1) and store stream st0 (vin) sharing one memory
 // port through a round-robin arbiter. Local stream ids on the port: 0 ld0, 1 ld1,
 // 2 st0. A request, once valid, is held (same stream, same fields) until accepted.

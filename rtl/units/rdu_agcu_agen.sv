@@ -1,4 +1,4 @@
-// Address generator of one AGCU stream (docs/architecture.md 4.3): the 4-D walk
+// Address generator of one AGCU stream (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")): the 4-D walk
 // for i3 < c3: for i2 < c2: for i1 < c1: for i0 < c0, one vector per step at element
 // offset i0*s0 + i1*s1 + i2*s2 + i3*s3 (byte address base + 4*offset, 32-bit wrap);
 // n = min(LANES, vstep', max(0, vlen - i_vdim*vstep')) valid lanes. A contiguous

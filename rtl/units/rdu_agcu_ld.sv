@@ -1,4 +1,4 @@
-// AGCU load stream (docs/architecture.md 4.3). Issue side: one read per contiguous or
+// AGCU load stream (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")). Issue side: one read per contiguous or
 // broadcast vector, one per valid lane of a gather vector, none for a vector with no
 // valid lane; at most AGCU_INFLIGHT reads in flight plus buffered responses, so a
 // response always finds room in the response FIFO. Every request and every vector

@@ -1,4 +1,4 @@
-// AGCU store stream (docs/architecture.md 4.3): takes one vector per step from its
+// AGCU store stream (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")): takes one vector per step from its
 // input FIFO. Contiguous (lstride 1): one write of LANES words with the valid lanes as
 // word mask. Broadcast (lstride 0): one write of lane 0's word (mask bit 0). Scatter:
 // one write per valid lane, in lane order, at the lane's address with the lane's word

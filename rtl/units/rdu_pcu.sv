@@ -1,4 +1,4 @@
-// Pattern compute unit (docs/architecture.md sections 4.1 and 12): LANES x STAGES
+// Pattern compute unit (`docs/bitstream.md` and `docs/hardware.md`): LANES x STAGES
 // SIMD pipeline of binary32 operations, NREGS pipeline registers per lane per stage,
 // a per-lane accumulator and drain register per stage, PCU_VIN vector input FIFOs,
 // a cross-lane reduction tree and one output register. The lanes are rdu_pcu_lane

@@ -1,4 +1,4 @@
-// One lane of a PCU through all STAGES (docs/architecture.md section 4.1): the lane's
+// One lane of a PCU through all STAGES (`docs/bitstream.md` ("PCU configuration")): the lane's
 // NREGS pipeline registers per stage, the operand selection and the ALU of each stage,
 // and each stage's accumulator and drain register. rdu_pcu holds the configuration,
 // FIFOs, counters, the valid pipeline, the broadcast-lane selection and the reduction

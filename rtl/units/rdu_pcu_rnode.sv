@@ -1,4 +1,4 @@
-// One node of a PCU's cross-lane reduction tree (docs/architecture.md 4.1):
+// One node of a PCU's cross-lane reduction tree (`docs/bitstream.md` ("PCU configuration")):
 // r = FADD(a, b) (op_i 1), FMAX(a, b) (2) or FMIN(a, b) (3), with the lane ALU's
 // rounding and NaN / signed-zero rules (rdu_fp_add, rdu_fp_minmax). op_i 0: r = a
 // (unused: the tree's result is not selected).

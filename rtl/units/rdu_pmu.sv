@@ -1,4 +1,4 @@
-// Pattern memory unit (docs/architecture.md sections 4.2, 12): LANES banks of
+// Pattern memory unit (`docs/bitstream.md` and `docs/hardware.md`): LANES banks of
 // PMU_DEPTH words (one write and one read port each), row a = word a of every bank.
 // The memory holds `nbuf` buffers of `buf_rows` rows; tile t uses buffer t mod nbuf
 // (all its addresses offset by (t mod nbuf)*buf_rows rows). The write side takes one

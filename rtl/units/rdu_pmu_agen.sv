@@ -1,4 +1,4 @@
-// Three-level affine address counter of one PMU side (docs/architecture.md 4.2), one
+// Three-level affine address counter of one PMU side (`docs/bitstream.md` ("PMU configuration")), one
 // tile: for i2 < c2: for i1 < c1: for i0 < c0: addr = base + i0*s0 + i1*s1 + i2*s2
 // (32-bit wrap-around). addr_o is the address of the current access, last_o is high
 // when it is the tile's last access; step_i advances to the next access, and after the

@@ -1,4 +1,4 @@
-// Switch (docs/architecture.md sections 3, 4.4, 12): three statically routed networks
+// Switch (`docs/hardware.md` and `docs/bitstream.md`): three statically routed networks
 // of identical structure, vector (LANES*32 bits, prefix v), scalar (32, prefix s) and
 // control (1, prefix c). Inputs 0..3 N E S W, 4..5 attached unit outputs 0..1;
 // outputs 0..3 N E S W, 4..6 attached unit inputs 0..2. Configuration word n holds the

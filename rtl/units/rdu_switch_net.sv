@@ -1,4 +1,4 @@
-// One network of a switch (docs/architecture.md section 3): NIN inputs, NOUT outputs,
+// One network of a switch (`docs/hardware.md` ("Networks and switches")): NIN inputs, NOUT outputs,
 // a 4-bit select per output (0 unused, 1+i input i; other values unused). Fan-out with
 // all-ready semantics: an input is consumed only in a cycle where every output that
 // selects it can accept it; an input no output selects is never ready. Every output is

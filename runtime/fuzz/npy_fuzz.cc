@@ -1,4 +1,4 @@
-// libFuzzer target over the .npy reader (docs/architecture.md section 22). Built by
+// libFuzzer target over the .npy reader (`docs/robustness.md` ("Hostile input")). Built by
 // scripts/fuzz-readers.sh with clang++ -fsanitize=fuzzer,address,undefined; seeded with
 // the examples' .npy files. parse_npy must return a tensor or throw NpyError; an accepted
 // tensor must hold its shape's element count (fp32 and bool in data, integers in idata)

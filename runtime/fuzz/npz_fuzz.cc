@@ -1,4 +1,4 @@
-// libFuzzer target over the .npz reader (docs/architecture.md section 22). Built by
+// libFuzzer target over the .npz reader (`docs/robustness.md` ("Hostile input")). Built by
 // scripts/fuzz-readers.sh with clang++ -fsanitize=fuzzer,address,undefined; seeded with the
 // checkpoints and reference data of verif/train and runtime/tests/data. parse_npz must
 // return its members or throw NpyError; accepted members must hold their shapes' element

@@ -1,5 +1,5 @@
 // Training checkpoints (.npz) and the weights of an inference PEF from one
-// (docs/architecture.md section 10).
+// (`docs/runtime.md` ("Runtime")).
 #include <fmt/format.h>
 
 #include "openrdu/runtime/checks.h"

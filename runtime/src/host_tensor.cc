@@ -1,4 +1,4 @@
-// Host tensor dtypes: .npy items and device words (docs/architecture.md sections 9, 10).
+// Host tensor dtypes: .npy items and device words (`docs/pef.md` and `docs/runtime.md`).
 #include "openrdu/runtime/host_tensor.h"
 
 #include <cstring>

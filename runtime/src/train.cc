@@ -1,4 +1,4 @@
-// The training loop (docs/architecture.md section 10): train.* META keys, the data set,
+// The training loop (`docs/runtime.md` ("Runtime")): train.* META keys, the data set,
 // the shuffled order of an epoch, batches, metrics.
 #include "openrdu/runtime/train.h"
 

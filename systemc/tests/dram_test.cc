@@ -1,5 +1,5 @@
 // The DRAM model's channels: interleaving, per-channel bandwidth and counters
-// (docs/architecture.md sections 7 and 19), driven directly through b_transport.
+// (`docs/platform.md`), driven directly through b_transport.
 #include <gtest/gtest.h>
 
 #include <vector>

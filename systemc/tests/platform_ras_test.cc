@@ -1,4 +1,4 @@
-// Reliability, protection and counters of the platform (docs/architecture.md section 19),
+// Reliability, protection and counters of the platform (`docs/platform.md` ("Counters, protection, fault injection, descriptor ring")),
 // on the core named by OPENRDU_RAS_CORE (built twice: the functional core, label unit,
 // and the Verilated tiny core, label rtl): DRAM protection windows for DMA and core
 // accesses, fault injection (corrupted bitstream word, a unit that never finishes), the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # snrun --info and the shared log file. usage: info_test.sh BIN_DIR BACKEND WORK_DIR
-# Checks the identity lines (ID and VERSION values of docs/architecture.md; snrun itself
+# Checks the identity lines (ID and VERSION values of configs/regs.yaml; snrun itself
 # fails when FINGERPRINT differs from the configuration's), the log file DIR/sn.log and
 # its line format, $OPENRDU_LOG_DIR, and that errors stay one stderr line.
 set -u

@@ -13,12 +13,12 @@
 // written stacked as [N, ...model output shape]. Progress bar on stderr when it is a TTY,
 // else a progress line in the log every 10%.
 // --profile FILE.json: Chrome trace / Perfetto JSON of the run in simulated time, and a
-// summary on stdout (docs/architecture.md section 18).
+// summary on stdout (`docs/runtime.md` ("snrun batches and profiles")).
 // --test: also run the CPU reference (compiler::reference_run on the PEF's GRAPH section)
 // on the same inputs; per output print the max abs and rel error and PASS/FAIL
 // (|device - ref| <= atol + rtol * |ref|, or both NaN); exit 1 on FAIL.
 // DIR/counters.json: the hardware counters of the run (per-unit activity, DRAM, DMA and
-// link traffic; docs/architecture.md section 19), read by sntilestat, snddrstat and
+// link traffic; `docs/platform.md` ("Counters, protection, fault injection, descriptor ring")), read by sntilestat, snddrstat and
 // snpciestat. --fault KIND:ARG[:LANE] writes the FAULT register before every run
 // (hang:UNIT, corrupt:WORD, stuck:PCU_UNIT:LANE) for reliability tests.
 // --labels FILE.npy: class labels (float32 [N] or [N, 1]); prints the accuracy of the
@@ -201,7 +201,7 @@ void print_accuracy(const std::string& name, const runtime::HostTensor& logits, 
 
 }  // namespace
 
-// --fault KIND:ARG[:LANE] -> FAULT register value (docs/architecture.md section 19).
+// --fault KIND:ARG[:LANE] -> FAULT register value (`docs/platform.md` ("Counters, protection, fault injection, descriptor ring")).
 uint32_t parse_fault(const std::string& spec) {
   if (spec.empty()) return 0;
   std::vector<std::string> f;

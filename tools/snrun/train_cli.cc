@@ -1,4 +1,4 @@
-// snrun --train and --checkpoint (train_cli.h; docs/architecture.md section 10).
+// snrun --train and --checkpoint (train_cli.h; `docs/runtime.md` ("Runtime")).
 #include "train_cli.h"
 
 #include <unistd.h>

@@ -1,4 +1,4 @@
-// snrun's training mode and --checkpoint (docs/architecture.md section 10):
+// snrun's training mode and --checkpoint (`docs/runtime.md` ("Runtime")):
 //   snrun TRAIN.pef --train --data NAME=FILE.npy ... [--epochs E] [--shuffle --seed S]
 //         [--checkpoint-dir DIR] [--resume CKPT.npz] [--metrics FILE.jsonl]
 //         [--validate NAME=FILE.npy ... --validate-pef INFER.pef]

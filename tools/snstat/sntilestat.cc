@@ -1,5 +1,5 @@
 // sntilestat COUNTERS: per-unit busy, stalled and idle cycles of a finished run (summed
-// over the sections of its schedule), from the PERF_* counters (docs/architecture.md 19).
+// over the sections of its schedule), from the PERF_* counters (`docs/platform.md` ("Counters, protection, fault injection, descriptor ring")).
 #include <fmt/format.h>
 
 #include "stat_main.h"

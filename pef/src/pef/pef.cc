@@ -1,4 +1,4 @@
-// PEF v2 reader and writer (docs/architecture.md section 9).
+// PEF v2 reader and writer (`docs/pef.md`).
 //
 // Layout written by serialize():
 //   header (48 bytes), section table (32 bytes per section),

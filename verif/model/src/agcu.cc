@@ -1,4 +1,4 @@
-// Functional model of the AGCU (docs/architecture.md 4.3): load streams ld0, ld1 to
+// Functional model of the AGCU (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")): load streams ld0, ld1 to
 // outputs 0, 1; store stream st0 from input 0. Untimed: every vector a stream can move
 // moves in one step (loads from memory at once, stores as input arrives). Every memory
 // access is the one the RTL's request makes: `lanes` words from the request address

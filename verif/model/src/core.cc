@@ -1,4 +1,4 @@
-// Functional model of the whole core (docs/architecture.md sections 2-6).
+// Functional model of the whole core (`docs/hardware.md`, `docs/bitstream.md` and `docs/platform.md`).
 //
 // configure(): reads CFG_LEN/4 words at CFG_ADDR and checks them with
 // arch::parse_bitstream, the same checks in the same order as the RTL configuration
@@ -8,7 +8,7 @@
 // destination on fan-out) and steps every unit until nothing moves. Since the units are deterministic dataflow (each
 // consumes its inputs in order), the values stored to DRAM are those of the RTL.
 //
-// Decisions (documented for docs/architecture.md):
+// Decisions (documented in docs/hardware.md):
 // * Deadlock (nothing moves, some unit not done) returns ok=false with code ABORTED
 //   (what the RTL reports once the host gives up and aborts) and the id of the first
 //   unit, in id order, that is not done; the message names it and what it waits for.

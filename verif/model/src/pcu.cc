@@ -1,4 +1,4 @@
-// PCU functional model (docs/architecture.md 4.1): untimed, same semantics as
+// PCU functional model (`docs/bitstream.md` ("PCU configuration")): untimed, same semantics as
 // rtl/units/rdu_pcu.sv. Decisions shared with the RTL for fields outside the ISA:
 // an opcode other than MOV..ITOF is a NOP, a destination >= regs writes nothing, an
 // operand source outside {0..regs-1, BREG0..BREG(regs-1), IMM, LANE, ZERO, ACC} reads

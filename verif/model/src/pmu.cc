@@ -1,4 +1,4 @@
-// Functional model of the PMU (docs/architecture.md 4.2): N-buffered tiles, 3-level
+// Functional model of the PMU (`docs/bitstream.md` ("PMU configuration")): N-buffered tiles, 3-level
 // affine write and read patterns, strided / duplicated / transposed (skewed) storage,
 // read credits (tin) and a token per tile (tout) on the control network.
 #include <fmt/format.h>

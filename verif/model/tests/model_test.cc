@@ -3,7 +3,7 @@
 // (stream and accumulator modes, cross-lane reduction, counters and LANE), the PMU
 // (strided, duplicated and transposed storage) and the AGCU (contiguous, ragged, gather
 // loads and masked stores). The RTL testbenches compare the RTL with this model; these
-// tests check the model against the definitions (docs/architecture.md 4, docs/isa.md).
+// tests check the model against the definitions (`docs/bitstream.md`, docs/isa.md).
 #include <gtest/gtest.h>
 
 #include <bit>

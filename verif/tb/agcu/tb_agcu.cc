@@ -79,7 +79,7 @@ class ArrayMemory : public model::Memory {
 };
 
 // One memory request of a stream as the spec's walk gives it (written here from
-// docs/architecture.md 4.3, independently of the model): vector index, lane (-1 for
+// `docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)"), independently of the model): vector index, lane (-1 for
 // a contiguous or broadcast request), byte address.
 struct Req {
   uint64_t vec;

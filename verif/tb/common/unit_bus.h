@@ -1,6 +1,6 @@
 // Clock, reset and configuration-bus driving shared by the unit testbenches (PCU, PMU,
 // AGCU, switch): every unit has clk_i, rst_ni, run_i, cfg_clear_i and the config bus
-// (docs/architecture.md section 12).
+// (`docs/hardware.md` ("RTL module interfaces")).
 #pragma once
 #include <cstdint>
 #include <random>

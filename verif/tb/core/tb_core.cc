@@ -65,7 +65,7 @@ arch::PcuConfig pcu(const arch::Config& cfg, uint8_t vin_mask, uint32_t count, s
   return p;
 }
 
-// A v1-shaped stream: c2 x c1 rows of `inner` elements (docs/architecture.md 4.3, the
+// A v1-shaped stream: c2 x c1 rows of `inner` elements (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)"), the
 // v1 -> v2 mapping); bcast: every vector reads the row's first element.
 arch::AgcuStream stream(uint32_t base, uint32_t inner, uint32_t c1 = 1, int32_t s1 = 0, uint32_t c2 = 1, int32_t s2 = 0,
                         bool bcast = false) {
@@ -510,7 +510,7 @@ TEST_F(CoreTest, ScalarAndControlRoutes) {
   }
 }
 
-// A dependency through DRAM inside one program (docs/architecture.md 4.3, control):
+// A dependency through DRAM inside one program (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)"), control):
 // AGCU0 loads X in R tiles of nv vectors, PCU0 doubles it, AGCU0 stores Y tile by tile
 // with tout; its store-done tokens travel on the control network (switch (2,0) east to
 // (2,1)) to AGCU1, whose load of Y needs a credit per tile (tin, tok_init 0); PCU3

@@ -1,5 +1,5 @@
 // rdu_mem_arb with 5 requesters (0 the configuration controller, 1 + k AGCU k) on 2
-// memory ports, as in small's core (docs/architecture.md section 5), against a
+// memory ports, as in small's core (`docs/hardware.md` ("Memory ports")), against a
 // reference of its rules, cycle by cycle, with random request traffic, random port
 // back-pressure and random response latency:
 //  * requester 0 and AGCU k use port (k mod 2); a port's request is the round-robin

@@ -458,7 +458,7 @@ TEST(Pmu, TransposedColumnsMatchHostTranspose) {
 }
 
 // (3) A v1 configuration (nbuf 1, one tile, c2 = 1) against a host implementation of
-// the v1 rules (docs/architecture.md 4.2 of format 1).
+// the v1 rules (`docs/bitstream.md` ("PMU configuration") of format 1).
 TEST(Pmu, V1ConfigurationsGiveV1Results) {
   PmuTb tb(arch::load_config("tiny"));
   std::mt19937_64 rng(seed_from_env() + 13);

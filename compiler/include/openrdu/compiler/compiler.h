@@ -16,13 +16,13 @@ struct Options {
   // 0 as many as the estimate favours, 1 never, N >= 2 exactly N where the section's
   // walk and the grid allow it (for tests and experiments).
   int stream_parts = 0;
-  // MatMul/Gemm products: PCUs per drain chain (docs/architecture.md section 13): 0 as
+  // MatMul/Gemm products: PCUs per drain chain (`docs/compiler.md`): 0 as
   // the estimate favours, N exactly N (an error naming the node when the tile's rows,
   // at most LANES, or the PCUs do not allow it; for tests and experiments).
   int matmul_chain = 0;
   // -O3: a ReduceMax/Min over the last axis whose result is only read by the Add, Sub,
   // Mul, Max or Min starting an elementwise chain runs in that chain's section, its row
-  // results sent over the scalar network (docs/architecture.md section 13); false keeps
+  // results sent over the scalar network (`docs/compiler.md`); false keeps
   // them in sections of their own (for comparisons and tests).
   bool scalar_fusion = true;
   // Fusion rule files (fusion.h) used at -O1 and -O3 beside the built-in rules of

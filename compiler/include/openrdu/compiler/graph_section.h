@@ -1,4 +1,4 @@
-// The PEF's GRAPH section (docs/architecture.md section 9): the source ONNX model, for
+// The PEF's GRAPH section (`docs/pef.md`): the source ONNX model, for
 // `snrun --test`, with its weights stored once. Every initializer whose data is also in
 // WEIGHTS (a PEF weight tensor of the same name and the same bytes) is kept without its
 // data: data_location EXTERNAL, external_data {location: "pef:WEIGHTS", offset, length},

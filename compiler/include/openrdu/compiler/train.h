@@ -44,7 +44,7 @@ struct TrainInfo {
 Graph build_training_graph(const Graph& model, const TrainOptions& opts, TrainInfo* info = nullptr);
 
 // Imports the model for training, builds the training graph, compiles it; the PEF's
-// META gets train = 1 and the train.* keys (docs/architecture.md section 9).
+// META gets train = 1 and the train.* keys (`docs/pef.md`).
 pef::Pef compile_training_file(const std::string& path, const arch::Config& cfg, const Options& opts,
                                const TrainOptions& topts, CompileStats* stats = nullptr);
 // The META keys of a training PEF.

@@ -1,4 +1,4 @@
-// Hardware counters of a device after a run (docs/architecture.md section 19): per-unit
+// Hardware counters of a device after a run (`docs/platform.md` ("Counters, protection, fault injection, descriptor ring")): per-unit
 // activity (PERF_*), DRAM traffic (MEM_*), DMA and link traffic (DMA_*, LINK_*). Read
 // from a live device, accumulated over the sections of a schedule, saved as JSON with a
 // run's outputs and read back by sntilestat, snddrstat and snpciestat.

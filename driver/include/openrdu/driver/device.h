@@ -1,4 +1,4 @@
-// Driver API (docs/architecture.md section 8): one interface, one implementation per
+// Driver API (`docs/runtime.md`): one interface, one implementation per
 // backend ("verilator": the Verilated RTL core, "func": the functional model), both on
 // the SystemC platform. One device per process (the SystemC kernel elaborates once).
 #pragma once

@@ -1,4 +1,4 @@
-// DRAM protection (docs/architecture.md section 19): the PROT_* registers of the
+// DRAM protection (`docs/platform.md` ("Counters, protection, fault injection, descriptor ring")): the PROT_* registers of the
 // platform's endpoint hold up to 64 windows; when enabled, every DMA and core (AGCU,
 // configuration controller) access must lie inside their union, or it is refused whole
 // (DMA_STATUS.ERROR, or the core's MEM_ERROR) and touches no memory.

@@ -1,5 +1,5 @@
 // Configuration bitstream: per-unit configuration words and the stream format
-// read by the configuration controller (docs/architecture.md section 4). The word and
+// read by the configuration controller (`docs/bitstream.md`). The word and
 // field layout is configs/bitstream.yaml's: encode/decode below go through the
 // generated gen::bits::pack_*/unpack_* (the RTL's rdu_bits_pkg comes from the same file).
 #pragma once
@@ -45,7 +45,7 @@ struct PcuStage {
   bool simm = false;  // source IMM reads the group's scalar input (PcuConfig::sin); bit 29
 };
 
-// One counter of a PCU's counter chain (docs/architecture.md 4.1): it starts at min and
+// One counter of a PCU's counter chain (`docs/bitstream.md` ("PCU configuration")): it starts at min and
 // steps by stride (counter 0: stride*LANES per firing, lane l adding stride*l); when the
 // stepped value reaches max (signed >=) it returns to min and the next counter steps.
 struct PcuCounter {
@@ -83,7 +83,7 @@ struct PcuConfig {
   static PcuConfig decode(const Config& cfg, std::span<const uint32_t> words);
 };
 
-// One PMU side (docs/architecture.md 4.2): per tile, for i2 < c2: for i1 < c1: for
+// One PMU side (`docs/bitstream.md` ("PMU configuration")): per tile, for i2 < c2: for i1 < c1: for
 // i0 < c0, address base + i0*s0 + i1*s1 + i2*s2 (+ the tile's buffer offset), 32-bit wrap.
 // c2/s2 come last so that v1-style aggregates {base, c0, c1, s0, s1} keep c2 = 1.
 struct PmuSide {
@@ -100,7 +100,7 @@ struct PmuConfig {
   uint8_t nbuf = 1;       // buffers 1..4 (word 0 bits 6:4; 0 acts as 1)
   uint32_t tiles = 1;     // tiles (0 acts as 1)
   uint32_t buf_rows = 0;  // rows per buffer: tile t's addresses are offset by (t mod nbuf)*buf_rows rows
-  // Control network (docs/architecture.md 4.2): tin = each tile's reads need a credit
+  // Control network (`docs/bitstream.md` ("PMU configuration")): tin = each tile's reads need a credit
   // (tok_init at the start, +1 per token received); tout = a token per tile, after its
   // last write (tsel 0) or after its last read is issued (tsel 1).
   bool tin = false, tout = false, tsel = false;
@@ -113,7 +113,7 @@ struct PmuConfig {
   static PmuConfig decode(std::span<const uint32_t> words);
 };
 
-// One AGCU stream (docs/architecture.md 4.3): a 4-D affine walk, one vector per step
+// One AGCU stream (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")): a 4-D affine walk, one vector per step
 // at byte address base + 4*sum(i_d*s_d) (32-bit wrap), lane l at + 4*l*lstride;
 // lstride 1 contiguous, 0 broadcast, otherwise gather/scatter (one request per lane).
 struct AgcuStream {
@@ -125,7 +125,7 @@ struct AgcuStream {
   uint32_t vstep = 0;      // elements along vdim per vector (0 acts as LANES)
   uint32_t c[4] = {1, 1, 1, 1};  // counts, c[0] innermost
   int32_t s[4] = {0, 0, 0, 0};   // strides (elements)
-  // Control network (docs/architecture.md 4.3); a tile is one iteration of dimension 3.
+  // Control network (`docs/bitstream.md` ("AGCU configuration (streams `ld0`, `ld1`, `st0`)")); a tile is one iteration of dimension 3.
   // tin: each tile needs a credit (tok_init at the start, +1 per token the AGCU
   // receives). tout (store stream only): a token once every write of a tile is
   // acknowledged (the store-done token of a dependency through DRAM).

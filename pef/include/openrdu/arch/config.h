@@ -1,4 +1,4 @@
-// Architecture parameters of one OpenRDU configuration (docs/architecture.md section 1-2).
+// Architecture parameters of one OpenRDU configuration (`docs/hardware.md`).
 #pragma once
 #include <cstdint>
 #include <stdexcept>
@@ -47,7 +47,7 @@ struct Config {
   uint32_t switch_id(uint32_t r, uint32_t c) const { return num_slots() + agcu + r * (cols + 1) + c; }
 
   UnitKind unit_kind(uint32_t id) const;  // throws std::out_of_range for an invalid id
-  // Configuration words of a unit kind (docs/architecture.md 4.1-4.4).
+  // Configuration words of a unit kind (`docs/bitstream.md`).
   uint32_t config_words(UnitKind k) const;
   // "pcu1 (slot 0,2)", "agcu0", "switch(1,2)": for messages.
   std::string unit_name(uint32_t id) const;

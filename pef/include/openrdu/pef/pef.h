@@ -1,4 +1,4 @@
-// PEF v2: the compiled program container (docs/architecture.md section 9).
+// PEF v2: the compiled program container (`docs/pef.md`).
 #pragma once
 #include <cstdint>
 #include <map>

@@ -1,4 +1,4 @@
-// Device DRAM allocator (docs/architecture.md section 10): first fit with free, plus
+// Device DRAM allocator (`docs/runtime.md` ("Runtime")): first fit with free, plus
 // fixed placements (a PEF's tensors and bitstreams live at the addresses the compiler
 // chose). Needs no device.
 #pragma once

@@ -1,4 +1,4 @@
-// Element types of host tensors (docs/architecture.md sections 9 and 10): their .npy
+// Element types of host tensors (`docs/pef.md` and `docs/runtime.md`): their .npy
 // spellings, which host dtype a PEF tensor accepts, and the conversion to and from the
 // device's one 32-bit word per element.
 #pragma once

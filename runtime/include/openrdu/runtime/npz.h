@@ -1,5 +1,5 @@
 // NumPy .npz archives (numpy.savez / savez_compressed): a zip of NAME.npy members
-// (docs/architecture.md section 10).
+// (`docs/runtime.md` ("Runtime")).
 #pragma once
 #include <map>
 #include <string>

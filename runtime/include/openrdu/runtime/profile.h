@@ -1,4 +1,4 @@
-// Run profiles (docs/architecture.md section 18): spans on a simulated-time line, their
+// Run profiles (`docs/runtime.md` ("snrun batches and profiles")): spans on a simulated-time line, their
 // Chrome trace / Perfetto JSON, and the per-section PCU usage decoded from a PEF.
 #pragma once
 #include <cstdint>

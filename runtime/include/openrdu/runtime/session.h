@@ -1,6 +1,6 @@
 // Runtime session: open a device, load a PEF onto it (fingerprint checked, tensors and
 // bitstreams placed in device DRAM, weights and bitstreams uploaded once), then run the
-// schedule on many inputs (docs/architecture.md section 10).
+// schedule on many inputs (`docs/runtime.md` ("Runtime")).
 //
 //   auto s = runtime::Session::open("func", arch::load_config("tiny"));
 //   s->load(pef::read_file("model.pef"));

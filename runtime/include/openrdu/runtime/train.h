@@ -1,4 +1,4 @@
-// Training on the device (docs/architecture.md section 10): the train.* META keys of a
+// Training on the device (`docs/runtime.md` ("Runtime")): the train.* META keys of a
 // training PEF, the data set, the epoch loop over a step function, checkpoints.
 //
 //   auto spec = runtime::train_spec(pef, "train.pef");

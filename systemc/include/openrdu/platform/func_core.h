@@ -45,7 +45,7 @@ class FuncCore : public CoreBase {
   uint32_t fault_ = 0;                // FAULT (kept by SOFT_RESET)
   std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
   uint32_t perf_unit_ = 0;            // PERF_UNIT
-  // Counters of the last run (docs/architecture.md: the functional model's estimates).
+  // Counters of the last run (docs/compiler.md: the functional model's estimates).
   struct RunCounters {
     uint32_t rd_reqs = 0, wr_reqs = 0, rd_bytes = 0, wr_bytes = 0;
   } mem_counters_;

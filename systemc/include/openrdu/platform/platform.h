@@ -1,4 +1,4 @@
-// The simulated OpenRDU device (docs/architecture.md section 7): host memory, a
+// The simulated OpenRDU device (`docs/platform.md` ("Platform (SystemC)")): host memory, a
 // PCIe-like endpoint (BAR0, DMA engine, MSI, link model), a sparse DRAM model and a
 // core (the Verilated RTL or the functional model). One Platform per process: the
 // SystemC kernel elaborates once. This header does not include SystemC.

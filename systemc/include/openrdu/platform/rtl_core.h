@@ -1,5 +1,5 @@
-// The Verilated rdu_core driven pin by pin from a clocked SC_THREAD (docs/architecture.md
-// sections 5, 6, 12): the TLM-to-pin bridges of the CSR bus and of the memory port.
+// The Verilated rdu_core driven pin by pin from a clocked SC_THREAD (docs/hardware.md and
+// docs/platform.md): the TLM-to-pin bridges of the CSR bus and of the memory port.
 // V is the Verilated class (Vrdu_core_tiny, _small, _plasticine); ports over 64 bits are VlWide.
 //
 // Timing: the thread runs the model in quanta of up to kQuantum cycles and then waits

@@ -1,6 +1,6 @@
 // Functional (untimed) model of OpenRDU's units: the device's golden model and a product
 // backend (verif/model/README.md). Golden model: every unit decodes the same
-// configuration words as its RTL (docs/architecture.md section 4, arch::*Config::decode)
+// configuration words as its RTL (`docs/bitstream.md`, arch::*Config::decode)
 // and produces the same output streams, bit for bit (the RTL testbenches compare them).
 // Backend: --backend=func runs programs on it (systemc/src/func_core.cc). Its operation
 // semantics (pcu_op) and cost model (cost.h) are the machine's rules for every layer: the
@@ -54,7 +54,7 @@ class Unit {
   void push(int port, Vec v) { in_.at(port).push_back(std::move(v)); }
   std::deque<Vec>& output(int port) { return out_.at(port); }
   const std::deque<Vec>& input(int port) const { return in_.at(port); }
-  // Scalar and control ports (docs/architecture.md 4.1-4.3): scalars in order,
+  // Scalar and control ports (`docs/bitstream.md`): scalars in order,
   // tokens counted (every token is alike).
   void push_scalar(uint32_t v) { sin_.push_back(v); }
   void push_tokens(uint64_t n) { tok_in_ += n; }
@@ -100,7 +100,7 @@ uint32_t ftoi(uint32_t a);  // int32 bits: truncation, saturating, NaN -> 0
 uint32_t itof(uint32_t a);  // int32 bits -> binary32, round to nearest even
 }  // namespace fp
 
-// One PCU stage operation on one lane (docs/architecture.md 4.1, docs/isa.md); c is
+// One PCU stage operation on one lane (`docs/bitstream.md` ("PCU configuration"), docs/isa.md); c is
 // the third operand (FMA, SEL).
 uint32_t pcu_op(arch::Opcode op, uint32_t a, uint32_t b, uint32_t c = 0);
 
