@@ -12,6 +12,7 @@
 #include <fstream>
 
 #include "lower.h"
+#include "openrdu/arch/memory.h"
 #include "openrdu/compiler/graph_section.h"
 
 #ifndef OPENRDU_VERSION
@@ -504,7 +505,7 @@ std::string stream_name(const detail::StreamRef& s) {
 
 namespace detail {
 
-pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options& opts, CompileStats* stats,
+pef::Pef compile_traced(Graph g0, const arch::Config& cfg, const Options& opts, CompileStats* stats,
                         Trace* trace) {
   auto wants = [&](const char* pass) {
     return trace && std::find(trace->print_after.begin(), trace->print_after.end(), pass) != trace->print_after.end();
@@ -514,7 +515,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
   if (cfg.dram_bytes > (uint64_t(1) << 32))
     throw CompileError(
         fmt::format("configuration '{}': DRAM of {} bytes exceeds the 32-bit address space", cfg.name, cfg.dram_bytes));
-  const Lowered lw = legalize(g0, &cfg);
+  Lowered lw = legalize(std::move(g0), &cfg);  // not const: placement gives up the constants' data
   const Graph& g = lw.g;
   if (wants("legalize")) trace->out += "=== after legalize ===\n" + print_graph(g);
   if (g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", g.source));
@@ -573,7 +574,7 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
   std::map<int, uint64_t> addr;  // root tensor -> device address
   uint64_t next = kDramBase;
   auto place = [&](int t, pef::Role role) {
-    const Tensor& data = g.tensors[t];
+    Tensor& data = lw.g.tensors[t];
     const Tensor& named = g.tensors[lw.owner[t]];  // the buffer's name: its owning output, if any
     pef::Tensor pt;
     pt.name = named.name;
@@ -585,18 +586,30 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
     pt.dev_addr = next;
     addr[t] = next;
     next += pt.bytes;
-    if (role == pef::Role::Weight) {
+    if (role == pef::Role::Weight) {  // the graph's copy is given up as WEIGHTS takes it
       pt.weight_offset = pef.weights.size();
       const size_t off = pef.weights.size();
-      pef.weights.resize(off + pt.bytes);
-      std::memcpy(pef.weights.data() + off, data.data.data(), pt.bytes);
+      if (4 * uint64_t(data.data.size()) < pt.bytes)
+        throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {}", g.source, data.name,
+                                       data.data.size(), data.elements()));
+      arch::consume_chunks(reinterpret_cast<uint8_t*>(data.data.data()), pt.bytes,
+                           [&](const uint8_t* p, size_t o, size_t n) {
+                             pef.weights.resize(off + o + n);  // touched chunk by chunk (reserved above)
+                             std::memcpy(pef.weights.data() + off + o, p, n);
+                           });
+      std::vector<float>().swap(data.data);
     }
     pef.tensors.push_back(std::move(pt));
   };
   // State inputs (training) are weights: uploaded once, updated in place by their value.
-  for (int i : g.inputs) place(i, g.tensors[i].state ? pef::Role::Weight : pef::Role::Input);
+  std::vector<std::pair<int, pef::Role>> first;
+  for (int i : g.inputs) first.emplace_back(i, g.tensors[i].state ? pef::Role::Weight : pef::Role::Input);
   for (size_t t = 0; t < g.tensors.size(); ++t)
-    if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) place(int(t), pef::Role::Weight);
+    if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) first.emplace_back(int(t), pef::Role::Weight);
+  uint64_t weight_bytes = 0;  // WEIGHTS in one allocation
+  for (const auto& [t, role] : first) weight_bytes += role == pef::Role::Weight ? 4 * uint64_t(g.tensors[t].elements()) : 0;
+  pef.weights.reserve(weight_bytes);
+  for (const auto& [t, role] : first) place(t, role);
   const auto updated = update_buffers(lw, builds);  // value root -> state
   for (const auto& [value, state] : updated) addr[value] = addr.at(state);
   for (const Node& n : g.nodes) {
@@ -700,15 +713,17 @@ pef::Pef compile_traced(const Graph& g0, const arch::Config& cfg, const Options&
 
 }  // namespace detail
 
-pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
-  return detail::compile_traced(g, cfg, opts, stats, nullptr);
+pef::Pef compile_graph(Graph g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
+  return detail::compile_traced(std::move(g), cfg, opts, stats, nullptr);
 }
 
 pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts,
                            CompileStats* stats) {
-  pef::Pef pef = compile_graph(import_onnx_file(onnx_path), cfg, opts, stats);
-  std::ifstream in(onnx_path, std::ios::binary);  // PEF GRAPH: the model, for snrun --test
-  pef.graph = graph_section(std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {}), pef);
+  OnnxSource src;
+  ImportOptions io;
+  io.source = &src;
+  pef::Pef pef = compile_graph(import_onnx_file(onnx_path, io), cfg, opts, stats);
+  pef.graph = graph_section_of_file(src, onnx_path, pef);  // PEF GRAPH: the model, for snrun --test
   return pef;
 }
 

@@ -139,18 +139,19 @@ int main(int argc, char** argv) {
     auto wants = [&](const char* pass) {
       return std::find(print_after.begin(), print_after.end(), pass) != print_after.end();
     };
+    const bool onnx = !model.ends_with(".yaml") && !model.ends_with(".yml");
+    compiler::OnnxSource source;  // for GRAPH: the model as imported, without its fp32 data
+    if (onnx) io.source = &source;
     compiler::TrainInfo info;
     pef::Pef p = [&] {  // the imported graph (its constants) is freed once the PEF holds the weights
       compiler::Graph g = compiler::load_graph_file(model, io);  // ONNX, or a .yaml/.yml test graph
       if (wants("import")) std::printf("=== after import ===\n%s", compiler::detail::print_graph(g).c_str());
       if (wants("fold")) std::printf("=== after fold ===\n%s", compiler::detail::print_graph(g).c_str());
       if (train) g = compiler::build_training_graph(g, topts, &info);
-      return compiler::detail::compile_traced(g, cfg, opts, &st, &trace);
+      return compiler::detail::compile_traced(std::move(g), cfg, opts, &st, &trace);
     }();
     if (train) compiler::add_train_meta(p, info, topts);
-    const std::string ext = model.size() >= 5 ? model.substr(model.size() - 5) : "";
-    if (ext != ".yaml" && ext.substr(1) != ".yml")  // PEF GRAPH: the ONNX model, weights in WEIGHTS
-      p.graph = compiler::graph_section(arch::read_file_capped(model, uint64_t(2) << 30), p);
+    if (onnx) p.graph = compiler::graph_section_of_file(source, model, p);  // PEF GRAPH: weights in WEIGHTS
     std::fputs(trace.out.c_str(), stdout);
     if (!dot_file.empty()) {
       std::ofstream f(dot_file);

@@ -313,7 +313,7 @@ int main(int argc, char** argv) {
     std::error_code mkdir_error;  // created when missing
     std::filesystem::create_directories(outdir, mkdir_error);
     if (!std::filesystem::is_directory(outdir)) die(fmt::format("--output-dir {}: not a directory", outdir));
-    const pef::Pef pef = pef::read_file(model);
+    pef::Pef pef = pef::read_file(model);
 
     std::map<std::string, runtime::HostTensor> inputs;
     for (const auto& spec : input_specs) {
@@ -365,11 +365,15 @@ int main(int argc, char** argv) {
     sopt.timeout_s = timeout;
     sopt.watchdog_cycles = watchdog;
     sopt.fault = fault;
+    sopt.keep_weights = test;  // --test's reference reads them; else one copy (on the device)
     auto session_ptr = runtime::Session::open(backend, cfg, sopt, dopt);
     runtime::Session& session = *session_ptr;
     driver::Device* dev = &session.device();
     spdlog::info("{} on {} ({}), watchdog {} cycles", model, backend, cfg.name, watchdog);
-    session.load(pef);
+    if (test)
+      session.load(pef);
+    else
+      session.load(std::move(pef));  // `pef` is not used again
     if (!train.checkpoint.empty()) snrun::apply_checkpoint(session, train.checkpoint);
     runtime::BatchResult result;
     if (batch) {
