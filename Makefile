@@ -80,7 +80,7 @@ asan: deps
 	  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" $(CMAKE_ARGS)
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:detect_odr_violation=0 UBSAN_OPTIONS=print_stacktrace=1 \
-	  ctest -L 'unit|e2e' -E '^(fuzz|pef\.fuzz)' --output-on-failure -j $(JOBS) --timeout 1800
+	  ctest -L 'unit|e2e' -E '^(fuzz|pef\.fuzz|bench\.memory)' --output-on-failure -j $(JOBS) --timeout 1800
 
 coverage: deps
 	bash scripts/coverage.sh $(BUILD)-cov

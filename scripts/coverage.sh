@@ -9,7 +9,8 @@
 #   coverage.md     per-file line, branch and toggle coverage (scripts/coverage_report.py)
 #   scripts/coverage.sh [BUILD_DIR]      (default build-cov)
 # Environment: JOBS (default nproc); OPENRDU_TB_PROGRAMS, random chip programs of
-# tb_core (default 300 here: the instrumented core is slower; the regression runs 1,000).
+# tb_core (default 300 here: the instrumented core is slower; the regression runs 1,000);
+# COVERAGE_MIN_TOTAL, floors of the totals, e.g. "line=92 branch=92.5" (exit 1 below one).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="$(realpath -m "${1:-${root}/build-cov}")"  # absolute: the testbenches run from ${out}
@@ -45,6 +46,8 @@ for tb in "${tbs[@]}"; do dats+=("${out}/${tb}.dat"); done
 verilator_coverage --write "${out}/merged.dat" "${dats[@]}"
 verilator_coverage --write-info "${out}/coverage.info" "${out}/merged.dat"
 verilator_coverage --annotate "${out}/annotated" "${out}/merged.dat" >/dev/null
-python3 "${root}/scripts/coverage_report.py" --title "RTL coverage (tiny; ${tbs[*]})" "${dats[@]}" \
+floors=()
+for f in ${COVERAGE_MIN_TOTAL:-}; do floors+=(--min-total "${f}"); done
+python3 "${root}/scripts/coverage_report.py" "${floors[@]}" --title "RTL coverage (tiny; ${tbs[*]})" "${dats[@]}" \
   | tee "${out}/coverage.md"
 echo "coverage: report ${out}/coverage.md, lcov ${out}/coverage.info, annotated sources ${out}/annotated/"

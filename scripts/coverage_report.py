@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Summarise Verilator coverage data files (make coverage).
 
-    scripts/coverage_report.py [--min-line PCT] [--title TEXT] FILE.dat...
+    scripts/coverage_report.py [--min-line PCT] [--min-total KIND=PCT ...] [--title TEXT] FILE.dat...
 
 Reads Verilator's coverage format (`C '<key>' <count>` lines, the key a sequence of
 '\\001name\\002value' fields: f file, l line, page v_line/... or v_toggle/..., o comment,
@@ -9,8 +9,9 @@ h hierarchy). A coverage point is one (type, file, line, column, comment); the c
 every instance of a module (hierarchy) and of every file given are added, so a point is
 covered when any instance hit it in any testbench. Prints a Markdown table: per source
 file of rtl/, line (statement and branch blocks) and toggle points covered, and the
-totals. Exit status 1 when a file's line coverage is below --min-line (default 0: off),
-2 on unreadable input.
+totals. Exit status 1 when a file's line coverage is below --min-line (default 0: off)
+or a total is below its --min-total floor (e.g. line=92, the README's figures), 2 on
+unreadable input.
 """
 import argparse
 import collections
@@ -63,8 +64,17 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", help="Verilator coverage .dat files")
     ap.add_argument("--min-line", type=float, default=0.0, help="fail when a file's line coverage is below PCT")
+    ap.add_argument("--min-total", action="append", default=[], metavar="KIND=PCT",
+                    help="fail when the total coverage of KIND (line, branch, toggle) is below PCT (repeat)")
     ap.add_argument("--title", default="RTL coverage", help="heading of the report")
     a = ap.parse_args()
+    floors = {}
+    for spec in a.min_total:
+        kind, _, value = spec.partition("=")
+        try:
+            floors[kind] = float(value)
+        except ValueError:
+            ap.error(f"--min-total {spec}: expected KIND=PCT, e.g. line=92")
     points = read(a.files)
 
     per_file = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))  # file -> kind -> [hit, all]
@@ -97,10 +107,13 @@ def main():
         if a.min_line and row["line"][1] and 100.0 * row["line"][0] / row["line"][1] < a.min_line:
             low.append(name)
     print("| **total** | " + " | ".join(pct(total[k]) for k in kinds) + " |")
+    below = [f"{k} {pct(total[k])} < {floor}%" for k, floor in sorted(floors.items())
+             if not total[k][1] or 100.0 * total[k][0] / total[k][1] < floor]
+    if below:
+        print("\nTotal below its floor: " + ", ".join(below))
     if low:
         print(f"\nBelow {a.min_line}% line coverage: " + ", ".join(low))
-        return 1
-    return 0
+    return 1 if low or below else 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 """Self-test of scripts/coverage_report.py (ctest scripts.coverage_report, label unit):
 synthetic Verilator coverage files with two instances of a module and two testbenches;
 checks the merge (a point is covered when any instance in any file hit it), the per-file
-percentages, --min-line and the errors for malformed input."""
+percentages, --min-line, --min-total and the errors for malformed input."""
 import os
 import subprocess
 import sys
@@ -63,6 +63,13 @@ def main():
         check("50.0% (2/4)" in r.stdout, f"x.sv without b.dat:\n{r.stdout}")
         r = run("--min-line", "80", a, b)
         check(r.returncode == 1 and "Below 80.0% line coverage: x.sv" in r.stdout, f"--min-line: {r.returncode}")
+        r = run("--min-total", "line=80", "--min-total", "branch=50", a, b)  # 80.0% and 50.0%: at the floors
+        check(r.returncode == 0, f"--min-total at the floors: {r.returncode}\n{r.stdout}")
+        r = run("--min-total", "line=80.1", a, b)
+        check(r.returncode == 1 and "Total below its floor: line 80.0% (4/5) < 80.1%" in r.stdout,
+              f"--min-total line: {r.returncode}\n{r.stdout}")
+        r = run("--min-total", "line", a, b)
+        check(r.returncode == 2 and "expected KIND=PCT" in r.stderr, f"--min-total malformed: {r.returncode}")
         r = run(bad)
         check(r.returncode == 2 and "bad.dat:1: bad count" in r.stderr, f"malformed: {r.returncode} {r.stderr}")
         r = run(empty)

@@ -6,6 +6,7 @@
 
 #include <cstring>
 
+#include "openrdu/arch/memory.h"
 #include "passes.h"
 
 namespace openrdu::compiler::detail {
@@ -56,9 +57,10 @@ std::string stream_name(const StreamRef& s) {
 
 // DRAM buffers by root tensor: graph inputs (state inputs are weights: uploaded once,
 // updated in place by their value), constants that sections load, section outputs.
+// WEIGHTS is allocated once and each constant's data is given up as it is copied there.
 class Layout {
  public:
-  Layout(const Lowered& lw, const std::vector<SectionBuild>& builds, pef::Pef& pef) : lw_(lw), pef_(pef) {
+  Layout(Lowered& lw, const std::vector<SectionBuild>& builds, pef::Pef& pef) : lw_(lw), pef_(pef) {
     const Graph& g = lw.g;
     std::vector<bool> in_dram(g.tensors.size(), false);
     for (int i : g.inputs) in_dram[i] = true;
@@ -67,9 +69,15 @@ class Layout {
       in_dram[lw.root[b.output]] = true;
       for (const auto& ms : b.more_stores) in_dram[lw.root[ms.tensor]] = true;
     }
-    for (int i : g.inputs) place(i, g.tensors[i].state ? pef::Role::Weight : pef::Role::Input);
+    std::vector<std::pair<int, pef::Role>> first;
+    for (int i : g.inputs) first.emplace_back(i, g.tensors[i].state ? pef::Role::Weight : pef::Role::Input);
     for (size_t t = 0; t < g.tensors.size(); ++t)
-      if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) place(int(t), pef::Role::Weight);
+      if (in_dram[t] && g.tensors[t].kind == TensorKind::Constant) first.emplace_back(int(t), pef::Role::Weight);
+    uint64_t weight_bytes = 0;  // WEIGHTS in one allocation
+    for (const auto& [t, role] : first)
+      weight_bytes += role == pef::Role::Weight ? 4 * uint64_t(g.tensors[t].elements()) : 0;
+    pef_.weights.reserve(weight_bytes);
+    for (const auto& [t, role] : first) place(t, role);
     const auto updated = update_buffers(lw, builds);  // value root -> state
     for (const auto& [value, state] : updated) addr_[value] = addr_.at(state);
     for (const Node& n : g.nodes) {
@@ -84,7 +92,7 @@ class Layout {
 
  private:
   void place(int t, pef::Role role) {
-    const Tensor& data = lw_.g.tensors[t];
+    Tensor& data = lw_.g.tensors[t];
     const Tensor& named = lw_.g.tensors[lw_.owner[t]];  // the buffer's name: its owning output, if any
     pef::Tensor pt;
     pt.name = named.name;
@@ -96,15 +104,22 @@ class Layout {
     pt.dev_addr = next;
     addr_[t] = next;
     next += pt.bytes;
-    if (role == pef::Role::Weight) {
+    if (role == pef::Role::Weight) {  // the graph's copy is given up as WEIGHTS takes it
       pt.weight_offset = pef_.weights.size();
       const size_t off = pef_.weights.size();
-      pef_.weights.resize(off + pt.bytes);
-      std::memcpy(pef_.weights.data() + off, data.data.data(), pt.bytes);
+      if (4 * uint64_t(data.data.size()) < pt.bytes)
+        throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {}", lw_.g.source, data.name,
+                                       data.data.size(), data.elements()));
+      arch::consume_chunks(reinterpret_cast<uint8_t*>(data.data.data()), pt.bytes,
+                           [&](const uint8_t* p, size_t o, size_t n) {
+                             pef_.weights.resize(off + o + n);  // touched chunk by chunk (reserved above)
+                             std::memcpy(pef_.weights.data() + off + o, p, n);
+                           });
+      std::vector<float>().swap(data.data);
     }
     pef_.tensors.push_back(std::move(pt));
   }
-  const Lowered& lw_;
+  Lowered& lw_;
   pef::Pef& pef_;
   std::map<int, uint64_t> addr_;  // root tensor -> device address
 };
@@ -182,7 +197,7 @@ pef::Section emit_section(const Graph& g, const arch::Config& cfg, const Section
 
 }  // namespace
 
-pef::Pef emit_pef(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
+pef::Pef emit_pef(Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
                   const Options& opts, CompileStats* stats) {
   const Graph& g = lw.g;
   pef::Pef pef;

@@ -135,7 +135,7 @@ bool is_elementwise_op(const std::string& op);  // lowered by append_node_ops
 // A tensor that must reach DRAM under its own buffer: a graph output or the new value of
 // a training state (Graph::updates); fusion never keeps it on chip.
 bool must_store(const Graph& g, int t);
-Lowered legalize(const Graph& g, const arch::Config* cfg = nullptr);
+Lowered legalize(Graph g, const arch::Config* cfg = nullptr);  // g is moved into Lowered::g
 
 // ---------------------------------------------------------------- section builds
 // A stream before the DRAM layout: the tensor whose buffer it walks and the walk;

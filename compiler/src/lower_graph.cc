@@ -82,9 +82,9 @@ int transposed_constant(Graph& g, int t, std::map<int, int>& cache) {
 
 }  // namespace
 
-Lowered legalize(const Graph& in, const arch::Config* cfg) {
+Lowered legalize(Graph in, const arch::Config* cfg) {
   Lowered lw;
-  lw.g = in;
+  lw.g = std::move(in);
   Graph& g = lw.g;
   std::map<int, int> tcache;
   std::vector<Node> nodes;
@@ -101,7 +101,8 @@ Lowered legalize(const Graph& in, const arch::Config* cfg) {
     }
     for (const Node& k : decompose(g, n0)) expand(k);
   };
-  for (const Node& n0 : in.nodes) expand(n0);
+  const std::vector<Node> in_nodes = g.nodes;  // the nodes are small: the tensors are moved, not copied
+  for (const Node& n0 : in_nodes) expand(n0);
   for (const Node& n0 : src) {
     Node n = n0;
     if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)

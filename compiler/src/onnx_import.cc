@@ -1,7 +1,9 @@
 // ONNX importer (opsets 1-17) and the TensorProto reader.
 #include <fmt/format.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <onnx/onnx_pb.h>
 
+#include <bit>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +17,8 @@
 #include "onnx_training_ops.h"
 #include "openrdu/arch/checked.h"
 #include "openrdu/arch/file.h"
+#include "openrdu/arch/memory.h"
+#include "openrdu/compiler/graph_section.h"
 #include "openrdu/arch/printable.h"
 #include "openrdu/compiler/ir.h"
 
@@ -62,8 +66,10 @@ void check_name(const std::string& name, const std::string& src, const char* wha
           fmt::format("{}: {} name '{}' contains a control character", src, what, arch::printable(name)));
 }
 
-// fp32 values of a TensorProto (raw_data little-endian or float_data).
-std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& what) {
+// fp32 values of a TensorProto (raw_data little-endian or float_data). `consume`: the
+// TensorProto's own raw_data, about to be deleted: its pages are released as they are
+// copied (the model's copy and the graph's never both whole in memory).
+std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& what, std::string* consume = nullptr) {
   if (t.data_type() != onnx::TensorProto::FLOAT)
     throw CompileError(fmt::format("{}: data type {} is not fp32 (FLOAT)", what, dtype_name(t.data_type())));
   if (t.data_location() == onnx::TensorProto::EXTERNAL)
@@ -74,9 +80,18 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
     const std::string& raw = t.raw_data();
     if (int64_t(raw.size()) != 4 * n)
       throw CompileError(fmt::format("{}: raw_data holds {} bytes, {} elements need {}", what, raw.size(), n, 4 * n));
-    v.resize(n);
     // The format is little-endian, as is every host we build for.
-    std::memcpy(v.data(), raw.data(), raw.size());
+    if (consume) {  // grown chunk by chunk: the pages of v are touched as those of raw go
+      v.reserve(n);
+      arch::consume_chunks(reinterpret_cast<uint8_t*>(consume->data()), raw.size(),
+                           [&](const uint8_t* p, size_t off, size_t len) {
+                             v.resize((off + len) / 4);
+                             std::memcpy(reinterpret_cast<uint8_t*>(v.data()) + off, p, len);
+                           });
+    } else {
+      v.resize(n);
+      std::memcpy(v.data(), raw.data(), raw.size());
+    }
   } else {
     if (t.float_data_size() != n)
       throw CompileError(
@@ -186,7 +201,8 @@ std::vector<float> tensor_bools(const onnx::TensorProto& t, const std::string& w
 
 // A constant tensor from a TensorProto: fp32, or INT64/INT32 (held as int64, for shape
 // values that folding consumes).
-Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, const std::string& what) {
+Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, const std::string& what,
+                       std::string* consume = nullptr) {
   Tensor t;
   t.name = name;
   t.kind = TensorKind::Constant;
@@ -199,7 +215,7 @@ Tensor constant_tensor(const onnx::TensorProto& init, const std::string& name, c
     t.dtype = DType::BOOL;
     t.data = tensor_bools(init, what);
   } else {
-    t.data = tensor_values(init, what);
+    t.data = tensor_values(init, what, consume);
   }
   return t;
 }
@@ -377,8 +393,15 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
   for (auto& init : *model.mutable_graph()->mutable_initializer()) {
     check_name(init.name(), src, "initializer");
     const std::string what = fmt::format("{}: initializer '{}'", src, init.name());
-    g.add_tensor(constant_tensor(init, init.name(), what));
-    delete init.release_raw_data();  // the data is in the graph now: one copy, not two
+    const bool fp32 = init.data_type() == onnx::TensorProto::FLOAT;
+    const int id = g.add_tensor(constant_tensor(init, init.name(), what, init.has_raw_data() ? init.mutable_raw_data() : nullptr));
+    if (opts.source && fp32) {  // GRAPH: the model without this data, its digest
+      Fp32Digest h;
+      for (float f : g.tensors[id].data) h.add(std::bit_cast<uint32_t>(f));
+      opts.source->fp32[init.name()] = {h.value(), 4 * uint64_t(g.tensors[id].data.size())};
+      init.clear_float_data();
+    }
+    if (fp32 || !opts.source) delete init.release_raw_data();  // the data is in the graph now: one copy, not two
   }
   // Graph inputs (those that are not initializers).
   for (const auto& vi : gp.input()) {
@@ -552,10 +575,13 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
 }  // namespace
 
 namespace {
-void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& source_name) {
-  if (size > size_t(INT32_MAX) || !model.ParseFromArray(data, int(size)))
-    throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", source_name));
+// `parsed`: whether protobuf parsed the model.
+void check_parsed(bool parsed, const onnx::ModelProto& model, const std::string& source_name) {
+  if (!parsed) throw CompileError(fmt::format("{}: not a valid ONNX model (protobuf parse failed)", source_name));
   if (!model.has_graph()) throw CompileError(fmt::format("{}: not a valid ONNX model (no graph)", source_name));
+}
+void parse_model(onnx::ModelProto& model, const void* data, size_t size, const std::string& source_name) {
+  check_parsed(size <= size_t(INT32_MAX) && model.ParseFromArray(data, int(size)), model, source_name);
 }
 }  // namespace
 
@@ -593,17 +619,24 @@ void export_onnx_with_weights(const std::string& in_path, const std::map<std::st
     throw CompileError(fmt::format("{}: cannot write: {}", out_path, std::strerror(errno)));
 }
 
+// Parsed from the file as it is read (no buffer of the whole file beside the model);
+// protobuf parses at most 2 GiB.
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts) {
   onnx::ModelProto model;
-  try {  // the file's bytes are freed before the conversion (memory: about 2x the weights)
-    const std::vector<uint8_t> b = arch::read_file_capped(path, uint64_t(2) << 30);
-    parse_model(model, b.data(), b.size(), path);
+  try {
+    constexpr int64_t kMax = int64_t(2) << 30;
+    const arch::ReadFd file(path, kMax);
+    google::protobuf::io::FileInputStream in(file.fd());
+    google::protobuf::io::LimitingInputStream capped(&in, kMax);
+    check_parsed(model.ParseFromZeroCopyStream(&capped), model, path);
   } catch (const CompileError&) {
     throw;
   } catch (const std::runtime_error& e) {
     throw CompileError(e.what());
   }
-  return convert(model, path, opts);
+  Graph g = convert(model, path, opts);
+  if (opts.source) opts.source->model = model.SerializeAsString();
+  return g;
 }
 
 HostTensor load_tensor_pb(const std::string& path, std::string* name) {

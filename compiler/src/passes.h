@@ -38,7 +38,8 @@ bool fits(const arch::Config& cfg, const SectionPlan& p);
 std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name);
 
 // emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
-pef::Pef emit_pef(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
+// The constants' data moves into WEIGHTS (lw's copies are released).
+pef::Pef emit_pef(Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
                   const Options& opts, CompileStats* stats);
 
 }  // namespace openrdu::compiler::detail

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <filesystem>
 
-#include "openrdu/arch/file.h"
 #include "openrdu/compiler/fusion.h"
 #include "openrdu/compiler/graph_section.h"
 #include "passes.h"
@@ -34,6 +33,7 @@ struct PassState {
   const Options& opts;
   Graph graph;  // import .. train; released by legalize
   TrainInfo info;
+  OnnxSource source;                  // import: the ONNX model without its fp32 data, for GRAPH
   std::vector<FusionRule> rules;      // fuse: built-in and --fusion-rules
   std::vector<FusionModule> modules;  // fuse: matched in `graph`
   Lowered lw;
@@ -51,6 +51,7 @@ bool yaml_file(const std::string& path) {
 void run_import(PassState& s) {
   ImportOptions io = s.front->import;
   io.finalize = false;
+  if (!yaml_file(s.front->path)) io.source = &s.source;
   s.graph = load_graph_file(s.front->path, io);
 }
 
@@ -76,8 +77,8 @@ void run_legalize(PassState& s) {
   if (s.cfg.dram_bytes > (uint64_t(1) << 32))
     throw CompileError(fmt::format("configuration '{}': DRAM of {} bytes exceeds the 32-bit address space",
                                    s.cfg.name, s.cfg.dram_bytes));
-  s.lw = detail::legalize(s.graph, &s.cfg);
-  s.graph = Graph{};  // the legalized copy is the graph from here on
+  s.lw = detail::legalize(std::move(s.graph), &s.cfg);  // the graph moves into Lowered::g
+  s.graph = Graph{};
   if (s.lw.g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", s.lw.g.source));
 }
 
@@ -90,8 +91,8 @@ void run_split(PassState& s) {
 
 void run_package(PassState& s) {
   if (s.front->train) add_train_meta(s.pef, s.info, s.front->train_opts);
-  if (!yaml_file(s.front->path))  // GRAPH: the ONNX model, its weights referring to WEIGHTS
-    s.pef.graph = graph_section(arch::read_file_capped(s.front->path, uint64_t(2) << 30), s.pef);
+  if (!yaml_file(s.front->path))  // GRAPH: the ONNX model as imported, its weights referring to WEIGHTS
+    s.pef.graph = graph_section_of_file(s.source, s.front->path, s.pef);
 }
 
 std::string print_emitted(const PassState& s) {
@@ -197,15 +198,15 @@ std::string pipeline_table() {
 
 pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Options& opts, CompileStats* stats,
                       PassHooks* hooks, TrainInfo* info) {
-  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}};
+  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   run_pipeline(s, hooks);
   if (stats) *stats = std::move(s.stats);
   if (info) *info = std::move(s.info);
   return std::move(s.pef);
 }
 
-pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
-  PassState s{nullptr, cfg, opts, g, {}, {}, {}, {}, {}, {}};
+pef::Pef compile_graph(Graph g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
+  PassState s{nullptr, cfg, opts, std::move(g), {}, {}, {}, {}, {}, {}, {}, {}, {}};
   run_pipeline(s, nullptr);
   if (stats) *stats = std::move(s.stats);
   return std::move(s.pef);

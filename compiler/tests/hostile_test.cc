@@ -9,6 +9,7 @@
 
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/fold_limit.h"
+#include "openrdu/arch/file.h"
 #include "openrdu/compiler/graph_section.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/compiler/ir.h"
@@ -164,6 +165,24 @@ TEST(Hostile, WeightsAreStoredOnceInThePef) {
   bad.weights.resize(16);
   EXPECT_THAT(error_of([&] { graph_model_bytes(bad, "t.pef"); }),
               AllOf(HasSubstr("t.pef: GRAPH initializer '"), HasSubstr("outside the 16-byte WEIGHTS section")));
+}
+
+// GRAPH from the model as imported (no second read of the file, its fp32 data matched to
+// WEIGHTS by digest) is the GRAPH made from the file's bytes; data that WEIGHTS does not
+// hold unchanged is not matched, so the file is read for it.
+TEST(Hostile, GraphFromTheImportedModelEqualsTheOneFromTheFile) {
+  const std::string model = std::string(OPENRDU_EXAMPLES_DIR) + "/digits/model.onnx";
+  OnnxSource src;
+  ImportOptions io;
+  io.source = &src;
+  pef::Pef p = compile_graph(import_onnx_file(model, io), arch::load_config("tiny"));
+  EXPECT_EQ(src.fp32.size(), 4u);  // two layers' weights and biases
+  const auto from_source = graph_section(src, p);
+  ASSERT_TRUE(from_source.has_value());
+  EXPECT_EQ(*from_source, graph_section(arch::read_file_capped(model, 1 << 20), p));
+  EXPECT_EQ(graph_section_of_file(src, model, p), *from_source);
+  p.weights[p.weights.size() - 1] ^= 1;  // the last weight's data now differs from the model's
+  EXPECT_FALSE(graph_section(src, p).has_value());
 }
 
 }  // namespace

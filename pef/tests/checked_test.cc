@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
 #include "openrdu/arch/checked.h"
 #include "openrdu/arch/file.h"
+#include "openrdu/arch/memory.h"
 #include "openrdu/arch/printable.h"
 
 namespace openrdu::arch {
@@ -97,6 +100,30 @@ TEST(WriteFilesAtomic, AllOrNothing) {
   EXPECT_EQ(read_file_capped(a, 10), (std::vector<uint8_t>{1, 2}));
   EXPECT_EQ(read_file_capped((dir / "c").string(), 10), (std::vector<uint8_t>{3}));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace openrdu::arch
+
+namespace openrdu::arch {
+namespace {
+
+// Every byte reaches `use` once, in order, at its offset; the source's whole pages read
+// as zeros afterwards (released).
+TEST(Memory, ConsumeChunksCopiesAllThenReleasesTheSource) {
+  const size_t n = 2 * kReleaseChunk + 12345;
+  std::vector<uint8_t> src(n), dst(n, 0xEE), expect(n);
+  for (size_t i = 0; i < n; ++i) expect[i] = src[i] = uint8_t(i * 7 + i / 4096 + 1);
+  size_t next = 0;
+  consume_chunks(src.data(), n, [&](const uint8_t* p, size_t off, size_t len) {
+    EXPECT_EQ(off, next);
+    std::memcpy(dst.data() + off, p, len);
+    next = off + len;
+  });
+  EXPECT_EQ(next, n);
+  EXPECT_EQ(dst, expect);
+  const size_t mid = kReleaseChunk / 2;  // inside the first chunk, on no boundary
+  EXPECT_EQ(std::count(src.begin() + mid, src.begin() + mid + 8192, 0), 8192);
 }
 
 }  // namespace

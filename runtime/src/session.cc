@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "openrdu/arch/bitstream.h"
+#include "openrdu/arch/memory.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/driver/protect.h"
 #include "openrdu/gen/isa.h"
@@ -42,15 +43,17 @@ void Session::unload() {
   used_units_.clear();
   dram_.clear();
   uploaded_ = false;
+  weights_released_ = false;
   pending_ = {};
 }
 
-void Session::load(const pef::Pef& pef) {
+void Session::load(pef::Pef program) {
   unload();
   const auto& info = dev_.info();
-  check_pef_for_device(pef, info.fingerprint, info.config, info.dram_bytes);
-  place_program(pef, dram_);
-  pef_ = pef;
+  check_pef_for_device(program, info.fingerprint, info.config, info.dram_bytes);
+  place_program(program, dram_);
+  pef_ = std::move(program);
+  const pef::Pef& pef = *pef_;
   used_units_.clear();
   for (const auto& s : pef.sections) {
     std::vector<bool> used(cfg_.num_units(), true);
@@ -81,16 +84,49 @@ void Session::load(const pef::Pef& pef) {
   }
 }
 
-// Weights and bitstreams: once per load (and again after a failed run).
-void Session::upload(RunResult& r) {
-  const pef::Pef& pef = *pef_;
+// Weight tensors whose WEIGHTS ranges overlap (a hand-made PEF may share data): their
+// pages cannot be released while another tensor still has to read them.
+namespace {
+bool weight_ranges_overlap(const pef::Pef& pef) {
+  std::vector<std::pair<uint64_t, uint64_t>> r;
+  for (const auto& t : pef.tensors)
+    if (t.role == pef::Role::Weight && t.bytes) r.emplace_back(t.weight_offset, t.weight_offset + t.bytes);
+  std::sort(r.begin(), r.end());
+  for (size_t i = 1; i < r.size(); ++i)
+    if (r[i].first < r[i - 1].second) return true;
+  return false;
+}
+}  // namespace
+
+// The weights by DMA; keep_weights off: the host copy is released as it goes.
+void Session::upload_weights(RunResult& r) {
+  pef::Pef& pef = *pef_;
+  if (weights_released_)
+    throw RuntimeError("the weights cannot be uploaded again after a failed run: the session released its copy "
+                       "(SessionOptions::keep_weights off); load the PEF again");
+  const bool release = !opts_.keep_weights && !weight_ranges_overlap(pef);
   for (const auto& t : pef.tensors) {
     if (t.role != pef::Role::Weight || t.bytes == 0) continue;
     spdlog::debug("DMA weight '{}' ({} bytes) -> 0x{:x}", t.name, t.bytes, t.dev_addr);
     const uint64_t t0 = now();
-    dev_.copy_to_device(pef.weights.data() + t.weight_offset, t.dev_addr, t.bytes);
+    if (release)
+      arch::consume_chunks(pef.weights.data() + t.weight_offset, t.bytes, [&](const uint8_t* p, size_t off, size_t n) {
+        dev_.copy_to_device(p, t.dev_addr + off, n);
+      });
+    else
+      dev_.copy_to_device(pef.weights.data() + t.weight_offset, t.dev_addr, t.bytes);
     dma_span(r, true, "weight " + t.name, t.dev_addr, t.bytes, t0);
   }
+  if (!opts_.keep_weights) {
+    std::vector<uint8_t>().swap(pef.weights);
+    weights_released_ = true;
+  }
+}
+
+// Weights and bitstreams: once per load (and again after a failed run).
+void Session::upload(RunResult& r) {
+  const pef::Pef& pef = *pef_;
+  upload_weights(r);
   for (const auto& s : pef.sections) {
     const uint32_t len = uint32_t(4 * s.bitstream.size());
     spdlog::debug("bitstream of '{}' ({} bytes) -> 0x{:x}", s.name, len, s.dev_addr);
@@ -261,7 +297,7 @@ void Session::write_tensor(const std::string& name, const HostTensor& value) {
                                    shape_str(value.shape), shape_str(t.shape)));
   const std::vector<uint32_t> w = to_device_words(value, t);
   if (t.bytes) dev_.copy_to_device(w.data(), t.dev_addr, t.bytes);
-  if (t.role == pef::Role::Weight && t.bytes)
+  if (t.role == pef::Role::Weight && t.bytes && !weights_released_)
     std::memcpy(pef_->weights.data() + t.weight_offset, w.data(), t.bytes);
 }
 

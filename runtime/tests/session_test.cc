@@ -364,6 +364,34 @@ TEST(Session, WeightsUploadedOncePerLoadAndAfterAFailedRun) {
   EXPECT_THROW(s.run(inputs()), RuntimeError);
 }
 
+// keep_weights off (snrun): the host copy goes at the first upload; a run after a failed
+// run cannot restore the weights and says so instead of running on whatever DRAM holds.
+TEST(Session, ReleasedWeightsAreUploadedOnceThenRefused) {
+  auto cfg = arch::load_config("tiny");
+  FakeDevice dev(cfg);
+  SessionOptions o;
+  o.keep_weights = false;
+  Session s(dev, cfg, o);
+  s.load(program(cfg));
+  s.run(inputs());
+  s.run(inputs());
+  EXPECT_EQ(std::count(dev.to_device.begin(), dev.to_device.end(), std::pair<uint64_t, size_t>{0x2000, 8}), 1);
+  EXPECT_TRUE(s.program().weights.empty());
+  dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
+  dev.run_err = uint32_t(gen::ErrorCode::MEM_ERROR);
+  EXPECT_THROW(s.run(inputs()), RuntimeError);
+  dev.run_irq = reg::IRQ_STATUS_RUN_DONE_MASK;
+  dev.run_err = 0;
+  try {
+    s.run(inputs());
+    ADD_FAILURE() << "ran after a failed run without its weights";
+  } catch (const RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("load the PEF again"), std::string::npos) << e.what();
+  }
+  s.load(program(cfg));  // a new load brings them back
+  EXPECT_NO_THROW(s.run(inputs()));
+}
+
 std::string oom_message(const pef::Pef& p, const arch::Config& cfg, uint64_t dram) {
   FakeDevice dev(cfg);
   dev.info_.dram_bytes = dram;

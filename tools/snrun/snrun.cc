@@ -345,8 +345,9 @@ Prepared prepare(const Args& a, const arch::Config& cfg) {
   return p;
 }
 
-// The run on the device: one sample, or --batch.
-runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t fault, const Prepared& p,
+// The run on the device: one sample, or --batch. Without --test the PEF moves into the
+// session (its weights released as they reach the device).
+runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t fault, Prepared& p,
                                 const std::string& checkpoint, driver::SimStats& sim) {
   driver::DeviceOptions dopt;
   dopt.trace_file = a.trace;
@@ -357,9 +358,13 @@ runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t
   sopt.timeout_s = a.timeout;
   sopt.watchdog_cycles = a.watchdog;
   sopt.fault = fault;
+  sopt.keep_weights = a.test;  // --test's reference reads them; else one copy (on the device)
   auto session = runtime::Session::open(a.backend, cfg, sopt, dopt);
   spdlog::info("{} on {} ({}), watchdog {} cycles", a.model, a.backend, cfg.name, a.watchdog);
-  session->load(p.pef);
+  if (a.test)
+    session->load(p.pef);
+  else
+    session->load(std::move(p.pef));  // not used again without --test
   if (!checkpoint.empty()) snrun::apply_checkpoint(*session, checkpoint);
   runtime::BatchResult result;
   if (a.batch) {
@@ -442,7 +447,7 @@ int run_inference(const Args& a, const std::string& checkpoint) {
   const uint32_t fault = parse_fault(a.fault_spec);
   const arch::Config cfg = arch::load_config(a.config);
   check_fault(fault, a.fault_spec, cfg);
-  const Prepared p = prepare(a, cfg);
+  Prepared p = prepare(a, cfg);
   driver::SimStats sim;
   const runtime::BatchResult result = run_device(a, cfg, fault, p, checkpoint, sim);
   print_sections(a, cfg, result, p.samples);

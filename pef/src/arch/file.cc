@@ -79,23 +79,33 @@ void write_files_atomic(const std::vector<FileContents>& files) {
   for (size_t i = 0; i < files.size(); ++i) rename_into_place(tmps[i], files[i].path);
 }
 
+ReadFd::ReadFd(const std::string& path, uint64_t max_bytes) {
+  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd_ < 0) throw std::runtime_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  struct stat st {};
+  const bool stat_ok = ::fstat(fd_, &st) == 0;
+  std::string error;
+  if (!stat_ok) error = fmt::format("{}: cannot stat: {}", path, std::strerror(errno));
+  else if (S_ISDIR(st.st_mode)) error = fmt::format("{}: is a directory, not a file", path);
+  else if (S_ISREG(st.st_mode) && uint64_t(st.st_size) > max_bytes)
+    error = fmt::format("{}: {} bytes, more than the {} bytes this reader accepts", path, st.st_size, max_bytes);
+  if (!error.empty()) {
+    ::close(fd_);
+    throw std::runtime_error(error);
+  }
+  regular_ = S_ISREG(st.st_mode);
+  size_ = regular_ ? uint64_t(st.st_size) : 0;
+}
+
+ReadFd::~ReadFd() { ::close(fd_); }
+
 std::vector<uint8_t> read_file_capped(const std::string& path, uint64_t max_bytes, size_t prefix_bytes,
                                       const std::function<void(std::span<const uint8_t>)>& check_prefix) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw std::runtime_error(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw std::runtime_error(fmt::format("{}: cannot stat: {}", path, std::strerror(errno)));
-  if (S_ISDIR(st.st_mode)) throw std::runtime_error(fmt::format("{}: is a directory, not a file", path));
-  if (S_ISREG(st.st_mode) && uint64_t(st.st_size) > max_bytes)
-    throw std::runtime_error(
-        fmt::format("{}: {} bytes, more than the {} bytes this reader accepts", path, st.st_size, max_bytes));
+  const ReadFd file(path, max_bytes);
+  const int fd = file.fd();
   constexpr size_t kChunk = 1 << 20;
   std::vector<uint8_t> b;
-  if (S_ISREG(st.st_mode)) b.reserve(size_t(st.st_size) + kChunk);  // one allocation, the final read included
+  if (file.regular()) b.reserve(size_t(file.size()) + kChunk);  // one allocation, the final read included
   bool checked = !check_prefix;
   for (;;) {
     const size_t have = b.size();

@@ -163,6 +163,8 @@ void finalize(Graph& g);
 void verify(const Graph& g);
 
 // Front-end options.
+struct OnnxSource;  // graph_section.h
+
 struct ImportOptions {
   // Training: every fp32 constant of the model (initializer) that a node reads as a
   // run-time operand becomes device-resident state (make_params_state), so folding keeps
@@ -176,6 +178,9 @@ struct ImportOptions {
   // false: the front end returns the raw graph (the pipeline's import pass; its fold pass
   // then calls finalize()).
   bool finalize = true;
+  // When set, import_onnx_file keeps the model without its fp32 data and their digests
+  // here, for the PEF's GRAPH (graph_section.h).
+  OnnxSource* source = nullptr;
 };
 
 // Applies ImportOptions::weights to a raw graph (before finalize).
@@ -207,7 +212,8 @@ Graph load_graph_file(const std::string& path, const ImportOptions& opts = {});
 std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<std::string, HostTensor>& inputs);
 
 // Lower and generate a PEF from an imported graph.
-pef::Pef compile_graph(const Graph& g, const arch::Config& cfg, const Options& opts = {},
+// The graph is consumed (moved from when given as an rvalue: one copy of the weights).
+pef::Pef compile_graph(Graph g, const arch::Config& cfg, const Options& opts = {},
                        CompileStats* stats = nullptr);
 
 }  // namespace openrdu::compiler

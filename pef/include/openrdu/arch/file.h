@@ -34,4 +34,23 @@ void write_files_atomic(const std::vector<FileContents>& files);
 std::vector<uint8_t> read_file_capped(const std::string& path, uint64_t max_bytes, size_t prefix_bytes = 0,
                                       const std::function<void(std::span<const uint8_t>)>& check_prefix = {});
 
+// An open file for reading (closed on destruction), with read_file_capped's checks: it
+// opens, is no directory, and a regular file is at most `max_bytes` (a stream reader
+// must still cap what it reads from anything else). Same errors as read_file_capped.
+class ReadFd {
+ public:
+  ReadFd(const std::string& path, uint64_t max_bytes);
+  ~ReadFd();
+  ReadFd(const ReadFd&) = delete;
+  ReadFd& operator=(const ReadFd&) = delete;
+  int fd() const { return fd_; }
+  bool regular() const { return regular_; }
+  uint64_t size() const { return size_; }  // regular files
+
+ private:
+  int fd_ = -1;
+  bool regular_ = false;
+  uint64_t size_ = 0;
+};
+
 }  // namespace openrdu::arch

@@ -36,6 +36,11 @@ struct SessionOptions {
   // FAULT register value written before every run (section 19; 0 = none), for
   // reliability tests.
   uint32_t fault = 0;
+  // Keep the host copy of the weights after the upload, to upload them again after a
+  // failed run. Off: the copy is released during the first upload, page by page as it
+  // reaches the device (host and device never hold the weights twice: snrun's memory);
+  // a run after a failed run then throws instead (load the PEF again).
+  bool keep_weights = true;
 };
 
 // One CONFIG section of a run: device cycles of its configuration (CFG_CYCLES) and of
@@ -95,8 +100,8 @@ class Session {
   // Checks the PEF against the device (fingerprint, weights), places every tensor and
   // bitstream in the DRAM allocator (OutOfMemory naming the tensor, its size and the DRAM
   // free; RuntimeError on overlaps), then uploads the weights and bitstreams by DMA, once.
-  // A second load replaces the first.
-  void load(const pef::Pef& pef);
+  // A second load replaces the first. The PEF is kept (moved in when given as an rvalue).
+  void load(pef::Pef pef);
   // Forgets the program and frees its DRAM.
   void unload();
   // Checks the inputs, copies them in, runs every step of the schedule in order, returns
@@ -113,8 +118,8 @@ class Session {
   HostTensor read_tensor(const std::string& name);
   // New contents of a loaded tensor by DMA: shape equal to the tensor's and a dtype it
   // accepts (errors name the tensor and both shapes or dtypes). A weight's new contents
-  // also replace the session's copy of its initial data, so the re-upload after a failed
-  // run keeps them.
+  // also replace the session's copy of its initial data (when kept: keep_weights), so the
+  // re-upload after a failed run keeps them.
   void write_tensor(const std::string& name, const HostTensor& value);
   // The loaded PEF (RuntimeError when none is).
   const pef::Pef& program() const;
@@ -125,6 +130,7 @@ class Session {
 
  private:
   void upload(RunResult& r);
+  void upload_weights(RunResult& r);
   const pef::Tensor& loaded_tensor(const std::string& name, const char* what) const;
   RunResult run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs);  // input name -> device words
   void wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask);
@@ -139,6 +145,7 @@ class Session {
   std::optional<pef::Pef> pef_;
   DramAllocator dram_;
   bool uploaded_ = false;
+  bool weights_released_ = false;  // keep_weights off: pef_->weights was given up at the upload
   uint64_t uploads_ = 0;
   RunResult pending_;  // the upload's DMA spans and bytes, reported with the next run
   std::vector<std::vector<bool>> used_units_;  // per section: units its bitstream configures (counters read)
