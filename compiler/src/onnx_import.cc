@@ -1,4 +1,4 @@
-// ONNX importer (opsets 6-17) and the TensorProto reader.
+// ONNX importer (opsets 6-18) and the TensorProto reader.
 #include <fmt/format.h>
 #include <onnx/onnx_pb.h>
 
@@ -28,7 +28,7 @@ namespace {
 // superset). Opset differences of the others are read per node: Squeeze/Unsqueeze and
 // ReduceSum axes (attribute < 13, input >= 13), Slice starts/ends/axes (attributes < 10),
 // Softmax/LogSoftmax axis (default 1 and 2-D coercion < 13, default -1 >= 13).
-constexpr int kMinOpset = 6, kMaxOpset = 17;
+constexpr int kMinOpset = 6, kMaxOpset = 18;
 
 // Protobuf parses at most 2 GiB: a larger file (or endless /dev/zero) is refused.
 std::string read_file_bytes(const std::string& path) {
@@ -83,6 +83,30 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
     v.assign(t.float_data().begin(), t.float_data().end());
   }
   return v;
+}
+
+// TopK (values, indices) and LayerNormalization (Y, Mean, InvStdDev): one node per
+// output that is given (a name, not ""), the output's position in iattr "output" (none
+// for Y), each node named "<node>" for its first output and "<node>.<position>" after.
+void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::string>& available) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  bool first = true;
+  for (int ko = 0; ko < np.output_size(); ++ko) {
+    const std::string& out = np.output(ko);
+    if (out.empty()) continue;
+    if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
+    Node k = n;
+    if (!first) k.name = fmt::format("{}.{}", n.name, ko);
+    if (ko > 0 || n.op == "TopK") k.iattrs["output"] = {ko};
+    Tensor t;
+    t.name = out;
+    t.kind = TensorKind::Value;
+    t.producer = int(g.nodes.size());
+    k.outputs = {g.add_tensor(std::move(t))};
+    available.insert(out);
+    g.nodes.push_back(std::move(k));
+    first = false;
+  }
 }
 
 // The IR type of a graph input or output: FLOAT, INT64 or INT32 (held as int64, the
@@ -433,6 +457,10 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
       int nout = np.output_size();
       while (nout > 1 && np.output(nout - 1).empty()) --nout;
       if (n.op == "Dropout" && nout == 2) nout = 1;  // the mask output is not a graph value
+      if ((n.op == "TopK" || n.op == "LayerNormalization") && nout > 1) {
+        split_outputs(np, std::move(n), g, available);
+        continue;
+      }
       if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
         // Training mode: Y only; the running statistics' new values become the training
         // graph's updates of the running mean/variance state (decompose.cc), and the
@@ -565,6 +593,8 @@ HostTensor load_tensor_pb(const std::string& path, std::string* name) {
   const std::string what = fmt::format("{}: tensor '{}'", path, t.name());
   if (t.data_type() == onnx::TensorProto::INT64 || t.data_type() == onnx::TensorProto::INT32)
     h.idata = tensor_ints(t, what);
+  else if (t.data_type() == onnx::TensorProto::BOOL)
+    h.data = tensor_bools(t, what);
   else
     h.data = tensor_values(t, what);
   if (name) *name = t.name();

@@ -55,7 +55,7 @@ std::map<std::string, openrdu::compiler::HostTensor> read_weights(const std::str
 
 int main(int argc, char** argv) {
   using namespace openrdu;
-  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 6-17) into a PEF for an OpenRDU device"};
+  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 6-18) into a PEF for an OpenRDU device"};
   std::string model, out, config = "small";
   int opt_level = 0;
   app.add_option("model", model, "ONNX model file (or a .yaml/.yml test graph, compiler/README.md)")->required();
