@@ -1,5 +1,7 @@
 #include "decompose.h"
+#include "decompose_builder.h"
 #include "fold.h"
+#include "ops_ext.h"
 
 #include <fmt/format.h>
 
@@ -14,80 +16,10 @@ bool is_decomposed_op(const std::string& op) {
   return op == "Softmax" || op == "LogSoftmax" || op == "Conv" || op == "MaxPool" || op == "AveragePool" ||
          op == "GlobalAveragePool" || op == "GlobalMaxPool" || op == "BatchNormalization" ||
          op == "LayerNormalization" || op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss" ||
-         op == "Pad" || op == "ConvTranspose" || op == "LpPool" || op == "Trilu";
+         op == "Pad" || op == "ConvTranspose" || op == "LpPool" || op == "Trilu" || is_ext_decomposed(op);
 }
 
 namespace {
-
-// Builds the nodes of one decomposition: new tensors are named after n's output.
-struct Builder {
-  Graph& g;
-  const Node& n;
-  std::string base;
-  std::vector<Node> nodes;
-  Builder(Graph& g0, const Node& n0) : g(g0), n(n0), base(g0.tensors.at(n0.outputs.at(0)).name) {}
-
-  std::string fresh(const std::string& suffix) const {
-    std::string name = base + suffix;
-    for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}{}.{}", base, suffix, i);
-    return name;
-  }
-  int value(const std::string& suffix, const std::vector<int64_t>& shape) {
-    Tensor t;
-    t.name = fresh(suffix);
-    t.kind = TensorKind::Value;
-    t.shape = shape;
-    t.shape_known = true;
-    return g.add_tensor(std::move(t));
-  }
-  int constant(const std::string& suffix, const std::vector<int64_t>& shape, std::vector<float> data) {
-    Tensor t;
-    t.name = fresh(suffix);
-    t.kind = TensorKind::Constant;
-    t.shape = shape;
-    t.shape_known = true;
-    t.data = std::move(data);
-    return g.add_tensor(std::move(t));
-  }
-  int fill(const std::string& suffix, const std::vector<int64_t>& shape, float v) {
-    int64_t e = 1;
-    for (int64_t d : shape) e *= d;
-    return constant(suffix, shape, std::vector<float>(size_t(e), v));
-  }
-  // A node writing `out` (a new value tensor "<y><suffix>" when out < 0); returns out.
-  int add(const std::string& suffix, const std::string& op, std::vector<int> in, int out,
-          std::map<std::string, std::vector<int64_t>> iattrs = {}, const std::vector<int64_t>* shape = nullptr) {
-    Node k;
-    k.name = n.name + suffix;
-    for (int i = 1; std::any_of(nodes.begin(), nodes.end(), [&](const Node& o) { return o.name == k.name; }); ++i)
-      k.name = fmt::format("{}{}.{}", n.name, suffix, i);
-    k.op = op;
-    k.inputs = std::move(in);
-    k.iattrs = std::move(iattrs);
-    k.canonical = true;
-    if (out < 0) {  // the shape of the new node from its canonical attributes
-      out = value(suffix, shape ? *shape : node_output_shape(g, k));
-    }
-    k.outputs = {out};
-    nodes.push_back(std::move(k));
-    return out;
-  }
-  // A node whose output is a new value tensor of type `dt` (comparisons, Cast).
-  int add_typed(const std::string& suffix, const std::string& op, std::vector<int> in, DType dt,
-                std::map<std::string, std::vector<int64_t>> iattrs = {}) {
-    const int out = add(suffix, op, std::move(in), -1, std::move(iattrs));
-    g.tensors[out].dtype = dt;
-    return out;
-  }
-  const Tensor& t(int i) const { return g.tensors.at(size_t(i)); }
-  bool is_const(int i) const { return t(i).kind == TensorKind::Constant; }
-  // x reshaped to `shape`: a new constant when x is one, else a Reshape view.
-  int reshaped(int x, const std::vector<int64_t>& shape, const std::string& suffix) {
-    if (t(x).shape == shape) return x;
-    if (is_const(x)) return constant(suffix, shape, t(x).data);
-    return add(suffix, "Reshape", {x}, -1, {{"shape", shape}, {"allowzero", {0}}});
-  }
-};
 
 // Sliding windows of a Conv/pool over the rank - 2 spatial axes: the padded input and one
 // [N, C, O...] tensor per kernel tap in C order. `flip`: tap t reads the window of tap
@@ -432,12 +364,19 @@ void decompose_layernorm(Builder& b) {
   std::vector<int64_t> axes;
   for (int64_t a = axis; a < r; ++a) axes.push_back(a);
   const std::map<std::string, std::vector<int64_t>> red = {{"axes", axes}, {"keepdims", {1}}};
-  const int m = b.add(".mean", "ReduceMean", {x}, -1, red);
+  // The Mean (output 1) and InvStdDev (output 2) outputs: nodes of their own (ops_ext.h).
+  const int64_t which = n.has_iattr("output") ? n.iattr("output") : 0;
+  const int m = b.add(".mean", "ReduceMean", {x}, which == 1 ? y : -1, red);
+  if (which == 1) return;
   const int d = b.add(".sub", "Sub", {x, m}, -1);
   const int d2 = b.add(".sq", "Mul", {d, d}, -1);
   const int v = b.add(".var", "ReduceMean", {d2}, -1, red);
   const int ve = b.add(".veps", "Add", {v, b.fill(".eps", {1}, n.attr("epsilon"))}, -1);
   const int sd = b.add(".sqrt", "Sqrt", {ve}, -1);
+  if (which == 2) {
+    b.add(".invstd", "Reciprocal", {sd}, y);
+    return;
+  }
   const int q = b.add(".div", "Div", {d, sd}, -1);
   const bool bias = n.inputs.size() > 2;
   const int qs = b.add(".mul", "Mul", {q, n.inputs.at(1)}, bias ? -1 : y);
@@ -622,6 +561,8 @@ std::vector<Node> decompose(Graph& g, const Node& n) {
     decompose_loss(b);
   } else if (n.op == "Pad") {
     decompose_pad(b);
+  } else if (is_ext_decomposed(n.op)) {
+    decompose_ext(b);
   } else {
     throw CompileError(fmt::format("{}: {}: not a decomposed operator", g.source, g.describe(n)));
   }

@@ -41,7 +41,10 @@ std::vector<Node> decompose_softmax(Graph& g, const Node& n);
 //    rounding per operation); otherwise Y = Add(Mul(Div(Sub(X, mean), Sqrt(Add(var,
 //    eps))), scale), B), ONNX's order, each operator on the device.
 //  * LayerNormalization over axes [axis, rank): m = ReduceMean(X), d = Sub(X, m),
-//    v = ReduceMean(Mul(d, d)), Y = Mul(Div(d, Sqrt(Add(v, eps))), scale) [Add B].
+//    v = ReduceMean(Mul(d, d)), Y = Mul(Div(d, Sqrt(Add(v, eps))), scale) [Add B]; its
+//    Mean output (iattr output 1) is m, InvStdDev (2) Reciprocal(Sqrt(Add(v, eps))).
+//  * ArgMax, ArgMin, TopK, Expand, Tile, OneHot and ReduceL1/L2/SumSquare/LogSum/
+//    LogSumExp: decompose_ops.cc.
 std::vector<Node> decompose(Graph& g, const Node& n);
 
 bool is_decomposed_op(const std::string& op);

@@ -1,6 +1,7 @@
 // Constant folding and canonical parameters (see ir.h), and the attribute schema of the
 // front ends.
 #include "fold.h"
+#include "ops_ext.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -27,6 +28,21 @@ const char* attr_kind_name(AttrKind k) {
     case AttrKind::Tensor: return "a tensor (TENSOR)";
   }
   return "?";
+}
+
+int64_t norm_axis(int64_t a, int64_t rank, const std::string& what, const char* key) {
+  if (a < -rank || a >= rank)
+    throw CompileError(fmt::format("{}: {} {} is out of range for rank {}", what, key, a, rank));
+  return a < 0 ? a + rank : a;
+}
+
+const Tensor& const_param(const Graph& g, int t, const char* role, const std::string& what) {
+  if (t < 0) throw CompileError(fmt::format("{}: the {} input is missing", what, role));
+  const Tensor& x = g.tensors.at(size_t(t));
+  if (x.kind != TensorKind::Constant)
+    throw CompileError(fmt::format("{}: input '{}' ({}) must be a compile-time constant, but it depends on {}", what,
+                                   x.name, role, x.kind == TensorKind::Input ? "a graph input" : "run-time data"));
+  return x;
 }
 
 namespace {
@@ -64,11 +80,11 @@ const AttrSpec kAttrs[] = {
     {"ReduceSum", "axes", AttrKind::Ints, 0, 12},
     {"ReduceSum", "keepdims", AttrKind::Int, 0, kAny},
     {"ReduceSum", "noop_with_empty_axes", AttrKind::Int, 13, kAny},
-    {"ReduceMean", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMean", "axes", AttrKind::Ints, 0, 17},
     {"ReduceMean", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceMax", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMax", "axes", AttrKind::Ints, 0, 17},
     {"ReduceMax", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceMin", "axes", AttrKind::Ints, 0, kAny},
+    {"ReduceMin", "axes", AttrKind::Ints, 0, 17},
     {"ReduceMin", "keepdims", AttrKind::Int, 0, kAny},
     {"Shape", "start", AttrKind::Int, 15, kAny},
     {"Shape", "end", AttrKind::Int, 15, kAny},
@@ -139,6 +155,42 @@ const AttrSpec kAttrs[] = {
     {"SoftmaxCrossEntropyLoss", "ignore_index", AttrKind::Int, 12, kAny},
     {"NegativeLogLikelihoodLoss", "reduction", AttrKind::Int, 12, kAny},
     {"NegativeLogLikelihoodLoss", "ignore_index", AttrKind::Int, 12, kAny},
+    // Issue 23 (ops_ext.h).
+    {"ArgMax", "axis", AttrKind::Int, 0, kAny},
+    {"ArgMax", "keepdims", AttrKind::Int, 0, kAny},
+    {"ArgMax", "select_last_index", AttrKind::Int, 12, kAny},
+    {"ArgMin", "axis", AttrKind::Int, 0, kAny},
+    {"ArgMin", "keepdims", AttrKind::Int, 0, kAny},
+    {"ArgMin", "select_last_index", AttrKind::Int, 12, kAny},
+    {"IsInf", "detect_positive", AttrKind::Int, 0, kAny},
+    {"IsInf", "detect_negative", AttrKind::Int, 0, kAny},
+    {"Mod", "fmod", AttrKind::Int, 0, kAny},
+    {"OneHot", "axis", AttrKind::Int, 0, kAny},
+    {"TopK", "axis", AttrKind::Int, 0, kAny},
+    {"TopK", "largest", AttrKind::Int, 11, kAny},
+    {"TopK", "sorted", AttrKind::Int, 11, kAny},
+    {"ReduceProd", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceProd", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceL1", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceL1", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceL2", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceL2", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceSumSquare", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceSumSquare", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceLogSum", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceLogSum", "keepdims", AttrKind::Int, 0, kAny},
+    {"ReduceLogSumExp", "axes", AttrKind::Ints, 0, 17},
+    {"ReduceLogSumExp", "keepdims", AttrKind::Int, 0, kAny},
+    // Opset 18: every reduction takes axes as an input and noop_with_empty_axes.
+    {"ReduceMean", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceMax", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceMin", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceProd", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceL1", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceL2", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceSumSquare", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceLogSum", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
+    {"ReduceLogSumExp", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
 };
 }  // namespace
 
@@ -207,6 +259,7 @@ void fill_attr_defaults(Node& n, int opset) {
     i("stash_type", 1);
   }
   if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") i("reduction", kReductionMean);
+  ext_attr_defaults(n);
 }
 
 }  // namespace detail
@@ -219,11 +272,7 @@ using detail::kAutoPadSameLower;
 using detail::kAutoPadSameUpper;
 using detail::kAutoPadValid;
 
-int64_t norm_axis(int64_t a, int64_t rank, const std::string& what, const char* key) {
-  if (a < -rank || a >= rank)
-    throw CompileError(fmt::format("{}: {} {} is out of range for rank {}", what, key, a, rank));
-  return a < 0 ? a + rank : a;
-}
+using detail::norm_axis;
 
 std::vector<int64_t> norm_axes(const std::vector<int64_t>& axes, int64_t rank, const std::string& what,
                                const char* key) {
@@ -246,11 +295,7 @@ Value value_of(const Tensor& t) {
 // The integer values of a constant parameter input.
 std::vector<int64_t> const_ints(const Graph& g, const Node& n, int t, const char* role) {
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-  if (t < 0) throw CompileError(fmt::format("{}: the {} input is missing", what, role));
-  const Tensor& x = g.tensors.at(t);
-  if (x.kind != TensorKind::Constant)
-    throw CompileError(fmt::format("{}: input '{}' ({}) must be a compile-time constant, but it depends on {}", what,
-                                   x.name, role, x.kind == TensorKind::Input ? "a graph input" : "run-time data"));
+  const Tensor& x = detail::const_param(g, t, role, what);
   if (x.dtype != DType::I64)
     throw CompileError(fmt::format("{}: input '{}' ({}) is {}, expected int64", what, x.name, role,
                                    dtype_name(x.dtype)));
@@ -492,7 +537,7 @@ void canonicalize(Graph& g, Node& n) {
   if (op == "Reshape")  // an already canonical Reshape has no shape input but a shape attribute
     n.iattrs["shape_in"] =
         param(0) < 0 && n.has_iattr("shape") ? n.ints("shape") : const_ints(g, n, param(0), "shape");
-  if ((op == "Squeeze" || op == "Unsqueeze" || op == "ReduceSum") && param(0) >= 0) {
+  if ((op == "Squeeze" || op == "Unsqueeze" || op.rfind("Reduce", 0) == 0) && param(0) >= 0) {
     if (n.has_iattr("axes"))
       throw CompileError(fmt::format("{}: axes given both as an attribute and as an input", what));
     n.iattrs["axes"] = const_ints(g, n, param(0), "axes");
@@ -515,6 +560,7 @@ void canonicalize(Graph& g, Node& n) {
   if (op == "Trilu") canonicalize_trilu(g, n, param(0), what);
   if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
   if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
+  if (detail::canonicalize_ext(g, n, params, what)) return;
   if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
   if (op == "ConstantOfShape") return;
 
@@ -701,6 +747,7 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
                                      dtype_name(in_dt(k)), dtype_name(want)));
   };
   const std::string& op = n.op;
+  if (DType dt; detail::ext_output_dtype(g, n, what, dt)) return dt;
   if (op == "Cast") return cast_type(n, what);
   if (is_comparison(op)) {
     if (in_dt(0) == DType::BOOL) throw CompileError(fmt::format("{}: comparison of bool operands", what));
@@ -730,22 +777,23 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
   return dt;
 }
 
-// Checks the types of a node computed at run time: fp32 and bool values; int64 only as
-// a graph input (device int32 words) read by Cast, a loss's labels or a view.
+// Checks the types of a node computed at run time: fp32 and bool values; int64 (device
+// int32 words) read only by Cast, a loss's labels, OneHot or a view, and made only by
+// Cast, ArgMax, ArgMin, TopK and OneHot (makes_run_time_int) or a view.
 void check_run_time_types(const Graph& g, const Node& n, DType out, const std::string& what) {
-  static const std::set<std::string> kIntReaders = {"Cast", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
-                                                    "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"};
+  static const std::set<std::string> kIntReaders = {"Cast",    "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
+                                                    "Reshape", "Flatten",  "Squeeze", "Unsqueeze", "Identity", "OneHot"};
   for (int i : n.inputs) {
     const Tensor& t = g.tensors[i];
     if (t.dtype == DType::I64 && !kIntReaders.count(n.op))
       throw CompileError(fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
-                                     "as loss labels or reshaped",
+                                     "as loss labels or OneHot indices, or reshaped",
                                      what, t.name));
     if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
       throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
   }
   if (out == DType::I64 && n.op != "Reshape" && n.op != "Flatten" && n.op != "Squeeze" && n.op != "Unsqueeze" &&
-      n.op != "Identity")
+      n.op != "Identity" && !detail::makes_run_time_int(n))
     throw CompileError(fmt::format("{}: output '{}' would be int64 computed at run time (only fp32 and bool are)",
                                    what, g.tensors[n.outputs[0]].name));
 }

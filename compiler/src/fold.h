@@ -32,6 +32,12 @@ void check_output_size(const std::vector<int64_t>& shape, DType dt, const std::s
 void check_fold_budget(const Graph& g, const Node& n, const std::vector<int64_t>& shape, DType dt,
                        const std::string& what);
 
+// An axis in [-rank, rank) made >= 0; else an error naming `what` and `key`.
+int64_t norm_axis(int64_t a, int64_t rank, const std::string& what, const char* key);
+// Input t of a node at a parameter position, which must be a compile-time constant: else
+// one error naming `what`, the input and its role (missing, or depending on run-time data).
+const Tensor& const_param(const Graph& g, int t, const char* role, const std::string& what);
+
 // Conv/MaxPool/AveragePool auto_pad codes (the ONNX importer maps the strings).
 constexpr int64_t kAutoPadNotSet = 0, kAutoPadValid = 1, kAutoPadSameUpper = 2, kAutoPadSameLower = 3;
 // SoftmaxCrossEntropyLoss / NegativeLogLikelihoodLoss reduction codes (the importer maps

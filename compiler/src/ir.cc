@@ -2,6 +2,7 @@
 #include "openrdu/compiler/ir.h"
 
 #include "fold.h"
+#include "ops_ext.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -98,9 +99,9 @@ const std::vector<OpInfo> kOps = {
     {"Concat", 1, kMany, kNoParam, true, false},
     {"Gather", 2, 2, 1, true, false},
     {"ReduceSum", 1, 2, 1, true, false},
-    {"ReduceMean", 1, 1, kNoParam, true, false},
-    {"ReduceMax", 1, 1, kNoParam, true, false},
-    {"ReduceMin", 1, 1, kNoParam, true, false},
+    {"ReduceMean", 1, 2, 1, true, false},
+    {"ReduceMax", 1, 2, 1, true, false},
+    {"ReduceMin", 1, 2, 1, true, false},
     {"Slice", 1, 5, 1, true, false},
     // CNN operators: lowered as compositions of the others (decompose.h).
     {"Conv", 2, 3, kNoParam, true, false},
@@ -138,6 +139,28 @@ const std::vector<OpInfo> kOps = {
     // Losses (decompose.h): scores [N, C, d...] and integer labels [N, d...].
     {"SoftmaxCrossEntropyLoss", 2, 3, kNoParam, true, false},
     {"NegativeLogLikelihoodLoss", 2, 3, kNoParam, true, false},
+    // Issue 23 (ops_ext.h): elementwise math programs (lower_math.h), a product reduction,
+    // decompositions (decompose_ops.cc) and Range (folded: its shape depends on its values).
+    {"IsNaN", 1, 1, kNoParam, true, false},
+    {"IsInf", 1, 1, kNoParam, true, false},
+    {"Sign", 1, 1, kNoParam, true, false},
+    {"Floor", 1, 1, kNoParam, true, false},
+    {"Ceil", 1, 1, kNoParam, true, false},
+    {"Round", 1, 1, kNoParam, true, false},
+    {"Mod", 2, 2, kNoParam, true, false},
+    {"ArgMax", 1, 1, kNoParam, true, false},
+    {"ArgMin", 1, 1, kNoParam, true, false},
+    {"Expand", 2, 2, 1, true, false},
+    {"Tile", 2, 2, 1, true, false},
+    {"Range", 3, 3, 0, false, true},
+    {"OneHot", 3, 3, 1, true, false},
+    {"TopK", 2, 2, 1, true, false},
+    {"ReduceProd", 1, 2, 1, true, false},
+    {"ReduceL1", 1, 2, 1, true, false},
+    {"ReduceL2", 1, 2, 1, true, false},
+    {"ReduceSumSquare", 1, 2, 1, true, false},
+    {"ReduceLogSum", 1, 2, 1, true, false},
+    {"ReduceLogSumExp", 1, 2, 1, true, false},
 };
 }  // namespace
 
@@ -148,7 +171,7 @@ bool is_elementwise(const std::string& op) {
       "Add", "Sub", "Mul", "Div", "Max", "Min", "Relu", "Identity", "Abs", "Neg", "Sum", "Clip", "LeakyRelu", "PRelu",
       "HardSigmoid", "Exp", "Log", "Sqrt", "Reciprocal", "Sigmoid", "Tanh", "Erf", "Pow", "Elu", "Selu", "Softplus",
       "Softsign", "Mean", "Equal", "Greater", "Less", "GreaterOrEqual", "LessOrEqual", "Not", "And", "Or", "Xor",
-      "Where", "Cast", "DropoutTrain"};
+      "Where", "Cast", "DropoutTrain", "IsNaN", "IsInf", "Sign", "Floor", "Ceil", "Round", "Mod"};
   return kElementwise.count(op) != 0;
 }
 
@@ -274,6 +297,7 @@ std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
     if (!t.shape_known) throw CompileError(fmt::format("{}: input '{}' has no known shape", what, t.name));
     return t.shape;
   };
+  if (std::vector<int64_t> s; detail::ext_output_shape(g, n, what, s)) return s;
   const std::string& op = n.op;
   if (op == "MatMul") return matmul_shape(in(0), in(1), what);
   if (op == "Gemm") {
@@ -486,13 +510,14 @@ void verify(const Graph& g) {
       if (t.shape[d] <= 0)
         throw CompileError(fmt::format("{}: tensor '{}' has dimension {} of size {} (static sizes >= 1 only)", src,
                                        t.name, d, t.shape[d]));
-    if (t.dtype == DType::I64 && t.kind != TensorKind::Input && t.producer < 0)
-      throw CompileError(fmt::format("{}: tensor '{}' is an int64 constant (int64 is for graph inputs and "
-                                     "compile-time shape values)",
+    if (t.dtype == DType::I64 && t.kind != TensorKind::Input && t.producer < 0 && !t.is_output)
+      throw CompileError(fmt::format("{}: tensor '{}' is an int64 constant (int64 is for graph inputs, outputs "
+                                     "and compile-time shape values)",
                                      src, t.name));
-    if ((t.kind == TensorKind::Constant || t.state) && int64_t(t.data.size()) != t.elements())
-      throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {} needs {}", src, t.name,
-                                     t.data.size(), shape_str(t.shape), t.elements()));
+    const size_t held = t.dtype == DType::I64 && t.kind == TensorKind::Constant ? t.idata.size() : t.data.size();
+    if ((t.kind == TensorKind::Constant || t.state) && int64_t(held) != t.elements())
+      throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {} needs {}", src, t.name, held,
+                                     shape_str(t.shape), t.elements()));
     if (t.kind != TensorKind::Value && t.producer >= 0)
       throw CompileError(fmt::format("{}: tensor '{}' is a graph input or constant but node '{}' produces it", src,
                                      t.name, g.nodes.at(t.producer).name));

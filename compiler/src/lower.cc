@@ -42,6 +42,8 @@ ValRef append_typed_ops(const Graph& g, const Node& n, const std::vector<ValRef>
   const DType from = g.tensors.at(n.inputs.at(0)).dtype, to = g.tensors.at(n.outputs.at(0)).dtype;
   if (from == DType::I64 && to == DType::F32) return emit(Opcode::ITOF, in.at(0), none, none);
   if (from == DType::BOOL && to == DType::F32) return emit(Opcode::MOV, in.at(0), ValRef::immediate(0), none);
+  // To int64 (device int32 words): truncation toward zero (FTOI; bool 1.0f gives 1).
+  if ((from == DType::F32 || from == DType::BOOL) && to == DType::I64) return emit(Opcode::FTOI, in.at(0), none, none);
   if (from == DType::F32 && to == DType::BOOL) {
     const ValRef zero = emit(Opcode::FEQ, in.at(0), ValRef::immediate(fbits(0.0f)), none);
     return emit(Opcode::XOR, zero, one, none);

@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <bit>
+#include <limits>
 #include <functional>
 
 #include "decompose.h"
@@ -43,7 +45,7 @@ bool must_store(const Graph& g, int t) {
 }
 
 bool is_reduce_op(const std::string& op) {
-  return op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin";
+  return op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin" || op == "ReduceProd";
 }
 
 bool is_movement_op(const std::string& op) { return op == "Concat" || op == "Slice" || op == "Gather"; }
@@ -56,6 +58,19 @@ std::string unique_name(const Graph& g, const std::string& base) {
     const std::string n = fmt::format("{}.{}", base, i);
     if (g.find(n) < 0) return n;
   }
+}
+
+// An int64 constant (a graph output that folded) as the device holds int64: int32 words
+// (in Tensor::data, bit for bit), each value checked to fit.
+void int32_words(const Graph& g, Tensor& t) {
+  t.data.clear();
+  for (int64_t v : t.idata) {
+    if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
+      throw CompileError(fmt::format("{}: int64 output '{}' holds {}, beyond the device's int32 words", g.source,
+                                     t.name, v));
+    t.data.push_back(std::bit_cast<float>(int32_t(v)));
+  }
+  t.idata.clear();
 }
 
 // A constant with its last two dims swapped (per batch): its name "<name>.T".
@@ -257,6 +272,7 @@ Lowered legalize(Graph in, const arch::Config* cfg) {
     }
     // Copy: the data moves to a new tensor, o becomes an Identity's output.
     Tensor src = g.tensors[o];
+    if (is_const && src.dtype == DType::I64) int32_words(g, src);  // named as the output
     src.name = unique_name(g, g.tensors[o].name + (is_const ? ".const" : ".view"));
     src.is_output = false;
     const int s = g.add_tensor(std::move(src));

@@ -324,7 +324,8 @@ const Tensor* const_scalar(const Graph& g, int t) {
 
 bool is_math_op(const std::string& op) {
   static const char* const kOps[] = {"Exp", "Log",  "Sqrt",     "Reciprocal", "Div",  "Sigmoid", "Tanh", "Erf",
-                                     "Pow", "Elu",  "Selu",     "Softplus",   "Softsign", "Mean",  "DropoutTrain"};
+                                     "Pow", "Elu",  "Selu",     "Softplus",   "Softsign", "Mean",  "DropoutTrain",
+                                     "IsNaN", "IsInf", "Sign", "Round", "Floor", "Ceil", "Mod"};
   for (const char* o : kOps)
     if (op == o) return true;
   return false;
@@ -376,10 +377,86 @@ void dropout_program(Builder& b, const Node& n) {
   b.op(Opcode::SEL, keep, scaled, Builder::u(0));
 }
 
+// IsNaN, IsInf, Sign (issue 23): comparisons giving the bool words 1.0f/0, Sign as
+// (0 < x) - (x < 0) with NaN passed through.
+void classify_program(Builder& b, const Node& n) {
+  const ValRef x = b.in(0);
+  if (n.op == "IsNaN") {
+    b.op(Opcode::XOR, b.op(Opcode::FEQ, x, x), Builder::u(kOne));
+  } else if (n.op == "IsInf") {
+    const bool pos = n.iattr("detect_positive") != 0, neg = n.iattr("detect_negative") != 0;
+    if (pos && neg)
+      b.op(Opcode::FEQ, b.op(Opcode::FABS, x), Builder::u(kInf));
+    else if (pos || neg)
+      b.op(Opcode::FEQ, x, Builder::u(pos ? kInf : kNegInf));
+    else
+      b.op(Opcode::AND, x, Builder::u(0));
+  } else {  // Sign
+    const ValRef d = b.op(Opcode::FSUB, b.op(Opcode::FLT, Builder::u(0), x), b.op(Opcode::FLT, x, Builder::u(0)));
+    b.op(Opcode::SEL, b.op(Opcode::FEQ, x, x), d, x);
+  }
+}
+
+// Round (half to even), Floor, Ceil: r = (|x| + 2^23) - 2^23 rounds |x| < 2^23 to an
+// integer (ties to even), the sign of x restored; Floor subtracts 1 where r > x, Ceil
+// adds 1 where r < x, the sign of x ORed in again (-0 stays -0: ceil(-0.5) = -0);
+// |x| >= 2^23, infinities and NaN are returned as they are.
+void rounding_program(Builder& b, const Node& n) {
+  const ValRef x = b.in(0);
+  const ValRef ax = b.op(Opcode::FABS, x);
+  const ValRef t = b.op(Opcode::FSUB, b.op(Opcode::FADD, ax, Builder::f(8388608.0f)), Builder::f(8388608.0f));
+  const ValRef sg = b.op(Opcode::AND, x, Builder::u(kSign));
+  ValRef r = b.op(Opcode::OR, t, sg);
+  if (n.op != "Round") {
+    const bool fl = n.op == "Floor";
+    const ValRef c = fl ? b.op(Opcode::FLT, x, r) : b.op(Opcode::FLT, r, x);
+    const ValRef adj = b.op(Opcode::FADD, r, Builder::f(fl ? -1.0f : 1.0f));
+    r = b.op(Opcode::OR, b.op(Opcode::SEL, c, adj, r), sg);
+  }
+  b.op(Opcode::SEL, b.op(Opcode::FLT, ax, Builder::f(8388608.0f)), r, x);
+}
+
+// Mod with fmod = 1 (C fmod: the sign of x), a = |x| reduced by B = |y|*2^46, |y|*2^23,
+// |y| in turn: where a >= B, a - trunc(a/B)*B by one FMA (exact: the quotient is below
+// 2^23 and the faithful division's trunc is q or q + 1, corrected once either way).
+// Exact for |x/y| < 2^69; beyond, and for y = 0, x infinite or NaN operands: NaN.
+void mod_program(Builder& b, const Node& n) {
+  (void)n;
+  const ValRef x = b.in(0);
+  ValRef a = b.op(Opcode::FABS, x);
+  const ValRef y = b.op(Opcode::FABS, b.in(1));
+  const ValRef y23 = b.op(Opcode::FMUL, y, Builder::f(8388608.0f));
+  const ValRef y46 = b.op(Opcode::FMUL, y23, Builder::f(8388608.0f));
+  const ValRef in_range = b.op(Opcode::FLT, a, b.op(Opcode::FMUL, y46, Builder::f(8388608.0f)));
+  for (const ValRef B : {y46, y23, y}) {
+    const ValRef q = b.op(Opcode::ITOF, b.op(Opcode::FTOI, b.div(a, B)));
+    ValRef r = b.op(Opcode::FMA, b.op(Opcode::FNEG, q), B, a);
+    r = b.op(Opcode::SEL, b.op(Opcode::FLT, r, Builder::u(0)), b.op(Opcode::FADD, r, B), r);
+    r = b.op(Opcode::SEL, b.op(Opcode::FLE, B, r), b.op(Opcode::FSUB, r, B), r);
+    a = b.op(Opcode::SEL, b.op(Opcode::FLT, a, B), a, r);
+  }
+  const ValRef res = b.op(Opcode::OR, a, b.op(Opcode::AND, x, Builder::u(kSign)));
+  const ValRef finite = b.op(Opcode::FLT, b.op(Opcode::FABS, x), Builder::u(kInf));
+  const ValRef ok = b.op(Opcode::AND, b.op(Opcode::AND, finite, b.op(Opcode::FLT, Builder::u(0), y)), in_range);
+  b.op(Opcode::SEL, ok, res, Builder::u(gen::kCanonicalNan));
+}
+
 MathProgram math_program(const Graph& g, const Node& n) {
   Builder b(int(n.inputs.size()));
   if (n.op == "DropoutTrain") {
     dropout_program(b, n);
+    return b.p;
+  }
+  if (n.op == "IsNaN" || n.op == "IsInf" || n.op == "Sign") {
+    classify_program(b, n);
+    return b.p;
+  }
+  if (n.op == "Round" || n.op == "Floor" || n.op == "Ceil") {
+    rounding_program(b, n);
+    return b.p;
+  }
+  if (n.op == "Mod") {
+    mod_program(b, n);
     return b.p;
   }
   const ValRef x = b.in(0);
@@ -769,7 +846,9 @@ MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const 
     }
   }
   if (!cached) {
-    order = search_order(cfg, p, 50000);
+    // Past 80 ops (Mod's three reduction steps) a state costs so much that the bound is
+    // about 10 s: such programs keep their order.
+    if (p.ops.size() <= 80) order = search_order(cfg, p, 50000);
     std::lock_guard<std::mutex> lock(mu);
     memo.emplace(key, order);
   }

@@ -1,7 +1,8 @@
 // Special functions and elementwise math operators as fixed sequences of PCU
 // operations (issue 3): exp, log, reciprocal, sqrt, rsqrt, tanh, sigmoid, erf, and the
 // ONNX operators built on them (Exp, Log, Sqrt, Reciprocal, Div, Sigmoid, Tanh, Erf,
-// Pow, Elu, Selu, Softplus, Softsign, Mean).
+// Pow, Elu, Selu, Softplus, Softsign, Mean), and IsNaN, IsInf, Sign, Round, Floor, Ceil,
+// Mod (fp32 fmod, lower_math.cc).
 //
 // One definition serves the device and the CPU reference: `math_program` builds the
 // sequence (SectionOp list over the node's inputs); the lowering emits it onto PCU

@@ -1,5 +1,5 @@
-// Lowering of ReduceSum / ReduceMean / ReduceMax / ReduceMin (any axes, keepdims) onto
-// one PCU with accumulators (`docs/bitstream.md` and `docs/compiler.md`).
+// Lowering of ReduceSum / ReduceMean / ReduceMax / ReduceMin / ReduceProd (any axes,
+// keepdims) onto one PCU with accumulators (`docs/bitstream.md` and `docs/compiler.md`).
 //
 // Mapping: one lane per output element, each lane accumulating its reduced elements
 // sequentially in C order, so the device computes exactly the CPU reference's order
@@ -14,8 +14,8 @@
 //    acc_len = R firings (R = number of reduced elements), the reduced dimensions
 //    walked in C order inside the group (innermost loop of the load stream).
 //  * Stage 0: FADD(ACC, REG0) (sum; ReduceMean is split by legalize() into this sum
-//    and an elementwise FMUL by fp32(1/R)), FMAX(ACC, REG0) or FMIN(ACC, REG0), acc = 1;
-//    acc_init -0.0 / -inf / +inf; out_mode accumulators (one vector per group), no
+//    and an elementwise FMUL by fp32(1/R)), FMAX(ACC, REG0), FMIN(ACC, REG0) or
+//    FMUL(ACC, REG0) (ReduceProd), acc = 1; acc_init -0.0 / -inf / +inf / 1.0; out_mode accumulators (one vector per group), no
 //    cross-lane reduction; masked lanes accumulate zeros and are not stored.
 //  * Store: contiguous in output order, the lane tail masked.
 // Load stream dims: outer kept dims + the lane-vector dim + reduced dims (merged where
@@ -242,6 +242,9 @@ SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, 
   } else if (n.op == "ReduceMin") {
     op = arch::Opcode::FMIN;
     init = std::bit_cast<uint32_t>(INFINITY);
+  } else if (n.op == "ReduceProd") {
+    op = arch::Opcode::FMUL;
+    init = std::bit_cast<uint32_t>(1.0f);
   } else if (n.op != "ReduceSum" && n.op != "ReduceMean") {
     throw CompileError(fmt::format("{}: not a reduction", what));
   }

@@ -1,4 +1,4 @@
-// ONNX importer (opsets 1-17) and the TensorProto reader.
+// ONNX importer (opsets 1-18) and the TensorProto reader.
 #include <fmt/format.h>
 #include <google/protobuf/io/zero_copy_stream_impl.h>
 #include <onnx/onnx_pb.h>
@@ -26,14 +26,14 @@ namespace openrdu::compiler {
 
 namespace {
 
-// Opsets 1-17. The elementwise operators have had their opset-13 semantics on fp32 since
+// Opsets 1-18. The elementwise operators have had their opset-13 semantics on fp32 since
 // opset 1 but for the legacy attributes that legacy_attribute maps (consumed_inputs,
 // broadcast/axis, BatchNormalization is_test, Cast `to` by name, Pad paddings); Clip-6
 // bounds are attributes; Max/Min/Sum broadcast since 8, a superset. Opset differences of
 // the others are read per node: Squeeze/Unsqueeze and ReduceSum axes (attribute < 13,
 // input >= 13), Slice starts/ends/axes (attributes < 10), Softmax/LogSoftmax axis
 // (default 1 and 2-D coercion < 13, default -1 >= 13), Concat axis (default 1 < 4).
-constexpr int kMinOpset = 1, kMaxOpset = 17;
+constexpr int kMinOpset = 1, kMaxOpset = 18;
 
 // Protobuf parses at most 2 GiB: a larger file (or endless /dev/zero) is refused.
 std::string read_file_bytes(const std::string& path) {
@@ -99,6 +99,30 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
     v.assign(t.float_data().begin(), t.float_data().end());
   }
   return v;
+}
+
+// TopK (values, indices) and LayerNormalization (Y, Mean, InvStdDev): one node per
+// output that is given (a name, not ""), the output's position in iattr "output" (none
+// for Y), each node named "<node>" for its first output and "<node>.<position>" after.
+void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::string>& available) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  bool first = true;
+  for (int ko = 0; ko < np.output_size(); ++ko) {
+    const std::string& out = np.output(ko);
+    if (out.empty()) continue;
+    if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
+    Node k = n;
+    if (!first) k.name = fmt::format("{}.{}", n.name, ko);
+    if (ko > 0 || n.op == "TopK") k.iattrs["output"] = {ko};
+    Tensor t;
+    t.name = out;
+    t.kind = TensorKind::Value;
+    t.producer = int(g.nodes.size());
+    k.outputs = {g.add_tensor(std::move(t))};
+    available.insert(out);
+    g.nodes.push_back(std::move(k));
+    first = false;
+  }
 }
 
 // The IR type of a graph input or output: FLOAT, INT64 or INT32 (held as int64, the
@@ -507,6 +531,10 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
       int nout = np.output_size();
       while (nout > 1 && np.output(nout - 1).empty()) --nout;
       if (n.op == "Dropout" && nout == 2) nout = 1;  // the mask output is not a graph value
+      if ((n.op == "TopK" || n.op == "LayerNormalization") && nout > 1) {
+        split_outputs(np, std::move(n), g, available);
+        continue;
+      }
       if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
         // Training mode: Y only; the running statistics' new values become the training
         // graph's updates of the running mean/variance state (decompose.cc), and the

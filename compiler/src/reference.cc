@@ -23,12 +23,20 @@
 //    by op with the device's rules; Div is a*(1/b) refined, not IEEE division (int64
 //    Div, in shape arithmetic, stays exact). Transpose, Reshape, Flatten, Squeeze, Unsqueeze, Concat,
 //    Slice, Gather: exact data movement.
+//  * ArgMax, ArgMin, TopK, Expand, Tile, Range, OneHot: exact selection and movement on
+//    any element type (eval_selection; the device runs decompose_ops.cc's composition,
+//    which the node suite and test_ops_ext compare bit for bit). ReduceProd: FMUL chain
+//    from 1.0 in C order. ReduceL1/L2/SumSquare/LogSum/LogSumExp and LayerNormalization's
+//    Mean/InvStdDev: their composition (decompose_ops.cc, decompose.cc). IsNaN, IsInf,
+//    Sign, Floor, Ceil, Round, Mod (fp32): the device's sequences (lower_math.cc);
+//    int64 Sign and Mod (fmod 0: the sign of the divisor, 1: of the dividend) exact.
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <optional>
 #include <set>
 
@@ -153,6 +161,14 @@ float elementwise_f32(const Node& n, const std::vector<float>& args) {
   throw CompileError(fmt::format("node '{}' ({}): unsupported operator", n.name, n.op));
 }
 
+// Integer Mod: fmod = 1 as C (the sign of a), fmod = 0 as Python (the sign of b).
+int64_t mod_i64(int64_t a, int64_t b, bool fmod, const std::string& what) {
+  if (b == 0) throw CompileError(fmt::format("{}: int64 Mod by zero", what));
+  if (b == -1) return 0;
+  const int64_t r = a % b;
+  return !fmod && r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+}
+
 int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std::string& what) {
   const std::string& op = n.op;
   if (op == "Add") return int64_t(uint64_t(a[0]) + uint64_t(a[1]));
@@ -167,6 +183,8 @@ int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std:
   if (op == "Identity") return a[0];
   if (op == "Neg") return -a[0];
   if (op == "Abs") return a[0] < 0 ? -a[0] : a[0];
+  if (op == "Sign") return a[0] > 0 ? 1 : a[0] < 0 ? -1 : 0;
+  if (op == "Mod") return mod_i64(a[0], a[1], n.iattr("fmod") != 0, what);
   throw CompileError(fmt::format("{}: not evaluated on int64 data", what));
 }
 
@@ -232,6 +250,145 @@ Value eval_typed(const Node& n, const std::vector<const Value*>& in, const std::
   return out;
 }
 
+// Operators of issue 23 evaluated as selections and data movement (exact, any element
+// type): ArgMax, ArgMin, TopK, Expand, Tile, Range, OneHot (ops_ext.h).
+bool is_selection_op(const std::string& op) {
+  return op == "ArgMax" || op == "ArgMin" || op == "TopK" || op == "Expand" || op == "Tile" || op == "Range" ||
+         op == "OneHot";
+}
+
+double elem_of(const Value& v, int64_t i) { return v.dtype == DType::I64 ? double(v.i[i]) : double(v.f[i]); }
+
+// Sizes before, along and after `axis`.
+struct AxisSplit {
+  int64_t outer = 1, dim = 1, inner = 1;
+  AxisSplit(const std::vector<int64_t>& s, int64_t axis) {
+    for (size_t d = 0; d < s.size(); ++d) (int64_t(d) < axis ? outer : int64_t(d) == axis ? dim : inner) *= s[d];
+  }
+};
+
+// ArgMax/ArgMin: numpy's rule (the first NaN wins; the last one with select_last_index);
+// ties give the first index, or the last with select_last_index (-0 == +0).
+void eval_arg(const Node& n, const Value& x, Value& out) {
+  const AxisSplit a(x.shape, n.iattr("axis"));
+  const bool is_max = n.op == "ArgMax", last = n.iattr("select_last_index") != 0;
+  out.i.assign(size_t(a.outer * a.inner), 0);
+  for (int64_t o = 0; o < a.outer; ++o)
+    for (int64_t j = 0; j < a.inner; ++j) {
+      int64_t best = -1;
+      bool nan = false;
+      double bv = 0;
+      for (int64_t c = 0; c < a.dim; ++c) {
+        const double v = elem_of(x, (o * a.dim + c) * a.inner + j);
+        if (std::isnan(v)) {
+          if (!nan || last) best = c;
+          nan = true;
+        } else if (!nan && (best < 0 || (is_max ? v > bv : v < bv) || (last && v == bv))) {
+          best = c;
+          bv = v;
+        }
+      }
+      out.i[size_t(o * a.inner + j)] = best;
+    }
+}
+
+// TopK: per slice the k largest (smallest) values, ties in index order (a stable sort;
+// NaN ordered after every number, as numpy), values (output 0; a NaN canonical) or their
+// indices (output 1).
+void eval_topk(const Node& n, const Value& x, const std::vector<int64_t>& out_shape, Value& out) {
+  const AxisSplit a(x.shape, n.iattr("axis"));
+  const int64_t k = n.iattr("k");
+  const bool largest = n.iattr("largest") != 0, want_idx = n.iattr("output") == 1;
+  const int64_t count = count_of(out_shape);
+  if (want_idx || x.dtype == DType::I64)
+    out.i.assign(size_t(count), 0);
+  else
+    out.f.assign(size_t(count), 0.0f);
+  std::vector<int64_t> order(size_t(a.dim));
+  for (int64_t o = 0; o < a.outer; ++o)
+    for (int64_t j = 0; j < a.inner; ++j) {
+      auto v = [&](int64_t c) { return elem_of(x, (o * a.dim + c) * a.inner + j); };
+      std::iota(order.begin(), order.end(), int64_t(0));
+      std::stable_sort(order.begin(), order.end(), [&](int64_t p, int64_t q) {
+        const double vp = v(p), vq = v(q);
+        if (std::isnan(vp) || std::isnan(vq)) return !std::isnan(vp) && std::isnan(vq);
+        return largest ? vp > vq : vp < vq;
+      });
+      for (int64_t t = 0; t < k; ++t) {
+        const size_t dst = size_t((o * k + t) * a.inner + j), src = size_t((o * a.dim + order[size_t(t)]) * a.inner + j);
+        if (want_idx)
+          out.i[dst] = order[size_t(t)];
+        else if (x.dtype == DType::I64)
+          out.i[dst] = x.i[src];
+        else
+          out.f[dst] = canon(x.f[src]);  // the device's ReduceMax gives the canonical NaN
+      }
+    }
+}
+
+// OneHot: `on` where the (truncated, negative + depth) index equals the position along
+// the axis, `off` elsewhere (an index outside [-depth, depth) gives a row of `off`).
+void eval_onehot(const Node& n, const Value& ind, const std::vector<int64_t>& out_shape, Value& out) {
+  const int64_t axis = n.iattr("axis"), depth = n.iattr("depth");
+  const bool ints = n.has_iattr("values");
+  const int64_t count = count_of(out_shape);
+  std::vector<int64_t> ist = strides_of(ind.shape);
+  if (ints)
+    out.i.assign(size_t(count), 0);
+  else
+    out.f.assign(size_t(count), 0.0f);
+  for_each_index(out_shape, [&](int64_t e, const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t d = 0, k = 0; d < idx.size(); ++d)
+      if (int64_t(d) != axis) off += idx[d] * ist[k++];
+    const double raw = std::trunc(elem_of(ind, off));
+    const double w = raw < 0 ? raw + double(depth) : raw;
+    const bool hit = w == double(idx[size_t(axis)]);
+    if (ints)
+      out.i[size_t(e)] = n.ints("values")[hit ? 1 : 0];
+    else
+      out.f[size_t(e)] = n.attr(hit ? "on" : "off");
+  });
+}
+
+Value eval_selection(const Node& n, const std::vector<const Value*>& in, const std::vector<int64_t>& out_shape,
+                     DType out_dtype) {
+  Value out;
+  out.dtype = out_dtype;
+  out.shape = out_shape;
+  const std::string& op = n.op;
+  auto copy = [&](auto&& src_index) {
+    const Value& x = *in.at(0);
+    if (x.dtype == DType::I64)
+      out.i = gather_elems(x.i, out_shape, src_index);
+    else
+      out.f = gather_elems(x.f, out_shape, src_index);
+  };
+  if (op == "ArgMax" || op == "ArgMin") {
+    eval_arg(n, *in.at(0), out);
+  } else if (op == "TopK") {
+    eval_topk(n, *in.at(0), out_shape, out);
+  } else if (op == "OneHot") {
+    eval_onehot(n, *in.at(0), out_shape, out);
+  } else if (op == "Expand" || op == "Tile") {
+    const std::vector<int64_t>& xs = in.at(0)->shape;
+    const std::vector<int64_t> st = op == "Expand" ? bcast_strides(xs, out_shape) : strides_of(xs);
+    copy([&](const std::vector<int64_t>& idx) {
+      int64_t off = 0;
+      for (size_t d = 0; d < idx.size(); ++d) off += (op == "Tile" ? idx[d] % xs[d] : idx[d]) * st[d];
+      return off;
+    });
+  } else {  // Range: start + i * delta (fp32: the product rounded, then the sum)
+    for (int64_t i = 0; i < out_shape.at(0); ++i) {
+      if (out_dtype == DType::I64)
+        out.i.push_back(n.iattr("start") + i * n.iattr("delta"));
+      else
+        out.f.push_back(canon(n.attr("start") + canon(float(i) * n.attr("delta"))));
+    }
+  }
+  return out;
+}
+
 // MatMul/Gemm inner product: the device's FMA chain over k ascending from -0.0.
 float dot_chain(const float* a, int64_t sa, const float* b, int64_t sb, int64_t k) {
   float acc = -0.0f;
@@ -261,6 +418,7 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
   };
 
   if (is_typed_op(op)) return eval_typed(n, in, out_shape, out_dtype);
+  if (is_selection_op(op)) return eval_selection(n, in, out_shape, out_dtype);
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
       (op == "Identity" && x(0).dtype == DType::I64)) {
     out.f = x(0).f;
@@ -388,9 +546,10 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
       t.shape_known = true;
       const bool is_const = g.tensors.at(n.inputs.at(k)).kind == TensorKind::Constant;
       t.kind = is_const ? TensorKind::Constant : TensorKind::Input;
-      if (is_const)
+      if (is_const) {
         t.data = x(k).f;
-      else
+        t.idata = x(k).i;
+      } else
         feed[t.name] = HostTensor{x(k).shape, x(k).f, x(k).i};
       ins.push_back(sub.add_tensor(std::move(t)));
       if (!is_const) sub.inputs.push_back(ins.back());
@@ -408,7 +567,9 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
     sub.nodes = decompose(sub, k);
     for (size_t q = 0; q < sub.nodes.size(); ++q) sub.tensors[sub.nodes[q].outputs[0]].producer = int(q);
     sub.outputs = {yi};
-    out.f = reference_run(sub, feed).at("y").data;
+    HostTensor r = reference_run(sub, feed).at("y");
+    out.f = std::move(r.data);
+    out.i = std::move(r.idata);
   } else if (op.rfind("Reduce", 0) == 0) {
     // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
     // fp32 value of 1/count), max from -inf, min from +inf.
@@ -421,7 +582,10 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
     }
     const auto st = strides_of(xs);
     const int64_t rcount = count_of(red);
-    const float init = op == "ReduceMax" ? -INFINITY : op == "ReduceMin" ? INFINITY : -0.0f;
+    const float init = op == "ReduceMax"    ? -INFINITY
+                       : op == "ReduceMin"  ? INFINITY
+                       : op == "ReduceProd" ? 1.0f
+                                            : -0.0f;
     out.f.assign(count, init);
     for_each_index(kept, [&](int64_t e, const std::vector<int64_t>& idx) {
       int64_t base = 0;
@@ -431,7 +595,10 @@ Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& 
         int64_t off = base;
         for (size_t k = 0; k < axes.size(); ++k) off += ridx[k] * st[axes[k]];
         const float v = x(0).f[off];
-        acc = op == "ReduceMax" ? fmax_dev(acc, v) : op == "ReduceMin" ? fmin_dev(acc, v) : canon(acc + v);
+        acc = op == "ReduceMax"    ? fmax_dev(acc, v)
+              : op == "ReduceMin"  ? fmin_dev(acc, v)
+              : op == "ReduceProd" ? canon(acc * v)
+                                   : canon(acc + v);
       });
       if (op == "ReduceMean") acc = canon(acc * (1.0f / float(rcount)));
       out.f[e] = acc;

@@ -122,7 +122,7 @@ class Loader {
     if (!root.IsMap()) fail(root, "the document must be a mapping (inputs, outputs, constants, nodes)");
     keys(root, {"name", "opset", "inputs", "outputs", "constants", "nodes"}, "graph");
     const int opset = root["opset"] ? int(integer(root["opset"], "opset")) : 17;
-    if (opset < 6 || opset > 17) fail(root["opset"], fmt::format("opset {} is not supported (6 to 17)", opset));
+    if (opset < 6 || opset > 18) fail(root["opset"], fmt::format("opset {} is not supported (6 to 18)", opset));
 
     auto seq = [&](const char* key) {
       YAML::Node n = root[key];

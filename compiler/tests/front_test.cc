@@ -278,7 +278,8 @@ TEST(Fold, FoldsFp32ConstantsAndCastToIdentity) {
 
 TEST(Fold, Errors) {
   {
-    // A shape computed from run-time data cannot be a parameter.
+    // A shape computed from run-time data cannot be a parameter (the Cast to int64 itself
+    // runs on the device: int32 words).
     ModelBuilder b;
     b.input("x", {4});
     b.input("s", {1});
@@ -286,7 +287,8 @@ TEST(Fold, Errors) {
     b.node("Reshape", {"x", "si"}, {"y"}, "reshape");
     b.output("y");
     EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "m.onnx"); }),
-                HasSubstr("node 'cast' (Cast): output 'si' would be int64 computed at run time"));
+                HasSubstr("node 'reshape' (Reshape): input 'si' (shape) must be a compile-time constant, but it "
+                          "depends on run-time data"));
   }
   {
     ModelBuilder b;
@@ -309,13 +311,19 @@ TEST(Fold, Errors) {
                 HasSubstr("node 'add' (Add): input 'k' is int64, expected fp32"));
   }
   {
-    // An int64 graph output survives folding: the verifier names it.
+    // An int64 graph output that folds is a constant output (int32 words on the device);
+    // one beyond int32 is refused by the compiler, naming it.
     ModelBuilder b;
     b.input("x", {2, 3});
     b.node("Shape", {"x"}, {"y"}, "shape");
+    init_i64(b, "big", {1}, {int64_t(1) << 40});
+    b.node("Identity", {"big"}, {"z"}, "id");
     b.output("y");
-    EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "m.onnx"); }),
-                HasSubstr("tensor 'y' is an int64 constant (int64 is for graph inputs"));
+    b.output("z");
+    const Graph g = import_onnx_bytes(b.bytes(), "m.onnx");
+    EXPECT_EQ(g.tensors[g.find("y")].idata, (std::vector<int64_t>{2, 3}));
+    EXPECT_THAT(error_of([&] { compile_graph(g, arch::load_config("tiny")); }),
+                HasSubstr("int64 output 'z' holds 1099511627776, beyond the device's int32 words"));
   }
   {
     ModelBuilder b;

@@ -3,6 +3,7 @@
 #pragma once
 #include <fmt/format.h>
 
+#include <bit>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -81,6 +82,10 @@ inline std::map<std::string, HostTensor> run_on_model(const arch::Config& cfg, c
       h.shape = t.shape;
       h.data.resize(t.bytes / 4);
       mem.read_bytes(t.dev_addr, h.data.data(), t.bytes);
+      if (t.dtype == pef::DType::I64) {  // int32 words, widened as the runtime does
+        for (float w : h.data) h.idata.push_back(std::bit_cast<int32_t>(w));
+        h.data.clear();
+      }
       out[t.name] = std::move(h);
     }
   return out;

@@ -173,7 +173,7 @@ void compile(Args& a) {
 
 int main(int argc, char** argv) {
   using namespace openrdu;
-  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 1-17) into a PEF for an OpenRDU device"};
+  CLI::App app{"sncompile: compile an ONNX model (fp32, opsets 1-18) into a PEF for an OpenRDU device"};
   Args a;
   app.add_option("model", a.model, "ONNX model file (or a .yaml/.yml test graph, compiler/README.md)");
   app.add_option("-o,--output", a.out, "PEF file to write");

@@ -6,14 +6,19 @@
 // subgraphs), then call finalize(): fold_constants() (shape inference, host evaluation
 // of every node whose inputs are all constants, canonical parameters) and verify().
 // A finalized graph is canonical:
-//  * run-time tensors are fp32, except integer graph inputs (DType::I64: class labels;
-//    the device holds them as int32 words, narrowed by the runtime) and the results of
-//    comparisons and logic (DType::BOOL: the device word is 1.0f for true, 0 for false);
-//    int64 values otherwise exist only while folding (shape tensors);
-//  * every node input is a run-time fp32 operand; compile-time parameters are attributes
-//    (iattrs / attrs), never inputs;
-//  * Shape, Constant, ConstantOfShape and Cast never remain (Cast fp32->fp32 becomes
-//    Identity; ReduceSum with empty axes and noop_with_empty_axes = 1 becomes Identity);
+//  * run-time tensors are fp32, except integer graph inputs (DType::I64: class labels,
+//    OneHot indices; the device holds them as int32 words, narrowed by the runtime), the
+//    int64 results of Cast, ArgMax, ArgMin, TopK's indices and OneHot (int32 words too),
+//    and the results of comparisons, logic, IsNaN and IsInf (DType::BOOL: the device word
+//    is 1.0f for true, 0 for false); int64 values otherwise exist only while folding
+//    (shape tensors) and as graph outputs that folded;
+//  * every node input is a run-time operand; compile-time parameters are attributes
+//    (iattrs / attrs), never inputs (the parameters of issue 23's operators: ops_ext.h);
+//  * Shape, Constant, ConstantOfShape and Range never remain (Cast to the same type
+//    becomes Identity; a reduction with empty axes and noop_with_empty_axes = 1 becomes
+//    Identity);
+//  * a node has one output: the importer makes one node per output of TopK and
+//    LayerNormalization (iattr "output");
 //  * graph outputs may be constants (a graph that folds completely has no nodes).
 #pragma once
 #include <cstdint>
@@ -197,7 +202,7 @@ void export_onnx_with_weights(const std::string& in_path, const std::map<std::st
 // (Tensor::state, appended to g.inputs in tensor order), its data the initial value.
 void make_params_state(Graph& g);
 
-// ONNX importer (opsets 1-17): parse, convert, sort, infer shapes, verify.
+// ONNX importer (opsets 1-18): parse, convert, sort, infer shapes, verify.
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts = {});
 Graph import_onnx_bytes(const std::string& bytes, const std::string& source_name, const ImportOptions& opts = {});
 
