@@ -31,7 +31,9 @@ INCS=(-I"$ROOT/pef/include" -I"$OUT/gen-readers/include")
 LIBS=(-lyaml-cpp -lfmt -lz)
 if [ "$target" = onnx ]; then
   # The compiler uses the functional model's operation semantics and cost model.
-  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT"/verif/model/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc")
+  /usr/bin/python3 "$ROOT/scripts/gen_rules.py" "$OUT/gen-readers/builtin_rules.cc" "$ROOT"/compiler/rules/*.yaml
+  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT"/verif/model/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc"
+         "$OUT/gen-readers/builtin_rules.cc")
   INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -I"$ROOT/verif/model/include" -DONNX_ML=1
          -DONNX_NAMESPACE=onnx)
   LIBS+=(-lonnx_proto -lprotobuf -lspdlog)
@@ -43,14 +45,16 @@ else
 fi
 BIN=$OUT/${target}_fuzz
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" "$ROOT/pef/include" "$ROOT/compiler/include" "$ROOT/compiler/src" \
-     "$ROOT/verif/model/include" "$ROOT/runtime/include" -newer "$BIN" \( -name '*.cc' -o -name '*.h' \) 2>/dev/null)" ]; then
+     "$ROOT/verif/model/include" "$ROOT/runtime/include" "$ROOT/compiler/rules" -newer "$BIN" \( -name '*.cc' -o -name '*.h' -o -name '*.yaml' \) 2>/dev/null)" ]; then
   echo "fuzz-readers: building $BIN"
   # One object per source, two at a time (the onnx target compiles the whole compiler).
   OBJ=$OUT/obj-$target && mkdir -p "$OBJ"
   printf '%s\n' "${SRCS[@]}" | xargs -P 2 -I{} sh -c \
     "$CXX -std=c++20 -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
      -fno-sanitize-recover=undefined -DOPENRDU_VERSION='\"fuzz\"' ${INCS[*]} -c {} -o $OBJ/\$(echo {} | tr / _).o"
-  "$CXX" -fsanitize=fuzzer,address,undefined "$OBJ"/*.o "${LIBS[@]}" -o "$BIN.tmp"
+  OBJS=()  # this target's objects only (a deleted source's object may remain in $OBJ)
+  for src in "${SRCS[@]}"; do OBJS+=("$OBJ/$(echo "$src" | tr / _).o"); done
+  "$CXX" -fsanitize=fuzzer,address,undefined "${OBJS[@]}" "${LIBS[@]}" -o "$BIN.tmp"
   mv "$BIN.tmp" "$BIN"
 fi
 flock -u 9

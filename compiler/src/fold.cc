@@ -587,7 +587,9 @@ void canonicalize(Graph& g, Node& n) {
     n.iattrs.erase("shape_in");
     const bool allowzero = n.iattr("allowzero") != 0;
     int64_t known = 1, infer = -1, total = 1;
-    for (int64_t d : x) total *= d;
+    for (int64_t d : x)
+      if (__builtin_mul_overflow(total, d, &total))
+        throw CompileError(fmt::format("{}: input shape {} has too many elements", what, shape_str(x)));
     for (size_t d = 0; d < s.size(); ++d) {
       if (s[d] == 0 && !allowzero) {
         if (d >= x.size())
@@ -600,8 +602,8 @@ void canonicalize(Graph& g, Node& n) {
         infer = int64_t(d);
       } else if (s[d] < 0) {
         throw CompileError(fmt::format("{}: shape {} has a negative size", what, shape_str(s)));
-      } else {
-        known *= s[d];
+      } else if (__builtin_mul_overflow(known, s[d], &known)) {
+        throw CompileError(fmt::format("{}: shape {} has too many elements", what, shape_str(s)));
       }
     }
     if (infer >= 0) {

@@ -289,174 +289,250 @@ std::vector<int64_t> conv_transpose_output_shape(const Graph& g, const Node& n, 
 
 }  // namespace
 
-std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
-  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-  auto in = [&](size_t k) -> const std::vector<int64_t>& {
+namespace {
+
+// A node whose output shape is inferred: its inputs' shapes (in(k)) and the message prefix.
+struct ShapeIn {
+  const Graph& g;
+  const Node& n;
+  std::string what;
+  const std::vector<int64_t>& operator()(size_t k) const {
     if (k >= n.inputs.size()) throw CompileError(fmt::format("{}: input {} is missing", what, k));
     const Tensor& t = g.tensors.at(n.inputs[k]);
     if (!t.shape_known) throw CompileError(fmt::format("{}: input '{}' has no known shape", what, t.name));
     return t.shape;
+  }
+};
+
+std::vector<int64_t> shape_matmul(const ShapeIn& in) {
+  return matmul_shape(in(0), in(1), in.what);
+}
+
+std::vector<int64_t> shape_gemm(const ShapeIn& in) {
+  const auto &a = in(0), &b = in(1);
+  if (a.size() != 2 || b.size() != 2)
+    throw CompileError(fmt::format("{}: A {} and B {} must be matrices (rank 2)", in.what, shape_str(a), shape_str(b)));
+  const bool ta = in.n.iattr("transA") != 0, tb = in.n.iattr("transB") != 0;
+  const int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1], kb = tb ? b[1] : b[0], nn = tb ? b[0] : b[1];
+  if (ka != kb)
+    throw CompileError(fmt::format("{}: op(A) is [{},{}] and op(B) is [{},{}]: inner dimensions differ", in.what, m,
+                                   ka, kb, nn));
+  std::vector<int64_t> out = {m, nn};
+  if (in.n.inputs.size() > 2 && broadcast_shapes(out, in(2), in.what) != out)
+    throw CompileError(fmt::format("{}: C {} does not broadcast to [{},{}]", in.what, shape_str(in(2)), m, nn));
+  return out;
+}
+
+std::vector<int64_t> shape_transpose(const ShapeIn& in) {
+  const auto& x = in(0);
+  const auto& perm = in.n.ints("perm");
+  std::vector<int64_t> out;
+  for (int64_t p : perm) out.push_back(x.at(size_t(p)));
+  return out;
+}
+
+std::vector<int64_t> shape_reshape(const ShapeIn& in) {
+  const auto& s = in.n.ints("shape");
+  int64_t e = 1, ie = 1;
+  for (int64_t d : s) e *= d;
+  for (int64_t d : in(0)) ie *= d;
+  if (e != ie)
+    throw CompileError(fmt::format("{}: cannot reshape {} ({} elements) to {}", in.what, shape_str(in(0)), ie,
+                                   shape_str(s)));
+  return s;
+}
+
+std::vector<int64_t> shape_flatten(const ShapeIn& in) {
+  const auto& x = in(0);
+  const int64_t axis = in.n.iattr("axis");
+  int64_t a = 1, b = 1;
+  for (size_t d = 0; d < x.size(); ++d) (int64_t(d) < axis ? a : b) *= x[d];
+  return {a, b};
+}
+
+std::vector<int64_t> shape_squeeze(const ShapeIn& in) {
+  const auto& x = in(0);
+  const auto& axes = in.n.ints("axes");
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
+      out.push_back(x[d]);
+    else if (x[d] != 1)
+      throw CompileError(fmt::format("{}: cannot squeeze axis {} of {} (size {})", in.what, d, shape_str(x), x[d]));
+  }
+  return out;
+}
+
+std::vector<int64_t> shape_unsqueeze(const ShapeIn& in) {
+  const auto& x = in(0);
+  const auto& axes = in.n.ints("axes");
+  std::vector<int64_t> out;
+  size_t k = 0;
+  for (size_t d = 0; d < x.size() + axes.size(); ++d)
+    out.push_back(std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end() ? 1 : x.at(k++));
+  return out;
+}
+
+std::vector<int64_t> shape_softmax(const ShapeIn& in) {
+  return in(0);
+}
+
+std::vector<int64_t> shape_concat(const ShapeIn& in) {
+  const int64_t axis = in.n.iattr("axis");
+  std::vector<int64_t> out = in(0);
+  for (size_t k = 1; k < in.n.inputs.size(); ++k) {
+    const auto& s = in(k);
+    if (s.size() != out.size())
+      throw CompileError(fmt::format("{}: inputs {} and {} differ in rank", in.what, shape_str(out), shape_str(s)));
+    for (size_t d = 0; d < s.size(); ++d)
+      if (int64_t(d) != axis && s[d] != out[d])
+        throw CompileError(fmt::format("{}: input '{}' has shape {}, dimension {} differs from {}", in.what,
+                                       in.g.tensors[in.n.inputs[k]].name, shape_str(s), d, shape_str(in(0))));
+    out[axis] += s[axis];
+  }
+  return out;
+}
+
+std::vector<int64_t> shape_gather(const ShapeIn& in) {
+  const auto& x = in(0);
+  const int64_t axis = in.n.iattr("axis");
+  std::vector<int64_t> out(x.begin(), x.begin() + axis);
+  for (int64_t d : in.n.ints("indices_shape")) out.push_back(d);
+  out.insert(out.end(), x.begin() + axis + 1, x.end());
+  return out;
+}
+
+std::vector<int64_t> shape_reduce(const ShapeIn& in) {
+  const auto& x = in(0);
+  const auto& axes = in.n.ints("axes");
+  const bool keep = in.n.iattr("keepdims") != 0;
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
+      out.push_back(x[d]);
+    else if (keep)
+      out.push_back(1);
+  }
+  return out;
+}
+
+std::vector<int64_t> shape_slice(const ShapeIn& in) {
+  const auto& x = in(0);
+  const auto &st = in.n.ints("starts"), &en = in.n.ints("ends"), &sp = in.n.ints("steps");
+  if (st.size() != x.size() || en.size() != x.size() || sp.size() != x.size())
+    throw CompileError(fmt::format("{}: starts/ends/steps must have one value per dimension of {}", in.what,
+                                   shape_str(x)));
+  std::vector<int64_t> out;
+  for (size_t d = 0; d < x.size(); ++d) {
+    const int64_t c = sp[d] > 0 ? (en[d] - st[d] + sp[d] - 1) / sp[d] : (st[d] - en[d] - sp[d] - 1) / -sp[d];
+    out.push_back(std::max<int64_t>(0, c));
+  }
+  return out;
+}
+
+std::vector<int64_t> shape_window(const ShapeIn& in) {
+  return window_output_shape(in.g, in.n, in.what);
+}
+
+std::vector<int64_t> shape_conv_transpose(const ShapeIn& in) {
+  return conv_transpose_output_shape(in.g, in.n, in.what);
+}
+
+std::vector<int64_t> shape_trilu(const ShapeIn& in) {
+  if (in(0).size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2", in.what, shape_str(in(0))));
+  return in(0);
+}
+
+std::vector<int64_t> shape_global_pool(const ShapeIn& in) {
+  const auto& x = in(0);
+  if (x.size() < 3)
+    throw CompileError(fmt::format("{}: input {} needs rank >= 3 (N C spatial...)", in.what, shape_str(x)));
+  std::vector<int64_t> out(x.begin(), x.begin() + 2);
+  out.resize(x.size(), 1);
+  return out;
+}
+
+std::vector<int64_t> shape_batchnorm(const ShapeIn& in) {
+  const auto& x = in(0);
+  if (x.size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2 (N C ...)", in.what, shape_str(x)));
+  for (size_t k = 1; k < 5; ++k)
+    if (in(k) != std::vector<int64_t>{x[1]})
+      throw CompileError(fmt::format("{}: input '{}' has shape {}, expected [{}] (one value per channel)", in.what,
+                                     in.g.tensors[in.n.inputs[k]].name, shape_str(in(k)), x[1]));
+  return x;
+}
+
+std::vector<int64_t> shape_layernorm(const ShapeIn& in) {
+  const auto& x = in(0);
+  const int64_t axis = in.n.iattr("axis");
+  const std::vector<int64_t> norm(x.begin() + axis, x.end());
+  for (size_t k = 1; k < in.n.inputs.size(); ++k)
+    if (broadcast_shapes(norm, in(k), in.what) != norm)
+      throw CompileError(fmt::format("{}: input '{}' {} does not broadcast to the normalized shape {}", in.what,
+                                     in.g.tensors[in.n.inputs[k]].name, shape_str(in(k)), shape_str(norm)));
+  return x;
+}
+
+// Canonical pads [b0, b1, ..., e0, e1, ...]: begin and end per axis.
+std::vector<int64_t> shape_pad(const ShapeIn& in) {
+  std::vector<int64_t> out = in(0);
+  const auto& p = in.n.ints("pads");
+  for (size_t d = 0; d < out.size(); ++d) out[d] += p.at(d) + p.at(d + out.size());
+  return out;
+}
+
+std::vector<int64_t> shape_loss(const ShapeIn& in) {
+  in(1);  // the labels' shape is checked by the decomposition
+  if (in.n.iattr("reduction") == detail::kReductionNone) return in(1);
+  return {};
+}
+
+// The output shape rule of each operator that is not elementwise.
+const std::map<std::string, std::vector<int64_t> (*)(const ShapeIn&)>& shape_rules() {
+  static const std::map<std::string, std::vector<int64_t> (*)(const ShapeIn&)> rules = {
+      {"MatMul", shape_matmul},
+      {"Gemm", shape_gemm},
+      {"Transpose", shape_transpose},
+      {"Reshape", shape_reshape},
+      {"Flatten", shape_flatten},
+      {"Squeeze", shape_squeeze},
+      {"Unsqueeze", shape_unsqueeze},
+      {"Softmax", shape_softmax},
+      {"LogSoftmax", shape_softmax},
+      {"Concat", shape_concat},
+      {"Gather", shape_gather},
+      {"ReduceSum", shape_reduce},
+      {"ReduceMean", shape_reduce},
+      {"ReduceMax", shape_reduce},
+      {"ReduceMin", shape_reduce},
+      {"Slice", shape_slice},
+      {"Conv", shape_window},
+      {"MaxPool", shape_window},
+      {"AveragePool", shape_window},
+      {"LpPool", shape_window},
+      {"ConvTranspose", shape_conv_transpose},
+      {"Trilu", shape_trilu},
+      {"GlobalAveragePool", shape_global_pool},
+      {"GlobalMaxPool", shape_global_pool},
+      {"BatchNormalization", shape_batchnorm},
+      {"LayerNormalization", shape_layernorm},
+      {"Pad", shape_pad},
+      {"SoftmaxCrossEntropyLoss", shape_loss},
+      {"NegativeLogLikelihoodLoss", shape_loss},
   };
-  if (std::vector<int64_t> s; detail::ext_output_shape(g, n, what, s)) return s;
-  const std::string& op = n.op;
-  if (op == "MatMul") return matmul_shape(in(0), in(1), what);
-  if (op == "Gemm") {
-    const auto &a = in(0), &b = in(1);
-    if (a.size() != 2 || b.size() != 2)
-      throw CompileError(fmt::format("{}: A {} and B {} must be matrices (rank 2)", what, shape_str(a), shape_str(b)));
-    const bool ta = n.iattr("transA") != 0, tb = n.iattr("transB") != 0;
-    const int64_t m = ta ? a[1] : a[0], ka = ta ? a[0] : a[1], kb = tb ? b[1] : b[0], nn = tb ? b[0] : b[1];
-    if (ka != kb)
-      throw CompileError(fmt::format("{}: op(A) is [{},{}] and op(B) is [{},{}]: inner dimensions differ", what, m,
-                                     ka, kb, nn));
-    std::vector<int64_t> out = {m, nn};
-    if (n.inputs.size() > 2 && broadcast_shapes(out, in(2), what) != out)
-      throw CompileError(fmt::format("{}: C {} does not broadcast to [{},{}]", what, shape_str(in(2)), m, nn));
-    return out;
-  }
-  if (op == "Transpose") {
-    const auto& x = in(0);
-    const auto& perm = n.ints("perm");
-    std::vector<int64_t> out;
-    for (int64_t p : perm) out.push_back(x.at(size_t(p)));
-    return out;
-  }
-  if (op == "Reshape") {
-    const auto& s = n.ints("shape");
-    int64_t e = 1, ie = 1;
-    for (int64_t d : s) e *= d;
-    for (int64_t d : in(0)) ie *= d;
-    if (e != ie)
-      throw CompileError(fmt::format("{}: cannot reshape {} ({} elements) to {}", what, shape_str(in(0)), ie,
-                                     shape_str(s)));
-    return s;
-  }
-  if (op == "Flatten") {
-    const auto& x = in(0);
-    const int64_t axis = n.iattr("axis");
-    int64_t a = 1, b = 1;
-    for (size_t d = 0; d < x.size(); ++d) (int64_t(d) < axis ? a : b) *= x[d];
-    return {a, b};
-  }
-  if (op == "Squeeze") {
-    const auto& x = in(0);
-    const auto& axes = n.ints("axes");
-    std::vector<int64_t> out;
-    for (size_t d = 0; d < x.size(); ++d) {
-      if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
-        out.push_back(x[d]);
-      else if (x[d] != 1)
-        throw CompileError(fmt::format("{}: cannot squeeze axis {} of {} (size {})", what, d, shape_str(x), x[d]));
-    }
-    return out;
-  }
-  if (op == "Unsqueeze") {
-    const auto& x = in(0);
-    const auto& axes = n.ints("axes");
-    std::vector<int64_t> out;
-    size_t k = 0;
-    for (size_t d = 0; d < x.size() + axes.size(); ++d)
-      out.push_back(std::find(axes.begin(), axes.end(), int64_t(d)) != axes.end() ? 1 : x.at(k++));
-    return out;
-  }
-  if (op == "Softmax" || op == "LogSoftmax") return in(0);
-  if (op == "Concat") {
-    const int64_t axis = n.iattr("axis");
-    std::vector<int64_t> out = in(0);
-    for (size_t k = 1; k < n.inputs.size(); ++k) {
-      const auto& s = in(k);
-      if (s.size() != out.size())
-        throw CompileError(fmt::format("{}: inputs {} and {} differ in rank", what, shape_str(out), shape_str(s)));
-      for (size_t d = 0; d < s.size(); ++d)
-        if (int64_t(d) != axis && s[d] != out[d])
-          throw CompileError(fmt::format("{}: input '{}' has shape {}, dimension {} differs from {}", what,
-                                         g.tensors[n.inputs[k]].name, shape_str(s), d, shape_str(in(0))));
-      out[axis] += s[axis];
-    }
-    return out;
-  }
-  if (op == "Gather") {
-    const auto& x = in(0);
-    const int64_t axis = n.iattr("axis");
-    std::vector<int64_t> out(x.begin(), x.begin() + axis);
-    for (int64_t d : n.ints("indices_shape")) out.push_back(d);
-    out.insert(out.end(), x.begin() + axis + 1, x.end());
-    return out;
-  }
-  if (op == "ReduceSum" || op == "ReduceMean" || op == "ReduceMax" || op == "ReduceMin") {
-    const auto& x = in(0);
-    const auto& axes = n.ints("axes");
-    const bool keep = n.iattr("keepdims") != 0;
-    std::vector<int64_t> out;
-    for (size_t d = 0; d < x.size(); ++d) {
-      if (std::find(axes.begin(), axes.end(), int64_t(d)) == axes.end())
-        out.push_back(x[d]);
-      else if (keep)
-        out.push_back(1);
-    }
-    return out;
-  }
-  if (op == "Slice") {
-    const auto& x = in(0);
-    const auto &st = n.ints("starts"), &en = n.ints("ends"), &sp = n.ints("steps");
-    if (st.size() != x.size() || en.size() != x.size() || sp.size() != x.size())
-      throw CompileError(fmt::format("{}: starts/ends/steps must have one value per dimension of {}", what,
-                                     shape_str(x)));
-    std::vector<int64_t> out;
-    for (size_t d = 0; d < x.size(); ++d) {
-      const int64_t c = sp[d] > 0 ? (en[d] - st[d] + sp[d] - 1) / sp[d] : (st[d] - en[d] - sp[d] - 1) / -sp[d];
-      out.push_back(std::max<int64_t>(0, c));
-    }
-    return out;
-  }
-  if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "LpPool") return window_output_shape(g, n, what);
-  if (op == "ConvTranspose") return conv_transpose_output_shape(g, n, what);
-  if (op == "Trilu") {
-    if (in(0).size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2", what, shape_str(in(0))));
-    return in(0);
-  }
-  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
-    const auto& x = in(0);
-    if (x.size() < 3)
-      throw CompileError(fmt::format("{}: input {} needs rank >= 3 (N C spatial...)", what, shape_str(x)));
-    std::vector<int64_t> out(x.begin(), x.begin() + 2);
-    out.resize(x.size(), 1);
-    return out;
-  }
-  if (op == "BatchNormalization") {
-    const auto& x = in(0);
-    if (x.size() < 2) throw CompileError(fmt::format("{}: input {} needs rank >= 2 (N C ...)", what, shape_str(x)));
-    for (size_t k = 1; k < 5; ++k)
-      if (in(k) != std::vector<int64_t>{x[1]})
-        throw CompileError(fmt::format("{}: input '{}' has shape {}, expected [{}] (one value per channel)", what,
-                                       g.tensors[n.inputs[k]].name, shape_str(in(k)), x[1]));
-    return x;
-  }
-  if (op == "LayerNormalization") {
-    const auto& x = in(0);
-    const int64_t axis = n.iattr("axis");
-    const std::vector<int64_t> norm(x.begin() + axis, x.end());
-    for (size_t k = 1; k < n.inputs.size(); ++k)
-      if (broadcast_shapes(norm, in(k), what) != norm)
-        throw CompileError(fmt::format("{}: input '{}' {} does not broadcast to the normalized shape {}", what,
-                                       g.tensors[n.inputs[k]].name, shape_str(in(k)), shape_str(norm)));
-    return x;
-  }
-  if (op == "Pad") {  // canonical pads [b0, b1, ..., e0, e1, ...]: begin and end per axis
-    std::vector<int64_t> out = in(0);
-    const auto& p = n.ints("pads");
-    for (size_t d = 0; d < out.size(); ++d) out[d] += p.at(d) + p.at(d + out.size());
-    return out;
-  }
-  if (op == "SoftmaxCrossEntropyLoss" || op == "NegativeLogLikelihoodLoss") {
-    in(1);  // the labels' shape is checked by the decomposition
-    if (n.iattr("reduction") == detail::kReductionNone) return in(1);
-    return {};
-  }
-  if (!is_elementwise(op)) throw CompileError(fmt::format("{}: unsupported operator", what));
+  return rules;
+}
+
+}  // namespace
+
+std::vector<int64_t> node_output_shape(const Graph& g, const Node& n) {
+  const ShapeIn in{g, n, fmt::format("{}: {}", g.source, g.describe(n))};
+  if (std::vector<int64_t> s; detail::ext_output_shape(g, n, in.what, s)) return s;
+  if (const auto it = shape_rules().find(n.op); it != shape_rules().end()) return it->second(in);
+  if (!is_elementwise(n.op)) throw CompileError(fmt::format("{}: unsupported operator", in.what));
   // Elementwise: the broadcast of the inputs.
   std::vector<int64_t> shape;
-  for (size_t k = 0; k < n.inputs.size(); ++k) shape = k == 0 ? in(k) : broadcast_shapes(shape, in(k), what);
+  for (size_t k = 0; k < n.inputs.size(); ++k) shape = k == 0 ? in(k) : broadcast_shapes(shape, in(k), in.what);
   return shape;
 }
 

@@ -97,17 +97,11 @@ int transposed_constant(Graph& g, int t, std::map<int, int>& cache) {
 
 }  // namespace
 
-Lowered legalize(Graph in, const arch::Config* cfg) {
-  Lowered lw;
-  lw.g = std::move(in);
-  Graph& g = lw.g;
-  std::map<int, int> tcache;
-  std::vector<Node> nodes;
-  std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
-  // Softmax, LogSoftmax and the CNN operators (Conv, pools, normalizations) become their
-  // composition (decompose.h) first, so each part
-  // goes through the rules below (the reductions, the math sequences).
-  // A composition may hold composite operators itself (a loss's LogSoftmax): expanded in turn.
+namespace {
+
+// The nodes with every composite operator (decompose.h) replaced by its composition, in
+// turn (a composition may hold composites itself: a loss's LogSoftmax).
+std::vector<Node> expand_composites(Graph& g) {
   std::vector<Node> src;
   std::function<void(const Node&)> expand = [&](const Node& n0) {
     if (!is_decomposed_op(n0.op)) {
@@ -118,147 +112,170 @@ Lowered legalize(Graph in, const arch::Config* cfg) {
   };
   const std::vector<Node> in_nodes = g.nodes;  // the nodes are small: the tensors are moved, not copied
   for (const Node& n0 : in_nodes) expand(n0);
-  for (const Node& n0 : src) {
-    Node n = n0;
-    if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)
-      for (Node& s : expand_math_node(g, n, cfg)) nodes.push_back(std::move(s));
-      continue;
+  return src;
+}
+
+// A new internal value tensor "<name of y><suffix>" of y's shape.
+int internal_value(Graph& g, int y, const std::string& suffix) {
+  Tensor p;
+  p.name = unique_name(g, g.tensors[y].name + suffix);
+  p.kind = TensorKind::Value;
+  p.shape = g.tensors[y].shape;
+  p.shape_known = true;
+  return g.add_tensor(std::move(p));
+}
+
+// ReduceMean: the sum (lowered as ReduceSum into "<Y>.sum"), then an elementwise
+// "MeanScale" node: FMUL by the fp32 value of 1/count (the reference's
+// canon(sum * (1.0f/count))).
+void legalize_mean(Graph& g, Node n, std::vector<Node>& nodes) {
+  const int y = n.outputs.at(0);
+  const auto& xs = g.tensors[n.inputs.at(0)].shape;
+  int64_t rcount = 1;
+  for (int64_t a : n.ints("axes")) rcount *= xs.at(size_t(a));
+  const int pt = internal_value(g, y, ".sum");
+  Node e;
+  e.name = n.name + ".scale";
+  e.op = "MeanScale";
+  e.inputs = {pt};
+  e.outputs = {y};
+  e.attrs["scale"] = 1.0f / float(rcount);
+  n.outputs = {pt};
+  nodes.push_back(n);
+  nodes.push_back(e);
+}
+
+// A run-time A is gathered (n_acc requests per firing) once per n-tile: when there are
+// several n-tiles, it is transposed once into A^T (one gather pass) by a Transpose node
+// appended to `nodes`, so the product's A loads are contiguous. Returns whether it was.
+bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, std::vector<Node>& nodes) {
+  const auto& sa = g.tensors[n.inputs[0]].shape;
+  const auto& sb = g.tensors[n.inputs[1]].shape;
+  const int64_t M = sa[sa.size() - 2];
+  const int64_t N = sb.size() < 2 ? 1 : tb ? sb[sb.size() - 2] : sb[sb.size() - 1];
+  int64_t n_acc = 1;
+  for (int64_t d = std::min<int64_t>(cfg.stages, cfg.lanes); d >= 1; --d)
+    if (M % d == 0) {
+      n_acc = d;
+      break;
     }
-    if (n.op == "ReduceMean") {
-      // The sum (lowered as ReduceSum into "<Y>.sum"), then an elementwise "MeanScale"
-      // node: FMUL by the fp32 value of 1/count (the reference's canon(sum * (1.0f/count))).
-      const int y = n.outputs.at(0);
-      const auto& xs = g.tensors[n.inputs.at(0)].shape;
-      int64_t rcount = 1;
-      for (int64_t a : n.ints("axes")) rcount *= xs.at(size_t(a));
-      Tensor p;
-      p.name = unique_name(g, g.tensors[y].name + ".sum");
-      p.kind = TensorKind::Value;
-      p.shape = g.tensors[y].shape;
-      p.shape_known = true;
-      const int pt = g.add_tensor(std::move(p));
-      Node e;
-      e.name = n.name + ".scale";
-      e.op = "MeanScale";
-      e.inputs = {pt};
-      e.outputs = {y};
-      e.attrs["scale"] = 1.0f / float(rcount);
-      n.outputs = {pt};
-      nodes.push_back(n);
-      nodes.push_back(e);
-      continue;
-    }
-    if (n.op == "MatMul" || n.op == "Gemm") {
-      if (n.inputs.size() < 2)
-        throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));
-      bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
-      bool tb = n.op == "Gemm" && n.has_iattr("transB") && n.iattr("transB") != 0;
-      const Tensor& a = g.tensors[n.inputs[0]];
-      const Tensor& b = g.tensors[n.inputs[1]];
-      // Constants stored so that their loads are contiguous: A as A^T, B as [K, N].
-      if (a.kind == TensorKind::Constant && a.shape.size() >= 2 && !ta) {
-        n.inputs[0] = transposed_constant(g, n.inputs[0], tcache);
-        ta = true;
-      }
-      if (b.kind == TensorKind::Constant && b.shape.size() >= 2 && tb) {
-        n.inputs[1] = transposed_constant(g, n.inputs[1], tcache);
-        tb = false;
-      }
-      // A run-time A is gathered (n_acc requests per firing) once per n-tile: when there
-      // are several n-tiles, transpose it once into A^T (one gather pass) so the
-      // product's A loads are contiguous.
-      const auto& sa = g.tensors[n.inputs[0]].shape;
-      const auto& sb = g.tensors[n.inputs[1]].shape;
-      if (cfg && !ta && sa.size() >= 2 && g.tensors[n.inputs[0]].kind != TensorKind::Constant) {
-        const int64_t M = sa[sa.size() - 2];
-        const int64_t N = sb.size() < 2 ? 1 : tb ? sb[sb.size() - 2] : sb[sb.size() - 1];
-        int64_t n_acc = 1;
-        for (int64_t d = std::min<int64_t>(cfg->stages, cfg->lanes); d >= 1; --d)
-          if (M % d == 0) {
-            n_acc = d;
-            break;
-          }
-        if (n_acc > 1 && N > int64_t(cfg->lanes)) {
-          Tensor at;
-          at.name = unique_name(g, g.tensors[n.inputs[0]].name + ".T");
-          at.kind = TensorKind::Value;
-          at.shape = sa;
-          std::swap(at.shape[sa.size() - 1], at.shape[sa.size() - 2]);
-          at.shape_known = true;
-          Node tr;
-          tr.name = n.name + ".transposeA";
-          tr.op = "Transpose";
-          for (size_t d = 0; d < at.shape.size(); ++d) tr.iattrs["perm"].push_back(int64_t(d));
-          std::swap(tr.iattrs["perm"][sa.size() - 1], tr.iattrs["perm"][sa.size() - 2]);
-          tr.inputs = {n.inputs[0]};
-          tr.outputs = {g.add_tensor(std::move(at))};
-          n.inputs[0] = tr.outputs[0];
-          ta = true;
-          nodes.push_back(tr);
-        }
-      }
-      if (n.op == "Gemm") {
-        const float alpha = n.has_attr("alpha") ? n.attr("alpha") : 1.0f;
-        const float beta = n.has_attr("beta") ? n.attr("beta") : 1.0f;
-        const bool has_c = n.inputs.size() > 2 && n.inputs[2] >= 0 && beta != 0.0f;
-        if (alpha != 1.0f || has_c) {
-          // Product into an internal tensor, then Y = [alpha*] P [+ beta*C].
-          const int y = n.outputs[0];
-          Tensor p;
-          p.name = unique_name(g, g.tensors[y].name + ".matmul");
-          p.kind = TensorKind::Value;
-          p.shape = g.tensors[y].shape;
-          p.shape_known = true;
-          const int pt = g.add_tensor(std::move(p));
-          Node e;
-          e.name = n.name + ".epilogue";
-          e.op = "GemmEpilogue";
-          e.inputs = {pt};
-          if (has_c) e.inputs.push_back(n.inputs[2]);
-          e.outputs = {y};
-          e.attrs["alpha"] = alpha;
-          e.attrs["beta"] = beta;
-          e.attrs["has_c"] = has_c ? 1.0f : 0.0f;
-          n.outputs = {pt};
-          n.inputs.resize(2);
-          trans[nodes.size()] = {ta, tb};
-          nodes.push_back(n);
-          nodes.push_back(e);
-          continue;
-        }
-        n.inputs.resize(2);
-      }
-      trans[nodes.size()] = {ta, tb};
-    }
-    nodes.push_back(n);
+  if (n_acc <= 1 || N <= int64_t(cfg.lanes)) return false;
+  Tensor at;
+  at.name = unique_name(g, g.tensors[n.inputs[0]].name + ".T");
+  at.kind = TensorKind::Value;
+  at.shape = sa;
+  std::swap(at.shape[sa.size() - 1], at.shape[sa.size() - 2]);
+  at.shape_known = true;
+  Node tr;
+  tr.name = n.name + ".transposeA";
+  tr.op = "Transpose";
+  for (size_t d = 0; d < at.shape.size(); ++d) tr.iattrs["perm"].push_back(int64_t(d));
+  std::swap(tr.iattrs["perm"][sa.size() - 1], tr.iattrs["perm"][sa.size() - 2]);
+  tr.inputs = {n.inputs[0]};
+  tr.outputs = {g.add_tensor(std::move(at))};
+  n.inputs[0] = tr.outputs[0];
+  nodes.push_back(tr);
+  return true;
+}
+
+// Gemm with alpha != 1 or a C: the product into an internal tensor, then a GemmEpilogue
+// node Y = [alpha*] P [+ beta*C]. Returns false (n unchanged) when there is none.
+bool gemm_epilogue(Graph& g, Node& n, Node& e) {
+  const float alpha = n.has_attr("alpha") ? n.attr("alpha") : 1.0f;
+  const float beta = n.has_attr("beta") ? n.attr("beta") : 1.0f;
+  const bool has_c = n.inputs.size() > 2 && n.inputs[2] >= 0 && beta != 0.0f;
+  if (alpha == 1.0f && !has_c) return false;
+  const int y = n.outputs[0];
+  const int pt = internal_value(g, y, ".matmul");
+  e.name = n.name + ".epilogue";
+  e.op = "GemmEpilogue";
+  e.inputs = {pt};
+  if (has_c) e.inputs.push_back(n.inputs[2]);
+  e.outputs = {y};
+  e.attrs["alpha"] = alpha;
+  e.attrs["beta"] = beta;
+  e.attrs["has_c"] = has_c ? 1.0f : 0.0f;
+  n.outputs = {pt};
+  return true;
+}
+
+// MatMul/Gemm: constants stored so that their loads are contiguous (A as A^T, B as
+// [K, N]), a run-time A transposed when that pays, Gemm's epilogue split off; the
+// product's (A transposed, B transposed) flags recorded under its new index.
+void legalize_product(Graph& g, const arch::Config* cfg, Node n, std::map<int, int>& tcache,
+                      std::vector<Node>& nodes, std::map<size_t, std::pair<bool, bool>>& trans) {
+  if (n.inputs.size() < 2) throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));
+  bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
+  bool tb = n.op == "Gemm" && n.has_iattr("transB") && n.iattr("transB") != 0;
+  const Tensor& a = g.tensors[n.inputs[0]];
+  const Tensor& b = g.tensors[n.inputs[1]];
+  if (a.kind == TensorKind::Constant && a.shape.size() >= 2 && !ta) {
+    n.inputs[0] = transposed_constant(g, n.inputs[0], tcache);
+    ta = true;
   }
-  g.nodes = std::move(nodes);
-  for (const auto& [k, v] : trans) lw.trans[int(k)] = v;
+  if (b.kind == TensorKind::Constant && b.shape.size() >= 2 && tb) {
+    n.inputs[1] = transposed_constant(g, n.inputs[1], tcache);
+    tb = false;
+  }
+  if (cfg && !ta && g.tensors[n.inputs[0]].shape.size() >= 2 &&
+      g.tensors[n.inputs[0]].kind != TensorKind::Constant && transpose_runtime_a(g, *cfg, n, tb, nodes))
+    ta = true;
+  Node e;
+  const bool epilogue = n.op == "Gemm" && gemm_epilogue(g, n, e);
+  if (n.op == "Gemm") n.inputs.resize(2);
+  trans[nodes.size()] = {ta, tb};
+  nodes.push_back(n);
+  if (epilogue) nodes.push_back(e);
+}
 
-  auto producers = [&] {
-    for (auto& t : g.tensors)
-      if (t.kind == TensorKind::Value) t.producer = -1;
-    for (size_t i = 0; i < g.nodes.size(); ++i)
-      for (int o : g.nodes[i].outputs) g.tensors[o].producer = int(i);
-  };
-  producers();
-  auto roots = [&] {
-    lw.root.resize(g.tensors.size());
-    for (size_t t = 0; t < g.tensors.size(); ++t) lw.root[t] = int(t);
-    for (const Node& n : g.nodes)
-      if (is_view_op(n.op) && !n.inputs.empty()) lw.root[n.outputs[0]] = lw.root[n.inputs[0]];
-  };
-  roots();
+void set_producers(Graph& g) {
+  for (auto& t : g.tensors)
+    if (t.kind == TensorKind::Value) t.producer = -1;
+  for (size_t i = 0; i < g.nodes.size(); ++i)
+    for (int o : g.nodes[i].outputs) g.tensors[o].producer = int(i);
+}
 
-  // Copies for outputs that cannot own their buffer.
+void set_roots(Lowered& lw) {
+  const Graph& g = lw.g;
+  lw.root.resize(g.tensors.size());
+  for (size_t t = 0; t < g.tensors.size(); ++t) lw.root[t] = int(t);
+  for (const Node& n : g.nodes)
+    if (is_view_op(n.op) && !n.inputs.empty()) lw.root[n.outputs[0]] = lw.root[n.inputs[0]];
+}
+
+// Output o cannot own its buffer (a constant, a view of another's, a second view of one
+// root): the data moves to a new tensor and o becomes an Identity's output.
+void copy_output(Lowered& lw, int o) {
+  Graph& g = lw.g;
+  const bool is_const = g.tensors[o].kind == TensorKind::Constant;
+  Tensor src = g.tensors[o];
+  if (is_const && src.dtype == DType::I64) int32_words(g, src);  // named as the output
+  src.name = unique_name(g, g.tensors[o].name + (is_const ? ".const" : ".view"));
+  src.is_output = false;
+  const int s = g.add_tensor(std::move(src));
+  for (Node& n : g.nodes)
+    for (int& i : n.inputs)
+      if (i == o) i = s;
+  if (!is_const) g.nodes[g.tensors[o].producer].outputs[0] = s;
+  Tensor& ot = g.tensors[o];
+  ot.kind = TensorKind::Value;
+  ot.data.clear();
+  Node c;
+  c.name = unique_name(g, ot.name + ".copy");
+  c.op = "Identity";
+  c.inputs = {s};
+  c.outputs = {o};
+  g.nodes.push_back(c);
+  set_producers(g);
+  set_roots(lw);
+}
+
+// Copies for outputs that cannot own their buffer, then the owner of every buffer.
+void own_outputs(Lowered& lw) {
+  Graph& g = lw.g;
   std::vector<int> owner(g.tensors.size(), -1);
   for (int o : g.outputs)
     if (lw.root[o] == o && g.tensors[o].kind == TensorKind::Value) owner[o] = o;
-  auto rewire = [&](int from, int to) {
-    for (Node& n : g.nodes)
-      for (int& i : n.inputs)
-        if (i == from) i = to;
-  };
   for (int o : g.outputs) {
     const int r = lw.root[o];
     if (g.tensors[o].kind == TensorKind::Input)
@@ -270,31 +287,42 @@ Lowered legalize(Graph in, const arch::Config* cfg) {
       owner[r] = o;
       continue;
     }
-    // Copy: the data moves to a new tensor, o becomes an Identity's output.
-    Tensor src = g.tensors[o];
-    if (is_const && src.dtype == DType::I64) int32_words(g, src);  // named as the output
-    src.name = unique_name(g, g.tensors[o].name + (is_const ? ".const" : ".view"));
-    src.is_output = false;
-    const int s = g.add_tensor(std::move(src));
-    rewire(o, s);
-    if (!is_const) g.nodes[g.tensors[o].producer].outputs[0] = s;
-    Tensor& ot = g.tensors[o];
-    ot.kind = TensorKind::Value;
-    ot.data.clear();
-    Node c;
-    c.name = unique_name(g, ot.name + ".copy");
-    c.op = "Identity";
-    c.inputs = {s};
-    c.outputs = {o};
-    g.nodes.push_back(c);
-    producers();
-    roots();
+    copy_output(lw, o);
     owner.resize(g.tensors.size(), -1);
     owner[o] = o;
   }
   lw.owner.assign(g.tensors.size(), -1);
   for (size_t t = 0; t < g.tensors.size(); ++t)
     if (lw.root[t] == int(t)) lw.owner[t] = owner[t] >= 0 ? owner[t] : int(t);
+}
+
+}  // namespace
+
+Lowered legalize(Graph in, const arch::Config* cfg) {
+  Lowered lw;
+  lw.g = std::move(in);
+  Graph& g = lw.g;
+  std::map<int, int> tcache;
+  std::vector<Node> nodes;
+  std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
+  // Composites first (decompose.h), so each part goes through the rules below (the
+  // reductions, the math sequences).
+  for (const Node& n : expand_composites(g)) {
+    if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)
+      for (Node& s : expand_math_node(g, n, cfg)) nodes.push_back(std::move(s));
+    } else if (n.op == "ReduceMean") {
+      legalize_mean(g, n, nodes);
+    } else if (n.op == "MatMul" || n.op == "Gemm") {
+      legalize_product(g, cfg, n, tcache, nodes, trans);
+    } else {
+      nodes.push_back(n);
+    }
+  }
+  g.nodes = std::move(nodes);
+  for (const auto& [k, v] : trans) lw.trans[int(k)] = v;
+  set_producers(g);
+  set_roots(lw);
+  own_outputs(lw);
   return lw;
 }
 

@@ -400,242 +400,300 @@ float dot_chain(const float* a, int64_t sa, const float* b, int64_t sb, int64_t 
 
 namespace detail {
 
+namespace {
+
+// A node being evaluated: its inputs, the output being filled, the message prefix.
+struct Eval {
+  const Graph& g;
+  const Node& n;
+  const std::vector<const Value*>& in;
+  std::string what;
+  Value out;
+  int64_t count;
+  const Value& x(size_t k) const { return *in.at(k); }
+  // Data movement for either element type: out[e] = src[index(e's index)].
+  template <class Index>
+  void move(const Value& src, Index&& index) {
+    if (src.dtype != DType::I64)
+      out.f = gather_elems(src.f, out.shape, index);
+    else
+      out.i = gather_elems(src.i, out.shape, index);
+  }
+};
+
+void eval_view(Eval& ev) {
+  ev.out.f = ev.x(0).f;
+  ev.out.i = ev.x(0).i;
+}
+
+void eval_cast(Eval& ev) {
+  const Value& a = ev.x(0);
+  if (ev.out.dtype == a.dtype || (ev.out.dtype == DType::F32 && a.dtype == DType::BOOL)) {
+    ev.out.f = a.f;  // bool to fp32: the 1.0f/0 words as they are
+    ev.out.i = a.i;
+  } else if (ev.out.dtype == DType::BOOL) {
+    for (float v : a.f) ev.out.f.push_back(v != 0.0f || std::isnan(v) ? 1.0f : 0.0f);
+    for (int64_t v : a.i) ev.out.f.push_back(v != 0 ? 1.0f : 0.0f);
+  } else if (ev.out.dtype == DType::F32) {
+    for (int64_t v : a.i) ev.out.f.push_back(float(v));
+  } else if (a.dtype == DType::BOOL) {
+    for (float v : a.f) ev.out.i.push_back(v != 0.0f ? 1 : 0);
+  } else {
+    for (float v : a.f) {
+      if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f)
+        throw CompileError(fmt::format("{}: cannot cast {} to an integer", ev.what, v));
+      ev.out.i.push_back(int64_t(v));  // truncation toward zero
+    }
+  }
+  if (ev.n.iattr("to") == 6)  // INT32: wrap
+    for (int64_t& v : ev.out.i) v = int64_t(int32_t(uint32_t(uint64_t(v))));
+}
+
+void eval_transpose(Eval& ev) {
+  const auto st = strides_of(ev.x(0).shape);
+  const auto& perm = ev.n.ints("perm");
+  ev.move(ev.x(0), [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * st[perm[d]];
+    return off;
+  });
+}
+
+void eval_slice(Eval& ev) {
+  const auto st = strides_of(ev.x(0).shape);
+  const auto &S = ev.n.ints("starts"), &P = ev.n.ints("steps");
+  ev.move(ev.x(0), [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0;
+    for (size_t d = 0; d < idx.size(); ++d) off += (S[d] + idx[d] * P[d]) * st[d];
+    return off;
+  });
+}
+
+void eval_gather(Eval& ev) {
+  const auto& xs = ev.x(0).shape;
+  const auto st = strides_of(xs);
+  const int64_t axis = ev.n.iattr("axis");
+  const auto& ind = ev.n.ints("indices");
+  const auto ist = strides_of(ev.n.ints("indices_shape"));
+  const size_t ir = ist.size();
+  ev.move(ev.x(0), [&](const std::vector<int64_t>& idx) {
+    int64_t off = 0, flat = 0;
+    for (size_t d = 0; d < size_t(axis); ++d) off += idx[d] * st[d];
+    for (size_t d = 0; d < ir; ++d) flat += idx[axis + d] * ist[d];
+    off += ind[flat] * st[axis];
+    for (size_t d = axis + 1; d < xs.size(); ++d) off += idx[d + ir - 1] * st[d];
+    return off;
+  });
+}
+
+void eval_concat(Eval& ev) {
+  const int64_t axis = ev.n.iattr("axis");
+  // Outer blocks in order; each input contributes its slab along the axis.
+  int64_t outer = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= ev.out.shape[d];
+  for (int64_t o = 0; o < outer; ++o)
+    for (const Value* v : ev.in) {
+      int64_t slab = 1;
+      for (size_t d = axis; d < v->shape.size(); ++d) slab *= v->shape[d];
+      if (v->dtype == DType::F32)
+        ev.out.f.insert(ev.out.f.end(), v->f.begin() + o * slab, v->f.begin() + (o + 1) * slab);
+      else
+        ev.out.i.insert(ev.out.i.end(), v->i.begin() + o * slab, v->i.begin() + (o + 1) * slab);
+    }
+}
+
+void eval_matmul(Eval& ev) {
+  // Batched: A [..., M, K] x B [..., K, N], 1-D operands promoted.
+  std::vector<int64_t> as = ev.x(0).shape, bs = ev.x(1).shape;
+  if (as.size() == 1) as.insert(as.begin(), 1);
+  if (bs.size() == 1) bs.push_back(1);
+  const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
+  std::vector<int64_t> batch(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+  batch = broadcast_shapes(batch, bb, ev.what);
+  const auto sa = bcast_strides(std::vector<int64_t>(as.begin(), as.end() - 2), batch);
+  const auto sb = bcast_strides(bb, batch);
+  ev.out.f.resize(ev.count);
+  int64_t pos = 0;
+  for_each_index(batch, [&](int64_t, const std::vector<int64_t>& idx) {
+    int64_t oa = 0, ob = 0;
+    for (size_t d = 0; d < idx.size(); ++d) {
+      oa += idx[d] * sa[d];
+      ob += idx[d] * sb[d];
+    }
+    const float* A = ev.x(0).f.data() + oa * M * K;
+    const float* B = ev.x(1).f.data() + ob * K * N;
+    for (int64_t m = 0; m < M; ++m)
+      for (int64_t j = 0; j < N; ++j) ev.out.f[pos++] = dot_chain(A + m * K, 1, B + j, N, K);
+  });
+}
+
+void eval_gemm(Eval& ev) {
+  const bool ta = ev.n.iattr("transA") != 0, tb = ev.n.iattr("transB") != 0;
+  const float alpha = ev.n.attr("alpha"), beta = ev.n.attr("beta");
+  const auto &as = ev.x(0).shape, &bs = ev.x(1).shape;
+  const int64_t M = ev.out.shape[0], N = ev.out.shape[1], K = ta ? as[0] : as[1];
+  // ev.n.op(A)[m][k] = A[m][k] or A[k][m]; ev.n.op(B)[k][n] = B[k][n] or B[n][k].
+  const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1, b_k = tb ? 1 : N, b_n = tb ? K : 1;
+  (void)bs;
+  std::vector<int64_t> cst;
+  if (ev.in.size() > 2) cst = bcast_strides(ev.x(2).shape, ev.out.shape);
+  ev.out.f.resize(ev.count);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t j = 0; j < N; ++j) {
+      float p = dot_chain(ev.x(0).f.data() + m * a_m, a_k, ev.x(1).f.data() + j * b_n, b_k, K);
+      if (alpha != 1.0f) p = canon(alpha * p);
+      float y = p;
+      if (ev.in.size() > 2 && beta != 0.0f) y = canon(std::fma(beta, ev.x(2).f[m * cst[0] + j * cst[1]], p));
+      ev.out.f[m * N + j] = y;
+    }
+}
+
+void eval_decomposed(Eval& ev) {
+  // The composition the device runs (decompose.h), each node with its own reference,
+  // on a sub-graph whose inputs that are constants in g stay constants.
+  Graph sub;
+  sub.source = ev.g.source;
+  std::vector<int> ins;
+  std::map<std::string, HostTensor> feed;
+  for (size_t k = 0; k < ev.in.size(); ++k) {
+    Tensor t;
+    t.name = fmt::format("in{}", k);
+    t.shape = ev.x(k).shape;
+    t.dtype = ev.x(k).dtype;
+    t.shape_known = true;
+    const bool is_const = ev.g.tensors.at(ev.n.inputs.at(k)).kind == TensorKind::Constant;
+    t.kind = is_const ? TensorKind::Constant : TensorKind::Input;
+    if (is_const) {
+      t.data = ev.x(k).f;
+      t.idata = ev.x(k).i;
+    } else
+      feed[t.name] = HostTensor{ev.x(k).shape, ev.x(k).f, ev.x(k).i};
+    ins.push_back(sub.add_tensor(std::move(t)));
+    if (!is_const) sub.inputs.push_back(ins.back());
+  }
+  Tensor ty;
+  ty.name = "y";
+  ty.kind = TensorKind::Value;
+  ty.shape = ev.out.shape;
+  ty.shape_known = true;
+  ty.is_output = true;
+  const int yi = sub.add_tensor(std::move(ty));
+  Node k = ev.n;
+  k.inputs = ins;
+  k.outputs = {yi};
+  sub.nodes = decompose(sub, k);
+  for (size_t q = 0; q < sub.nodes.size(); ++q) sub.tensors[sub.nodes[q].outputs[0]].producer = int(q);
+  sub.outputs = {yi};
+  HostTensor r = reference_run(sub, feed).at("y");
+  ev.out.f = std::move(r.data);
+  ev.out.i = std::move(r.idata);
+}
+
+void eval_reduce(Eval& ev) {
+  // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
+  // fp32 value of 1/ev.count), max from -inf, min from +inf.
+  const auto& xs = ev.x(0).shape;
+  const auto& axes = ev.n.ints("axes");
+  std::vector<int64_t> kept(xs), red;  // kept: reduced dims set to 1
+  for (int64_t a : axes) {
+    red.push_back(xs[a]);
+    kept[a] = 1;
+  }
+  const auto st = strides_of(xs);
+  const int64_t rcount = count_of(red);
+  const float init = ev.n.op == "ReduceMax"    ? -INFINITY
+                     : ev.n.op == "ReduceMin"  ? INFINITY
+                     : ev.n.op == "ReduceProd" ? 1.0f
+                                          : -0.0f;
+  ev.out.f.assign(ev.count, init);
+  for_each_index(kept, [&](int64_t e, const std::vector<int64_t>& idx) {
+    int64_t base = 0;
+    for (size_t d = 0; d < idx.size(); ++d) base += idx[d] * st[d];
+    float acc = init;
+    for_each_index(red, [&](int64_t, const std::vector<int64_t>& ridx) {
+      int64_t off = base;
+      for (size_t k = 0; k < axes.size(); ++k) off += ridx[k] * st[axes[k]];
+      const float v = ev.x(0).f[off];
+      acc = ev.n.op == "ReduceMax"    ? fmax_dev(acc, v)
+            : ev.n.op == "ReduceMin"  ? fmin_dev(acc, v)
+            : ev.n.op == "ReduceProd" ? canon(acc * v)
+                                 : canon(acc + v);
+    });
+    if (ev.n.op == "ReduceMean") acc = canon(acc * (1.0f / float(rcount)));
+    ev.out.f[e] = acc;
+  });
+}
+
+void eval_elementwise(Eval& ev) {
+  // Elementwise with broadcasting.
+  const bool i64 = ev.out.dtype == DType::I64;
+  // Math operators (lower_math.h): the device's operation sequence, ev.n.op by ev.n.op.
+  std::optional<detail::MathProgram> prog;
+  if (!i64 && detail::is_math_op(ev.n.op)) prog = detail::math_program(ev.g, ev.n);
+  std::vector<uint32_t> bits(ev.in.size());
+  std::vector<float> args(ev.in.size());
+  std::vector<int64_t> iargs(ev.in.size());
+  if (i64)
+    ev.out.i.resize(ev.count);
+  else
+    ev.out.f.resize(ev.count);
+  for_each_broadcast(ev.in, ev.out.shape, [&](int64_t e, const std::vector<int64_t>& off) {
+    for (size_t k = 0; k < ev.in.size(); ++k) {
+      if (i64)
+        iargs[k] = ev.in[k]->i[off[k]];
+      else
+        args[k] = ev.in[k]->f[off[k]];
+    }
+    if (i64)
+      ev.out.i[e] = elementwise_i64(ev.n, iargs, ev.what);
+    else if (prog) {
+      for (size_t k = 0; k < ev.in.size(); ++k) bits[k] = std::bit_cast<uint32_t>(args[k]);
+      ev.out.f[e] = std::bit_cast<float>(detail::run_program(*prog, bits.data()));
+    } else
+      ev.out.f[e] = elementwise_f32(ev.n, args);
+  });
+}
+
+}  // namespace
+
 Value eval_node(const Graph& g, const Node& n, const std::vector<const Value*>& in,
                 const std::vector<int64_t>& out_shape, DType out_dtype) {
-  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
   const std::string& op = n.op;
-  Value out;
-  out.dtype = out_dtype;
-  out.shape = out_shape;
-  const int64_t count = count_of(out_shape);
-  auto x = [&](size_t k) -> const Value& { return *in.at(k); };
-  // Data movement for either element type.
-  auto move = [&](const Value& src, auto&& index) {
-    if (src.dtype != DType::I64)
-      out.f = gather_elems(src.f, out_shape, index);
-    else
-      out.i = gather_elems(src.i, out_shape, index);
-  };
-
   if (is_typed_op(op)) return eval_typed(n, in, out_shape, out_dtype);
   if (is_selection_op(op)) return eval_selection(n, in, out_shape, out_dtype);
+  Eval e{g, n, in, fmt::format("{}: {}", g.source, g.describe(n)), {}, count_of(out_shape)};
+  e.out.dtype = out_dtype;
+  e.out.shape = out_shape;
+  auto x = [&](size_t k) -> const Value& { return *in.at(k); };
   if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
       (op == "Identity" && x(0).dtype == DType::I64)) {
-    out.f = x(0).f;
-    out.i = x(0).i;
+    eval_view(e);
   } else if (op == "Cast") {
-    const Value& a = x(0);
-    if (out_dtype == a.dtype || (out_dtype == DType::F32 && a.dtype == DType::BOOL)) {
-      out.f = a.f;  // bool to fp32: the 1.0f/0 words as they are
-      out.i = a.i;
-    } else if (out_dtype == DType::BOOL) {
-      for (float v : a.f) out.f.push_back(v != 0.0f || std::isnan(v) ? 1.0f : 0.0f);
-      for (int64_t v : a.i) out.f.push_back(v != 0 ? 1.0f : 0.0f);
-    } else if (out_dtype == DType::F32) {
-      for (int64_t v : a.i) out.f.push_back(float(v));
-    } else if (a.dtype == DType::BOOL) {
-      for (float v : a.f) out.i.push_back(v != 0.0f ? 1 : 0);
-    } else {
-      for (float v : a.f) {
-        if (!std::isfinite(v) || std::fabs(v) >= 9.2e18f)
-          throw CompileError(fmt::format("{}: cannot cast {} to an integer", what, v));
-        out.i.push_back(int64_t(v));  // truncation toward zero
-      }
-    }
-    if (n.iattr("to") == 6)  // INT32: wrap
-      for (int64_t& v : out.i) v = int64_t(int32_t(uint32_t(uint64_t(v))));
+    eval_cast(e);
   } else if (op == "Transpose") {
-    const auto st = strides_of(x(0).shape);
-    const auto& perm = n.ints("perm");
-    move(x(0), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * st[perm[d]];
-      return off;
-    });
+    eval_transpose(e);
   } else if (op == "Slice") {
-    const auto st = strides_of(x(0).shape);
-    const auto &S = n.ints("starts"), &P = n.ints("steps");
-    move(x(0), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0;
-      for (size_t d = 0; d < idx.size(); ++d) off += (S[d] + idx[d] * P[d]) * st[d];
-      return off;
-    });
+    eval_slice(e);
   } else if (op == "Gather") {
-    const auto& xs = x(0).shape;
-    const auto st = strides_of(xs);
-    const int64_t axis = n.iattr("axis");
-    const auto& ind = n.ints("indices");
-    const auto ist = strides_of(n.ints("indices_shape"));
-    const size_t ir = ist.size();
-    move(x(0), [&](const std::vector<int64_t>& idx) {
-      int64_t off = 0, flat = 0;
-      for (size_t d = 0; d < size_t(axis); ++d) off += idx[d] * st[d];
-      for (size_t d = 0; d < ir; ++d) flat += idx[axis + d] * ist[d];
-      off += ind[flat] * st[axis];
-      for (size_t d = axis + 1; d < xs.size(); ++d) off += idx[d + ir - 1] * st[d];
-      return off;
-    });
+    eval_gather(e);
   } else if (op == "Concat") {
-    const int64_t axis = n.iattr("axis");
-    // Outer blocks in order; each input contributes its slab along the axis.
-    int64_t outer = 1;
-    for (int64_t d = 0; d < axis; ++d) outer *= out_shape[d];
-    for (int64_t o = 0; o < outer; ++o)
-      for (const Value* v : in) {
-        int64_t slab = 1;
-        for (size_t d = axis; d < v->shape.size(); ++d) slab *= v->shape[d];
-        if (v->dtype == DType::F32)
-          out.f.insert(out.f.end(), v->f.begin() + o * slab, v->f.begin() + (o + 1) * slab);
-        else
-          out.i.insert(out.i.end(), v->i.begin() + o * slab, v->i.begin() + (o + 1) * slab);
-      }
+    eval_concat(e);
   } else if (op == "MatMul") {
-    // Batched: A [..., M, K] x B [..., K, N], 1-D operands promoted.
-    std::vector<int64_t> as = x(0).shape, bs = x(1).shape;
-    if (as.size() == 1) as.insert(as.begin(), 1);
-    if (bs.size() == 1) bs.push_back(1);
-    const int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
-    std::vector<int64_t> batch(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
-    batch = broadcast_shapes(batch, bb, what);
-    const auto sa = bcast_strides(std::vector<int64_t>(as.begin(), as.end() - 2), batch);
-    const auto sb = bcast_strides(bb, batch);
-    out.f.resize(count);
-    int64_t e = 0;
-    for_each_index(batch, [&](int64_t, const std::vector<int64_t>& idx) {
-      int64_t oa = 0, ob = 0;
-      for (size_t d = 0; d < idx.size(); ++d) {
-        oa += idx[d] * sa[d];
-        ob += idx[d] * sb[d];
-      }
-      const float* A = x(0).f.data() + oa * M * K;
-      const float* B = x(1).f.data() + ob * K * N;
-      for (int64_t m = 0; m < M; ++m)
-        for (int64_t j = 0; j < N; ++j) out.f[e++] = dot_chain(A + m * K, 1, B + j, N, K);
-    });
+    eval_matmul(e);
   } else if (op == "Gemm") {
-    const bool ta = n.iattr("transA") != 0, tb = n.iattr("transB") != 0;
-    const float alpha = n.attr("alpha"), beta = n.attr("beta");
-    const auto &as = x(0).shape, &bs = x(1).shape;
-    const int64_t M = out_shape[0], N = out_shape[1], K = ta ? as[0] : as[1];
-    // op(A)[m][k] = A[m][k] or A[k][m]; op(B)[k][n] = B[k][n] or B[n][k].
-    const int64_t a_m = ta ? 1 : K, a_k = ta ? M : 1, b_k = tb ? 1 : N, b_n = tb ? K : 1;
-    (void)bs;
-    std::vector<int64_t> cst;
-    if (in.size() > 2) cst = bcast_strides(x(2).shape, out_shape);
-    out.f.resize(count);
-    for (int64_t m = 0; m < M; ++m)
-      for (int64_t j = 0; j < N; ++j) {
-        float p = dot_chain(x(0).f.data() + m * a_m, a_k, x(1).f.data() + j * b_n, b_k, K);
-        if (alpha != 1.0f) p = canon(alpha * p);
-        float y = p;
-        if (in.size() > 2 && beta != 0.0f) y = canon(std::fma(beta, x(2).f[m * cst[0] + j * cst[1]], p));
-        out.f[m * N + j] = y;
-      }
+    eval_gemm(e);
   } else if (detail::is_decomposed_op(op)) {
-    // The composition the device runs (decompose.h), each node with its own reference,
-    // on a sub-graph whose inputs that are constants in g stay constants.
-    Graph sub;
-    sub.source = g.source;
-    std::vector<int> ins;
-    std::map<std::string, HostTensor> feed;
-    for (size_t k = 0; k < in.size(); ++k) {
-      Tensor t;
-      t.name = fmt::format("in{}", k);
-      t.shape = x(k).shape;
-      t.dtype = x(k).dtype;
-      t.shape_known = true;
-      const bool is_const = g.tensors.at(n.inputs.at(k)).kind == TensorKind::Constant;
-      t.kind = is_const ? TensorKind::Constant : TensorKind::Input;
-      if (is_const) {
-        t.data = x(k).f;
-        t.idata = x(k).i;
-      } else
-        feed[t.name] = HostTensor{x(k).shape, x(k).f, x(k).i};
-      ins.push_back(sub.add_tensor(std::move(t)));
-      if (!is_const) sub.inputs.push_back(ins.back());
-    }
-    Tensor ty;
-    ty.name = "y";
-    ty.kind = TensorKind::Value;
-    ty.shape = out_shape;
-    ty.shape_known = true;
-    ty.is_output = true;
-    const int yi = sub.add_tensor(std::move(ty));
-    Node k = n;
-    k.inputs = ins;
-    k.outputs = {yi};
-    sub.nodes = decompose(sub, k);
-    for (size_t q = 0; q < sub.nodes.size(); ++q) sub.tensors[sub.nodes[q].outputs[0]].producer = int(q);
-    sub.outputs = {yi};
-    HostTensor r = reference_run(sub, feed).at("y");
-    out.f = std::move(r.data);
-    out.i = std::move(r.idata);
+    eval_decomposed(e);
   } else if (op.rfind("Reduce", 0) == 0) {
-    // Over the reduced elements in C order: sum from -0 (ReduceMean: then times the
-    // fp32 value of 1/count), max from -inf, min from +inf.
-    const auto& xs = x(0).shape;
-    const auto& axes = n.ints("axes");
-    std::vector<int64_t> kept(xs), red;  // kept: reduced dims set to 1
-    for (int64_t a : axes) {
-      red.push_back(xs[a]);
-      kept[a] = 1;
-    }
-    const auto st = strides_of(xs);
-    const int64_t rcount = count_of(red);
-    const float init = op == "ReduceMax"    ? -INFINITY
-                       : op == "ReduceMin"  ? INFINITY
-                       : op == "ReduceProd" ? 1.0f
-                                            : -0.0f;
-    out.f.assign(count, init);
-    for_each_index(kept, [&](int64_t e, const std::vector<int64_t>& idx) {
-      int64_t base = 0;
-      for (size_t d = 0; d < idx.size(); ++d) base += idx[d] * st[d];
-      float acc = init;
-      for_each_index(red, [&](int64_t, const std::vector<int64_t>& ridx) {
-        int64_t off = base;
-        for (size_t k = 0; k < axes.size(); ++k) off += ridx[k] * st[axes[k]];
-        const float v = x(0).f[off];
-        acc = op == "ReduceMax"    ? fmax_dev(acc, v)
-              : op == "ReduceMin"  ? fmin_dev(acc, v)
-              : op == "ReduceProd" ? canon(acc * v)
-                                   : canon(acc + v);
-      });
-      if (op == "ReduceMean") acc = canon(acc * (1.0f / float(rcount)));
-      out.f[e] = acc;
-    });
+    eval_reduce(e);
   } else {
-    // Elementwise with broadcasting.
-    const bool i64 = out_dtype == DType::I64;
-    // Math operators (lower_math.h): the device's operation sequence, op by op.
-    std::optional<detail::MathProgram> prog;
-    if (!i64 && detail::is_math_op(op)) prog = detail::math_program(g, n);
-    std::vector<uint32_t> bits(in.size());
-    std::vector<float> args(in.size());
-    std::vector<int64_t> iargs(in.size());
-    if (i64)
-      out.i.resize(count);
-    else
-      out.f.resize(count);
-    for_each_broadcast(in, out_shape, [&](int64_t e, const std::vector<int64_t>& off) {
-      for (size_t k = 0; k < in.size(); ++k) {
-        if (i64)
-          iargs[k] = in[k]->i[off[k]];
-        else
-          args[k] = in[k]->f[off[k]];
-      }
-      if (i64)
-        out.i[e] = elementwise_i64(n, iargs, what);
-      else if (prog) {
-        for (size_t k = 0; k < in.size(); ++k) bits[k] = std::bit_cast<uint32_t>(args[k]);
-        out.f[e] = std::bit_cast<float>(detail::run_program(*prog, bits.data()));
-      } else
-        out.f[e] = elementwise_f32(n, args);
-    });
+    eval_elementwise(e);
   }
-  if ((out_dtype == DType::F32 && int64_t(out.f.size()) != count) ||
-      (out_dtype == DType::I64 && int64_t(out.i.size()) != count))
-    throw CompileError(fmt::format("{}: evaluation produced the wrong number of values", what));
-  return out;
+  const Value& out = e.out;
+  if ((out_dtype == DType::F32 && int64_t(out.f.size()) != e.count) ||
+      (out_dtype == DType::I64 && int64_t(out.i.size()) != e.count))
+    throw CompileError(fmt::format("{}: evaluation produced the wrong number of values", e.what));
+  return e.out;
 }
 
 }  // namespace detail

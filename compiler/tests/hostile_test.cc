@@ -3,6 +3,7 @@
 // end in one CompileError naming the file and the tensor, node or field, quickly and
 // without allocating what the input asks for.
 #include <gmock/gmock.h>
+#include <cstring>
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -68,6 +69,17 @@ TEST(Hostile, GraphInputElementCountOverflows) {
     EXPECT_THAT(error_of([&] { import_onnx_bytes(m.bytes(), "m.onnx"); }),
                 AllOf(HasSubstr("m.onnx: input 'x'"), HasSubstr("overflows 64 bits")));
   }
+}
+
+// A Reshape whose shape constant's sizes multiply past 64 bits (found by fuzz.onnx.smoke:
+// signed overflow in the -1 inference): an error naming the node, no undefined behaviour.
+TEST(Hostile, ReshapeShapeProductOverflows) {
+  const int64_t big = 1945555039024054271;
+  std::string raw(16, '\0');
+  const int64_t dims[2] = {16, big};
+  std::memcpy(raw.data(), dims, 16);
+  EXPECT_THAT(error_of([&] { import_onnx_bytes(add_with_initializer({2}, raw, onnx::TensorProto::INT64), "m.onnx"); }),
+              AllOf(HasSubstr("node 'n' (Reshape)"), HasSubstr("has too many elements")));
 }
 
 // ConstantOfShape [1, 2^29]: 2 GiB asked by a 100-byte model; refused by the fold limit,

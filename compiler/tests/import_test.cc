@@ -170,12 +170,12 @@ TEST(ImportErrors, NonFp32AndDynamicShapes) {
 
 TEST(ImportErrors, OpsetArityShapes) {
   {
-    ModelBuilder b(18);
+    ModelBuilder b(19);
     b.input("x", {4});
     b.node("Relu", {"x"}, {"y"}, "r");
     b.output("y");
     EXPECT_THAT(error_of([&] { import_onnx_bytes(b.bytes(), "m.onnx"); }),
-                HasSubstr("opset 18 is not supported (opsets 1 to 17)"));
+                HasSubstr("opset 19 is not supported (opsets 1 to 18)"));
   }
   {
     ModelBuilder b;

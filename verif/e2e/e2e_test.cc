@@ -130,6 +130,7 @@ class E2EMatMul : public ::testing::TestWithParam<std::string> {};
 
 void expect_bits(const runtime::HostTensor& got, const compiler::HostTensor& want, const std::string& what) {
   ASSERT_EQ(got.shape, want.shape) << what;
+  ASSERT_EQ(got.data.size(), want.data.size()) << what;
   for (size_t k = 0; k < want.data.size(); ++k) {
     const float a = got.data[k], b = want.data[k];
     if (std::isnan(a) && std::isnan(b)) continue;
@@ -363,6 +364,27 @@ TEST_P(E2EMatMul, CnnOperatorsMatchReference) {
                 "attrs: {axis: -1, epsilon: 0.00001}}\noutputs:\n  - y\n",
                 "ln.yaml"),
             {{"x", x}}, "LayerNormalization", o);
+}
+
+// The elementwise and reduction operators of issue 23 with fp32 or bool results (their
+// node tests' first data set), and LayerNormalization's Mean and InvStdDev outputs, on
+// tiny at -O1: equal to the CPU reference bit for bit (every output compared, none empty).
+TEST_P(E2EMatMul, RoundingTestsAndReductionsMatchReference) {
+  const std::string backend = GetParam();
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
+  compiler::Options o;
+  o.opt_level = 1;
+  for (const char* model : {"test_round", "test_floor", "test_ceil", "test_sign", "test_isnan", "test_isinf",
+                            "test_mod_mixed_sign_float32", "test_reduce_prod_default_axes_keepdims_random",
+                            "test_reduce_l2_keep_dims_random", "test_reduce_log_sum_asc_axes",
+                            "test_reduce_sum_square_default_axes_keepdims_random",
+                            "test_layer_normalization_2d_axis0"}) {
+    const fs::path d = fs::path(OPENRDU_ONNX_TESTDATA) / model;
+    const auto ref = compiler::reference_run(compiler::import_onnx_file((d / "model.onnx").string()),
+                                             node_test_inputs(d));
+    for (const auto& [name, t] : ref) ASSERT_FALSE(t.data.empty()) << model << " " << name << " is not fp32 or bool";
+    check_node_test(*dev, backend, model, o);
+  }
 }
 
 // PCU special functions (compiler/src/lower_math.h): one graph with every function class
