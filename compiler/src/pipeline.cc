@@ -166,9 +166,9 @@ void run_pipeline(PassState& s, PassHooks* hooks) {
     if (!hooks) continue;
     if (hooks->time_passes) hooks->timings += fmt::format("  {:<9} {:>10.1f} ms\n", p.info.name, ms);
     if (asked(hooks, p.info.name)) hooks->printed += fmt::format("=== after {} ===\n{}", p.info.name, p.print(s));
-    if (std::string(p.info.name) == "split") {
-      hooks->dot = detail::graph_dot(s.lw, s.builds);
-      hooks->report = detail::mapping_report(s.cfg, s.builds);
+    if (std::string(p.info.name) == "split") {  // only what was asked for
+      if (hooks->dot) hooks->dot_text = detail::graph_dot(s.lw, s.builds);
+      if (hooks->report) hooks->report_text = detail::mapping_report(s.cfg, s.builds);
     }
   }
   if (hooks && hooks->time_passes) hooks->timings += fmt::format("  {:<9} {:>10.1f} ms\n", "total", total_ms);

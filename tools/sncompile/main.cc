@@ -151,10 +151,12 @@ void compile(Args& a) {
   compiler::PassHooks hooks;
   hooks.print_after = a.print_after;
   hooks.time_passes = a.time_passes;
+  hooks.dot = !a.dot_file.empty();
+  hooks.report = a.report;
   compiler::CompileStats st;
   const pef::Pef p = compiler::compile_file(front_end(a), cfg, a.opts, &st, &hooks);
   std::fputs(hooks.printed.c_str(), stdout);
-  if (!a.dot_file.empty()) write_text(a.dot_file, hooks.dot);
+  if (!a.dot_file.empty()) write_text(a.dot_file, hooks.dot_text);
   pef::write_file(p, a.out);
   std::printf(
       "%s -> %s (config %s, -O%d): %zu sections, %u PCUs, %u AGCU streams, %u switches, "
@@ -162,7 +164,7 @@ void compile(Args& a) {
       a.model.c_str(), a.out.c_str(), cfg.name.c_str(), a.opts.opt_level, p.sections.size(), st.pcus,
       st.agcu_streams, st.switches, p.tensors.size(), static_cast<unsigned long long>(st.dram_bytes),
       static_cast<unsigned long long>(st.dram_bytes - 0x00100000));
-  if (a.report) std::fputs(hooks.report.c_str(), stdout);
+  if (a.report) std::fputs(hooks.report_text.c_str(), stdout);
   if (a.time_passes) std::printf("pass times:\n%s", hooks.timings.c_str());
   for (size_t i = 0; i < st.sections.size(); ++i)
     spdlog::info("section {} {}: {}; {} vectors, {} bitstream words", i, st.sections[i].name, st.sections[i].units,

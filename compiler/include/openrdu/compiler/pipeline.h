@@ -27,10 +27,11 @@ struct FrontEnd {
 struct PassHooks {
   std::vector<std::string> print_after;  // pass names, or "all"
   bool time_passes = false;
+  bool dot = false, report = false;  // fill `dot_text` / `report_text` (after split)
   std::string printed;  // "=== after PASS ===" and the IR or plan, for each pass asked for
   std::string timings;  // with time_passes: one line per pass run (wall milliseconds) and the total
-  std::string dot;      // Graphviz of the legalized graph, one cluster per section
-  std::string report;   // the mapping report (units, routes, estimated cycles per section)
+  std::string dot_text;     // Graphviz of the legalized graph, one cluster per section
+  std::string report_text;  // the mapping report (units, routes, estimated cycles per section)
 };
 
 // A pass of the pipeline: its name (for --print-after) and what it does.
