@@ -131,7 +131,7 @@ std::vector<FusionModule> rule_matches(const Graph& g, const FusionRule& r) {
   for (size_t i = 0; i < r.entries.size(); ++i)
     if (r.entries[i].optional) opt.push_back(int(i));
   std::vector<FusionModule> out;
-  for (uint32_t m = 0; m < (1u << std::min<size_t>(opt.size(), 16)); ++m) {
+  for (uint32_t m = 0; m < (1u << opt.size()); ++m) {  // at most 8 optional entries (fusion_rules.cc)
     uint32_t absent = 0;
     for (size_t b = 0; b < opt.size(); ++b)
       if (m >> b & 1) absent |= 1u << opt[b];

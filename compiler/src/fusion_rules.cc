@@ -105,6 +105,8 @@ void check_pattern(const Where& w, const YAML::Node& pattern, const FusionRule& 
                                           arch::printable(r.entries.front().name)));
   if (std::all_of(r.entries.begin(), r.entries.end(), [](const FusionEntry& e) { return e.optional; }))
     w.fail(pattern, "field 'pattern': every entry is optional");
+  if (std::count_if(r.entries.begin(), r.entries.end(), [](const FusionEntry& e) { return e.optional; }) > 8)
+    w.fail(pattern, "field 'pattern': more than 8 optional entries (each doubles the shapes matched)");
 }
 
 FusionRule parse_rule(const std::string& source, const YAML::Node& key, const YAML::Node& body) {

@@ -44,6 +44,11 @@ TEST(FusionRuleFile, ErrorsNameTheFileLineRuleAndField) {
   EXPECT_THAT(error_of("r1: {priority: 1, pattern: {a: {op_type: Relu}}}\nr1: {priority: 2, pattern: {a: {op_type: Exp}}}\n"),
               HasSubstr("rule 'r1' is defined twice"));
   EXPECT_THAT(error_of("r1: [1, 2"), HasSubstr("r.yaml:1: not valid YAML"));
+  std::string many = "r1:\n  priority: 1\n  pattern:\n    a: {op_type: Relu, child: o0}\n";
+  for (int k = 0; k < 9; ++k)
+    many += "    o" + std::to_string(k) + ": {op_type: Relu, optional: true" +
+            (k < 8 ? ", child: o" + std::to_string(k + 1) : std::string()) + "}\n";
+  EXPECT_THAT(error_of(many), HasSubstr("more than 8 optional entries"));
 }
 
 TEST(FusionRuleFile, ShippedRulesLoad) {

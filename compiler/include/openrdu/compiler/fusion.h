@@ -49,7 +49,7 @@ const std::vector<std::string>& fusion_heuristics();
 // the rule and the field: "rules.yaml:7: rule 'mlp': pattern entry 'act': op_type
 // 'Rleu' is not an ONNX operator the compiler knows". Checked: unknown keys, priority an
 // integer, heuristic known, op_type known, children naming entries of the pattern, no
-// cycle, one connected pattern, at least one entry that is not optional.
+// cycle, one connected pattern, at least one entry that is not optional, at most 8 optional ones.
 std::vector<FusionRule> parse_fusion_rules(const std::string& text, const std::string& source);
 std::vector<FusionRule> load_fusion_rules(const std::string& path);
 
