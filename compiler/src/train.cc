@@ -1,10 +1,10 @@
 // The training graph (train.h): forward, gradients (autodiff.h), optimizer update.
 #include "openrdu/compiler/train.h"
+#include "openrdu/compiler/pipeline.h"
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
 #include <regex>
 #include <set>
 
@@ -239,15 +239,12 @@ void add_train_meta(pef::Pef& pef, const TrainInfo& info, const TrainOptions& o)
 
 pef::Pef compile_training_file(const std::string& path, const arch::Config& cfg, const Options& opts,
                                const TrainOptions& topts, CompileStats* stats) {
-  ImportOptions io;
-  io.params_as_state = true;
-  TrainInfo info;
-  const Graph g = build_training_graph(load_graph_file(path, io), topts, &info);
-  pef::Pef pef = compile_graph(g, cfg, opts, stats);
-  add_train_meta(pef, info, topts);
-  std::ifstream in(path, std::ios::binary);  // GRAPH: the model, for snrun --test
-  pef.graph.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return pef;
+  FrontEnd front;  // the pipeline's import .. package passes (pipeline.h), as sncompile --train
+  front.path = path;
+  front.import.params_as_state = true;
+  front.train = true;
+  front.train_opts = topts;
+  return compile_file(front, cfg, opts, stats);
 }
 
 std::map<std::string, HostTensor> reference_train_step(Graph& g, const std::map<std::string, HostTensor>& inputs) {

@@ -43,7 +43,7 @@ struct TrainInfo {
 // no trainable parameter; an operator on the gradient's path without a rule (node, op).
 Graph build_training_graph(const Graph& model, const TrainOptions& opts, TrainInfo* info = nullptr);
 
-// Imports the model for training, builds the training graph, compiles it; the PEF's
+// compile_file with --train's front end (pipeline.h): import, training graph, compile; the PEF's
 // META gets train = 1 and the train.* keys (`docs/pef.md`).
 pef::Pef compile_training_file(const std::string& path, const arch::Config& cfg, const Options& opts,
                                const TrainOptions& topts, CompileStats* stats = nullptr);
