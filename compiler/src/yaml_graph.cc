@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fold.h"
+#include "openrdu/compiler/pipeline.h"
 #include "openrdu/arch/checked.h"
 #include "openrdu/arch/file.h"
 #include "openrdu/compiler/ir.h"
@@ -281,7 +282,9 @@ Graph load_graph_file(const std::string& path, const ImportOptions& opts) {
 
 pef::Pef compile_model_file(const std::string& path, const arch::Config& cfg, const Options& opts,
                             CompileStats* stats) {
-  return compile_graph(load_graph_file(path), cfg, opts, stats);
+  FrontEnd front;  // the whole pass pipeline (pipeline.h); GRAPH for an ONNX model
+  front.path = path;
+  return compile_file(front, cfg, opts, stats);
 }
 
 }  // namespace openrdu::compiler

@@ -54,7 +54,8 @@ struct CompileStats {
 pef::Pef compile_onnx_file(const std::string& onnx_path, const arch::Config& cfg, const Options& opts = {},
                            CompileStats* stats = nullptr);
 
-// By extension: .yaml/.yml test graphs (compiler/README.md), anything else ONNX.
+// By extension: .yaml/.yml test graphs (compiler/README.md), anything else ONNX; the whole
+// pass pipeline (compile_file), GRAPH for an ONNX model.
 pef::Pef compile_model_file(const std::string& path, const arch::Config& cfg, const Options& opts = {},
                             CompileStats* stats = nullptr);
 
