@@ -51,6 +51,14 @@ want=$(sed -n 's/.*"test_correct": \([0-9]*\).*/\1/p' "$digits/expected.json")
 got=$(sed -n 's/^accuracy: \([0-9]*\)\/.*/\1/p' "$out/digits.txt")
 echo "PyTorch (CPU): $want/450 correct; OpenRDU: $got/450 correct"
 [ "$got" = "$want" ] || { echo "digits: accuracy differs from PyTorch's" >&2; exit 1; }
+# The compiler's cycle estimate against the RTL (snrun's "device / estimate"): within
+# DEMO_ESTIMATE_WITHIN percent when set (the tests demo.*_verilator set the figure's floor).
+ratio=$(sed -n 's/.*(device \/ estimate \([0-9.]*\)).*/\1/p' "$out/digits.txt")
+echo "digits: device / estimate $ratio"
+if [ -n "${DEMO_ESTIMATE_WITHIN:-}" ] && [ "$digits_backend" = verilator ]; then
+  awk -v r="$ratio" -v w="$DEMO_ESTIMATE_WITHIN" 'BEGIN { d = (r - 1) * 100; if (d < 0) d = -d; exit !(r != "" && d <= w) }' \
+    || { echo "digits: the estimate is not within $DEMO_ESTIMATE_WITHIN% of the RTL (device / estimate '$ratio')" >&2; exit 1; }
+fi
 
 echo
 rtl_epochs=0  # an epoch on tiny's RTL when the digits run on the Verilator backend

@@ -312,12 +312,14 @@ struct Prepared {
   size_t samples = 0;
   std::optional<runtime::HostTensor> labels;
   std::vector<runtime::SectionUsage> usage;
+  std::vector<uint64_t> estimates;  // the compiler's estimate of each section's run cycles (0 = unknown)
 };
 
 Prepared prepare(const Args& a, const arch::Config& cfg) {
   support::ensure_writable_dir(a.outdir, "--output-dir");
   Prepared p;
   p.pef = pef::read_file(a.model);
+  for (const auto& s : p.pef.sections) p.estimates.push_back(s.est_cycles);
   p.inputs = runtime::read_named_npy(a.input_specs, "--input");
   try {
     runtime::check_pef_for_device(p.pef, cfg.fingerprint(), cfg.name, cfg.dram_bytes);
@@ -387,14 +389,25 @@ runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t
   return result;
 }
 
-void print_sections(const Args& a, const arch::Config& cfg, const runtime::BatchResult& result, size_t samples) {
+// The sections' run cycles beside the compiler's estimates (times the samples of a batch).
+void print_sections(const Args& a, const arch::Config& cfg, const runtime::BatchResult& result, const Prepared& p) {
   fmt::print("{} on {} ({}): {} section{}{}\n", a.model, a.backend, cfg.name, result.sections.size(),
              result.sections.size() == 1 ? "" : "s",
-             a.batch ? fmt::format(", batch of {} samples (cycles summed over the samples)", samples) : "");
-  for (const auto& s : result.sections)
-    fmt::print("  section {} {:<24} {:>10} cycles  (configuration {} cycles)\n", s.index, s.name, s.cycles,
-               s.config_cycles);
+             a.batch ? fmt::format(", batch of {} samples (cycles summed over the samples)", p.samples) : "");
+  const uint64_t runs = a.batch ? p.samples : 1;
+  uint64_t estimate = 0;
+  bool known = true;
+  for (const auto& s : result.sections) {
+    const uint64_t est = s.index < p.estimates.size() ? p.estimates[s.index] * runs : 0;
+    known = known && est != 0;
+    estimate += est;
+    fmt::print("  section {} {:<24} {:>10} cycles  (estimate {}, configuration {} cycles)\n", s.index, s.name,
+               s.cycles, est ? std::to_string(est) : "unknown", s.config_cycles);
+  }
   fmt::print("  total {:>33} cycles  (configuration {} cycles)\n", result.total_cycles, result.total_config_cycles);
+  if (known && estimate)
+    fmt::print("  estimate {:>30} cycles  (device / estimate {:.4f})\n", estimate,
+               double(result.total_cycles) / double(estimate));
 }
 
 // --profile: the Chrome trace, and its summary on stdout.
@@ -450,7 +463,7 @@ int run_inference(const Args& a, const std::string& checkpoint) {
   Prepared p = prepare(a, cfg);
   driver::SimStats sim;
   const runtime::BatchResult result = run_device(a, cfg, fault, p, checkpoint, sim);
-  print_sections(a, cfg, result, p.samples);
+  print_sections(a, cfg, result, p);
   if (!a.profile.empty()) print_profile(a, cfg, result, p.usage);
   // Outputs only when the run and its checks complete: the reference (which can fail)
   // and the labels check come first. A --test FAIL verdict keeps them, for inspection
