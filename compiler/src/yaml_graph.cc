@@ -43,23 +43,20 @@ class Loader {
     return n.as<std::string>();
   }
 
+  // n as a T (int64_t, float); `kind` names T in messages.
+  template <class T>
+  T scalar(const YAML::Node& n, const std::string& what, const char* kind) const {
+    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be {}", what, kind));
+    try {
+      return n.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(n, fmt::format("{} must be {}, not '{}'", what, kind, n.Scalar()));
+    }
+  }
   int64_t integer(const YAML::Node& n, const std::string& what) const {
-    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be an integer", what));
-    try {
-      return n.as<int64_t>();
-    } catch (const YAML::Exception&) {
-      fail(n, fmt::format("{} must be an integer, not '{}'", what, n.Scalar()));
-    }
+    return scalar<int64_t>(n, what, "an integer");
   }
-
-  float number(const YAML::Node& n, const std::string& what) const {
-    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be a number", what));
-    try {
-      return n.as<float>();
-    } catch (const YAML::Exception&) {
-      fail(n, fmt::format("{} must be a number, not '{}'", what, n.Scalar()));
-    }
-  }
+  float number(const YAML::Node& n, const std::string& what) const { return scalar<float>(n, what, "a number"); }
 
   std::vector<int64_t> ints(const YAML::Node& n, const std::string& what) const {
     if (!n || !n.IsSequence()) fail(n, fmt::format("{} must be a list of integers", what));
