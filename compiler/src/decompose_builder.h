@@ -1,5 +1,5 @@
 // The builder of decompositions (decompose.cc, decompose_ops.cc): new nodes, values and
-// constants named after the decomposed node's output.
+// constants named after the decomposed node's output (the tensors made by GraphBuilder).
 #pragma once
 #include <fmt/format.h>
 
@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "graph_builder.h"
 #include "openrdu/compiler/ir.h"
 
 namespace openrdu::compiler::detail {
@@ -20,27 +21,13 @@ struct Builder {
   std::vector<Node> nodes;
   Builder(Graph& g0, const Node& n0) : g(g0), n(n0), base(g0.tensors.at(n0.outputs.at(0)).name) {}
 
-  std::string fresh(const std::string& suffix) const {
-    std::string name = base + suffix;
-    for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}{}.{}", base, suffix, i);
-    return name;
-  }
+  // New tensors "<y><suffix>" (made unique by GraphBuilder::fresh).
+  std::string fresh(const std::string& suffix) const { return GraphBuilder(g).fresh(base + suffix); }
   int value(const std::string& suffix, const std::vector<int64_t>& shape) {
-    Tensor t;
-    t.name = fresh(suffix);
-    t.kind = TensorKind::Value;
-    t.shape = shape;
-    t.shape_known = true;
-    return g.add_tensor(std::move(t));
+    return GraphBuilder(g).value(base + suffix, shape);
   }
   int constant(const std::string& suffix, const std::vector<int64_t>& shape, std::vector<float> data) {
-    Tensor t;
-    t.name = fresh(suffix);
-    t.kind = TensorKind::Constant;
-    t.shape = shape;
-    t.shape_known = true;
-    t.data = std::move(data);
-    return g.add_tensor(std::move(t));
+    return GraphBuilder(g).constant(base + suffix, shape, std::move(data));
   }
   int fill(const std::string& suffix, const std::vector<int64_t>& shape, float v) {
     int64_t e = 1;

@@ -77,15 +77,6 @@ const AttrSpec kAttrs[] = {
     {"LogSoftmax", "axis", AttrKind::Int, 0, kAny},
     {"Concat", "axis", AttrKind::Int, 0, kAny},
     {"Gather", "axis", AttrKind::Int, 0, kAny},
-    {"ReduceSum", "axes", AttrKind::Ints, 0, 12},
-    {"ReduceSum", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceSum", "noop_with_empty_axes", AttrKind::Int, 13, kAny},
-    {"ReduceMean", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceMean", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceMax", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceMax", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceMin", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceMin", "keepdims", AttrKind::Int, 0, kAny},
     {"Shape", "start", AttrKind::Int, 15, kAny},
     {"Shape", "end", AttrKind::Int, 15, kAny},
     {"ConstantOfShape", "value", AttrKind::Tensor, 0, kAny},
@@ -169,32 +160,25 @@ const AttrSpec kAttrs[] = {
     {"TopK", "axis", AttrKind::Int, 0, kAny},
     {"TopK", "largest", AttrKind::Int, 11, kAny},
     {"TopK", "sorted", AttrKind::Int, 11, kAny},
-    {"ReduceProd", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceProd", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceL1", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceL1", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceL2", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceL2", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceSumSquare", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceSumSquare", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceLogSum", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceLogSum", "keepdims", AttrKind::Int, 0, kAny},
-    {"ReduceLogSumExp", "axes", AttrKind::Ints, 0, 17},
-    {"ReduceLogSumExp", "keepdims", AttrKind::Int, 0, kAny},
-    // Opset 18: every reduction takes axes as an input and noop_with_empty_axes.
-    {"ReduceMean", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceMax", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceMin", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceProd", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceL1", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceL2", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceSumSquare", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceLogSum", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
-    {"ReduceLogSumExp", "noop_with_empty_axes", AttrKind::Int, 18, kAny},
 };
+
+// The reductions' attributes: axes until opset 17 (ReduceSum: 12; an input after),
+// keepdims, noop_with_empty_axes from opset 18 (ReduceSum: 13).
+bool reduce_attr_kind(const std::string& op, const std::string& name, int opset, AttrKind& kind) {
+  if (op.rfind("Reduce", 0) != 0 || !find_op(op)) return false;
+  const bool sum = op == "ReduceSum";
+  if (name == "axes" && opset <= (sum ? 12 : 17))
+    kind = AttrKind::Ints;
+  else if (name == "keepdims" || (name == "noop_with_empty_axes" && opset >= (sum ? 13 : 18)))
+    kind = AttrKind::Int;
+  else
+    return false;
+  return true;
+}
 }  // namespace
 
 bool attr_kind(const std::string& op, const std::string& name, int opset, AttrKind& kind) {
+  if (reduce_attr_kind(op, name, opset, kind)) return true;
   for (const AttrSpec& s : kAttrs)
     if (op == s.op && name == s.name && opset >= s.min_opset && opset <= s.max_opset) {
       kind = s.kind;
@@ -519,21 +503,20 @@ void canonicalize_trilu(const Graph& g, Node& n, int k_in, const std::string& wh
   n.iattrs["k"] = k;
 }
 
-void canonicalize(Graph& g, Node& n) {
-  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-  const OpInfo* info = find_op(n.op);
-  if (!info) throw CompileError(fmt::format("{}: unsupported operator", what));
-  // Parameter inputs.
+// The parameter inputs (from info->param_from on) moved out of n.inputs: returned, and
+// those read as constants (Reshape's shape, the axes of Squeeze, Unsqueeze and the
+// reductions, Slice's starts/ends/axes/steps, Gather's indices, ConstantOfShape's shape)
+// set as attributes.
+std::vector<int> take_parameter_inputs(const Graph& g, Node& n, const OpInfo& info, const std::string& what) {
   std::vector<int> params;
-  if (int(n.inputs.size()) > info->param_from) {
-    params.assign(n.inputs.begin() + info->param_from, n.inputs.end());
-    n.inputs.resize(info->param_from);
+  if (int(n.inputs.size()) > info.param_from) {
+    params.assign(n.inputs.begin() + info.param_from, n.inputs.end());
+    n.inputs.resize(info.param_from);
   }
   for (size_t k = 0; k < n.inputs.size(); ++k)
     if (n.inputs[k] < 0) throw CompileError(fmt::format("{}: input {} is omitted (not supported)", what, k));
   auto param = [&](size_t k) { return k < params.size() ? params[k] : -1; };
   const std::string& op = n.op;
-  canonicalize_legacy_broadcast(g, n, what);
   if (op == "Reshape")  // an already canonical Reshape has no shape input but a shape attribute
     n.iattrs["shape_in"] =
         param(0) < 0 && n.has_iattr("shape") ? n.ints("shape") : const_ints(g, n, param(0), "shape");
@@ -557,62 +540,147 @@ void canonicalize(Graph& g, Node& n) {
       if (d <= 0) throw CompileError(fmt::format("{}: shape {} has a size {} (sizes >= 1 only)", what,
                                                  shape_str(n.ints("shape")), d));
   }
-  if (op == "Trilu") canonicalize_trilu(g, n, param(0), what);
-  if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
-  if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
-  if (detail::canonicalize_ext(g, n, params, what)) return;
-  if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
-  if (op == "ConstantOfShape") return;
+  return params;
+}
 
-  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+// Transpose: perm given (default: the axes reversed), a permutation, non-negative.
+void canonicalize_transpose(Node& n, const std::vector<int64_t>& x, const std::string& what) {
   const int64_t r = int64_t(x.size());
-  if (op == "Transpose") {
-    if (!n.has_iattr("perm")) {
-      std::vector<int64_t> p;
-      for (int64_t d = r - 1; d >= 0; --d) p.push_back(d);
-      n.iattrs["perm"] = p;
-    }
-    std::vector<int64_t> p = n.ints("perm");
-    std::vector<int64_t> sorted = p;
-    for (int64_t& a : sorted) a = a < 0 ? a + r : a;
-    std::sort(sorted.begin(), sorted.end());
-    for (int64_t d = 0; d < r; ++d)
-      if (int64_t(sorted.size()) != r || sorted[d] != d)
-        throw CompileError(fmt::format("{}: perm [{}] is not a permutation of the {} axes of {}", what,
-                                       fmt::join(p, ","), r, shape_str(x)));
-    for (int64_t& a : p) a = a < 0 ? a + r : a;
+  if (!n.has_iattr("perm")) {
+    std::vector<int64_t> p;
+    for (int64_t d = r - 1; d >= 0; --d) p.push_back(d);
     n.iattrs["perm"] = p;
-  } else if (op == "Reshape") {
-    std::vector<int64_t> s = n.ints("shape_in");
-    n.iattrs.erase("shape_in");
-    const bool allowzero = n.iattr("allowzero") != 0;
-    int64_t known = 1, infer = -1, total = 1;
-    for (int64_t d : x)
-      if (__builtin_mul_overflow(total, d, &total))
-        throw CompileError(fmt::format("{}: input shape {} has too many elements", what, shape_str(x)));
-    for (size_t d = 0; d < s.size(); ++d) {
-      if (s[d] == 0 && !allowzero) {
-        if (d >= x.size())
-          throw CompileError(fmt::format("{}: shape {}: 0 at dimension {} copies a dimension {} does not have", what,
-                                         shape_str(s), d, shape_str(x)));
-        s[d] = x[d];
-      }
-      if (s[d] == -1) {
-        if (infer >= 0) throw CompileError(fmt::format("{}: shape {} has two -1", what, shape_str(s)));
-        infer = int64_t(d);
-      } else if (s[d] < 0) {
-        throw CompileError(fmt::format("{}: shape {} has a negative size", what, shape_str(s)));
-      } else if (__builtin_mul_overflow(known, s[d], &known)) {
-        throw CompileError(fmt::format("{}: shape {} has too many elements", what, shape_str(s)));
-      }
+  }
+  std::vector<int64_t> p = n.ints("perm");
+  std::vector<int64_t> sorted = p;
+  for (int64_t& a : sorted) a = a < 0 ? a + r : a;
+  std::sort(sorted.begin(), sorted.end());
+  for (int64_t d = 0; d < r; ++d)
+    if (int64_t(sorted.size()) != r || sorted[d] != d)
+      throw CompileError(fmt::format("{}: perm [{}] is not a permutation of the {} axes of {}", what,
+                                     fmt::join(p, ","), r, shape_str(x)));
+  for (int64_t& a : p) a = a < 0 ? a + r : a;
+  n.iattrs["perm"] = p;
+}
+
+// Reshape: shape_in with its 0s (copies, unless allowzero) and -1 (inferred) resolved.
+void canonicalize_reshape(Node& n, const std::vector<int64_t>& x, const std::string& what) {
+  std::vector<int64_t> s = n.ints("shape_in");
+  n.iattrs.erase("shape_in");
+  const bool allowzero = n.iattr("allowzero") != 0;
+  int64_t known = 1, infer = -1, total = 1;
+  for (int64_t d : x)
+    if (__builtin_mul_overflow(total, d, &total))
+      throw CompileError(fmt::format("{}: input shape {} has too many elements", what, shape_str(x)));
+  for (size_t d = 0; d < s.size(); ++d) {
+    if (s[d] == 0 && !allowzero) {
+      if (d >= x.size())
+        throw CompileError(fmt::format("{}: shape {}: 0 at dimension {} copies a dimension {} does not have", what,
+                                       shape_str(s), d, shape_str(x)));
+      s[d] = x[d];
     }
-    if (infer >= 0) {
-      if (known == 0 || total % known != 0)
-        throw CompileError(fmt::format("{}: cannot reshape {} to {}", what, shape_str(x), shape_str(s)));
-      s[infer] = total / known;
+    if (s[d] == -1) {
+      if (infer >= 0) throw CompileError(fmt::format("{}: shape {} has two -1", what, shape_str(s)));
+      infer = int64_t(d);
+    } else if (s[d] < 0) {
+      throw CompileError(fmt::format("{}: shape {} has a negative size", what, shape_str(s)));
+    } else if (__builtin_mul_overflow(known, s[d], &known)) {
+      throw CompileError(fmt::format("{}: shape {} has too many elements", what, shape_str(s)));
     }
-    n.iattrs["shape"] = s;
-  } else if (op == "Flatten") {
+  }
+  if (infer >= 0) {
+    if (known == 0 || total % known != 0)
+      throw CompileError(fmt::format("{}: cannot reshape {} to {}", what, shape_str(x), shape_str(s)));
+    s[infer] = total / known;
+  }
+  n.iattrs["shape"] = s;
+}
+
+// Softmax, LogSoftmax: a non-negative axis. Opset < 13 (legacy2d): softmax over the
+// flattened dimensions [axis, rank), the same as one axis when at most one of them has a
+// size > 1.
+void canonicalize_softmax(Node& n, const std::vector<int64_t>& x, const std::string& what) {
+  const int64_t r = int64_t(x.size());
+  int64_t a = norm_axis(n.iattr("axis"), r, what, "axis");
+  if (n.has_iattr("legacy2d")) {
+    int64_t big = -1;
+    for (int64_t d = a; d < r; ++d)
+      if (x[d] > 1) {
+        if (big >= 0)
+          throw CompileError(fmt::format(
+              "{}: opset < 13 softmax over dimensions {}..{} of {} (more than one of size > 1) is not supported",
+              what, a, r - 1, shape_str(x)));
+        big = d;
+      }
+    a = big >= 0 ? big : r - 1;
+    n.iattrs.erase("legacy2d");
+  }
+  n.iattrs["axis"] = {a};
+}
+
+// Slice: starts, ends and steps over every axis, clamped to the dimensions (axes dropped).
+void canonicalize_slice(Node& n, const std::vector<int64_t>& x, const std::string& what) {
+  const int64_t r = int64_t(x.size());
+  if (!n.has_iattr("starts") || !n.has_iattr("ends"))
+    throw CompileError(fmt::format("{}: starts and ends are required", what));
+  const std::vector<int64_t> st = n.ints("starts"), en = n.ints("ends");
+  std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
+  std::vector<int64_t> steps = n.has_iattr("steps") ? n.ints("steps") : std::vector<int64_t>{};
+  if (axes.empty())
+    for (size_t k = 0; k < st.size(); ++k) axes.push_back(int64_t(k));
+  if (steps.empty()) steps.assign(st.size(), 1);
+  if (en.size() != st.size() || axes.size() != st.size() || steps.size() != st.size())
+    throw CompileError(fmt::format("{}: starts, ends, axes and steps differ in length ({}, {}, {}, {})", what,
+                                   st.size(), en.size(), axes.size(), steps.size()));
+  std::vector<int64_t> S(r, 0), E(x), P(r, 1);
+  std::set<int64_t> seen;
+  for (size_t k = 0; k < st.size(); ++k) {
+    const int64_t a = norm_axis(axes[k], r, what, "axis");
+    if (!seen.insert(a).second) throw CompileError(fmt::format("{}: axis {} is sliced twice", what, a));
+    const int64_t dim = x[a], step = steps[k];
+    if (step == 0) throw CompileError(fmt::format("{}: step 0 on axis {}", what, a));
+    int64_t s = st[k], e = en[k];
+    if (s < 0) s += dim;
+    if (e < 0) e += dim;
+    if (step > 0) {
+      s = std::clamp<int64_t>(s, 0, dim);
+      e = std::clamp<int64_t>(e, 0, dim);
+    } else {
+      s = std::clamp<int64_t>(s, 0, dim - 1);
+      e = std::clamp<int64_t>(e, -1, dim - 1);
+    }
+    S[a] = s;
+    E[a] = e;
+    P[a] = step;
+  }
+  n.iattrs.erase("axes");
+  n.iattrs["starts"] = S;
+  n.iattrs["ends"] = E;
+  n.iattrs["steps"] = P;
+}
+
+// The reductions: axes non-negative, sorted (none: every axis); with none and
+// noop_with_empty_axes the node becomes Identity.
+void canonicalize_reduce(Node& n, int64_t r, const std::string& what) {
+  std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
+  const bool noop = n.has_iattr("noop_with_empty_axes") && n.iattr("noop_with_empty_axes") != 0;
+  n.iattrs.erase("noop_with_empty_axes");
+  if (axes.empty() && noop) {
+    n.op = "Identity";
+    n.iattrs.clear();
+    return;
+  }
+  if (axes.empty())
+    for (int64_t d = 0; d < r; ++d) axes.push_back(d);
+  n.iattrs["axes"] = norm_axes(axes, r, what, "axes");
+}
+
+// The axis attributes of Flatten, Squeeze, Unsqueeze, Concat and Gather (and Gather's
+// indices) non-negative.
+void canonicalize_axes(Node& n, const std::vector<int64_t>& x, const std::string& what) {
+  const std::string& op = n.op;
+  const int64_t r = int64_t(x.size());
+  if (op == "Flatten") {
     int64_t a = n.iattr("axis");
     if (a < -r || a > r) throw CompileError(fmt::format("{}: axis {} is out of range for rank {}", what, a, r));
     n.iattrs["axis"] = {a < 0 ? a + r : a};
@@ -628,24 +696,6 @@ void canonicalize(Graph& g, Node& n) {
   } else if (op == "Unsqueeze") {
     if (!n.has_iattr("axes")) throw CompileError(fmt::format("{}: axes are not given", what));
     n.iattrs["axes"] = norm_axes(n.ints("axes"), r + int64_t(n.ints("axes").size()), what, "axes");
-  } else if (op == "Softmax" || op == "LogSoftmax") {
-    int64_t a = norm_axis(n.iattr("axis"), r, what, "axis");
-    if (n.has_iattr("legacy2d")) {
-      // Opset < 13: softmax over the flattened dimensions [axis, rank). The same as one
-      // axis when at most one of them has a size > 1.
-      int64_t big = -1;
-      for (int64_t d = a; d < r; ++d)
-        if (x[d] > 1) {
-          if (big >= 0)
-            throw CompileError(fmt::format(
-                "{}: opset < 13 softmax over dimensions {}..{} of {} (more than one of size > 1) is not supported",
-                what, a, r - 1, shape_str(x)));
-          big = d;
-        }
-      a = big >= 0 ? big : r - 1;
-      n.iattrs.erase("legacy2d");
-    }
-    n.iattrs["axis"] = {a};
   } else if (op == "Concat") {
     n.iattrs["axis"] = {norm_axis(n.iattr("axis"), r, what, "axis")};
   } else if (op == "Gather") {
@@ -656,21 +706,14 @@ void canonicalize(Graph& g, Node& n) {
         throw CompileError(fmt::format("{}: index {} is out of range for dimension {} of size {}", what, i, a, x[a]));
       if (i < 0) i += x[a];
     }
-  } else if (op.rfind("Reduce", 0) == 0) {
-    std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
-    const bool noop = n.has_iattr("noop_with_empty_axes") && n.iattr("noop_with_empty_axes") != 0;
-    n.iattrs.erase("noop_with_empty_axes");
-    if (axes.empty() && noop) {
-      n.op = "Identity";
-      n.iattrs.clear();
-      return;
-    }
-    if (axes.empty())
-      for (int64_t d = 0; d < r; ++d) axes.push_back(d);
-    n.iattrs["axes"] = norm_axes(axes, r, what, "axes");
-  } else if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "ConvTranspose" || op == "LpPool") {
-    canonicalize_window(g, n, what);
-  } else if (op == "BatchNormalization") {
+  }
+}
+
+// BatchNormalization: spatial 1 only; inference drops training_mode and momentum, training
+// gets momentum 0.9 by default. LayerNormalization: fp32 statistics, a non-negative axis.
+void canonicalize_normalization(Node& n, int64_t r, const std::string& what) {
+  const std::string& op = n.op;
+  if (op == "BatchNormalization") {
     if (n.has_iattr("spatial") && n.iattr("spatial") != 1)
       throw CompileError(fmt::format("{}: spatial = 0 is not supported", what));
     n.iattrs.erase("spatial");
@@ -685,44 +728,41 @@ void canonicalize(Graph& g, Node& n) {
       throw CompileError(fmt::format("{}: stash_type {} is not supported (1: fp32)", what, n.iattr("stash_type")));
     n.iattrs.erase("stash_type");
     n.iattrs["axis"] = {norm_axis(n.iattr("axis"), r, what, "axis")};
-  } else if (op == "Slice") {
-    if (!n.has_iattr("starts") || !n.has_iattr("ends"))
-      throw CompileError(fmt::format("{}: starts and ends are required", what));
-    const std::vector<int64_t> st = n.ints("starts"), en = n.ints("ends");
-    std::vector<int64_t> axes = n.has_iattr("axes") ? n.ints("axes") : std::vector<int64_t>{};
-    std::vector<int64_t> steps = n.has_iattr("steps") ? n.ints("steps") : std::vector<int64_t>{};
-    if (axes.empty())
-      for (size_t k = 0; k < st.size(); ++k) axes.push_back(int64_t(k));
-    if (steps.empty()) steps.assign(st.size(), 1);
-    if (en.size() != st.size() || axes.size() != st.size() || steps.size() != st.size())
-      throw CompileError(fmt::format("{}: starts, ends, axes and steps differ in length ({}, {}, {}, {})", what,
-                                     st.size(), en.size(), axes.size(), steps.size()));
-    std::vector<int64_t> S(r, 0), E(x), P(r, 1);
-    std::set<int64_t> seen;
-    for (size_t k = 0; k < st.size(); ++k) {
-      const int64_t a = norm_axis(axes[k], r, what, "axis");
-      if (!seen.insert(a).second) throw CompileError(fmt::format("{}: axis {} is sliced twice", what, a));
-      const int64_t dim = x[a], step = steps[k];
-      if (step == 0) throw CompileError(fmt::format("{}: step 0 on axis {}", what, a));
-      int64_t s = st[k], e = en[k];
-      if (s < 0) s += dim;
-      if (e < 0) e += dim;
-      if (step > 0) {
-        s = std::clamp<int64_t>(s, 0, dim);
-        e = std::clamp<int64_t>(e, 0, dim);
-      } else {
-        s = std::clamp<int64_t>(s, 0, dim - 1);
-        e = std::clamp<int64_t>(e, -1, dim - 1);
-      }
-      S[a] = s;
-      E[a] = e;
-      P[a] = step;
-    }
-    n.iattrs.erase("axes");
-    n.iattrs["starts"] = S;
-    n.iattrs["ends"] = E;
-    n.iattrs["steps"] = P;
   }
+}
+
+void canonicalize(Graph& g, Node& n) {
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  const OpInfo* info = find_op(n.op);
+  if (!info) throw CompileError(fmt::format("{}: unsupported operator", what));
+  const std::vector<int> params = take_parameter_inputs(g, n, *info, what);
+  auto param = [&](size_t k) { return k < params.size() ? params[k] : -1; };
+  const std::string& op = n.op;
+  canonicalize_legacy_broadcast(g, n, what);
+  if (op == "Trilu") canonicalize_trilu(g, n, param(0), what);
+  if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
+  if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
+  if (detail::canonicalize_ext(g, n, params, what)) return;
+  if (info->folded_only && op != "ConstantOfShape") return;  // Shape, Constant, Cast: nothing to normalize
+  if (op == "ConstantOfShape") return;
+
+  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+  if (op == "Transpose")
+    canonicalize_transpose(n, x, what);
+  else if (op == "Reshape")
+    canonicalize_reshape(n, x, what);
+  else if (op == "Softmax" || op == "LogSoftmax")
+    canonicalize_softmax(n, x, what);
+  else if (op.rfind("Reduce", 0) == 0)
+    canonicalize_reduce(n, int64_t(x.size()), what);
+  else if (op == "Conv" || op == "MaxPool" || op == "AveragePool" || op == "ConvTranspose" || op == "LpPool")
+    canonicalize_window(g, n, what);
+  else if (op == "Slice")
+    canonicalize_slice(n, x, what);
+  else if (op == "BatchNormalization" || op == "LayerNormalization")
+    canonicalize_normalization(n, int64_t(x.size()), what);
+  else
+    canonicalize_axes(n, x, what);
 }
 
 DType cast_type(const Node& n, const std::string& what) {
@@ -800,122 +840,144 @@ void check_run_time_types(const Graph& g, const Node& n, DType out, const std::s
                                    what, g.tensors[n.outputs[0]].name));
 }
 
-}  // namespace
+// Pow with a constant integer exponent (ONNX allows int32/int64 y): y as fp32 (a new constant).
+void float_pow_exponent(Graph& g, Node& n) {
+  if (!(n.op == "Pow" && n.inputs.size() == 2 && g.tensors.at(n.inputs[1]).kind == TensorKind::Constant &&
+        g.tensors[n.inputs[1]].dtype == DType::I64))
+    return;
+  Tensor y = g.tensors[n.inputs[1]];
+  y.name = y.name + ".f32";
+  for (int i = 1; g.find(y.name) >= 0; ++i) y.name = fmt::format("{}.f32.{}", g.tensors[n.inputs[1]].name, i);
+  y.dtype = DType::F32;
+  y.data.assign(y.idata.begin(), y.idata.end());
+  y.idata.clear();
+  y.is_output = false;
+  n.inputs[1] = g.add_tensor(std::move(y));
+}
 
-void fold_constants(Graph& g) {
-  std::vector<bool> dead(g.nodes.size(), false);
-  for (size_t ni = 0; ni < g.nodes.size(); ++ni) {
-    Node& n = g.nodes[ni];
-    const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-    for (int i : n.inputs)
-      if (i >= 0 && !g.tensors.at(i).shape_known)
-        throw CompileError(fmt::format("{}: input '{}' has no known shape", what, g.tensors[i].name));
-    if (!n.canonical) canonicalize(g, n);
-    n.canonical = true;
-    // Pow with a constant integer exponent (ONNX allows int32/int64 y): y as fp32.
-    if (n.op == "Pow" && n.inputs.size() == 2 && g.tensors.at(n.inputs[1]).kind == TensorKind::Constant &&
-        g.tensors[n.inputs[1]].dtype == DType::I64) {
-      Tensor y = g.tensors[n.inputs[1]];
-      y.name = y.name + ".f32";
-      for (int i = 1; g.find(y.name) >= 0; ++i) y.name = fmt::format("{}.f32.{}", g.tensors[n.inputs[1]].name, i);
-      y.dtype = DType::F32;
-      y.data.assign(y.idata.begin(), y.idata.end());
-      y.idata.clear();
-      y.is_output = false;
-      n.inputs[1] = g.add_tensor(std::move(y));
+// The shape of n's output, its type in `dt`; Shape's start and end clamped to the rank.
+std::vector<int64_t> output_shape_and_type(const Graph& g, Node& n, const std::string& what, DType& dt) {
+  const std::string& op = n.op;
+  dt = DType::F32;
+  std::vector<int64_t> shape;
+  if (op == "Shape") {
+    dt = DType::I64;
+    const int64_t r = int64_t(g.tensors.at(n.inputs.at(0)).shape.size());
+    int64_t s = n.iattr("start"), e = n.has_iattr("end") ? n.iattr("end") : r;
+    s = std::clamp<int64_t>(s < 0 ? s + r : s, 0, r);
+    e = std::clamp<int64_t>(e < 0 ? e + r : e, 0, r);
+    n.iattrs["start"] = {s};
+    n.iattrs["end"] = {e};
+    shape = {std::max<int64_t>(0, e - s)};
+  } else if (op == "Constant" || op == "ConstantOfShape") {
+    if (op == "Constant" && n.tattrs.count("value") == 0)
+      throw CompileError(fmt::format("{}: no value attribute", what));
+    if (n.tattrs.count("value")) {
+      const Tensor& v = g.tensors.at(n.tattrs.at("value"));
+      dt = v.dtype;
+      shape = v.shape;
+      if (op == "ConstantOfShape" && v.elements() != 1)
+        throw CompileError(fmt::format("{}: value holds {} elements, expected one", what, v.elements()));
     }
-    // Output type and shape.
-    DType dt = DType::F32;
-    std::vector<int64_t> shape;
-    const std::string& op = n.op;
-    if (op == "Shape") {
-      dt = DType::I64;
-      const int64_t r = int64_t(g.tensors.at(n.inputs.at(0)).shape.size());
-      int64_t s = n.iattr("start"), e = n.has_iattr("end") ? n.iattr("end") : r;
-      s = std::clamp<int64_t>(s < 0 ? s + r : s, 0, r);
-      e = std::clamp<int64_t>(e < 0 ? e + r : e, 0, r);
-      n.iattrs["start"] = {s};
-      n.iattrs["end"] = {e};
-      shape = {std::max<int64_t>(0, e - s)};
-    } else if (op == "Constant" || op == "ConstantOfShape") {
-      if (op == "Constant" && n.tattrs.count("value") == 0)
-        throw CompileError(fmt::format("{}: no value attribute", what));
-      if (n.tattrs.count("value")) {
-        const Tensor& v = g.tensors.at(n.tattrs.at("value"));
-        dt = v.dtype;
-        shape = v.shape;
-        if (op == "ConstantOfShape" && v.elements() != 1)
-          throw CompileError(fmt::format("{}: value holds {} elements, expected one", what, v.elements()));
-      }
-      if (op == "ConstantOfShape") shape = n.ints("shape");
-    } else {
-      shape = node_output_shape(g, n);
-      dt = output_dtype(g, n, what);
-    }
-    for (int64_t d : shape)
-      if (d <= 0)
-        throw CompileError(fmt::format("{}: output shape {} has a dimension of size {} (sizes >= 1 only)", what,
-                                       shape_str(shape), d));
-    detail::check_output_size(shape, dt, what);
-    Tensor& out = g.tensors.at(n.outputs.at(0));
-    if (out.shape_known && out.shape != shape)
-      throw CompileError(fmt::format("{}: output '{}' is declared {} but the operator gives {}", what, out.name,
-                                     shape_str(out.shape), shape_str(shape)));
-    out.shape = shape;
-    out.shape_known = true;
-    out.dtype = dt;
-
-    bool foldable = op == "Shape";
-    if (!foldable) {
-      foldable = true;
-      for (int i : n.inputs) foldable &= g.tensors[i].kind == TensorKind::Constant;
-    }
-    if (foldable) {
-      detail::check_fold_budget(g, n, shape, dt, what);
-      Value v;
-      if (op == "Shape") {
-        v.dtype = DType::I64;
-        v.shape = shape;
-        const auto& xs = g.tensors[n.inputs[0]].shape;
-        v.i.assign(xs.begin() + n.iattr("start"), xs.begin() + n.iattr("end"));
-      } else if (op == "Constant" || op == "ConstantOfShape") {
-        const Tensor* vt = n.tattrs.count("value") ? &g.tensors.at(n.tattrs.at("value")) : nullptr;
-        v.dtype = dt;
-        v.shape = shape;
-        int64_t cnt = 1;
-        for (int64_t d : shape) cnt *= d;
-        if (op == "Constant") {
-          v.f = vt->data;
-          v.i = vt->idata;
-        } else if (dt == DType::F32) {
-          v.f.assign(cnt, vt ? vt->data.at(0) : 0.0f);
-        } else {
-          v.i.assign(cnt, vt->idata.at(0));
-        }
-      } else {
-        std::vector<Value> ins;
-        ins.reserve(n.inputs.size());
-        for (int i : n.inputs) ins.push_back(value_of(g.tensors[i]));
-        std::vector<const Value*> ptrs;
-        for (const Value& x : ins) ptrs.push_back(&x);
-        v = detail::eval_node(g, n, ptrs, shape, dt);
-      }
-      Tensor& o = g.tensors[n.outputs[0]];
-      o.kind = TensorKind::Constant;
-      o.producer = -1;
-      o.data = std::move(v.f);
-      o.idata = std::move(v.i);
-      dead[ni] = true;
-      continue;
-    }
-    check_run_time_types(g, n, dt, what);
-    if (op == "Cast" && g.tensors[n.inputs[0]].dtype == dt) {
-      n.op = "Identity";
-      n.iattrs.clear();
-    }
+    if (op == "ConstantOfShape") shape = n.ints("shape");
+  } else {
+    shape = node_output_shape(g, n);
+    dt = output_dtype(g, n, what);
   }
+  return shape;
+}
 
-  // Dead code: folded nodes, then nodes whose outputs nothing uses.
+// n's output gets `shape` and `dt` (sizes >= 1, within the output limit, as declared if
+// it was).
+void set_output_type(Graph& g, const Node& n, const std::vector<int64_t>& shape, DType dt, const std::string& what) {
+  for (int64_t d : shape)
+    if (d <= 0)
+      throw CompileError(fmt::format("{}: output shape {} has a dimension of size {} (sizes >= 1 only)", what,
+                                     shape_str(shape), d));
+  detail::check_output_size(shape, dt, what);
+  Tensor& out = g.tensors.at(n.outputs.at(0));
+  if (out.shape_known && out.shape != shape)
+    throw CompileError(fmt::format("{}: output '{}' is declared {} but the operator gives {}", what, out.name,
+                                   shape_str(out.shape), shape_str(shape)));
+  out.shape = shape;
+  out.shape_known = true;
+  out.dtype = dt;
+}
+
+// The value of a node whose inputs are all constants (or a Shape).
+Value folded_value(const Graph& g, const Node& n, const std::vector<int64_t>& shape, DType dt) {
+  const std::string& op = n.op;
+  Value v;
+  if (op == "Shape") {
+    v.dtype = DType::I64;
+    v.shape = shape;
+    const auto& xs = g.tensors[n.inputs[0]].shape;
+    v.i.assign(xs.begin() + n.iattr("start"), xs.begin() + n.iattr("end"));
+  } else if (op == "Constant" || op == "ConstantOfShape") {
+    const Tensor* vt = n.tattrs.count("value") ? &g.tensors.at(n.tattrs.at("value")) : nullptr;
+    v.dtype = dt;
+    v.shape = shape;
+    int64_t cnt = 1;
+    for (int64_t d : shape) cnt *= d;
+    if (op == "Constant") {
+      v.f = vt->data;
+      v.i = vt->idata;
+    } else if (dt == DType::F32) {
+      v.f.assign(cnt, vt ? vt->data.at(0) : 0.0f);
+    } else {
+      v.i.assign(cnt, vt->idata.at(0));
+    }
+  } else {
+    std::vector<Value> ins;
+    ins.reserve(n.inputs.size());
+    for (int i : n.inputs) ins.push_back(value_of(g.tensors[i]));
+    std::vector<const Value*> ptrs;
+    for (const Value& x : ins) ptrs.push_back(&x);
+    v = detail::eval_node(g, n, ptrs, shape, dt);
+  }
+  return v;
+}
+
+// Canonicalizes node ni, types its output and folds it when its value is known at compile
+// time (then its output becomes a constant and the node is dead: true).
+bool fold_node(Graph& g, size_t ni) {
+  Node& n = g.nodes[ni];
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  for (int i : n.inputs)
+    if (i >= 0 && !g.tensors.at(i).shape_known)
+      throw CompileError(fmt::format("{}: input '{}' has no known shape", what, g.tensors[i].name));
+  if (!n.canonical) canonicalize(g, n);
+  n.canonical = true;
+  float_pow_exponent(g, n);
+  DType dt = DType::F32;
+  const std::vector<int64_t> shape = output_shape_and_type(g, n, what, dt);
+  set_output_type(g, n, shape, dt, what);
+  bool foldable = n.op == "Shape";
+  if (!foldable) {
+    foldable = true;
+    for (int i : n.inputs) foldable &= g.tensors[i].kind == TensorKind::Constant;
+  }
+  if (foldable) {
+    detail::check_fold_budget(g, n, shape, dt, what);
+    Value v = folded_value(g, n, shape, dt);
+    Tensor& o = g.tensors[n.outputs[0]];
+    o.kind = TensorKind::Constant;
+    o.producer = -1;
+    o.data = std::move(v.f);
+    o.idata = std::move(v.i);
+    return true;
+  }
+  check_run_time_types(g, n, dt, what);
+  if (n.op == "Cast" && g.tensors[n.inputs[0]].dtype == dt) {
+    n.op = "Identity";
+    n.iattrs.clear();
+  }
+  return false;
+}
+
+// Dead code: the nodes marked `dead` (folded), then those whose outputs nothing uses; the
+// tensors nothing uses go too (graph inputs and outputs stay), the others renumbered.
+void remove_dead_code(Graph& g, std::vector<bool>& dead) {
   std::vector<int> uses(g.tensors.size(), 0);
   for (size_t ni = 0; ni < g.nodes.size(); ++ni)
     if (!dead[ni])
@@ -958,6 +1020,14 @@ void fold_constants(Graph& g) {
   }
   g.tensors = std::move(tensors);
   g.nodes = std::move(nodes);
+}
+
+}  // namespace
+
+void fold_constants(Graph& g) {
+  std::vector<bool> dead(g.nodes.size(), false);
+  for (size_t ni = 0; ni < g.nodes.size(); ++ni) dead[ni] = fold_node(g, ni);
+  remove_dead_code(g, dead);
 }
 
 }  // namespace openrdu::compiler

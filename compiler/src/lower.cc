@@ -52,6 +52,38 @@ ValRef append_typed_ops(const Graph& g, const Node& n, const std::vector<ValRef>
                                  dtype_name(from), dtype_name(to)));
 }
 
+// Max, Min, Sum of one or more inputs, left to right.
+template <class Emit>
+ValRef append_variadic(const Node& n, const std::vector<ValRef>& in, Emit&& emit) {
+  const Opcode op = n.op == "Max" ? Opcode::FMAX : n.op == "Min" ? Opcode::FMIN : Opcode::FADD;
+  if (in.size() == 1) return emit(Opcode::MOV, in[0], ValRef::immediate(0), ValRef::none());
+  ValRef r = emit(op, in[0], in[1], ValRef::none());
+  for (size_t k = 2; k < in.size(); ++k) r = emit(op, r, in[k], ValRef::none());
+  return r;
+}
+
+// Clip: min(max(x, lo), hi), as numpy.clip: lo > hi gives hi; a NaN bound or x gives NaN.
+// A bound is an immediate, a run-time input ("min_input"/"max_input"), or absent.
+template <class Emit>
+ValRef append_clip(const Node& n, const std::vector<ValRef>& in, Emit&& emit) {
+  ValRef r = in.at(0);
+  size_t next = 1;
+  bool any = false;
+  for (const char* key : {"min", "max"}) {
+    const Opcode op = key[1] == 'i' ? Opcode::FMAX : Opcode::FMIN;
+    ValRef bound = ValRef::none();
+    if (n.has_attr(std::string(key) + "_input"))
+      bound = in.at(next++);
+    else if (n.has_attr(key))
+      bound = ValRef::immediate(fbits(n.attr(key)));
+    if (bound.kind == ValRef::None) continue;
+    r = emit(op, r, bound, ValRef::none());
+    any = true;
+  }
+  if (!any) r = emit(Opcode::MOV, in[0], ValRef::immediate(0), ValRef::none());
+  return r;
+}
+
 }  // namespace
 
 int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, SectionPlan& plan) {
@@ -74,15 +106,9 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     r = emit(Opcode::FSUB, in.at(0), in.at(1));
   else if (n.op == "Mul")
     r = emit(Opcode::FMUL, in.at(0), in.at(1));
-  else if (n.op == "Max" || n.op == "Min" || n.op == "Sum") {
-    const Opcode op = n.op == "Max" ? Opcode::FMAX : n.op == "Min" ? Opcode::FMIN : Opcode::FADD;
-    if (in.size() == 1)
-      r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
-    else {
-      r = emit(op, in[0], in[1]);
-      for (size_t k = 2; k < in.size(); ++k) r = emit(op, r, in[k]);
-    }
-  } else if (n.op == "Relu")
+  else if (n.op == "Max" || n.op == "Min" || n.op == "Sum")
+    r = append_variadic(n, in, emit);
+  else if (n.op == "Relu")
     r = emit(Opcode::FMAX, in.at(0), ValRef::immediate(fbits(0.0f)));
   else if (n.op == "Identity")
     r = emit(Opcode::MOV, in.at(0), ValRef::immediate(0));
@@ -90,24 +116,9 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     r = emit(Opcode::FABS, in.at(0), none);
   else if (n.op == "Neg")
     r = emit(Opcode::FNEG, in.at(0), none);
-  else if (n.op == "Clip") {
-    // min(max(x, lo), hi), as numpy.clip: lo > hi gives hi; a NaN bound or x gives NaN.
-    r = in.at(0);
-    size_t next = 1;
-    bool any = false;
-    for (const char* key : {"min", "max"}) {
-      const Opcode op = key[1] == 'i' ? Opcode::FMAX : Opcode::FMIN;
-      ValRef bound = none;
-      if (n.has_attr(std::string(key) + "_input"))
-        bound = in.at(next++);
-      else if (n.has_attr(key))
-        bound = ValRef::immediate(fbits(n.attr(key)));
-      if (bound.kind == ValRef::None) continue;
-      r = emit(op, r, bound);
-      any = true;
-    }
-    if (!any) r = emit(Opcode::MOV, in[0], ValRef::immediate(0));
-  } else if (n.op == "LeakyRelu")
+  else if (n.op == "Clip")
+    r = append_clip(n, in, emit);
+  else if (n.op == "LeakyRelu")
     r = neg_slope(in.at(0), ValRef::immediate(fbits(n.attr("alpha"))));
   else if (n.op == "PRelu")
     r = neg_slope(in.at(0), in.at(1));

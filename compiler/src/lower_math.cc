@@ -320,19 +320,9 @@ const Tensor* const_scalar(const Graph& g, int t) {
   return &x;
 }
 
-}  // namespace
-
-bool is_math_op(const std::string& op) {
-  static const char* const kOps[] = {"Exp", "Log",  "Sqrt",     "Reciprocal", "Div",  "Sigmoid", "Tanh", "Erf",
-                                     "Pow", "Elu",  "Selu",     "Softplus",   "Softsign", "Mean",  "DropoutTrain",
-                                     "IsNaN", "IsInf", "Sign", "Round", "Floor", "Ceil", "Mod"};
-  for (const char* o : kOps)
-    if (op == o) return true;
-  return false;
-}
-
-MathProgram function_program(const std::string& name) {
-  Builder b(name == "div" ? 2 : 1);
+// The builder's named functions (function_program's names), of input 0 (div: 0 by 1);
+// false when `name` is none of them.
+bool build_function(Builder& b, const std::string& name) {
   const ValRef x = b.in(0);
   if (name == "exp")
     b.exp(x);
@@ -353,7 +343,24 @@ MathProgram function_program(const std::string& name) {
   else if (name == "div")
     b.div(x, b.in(1));
   else
-    throw std::invalid_argument("function_program: unknown function '" + name + "'");
+    return false;
+  return true;
+}
+
+}  // namespace
+
+bool is_math_op(const std::string& op) {
+  static const char* const kOps[] = {"Exp", "Log",  "Sqrt",     "Reciprocal", "Div",  "Sigmoid", "Tanh", "Erf",
+                                     "Pow", "Elu",  "Selu",     "Softplus",   "Softsign", "Mean",  "DropoutTrain",
+                                     "IsNaN", "IsInf", "Sign", "Round", "Floor", "Ceil", "Mod"};
+  for (const char* o : kOps)
+    if (op == o) return true;
+  return false;
+}
+
+MathProgram function_program(const std::string& name) {
+  Builder b(name == "div" ? 2 : 1);
+  if (!build_function(b, name)) throw std::invalid_argument("function_program: unknown function '" + name + "'");
   return b.p;
 }
 
@@ -441,107 +448,112 @@ void mod_program(Builder& b, const Node& n) {
   b.op(Opcode::SEL, ok, res, Builder::u(gen::kCanonicalNan));
 }
 
-MathProgram math_program(const Graph& g, const Node& n) {
-  Builder b(int(n.inputs.size()));
-  if (n.op == "DropoutTrain") {
-    dropout_program(b, n);
-    return b.p;
-  }
-  if (n.op == "IsNaN" || n.op == "IsInf" || n.op == "Sign") {
-    classify_program(b, n);
-    return b.p;
-  }
-  if (n.op == "Round" || n.op == "Floor" || n.op == "Ceil") {
-    rounding_program(b, n);
-    return b.p;
-  }
-  if (n.op == "Mod") {
-    mod_program(b, n);
-    return b.p;
-  }
+// Pow: constant scalar exponents 1, 2, 3, 0.5, -1, -0.5 exactly; otherwise exp(y*log(x))
+// (x < 0 gives NaN, pow(0, 0) gives NaN).
+void pow_program(Builder& b, const Graph& g, const Node& n) {
   const ValRef x = b.in(0);
-  const std::string& op = n.op;
-  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
-  if (op == "Exp")
-    b.exp(x);
-  else if (op == "Log")
-    b.log(x);
-  else if (op == "Sqrt")
+  const Tensor* c = n.inputs.size() > 1 ? const_scalar(g, n.inputs[1]) : nullptr;
+  const float y = c ? c->data[0] : 0.0f;
+  if (c && y == 1.0f)
+    b.op(Opcode::MOV, x, Builder::u(0));
+  else if (c && y == 2.0f)
+    b.op(Opcode::FMUL, x, x);
+  else if (c && y == 3.0f)
+    b.op(Opcode::FMUL, b.op(Opcode::FMUL, x, x), x);
+  else if (c && y == 0.5f)
     b.sqrt(x);
-  else if (op == "Reciprocal")
+  else if (c && y == -1.0f)
     b.recip_scaled(x);
-  else if (op == "Div")
-    b.div(x, b.in(1));
-  else if (op == "Sigmoid")
-    b.sigmoid(x);
-  else if (op == "Tanh")
-    b.tanh(x);
-  else if (op == "Erf")
-    b.erf(x);
-  else if (op == "Pow") {
-    // Constant scalar exponents 1, 2, 3, 0.5, -1, -0.5 exactly; otherwise exp(y*log(x))
-    // (x < 0 gives NaN, pow(0, 0) gives NaN).
-    const Tensor* c = n.inputs.size() > 1 ? const_scalar(g, n.inputs[1]) : nullptr;
-    const float y = c ? c->data[0] : 0.0f;
-    if (c && y == 1.0f)
-      b.op(Opcode::MOV, x, Builder::u(0));
-    else if (c && y == 2.0f)
-      b.op(Opcode::FMUL, x, x);
-    else if (c && y == 3.0f)
-      b.op(Opcode::FMUL, b.op(Opcode::FMUL, x, x), x);
-    else if (c && y == 0.5f)
-      b.sqrt(x);
-    else if (c && y == -1.0f)
-      b.recip_scaled(x);
-    else if (c && y == -0.5f)
-      b.rsqrt(x);
-    else {
-      const ValRef l = b.log(x);
-      const ValRef t = c ? b.op(Opcode::FMUL, l, Builder::f(y)) : b.op(Opcode::FMUL, l, b.in(1));
-      b.exp(t);
-    }
-  } else if (op == "Elu" || op == "Selu") {
-    // x < 0 (Selu: x <= 0) ? alpha*(exp(x) - 1) [*gamma] : x [*gamma]; NaN passes x.
-    const ValRef e = b.exp(x);
-    const ValRef m = b.op(Opcode::FSUB, e, Builder::f(1.0f));
-    ValRef y = b.op(Opcode::FMUL, m, Builder::f(n.attr("alpha")));
-    ValRef pos = x;
-    if (op == "Selu") {
-      y = b.op(Opcode::FMUL, y, Builder::f(n.attr("gamma")));
-      pos = b.op(Opcode::FMUL, x, Builder::f(n.attr("gamma")));
-    }
-    const ValRef c = b.op(op == "Elu" ? Opcode::FLT : Opcode::FLE, x, Builder::u(0));
-    b.op(Opcode::SEL, c, y, pos);
-  } else if (op == "Softplus") {
-    // max(x, 0) + log(1 + exp(-|x|)); exp(x) below x = -16.
-    const ValRef ax = b.op(Opcode::FABS, x);
-    const ValRef na = b.op(Opcode::FNEG, ax);
-    const ValRef e = b.exp(na);
-    const ValRef d = b.op(Opcode::FADD, e, Builder::f(1.0f));
-    const ValRef l = b.log_core(d);
-    const ValRef mx = b.op(Opcode::FMAX, x, Builder::u(0));
-    const ValRef y = b.op(Opcode::FADD, mx, l);
-    const ValRef c = b.op(Opcode::FLT, x, Builder::f(-16.0f));
-    b.op(Opcode::SEL, c, e, y);
-  } else if (op == "Softsign") {
-    // x/(1+|x|); |x| >= 2^24 gives +-1.
-    const ValRef ax = b.op(Opcode::FABS, x);
-    const ValRef d = b.op(Opcode::FADD, ax, Builder::f(1.0f));
-    const ValRef q = b.div(x, d);
-    const ValRef sgn = b.op(Opcode::AND, x, Builder::u(kSign));
-    const ValRef one = b.op(Opcode::OR, sgn, Builder::u(kOne));
-    const ValRef big = b.op(Opcode::FLE, Builder::f(16777216.0f), ax);
-    b.op(Opcode::SEL, big, one, q);
-  } else if (op == "Mean") {
-    // Sum left to right, times fl(1/n).
-    ValRef s = x;
-    for (size_t k = 1; k < n.inputs.size(); ++k) s = b.op(Opcode::FADD, s, b.in(int(k)));
-    if (n.inputs.size() == 1)
-      b.op(Opcode::MOV, x, Builder::u(0));
-    else
-      b.op(Opcode::FMUL, s, Builder::f(1.0f / float(n.inputs.size())));
-  } else
-    throw CompileError(fmt::format("{}: not a math operator", what));
+  else if (c && y == -0.5f)
+    b.rsqrt(x);
+  else {
+    const ValRef l = b.log(x);
+    const ValRef t = c ? b.op(Opcode::FMUL, l, Builder::f(y)) : b.op(Opcode::FMUL, l, b.in(1));
+    b.exp(t);
+  }
+}
+
+// Elu, Selu: x < 0 (Selu: x <= 0) ? alpha*(exp(x) - 1) [*gamma] : x [*gamma]; NaN passes x.
+void elu_program(Builder& b, const Node& n) {
+  const ValRef x = b.in(0);
+  const ValRef e = b.exp(x);
+  const ValRef m = b.op(Opcode::FSUB, e, Builder::f(1.0f));
+  ValRef y = b.op(Opcode::FMUL, m, Builder::f(n.attr("alpha")));
+  ValRef pos = x;
+  if (n.op == "Selu") {
+    y = b.op(Opcode::FMUL, y, Builder::f(n.attr("gamma")));
+    pos = b.op(Opcode::FMUL, x, Builder::f(n.attr("gamma")));
+  }
+  const ValRef c = b.op(n.op == "Elu" ? Opcode::FLT : Opcode::FLE, x, Builder::u(0));
+  b.op(Opcode::SEL, c, y, pos);
+}
+
+// Softplus: max(x, 0) + log(1 + exp(-|x|)); exp(x) below x = -16.
+void softplus_program(Builder& b) {
+  const ValRef x = b.in(0);
+  const ValRef ax = b.op(Opcode::FABS, x);
+  const ValRef na = b.op(Opcode::FNEG, ax);
+  const ValRef e = b.exp(na);
+  const ValRef d = b.op(Opcode::FADD, e, Builder::f(1.0f));
+  const ValRef l = b.log_core(d);
+  const ValRef mx = b.op(Opcode::FMAX, x, Builder::u(0));
+  const ValRef y = b.op(Opcode::FADD, mx, l);
+  const ValRef c = b.op(Opcode::FLT, x, Builder::f(-16.0f));
+  b.op(Opcode::SEL, c, e, y);
+}
+
+// Softsign: x/(1+|x|); |x| >= 2^24 gives +-1.
+void softsign_program(Builder& b) {
+  const ValRef x = b.in(0);
+  const ValRef ax = b.op(Opcode::FABS, x);
+  const ValRef d = b.op(Opcode::FADD, ax, Builder::f(1.0f));
+  const ValRef q = b.div(x, d);
+  const ValRef sgn = b.op(Opcode::AND, x, Builder::u(kSign));
+  const ValRef one = b.op(Opcode::OR, sgn, Builder::u(kOne));
+  const ValRef big = b.op(Opcode::FLE, Builder::f(16777216.0f), ax);
+  b.op(Opcode::SEL, big, one, q);
+}
+
+// Mean: the sum left to right, times fl(1/n).
+void mean_program(Builder& b, const Node& n) {
+  const ValRef x = b.in(0);
+  ValRef s = x;
+  for (size_t k = 1; k < n.inputs.size(); ++k) s = b.op(Opcode::FADD, s, b.in(int(k)));
+  if (n.inputs.size() == 1)
+    b.op(Opcode::MOV, x, Builder::u(0));
+  else
+    b.op(Opcode::FMUL, s, Builder::f(1.0f / float(n.inputs.size())));
+}
+
+MathProgram math_program(const Graph& g, const Node& n) {
+  // The operators that are one of the builder's functions (build_function).
+  static const std::map<std::string, std::string> kFunctions = {
+      {"Exp", "exp"}, {"Log", "log"},         {"Sqrt", "sqrt"}, {"Reciprocal", "reciprocal"},
+      {"Div", "div"}, {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Erf", "erf"}};
+  Builder b(int(n.inputs.size()));
+  const std::string& op = n.op;
+  if (const auto f = kFunctions.find(op); f != kFunctions.end())
+    build_function(b, f->second);
+  else if (op == "DropoutTrain")
+    dropout_program(b, n);
+  else if (op == "IsNaN" || op == "IsInf" || op == "Sign")
+    classify_program(b, n);
+  else if (op == "Round" || op == "Floor" || op == "Ceil")
+    rounding_program(b, n);
+  else if (op == "Mod")
+    mod_program(b, n);
+  else if (op == "Pow")
+    pow_program(b, g, n);
+  else if (op == "Elu" || op == "Selu")
+    elu_program(b, n);
+  else if (op == "Softplus")
+    softplus_program(b);
+  else if (op == "Softsign")
+    softsign_program(b);
+  else if (op == "Mean")
+    mean_program(b, n);
+  else
+    throw CompileError(fmt::format("{}: {}: not a math operator", g.source, g.describe(n)));
   return b.p;
 }
 
@@ -663,40 +675,120 @@ MathProgram permute_program(const MathProgram& p, const std::vector<int>& order)
 constexpr int kMaxSearchOps = 256;
 using OpSet = std::bitset<kMaxSearchOps>;
 
-std::optional<std::vector<int>> search_order(const arch::Config& cfg, const MathProgram& p, size_t max_states) {
-  const int n = int(p.ops.size()), k = p.ninputs;
-  if (n > kMaxSearchOps) return std::nullopt;
-  std::vector<std::vector<int>> preds(n), readers(n);  // distinct producing ops / reading ops
-  for (int j = 0; j < n; ++j)
-    for_reads(p.ops[j], [&](int v) {
-      if (v < k) return;
-      const int i = v - k;
-      if (std::find(preds[j].begin(), preds[j].end(), i) == preds[j].end()) {
-        preds[j].push_back(i);
-        readers[i].push_back(j);
+// The search of search_order over one program.
+class OrderSearch {
+ public:
+  OrderSearch(const arch::Config& cfg, const MathProgram& p)
+      : cfg_(cfg), p_(p), n_(int(p.ops.size())), preds_(size_t(n_)), readers_(size_t(n_)) {
+    const int k = p.ninputs;
+    for (int j = 0; j < n_; ++j)
+      for_reads(p.ops[j], [&](int v) {
+        if (v < k) return;
+        const int i = v - k;
+        if (std::find(preds_[j].begin(), preds_[j].end(), i) == preds_[j].end()) {
+          preds_[j].push_back(i);
+          readers_[i].push_back(j);
+        }
+      });
+  }
+
+  std::optional<std::vector<int>> run(size_t max_states) {
+    OpSet all;
+    for (int j = 0; j < n_; ++j) all[j] = true;
+    std::vector<OpSet> state{OpSet()}, seg{OpSet()};
+    std::vector<int> parent{-1}, sink{-1};
+    std::unordered_map<OpSet, int> index{{OpSet(), 0}};
+    std::vector<int> layer{0};
+    int goal = n_ == 0 ? 0 : -1;
+    while (goal < 0 && !layer.empty()) {
+      std::vector<int> next;
+      for (size_t li = 0; li < layer.size() && goal < 0; ++li) {
+        const OpSet done = state[size_t(layer[li])];
+        for (int t = 0; t < n_ && goal < 0; ++t) {
+          if (done[t]) continue;
+          for (const OpSet& s : segments(done, t)) {
+            const OpSet to = done | s;
+            if (s[n_ - 1] && to != all) continue;  // the program's result is computed last
+            if (!operands_done(s, to) || index.count(to) || fit(s, t).empty()) continue;
+            index.emplace(to, int(state.size()));
+            state.push_back(to);
+            seg.push_back(s);
+            parent.push_back(layer[li]);
+            sink.push_back(t);
+            if (to == all) goal = int(state.size()) - 1;
+            next.push_back(int(state.size()) - 1);
+          }
+        }
+        if (state.size() > max_states) return std::nullopt;
       }
-    });
-  // Per op set: an order that fits a PCU (empty: none). Depends on the set only.
-  std::unordered_map<OpSet, std::vector<int>> fit_cache;
-  auto fit = [&](const OpSet& s, int t) -> const std::vector<int>& {
-    auto it = fit_cache.find(s);
-    if (it != fit_cache.end()) return it->second;
+      layer = std::move(next);
+    }
+    if (goal < 0) return std::nullopt;
+    std::vector<int> chain;
+    for (int s = goal; s > 0; s = parent[size_t(s)]) chain.push_back(s);
+    std::vector<int> order;
+    for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
+      const std::vector<int>& run = fit(seg[size_t(*it)], sink[size_t(*it)]);
+      order.insert(order.end(), run.begin(), run.end());
+    }
+    return order;
+  }
+
+ private:
+  // The sets S of pending ops with sink t: grown from {t} by pending producers whose
+  // readers are all in S, up to a PCU's stages.
+  std::vector<OpSet> segments(const OpSet& done, int t) const {
+    std::vector<OpSet> sets{OpSet().set(size_t(t))};
+    std::unordered_set<OpSet> seen{sets[0]};
+    for (size_t si = 0; si < sets.size(); ++si) {
+      const OpSet s = sets[si];
+      if (s.count() >= cfg_.stages) continue;
+      for (int j = 0; j < n_; ++j) {
+        if (!s[j]) continue;
+        for (int i : preds_[j]) {
+          if (done[i] || s[i] || i == n_ - 1) continue;
+          bool inside = true;
+          for (int r : readers_[i]) inside = inside && s[r];
+          if (!inside) continue;
+          OpSet g = s;
+          g[i] = true;
+          if (seen.insert(g).second) sets.push_back(g);
+        }
+      }
+    }
+    return sets;
+  }
+
+  // Whether every operand of the ops of s is in `to` (done before, or in s).
+  bool operands_done(const OpSet& s, const OpSet& to) const {
+    bool ready = true;
+    for (int j = 0; j < n_ && ready; ++j)
+      if (s[j])
+        for (int i : preds_[j]) ready = ready && to[i];
+    return ready;
+  }
+
+  // An order of the ops of s ending with t that fits a PCU (empty: none), topological
+  // orders in increasing op index first (the program's order when it fits). Depends on
+  // the set only: cached.
+  const std::vector<int>& fit(const OpSet& s, int t) {
+    auto it = fit_cache_.find(s);
+    if (it != fit_cache_.end()) return it->second;
     std::vector<int> ops;
-    for (int j = 0; j < n; ++j)
+    for (int j = 0; j < n_; ++j)
       if (s[j]) ops.push_back(j);
-    // Topological orders in increasing op index first (the program's order when it fits).
     std::vector<int> run, inputs, found;
     OpSet placed;
     std::function<bool()> dfs = [&]() -> bool {
       if (run.size() == ops.size()) {
-        if (!run_fits(cfg, p, run, inputs)) return false;
+        if (!run_fits(cfg_, p_, run, inputs)) return false;
         found = run;
         return true;
       }
       for (int j : ops) {
         if (placed[j] || (j == t && run.size() + 1 < ops.size())) continue;
         bool ready = true;
-        for (int i : preds[j]) ready = ready && (!s[i] || placed[i]);
+        for (int i : preds_[j]) ready = ready && (!s[i] || placed[i]);
         if (!ready) continue;
         placed[j] = true;
         run.push_back(j);
@@ -707,70 +799,19 @@ std::optional<std::vector<int>> search_order(const arch::Config& cfg, const Math
       return false;
     };
     dfs();
-    return fit_cache.emplace(s, std::move(found)).first->second;
-  };
-  OpSet all;
-  for (int j = 0; j < n; ++j) all[j] = true;
-  std::vector<OpSet> state{OpSet()}, seg{OpSet()};
-  std::vector<int> parent{-1}, sink{-1};
-  std::unordered_map<OpSet, int> index{{OpSet(), 0}};
-  std::vector<int> layer{0};
-  int goal = n == 0 ? 0 : -1;
-  while (goal < 0 && !layer.empty()) {
-    std::vector<int> next;
-    for (size_t li = 0; li < layer.size() && goal < 0; ++li) {
-      const OpSet done = state[size_t(layer[li])];
-      for (int t = 0; t < n && goal < 0; ++t) {
-        if (done[t]) continue;
-        // Sets S with sink t: grow by pending producers whose readers are all in S.
-        std::vector<OpSet> sets{OpSet().set(size_t(t))};
-        std::unordered_set<OpSet> seen{sets[0]};
-        for (size_t si = 0; si < sets.size(); ++si) {
-          const OpSet s = sets[si];
-          if (s.count() >= cfg.stages) continue;
-          for (int j = 0; j < n; ++j) {
-            if (!s[j]) continue;
-            for (int i : preds[j]) {
-              if (done[i] || s[i] || i == n - 1) continue;
-              bool inside = true;
-              for (int r : readers[i]) inside = inside && s[r];
-              if (!inside) continue;
-              OpSet g = s;
-              g[i] = true;
-              if (seen.insert(g).second) sets.push_back(g);
-            }
-          }
-        }
-        for (const OpSet& s : sets) {
-          const OpSet to = done | s;
-          if (s[n - 1] && to != all) continue;  // the program's result is computed last
-          bool ready = true;
-          for (int j = 0; j < n && ready; ++j)
-            if (s[j])
-              for (int i : preds[j]) ready = ready && to[i];
-          if (!ready || index.count(to) || fit(s, t).empty()) continue;
-          index.emplace(to, int(state.size()));
-          state.push_back(to);
-          seg.push_back(s);
-          parent.push_back(layer[li]);
-          sink.push_back(t);
-          if (to == all) goal = int(state.size()) - 1;
-          next.push_back(int(state.size()) - 1);
-        }
-      }
-      if (state.size() > max_states) return std::nullopt;
-    }
-    layer = std::move(next);
+    return fit_cache_.emplace(s, std::move(found)).first->second;
   }
-  if (goal < 0) return std::nullopt;
-  std::vector<int> chain;
-  for (int s = goal; s > 0; s = parent[size_t(s)]) chain.push_back(s);
-  std::vector<int> order;
-  for (auto it = chain.rbegin(); it != chain.rend(); ++it) {
-    const std::vector<int>& run = fit(seg[size_t(*it)], sink[size_t(*it)]);
-    order.insert(order.end(), run.begin(), run.end());
-  }
-  return order;
+
+  const arch::Config& cfg_;
+  const MathProgram& p_;
+  const int n_;
+  std::vector<std::vector<int>> preds_, readers_;  // distinct producing ops / reading ops
+  std::unordered_map<OpSet, std::vector<int>> fit_cache_;
+};
+
+std::optional<std::vector<int>> search_order(const arch::Config& cfg, const MathProgram& p, size_t max_states) {
+  if (int(p.ops.size()) > kMaxSearchOps) return std::nullopt;
+  return OrderSearch(cfg, p).run(max_states);
 }
 
 }  // namespace

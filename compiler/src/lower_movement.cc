@@ -171,90 +171,113 @@ int slice_into_concat(const Lowered& lw, int concat, size_t k, int64_t& off, std
   return p;
 }
 
+namespace {
+
+// Slice: one copy; element i of output dim d is input index starts[d] + i*steps[d].
+SectionBuild lower_slice(const Graph& g, const arch::Config& cfg, int node, const std::string& what) {
+  const Node& n = g.nodes.at(size_t(node));
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const auto &sx = g.tensors[x].shape, &sy = g.tensors[y].shape;
+  const auto& starts = n.ints("starts");
+  const auto& steps = n.ints("steps");
+  if (starts.size() != sx.size() || steps.size() != sx.size() || sy.size() != sx.size())
+    throw CompileError(fmt::format("{}: starts/steps must have one value per dimension of {}", what, shape_str(sx)));
+  const auto xs = cstrides(sx), ys = cstrides(sy);
+  int64_t off = 0;
+  std::vector<CopyDim> dims;
+  for (size_t d = 0; d < sx.size(); ++d) {
+    off += starts[d] * xs[d];
+    dims.push_back({uint64_t(sy[d]), steps[d] * xs[d], ys[d]});
+  }
+  return copy_section(cfg, node, n.name, x, off, y, 0, dims, "slice", what);
+}
+
+// Concat: one copy per input with elements, to the output at offset (the earlier inputs'
+// axis sizes) * post; an input computed by a Slice that only this Concat reads is copied
+// from the Slice's source straight into place (the Slice gets no section).
+void lower_concat(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
+                  std::vector<SectionBuild>& out) {
+  const Graph& g = lw.g;
+  const Node& n = g.nodes.at(size_t(node));
+  const int y = n.outputs.at(0);
+  const auto& sy = g.tensors[y].shape;
+  const size_t axis = size_t(n.iattr("axis"));
+  if (axis >= sy.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sy)));
+  const int64_t pre = prod(sy, 0, axis), post = prod(sy, axis + 1, sy.size()), total = sy[axis];
+  int64_t at = 0;
+  for (size_t k = 0; k < n.inputs.size(); ++k) {
+    const int x = n.inputs[k];
+    const auto& sx = g.tensors[x].shape;
+    if (sx.size() != sy.size())
+      throw CompileError(fmt::format("{}: input {} '{}' {} has another rank than the output {}", what, k,
+                                     g.tensors[x].name, shape_str(sx), shape_str(sy)));
+    const int64_t a = sx[axis];
+    if (a > 0 && pre > 0 && post > 0) {
+      const std::string nm = n.inputs.size() > 1 ? fmt::format("{}[{}]", n.name, k) : n.name;
+      const std::string wk = what + fmt::format(" (input {} '{}')", k, g.tensors[x].name);
+      int64_t off = 0;
+      std::vector<CopyDim> dims;
+      if (const int sl = slice_into_concat(lw, node, k, off, dims); sl >= 0) {
+        out.push_back(copy_section(cfg, node, nm, g.nodes[size_t(sl)].inputs.at(0), off, y, at * post, dims, "concat",
+                                   wk + fmt::format(" from Slice '{}'", g.nodes[size_t(sl)].name)));
+        out.back().node_ids = {sl, node};
+      } else {
+        out.push_back(copy_section(cfg, node, nm, x, 0, y, at * post,
+                                   {{uint64_t(pre), a * post, total * post}, {uint64_t(a * post), 1, 1}}, "concat", wk));
+      }
+    }
+    at += a;
+  }
+}
+
+// Gather (constant indices): one copy per maximal run of an arithmetic progression of
+// the indices.
+void lower_gather(const Graph& g, const arch::Config& cfg, int node, const std::string& what,
+                  std::vector<SectionBuild>& out) {
+  const Node& n = g.nodes.at(size_t(node));
+  const int x = n.inputs.at(0), y = n.outputs.at(0);
+  const auto& sx = g.tensors[x].shape;
+  const size_t axis = size_t(n.iattr("axis"));
+  if (axis >= sx.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sx)));
+  const auto& idx = n.ints("indices");
+  const int64_t pre = prod(sx, 0, axis), post = prod(sx, axis + 1, sx.size()), dim = sx[axis];
+  const int64_t m = int64_t(idx.size());
+  for (int64_t i : idx)
+    if (i < 0 || i >= dim) throw CompileError(fmt::format("{}: index {} outside [0, {})", what, i, dim));
+  for (int64_t j0 = 0; j0 < m;) {
+    int64_t j1 = j0 + 1;
+    const int64_t step = j1 < m ? idx[size_t(j1)] - idx[size_t(j0)] : 1;
+    while (j1 < m && idx[size_t(j1)] - idx[size_t(j1 - 1)] == step) ++j1;
+    const int64_t len = j1 - j0;
+    const std::string nm = j0 == 0 && j1 == m ? n.name : fmt::format("{}[{}:{}]", n.name, j0, j1);
+    out.push_back(copy_section(cfg, node, nm, x, idx[size_t(j0)] * post, y, j0 * post,
+                               {{uint64_t(pre), dim * post, m * post},
+                                {uint64_t(len), step * post, post},
+                                {uint64_t(post), 1, 1}},
+                               "gather", what + fmt::format(" (indices {}..{})", j0, j1 - 1)));
+    j0 = j1;
+  }
+}
+
+}  // namespace
+
 std::vector<SectionBuild> lower_movement(const Lowered& lw, const arch::Config& cfg, int node,
                                          const std::string& what) {
   const Graph& g = lw.g;
   const Node& n = g.nodes.at(size_t(node));
   const int y = n.outputs.at(0);
-  const auto& sy = g.tensors[y].shape;
   if (g.tensors[y].elements() == 0)
     throw CompileError(fmt::format("{}: output '{}' {} has no elements (not supported)", what, g.tensors[y].name,
-                                   shape_str(sy)));
+                                   shape_str(g.tensors[y].shape)));
   std::vector<SectionBuild> out;
-  if (n.op == "Slice") {
-    const int x = n.inputs.at(0);
-    const auto& sx = g.tensors[x].shape;
-    const auto& starts = n.ints("starts");
-    const auto& steps = n.ints("steps");
-    if (starts.size() != sx.size() || steps.size() != sx.size() || sy.size() != sx.size())
-      throw CompileError(fmt::format("{}: starts/steps must have one value per dimension of {}", what, shape_str(sx)));
-    const auto xs = cstrides(sx), ys = cstrides(sy);
-    int64_t off = 0;
-    std::vector<CopyDim> dims;
-    for (size_t d = 0; d < sx.size(); ++d) {
-      off += starts[d] * xs[d];
-      dims.push_back({uint64_t(sy[d]), steps[d] * xs[d], ys[d]});
-    }
-    out.push_back(copy_section(cfg, node, n.name, x, off, y, 0, dims, "slice", what));
-  } else if (n.op == "Concat") {
-    const size_t axis = size_t(n.iattr("axis"));
-    if (axis >= sy.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sy)));
-    const int64_t pre = prod(sy, 0, axis), post = prod(sy, axis + 1, sy.size()), total = sy[axis];
-    int64_t at = 0;
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const int x = n.inputs[k];
-      const auto& sx = g.tensors[x].shape;
-      if (sx.size() != sy.size())
-        throw CompileError(fmt::format("{}: input {} '{}' {} has another rank than the output {}", what, k,
-                                       g.tensors[x].name, shape_str(sx), shape_str(sy)));
-      const int64_t a = sx[axis];
-      if (a > 0 && pre > 0 && post > 0) {
-        const std::string nm = n.inputs.size() > 1 ? fmt::format("{}[{}]", n.name, k) : n.name;
-        const std::string wk = what + fmt::format(" (input {} '{}')", k, g.tensors[x].name);
-        // Input k computed by a Slice that only this Concat reads: one copy from the
-        // Slice's source straight into place (the Slice gets no section).
-        int64_t off = 0;
-        std::vector<CopyDim> dims;
-        if (const int sl = slice_into_concat(lw, node, k, off, dims); sl >= 0) {
-          out.push_back(copy_section(cfg, node, nm, g.nodes[size_t(sl)].inputs.at(0), off, y, at * post, dims, "concat",
-                                     wk + fmt::format(" from Slice '{}'", g.nodes[size_t(sl)].name)));
-          out.back().node_ids = {sl, node};
-          at += a;
-          continue;
-        }
-        out.push_back(copy_section(cfg, node, nm, x, 0, y, at * post,
-                                   {{uint64_t(pre), a * post, total * post}, {uint64_t(a * post), 1, 1}}, "concat", wk));
-      }
-      at += a;
-    }
-  } else if (n.op == "Gather") {
-    const int x = n.inputs.at(0);
-    const auto& sx = g.tensors[x].shape;
-    const size_t axis = size_t(n.iattr("axis"));
-    if (axis >= sx.size()) throw CompileError(fmt::format("{}: axis {} out of range for {}", what, axis, shape_str(sx)));
-    const auto& idx = n.ints("indices");
-    const int64_t pre = prod(sx, 0, axis), post = prod(sx, axis + 1, sx.size()), dim = sx[axis];
-    const int64_t m = int64_t(idx.size());
-    for (int64_t i : idx)
-      if (i < 0 || i >= dim)
-        throw CompileError(fmt::format("{}: index {} outside [0, {})", what, i, dim));
-    // Maximal runs of an arithmetic progression.
-    for (int64_t j0 = 0; j0 < m;) {
-      int64_t j1 = j0 + 1;
-      const int64_t step = j1 < m ? idx[size_t(j1)] - idx[size_t(j0)] : 1;
-      while (j1 < m && idx[size_t(j1)] - idx[size_t(j1 - 1)] == step) ++j1;
-      const int64_t len = j1 - j0;
-      const std::string nm = j0 == 0 && j1 == m ? n.name : fmt::format("{}[{}:{}]", n.name, j0, j1);
-      out.push_back(copy_section(cfg, node, nm, x, idx[size_t(j0)] * post, y, j0 * post,
-                                 {{uint64_t(pre), dim * post, m * post},
-                                  {uint64_t(len), step * post, post},
-                                  {uint64_t(post), 1, 1}},
-                                 "gather", what + fmt::format(" (indices {}..{})", j0, j1 - 1)));
-      j0 = j1;
-    }
-  } else {
+  if (n.op == "Slice")
+    out.push_back(lower_slice(g, cfg, node, what));
+  else if (n.op == "Concat")
+    lower_concat(lw, cfg, node, what, out);
+  else if (n.op == "Gather")
+    lower_gather(g, cfg, node, what, out);
+  else
     throw CompileError(fmt::format("{}: not a data-movement operator", what));
-  }
   if (out.empty()) throw CompileError(fmt::format("{}: nothing to copy", what));
   return out;
 }

@@ -32,6 +32,64 @@ namespace openrdu::compiler::detail {
 
 namespace {
 
+// Groups of `firings` firings each must fit the PCU's 32-bit count register.
+void check_firings(uint64_t groups, uint64_t firings, const std::string& what) {
+  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
+  if (firings > kU32 || groups * firings > kU32)
+    throw CompileError(fmt::format("{}: {} groups of {} firings do not fit the count register", what, groups, firings));
+}
+
+// A PCU reading one vector input, accumulating `acc_len` firings from `init` per group
+// and writing one vector per group (out_mode accumulators); its stages `first`, then
+// empty ones up to the configuration's.
+arch::PcuConfig accumulating_pcu(const arch::Config& cfg, uint64_t groups, uint64_t acc_len, uint32_t init,
+                                 const std::vector<arch::PcuStage>& first) {
+  arch::PcuConfig pc;
+  pc.enable = true;
+  pc.vin_mask = 0b1;
+  pc.count = uint32_t(groups * acc_len);
+  pc.out_mode = 1;
+  pc.acc_len = uint32_t(acc_len);
+  pc.acc_init = init;
+  for (uint32_t s = 0; s < cfg.stages; ++s) pc.stages.push_back(s < first.size() ? first[s] : arch::PcuStage{});
+  return pc;
+}
+
+// The stage dst = op(ACC, src), accumulating.
+arch::PcuStage accumulate_stage(arch::Opcode op, arch::Src src, uint8_t dst) {
+  arch::PcuStage stg;
+  stg.op = op;
+  stg.src_a = uint8_t(arch::Src::ACC);
+  stg.src_b = uint8_t(src);
+  stg.dst = dst;
+  stg.acc = true;
+  return stg;
+}
+
+// The one-PCU reduce section of node `node`: its input loaded by `load`, its output
+// stored by `store`, the PCU `pc` placed and routed.
+SectionBuild reduce_section(const Graph& g, const arch::Config& cfg, int node, const std::string& what,
+                            const arch::AgcuStream& load, const arch::AgcuStream& store, const arch::PcuConfig& pc) {
+  const Node& n = g.nodes.at(size_t(node));
+  SectionBuild b;
+  b.kind = "reduce";
+  b.node_ids = {node};
+  b.name = n.name;
+  b.what = what;
+  b.output = n.outputs.at(0);
+  StreamPlan l;
+  l.tensor = n.inputs.at(0);
+  l.s = load;
+  b.loads = {l};
+  b.store.tensor = b.output;
+  b.store.s = store;
+  b.pcu_cfgs = {pc};
+  b.pcu_inputs = {{{false, 0}}};
+  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
+  b.vectors = b.store.s.vectors();
+  return b;
+}
+
 // ReduceMax/Min over rows: X's innermost run of reduced dims (Rin elements, contiguous)
 // loaded as vectors (tail masked: the AGCU zeroes those lanes), the lane-wise FMAX/FMIN
 // accumulated over the run's vectors and the outer reduced dims, then the PCU's reduce
@@ -42,7 +100,6 @@ namespace {
 SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node, const std::vector<WalkDim>& kept,
                                const std::vector<WalkDim>& rdims, const std::string& what) {
   const Node& n = g.nodes.at(size_t(node));
-  const int x = n.inputs.at(0), y = n.outputs.at(0);
   const WalkDim rin = rdims.back();
   const int64_t L = cfg.lanes;
   const uint64_t nvr = (rin.count + uint64_t(L) - 1) / uint64_t(L);
@@ -60,54 +117,23 @@ SectionBuild lower_reduce_rows(const Graph& g, const arch::Config& cfg, int node
   }
   ld.push_back({nvr, L});
   st.push_back({outputs, 1});
-  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
-  if (acc_len > kU32 || outputs * acc_len > kU32)
-    throw CompileError(fmt::format("{}: {} groups of {} firings do not fit the count register", what, outputs, acc_len));
-  SectionBuild b;
-  b.kind = "reduce";
-  b.node_ids = {node};
-  b.name = n.name;
-  b.what = what;
-  b.output = y;
-  StreamPlan l0;
-  l0.tensor = x;
-  l0.s = make_stream(ld, 1, int(ld.size()) - 1, rin.count, uint64_t(L), cfg.lanes, what + " (load)");
-  b.loads = {l0};
-  b.store.tensor = y;
-  b.store.s = make_stream(st, 0, -1, 0, 1, cfg.lanes, what + " (store)");
+  check_firings(outputs, acc_len, what);
+  const arch::AgcuStream load = make_stream(ld, 1, int(ld.size()) - 1, rin.count, uint64_t(L), cfg.lanes, what + " (load)");
+  const arch::AgcuStream store = make_stream(st, 0, -1, 0, 1, cfg.lanes, what + " (store)");
   const bool is_max = n.op == "ReduceMax";
   const uint32_t pad = std::bit_cast<uint32_t>(is_max ? -INFINITY : INFINITY);
-  arch::PcuConfig pc;
-  pc.enable = true;
-  pc.vin_mask = 0b01;
+  arch::PcuStage tail;  // r2 = TAIL != 0 ? x : pad
+  tail.op = arch::Opcode::SEL;
+  tail.src_a = uint8_t(arch::Src::TAIL);
+  tail.src_b = uint8_t(arch::Src::REG0);
+  tail.src_c = uint8_t(arch::Src::IMM);
+  tail.imm = pad;
+  tail.dst = 2;
+  arch::PcuConfig pc = accumulating_pcu(
+      cfg, outputs, acc_len, pad, {tail, accumulate_stage(is_max ? arch::Opcode::FMAX : arch::Opcode::FMIN, arch::Src::REG2, 2)});
   pc.ctr[0] = {0, int32_t(rin.count), 1};  // TAIL: position in the run < Rin
-  pc.count = uint32_t(outputs * acc_len);
-  pc.out_mode = 1;
-  pc.acc_len = uint32_t(acc_len);
-  pc.acc_init = pad;
   pc.reduce = is_max ? 2 : 3;
-  for (uint32_t s = 0; s < cfg.stages; ++s) {
-    arch::PcuStage stg;
-    if (s == 0) {  // r2 = TAIL != 0 ? x : pad
-      stg.op = arch::Opcode::SEL;
-      stg.src_a = uint8_t(arch::Src::TAIL);
-      stg.src_b = uint8_t(arch::Src::REG0);
-      stg.src_c = uint8_t(arch::Src::IMM);
-      stg.imm = pad;
-      stg.dst = 2;
-    } else if (s == 1) {
-      stg.op = is_max ? arch::Opcode::FMAX : arch::Opcode::FMIN;
-      stg.src_a = uint8_t(arch::Src::ACC);
-      stg.src_b = uint8_t(arch::Src::REG2);
-      stg.dst = 2;
-      stg.acc = true;
-    }
-    pc.stages.push_back(stg);
-  }
-  b.pcu_cfgs = {pc};
-  b.pcu_inputs = {{{false, 0}}};
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
-  b.vectors = b.store.s.vectors();
+  SectionBuild b = reduce_section(g, cfg, node, what, load, store, pc);
   if (b.vectors != outputs || b.loads[0].s.vectors() != outputs * acc_len)
     throw CompileError(fmt::format("{}: stream walks do not match ({} outputs, {} firings)", what, outputs,
                                    outputs * acc_len));
@@ -175,11 +201,59 @@ bool lower_reduce_last_axis_rows(const Lowered& lw, const arch::Config& cfg, int
   return out.pcu_cfgs.size() == 1 && out.pcu_cfgs[0].acc_len == row_vectors;
 }
 
+namespace {
+
+// The accumulating opcode of a reduction and its initial value (`init`).
+arch::Opcode reduce_opcode(const Node& n, const std::string& what, uint32_t& init) {
+  init = 0x80000000u;  // -0.0
+  if (n.op == "ReduceMax") {
+    init = std::bit_cast<uint32_t>(-INFINITY);
+    return arch::Opcode::FMAX;
+  }
+  if (n.op == "ReduceMin") {
+    init = std::bit_cast<uint32_t>(INFINITY);
+    return arch::Opcode::FMIN;
+  }
+  if (n.op == "ReduceProd") {
+    init = std::bit_cast<uint32_t>(1.0f);
+    return arch::Opcode::FMUL;
+  }
+  if (n.op != "ReduceSum" && n.op != "ReduceMean") throw CompileError(fmt::format("{}: not a reduction", what));
+  return arch::Opcode::FADD;
+}
+
+// The load and store walks of the lane-per-output mapping: the kept dims but the lane
+// dim as outer loops (the store in output C order over them), the lane vectors (the
+// mask dim, returned), then the reduced dims (load only); `groups` counts the outputs'
+// vectors.
+int lane_walks(const std::vector<WalkDim>& kept, const WalkDim& lane, const std::vector<WalkDim>& rdims, int64_t L,
+               std::vector<WalkDim>& ld, std::vector<WalkDim>& st, uint64_t& groups) {
+  const uint64_t nv = (lane.count + uint64_t(L) - 1) / uint64_t(L);
+  std::vector<int64_t> os(kept.size());  // output strides of the kept dims
+  int64_t s = int64_t(lane.count);
+  for (size_t i = kept.size(); i-- > 0;) {
+    os[i] = s;
+    s *= int64_t(kept[i].count);
+  }
+  groups = nv;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    ld.push_back(kept[i]);
+    st.push_back({kept[i].count, os[i]});
+    groups *= kept[i].count;
+  }
+  const int mask_dim = int(ld.size());
+  ld.push_back({nv, L * lane.stride});
+  st.push_back({nv, L});
+  ld.insert(ld.end(), rdims.begin(), rdims.end());
+  return mask_dim;
+}
+
+}  // namespace
+
 SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what) {
   const Graph& g = lw.g;
   const Node& n = g.nodes.at(size_t(node));
-  const int x = n.inputs.at(0), y = n.outputs.at(0);
-  const auto& sx = g.tensors[x].shape;
+  const auto& sx = g.tensors[n.inputs.at(0)].shape;
   std::vector<WalkDim> kept, rdims;
   uint64_t R = 1;
   reduce_dims(g, n, what, kept, rdims, R);
@@ -195,81 +269,18 @@ SectionBuild lower_reduce(const Lowered& lw, const arch::Config& cfg, int node, 
   const WalkDim lane = kept.empty() ? WalkDim{1, 1} : kept.back();
   if (!kept.empty()) kept.pop_back();
   const int64_t L = cfg.lanes;
-  const uint64_t nv = (lane.count + uint64_t(L) - 1) / uint64_t(L);
-  // Output strides of the kept dims (the output is C order over them).
-  std::vector<int64_t> os(kept.size());
-  {
-    int64_t s = int64_t(lane.count);
-    for (size_t i = kept.size(); i-- > 0;) {
-      os[i] = s;
-      s *= int64_t(kept[i].count);
-    }
-  }
-  uint64_t groups = nv;
   std::vector<WalkDim> ld, st;
-  for (size_t i = 0; i < kept.size(); ++i) {
-    ld.push_back(kept[i]);
-    st.push_back({kept[i].count, os[i]});
-    groups *= kept[i].count;
-  }
-  const int mask_dim = int(ld.size());
-  ld.push_back({nv, L * lane.stride});
-  st.push_back({nv, L});
-  ld.insert(ld.end(), rdims.begin(), rdims.end());
-  constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
-  if (R > kU32 || groups * R > kU32)
-    throw CompileError(fmt::format("{}: {} groups of {} firings do not fit the count register", what, groups, R));
-
-  SectionBuild b;
-  b.kind = "reduce";
-  b.node_ids = {node};
-  b.name = n.name;
-  b.what = what;
-  b.output = y;
-  StreamPlan l;
-  l.tensor = x;
-  l.s = make_stream(ld, lane.count > 1 ? lane.stride : 1, mask_dim, lane.count, uint64_t(L), cfg.lanes,
-                    what + " (load)");
-  b.loads = {l};
-  b.store.tensor = y;
-  b.store.s = make_stream(st, 1, mask_dim, lane.count, uint64_t(L), cfg.lanes, what + " (store)");
-
-  arch::Opcode op = arch::Opcode::FADD;
-  uint32_t init = 0x80000000u;  // -0.0
-  if (n.op == "ReduceMax") {
-    op = arch::Opcode::FMAX;
-    init = std::bit_cast<uint32_t>(-INFINITY);
-  } else if (n.op == "ReduceMin") {
-    op = arch::Opcode::FMIN;
-    init = std::bit_cast<uint32_t>(INFINITY);
-  } else if (n.op == "ReduceProd") {
-    op = arch::Opcode::FMUL;
-    init = std::bit_cast<uint32_t>(1.0f);
-  } else if (n.op != "ReduceSum" && n.op != "ReduceMean") {
-    throw CompileError(fmt::format("{}: not a reduction", what));
-  }
-  arch::PcuConfig pc;
-  pc.enable = true;
-  pc.vin_mask = 0b1;
-  pc.count = uint32_t(groups * R);
-  pc.out_mode = 1;
-  pc.acc_len = uint32_t(R);
-  pc.acc_init = init;
-  for (uint32_t s = 0; s < cfg.stages; ++s) {
-    arch::PcuStage stg;
-    if (s == 0) {
-      stg.op = op;
-      stg.src_a = uint8_t(arch::Src::ACC);
-      stg.src_b = uint8_t(arch::Src::REG0);
-      stg.dst = 1;
-      stg.acc = true;
-    }
-    pc.stages.push_back(stg);
-  }
-  b.pcu_cfgs = {pc};
-  b.pcu_inputs = {{{false, 0}}};
-  b.placement = place_and_route(cfg, 1, b.pcu_inputs, what);
-  b.vectors = b.store.s.vectors();
+  uint64_t groups = 0;
+  const int mask_dim = lane_walks(kept, lane, rdims, L, ld, st, groups);
+  check_firings(groups, R, what);
+  const arch::AgcuStream load = make_stream(ld, lane.count > 1 ? lane.stride : 1, mask_dim, lane.count, uint64_t(L),
+                                            cfg.lanes, what + " (load)");
+  const arch::AgcuStream store =
+      make_stream(st, 1, mask_dim, lane.count, uint64_t(L), cfg.lanes, what + " (store)");
+  uint32_t init = 0;
+  const arch::Opcode op = reduce_opcode(n, what, init);
+  const arch::PcuConfig pc = accumulating_pcu(cfg, groups, R, init, {accumulate_stage(op, arch::Src::REG0, 1)});
+  SectionBuild b = reduce_section(g, cfg, node, what, load, store, pc);
   if (b.vectors != groups)
     throw CompileError(fmt::format("{}: the store walks {} vectors for {} groups", what, b.vectors, groups));
   b.detail = fmt::format("{} {} over {} elements per output; {} groups, lane stride {}", gen::opcode_name(op),

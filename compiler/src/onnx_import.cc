@@ -101,6 +101,18 @@ std::vector<float> tensor_values(const onnx::TensorProto& t, const std::string& 
   return v;
 }
 
+// A new value `out`, the output of the node about to be added (g.nodes.size()), defined
+// from now on; one already defined is an error.
+int add_value(Graph& g, const std::string& out, const std::string& what, std::set<std::string>& available) {
+  if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
+  Tensor t;
+  t.name = out;
+  t.kind = TensorKind::Value;
+  t.producer = int(g.nodes.size());
+  available.insert(out);
+  return g.add_tensor(std::move(t));
+}
+
 // TopK (values, indices) and LayerNormalization (Y, Mean, InvStdDev): one node per
 // output that is given (a name, not ""), the output's position in iattr "output" (none
 // for Y), each node named "<node>" for its first output and "<node>.<position>" after.
@@ -110,16 +122,10 @@ void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::st
   for (int ko = 0; ko < np.output_size(); ++ko) {
     const std::string& out = np.output(ko);
     if (out.empty()) continue;
-    if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
     Node k = n;
     if (!first) k.name = fmt::format("{}.{}", n.name, ko);
     if (ko > 0 || n.op == "TopK") k.iattrs["output"] = {ko};
-    Tensor t;
-    t.name = out;
-    t.kind = TensorKind::Value;
-    t.producer = int(g.nodes.size());
-    k.outputs = {g.add_tensor(std::move(t))};
-    available.insert(out);
+    k.outputs = {add_value(g, out, what, available)};
     g.nodes.push_back(std::move(k));
     first = false;
   }
@@ -293,6 +299,88 @@ int legacy_min_inputs(const OpInfo& op, int opset) {
   return std::string(op.name) == "Reshape" && opset < 5 ? 1 : op.min_inputs;
 }
 
+// The attributes that are STRINGs in ONNX and codes in the IR (fold.h): reduction, Pad's
+// mode, auto_pad. True when `a` is one of them (then read into n).
+bool string_attribute(const onnx::AttributeProto& a, detail::AttrKind kind, Node& n, const std::string& what) {
+  using detail::AttrKind;
+  if (a.name() == "reduction" && kind == AttrKind::Int) {
+    const std::string& v = a.s();
+    if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
+      throw CompileError(fmt::format("{}: attribute 'reduction' must be a string (STRING)", what));
+    if (v != "none" && v != "sum" && v != "mean")
+      throw CompileError(fmt::format("{}: reduction '{}' is not none, sum or mean", what, v));
+    n.iattrs["reduction"] = {v == "none" ? detail::kReductionNone : v == "sum" ? detail::kReductionSum
+                                                                               : detail::kReductionMean};
+    return true;
+  }
+  if (n.op == "Pad" && a.name() == "mode") {  // constant 0, reflect 1, edge 2
+    const std::string& v = a.s();
+    if (v != "constant" && v != "reflect" && v != "edge")
+      throw CompileError(fmt::format("{}: mode '{}' is not constant, reflect or edge", what, v));
+    n.iattrs["mode"] = {v == "constant" ? 0 : v == "reflect" ? 1 : 2};
+    return true;
+  }
+  if (a.name() == "auto_pad" && kind == AttrKind::Int) {
+    if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
+      throw CompileError(fmt::format("{}: attribute 'auto_pad' must be a string (STRING)", what));
+    const std::string& v = a.s();
+    if (v == "NOTSET" || v.empty())
+      n.iattrs["auto_pad"] = {detail::kAutoPadNotSet};
+    else if (v == "VALID")
+      n.iattrs["auto_pad"] = {detail::kAutoPadValid};
+    else if (v == "SAME_UPPER")
+      n.iattrs["auto_pad"] = {detail::kAutoPadSameUpper};
+    else if (v == "SAME_LOWER")
+      n.iattrs["auto_pad"] = {detail::kAutoPadSameLower};
+    else
+      throw CompileError(
+          fmt::format("{}: auto_pad '{}' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", what, v));
+    return true;
+  }
+  return false;
+}
+
+// `a` must have the ONNX type its kind reads (`floats`: Constant's value_floats, FLOATS).
+// Old writers leave `type` unset (UNDEFINED); the field that is present is accepted then.
+void check_attribute_type(const onnx::AttributeProto& a, detail::AttrKind kind, bool floats, const std::string& what) {
+  using detail::AttrKind;
+  const auto want = floats ? onnx::AttributeProto::FLOATS
+                    : kind == AttrKind::Float ? onnx::AttributeProto::FLOAT
+                    : kind == AttrKind::Int   ? onnx::AttributeProto::INT
+                    : kind == AttrKind::Ints  ? onnx::AttributeProto::INTS
+                                              : onnx::AttributeProto::TENSOR;
+  const bool present = want == onnx::AttributeProto::FLOAT    ? a.has_f()
+                       : want == onnx::AttributeProto::INT    ? a.has_i()
+                       : want == onnx::AttributeProto::TENSOR ? a.has_t()
+                                                              : true;
+  if ((a.type() != want && a.type() != onnx::AttributeProto::UNDEFINED) || !present)
+    throw CompileError(fmt::format("{}: attribute '{}' must be {}", what, a.name(),
+                                   floats ? "a list of floats (FLOATS)" : detail::attr_kind_name(kind)));
+}
+
+// The value tensor of Constant's value_float(s) / value_int(s) (`floats`: value_floats).
+Tensor constant_attribute(const onnx::AttributeProto& a, detail::AttrKind kind, bool floats, const std::string& name) {
+  Tensor t;
+  t.name = name;
+  t.kind = TensorKind::Constant;
+  t.shape_known = true;
+  if (floats) {
+    t.shape = {a.floats_size()};
+    t.data.assign(a.floats().begin(), a.floats().end());
+  } else if (kind == detail::AttrKind::Float) {
+    t.data = {a.f()};
+  } else {
+    t.dtype = DType::I64;
+    if (kind == detail::AttrKind::Int) {
+      t.idata = {a.i()};
+    } else {
+      t.idata.assign(a.ints().begin(), a.ints().end());
+      t.shape = {a.ints_size()};
+    }
+  }
+  return t;
+}
+
 // The attributes of the supported operators (detail::attr_kind), with their ONNX defaults;
 // any other attribute, or one of another type, is an error naming the node and the attribute.
 void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, const std::string& what) {
@@ -302,80 +390,12 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
     AttrKind kind;
     if (!detail::attr_kind(n.op, a.name(), opset, kind))
       throw CompileError(fmt::format("{}: unsupported attribute '{}'", what, a.name()));
-    if (a.name() == "reduction" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
-      const std::string& v = a.s();
-      if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
-        throw CompileError(fmt::format("{}: attribute 'reduction' must be a string (STRING)", what));
-      if (v != "none" && v != "sum" && v != "mean")
-        throw CompileError(fmt::format("{}: reduction '{}' is not none, sum or mean", what, v));
-      n.iattrs["reduction"] = {v == "none" ? detail::kReductionNone : v == "sum" ? detail::kReductionSum
-                                                                                 : detail::kReductionMean};
-      continue;
-    }
-    if (n.op == "Pad" && a.name() == "mode") {  // a STRING in ONNX: constant 0, reflect 1, edge 2
-      const std::string& v = a.s();
-      if (v != "constant" && v != "reflect" && v != "edge")
-        throw CompileError(fmt::format("{}: mode '{}' is not constant, reflect or edge", what, v));
-      n.iattrs["mode"] = {v == "constant" ? 0 : v == "reflect" ? 1 : 2};
-      continue;
-    }
-    if (a.name() == "auto_pad" && kind == AttrKind::Int) {  // a STRING in ONNX: its code (fold.h)
-      if (a.type() != onnx::AttributeProto::STRING && a.type() != onnx::AttributeProto::UNDEFINED)
-        throw CompileError(fmt::format("{}: attribute 'auto_pad' must be a string (STRING)", what));
-      const std::string& v = a.s();
-      if (v == "NOTSET" || v.empty())
-        n.iattrs["auto_pad"] = {detail::kAutoPadNotSet};
-      else if (v == "VALID")
-        n.iattrs["auto_pad"] = {detail::kAutoPadValid};
-      else if (v == "SAME_UPPER")
-        n.iattrs["auto_pad"] = {detail::kAutoPadSameUpper};
-      else if (v == "SAME_LOWER")
-        n.iattrs["auto_pad"] = {detail::kAutoPadSameLower};
-      else
-        throw CompileError(fmt::format(
-            "{}: auto_pad '{}' is not NOTSET, VALID, SAME_UPPER or SAME_LOWER", what, v));
-      continue;
-    }
+    if (string_attribute(a, kind, n, what)) continue;
     const bool floats = n.op == "Constant" && a.name() == "value_floats";
-    const auto want = floats ? onnx::AttributeProto::FLOATS
-                      : kind == AttrKind::Float ? onnx::AttributeProto::FLOAT
-                      : kind == AttrKind::Int   ? onnx::AttributeProto::INT
-                      : kind == AttrKind::Ints  ? onnx::AttributeProto::INTS
-                                                : onnx::AttributeProto::TENSOR;
-    // Old writers leave `type` unset (UNDEFINED); accept the field that is present then.
-    const bool present = want == onnx::AttributeProto::FLOAT    ? a.has_f()
-                         : want == onnx::AttributeProto::INT    ? a.has_i()
-                         : want == onnx::AttributeProto::TENSOR ? a.has_t()
-                                                                : true;
-    if ((a.type() != want && a.type() != onnx::AttributeProto::UNDEFINED) || !present)
-      throw CompileError(fmt::format("{}: attribute '{}' must be {}", what, a.name(),
-                                     floats ? "a list of floats (FLOATS)" : detail::attr_kind_name(kind)));
+    check_attribute_type(a, kind, floats, what);
     const std::string vname = fmt::format("{}::{}", n.name, a.name());
-    if (floats) {
-      Tensor t;
-      t.name = vname;
-      t.kind = TensorKind::Constant;
-      t.shape = {a.floats_size()};
-      t.shape_known = true;
-      t.data.assign(a.floats().begin(), a.floats().end());
-      n.tattrs["value"] = g.add_tensor(std::move(t));
-    } else if (n.op == "Constant" && kind != AttrKind::Tensor) {
-      Tensor t;
-      t.name = vname;
-      t.kind = TensorKind::Constant;
-      t.shape_known = true;
-      if (kind == AttrKind::Float) {
-        t.data = {a.f()};
-      } else {
-        t.dtype = DType::I64;
-        if (kind == AttrKind::Int)
-          t.idata = {a.i()};
-        else {
-          t.idata.assign(a.ints().begin(), a.ints().end());
-          t.shape = {a.ints_size()};
-        }
-      }
-      n.tattrs["value"] = g.add_tensor(std::move(t));
+    if (n.op == "Constant" && (floats || kind != AttrKind::Tensor)) {
+      n.tattrs["value"] = g.add_tensor(constant_attribute(a, kind, floats, vname));
     } else if (kind == AttrKind::Float) {
       if (!std::isfinite(a.f()))
         throw CompileError(fmt::format("{}: attribute '{}' is {} (finite values only)", what, a.name(), a.f()));
@@ -393,10 +413,9 @@ void read_attributes(const onnx::NodeProto& np, Node& n, int opset, Graph& g, co
   detail::fill_attr_defaults(n, opset);
 }
 
-Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptions& opts) {
-  Graph g;
-  g.source = src;
-  // Opset of the default domain.
+// The opset of the default domain (the newest when the model imports only the training
+// domain); one outside kMinOpset..kMaxOpset is an error.
+int model_opset(const onnx::ModelProto& model, const std::string& src) {
   int opset = -1;
   for (const auto& os : model.opset_import())
     if (os.domain().empty() || os.domain() == "ai.onnx") opset = int(os.version());
@@ -407,13 +426,13 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
   if (opset < kMinOpset || opset > kMaxOpset)
     throw CompileError(
         fmt::format("{}: opset {} is not supported (opsets {} to {})", src, opset, kMinOpset, kMaxOpset));
-  if (!model.has_graph()) throw CompileError(fmt::format("{}: the model has no graph", src));
-  const onnx::GraphProto& gp = model.graph();
-  if (gp.sparse_initializer_size() > 0)
-    throw CompileError(
-        fmt::format("{}: initializer '{}' is sparse (not supported)", src, gp.sparse_initializer(0).values().name()));
+  return opset;
+}
 
-  // Initializers become constants (fp32, or int64 shape values for folding).
+// Initializers become constants (fp32, or int64 shape values for folding). Each one's
+// data is released from the model as it is copied (one copy, not two); for a GRAPH
+// (opts.source) the model keeps the non-fp32 data and the fp32 digests.
+void import_initializers(onnx::ModelProto& model, Graph& g, const std::string& src, const ImportOptions& opts) {
   for (auto& init : *model.mutable_graph()->mutable_initializer()) {
     check_name(init.name(), src, "initializer");
     const std::string what = fmt::format("{}: initializer '{}'", src, init.name());
@@ -427,7 +446,12 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
     }
     if (fp32 || !opts.source) delete init.release_raw_data();  // the data is in the graph now: one copy, not two
   }
-  // Graph inputs (those that are not initializers).
+}
+
+// Graph inputs (those that are not initializers). Types of intermediate values are not
+// checked: shape subgraphs carry int64 values, and folding rejects any that would have
+// to be computed at run time.
+void import_inputs(const onnx::GraphProto& gp, Graph& g, const std::string& src) {
   for (const auto& vi : gp.input()) {
     check_name(vi.name(), src, "input");
     if (g.find(vi.name()) >= 0) {
@@ -444,139 +468,154 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
     t.shape_known = true;
     g.inputs.push_back(g.add_tensor(std::move(t)));
   }
-  // Types of intermediate values are not checked: shape subgraphs carry int64 values,
-  // and folding rejects any that would have to be computed at run time.
+}
 
-  // Nodes, in topological order (the format requires it; sort anyway).
-  std::vector<const onnx::NodeProto*> pending;
-  std::set<std::string> node_names;
-  for (const auto& np : gp.node()) {
+// Clip's bound input k (1: min, 2: max): omitted, a constant scalar (an immediate), or a
+// run-time scalar input.
+void read_clip_bound(Graph& g, Node& n, int k, const std::string& in, const std::string& what) {
+  const char* key = k == 1 ? "min" : "max";
+  if (in.empty()) return;
+  const Tensor& t = g.tensors[g.find(in)];
+  if (t.dtype != DType::F32)
+    throw CompileError(fmt::format("{}: bound '{}' ({}) is {}, expected fp32", what, in, key, dtype_name(t.dtype)));
+  if (t.elements() != 1)
+    throw CompileError(fmt::format("{}: bound '{}' ({}) has shape {}, a scalar is required", what, in, key,
+                                   shape_str(t.shape)));
+  if (n.has_attr(key))
+    throw CompileError(fmt::format("{}: {} is given both as an attribute and as input '{}'", what, key, in));
+  if (t.kind == TensorKind::Constant)
+    n.attrs[key] = t.data.at(0);
+  else {
+    n.attrs[std::string(key) + "_input"] = 1.0f;
+    n.inputs.push_back(g.find(in));
+  }
+}
+
+void read_node_inputs(const onnx::NodeProto& np, const OpInfo& info, Node& n, Graph& g, const std::string& what) {
+  for (int k = 0; k < np.input_size(); ++k) {
+    const std::string& in = np.input(k);
+    if (in.empty() && k >= info.param_from) {
+      n.inputs.push_back(-1);  // an omitted optional parameter (e.g. Slice axes)
+      continue;
+    }
+    if (n.op == "Clip" && k > 0) {
+      read_clip_bound(g, n, k, in, what);
+      continue;
+    }
+    if (in.empty()) throw CompileError(fmt::format("{}: an omitted optional input is not supported", what));
+    n.inputs.push_back(g.find(in));
+  }
+}
+
+// How many outputs of np are graph values: trailing optional outputs may be omitted
+// (""), Dropout's mask is not one, and a training-mode BatchNormalization keeps Y only
+// (the running statistics' new values become the training graph's updates of the running
+// mean/variance state, decompose.cc; the outputs that hold them, or the saved batch
+// statistics, are not graph values). More than one (but TopK's and LayerNormalization's,
+// which split_outputs handles) is an error.
+int graph_outputs(const onnx::NodeProto& np, Node& n, int opset, const std::string& what) {
+  int nout = np.output_size();
+  while (nout > 1 && np.output(nout - 1).empty()) --nout;
+  if (n.op == "Dropout" && nout == 2) nout = 1;
+  if ((n.op == "TopK" || n.op == "LayerNormalization") && nout > 1) return nout;
+  if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
+    n.iattrs["training_mode"] = {1};
+    nout = 1;
+  }
+  if (nout > 1) {
+    const char* extra = n.op == "MaxPool"              ? "the Indices output"
+                        : n.op == "LayerNormalization" ? "the Mean and InvStdDev outputs"
+                        : n.op == "BatchNormalization" ? "the running mean/variance outputs (training mode)"
+                                                       : nullptr;
+    if (extra)
+      throw CompileError(fmt::format("{}: {} outputs; {} ('{}') is not supported (one output only)", what, nout,
+                                     extra, np.output(1)));
+    throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
+  }
+  if (nout != 1) throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
+  return nout;
+}
+
+// One node whose inputs are all defined: checked against the operator table, its
+// attributes and inputs read, its outputs defined.
+void import_node(const onnx::NodeProto& np, const std::string& name, int opset, Graph& g,
+                 std::set<std::string>& available) {
+  if (detail::is_training_domain(np.domain())) {
+    detail::expand_training_node(np, name, g, [&](const std::string& in) { return g.find(in); });
+    for (const auto& out : np.output()) available.insert(out);
+    return;
+  }
+  Node n;
+  n.name = name;
+  n.op = np.op_type();
+  const std::string what = fmt::format("{}: node '{}' ({})", g.source, n.name, n.op);
+  if (!(np.domain().empty() || np.domain() == "ai.onnx") || !find_op(n.op))
+    throw CompileError(np.domain().empty() || np.domain() == "ai.onnx"
+                           ? fmt::format("{}: unsupported operator", what)
+                           : fmt::format("{}: unsupported operator (domain '{}')", what, np.domain()));
+  const OpInfo* info = find_op(n.op);
+  if (np.input_size() < legacy_min_inputs(*info, opset) || np.input_size() > info->max_inputs)
+    throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, np.input_size(),
+                                   info->min_inputs, info->max_inputs));
+  read_attributes(np, n, opset, g, what);
+  read_node_inputs(np, *info, n, g, what);
+  if (graph_outputs(np, n, opset, what) > 1) return split_outputs(np, std::move(n), g, available);
+  n.outputs.push_back(add_value(g, np.output(0), what, available));
+  g.nodes.push_back(std::move(n));
+}
+
+// The nodes' names: their own, or "<op>_<position>" when empty; a repeated name gets
+// "_<position>" appended. Every name a node gives is checked (check_name).
+std::vector<std::string> node_names(const onnx::GraphProto& gp, const std::string& src) {
+  std::set<std::string> seen;
+  std::vector<std::string> names(size_t(gp.node_size()));
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& np = gp.node(i);
     check_name(np.name(), src, "node");
     for (const auto& t : np.input()) check_name(t, src, "node input");
     for (const auto& t : np.output()) check_name(t, src, "node output");
-    pending.push_back(&np);
   }
+  for (int i = 0; i < gp.node_size(); ++i) {
+    const auto& np = gp.node(i);
+    names[size_t(i)] = np.name().empty() ? fmt::format("{}_{}", np.op_type(), i) : np.name();
+    if (!seen.insert(names[size_t(i)]).second) names[size_t(i)] = fmt::format("{}_{}", names[size_t(i)], i);
+  }
+  return names;
+}
+
+// Nodes, in topological order (the format requires it; sorted anyway): each pass imports
+// the nodes whose inputs are defined; a pass that imports none names an undefined input.
+void import_nodes(const onnx::GraphProto& gp, int opset, Graph& g) {
+  const std::vector<std::string> names = node_names(gp, g.source);
   std::set<std::string> available;
   for (const Tensor& t : g.tensors) available.insert(t.name);
-  std::vector<std::string> names(pending.size());
-  for (size_t i = 0; i < pending.size(); ++i) {
-    const auto& np = *pending[i];
-    names[i] = np.name().empty() ? fmt::format("{}_{}", np.op_type(), i) : np.name();
-    if (!node_names.insert(names[i]).second) names[i] = fmt::format("{}_{}", names[i], i);
-  }
-  std::vector<bool> placed(pending.size(), false);
+  auto ready = [&](int i) {
+    for (const auto& in : gp.node(i).input())
+      if (!in.empty() && !available.count(in)) return false;
+    return true;
+  };
+  std::vector<bool> placed(names.size(), false);
   size_t nplaced = 0;
-  while (nplaced < pending.size()) {
+  while (nplaced < names.size()) {
     bool progress = false;
-    for (size_t i = 0; i < pending.size(); ++i) {
-      if (placed[i]) continue;
-      const auto& np = *pending[i];
-      bool ready = true;
-      for (const auto& in : np.input())
-        if (!in.empty() && !available.count(in)) ready = false;
-      if (!ready) continue;
-      placed[i] = true;
+    for (int i = 0; i < gp.node_size(); ++i) {
+      if (placed[size_t(i)] || !ready(i)) continue;
+      placed[size_t(i)] = true;
       ++nplaced;
       progress = true;
-
-      if (detail::is_training_domain(np.domain())) {
-        detail::expand_training_node(np, names[i], g, [&](const std::string& in) { return g.find(in); });
-        for (const auto& out : np.output()) available.insert(out);
-        continue;
-      }
-      Node n;
-      n.name = names[i];
-      n.op = np.op_type();
-      const std::string what = fmt::format("{}: node '{}' ({})", src, n.name, n.op);
-      if (!(np.domain().empty() || np.domain() == "ai.onnx") || !find_op(n.op))
-        throw CompileError(np.domain().empty() || np.domain() == "ai.onnx"
-                               ? fmt::format("{}: unsupported operator", what)
-                               : fmt::format("{}: unsupported operator (domain '{}')", what, np.domain()));
-      const OpInfo* info = find_op(n.op);
-      if (np.input_size() < legacy_min_inputs(*info, opset) || np.input_size() > info->max_inputs)
-        throw CompileError(fmt::format("{}: {} inputs, the compiler supports {} to {}", what, np.input_size(),
-                                       info->min_inputs, info->max_inputs));
-      read_attributes(np, n, opset, g, what);
-      for (int k = 0; k < np.input_size(); ++k) {
-        const std::string& in = np.input(k);
-        if (in.empty() && k >= info->param_from) {
-          n.inputs.push_back(-1);  // an omitted optional parameter (e.g. Slice axes)
-          continue;
-        }
-        if (n.op == "Clip" && k > 0) {
-          // Clip bounds: omitted, a constant scalar (an immediate), or a run-time scalar input.
-          const char* key = k == 1 ? "min" : "max";
-          if (in.empty()) continue;
-          const Tensor& t = g.tensors[g.find(in)];
-          if (t.dtype != DType::F32)
-            throw CompileError(fmt::format("{}: bound '{}' ({}) is {}, expected fp32", what, in, key,
-                                           dtype_name(t.dtype)));
-          if (t.elements() != 1)
-            throw CompileError(fmt::format("{}: bound '{}' ({}) has shape {}, a scalar is required", what, in, key,
-                                           shape_str(t.shape)));
-          if (n.has_attr(key))
-            throw CompileError(fmt::format("{}: {} is given both as an attribute and as input '{}'", what, key, in));
-          if (t.kind == TensorKind::Constant)
-            n.attrs[key] = t.data.at(0);
-          else {
-            n.attrs[std::string(key) + "_input"] = 1.0f;
-            n.inputs.push_back(g.find(in));
-          }
-          continue;
-        }
-        if (in.empty()) throw CompileError(fmt::format("{}: an omitted optional input is not supported", what));
-        n.inputs.push_back(g.find(in));
-      }
-      // Trailing optional outputs may be omitted ("").
-      int nout = np.output_size();
-      while (nout > 1 && np.output(nout - 1).empty()) --nout;
-      if (n.op == "Dropout" && nout == 2) nout = 1;  // the mask output is not a graph value
-      if ((n.op == "TopK" || n.op == "LayerNormalization") && nout > 1) {
-        split_outputs(np, std::move(n), g, available);
-        continue;
-      }
-      if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
-        // Training mode: Y only; the running statistics' new values become the training
-        // graph's updates of the running mean/variance state (decompose.cc), and the
-        // outputs that hold them (or the saved batch statistics) are not graph values.
-        n.iattrs["training_mode"] = {1};
-        nout = 1;
-      }
-      if (nout > 1) {
-        const char* extra = n.op == "MaxPool"              ? "the Indices output"
-                            : n.op == "LayerNormalization" ? "the Mean and InvStdDev outputs"
-                            : n.op == "BatchNormalization" ? "the running mean/variance outputs (training mode)"
-                                                           : nullptr;
-        if (extra)
-          throw CompileError(fmt::format("{}: {} outputs; {} ('{}') is not supported (one output only)", what, nout,
-                                         extra, np.output(1)));
-        throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
-      }
-      if (nout != 1) throw CompileError(fmt::format("{}: {} outputs, expected 1", what, nout));
-      for (int ko = 0; ko < nout; ++ko) {
-        const std::string& out = np.output(ko);
-        if (g.find(out) >= 0) throw CompileError(fmt::format("{}: output '{}' is already defined", what, out));
-        Tensor t;
-        t.name = out;
-        t.kind = TensorKind::Value;
-        t.producer = int(g.nodes.size());
-        n.outputs.push_back(g.add_tensor(std::move(t)));
-        available.insert(out);
-      }
-      g.nodes.push_back(std::move(n));
+      import_node(gp.node(i), names[size_t(i)], opset, g, available);
     }
-    if (!progress) {
-      for (size_t i = 0; i < pending.size(); ++i) {
-        if (placed[i]) continue;
-        for (const auto& in : pending[i]->input())
-          if (!in.empty() && !available.count(in))
-            throw CompileError(fmt::format("{}: node '{}' ({}): input '{}' is not defined (or the graph has a cycle)",
-                                           src, names[i], pending[i]->op_type(), in));
-      }
+    for (int i = 0; i < gp.node_size() && !progress; ++i) {
+      if (placed[size_t(i)]) continue;
+      for (const auto& in : gp.node(i).input())
+        if (!in.empty() && !available.count(in))
+          throw CompileError(fmt::format("{}: node '{}' ({}): input '{}' is not defined (or the graph has a cycle)",
+                                         g.source, names[size_t(i)], gp.node(i).op_type(), in));
     }
   }
+}
 
-  // Graph outputs.
+void import_outputs(const onnx::GraphProto& gp, Graph& g, const std::string& src) {
   for (const auto& vi : gp.output()) {
     check_name(vi.name(), src, "output");
     const int idx = g.find(vi.name());
@@ -593,7 +632,21 @@ Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptio
     }
     g.outputs.push_back(idx);
   }
+}
 
+Graph convert(onnx::ModelProto& model, const std::string& src, const ImportOptions& opts) {
+  Graph g;
+  g.source = src;
+  const int opset = model_opset(model, src);
+  if (!model.has_graph()) throw CompileError(fmt::format("{}: the model has no graph", src));
+  const onnx::GraphProto& gp = model.graph();
+  if (gp.sparse_initializer_size() > 0)
+    throw CompileError(
+        fmt::format("{}: initializer '{}' is sparse (not supported)", src, gp.sparse_initializer(0).values().name()));
+  import_initializers(model, g, src, opts);
+  import_inputs(gp, g, src);
+  import_nodes(gp, opset, g);
+  import_outputs(gp, g, src);
   apply_weights(g, opts.weights);
   if (opts.params_as_state) make_params_state(g);
   if (opts.finalize) finalize(g);

@@ -610,12 +610,11 @@ Placement to_placement(const Problem& pb, const State& s, const Routed& r, int a
   return pl;
 }
 
-}  // namespace
-
-Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
-                          const std::string& what, const std::vector<int>& more_stored,
-                          const std::vector<int>& pmu_loads, uint64_t stream_requests,
-                          const std::vector<ScalarLink>& scalar_links) {
+// The section checked against the configuration's units and streams; returns the stored
+// PCUs: the last, then `more_stored` (one store stream, an AGCU, each).
+std::vector<int> check_section(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
+                               const std::string& what, const std::vector<int>& more_stored,
+                               const std::vector<int>& pmu_loads, const std::vector<ScalarLink>& scalar_links) {
   const int npmu = int(pmu_loads.size());
   if (npmu > int(cfg.num_slots() - cfg.num_pcu()))
     throw CompileError(
@@ -630,7 +629,6 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   if (n_loads > int(2 * cfg.agcu))
     throw CompileError(fmt::format("{}: {} load streams, configuration '{}' has {} ({} AGCUs x 2)", what, n_loads,
                                    cfg.name, 2 * cfg.agcu, cfg.agcu));
-  // Stored PCUs: the last, then `more_stored`; one store stream (AGCU) each.
   std::vector<int> stored = {npcu - 1};
   for (int p : more_stored) {
     if (p < 0 || p >= npcu || std::find(stored.begin(), stored.end(), p) != stored.end())
@@ -654,25 +652,13 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
     if (l.from < 0 || l.from >= npcu || l.to < 0 || l.to >= npcu || l.from == l.to)
       throw CompileError(fmt::format("{}: a scalar link from PCU {} to PCU {} (section of {} PCUs)", what, l.from,
                                      l.to, npcu));
-  const auto fail = [&] {
-    return CompileError(
-        fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what, npcu, n_loads,
-                    stored.size() == 1 ? std::string("a store") : fmt::format("{} stores", stored.size()), cfg.name));
-  };
+  return stored;
+}
 
-  Problem pb(cfg);
-  // A stream moved off the busiest AGCU or port saves about its requests in cycles; an
-  // AGCU more costs its configuration words: short streams pack onto fewer AGCUs.
-  if (stream_requests > 0 && stream_requests < uint64_t(kBalanceMax * kCyclesPerUnit)) {
-    pb.balance = int64_t(stream_requests) / kCyclesPerUnit;
-    pb.squares = 0;
-  }
-  pb.npcu = npcu;
-  pb.npmu = npmu;
-  pb.nloads = n_loads;
-  pb.stored = stored;
-  pb.scalar = scalar_links;
-  // PCU slots, nearest to the AGCU row first (the order of the first placement).
+// The PCU and PMU slots of the grid, each list nearest to an AGCU first (the order of the
+// first placement).
+void sort_slots(Problem& pb) {
+  const arch::Config& cfg = pb.cfg;
   for (uint32_t r = 0; r < cfg.rows; ++r)
     for (uint32_t c = 0; c < cfg.cols; ++c)
       if (cfg.slot_is_pcu(r, c)) pb.slots.emplace_back(r, c);
@@ -687,8 +673,15 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
       if (!cfg.slot_is_pcu(r, c)) pb.pmu_slots.emplace_back(r, c);
   std::stable_sort(pb.pmu_slots.begin(), pb.pmu_slots.end(),
                    [&](auto a, auto b) { return agcu_cost(a) < agcu_cost(b); });
+}
+
+// The connections to route (PMU inputs, PCU inputs in order, the stores); returns how
+// many load streams feed a unit.
+int add_connections(Problem& pb, const std::vector<std::vector<PcuInput>>& pcu_inputs,
+                    const std::vector<int>& pmu_loads) {
+  const int n_loads = pb.nloads, npcu = pb.npcu;
   std::vector<bool> load_used(size_t(n_loads), false);
-  for (int m = 0; m < npmu; ++m) {
+  for (int m = 0; m < pb.npmu; ++m) {
     pb.conns.push_back({pmu_loads[size_t(m)], Problem::ToPmu, m, arch::kLocal0});
     load_used[size_t(pmu_loads[size_t(m)])] = true;
   }
@@ -699,15 +692,19 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
       pb.conns.push_back({net, Problem::ToPcu, p, arch::kLocal0 + uint32_t(v)});
       if (!in.from_pmu && !in.from_pcu) load_used[size_t(in.index)] = true;
     }
-  for (size_t k = 0; k < stored.size(); ++k)
-    pb.conns.push_back({n_loads + stored[k], Problem::ToStore, int(k), arch::kLocal0});
-  // Every load that feeds a unit leaves the AGCU row by one of its COLS+1 north ports.
-  if (std::count(load_used.begin(), load_used.end(), true) > int(cfg.cols + 1)) throw fail();
+  for (size_t k = 0; k < pb.stored.size(); ++k)
+    pb.conns.push_back({n_loads + pb.stored[k], Problem::ToStore, int(k), arch::kLocal0});
+  return int(std::count(load_used.begin(), load_used.end(), true));
+}
 
-  // The result depends only on the configuration's grid and the section's structure
-  // (not on tensor shapes), and most sections of a model share a structure: memoised.
+// The memo key of a section: the configuration's grid and the section's structure (not
+// tensor shapes), on which alone the placement depends.
+std::string memo_key(const Problem& pb, const std::vector<std::vector<PcuInput>>& pcu_inputs,
+                     const std::vector<int>& more_stored, const std::vector<int>& pmu_loads,
+                     const std::vector<ScalarLink>& scalar_links) {
+  const arch::Config& cfg = pb.cfg;
   std::string key =
-      fmt::format("{} {}x{} {} {} | {} |", cfg.name, cfg.rows, cfg.cols, cfg.agcu, cfg.dram_channels, n_loads);
+      fmt::format("{} {}x{} {} {} | {} |", cfg.name, cfg.rows, cfg.cols, cfg.agcu, cfg.dram_channels, pb.nloads);
   key += fmt::format(" b{}/{}", pb.balance, pb.squares);
   for (const auto& ins : pcu_inputs) {
     for (const PcuInput& in : ins) key += fmt::format(" {}{}", in.from_pmu ? 'm' : in.from_pcu ? 'p' : 'l', in.index);
@@ -716,6 +713,59 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
   for (int p : more_stored) key += fmt::format(" s{}", p);
   for (int l : pmu_loads) key += fmt::format(" w{}", l);
   for (const ScalarLink& l : scalar_links) key += fmt::format(" c{}>{}", l.from, l.to);
+  return key;
+}
+
+// Anneals and routes up to kAttempts placements (retries alternate with the wire length
+// alone as the objective: compact placements route where balanced ones do not); nothing
+// when none routes or annealing finds a placement that failed before.
+std::optional<Placement> search_placement(const Problem& pb) {
+  std::optional<Placement> result;
+  std::vector<State> failed;
+  for (int attempt = 1; attempt <= kAttempts && !result; ++attempt) {
+    const State s = anneal(pb, initial_state(pb), kSeed + uint32_t(attempt - 1), failed, attempt % 2 == 0);
+    if (std::any_of(failed.begin(), failed.end(), [&](const State& f) { return same(f, s); })) break;  // no other
+    auto routed = PathFinder(pb, s).run();
+    if (routed && route_scalars(pb, s, *routed))
+      result = to_placement(pb, s, *routed, attempt);
+    else
+      failed.push_back(s);
+  }
+  return result;
+}
+
+}  // namespace
+
+Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vector<std::vector<PcuInput>>& pcu_inputs,
+                          const std::string& what, const std::vector<int>& more_stored,
+                          const std::vector<int>& pmu_loads, uint64_t stream_requests,
+                          const std::vector<ScalarLink>& scalar_links) {
+  const std::vector<int> stored =
+      check_section(cfg, n_loads, pcu_inputs, what, more_stored, pmu_loads, scalar_links);
+  const int npcu = int(pcu_inputs.size());
+  const auto fail = [&] {
+    return CompileError(
+        fmt::format("{}: cannot place and route {} PCUs, {} loads and {} on configuration '{}'", what, npcu, n_loads,
+                    stored.size() == 1 ? std::string("a store") : fmt::format("{} stores", stored.size()), cfg.name));
+  };
+  Problem pb(cfg);
+  // A stream moved off the busiest AGCU or port saves about its requests in cycles; an
+  // AGCU more costs its configuration words: short streams pack onto fewer AGCUs.
+  if (stream_requests > 0 && stream_requests < uint64_t(kBalanceMax * kCyclesPerUnit)) {
+    pb.balance = int64_t(stream_requests) / kCyclesPerUnit;
+    pb.squares = 0;
+  }
+  pb.npcu = npcu;
+  pb.npmu = int(pmu_loads.size());
+  pb.nloads = n_loads;
+  pb.stored = stored;
+  pb.scalar = scalar_links;
+  sort_slots(pb);
+  // Every load that feeds a unit leaves the AGCU row by one of its COLS+1 north ports.
+  if (add_connections(pb, pcu_inputs, pmu_loads) > int(cfg.cols + 1)) throw fail();
+
+  // Most sections of a model share a structure: memoised.
+  const std::string key = memo_key(pb, pcu_inputs, more_stored, pmu_loads, scalar_links);
   static std::mutex mu;
   static std::map<std::string, std::optional<Placement>> memo;
   {
@@ -725,19 +775,7 @@ Placement place_and_route(const arch::Config& cfg, int n_loads, const std::vecto
       return *it->second;
     }
   }
-  std::optional<Placement> result;
-  std::vector<State> failed;
-  for (int attempt = 1; attempt <= kAttempts && !result; ++attempt) {
-    // Retries alternate with the wire length alone as the objective: compact placements
-    // route where balanced ones do not.
-    const State s = anneal(pb, initial_state(pb), kSeed + uint32_t(attempt - 1), failed, attempt % 2 == 0);
-    if (std::any_of(failed.begin(), failed.end(), [&](const State& f) { return same(f, s); })) break;  // no other
-    auto routed = PathFinder(pb, s).run();
-    if (routed && route_scalars(pb, s, *routed))
-      result = to_placement(pb, s, *routed, attempt);
-    else
-      failed.push_back(s);
-  }
+  const std::optional<Placement> result = search_placement(pb);
   {
     const std::lock_guard<std::mutex> lock(mu);
     if (memo.size() >= kMemoEntries) memo.clear();

@@ -43,23 +43,20 @@ class Loader {
     return n.as<std::string>();
   }
 
+  // n as a T (int64_t, float); `kind` names T in messages.
+  template <class T>
+  T scalar(const YAML::Node& n, const std::string& what, const char* kind) const {
+    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be {}", what, kind));
+    try {
+      return n.as<T>();
+    } catch (const YAML::Exception&) {
+      fail(n, fmt::format("{} must be {}, not '{}'", what, kind, n.Scalar()));
+    }
+  }
   int64_t integer(const YAML::Node& n, const std::string& what) const {
-    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be an integer", what));
-    try {
-      return n.as<int64_t>();
-    } catch (const YAML::Exception&) {
-      fail(n, fmt::format("{} must be an integer, not '{}'", what, n.Scalar()));
-    }
+    return scalar<int64_t>(n, what, "an integer");
   }
-
-  float number(const YAML::Node& n, const std::string& what) const {
-    if (!n || !n.IsScalar()) fail(n, fmt::format("{} must be a number", what));
-    try {
-      return n.as<float>();
-    } catch (const YAML::Exception&) {
-      fail(n, fmt::format("{} must be a number, not '{}'", what, n.Scalar()));
-    }
-  }
+  float number(const YAML::Node& n, const std::string& what) const { return scalar<float>(n, what, "a number"); }
 
   std::vector<int64_t> ints(const YAML::Node& n, const std::string& what) const {
     if (!n || !n.IsSequence()) fail(n, fmt::format("{} must be a list of integers", what));
@@ -124,123 +121,23 @@ class Loader {
     keys(root, {"name", "opset", "inputs", "outputs", "constants", "nodes"}, "graph");
     const int opset = root["opset"] ? int(integer(root["opset"], "opset")) : 17;
     if (opset < 6 || opset > 18) fail(root["opset"], fmt::format("opset {} is not supported (6 to 18)", opset));
-
-    auto seq = [&](const char* key) {
-      YAML::Node n = root[key];
-      if (n && !n.IsSequence()) fail(n, fmt::format("'{}' must be a list", key));
-      return n;
-    };
-    auto define = [&](Tensor t, const YAML::Node& at) {
-      if (g.find(t.name) >= 0) fail(at, fmt::format("tensor '{}' is defined twice", t.name));
-      return g.add_tensor(std::move(t));
-    };
-    for (const auto& c : seq("constants")) {
+    for (const auto& c : seq(root, "constants")) {
       const std::string name = str(c["name"], "constant name");
-      define(constant(c, name, fmt::format("constant '{}'", name)), c);
+      define(g, constant(c, name, fmt::format("constant '{}'", name)), c);
     }
-    for (const auto& i : seq("inputs")) {
+    for (const auto& i : seq(root, "inputs")) {
       keys(i, {"name", "shape"}, "input");
       Tensor t;
       t.name = str(i["name"], "input name");
       t.kind = TensorKind::Input;
       t.shape = shape(i["shape"], fmt::format("input '{}' shape", t.name));
       t.shape_known = true;
-      g.inputs.push_back(define(std::move(t), i));
+      g.inputs.push_back(define(g, std::move(t), i));
     }
     std::set<std::string> node_names;
     int index = 0;
-    for (const auto& nd : seq("nodes")) {
-      keys(nd, {"name", "op", "inputs", "outputs", "attrs"}, "node");
-      Node n;
-      n.op = str(nd["op"], "node op");
-      n.name = nd["name"] ? str(nd["name"], "node name") : fmt::format("{}_{}", n.op, index);
-      ++index;
-      const std::string what = fmt::format("node '{}' ({})", n.name, n.op);
-      if (!node_names.insert(n.name).second) fail(nd, fmt::format("{}: node name is not unique", what));
-      const OpInfo* info = find_op(n.op);
-      if (!info) fail(nd["op"], fmt::format("{}: unsupported operator", what));
-      if (const YAML::Node& at = nd["attrs"]) {
-        if (!at.IsMap()) fail(at, fmt::format("{}: attrs must be a mapping", what));
-        for (const auto& kv : at) {
-          const std::string key = kv.first.as<std::string>();
-          detail::AttrKind kind;
-          if (!detail::attr_kind(n.op, key, opset, kind))
-            fail(kv.first, fmt::format("{}: unsupported attribute '{}'", what, key));
-          const std::string aw = fmt::format("{}: attribute '{}'", what, key);
-          switch (kind) {
-            case detail::AttrKind::Float: n.attrs[key] = number(kv.second, aw); break;
-            case detail::AttrKind::Int: n.iattrs[key] = {integer(kv.second, aw)}; break;
-            case detail::AttrKind::Ints: n.iattrs[key] = ints(kv.second, aw); break;
-            case detail::AttrKind::Tensor: {
-              // A number (fp32, shape [1]) or a constant mapping {shape, dtype, values | fill}.
-              Tensor t;
-              const std::string tn = fmt::format("{}::{}", n.name, key);
-              if (kv.second.IsScalar()) {
-                t.name = tn;
-                t.kind = TensorKind::Constant;
-                t.shape = {1};
-                t.shape_known = true;
-                t.data = {number(kv.second, aw)};
-              } else {
-                t = constant(kv.second, tn, aw);
-              }
-              n.tattrs[key] = define(std::move(t), kv.second);
-              break;
-            }
-          }
-        }
-      }
-      detail::fill_attr_defaults(n, opset);
-      const YAML::Node& ins = nd["inputs"];
-      if (ins && !ins.IsSequence()) fail(ins, fmt::format("{}: inputs must be a list", what));
-      int k = 0;
-      for (const auto& in : ins) {
-        const std::string name = str(in, what + " input");
-        if (name.empty() && k >= info->param_from) {
-          n.inputs.push_back(-1);
-        } else {
-          const int t = g.find(name);
-          if (t < 0) fail(in, fmt::format("{}: input '{}' is not defined (inputs, constants or an earlier node)", what,
-                                          name));
-          n.inputs.push_back(t);
-        }
-        ++k;
-      }
-      if (int(n.inputs.size()) < info->min_inputs || int(n.inputs.size()) > info->max_inputs)
-        fail(nd, fmt::format("{}: {} inputs, the compiler supports {} to {}", what, n.inputs.size(), info->min_inputs,
-                             info->max_inputs));
-      const YAML::Node& outs = nd["outputs"];
-      if (!outs || !outs.IsSequence() || outs.size() != 1)
-        fail(outs ? outs : nd, fmt::format("{}: outputs must be a list of one tensor name", what));
-      Tensor t;
-      t.name = str(outs[0], what + " output");
-      t.kind = TensorKind::Value;
-      t.producer = int(g.nodes.size());
-      n.outputs.push_back(define(std::move(t), outs[0]));
-      g.nodes.push_back(std::move(n));
-    }
-    for (const auto& o : seq("outputs")) {
-      std::string name;
-      YAML::Node shp;
-      bool has_shape = false;
-      if (o.IsScalar()) {
-        name = o.as<std::string>();
-      } else {
-        keys(o, {"name", "shape"}, "output");
-        name = str(o["name"], "output name");
-        has_shape = bool(o["shape"]);
-        if (has_shape) shp = o["shape"];
-      }
-      const int t = g.find(name);
-      if (t < 0) fail(o, fmt::format("output '{}': nothing defines it", name));
-      if (g.tensors[t].is_output) fail(o, fmt::format("output '{}': listed twice", name));
-      g.tensors[t].is_output = true;
-      if (has_shape && g.tensors[t].kind == TensorKind::Value) {
-        g.tensors[t].shape = shape(shp, fmt::format("output '{}' shape", name));
-        g.tensors[t].shape_known = true;
-      }
-      g.outputs.push_back(t);
-    }
+    for (const auto& nd : seq(root, "nodes")) node(g, nd, opset, index++, node_names);
+    for (const auto& o : seq(root, "outputs")) output(g, o);
     if (g.outputs.empty()) fail(root, "the graph has no outputs");
     apply_weights(g, opts.weights);
     if (opts.params_as_state) make_params_state(g);
@@ -249,6 +146,116 @@ class Loader {
   }
 
  private:
+  // root[key]: absent, or a list.
+  YAML::Node seq(const YAML::Node& root, const char* key) const {
+    YAML::Node n = root[key];
+    if (n && !n.IsSequence()) fail(n, fmt::format("'{}' must be a list", key));
+    return n;
+  }
+
+  int define(Graph& g, Tensor t, const YAML::Node& at) const {
+    if (g.find(t.name) >= 0) fail(at, fmt::format("tensor '{}' is defined twice", t.name));
+    return g.add_tensor(std::move(t));
+  }
+
+  // A node's attrs (detail::attr_kind) with their ONNX defaults; a Tensor attribute is a
+  // number (fp32, shape [1]) or a constant mapping {shape, dtype, values | fill}.
+  void attributes(Graph& g, const YAML::Node& at, Node& n, int opset, const std::string& what) const {
+    if (!at.IsMap()) fail(at, fmt::format("{}: attrs must be a mapping", what));
+    for (const auto& kv : at) {
+      const std::string key = kv.first.as<std::string>();
+      detail::AttrKind kind;
+      if (!detail::attr_kind(n.op, key, opset, kind))
+        fail(kv.first, fmt::format("{}: unsupported attribute '{}'", what, key));
+      const std::string aw = fmt::format("{}: attribute '{}'", what, key);
+      switch (kind) {
+        case detail::AttrKind::Float: n.attrs[key] = number(kv.second, aw); break;
+        case detail::AttrKind::Int: n.iattrs[key] = {integer(kv.second, aw)}; break;
+        case detail::AttrKind::Ints: n.iattrs[key] = ints(kv.second, aw); break;
+        case detail::AttrKind::Tensor: {
+          Tensor t;
+          const std::string tn = fmt::format("{}::{}", n.name, key);
+          if (kv.second.IsScalar()) {
+            t.name = tn;
+            t.kind = TensorKind::Constant;
+            t.shape = {1};
+            t.shape_known = true;
+            t.data = {number(kv.second, aw)};
+          } else {
+            t = constant(kv.second, tn, aw);
+          }
+          n.tattrs[key] = define(g, std::move(t), kv.second);
+          break;
+        }
+      }
+    }
+  }
+
+  // A node {name?, op, inputs, outputs: [one], attrs?}; its inputs defined before it.
+  void node(Graph& g, const YAML::Node& nd, int opset, int index, std::set<std::string>& node_names) const {
+    keys(nd, {"name", "op", "inputs", "outputs", "attrs"}, "node");
+    Node n;
+    n.op = str(nd["op"], "node op");
+    n.name = nd["name"] ? str(nd["name"], "node name") : fmt::format("{}_{}", n.op, index);
+    const std::string what = fmt::format("node '{}' ({})", n.name, n.op);
+    if (!node_names.insert(n.name).second) fail(nd, fmt::format("{}: node name is not unique", what));
+    const OpInfo* info = find_op(n.op);
+    if (!info) fail(nd["op"], fmt::format("{}: unsupported operator", what));
+    if (const YAML::Node& at = nd["attrs"]) attributes(g, at, n, opset, what);
+    detail::fill_attr_defaults(n, opset);
+    const YAML::Node& ins = nd["inputs"];
+    if (ins && !ins.IsSequence()) fail(ins, fmt::format("{}: inputs must be a list", what));
+    int k = 0;
+    for (const auto& in : ins) {
+      const std::string name = str(in, what + " input");
+      if (name.empty() && k >= info->param_from) {
+        n.inputs.push_back(-1);
+      } else {
+        const int t = g.find(name);
+        if (t < 0)
+          fail(in, fmt::format("{}: input '{}' is not defined (inputs, constants or an earlier node)", what, name));
+        n.inputs.push_back(t);
+      }
+      ++k;
+    }
+    if (int(n.inputs.size()) < info->min_inputs || int(n.inputs.size()) > info->max_inputs)
+      fail(nd, fmt::format("{}: {} inputs, the compiler supports {} to {}", what, n.inputs.size(), info->min_inputs,
+                           info->max_inputs));
+    const YAML::Node& outs = nd["outputs"];
+    if (!outs || !outs.IsSequence() || outs.size() != 1)
+      fail(outs ? outs : nd, fmt::format("{}: outputs must be a list of one tensor name", what));
+    Tensor t;
+    t.name = str(outs[0], what + " output");
+    t.kind = TensorKind::Value;
+    t.producer = int(g.nodes.size());
+    n.outputs.push_back(define(g, std::move(t), outs[0]));
+    g.nodes.push_back(std::move(n));
+  }
+
+  // A graph output: a name, or {name, shape} (the declared shape of a computed value).
+  void output(Graph& g, const YAML::Node& o) const {
+    std::string name;
+    YAML::Node shp;
+    bool has_shape = false;
+    if (o.IsScalar()) {
+      name = o.as<std::string>();
+    } else {
+      keys(o, {"name", "shape"}, "output");
+      name = str(o["name"], "output name");
+      has_shape = bool(o["shape"]);
+      if (has_shape) shp = o["shape"];
+    }
+    const int t = g.find(name);
+    if (t < 0) fail(o, fmt::format("output '{}': nothing defines it", name));
+    if (g.tensors[t].is_output) fail(o, fmt::format("output '{}': listed twice", name));
+    g.tensors[t].is_output = true;
+    if (has_shape && g.tensors[t].kind == TensorKind::Value) {
+      g.tensors[t].shape = shape(shp, fmt::format("output '{}' shape", name));
+      g.tensors[t].shape_known = true;
+    }
+    g.outputs.push_back(t);
+  }
+
   std::string src_;
 };
 

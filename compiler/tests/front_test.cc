@@ -17,34 +17,13 @@
 namespace openrdu::compiler {
 namespace {
 
+using test::init_i64;
 using test::ModelBuilder;
 using test::same_f32;
+using test::seed;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const CompileError& e) {
-    return e.what();
-  }
-  return "<no CompileError>";
-}
-
-uint32_t seed() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  const uint32_t v = s ? uint32_t(std::strtoul(s, nullptr, 0)) : 20261122u;
-  std::printf("OPENRDU_SEED=%u\n", v);
-  return v;
-}
-
-void init_i64(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& shape,
-              const std::vector<int64_t>& v) {
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  for (int64_t d : shape) t->add_dims(d);
-  for (int64_t x : v) t->add_int64_data(x);
-}
+const auto error_of = test::compile_error_of;
 
 onnx::AttributeProto* attr(onnx::NodeProto* n, const std::string& name) {
   auto* a = n->add_attribute();

@@ -26,14 +26,6 @@ void save(const ModelBuilder& m, const std::string& path) {
   std::fclose(f);
 }
 
-void int64_init(ModelBuilder& m, const std::string& name, const std::vector<int64_t>& v) {
-  auto* s = m.proto().mutable_graph()->add_initializer();
-  s->set_name(name);
-  s->set_data_type(onnx::TensorProto::INT64);
-  s->add_dims(int64_t(v.size()));
-  for (int64_t d : v) s->add_int64_data(d);
-}
-
 void onnx_models(const std::string& dir) {
   {  // dims [2^62] with no data: 4 * 2^62 wraps to 0 bytes (the probe's segfault)
     ModelBuilder m;
@@ -56,7 +48,7 @@ void onnx_models(const std::string& dir) {
   }
   {  // ConstantOfShape [1, 2^29]: 2 GiB from 100 bytes
     ModelBuilder m;
-    int64_init(m, "s", {1, int64_t(1) << 29});
+    compiler::test::init_i64(m, "s", {1, int64_t(1) << 29});
     m.input("x", {1, 1});
     m.node("ConstantOfShape", {"s"}, {"c"}, "cos");
     m.node("Add", {"x", "c"}, {"y"}, "add");

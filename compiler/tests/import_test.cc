@@ -13,14 +13,7 @@ namespace {
 using test::ModelBuilder;
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const CompileError& e) {
-    return e.what();
-  }
-  return "<no CompileError>";
-}
+const auto error_of = test::compile_error_of;
 
 struct Conformance {
   const char* test;

@@ -24,36 +24,18 @@
 namespace openrdu::compiler {
 namespace {
 
+using test::expect_bits;
+using test::init_i64;
 using test::ModelBuilder;
 using test::run_on_model;
+using test::set_float;
 using test::set_int;
 using test::set_ints;
+using test::small;
+using test::tiny;
+using test::seed;
+using test::numel;
 using ::testing::HasSubstr;
-
-uint32_t seed() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  const uint32_t v = s ? uint32_t(std::strtoul(s, nullptr, 0)) : 20261122u;
-  std::printf("OPENRDU_SEED=%u\n", v);
-  return v;
-}
-
-void set_float(onnx::NodeProto* n, const std::string& name, float v) {
-  auto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
-void init_i64(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& v) {
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  t->add_dims(int64_t(v.size()));
-  for (int64_t x : v) t->add_int64_data(x);
-}
-
-int64_t numel(const std::vector<int64_t>& s) {
-  return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<int64_t>());
-}
 
 HostTensor random_tensor(std::mt19937& rng, const std::vector<int64_t>& shape) {
   HostTensor t;
@@ -124,24 +106,6 @@ HostTensor host_matmul(const HostTensor& a, const HostTensor& b, bool ta, bool t
       }
   }
   return y;
-}
-
-void expect_bits(const HostTensor& got, const HostTensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape, want.shape) << what;
-  ASSERT_EQ(got.data.size(), want.data.size()) << what;
-  for (size_t i = 0; i < want.data.size(); ++i)
-    ASSERT_TRUE(test::same_f32(got.data[i], want.data[i]))
-        << what << ": element " << i << ": device 0x" << std::hex << test::bits(got.data[i]) << " (" << got.data[i]
-        << "), expected 0x" << test::bits(want.data[i]) << " (" << want.data[i] << ")";
-}
-
-const arch::Config& tiny() {
-  static const arch::Config c = arch::load_config("tiny");
-  return c;
-}
-const arch::Config& small() {
-  static const arch::Config c = arch::load_config("small");
-  return c;
 }
 
 // Compile for tiny and small at -O0 and -O1, run on the model, compare with `want`
@@ -415,14 +379,7 @@ TEST(ViewsOnModel, FoldedConstantOutputIsCopied) {
   expect_bits(out.at("y"), {{4}, {1.5f, -2.0f, 0.25f, -0.0f}}, "folded constant output");
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const CompileError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+const auto error_of = test::compile_error_of;
 
 TEST(MatMulErrors, ForcedChainThatDoesNotFitNamesTheNode) {
   // tiny's tiles have 4 rows (lanes): chains of 3 PCUs of at least 1 row each need 3
@@ -709,38 +666,11 @@ TEST(MatMulOnModel, DrainChainsBitExact) {
 }
 
 // ---------------------------------------------------------------- the example MLP
-HostTensor read_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open");
-  char magic[8];
-  f.read(magic, 8);
-  uint16_t hl = 0;
-  f.read(reinterpret_cast<char*>(&hl), 2);
-  std::string h(hl, ' ');
-  f.read(h.data(), hl);
-  if (h.find("'<f4'") == std::string::npos || h.find("'fortran_order': False") == std::string::npos)
-    throw std::runtime_error(path + ": not a C-order <f4 array");
-  HostTensor t;
-  const auto l = h.find('('), r = h.find(')');
-  std::string dims = h.substr(l + 1, r - l - 1);
-  for (size_t p = 0; p < dims.size();) {
-    const size_t q = dims.find(',', p);
-    const std::string d = dims.substr(p, q == std::string::npos ? std::string::npos : q - p);
-    if (d.find_first_of("0123456789") != std::string::npos) t.shape.push_back(std::stoll(d));
-    if (q == std::string::npos) break;
-    p = q + 1;
-  }
-  t.data.resize(size_t(numel(t.shape)));
-  f.read(reinterpret_cast<char*>(t.data.data()), std::streamsize(4 * t.data.size()));
-  if (!f) throw std::runtime_error(path + ": truncated");
-  return t;
-}
-
 TEST(MlpExample, MatchesPyTorchAndReference) {
   const std::string dir = std::string(OPENRDU_EXAMPLES_DIR) + "/mlp";
   const Graph g = import_onnx_file(dir + "/model.onnx");
-  const HostTensor x = read_npy(dir + "/inputs/x.npy");
-  const HostTensor want = read_npy(dir + "/expected/y.npy");
+  const HostTensor x = test::load_npy(dir + "/inputs/x.npy");
+  const HostTensor want = test::load_npy(dir + "/expected/y.npy");
   const auto ref = reference_run(g, {{"x", x}});
   for (const arch::Config* cfg : {&tiny(), &small()})
     for (int o : {0, 1, 3}) {

@@ -28,19 +28,11 @@
 namespace openrdu::compiler {
 namespace {
 
+using test::expect_bits;
 using test::run_on_model;
+using test::seed;
+using test::numel;
 using ::testing::HasSubstr;
-
-uint32_t seed() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  const uint32_t v = s ? uint32_t(std::strtoul(s, nullptr, 0)) : 20261122u;
-  std::printf("OPENRDU_SEED=%u\n", v);
-  return v;
-}
-
-int64_t numel(const std::vector<int64_t>& s) {
-  return std::accumulate(s.begin(), s.end(), int64_t(1), std::multiplies<int64_t>());
-}
 
 std::vector<int64_t> strides(const std::vector<int64_t>& s) {
   std::vector<int64_t> st(s.size(), 1);
@@ -81,15 +73,6 @@ std::string floats(const std::vector<float>& v) {
   std::string s;
   for (float f : v) s += (s.empty() ? "" : ", ") + fmt::format("{:.9g}", f);
   return s;
-}
-
-void expect_bits(const HostTensor& got, const HostTensor& want, const std::string& what) {
-  ASSERT_EQ(got.shape, want.shape) << what;
-  ASSERT_EQ(got.data.size(), want.data.size()) << what;
-  for (size_t i = 0; i < want.data.size(); ++i)
-    ASSERT_TRUE(test::same_f32(got.data[i], want.data[i]))
-        << what << ": element " << i << ": got 0x" << std::hex << test::bits(got.data[i]) << " (" << got.data[i]
-        << "), expected 0x" << test::bits(want.data[i]) << " (" << want.data[i] << ")";
 }
 
 const arch::Config& cfg_named(const std::string& n) {

@@ -22,23 +22,9 @@ using test::ModelBuilder;
 using test::trace_back;
 using ::testing::HasSubstr;
 
-const arch::Config& tiny() {
-  static const arch::Config c = arch::load_config("tiny");
-  return c;
-}
-const arch::Config& small() {
-  static const arch::Config c = arch::load_config("small");
-  return c;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const CompileError& e) {
-    return e.what();
-  }
-  return "<no CompileError>";
-}
+const auto error_of = test::compile_error_of;
+using test::small;
+using test::tiny;
 
 TEST(Access, SameShapeCollapsesToOneDim) {
   const auto p = detail::plan_access({{3, 4, 5}, {3, 4, 5}}, {3, 4, 5}, "n");

@@ -81,15 +81,9 @@ void check_unary(const std::string& op, const std::vector<float>& x, const std::
   const Graph g = import_onnx_bytes(b.bytes(), op + ".onnx");
   const std::map<std::string, HostTensor> in = {{"x", HostTensor{{int64_t(x.size())}, x}}};
   expect_same(reference_run(g, in).at("y").data, want, x, op + ": reference");
-  for (const char* cfgname : {"tiny", "small"}) {
-    const arch::Config cfg = arch::load_config(cfgname);
-    for (int level : {0, 1, 3}) {
-      Options o;
-      o.opt_level = level;
-      const auto out = test::run_on_model(cfg, compile_graph(g, cfg, o), in);
-      expect_same(out.at("y").data, want, x, fmt::format("{}: {} -O{}", op, cfgname, level));
-    }
-  }
+  test::for_each_target(g, in, [&](const std::map<std::string, HostTensor>& out, const std::string& where) {
+    expect_same(out.at("y").data, want, x, op + ": " + where);
+  });
 }
 
 TEST(MathSpecial, DocumentedResultsOnModelAndReference) {

@@ -5,6 +5,7 @@
 
 #include <bit>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "openrdu/compiler/compiler.h"
+#include "openrdu/compiler/ir.h"
 #include "openrdu/model/core.h"
 
 namespace openrdu::compiler::test {
@@ -89,6 +91,21 @@ inline std::map<std::string, HostTensor> run_on_model(const arch::Config& cfg, c
       out[t.name] = std::move(h);
     }
   return out;
+}
+
+// Compiles g for tiny and small at -O0, -O1 and -O3, runs each on the functional model
+// with `in` and hands the outputs to `check` with where it ran ("<config> -O<level>").
+inline void for_each_target(
+    const Graph& g, const std::map<std::string, HostTensor>& in,
+    const std::function<void(const std::map<std::string, HostTensor>&, const std::string&)>& check) {
+  for (const char* cfgname : {"tiny", "small"}) {
+    const arch::Config cfg = arch::load_config(cfgname);
+    for (int level : {0, 1, 3}) {
+      Options o;
+      o.opt_level = level;
+      check(run_on_model(cfg, compile_graph(g, cfg, o), in), fmt::format("{} -O{}", cfgname, level));
+    }
+  }
 }
 
 }  // namespace openrdu::compiler::test

@@ -35,14 +35,7 @@ float mul_then_add(float a, float b, float c) {
   return p + c;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const CompileError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+const auto error_of = test::compile_error_of;
 
 void expect_data(const std::vector<float>& got, const std::vector<float>& want, bool exact_nan,
                  const std::string& what) {
@@ -60,15 +53,9 @@ void check(const ModelBuilder& b, const std::map<std::string, HostTensor>& in, c
            const std::string& what, bool exact_nan = false) {
   const Graph g = import_onnx_bytes(b.bytes(), what + ".onnx");
   expect_data(reference_run(g, in).at("y").data, want, exact_nan, what + ": reference");
-  for (const char* cfgname : {"tiny", "small"}) {
-    const arch::Config cfg = arch::load_config(cfgname);
-    for (int level : {0, 1, 3}) {
-      Options o;
-      o.opt_level = level;
-      const auto out = test::run_on_model(cfg, compile_graph(g, cfg, o), in);
-      expect_data(out.at("y").data, want, exact_nan, fmt::format("{}: {} -O{}", what, cfgname, level));
-    }
-  }
+  test::for_each_target(g, in, [&](const std::map<std::string, HostTensor>& out, const std::string& where) {
+    expect_data(out.at("y").data, want, exact_nan, what + ": " + where);
+  });
 }
 
 ModelBuilder unary(const std::string& op, std::vector<std::pair<std::string, float>> attrs = {}) {
@@ -206,9 +193,7 @@ TEST(NewOps, SumVariadicBroadcast) {
 // Random chains of the new operators (and the old ones) with broadcast operands and
 // special values: the functional model against the CPU reference at every level.
 TEST(NewOps, RandomFusedGraphs) {
-  const char* env = std::getenv("OPENRDU_SEED");
-  const uint32_t seed = env ? uint32_t(std::strtoul(env, nullptr, 0)) : 777u;
-  std::printf("OPENRDU_SEED=%u\n", seed);
+  const uint32_t seed = test::seed(777u);
   std::mt19937 rng(seed);
   auto value = [&] {
     switch (rng() % 12) {

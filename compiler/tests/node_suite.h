@@ -81,6 +81,20 @@ inline std::string compare_ints(const std::string& name, const HostTensor& got, 
   return "";
 }
 
+// Output `name` of `got` (in *out) when it exists with want's shape and, for integer
+// outputs, want's values; else what differs.
+inline std::string find_output(const std::map<std::string, HostTensor>& got, const std::string& name,
+                               const HostTensor& want, const HostTensor*& out) {
+  auto it = got.find(name);
+  if (it == got.end()) return fmt::format("output '{}' missing", name);
+  if (it->second.shape != want.shape)
+    return fmt::format("output '{}' has shape {}, expected {}", name, shape_str(it->second.shape),
+                       shape_str(want.shape));
+  if (std::string e = compare_ints(name, it->second, want); !e.empty()) return e;
+  out = &it->second;
+  return "";
+}
+
 // Compare within |got - want| <= atol + rtol * |want| (NaN matches NaN); records the
 // worst errors; "" when every element passes.
 inline std::string compare_tolerant(const std::map<std::string, HostTensor>& got,
@@ -88,13 +102,9 @@ inline std::string compare_tolerant(const std::map<std::string, HostTensor>& got
                                     double& worst_abs, double& worst_rel, double rtol = kRtol) {
   std::string first;
   for (size_t k = 0; k < names.size(); ++k) {
-    auto it = got.find(names[k]);
-    if (it == got.end()) return fmt::format("output '{}' missing", names[k]);
-    const HostTensor& g = it->second;
-    if (g.shape != want[k].shape)
-      return fmt::format("output '{}' has shape {}, expected {}", names[k], shape_str(g.shape),
-                         shape_str(want[k].shape));
-    if (std::string e = compare_ints(names[k], g, want[k]); !e.empty()) return e;
+    const HostTensor* out = nullptr;
+    if (std::string e = find_output(got, names[k], want[k], out); !e.empty()) return e;
+    const HostTensor& g = *out;
     for (size_t i = 0; i < g.data.size(); ++i) {
       const double a = g.data[i], b = want[k].data[i];
       if (std::isnan(a) && std::isnan(b)) continue;
@@ -123,13 +133,9 @@ inline std::string elem_type_name(int t) {
 inline std::string compare_outputs(const std::map<std::string, HostTensor>& got, const std::vector<std::string>& names,
                                    const std::vector<HostTensor>& want) {
   for (size_t k = 0; k < names.size(); ++k) {
-    auto it = got.find(names[k]);
-    if (it == got.end()) return fmt::format("output '{}' missing", names[k]);
-    const HostTensor& g = it->second;
-    if (g.shape != want[k].shape)
-      return fmt::format("output '{}' has shape {}, expected {}", names[k], shape_str(g.shape),
-                         shape_str(want[k].shape));
-    if (std::string e = compare_ints(names[k], g, want[k]); !e.empty()) return e;
+    const HostTensor* out = nullptr;
+    if (std::string e = find_output(got, names[k], want[k], out); !e.empty()) return e;
+    const HostTensor& g = *out;
     if (g.data.size() != want[k].data.size())
       return fmt::format("output '{}': {} fp32/bool words, expected {}", names[k], g.data.size(),
                          want[k].data.size());

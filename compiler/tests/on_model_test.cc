@@ -36,13 +36,6 @@ void expect_same(const std::map<std::string, HostTensor>& got, const std::map<st
   }
 }
 
-uint32_t seed() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  const uint32_t v = s ? uint32_t(std::strtoul(s, nullptr, 0)) : 12345u;
-  std::printf("OPENRDU_SEED=%u\n", v);
-  return v;
-}
-
 TEST(OnModel, ConformanceModels) {
   for (const char* cfgname : {"tiny", "small"}) {
     const arch::Config cfg = arch::load_config(cfgname);
@@ -94,7 +87,7 @@ HostTensor random_tensor(std::mt19937& rng, const std::vector<int64_t>& shape) {
 }
 
 TEST(OnModel, RandomElementwiseGraphs) {
-  const uint32_t s = seed();
+  const uint32_t s = test::seed(12345u);
   std::mt19937 rng(s);
   const arch::Config tiny = arch::load_config("tiny");
   const arch::Config small = arch::load_config("small");
@@ -169,45 +162,14 @@ TEST(OnModel, RandomElementwiseGraphs) {
   EXPECT_GT(pipelined, 0) << "the random graphs never exercised O3 pipelines";
 }
 
-// Minimal .npy (format 1.0, '<f4', C order) reader for the example's inputs.
-HostTensor load_npy(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw std::runtime_error(path + ": cannot open");
-  char magic[8];
-  f.read(magic, 8);
-  if (std::memcmp(magic, "\x93NUMPY\x01\x00", 8) != 0) throw std::runtime_error(path + ": not .npy 1.0");
-  uint8_t len[2];
-  f.read(reinterpret_cast<char*>(len), 2);
-  std::string header(len[0] | (len[1] << 8), ' ');
-  f.read(header.data(), header.size());
-  if (header.find("'descr': '<f4'") == std::string::npos || header.find("'fortran_order': False") == std::string::npos)
-    throw std::runtime_error(path + ": not little-endian fp32 in C order: " + header);
-  HostTensor t;
-  const auto open = header.find("'shape': (") + 10, close = header.find(')', open);
-  std::string dims = header.substr(open, close - open);
-  for (size_t p = 0; p < dims.size();) {
-    const size_t q = dims.find(',', p);
-    const std::string d = dims.substr(p, q == std::string::npos ? std::string::npos : q - p);
-    if (d.find_first_of("0123456789") != std::string::npos) t.shape.push_back(std::stoll(d));
-    if (q == std::string::npos) break;
-    p = q + 1;
-  }
-  int64_t n = 1;
-  for (int64_t d : t.shape) n *= d;
-  t.data.resize(n);
-  f.read(reinterpret_cast<char*>(t.data.data()), 4 * n);
-  if (!f) throw std::runtime_error(path + ": truncated data");
-  return t;
-}
-
 TEST(OnModel, ElementwiseExample) {
   const std::string dir = std::string(OPENRDU_EXAMPLES_DIR) + "/elementwise";
   const Graph g = import_onnx_file(dir + "/model.onnx");
   std::map<std::string, HostTensor> in;
-  for (int i : g.inputs) in[g.tensors[i].name] = load_npy(dir + "/inputs/" + g.tensors[i].name + ".npy");
+  for (int i : g.inputs) in[g.tensors[i].name] = test::load_npy(dir + "/inputs/" + g.tensors[i].name + ".npy");
   const auto want = reference_run(g, in);
   // The reference agrees with NumPy's output, computed when the example was generated.
-  expect_same(want, {{"y", load_npy(dir + "/expected/y.npy")}}, "reference vs expected/y.npy");
+  expect_same(want, {{"y", test::load_npy(dir + "/expected/y.npy")}}, "reference vs expected/y.npy");
   for (const char* cfgname : {"tiny", "small"})
     for (int level : {0, 1, 3}) {
       const arch::Config cfg = arch::load_config(cfgname);

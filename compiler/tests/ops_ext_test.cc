@@ -24,14 +24,6 @@ using ::testing::HasSubstr;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-void add_int_init(ModelBuilder& b, const std::string& name, const std::vector<int64_t>& v) {
-  auto* t = b.proto().mutable_graph()->add_initializer();
-  t->set_name(name);
-  t->set_data_type(onnx::TensorProto::INT64);
-  t->add_dims(int64_t(v.size()));
-  for (int64_t x : v) t->add_int64_data(x);
-}
-
 // Runs `g` on the CPU reference and on the functional model (tiny -O0/-O3, small -O3);
 // the device's outputs must equal the reference's bit for bit. Returns the reference's.
 std::map<std::string, HostTensor> run_both(const Graph& g, const std::map<std::string, HostTensor>& in) {
@@ -161,7 +153,7 @@ TEST(OpsExt, ReduceLogSumExpAgainstItsDefinition) {
 TEST(OpsExt, AxesAsInputAndArgMaxNaNOnDevice) {
   ModelBuilder b(13);
   b.input("x", {2, 4});
-  add_int_init(b, "axes", {-1});
+  test::init_i64(b, "axes", {-1});
   b.node("ReduceSumSquare", {"x", "axes"}, {"s"}, "ss");
   auto* am = b.node("ArgMax", {"x"}, {"i"}, "am");
   auto* a = am->add_attribute();
@@ -182,7 +174,7 @@ TEST(OpsExt, AxesAsInputAndArgMaxNaNOnDevice) {
 TEST(OpsExt, Opset18ReductionAxesInput) {
   ModelBuilder b(18);
   b.input("x", {2, 3});
-  add_int_init(b, "axes", {0});
+  test::init_i64(b, "axes", {0});
   b.node("ReduceMean", {"x", "axes"}, {"m"}, "mean");
   b.node("ReduceL2", {"x", "axes"}, {"l2"}, "l2");
   auto* noop = b.node("ReduceMax", {"x"}, {"same"}, "noop")->add_attribute();
@@ -211,8 +203,8 @@ TEST(OpsExt, Opset18ReductionAxesInput) {
 TEST(OpsExt, TopKTiesInfinitiesNaNAndExpandOfBool) {
   ModelBuilder b(13);
   b.input("x", {2, 5});
-  add_int_init(b, "k", {3});
-  add_int_init(b, "shape", {3, 2, 5});
+  test::init_i64(b, "k", {3});
+  test::init_i64(b, "shape", {3, 2, 5});
   b.node("TopK", {"x", "k"}, {"v", "i"}, "topk");
   b.node("IsInf", {"x"}, {"inf"}, "isinf");
   b.node("Expand", {"inf", "shape"}, {"e"}, "expand");
@@ -238,8 +230,8 @@ TEST(OpsExt, RunTimeParametersAndLimitsAreOneLineErrors) {
   {
     ModelBuilder b(13);
     b.input("s", {}, onnx::TensorProto::INT64);
-    add_int_init(b, "l", {5});
-    add_int_init(b, "d", {1});
+    test::init_i64(b, "l", {5});
+    test::init_i64(b, "d", {1});
     b.node("Range", {"s", "l", "d"}, {"y"}, "range");
     b.output("y");
     EXPECT_THAT(err(b), HasSubstr("node 'range' (Range): input 's' (start) must be a compile-time constant"));
@@ -255,7 +247,7 @@ TEST(OpsExt, RunTimeParametersAndLimitsAreOneLineErrors) {
   {
     ModelBuilder b(13);
     b.input("x", {40});
-    add_int_init(b, "k", {17});
+    test::init_i64(b, "k", {17});
     b.node("TopK", {"x", "k"}, {"v", "i"}, "tk");
     b.output("v");
     EXPECT_THAT(err(b), HasSubstr("node 'tk' (TopK): K = 17; TopK supports K <= 16"));
