@@ -1,5 +1,5 @@
 // Functional (untimed) model of OpenRDU's units: the device's golden model and a product
-// backend (verif/model/README.md). Golden model: every unit decodes the same
+// backend (systemc/model/README.md). Golden model: every unit decodes the same
 // configuration words as its RTL (`docs/bitstream.md`, arch::*Config::decode)
 // and produces the same output streams, bit for bit (the RTL testbenches compare them).
 // Backend: --backend=func runs programs on it (systemc/src/func_core.cc). Its operation
