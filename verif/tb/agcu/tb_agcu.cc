@@ -24,9 +24,13 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
 #include "../common/unit_bus.h"
+#include "../common/tb_util.h"
 #include "../common/coverage.h"
 
 namespace {
+
+using openrdu::tb::hex;
+using openrdu::tb::seed_from_env;
 
 using openrdu::model::Vec;
 namespace arch = openrdu::arch;
@@ -34,19 +38,6 @@ namespace model = openrdu::model;
 
 constexpr uint32_t kMemWords = 1u << 16;       // 256 KiB at byte address 0
 constexpr uint32_t kStoreBase = kMemWords / 2;  // stores in the upper half, loads in the lower
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 1;
-}
-
-std::string vec_str(const Vec& v) {
-  std::ostringstream s;
-  s << std::hex << "[";
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? " " : "") << "0x" << v[i];
-  s << "]";
-  return s.str();
-}
 
 std::string stream_str(const arch::AgcuStream& s) {
   std::ostringstream o;
@@ -317,7 +308,7 @@ class AgcuTb {
         Vec v(lanes);
         for (uint32_t l = 0; l < lanes; ++l) v[l] = top_.vout_data_o[k][l];
         if (got[k] >= expect[k].size()) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": ld" << k << " extra vector " << vec_str(v);
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": ld" << k << " extra vector " << hex(v);
           return res;
         }
         const Vec& e = expect[k][got[k]];
@@ -325,7 +316,7 @@ class AgcuTb {
           if (v[l] != e[l]) {
             ADD_FAILURE() << what << " cycle " << cycle_ << ": ld" << k << " vector " << got[k] << " lane " << l
                           << ": rtl 0x" << std::hex << v[l] << ", model 0x" << e[l] << std::dec << " (rtl "
-                          << vec_str(v) << ", model " << vec_str(e) << ")";
+                          << hex(v) << ", model " << hex(e) << ")";
             return res;
           }
         if (loop && k == 0) looped.push_back(v);

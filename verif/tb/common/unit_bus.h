@@ -21,10 +21,13 @@ class UnitBus {
     top_.eval();
     ++cycle_;
   }
-  // Two cycles in reset, one out.
+  // Two cycles in reset, one out; not running, no configuration write or clear.
   void reset() {
     top_.clk_i = 0;
     top_.rst_ni = 0;
+    top_.run_i = 0;
+    top_.cfg_we_i = 0;
+    top_.cfg_clear_i = 0;
     tick();
     tick();
     top_.rst_ni = 1;

@@ -19,8 +19,11 @@
 #include <cstdio>
 
 #include "Vmem_arb_tb_top_tiny.h"
+#include "../common/tb_util.h"
 
 namespace {
+
+using openrdu::tb::seed_from_env;
 
 constexpr int kN = 5, kP = 2;
 constexpr uint32_t kLanes = 4;  // tiny
@@ -38,11 +41,6 @@ struct Rsp {
   uint32_t id = 0, err = 0, data[kLanes] = {};
   uint64_t ready = 0;
 };
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s && *s ? std::strtoull(s, nullptr, 0) : 1;
-}
 
 void run(uint64_t seed, int cycles, double p_req, double p_ready, int max_lat) {
   Vmem_arb_tb_top_tiny top;
