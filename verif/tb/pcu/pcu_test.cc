@@ -239,6 +239,21 @@ struct ModelSide {
   std::vector<uint32_t> sout;
   uint64_t tokens = 0;
 };
+// got equals want, vector for vector; a difference names `what` and the vector.
+void expect_vectors(const std::vector<Vec>& got, const std::vector<Vec>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(got[i]), hex(want[i])) << what << " vector " << i;
+}
+
+// One more vector of 4 random floats from d on each of the three inputs of s.
+void push_random_inputs(RunSpec& s, std::mt19937_64& rng, std::uniform_real_distribution<float>& d) {
+  for (int k = 0; k < 3; ++k) {
+    Vec v(4);
+    for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
+    s.inputs[k].push_back(v);
+  }
+}
+
 std::vector<Vec> model_run(const PcuConfig& pc, const RunSpec& spec, ModelSide* side = nullptr) {
   openrdu::model::Pcu m(tiny());
   m.configure(pc.encode(tiny()));
@@ -522,8 +537,7 @@ TEST(Pcu, AddTwoInputs) {
   }
   s.valid_prob = 0.5, s.ready_prob = 0.5;
   const RunResult r = run(dut, pc, s, rng, "add");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "add vector " << i;
+  expect_vectors(r.out, want, "add");
 }
 
 // Third operand through the pipeline: r0 = relu(x * y + z) with a fused multiply-add,
@@ -544,11 +558,7 @@ TEST(Pcu, FmaCompareSelectConvert) {
   std::uniform_real_distribution<float> d(-1000, 1000);
   for (int i = 0; i < 24; ++i) {
     Vec w(4);
-    for (int k = 0; k < 3; ++k) {
-      Vec v(4);
-      for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
-      s.inputs[k].push_back(v);
-    }
+    push_random_inputs(s, rng, d);
     for (int l = 0; l < 4; ++l) {
       const float f = std::fma(f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l]));
       w[l] = uint32_t(int32_t(f < 0 ? 0.0f : f));
@@ -557,11 +567,8 @@ TEST(Pcu, FmaCompareSelectConvert) {
   }
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "fma-relu-ftoi");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "fma-relu-ftoi vector " << i;
-  const std::vector<Vec> m = model_run(pc, s);
-  ASSERT_EQ(m.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(m[i]), hex(want[i])) << "model vector " << i;
+  expect_vectors(r.out, want, "fma-relu-ftoi");
+  expect_vectors(model_run(pc, s), want, "model");
 }
 
 TEST(Pcu, MaxOfThreeInputs) {
@@ -576,19 +583,14 @@ TEST(Pcu, MaxOfThreeInputs) {
   std::uniform_real_distribution<float> d(-10, 10);
   for (int i = 0; i < 16; ++i) {
     Vec w(4);
-    for (int k = 0; k < 3; ++k) {
-      Vec v(4);
-      for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
-      s.inputs[k].push_back(v);
-    }
+    push_random_inputs(s, rng, d);
     for (int l = 0; l < 4; ++l)
       w[l] = u32(std::max({f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l])}));
     want.push_back(w);
   }
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "max3");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "max3 vector " << i;
+  expect_vectors(r.out, want, "max3");
 }
 
 TEST(Pcu, LaneIndexAndDisabled) {
