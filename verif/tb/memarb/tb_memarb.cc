@@ -20,6 +20,7 @@
 
 #include "Vmem_arb_tb_top_tiny.h"
 #include "../common/tb_util.h"
+#include "../common/unit_bus.h"
 
 namespace {
 
@@ -49,14 +50,10 @@ class ArbTb {
  public:
   ArbTb(uint64_t seed, double p_req, double p_ready, int max_lat)
       : rng_(seed), p_req_(p_req), p_ready_(p_ready), max_lat_(max_lat) {
-    top_.clk_i = 0;
-    top_.rst_ni = 0;
     top_.req_valid_i = 0;
     top_.mem_rsp_valid_i = 0;
     top_.mem_req_ready_i = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
+    openrdu::tb::hold_reset(top_);
   }
   ~ArbTb() { top_.final(); }
 
@@ -86,12 +83,7 @@ class ArbTb {
 
  private:
   bool chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
-  void tick() {
-    top_.clk_i = 1;
-    top_.eval();
-    top_.clk_i = 0;
-    top_.eval();
-  }
+  void tick() { openrdu::tb::clock_edge(top_); }
 
   // Requesters: keep a pending request, or make a new one.
   void drive_requesters() {
