@@ -33,6 +33,9 @@ pef::Pef program(const arch::Config& cfg) {
 
 std::map<std::string, HostTensor> inputs() { return {{"x", {{4}, {1, 2, 3, 4}}}}; }
 
+// ERR_STATUS of an error `code` naming `unit`.
+uint32_t err_status(gen::ErrorCode code, uint32_t unit) { return uint32_t(code) | (unit << reg::ERR_STATUS_UNIT_SHIFT); }
+
 // The message of the RuntimeError that s.run(inputs()) throws ("" and a failure when none).
 std::string run_error(Session& s) {
   try {
@@ -103,7 +106,7 @@ TEST(Session, ConfigurationErrorNamesCodeAndUnit) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.config_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.config_err = uint32_t(gen::ErrorCode::BAD_CRC) | (3u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.config_err = err_status(gen::ErrorCode::BAD_CRC, 3);
   Session s(dev, cfg);
   s.load(program(cfg));
   const std::string m = run_error(s);
@@ -130,7 +133,7 @@ TEST(Session, WatchdogSetBeforeStartAndErrorResetsDevice) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.run_err = uint32_t(gen::ErrorCode::WATCHDOG) | (2u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.run_err = err_status(gen::ErrorCode::WATCHDOG, 2);
   SessionOptions o;
   EXPECT_EQ(o.watchdog_cycles, 100'000'000u);
   o.watchdog_cycles = 777;
@@ -159,7 +162,7 @@ TEST(Session, OtherRunErrorsDoNotReset) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.run_err = uint32_t(gen::ErrorCode::MEM_ERROR) | (9u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.run_err = err_status(gen::ErrorCode::MEM_ERROR, 9);
   Session s(dev, cfg);
   s.load(program(cfg));
   EXPECT_THROW(s.run(inputs()), RuntimeError);
