@@ -23,9 +23,7 @@ bool writes(arch::Opcode op) {
 Pcu::Pcu(const arch::Config& cfg) : Unit(cfg) { resize_ports(3, 1); }
 
 void Pcu::configure(std::span<const uint32_t> words) {
-  if (words.size() > cfg_.config_words(arch::UnitKind::Pcu))
-    throw std::invalid_argument(fmt::format("pcu: {} configuration words, the unit has {}", words.size(),
-                                            cfg_.config_words(arch::UnitKind::Pcu)));
+  check_word_count("pcu", words.size(), cfg_.config_words(arch::UnitKind::Pcu));
   c_ = arch::PcuConfig::decode(cfg_, words);
   fired_ = 0;
   emitted_ = 0;

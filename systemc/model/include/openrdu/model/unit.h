@@ -70,6 +70,12 @@ class Unit {
   void set_step_limit(size_t vectors) { step_limit_ = vectors; }
 
  protected:
+  // configure(): more than max words is an error "<kind>: N configuration words, the unit has max".
+  static void check_word_count(const char* kind, size_t n, size_t max) {
+    if (n > max)
+      throw std::invalid_argument(std::string(kind) + ": " + std::to_string(n) +
+                                  " configuration words, the unit has " + std::to_string(max));
+  }
   void resize_ports(int nin, int nout) {
     in_.assign(nin, {});
     out_.assign(nout, {});
