@@ -92,23 +92,25 @@ struct Outcome {
 Outcome rtl_exec(CoreTb& tb, TestDram& mem, const std::vector<uint32_t>& bs, uint32_t cfg_addr = kCfgAddr,
                  uint32_t cfg_len = kDefaultLen, bool run = true) {
   Outcome o;
+  // The driver's wait: the interrupt, IRQ_STATUS read and written back (cleared).
+  auto wait_and_clear = [&](bool& irq, uint32_t& irq_status) {
+    irq = tb.wait_irq(kMaxCycles);
+    irq_status = tb.csr_read(reg::IRQ_STATUS);
+    tb.csr_write(reg::IRQ_STATUS, irq_status);
+  };
   if (mem.in_range(cfg_addr, uint32_t(bs.size()))) mem.load(cfg_addr, bs);
   tb.csr_write(reg::IRQ_ENABLE, 7);
   tb.csr_write(reg::CFG_ADDR, cfg_addr);
   tb.csr_write(reg::CFG_LEN, cfg_len != kDefaultLen ? cfg_len : uint32_t(4 * bs.size()));
   tb.csr_write(reg::CTRL, reg::CTRL_CONFIGURE_MASK);
-  o.cfg_irq = tb.wait_irq(kMaxCycles);
-  o.cfg_irq_status = tb.csr_read(reg::IRQ_STATUS);
-  tb.csr_write(reg::IRQ_STATUS, o.cfg_irq_status);
+  wait_and_clear(o.cfg_irq, o.cfg_irq_status);
   o.crc = tb.csr_read(reg::CFG_CRC);
   o.cfg_cycles = tb.csr_read(reg::CFG_CYCLES);
   o.status = tb.csr_read(reg::STATUS);
   o.err = tb.csr_read(reg::ERR_STATUS);
   if (!run || !(o.cfg_irq_status & kIrqCfg)) return o;
   tb.csr_write(reg::CTRL, reg::CTRL_START_MASK);
-  o.run_irq = tb.wait_irq(kMaxCycles);
-  o.run_irq_status = tb.csr_read(reg::IRQ_STATUS);
-  tb.csr_write(reg::IRQ_STATUS, o.run_irq_status);
+  wait_and_clear(o.run_irq, o.run_irq_status);
   o.status = tb.csr_read(reg::STATUS);
   o.err = tb.csr_read(reg::ERR_STATUS);
   o.cycles = tb.csr_read(reg::CYCLES_LO) | uint64_t(tb.csr_read(reg::CYCLES_HI)) << 32;

@@ -245,13 +245,24 @@ void expect_vectors(const std::vector<Vec>& got, const std::vector<Vec>& want, c
   for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(got[i]), hex(want[i])) << what << " vector " << i;
 }
 
-// One more vector of 4 random floats from d on each of the three inputs of s.
-void push_random_inputs(RunSpec& s, std::mt19937_64& rng, std::uniform_real_distribution<float>& d) {
-  for (int k = 0; k < 3; ++k) {
-    Vec v(4);
-    for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
-    s.inputs[k].push_back(v);
+// n vectors of random floats in [lo, hi) on the three inputs, and the expected outputs:
+// lane by lane f(x, y, z) (the bits of the result).
+template <class F>
+std::pair<RunSpec, std::vector<Vec>> three_input_case(std::mt19937_64& rng, int n, float lo, float hi, F f) {
+  RunSpec s;
+  std::vector<Vec> want;
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      Vec v(4);
+      for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
+      s.inputs[k].push_back(v);
+    }
+    Vec w(4);
+    for (int l = 0; l < 4; ++l) w[l] = f(f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l]));
+    want.push_back(w);
   }
+  return {s, want};
 }
 
 std::vector<Vec> model_run(const PcuConfig& pc, const RunSpec& spec, ModelSide* side = nullptr) {
@@ -553,18 +564,10 @@ TEST(Pcu, FmaCompareSelectConvert) {
   pc.stages[3] = {Opcode::FTOI, 0, 0, 1, 0};                  // r1 = int(r0)
   pc.out_reg = 1;
   dut.configure(pc.encode(tiny()));
-  RunSpec s;
-  std::vector<Vec> want;
-  std::uniform_real_distribution<float> d(-1000, 1000);
-  for (int i = 0; i < 24; ++i) {
-    Vec w(4);
-    push_random_inputs(s, rng, d);
-    for (int l = 0; l < 4; ++l) {
-      const float f = std::fma(f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l]));
-      w[l] = uint32_t(int32_t(f < 0 ? 0.0f : f));
-    }
-    want.push_back(w);
-  }
+  auto [s, want] = three_input_case(rng, 24, -1000, 1000, [](float x, float y, float z) {
+    const float f = std::fma(x, y, z);
+    return uint32_t(int32_t(f < 0 ? 0.0f : f));
+  });
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "fma-relu-ftoi");
   expect_vectors(r.out, want, "fma-relu-ftoi");
@@ -578,16 +581,7 @@ TEST(Pcu, MaxOfThreeInputs) {
   pc.stages[1] = {Opcode::FMAX, 3, 2, 0, 0};
   pc.out_reg = 0;
   dut.configure(pc.encode(tiny()));
-  RunSpec s;
-  std::vector<Vec> want;
-  std::uniform_real_distribution<float> d(-10, 10);
-  for (int i = 0; i < 16; ++i) {
-    Vec w(4);
-    push_random_inputs(s, rng, d);
-    for (int l = 0; l < 4; ++l)
-      w[l] = u32(std::max({f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l])}));
-    want.push_back(w);
-  }
+  auto [s, want] = three_input_case(rng, 16, -10, 10, [](float x, float y, float z) { return u32(std::max({x, y, z})); });
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "max3");
   expect_vectors(r.out, want, "max3");
