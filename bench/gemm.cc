@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "child.h"
+#include "onnx_model.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/driver/counters.h"
@@ -98,27 +99,12 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
-void value_info(onnx::ValueInfoProto* v, const std::string& name, std::initializer_list<int64_t> dims) {
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t->mutable_shape()->add_dim()->set_dim_value(d);
-}
-
 // Y = MatMul(A, B); B an initializer (weight) unless b_input.
 std::string write_model(const Shape& s, bool b_input, const std::vector<float>& bdata) {
+  using openrdu::bench::value_info;
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.set_producer_name("openrdu-bench-gemm");
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("gemm");
-  auto* n = g->add_node();
-  n->set_op_type("MatMul");
-  n->set_name("mm");
-  n->add_input("A");
-  n->add_input("B");
-  n->add_output("Y");
+  auto* g = openrdu::bench::start_model(m, "openrdu-bench-gemm", "gemm");
+  openrdu::bench::add_node(g, "MatMul", "mm", {"A", "B"}, {"Y"});
   value_info(g->add_input(), "A", {s.m, s.k});
   if (b_input) {
     value_info(g->add_input(), "B", {s.k, s.n});
@@ -563,6 +549,42 @@ void write_file(const std::string& path, const std::string& text) {
   if (!f) throw std::runtime_error(fmt::format("{}: cannot write", path));
 }
 
+// --worker: one case on one backend in this process, its raw JSON (or the error) to json_path.
+int worker_main(const std::string& config, const std::string& sizes, bool b_input, const Bench& b,
+                const std::string& json_path) {
+  nlohmann::json j;
+  int rc = 0;
+  try {
+    const auto shapes = parse_sizes(sizes);
+    if (shapes.size() != 1) throw std::runtime_error("--worker takes one size");
+    j = raw_json(measure(openrdu::arch::load_config(config), shapes[0], b_input, b.backend, b.seed, b.opt));
+  } catch (const std::exception& e) {
+    j = {{"error", e.what()}};
+    rc = 1;
+  }
+  try {
+    write_file(json_path, j.dump() + "\n");
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "gemm: error: {}\n", e.what());
+    return 1;
+  }
+  return rc;
+}
+
+// The table's row of a case that failed with `what`.
+Result error_result(const std::string& config, const std::string& backend, const Shape& s, bool b_input,
+                    const std::string& what) {
+  Result r;
+  r.config = config;
+  r.backend = backend;
+  r.s = s;
+  r.b_input = b_input;
+  r.macs = uint64_t(s.m) * uint64_t(s.n) * uint64_t(s.k);
+  r.status = "ERROR";
+  r.note = what;
+  return r;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -587,25 +609,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   b.func_too = !no_func;
   b.self = fs::read_symlink("/proc/self/exe").string();
-  if (worker) {
-    nlohmann::json j;
-    int rc = 0;
-    try {
-      const auto shapes = parse_sizes(sizes);
-      if (shapes.size() != 1) throw std::runtime_error("--worker takes one size");
-      j = raw_json(measure(openrdu::arch::load_config(configs), shapes[0], b_input, b.backend, b.seed, b.opt));
-    } catch (const std::exception& e) {
-      j = {{"error", e.what()}};
-      rc = 1;
-    }
-    try {
-      write_file(json_path, j.dump() + "\n");
-    } catch (const std::exception& e) {
-      fmt::print(stderr, "gemm: error: {}\n", e.what());
-      return 1;
-    }
-    return rc;
-  }
+  if (worker) return worker_main(configs, sizes, b_input, b, json_path);
   std::vector<Result> results;
   bool ok = true;
   try {
@@ -617,16 +621,8 @@ int main(int argc, char** argv) {
           try {
             results.push_back(b.run_case(cfg, s, bi));
           } catch (const std::exception& e) {
-            Result r;
-            r.config = cfg.name;
-            r.backend = b.backend;
-            r.s = s;
-            r.b_input = bi;
-            r.macs = uint64_t(s.m) * uint64_t(s.n) * uint64_t(s.k);
-            r.status = "ERROR";
-            r.note = e.what();
             fmt::print(stderr, "gemm: {} {}x{}x{}: error: {}\n", cfg.name, s.m, s.n, s.k, e.what());
-            results.push_back(r);
+            results.push_back(error_result(cfg.name, b.backend, s, bi, e.what()));
           }
           if (results.back().status != "PASS") ok = false;  // FAIL, ERROR or SKIP
         }

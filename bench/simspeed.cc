@@ -16,6 +16,7 @@
 #include <fstream>
 #include <random>
 
+#include "onnx_model.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/driver/device.h"
@@ -23,34 +24,15 @@
 
 namespace {
 
-void add_value_info(onnx::ValueInfoProto* v, const std::string& name, int64_t n) {
-  v->set_name(name);
-  auto* t = v->mutable_type()->mutable_tensor_type();
-  t->set_elem_type(onnx::TensorProto::FLOAT);
-  t->mutable_shape()->add_dim()->set_dim_value(n);
-}
-
 std::string write_model(int64_t n) {
+  using openrdu::bench::value_info;
   onnx::ModelProto m;
-  m.set_ir_version(8);
-  m.set_producer_name("openrdu-bench");
-  m.add_opset_import()->set_version(17);
-  auto* g = m.mutable_graph();
-  g->set_name("stream");
-  auto* add = g->add_node();
-  add->set_op_type("Add");
-  add->set_name("add");
-  add->add_input("a");
-  add->add_input("b");
-  add->add_output("s");
-  auto* relu = g->add_node();
-  relu->set_op_type("Relu");
-  relu->set_name("relu");
-  relu->add_input("s");
-  relu->add_output("y");
-  add_value_info(g->add_input(), "a", n);
-  add_value_info(g->add_input(), "b", n);
-  add_value_info(g->add_output(), "y", n);
+  auto* g = openrdu::bench::start_model(m, "openrdu-bench", "stream");
+  openrdu::bench::add_node(g, "Add", "add", {"a", "b"}, {"s"});
+  openrdu::bench::add_node(g, "Relu", "relu", {"s"}, {"y"});
+  value_info(g->add_input(), "a", {n});
+  value_info(g->add_input(), "b", {n});
+  value_info(g->add_output(), "y", {n});
   const auto path = std::filesystem::temp_directory_path() / fmt::format("openrdu_simspeed_{}.onnx", n);
   std::ofstream f(path, std::ios::binary);
   m.SerializeToOstream(&f);

@@ -63,6 +63,19 @@ function(openrdu_backend_labels test backend labels)
   set_tests_properties(${test} PROPERTIES LABELS "${labels}")
 endfunction()
 
+# openrdu_script_test(NAME SCRIPT file ARGS ... LABELS ... TIMEOUT s [BACKEND b]): a test
+# that runs `bash file ARGS`; with BACKEND, labelled by openrdu_backend_labels.
+function(openrdu_script_test name)
+  cmake_parse_arguments(T "" "SCRIPT;TIMEOUT;BACKEND" "ARGS;LABELS" ${ARGN})
+  add_test(NAME ${name} COMMAND bash ${T_SCRIPT} ${T_ARGS})
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT})
+  if(T_BACKEND)
+    openrdu_backend_labels(${name} ${T_BACKEND} "${T_LABELS}")
+  else()
+    set_tests_properties(${name} PROPERTIES LABELS "${T_LABELS}")
+  endif()
+endfunction()
+
 # Flags of every Verilator build: lean and fast (docs: TOOLCHAIN.md).
 set(OPENRDU_VERILATOR_ARGS -O3 --x-assign fast --x-initial fast -Wno-fatal
     --relative-includes -CFLAGS -O2)

@@ -18,7 +18,7 @@ jobs="${JOBS:-$(nproc)}"
 tbs=(tb_pcu tb_pmu tb_agcu tb_switch tb_core)
 
 cmake -S "${root}" -B "${build}" -G Ninja -DOPENRDU_COVERAGE=ON -DOPENRDU_BUILD_SMALL_RTL=OFF \
-  "-DOPENRDU_SUBDIRS=pef;verif/model;rtl;verif" >/dev/null
+  "-DOPENRDU_SUBDIRS=pef;systemc/model;rtl;verif" >/dev/null
 echo "coverage: building ${tbs[*]} with --coverage in ${build}"
 cmake --build "${build}" --target "${tbs[@]}" -j "${jobs}"
 

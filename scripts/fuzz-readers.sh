@@ -32,9 +32,9 @@ LIBS=(-lyaml-cpp -lfmt -lz)
 if [ "$target" = onnx ]; then
   # The compiler uses the functional model's operation semantics and cost model.
   /usr/bin/python3 "$ROOT/scripts/gen_rules.py" "$OUT/gen-readers/builtin_rules.cc" "$ROOT"/compiler/rules/*.yaml
-  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT"/verif/model/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc"
+  SRCS+=("$ROOT"/compiler/src/*.cc "$ROOT"/systemc/model/src/*.cc "$ROOT/compiler/fuzz/onnx_fuzz.cc"
          "$OUT/gen-readers/builtin_rules.cc")
-  INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -I"$ROOT/verif/model/include" -DONNX_ML=1
+  INCS+=(-I"$ROOT/compiler/include" -I"$ROOT/compiler/src" -I"$ROOT/systemc/model/include" -DONNX_ML=1
          -DONNX_NAMESPACE=onnx)
   LIBS+=(-lonnx_proto -lprotobuf -lspdlog)
 else
@@ -45,7 +45,7 @@ else
 fi
 BIN=$OUT/${target}_fuzz
 if [ ! -x "$BIN" ] || [ -n "$(find "${SRCS[@]}" "$ROOT/pef/include" "$ROOT/compiler/include" "$ROOT/compiler/src" \
-     "$ROOT/verif/model/include" "$ROOT/runtime/include" "$ROOT/compiler/rules" -newer "$BIN" \( -name '*.cc' -o -name '*.h' -o -name '*.yaml' \) 2>/dev/null)" ]; then
+     "$ROOT/systemc/model/include" "$ROOT/runtime/include" "$ROOT/compiler/rules" -newer "$BIN" \( -name '*.cc' -o -name '*.h' -o -name '*.yaml' \) 2>/dev/null)" ]; then
   echo "fuzz-readers: building $BIN"
   # One object per source, two at a time (the onnx target compiles the whole compiler).
   OBJ=$OUT/obj-$target && mkdir -p "$OBJ"

@@ -13,7 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${1:-${root}/build}"
 cfg="${2:-tiny}"
 if [[ ! -f "${build}/build.ninja" && ! -f "${build}/Makefile" ]]; then
-  cmake -S "${root}" -B "${build}" -G Ninja -DOPENRDU_SUBDIRS="pef;verif/model;compiler;tools" \
+  cmake -S "${root}" -B "${build}" -G Ninja -DOPENRDU_SUBDIRS="pef;systemc/model;compiler;tools" \
     -DOPENRDU_BUILD_SMALL_RTL=OFF >/dev/null
 fi
 cmake --build "${build}" --target onnx_node_table -j2 >/dev/null

@@ -166,6 +166,12 @@ T field(const json& j, const char* key, const std::string& what, const std::stri
     throw std::runtime_error(fmt::format("{}: counters file: field '{}{}' has the wrong type", what, where, key));
   }
 }
+
+json array_field(const json& j, const char* key, const std::string& what, const std::string& where) {
+  json a = field<json>(j, key, what, where);
+  if (!a.is_array()) throw std::runtime_error(fmt::format("{}: counters file: '{}{}' is not an array", what, where, key));
+  return a;
+}
 }  // namespace
 
 Counters counters_from_json(const std::string& text, const std::string& what) {
@@ -188,8 +194,7 @@ Counters counters_from_json(const std::string& text, const std::string& what) {
   c.estimated = field<bool>(j, "estimated", what, "");
   c.runs = field<uint64_t>(j, "runs", what, "");
   c.run_cycles = field<uint64_t>(j, "run_cycles", what, "");
-  const json units = field<json>(j, "units", what, "");
-  if (!units.is_array()) throw std::runtime_error(fmt::format("{}: counters file: 'units' is not an array", what));
+  const json units = array_field(j, "units", what, "");
   for (size_t i = 0; i < units.size(); ++i) {
     const std::string where = fmt::format("units[{}].", i);
     UnitCounters u;
@@ -207,8 +212,7 @@ Counters counters_from_json(const std::string& text, const std::string& what) {
   c.mem_wr_reqs = field<uint64_t>(dram, "wr_reqs", what, "dram.");
   c.mem_rd_bytes = field<uint64_t>(dram, "rd_bytes", what, "dram.");
   c.mem_wr_bytes = field<uint64_t>(dram, "wr_bytes", what, "dram.");
-  const json chans = field<json>(dram, "channels", what, "dram.");
-  if (!chans.is_array()) throw std::runtime_error(fmt::format("{}: counters file: 'dram.channels' is not an array", what));
+  const json chans = array_field(dram, "channels", what, "dram.");
   for (size_t i = 0; i < chans.size(); ++i) {
     const std::string where = fmt::format("dram.channels[{}].", i);
     ChannelCounters ch;

@@ -98,21 +98,9 @@ pef::Pef binary_op(const arch::Config& cfg, arch::Opcode op, const std::string& 
   return p;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: make_corpus OUTDIR\n");
-    return 2;
-  }
-  g_out = argv[1];
-  const arch::Config tiny = arch::load_config("tiny");
-  const arch::Config small = arch::load_config("small");
-
-  // Valid.
-  const pef::Pef add = binary_op(tiny, arch::Opcode::FADD, "add");
-  const std::vector<uint8_t> add_bytes = pef::serialize(add);
-  write("valid_tiny_add.pef", add_bytes);
+// The valid seeds; add is tiny's "add" program.
+void write_valid(const arch::Config& tiny, const arch::Config& small, const pef::Pef& add) {
+  write("valid_tiny_add.pef", pef::serialize(add));
   write("valid_small_mul.pef", pef::serialize(binary_op(small, arch::Opcode::FMUL, "mul")));
   {
     pef::Pef p = binary_op(tiny, arch::Opcode::FMAX, "relu");
@@ -134,8 +122,10 @@ int main(int argc, char** argv) {
     p.config_name = "custom-4x4";  // not built in: the bitstream is not verified
     write("valid_custom_config.pef", pef::serialize(p));
   }
+}
 
-  // Malformed.
+// The malformed seeds, from add (tiny's "add" program) and its bytes.
+void write_malformed(const pef::Pef& add, const std::vector<uint8_t>& add_bytes) {
   {
     auto b = add_bytes;
     b[3] = '2';
@@ -187,5 +177,20 @@ int main(int argc, char** argv) {
     pef::fuzz::fixup(b);
     write("bad_debug_step_count.pef", b, "DEBUG step count");
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_corpus OUTDIR\n");
+    return 2;
+  }
+  g_out = argv[1];
+  const arch::Config tiny = arch::load_config("tiny");
+  const arch::Config small = arch::load_config("small");
+  const pef::Pef add = binary_op(tiny, arch::Opcode::FADD, "add");
+  write_valid(tiny, small, add);
+  write_malformed(add, pef::serialize(add));
   return 0;
 }

@@ -33,6 +33,20 @@ pef::Pef program(const arch::Config& cfg) {
 
 std::map<std::string, HostTensor> inputs() { return {{"x", {{4}, {1, 2, 3, 4}}}}; }
 
+// ERR_STATUS of an error `code` naming `unit`.
+uint32_t err_status(gen::ErrorCode code, uint32_t unit) { return uint32_t(code) | (unit << reg::ERR_STATUS_UNIT_SHIFT); }
+
+// The message of the RuntimeError that s.run(inputs()) throws ("" and a failure when none).
+std::string run_error(Session& s) {
+  try {
+    s.run(inputs());
+  } catch (const RuntimeError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected RuntimeError";
+  return "";
+}
+
 TEST(Session, RunsTheSection10Sequence) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
@@ -92,18 +106,13 @@ TEST(Session, ConfigurationErrorNamesCodeAndUnit) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.config_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.config_err = uint32_t(gen::ErrorCode::BAD_CRC) | (3u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.config_err = err_status(gen::ErrorCode::BAD_CRC, 3);
   Session s(dev, cfg);
   s.load(program(cfg));
-  try {
-    s.run(inputs());
-    ADD_FAILURE() << "expected RuntimeError";
-  } catch (const RuntimeError& e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find("section 0 (add)"), std::string::npos) << m;
-    EXPECT_NE(m.find("BAD_CRC"), std::string::npos) << m;
-    EXPECT_NE(m.find(cfg.unit_name(3)), std::string::npos) << m;
-  }
+  const std::string m = run_error(s);
+  EXPECT_NE(m.find("section 0 (add)"), std::string::npos) << m;
+  EXPECT_NE(m.find("BAD_CRC"), std::string::npos) << m;
+  EXPECT_NE(m.find(cfg.unit_name(3)), std::string::npos) << m;
 }
 
 TEST(Session, TimeoutAborts) {
@@ -112,13 +121,8 @@ TEST(Session, TimeoutAborts) {
   dev.run_irq = 0;  // never finishes
   Session s(dev, cfg, SessionOptions{2.5});
   s.load(program(cfg));
-  try {
-    s.run(inputs());
-    ADD_FAILURE() << "expected RuntimeError";
-  } catch (const RuntimeError& e) {
-    EXPECT_NE(std::string(e.what()).find("section 0 (add): device did not finish within 2.5 s"), std::string::npos)
-        << e.what();
-  }
+  const std::string m = run_error(s);
+  EXPECT_NE(m.find("section 0 (add): device did not finish within 2.5 s"), std::string::npos) << m;
   EXPECT_EQ(dev.writes.back().first == reg::IRQ_STATUS || dev.writes.back().first == reg::CTRL, true);
   bool aborted = false;
   for (auto& w : dev.writes) aborted |= w.first == reg::CTRL && w.second == reg::CTRL_ABORT_MASK;
@@ -129,20 +133,15 @@ TEST(Session, WatchdogSetBeforeStartAndErrorResetsDevice) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.run_err = uint32_t(gen::ErrorCode::WATCHDOG) | (2u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.run_err = err_status(gen::ErrorCode::WATCHDOG, 2);
   SessionOptions o;
   EXPECT_EQ(o.watchdog_cycles, 100'000'000u);
   o.watchdog_cycles = 777;
   Session s(dev, cfg, o);
   s.load(program(cfg));
-  try {
-    s.run(inputs());
-    ADD_FAILURE() << "expected RuntimeError";
-  } catch (const RuntimeError& e) {
-    std::string m = e.what();
-    EXPECT_NE(m.find("section 0 (add): run failed: error WATCHDOG after 777 cycles"), std::string::npos) << m;
-    EXPECT_NE(m.find(cfg.unit_name(2) + " is not done"), std::string::npos) << m;
-  }
+  const std::string m = run_error(s);
+  EXPECT_NE(m.find("section 0 (add): run failed: error WATCHDOG after 777 cycles"), std::string::npos) << m;
+  EXPECT_NE(m.find(cfg.unit_name(2) + " is not done"), std::string::npos) << m;
   EXPECT_EQ(dev.resets, 1);
   // WATCHDOG written once, before START.
   size_t wd = SIZE_MAX, start = SIZE_MAX;
@@ -163,7 +162,7 @@ TEST(Session, OtherRunErrorsDoNotReset) {
   auto cfg = arch::load_config("tiny");
   FakeDevice dev(cfg);
   dev.run_irq = reg::IRQ_STATUS_ERROR_MASK;
-  dev.run_err = uint32_t(gen::ErrorCode::MEM_ERROR) | (9u << reg::ERR_STATUS_UNIT_SHIFT);
+  dev.run_err = err_status(gen::ErrorCode::MEM_ERROR, 9);
   Session s(dev, cfg);
   s.load(program(cfg));
   EXPECT_THROW(s.run(inputs()), RuntimeError);

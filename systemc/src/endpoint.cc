@@ -178,15 +178,7 @@ bool Endpoint::dma_transfer(uint64_t host, uint64_t dev, uint64_t len, bool to_h
   }
   std::vector<uint8_t> buf(len);
   tlm_generic_payload gp;
-  auto setup = [&](tlm::tlm_command cmd, uint64_t addr, uint8_t* p, uint64_t n) {
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(p);
-    gp.set_data_length(static_cast<unsigned>(n));
-    gp.set_streaming_width(static_cast<unsigned>(n));
-    gp.set_byte_enable_ptr(nullptr);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  };
+  auto setup = [&](tlm::tlm_command cmd, uint64_t addr, uint8_t* p, uint64_t n) { set_payload(gp, cmd, addr, p, n); };
   auto host_access = [&](tlm::tlm_command cmd) {  // functional, all or nothing
     setup(cmd, host, buf.data(), len);
     sc_time z = sc_core::SC_ZERO_TIME;
@@ -271,13 +263,7 @@ void Endpoint::ring_step() {
   uint8_t d[32] = {};
   tlm_generic_payload gp;
   auto host_rw = [&](tlm::tlm_command cmd, uint64_t addr, uint8_t* p, unsigned n) {
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(p);
-    gp.set_data_length(n);
-    gp.set_streaming_width(n);
-    gp.set_byte_enable_ptr(nullptr);
-    gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+    set_payload(gp, cmd, addr, p, n);
     sc_time z = sc_core::SC_ZERO_TIME;
     dma_host->b_transport(gp, z);
     return gp.is_response_ok();

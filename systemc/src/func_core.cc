@@ -50,13 +50,7 @@ class FuncCore::DramAdapter : public model::Memory {
  private:
   bool access(tlm::tlm_command cmd, uint64_t addr, uint8_t* p, uint64_t len, uint8_t* be) {
     tlm_generic_payload gp;
-    gp.set_command(cmd);
-    gp.set_address(addr);
-    gp.set_data_ptr(p);
-    gp.set_data_length(static_cast<unsigned>(len));
-    gp.set_streaming_width(static_cast<unsigned>(len));
-    gp.set_byte_enable_ptr(be);
-    gp.set_byte_enable_length(be ? static_cast<unsigned>(len) : 0);
+    set_payload(gp, cmd, addr, p, len, be);
     return core_.mem->transport_dbg(gp) == len;
   }
   FuncCore& core_;
@@ -213,6 +207,102 @@ uint32_t FuncCore::first_used_unit() {
   return 0xFFFF;
 }
 
+// Runs the model for cmd; its failures (exceptions too) come back in the result.
+model::CoreResult FuncCore::execute(Cmd cmd) {
+  model::CoreResult res;
+  try {
+    if (cmd == Cmd::Configure) {
+      res = model_->configure(*mem_adapter_, cfg_addr_, cfg_len_);
+    } else {
+      counting_ = true;
+      const bool stuck = (fault_ >> 16 & 0xF) == 3;
+      model_->set_stuck_lane(stuck ? (fault_ & 0xFFFF) : 0xFFFF, fault_ >> 20 & 0xF);
+      model::RunLimits limits;
+      limits.max_cycles = watchdog_;
+      limits.deadline = deadline_;
+      model_->set_limits(limits);
+      res = model_->run(*mem_adapter_);
+      counting_ = false;
+    }
+  } catch (const model::MemoryError& e) {
+    counting_ = false;
+    res.ok = false;
+    res.code = gen::ErrorCode::MEM_ERROR;
+    res.unit = 0xFFFF;
+    res.message = e.what();
+  } catch (const arch::BitstreamError& e) {
+    counting_ = false;
+    res.ok = false;
+    res.code = e.code;
+    res.unit = e.unit;
+    res.message = e.what();
+  } catch (const std::exception& e) {
+    counting_ = false;
+    // A model failure that has no error code: report it and flag the run as failed.
+    spdlog::error("func core: model error: {}", e.what());
+    res.ok = false;
+    res.code = static_cast<gen::ErrorCode>(0xFF);
+    res.unit = 0xFFFF;
+    res.message = e.what();
+  }
+  return res;
+}
+
+// FAULT kind 1 on a run that succeeded: the unit never reports done (the watchdog, if
+// set, stops the run). True when it applies.
+bool FuncCore::inject_never_done(model::CoreResult& res) const {
+  const uint32_t fault_kind = fault_ >> 16 & 0xF, fault_arg = fault_ & 0xFFFF;
+  if (!res.ok || fault_kind != 1 || fault_arg >= unit_active_.size()) return false;
+  res.ok = false;
+  res.code = gen::ErrorCode::ABORTED;  // a deadlock on that unit, as seen by apply_watchdog
+  res.unit = fault_arg;
+  res.message = fmt::format("fault injection: {} never reports done", cfg_.unit_name(fault_arg));
+  return true;
+}
+
+// Watchdog (runs only): a deadlock (the model's ABORTED naming a unit) or an estimate
+// beyond WATCHDOG stops the run after WATCHDOG cycles, as the RTL does.
+void FuncCore::apply_watchdog(model::CoreResult& res) const {
+  const uint32_t wd = watchdog_;
+  if (wd == 0) return;
+  const bool deadlock = !res.ok && res.code == gen::ErrorCode::ABORTED && res.unit != 0xFFFF;
+  if (deadlock || (res.ok && res.cycles > wd)) {
+    res.message = fmt::format("watchdog: run stopped after {} cycles ({})", wd,
+                              deadlock ? res.message : fmt::format("estimated {} cycles", res.cycles));
+    res.ok = false;
+    res.code = gen::ErrorCode::WATCHDOG;
+    if (!deadlock) res.unit = first_used_unit_;
+    res.cycles = wd;
+  }
+}
+
+// The command's end in the CSRs: status, CFG_CRC/CFG_CYCLES or the run's cycles, the
+// interrupt or the error.
+void FuncCore::complete(Cmd cmd, const model::CoreResult& res) {
+  if (cmd == Cmd::Configure) {
+    cfg_crc_ = res.crc;
+    cfg_cycles_ = static_cast<uint32_t>(res.cycles);
+    if (res.ok) {
+      first_used_unit_ = first_used_unit();
+      status_ = reg::STATUS_CONFIGURED_MASK;
+      irq_status_ |= reg::IRQ_STATUS_CONFIG_DONE_MASK;
+      update_irq();
+    } else {
+      status_ = 0;
+      set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
+    }
+  } else {
+    run_cycles_ = res.cycles;
+    if (res.ok) {
+      status_ = (status_ & reg::STATUS_CONFIGURED_MASK) | reg::STATUS_DONE_MASK;
+      irq_status_ |= reg::IRQ_STATUS_RUN_DONE_MASK;
+      update_irq();
+    } else {
+      set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
+    }
+  }
+}
+
 void FuncCore::ctrl_thread() {
   for (;;) {
     wait(cmd_ev_);
@@ -220,42 +310,7 @@ void FuncCore::ctrl_thread() {
     pending_ = Cmd::None;
     if (cmd == Cmd::None) continue;
     const uint64_t epoch = epoch_;
-    model::CoreResult res;
-    try {
-      if (cmd == Cmd::Configure) {
-        res = model_->configure(*mem_adapter_, cfg_addr_, cfg_len_);
-      } else {
-        counting_ = true;
-        const bool stuck = (fault_ >> 16 & 0xF) == 3;
-        model_->set_stuck_lane(stuck ? (fault_ & 0xFFFF) : 0xFFFF, fault_ >> 20 & 0xF);
-        model::RunLimits limits;
-        limits.max_cycles = watchdog_;
-        limits.deadline = deadline_;
-        model_->set_limits(limits);
-        res = model_->run(*mem_adapter_);
-        counting_ = false;
-      }
-    } catch (const model::MemoryError& e) {
-      counting_ = false;
-      res.ok = false;
-      res.code = gen::ErrorCode::MEM_ERROR;
-      res.unit = 0xFFFF;
-      res.message = e.what();
-    } catch (const arch::BitstreamError& e) {
-      counting_ = false;
-      res.ok = false;
-      res.code = e.code;
-      res.unit = e.unit;
-      res.message = e.what();
-    } catch (const std::exception& e) {
-      counting_ = false;
-      // A model failure that has no error code: report it and flag the run as failed.
-      spdlog::error("func core: model error: {}", e.what());
-      res.ok = false;
-      res.code = static_cast<gen::ErrorCode>(0xFF);
-      res.unit = 0xFFFF;
-      res.message = e.what();
-    }
+    model::CoreResult res = execute(cmd);
     if (res.timed_out) {  // the host's wait has ended: the run does not finish, as on the RTL
       wait(cancel_ev_);    // until ABORT or SOFT_RESET
       continue;
@@ -263,63 +318,21 @@ void FuncCore::ctrl_thread() {
     // A failure without a code (a broken route): never "error NONE"; the RTL would hang
     // there, so it is a deadlock of the unit named (the watchdog reports it when set).
     if (!res.ok && res.code == gen::ErrorCode::NONE) res.code = gen::ErrorCode::ABORTED;
-    // Watchdog (runs only): a deadlock (the model's ABORTED naming a unit) or an estimate
-    // beyond WATCHDOG stops the run after WATCHDOG cycles, as the RTL does.
     if (cmd == Cmd::Start) {
       for (uint32_t id = 0; id < unit_active_.size(); ++id) {
         unit_active_[id] = model_->unit_busy_cycles(id);
         unit_used_[id] = model_->unit_configured(id);
       }
-    }
-    // FAULT kind 1: the unit never reports done (the watchdog, if set, stops the run).
-    const uint32_t fault_kind = fault_ >> 16 & 0xF, fault_arg = fault_ & 0xFFFF;
-    if (cmd == Cmd::Start && res.ok && fault_kind == 1 && fault_arg < unit_active_.size()) {
-      res.ok = false;
-      res.code = gen::ErrorCode::ABORTED;  // a deadlock on that unit, as seen below
-      res.unit = fault_arg;
-      res.message = fmt::format("fault injection: {} never reports done", cfg_.unit_name(fault_arg));
-      if (watchdog_ == 0) {
+      if (inject_never_done(res) && watchdog_ == 0) {
         wait(cancel_ev_);  // hangs until ABORT or SOFT_RESET, like the RTL
         continue;
       }
-    }
-    const uint32_t wd = watchdog_;
-    if (cmd == Cmd::Start && wd != 0) {
-      const bool deadlock = !res.ok && res.code == gen::ErrorCode::ABORTED && res.unit != 0xFFFF;
-      if (deadlock || (res.ok && res.cycles > wd)) {
-        res.message = fmt::format("watchdog: run stopped after {} cycles ({})", wd,
-                                  deadlock ? res.message : fmt::format("estimated {} cycles", res.cycles));
-        res.ok = false;
-        res.code = gen::ErrorCode::WATCHDOG;
-        if (!deadlock) res.unit = first_used_unit_;
-        res.cycles = wd;
-      }
+      apply_watchdog(res);
     }
     // The model is untimed: complete after its estimated cycles (at least one).
     wait(period_ * static_cast<double>(std::max<uint64_t>(res.cycles, 1)), cancel_ev_);
     if (epoch != epoch_) continue;  // aborted or reset meanwhile
-    if (cmd == Cmd::Configure) {
-      cfg_crc_ = res.crc;
-      cfg_cycles_ = static_cast<uint32_t>(res.cycles);
-      if (res.ok) {
-        first_used_unit_ = first_used_unit();
-        status_ = reg::STATUS_CONFIGURED_MASK;
-        irq_status_ |= reg::IRQ_STATUS_CONFIG_DONE_MASK;
-        update_irq();
-      } else {
-        status_ = 0;
-        set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
-      }
-    } else {
-      run_cycles_ = res.cycles;
-      if (res.ok) {
-        status_ = (status_ & reg::STATUS_CONFIGURED_MASK) | reg::STATUS_DONE_MASK;
-        irq_status_ |= reg::IRQ_STATUS_RUN_DONE_MASK;
-        update_irq();
-      } else {
-        set_error(static_cast<uint32_t>(res.code), res.unit, res.message);
-      }
-    }
+    complete(cmd, res);
   }
 }
 

@@ -74,13 +74,8 @@ class HostBridge : public sc_module {
       q_.pop_front();
       tlm_generic_payload gp;
       uint32_t v = r->data;
-      gp.set_command(r->we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-      gp.set_address(r->offset);
-      gp.set_data_ptr(reinterpret_cast<uint8_t*>(&v));
-      gp.set_data_length(4);
-      gp.set_streaming_width(4);
-      gp.set_byte_enable_ptr(nullptr);
-      gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+      set_payload(gp, r->we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, r->offset,
+                  reinterpret_cast<uint8_t*>(&v), 4);
       sc_time d = sc_core::SC_ZERO_TIME;
       bar0->b_transport(gp, d);
       wait(d);

@@ -111,14 +111,8 @@ void RtlCore<V>::mem_request(uint32_t p, uint64_t quantum_start) {
       std::memset(&be[4 * i], port_bits::get(t.mem_req_wmask_o, p * lanes_ + i, 1) ? 0xFF : 0, 4);
   }
   tlm_generic_payload gp;
-  gp.set_command(we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND);
-  gp.set_address(port_bits::get(t.mem_req_addr_o, 32 * p, 32));
-  gp.set_data_ptr(reinterpret_cast<uint8_t*>(rsp.rdata.data()));
-  gp.set_data_length(bytes);
-  gp.set_streaming_width(bytes);
-  gp.set_byte_enable_ptr(we ? be.data() : nullptr);
-  gp.set_byte_enable_length(we ? bytes : 0);
-  gp.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
+  set_payload(gp, we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, port_bits::get(t.mem_req_addr_o, 32 * p, 32),
+              reinterpret_cast<uint8_t*>(rsp.rdata.data()), bytes, we ? be.data() : nullptr);
   // The request is accepted at the end of cycle cycle_-1: its time in the quantum.
   sc_time delay = ps((cycle_ - quantum_start) * period_ps_);
   mem->b_transport(gp, delay);

@@ -65,11 +65,7 @@ Bench& bench(int i) {
 double read_cycles(Bench& bch, uint64_t addr, uint32_t len) {
   std::vector<uint8_t> buf(len);
   tlm::tlm_generic_payload gp;
-  gp.set_command(tlm::TLM_READ_COMMAND);
-  gp.set_address(addr);
-  gp.set_data_ptr(buf.data());
-  gp.set_data_length(len);
-  gp.set_streaming_width(len);
+  openrdu::platform::set_payload(gp, tlm::TLM_READ_COMMAND, addr, buf.data(), len);
   sc_core::sc_time delay = sc_core::SC_ZERO_TIME;
   bch.init.socket->b_transport(gp, delay);
   EXPECT_TRUE(gp.is_response_ok());

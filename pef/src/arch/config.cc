@@ -153,6 +153,14 @@ T get(const YAML::Node& root, const std::string& path, const std::string& file) 
   }
 }
 
+// An optional key "section.key": out keeps its default when it is absent.
+template <typename T>
+void get_optional(const YAML::Node& root, const std::string& path, const std::string& file, T& out) {
+  const size_t dot = path.find('.');
+  const YAML::Node section = root[path.substr(0, dot)];
+  if (section && section[path.substr(dot + 1)]) out = get<T>(root, path, file);
+}
+
 }  // namespace
 
 Config config_from_yaml_file(const std::string& path) {
@@ -179,10 +187,9 @@ Config config_from_yaml_file(const std::string& path) {
   c.dram_bytes = get<uint64_t>(root, "dram.bytes", path);
   c.dram_latency_cycles = get<uint32_t>(root, "dram.latency_cycles", path);
   c.dram_bytes_per_cycle = get<uint32_t>(root, "dram.bytes_per_cycle", path);
-  if (root["dram"] && root["dram"]["channels"]) c.dram_channels = get<uint32_t>(root, "dram.channels", path);
-  if (root["dram"] && root["dram"]["interleave_bytes"])
-    c.dram_interleave_bytes = get<uint32_t>(root, "dram.interleave_bytes", path);
-  if (root["dram"] && root["dram"]["channel_hash"]) c.dram_channel_hash = get<bool>(root, "dram.channel_hash", path);
+  get_optional(root, "dram.channels", path, c.dram_channels);
+  get_optional(root, "dram.interleave_bytes", path, c.dram_interleave_bytes);
+  get_optional(root, "dram.channel_hash", path, c.dram_channel_hash);
   c.clock_mhz = get<uint32_t>(root, "clock_mhz", path);
   try {
     c.validate();

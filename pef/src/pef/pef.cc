@@ -121,6 +121,10 @@ class Parser {
     }
   };
 
+  uint32_t parse_header(Pef& pef);
+  std::vector<Entry> parse_table(uint32_t n);
+  void check_crcs(const std::vector<Entry>& entries) const;
+  void parse_contents(const std::vector<Entry>& entries, Pef& pef);
   void parse_tensors(const Entry& e, Pef& pef, uint64_t weights_size);
   void parse_schedule(const Entry& e, const std::vector<Entry>& entries, Pef& pef);
   void parse_debug(const Entry& e, Pef& pef);
@@ -141,7 +145,9 @@ void check_magic(std::span<const uint8_t> b, const std::string& src) {
                                "{:02x}", src, b[0], b[1], b[2], b[3]));
 }
 
-Pef Parser::run() {
+// Header: size, magic, version, fingerprint, section count, configuration name. Returns the
+// section count.
+uint32_t Parser::parse_header(Pef& pef) {
   const uint64_t size = b_.size();
   if (size < kHeaderBytes + 4)
     fail(size, "header", fmt::format("file is {} bytes, shorter than the {}-byte PEF header and CRC", size,
@@ -151,29 +157,28 @@ Pef Parser::run() {
   if (version != kPefVersion)
     fail(4, "version", fmt::format("unsupported PEF version {} (this reader supports {}); recompile the model with "
                                    "sncompile", version, kPefVersion));
-
-  Pef pef;
   pef.fingerprint = rd32(&b_[8]);
   const uint32_t n = rd32(&b_[12]);
   // Configuration name: NUL-padded, printable.
-  {
-    size_t len = 0;
-    while (len < kNameBytes && b_[16 + len] != 0) ++len;
-    for (size_t i = len; i < kNameBytes; ++i)
-      if (b_[16 + i] != 0) fail(16 + i, "configuration name", "not NUL-padded after the name");
-    for (size_t i = 0; i < len; ++i)
-      if (b_[16 + i] < 0x20 || b_[16 + i] > 0x7e) fail(16 + i, "configuration name", "non-printable character");
-    if (len == 0) fail(16, "configuration name", "empty");
-    pef.config_name.assign(reinterpret_cast<const char*>(&b_[16]), len);
-  }
+  size_t len = 0;
+  while (len < kNameBytes && b_[16 + len] != 0) ++len;
+  for (size_t i = len; i < kNameBytes; ++i)
+    if (b_[16 + i] != 0) fail(16 + i, "configuration name", "not NUL-padded after the name");
+  for (size_t i = 0; i < len; ++i)
+    if (b_[16 + i] < 0x20 || b_[16 + i] > 0x7e) fail(16 + i, "configuration name", "non-printable character");
+  if (len == 0) fail(16, "configuration name", "empty");
+  pef.config_name.assign(reinterpret_cast<const char*>(&b_[16]), len);
+  return n;
+}
+
+// The section table of n entries: known types, reserved words 0, payloads 8-aligned, after
+// the table and inside the data, not overlapping one another.
+std::vector<Parser::Entry> Parser::parse_table(uint32_t n) {
+  const uint64_t size = b_.size();
   const uint64_t table_end = kHeaderBytes + uint64_t(n) * kEntryBytes;
   if (table_end + 4 > size)
     fail(12, "section count", fmt::format("{} sections need a {}-byte table ending at byte {}, but the file is {} "
                                           "bytes", n, uint64_t(n) * kEntryBytes, table_end, size));
-
-  // File CRC: everything before the last 4 bytes.
-  const uint32_t file_crc = rd32(&b_[size - 4]);
-  // Section table.
   std::vector<Entry> entries;
   for (uint32_t i = 0; i < n; ++i) {
     const size_t at = kHeaderBytes + size_t(i) * kEntryBytes;
@@ -194,15 +199,18 @@ Pef Parser::run() {
     entries.push_back(e);
   }
   // Payloads must not overlap.
-  {
-    std::vector<const Entry*> sorted;
-    for (auto& e : entries) sorted.push_back(&e);
-    std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* c) { return a->offset < c->offset; });
-    for (size_t i = 1; i < sorted.size(); ++i)
-      if (sorted[i - 1]->offset + sorted[i - 1]->size > sorted[i]->offset)
-        fail(sorted[i]->table_at + 8, fmt::format("section {} offset", (sorted[i]->table_at - kHeaderBytes) / kEntryBytes),
-             "payload overlaps the previous section's payload");
-  }
+  std::vector<const Entry*> sorted;
+  for (auto& e : entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* c) { return a->offset < c->offset; });
+  for (size_t i = 1; i < sorted.size(); ++i)
+    if (sorted[i - 1]->offset + sorted[i - 1]->size > sorted[i]->offset)
+      fail(sorted[i]->table_at + 8, fmt::format("section {} offset", (sorted[i]->table_at - kHeaderBytes) / kEntryBytes),
+           "payload overlaps the previous section's payload");
+  return entries;
+}
+
+// Each section's CRC, then the file CRC (everything before the last 4 bytes).
+void Parser::check_crcs(const std::vector<Entry>& entries) const {
   for (size_t i = 0; i < entries.size(); ++i) {
     const auto& e = entries[i];
     uint32_t crc = arch::crc32(b_.data() + e.offset, e.size);
@@ -210,14 +218,16 @@ Pef Parser::run() {
       fail(e.table_at + 24, fmt::format("section {} ({}) crc32", i, type_name(e.type)),
            fmt::format("stored 0x{:08x}, payload at byte {} ({} bytes) has 0x{:08x}", e.crc, e.offset, e.size, crc));
   }
-  {
-    uint32_t crc = arch::crc32(b_.data(), size - 4);
-    if (crc != file_crc)
-      fail(size - 4, "file crc32", fmt::format("stored 0x{:08x}, the preceding {} bytes have 0x{:08x}", file_crc,
-                                               size - 4, crc));
-  }
+  const uint64_t size = b_.size();
+  const uint32_t file_crc = rd32(&b_[size - 4]);
+  uint32_t crc = arch::crc32(b_.data(), size - 4);
+  if (crc != file_crc)
+    fail(size - 4, "file crc32", fmt::format("stored 0x{:08x}, the preceding {} bytes have 0x{:08x}", file_crc,
+                                             size - 4, crc));
+}
 
-  // Contents: at most one of each section type except CONFIG.
+// Contents: at most one of each section type except CONFIG; TENSORS and SCHEDULE required.
+void Parser::parse_contents(const std::vector<Entry>& entries, Pef& pef) {
   std::map<uint32_t, const Entry*> single;
   for (auto& e : entries) {
     if (e.type == kTypeConfig) continue;
@@ -239,6 +249,14 @@ Pef Parser::run() {
   parse_schedule(*schedule, entries, pef);
   if (const Entry* d = get(kTypeDebug)) parse_debug(*d, pef);
   if (const Entry* m = get(kTypeMeta)) parse_meta(*m, pef);
+}
+
+Pef Parser::run() {
+  Pef pef;
+  const uint32_t n = parse_header(pef);
+  const std::vector<Entry> entries = parse_table(n);
+  check_crcs(entries);
+  parse_contents(entries, pef);
   return pef;
 }
 
@@ -446,13 +464,22 @@ struct Image {
 };
 }  // namespace
 
-static void build_image(const Pef& pef, Image& img) {
-  if (pef.config_name.empty() || pef.config_name.size() > kNameBytes)
-    throw PefError(fmt::format("PEF configuration name '{}' must be 1..{} characters", pef.config_name, kNameBytes));
-  for (char ch : pef.config_name)
-    if (ch < 0x20 || ch > 0x7e) throw PefError(fmt::format("PEF configuration name '{}' has a non-printable character", pef.config_name));
+namespace {
+void check_config_name(const std::string& name) {
+  if (name.empty() || name.size() > kNameBytes)
+    throw PefError(fmt::format("PEF configuration name '{}' must be 1..{} characters", name, kNameBytes));
+  for (char ch : name)
+    if (ch < 0x20 || ch > 0x7e) throw PefError(fmt::format("PEF configuration name '{}' has a non-printable character", name));
+}
 
-  // Payloads.
+// A u16 length and the bytes of a 1..65535-byte string.
+void str16(Writer& w, const std::string& s, const std::string& what) {
+  if (s.empty() || s.size() > 0xFFFF) throw PefError(fmt::format("PEF {} '{}' must be 1..65535 bytes", what, s));
+  w.u16(uint16_t(s.size()));
+  w.bytes(s.data(), s.size());
+}
+
+std::vector<uint8_t> tensors_payload(const Pef& pef) {
   Writer tens;
   tens.u32(uint32_t(pef.tensors.size()));
   for (const auto& t : pef.tensors) {
@@ -475,14 +502,11 @@ static void build_image(const Pef& pef, Image& img) {
     tens.u64(t.bytes);
     tens.u64(t.role == Role::Weight ? t.weight_offset : 0);
   }
-  auto str16 = [](Writer& w, const std::string& s, const std::string& what) {
-    if (s.empty() || s.size() > 0xFFFF) throw PefError(fmt::format("PEF {} '{}' must be 1..65535 bytes", what, s));
-    w.u16(uint16_t(s.size()));
-    w.bytes(s.data(), s.size());
-  };
-  // SCHEDULE and DEBUG; CONFIG sections follow the other sections, one per step.
-  const bool has_graph = !pef.graph.empty();
-  const uint32_t first_config = has_graph ? 6 : 5;
+  return std::move(tens.b);
+}
+
+// SCHEDULE and DEBUG; step i runs CONFIG section first_config + i (they follow the others).
+void schedule_and_debug_payloads(const Pef& pef, uint32_t first_config, Image& img) {
   Writer sched, dbg;
   sched.u32(uint32_t(pef.sections.size()));
   dbg.u32(uint32_t(pef.sections.size()));
@@ -506,40 +530,29 @@ static void build_image(const Pef& pef, Image& img) {
       for (const auto& nm : names) str16(dbg, nm, fmt::format("step {} unit {} node name", i, id));
     }
   }
+  img.sched = std::move(sched.b);
+  img.dbg = std::move(dbg.b);
+}
+
+std::string meta_payload(const Pef& pef) {
   std::string meta;
   for (const auto& [k, v] : pef.meta) {
     check_meta_text(k, true);
     check_meta_text(v, false);
     meta += k + "=" + v + "\n";
   }
+  return meta;
+}
 
-  struct Payload {
-    uint32_t type;
-    const uint8_t* data;
-    size_t size;
-  };
-  std::vector<Payload> payloads;
-  img.tens = std::move(tens.b);
-  img.sched = std::move(sched.b);
-  img.dbg = std::move(dbg.b);
-  img.meta = std::move(meta);
-  payloads.push_back({kTypeTensors, img.tens.data(), img.tens.size()});
-  payloads.push_back({kTypeWeights, pef.weights.data(), pef.weights.size()});
-  payloads.push_back({kTypeSchedule, img.sched.data(), img.sched.size()});
-  payloads.push_back({kTypeDebug, img.dbg.data(), img.dbg.size()});
-  if (has_graph) payloads.push_back({kTypeGraph, pef.graph.data(), pef.graph.size()});
-  payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(img.meta.data()), img.meta.size()});
-  std::vector<std::vector<uint8_t>>& cfg_bytes = img.cfg;
-  cfg_bytes.reserve(pef.sections.size());
-  for (const auto& s : pef.sections) {
-    Writer w;
-    for (auto word : s.bitstream) w.u32(word);
-    cfg_bytes.push_back(std::move(w.b));
-    payloads.push_back({kTypeConfig, cfg_bytes.back().data(), cfg_bytes.back().size()});
-  }
+struct Payload {
+  uint32_t type;
+  const uint8_t* data;
+  size_t size;
+};
 
-  // Header and table, then the payloads as views (WEIGHTS is not copied), each 8-aligned;
-  // the file CRC over all of it.
+// Header and table, then the payloads as views (WEIGHTS is not copied), each 8-aligned;
+// the file CRC over all of it.
+void lay_out(const Pef& pef, const std::vector<Payload>& payloads, Image& img) {
   Writer& f = img.head;
   f.bytes(kMagic, 4);
   f.u32(kPefVersion);
@@ -571,6 +584,31 @@ static void build_image(const Pef& pef, Image& img) {
   for (const auto& part : img.parts) crc = arch::crc32(part.data(), part.size(), crc);
   for (int i = 0; i < 4; ++i) img.tail[i] = uint8_t(crc >> (8 * i));
   img.parts.emplace_back(img.tail, 4);
+}
+}  // namespace
+
+static void build_image(const Pef& pef, Image& img) {
+  check_config_name(pef.config_name);
+  const bool has_graph = !pef.graph.empty();
+  img.tens = tensors_payload(pef);
+  schedule_and_debug_payloads(pef, has_graph ? 6 : 5, img);
+  img.meta = meta_payload(pef);
+
+  std::vector<Payload> payloads;
+  payloads.push_back({kTypeTensors, img.tens.data(), img.tens.size()});
+  payloads.push_back({kTypeWeights, pef.weights.data(), pef.weights.size()});
+  payloads.push_back({kTypeSchedule, img.sched.data(), img.sched.size()});
+  payloads.push_back({kTypeDebug, img.dbg.data(), img.dbg.size()});
+  if (has_graph) payloads.push_back({kTypeGraph, pef.graph.data(), pef.graph.size()});
+  payloads.push_back({kTypeMeta, reinterpret_cast<const uint8_t*>(img.meta.data()), img.meta.size()});
+  img.cfg.reserve(pef.sections.size());
+  for (const auto& s : pef.sections) {
+    Writer w;
+    for (auto word : s.bitstream) w.u32(word);
+    img.cfg.push_back(std::move(w.b));
+    payloads.push_back({kTypeConfig, img.cfg.back().data(), img.cfg.back().size()});
+  }
+  lay_out(pef, payloads, img);
 }
 
 std::vector<uint8_t> serialize(const Pef& pef) {

@@ -24,9 +24,13 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
 #include "../common/unit_bus.h"
+#include "../common/tb_util.h"
 #include "../common/coverage.h"
 
 namespace {
+
+using openrdu::tb::hex;
+using openrdu::tb::seed_from_env;
 
 using openrdu::model::Vec;
 namespace arch = openrdu::arch;
@@ -34,19 +38,6 @@ namespace model = openrdu::model;
 
 constexpr uint32_t kMemWords = 1u << 16;       // 256 KiB at byte address 0
 constexpr uint32_t kStoreBase = kMemWords / 2;  // stores in the upper half, loads in the lower
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 1;
-}
-
-std::string vec_str(const Vec& v) {
-  std::ostringstream s;
-  s << std::hex << "[";
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? " " : "") << "0x" << v[i];
-  s << "]";
-  return s.str();
-}
 
 std::string stream_str(const arch::AgcuStream& s) {
   std::ostringstream o;
@@ -164,187 +155,249 @@ class AgcuTb {
   Result run(const std::deque<Vec> expect[2], const std::vector<Vec>& store, const Timing& t, std::mt19937_64& rng,
              const std::string& what, bool loop = false, uint64_t tokens = 0, bool tok_loop = false,
              uint64_t model_tokens_out = 0) {
-    const uint32_t lanes = cfg_.lanes;
-    Result res;
-    std::uniform_real_distribution<double> u(0, 1);
-    std::uniform_int_distribution<uint32_t> lat(t.lat_min, t.lat_max);
-    std::deque<Pending> q;
-    uint64_t last_due = 0;
-    uint32_t inflight[3] = {0, 0, 0};
-    size_t got[2] = {0, 0}, sent = 0;
-    std::vector<Vec> looped;  // ld0's vectors, the store input when loop
-    const std::vector<Vec>& st_in = loop ? looped : store;
-    const size_t st_total = loop ? expect[0].size() : store.size();
-    const std::vector<Req> reqs[3] = {spec_requests(cfg_words_.ld[0], lanes), spec_requests(cfg_words_.ld[1], lanes),
-                                      spec_requests(cfg_words_.st, lanes)};
-    const char* names[3] = {"ld0", "ld1", "st0"};
-    bool prev_stalled = false;
-    uint32_t prev_addr = 0, prev_sid = 0, prev_we = 0;
-    const arch::AgcuStream* streams[3] = {&cfg_words_.ld[0], &cfg_words_.ld[1], &cfg_words_.st};
-    std::vector<uint64_t> before[3];
-    for (int k = 0; k < 3; ++k) before[k] = requests_before_tile(*streams[k], reqs[k]);
-    uint64_t tok_sent = 0, acks = 0;
+    Run r(*this, expect, store, t, rng, what, loop, tokens, tok_loop, model_tokens_out);
     top_.run_i = 1;
     for (;;) {
-      // Drive inputs.
-      const bool vin = sent < st_in.size() && u(rng) < t.p_vin;
-      top_.vin_valid_i = vin;
-      for (uint32_t l = 0; l < lanes; ++l) top_.vin_data_i[l] = vin ? st_in[sent][l] : 0;
-      top_.vout_ready_i = (u(rng) < t.p_vout[0] ? 1 : 0) | (u(rng) < t.p_vout[1] ? 2 : 0);
-      top_.mem_req_ready_i = u(rng) < t.p_req_ready;
-      const bool rsp = !q.empty() && q.front().due <= cycle_;
-      top_.mem_rsp_valid_i = rsp;
-      top_.mem_rsp_sid_i = rsp ? q.front().sid : 0;
-      top_.mem_rsp_err_i = rsp && q.front().err;
-      for (uint32_t l = 0; l < lanes; ++l) top_.mem_rsp_rdata_i[l] = rsp ? q.front().data[l] : 0xDEADBEEF;
-      const bool tv = tok_sent < tokens + (tok_loop ? res.tokens_out : 0) && u(rng) < t.p_tok;
-      top_.cin_valid_i = tv;
-      top_.cout_ready_i = u(rng) < t.p_cout;
+      r.drive();
       top_.eval();
+      const Run::Done d = r.check_done();
+      if (d == Run::Done::Failed) return r.res;
+      if (d == Run::Done::Yes) break;
+      if (!r.check_held_request()) return r.res;
+      r.take_response();
+      if (!r.take_request() || !r.check_control() || !r.take_outputs()) return r.res;
+      tick();
+      if (!r.within_cycle_limit()) return r.res;
+    }
+    r.res.err = r.res.err || top_.err_o;
+    top_.vin_valid_i = 0;
+    top_.mem_rsp_valid_i = 0;
+    return r.res;
+  }
 
-      if (top_.done_o) {
-        for (int k = 0; k < 2; ++k)
-          if (got[k] != expect[k].size()) {
-            ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with " << got[k] << " of "
-                          << expect[k].size() << " vectors of ld" << k;
-            return res;
-          }
-        if (sent != st_total || inflight[2] != 0) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with " << sent << " of " << st_total
-                        << " store vectors taken, " << inflight[2] << " writes unacknowledged";
-          return res;
-        }
-        if (inflight[0] || inflight[1]) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": done_o with reads in flight";
-          return res;
-        }
-        for (int k = 0; k < 3; ++k)
-          if (res.requests[k] != reqs[k].size()) {
-            ADD_FAILURE() << what << ": " << names[k] << " made " << res.requests[k] << " requests, the spec "
-                          << reqs[k].size();
-            return res;
-          }
-        if (res.tokens_out != model_tokens_out) {
-          ADD_FAILURE() << what << ": done_o after " << res.tokens_out << " tokens, the model sends "
-                        << model_tokens_out;
-          return res;
-        }
-        break;
-      }
-      // A request not accepted must be held unchanged.
-      if (prev_stalled && (!top_.mem_req_valid_o || top_.mem_req_addr_o != prev_addr ||
-                           top_.mem_req_sid_o != prev_sid || top_.mem_req_we_o != prev_we)) {
-        ADD_FAILURE() << what << " cycle " << cycle_ << ": request changed while not accepted";
-        return res;
-      }
-      prev_stalled = top_.mem_req_valid_o && !top_.mem_req_ready_i;
-      prev_addr = top_.mem_req_addr_o;
-      prev_sid = top_.mem_req_sid_o;
-      prev_we = top_.mem_req_we_o;
+  // One run() in progress: its stimulus, the harness's memory side and the checks of a
+  // cycle (each false, after ADD_FAILURE, when the run must stop).
+  struct Run {
+    Run(AgcuTb& tb, const std::deque<Vec>* expect, const std::vector<Vec>& store, const Timing& t,
+        std::mt19937_64& rng, const std::string& what, bool loop, uint64_t tokens, bool tok_loop,
+        uint64_t model_tokens_out)
+        : tb(tb), top(tb.top_), lanes(tb.cfg_.lanes), expect(expect), t(t), rng(rng), what(what), loop(loop),
+          tokens(tokens), tok_loop(tok_loop), model_tokens_out(model_tokens_out), lat(t.lat_min, t.lat_max),
+          st_in(loop ? looped : store), st_total(loop ? expect[0].size() : store.size()),
+          reqs{spec_requests(tb.cfg_words_.ld[0], lanes), spec_requests(tb.cfg_words_.ld[1], lanes),
+               spec_requests(tb.cfg_words_.st, lanes)},
+          streams{&tb.cfg_words_.ld[0], &tb.cfg_words_.ld[1], &tb.cfg_words_.st} {
+      for (int k = 0; k < 3; ++k) before[k] = requests_before_tile(*streams[k], reqs[k]);
+    }
 
-      // Response delivered this cycle.
-      if (rsp) {
-        if (q.front().sid == 2) ++acks;
-        --inflight[q.front().sid];
-        res.err |= q.front().err;
-        q.pop_front();
+    // Drive the inputs: store vectors, output readies, memory responses due, tokens.
+    void drive() {
+      vin = sent < st_in.size() && u(rng) < t.p_vin;
+      top.vin_valid_i = vin;
+      for (uint32_t l = 0; l < lanes; ++l) top.vin_data_i[l] = vin ? st_in[sent][l] : 0;
+      top.vout_ready_i = (u(rng) < t.p_vout[0] ? 1 : 0) | (u(rng) < t.p_vout[1] ? 2 : 0);
+      top.mem_req_ready_i = u(rng) < t.p_req_ready;
+      rsp = !q.empty() && q.front().due <= tb.cycle_;
+      top.mem_rsp_valid_i = rsp;
+      top.mem_rsp_sid_i = rsp ? q.front().sid : 0;
+      top.mem_rsp_err_i = rsp && q.front().err;
+      for (uint32_t l = 0; l < lanes; ++l) top.mem_rsp_rdata_i[l] = rsp ? q.front().data[l] : 0xDEADBEEF;
+      tv = tok_sent < tokens + (tok_loop ? res.tokens_out : 0) && u(rng) < t.p_tok;
+      top.cin_valid_i = tv;
+      top.cout_ready_i = u(rng) < t.p_cout;
+    }
+
+    // On done_o: every vector, request and token there, nothing in flight.
+    enum class Done { No, Yes, Failed };
+    Done check_done() {
+      if (!top.done_o) return Done::No;
+      for (int k = 0; k < 2; ++k)
+        if (got[k] != expect[k].size()) {
+          ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": done_o with " << got[k] << " of " << expect[k].size()
+                        << " vectors of ld" << k;
+          return Done::Failed;
+        }
+      if (sent != st_total || inflight[2] != 0) {
+        ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": done_o with " << sent << " of " << st_total
+                      << " store vectors taken, " << inflight[2] << " writes unacknowledged";
+        return Done::Failed;
       }
-      // Request.
-      if (top_.mem_req_valid_o && top_.mem_req_ready_i) {
-        const uint32_t sid = top_.mem_req_sid_o, addr = top_.mem_req_addr_o;
-        const bool we = top_.mem_req_we_o;
-        if (sid > 2 || (sid == 2) != we) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": request sid " << sid << " we " << we;
-          return res;
+      if (inflight[0] || inflight[1]) {
+        ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": done_o with reads in flight";
+        return Done::Failed;
+      }
+      for (int k = 0; k < 3; ++k)
+        if (res.requests[k] != reqs[k].size()) {
+          ADD_FAILURE() << what << ": " << kNames[k] << " made " << res.requests[k] << " requests, the spec "
+                        << reqs[k].size();
+          return Done::Failed;
         }
-        const uint64_t ri = res.requests[sid]++;
-        if (ri >= reqs[sid].size() || reqs[sid][ri].addr != addr) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": " << names[sid] << " request " << ri << " at 0x"
-                        << std::hex << addr << std::dec
-                        << (ri < reqs[sid].size()
-                                ? fmt_req(reqs[sid][ri])
-                                : std::string(", the spec has only ") + std::to_string(reqs[sid].size()));
-          return res;
-        }
-        Pending p{std::max<uint64_t>(cycle_ + lat(rng), last_due + 1), sid, Vec(lanes, 0), false};
-        last_due = p.due;
-        if (addr % 4 || uint64_t(addr) / 4 + lanes > kMemWords) {
-          p.err = true;
-        } else if (we) {
-          for (uint32_t l = 0; l < lanes; ++l)
-            if ((top_.mem_req_wmask_o >> l) & 1) mem_[addr / 4 + l] = top_.mem_req_wdata_o[l];
-        } else {
-          for (uint32_t l = 0; l < lanes; ++l) p.data[l] = mem_[addr / 4 + l];
-        }
-        q.push_back(std::move(p));
-        ++inflight[sid];
-        for (int k = 0; k < 2; ++k) {
-          res.max_inflight[k] = std::max(res.max_inflight[k], inflight[k]);
-          if (inflight[k] > cfg_.inflight) {
-            ADD_FAILURE() << what << " cycle " << cycle_ << ": " << inflight[k] << " reads of ld" << k
-                          << " in flight, more than " << cfg_.inflight;
-            return res;
-          }
+      if (res.tokens_out != model_tokens_out) {
+        ADD_FAILURE() << what << ": done_o after " << res.tokens_out << " tokens, the model sends "
+                      << model_tokens_out;
+        return Done::Failed;
+      }
+      return Done::Yes;
+    }
+
+    // A request not accepted must be held unchanged.
+    bool check_held_request() {
+      if (prev_stalled && (!top.mem_req_valid_o || top.mem_req_addr_o != prev_addr ||
+                           top.mem_req_sid_o != prev_sid || top.mem_req_we_o != prev_we)) {
+        ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": request changed while not accepted";
+        return false;
+      }
+      prev_stalled = top.mem_req_valid_o && !top.mem_req_ready_i;
+      prev_addr = top.mem_req_addr_o;
+      prev_sid = top.mem_req_sid_o;
+      prev_we = top.mem_req_we_o;
+      return true;
+    }
+
+    // The response delivered this cycle.
+    void take_response() {
+      if (!rsp) return;
+      if (q.front().sid == 2) ++acks;
+      --inflight[q.front().sid];
+      res.err |= q.front().err;
+      q.pop_front();
+    }
+
+    // A request accepted this cycle: the spec's next of its stream, served from the
+    // harness memory after a random latency, within the in-flight bound.
+    bool take_request() {
+      if (!top.mem_req_valid_o || !top.mem_req_ready_i) return true;
+      const uint32_t sid = top.mem_req_sid_o, addr = top.mem_req_addr_o;
+      const bool we = top.mem_req_we_o;
+      if (sid > 2 || (sid == 2) != we) {
+        ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": request sid " << sid << " we " << we;
+        return false;
+      }
+      const uint64_t ri = res.requests[sid]++;
+      if (ri >= reqs[sid].size() || reqs[sid][ri].addr != addr) {
+        ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": " << kNames[sid] << " request " << ri << " at 0x"
+                      << std::hex << addr << std::dec
+                      << (ri < reqs[sid].size()
+                              ? fmt_req(reqs[sid][ri])
+                              : std::string(", the spec has only ") + std::to_string(reqs[sid].size()));
+        return false;
+      }
+      Pending p{std::max<uint64_t>(tb.cycle_ + lat(rng), last_due + 1), sid, Vec(lanes, 0), false};
+      last_due = p.due;
+      if (addr % 4 || uint64_t(addr) / 4 + lanes > kMemWords) {
+        p.err = true;
+      } else if (we) {
+        for (uint32_t l = 0; l < lanes; ++l)
+          if ((top.mem_req_wmask_o >> l) & 1) tb.mem_[addr / 4 + l] = top.mem_req_wdata_o[l];
+      } else {
+        for (uint32_t l = 0; l < lanes; ++l) p.data[l] = tb.mem_[addr / 4 + l];
+      }
+      q.push_back(std::move(p));
+      ++inflight[sid];
+      for (int k = 0; k < 2; ++k) {
+        res.max_inflight[k] = std::max(res.max_inflight[k], inflight[k]);
+        if (inflight[k] > tb.cfg_.inflight) {
+          ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": " << inflight[k] << " reads of ld" << k
+                        << " in flight, more than " << tb.cfg_.inflight;
+          return false;
         }
       }
-      if (vin && top_.vin_ready_o) ++sent;
-      // Control network.
-      if (tv && top_.cin_ready_o) ++tok_sent;
+      return true;
+    }
+
+    // Store vectors and tokens taken; no stream with tin beyond its credits, no token on
+    // cout before its tile's writes are all acknowledged.
+    bool check_control() {
+      if (vin && top.vin_ready_o) ++sent;
+      if (tv && top.cin_ready_o) ++tok_sent;
       for (int k = 0; k < 3; ++k) {
         const auto& s = *streams[k];
         if (!s.enable || !s.tin) continue;
         const uint64_t allowed = before[k][std::min<uint64_t>(s.tok_init + tok_sent, before[k].size() - 1)];
         if (res.requests[k] > allowed) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": " << names[k] << " made " << res.requests[k]
+          ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": " << kNames[k] << " made " << res.requests[k]
                         << " requests with " << int(s.tok_init) << " + " << tok_sent << " credits (" << allowed
                         << " allowed)";
-          return res;
+          return false;
         }
       }
-      if (top_.cout_valid_o && top_.cout_ready_i) {
+      if (top.cout_valid_o && top.cout_ready_i) {
         const auto& st = *streams[2];
         uint64_t complete = 0;  // tiles whose writes are all acknowledged
         for (uint64_t ti = 1; ti < before[2].size(); ++ti) complete += before[2][ti] <= acks;
         if (!st.enable || !st.tout || res.tokens_out >= complete) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": token " << res.tokens_out << " on cout with " << acks
+          ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": token " << res.tokens_out << " on cout with " << acks
                         << " writes acknowledged (" << complete << " tiles complete, tout " << st.tout << ")";
-          return res;
+          return false;
         }
         ++res.tokens_out;
       }
+      return true;
+    }
+
+    // The load streams' output vectors taken this cycle, against the model's.
+    bool take_outputs() {
       for (int k = 0; k < 2; ++k) {
-        if (!((top_.vout_valid_o >> k) & 1) || !((top_.vout_ready_i >> k) & 1)) continue;
+        if (!((top.vout_valid_o >> k) & 1) || !((top.vout_ready_i >> k) & 1)) continue;
         Vec v(lanes);
-        for (uint32_t l = 0; l < lanes; ++l) v[l] = top_.vout_data_o[k][l];
+        for (uint32_t l = 0; l < lanes; ++l) v[l] = top.vout_data_o[k][l];
         if (got[k] >= expect[k].size()) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": ld" << k << " extra vector " << vec_str(v);
-          return res;
+          ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": ld" << k << " extra vector " << hex(v);
+          return false;
         }
         const Vec& e = expect[k][got[k]];
         for (uint32_t l = 0; l < lanes; ++l)
           if (v[l] != e[l]) {
-            ADD_FAILURE() << what << " cycle " << cycle_ << ": ld" << k << " vector " << got[k] << " lane " << l
+            ADD_FAILURE() << what << " cycle " << tb.cycle_ << ": ld" << k << " vector " << got[k] << " lane " << l
                           << ": rtl 0x" << std::hex << v[l] << ", model 0x" << e[l] << std::dec << " (rtl "
-                          << vec_str(v) << ", model " << vec_str(e) << ")";
-            return res;
+                          << hex(v) << ", model " << hex(e) << ")";
+            return false;
           }
         if (loop && k == 0) looped.push_back(v);
         ++got[k];
-        ++compared_;
+        ++tb.compared_;
       }
-      tick();
-      if (++res.cycles > 400000) {
-        ADD_FAILURE() << what << ": not done after 400000 cycles (ld0 " << got[0] << "/" << expect[0].size()
-                      << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << st_total
-                      << ", tokens in " << tok_sent << ", out " << res.tokens_out << ")";
-        return res;
-      }
+      return true;
     }
-    res.err = res.err || top_.err_o;
-    top_.vin_valid_i = 0;
-    top_.mem_rsp_valid_i = 0;
-    return res;
-  }
+
+    bool within_cycle_limit() {
+      if (++res.cycles <= 400000) return true;
+      ADD_FAILURE() << what << ": not done after 400000 cycles (ld0 " << got[0] << "/" << expect[0].size()
+                    << ", ld1 " << got[1] << "/" << expect[1].size() << ", st " << sent << "/" << st_total
+                    << ", tokens in " << tok_sent << ", out " << res.tokens_out << ")";
+      return false;
+    }
+
+    static constexpr const char* kNames[3] = {"ld0", "ld1", "st0"};
+    AgcuTb& tb;
+    Vrdu_agcu_tiny& top;
+    const uint32_t lanes;
+    const std::deque<Vec>* expect;  // [2]
+    const Timing& t;
+    std::mt19937_64& rng;
+    const std::string& what;
+    const bool loop;
+    const uint64_t tokens;
+    const bool tok_loop;
+    const uint64_t model_tokens_out;
+    Result res;
+    std::uniform_real_distribution<double> u{0, 1};
+    std::uniform_int_distribution<uint32_t> lat;
+    std::deque<Pending> q;
+    uint64_t last_due = 0;
+    uint32_t inflight[3] = {0, 0, 0};
+    size_t got[2] = {0, 0}, sent = 0;
+    std::vector<Vec> looped;  // ld0's vectors, the store input when loop
+    const std::vector<Vec>& st_in;
+    const size_t st_total;
+    const std::vector<Req> reqs[3];
+    const arch::AgcuStream* streams[3];
+    std::vector<uint64_t> before[3];
+    bool prev_stalled = false;
+    uint32_t prev_addr = 0, prev_sid = 0, prev_we = 0;
+    uint64_t tok_sent = 0, acks = 0;
+    bool vin = false, rsp = false, tv = false;  // this cycle's offers: store vector, response, token
+  };
 
   static std::string fmt_req(const Req& r) {
     std::ostringstream o;

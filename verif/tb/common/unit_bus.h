@@ -8,6 +8,25 @@
 
 namespace openrdu::tb {
 
+// One rising edge of clk_i of any Verilated top.
+template <class V>
+void clock_edge(V& top) {
+  top.clk_i = 1;
+  top.eval();
+  top.clk_i = 0;
+  top.eval();
+}
+
+// Two cycles with rst_ni low, then rst_ni high (before the next edge).
+template <class V>
+void hold_reset(V& top) {
+  top.clk_i = 0;
+  top.rst_ni = 0;
+  clock_edge(top);
+  clock_edge(top);
+  top.rst_ni = 1;
+}
+
 template <class V>
 class UnitBus {
  public:
@@ -15,19 +34,16 @@ class UnitBus {
 
   // One clock cycle (a rising edge).
   void tick() {
-    top_.clk_i = 1;
-    top_.eval();
-    top_.clk_i = 0;
-    top_.eval();
+    clock_edge(top_);
     ++cycle_;
   }
-  // Two cycles in reset, one out.
+  // Two cycles in reset, one out; not running, no configuration write or clear.
   void reset() {
-    top_.clk_i = 0;
-    top_.rst_ni = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
+    top_.run_i = 0;
+    top_.cfg_we_i = 0;
+    top_.cfg_clear_i = 0;
+    hold_reset(top_);
+    cycle_ += 2;
     tick();
   }
   void cfg_write(uint32_t unit, uint32_t word, uint32_t data) {

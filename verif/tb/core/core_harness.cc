@@ -12,11 +12,6 @@
 
 namespace openrdu::tb {
 
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 1;
-}
-
 // ----------------------------------------------------------------------------------
 void TestDram::read_words(uint32_t a, uint32_t* words, uint32_t n) {
   if (!in_range(a, n)) throw model::MemoryError(a, fmt::format("DRAM read of {} words at 0x{:08X} is outside DRAM", n, a));

@@ -14,12 +14,11 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/model/unit.h"
+#include "../common/tb_util.h"
 
 class Vrdu_core_tiny;
 
 namespace openrdu::tb {
-
-uint64_t seed_from_env();
 
 // Sparse word-addressed DRAM of `bytes` bytes; accesses outside throw MemoryError.
 class TestDram : public model::Memory {

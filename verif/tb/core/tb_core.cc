@@ -92,23 +92,25 @@ struct Outcome {
 Outcome rtl_exec(CoreTb& tb, TestDram& mem, const std::vector<uint32_t>& bs, uint32_t cfg_addr = kCfgAddr,
                  uint32_t cfg_len = kDefaultLen, bool run = true) {
   Outcome o;
+  // The driver's wait: the interrupt, IRQ_STATUS read and written back (cleared).
+  auto wait_and_clear = [&](bool& irq, uint32_t& irq_status) {
+    irq = tb.wait_irq(kMaxCycles);
+    irq_status = tb.csr_read(reg::IRQ_STATUS);
+    tb.csr_write(reg::IRQ_STATUS, irq_status);
+  };
   if (mem.in_range(cfg_addr, uint32_t(bs.size()))) mem.load(cfg_addr, bs);
   tb.csr_write(reg::IRQ_ENABLE, 7);
   tb.csr_write(reg::CFG_ADDR, cfg_addr);
   tb.csr_write(reg::CFG_LEN, cfg_len != kDefaultLen ? cfg_len : uint32_t(4 * bs.size()));
   tb.csr_write(reg::CTRL, reg::CTRL_CONFIGURE_MASK);
-  o.cfg_irq = tb.wait_irq(kMaxCycles);
-  o.cfg_irq_status = tb.csr_read(reg::IRQ_STATUS);
-  tb.csr_write(reg::IRQ_STATUS, o.cfg_irq_status);
+  wait_and_clear(o.cfg_irq, o.cfg_irq_status);
   o.crc = tb.csr_read(reg::CFG_CRC);
   o.cfg_cycles = tb.csr_read(reg::CFG_CYCLES);
   o.status = tb.csr_read(reg::STATUS);
   o.err = tb.csr_read(reg::ERR_STATUS);
   if (!run || !(o.cfg_irq_status & kIrqCfg)) return o;
   tb.csr_write(reg::CTRL, reg::CTRL_START_MASK);
-  o.run_irq = tb.wait_irq(kMaxCycles);
-  o.run_irq_status = tb.csr_read(reg::IRQ_STATUS);
-  tb.csr_write(reg::IRQ_STATUS, o.run_irq_status);
+  wait_and_clear(o.run_irq, o.run_irq_status);
   o.status = tb.csr_read(reg::STATUS);
   o.err = tb.csr_read(reg::ERR_STATUS);
   o.cycles = tb.csr_read(reg::CYCLES_LO) | uint64_t(tb.csr_read(reg::CYCLES_HI)) << 32;
@@ -284,22 +286,34 @@ TEST_F(CoreTest, BroadcastMulAdd) {
     }
 }
 
+// n floats f(0..n-1) written at byte address X of d; returns them.
+template <class F>
+std::vector<float> put_floats(TestDram& d, uint32_t X, uint32_t n, F f) {
+  std::vector<float> x(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    x[i] = f(i);
+    d.set(X + 4 * i, f2u(x[i]));
+  }
+  return x;
+}
+
+// An AGCU that loads n words at X on ld0 and stores n words at Y.
+arch::AgcuConfig load_store(uint32_t X, uint32_t Y, uint32_t n) {
+  arch::AgcuConfig ag;
+  ag.ld[0] = stream(X, n);
+  ag.st = stream(Y, n);
+  return ag;
+}
+
 // (c) AGCU ld -> PMU (write rows 0..nv-1, read them back in reverse) -> PCU (+imm,
 // and the lane index added through a second stage) -> AGCU st.
 TEST_F(CoreTest, PmuReversePath) {
   const uint32_t n = 4 * 9, nv = 9, X = 0x1000, Y = 0x3000;
   const float bias = 0.5f;
   TestDram init(cfg.dram_bytes);
-  std::vector<float> x(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    x[i] = float(i) * 1.25f - 7.f;
-    init.set(X + 4 * i, f2u(x[i]));
-  }
+  const std::vector<float> x = put_floats(init, X, n, [](uint32_t i) { return float(i) * 1.25f - 7.f; });
   Program p(cfg);
-  arch::AgcuConfig ag;
-  ag.ld[0] = stream(X, n);
-  ag.st = stream(Y, n);
-  p.words[kAgcu0] = ag.encode();
+  p.words[kAgcu0] = load_store(X, Y, n).encode();
   arch::PmuConfig pm;
   pm.enable = true;
   pm.mode = 0;
@@ -326,16 +340,9 @@ TEST_F(CoreTest, PmuReversePath) {
 TEST_F(CoreTest, FanOutSquare) {
   const uint32_t n = 13, X = 0x1000, Y = 0x3000;
   TestDram init(cfg.dram_bytes);
-  std::vector<float> x(n);
-  for (uint32_t i = 0; i < n; ++i) {
-    x[i] = 0.75f * float(i) - 3.f;
-    init.set(X + 4 * i, f2u(x[i]));
-  }
+  const std::vector<float> x = put_floats(init, X, n, [](uint32_t i) { return 0.75f * float(i) - 3.f; });
   Program p(cfg);
-  arch::AgcuConfig ag;
-  ag.ld[0] = stream(X, n);
-  ag.st = stream(Y, n);
-  p.words[kAgcu0] = ag.encode();
+  p.words[kAgcu0] = load_store(X, Y, n).encode();
   p.words[kPcu3] = pcu(cfg, 0b011, 4, {stage(Opcode::FMUL, 0, 1, 0)}).encode(cfg);
   p.sel(2, 0, E, L0);
   p.sel(2, 1, N, W);
@@ -858,6 +865,53 @@ arch::AgcuStream random_v2_stream(std::mt19937_64& rng, uint32_t nv, uint32_t lo
   }
 }
 
+// PMU2 of a random program, between the first load and PCU3, for nv vectors: mode,
+// N-buffered tiles, reads gated by its own tokens (looped back through its switch in p),
+// read pattern.
+arch::PmuConfig random_pmu(std::mt19937_64& rng, uint32_t nv, Program& p) {
+  arch::PmuConfig pm;
+  pm.enable = true;
+  pm.mode = uint8_t(rng() % 2);
+  // Half the time N-buffered: the nv vectors in T tiles of W, each tile written into
+  // buffer t mod nbuf (W rows each) and read back in the pattern, overlapping the next
+  // tile's writes.
+  uint32_t T = 1;
+  if (rng() % 2)
+    for (uint32_t cand : {4u, 3u, 2u})
+      if (nv % cand == 0) {
+        T = cand;
+        break;
+      }
+  const uint32_t W = nv / T;
+  pm.tiles = T;
+  pm.nbuf = uint8_t(T > 1 ? 2 + rng() % 2 : 1);
+  pm.buf_rows = W;
+  pm.wr = {0, W, 1, 1, 0};
+  // Half the N-buffered PMUs gate their reads on their own tokens, looped back on the
+  // control network through their switch: a token per tile written (tsel 0, tok_init
+  // 0: tile t's reads wait for the writes of tiles 0..t) or per tile read (tsel 1,
+  // tok_init 1: tile t's reads wait for tile t-1's).
+  if (T > 1 && rng() % 2) {
+    pm.tin = pm.tout = true;
+    pm.tsel = rng() % 2;
+    pm.tok_init = pm.tsel ? 1 : 0;
+    p.sel_net(arch::kControlNet, 1, 0, L0, L0);
+  }
+  if (pm.mode == 0) {
+    const int kind = int(rng() % 3);
+    pm.rd = kind == 0 ? arch::PmuSide{0, W, 1, 1, 0}
+            : kind == 1 ? arch::PmuSide{W - 1, W, 1, -1, 0}
+                        : arch::PmuSide{uint32_t(rng() % W), W, 1, 0, 0};
+  } else {
+    const uint32_t words = W * 4;
+    int32_t rs = int32_t(rng() % 4);
+    if (uint32_t(rs) * (W - 1) >= words) rs = 1;
+    const uint32_t span = uint32_t(rs) * (W - 1);
+    pm.rd = {uint32_t(rng() % (words - span)), W, 1, rs, 0};
+  }
+  return pm;
+}
+
 TEST_F(CoreTest, RandomPrograms) {
   // OPENRDU_TB_PROGRAMS overrides the count (make coverage runs fewer: instrumented
   // models are several times slower); the regression runs 1,000.
@@ -912,48 +966,9 @@ TEST_F(CoreTest, RandomPrograms) {
     bool ok = true;
     // Input 0 of PCU3 comes from the first load, through PMU2 when use_pmu.
     if (use_pmu) {
-      arch::PmuConfig pm;
-      pm.enable = true;
-      pm.mode = uint8_t(rng() % 2);
-      // Half the time N-buffered: the nv vectors in T tiles of W, each tile written into
-      // buffer t mod nbuf (W rows each) and read back in the pattern, overlapping the next
-      // tile's writes.
-      uint32_t T = 1;
-      if (rng() % 2)
-        for (uint32_t cand : {4u, 3u, 2u})
-          if (nv % cand == 0) {
-            T = cand;
-            break;
-          }
-      const uint32_t W = nv / T;
-      pm.tiles = T;
-      pm.nbuf = uint8_t(T > 1 ? 2 + rng() % 2 : 1);
-      pm.buf_rows = W;
-      nbuf_pmus += T > 1;
-      pm.wr = {0, W, 1, 1, 0};
-      // Half the N-buffered PMUs gate their reads on their own tokens, looped back on the
-      // control network through their switch: a token per tile written (tsel 0, tok_init
-      // 0: tile t's reads wait for the writes of tiles 0..t) or per tile read (tsel 1,
-      // tok_init 1: tile t's reads wait for tile t-1's).
-      if (T > 1 && rng() % 2) {
-        pm.tin = pm.tout = true;
-        pm.tsel = rng() % 2;
-        pm.tok_init = pm.tsel ? 1 : 0;
-        p.sel_net(arch::kControlNet, 1, 0, L0, L0);
-        pmu_tokens = true;
-      }
-      if (pm.mode == 0) {
-        const int kind = int(rng() % 3);
-        pm.rd = kind == 0 ? arch::PmuSide{0, W, 1, 1, 0}
-                : kind == 1 ? arch::PmuSide{W - 1, W, 1, -1, 0}
-                            : arch::PmuSide{uint32_t(rng() % W), W, 1, 0, 0};
-      } else {
-        const uint32_t words = W * 4;
-        int32_t rs = int32_t(rng() % 4);
-        if (uint32_t(rs) * (W - 1) >= words) rs = 1;
-        const uint32_t span = uint32_t(rs) * (W - 1);
-        pm.rd = {uint32_t(rng() % (words - span)), W, 1, rs, 0};
-      }
+      const arch::PmuConfig pm = random_pmu(rng, nv, p);
+      nbuf_pmus += pm.tiles > 1;
+      pmu_tokens = pm.tin;
       p.words[kPmu2] = pm.encode();
       ok = ok && p.route(kAgcu0, 0, kPmu2, 0) && p.route(kPmu2, 0, kPcu3, 0);
     } else {

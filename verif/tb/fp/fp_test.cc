@@ -18,6 +18,7 @@
 #include "Vfp_tb_top_tiny.h"
 #include "openrdu/gen/isa.h"
 #include "openrdu/model/unit.h"
+#include "../common/tb_util.h"
 #include "verilated.h"
 
 namespace fp = openrdu::model::fp;
@@ -26,11 +27,6 @@ using openrdu::gen::Opcode;
 namespace {
 
 constexpr uint32_t kNan = 0x7FC00000u;
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 20240601ull;
-}
 
 // OPENRDU_FP_SCALE multiplies the random sets of each check (default 1: 1 M per ALU
 // opcode, 4 M operand pairs for add/sub/mul/min/max; ctest's tb_fp.ten_million_per_op,
@@ -47,16 +43,8 @@ uint64_t fp_scale() {
   return v;
 }
 
-float f32(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-uint32_t u32(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
+using openrdu::tb::f32;
+using openrdu::tb::u32;
 bool is_nan(uint32_t u) { return (u & 0x7F800000u) == 0x7F800000u && (u & 0x7FFFFFu); }
 uint32_t canon(float r) { return std::isnan(r) ? kNan : u32(r); }
 
@@ -273,7 +261,7 @@ TEST(Fp, Directed) {
 
 TEST(Fp, RandomAndEdgePairs) {
   ASSERT_EQ(std::fegetround(), FE_TONEAREST);
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = openrdu::tb::seed_from_env(20240601);
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Harness h;
   Gen g(seed);
@@ -468,7 +456,7 @@ TEST(Fp, AluDirected) {
 
 TEST(Fp, AluEveryOpcodeRandom) {
   ASSERT_EQ(std::fegetround(), FE_TONEAREST);
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = openrdu::tb::seed_from_env(20240601);
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Harness h;
   const uint64_t kPerOp = 1'000'000 * fp_scale();

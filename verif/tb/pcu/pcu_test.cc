@@ -24,6 +24,7 @@
 #include "openrdu/model/units.h"
 #include "verilated.h"
 #include "../common/unit_bus.h"
+#include "../common/tb_util.h"
 #include "../common/coverage.h"
 
 using openrdu::arch::Opcode;
@@ -36,47 +37,19 @@ namespace {
 
 constexpr uint32_t kUnitId = 0;  // rdu_pcu's default UNIT_ID
 constexpr uint32_t kNan = 0x7FC00000u;
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 12345ull;
-}
+using openrdu::tb::f32;
+using openrdu::tb::hex;
+using openrdu::tb::u32;
 
 const openrdu::arch::Config& tiny() {
   static const openrdu::arch::Config cfg = openrdu::arch::load_config("tiny");
   return cfg;
 }
 
-uint32_t bits(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-float flt(uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-
-std::string hex(const Vec& v) {
-  std::ostringstream o;
-  o << std::hex << "[";
-  for (size_t i = 0; i < v.size(); ++i) o << (i ? " " : "") << "0x" << v[i];
-  o << "]";
-  return o.str();
-}
-
 // Pin-level driver of one rdu_pcu.
 class Dut {
  public:
-  Dut() : lanes_(tiny().lanes) {
-    top_.rst_ni = 0;
-    top_.run_i = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
-    tick();
-  }
+  Dut() : lanes_(tiny().lanes) { bus_.reset(); }
   ~Dut() { openrdu::tb::coverage_collect(&ctx_); }
 
 
@@ -266,6 +239,32 @@ struct ModelSide {
   std::vector<uint32_t> sout;
   uint64_t tokens = 0;
 };
+// got equals want, vector for vector; a difference names `what` and the vector.
+void expect_vectors(const std::vector<Vec>& got, const std::vector<Vec>& want, const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(got[i]), hex(want[i])) << what << " vector " << i;
+}
+
+// n vectors of random floats in [lo, hi) on the three inputs, and the expected outputs:
+// lane by lane f(x, y, z) (the bits of the result).
+template <class F>
+std::pair<RunSpec, std::vector<Vec>> three_input_case(std::mt19937_64& rng, int n, float lo, float hi, F f) {
+  RunSpec s;
+  std::vector<Vec> want;
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < 3; ++k) {
+      Vec v(4);
+      for (int l = 0; l < 4; ++l) v[l] = u32(d(rng));
+      s.inputs[k].push_back(v);
+    }
+    Vec w(4);
+    for (int l = 0; l < 4; ++l) w[l] = f(f32(s.inputs[0][i][l]), f32(s.inputs[1][i][l]), f32(s.inputs[2][i][l]));
+    want.push_back(w);
+  }
+  return {s, want};
+}
+
 std::vector<Vec> model_run(const PcuConfig& pc, const RunSpec& spec, ModelSide* side = nullptr) {
   openrdu::model::Pcu m(tiny());
   m.configure(pc.encode(tiny()));
@@ -314,7 +313,7 @@ class Stim {
       case 1: return special();
       case 6: return below(40);                    // shift counts, small ints, SEL conditions
       case 7: return uint32_t(-int32_t(below(40)));  // small negative ints
-      default: return bits(float(std::uniform_real_distribution<double>(-8, 8)(rng)));
+      default: return u32(float(std::uniform_real_distribution<double>(-8, 8)(rng)));
     }
   }
   uint8_t src() {
@@ -418,7 +417,7 @@ class Stim {
 };
 
 TEST(Pcu, RandomVsModel) {
-  const uint64_t seed = seed_from_env();
+  const uint64_t seed = openrdu::tb::seed_from_env(12345);
   std::printf("OPENRDU_SEED=%llu\n", static_cast<unsigned long long>(seed));
   Stim st(seed);
   Dut dut;
@@ -511,7 +510,7 @@ PcuConfig one_stage(Opcode op, uint8_t a, uint8_t b, uint8_t dst, uint32_t imm, 
 
 Vec fvec(std::initializer_list<float> f) {
   Vec v;
-  for (float x : f) v.push_back(bits(x));
+  for (float x : f) v.push_back(u32(x));
   return v;
 }
 
@@ -543,14 +542,13 @@ TEST(Pcu, AddTwoInputs) {
     Vec a(4), b(4), c(4);
     for (int l = 0; l < 4; ++l) {
       const float x = d(rng), y = d(rng);
-      a[l] = bits(x), b[l] = bits(y), c[l] = bits(x + y);
+      a[l] = u32(x), b[l] = u32(y), c[l] = u32(x + y);
     }
     s.inputs[0].push_back(a), s.inputs[1].push_back(b), want.push_back(c);
   }
   s.valid_prob = 0.5, s.ready_prob = 0.5;
   const RunResult r = run(dut, pc, s, rng, "add");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "add vector " << i;
+  expect_vectors(r.out, want, "add");
 }
 
 // Third operand through the pipeline: r0 = relu(x * y + z) with a fused multiply-add,
@@ -566,29 +564,14 @@ TEST(Pcu, FmaCompareSelectConvert) {
   pc.stages[3] = {Opcode::FTOI, 0, 0, 1, 0};                  // r1 = int(r0)
   pc.out_reg = 1;
   dut.configure(pc.encode(tiny()));
-  RunSpec s;
-  std::vector<Vec> want;
-  std::uniform_real_distribution<float> d(-1000, 1000);
-  for (int i = 0; i < 24; ++i) {
-    Vec w(4);
-    for (int k = 0; k < 3; ++k) {
-      Vec v(4);
-      for (int l = 0; l < 4; ++l) v[l] = bits(d(rng));
-      s.inputs[k].push_back(v);
-    }
-    for (int l = 0; l < 4; ++l) {
-      const float f = std::fma(flt(s.inputs[0][i][l]), flt(s.inputs[1][i][l]), flt(s.inputs[2][i][l]));
-      w[l] = uint32_t(int32_t(f < 0 ? 0.0f : f));
-    }
-    want.push_back(w);
-  }
+  auto [s, want] = three_input_case(rng, 24, -1000, 1000, [](float x, float y, float z) {
+    const float f = std::fma(x, y, z);
+    return uint32_t(int32_t(f < 0 ? 0.0f : f));
+  });
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "fma-relu-ftoi");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "fma-relu-ftoi vector " << i;
-  const std::vector<Vec> m = model_run(pc, s);
-  ASSERT_EQ(m.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(m[i]), hex(want[i])) << "model vector " << i;
+  expect_vectors(r.out, want, "fma-relu-ftoi");
+  expect_vectors(model_run(pc, s), want, "model");
 }
 
 TEST(Pcu, MaxOfThreeInputs) {
@@ -598,24 +581,10 @@ TEST(Pcu, MaxOfThreeInputs) {
   pc.stages[1] = {Opcode::FMAX, 3, 2, 0, 0};
   pc.out_reg = 0;
   dut.configure(pc.encode(tiny()));
-  RunSpec s;
-  std::vector<Vec> want;
-  std::uniform_real_distribution<float> d(-10, 10);
-  for (int i = 0; i < 16; ++i) {
-    Vec w(4);
-    for (int k = 0; k < 3; ++k) {
-      Vec v(4);
-      for (int l = 0; l < 4; ++l) v[l] = bits(d(rng));
-      s.inputs[k].push_back(v);
-    }
-    for (int l = 0; l < 4; ++l)
-      w[l] = bits(std::max({flt(s.inputs[0][i][l]), flt(s.inputs[1][i][l]), flt(s.inputs[2][i][l])}));
-    want.push_back(w);
-  }
+  auto [s, want] = three_input_case(rng, 16, -10, 10, [](float x, float y, float z) { return u32(std::max({x, y, z})); });
   s.valid_prob = 0.7, s.ready_prob = 0.6;
   const RunResult r = run(dut, pc, s, rng, "max3");
-  ASSERT_EQ(r.out.size(), want.size());
-  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(hex(r.out[i]), hex(want[i])) << "max3 vector " << i;
+  expect_vectors(r.out, want, "max3");
 }
 
 TEST(Pcu, LaneIndexAndDisabled) {
@@ -688,10 +657,10 @@ TEST(Pcu, CounterTailMasksRaggedReduction) {
   pc.out_mode = 1;
   pc.reduce = 2;
   pc.acc_len = 3;
-  pc.acc_init = bits(-INFINITY);
+  pc.acc_init = u32(-INFINITY);
   pc.ctr[0] = {0, 10, 1};
   pc.stages.resize(tiny().stages);
-  pc.stages[0] = {Opcode::SEL, uint8_t(Src::TAIL), 0, 0, bits(-INFINITY), uint8_t(Src::IMM)};
+  pc.stages[0] = {Opcode::SEL, uint8_t(Src::TAIL), 0, 0, u32(-INFINITY), uint8_t(Src::IMM)};
   pc.stages[1] = {Opcode::FMAX, 0, uint8_t(Src::ACC), 0, 0};
   pc.stages[1].acc = true;
   dut.configure(pc.encode(tiny()));
@@ -703,7 +672,7 @@ TEST(Pcu, CounterTailMasksRaggedReduction) {
       Vec v(4);
       for (int l = 0; l < 4; ++l) {
         const float x = i * 4 + l < 10 ? d(rng) : INFINITY;  // padding: must not win
-        v[l] = bits(x);
+        v[l] = u32(x);
         if (i * 4 + l < 10) want[row] = std::max(want[row], x);
       }
       sp.inputs[0].push_back(v);
@@ -711,7 +680,7 @@ TEST(Pcu, CounterTailMasksRaggedReduction) {
   sp.valid_prob = 0.6, sp.ready_prob = 0.7;
   const RunResult r = run(dut, pc, sp, rng, "ragged max");
   ASSERT_EQ(r.out.size(), 2u);
-  for (int row = 0; row < 2; ++row) EXPECT_EQ(hex(r.out[row]), hex(Vec(4, bits(want[row])))) << "row " << row;
+  for (int row = 0; row < 2; ++row) EXPECT_EQ(hex(r.out[row]), hex(Vec(4, u32(want[row])))) << "row " << row;
   EXPECT_EQ(model_run(pc, sp), r.out);
 }
 
@@ -720,7 +689,7 @@ TEST(Pcu, ThroughputOneVectorPerCycle) {
   Dut dut;
   constexpr uint32_t kN = 200;
   PcuConfig pc = one_stage(Opcode::FMUL, 0, 1, 0, 0, 0b011, kN);
-  pc.stages[1] = {Opcode::FADD, 0, uint8_t(Src::IMM), 0, bits(1.0f)};
+  pc.stages[1] = {Opcode::FADD, 0, uint8_t(Src::IMM), 0, u32(1.0f)};
   dut.configure(pc.encode(tiny()));
   RunSpec s;
   for (uint32_t i = 0; i < kN; ++i) {
@@ -743,12 +712,12 @@ TEST(Pcu, ThroughputOneVectorPerCycle) {
 
 // ---------------------------------------------------------------- v2 directed
 float host_max(float a, float b) {  // FMAX rules: NaN -> canonical NaN, max(-0, +0) = +0
-  if (std::isnan(a) || std::isnan(b)) return flt(kNan);
+  if (std::isnan(a) || std::isnan(b)) return f32(kNan);
   if (a == 0 && b == 0) return std::signbit(a) ? b : a;
   return a > b ? a : b;
 }
 float host_min(float a, float b) {  // FMIN: NaN -> canonical NaN, min(-0, +0) = -0
-  if (std::isnan(a) || std::isnan(b)) return flt(kNan);
+  if (std::isnan(a) || std::isnan(b)) return f32(kNan);
   if (a == 0 && b == 0) return std::signbit(a) ? a : b;
   return a < b ? a : b;
 }
@@ -807,7 +776,7 @@ TEST(Pcu, OuterProductGemmTiles) {
     if (t == 1) A[0][3] = NAN, B[5][1] = INFINITY;  // NaN and inf through the accumulation
     for (uint32_t k = 0; k < kK; ++k) {
       Vec a(L), b(L);
-      for (uint32_t l = 0; l < L; ++l) a[l] = bits(A[l % S][k]), b[l] = bits(B[k][l]);
+      for (uint32_t l = 0; l < L; ++l) a[l] = u32(A[l % S][k]), b[l] = u32(B[k][l]);
       spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
     }
     for (uint32_t m = 0; m < S; ++m) {
@@ -815,7 +784,7 @@ TEST(Pcu, OuterProductGemmTiles) {
       for (uint32_t n = 0; n < L; ++n) {
         float acc = -0.0f;
         for (uint32_t k = 0; k < kK; ++k) acc = std::fma(A[m][k], B[k][n], acc);
-        c[n] = std::isnan(acc) ? kNan : bits(acc);
+        c[n] = std::isnan(acc) ? kNan : u32(acc);
       }
       want.push_back(c);
     }
@@ -859,7 +828,7 @@ TEST(Pcu, DrainChainForwardsAfterEachGroup) {
       // A[s][k] = s + 1, B[k][n] = k - n: C[s][n] = (s + 1) * sum_k (k - n), exact in fp32.
       for (uint32_t k = 0; k < kK; ++k) {
         Vec a(L), b(L);
-        for (uint32_t l = 0; l < L; ++l) a[l] = bits(float(l % S + 1)), b[l] = bits(float(int(k) - int(l)));
+        for (uint32_t l = 0; l < L; ++l) a[l] = u32(float(l % S + 1)), b[l] = u32(float(int(k) - int(l)));
         spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
       }
       for (uint32_t m = 0; m < S; ++m) {
@@ -867,10 +836,10 @@ TEST(Pcu, DrainChainForwardsAfterEachGroup) {
         float sum = 0;
         for (uint32_t n = 0; n < L; ++n) {
           const float row = float(m + 1) * float(int(kK * (kK - 1) / 2) - int(kK * n));
-          c[n] = bits(row);
+          c[n] = u32(row);
           sum += row;
         }
-        want.push_back(reduce ? Vec(L, bits(sum)) : c);
+        want.push_back(reduce ? Vec(L, u32(sum)) : c);
       }
       for (uint32_t j = 0; j < S; ++j) {  // the chain's vectors: distinct words, NaN payloads kept
         Vec v(L);
@@ -923,7 +892,7 @@ TEST(Pcu, DotProductReduceSum) {
       for (uint32_t l = 0; l < L; ++l) {
         float x = d(rng), y = d(rng);
         if (t == 2 && j == 0) x = 1e30f, y = 1e8f;  // overflow to inf in one lane
-        a[l] = bits(x), b[l] = bits(y);
+        a[l] = u32(x), b[l] = u32(y);
         lane[l] = std::fma(x, y, lane[l]);
       }
       spec.inputs[0].push_back(a), spec.inputs[1].push_back(b);
@@ -934,7 +903,7 @@ TEST(Pcu, DotProductReduceSum) {
       for (size_t i = 0; i < level.size(); i += 2) n.push_back(level[i] + level[i + 1]);
       level = n;
     }
-    want.push_back(Vec(L, std::isnan(level[0]) ? kNan : bits(level[0])));
+    want.push_back(Vec(L, std::isnan(level[0]) ? kNan : u32(level[0])));
   }
   spec.valid_prob = 0.8, spec.ready_prob = 0.5;
   Dut dut;
@@ -951,9 +920,9 @@ TEST(Pcu, ReduceMaxMinNanSignedZero) {
       Vec{0x80000000u, 0x00000000u, 0x80000000u, 0x80000000u},  // -0 +0 -0 -0
       Vec{0x00000000u, 0x80000000u, 0x00000000u, 0x00000000u},  // +0 -0 +0 +0
       Vec{0x80000000u, 0x80000000u, 0x80000000u, 0x80000000u},  // all -0
-      Vec{bits(1.0f), 0x7F800001u, bits(-2.0f), bits(3.0f)},    // signalling NaN lane
-      Vec{bits(-1.0f), bits(-5.0f), bits(-0.5f), 0xFFC00000u},   // negative quiet NaN last
-      Vec{0xFF800000u, bits(-1e30f), 0x7F800000u, bits(7.0f)},   // -inf, inf
+      Vec{u32(1.0f), 0x7F800001u, u32(-2.0f), u32(3.0f)},    // signalling NaN lane
+      Vec{u32(-1.0f), u32(-5.0f), u32(-0.5f), 0xFFC00000u},   // negative quiet NaN last
+      Vec{0xFF800000u, u32(-1e30f), 0x7F800000u, u32(7.0f)},   // -inf, inf
       Vec{0x00000001u, 0x80000001u, 0x80000000u, 0x00000000u},  // subnormals
   };
   for (uint8_t red : {uint8_t(2), uint8_t(3)}) {
@@ -964,8 +933,8 @@ TEST(Pcu, ReduceMaxMinNanSignedZero) {
     for (const Vec& v : in) {
       spec.inputs[0].push_back(v);
       auto f = red == 2 ? host_max : host_min;
-      const float x = f(f(flt(v[0]), flt(v[1])), f(flt(v[2]), flt(v[3])));
-      want.push_back(Vec(L, std::isnan(x) ? kNan : bits(x)));
+      const float x = f(f(f32(v[0]), f32(v[1])), f(f32(v[2]), f32(v[3])));
+      want.push_back(Vec(L, std::isnan(x) ? kNan : u32(x)));
     }
     std::mt19937_64 rng(9 + red);
     spec.ready_prob = 0.6;
@@ -996,7 +965,7 @@ TEST(Pcu, AccLenOneAndShortGroups) {
     pc.count = kN;
     pc.out_mode = uint8_t(mode);
     pc.acc_len = mode ? 2 : 1;  // accumulator mode: 2 firings per group, 4 acc stages
-    pc.acc_init = bits(0.5f);
+    pc.acc_init = u32(0.5f);
     pc.out_reg = 1;
     pc.stages.resize(S);
     for (uint32_t st = 0; st < S; ++st) {
@@ -1032,11 +1001,11 @@ TEST(Pcu, AccModeOnePerCycle) {
   constexpr uint32_t kN = 100;
   PcuConfig pc = one_stage(Opcode::FMA, 0, 0, 2, 0, 0b001, kN);
   pc.stages[0].src_c = uint8_t(Src::ACC);
-  pc.stages[2] = {Opcode::FMUL, 2, uint8_t(Src::IMM), 2, bits(2.0f)};
+  pc.stages[2] = {Opcode::FMUL, 2, uint8_t(Src::IMM), 2, u32(2.0f)};
   pc.stages[2].acc = true;
   pc.out_mode = 1;
   pc.acc_len = 1;
-  pc.acc_init = bits(1.0f);
+  pc.acc_init = u32(1.0f);
   RunSpec spec;
   std::vector<Vec> want;
   for (uint32_t i = 0; i < kN; ++i) {
@@ -1100,7 +1069,7 @@ TEST(Pcu, ConfigWrittenJustBeforeRun) {
 TEST(Pcu, ScalarInputScalesEachGroup) {
   std::mt19937_64 rng(10);
   Dut dut;
-  PcuConfig pc = one_stage(Opcode::FMUL, 0, uint8_t(Src::IMM), 1, bits(99.0f), 0b001, 12);
+  PcuConfig pc = one_stage(Opcode::FMUL, 0, uint8_t(Src::IMM), 1, u32(99.0f), 0b001, 12);
   pc.acc_len = 3;
   pc.sin = pc.sout = true;
   pc.stages[0].simm = true;
@@ -1111,13 +1080,13 @@ TEST(Pcu, ScalarInputScalesEachGroup) {
   std::uniform_real_distribution<float> d(-10, 10);
   for (int g = 0; g < 4; ++g) {
     const float k = d(rng);
-    sp.scalars.push_back(bits(k));
+    sp.scalars.push_back(u32(k));
     for (int i = 0; i < 3; ++i) {
       Vec v(4), w(4);
       for (int l = 0; l < 4; ++l) {
         const float x = d(rng);
-        v[l] = bits(x);
-        w[l] = bits(x * k);
+        v[l] = u32(x);
+        w[l] = u32(x * k);
       }
       sp.inputs[0].push_back(v);
       want.push_back(w);
@@ -1139,13 +1108,13 @@ TEST(Pcu, ScalarInputScalesEachGroup) {
 TEST(Pcu, UnusedScalarAndControlInputsDrop) {
   std::mt19937_64 rng(12);
   Dut dut;
-  PcuConfig pc = one_stage(Opcode::FADD, 0, uint8_t(Src::IMM), 1, bits(1.5f), 0b001, 6);
+  PcuConfig pc = one_stage(Opcode::FADD, 0, uint8_t(Src::IMM), 1, u32(1.5f), 0b001, 6);
   dut.configure(pc.encode(tiny()));
   RunSpec sp;
   std::vector<Vec> want;
   for (uint32_t i = 0; i < 6; ++i) {
-    sp.inputs[0].push_back(Vec(4, bits(float(i))));
-    want.push_back(Vec(4, bits(float(i) + 1.5f)));
+    sp.inputs[0].push_back(Vec(4, u32(float(i))));
+    want.push_back(Vec(4, u32(float(i) + 1.5f)));
   }
   for (uint32_t i = 0; i < 40; ++i) sp.scalars.push_back(i);
   sp.tokens = 300;

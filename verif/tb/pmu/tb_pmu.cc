@@ -19,25 +19,16 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/model/units.h"
 #include "../common/unit_bus.h"
+#include "../common/tb_util.h"
 #include "../common/coverage.h"
 
 namespace {
 
+using openrdu::tb::hex;
+using openrdu::tb::seed_from_env;
+
 using openrdu::model::Vec;
 namespace arch = openrdu::arch;
-
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 1;
-}
-
-std::string vec_str(const Vec& v) {
-  std::ostringstream s;
-  s << std::hex << "[";
-  for (size_t i = 0; i < v.size(); ++i) s << (i ? " " : "") << "0x" << v[i];
-  s << "]";
-  return s.str();
-}
 
 std::string side_str(const arch::PmuSide& s) {
   std::ostringstream o;
@@ -169,15 +160,15 @@ class PmuTb {
         Vec v(lanes);
         for (uint32_t l = 0; l < lanes; ++l) v[l] = top_.vout_data_o[l];
         if (got >= nexp) {
-          ADD_FAILURE() << what << " cycle " << cycle_ << ": extra vector " << vec_str(v) << " after " << nexp;
+          ADD_FAILURE() << what << " cycle " << cycle_ << ": extra vector " << hex(v) << " after " << nexp;
           return cycles;
         }
         for (uint32_t l = 0; l < lanes; ++l) {
           if (v[l] != expect[got][l]) {
             ADD_FAILURE() << what << " cycle " << cycle_ << ": read " << got << " (tile " << got / per_tile
                           << " access " << got % per_tile << ") lane " << l << ": rtl 0x" << std::hex << v[l]
-                          << ", model 0x" << expect[got][l] << std::dec << " (rtl " << vec_str(v) << ", model "
-                          << vec_str(expect[got]) << ")";
+                          << ", model 0x" << expect[got][l] << std::dec << " (rtl " << hex(v) << ", model "
+                          << hex(expect[got]) << ")";
             return cycles;
           }
         }

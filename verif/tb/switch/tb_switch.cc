@@ -15,31 +15,19 @@
 #include "Vrdu_switch_tiny.h"
 #include "openrdu/arch/config.h"
 #include "../common/unit_bus.h"
+#include "../common/tb_util.h"
 #include "../common/coverage.h"
 
 namespace {
 
+using openrdu::tb::seed_from_env;
+
 constexpr int kIn = 6, kOut = 7, kNets = 3;
 using Item = std::vector<uint32_t>;
 
-uint64_t seed_from_env() {
-  const char* s = std::getenv("OPENRDU_SEED");
-  return s ? std::strtoull(s, nullptr, 0) : 1;
-}
-
 class SwitchTb {
  public:
-  explicit SwitchTb(uint32_t lanes) : lanes_(lanes) {
-    top_.clk_i = 0;
-    top_.rst_ni = 0;
-    top_.run_i = 0;
-    top_.cfg_we_i = 0;
-    top_.cfg_clear_i = 0;
-    tick();
-    tick();
-    top_.rst_ni = 1;
-    tick();
-  }
+  explicit SwitchTb(uint32_t lanes) : lanes_(lanes) { bus_.reset(); }
   ~SwitchTb() { openrdu::tb::coverage_collect(top_.contextp()); }
 
   uint32_t words(int net) const { return net == 0 ? lanes_ : 1; }

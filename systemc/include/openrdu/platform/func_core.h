@@ -29,6 +29,11 @@ class FuncCore : public CoreBase {
   class DramAdapter;
   enum class Cmd { None, Configure, Start };
   void ctrl_thread();
+  // The steps of ctrl_thread (func_core.cc).
+  model::CoreResult execute(Cmd cmd);
+  bool inject_never_done(model::CoreResult& res) const;
+  void apply_watchdog(model::CoreResult& res) const;
+  void complete(Cmd cmd, const model::CoreResult& res);
   void reset_state(bool soft);
   void update_irq();
   void set_error(uint32_t code, uint32_t unit, const std::string& msg);

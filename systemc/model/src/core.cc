@@ -209,13 +209,16 @@ bool Core::over_limits(CoreResult& res) const {
   return true;
 }
 
-CoreResult Core::run(Memory& mem) {
-  CoreResult res;
-  if (!configured_) {
-    res.ok = false;
-    res.message = "run: the core is not configured";
-    return res;
-  }
+// Who consumes what, from the routes of the three networks.
+struct Core::Wiring {
+  std::vector<std::vector<std::vector<std::pair<uint32_t, int>>>> vector;  // (unit, output port) -> (unit, input port)s
+  std::vector<std::vector<uint32_t>> scalar, control;  // unit -> the units fed by its single output
+  std::vector<uint64_t> tok_sent;  // tokens of each unit delivered
+};
+
+// Traces the routes, resets every unit to its configuration and fills w; false (and res
+// names the broken route) when a route is broken.
+bool Core::wire(Wiring& w, CoreResult& res) {
   std::vector<std::vector<Source>> routes, sroutes, croutes;
   try {
     routes = trace_routes(arch::kVectorNet);
@@ -225,29 +228,122 @@ CoreResult Core::run(Memory& mem) {
     res.ok = false;
     res.unit = e.unit;
     res.message = e.what();
-    return res;
+    return false;
   }
-  // Consumers of each (unit, output port).
-  std::vector<std::vector<std::vector<std::pair<uint32_t, int>>>> consumers(cfg_.num_units());
+  w.vector.assign(cfg_.num_units(), {});
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
     if (!units_[id]) continue;
     units_[id]->configure(words_[id]);  // a run starts from reset state
     units_[id]->set_step_limit(kMaxStepVectors);
-    consumers[id].resize(units_[id]->num_vout());
+    w.vector[id].resize(units_[id]->num_vout());
   }
   for (uint32_t id = 0; id < cfg_.num_units(); ++id)
     for (size_t p = 0; p < routes[id].size(); ++p)
-      if (routes[id][p].unit != kNoSource) consumers[routes[id][p].unit][routes[id][p].port].push_back({id, int(p)});
-  // Scalar and control networks: the units fed by each unit's (single) output.
-  std::vector<std::vector<uint32_t>> s_consumers(cfg_.num_units()), c_consumers(cfg_.num_units());
+      if (routes[id][p].unit != kNoSource) w.vector[routes[id][p].unit][routes[id][p].port].push_back({id, int(p)});
+  w.scalar.assign(cfg_.num_units(), {});
+  w.control.assign(cfg_.num_units(), {});
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-    if (!sroutes[id].empty() && sroutes[id][0].unit != kNoSource) s_consumers[sroutes[id][0].unit].push_back(id);
-    if (!croutes[id].empty() && croutes[id][0].unit != kNoSource) c_consumers[croutes[id][0].unit].push_back(id);
+    if (!sroutes[id].empty() && sroutes[id][0].unit != kNoSource) w.scalar[sroutes[id][0].unit].push_back(id);
+    if (!croutes[id].empty() && croutes[id][0].unit != kNoSource) w.control[croutes[id][0].unit].push_back(id);
   }
-  std::vector<uint64_t> tok_sent(cfg_.num_units(), 0);  // tokens of each unit delivered
+  w.tok_sent.assign(cfg_.num_units(), 0);
+  return true;
+}
 
+// Moves what unit id produced to its consumers; true when anything moved.
+bool Core::deliver(uint32_t id, Wiring& w) {
+  bool progress = false;
+  for (int q = 0; q < units_[id]->num_vout(); ++q) {
+    auto& out = units_[id]->output(q);
+    const auto& dst = w.vector[id][q];
+    if (dst.empty() || out.empty()) continue;  // unrouted outputs hold their data
+    if (id == stuck_unit_ && cfg_.unit_kind(id) == arch::UnitKind::Pcu && stuck_lane_ < cfg_.lanes)
+      for (auto& v : out) v[stuck_lane_] = 0;
+    while (!out.empty()) {
+      for (size_t k = 0; k < dst.size(); ++k) {
+        if (k + 1 == dst.size()) units_[dst[k].first]->push(dst[k].second, std::move(out.front()));
+        else units_[dst[k].first]->push(dst[k].second, out.front());
+      }
+      out.pop_front();
+    }
+    progress = true;
+  }
+  // Scalars and tokens (a copy to every consumer; unrouted ones stay, as in the RTL
+  // where the output waits for the network).
+  auto& sout = units_[id]->scalar_output();
+  if (!sout.empty() && !w.scalar[id].empty()) {
+    for (uint32_t d : w.scalar[id])
+      for (uint32_t v : sout) units_[d]->push_scalar(v);
+    sout.clear();
+    progress = true;
+  }
+  const uint64_t tok = units_[id]->tokens_out();
+  if (tok > w.tok_sent[id] && !w.control[id].empty()) {
+    for (uint32_t d : w.control[id]) units_[d]->push_tokens(tok - w.tok_sent[id]);
+    w.tok_sent[id] = tok;
+    progress = true;
+  }
+  return progress;
+}
+
+// The run's estimated cycles: the busiest unit or memory port (one per DRAM channel,
+// rdu_mem_arb), plus the fill latency.
+uint64_t Core::estimated_cycles() const {
+  uint64_t busy = 0;
+  for (const auto& u : units_)
+    if (u) busy = std::max(busy, u->busy_cycles());
+  std::vector<uint64_t> agcu_requests(cfg_.agcu, 0);
+  for (uint32_t k = 0; k < cfg_.agcu; ++k)
+    if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get())) agcu_requests[k] = a->requests();
+  busy = std::max(busy, port_busy_cycles(cfg_, agcu_requests));
+  return run_cycles(cfg_, busy);
+}
+
+// After the run: the first unit not finished, as a deadlock error in res naming what it
+// waits on; false when every unit finished.
+bool Core::find_deadlock(const Wiring& w, CoreResult& res) const {
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    // A unit is finished when it is done and every vector it produced has left it (as in
+    // the RTL, where an output waits for the network): an unrouted output that holds data
+    // keeps its unit from finishing.
+    bool drained = true;
+    if (units_[id]) {
+      for (int q = 0; q < units_[id]->num_vout(); ++q) drained &= units_[id]->output(q).empty();
+      drained &= units_[id]->scalar_output().empty() && units_[id]->tokens_out() == w.tok_sent[id];
+    }
+    if (!units_[id] || (units_[id]->done() && drained)) continue;
+    std::string waits;
+    for (int p = 0; p < units_[id]->num_vin(); ++p)
+      waits += fmt::format("{}input {} holds {}", p ? ", " : "", p, units_[id]->input(p).size());
+    for (int q = 0; q < units_[id]->num_vout(); ++q)
+      waits += fmt::format(", output {} holds {}{}", q, units_[id]->output(q).size(),
+                           w.vector[id][q].empty() ? " (not routed)" : "");
+    if (!units_[id]->scalar_output().empty())
+      waits += fmt::format(", scalar output holds {}{}", units_[id]->scalar_output().size(),
+                           w.scalar[id].empty() ? " (not routed)" : "");
+    if (units_[id]->tokens_out() != w.tok_sent[id])
+      waits += fmt::format(", {} tokens not sent (control output not routed)", units_[id]->tokens_out() - w.tok_sent[id]);
+    res.ok = false;
+    res.code = arch::ErrorCode::ABORTED;
+    res.unit = id;
+    res.message = fmt::format("deadlock: {} is not done and nothing can move ({})", cfg_.unit_name(id), waits);
+    return true;
+  }
+  return false;
+}
+
+CoreResult Core::run(Memory& mem) {
+  CoreResult res;
+  if (!configured_) {
+    res.ok = false;
+    res.message = "run: the core is not configured";
+    return res;
+  }
+  Wiring w;
+  if (!wire(w, res)) return res;
   uint32_t cur = kNoUnit;
   try {
+    // Sweeps over the units until nothing moves.
     for (uint64_t sweep = 0, progress = true; progress; ++sweep) {
       progress = false;
       if (sweep % 16 == 15 && over_limits(res)) return res;
@@ -255,36 +351,7 @@ CoreResult Core::run(Memory& mem) {
         if (!units_[id]) continue;
         cur = id;
         if (units_[id]->step(&mem)) progress = true;
-        for (int q = 0; q < units_[id]->num_vout(); ++q) {
-          auto& out = units_[id]->output(q);
-          const auto& dst = consumers[id][q];
-          if (dst.empty() || out.empty()) continue;  // unrouted outputs hold their data
-          if (id == stuck_unit_ && cfg_.unit_kind(id) == arch::UnitKind::Pcu && stuck_lane_ < cfg_.lanes)
-            for (auto& v : out) v[stuck_lane_] = 0;
-          while (!out.empty()) {
-            for (size_t k = 0; k < dst.size(); ++k) {
-              if (k + 1 == dst.size()) units_[dst[k].first]->push(dst[k].second, std::move(out.front()));
-              else units_[dst[k].first]->push(dst[k].second, out.front());
-            }
-            out.pop_front();
-          }
-          progress = true;
-        }
-        // Scalars and tokens (a copy to every consumer; unrouted ones stay, as in the RTL
-        // where the output waits for the network).
-        auto& sout = units_[id]->scalar_output();
-        if (!sout.empty() && !s_consumers[id].empty()) {
-          for (uint32_t d : s_consumers[id])
-            for (uint32_t v : sout) units_[d]->push_scalar(v);
-          sout.clear();
-          progress = true;
-        }
-        const uint64_t tok = units_[id]->tokens_out();
-        if (tok > tok_sent[id] && !c_consumers[id].empty()) {
-          for (uint32_t d : c_consumers[id]) units_[d]->push_tokens(tok - tok_sent[id]);
-          tok_sent[id] = tok;
-          progress = true;
-        }
+        if (deliver(id, w)) progress = true;
       }
     }
   } catch (const MemoryError& e) {
@@ -294,44 +361,8 @@ CoreResult Core::run(Memory& mem) {
     res.message = fmt::format("{}: memory error at 0x{:08X}: {}", cfg_.unit_name(cur), e.addr, e.what());
     return res;
   }
-
-  uint64_t busy = 0;
-  for (const auto& u : units_)
-    if (u) busy = std::max(busy, u->busy_cycles());
-  // The core's memory ports (one per DRAM channel, rdu_mem_arb).
-  std::vector<uint64_t> agcu_requests(cfg_.agcu, 0);
-  for (uint32_t k = 0; k < cfg_.agcu; ++k)
-    if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get())) agcu_requests[k] = a->requests();
-  busy = std::max(busy, port_busy_cycles(cfg_, agcu_requests));
-  res.cycles = run_cycles(cfg_, busy);
-
-  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-    // A unit is finished when it is done and every vector it produced has left it (as in
-    // the RTL, where an output waits for the network): an unrouted output that holds data
-    // keeps its unit from finishing.
-    bool drained = true;
-    if (units_[id]) {
-      for (int q = 0; q < units_[id]->num_vout(); ++q) drained &= units_[id]->output(q).empty();
-      drained &= units_[id]->scalar_output().empty() && units_[id]->tokens_out() == tok_sent[id];
-    }
-    if (!units_[id] || (units_[id]->done() && drained)) continue;
-    std::string waits;
-    for (int p = 0; p < units_[id]->num_vin(); ++p)
-      waits += fmt::format("{}input {} holds {}", p ? ", " : "", p, units_[id]->input(p).size());
-    for (int q = 0; q < units_[id]->num_vout(); ++q)
-      waits += fmt::format(", output {} holds {}{}", q, units_[id]->output(q).size(),
-                           consumers[id][q].empty() ? " (not routed)" : "");
-    if (!units_[id]->scalar_output().empty())
-      waits += fmt::format(", scalar output holds {}{}", units_[id]->scalar_output().size(),
-                           s_consumers[id].empty() ? " (not routed)" : "");
-    if (units_[id]->tokens_out() != tok_sent[id])
-      waits += fmt::format(", {} tokens not sent (control output not routed)", units_[id]->tokens_out() - tok_sent[id]);
-    res.ok = false;
-    res.code = arch::ErrorCode::ABORTED;
-    res.unit = id;
-    res.message = fmt::format("deadlock: {} is not done and nothing can move ({})", cfg_.unit_name(id), waits);
-    return res;
-  }
+  res.cycles = estimated_cycles();
+  find_deadlock(w, res);
   return res;
 }
 

@@ -31,9 +31,7 @@ Pmu::Pmu(const arch::Config& cfg) : Unit(cfg) {
 }
 
 void Pmu::configure(std::span<const uint32_t> words) {
-  if (words.size() > arch::kPmuWords)
-    throw std::invalid_argument(fmt::format("pmu: {} configuration words, the unit has {}", words.size(),
-                                            arch::kPmuWords));
+  check_word_count("pmu", words.size(), arch::kPmuWords);
   c_ = arch::PmuConfig::decode(words);
   writes_ = reads_ = 0;
   wtile_ = rtile_ = 0;

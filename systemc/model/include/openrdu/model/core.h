@@ -71,6 +71,12 @@ class Core {
   uint32_t stuck_unit_ = 0xFFFF, stuck_lane_ = 0;
   RunLimits limits_;
   bool over_limits(CoreResult& res) const;
+  // The steps of run() (core.cc).
+  struct Wiring;
+  bool wire(Wiring& w, CoreResult& res);
+  bool deliver(uint32_t id, Wiring& w);
+  uint64_t estimated_cycles() const;
+  bool find_deadlock(const Wiring& w, CoreResult& res) const;
 };
 
 }  // namespace openrdu::model

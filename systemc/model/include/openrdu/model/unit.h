@@ -1,5 +1,5 @@
 // Functional (untimed) model of OpenRDU's units: the device's golden model and a product
-// backend (verif/model/README.md). Golden model: every unit decodes the same
+// backend (systemc/model/README.md). Golden model: every unit decodes the same
 // configuration words as its RTL (`docs/bitstream.md`, arch::*Config::decode)
 // and produces the same output streams, bit for bit (the RTL testbenches compare them).
 // Backend: --backend=func runs programs on it (systemc/src/func_core.cc). Its operation
@@ -70,6 +70,12 @@ class Unit {
   void set_step_limit(size_t vectors) { step_limit_ = vectors; }
 
  protected:
+  // configure(): more than max words is an error "<kind>: N configuration words, the unit has max".
+  static void check_word_count(const char* kind, size_t n, size_t max) {
+    if (n > max)
+      throw std::invalid_argument(std::string(kind) + ": " + std::to_string(n) +
+                                  " configuration words, the unit has " + std::to_string(max));
+  }
   void resize_ports(int nin, int nout) {
     in_.assign(nin, {});
     out_.assign(nout, {});

@@ -44,9 +44,7 @@ Agcu::Agcu(const arch::Config& cfg) : Unit(cfg) {
 }
 
 void Agcu::configure(std::span<const uint32_t> words) {
-  if (words.size() > arch::kAgcuWords)
-    throw std::invalid_argument(fmt::format("agcu: {} configuration words, the unit has {}", words.size(),
-                                            arch::kAgcuWords));
+  check_word_count("agcu", words.size(), arch::kAgcuWords);
   c_ = arch::AgcuConfig::decode(words);
   loaded_[0] = loaded_[1] = 0;
   stored_ = 0;

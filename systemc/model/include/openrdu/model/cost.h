@@ -1,6 +1,6 @@
 // The functional model's cost model: how many cycles a unit is busy for the work it
 // does, and what a run costs beyond its busiest unit (`docs/bitstream.md`,
-// "Estimated cycles" of verif/model/src/core.cc). One copy of these rules: the model's
+// "Estimated cycles" of systemc/model/src/core.cc). One copy of these rules: the model's
 // units (busy_cycles(), from the work counted during a run) and the compiler's estimate
 // (compiler/src/lower_matmul.cc estimate_cycles, from a section's configuration before
 // it runs) both call them.

@@ -1,4 +1,4 @@
-// Unit tests of the functional model itself (verif/model), per unit, against cases
+// Unit tests of the functional model itself (systemc/model), per unit, against cases
 // computed by hand: binary32 arithmetic (bit patterns), PCU stage operations, the PCU
 // (stream and accumulator modes, cross-lane reduction, counters and LANE), the PMU
 // (strided, duplicated and transposed storage) and the AGCU (contiguous, ragged, gather

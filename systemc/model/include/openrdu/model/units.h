@@ -29,6 +29,12 @@ class Pcu : public Unit {
   uint64_t groups_started_ = 0;  // groups whose first firing happened (tin: credits used)
   uint32_t grp_scal_ = 0;        // the current group's scalar input (sin)
   void emit(Vec v);              // an output vector (and with sout its lane 0)
+  // The steps of step() (pcu.cc).
+  bool forward_chain();
+  bool ready_to_fire(uint8_t mask, uint32_t pos);
+  std::vector<Vec> take_inputs(uint8_t mask);
+  void run_stages(std::vector<Vec>& regs, uint32_t pos);
+  void emit_outputs(const std::vector<Vec>& regs, bool last);
 };
 
 class Pmu : public Unit {
