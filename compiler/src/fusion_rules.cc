@@ -10,6 +10,7 @@
 #include "openrdu/arch/printable.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/fusion.h"
+#include "openrdu/compiler/heuristic.h"
 
 namespace openrdu::compiler {
 namespace {
@@ -125,10 +126,11 @@ FusionRule parse_rule(const std::string& source, const YAML::Node& key, const YA
   }
   if (body["heuristic"]) {
     r.heuristic = body["heuristic"].Scalar();
-    const auto& hs = fusion_heuristics();
-    if (std::find(hs.begin(), hs.end(), r.heuristic) == hs.end())
-      w.fail(body["heuristic"], fmt::format("field 'heuristic': '{}' is not one of default, GEMM, MHA",
-                                            arch::printable(r.heuristic)));
+    if (!find_heuristic(r.heuristic)) {
+      std::string names;
+      for (const auto& h : fusion_heuristic_list()) names += (names.empty() ? "" : ", ") + h->name();
+      w.fail(body["heuristic"], fmt::format("field 'heuristic': '{}' is not one of {}", arch::printable(r.heuristic), names));
+    }
   }
   const YAML::Node pattern = body["pattern"];
   if (!pattern || !pattern.IsMap() || pattern.size() == 0)
@@ -145,11 +147,6 @@ FusionRule parse_rule(const std::string& source, const YAML::Node& key, const YA
 }
 
 }  // namespace
-
-const std::vector<std::string>& fusion_heuristics() {
-  static const std::vector<std::string> h = {"default", "GEMM", "MHA"};
-  return h;
-}
 
 std::vector<FusionRule> parse_fusion_rules(const std::string& text, const std::string& source) {
   YAML::Node doc;

@@ -135,7 +135,10 @@ bool is_elementwise_op(const std::string& op);  // lowered by append_node_ops
 // A tensor that must reach DRAM under its own buffer: a graph output or the new value of
 // a training state (Graph::updates); fusion never keeps it on chip.
 bool must_store(const Graph& g, int t);
-Lowered legalize(Graph g, const arch::Config* cfg = nullptr);  // g is moved into Lowered::g
+// g is moved into Lowered::g. row_sums_by_transpose (-O1/-O3): a ReduceSum over the last
+// axis whose rows and columns are multiples of LANES reads X transposed through a PMU
+// (bit-identical; lower_graph.cc row_sum_by_transpose).
+Lowered legalize(Graph g, const arch::Config* cfg = nullptr, bool row_sums_by_transpose = false);
 
 // ---------------------------------------------------------------- section builds
 // A stream before the DRAM layout: the tensor whose buffer it walks and the walk;
@@ -150,6 +153,7 @@ struct StreamPlan {
 struct SectionBuild {
   std::string kind;  // elementwise, matmul, transpose
   std::vector<int> node_ids;
+  int module = -1;  // the fusion module of its group (passes.h ModuleGroups), -1 none
   std::vector<SectionPlan> plans;  // elementwise: per PCU
   std::vector<StreamPlan> loads;   // per load stream
   StreamPlan store;
@@ -181,8 +185,11 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
 // MatMul / Gemm product (outer product with accumulators, on one PCU or split over
 // several PCUs: m-parts x n-parts, the A and B streams fanned out).
 // chain: PCUs per drain chain, 0 chosen by the estimate.
+// `epilogue`: elementwise nodes (one PCU's chain, reading the product's result and
+// operands of shape [N] or [M, N]) run after each drain chain's head in the same section,
+// their result stored instead of the product's (CompileError when they cannot).
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
-                          int chain = 0);
+                          int chain = 0, const std::vector<int>& epilogue = {});
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 
@@ -237,6 +244,9 @@ int slice_into_concat(const Lowered& lw, int concat, size_t k, int64_t& off, std
 // streams, a gather/scatter vector counting its valid lanes) + DRAM latency +
 // 2*(ROWS+COLS+2) + STAGES.
 uint64_t estimate_cycles(const arch::Config& cfg, const SectionBuild& b);
+// Estimated cycles to configure a section (its bitstream words as the configuration
+// controller reads them; lower_split.cc).
+uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b);
 
 // A streaming section (elementwise or copy: every PCU one output per firing, every
 // stream the store's iteration space) cut along one dimension into parts, each with its
@@ -249,6 +259,8 @@ SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int parts 
 std::string print_graph(const Graph& g);  // one line per tensor and node
 std::string print_sections(const Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg);
 std::string graph_dot(const Lowered& lw, const std::vector<SectionBuild>& builds);
-std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds);
+// `notes`: per build, a line printed under it when not empty (the fusion module).
+std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds,
+                           const std::vector<std::string>& notes = {});
 
 }  // namespace openrdu::compiler::detail

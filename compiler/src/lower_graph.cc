@@ -298,13 +298,58 @@ void own_outputs(Lowered& lw) {
 
 }  // namespace
 
-Lowered legalize(Graph in, const arch::Config* cfg) {
+// A ReduceSum (or legalized ReduceMean) over the last axis alone of X [..., R, C] (C > 1, R and C multiples of
+// LANES, a grid with PMUs) as ReduceSum over axis -2 of X transposed through a PMU
+// ([..., C, R]: contiguous loads, one lane per row, instead of a gather per vector), its
+// result [..., 1, R] viewed as the original output. Each output is the same sequential
+// sum over C ascending, so the result is bit-identical. False when `n` is not such a sum.
+bool row_sum_by_transpose(Graph& g, const arch::Config& cfg, const Node& n, std::vector<Node>& nodes) {
+  // After legalize_mean a ReduceMean is its sum (the MeanScale node follows).
+  if ((n.op != "ReduceSum" && n.op != "ReduceMean") || n.inputs.size() != 1 || cfg.num_pmu() == 0) return false;
+  const auto& xs = g.tensors[size_t(n.inputs[0])].shape;
+  const int64_t r = int64_t(xs.size()), L = cfg.lanes;
+  if (r < 2 || n.ints("axes") != std::vector<int64_t>{r - 1} || xs[size_t(r - 1)] < 2 ||
+      xs[size_t(r - 1)] % L != 0 || xs[size_t(r - 2)] % L != 0)
+    return false;
+  Tensor xt;
+  xt.name = unique_name(g, g.tensors[size_t(n.inputs[0])].name + ".rowsT");
+  xt.kind = TensorKind::Value;
+  xt.shape = xs;
+  std::swap(xt.shape[size_t(r - 1)], xt.shape[size_t(r - 2)]);
+  xt.shape_known = true;
+  Tensor sum = xt;
+  sum.name = unique_name(g, g.tensors[size_t(n.outputs[0])].name + ".cols");
+  sum.shape[size_t(r - 2)] = 1;
+  auto node = [](std::string name, std::string op, int in, std::vector<int> out) {
+    Node k;
+    k.name = std::move(name);
+    k.op = std::move(op);
+    k.inputs = {in};
+    k.outputs = std::move(out);
+    return k;
+  };
+  Node tr = node(n.name + ".rowsT", "Transpose", n.inputs[0], {g.add_tensor(std::move(xt))});
+  for (int64_t d = 0; d < r; ++d) tr.iattrs["perm"].push_back(d);
+  std::swap(tr.iattrs["perm"][size_t(r - 1)], tr.iattrs["perm"][size_t(r - 2)]);
+  Node cs = node(n.name + ".cols", n.op, tr.outputs[0], {g.add_tensor(std::move(sum))});
+  cs.iattrs["axes"] = {r - 2};
+  cs.iattrs["keepdims"] = {1};
+  Node view = node(n.name, "Reshape", cs.outputs[0], n.outputs);
+  view.iattrs["shape"] = g.tensors[size_t(n.outputs[0])].shape;
+  view.iattrs["allowzero"] = {0};
+  nodes.push_back(std::move(tr));
+  nodes.push_back(std::move(cs));
+  nodes.push_back(std::move(view));
+  return true;
+}
+
+Lowered legalize(Graph in, const arch::Config* cfg, bool row_sums_by_transpose) {
   Lowered lw;
   lw.g = std::move(in);
   Graph& g = lw.g;
   std::map<int, int> tcache;
   std::vector<Node> nodes;
-  std::map<size_t, std::pair<bool, bool>> trans;  // new node index -> flags
+  std::map<size_t, std::pair<bool, bool>> trans, trans_moved;  // new node index -> flags
   // Composites first (decompose.h), so each part goes through the rules below (the
   // reductions, the math sequences).
   for (const Node& n : expand_composites(g)) {
@@ -317,6 +362,16 @@ Lowered legalize(Graph in, const arch::Config* cfg) {
     } else {
       nodes.push_back(n);
     }
+  }
+  if (row_sums_by_transpose && cfg) {  // -O1/-O3 (the ReduceMean sums of legalize_mean too)
+    std::vector<Node> out;
+    for (Node& n : nodes) {
+      const size_t at = out.size();
+      if (!row_sum_by_transpose(g, *cfg, n, out)) out.push_back(std::move(n));
+      if (const auto it = trans.find(&n - nodes.data()); it != trans.end()) trans_moved[at] = it->second;
+    }
+    nodes = std::move(out);
+    trans = std::move(trans_moved);
   }
   g.nodes = std::move(nodes);
   for (const auto& [k, v] : trans) lw.trans[int(k)] = v;

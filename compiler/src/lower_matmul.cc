@@ -24,8 +24,8 @@
 #include <numeric>
 #include <optional>
 
-#include "lower.h"
 #include "openrdu/model/cost.h"
+#include "passes.h"
 
 namespace openrdu::compiler::detail {
 
@@ -379,22 +379,27 @@ void product_loads(const arch::Config& cfg, const Product& p, const Cand& c, Sec
   }
 }
 
+// The walk of chain (m-part i, n-part j)'s results over a [M, N] tensor whose rows are
+// sM elements apart and columns sN (the store: N, 1; an epilogue operand broadcast over
+// rows: 0, 1).
+StreamPlan product_walk(const arch::Config& cfg, const Product& p, const Cand& c, int64_t i, int64_t j, int tensor,
+                        int64_t sM, int64_t sN, const std::string& what) {
+  const int64_t L = cfg.lanes, R = c.Pc * c.n_acc, N = p.N, nb = int64_t(p.bd.size());
+  StreamPlan st;
+  st.tensor = tensor;
+  st.offset = i * c.vp * c.D * sM + j * c.ntp * L * sN;
+  const WalkDim dv{uint64_t(c.vp), c.D * sM}, dm{uint64_t(c.mtp), R * sM}, dn{uint64_t(c.ntp), L * sN},
+      dr{uint64_t(R), sM};
+  st.s = make_stream(with_batch(p, &BDim::c, c.pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
+                     sN, int(c.pmu ? nb : nb + 2), uint64_t(N - j * c.ntp * L), uint64_t(L), cfg.lanes, what);
+  return st;
+}
+
 // The store streams, one per chain (m-part i, n-part j), in chain order.
 std::vector<StreamPlan> product_stores(const arch::Config& cfg, const Product& p, const Cand& c) {
-  const int64_t L = cfg.lanes, R = c.Pc * c.n_acc, N = p.N, nb = int64_t(p.bd.size());
   std::vector<StreamPlan> stores;
   for (int64_t i = 0; i < c.Pm; ++i)
-    for (int64_t j = 0; j < c.Pn; ++j) {
-      StreamPlan st;
-      st.tensor = p.ty;
-      st.offset = i * c.vp * c.D * N + j * c.ntp * L;
-      const WalkDim dv{uint64_t(c.vp), c.D * N}, dm{uint64_t(c.mtp), R * N}, dn{uint64_t(c.ntp), L},
-          dr{uint64_t(R), N};
-      st.s = make_stream(with_batch(p, &BDim::c, c.pmu ? std::vector<WalkDim>{dn, dv, dm, dr} : std::vector<WalkDim>{dv, dm, dn, dr}),
-                         1, int(c.pmu ? nb : nb + 2), uint64_t(N - j * c.ntp * L), uint64_t(L), cfg.lanes,
-                         p.what + " (store)");
-      stores.push_back(st);
-    }
+    for (int64_t j = 0; j < c.Pn; ++j) stores.push_back(product_walk(cfg, p, c, i, j, p.ty, p.N, 1, p.what + " (store)"));
   return stores;
 }
 
@@ -453,8 +458,76 @@ std::vector<int> product_chains(const arch::Config& cfg, const Product& p, const
   return more;
 }
 
-// The section of one candidate mapping (CompileError when it does not fit).
-SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand& c) {
+// An epilogue of elementwise nodes after a product (lower_matmul's `epilogue`): its plan
+// (one PCU), the index of the product's result among its inputs, and per input the row
+// stride of its [M, N] broadcast (columns contiguous).
+struct Epilogue {
+  SectionPlan plan;
+  int p_input = -1;
+  std::vector<int64_t> row_stride;
+};
+
+// The epilogue of `nodes` after product p, or nullopt when it cannot run in the product's
+// section: batch dimensions, an input that is not P, [N] or [M, N] (leading 1s allowed), an
+// output not of P's shape.
+std::optional<Epilogue> epilogue_of(const Graph& g, const Product& p, const std::vector<int>& nodes) {
+  Epilogue e;
+  e.plan = build_plan(g, nodes);
+  if (!p.bd.empty() || p.nbatch != 1 || g.tensors[size_t(e.plan.output)].shape != g.tensors[size_t(p.ty)].shape)
+    return std::nullopt;
+  for (size_t k = 0; k < e.plan.ext_inputs.size(); ++k) {
+    const int t = e.plan.ext_inputs[k];
+    std::vector<int64_t> sh = g.tensors[size_t(t)].shape;
+    while (sh.size() > 2 && sh.front() == 1) sh.erase(sh.begin());
+    if (t == p.ty) {
+      e.p_input = int(k);
+      e.row_stride.push_back(p.N);
+    } else if (sh.size() == 1 && sh[0] == p.N) {
+      e.row_stride.push_back(0);
+    } else if (sh.size() == 2 && sh[1] == p.N && (sh[0] == p.M || sh[0] == 1)) {
+      e.row_stride.push_back(sh[0] == 1 ? 0 : p.N);
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (e.p_input < 0) return std::nullopt;
+  return e;
+}
+
+// After each chain head (its PCU `heads[q]`), an epilogue PCU reading the head's rows and
+// the other operands (each loaded with the walk of the head's store); its result is
+// stored instead. Returns the stored PCUs other than the last; stores[q] now store Y.
+std::vector<int> add_epilogue(const arch::Config& cfg, const Product& p, const Cand& c, const Epilogue& e,
+                              std::vector<StreamPlan>& stores, SectionBuild& b) {
+  std::vector<int> more;
+  const int64_t P = c.Pm * c.Pn;
+  for (int64_t q = 0; q < P; ++q) {
+    const int head = int(q * c.Pc + c.Pc - 1);
+    std::vector<PcuInput> in;
+    for (size_t k = 0; k < e.plan.ext_inputs.size(); ++k) {
+      if (int(k) == e.p_input) {
+        in.push_back({true, head});
+        continue;
+      }
+      in.push_back({false, int(b.loads.size())});
+      b.loads.push_back(product_walk(cfg, p, c, q / c.Pn, q % c.Pn, e.plan.ext_inputs[k], e.row_stride[k], 1,
+                                     p.what + " (epilogue load)"));
+    }
+    b.pcu_inputs.push_back(in);
+    b.pcu_cfgs.push_back(pcu_program(cfg, e.plan, uint32_t(stores[size_t(q)].s.vectors()), p.what));
+    stores[size_t(q)].tensor = e.plan.output;
+    if (q + 1 < P) more.push_back(int(b.pcu_cfgs.size()) - 1);
+  }
+  b.more_stores.assign(stores.begin(), stores.end() - 1);
+  b.output = e.plan.output;
+  b.node_ids.insert(b.node_ids.end(), e.plan.node_ids.begin(), e.plan.node_ids.end());
+  b.name += "+" + e.plan.name;
+  return more;
+}
+
+// The section of one candidate mapping (CompileError when it does not fit), with the
+// epilogue `epi` when given.
+SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand& c, const Epilogue* epi = nullptr) {
   const int64_t R = c.Pc * c.n_acc, P = c.Pm * c.Pn;
   const uint64_t groups = uint64_t(p.nbatch) * uint64_t(c.vp * c.mtp * c.ntp);
   const uint64_t firings = groups * uint64_t(p.K);
@@ -467,10 +540,11 @@ SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand
   b.what = p.what;
   b.output = p.ty;
   product_loads(cfg, p, c, b);
-  const std::vector<StreamPlan> stores = product_stores(cfg, p, c);
-  const std::vector<int> more = product_chains(cfg, p, c, firings, stores, b);
+  std::vector<StreamPlan> stores = product_stores(cfg, p, c);
+  std::vector<int> more = product_chains(cfg, p, c, firings, stores, b);
+  if (epi) more = add_epilogue(cfg, p, c, *epi, stores, b);
   b.store = stores.back();
-  b.placement = place_and_route(cfg, int(c.Pm + c.Pn), b.pcu_inputs, p.what, more, b.pmu_loads);
+  b.placement = place_and_route(cfg, int(b.loads.size()), b.pcu_inputs, p.what, more, b.pmu_loads);
   b.vectors = 0;
   for (const auto& st : stores) b.vectors += st.s.vectors();
   b.detail = fmt::format("batch={} M={} K={} N={} n_acc={} groups={} firings={}{}{}", p.nbatch, p.M, p.K, p.N,
@@ -486,12 +560,18 @@ SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand
 
 }  // namespace
 
-SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain) {
+SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain,
+                          const std::vector<int>& epilogue) {
   const Product p = product_of(lw, node, what);
+  std::optional<Epilogue> epi;
+  if (!epilogue.empty() && !(epi = epilogue_of(lw.g, p, epilogue)))
+    throw CompileError(fmt::format("{}: the epilogue {} cannot run in the product's section", what,
+                                   build_plan(lw.g, epilogue).name));
   std::string first_error;
   for (const Cand& c : ordered_candidates(cfg, p, chain)) {
+    if (epi && c.Pm * c.Pn * (c.Pc + 1) > int64_t(cfg.num_pcu())) continue;  // an epilogue PCU per chain
     try {
-      return build_product(cfg, p, c);
+      return build_product(cfg, p, c, epi ? &*epi : nullptr);
     } catch (const CompileError& e) {
       if (first_error.empty()) first_error = e.what();
     }

@@ -137,10 +137,11 @@ std::string graph_dot(const Lowered& lw, const std::vector<SectionBuild>& builds
   return o + "}\n";
 }
 
-std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds) {
+std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBuild>& builds,
+                           const std::vector<std::string>& notes) {
   std::string o = fmt::format("mapping report (configuration '{}', {} PCUs, {} PMUs, {} AGCUs, {}x{} switches)\n",
                               cfg.name, cfg.num_pcu(), cfg.num_pmu(), cfg.agcu, cfg.rows + 1, cfg.cols + 1);
-  uint64_t total = 0;
+  uint64_t total = 0, config = 0;
   uint32_t wire = 0, longest = 0;
   static const char* kStream[] = {"ld0", "ld1", "st0"};
   for (size_t i = 0; i < builds.size(); ++i) {
@@ -159,6 +160,7 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
     for (const auto& [r, c] : pl.pmus) pmus.push_back(cfg.unit_name(cfg.slot_id(r, c)));
     const uint64_t est = estimate_cycles(cfg, b);
     total += est;
+    config += config_cycles(cfg, b);
     const uint32_t hops = std::accumulate(pl.hops.begin(), pl.hops.end(), 0u);
     wire += hops;
     longest = std::max(longest, pl.max_hops);
@@ -173,11 +175,14 @@ std::string mapping_report(const arch::Config& cfg, const std::vector<SectionBui
         pl.switches.size(), pl.max_hops, fmt::join(pl.hops, ", "), hops,
         pl.scalar_hops.empty() ? std::string() : fmt::format("; scalar route hops [{}]", fmt::join(pl.scalar_hops, ", ")),
         est, b.detail);
+    if (i < notes.size() && !notes[i].empty()) o += "    " + notes[i] + "\n";
   }
   o += fmt::format(
       "total: {} sections, estimated cycles {} (sum of the sections' functional-model estimates), wire length {} hops, "
       "longest route {} hops\n",
       builds.size(), total, wire, longest);
+  o += fmt::format("total with configuration: estimated cycles {} ({} to configure the sections)\n", total + config,
+                   config);
   return o;
 }
 

@@ -220,7 +220,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
       return std::move(v.front());
     }
     return n.op == "Transpose" ? lower_transpose(lw, cfg, grp.special, what)
-                               : lower_matmul(lw, cfg, grp.special, what, matmul_chain);
+                               : lower_matmul(lw, cfg, grp.special, what, matmul_chain, grp.epilogue);
   }
   SectionBuild b;
   b.kind = "elementwise";
@@ -233,10 +233,16 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   const AccessPlan ap = plan_access(in_shapes, g.tensors[b.output].shape, b.what);
   b.vectors = ap.vectors(cfg.lanes);
   for (const auto& p : b.plans) b.pcu_cfgs.push_back(pcu_program(cfg, p, uint32_t(b.vectors), b.what));
-  b.placement = place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what, {}, {}, b.vectors);
-  // AGCU streams (base filled in at layout).
+  b.placement = place_and_route(cfg, int(loads.size()), b.pcu_inputs, b.what, grp.stored, {}, b.vectors);
+  // AGCU streams (base filled in at layout); a stored PCU's result has the output's shape.
   for (size_t l = 0; l < loads.size(); ++l) b.loads.push_back(elementwise_stream(cfg, ap, ap.in[l], loads[l]));
   b.store = elementwise_stream(cfg, ap, ap.out, b.output);
+  for (int p : grp.stored) {
+    const int t = b.plans.at(size_t(p)).output;
+    if (g.tensors[size_t(t)].shape != g.tensors[size_t(b.output)].shape)
+      throw CompileError(fmt::format("{}: stored result {} is not of the output's shape", b.what, g.tensors[size_t(t)].name));
+    b.more_stores.push_back(elementwise_stream(cfg, ap, ap.out, t));
+  }
   std::vector<std::string> ops;
   for (const auto& p : b.plans) ops.push_back(ops_text(p));
   b.detail = fmt::format("{} elements in {} vectors; ops {}", ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
@@ -244,16 +250,22 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
 }
 
 std::vector<SectionBuild> lower_groups(const Lowered& lw, const arch::Config& cfg,
-                                       const std::vector<SectionGroup>& groups, int matmul_chain) {
+                                       const std::vector<SectionGroup>& groups, int matmul_chain,
+                                       const ModuleGroups* mods) {
   std::vector<SectionBuild> builds;
   for (const auto& grp : groups) {
+    const size_t from = builds.size();
     if (grp.special >= 0 && is_movement_op(lw.g.nodes[grp.special].op)) {
       // Concat, Slice, Gather: one or more copy sections.
       auto v = lower_movement(lw, cfg, grp.special, describe_group(lw.g, grp, ""));
       builds.insert(builds.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
     } else {
-      builds.push_back(lower_section(lw, cfg, grp, matmul_chain));
+      // A module's drain chains (its heuristic or --hd) unless --matmul-chain fixes them.
+      const int chain = matmul_chain == 0 && mods && grp.module >= 0 ? mods->params[size_t(grp.module)].matmul_chain
+                                                                        : matmul_chain;
+      builds.push_back(lower_section(lw, cfg, grp, chain));
     }
+    for (size_t k = from; k < builds.size(); ++k) builds[k].module = grp.module;
   }
   return builds;
 }

@@ -177,6 +177,8 @@ SectionBuild split(const arch::Config& cfg, const SectionBuild& b, uint32_t part
   return s;
 }
 
+}  // namespace
+
 // Configuration cycles of a section, as the configuration controller spends them
 // (rtl/core/rdu_cfg_ctrl.sv): it parses one bitstream word per cycle but reads LANES
 // words per request with 4 reads in flight, so a round trip of about latency + 8 cycles
@@ -195,8 +197,6 @@ uint64_t config_cycles(const arch::Config& cfg, const SectionBuild& b) {
   const double per_word = std::max(1.0, double(cfg.dram_latency_cycles + 8) / (4.0 * cfg.lanes));
   return uint64_t(double(words) * per_word) + cfg.dram_latency_cycles;
 }
-
-}  // namespace
 
 SectionBuild split_streaming(const arch::Config& cfg, SectionBuild b, int want) {
   if (want == 1 || !splittable(b)) return b;

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "lower.h"
+#include "openrdu/compiler/heuristic.h"
 
 namespace openrdu::compiler::detail {
 
@@ -15,19 +16,40 @@ namespace openrdu::compiler::detail {
 // first elementwise PCU over the scalar network (its result also stored, as its own
 // section would).
 struct SectionGroup {
+  SectionGroup() = default;
+  SectionGroup(std::vector<std::vector<int>> pcus_, int special_ = -1) : pcus(std::move(pcus_)), special(special_) {}
   std::vector<std::vector<int>> pcus;  // node ids per PCU
   int special = -1;                    // node id of a MatMul, Gemm or Transpose section
   int reduce = -1;                     // node id of a ReduceMax/Min fused by the scalar network
+  int module = -1;                     // the fusion module it runs (ModuleGroups), -1 none
+  std::vector<int> stored;             // elementwise PCUs (not the last) whose results are stored too
+  std::vector<int> epilogue;           // a MatMul/Gemm `special`: a chain run after it in its section
   int first() const { return special >= 0 ? special : reduce >= 0 ? reduce : pcus.front().front(); }
 };
 
-// group (group.cc): section groups in schedule order, and their printout.
-std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level, bool scalar_fusion);
+// The fusion modules (fuse pass) on the legalized graph, for the group pass.
+struct ModuleGroups {
+  std::vector<int> module_of;           // per node: its module, -1 none
+  std::vector<std::string> origin;      // per node: the name of the node it was legalized from
+  std::vector<HeuristicParams> params;  // per module
+};
+// Node "X", or "X.<suffix>" made from X by legalize, belongs to X's module (by name:
+// legalize names the nodes it makes after the node they replace).
+ModuleGroups map_modules(const Graph& legalized, const std::map<std::string, int>& module_by_name,
+                         std::vector<HeuristicParams> params);
+
+// group (group.cc): section groups in schedule order, and their printout. With `mods`
+// (-O1/-O3), the elementwise PCUs of one module share sections (module_sections).
+std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg, int opt_level, bool scalar_fusion,
+                                      const ModuleGroups* mods = nullptr);
 std::string print_groups(const Graph& g, const std::vector<SectionGroup>& groups);
 
 // lower (lower_sections.cc): every group lowered (a copy may take several sections).
+// With `mods`, a module's products use its matmul_chain when `matmul_chain` is 0; every
+// build records its group's module.
 std::vector<SectionBuild> lower_groups(const Lowered& lw, const arch::Config& cfg,
-                                       const std::vector<SectionGroup>& groups, int matmul_chain);
+                                       const std::vector<SectionGroup>& groups, int matmul_chain,
+                                       const ModuleGroups* mods = nullptr);
 // One group lowered: streams, PCU programs, placement and routing. Throws CompileError.
 SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0);
 // The plan of a group of elementwise nodes (in topological order) computed on one PCU.
@@ -36,6 +58,11 @@ SectionPlan build_plan(const Graph& g, const std::vector<int>& node_ids);
 bool fits(const arch::Config& cfg, const SectionPlan& p);
 // "FILE: node ..." or "FILE: section 'NAME'", for messages.
 std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name);
+
+// split (merge_sections.cc): consecutive independent sections (PCUs and streams only, one
+// store each) merged into one when it places, routes and its estimate with configuration
+// is lower, when they run nodes of one fusion module.
+std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds);
 
 // emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
 // The constants' data moves into WEIGHTS (lw's copies are released).

@@ -10,6 +10,7 @@
 
 #include "openrdu/compiler/fusion.h"
 #include "openrdu/compiler/graph_section.h"
+#include "openrdu/compiler/heuristic.h"
 #include "passes.h"
 
 #ifndef OPENRDU_VERSION
@@ -36,6 +37,9 @@ struct PassState {
   OnnxSource source;                  // import: the ONNX model without its fp32 data, for GRAPH
   std::vector<FusionRule> rules;      // fuse: built-in and --fusion-rules
   std::vector<FusionModule> modules;  // fuse: matched in `graph`
+  std::vector<std::string> heuristics;         // fuse: per module, the heuristic that chose its parameters
+  std::map<std::string, int> module_by_name;   // fuse: node name -> module
+  detail::ModuleGroups mods;                    // legalize: the modules on the legalized graph
   Lowered lw;
   std::vector<SectionGroup> groups;
   std::vector<SectionBuild> builds;
@@ -58,7 +62,11 @@ void run_import(PassState& s) {
 // The modules of the fusion rules (-O1 and -O3): the built-in rules, then the user's; a
 // rule name defined twice is an error naming both places.
 void run_fuse(PassState& s) {
-  if (s.opts.opt_level == 0) return;
+  if (s.opts.opt_level == 0) {
+    if (!s.opts.hd_file.empty() || !s.opts.heuristic.empty())
+      throw CompileError("--hd and --heuristic choose fusion parameters: they need -O1 or -O3");
+    return;
+  }
   s.rules = builtin_fusion_rules();
   for (const auto& f : s.opts.fusion_rules)
     for (auto& r : load_fusion_rules(f)) {
@@ -69,6 +77,11 @@ void run_fuse(PassState& s) {
       s.rules.push_back(std::move(r));
     }
   s.modules = match_fusion_rules(s.graph, s.rules);
+  const auto hd = s.opts.hd_file.empty() ? std::vector<HdEntry>{} : load_hd(s.opts.hd_file);
+  auto params = choose_module_params(s.graph, s.modules, s.cfg, s.opts.heuristic, hd, &s.heuristics);
+  for (size_t m = 0; m < s.modules.size(); ++m)
+    for (int n : s.modules[m].node_ids()) s.module_by_name[s.graph.nodes[size_t(n)].name] = int(m);
+  s.mods.params = std::move(params);
 }
 
 void run_legalize(PassState& s) {
@@ -77,8 +90,9 @@ void run_legalize(PassState& s) {
   if (s.cfg.dram_bytes > (uint64_t(1) << 32))
     throw CompileError(fmt::format("configuration '{}': DRAM of {} bytes exceeds the 32-bit address space",
                                    s.cfg.name, s.cfg.dram_bytes));
-  s.lw = detail::legalize(std::move(s.graph), &s.cfg);  // the graph moves into Lowered::g
+  s.lw = detail::legalize(std::move(s.graph), &s.cfg, s.opts.opt_level != 0);  // the graph moves into Lowered::g
   s.graph = Graph{};
+  if (s.opts.opt_level != 0) s.mods = detail::map_modules(s.lw.g, s.module_by_name, std::move(s.mods.params));
   if (s.lw.g.nodes.empty()) throw CompileError(fmt::format("{}: the graph has no nodes", s.lw.g.source));
 }
 
@@ -86,7 +100,12 @@ void run_split(PassState& s) {
   if (s.opts.stream_parts < 0)
     throw CompileError(
         fmt::format("stream parts {} is not supported (0 automatic, 1 never, N >= 2)", s.opts.stream_parts));
-  for (auto& b : s.builds) b = detail::split_streaming(s.cfg, std::move(b), s.opts.stream_parts);
+  for (auto& b : s.builds) {  // a module's parts (its heuristic or --hd) unless --stream-parts fixes them
+    const int parts = s.opts.stream_parts == 0 && b.module >= 0 ? s.mods.params[size_t(b.module)].stream_parts
+                                                                  : s.opts.stream_parts;
+    b = detail::split_streaming(s.cfg, std::move(b), parts);
+  }
+  if (s.opts.opt_level != 0) s.builds = detail::merge_independent(s.lw, s.cfg, std::move(s.builds));
 }
 
 void run_package(PassState& s) {
@@ -107,6 +126,46 @@ std::string print_meta(const PassState& s) {
   std::string out;
   for (const auto& [k, v] : s.pef.meta) out += k + " = " + v + "\n";
   return out + fmt::format("GRAPH: {} bytes\n", s.pef.graph.size());
+}
+
+// The estimate of `nodes` each in its own section (as -O0 lowers them, parts included).
+uint64_t unfused_cycles(const PassState& s, const std::vector<int>& nodes) {
+  uint64_t sum = 0;
+  for (int n : nodes) {
+    detail::SectionGroup grp;
+    if (detail::is_elementwise_op(s.lw.g.nodes[size_t(n)].op))
+      grp.pcus = {{n}};
+    else
+      grp.special = n;
+    for (auto& b : detail::lower_groups(s.lw, s.cfg, {grp}, s.opts.matmul_chain))
+      sum += detail::estimate_cycles(s.cfg, detail::split_streaming(s.cfg, std::move(b), s.opts.stream_parts));
+  }
+  return sum;
+}
+
+// --report: per section of a module, its rule, heuristic, parameters, and the estimate
+// fused against its operators each in their own section.
+std::vector<std::string> module_notes(const PassState& s) {
+  std::vector<std::string> notes;
+  for (const auto& b : s.builds) {
+    if (b.module < 0) {
+      notes.emplace_back();
+      continue;
+    }
+    const FusionModule& m = s.modules[size_t(b.module)];
+    const HeuristicParams& p = s.mods.params[size_t(b.module)];
+    std::string cuts;
+    for (const auto& c : p.cuts) cuts += (cuts.empty() ? "" : " ") + c;
+    std::string line = fmt::format(
+        "module {}: rule '{}', heuristic {} (pcus {}, matmul_chain {}, stream_parts {}, scalar_fusion {}{}{})",
+        b.module, m.rule->name, s.heuristics[size_t(b.module)], p.pcus, p.matmul_chain, p.stream_parts,
+        p.scalar_fusion ? "on" : "off", cuts.empty() ? "" : ", cuts ", cuts);
+    if (b.node_ids.size() > 1)
+      line += fmt::format("; estimated cycles fused {}, unfused {} ({} operators in sections of their own)",
+                          detail::estimate_cycles(s.cfg, b), unfused_cycles(s, b.node_ids), b.node_ids.size());
+    notes.push_back(line);
+  }
+  return notes;
 }
 
 struct Pass {
@@ -134,12 +193,18 @@ const std::vector<Pass>& passes() {
       {{"legalize", "Gemm split, constant transposes, views aliased, output copies"}, false, run_legalize,
        [](const PassState& s) { return detail::print_graph(s.lw.g); }},
       {{"group", "sections: which nodes share one (by -O level)"}, false,
-       [](PassState& s) { s.groups = detail::group_nodes(s.lw, s.cfg, s.opts.opt_level, s.opts.scalar_fusion); },
+       [](PassState& s) {
+         s.groups = detail::group_nodes(s.lw, s.cfg, s.opts.opt_level, s.opts.scalar_fusion,
+                                        s.opts.opt_level == 0 ? nullptr : &s.mods);
+       },
        [](const PassState& s) { return detail::print_groups(s.lw.g, s.groups); }},
       {{"lower", "streams, PCU programs, placement and routing per section"}, false,
-       [](PassState& s) { s.builds = detail::lower_groups(s.lw, s.cfg, s.groups, s.opts.matmul_chain); },
+       [](PassState& s) {
+         s.builds = detail::lower_groups(s.lw, s.cfg, s.groups, s.opts.matmul_chain,
+                                         s.opts.opt_level == 0 ? nullptr : &s.mods);
+       },
        print_sections},
-      {{"split", "streaming sections cut into parts over AGCUs when faster"}, false, run_split, print_sections},
+      {{"split", "streaming sections cut into parts over AGCUs when faster; -O1/-O3: independent sections merged"}, false, run_split, print_sections},
       {{"emit", "DRAM layout, unit configurations, bitstreams, estimates, the PEF"}, false,
        [](PassState& s) { s.pef = detail::emit_pef(s.lw, s.builds, s.cfg, s.opts, &s.stats); }, print_emitted},
       {{"package", "META train.* keys, the GRAPH section (the model, weights stored once)"}, true, run_package,
@@ -168,7 +233,7 @@ void run_pipeline(PassState& s, PassHooks* hooks) {
     if (asked(hooks, p.info.name)) hooks->printed += fmt::format("=== after {} ===\n{}", p.info.name, p.print(s));
     if (std::string(p.info.name) == "split") {  // only what was asked for
       if (hooks->dot) hooks->dot_text = detail::graph_dot(s.lw, s.builds);
-      if (hooks->report) hooks->report_text = detail::mapping_report(s.cfg, s.builds);
+      if (hooks->report) hooks->report_text = detail::mapping_report(s.cfg, s.builds, module_notes(s));
     }
   }
   if (hooks && hooks->time_passes) hooks->timings += fmt::format("  {:<9} {:>10.1f} ms\n", "total", total_ms);
@@ -190,7 +255,9 @@ std::string pipeline_table() {
   for (const Pass& p : passes()) out += fmt::format("{:<9} {}\n", p.info.name, p.info.what);
   out += "\n-O levels (the group pass; every other pass is the same at each level):\n";
   out += "  -O0  one operator per section\n";
-  out += "  -O1  elementwise chains fused on one PCU, one chain per section\n";
+  out += "  -O1  elementwise chains fused on one PCU; the chains of one fusion module (compiler/rules/,\n"
+         "       --fusion-rules) pipelined on the PCUs of one section as its heuristic chooses\n"
+         "       (--heuristic, --hd FILE.yaml: O1HD)\n";
   out += "  -O3  -O1, and consecutive chains pipelined on several PCUs of a section; a row\n"
          "       ReduceMax/Min sent to its chain over the scalar network (--no-scalar-fusion: not)\n";
   return out;
@@ -198,7 +265,7 @@ std::string pipeline_table() {
 
 pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Options& opts, CompileStats* stats,
                       PassHooks* hooks, TrainInfo* info) {
-  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   run_pipeline(s, hooks);
   if (stats) *stats = std::move(s.stats);
   if (info) *info = std::move(s.info);
@@ -206,7 +273,7 @@ pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Opti
 }
 
 pef::Pef compile_graph(Graph g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
-  PassState s{nullptr, cfg, opts, std::move(g), {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  PassState s{nullptr, cfg, opts, std::move(g), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
   run_pipeline(s, nullptr);
   if (stats) *stats = std::move(s.stats);
   return std::move(s.pef);

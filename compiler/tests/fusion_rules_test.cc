@@ -94,6 +94,22 @@ outputs: [z]
   EXPECT_EQ(rule_of(g, ms, "act2"), "matmul_bias_activation");
 }
 
+TEST(FusionMatch, AGemmAloneAndNotAMatMul) {
+  const Graph g = yaml(R"(inputs: [{name: x, shape: [4, 8]}]
+constants:
+  - {name: w, shape: [8, 16], fill: 0.5}
+  - {name: b, shape: [16], fill: 0.25}
+nodes:
+  - {op: Gemm, name: fc, inputs: [x, w, b], outputs: [h]}
+  - {op: MatMul, name: mm, inputs: [x, w], outputs: [y]}
+  - {op: Exp, name: e, inputs: [h], outputs: [z]}
+outputs: [y, z]
+)");
+  const auto ms = match_fusion_rules(g, builtin_fusion_rules());
+  EXPECT_EQ(rule_of(g, ms, "fc"), "gemm");
+  EXPECT_EQ(rule_of(g, ms, "mm"), "");
+}
+
 TEST(FusionMatch, NearMissesDoNotMatch) {
   // Relu before the product, and a product feeding an Exp: no linear module; the Add
   // after the Exp does not make a bias.

@@ -82,6 +82,13 @@ void add_mapping_options(CLI::App& app, Args& a) {
                  "-O1/-O3: also the fusion rules of this YAML file (repeatable; syntax: docs/compiler.md), beside "
                  "the built-in rules of compiler/rules/")
       ->check(CLI::ExistingFile);
+  app.add_option("--heuristic", a.opts.heuristic,
+                 "-O1/-O3: the fusion heuristic of every module instead of its rule's (default, GEMM, MHA; "
+                 "docs/compiler.md, \"Fusion heuristics\")");
+  app.add_option("--hd", a.opts.hd_file,
+                 "-O1/-O3 (O1HD): a YAML file fixing modules' heuristic parameters (pcus, matmul_chain, "
+                 "stream_parts, scalar_fusion, cuts; docs/compiler.md)")
+      ->check(CLI::ExistingFile);
   app.add_option("--fold-limit", a.fold_limit_mib,
                  "constant folding budget in MiB: a node whose inputs are all constants is evaluated at compile "
                  "time only if its output fits in it (and its work in 16 operations per byte), else it is an error "

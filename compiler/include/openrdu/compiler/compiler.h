@@ -28,6 +28,10 @@ struct Options {
   // Fusion rule files (fusion.h) used at -O1 and -O3 beside the built-in rules of
   // compiler/rules/ (sncompile --fusion-rules).
   std::vector<std::string> fusion_rules;
+  // -O1/-O3: the heuristic of every module instead of its rule's (heuristic.h; sncompile
+  // --heuristic), and an O1HD parameter file fixing modules' parameters (sncompile --hd).
+  std::string heuristic;
+  std::string hd_file;
 };
 
 // Errors name the node (name and op type), tensor or file concerned.

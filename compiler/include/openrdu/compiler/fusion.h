@@ -42,8 +42,7 @@ struct FusionRule {
   int line = 0;
 };
 
-// The heuristics a rule may name.
-const std::vector<std::string>& fusion_heuristics();
+// A rule may name any registered heuristic (heuristic.h: default, GEMM, MHA, plug-ins).
 
 // Parses and checks a rule file. Errors (CompileError, one line) name the file, the line,
 // the rule and the field: "rules.yaml:7: rule 'mlp': pattern entry 'act': op_type

@@ -1,0 +1,173 @@
+// The group pass's use of fusion modules (group.cc module_sections), the heuristics and
+// O1HD files (openrdu/compiler/heuristic.h): fused sections bit-exact against the CPU
+// reference on the functional model, fewer sections than -O0, parameters applied, errors.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <bit>
+#include <cstdio>
+#include <fstream>
+#include <random>
+
+#include "model_run.h"
+#include "openrdu/compiler/compiler.h"
+#include "openrdu/compiler/heuristic.h"
+#include "openrdu/compiler/ir.h"
+
+namespace openrdu::compiler {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string example(const std::string& name) { return std::string(OPENRDU_EXAMPLES_DIR) + "/" + name + "/model.onnx"; }
+
+// Uniform inputs in [-1, 1), seeded.
+std::map<std::string, HostTensor> random_inputs(const Graph& g) {
+  std::mt19937 rng(20);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::map<std::string, HostTensor> in;
+  for (int i : g.inputs) {
+    HostTensor t;
+    t.shape = g.tensors[size_t(i)].shape;
+    int64_t n = 1;
+    for (int64_t d : t.shape) n *= d;
+    for (int64_t k = 0; k < n; ++k) t.data.push_back(u(rng));
+    in[g.tensors[size_t(i)].name] = std::move(t);
+  }
+  return in;
+}
+
+void expect_bits_equal(const std::map<std::string, HostTensor>& got, const std::map<std::string, HostTensor>& want,
+                       const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  for (const auto& [name, w] : want) {
+    const auto& g = got.at(name).data;
+    ASSERT_EQ(g.size(), w.data.size()) << what << " " << name;
+    size_t diff = 0;
+    for (size_t i = 0; i < g.size(); ++i) diff += std::bit_cast<uint32_t>(g[i]) != std::bit_cast<uint32_t>(w.data[i]);
+    EXPECT_EQ(diff, 0u) << what << " " << name << ": elements differing from the reference";
+  }
+}
+
+pef::Pef compile_at(const Graph& g, const arch::Config& cfg, int level, const std::string& hd = "",
+                    const std::string& heuristic = "") {
+  Options o;
+  o.opt_level = level;
+  o.hd_file = hd;
+  o.heuristic = heuristic;
+  return compile_graph(g, cfg, o);
+}
+
+bool has_section_with(const pef::Pef& p, const std::string& part) {
+  for (const auto& s : p.sections)
+    if (s.name.find(part) != std::string::npos) return true;
+  return false;
+}
+
+uint64_t total_estimate(const pef::Pef& p) {
+  uint64_t t = 0;
+  for (const auto& s : p.sections) t += s.est_cycles;
+  return t;
+}
+
+// The transformer encoder block: the GELU's and LayerNorms' sequences and the softmax's
+// run as multi-PCU sections at -O1 and -O3, bit-exact with the reference on tiny and small.
+TEST(FusedSections, TransformerBitExactAndFused) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const auto in = random_inputs(g);
+  const auto want = reference_run(g, in);
+  for (const char* cfgname : {"tiny", "small"}) {
+    const arch::Config cfg = arch::load_config(cfgname);
+    const pef::Pef o0 = compile_at(g, cfg, 0);
+    for (int level : {1, 3}) {
+      const pef::Pef p = compile_at(g, cfg, level);
+      const std::string what = fmt::format("{} -O{}", cfgname, level);
+      expect_bits_equal(test::run_on_model(cfg, p, in), want, what);
+      // small's 8 PCUs hold long pipelines; tiny's few PCUs still save sections.
+      EXPECT_LT(p.sections.size() * (cfg.num_pcu() >= 8 ? 2 : 1), o0.sections.size()) << what;
+      EXPECT_LT(total_estimate(p), total_estimate(o0)) << what;
+      EXPECT_TRUE(has_section_with(p, "/act/Erf.m7|/act/Erf.m8")) << what;  // the GELU's erf pipelined
+    }
+  }
+}
+
+// The attention (causal mask: Where) and the MLP and CNN examples stay bit-exact fused.
+TEST(FusedSections, ExamplesBitExact) {
+  const arch::Config cfg = arch::load_config("small");
+  for (const char* ex : {"attention", "mlp", "cnn"}) {
+    const Graph g = import_onnx_file(example(ex));
+    const auto in = random_inputs(g);
+    const auto want = reference_run(g, in);
+    for (int level : {1, 3}) expect_bits_equal(test::run_on_model(cfg, compile_at(g, cfg, level), in), want,
+                                                fmt::format("{} -O{}", ex, level));
+  }
+}
+
+std::string write_hd(const std::string& text) {
+  const std::string path = ::testing::TempDir() + "fusion_hd.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+std::string error_of(const Graph& g, int level, const std::string& hd_text, const std::string& heuristic = "") {
+  try {
+    compile_at(g, arch::load_config("small"), level, hd_text.empty() ? "" : write_hd(hd_text), heuristic);
+  } catch (const CompileError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// O1HD: parameters that do not fit, unknown modules, fields and cuts are errors naming
+// the file, line, module and field; so is an unknown --heuristic.
+TEST(FusionHd, ErrorsNameFileModuleAndField) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const std::string f = ::testing::TempDir() + "fusion_hd.yaml";
+  EXPECT_EQ(error_of(g, 1, "mlp_block:\n  pcus: 99\n"),
+            f + ":2: module 'mlp_block': field 'pcus': 99 does not fit: configuration 'small' has 8 PCUs (allowed 1..8)");
+  EXPECT_EQ(error_of(g, 1, "module 3:\n  stream_parts: 9\n"),
+            f + ":2: module 'module 3': field 'stream_parts': 9 does not fit: parts of a streaming section, one AGCU "
+                "each; configuration 'small' has 4 (allowed 0..4)");
+  EXPECT_THAT(error_of(g, 1, "mlp_blok:\n  pcus: 2\n"), HasSubstr(f + ":1: module 'mlp_blok': names no matched module"));
+  EXPECT_THAT(error_of(g, 1, "mlp_block:\n  pcu: 2\n"), HasSubstr(f + ":2: module 'mlp_block': unknown field 'pcu'"));
+  EXPECT_EQ(error_of(g, 1, "mlp_block:\n  pcus: two\n"), f + ":2: module 'mlp_block': field 'pcus': 'two' is not an integer");
+  EXPECT_EQ(error_of(g, 1, "mlp_block:\n  cuts: [/act/Erff]\n"),
+            f + ":2: module 'mlp_block': field 'cuts': '/act/Erff' is not a node of the module");
+  EXPECT_EQ(error_of(g, 1, "mlp_block:\n  heuristic: FAST\n"),
+            f + ":2: module 'mlp_block': field 'heuristic': heuristic 'FAST' is not one of default, GEMM, MHA");
+  EXPECT_EQ(error_of(g, 3, "", "FAST"), "--heuristic: heuristic 'FAST' is not one of default, GEMM, MHA");
+  EXPECT_THAT(error_of(g, 0, "", "MHA"), HasSubstr("need -O1 or -O3"));
+}
+
+// The parameters reach the sections: pcus 1 leaves the GELU unpipelined, a cut ends a
+// section at the erf, and the result stays bit-exact.
+TEST(FusionHd, ParametersAreApplied) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const arch::Config cfg = arch::load_config("small");
+  const auto in = random_inputs(g);
+  const auto want = reference_run(g, in);
+  const pef::Pef base = compile_at(g, cfg, 1);
+  const pef::Pef one = compile_at(g, cfg, 1, write_hd("mlp_block:\n  pcus: 1\n"));
+  EXPECT_GT(one.sections.size(), base.sections.size());
+  EXPECT_FALSE(has_section_with(one, "/act/Erf.m7|"));
+  expect_bits_equal(test::run_on_model(cfg, one, in), want, "pcus 1");
+  EXPECT_TRUE(has_section_with(base, "/act/Erf.m15+/act/Add|"));  // the erf's end and the GELU's Add, Muls
+  const pef::Pef cut = compile_at(g, cfg, 1, write_hd("module 6:\n  cuts: [/act/Erf]\n"));
+  EXPECT_FALSE(has_section_with(cut, "/act/Erf.m15+/act/Add|"));
+  expect_bits_equal(test::run_on_model(cfg, cut, in), want, "cut");
+}
+
+// --heuristic default at -O1 keeps the softmax's row max in its own section; MHA (the
+// attention rule's) sends it over the scalar network.
+TEST(FusionHeuristic, MhaFusesTheRowMaxAtO1) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const arch::Config cfg = arch::load_config("small");
+  EXPECT_TRUE(has_section_with(compile_at(g, cfg, 1), "/Softmax.max|/Softmax.shift"));
+  EXPECT_FALSE(has_section_with(compile_at(g, cfg, 1, "", "default"), "/Softmax.max|"));
+  ASSERT_NE(find_heuristic("GEMM"), nullptr);
+  EXPECT_EQ(find_heuristic("gemm"), nullptr);
+}
+
+}  // namespace
+}  // namespace openrdu::compiler
