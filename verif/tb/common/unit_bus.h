@@ -13,8 +13,13 @@ class UnitBus {
  public:
   UnitBus(V& top, uint64_t& cycle) : top_(top), cycle_(cycle) {}
 
-  // One clock cycle (a rising edge).
+  // One clock cycle (a rising edge). The inputs set since the last edge are first
+  // evaluated with the clock low, as in hardware (and under SystemC): the clock-gate
+  // latches (rtl/prim/rdu_icg.sv) take their enables in the low phase, so an input
+  // that changed in the same evaluation as the rising edge would come a cycle late.
   void tick() {
+    top_.clk_i = 0;
+    top_.eval();
     top_.clk_i = 1;
     top_.eval();
     top_.clk_i = 0;
