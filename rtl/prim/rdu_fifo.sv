@@ -30,22 +30,12 @@ module rdu_fifo #(
   assign out_data_o  = mem_q[rd_q];
   assign count_o     = cnt_q;
 
-  // Clock gate (rdu_icg): the registers change only on a push, a pop, or a reset / clear
-  // of a FIFO not already in its reset state; other cycles are not clocked.
-  logic gclk, at_reset;
-  assign at_reset = (cnt_q == '0) && (rd_q == '0) && (wr_q == '0);
-  rdu_icg u_icg (
-    .clk_i,
-    .en_i (push || pop || ((!rst_ni || clr_i) && !at_reset)),
-    .clk_o(gclk)
-  );
-
   function automatic logic [AW-1:0] next_ptr(logic [AW-1:0] p);
     if (32'(p) == DEPTH - 1) return '0;
     return p + AW'(1);
   endfunction
 
-  always_ff @(posedge gclk) begin
+  always_ff @(posedge clk_i) begin
     if (!rst_ni || clr_i) begin
       rd_q  <= '0;
       wr_q  <= '0;
@@ -61,7 +51,7 @@ module rdu_fifo #(
     end
   end
 
-  always_ff @(posedge gclk) begin
+  always_ff @(posedge clk_i) begin
     if (push) mem_q[wr_q] <= in_data_i;
   end
 endmodule

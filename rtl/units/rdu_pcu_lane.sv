@@ -80,15 +80,6 @@ module rdu_pcu_lane
   logic [31:0] st_out [STAGES][NREGS];    // registers leaving stage s (next pr_q[s])
   // verilator tracing_on
 
-  // The lane's registers change only in the cycles below: its clock is gated otherwise
-  // (exactly the same updates; Verilator skips the gated cycles).
-  logic gclk;
-  rdu_icg u_icg (
-    .clk_i,
-    .en_i (!rst_ni || clr_i || (|load_i) || (|acc_we_i) || (|snap_i)),
-    .clk_o(gclk)
-  );
-
   logic [31:0] ctr0_off;                  // this lane's offset in counter 0: stride0 * lane
   assign ctr0_off = stride0_i * lane_i;
 
@@ -131,7 +122,7 @@ module rdu_pcu_lane
       if (we && dst_i[s] < 3'(NREGS)) st_out[s][dst_i[s][RW-1:0]] = res;
     end
 
-    always_ff @(posedge gclk) begin
+    always_ff @(posedge clk_i) begin
       if (!rst_ni || clr_i) begin
         pr_q[s]    <= '{default: '0};
         acc_q[s]   <= '0;
