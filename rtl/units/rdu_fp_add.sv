@@ -11,6 +11,13 @@ module rdu_fp_add (
   input  logic        sub_i,  // 1: a_i - b_i
   output logic [31:0] r_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the functional model's
+  // binary32 operation through DPI-C (rtl/sim/rdu_fp_dpi.cc).
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_add(input int unsigned a,
+                                                          input int unsigned b, input bit sub);
+  assign r_o = rdu_fp_dpi_add(a_i, b_i, sub_i);
+`else
   import rdu_isa_pkg::CANONICAL_NAN;
 
   localparam logic [30:0] INF_MAG = 31'h7F80_0000;
@@ -99,4 +106,5 @@ module rdu_fp_add (
       r_o = {x[31], mag};
     end
   end
+`endif
 endmodule

@@ -6,6 +6,14 @@ module rdu_fp_cvt (
   output logic [31:0] ftoi_o,
   output logic [31:0] itof_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the functional model's
+  // binary32 operation through DPI-C (rtl/sim/rdu_fp_dpi.cc).
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_ftoi(input int unsigned a);
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_itof(input int unsigned a);
+  assign ftoi_o = rdu_fp_dpi_ftoi(a_i);
+  assign itof_o = rdu_fp_dpi_itof(a_i);
+`else
   // ---------------------------------------------------------------- FTOI
   logic [7:0]  e;
   logic [31:0] mi, ti;
@@ -43,4 +51,5 @@ module rdu_fp_cvt (
   assign rup = nrm[7] && ((|nrm[6:0]) || nrm[8]);
   assign mag = {8'(8'd158 - {3'd0, lz}), nrm[30:8]} + {30'd0, rup};
   assign itof_o = nrm[31] ? {a_i[31], mag} : 32'd0;  // nrm[31] = 0: a_i = 0
+`endif
 endmodule

@@ -16,6 +16,14 @@ module rdu_fp_fma (
   input  logic [31:0] c_i,
   output logic [31:0] r_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the functional model's
+  // binary32 operation through DPI-C (rtl/sim/rdu_fp_dpi.cc).
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_fma(input int unsigned a,
+                                                          input int unsigned b,
+                                                          input int unsigned c);
+  assign r_o = rdu_fp_dpi_fma(a_i, b_i, c_i);
+`else
   import rdu_isa_pkg::CANONICAL_NAN;
 
   localparam logic [30:0] INF_MAG = 31'h7F80_0000;
@@ -125,4 +133,5 @@ module rdu_fp_fma (
       r_o = {rs, mag};
     end
   end
+`endif
 endmodule

@@ -6,6 +6,13 @@ module rdu_fp_minmax (
   input  logic        max_i,  // 1: maximum, 0: minimum
   output logic [31:0] r_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the functional model's
+  // binary32 operation through DPI-C (rtl/sim/rdu_fp_dpi.cc).
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_minmax(input int unsigned a,
+                                                             input int unsigned b, input bit max);
+  assign r_o = rdu_fp_dpi_minmax(a_i, b_i, max_i);
+`else
   import rdu_isa_pkg::CANONICAL_NAN;
 
   logic a_nan, b_nan;
@@ -29,4 +36,5 @@ module rdu_fp_minmax (
       r_o = a_gt ? b_i : a_i;
     end
   end
+`endif
 endmodule

@@ -6,6 +6,13 @@ module rdu_fp_mul (
   input  logic [31:0] b_i,
   output logic [31:0] r_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the functional model's
+  // binary32 operation through DPI-C (rtl/sim/rdu_fp_dpi.cc).
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_mul(input int unsigned a,
+                                                          input int unsigned b);
+  assign r_o = rdu_fp_dpi_mul(a_i, b_i);
+`else
   import rdu_isa_pkg::CANONICAL_NAN;
 
   localparam logic [30:0] INF_MAG = 31'h7F80_0000;
@@ -92,4 +99,5 @@ module rdu_fp_mul (
       r_o = {sr, mag};
     end
   end
+`endif
 endmodule

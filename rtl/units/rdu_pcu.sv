@@ -110,7 +110,20 @@ module rdu_pcu
   assign cfg_op   = pcu_op_t'(cfg_data_i);
   assign unused_cfg_rsvd = pcu_ctrl_rsvd(cfg_ctrl) ^ pcu_op_rsvd(cfg_op);
 
-  always_ff @(posedge clk_i) begin
+  // Clock gate (rtl/prim/rdu_icg.sv): a PCU that is not enabled (unconfigured, or a
+  // program that does not use it) holds every register once run_i's edge has been
+  // taken, as long as no configuration word for it and no input arrives. Its clock, the
+  // lanes' and the FIFOs' then stop, and Verilator skips their logic.
+  logic gclk;
+  logic started_q;  // run_i has been high for a cycle (see "state")
+  rdu_icg u_icg (
+    .clk_i,
+    .en_i (!rst_ni || cfg_sel || cfg_clear_i || en_q || (run_i != started_q) || (|vin_valid_i)
+           || sin_valid_i || cin_valid_i),
+    .clk_o(gclk)
+  );
+
+  always_ff @(posedge gclk) begin
     if (!rst_ni || cfg_clear_i) begin
       en_q       <= 1'b0;
       out_reg_q  <= '0;
@@ -149,7 +162,7 @@ module rdu_pcu
 
   for (genvar s = 0; s < STAGES; s++) begin : g_stage_cfg
     localparam int unsigned SW0 = PCU_STAGE_BASE + PCU_STAGE_WORDS * s;  // stage s's first word
-    always_ff @(posedge clk_i) begin
+    always_ff @(posedge gclk) begin
       if (!rst_ni || cfg_clear_i) begin
         op_q[s]   <= '0;
         srca_q[s] <= '0;
@@ -176,7 +189,7 @@ module rdu_pcu
   end
 
   for (genvar k = 0; k < NCTR; k++) begin : g_ctr_cfg
-    always_ff @(posedge clk_i) begin
+    always_ff @(posedge gclk) begin
       if (!rst_ni || cfg_clear_i) begin
         cmin_q[k] <= '0;
         cmax_q[k] <= '0;
@@ -200,8 +213,8 @@ module rdu_pcu
   logic [STAGES-1:0] drain_valid_q;
   logic [DW-1:0]     dptr;         // next drain register to emit (dptr_r, or at the start dptr_first)
   logic [DW-1:0]     dptr_r;
-  logic              started_q;    // run_i has been high for a cycle: the state registers hold
-                                   // the run's values, not yet their configuration-derived start
+  // started_q (declared with the clock gate): the state registers hold the run's
+  // values, not yet their configuration-derived start
   logic              vpend_q;      // the output register's vector is still to be taken
   logic              spend_q;      // its lane 0 is still to be taken on the scalar output
   vec_t              out_q;
@@ -227,7 +240,7 @@ module rdu_pcu
       .WIDTH(VW),
       .DEPTH(FIFO_DEPTH)
     ) u_fifo (
-      .clk_i,
+      .clk_i(gclk),
       .rst_ni,
       .clr_i      (clr),
       .in_valid_i (vin_valid_i[k] && run_i),
@@ -258,7 +271,7 @@ module rdu_pcu
     .WIDTH(32),
     .DEPTH(FIFO_DEPTH)
   ) u_sfifo (
-    .clk_i,
+    .clk_i(gclk),
     .rst_ni,
     .clr_i      (clr),
     .in_valid_i (sin_valid_i && run_i && sin_q),
@@ -404,7 +417,7 @@ module rdu_pcu
   assign pass = in_valid & go;
   assign fire = pass[0];
 
-  always_ff @(posedge clk_i) begin
+  always_ff @(posedge gclk) begin
     if (!rst_ni || !run_i) begin
       fired_q       <= '0;
       pos_q         <= '0;
@@ -464,7 +477,7 @@ module rdu_pcu
   // The lanes (rdu_pcu_lane) hold the pipeline registers, ALUs and accumulators; this
   // module keeps the valid bits, group flags and the index i of the vector in each stage.
   for (genvar s = 0; s < STAGES; s++) begin : g_stage
-    always_ff @(posedge clk_i) begin
+    always_ff @(posedge gclk) begin
       if (!rst_ni || !run_i) begin
         valid_q[s] <= 1'b0;
         first_q[s] <= 1'b0;
@@ -518,7 +531,7 @@ module rdu_pcu
     end
 
     rdu_pcu_lane u_lane (
-      .clk_i,
+      .clk_i(gclk),
       .rst_ni,
       .clr_i     (clr),
       .load_i    (rdy),
@@ -570,7 +583,7 @@ module rdu_pcu
     end
   end
 
-  always_ff @(posedge clk_i) begin
+  always_ff @(posedge gclk) begin
     if (!rst_ni || !run_i) begin
       out_q <= '0;
     end else if (out_free) begin

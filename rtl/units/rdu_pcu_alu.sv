@@ -9,6 +9,16 @@ module rdu_pcu_alu
   input  logic [31:0] c_i,
   output logic [31:0] r_o
 );
+`ifdef OPENRDU_FP_DPI
+  // Simulation only (OPENRDU_FP_IMPL=dpi, docs/rtl-builds.md): the whole operation is the
+  // functional model's (model::pcu_op) through one DPI-C call (rtl/sim/rdu_fp_dpi.cc),
+  // instead of five FP units evaluated on every operand change.
+  import "DPI-C" pure function int unsigned rdu_fp_dpi_alu(input byte unsigned op,
+                                                          input int unsigned a,
+                                                          input int unsigned b,
+                                                          input int unsigned c);
+  assign r_o = rdu_fp_dpi_alu({3'b000, op_i}, a_i, b_i, c_i);
+`else
   localparam logic [31:0] ONE_F = 32'h3F80_0000;  // 1.0f: FLT / FLE / FEQ true
 
   logic [31:0] add_r, fma_r, mm_r, ftoi_r, itof_r, fma_c, a_nan_r;
@@ -80,4 +90,5 @@ module rdu_pcu_alu
       default:           r_o = a_i;
     endcase
   end
+`endif
 endmodule

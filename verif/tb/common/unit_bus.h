@@ -8,9 +8,14 @@
 
 namespace openrdu::tb {
 
-// One rising edge of clk_i of any Verilated top.
+// One rising edge of clk_i of any Verilated top. The inputs set since the last edge are
+// first evaluated with the clock low, as in hardware (and under SystemC): the clock-gate
+// latches (rtl/prim/rdu_icg.sv) take their enables in the low phase, so an input that
+// changed in the same evaluation as the rising edge would come a cycle late.
 template <class V>
 void clock_edge(V& top) {
+  top.clk_i = 0;
+  top.eval();
   top.clk_i = 1;
   top.eval();
   top.clk_i = 0;
@@ -32,7 +37,7 @@ class UnitBus {
  public:
   UnitBus(V& top, uint64_t& cycle) : top_(top), cycle_(cycle) {}
 
-  // One clock cycle (a rising edge).
+  // One clock cycle (clock_edge).
   void tick() {
     clock_edge(top_);
     ++cycle_;

@@ -2,10 +2,13 @@
 // against the host's IEEE-754 arithmetic (SSE, round to nearest even, no FTZ/DAZ),
 // over directed vectors and >= 1,000,000 random and edge-biased operand pairs; the lane
 // ALU (rdu_pcu_alu, every opcode) against model::pcu_op and host references over
-// >= 1,000,000 operand sets per opcode.
+// >= 1,000,000 operand sets per opcode. Every evaluation also runs the same top built
+// with OPENRDU_FP_IMPL=dpi's units (the model's operations through DPI-C) and requires
+// its outputs to equal the synthesizable units' bit for bit.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cfenv>
 #include <cmath>
 #include <cstdint>
@@ -16,6 +19,7 @@
 #include <string>
 
 #include "Vfp_tb_top_tiny.h"
+#include "Vfp_tb_top_tiny_dpi.h"
 #include "openrdu/gen/isa.h"
 #include "openrdu/model/unit.h"
 #include "../common/tb_util.h"
@@ -81,24 +85,45 @@ uint32_t host_min(uint32_t a, uint32_t b) {
 
 struct Harness {
   VerilatedContext ctx;
-  Vfp_tb_top_tiny top{&ctx};
+  Vfp_tb_top_tiny top{&ctx};      // the synthesizable FP units
+  Vfp_tb_top_tiny_dpi dpi{&ctx};  // OPENRDU_FP_IMPL=dpi's
+  uint64_t dpi_mismatches = 0;
   struct R {
     uint32_t add, sub, mul, max, min;
   };
+  template <class M>
+  static void drive(M& m, uint32_t a, uint32_t b, uint8_t op, uint32_t c) {
+    m.a_i = a;
+    m.b_i = b;
+    m.op_i = op;
+    m.c_i = c;
+    m.eval();
+  }
+  template <class M>
+  static std::array<uint32_t, 6> outputs(const M& m) {
+    return {m.add_o, m.sub_o, m.mul_o, m.max_o, m.min_o, m.alu_o};
+  }
+  // Both builds on one operand set; a DPI output unequal to the RTL's is a failure.
+  void both(uint32_t a, uint32_t b, uint8_t op, uint32_t c) {
+    drive(top, a, b, op, c);
+    drive(dpi, a, b, op, c);
+    const auto r = outputs(top), d = outputs(dpi);
+    if (r == d) return;
+    if (++dpi_mismatches <= 20)
+      ADD_FAILURE() << std::hex << "dpi != rtl for a 0x" << a << " b 0x" << b << " c 0x" << c << " op " << int(op)
+                    << ": add " << r[0] << "/" << d[0] << " sub " << r[1] << "/" << d[1] << " mul " << r[2] << "/"
+                    << d[2] << " max " << r[3] << "/" << d[3] << " min " << r[4] << "/" << d[4] << " alu " << r[5]
+                    << "/" << d[5];
+  }
   R eval(uint32_t a, uint32_t b) {
-    top.a_i = a;
-    top.b_i = b;
-    top.eval();
+    both(a, b, top.op_i, top.c_i);
     return {top.add_o, top.sub_o, top.mul_o, top.max_o, top.min_o};
   }
   uint32_t alu(Opcode op, uint32_t a, uint32_t b, uint32_t c) {
-    top.op_i = uint8_t(op);
-    top.a_i = a;
-    top.b_i = b;
-    top.c_i = c;
-    top.eval();
+    both(a, b, uint8_t(op), c);
     return top.alu_o;
   }
+  ~Harness() { EXPECT_EQ(dpi_mismatches, 0u) << "OPENRDU_FP_IMPL=dpi's units differ from the synthesizable ones"; }
 };
 
 // Counts and reports mismatches (the first few in full).
