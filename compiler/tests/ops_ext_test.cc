@@ -24,26 +24,22 @@ using ::testing::HasSubstr;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
 
-// Runs `g` on the CPU reference and on the functional model (tiny -O0/-O3, small -O3);
-// the device's outputs must equal the reference's bit for bit. Returns the reference's.
+// Runs `g` on the CPU reference and on the functional model (test::for_each_target: tiny
+// and small at -O0/-O1/-O3); the device's outputs must equal the reference's bit for bit.
+// Returns the reference's.
 std::map<std::string, HostTensor> run_both(const Graph& g, const std::map<std::string, HostTensor>& in) {
   const auto ref = reference_run(g, in);
-  for (const auto& [cfgname, level] : std::vector<std::pair<const char*, int>>{{"tiny", 0}, {"tiny", 3}, {"small", 3}}) {
-    const arch::Config cfg = arch::load_config(cfgname);
-    Options o;
-    o.opt_level = level;
-    const auto dev = test::run_on_model(cfg, compile_graph(g, cfg, o), in);
+  test::for_each_target(g, in, [&](const std::map<std::string, HostTensor>& dev, const std::string& where) {
     for (const auto& [name, want] : ref) {
       const HostTensor& got = dev.at(name);
-      EXPECT_EQ(got.idata, want.idata) << name << " " << cfgname << " -O" << level;
-      EXPECT_EQ(got.data.size(), want.data.size()) << name;
+      EXPECT_EQ(got.idata, want.idata) << name << " " << where;
+      EXPECT_EQ(got.data.size(), want.data.size()) << name << " " << where;
       if (got.data.size() != want.data.size()) continue;
       for (size_t i = 0; i < want.data.size(); ++i)
         EXPECT_EQ(bits(got.data[i]), bits(want.data[i]))
-            << name << " " << cfgname << " -O" << level << " element " << i << ": " << got.data[i] << " vs "
-            << want.data[i];
+            << name << " " << where << " element " << i << ": " << got.data[i] << " vs " << want.data[i];
     }
-  }
+  });
   return ref;
 }
 
