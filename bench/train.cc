@@ -4,16 +4,20 @@
 // second (at the configuration's clock) and per wall second, and the share of the run
 // cycles in forward, backward and optimizer sections and in configuration. Every step's
 // loss equals the CPU reference's (exit 1 otherwise); timing is printed, not judged.
+// Cycle counts are deterministic: --max-cycles MODEL:CONFIG:LEVEL=N fails the run (exit 1)
+// when that case's cycles per step (run plus configuration) exceed N (docs/testing.md).
 //
 //   build/bin/train --models mlp,cnn --configs tiny,small --backend func --opt-levels 0,3 \
-//       [--steps 3] [--md FILE] [--json FILE]
+//       [--steps 3] [--md FILE] [--json FILE] [--max-cycles mlp:tiny:0=50000 ...]
 // Every measurement runs in a child process (a process holds one simulated device).
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -99,10 +103,27 @@ std::vector<std::string> split(const std::string& s) {
   return v;
 }
 
+uint64_t total_cycles(const json& j) {
+  uint64_t total = 0;
+  for (const auto& [k, v] : j.at("cycles").items()) total += v.get<uint64_t>();
+  return total;
+}
+
+// --max-cycles MODEL:CONFIG:LEVEL=N, by "MODEL:CONFIG:LEVEL".
+std::map<std::string, uint64_t> parse_ceilings(const std::vector<std::string>& specs) {
+  std::map<std::string, uint64_t> m;
+  for (const auto& s : specs) {
+    const size_t eq = s.find('=');
+    if (eq == std::string::npos || std::count(s.begin(), s.begin() + long(eq), ':') != 2)
+      throw CLI::ValidationError("--max-cycles", "'" + s + "' is not MODEL:CONFIG:LEVEL=N");
+    m[s.substr(0, eq)] = std::stoull(s.substr(eq + 1));
+  }
+  return m;
+}
+
 std::string row(const Case& c, const json& j) {
   const auto& cy = j.at("cycles");
-  uint64_t total = 0;
-  for (const auto& [k, v] : cy.items()) total += v.get<uint64_t>();
+  const uint64_t total = total_cycles(j);
   const double samples = double(j.at("batch").get<int64_t>()) * c.steps;
   const double sim_s = double(total) / (j.at("clock_mhz").get<double>() * 1e6);
   auto share = [&](const char* k) { return cy.contains(k) ? 100.0 * cy.at(k).get<double>() / double(total) : 0.0; };
@@ -127,7 +148,16 @@ int main(int argc, char** argv) {
   app.add_option("--data", data, "verif/train/traj (models and data sets)")->capture_default_str();
   app.add_option("--md", md, "write the table as Markdown to FILE");
   app.add_option("--json", js, "write the figures as JSON to FILE");
+  std::vector<std::string> ceiling_specs;
+  app.add_option("--max-cycles", ceiling_specs, "MODEL:CONFIG:LEVEL=N: fail when that case's cycles per step exceed N");
   CLI11_PARSE(app, argc, argv);
+  std::map<std::string, uint64_t> ceilings;
+  try {
+    ceilings = parse_ceilings(ceiling_specs);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "train: error: {}\n", e.what());
+    return 2;
+  }
   const std::string head =
       "| model | config | backend | level | sections | cycles/step | samples/s (simulated) | samples/s (wall) | "
       "forward | backward | optimizer | configuration |\n|---|---|---|---|---|---|---|---|---|---|---|---|";
@@ -147,11 +177,22 @@ int main(int argc, char** argv) {
           table += r + "\n";
           all.push_back({{"model", m}, {"config", cf}, {"backend", backend}, {"level", c.level}, {"steps", c.steps},
                          {"figures", j}});
+          const std::string key = fmt::format("{}:{}:{}", m, cf, l);
+          const uint64_t per_step = total_cycles(j) / uint64_t(c.steps);
+          if (ceilings.count(key) && per_step > ceilings.at(key)) {
+            fmt::print("FAIL {}: {} cycles per step, above the ceiling {}\n", key, per_step, ceilings.at(key));
+            ++failed;
+          }
+          ceilings.erase(key);
         } catch (const std::exception& e) {
           fmt::print("FAIL {}\n", e.what());
           ++failed;
         }
       }
+  for (const auto& [key, n] : ceilings) {
+    fmt::print("FAIL {}: --max-cycles names a case that did not run\n", key);
+    ++failed;
+  }
   if (!md.empty()) std::ofstream(md) << table;
   if (!js.empty()) std::ofstream(js) << all.dump(1) << "\n";
   return failed ? 1 : 0;
