@@ -3,10 +3,10 @@
 // wall time. Starts its own snd (--snd, default next to this binary); the model is the
 // digits MLP (examples/digits/model.onnx) compiled for --config.
 //   build/bin/node --config tiny --backend func --apps 8 --runs 100 --sessions 100
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <barrier>
 #include <chrono>
 #include <cstring>
@@ -137,15 +137,17 @@ int main(int argc, char** argv) {
     fmt::print("in-process:   {} runs in {:.3f} s wall ({:.1f} runs/s; no daemon); {} cycles\n", o.runs, local.wall_s,
                o.runs / local.wall_s, local.cycles);
     const double us = static_cast<double>(one.cycles) / cfg.clock_mhz;  // simulated us of one app's runs
-    fmt::print("alone:        {} runs in {:.3f} s wall ({:.1f} runs/s); {} cycles = {:.1f} us simulated "
-               "({:.0f} runs/simulated s)\n",
-               o.runs, one.wall_s, o.runs / one.wall_s, one.cycles, us, o.runs / us * 1e6);
-    fmt::print("{} at once:    {} runs in {:.3f} s wall ({:.1f} runs/s, {:.2f}x alone); each {} cycles "
-               "(alone: {}); {:.0f} runs/simulated s in all ({:.2f}x alone: RDUs run in parallel)\n",
-               o.apps, o.apps * o.runs, all.wall_s, o.apps * o.runs / all.wall_s,
-               (o.apps * o.runs / all.wall_s) / (o.runs / one.wall_s), all.cycles, one.cycles,
-               o.apps * o.runs / (static_cast<double>(all.cycles) / cfg.clock_mhz) * 1e6,
-               static_cast<double>(o.apps) * one.cycles / all.cycles);
+    fmt::print(
+        "alone:        {} runs in {:.3f} s wall ({:.1f} runs/s); {} cycles = {:.1f} us simulated "
+        "({:.0f} runs/simulated s)\n",
+        o.runs, one.wall_s, o.runs / one.wall_s, one.cycles, us, o.runs / us * 1e6);
+    fmt::print(
+        "{} at once:    {} runs in {:.3f} s wall ({:.1f} runs/s, {:.2f}x alone); each {} cycles "
+        "(alone: {}); {:.0f} runs/simulated s in all ({:.2f}x alone: RDUs run in parallel)\n",
+        o.apps, o.apps * o.runs, all.wall_s, o.apps * o.runs / all.wall_s,
+        (o.apps * o.runs / all.wall_s) / (o.runs / one.wall_s), all.cycles, one.cycles,
+        o.apps * o.runs / (static_cast<double>(all.cycles) / cfg.clock_mhz) * 1e6,
+        static_cast<double>(o.apps) * one.cycles / all.cycles);
     if (all.cycles != one.cycles || local.cycles != one.cycles) {
       fmt::print(stderr, "node: an application's simulated cycles differ when {} run at once\n", o.apps);
       return 1;

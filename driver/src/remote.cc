@@ -1,9 +1,9 @@
 // The client side of the node daemon (`docs/daemon.md`): a driver::Device whose every call
 // is one request over the daemon's Unix socket, so runtime::Session runs unchanged above it.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
-
-#include <fmt/format.h>
 
 #include "openrdu/driver/device.h"
 #include "openrdu/driver/wire.h"
@@ -21,9 +21,10 @@ class RemoteDevice : public Device {
     const json r = call({{"op", "open"}, {"wait", opt.wait_for_tiles}, {"name", opt.app_name}});
     info_ = wire::info_from_json(r.at("info"));
     if (info_.fingerprint != cfg.fingerprint())
-      throw std::runtime_error(fmt::format(
-          "device unix:{}: the node runs configuration '{}' (fingerprint 0x{:08x}), not '{}' (0x{:08x}); use --config {}",
-          path_, info_.config, info_.fingerprint, cfg.name, cfg.fingerprint(), info_.config));
+      throw std::runtime_error(
+          fmt::format("device unix:{}: the node runs configuration '{}' (fingerprint 0x{:08x}), not '{}' (0x{:08x}); "
+                      "use --config {}",
+                      path_, info_.config, info_.fingerprint, cfg.name, cfg.fingerprint(), info_.config));
   }
   ~RemoteDevice() override {
     try {
@@ -49,8 +50,8 @@ class RemoteDevice : public Device {
       const size_t n = std::min(kChunk, bytes - off);
       call({{"op", "copy_from_device"}, {"addr", dev_addr + off}, {"bytes", n}});
       if (reply_.payload.size() != n)
-        throw std::runtime_error(fmt::format("device unix:{}: copy_from_device of {} bytes returned {}", path_, n,
-                                             reply_.payload.size()));
+        throw std::runtime_error(
+            fmt::format("device unix:{}: copy_from_device of {} bytes returned {}", path_, n, reply_.payload.size()));
       std::memcpy(p + off, reply_.payload.data(), n);
     }
   }

@@ -1,13 +1,12 @@
 #include "openrdu/driver/wire.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace openrdu::driver::wire {
 
@@ -47,18 +46,17 @@ bool Conn::read(Message& m) {
     if (r < 0) throw std::runtime_error(fmt::format("read: {}", std::strerror(errno)));
     if (r == 0) {
       if (buf_.empty()) return false;
-      throw std::runtime_error(fmt::format("connection closed inside a line ({} bytes without a newline)", buf_.size()));
+      throw std::runtime_error(
+          fmt::format("connection closed inside a line ({} bytes without a newline)", buf_.size()));
     }
     buf_.append(chunk, static_cast<size_t>(r));
   }
-  if (nl > kMaxLine)
-    throw ProtocolError(fmt::format("request line of {} bytes, more than {}", nl, kMaxLine), true);
+  if (nl > kMaxLine) throw ProtocolError(fmt::format("request line of {} bytes, more than {}", nl, kMaxLine), true);
   const std::string line = buf_.substr(0, nl);
   buf_.erase(0, nl + 1);
   m.head = nlohmann::json::parse(line, nullptr, false);
   m.payload.clear();
-  if (m.head.is_discarded())
-    throw ProtocolError(fmt::format("not a JSON object: '{}'", line.substr(0, 80)), false);
+  if (m.head.is_discarded()) throw ProtocolError(fmt::format("not a JSON object: '{}'", line.substr(0, 80)), false);
   if (!m.head.is_object())
     throw ProtocolError(fmt::format("a request is one JSON object per line, got '{}'", line.substr(0, 80)), false);
   m.payload.resize(payload_size(m.head));
@@ -89,8 +87,8 @@ bool Conn::peer_closed() {
 sockaddr_un unix_address(const std::string& path, const std::string& what) {
   sockaddr_un a{};
   if (path.empty() || path.size() >= sizeof a.sun_path)
-    throw std::invalid_argument(fmt::format("{} '{}': a socket path of 1 to {} characters is needed", what, path,
-                                            sizeof a.sun_path - 1));
+    throw std::invalid_argument(
+        fmt::format("{} '{}': a socket path of 1 to {} characters is needed", what, path, sizeof a.sun_path - 1));
   a.sun_family = AF_UNIX;
   std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
   return a;
@@ -104,17 +102,32 @@ int connect_unix(const std::string& path) {
     const int e = errno;
     ::close(fd);
     throw std::runtime_error(fmt::format("device unix:{}: cannot connect to the node daemon: {}{}", path,
-                                         std::strerror(e), e == ENOENT || e == ECONNREFUSED ? " (is snd running?)" : ""));
+                                         std::strerror(e),
+                                         e == ENOENT || e == ECONNREFUSED ? " (is snd running?)" : ""));
   }
   return fd;
 }
 
 nlohmann::json info_to_json(const DeviceInfo& i) {
-  return {{"backend", i.backend}, {"config", i.config},     {"id", i.id},         {"version", i.version},
-          {"fingerprint", i.fingerprint}, {"rows", i.rows}, {"cols", i.cols},   {"agcu", i.agcu},
-          {"lanes", i.lanes},     {"stages", i.stages},     {"regs", i.regs},     {"vin", i.vin},
-          {"pmu_bytes", i.pmu_bytes}, {"dram_bytes", i.dram_bytes}, {"dram_base", i.dram_base},
-          {"managed", i.managed}, {"rdu", i.rdu},           {"tiles", i.tiles},   {"app", i.app}};
+  return {{"backend", i.backend},
+          {"config", i.config},
+          {"id", i.id},
+          {"version", i.version},
+          {"fingerprint", i.fingerprint},
+          {"rows", i.rows},
+          {"cols", i.cols},
+          {"agcu", i.agcu},
+          {"lanes", i.lanes},
+          {"stages", i.stages},
+          {"regs", i.regs},
+          {"vin", i.vin},
+          {"pmu_bytes", i.pmu_bytes},
+          {"dram_bytes", i.dram_bytes},
+          {"dram_base", i.dram_base},
+          {"managed", i.managed},
+          {"rdu", i.rdu},
+          {"tiles", i.tiles},
+          {"app", i.app}};
 }
 
 DeviceInfo info_from_json(const nlohmann::json& j) {

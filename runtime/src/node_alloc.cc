@@ -1,11 +1,11 @@
 // The node daemon's allocation of tiles and its checks of applications' requests.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "openrdu/gen/regs.h"
 #include "openrdu/runtime/node.h"
@@ -102,16 +102,20 @@ std::string check_register_access(uint32_t offset, bool write) {
     return fmt::format("BAR0 offset 0x{:x} is outside the core (0x000-0x0FF) and DMA (0x1000-0x10FF) blocks", offset);
   if (!write || core || offset == reg::DRAM_CH_SEL) return {};
   if (offset >= reg::PROT_CTRL && offset <= reg::PROT_LAST_ADDR)
-    return fmt::format("BAR0 0x{:x} (PROT_*): the DRAM protection registers belong to the node daemon, which programs "
-                       "the application's DRAM window", offset);
-  return fmt::format("BAR0 0x{:x}: the DMA engine's registers belong to the node daemon (use copy_to_device / "
-                     "copy_from_device)", offset);
+    return fmt::format(
+        "BAR0 0x{:x} (PROT_*): the DRAM protection registers belong to the node daemon, which programs "
+        "the application's DRAM window",
+        offset);
+  return fmt::format(
+      "BAR0 0x{:x}: the DMA engine's registers belong to the node daemon (use copy_to_device / "
+      "copy_from_device)",
+      offset);
 }
 
 std::string check_dram_access(uint64_t addr, uint64_t bytes, const driver::DramRange& w) {
   if (addr >= w.base && addr - w.base <= w.bytes && bytes <= w.bytes - (addr - w.base)) return {};
-  return fmt::format("DRAM [0x{:x}, 0x{:x}) lies outside the application's window [0x{:x}, 0x{:x})", addr,
-                     addr + bytes, w.base, w.base + w.bytes);
+  return fmt::format("DRAM [0x{:x}, 0x{:x}) lies outside the application's window [0x{:x}, 0x{:x})", addr, addr + bytes,
+                     w.base, w.base + w.bytes);
 }
 
 }  // namespace openrdu::node

@@ -1,7 +1,9 @@
 // The node daemon (`docs/daemon.md`): the socket, the applications' allocations and their
 // accounting, the checks of every request; the device work happens in the RDUs' workers.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -15,9 +17,6 @@
 #include <map>
 #include <set>
 #include <thread>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "node_worker.h"
 #include "openrdu/arch/config.h"
@@ -59,9 +58,8 @@ json error_reply(const std::string& msg, const char* kind = nullptr) {
 uint64_t field(const json& h, const char* name, uint64_t max = UINT32_MAX) {
   const auto it = h.find(name);
   if (it == h.end() || !it->is_number_unsigned() || it->get<uint64_t>() > max)
-    throw std::invalid_argument(fmt::format("{}: \"{}\" must be an unsigned integer up to {}{}",
-                                            h.value("op", "?"), name, max,
-                                            it == h.end() ? " (missing)" : ", got " + it->dump()));
+    throw std::invalid_argument(fmt::format("{}: \"{}\" must be an unsigned integer up to {}{}", h.value("op", "?"),
+                                            name, max, it == h.end() ? " (missing)" : ", got " + it->dump()));
   return it->get<uint64_t>();
 }
 
@@ -73,7 +71,7 @@ std::string printable_name(const json& h) {
   return s;
 }
 
-const std::set<std::string> kDeviceOps = {"read32", "write32", "copy_to_device", "copy_from_device",
+const std::set<std::string> kDeviceOps = {"read32",   "write32", "copy_to_device", "copy_from_device",
                                           "wait_irq", "reset",   "cycles",         "sim_stats"};
 
 }  // namespace
@@ -113,7 +111,7 @@ struct NodeDaemon::Impl {
 void NodeDaemon::Impl::bind_socket() {
   const std::string& path = opt.socket_path;
   sockaddr_un a = wire::unix_address(path, "--socket");
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode))
       throw std::runtime_error(fmt::format("--socket {}: exists and is not a socket; not removing it", path));
@@ -137,17 +135,25 @@ NodeDaemon::NodeDaemon(NodeOptions opt) : impl_(std::make_unique<Impl>(std::move
   if (::pipe2(s.stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
   for (uint32_t i = 0; i < s.opt.rdus; ++i) {
-    std::vector<std::string> argv = {s.opt.worker_exe, "--worker", "3",   "--rdu",     std::to_string(i),
-                                     "--config",       s.opt.config, "--backend", s.opt.backend,
-                                     "--timeout",      fmt::format("{}", s.opt.timeout_s)};
+    std::vector<std::string> argv = {s.opt.worker_exe,
+                                     "--worker",
+                                     "3",
+                                     "--rdu",
+                                     std::to_string(i),
+                                     "--config",
+                                     s.opt.config,
+                                     "--backend",
+                                     s.opt.backend,
+                                     "--timeout",
+                                     fmt::format("{}", s.opt.timeout_s)};
     argv.insert(argv.end(), s.opt.worker_args.begin(), s.opt.worker_args.end());
     s.workers.push_back(std::make_unique<WorkerProc>(i, argv));
     s.workers.back()->start();
   }
   s.bind_socket();
   spdlog::info("snd listening on {} (mode {:o}): {} RDU(s) of '{}' on {}, {} tile(s) per RDU, --max-apps {}",
-               s.opt.socket_path, s.opt.socket_mode, s.opt.rdus, s.opt.config, s.opt.backend,
-               s.alloc.tiles_per_rdu(), s.opt.max_apps);
+               s.opt.socket_path, s.opt.socket_mode, s.opt.rdus, s.opt.config, s.opt.backend, s.alloc.tiles_per_rdu(),
+               s.opt.max_apps);
 }
 
 NodeDaemon::~NodeDaemon() {
@@ -243,8 +249,8 @@ json NodeDaemon::Impl::handle(wire::Conn& c, const ucred& peer, std::optional<ui
                               std::vector<uint8_t>& out) {
   const json& h = m.head;
   if (!h.contains("version"))
-    throw wire::ProtocolError(fmt::format("request without \"version\" (this daemon speaks version {})", wire::kVersion),
-                              false);
+    throw wire::ProtocolError(
+        fmt::format("request without \"version\" (this daemon speaks version {})", wire::kVersion), false);
   if (h["version"] != wire::kVersion)
     throw wire::ProtocolError(fmt::format("protocol version {} is not supported (this daemon speaks version {})",
                                           h["version"].dump(), wire::kVersion),
@@ -260,10 +266,11 @@ json NodeDaemon::Impl::handle(wire::Conn& c, const ucred& peer, std::optional<ui
     return {{"ok", true}};
   }
   if (!kDeviceOps.count(op))
-    throw wire::ProtocolError(fmt::format("unknown request \"{}\" (requests: ping, status, open, close, read32, write32, "
-                                          "copy_to_device, copy_from_device, wait_irq, reset, cycles, sim_stats)",
-                                          op.substr(0, 40)),
-                              false);
+    throw wire::ProtocolError(
+        fmt::format("unknown request \"{}\" (requests: ping, status, open, close, read32, write32, "
+                    "copy_to_device, copy_from_device, wait_irq, reset, cycles, sim_stats)",
+                    op.substr(0, 40)),
+        false);
   if (!app) return error_reply(fmt::format("{}: no application open on this connection (send \"open\" first)", op));
   try {
     return device_request(*app, m, out);
@@ -277,7 +284,8 @@ json NodeDaemon::Impl::handle(wire::Conn& c, const ucred& peer, std::optional<ui
 
 json NodeDaemon::Impl::open_app(wire::Conn& c, const ucred& peer, const json& h, std::optional<uint64_t>& app) {
   if (app) return error_reply(fmt::format("open: this connection holds application {} already (close it first)", *app));
-  if (h.contains("wait") && !h["wait"].is_boolean()) throw std::invalid_argument("open: \"wait\" must be true or false");
+  if (h.contains("wait") && !h["wait"].is_boolean())
+    throw std::invalid_argument("open: \"wait\" must be true or false");
   const bool wait = h.value("wait", true);
   const auto t0 = Clock::now();
   uint64_t id;
@@ -348,10 +356,11 @@ void NodeDaemon::Impl::teardown(uint64_t id, const std::string& reason) {
   tiles[tile_index(a.tile)].busy_cycles += a.cycles_now - a.cycles_start;
   apps.erase(id);
   ++served;
-  spdlog::info("app {} '{}' (pid {}) released RDU {} tile {} ({}) in {:.2f} ms: {} requests, {} STARTs, DMA {} B in, "
-               "{} B out, {} simulated cycles, {:.3f} s",
-               id, a.name, a.pid, a.tile.rdu, a.tile.tile, reason, ms, a.requests, a.starts, a.h2d, a.d2h,
-               a.cycles_now - a.cycles_start, std::chrono::duration<double>(Clock::now() - a.since).count());
+  spdlog::info(
+      "app {} '{}' (pid {}) released RDU {} tile {} ({}) in {:.2f} ms: {} requests, {} STARTs, DMA {} B in, "
+      "{} B out, {} simulated cycles, {:.3f} s",
+      id, a.name, a.pid, a.tile.rdu, a.tile.tile, reason, ms, a.requests, a.starts, a.h2d, a.d2h,
+      a.cycles_now - a.cycles_start, std::chrono::duration<double>(Clock::now() - a.since).count());
 }
 
 json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::vector<uint8_t>& out) {
@@ -393,14 +402,16 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
   a.cycles_now = r.head.value("cycles", a.cycles_now);
   if (op == "read32") ++a.mmio_reads;
   if (op == "write32") ++a.mmio_writes;
-  if (op == "write32" && req["offset"] == reg::CTRL && (req["value"].get<uint32_t>() & reg::CTRL_START_MASK)) ++a.starts;
+  if (op == "write32" && req["offset"] == reg::CTRL && (req["value"].get<uint32_t>() & reg::CTRL_START_MASK))
+    ++a.starts;
   if (op == "wait_irq") ++a.irq_waits;
   if (!r.head.value("ok", false)) {
     ++a.errors, ++device_errors;
     spdlog::warn("app {} '{}' (pid {}) RDU {}: {} failed: {}", id, a.name, a.pid, rdu, op, r.head.value("error", "?"));
     return r.head;
   }
-  if (op == "read32" && req["offset"] == reg::ERR_STATUS && (r.head["value"].get<uint32_t>() & reg::ERR_STATUS_CODE_MASK)) {
+  if (op == "read32" && req["offset"] == reg::ERR_STATUS &&
+      (r.head["value"].get<uint32_t>() & reg::ERR_STATUS_CODE_MASK)) {
     ++a.errors, ++device_errors;
     spdlog::warn("app {} '{}' (pid {}) RDU {}: device error ERR_STATUS=0x{:08x}", id, a.name, a.pid, rdu,
                  r.head["value"].get<uint32_t>());
@@ -419,28 +430,52 @@ json NodeDaemon::Impl::status() {
   json j = {{"ok", true},
             {"version", wire::kVersion},
             {"node",
-             {{"config", opt.config}, {"backend", opt.backend}, {"rdus", opt.rdus},
-              {"tiles_per_rdu", alloc.tiles_per_rdu()}, {"max_apps", opt.max_apps}, {"socket", opt.socket_path},
-              {"pid", ::getpid()}, {"uptime_s", up}}},
+             {{"config", opt.config},
+              {"backend", opt.backend},
+              {"rdus", opt.rdus},
+              {"tiles_per_rdu", alloc.tiles_per_rdu()},
+              {"max_apps", opt.max_apps},
+              {"socket", opt.socket_path},
+              {"pid", ::getpid()},
+              {"uptime_s", up}}},
             {"counts",
-             {{"active", apps.size()}, {"waiting", alloc.waiting()}, {"served", served}, {"refused", refused},
-              {"device_errors", device_errors}, {"protocol_errors", protocol_errors}}},
+             {{"active", apps.size()},
+              {"waiting", alloc.waiting()},
+              {"served", served},
+              {"refused", refused},
+              {"device_errors", device_errors},
+              {"protocol_errors", protocol_errors}}},
             {"apps", json::array()},
             {"tiles", json::array()},
             {"workers", json::array()}};
   for (size_t r = 0; r < workers.size(); ++r) j["workers"].push_back({{"rdu", r}, {"pid", workers[r]->pid()}});
   for (const auto& [id, a] : apps)
-    j["apps"].push_back({{"app", id}, {"name", a.name}, {"pid", a.pid}, {"uid", a.uid}, {"rdu", a.tile.rdu},
-                         {"tile", a.tile.tile}, {"dram_base", a.window.base}, {"dram_bytes", a.window.bytes},
+    j["apps"].push_back({{"app", id},
+                         {"name", a.name},
+                         {"pid", a.pid},
+                         {"uid", a.uid},
+                         {"rdu", a.tile.rdu},
+                         {"tile", a.tile.tile},
+                         {"dram_base", a.window.base},
+                         {"dram_bytes", a.window.bytes},
                          {"seconds", std::chrono::duration<double>(Clock::now() - a.since).count()},
-                         {"requests", a.requests}, {"mmio_reads", a.mmio_reads}, {"mmio_writes", a.mmio_writes},
-                         {"dma_h2d_bytes", a.h2d}, {"dma_d2h_bytes", a.d2h}, {"starts", a.starts},
-                         {"irq_waits", a.irq_waits}, {"errors", a.errors}, {"sim_cycles", a.cycles_now - a.cycles_start}});
+                         {"requests", a.requests},
+                         {"mmio_reads", a.mmio_reads},
+                         {"mmio_writes", a.mmio_writes},
+                         {"dma_h2d_bytes", a.h2d},
+                         {"dma_d2h_bytes", a.d2h},
+                         {"starts", a.starts},
+                         {"irq_waits", a.irq_waits},
+                         {"errors", a.errors},
+                         {"sim_cycles", a.cycles_now - a.cycles_start}});
   for (size_t i = 0; i < owners.size(); ++i) {
     uint64_t busy = tiles[i].busy_cycles;
     if (owners[i] && apps.count(owners[i])) busy += apps[owners[i]].cycles_now - apps[owners[i]].cycles_start;
-    j["tiles"].push_back({{"rdu", i / alloc.tiles_per_rdu()}, {"tile", i % alloc.tiles_per_rdu()}, {"app", owners[i]},
-                          {"sessions", tiles[i].sessions}, {"busy_cycles", busy}});
+    j["tiles"].push_back({{"rdu", i / alloc.tiles_per_rdu()},
+                          {"tile", i % alloc.tiles_per_rdu()},
+                          {"app", owners[i]},
+                          {"sessions", tiles[i].sessions},
+                          {"busy_cycles", busy}});
   }
   return j;
 }

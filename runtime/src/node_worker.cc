@@ -2,7 +2,9 @@
 // daemon's handle on it. Requests and replies use the daemon's framing (driver/wire.h).
 #include "node_worker.h"
 
+#include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -10,9 +12,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/driver/protect.h"
@@ -22,8 +21,8 @@
 namespace openrdu::node {
 
 namespace reg = gen::reg;
-using nlohmann::json;
 using driver::wire::Message;
+using nlohmann::json;
 
 namespace {
 
@@ -62,7 +61,9 @@ json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
     dev.reset();
   } else if (op == "sim_stats") {
     const auto s = dev.sim_stats();
-    r.update({{"cycles", s.cycles}, {"wall_seconds", s.wall_seconds}, {"cycles_per_second", s.cycles_per_second},
+    r.update({{"cycles", s.cycles},
+              {"wall_seconds", s.wall_seconds},
+              {"cycles_per_second", s.cycles_per_second},
               {"evaluated_cycles", s.evaluated_cycles}});
   } else if (op == "setup") {
     scrub(dev);
@@ -157,10 +158,9 @@ Message WorkerProc::call(const json& req, const std::vector<uint8_t>& payload) {
     int st = 0;
     ::waitpid(pid_, &st, 0);
     pid_ = -1;
-    throw std::runtime_error(fmt::format("RDU {}: worker process died ({}; {}); the application's device state is lost",
-                                         rdu_, e.what(),
-                                         WIFSIGNALED(st) ? fmt::format("signal {}", WTERMSIG(st))
-                                                         : fmt::format("exit {}", WEXITSTATUS(st))));
+    throw std::runtime_error(fmt::format(
+        "RDU {}: worker process died ({}; {}); the application's device state is lost", rdu_, e.what(),
+        WIFSIGNALED(st) ? fmt::format("signal {}", WTERMSIG(st)) : fmt::format("exit {}", WEXITSTATUS(st))));
   }
 }
 

@@ -17,16 +17,20 @@ TEST(TileAllocator, GrantsLowestFreeTileAndRefusesWhenFull) {
   TileAllocator a(2, 2, 8);
   const auto t1 = a.acquire(1, false, {}), t2 = a.acquire(2, false, {}), t3 = a.acquire(3, false, {});
   ASSERT_TRUE(t1 && t2 && t3);
-  EXPECT_EQ(t1->rdu, 0u); EXPECT_EQ(t1->tile, 0u);
-  EXPECT_EQ(t2->rdu, 0u); EXPECT_EQ(t2->tile, 1u);
-  EXPECT_EQ(t3->rdu, 1u); EXPECT_EQ(t3->tile, 0u);
+  EXPECT_EQ(t1->rdu, 0u);
+  EXPECT_EQ(t1->tile, 0u);
+  EXPECT_EQ(t2->rdu, 0u);
+  EXPECT_EQ(t2->tile, 1u);
+  EXPECT_EQ(t3->rdu, 1u);
+  EXPECT_EQ(t3->tile, 0u);
   ASSERT_TRUE(a.acquire(4, false, {}));
   EXPECT_FALSE(a.acquire(5, false, {}));
   EXPECT_EQ(a.busy_reason(), "4 of 8 applications running (--max-apps 8), 0 of 4 tiles free, 0 waiting");
   a.release(2);
   const auto t5 = a.acquire(5, false, {});
   ASSERT_TRUE(t5);
-  EXPECT_EQ(t5->rdu, 0u); EXPECT_EQ(t5->tile, 1u);
+  EXPECT_EQ(t5->rdu, 0u);
+  EXPECT_EQ(t5->tile, 1u);
   EXPECT_EQ(a.owners(), (std::vector<uint64_t>{1, 5, 3, 4}));
 }
 

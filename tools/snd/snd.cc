@@ -3,15 +3,14 @@
 // up to --max-apps applications at once, logs to DIR/snd.log (rotating). Foreground;
 // SIGINT or SIGTERM tear every application down, stop the workers and remove the socket.
 //   snd --rdus 8 --config tiny --backend func --socket /tmp/snd.sock --log-dir logs
+#include <fmt/format.h>
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <climits>
 #include <cstdlib>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
-#include <spdlog/spdlog.h>
 
 #include "openrdu/runtime/node.h"
 #include "openrdu/support/cli.h"
@@ -37,8 +36,9 @@ std::string self_exe() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"snd: the OpenRDU node daemon: K simulated RDUs shared by up to --max-apps applications "
-               "(docs/daemon.md)"};
+  CLI::App app{
+      "snd: the OpenRDU node daemon: K simulated RDUs shared by up to --max-apps applications "
+      "(docs/daemon.md)"};
   node::NodeOptions opt;
   opt.socket_path = "/tmp/openrdu-snd.sock";
   std::string mode = "660";
@@ -46,7 +46,8 @@ int main(int argc, char** argv) {
   uint32_t worker_rdu = 0;
   app.add_option("--rdus", opt.rdus, "simulated RDUs of the node, one worker process each (default 1)")
       ->check(CLI::Range(1, 64));
-  app.add_option("--config", opt.config, "configuration of every RDU: tiny, small, plasticine or FILE.yaml (default tiny)");
+  app.add_option("--config", opt.config,
+                 "configuration of every RDU: tiny, small, plasticine or FILE.yaml (default tiny)");
   app.add_option("--backend", opt.backend, "func (functional model) or verilator (RTL) (default func)")
       ->check(CLI::IsMember({"func", "verilator"}));
   app.add_option("--socket", opt.socket_path, "Unix socket to listen on (default /tmp/openrdu-snd.sock)");
@@ -82,12 +83,12 @@ int main(int argc, char** argv) {
     ::signal(SIGPIPE, SIG_IGN);
     node::NodeDaemon daemon(opt);
     g_daemon = &daemon;
-    struct sigaction sa{};
+    struct sigaction sa {};
     sa.sa_handler = on_signal;
     ::sigaction(SIGINT, &sa, nullptr);
     ::sigaction(SIGTERM, &sa, nullptr);
-    fmt::print("snd: listening on {} ({} RDU(s) of {} on {}, --max-apps {})\n", opt.socket_path, opt.rdus,
-               opt.config, opt.backend, opt.max_apps);
+    fmt::print("snd: listening on {} ({} RDU(s) of {} on {}, --max-apps {})\n", opt.socket_path, opt.rdus, opt.config,
+               opt.backend, opt.max_apps);
     std::fflush(stdout);
     daemon.run();
     g_daemon = nullptr;

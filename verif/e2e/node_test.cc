@@ -156,7 +156,8 @@ TEST(Node, EightApplicationsAtOnceMatchRunsAlone) {
     ADD_FAILURE() << "a ninth application was admitted";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("node busy: 8 of 8 applications running (--max-apps 8), 0 of 8 tiles free"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   checked.arrive_and_wait();
   for (auto& t : apps) t.join();
@@ -172,7 +173,8 @@ TEST(Node, EightApplicationsAtOnceMatchRunsAlone) {
 // Waiting applications are served in their order of arrival; one that asks not to wait
 // is refused at once with the reason.
 TEST(Node, WaitingApplicationsAreServedInOrder) {
-  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "2", "--max-apps", "1", "--config", "tiny", "--backend", "func"});
+  test::SndProcess snd(OPENRDU_SND, test_dir(),
+                       {"--rdus", "2", "--max-apps", "1", "--config", "tiny", "--backend", "func"});
   auto first = std::make_unique<Client>(snd.device());
   std::mutex mu;
   std::vector<int> order;
@@ -191,7 +193,8 @@ TEST(Node, WaitingApplicationsAreServedInOrder) {
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("node busy: 1 of 1 applications running (--max-apps 1), 1 of 2 tiles free, "
                                          "3 waiting; send \"wait\": true to wait in line"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   first.reset();
   for (auto& t : waiters) t.join();
@@ -256,7 +259,8 @@ TEST(Node, RestartLeavesNoStaleState) {
   }
   const std::string second = (dir / "second.stderr").string();
   const int rc = std::system(fmt::format("{} --socket {} --rdus 1 --config tiny --log-dir {} 2> {}", OPENRDU_SND,
-                                         snd.socket(), dir.string(), second).c_str());
+                                         snd.socket(), dir.string(), second)
+                                 .c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 1);
   EXPECT_EQ(test::SndProcess::read_file(second),
             fmt::format("snd: error: --socket {}: another daemon is listening there\n", snd.socket()));

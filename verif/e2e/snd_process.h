@@ -1,18 +1,17 @@
 // A node daemon (build/bin/snd) in a child process, for the node tests and bench/node.
 #pragma once
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "openrdu/driver/wire.h"
 
@@ -83,8 +82,7 @@ class SndProcess {
   // Entries of /proc/PID/fd and /proc/PID/task: descriptors and threads of a process.
   static size_t count_entries(pid_t pid, const char* what) {
     size_t n = 0;
-    for ([[maybe_unused]] const auto& e :
-         std::filesystem::directory_iterator(fmt::format("/proc/{}/{}", pid, what)))
+    for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(fmt::format("/proc/{}/{}", pid, what)))
       ++n;
     return n;
   }

@@ -7,18 +7,17 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "openrdu/driver/device.h"
 
 namespace openrdu::driver::wire {
 
-inline constexpr int kVersion = 1;                  // "version" of every request
-inline constexpr size_t kMaxLine = 64 * 1024;       // bytes of one JSON line
+inline constexpr int kVersion = 1;                    // "version" of every request
+inline constexpr size_t kMaxLine = 64 * 1024;         // bytes of one JSON line
 inline constexpr uint64_t kMaxPayload = 64ull << 20;  // bytes after one line
 
 // A message that breaks the protocol. `fatal`: the stream cannot be resynchronised (a

@@ -69,8 +69,8 @@ struct NodeOptions {
   std::string config = "tiny", backend = "func";
   std::string socket_path;
   uint32_t max_apps = 8;
-  unsigned socket_mode = 0660;  // who may connect: the socket file's permissions
-  std::string worker_exe;       // runs as `worker_exe --worker FD --rdu I --config C --backend B`
+  unsigned socket_mode = 0660;           // who may connect: the socket file's permissions
+  std::string worker_exe;                // runs as `worker_exe --worker FD --rdu I --config C --backend B`
   std::vector<std::string> worker_args;  // appended (e.g. --log-level)
   double timeout_s = 60;                 // the workers' device timeout
 };
