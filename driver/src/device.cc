@@ -200,9 +200,11 @@ std::vector<std::string> backends() {
 }
 
 std::unique_ptr<Device> open_device(const std::string& backend, const arch::Config& cfg, const DeviceOptions& opt) {
+  if (is_node_device(backend)) return open_remote_device(backend.substr(5), cfg, opt);
   if (backend != "verilator" && backend != "func")
     throw std::invalid_argument(
-        fmt::format("unknown device backend '{}' (available: {})", backend, join(backends())));
+        fmt::format("unknown device backend '{}' (available: {}, or unix:PATH for a node daemon)", backend,
+                    join(backends())));
   if (backend == "verilator") {
     auto cfgs = verilator_configs();
     if (std::find(cfgs.begin(), cfgs.end(), cfg.name) == cfgs.end())

@@ -4,12 +4,12 @@
 
 namespace openrdu::runtime {
 
-DramAllocator::DramAllocator(uint64_t dram_bytes) : size_(dram_bytes) { clear(); }
+DramAllocator::DramAllocator(uint64_t dram_bytes, uint64_t base) : size_(dram_bytes), base_(base) { clear(); }
 
 void DramAllocator::clear() {
   free_.clear();
   used_.clear();
-  if (size_) free_[0] = size_;
+  if (size_) free_[base_] = size_;
 }
 
 uint64_t DramAllocator::free_bytes() const {
@@ -38,12 +38,12 @@ uint64_t DramAllocator::allocate(const std::string& name, uint64_t bytes, uint64
 }
 
 void DramAllocator::reserve(const std::string& name, uint64_t addr, uint64_t bytes) {
-  if (bytes == 0 && addr <= size_) return;  // an empty tensor claims nothing
+  if (bytes == 0 && addr >= base_ && addr - base_ <= size_) return;  // an empty tensor claims nothing
   const uint64_t need = std::max<uint64_t>(bytes, 1);
-  if (addr > size_ || need > size_ - addr)
+  if (addr < base_ || addr - base_ > size_ || need > size_ - (addr - base_))
     throw OutOfMemory(fmt::format("device DRAM exhausted: {} needs {} bytes at [0x{:x}, 0x{:x}), beyond the device's "
-                                  "{} bytes of DRAM ({} bytes free)", name, bytes, addr, addr + bytes, size_,
-                                  free_bytes()));
+                                  "{} bytes of DRAM{} ({} bytes free)", name, bytes, addr, addr + bytes, size_,
+                                  base_ ? fmt::format(" from 0x{:x}", base_) : "", free_bytes()));
   // The free block containing addr.
   auto it = free_.upper_bound(addr);
   if (it != free_.begin()) --it;

@@ -26,7 +26,7 @@ constexpr unsigned kCoreVector = driver::kIrqCore;
 }  // namespace
 
 Session::Session(driver::Device& device, const arch::Config& cfg, SessionOptions opts)
-    : dev_(device), cfg_(cfg), opts_(opts), dram_(device.info().dram_bytes) {}
+    : dev_(device), cfg_(cfg), opts_(opts), dram_(device.info().dram_bytes, device.info().dram_base) {}
 
 std::unique_ptr<Session> Session::open(const std::string& backend, const arch::Config& cfg, SessionOptions opts,
                                        const driver::DeviceOptions& dev_opts) {
@@ -66,7 +66,9 @@ void Session::load(pef::Pef program) {
     }
     used_units_.push_back(std::move(used));
   }
-  if (opts_.protect_dram) {
+  if (info.managed) {
+    // A node daemon programs the application's DRAM window itself (PROT_* are its own).
+  } else if (opts_.protect_dram) {
     std::vector<driver::DramRange> ranges;
     for (const auto& t : pef.tensors) ranges.push_back({t.dev_addr, t.bytes});
     for (const auto& s : pef.sections) ranges.push_back({s.dev_addr, 4 * s.bitstream.size()});

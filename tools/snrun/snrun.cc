@@ -31,6 +31,7 @@
 #include <optional>
 #include <functional>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <unistd.h>
 
@@ -253,12 +254,18 @@ struct Args {
   double timeout = 60, rtol = 1e-5, atol = 1e-6;
   uint32_t watchdog = runtime::SessionOptions{}.watchdog_cycles;
   bool info = false, batch = false, test = false;
+  std::string device;  // unix:PATH: a node daemon's RDU (docs/daemon.md)
+  bool no_wait = false;
 };
 
 void add_run_options(CLI::App& app, Args& a) {
   app.add_option("--backend", a.backend, "device backend: verilator (RTL) or func (functional model)")
       ->check(CLI::IsMember({"verilator", "func"}));
   app.add_option("--config", a.config, "device configuration: tiny, small, plasticine or a FILE.yaml (default small)");
+  app.add_option("--device", a.device,
+                 "unix:PATH: run on an RDU of the node daemon snd listening on PATH instead of --backend "
+                 "(default $OPENRDU_DEVICE when --backend is not given)");
+  app.add_flag("--no-wait", a.no_wait, "with --device: be refused at once when the node is busy instead of waiting");
   app.add_flag("--info", a.info, "open the device, print its identity and configuration, exit (no PEF needed)");
   app.add_option("MODEL.pef", a.model, "compiled program");
   app.add_option("--input", a.input_specs, "input tensor NAME=FILE.npy (repeat for each input)")
@@ -283,12 +290,29 @@ void add_run_options(CLI::App& app, Args& a) {
                  "class labels .npy (float32 or integer [N]): print the accuracy of the output's argmax");
 }
 
+// --device unix:PATH (or $OPENRDU_DEVICE without --backend): the session's device is the
+// node daemon's (driver::open_device takes "unix:PATH" as a backend).
+void select_device(Args& a, bool backend_given) {
+  if (a.device.empty() && !backend_given)
+    if (const char* e = std::getenv("OPENRDU_DEVICE")) a.device = e;
+  if (a.device.empty()) {
+    if (a.no_wait) die("--no-wait needs --device unix:PATH");
+    return;
+  }
+  if (!driver::is_node_device(a.device))
+    die(fmt::format("--device '{}': expected unix:PATH (the socket of a node daemon, snd)", a.device));
+  if (!a.trace.empty()) die("--trace needs a device of this process (--backend verilator), not --device");
+  a.backend = a.device;
+}
+
 int run_info(const Args& a) {
   if (!a.model.empty() || !a.outdir.empty() || !a.input_specs.empty() || !a.trace.empty())
     die("--info takes only --backend and --config (no MODEL.pef, --input, --output-dir or --trace)");
   const arch::Config cfg = arch::load_config(a.config);
   driver::DeviceOptions dopt;
   dopt.timeout_s = a.timeout;
+  dopt.wait_for_tiles = !a.no_wait;
+  dopt.app_name = "snrun --info";
   auto dev = driver::open_device(a.backend, cfg, dopt);
   spdlog::info("device info: backend {}, configuration {}", a.backend, cfg.name);
   print_info(*dev);
@@ -356,6 +380,8 @@ runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t
   dopt.trace_start = a.trace_start;
   dopt.trace_stop = a.trace_stop;
   dopt.timeout_s = a.timeout;
+  dopt.wait_for_tiles = !a.no_wait;
+  dopt.app_name = "snrun " + a.model;
   runtime::SessionOptions sopt;
   sopt.timeout_s = a.timeout;
   sopt.watchdog_cycles = a.watchdog;
@@ -496,6 +522,7 @@ int main(int argc, char** argv) {
   if (const int rc = support::parse_command_line(app, cli, argc, argv); rc >= 0) return rc;
   try {
     support::init_logging(cli);
+    select_device(a, app.count("--backend") > 0);
     if (a.info) return run_info(a);
     if (a.model.empty()) die("MODEL.pef is required (see --help)");
     if (train.train && (!a.input_specs.empty() || !a.outdir.empty() || a.batch || a.test || !a.labels_path.empty()))

@@ -49,5 +49,6 @@ int main(int argc, char** argv) {
                    peak_bpc > 0 ? 100.0 * bpc(agcu_bytes) / peak_bpc : 0.0, peak_bpc);
         fmt::print("channel peak {} B/cycle = {:.1f} GB/s, latency {} cycles\n", c.dram_bytes_per_cycle,
                    c.dram_bytes_per_cycle * ghz, c.dram_latency_cycles);
-      });
+      },
+      tools::NodeView::Dram);
 }

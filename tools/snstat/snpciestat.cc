@@ -30,5 +30,6 @@ int main(int argc, char** argv) {
                    link > 0 ? fmt::format("{:.1f}%", 100.0 * gbs / link) : std::string("-"));
         fmt::print("BAR0: {} reads, {} writes ({:.3f} us of link latency)\n", c.mmio_reads, c.mmio_writes,
                    (2.0 * c.mmio_reads + c.mmio_writes) * c.link_latency_ns / 1e3);
-      });
+      },
+      tools::NodeView::Pcie);
 }

@@ -40,5 +40,6 @@ int main(int argc, char** argv) {
         fmt::print("PCU utilisation {} ({} PCUs), PMU utilisation {} ({} PMUs)\n",
                    tools::percent(busy_pcu, c.run_cycles * n_pcu), n_pcu, tools::percent(busy_pmu, c.run_cycles * n_pmu),
                    n_pmu);
-      });
+      },
+      tools::NodeView::Tiles);
 }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include "openrdu/arch/printable.h"
 #include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/rotating_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -26,7 +27,8 @@ const std::vector<std::string>& log_level_names() {
   return v;
 }
 
-void init_logging(const std::string& tool, const std::string& level, const std::string& log_dir) {
+void init_logging(const std::string& tool, const std::string& level, const std::string& log_dir,
+                  const std::string& file_name, size_t rotate_bytes) {
   bool known = false;
   for (const auto& n : log_level_names()) known = known || n == level;
   if (!known) throw std::runtime_error(fmt::format("log level '{}': expected one of trace, debug, info, warn, error, "
@@ -45,15 +47,18 @@ void init_logging(const std::string& tool, const std::string& level, const std::
   g_file_logger.reset();
   g_file_path.clear();
   if (!dir.empty()) {
-    const std::filesystem::path path = std::filesystem::path(dir) / "sn.log";
+    const std::filesystem::path path = std::filesystem::path(dir) / file_name;
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (!std::filesystem::is_directory(dir))
       throw std::runtime_error(fmt::format("log directory {}: cannot create it{}", dir,
                                            ec ? ": " + ec.message() : std::string()));
-    std::shared_ptr<spdlog::sinks::basic_file_sink_mt> file_sink;
+    spdlog::sink_ptr file_sink;
     try {
-      file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), false);
+      if (rotate_bytes)
+        file_sink = std::make_shared<spdlog::sinks::rotating_file_sink_mt>(path.string(), rotate_bytes, 3);
+      else
+        file_sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path.string(), false);
     } catch (const spdlog::spdlog_ex& e) {
       throw std::runtime_error(fmt::format("log file {}: {}", path.string(), e.what()));
     }

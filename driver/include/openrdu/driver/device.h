@@ -17,6 +17,10 @@ struct DeviceOptions {
   std::string trace_file;  // FST waveform (verilator backend); empty: off
   uint64_t trace_start = 0, trace_stop = UINT64_MAX;  // core cycles
   double timeout_s = 60;   // default limit of every wait (wall-clock and simulated)
+  // Under a node daemon (backend "unix:PATH", `docs/daemon.md`): wait in line when every
+  // tile is taken (true) or be refused at once; the name the daemon shows for the app.
+  bool wait_for_tiles = true;
+  std::string app_name;
 };
 
 struct DeviceInfo {
@@ -27,6 +31,14 @@ struct DeviceInfo {
   uint32_t lanes = 0, stages = 0, regs = 0, vin = 0;
   uint32_t pmu_bytes = 0;
   uint64_t dram_bytes = 0;
+  // Under a node daemon: the application's DRAM window is [dram_base, dram_base +
+  // dram_bytes) of RDU `rdu`, its tiles are `tiles` (physical indices in that RDU), and
+  // the daemon owns the protection registers (PROT_*): `managed`.
+  uint64_t dram_base = 0;
+  bool managed = false;
+  uint32_t rdu = 0;
+  std::vector<uint32_t> tiles;
+  uint64_t app = 0;  // the daemon's application id
 };
 
 struct SimStats {
@@ -70,11 +82,18 @@ class Device {
   virtual SimStats sim_stats() = 0;
 };
 
+// backend "unix:PATH": a device served by the node daemon listening on PATH (`snd`,
+// docs/daemon.md); its configuration must be `cfg`'s.
 // backend "verilator" (configurations tiny, small, plasticine when built) or "func". Throws naming
 // what is available on an unknown backend or configuration. The device comes up with
 // IRQ_ENABLE = CONFIG_DONE | RUN_DONE | ERROR.
 std::unique_ptr<Device> open_device(const std::string& backend, const arch::Config& cfg,
                                     const DeviceOptions& opt = {});
+
+// The client side of a node daemon (open_device("unix:PATH", ...) calls it).
+std::unique_ptr<Device> open_remote_device(const std::string& socket_path, const arch::Config& cfg,
+                                           const DeviceOptions& opt = {});
+inline bool is_node_device(const std::string& backend) { return backend.rfind("unix:", 0) == 0; }
 
 // Backends and their configurations in this build, e.g. {"func", "verilator"}.
 std::vector<std::string> backends();

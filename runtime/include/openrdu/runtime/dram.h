@@ -19,7 +19,9 @@ class OutOfMemory : public RuntimeError {
 
 class DramAllocator {
  public:
-  explicit DramAllocator(uint64_t dram_bytes);
+  // DRAM [base, base + dram_bytes): a node daemon's application gets a window (base > 0
+  // once RDUs are shared by tiles).
+  explicit DramAllocator(uint64_t dram_bytes, uint64_t base = 0);
   // First fit: the lowest `align`-aligned free range of `bytes` bytes. Throws OutOfMemory.
   uint64_t allocate(const std::string& name, uint64_t bytes, uint64_t align = 256);
   // Claims [addr, addr + bytes) for `name`: OutOfMemory when it lies beyond DRAM,
@@ -38,7 +40,7 @@ class DramAllocator {
     uint64_t bytes;
     std::string name;
   };
-  uint64_t size_;
+  uint64_t size_, base_;
   std::map<uint64_t, uint64_t> free_;  // start -> bytes, disjoint, coalesced
   std::map<uint64_t, Used> used_;       // start -> claim
 };

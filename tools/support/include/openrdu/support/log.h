@@ -7,6 +7,7 @@
 // Errors that end a tool stay one line "TOOL: error: MESSAGE" on stderr (log_error),
 // and are also written to the log file in the format above.
 #pragma once
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,10 @@ const std::vector<std::string>& log_level_names();
 // Installs the default logger named `tool`. `log_dir` empty: $OPENRDU_LOG_DIR, if set
 // and non-empty; else no file. The directory is created when missing. Throws
 // std::runtime_error naming the level or the file when they are unusable.
-void init_logging(const std::string& tool, const std::string& level, const std::string& log_dir = {});
+// `file_name` and `rotate_bytes` (> 0: the file rotates at that size, keeping 3 old ones,
+// FILE.1 to FILE.3): the node daemon logs to DIR/snd.log so.
+void init_logging(const std::string& tool, const std::string& level, const std::string& log_dir = {},
+                  const std::string& file_name = "sn.log", size_t rotate_bytes = 0);
 
 // Path of the log file in use, empty when none.
 std::string log_file_path();

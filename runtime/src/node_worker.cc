@@ -1,0 +1,174 @@
+// The worker process of one RDU (the SystemC device lives here: one per process) and the
+// daemon's handle on it. Requests and replies use the daemon's framing (driver/wire.h).
+#include "node_worker.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "openrdu/arch/config.h"
+#include "openrdu/driver/protect.h"
+#include "openrdu/gen/regs.h"
+#include "openrdu/runtime/node.h"
+
+namespace openrdu::node {
+
+namespace reg = gen::reg;
+using driver::wire::Message;
+using nlohmann::json;
+
+namespace {
+
+// Returns the tenant's RDU to the state a new application expects: no run, no fault, no
+// watchdog, counters' selectors at 0, default interrupt enables, no pending interrupt,
+// protection off (setup programs the next window).
+void scrub(driver::Device& dev) {
+  dev.write32(reg::CTRL, reg::CTRL_ABORT_MASK);
+  dev.reset();
+  for (uint32_t r : {reg::FAULT, reg::WATCHDOG, reg::SCRATCH, reg::PERF_UNIT, reg::CFG_ADDR, reg::CFG_LEN})
+    dev.write32(r, 0);
+  dev.write32(reg::DRAM_CH_SEL, 0);
+  dev.write32(reg::IRQ_ENABLE,
+              reg::IRQ_STATUS_CONFIG_DONE_MASK | reg::IRQ_STATUS_RUN_DONE_MASK | reg::IRQ_STATUS_ERROR_MASK);
+  dev.write32(reg::IRQ_STATUS, 0xFFFFFFFFu);
+  driver::unprotect_dram(dev);
+  dev.reset();
+}
+
+// One request on the device; the reply's head (payload, if any, in `out`).
+json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
+  const std::string op = m.head.at("op");
+  json r = {{"ok", true}};
+  if (op == "read32") {
+    r["value"] = dev.read32(m.head.at("offset"));
+  } else if (op == "write32") {
+    dev.write32(m.head.at("offset"), m.head.at("value"));
+  } else if (op == "copy_to_device") {
+    dev.copy_to_device(m.payload.data(), m.head.at("addr"), m.payload.size());
+  } else if (op == "copy_from_device") {
+    out.resize(m.head.at("bytes").get<size_t>());
+    dev.copy_from_device(out.data(), m.head.at("addr"), out.size());
+  } else if (op == "wait_irq") {
+    r["fired"] = dev.wait_irq(m.head.at("vector"), m.head.at("timeout_s"));
+  } else if (op == "reset") {
+    dev.reset();
+  } else if (op == "sim_stats") {
+    const auto s = dev.sim_stats();
+    r.update({{"cycles", s.cycles},
+              {"wall_seconds", s.wall_seconds},
+              {"cycles_per_second", s.cycles_per_second},
+              {"evaluated_cycles", s.evaluated_cycles}});
+  } else if (op == "setup") {
+    scrub(dev);
+    driver::protect_dram(dev, {{m.head.at("base"), m.head.at("bytes")}}, 0);
+  } else if (op == "teardown") {
+    scrub(dev);
+  } else if (op != "cycles") {
+    throw std::invalid_argument(fmt::format("worker: unknown request '{}'", op));
+  }
+  r["cycles"] = dev.cycles();
+  return r;
+}
+
+}  // namespace
+
+int worker_main(int fd, uint32_t rdu, const std::string& backend, const std::string& config, double timeout_s) {
+  driver::wire::Conn conn(fd);
+  std::unique_ptr<driver::Device> dev;
+  try {
+    driver::DeviceOptions opt;
+    opt.timeout_s = timeout_s;
+    dev = driver::open_device(backend, arch::load_config(config), opt);
+    scrub(*dev);
+    conn.write({{"ok", true}, {"info", driver::wire::info_to_json(dev->info())}, {"cycles", dev->cycles()}});
+  } catch (const std::exception& e) {
+    conn.write({{"ok", false}, {"error", fmt::format("RDU {}: {}", rdu, e.what())}});
+    return 1;
+  }
+  Message m;
+  std::vector<uint8_t> out;
+  while (conn.read(m)) {
+    out.clear();
+    json r;
+    try {
+      r = serve(*dev, m, out);
+    } catch (const driver::TimeoutError& e) {
+      r = {{"ok", false}, {"kind", "timeout"}, {"error", e.what()}, {"cycles", dev->cycles()}};
+      out.clear();
+    } catch (const std::exception& e) {
+      r = {{"ok", false}, {"error", e.what()}, {"cycles", dev->cycles()}};
+      out.clear();
+    }
+    conn.write(r, out.data(), out.size());
+  }
+  return 0;
+}
+
+void WorkerProc::start() {
+  std::lock_guard lk(mu_);
+  if (conn_) return;
+  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  int sv[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    throw std::runtime_error(fmt::format("RDU {}: socketpair: {}", rdu_, std::strerror(errno)));
+  std::vector<char*> args;
+  for (auto& a : argv_) args.push_back(a.data());
+  args.push_back(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::dup2(sv[1], 3);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ::close(sv[1]);
+  if (pid < 0) {
+    ::close(sv[0]);
+    throw std::runtime_error(fmt::format("RDU {}: fork: {}", rdu_, std::strerror(errno)));
+  }
+  pid_ = pid;
+  auto conn = std::make_unique<driver::wire::Conn>(sv[0]);
+  Message hello;
+  if (!conn->read(hello))
+    throw std::runtime_error(fmt::format("RDU {}: worker {} exited before reporting ({})", rdu_, pid, argv_[0]));
+  if (!hello.head.value("ok", false))
+    throw std::runtime_error(hello.head.value("error", fmt::format("RDU {}: worker failed", rdu_)));
+  info_ = driver::wire::info_from_json(hello.head.at("info"));
+  conn_ = std::move(conn);
+  spdlog::info("RDU {}: worker pid {} up ({} {})", rdu_, pid, info_.backend, info_.config);
+}
+
+Message WorkerProc::call(const json& req, const std::vector<uint8_t>& payload) {
+  std::lock_guard lk(mu_);
+  if (!conn_) throw std::runtime_error(fmt::format("RDU {}: its worker process is not running", rdu_));
+  try {
+    conn_->write(req, payload.data(), payload.size());
+    Message r;
+    if (!conn_->read(r)) throw std::runtime_error("end of stream");
+    return r;
+  } catch (const std::exception& e) {
+    conn_.reset();
+    int st = 0;
+    ::waitpid(pid_, &st, 0);
+    pid_ = -1;
+    throw std::runtime_error(fmt::format(
+        "RDU {}: worker process died ({}; {}); the application's device state is lost", rdu_, e.what(),
+        WIFSIGNALED(st) ? fmt::format("signal {}", WTERMSIG(st)) : fmt::format("exit {}", WEXITSTATUS(st))));
+  }
+}
+
+void WorkerProc::stop() {
+  std::lock_guard lk(mu_);
+  conn_.reset();  // end of stream: the worker returns
+  if (pid_ > 0) ::waitpid(pid_, nullptr, 0);
+  pid_ = -1;
+}
+
+}  // namespace openrdu::node
