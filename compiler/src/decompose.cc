@@ -248,7 +248,8 @@ void decompose_lppool(Builder& b) {
 }
 
 // Trilu: Where(mask, x, 0), mask a bool constant over the last two axes [R, C], true
-// where j - i >= k (upper) or j - i <= k (lower); 0 of x's type (fp32 or bool).
+// where j - i >= k (upper) or j - i <= k (lower); 0 of x's type (fp32, bool or int64:
+// SEL copies the words).
 void decompose_trilu(Builder& b) {
   const Node& n = b.n;
   const int x = n.inputs.at(0);
@@ -256,9 +257,6 @@ void decompose_trilu(Builder& b) {
   const int64_t R = xs[xs.size() - 2], C = xs.back(), k = n.iattr("k");
   const bool upper = n.iattr("upper") != 0;
   const DType dt = b.t(x).dtype;
-  if (dt != DType::F32 && dt != DType::BOOL)
-    throw CompileError(fmt::format("{}: {}: input '{}' is int64 (fp32 or bool only)", b.g.source, b.g.describe(n),
-                                   b.t(x).name));
   std::vector<float> m;
   for (int64_t i = 0; i < R; ++i)
     for (int64_t j = 0; j < C; ++j) m.push_back((upper ? j - i >= k : j - i <= k) ? 1.0f : 0.0f);
@@ -266,6 +264,7 @@ void decompose_trilu(Builder& b) {
   b.g.tensors[mask].dtype = DType::BOOL;
   const int zero = b.fill(".zero", {}, 0.0f);
   b.g.tensors[zero].dtype = dt;
+  if (dt == DType::I64) b.g.tensors[zero].idata = {0};  // the reference's value; data: the device word 0
   b.add(".where", "Where", {mask, x, zero}, n.outputs.at(0));
 }
 

@@ -226,6 +226,8 @@ bool ext_output_dtype(const Graph& g, const Node& n, const std::string& what, DT
     if (in_dt(0) == DType::BOOL) expect(0, DType::F32);
     if (op == "Mod") expect(1, in_dt(0));
     out = op == "ArgMax" || op == "ArgMin" || (op == "TopK" && n.iattr("output") == 1) ? DType::I64 : in_dt(0);
+  } else if (op == "ReduceProd" && in_dt(0) == DType::I64) {  // shape arithmetic (torch's var): folds
+    out = DType::I64;
   } else {  // IsNaN, IsInf, Floor, Ceil, Round, the reductions: fp32 operands
     expect(0, DType::F32);
     out = op == "IsNaN" || op == "IsInf" ? DType::BOOL : DType::F32;
