@@ -20,6 +20,7 @@
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/driver/device.h"
+#include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/session.h"
 
 namespace openrdu {
@@ -434,7 +435,8 @@ TEST_P(E2EMatMul, RoundingTestsAndReductionsMatchReference) {
 // constant-shape inputs (Expand's shape, Tile's repeats), int64 values at run time (Mod
 // by the PCU's integer operations, Where, Trilu), a 4-d broadcast (And, 4 address
 // dimensions) and Split, on tiny at -O1: every output equal to the CPU reference (int64
-// value for value, fp32 and bool bit for bit), and the reference's int64 outputs made.
+// value for value, fp32 and bool bit for bit), and the reference's int64 outputs made;
+// an int64 input beyond int32 is refused by the runtime's narrowing, naming the tensor.
 TEST_P(E2EMatMul, IntOutputsShapeInputsAndSplitMatchReference) {
   const std::string backend = GetParam();
   auto dev = open_tiny(backend, arch::load_config("tiny"));
@@ -451,6 +453,20 @@ TEST_P(E2EMatMul, IntOutputsShapeInputsAndSplitMatchReference) {
     check_graph(*dev, backend, g, inputs, model, o);
   }
   EXPECT_EQ(int_outputs, 6) << "ArgMax, ArgMin, TopK's indices, Mod, Where and Trilu give int64 outputs";
+  // An int64 operand beyond int32 is refused at run time, naming the tensor and element.
+  std::map<std::string, compiler::HostTensor> inputs;
+  const compiler::Graph g = bound_node_test(fs::path(OPENRDU_ONNX_TESTDATA) / "test_mod_mixed_sign_int64", inputs);
+  const arch::Config cfg = arch::load_config("tiny");
+  std::map<std::string, runtime::HostTensor> in;
+  for (auto& [name, t] : inputs) in[name] = {t.shape, {}, pef::DType::I64, t.idata};
+  in.at("x").idata.at(1) = int64_t(1) << 31;
+  try {
+    run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), in);
+    ADD_FAILURE() << "an int64 input of 2^31 was accepted";
+  } catch (const runtime::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'x': element 1 is 2147483648, outside int32"), std::string::npos)
+        << e.what();
+  }
 }
 
 // PCU special functions (compiler/src/lower_math.h): one graph with every function class
