@@ -675,8 +675,8 @@ void canonicalize_split(const Graph& g, Node& n, int split_in, const std::string
   const int64_t axis = norm_axis(n.iattr("axis"), int64_t(x.size()), what, "axis"), dim = x[size_t(axis)];
   const int64_t outs = n.has_iattr("outputs") ? n.iattr("outputs") : 1, k = n.iattr("output");
   if (n.has_iattr("num_outputs") && n.iattr("num_outputs") != outs)
-    throw CompileError(fmt::format("{}: num_outputs = {} but the node has {} outputs", what, n.iattr("num_outputs"),
-                                   outs));
+    throw CompileError(
+        fmt::format("{}: num_outputs = {} but the node has {} outputs", what, n.iattr("num_outputs"), outs));
   std::vector<int64_t> sizes = split_in >= 0          ? const_ints(g, n, split_in, "split")
                                : n.has_iattr("split") ? n.ints("split")
                                                       : std::vector<int64_t>{};
@@ -690,8 +690,9 @@ void canonicalize_split(const Graph& g, Node& n, int split_in, const std::string
     throw CompileError(fmt::format("{}: split [{}] must give {} parts summing to dimension {} ({})", what,
                                    fmt::join(sizes, ","), outs, axis, dim));
   for (int64_t v : sizes)
-    if (v < 1) throw CompileError(fmt::format("{}: split [{}]: a part of size {} (sizes >= 1 only)", what,
-                                              fmt::join(sizes, ","), v));
+    if (v < 1)
+      throw CompileError(
+          fmt::format("{}: split [{}]: a part of size {} (sizes >= 1 only)", what, fmt::join(sizes, ","), v));
   int64_t start = 0;
   for (int64_t o = 0; o < k; ++o) start += sizes[size_t(o)];
   n.op = "Slice";
@@ -866,18 +867,19 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
 // copy the words; Mod: the PCU's integer operations), and made only by those or Cast,
 // ArgMax, ArgMin, TopK and OneHot (makes_run_time_int).
 void check_run_time_types(const Graph& g, const Node& n, DType out, const std::string& what) {
-  static const std::set<std::string> kIntKeepers = {
-      "Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity", "Where",  "Expand",   "Tile",
-      "Trilu",   "Mod",     "Slice",   "Concat",    "Gather",   "Transpose"};
+  static const std::set<std::string> kIntKeepers = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                                                    "Where",   "Expand",  "Tile",    "Trilu",     "Mod",
+                                                    "Slice",   "Concat",  "Gather",  "Transpose"};
   static const std::set<std::string> kIntReaders = {"Cast", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
                                                     "OneHot"};
   for (int i : n.inputs) {
     const Tensor& t = g.tensors[i];
     if (t.dtype == DType::I64 && !kIntReaders.count(n.op) && !kIntKeepers.count(n.op))
-      throw CompileError(fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
-                                     "as loss labels or OneHot indices, reshaped, selected (Where), copied (Expand, "
-                                     "Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
-                                     what, t.name));
+      throw CompileError(
+          fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
+                      "as loss labels or OneHot indices, reshaped, selected (Where), copied (Expand, "
+                      "Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
+                      what, t.name));
     if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
       throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
   }

@@ -170,8 +170,8 @@ TEST(OpsExt, IntModProgramExactForInt32) {
     for (const auto& [x, y] : pairs) {
       const uint32_t in[2] = {uint32_t(int32_t(x)), uint32_t(int32_t(y))};
       const int64_t got = int32_t(detail::run_program(p, in)), want = int_mod(x, y, fmod != 0);
-      if (got != want && ++bad <= 10) ADD_FAILURE() << "fmod " << fmod << ": " << x << " mod " << y << " = " << got
-                                                    << ", expected " << want;
+      if (got != want && ++bad <= 10)
+        ADD_FAILURE() << "fmod " << fmod << ": " << x << " mod " << y << " = " << got << ", expected " << want;
     }
     EXPECT_EQ(bad, 0) << "fmod " << fmod;
     const uint32_t by_zero[2] = {7u, 0u};
@@ -238,9 +238,9 @@ TEST(OpsExt, FourDimensionalBroadcasts) {
   for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 100.0f;
   for (size_t i = 0; i < bv.size(); ++i) bv[i] = float(i) + 0.5f;
   const std::vector<float> c = {1, 0, 0, 1};
-  const auto r = run_both(import_onnx_bytes(b.bytes(), "b4.onnx"), {{"a", HostTensor{{2, 1, 3, 1}, a}},
-                                                                     {"b", HostTensor{{1, 4, 1, 5}, bv}},
-                                                                     {"c", HostTensor{{4, 1, 1}, c}}});
+  const auto r = run_both(
+      import_onnx_bytes(b.bytes(), "b4.onnx"),
+      {{"a", HostTensor{{2, 1, 3, 1}, a}}, {"b", HostTensor{{1, 4, 1, 5}, bv}}, {"c", HostTensor{{4, 1, 1}, c}}});
   for (size_t n = 0; n < 2; ++n)
     for (size_t i = 0; i < 4; ++i)
       for (size_t j = 0; j < 3; ++j)
@@ -317,9 +317,7 @@ TEST(SplitOp, FormsAndErrors) {
   check(split_graph(11, 2, {3, 4}, false, 0), {{0, 1, 2, 7, 8, 9}, {3, 4, 5, 6, 10, 11, 12, 13}});
   check(split_graph(13, 3, {1, 5, 1}, true, 0), {{0, 7}, {1, 2, 3, 4, 5, 8, 9, 10, 11, 12}, {6, 13}});
   check(split_graph(18, 3, {}, false, 3), {{0, 1, 2, 7, 8, 9}, {3, 4, 5, 10, 11, 12}, {6, 13}});
-  auto err = [](ModelBuilder b) {
-    return test::compile_error_of([&] { import_onnx_bytes(b.bytes(), "bad.onnx"); });
-  };
+  auto err = [](ModelBuilder b) { return test::compile_error_of([&] { import_onnx_bytes(b.bytes(), "bad.onnx"); }); };
   EXPECT_THAT(err(split_graph(13, 2, {3, 3}, true, 0)),
               HasSubstr("node 'split' (Split): split [3,3] must give 2 parts summing to dimension 1 (7)"));
   EXPECT_THAT(err(split_graph(18, 2, {}, false, 3)),

@@ -443,10 +443,10 @@ TEST_P(E2EMatMul, IntOutputsShapeInputsAndSplitMatchReference) {
   compiler::Options o;
   o.opt_level = 1;
   int int_outputs = 0;
-  for (const char* model : {"test_argmax_keepdims_random", "test_argmin_default_axis_example", "test_top_k",
-                            "test_expand_dim_changed", "test_tile_precomputed", "test_mod_mixed_sign_int64",
-                            "test_where_long_example", "test_triu_neg", "test_and_bcast4v4d",
-                            "test_split_variable_parts_2d"}) {
+  for (const char* model :
+       {"test_argmax_keepdims_random", "test_argmin_default_axis_example", "test_top_k", "test_expand_dim_changed",
+        "test_tile_precomputed", "test_mod_mixed_sign_int64", "test_where_long_example", "test_triu_neg",
+        "test_and_bcast4v4d", "test_split_variable_parts_2d"}) {
     std::map<std::string, compiler::HostTensor> inputs;
     const compiler::Graph g = bound_node_test(fs::path(OPENRDU_ONNX_TESTDATA) / model, inputs);
     for (const auto& [name, t] : compiler::reference_run(g, inputs)) int_outputs += !t.idata.empty();
