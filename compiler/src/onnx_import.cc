@@ -113,8 +113,9 @@ int add_value(Graph& g, const std::string& out, const std::string& what, std::se
   return g.add_tensor(std::move(t));
 }
 
-// TopK (values, indices), LayerNormalization (Y, Mean, InvStdDev) and Split (its parts,
-// iattr "outputs" their number): one node per output that is given (a name, not ""),
+// TopK (values, indices), LayerNormalization (Y, Mean, InvStdDev), BatchNormalization in
+// training mode (Y, running mean, running var, BN-9's saved mean and var) and Split (its
+// parts, iattr "outputs" their number): one node per output that is given (a name, not ""),
 // the output's position in iattr "output" (none for Y), each node named "<node>" for its
 // first output and "<node>.<position>" after.
 void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::string>& available) {
@@ -510,11 +511,11 @@ void read_node_inputs(const onnx::NodeProto& np, const OpInfo& info, Node& n, Gr
 }
 
 // How many outputs of np are graph values: trailing optional outputs may be omitted
-// (""), Dropout's mask is not one, and a training-mode BatchNormalization keeps Y only
-// (the running statistics' new values become the training graph's updates of the running
-// mean/variance state, decompose.cc; the outputs that hold them, or the saved batch
-// statistics, are not graph values). More than one (but TopK's, LayerNormalization's and
-// Split's, which split_outputs handles) is an error.
+// (""), Dropout's mask is not one. A training-mode BatchNormalization's running mean and
+// variance (and BN-9's saved mean and variance) get nodes of their own like TopK's,
+// LayerNormalization's and Split's outputs (split_outputs); in a training compile they
+// are unused (the running statistics' new values become the updates of their state,
+// decompose.cc). Any other second output is an error.
 int graph_outputs(const onnx::NodeProto& np, Node& n, int opset, const std::string& what) {
   int nout = np.output_size();
   while (nout > 1 && np.output(nout - 1).empty()) --nout;
@@ -522,7 +523,7 @@ int graph_outputs(const onnx::NodeProto& np, Node& n, int opset, const std::stri
   if ((n.op == "TopK" || n.op == "LayerNormalization" || n.op == "Split") && nout > 1) return nout;
   if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
     n.iattrs["training_mode"] = {1};
-    nout = 1;
+    return nout;  // the running statistics (and BN-9's saved ones): nodes of their own
   }
   if (nout > 1) {
     const char* extra = n.op == "MaxPool"              ? "the Indices output"

@@ -43,7 +43,7 @@ struct NodeCase {
   bool ints_at_run_time = false;
   // Skipped as out of the front end's scope (an operator it does not support, a dtype other
   // than fp32/int64/int32/bool, an elementwise broadcast over 5 or more address dimensions, an
-  // opset outside 1-18, training mode, size-0 dimensions): the only skips the suite accepts.
+  // opset outside 1-18, Dropout in training mode, size-0 dimensions): the only skips the suite accepts.
   bool out_of_scope = false;
 };
 
@@ -204,13 +204,7 @@ inline NodeCase run_node_case(const std::filesystem::path& dir, const arch::Conf
     c.reason = fmt::format("operator {} not supported", unsupported);
     return c;
   }
-  // Out of scope for the CNN operators: BatchNormalization in training mode (skipped).
   for (auto& n : *m.mutable_graph()->mutable_node()) {
-    for (const auto& a : n.attribute())
-      if (n.op_type() == "BatchNormalization" && a.name() == "training_mode" && a.i() != 0) {
-        c.reason = "BatchNormalization training_mode = 1 (inference only)";
-        return c;
-      }
     if (n.op_type() == "Pad" && n.input_size() > 2 && !n.input(2).empty())
       for (const auto& vi : m.graph().input())
         if (vi.name() == n.input(2)) {

@@ -260,6 +260,40 @@ TEST(OpsExt, FourDimensionalBroadcasts) {
                         "address dimensions, an AGCU stream has 4"));
 }
 
+// BatchNormalization-9 in training mode with its five outputs as graph values: Y from the
+// batch's statistics, the running mean and variance ONNX's momentum mix (biased batch
+// variance), the saved mean and variance the batch's; against double-precision values
+// written from the definition, and on the device bit for bit against the reference.
+TEST(OpsExt, BatchNormTrainingOutputs) {
+  ModelBuilder b(9);
+  b.input("x", {2, 3, 2});
+  b.init("s", {3}, {1.0f, 2.0f, 0.5f});
+  b.init("bias", {3}, {0.0f, 1.0f, -1.0f});
+  b.init("mean", {3}, {0.5f, -0.5f, 2.0f});
+  b.init("var", {3}, {1.0f, 2.0f, 4.0f});
+  auto* n = b.node("BatchNormalization", {"x", "s", "bias", "mean", "var"}, {"y", "rm", "rv", "sm", "sv"}, "bn");
+  auto* mo = n->add_attribute();
+  mo->set_name("momentum");
+  mo->set_type(onnx::AttributeProto::FLOAT);
+  mo->set_f(0.75f);
+  for (const char* o : {"y", "rm", "rv", "sm", "sv"}) b.output(o);
+  std::vector<float> x(12);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 7 % 12) - 5) * 0.25f;
+  const auto r = run_both(import_onnx_bytes(b.bytes(), "bn9.onnx"), {{"x", HostTensor{{2, 3, 2}, x}}});
+  const double rmean[3] = {0.5, -0.5, 2.0}, rvar[3] = {1.0, 2.0, 4.0}, s[3] = {1, 2, 0.5}, bias[3] = {0, 1, -1};
+  for (size_t c = 0; c < 3; ++c) {
+    double m = 0, v = 0;
+    for (size_t i : {0u, 1u, 6u, 7u}) m += x[c * 2 + i] / 4.0;
+    for (size_t i : {0u, 1u, 6u, 7u}) v += (x[c * 2 + i] - m) * (x[c * 2 + i] - m) / 4.0;
+    EXPECT_NEAR(r.at("sm").data[c], m, 1e-6) << c;
+    EXPECT_NEAR(r.at("sv").data[c], v, 1e-6) << c;
+    EXPECT_NEAR(r.at("rm").data[c], rmean[c] * 0.75 + m * 0.25, 1e-6) << c;
+    EXPECT_NEAR(r.at("rv").data[c], rvar[c] * 0.75 + v * 0.25, 1e-6) << c;
+    for (size_t i : {0u, 1u, 6u, 7u})
+      EXPECT_NEAR(r.at("y").data[c * 2 + i], (x[c * 2 + i] - m) / std::sqrt(v + 1e-5) * s[c] + bias[c], 1e-5) << c;
+  }
+}
+
 // torch.split and torch.chunk exported by PyTorch (data/split, gen_split.py; split as an
 // attribute at opset 11, an input at 13; chunk exports Slices of Shape arithmetic): the
 // reference equals PyTorch's outputs exactly (each part times 2 plus 1), the model the
