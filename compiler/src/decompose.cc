@@ -248,7 +248,8 @@ void decompose_lppool(Builder& b) {
 }
 
 // Trilu: Where(mask, x, 0), mask a bool constant over the last two axes [R, C], true
-// where j - i >= k (upper) or j - i <= k (lower); 0 of x's type (fp32 or bool).
+// where j - i >= k (upper) or j - i <= k (lower); 0 of x's type (fp32, bool or int64:
+// SEL copies the words).
 void decompose_trilu(Builder& b) {
   const Node& n = b.n;
   const int x = n.inputs.at(0);
@@ -256,9 +257,6 @@ void decompose_trilu(Builder& b) {
   const int64_t R = xs[xs.size() - 2], C = xs.back(), k = n.iattr("k");
   const bool upper = n.iattr("upper") != 0;
   const DType dt = b.t(x).dtype;
-  if (dt != DType::F32 && dt != DType::BOOL)
-    throw CompileError(fmt::format("{}: {}: input '{}' is int64 (fp32 or bool only)", b.g.source, b.g.describe(n),
-                                   b.t(x).name));
   std::vector<float> m;
   for (int64_t i = 0; i < R; ++i)
     for (int64_t j = 0; j < C; ++j) m.push_back((upper ? j - i >= k : j - i <= k) ? 1.0f : 0.0f);
@@ -266,6 +264,7 @@ void decompose_trilu(Builder& b) {
   b.g.tensors[mask].dtype = DType::BOOL;
   const int zero = b.fill(".zero", {}, 0.0f);
   b.g.tensors[zero].dtype = dt;
+  if (dt == DType::I64) b.g.tensors[zero].idata = {0};  // the reference's value; data: the device word 0
   b.add(".where", "Where", {mask, x, zero}, n.outputs.at(0));
 }
 
@@ -287,9 +286,21 @@ void decompose_pool(Builder& b) {
   b.add(".scale", "Mul", {sum, average_scale(b, x, y)}, y);
 }
 
+// running * m + batch * (1 - m) (ONNX's momentum m), `batch` [1, C, 1...] flattened to [C].
+int momentum_mix(Builder& b, int running, int batch, const std::string& sfx, int out) {
+  const double mo = b.n.attr("momentum");
+  const std::vector<int64_t> cs = {b.t(b.n.inputs.at(0)).shape.at(1)};
+  const int flat = b.add(sfx + ".flat", "Reshape", {batch}, -1, {{"shape", cs}, {"allowzero", {0}}});
+  const int nb = b.add(sfx + ".new_batch", "Mul", {flat, b.fill(sfx + ".1m", {}, float(1.0 - mo))}, -1);
+  const int old = b.add(sfx + ".old", "Mul", {running, b.fill(sfx + ".m", {}, float(mo))}, -1);
+  return b.add(sfx + ".new", "Add", {nb, old}, out);
+}
+
 // Training mode: the batch's statistics over every axis but 1 (biased variance). When
-// the running mean and variance are training state, their updates (ONNX momentum m:
-// running = running * m + batch * (1 - m), the variance unbiased) join Graph::updates.
+// the running mean and variance are training state, their updates (running = running *
+// m + batch * (1 - m), the variance unbiased as PyTorch keeps it) join Graph::updates.
+// Outputs 1 and 2 (the running mean and variance, ONNX's definition: the batch variance
+// biased) and 3 and 4 (BN-9's saved mean and variance: the batch's) are nodes of their own.
 void decompose_batchnorm_training(Builder& b, const std::vector<int64_t>& ps) {
   const Node& n = b.n;
   const int x = n.inputs.at(0), y = n.outputs.at(0);
@@ -300,29 +311,23 @@ void decompose_batchnorm_training(Builder& b, const std::vector<int64_t>& ps) {
     axes.push_back(int64_t(a));
     count *= xs[a];
   }
-  std::vector<int64_t> ks(xs.size(), 1);
-  ks[1] = xs[1];
   const std::map<std::string, std::vector<int64_t>> red = {{"axes", axes}, {"keepdims", {1}}};
   const int m = b.add(".batch_mean", "ReduceMean", {x}, -1, red);
   const int d = b.add(".sub", "Sub", {x, m}, -1);
   const int v = b.add(".batch_var", "ReduceMean", {b.add(".sq", "Mul", {d, d}, -1)}, -1, red);
+  const int64_t which = n.has_iattr("output") ? n.iattr("output") : 0;
+  if (which == 1 || which == 2) momentum_mix(b, n.inputs.at(2 + size_t(which)), which == 1 ? m : v, ".running", y);
+  if (which > 2) b.add(".saved", "Reshape", {which == 3 ? m : v}, y, {{"shape", {xs[1]}}, {"allowzero", {0}}});
+  if (which > 0) return;
   const int ve = b.add(".veps", "Add", {v, b.fill(".eps", {1}, n.attr("epsilon"))}, -1);
   const int q = b.add(".div", "Div", {d, b.add(".sqrt", "Sqrt", {ve}, -1)}, -1);
   const int qs = b.add(".mul", "Mul", {q, b.reshaped(n.inputs.at(1), ps, ".scale")}, -1);
   b.add(".add", "Add", {qs, b.reshaped(n.inputs.at(2), ps, ".bias")}, y);
   const int rm = n.inputs.at(3), rv = n.inputs.at(4);
   if (!b.t(rm).state || !b.t(rv).state) return;
-  const double mo = n.attr("momentum");
-  const std::vector<int64_t> cs = {xs[1]};
-  auto running = [&](int r, int batch, const std::string& sfx) {
-    const int flat = b.add(sfx + ".flat", "Reshape", {batch}, -1, {{"shape", cs}, {"allowzero", {0}}});
-    const int nb = b.add(sfx + ".new_batch", "Mul", {flat, b.fill(sfx + ".1m", {}, float(1.0 - mo))}, -1);
-    const int nr = b.add(sfx + ".new", "Add", {nb, b.add(sfx + ".old", "Mul", {r, b.fill(sfx + ".m", {}, float(mo))}, -1)}, -1);
-    b.g.updates.emplace_back(r, nr);
-  };
-  running(rm, m, ".running_mean");
+  b.g.updates.emplace_back(rm, momentum_mix(b, rm, m, ".running_mean", -1));
   const int unb = b.add(".unbiased", "Mul", {v, b.fill(".bessel", {}, float(double(count) / double(count - 1)))}, -1);
-  running(rv, unb, ".running_var");
+  b.g.updates.emplace_back(rv, momentum_mix(b, rv, unb, ".running_var", -1));
 }
 
 void decompose_batchnorm(Builder& b) {
@@ -334,6 +339,8 @@ void decompose_batchnorm(Builder& b) {
   ps[0] = C;
   const float eps = n.attr("epsilon");
   const int sc = n.inputs.at(1), bi = n.inputs.at(2), mean = n.inputs.at(3), var = n.inputs.at(4);
+  const bool train = n.has_iattr("training_mode") && n.iattr("training_mode") != 0;
+  if (train) return decompose_batchnorm_training(b, ps);
   if (b.is_const(sc) && b.is_const(bi) && b.is_const(mean) && b.is_const(var)) {
     std::vector<float> a(static_cast<size_t>(C)), c(static_cast<size_t>(C));
     for (size_t i = 0; i < size_t(C); ++i) {
@@ -347,8 +354,6 @@ void decompose_batchnorm(Builder& b) {
     b.add(".add", "Add", {xa, b.constant(".b", ps, std::move(c))}, y);
     return;
   }
-  const bool train = n.has_iattr("training_mode") && n.iattr("training_mode") != 0;
-  if (train) return decompose_batchnorm_training(b, ps);
   const int d = b.add(".sub", "Sub", {x, b.reshaped(mean, ps, ".mean")}, -1);
   const int ve = b.add(".veps", "Add", {b.reshaped(var, ps, ".var"), b.fill(".eps", {1}, eps)}, -1);
   const int sd = b.add(".sqrt", "Sqrt", {ve}, -1);

@@ -162,6 +162,7 @@ int concat_many(Builder& b, const std::string& sfx, std::vector<int> parts, int6
       const size_t e = std::min(parts.size(), i + size_t(kMaxConcatInputs));
       const std::vector<int> group(parts.begin() + int64_t(i), parts.begin() + int64_t(e));
       next.push_back(group.size() == 1 ? group[0] : b.add(sfx + ".part", "Concat", group, -1, {{"axis", {axis}}}));
+      b.g.tensors.at(size_t(next.back())).dtype = b.t(group[0]).dtype;
     }
     parts = std::move(next);
   }
@@ -180,6 +181,7 @@ void decompose_tile(Builder& b) {
   for (size_t k = 0; k < axes.size(); ++k) {
     const std::vector<int> copies(size_t(rep[axes[k]]), cur);
     cur = concat_many(b, fmt::format(".tile{}", axes[k]), copies, int64_t(axes[k]), k + 1 == axes.size() ? y : -1);
+    b.g.tensors.at(size_t(cur)).dtype = b.t(y).dtype;  // bool or int64 copies keep their type
   }
 }
 

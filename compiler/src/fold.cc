@@ -111,6 +111,9 @@ const AttrSpec kAttrs[] = {
     {"AveragePool", "pads", AttrKind::Ints, 0, kAny},
     {"AveragePool", "strides", AttrKind::Ints, 0, kAny},
     {"Trilu", "upper", AttrKind::Int, 0, kAny},
+    {"Split", "axis", AttrKind::Int, 0, kAny},
+    {"Split", "split", AttrKind::Ints, 0, 12},
+    {"Split", "num_outputs", AttrKind::Int, 18, kAny},
     {"ConvTranspose", "auto_pad", AttrKind::Int, 0, kAny},
     {"ConvTranspose", "dilations", AttrKind::Ints, 0, kAny},
     {"ConvTranspose", "group", AttrKind::Int, 0, kAny},
@@ -216,6 +219,10 @@ void fill_attr_defaults(Node& n, int opset) {
   if (op == "Flatten") i("axis", 1);
   if (op == "Concat" && opset < 4) i("axis", 1);
   if (op == "Trilu") i("upper", 1);
+  if (op == "Split") {
+    i("axis", 0);
+    i("output", 0);
+  }
   if (op == "Softmax" || op == "LogSoftmax") {
     i("axis", opset < 13 ? 1 : -1);
     if (opset < 13) n.iattrs["legacy2d"] = {1};
@@ -659,6 +666,40 @@ void canonicalize_slice(Node& n, const std::vector<int64_t>& x, const std::strin
   n.iattrs["steps"] = P;
 }
 
+// Split becomes the Slice of its output (`output` of `outputs`, split_outputs in the
+// importer): the sizes from `split` (attribute below opset 13, a constant input from 13)
+// or, without them, ceil(dim / n) per output and the remainder last, n = num_outputs
+// (opset 18) or the outputs; every part must hold at least one element.
+void canonicalize_split(const Graph& g, Node& n, int split_in, const std::string& what) {
+  const std::vector<int64_t>& x = g.tensors.at(n.inputs.at(0)).shape;
+  const int64_t axis = norm_axis(n.iattr("axis"), int64_t(x.size()), what, "axis"), dim = x[size_t(axis)];
+  const int64_t outs = n.has_iattr("outputs") ? n.iattr("outputs") : 1, k = n.iattr("output");
+  if (n.has_iattr("num_outputs") && n.iattr("num_outputs") != outs)
+    throw CompileError(
+        fmt::format("{}: num_outputs = {} but the node has {} outputs", what, n.iattr("num_outputs"), outs));
+  std::vector<int64_t> sizes = split_in >= 0          ? const_ints(g, n, split_in, "split")
+                               : n.has_iattr("split") ? n.ints("split")
+                                                      : std::vector<int64_t>{};
+  if (sizes.empty()) {
+    const int64_t each = (dim + outs - 1) / outs;
+    for (int64_t o = 0; o < outs; ++o) sizes.push_back(std::min(each, dim - o * each));
+  }
+  int64_t total = 0;
+  for (int64_t v : sizes) total += v;
+  if (int64_t(sizes.size()) != outs || total != dim)
+    throw CompileError(fmt::format("{}: split [{}] must give {} parts summing to dimension {} ({})", what,
+                                   fmt::join(sizes, ","), outs, axis, dim));
+  for (int64_t v : sizes)
+    if (v < 1)
+      throw CompileError(
+          fmt::format("{}: split [{}]: a part of size {} (sizes >= 1 only)", what, fmt::join(sizes, ","), v));
+  int64_t start = 0;
+  for (int64_t o = 0; o < k; ++o) start += sizes[size_t(o)];
+  n.op = "Slice";
+  n.iattrs = {{"starts", {start}}, {"ends", {start + sizes[size_t(k)]}}, {"axes", {axis}}};
+  canonicalize_slice(n, x, what);
+}
+
 // The reductions: axes non-negative, sorted (none: every axis); with none and
 // noop_with_empty_axes the node becomes Identity.
 void canonicalize_reduce(Node& n, int64_t r, const std::string& what) {
@@ -740,6 +781,7 @@ void canonicalize(Graph& g, Node& n) {
   const std::string& op = n.op;
   canonicalize_legacy_broadcast(g, n, what);
   if (op == "Trilu") canonicalize_trilu(g, n, param(0), what);
+  if (op == "Split") return canonicalize_split(g, n, param(0), what);
   if (op == "Dropout") return canonicalize_dropout(g, n, param(0), param(1), what);
   if (op == "Pad") return canonicalize_pad(g, n, param(0), param(1), param(2), what);
   if (detail::canonicalize_ext(g, n, params, what)) return;
@@ -820,22 +862,28 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
 }
 
 // Checks the types of a node computed at run time: fp32 and bool values; int64 (device
-// int32 words) read only by Cast, a loss's labels, OneHot or a view, and made only by
-// Cast, ArgMax, ArgMin, TopK and OneHot (makes_run_time_int) or a view.
+// int32 words) read only by Cast, a loss's labels, OneHot, a view or an int-preserving
+// operator (Where, Expand, Tile, Trilu, Slice, Concat, Gather, Transpose: SEL and MOV
+// copy the words; Mod: the PCU's integer operations), and made only by those or Cast,
+// ArgMax, ArgMin, TopK and OneHot (makes_run_time_int).
 void check_run_time_types(const Graph& g, const Node& n, DType out, const std::string& what) {
-  static const std::set<std::string> kIntReaders = {"Cast",    "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
-                                                    "Reshape", "Flatten",  "Squeeze", "Unsqueeze", "Identity", "OneHot"};
+  static const std::set<std::string> kIntKeepers = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
+                                                    "Where",   "Expand",  "Tile",    "Trilu",     "Mod",
+                                                    "Slice",   "Concat",  "Gather",  "Transpose"};
+  static const std::set<std::string> kIntReaders = {"Cast", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
+                                                    "OneHot"};
   for (int i : n.inputs) {
     const Tensor& t = g.tensors[i];
-    if (t.dtype == DType::I64 && !kIntReaders.count(n.op))
-      throw CompileError(fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
-                                     "as loss labels or OneHot indices, or reshaped",
-                                     what, t.name));
+    if (t.dtype == DType::I64 && !kIntReaders.count(n.op) && !kIntKeepers.count(n.op))
+      throw CompileError(
+          fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
+                      "as loss labels or OneHot indices, reshaped, selected (Where), copied (Expand, "
+                      "Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
+                      what, t.name));
     if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
       throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
   }
-  if (out == DType::I64 && n.op != "Reshape" && n.op != "Flatten" && n.op != "Squeeze" && n.op != "Unsqueeze" &&
-      n.op != "Identity" && !detail::makes_run_time_int(n))
+  if (out == DType::I64 && !kIntKeepers.count(n.op) && !detail::makes_run_time_int(n))
     throw CompileError(fmt::format("{}: output '{}' would be int64 computed at run time (only fp32 and bool are)",
                                    what, g.tensors[n.outputs[0]].name));
 }

@@ -103,6 +103,8 @@ const std::vector<OpInfo> kOps = {
     {"ReduceMax", 1, 2, 1, true, false},
     {"ReduceMin", 1, 2, 1, true, false},
     {"Slice", 1, 5, 1, true, false},
+    // Split: one Slice per output (the importer's split_outputs, fold.cc's canonical form).
+    {"Split", 1, 2, 1, true, false},
     // CNN operators: lowered as compositions of the others (decompose.h).
     {"Conv", 2, 3, kNoParam, true, false},
     {"MaxPool", 1, 1, kNoParam, true, false},

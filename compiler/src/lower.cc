@@ -221,6 +221,13 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
   return pc;
 }
 
+// "[a,b] and [c]": the shapes of an error message.
+static std::string shapes_text(const std::vector<std::vector<int64_t>>& shapes) {
+  std::string s;
+  for (const auto& sh : shapes) s += (s.empty() ? "" : " and ") + shape_str(sh);
+  return s;
+}
+
 AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
                        const std::string& what) {
   const size_t r = out_shape.size(), n = in_shapes.size();
@@ -264,33 +271,29 @@ AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const
     dims.push_back(d);
   }
   if (dims.empty()) dims.push_back({1, std::vector<int64_t>(n + 1, 1)});
-  if (dims.size() > 3)
-    throw CompileError(fmt::format(
-        "{}: the broadcast of {} to {} needs {} address dimensions, an AGCU stream has 3", what,
-        [&] {
-          std::string s;
-          for (const auto& sh : in_shapes) s += (s.empty() ? "" : " and ") + shape_str(sh);
-          return s;
-        }(),
-        shape_str(out_shape), dims.size()));
-  while (dims.size() < 3) dims.insert(dims.begin(), Dim{1, std::vector<int64_t>(n + 1, 0)});
+  if (dims.size() > 4)
+    throw CompileError(fmt::format("{}: the broadcast of {} to {} needs {} address dimensions, an AGCU stream has 4",
+                                   what, shapes_text(in_shapes), shape_str(out_shape), dims.size()));
+  while (dims.size() < 4) dims.insert(dims.begin(), Dim{1, std::vector<int64_t>(n + 1, 0)});
 
   AccessPlan p;
-  p.c2 = uint64_t(dims[0].size);
-  p.c1 = uint64_t(dims[1].size);
-  p.inner = uint64_t(dims[2].size);
+  p.c3 = uint64_t(dims[0].size);
+  p.c2 = uint64_t(dims[1].size);
+  p.c1 = uint64_t(dims[2].size);
+  p.inner = uint64_t(dims[3].size);
   constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max();
-  if (p.c2 > kU32 || p.c1 > kU32 || p.inner > kU32)
+  if (p.c3 > kU32 || p.c2 > kU32 || p.c1 > kU32 || p.inner > kU32)
     throw CompileError(fmt::format("{}: tensor {} is too large for an AGCU stream", what, shape_str(out_shape)));
   auto access = [&](size_t i) {
-    const int64_t si = dims[2].st[i];
-    if (si != 0 && si != 1 && dims[2].size > 1)
+    const int64_t si = dims[3].st[i];
+    if (si != 0 && si != 1 && dims[3].size > 1)
       throw CompileError(fmt::format("{}: operand {} has inner stride {}", what, i, si));
     Access a;
-    a.bcast = si == 0 && dims[2].size > 1;
-    a.s1 = dims[1].st[i];
-    a.s2 = dims[0].st[i];
-    for (int64_t s : {a.s1, a.s2})
+    a.bcast = si == 0 && dims[3].size > 1;
+    a.s1 = dims[2].st[i];
+    a.s2 = dims[1].st[i];
+    a.s3 = dims[0].st[i];
+    for (int64_t s : {a.s1, a.s2, a.s3})
       if (s > std::numeric_limits<int32_t>::max())
         throw CompileError(fmt::format("{}: stride {} does not fit an AGCU stream", what, s));
     return a;

@@ -49,16 +49,18 @@ arch::PcuConfig pcu_program(const arch::Config& cfg, const SectionPlan& plan, ui
 // ---------------------------------------------------------------- affine access
 struct Access {
   bool bcast = false;  // inner stride 0
-  int64_t s1 = 0, s2 = 0;
+  int64_t s1 = 0, s2 = 0, s3 = 0;
 };
 struct AccessPlan {
-  uint64_t inner = 1, c1 = 1, c2 = 1;
+  uint64_t inner = 1, c1 = 1, c2 = 1, c3 = 1;
   std::vector<Access> in;  // per input shape
   Access out;
-  uint64_t vectors(uint32_t lanes) const { return c1 * c2 * ((inner + lanes - 1) / lanes); }
+  uint64_t elements() const { return inner * c1 * c2 * c3; }
+  uint64_t vectors(uint32_t lanes) const { return c1 * c2 * c3 * ((inner + lanes - 1) / lanes); }
 };
-// Collapse the output dims to at most 3 [c2, c1, inner] with per-input strides
-// (0 for broadcast dims). Throws CompileError naming `what` when it cannot.
+// Collapse the output dims to at most 4 [c3, c2, c1, inner] (an AGCU stream's four
+// dimensions) with per-input strides (0 for broadcast dims). Throws CompileError naming
+// `what` when it cannot.
 AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
                        const std::string& what);
 

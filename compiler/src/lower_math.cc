@@ -448,6 +448,34 @@ void mod_program(Builder& b, const Node& n) {
   b.op(Opcode::SEL, ok, res, Builder::u(gen::kCanonicalNan));
 }
 
+// Mod of int32 words (int64 tensors at run time, narrowed by the runtime), exact for every
+// int32 pair with y != 0 (y = 0 gives 0). In negative magnitudes, which hold |-2^31|:
+// na = -|x|, nb = -|y|; twice r -= FTOI(div(ITOF(r), ITOF(nb)))*nb (the first quotient
+// within 2^-21 relatively: r stays in [-2^31, 2^10]; the second off by at most one:
+// |r| <= |y|), then one step up where r > 0 and one down where r <= nb gives r in (nb, 0]
+// = -(|x| mod |y|); the sign of x (fmod = 1), then the sign of y (fmod = 0: + y where the
+// remainder is non-zero and its sign differs from y's).
+void int_mod_program(Builder& b, const Node& n) {
+  const ValRef x = b.in(0), y = b.in(1), zero = Builder::u(0);
+  const ValRef x_neg = b.op(Opcode::ILT, x, zero);
+  const ValRef na = b.op(Opcode::SEL, x_neg, x, b.op(Opcode::ISUB, zero, x));
+  const ValRef nb = b.op(Opcode::SEL, b.op(Opcode::ILT, y, zero), y, b.op(Opcode::ISUB, zero, y));
+  const ValRef fnb = b.op(Opcode::ITOF, nb);
+  ValRef r = na;
+  for (int step = 0; step < 2; ++step) {
+    const ValRef q = b.op(Opcode::FTOI, b.div(b.op(Opcode::ITOF, r), fnb));
+    r = b.op(Opcode::ISUB, r, b.op(Opcode::IMUL, q, nb));
+  }
+  r = b.op(Opcode::SEL, b.op(Opcode::ILT, zero, r), b.op(Opcode::IADD, r, nb), r);
+  r = b.op(Opcode::SEL, b.op(Opcode::ILT, nb, r), r, b.op(Opcode::ISUB, r, nb));
+  ValRef m = b.op(Opcode::SEL, x_neg, r, b.op(Opcode::ISUB, zero, r));
+  if (n.iattr("fmod") == 0) {
+    const ValRef differ = b.op(Opcode::XOR, b.op(Opcode::ILT, m, zero), b.op(Opcode::ILT, y, zero));
+    m = b.op(Opcode::SEL, b.op(Opcode::SEL, m, differ, zero), b.op(Opcode::IADD, m, y), m);
+  }
+  b.op(Opcode::SEL, y, m, zero);
+}
+
 // Pow: constant scalar exponents 1, 2, 3, 0.5, -1, -0.5 exactly; otherwise exp(y*log(x))
 // (x < 0 gives NaN, pow(0, 0) gives NaN).
 void pow_program(Builder& b, const Graph& g, const Node& n) {
@@ -540,6 +568,8 @@ MathProgram math_program(const Graph& g, const Node& n) {
     classify_program(b, n);
   else if (op == "Round" || op == "Floor" || op == "Ceil")
     rounding_program(b, n);
+  else if (op == "Mod" && g.tensors.at(size_t(n.inputs.at(0))).dtype == DType::I64)
+    int_mod_program(b, n);
   else if (op == "Mod")
     mod_program(b, n);
   else if (op == "Pow")

@@ -25,6 +25,8 @@ StreamPlan elementwise_stream(const arch::Config& cfg, const AccessPlan& ap, con
   s.s[1] = int32_t(a.s1);
   s.c[2] = uint32_t(ap.c2);
   s.s[2] = int32_t(a.s2);
+  s.c[3] = uint32_t(ap.c3);
+  s.s[3] = int32_t(a.s3);
   sp.s = s;
   return sp;
 }
@@ -133,7 +135,7 @@ SectionBuild lower_reduce_fused(const Lowered& lw, const arch::Config& cfg, cons
   const Access& ar = ap.in.back();
   const uint64_t rows = red.store.s.vectors();
   if (out_shape.empty() || ap.inner != uint64_t(out_shape.back()) || !ar.bcast || (ap.c1 > 1 && ar.s1 != 1) ||
-      (ap.c2 > 1 && ar.s2 != int64_t(ap.c1)) || ap.c1 * ap.c2 != rows ||
+      (ap.c2 > 1 && ar.s2 != int64_t(ap.c1)) || ap.c3 != 1 || ap.c1 * ap.c2 != rows ||
       ap.vectors(cfg.lanes) != rows * row_vectors || red.loads.at(0).s.vectors() != rows * row_vectors)
     throw CompileError(fmt::format("{}: the elementwise walk is not the reduction's rows", b.what));
   b.vectors = ap.vectors(cfg.lanes);
@@ -157,7 +159,7 @@ SectionBuild lower_reduce_fused(const Lowered& lw, const arch::Config& cfg, cons
   std::vector<std::string> ops;
   for (size_t p = 1; p < b.plans.size(); ++p) ops.push_back(ops_text(b.plans[p]));
   b.detail = fmt::format("{}; {} per row over the scalar network to {} elements in {} vectors; ops {}", red.detail,
-                         g.tensors[R].name, ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
+                         g.tensors[R].name, ap.elements(), b.vectors, fmt::join(ops, " | "));
   return b;
 }
 
@@ -245,7 +247,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
   }
   std::vector<std::string> ops;
   for (const auto& p : b.plans) ops.push_back(ops_text(p));
-  b.detail = fmt::format("{} elements in {} vectors; ops {}", ap.inner * ap.c1 * ap.c2, b.vectors, fmt::join(ops, " | "));
+  b.detail = fmt::format("{} elements in {} vectors; ops {}", ap.elements(), b.vectors, fmt::join(ops, " | "));
   return b;
 }
 

@@ -113,9 +113,11 @@ int add_value(Graph& g, const std::string& out, const std::string& what, std::se
   return g.add_tensor(std::move(t));
 }
 
-// TopK (values, indices) and LayerNormalization (Y, Mean, InvStdDev): one node per
-// output that is given (a name, not ""), the output's position in iattr "output" (none
-// for Y), each node named "<node>" for its first output and "<node>.<position>" after.
+// TopK (values, indices), LayerNormalization (Y, Mean, InvStdDev), BatchNormalization in
+// training mode (Y, running mean, running var, BN-9's saved mean and var) and Split (its
+// parts, iattr "outputs" their number): one node per output that is given (a name, not ""),
+// the output's position in iattr "output" (none for Y), each node named "<node>" for its
+// first output and "<node>.<position>" after.
 void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::string>& available) {
   const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
   bool first = true;
@@ -124,7 +126,8 @@ void split_outputs(const onnx::NodeProto& np, Node n, Graph& g, std::set<std::st
     if (out.empty()) continue;
     Node k = n;
     if (!first) k.name = fmt::format("{}.{}", n.name, ko);
-    if (ko > 0 || n.op == "TopK") k.iattrs["output"] = {ko};
+    if (ko > 0 || n.op == "TopK" || n.op == "Split") k.iattrs["output"] = {ko};
+    if (n.op == "Split") k.iattrs["outputs"] = {np.output_size()};
     k.outputs = {add_value(g, out, what, available)};
     g.nodes.push_back(std::move(k));
     first = false;
@@ -508,19 +511,19 @@ void read_node_inputs(const onnx::NodeProto& np, const OpInfo& info, Node& n, Gr
 }
 
 // How many outputs of np are graph values: trailing optional outputs may be omitted
-// (""), Dropout's mask is not one, and a training-mode BatchNormalization keeps Y only
-// (the running statistics' new values become the training graph's updates of the running
-// mean/variance state, decompose.cc; the outputs that hold them, or the saved batch
-// statistics, are not graph values). More than one (but TopK's and LayerNormalization's,
-// which split_outputs handles) is an error.
+// (""), Dropout's mask is not one. A training-mode BatchNormalization's running mean and
+// variance (and BN-9's saved mean and variance) get nodes of their own like TopK's,
+// LayerNormalization's and Split's outputs (split_outputs); in a training compile they
+// are unused (the running statistics' new values become the updates of their state,
+// decompose.cc). Any other second output is an error.
 int graph_outputs(const onnx::NodeProto& np, Node& n, int opset, const std::string& what) {
   int nout = np.output_size();
   while (nout > 1 && np.output(nout - 1).empty()) --nout;
   if (n.op == "Dropout" && nout == 2) nout = 1;
-  if ((n.op == "TopK" || n.op == "LayerNormalization") && nout > 1) return nout;
+  if ((n.op == "TopK" || n.op == "LayerNormalization" || n.op == "Split") && nout > 1) return nout;
   if (n.op == "BatchNormalization" && nout > 1 && (opset < 14 || n.iattr("training_mode") != 0)) {
     n.iattrs["training_mode"] = {1};
-    nout = 1;
+    return nout;  // the running statistics (and BN-9's saved ones): nodes of their own
   }
   if (nout > 1) {
     const char* extra = n.op == "MaxPool"              ? "the Indices output"

@@ -169,7 +169,8 @@ bool canonicalize_ext(Graph& g, Node& n, const std::vector<int>& params, const s
 
 bool ext_output_shape(const Graph& g, const Node& n, const std::string& what, std::vector<int64_t>& out) {
   const std::string& op = n.op;
-  if (!is_ext_op(op) && !(op == "LayerNormalization" && n.has_iattr("output"))) return false;
+  const bool norm_stat = (op == "LayerNormalization" || op == "BatchNormalization") && n.has_iattr("output");
+  if (!is_ext_op(op) && !norm_stat) return false;
   if (op == "Range") {
     out = {range_count(n)};
     return true;
@@ -194,6 +195,8 @@ bool ext_output_shape(const Graph& g, const Node& n, const std::string& what, st
         out.push_back(1);
   } else if (op == "LayerNormalization") {
     for (size_t d = size_t(n.iattr("axis")); d < out.size(); ++d) out[d] = 1;
+  } else if (op == "BatchNormalization") {
+    out = {x.at(1)};  // a statistic per channel
   } else if (op == "Expand") {
     out = broadcast_shapes(x, n.ints("shape"), what);
   } else if (op == "Tile") {
@@ -226,6 +229,8 @@ bool ext_output_dtype(const Graph& g, const Node& n, const std::string& what, DT
     if (in_dt(0) == DType::BOOL) expect(0, DType::F32);
     if (op == "Mod") expect(1, in_dt(0));
     out = op == "ArgMax" || op == "ArgMin" || (op == "TopK" && n.iattr("output") == 1) ? DType::I64 : in_dt(0);
+  } else if (op == "ReduceProd" && in_dt(0) == DType::I64) {  // shape arithmetic (torch's var): folds
+    out = DType::I64;
   } else {  // IsNaN, IsInf, Floor, Ceil, Round, the reductions: fp32 operands
     expect(0, DType::F32);
     out = op == "IsNaN" || op == "IsInf" ? DType::BOOL : DType::F32;

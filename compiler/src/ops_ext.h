@@ -14,6 +14,8 @@
 //   TopK           k (1 to kTopKMax), axis (>= 0), largest, sorted, output (0: values,
 //                  1: int64 indices; the importer makes one node per output)
 //   LayerNormalization  output (1: Mean, 2: InvStdDev; absent: Y), likewise one node each
+//   BatchNormalization  training mode: output (1: running mean, 2: running var, 3 and 4:
+//                  BN-9's saved mean and var; absent: Y), one node each, shape [C]
 #pragma once
 #include <string>
 #include <vector>

@@ -241,11 +241,12 @@ Value eval_typed(const Node& n, const std::vector<const Value*>& in, const std::
   for_each_broadcast(in, out_shape, [&](int64_t e, const std::vector<int64_t>& off) {
     for (size_t k = 0; k < in.size(); ++k)
       a[k] = in[k]->dtype == DType::I64 ? double(in[k]->i[off[k]]) : double(in[k]->f[off[k]]);
-    const double y = typed_element(n, a.data());
-    if (out_dtype == DType::I64)
-      out.i[e] = int64_t(y);
+    if (out_dtype == DType::I64 && n.op == "Where")  // the chosen value itself (beyond 2^53 too)
+      out.i[e] = a[0] != 0 ? in[1]->i[off[1]] : in[2]->i[off[2]];
+    else if (out_dtype == DType::I64)
+      out.i[e] = int64_t(typed_element(n, a.data()));
     else
-      out.f[e] = canon(float(y));
+      out.f[e] = canon(float(typed_element(n, a.data())));
   });
   return out;
 }
@@ -573,6 +574,7 @@ void eval_decomposed(Eval& ev) {
   }
   Tensor ty;
   ty.name = "y";
+  ty.dtype = ev.out.dtype;
   ty.kind = TensorKind::Value;
   ty.shape = ev.out.shape;
   ty.shape_known = true;
@@ -605,14 +607,23 @@ void eval_reduce(Eval& ev) {
                      : ev.n.op == "ReduceMin"  ? INFINITY
                      : ev.n.op == "ReduceProd" ? 1.0f
                                           : -0.0f;
-  ev.out.f.assign(ev.count, init);
+  const bool ints = ev.out.dtype == DType::I64;
+  if (ints)
+    ev.out.i.assign(ev.count, 1);
+  else
+    ev.out.f.assign(ev.count, init);
   for_each_index(kept, [&](int64_t e, const std::vector<int64_t>& idx) {
     int64_t base = 0;
     for (size_t d = 0; d < idx.size(); ++d) base += idx[d] * st[d];
     float acc = init;
+    int64_t iacc = 1;
     for_each_index(red, [&](int64_t, const std::vector<int64_t>& ridx) {
       int64_t off = base;
       for (size_t k = 0; k < axes.size(); ++k) off += ridx[k] * st[axes[k]];
+      if (ints) {  // ReduceProd of int64 shape values (folding only)
+        iacc *= ev.x(0).i[off];
+        return;
+      }
       const float v = ev.x(0).f[off];
       acc = ev.n.op == "ReduceMax"    ? fmax_dev(acc, v)
             : ev.n.op == "ReduceMin"  ? fmin_dev(acc, v)
@@ -620,7 +631,10 @@ void eval_reduce(Eval& ev) {
                                  : canon(acc + v);
     });
     if (ev.n.op == "ReduceMean") acc = canon(acc * (1.0f / float(rcount)));
-    ev.out.f[e] = acc;
+    if (ints)
+      ev.out.i[size_t(e)] = iacc;
+    else
+      ev.out.f[e] = acc;
   });
 }
 

@@ -77,20 +77,28 @@ TEST(Access, ScalarAndSizeOneDims) {
   EXPECT_EQ(s.vectors(4), 1u);
 }
 
-TEST(Access, FourDimensionsIsAnError) {
+// Four address dimensions use the stream's fourth count (c3, s3); five are an error.
+TEST(Access, FourDimensionsFitFiveAreAnError) {
+  const auto p = detail::plan_access({{2, 1, 2, 1}, {1, 2, 1, 2}}, {2, 2, 2, 2}, "node 'q' (Add)");
+  EXPECT_EQ(p.c3, 2u);
+  EXPECT_EQ(p.c2 * p.c1 * p.inner, 8u);
+  EXPECT_EQ(p.in[0].s3, 2);
+  EXPECT_EQ(p.in[1].s3, 0);
+  EXPECT_EQ(p.out.s3, 8);
+  EXPECT_EQ(p.elements(), 16u);
   EXPECT_THAT(error_of([] {
-                detail::plan_access({{2, 1, 2, 1}, {1, 2, 1, 2}}, {2, 2, 2, 2}, "node 'q' (Add)");
+                detail::plan_access({{2, 1, 2, 1, 2}, {1, 2, 1, 2, 1}}, {2, 2, 2, 2, 2}, "node 'q' (Add)");
               }),
-              HasSubstr("node 'q' (Add): the broadcast of [2,1,2,1] and [1,2,1,2] to [2,2,2,2] needs 4 address "
-                        "dimensions"));
+              HasSubstr("node 'q' (Add): the broadcast of [2,1,2,1,2] and [1,2,1,2,1] to [2,2,2,2,2] needs 5 "
+                        "address dimensions, an AGCU stream has 4"));
   ModelBuilder b;
-  b.input("a", {2, 1, 2, 1});
-  b.input("b", {1, 2, 1, 2});
-  b.node("Add", {"a", "b"}, {"y"}, "add4d");
+  b.input("a", {2, 1, 2, 1, 2});
+  b.input("b", {1, 2, 1, 2, 1});
+  b.node("Add", {"a", "b"}, {"y"}, "add5d");
   b.output("y");
-  const std::string path = b.save("add4d.onnx");
+  const std::string path = b.save("add5d.onnx");
   EXPECT_THAT(error_of([&] { compile_onnx_file(path, tiny()); }),
-              HasSubstr(path + ": node 'add4d' (Add): the broadcast"));
+              HasSubstr(path + ": node 'add5d' (Add): the broadcast"));
 }
 
 struct Found {

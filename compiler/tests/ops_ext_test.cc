@@ -7,9 +7,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <limits>
 #include <random>
 
+#include "lower_math.h"
 #include "model_run.h"
 #include "openrdu/compiler/ir.h"
 #include "test_util.h"
@@ -116,6 +119,244 @@ TEST(OpsExt, FmodExactAgainstLibm) {
     EXPECT_TRUE(test::same_f32(got[i], want)) << "fmod(" << x[i] << ", " << y[i] << ") = " << got[i] << ", expected "
                                               << want;
   }
+}
+
+// Integer Mod, a and b int64 graph inputs: the model with the two operands at run time.
+Graph int_mod_graph(int64_t n, int64_t fmod) {
+  ModelBuilder b(13);
+  b.input("x", {n}, onnx::TensorProto::INT64);
+  b.input("d", {n}, onnx::TensorProto::INT64);
+  auto* a = b.node("Mod", {"x", "d"}, {"y"}, "mod")->add_attribute();
+  a->set_name("fmod");
+  a->set_type(onnx::AttributeProto::INT);
+  a->set_i(fmod);
+  b.output("y");
+  return import_onnx_bytes(b.bytes(), "imod.onnx");
+}
+
+// C's % (fmod = 1) and Python's % (fmod = 0), in int64.
+int64_t int_mod(int64_t x, int64_t y, bool c_style) {
+  const int64_t r = x % y;
+  return !c_style && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
+}
+
+// The device's integer Mod program on int32 words, against int64 arithmetic: edge pairs
+// (+-2^31, +-1, near multiples, |y| near 2^31) and 2,000,000 random pairs of random
+// magnitudes, both fmod values.
+TEST(OpsExt, IntModProgramExactForInt32) {
+  std::vector<int64_t> edge = {0, 1, -1, 2, -2, 3, 7, -7, 1000, 65535, 16777215, 16777217, -16777217,
+                               (int64_t(1) << 30) + 1, INT32_MAX, INT32_MAX - 1, INT32_MIN, INT32_MIN + 1};
+  std::vector<std::pair<int64_t, int64_t>> pairs;
+  for (int64_t x : edge)
+    for (int64_t y : edge)
+      if (y != 0) pairs.emplace_back(x, y);
+  std::mt19937_64 rng(23);
+  auto draw = [&] {
+    const int bits = int(rng() % 32);
+    const int64_t v = int64_t(rng() & ((uint64_t(1) << bits) | ((uint64_t(1) << bits) - 1)));
+    return std::clamp<int64_t>(rng() % 2 ? -v : v, INT32_MIN, INT32_MAX);
+  };
+  while (pairs.size() < 2000000) {
+    const int64_t y = draw(), q = draw() % 4096;
+    if (y == 0) continue;
+    const int64_t x = rng() % 3 ? draw() : std::clamp<int64_t>(q * y + int64_t(rng() % 3) - 1, INT32_MIN, INT32_MAX);
+    pairs.emplace_back(x, y);
+  }
+  for (int64_t fmod : {0, 1}) {
+    const Graph g = int_mod_graph(1, fmod);
+    const detail::MathProgram p = detail::math_program(g, g.nodes.at(0));
+    std::printf("integer Mod, fmod %lld: %zu PCU operations\n", (long long)fmod, p.ops.size());
+    int bad = 0;
+    for (const auto& [x, y] : pairs) {
+      const uint32_t in[2] = {uint32_t(int32_t(x)), uint32_t(int32_t(y))};
+      const int64_t got = int32_t(detail::run_program(p, in)), want = int_mod(x, y, fmod != 0);
+      if (got != want && ++bad <= 10)
+        ADD_FAILURE() << "fmod " << fmod << ": " << x << " mod " << y << " = " << got << ", expected " << want;
+    }
+    EXPECT_EQ(bad, 0) << "fmod " << fmod;
+    const uint32_t by_zero[2] = {7u, 0u};
+    EXPECT_EQ(detail::run_program(p, by_zero), 0u) << "y = 0 gives 0 on the device";
+  }
+}
+
+// Integer Mod on the device with run-time int64 operands, both fmod values; values beyond
+// int32 are refused by the runtime's narrowing, naming the tensor.
+TEST(OpsExt, IntModAtRunTimeOnDevice) {
+  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT32_MIN, INT32_MAX, 123456789, -5, 5, 1, -2147483647};
+  const std::vector<int64_t> y = {3, 3, -3, -3, 5, -1, 2, -1000, 7, -7, INT32_MIN, INT32_MAX};
+  const int64_t n = int64_t(x.size());
+  for (int64_t fmod : {0, 1}) {
+    const Graph g = int_mod_graph(n, fmod);
+    const auto got = run_both(g, {{"x", HostTensor{{n}, {}, x}}, {"d", HostTensor{{n}, {}, y}}}).at("y").idata;
+    ASSERT_EQ(got.size(), x.size());
+    for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(got[i], int_mod(x[i], y[i], fmod != 0)) << x[i] << " mod " << y[i];
+  }
+}
+
+// Expand, Tile (two repeated axes: nested Concats), Where and Trilu of run-time int64
+// values on the device (copies and SEL of int32 words), values up to the int32 limits.
+TEST(OpsExt, IntExpandTileWhereTriluAtRunTime) {
+  ModelBuilder b(14);
+  b.input("x", {2, 3}, onnx::TensorProto::INT64);
+  b.input("c", {2, 3}, onnx::TensorProto::BOOL);
+  test::init_i64(b, "shape", {2, 2, 3});
+  test::init_i64(b, "rep", {2, 3});
+  b.node("Expand", {"x", "shape"}, {"e"}, "expand");
+  b.node("Tile", {"x", "rep"}, {"t"}, "tile");
+  b.node("Where", {"c", "x", "t_part"}, {"w"}, "where");
+  b.node("Slice", {"t", "s0", "s1"}, {"t_part"}, "slice");
+  test::init_i64(b, "s0", {0, 3});
+  test::init_i64(b, "s1", {2, 6});
+  b.node("Trilu", {"x"}, {"u"}, "triu");
+  for (const char* o : {"e", "t", "w", "u"}) b.output(o);
+  const Graph g = import_onnx_bytes(b.bytes(), "ints.onnx");
+  const std::vector<int64_t> x = {INT32_MIN, -1, 7, INT32_MAX, 0, 123456789};
+  const auto r = run_both(g, {{"x", HostTensor{{2, 3}, {}, x}}, {"c", HostTensor{{2, 3}, {1, 0, 1, 0, 0, 1}}}});
+  std::vector<int64_t> e = x, t;
+  e.insert(e.end(), x.begin(), x.end());
+  for (int rr = 0; rr < 4; ++rr)
+    for (int cc = 0; cc < 9; ++cc) t.push_back(x[size_t((rr % 2) * 3 + cc % 3)]);
+  EXPECT_EQ(r.at("e").idata, e);
+  EXPECT_EQ(r.at("t").idata, t);
+  EXPECT_EQ(r.at("w").idata, (std::vector<int64_t>{INT32_MIN, -1, 7, INT32_MAX, 0, 123456789}));
+  EXPECT_EQ(r.at("u").idata, (std::vector<int64_t>{INT32_MIN, -1, 7, 0, 0, 123456789}));
+}
+
+// Broadcasts whose operands need 4 address dimensions (the AGCU stream's four counts):
+// Add and Where of [2,1,3,1] against [1,4,1,5] (and a [4,1,1] condition) on the device,
+// against the values written from the definition; 5 dimensions are refused by name.
+TEST(OpsExt, FourDimensionalBroadcasts) {
+  ModelBuilder b(13);
+  b.input("a", {2, 1, 3, 1});
+  b.input("b", {1, 4, 1, 5});
+  b.input("c", {4, 1, 1}, onnx::TensorProto::BOOL);
+  b.node("Add", {"a", "b"}, {"s"}, "add");
+  b.node("Where", {"c", "a", "b"}, {"w"}, "where");
+  b.output("s");
+  b.output("w");
+  std::vector<float> a(6), bv(20);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i) * 100.0f;
+  for (size_t i = 0; i < bv.size(); ++i) bv[i] = float(i) + 0.5f;
+  const std::vector<float> c = {1, 0, 0, 1};
+  const auto r = run_both(
+      import_onnx_bytes(b.bytes(), "b4.onnx"),
+      {{"a", HostTensor{{2, 1, 3, 1}, a}}, {"b", HostTensor{{1, 4, 1, 5}, bv}}, {"c", HostTensor{{4, 1, 1}, c}}});
+  for (size_t n = 0; n < 2; ++n)
+    for (size_t i = 0; i < 4; ++i)
+      for (size_t j = 0; j < 3; ++j)
+        for (size_t k = 0; k < 5; ++k) {
+          const size_t e = ((n * 4 + i) * 3 + j) * 5 + k;
+          EXPECT_EQ(r.at("s").data[e], a[n * 3 + j] + bv[i * 5 + k]) << e;
+          EXPECT_EQ(r.at("w").data[e], c[i] != 0 ? a[n * 3 + j] : bv[i * 5 + k]) << e;
+        }
+  ModelBuilder b5(13);
+  b5.input("a", {2, 1, 3, 1, 2});
+  b5.input("b", {1, 4, 1, 5, 1});
+  b5.node("Add", {"a", "b"}, {"s"}, "add5");
+  b5.output("s");
+  const Graph g5 = import_onnx_bytes(b5.bytes(), "b5.onnx");
+  EXPECT_THAT(test::compile_error_of([&] { compile_graph(g5, arch::load_config("tiny"), Options{}); }),
+              HasSubstr("node 'add5' (Add): the broadcast of [2,1,3,1,2] and [1,4,1,5,1] to [2,4,3,5,2] needs 5 "
+                        "address dimensions, an AGCU stream has 4"));
+}
+
+// BatchNormalization-9 in training mode with its five outputs as graph values: Y from the
+// batch's statistics, the running mean and variance ONNX's momentum mix (biased batch
+// variance), the saved mean and variance the batch's; against double-precision values
+// written from the definition, and on the device bit for bit against the reference.
+TEST(OpsExt, BatchNormTrainingOutputs) {
+  ModelBuilder b(9);
+  b.input("x", {2, 3, 2});
+  b.init("s", {3}, {1.0f, 2.0f, 0.5f});
+  b.init("bias", {3}, {0.0f, 1.0f, -1.0f});
+  b.init("mean", {3}, {0.5f, -0.5f, 2.0f});
+  b.init("var", {3}, {1.0f, 2.0f, 4.0f});
+  auto* n = b.node("BatchNormalization", {"x", "s", "bias", "mean", "var"}, {"y", "rm", "rv", "sm", "sv"}, "bn");
+  auto* mo = n->add_attribute();
+  mo->set_name("momentum");
+  mo->set_type(onnx::AttributeProto::FLOAT);
+  mo->set_f(0.75f);
+  for (const char* o : {"y", "rm", "rv", "sm", "sv"}) b.output(o);
+  std::vector<float> x(12);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(int(i * 7 % 12) - 5) * 0.25f;
+  const auto r = run_both(import_onnx_bytes(b.bytes(), "bn9.onnx"), {{"x", HostTensor{{2, 3, 2}, x}}});
+  const double rmean[3] = {0.5, -0.5, 2.0}, rvar[3] = {1.0, 2.0, 4.0}, s[3] = {1, 2, 0.5}, bias[3] = {0, 1, -1};
+  for (size_t c = 0; c < 3; ++c) {
+    double m = 0, v = 0;
+    for (size_t i : {0u, 1u, 6u, 7u}) m += x[c * 2 + i] / 4.0;
+    for (size_t i : {0u, 1u, 6u, 7u}) v += (x[c * 2 + i] - m) * (x[c * 2 + i] - m) / 4.0;
+    EXPECT_NEAR(r.at("sm").data[c], m, 1e-6) << c;
+    EXPECT_NEAR(r.at("sv").data[c], v, 1e-6) << c;
+    EXPECT_NEAR(r.at("rm").data[c], rmean[c] * 0.75 + m * 0.25, 1e-6) << c;
+    EXPECT_NEAR(r.at("rv").data[c], rvar[c] * 0.75 + v * 0.25, 1e-6) << c;
+    for (size_t i : {0u, 1u, 6u, 7u})
+      EXPECT_NEAR(r.at("y").data[c * 2 + i], (x[c * 2 + i] - m) / std::sqrt(v + 1e-5) * s[c] + bias[c], 1e-5) << c;
+  }
+}
+
+// torch.split and torch.chunk exported by PyTorch (data/split, gen_split.py; split as an
+// attribute at opset 11, an input at 13; chunk exports Slices of Shape arithmetic): the
+// reference equals PyTorch's outputs exactly (each part times 2 plus 1), the model the
+// reference bit for bit.
+TEST(SplitOp, TorchSplitAndChunk) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(fs::path(OPENRDU_TEST_DATA) / "split")) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  ASSERT_EQ(dirs.size(), 5u);
+  int splits = 0;
+  for (const auto& d : dirs) {
+    SCOPED_TRACE(d.filename().string());
+    const Graph g = import_onnx_file((d / "model.onnx").string());
+    onnx::ModelProto m;
+    std::ifstream f(d / "model.onnx", std::ios::binary);
+    ASSERT_TRUE(m.ParseFromIstream(&f));
+    for (const auto& n : m.graph().node()) splits += n.op_type() == "Split";
+    const auto ref = run_both(g, {{"x", load_tensor_pb((d / "x.pb").string())}});
+    ASSERT_GE(g.outputs.size(), 2u);
+    for (size_t k = 0; k < g.outputs.size(); ++k) {
+      const HostTensor want = load_tensor_pb((d / fmt::format("y{}.pb", k)).string());
+      const HostTensor& got = ref.at(fmt::format("y{}", k));
+      EXPECT_EQ(got.shape, want.shape) << "y" << k;
+      EXPECT_EQ(got.data, want.data) << "y" << k;
+    }
+  }
+  EXPECT_EQ(splits, 3) << "torch.split exports a Split node in three of the models";
+}
+
+// Split's forms at every opset: sizes as an attribute (opset 11) or an input (13), equal
+// parts by the outputs (13) or num_outputs with a smaller last part (18); bad sizes are
+// one-line errors naming the node.
+TEST(SplitOp, FormsAndErrors) {
+  auto split_graph = [](int opset, int parts, const std::vector<int64_t>& sizes, bool as_input, int64_t num) {
+    ModelBuilder b(opset);
+    b.input("x", {2, 7});
+    if (as_input) test::init_i64(b, "s", sizes);
+    auto* n = b.node("Split", {"x"}, {}, "split");
+    if (as_input) n->add_input("s");
+    std::vector<std::string> outs;
+    for (int k = 0; k < parts; ++k) n->add_output(outs.emplace_back(fmt::format("y{}", k)));
+    test::set_int(n, "axis", -1);
+    if (!as_input && !sizes.empty()) test::set_ints(n, "split", sizes);
+    if (num > 0) test::set_int(n, "num_outputs", num);
+    for (const auto& o : outs) b.output(o);
+    return b;
+  };
+  std::vector<float> x(14);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i);
+  auto check = [&](ModelBuilder b, const std::vector<std::vector<float>>& want) {
+    const auto r = run_both(import_onnx_bytes(b.bytes(), "split.onnx"), {{"x", HostTensor{{2, 7}, x}}});
+    for (size_t k = 0; k < want.size(); ++k) EXPECT_EQ(r.at(fmt::format("y{}", k)).data, want[k]) << "y" << k;
+  };
+  check(split_graph(11, 2, {3, 4}, false, 0), {{0, 1, 2, 7, 8, 9}, {3, 4, 5, 6, 10, 11, 12, 13}});
+  check(split_graph(13, 3, {1, 5, 1}, true, 0), {{0, 7}, {1, 2, 3, 4, 5, 8, 9, 10, 11, 12}, {6, 13}});
+  check(split_graph(18, 3, {}, false, 3), {{0, 1, 2, 7, 8, 9}, {3, 4, 5, 10, 11, 12}, {6, 13}});
+  auto err = [](ModelBuilder b) { return test::compile_error_of([&] { import_onnx_bytes(b.bytes(), "bad.onnx"); }); };
+  EXPECT_THAT(err(split_graph(13, 2, {3, 3}, true, 0)),
+              HasSubstr("node 'split' (Split): split [3,3] must give 2 parts summing to dimension 1 (7)"));
+  EXPECT_THAT(err(split_graph(18, 2, {}, false, 3)),
+              HasSubstr("node 'split' (Split): num_outputs = 3 but the node has 2 outputs"));
+  EXPECT_THAT(err(split_graph(13, 2, {7, 0}, true, 0)), HasSubstr("a part of size 0 (sizes >= 1 only)"));
 }
 
 TEST(OpsExt, ReduceLogSumExpAgainstItsDefinition) {

@@ -8,16 +8,19 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <gtest/gtest.h>
+#include <onnx/onnx_pb.h>
 
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <set>
 
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/driver/device.h"
+#include "openrdu/runtime/checks.h"
 #include "openrdu/runtime/session.h"
 
 namespace openrdu {
@@ -202,16 +205,57 @@ std::map<std::string, compiler::HostTensor> node_test_inputs(const fs::path& d) 
 }
 
 // Compile g for tiny with `o`, run it on dev, expect every output equal to the CPU
-// reference bit for bit.
+// reference bit for bit (int64 outputs value for value). Graph inputs of int64 and bool
+// type go to the runtime as such (int64 narrowed to the device's int32 words).
 void check_graph(driver::Device& dev, const std::string& backend, const compiler::Graph& g,
                  const std::map<std::string, compiler::HostTensor>& cin, const std::string& what,
                  const compiler::Options& o = {}) {
   const arch::Config cfg = arch::load_config("tiny");
   std::map<std::string, runtime::HostTensor> inputs;
-  for (const auto& [name, t] : cin) inputs[name] = {t.shape, t.data};
+  for (const auto& [name, t] : cin) {
+    const int ti = g.find(name);
+    const compiler::DType dt = ti >= 0 ? g.tensors[size_t(ti)].dtype : compiler::DType::F32;
+    inputs[name] = dt == compiler::DType::I64    ? runtime::HostTensor{t.shape, {}, pef::DType::I64, t.idata}
+                   : dt == compiler::DType::BOOL ? runtime::HostTensor{t.shape, t.data, pef::DType::BOOL, {}}
+                                                 : runtime::HostTensor{t.shape, t.data};
+  }
   const auto res = run_pef(dev, backend, cfg, compiler::compile_graph(g, cfg, o), inputs);
   const auto ref = compiler::reference_run(g, cin);
-  for (const auto& [name, want] : ref) expect_bits(res.outputs.at(name), want, what + " " + name);
+  for (const auto& [name, want] : ref) {
+    EXPECT_EQ(res.outputs.at(name).idata, want.idata) << what << " " << name;
+    expect_bits(res.outputs.at(name), want, what + " " + name);
+  }
+}
+
+// An ONNX node test's model with its graph inputs at parameter positions (TopK's K,
+// Expand's shape, Tile's repeats, Trilu's k, Split's sizes: OpInfo::param_from) bound to
+// the first data set's values as initializers; `inputs` gets that set's other inputs.
+compiler::Graph bound_node_test(const fs::path& d, std::map<std::string, compiler::HostTensor>& inputs) {
+  onnx::ModelProto m;
+  std::ifstream f(d / "model.onnx", std::ios::binary);
+  if (!m.ParseFromIstream(&f)) throw std::runtime_error(d.string() + ": model.onnx unreadable");
+  std::set<std::string> params;
+  for (const auto& n : m.graph().node())
+    if (const compiler::OpInfo* info = compiler::find_op(n.op_type()))
+      for (int k = info->param_from; k < n.input_size(); ++k) params.insert(n.input(k));
+  inputs.clear();
+  for (int i = 0; fs::exists(d / "test_data_set_0" / fmt::format("input_{}.pb", i)); ++i) {
+    const fs::path pb = d / "test_data_set_0" / fmt::format("input_{}.pb", i);
+    std::string name;
+    compiler::HostTensor t = compiler::load_tensor_pb(pb.string(), &name);
+    if (!params.count(name)) {
+      inputs[name] = std::move(t);
+      continue;
+    }
+    onnx::TensorProto tp;
+    std::ifstream tf(pb, std::ios::binary);
+    if (!tp.ParseFromIstream(&tf)) throw std::runtime_error(pb.string() + " unreadable");
+    *m.mutable_graph()->add_initializer() = tp;
+    auto* gin = m.mutable_graph()->mutable_input();
+    for (int k = 0; k < gin->size(); ++k)
+      if (gin->Get(k).name() == name) gin->DeleteSubrange(k--, 1);
+  }
+  return compiler::import_onnx_bytes(m.SerializeAsString(), (d / "model.onnx").string());
 }
 
 // An ONNX node test of libonnx-testdata (its first data set) through check_graph.
@@ -384,6 +428,44 @@ TEST_P(E2EMatMul, RoundingTestsAndReductionsMatchReference) {
                                              node_test_inputs(d));
     for (const auto& [name, t] : ref) ASSERT_FALSE(t.data.empty()) << model << " " << name << " is not fp32 or bool";
     check_node_test(*dev, backend, model, o);
+  }
+}
+
+// Operators with int64 outputs (ArgMax, ArgMin, TopK's indices: FTOI of positions),
+// constant-shape inputs (Expand's shape, Tile's repeats), int64 values at run time (Mod
+// by the PCU's integer operations, Where, Trilu), a 4-d broadcast (And, 4 address
+// dimensions) and Split, on tiny at -O1: every output equal to the CPU reference (int64
+// value for value, fp32 and bool bit for bit), and the reference's int64 outputs made;
+// an int64 input beyond int32 is refused by the runtime's narrowing, naming the tensor.
+TEST_P(E2EMatMul, IntOutputsShapeInputsAndSplitMatchReference) {
+  const std::string backend = GetParam();
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
+  compiler::Options o;
+  o.opt_level = 1;
+  int int_outputs = 0;
+  for (const char* model :
+       {"test_argmax_keepdims_random", "test_argmin_default_axis_example", "test_top_k", "test_expand_dim_changed",
+        "test_tile_precomputed", "test_mod_mixed_sign_int64", "test_where_long_example", "test_triu_neg",
+        "test_and_bcast4v4d", "test_split_variable_parts_2d"}) {
+    std::map<std::string, compiler::HostTensor> inputs;
+    const compiler::Graph g = bound_node_test(fs::path(OPENRDU_ONNX_TESTDATA) / model, inputs);
+    for (const auto& [name, t] : compiler::reference_run(g, inputs)) int_outputs += !t.idata.empty();
+    check_graph(*dev, backend, g, inputs, model, o);
+  }
+  EXPECT_EQ(int_outputs, 6) << "ArgMax, ArgMin, TopK's indices, Mod, Where and Trilu give int64 outputs";
+  // An int64 operand beyond int32 is refused at run time, naming the tensor and element.
+  std::map<std::string, compiler::HostTensor> inputs;
+  const compiler::Graph g = bound_node_test(fs::path(OPENRDU_ONNX_TESTDATA) / "test_mod_mixed_sign_int64", inputs);
+  const arch::Config cfg = arch::load_config("tiny");
+  std::map<std::string, runtime::HostTensor> in;
+  for (auto& [name, t] : inputs) in[name] = {t.shape, {}, pef::DType::I64, t.idata};
+  in.at("x").idata.at(1) = int64_t(1) << 31;
+  try {
+    run_pef(*dev, backend, cfg, compiler::compile_graph(g, cfg, o), in);
+    ADD_FAILURE() << "an int64 input of 2^31 was accepted";
+  } catch (const runtime::RuntimeError& e) {
+    EXPECT_NE(std::string(e.what()).find("tensor 'x': element 1 is 2147483648, outside int32"), std::string::npos)
+        << e.what();
   }
 }
 

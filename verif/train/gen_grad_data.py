@@ -26,6 +26,7 @@ import warnings
 import zlib
 
 import numpy as np
+import onnx
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -73,9 +74,13 @@ class Case:
     with int64 graph input y = labels(). ops: the ONNX ops the export is expected to make."""
 
     def __init__(self, name, fn, ops, params=None, mods=None, kind="r", labels=None, opset=13, grads=True,
-                 note=""):
+                 note="", export_as=None):
         self.name, self.fn, self.ops, self.kind, self.labels = name, fn, set(ops), kind, labels
         self.params, self.mods, self.opset, self.grads, self.note = params or {}, mods or {}, opset, grads, note
+        # (fn, {op: op}): the module exported instead, its nodes renamed, for ONNX operators
+        # PyTorch does not write (ReduceSumSquare, ReduceL2: the export of torch.norm(p=1),
+        # one ReduceL1 with the same axes and keepdims, renamed).
+        self.export_as = export_as
         if kind == "r":
             self.ops |= set(LOSS_OPS)
 
@@ -204,7 +209,37 @@ def cases():
               lambda: randn(4, 6), note="random mask: export only, no reference gradients"),
     ]
     c[-1].grads = False
-    return c
+    return c + issue23_cases()
+
+
+def l1_export(dim):
+    return lambda m: torch.norm(m.x, p=1, dim=dim)
+
+
+def issue23_cases():
+    """Operators of issue 23 that trained models use (their rules: autodiff.cc, or through
+    their composition, decompose_ops.cc)."""
+    return [
+        Case("where", lambda m: torch.where(m.x > 0, m.x, m.y * 0.5), ["Greater", "Mul", "Where"],
+             {"x": lambda: away_from_zero(4, 5), "y": lambda: randn(4, 5)}),
+        Case("expand", lambda m: m.x.expand(2, 4, 3), ["Expand", "Shape", "ConstantOfShape", "Equal", "Where"],
+             {"x": lambda: randn(4, 1)}, note="torch writes the shape's -1 handling (Shape, Equal, Where: folded)"),
+        unary("tile", lambda x: x.repeat(2, 3), ["Tile", "Expand", "Shape", "ConstantOfShape"],
+              lambda: randn(2, 3), note="torch writes the repeats' shape arithmetic (folded)"),
+        Case("split", lambda m: torch.split(m.x, [1, 3], dim=1)[0] * torch.split(m.x, [1, 3], dim=1)[1] + m.x[:, 1:],
+             ["Split", "Mul", "Add", "Slice"], {"x": lambda: randn(3, 4)}),
+        unary("cast_mask", lambda x: x * (x > 0).float(), ["Greater", "Cast", "Mul"], lambda: away_from_zero(4, 5),
+              note="Cast of a bool carries no gradient; x's comes through Mul"),
+        unary("reduce_l1", lambda x: torch.norm(x, p=1, dim=1), ["ReduceL1"], lambda: away_from_zero(3, 5)),
+        Case("reduce_l2", lambda m: torch.sqrt((m.x * m.x).sum(dim=1)), ["ReduceL2"], {"x": lambda: randn(3, 5)},
+             export_as=(l1_export(1), {"ReduceL1": "ReduceL2"})),
+        Case("reduce_sum_square", lambda m: (m.x * m.x).sum(dim=1), ["ReduceSumSquare"], {"x": lambda: randn(3, 5)},
+             export_as=(l1_export(1), {"ReduceL1": "ReduceSumSquare"})),
+        unary("logsumexp", lambda x: torch.logsumexp(x, dim=1), ["ReduceLogSumExp"], lambda: randn(3, 5)),
+        unary("var", lambda x: x.var(dim=1), ["ReduceMean", "Sub", "Mul", "Div", "Cast", "Shape", "Gather",
+                                                 "ReduceProd"], lambda: randn(3, 5),
+              note="torch writes the count as Shape, Gather, ReduceProd, Cast (folded)"),
+    ]
 
 
 def affine(module):
@@ -260,8 +295,17 @@ def run_case(case):
     inputs = case_inputs(case, module)
     out = os.path.join(OUT, case.name)
     shutil.rmtree(out, ignore_errors=True)
-    model = refdata.export_training_onnx(copy.deepcopy(module), inputs.values(), os.path.join(out, "model.onnx"),
+    exported = copy.deepcopy(module)
+    if case.export_as:
+        exported.case = copy.copy(case)
+        exported.case.fn = case.export_as[0]
+    model = refdata.export_training_onnx(exported, inputs.values(), os.path.join(out, "model.onnx"),
                                          inputs.keys(), case.opset)
+    if case.export_as:
+        for node in model.graph.node:
+            node.op_type = case.export_as[1].get(node.op_type, node.op_type)
+        onnx.checker.check_model(model)
+        onnx.save(model, os.path.join(out, "model.onnx"))
     refdata.load_initializers(module, model)
     for name, value in inputs.items():
         refdata.save_npy(os.path.join(out, "inputs", name + ".npy"), value.numpy())
