@@ -148,5 +148,28 @@ TEST(Tiles, RelocationRefusalsAreOneClearError) {
   EXPECT_THROW(arch::relocate_bitstream(small, other, std::vector<uint32_t>{1}), arch::BitstreamError);
 }
 
+// tiny's RTL: ONNX's Relu node test compiled for one tile runs on tile 0 through the
+// session's TILE_CTRL path, equal to the suite's expected output and to the whole-device
+// compile on the same device.
+TEST(TilesRtl, ReluCompiledForOneTileOnTinysTile0_verilator) {
+  const std::string dir = std::string(OPENRDU_ONNX_TESTDATA) + "/test_relu";
+  const arch::Config cfg = arch::load_config("tiny");
+  compiler::Options o;
+  const pef::Pef whole = compiler::compile_onnx_file(dir + "/model.onnx", cfg, o);
+  o.tiles = 1;
+  const pef::Pef tiled = compiler::compile_onnx_file(dir + "/model.onnx", cfg, o);
+  std::string in_name, out_name;
+  const auto x = compiler::load_tensor_pb(dir + "/test_data_set_0/input_0.pb", &in_name);
+  const auto y = compiler::load_tensor_pb(dir + "/test_data_set_0/output_0.pb", &out_name);
+  const std::map<std::string, runtime::HostTensor> in{{in_name, {x.shape, x.data}}};
+  driver::DeviceOptions dopts;
+  dopts.timeout_s = 120;
+  auto dev = driver::open_device("verilator", cfg, dopts);
+  const auto got = run(*dev, cfg, tiled, {0}, in);
+  ASSERT_TRUE(got.count(out_name)) << out_name;
+  EXPECT_EQ(got.at(out_name).data, y.data);
+  expect_same(got, run(*dev, cfg, whole, {}, in), "whole device");
+}
+
 }  // namespace
 }  // namespace openrdu
