@@ -79,6 +79,8 @@ def params(cfg, path, bits):
         "dram_interleave": cfg["dram"].get("interleave_bytes", 256),
         "dram_hash": cfg["dram"].get("channel_hash", False),
         "clock_mhz": need(cfg, "clock_mhz"),
+        "tile_rows": (cfg.get("tiles") or {}).get("rows", cfg["grid"]["rows"]),
+        "tile_cols": (cfg.get("tiles") or {}).get("cols", cfg["grid"]["cols"]),
         "hierarchical": (cfg.get("verilator") or {}).get("hierarchical", False),
         "vl_trace": (cfg.get("verilator") or {}).get("trace", True),
         "vl_split": (cfg.get("verilator") or {}).get("output_split", 0),
@@ -111,6 +113,11 @@ def params(cfg, path, bits):
         sys.exit(f"{path}: verilator.output_split must be a non-negative integer (0: Verilator's default)")
     if not isinstance(p["vl_cflags"], str) or not re.fullmatch(r"[-A-Za-z0-9_= ]*", p["vl_cflags"]):
         sys.exit(f"{path}: verilator.cflags must be a string of compiler flags, got {p['vl_cflags']!r}")
+    tr, tc = p["tile_rows"], p["tile_cols"]
+    if (not isinstance(tr, int) or not isinstance(tc, int) or tr < 1 or tc < 1
+            or p["rows"] % tr or p["cols"] % tc):
+        sys.exit(f"{path}: tiles.rows and tiles.cols must divide grid.rows and grid.cols")
+    p["num_tiles"] = (p["rows"] // tr) * (p["cols"] // tc)
     p["pmu_depth"] = depth
     p["canonical"] = gen_bits.canonical(bits, cfg)
     p["fingerprint"] = gen_bits.fingerprint(bits, cfg)
@@ -140,7 +147,24 @@ def gen_cfg_pkg(p, src):
              f"  localparam int unsigned NUM_SWITCH    = {(p['rows'] + 1) * (p['cols'] + 1)};",
              f"  localparam int unsigned NUM_UNITS     = {slots + p['agcu'] + (p['rows'] + 1) * (p['cols'] + 1)};",
              f"  localparam int unsigned DRAM_MIB      = {p['dram_bytes'] >> 20};",
+             f"  localparam int unsigned TILE_ROWS     = {p['tile_rows']};  // tiles (docs/hardware.md (\"Tiles\"))",
+             f"  localparam int unsigned TILE_COLS     = {p['tile_cols']};",
+             f"  localparam int unsigned NUM_TILES     = {p['num_tiles']};",
              f"  localparam logic [31:0] FINGERPRINT   = 32'h{p['fingerprint']:08X};",
+             "",
+             "  // Tile of grid position (r,c), slot or switch (docs/hardware.md (\"Tiles\")): the row",
+             "  // and column are clamped to the slot grid, so the AGCU row and the last switch",
+             "  // column belong to the tiles above and left of them.",
+             "  function automatic int unsigned tile_at(int unsigned r, int unsigned c);",
+             "    return (((r < ROWS) ? r : ROWS - 1) / TILE_ROWS) * (COLS / TILE_COLS) +",
+             "           ((c < COLS) ? c : COLS - 1) / TILE_COLS;",
+             "  endfunction",
+             "  // Tile of unit id (slots, AGCUs on switch row ROWS, switches).",
+             "  function automatic int unsigned unit_tile(int unsigned id);",
+             "    if (id < NUM_SLOTS) return tile_at(id / COLS, id % COLS);",
+             "    if (id < NUM_SLOTS + NUM_AGCU) return tile_at(ROWS, id - NUM_SLOTS);",
+             "    return tile_at((id - NUM_SLOTS - NUM_AGCU) / (COLS + 1), (id - NUM_SLOTS - NUM_AGCU) % (COLS + 1));",
+             "  endfunction",
              "endpackage", ""]
     return "\n".join(lines)
 
@@ -170,6 +194,7 @@ def gen_builtin_configs(ps, srcs):
            "  uint32_t rows, cols, lanes, stages, regs, vin, fifo_depth, pmu_bytes, agcu, inflight;",
            "  uint64_t dram_bytes;",
            "  uint32_t dram_latency_cycles, dram_bytes_per_cycle, dram_channels, dram_interleave_bytes, clock_mhz;",
+           "  uint32_t tile_rows, tile_cols;",
            "  bool dram_channel_hash;",
            "  uint32_t fingerprint;",
            "};", "",
@@ -177,7 +202,7 @@ def gen_builtin_configs(ps, srcs):
     for p in ps:
         out.append("    {{\"{name}\", {rows}, {cols}, {lanes}, {stages}, {regs}, {vin}, {fifo}, {pmu_bytes}, "
                    "{agcu}, {inflight}, {dram_bytes}ull, {dram_latency}, {dram_bpc}, {dram_channels}, "
-                   "{dram_interleave}, {clock_mhz}, {hash}, 0x{fp:08X}u}},"
+                   "{dram_interleave}, {clock_mhz}, {tile_rows}, {tile_cols}, {hash}, 0x{fp:08X}u}},"
                    .format(fp=p["fingerprint"], hash="true" if p["dram_hash"] else "false", **p))
     out += ["};", "", "}  // namespace openrdu::gen", ""]
     return "\n".join(out)

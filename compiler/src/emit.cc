@@ -159,22 +159,42 @@ arch::UnitWords section_units(const arch::Config& cfg, const SectionBuild& b, co
   return units;
 }
 
+// The id on `device` of unit `id` of the placement grid `cfg` (its first tiles: the same
+// rows, columns and AGCUs). A switch right of those tiles would belong to another tile.
+uint32_t device_unit(const arch::Config& cfg, const arch::Config& device, uint32_t id, const std::string& section) {
+  if (cfg.cols == device.cols) return id;
+  switch (cfg.unit_kind(id)) {
+    case arch::UnitKind::Pcu:
+    case arch::UnitKind::Pmu: return device.slot_id(id / cfg.cols, id % cfg.cols);
+    case arch::UnitKind::Agcu: return device.agcu_id(id - cfg.num_slots());
+    case arch::UnitKind::Switch: break;
+  }
+  const uint32_t s = id - cfg.num_slots() - cfg.agcu, r = s / (cfg.cols + 1), c = s % (cfg.cols + 1);
+  if (c == cfg.cols)
+    throw CompileError(fmt::format("{}: the route uses switch({},{}), right of the {} tiles compiled for (--tiles): "
+                                   "it belongs to the next tile",
+                                   section, r, c, cfg.num_tiles()));
+  return device.switch_id(r, c);
+}
+
 // One PEF section: bitstream, the functional model's estimate (PEF SCHEDULE) and the
-// debug map (unit -> the nodes it serves); its stats appended to `st`.
-pef::Section emit_section(const Graph& g, const arch::Config& cfg, const SectionBuild& b, const Layout& layout,
-                          CompileStats& st) {
+// debug map (unit -> the nodes it serves); its stats appended to `st`. Unit ids of the
+// placement grid `cfg` become the device's.
+pef::Section emit_section(const Graph& g, const arch::Config& cfg, const arch::Config& device, const SectionBuild& b,
+                          const Layout& layout, CompileStats& st) {
   const Placement& pl = b.placement;
   std::string pcus;
-  const arch::UnitWords units = section_units(cfg, b, layout, pcus);
+  arch::UnitWords units;
+  for (auto& [id, w] : section_units(cfg, b, layout, pcus)) units[device_unit(cfg, device, id, b.name)] = std::move(w);
   pef::Section sec;
   sec.name = b.name;
-  sec.bitstream = arch::assemble_bitstream(cfg, units);
+  sec.bitstream = arch::assemble_bitstream(device, units);
   sec.est_cycles = estimate_cycles(cfg, b);
   std::vector<std::string> all_nodes;
   for (int nid : b.node_ids) all_nodes.push_back(g.nodes[nid].name);
   for (const auto& [id, w] : units) sec.debug[id] = all_nodes;
   for (size_t p = 0; p < pl.pcus.size() && p < b.plans.size(); ++p) {
-    auto& names = sec.debug[cfg.slot_id(pl.pcus[p].first, pl.pcus[p].second)];
+    auto& names = sec.debug[device.slot_id(pl.pcus[p].first, pl.pcus[p].second)];
     names.clear();
     for (int nid : b.plans[p].node_ids) names.push_back(g.nodes[nid].name);
   }
@@ -198,14 +218,14 @@ pef::Section emit_section(const Graph& g, const arch::Config& cfg, const Section
 }  // namespace
 
 pef::Pef emit_pef(Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
-                  const Options& opts, CompileStats* stats) {
+                  const arch::Config& device, const Options& opts, CompileStats* stats) {
   const Graph& g = lw.g;
   pef::Pef pef;
-  pef.config_name = cfg.name;
-  pef.fingerprint = cfg.fingerprint();
+  pef.config_name = device.name;
+  pef.fingerprint = device.fingerprint();
   Layout layout(lw, builds, pef);
   CompileStats st;
-  for (const SectionBuild& b : builds) pef.sections.push_back(emit_section(g, cfg, b, layout, st));
+  for (const SectionBuild& b : builds) pef.sections.push_back(emit_section(g, cfg, device, b, layout, st));
   // Bitstreams after the tensors.
   uint64_t next = layout.next;
   for (auto& sec : pef.sections) {
@@ -224,7 +244,11 @@ pef::Pef emit_pef(Lowered& lw, const std::vector<SectionBuild>& builds, const ar
   pef.meta["source"] = g.source;
   pef.meta["opt_level"] = std::to_string(opts.opt_level);
   pef.meta["compiler_version"] = version();
-  pef.meta["config"] = cfg.name;
+  pef.meta["config"] = device.name;
+  if (opts.tiles != 0) {  // docs/pef.md: the tiles the program was placed on
+    pef.meta["tiles"] = std::to_string(opts.tiles);
+    pef.meta["tile_shape"] = fmt::format("{}x{}", device.tile_h(), device.tile_w());
+  }
   pef.meta["fusion"] = opts.opt_level == 0 ? "none" : opts.opt_level == 1 ? "chain" : "chain+pipeline";
   for (size_t i = 0; i < pef.sections.size(); ++i)
     pef.meta[fmt::format("placement.{}", i)] = fmt::format("{} [{}]", st.sections[i].name, st.sections[i].units);

@@ -66,7 +66,9 @@ std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Confi
 
 // emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
 // The constants' data moves into WEIGHTS (lw's copies are released).
+// `device`: the configuration of the device the PEF is for; `cfg` the grid it was placed
+// on, the device's first Options::tiles tiles (or the device itself).
 pef::Pef emit_pef(Lowered& lw, const std::vector<SectionBuild>& builds, const arch::Config& cfg,
-                  const Options& opts, CompileStats* stats);
+                  const arch::Config& device, const Options& opts, CompileStats* stats);
 
 }  // namespace openrdu::compiler::detail

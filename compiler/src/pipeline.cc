@@ -45,6 +45,7 @@ struct PassState {
   std::vector<SectionBuild> builds;
   pef::Pef pef;
   CompileStats stats;
+  const arch::Config* device = nullptr;  // the device the PEF is for, when cfg is its first tiles
 };
 
 bool yaml_file(const std::string& path) {
@@ -206,7 +207,7 @@ const std::vector<Pass>& passes() {
        print_sections},
       {{"split", "streaming sections cut into parts over AGCUs when faster; -O1/-O3: independent sections merged"}, false, run_split, print_sections},
       {{"emit", "DRAM layout, unit configurations, bitstreams, estimates, the PEF"}, false,
-       [](PassState& s) { s.pef = detail::emit_pef(s.lw, s.builds, s.cfg, s.opts, &s.stats); }, print_emitted},
+       [](PassState& s) { s.pef = detail::emit_pef(s.lw, s.builds, s.cfg, s.device ? *s.device : s.cfg, s.opts, &s.stats); }, print_emitted},
       {{"package", "META train.* keys, the GRAPH section (the model, weights stored once)"}, true, run_package,
        print_meta},
   };
@@ -263,9 +264,26 @@ std::string pipeline_table() {
   return out;
 }
 
+// The grid of the first `opts.tiles` tiles of `cfg` (full-height tiles: the first
+// tiles * tile_w columns and their AGCUs), or cfg itself without --tiles.
+arch::Config placement_grid(const arch::Config& cfg, const Options& opts) {
+  if (opts.tiles == 0) return cfg;
+  if (opts.tiles > cfg.num_tiles())
+    throw CompileError(fmt::format("--tiles {}: configuration '{}' has {} tile{} ({}x{} slots each)", opts.tiles,
+                                   cfg.name, cfg.num_tiles(), cfg.num_tiles() == 1 ? "" : "s", cfg.tile_h(),
+                                   cfg.tile_w()));
+  arch::Config sub = cfg;
+  sub.cols = opts.tiles * cfg.tile_w();
+  sub.agcu = 0;
+  for (uint32_t k = 0; k < cfg.agcu; ++k) sub.agcu += cfg.tile_of(cfg.agcu_id(k)) < opts.tiles;
+  return sub;
+}
+
 pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Options& opts, CompileStats* stats,
                       PassHooks* hooks, TrainInfo* info) {
-  PassState s{&front, cfg, opts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  const arch::Config grid = placement_grid(cfg, opts);
+  PassState s{&front, grid, opts, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  s.device = &cfg;
   run_pipeline(s, hooks);
   if (stats) *stats = std::move(s.stats);
   if (info) *info = std::move(s.info);
@@ -273,7 +291,9 @@ pef::Pef compile_file(const FrontEnd& front, const arch::Config& cfg, const Opti
 }
 
 pef::Pef compile_graph(Graph g, const arch::Config& cfg, const Options& opts, CompileStats* stats) {
-  PassState s{nullptr, cfg, opts, std::move(g), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  const arch::Config grid = placement_grid(cfg, opts);
+  PassState s{nullptr, grid, opts, std::move(g), {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {}};
+  s.device = &cfg;
   run_pipeline(s, nullptr);
   if (stats) *stats = std::move(s.stats);
   return std::move(s.pef);

@@ -43,6 +43,9 @@ TEST(Config, YamlFileEqualsBuiltin) {
     EXPECT_EQ(a.dram_channels, b.dram_channels);
     EXPECT_EQ(a.dram_interleave_bytes, b.dram_interleave_bytes);
     EXPECT_EQ(a.dram_channel_hash, b.dram_channel_hash) << name;
+    EXPECT_EQ(a.num_tiles(), b.num_tiles()) << name;
+    EXPECT_EQ(a.tile_h(), b.tile_h()) << name;
+    EXPECT_EQ(a.tile_w(), b.tile_w()) << name;
   }
 }
 
@@ -111,6 +114,53 @@ TEST(Config, ErrorsNameTheProblem) {
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("fifo_depth"), std::string::npos) << e.what();
   }
+}
+
+TEST(Config, Tiles) {
+  Config t = load_config("tiny");  // 2 tiles of 2x1: columns 0 and 1
+  ASSERT_EQ(t.num_tiles(), 2u);
+  EXPECT_EQ(t.tile_of(t.slot_id(1, 0)), 0u);
+  EXPECT_EQ(t.tile_of(t.slot_id(0, 1)), 1u);
+  EXPECT_EQ(t.tile_of(t.agcu_id(0)), 0u);
+  EXPECT_EQ(t.tile_of(t.agcu_id(1)), 1u);
+  EXPECT_EQ(t.tile_of(t.switch_id(2, 0)), 0u);
+  EXPECT_EQ(t.tile_of(t.switch_id(0, 2)), 1u);  // the last switch column: the last tile
+  // Tile 1 is tile 0 mirrored (PMU where tile 0 has a PCU): no relocation between them.
+  EXPECT_THROW(t.relocate(t.slot_id(0, 0), 0, 1), std::out_of_range);
+  EXPECT_EQ(t.relocate(t.agcu_id(0), 0, 1), t.agcu_id(1));
+  Config s = load_config("small");  // 2 tiles of 4x2
+  ASSERT_EQ(s.num_tiles(), 2u);
+  EXPECT_EQ(s.relocate(s.slot_id(3, 1), 0, 1), s.slot_id(3, 3));
+  EXPECT_EQ(s.relocate(s.agcu_id(1), 0, 1), s.agcu_id(3));
+  EXPECT_EQ(s.relocate(s.switch_id(4, 1), 0, 1), s.switch_id(4, 3));
+  EXPECT_EQ(s.relocate(s.slot_id(2, 3), 1, 0), s.slot_id(2, 1));
+  Config p = load_config("plasticine");  // 4 tiles of 16x2, 2 AGCUs each
+  EXPECT_EQ(p.num_tiles(), 4u);
+  EXPECT_EQ(p.tile_of(p.agcu_id(7)), 3u);
+  Config one = load_config("small");
+  one.tile_rows = one.tile_cols = 0;  // no tiles key: one tile, the whole grid
+  EXPECT_EQ(one.num_tiles(), 1u);
+  EXPECT_EQ(one.tile_of(one.switch_id(4, 4)), 0u);
+}
+
+TEST(Config, TileErrorsNameTheProblem) {
+  auto error_of = [](Config c) {
+    try {
+      c.validate();
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  Config p = load_config("plasticine");
+  p.tile_rows = 8, p.tile_cols = 4;  // 2x2 tiles: the top two have no AGCU
+  EXPECT_NE(error_of(p).find("tile 0 has no AGCU"), std::string::npos) << error_of(p);
+  Config s = load_config("small");
+  s.tile_cols = 3;
+  EXPECT_NE(error_of(s).find("must divide grid.rows and grid.cols"), std::string::npos) << error_of(s);
+  s.tile_cols = 0, s.tile_rows = 0;
+  s.rows = s.cols = 16, s.agcu = 16, s.tile_rows = 16, s.tile_cols = 1;  // 16 tiles
+  EXPECT_NE(error_of(s).find("at most 8"), std::string::npos) << error_of(s);
 }
 
 namespace {

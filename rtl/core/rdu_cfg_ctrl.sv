@@ -19,6 +19,7 @@ module rdu_cfg_ctrl
   input  logic                start_i,
   input  logic [31:0]         addr_i,
   input  logic [31:0]         len_i,
+  input  logic [NUM_TILES-1:0] tiles_i,  // the tiles configured: a record for another tile's unit is BAD_UNIT
   output logic                busy_o,
   output logic                done_o,
   output logic                err_o,
@@ -197,7 +198,7 @@ module rdu_cfg_ctrl
                 fail = 1'b1; fail_code = ERR_BAD_LENGTH;
               end
               pst_d = P_CRC;
-            end else if (32'(hdr_unit) >= NUM_UNITS) begin
+            end else if (32'(hdr_unit) >= NUM_UNITS || !tiles_i[unit_tile(32'(hdr_unit))]) begin
               fail = 1'b1; fail_code = ERR_BAD_UNIT; fail_unit = hdr_unit;
             end else if (hdr_nw > unit_words(hdr_unit)) begin
               fail = 1'b1; fail_code = ERR_BAD_WORDS; fail_unit = hdr_unit;

@@ -41,6 +41,8 @@ module rdu_core
   localparam int unsigned NRQ = 1 + NUM_AGCU;
   localparam logic [15:0] NO_UNIT = 16'hFFFF;
   localparam int unsigned NPU = NUM_SLOTS + NUM_AGCU;  // units with done and counters
+  localparam int unsigned NT  = NUM_TILES;
+  localparam logic [NT-1:0] ALL_TILES = '1;
 
   // ---------------------------------------------------------------------------------
   // Soft reset: CTRL.SOFT_RESET resets everything but the CSR block (one cycle later).
@@ -67,6 +69,10 @@ module rdu_core
   logic [31:0] perf_active, perf_stall_in, perf_stall_out;
   logic [31:0] mem_rd_reqs_q, mem_wr_reqs_q, mem_rd_bytes_q, mem_wr_bytes_q;
   logic [23:0] fault;
+  logic [31:0] tile_owner, tile_irq_enable;
+  logic [23:0] tile_ctrl, tile_irq_set, tile_irq_status;
+  logic [31:0] tile_status;
+  logic [31:0] tile_err [8], tile_cyc [8];
 
   rdu_csr_regs u_csr (
     .clk_i,
@@ -106,9 +112,31 @@ module rdu_core
     .mem_wr_reqs_i   (mem_wr_reqs_q),
     .mem_rd_bytes_i  (mem_rd_bytes_q),
     .mem_wr_bytes_i  (mem_wr_bytes_q),
-    .fault_o         (fault)
+    .fault_o         (fault),
+    .tile_owner_o    (tile_owner),
+    .tile_ctrl_o     (tile_ctrl),
+    .tile_status_i   (tile_status),
+    .tile_irq_status_set_i(tile_irq_set),
+    .tile_irq_status_o(tile_irq_status),
+    .tile_irq_enable_o(tile_irq_enable),
+    .tile_err0_i     (tile_err[0]),
+    .tile_err1_i     (tile_err[1]),
+    .tile_err2_i     (tile_err[2]),
+    .tile_err3_i     (tile_err[3]),
+    .tile_err4_i     (tile_err[4]),
+    .tile_err5_i     (tile_err[5]),
+    .tile_err6_i     (tile_err[6]),
+    .tile_err7_i     (tile_err[7]),
+    .tile_cycles0_i  (tile_cyc[0]),
+    .tile_cycles1_i  (tile_cyc[1]),
+    .tile_cycles2_i  (tile_cyc[2]),
+    .tile_cycles3_i  (tile_cyc[3]),
+    .tile_cycles4_i  (tile_cyc[4]),
+    .tile_cycles5_i  (tile_cyc[5]),
+    .tile_cycles6_i  (tile_cyc[6]),
+    .tile_cycles7_i  (tile_cyc[7])
   );
-  assign irq_o = |(irq_status & irq_enable[2:0]);
+  assign irq_o = |(irq_status & irq_enable[2:0]) || |(tile_irq_status & tile_irq_enable[23:0]);
 
   // ---------------------------------------------------------------------------------
   // Configuration controller
@@ -132,6 +160,7 @@ module rdu_core
     .start_i        (cc_start),
     .addr_i         (cfg_addr),
     .len_i          (cfg_len),
+    .tiles_i        (cmask_q),
     .busy_o         (cc_busy),
     .done_o         (cc_done),
     .err_o          (cc_err),
@@ -196,24 +225,16 @@ module rdu_core
     .mem_rsp_err_i
   );
 
-  // Memory requests in flight (all requesters, all ports): a stopped run waits for them
+  // Memory requests of each AGCU in flight: a stopped run group waits for its AGCUs'
   // to drain so that no stale response reaches the next run.
-  logic [15:0]          mem_out_q;
-  logic [MEM_PORTS-1:0] req_fire, rsp_fire;
-  logic [15:0]          n_req, n_rsp;
+  logic [MEM_PORTS-1:0] req_fire;
+  logic [15:0]          agcu_out_q [NUM_AGCU];
   assign req_fire = mem_req_valid_o & mem_req_ready_i;
-  assign rsp_fire = mem_rsp_valid_i;
-  always_comb begin
-    n_req = '0;
-    n_rsp = '0;
-    for (int p = 0; p < MEM_PORTS; p++) begin
-      n_req = n_req + 16'(req_fire[p]);
-      n_rsp = n_rsp + 16'(rsp_fire[p]);
+  for (genvar k = 0; k < NUM_AGCU; k++) begin : g_agcu_out
+    always_ff @(posedge clk_i) begin
+      if (!rst_n) agcu_out_q[k] <= '0;
+      else        agcu_out_q[k] <= agcu_out_q[k] + 16'(rq_valid[1+k] && rq_ready[1+k]) - 16'(rs_valid[1+k]);
     end
-  end
-  always_ff @(posedge clk_i) begin
-    if (!rst_n) mem_out_q <= '0;
-    else        mem_out_q <= mem_out_q + n_req - n_rsp;
   end
 
   // ---------------------------------------------------------------------------------
@@ -235,126 +256,203 @@ module rdu_core
   end
 
   // ---------------------------------------------------------------------------------
-  // Control (section 6)
-  typedef enum logic [1:0] {C_IDLE, C_CONFIG, C_RUN, C_STOP} cstate_e;
-  cstate_e     cst_q;
-  logic        configured_q, done_q, error_q;
-  logic [7:0]  ecode_q;
-  logic [15:0] eunit_q;
-  logic        run_q, run_seen_q;
-  logic        all_done;
-  logic        agcu_err;
-  logic [15:0] agcu_err_unit;
+  // Control (section 6), per tile (`docs/hardware.md` ("Tiles")). CTRL acts on every tile,
+  // TILE_CTRL on the tiles given. The configuration controller is shared: one
+  // configuration at a time, of the tiles in cmask_q. A START's tiles form a run group
+  // (grp_q): they run from the same cycle, and done, a memory error, ABORT or the
+  // watchdog of any of them ends the whole group.
+  typedef enum logic [1:0] {T_IDLE, T_RUN, T_STOP} tstate_e;
+  tstate_e     tst_q [NT];
+  logic        cfg_busy_q;
+  logic [NT-1:0] cmask_q, tcfgd_q, tdone_q, terror_q, trun_q, tseen_q;
+  logic [NT-1:0] grp_q [NT];
+  logic [7:0]  tecode_q [NT];
+  logic [15:0] teunit_q [NT];
+  logic [31:0] tcyc_q [NT];
+  logic [NT-1:0] last_grp_q;
   logic        ctl_configure, ctl_start, ctl_abort;
-  logic        wd_fire;
-  logic [15:0] wd_unit;
+  logic [NT-1:0] conf_mask, start_mask, abort_mask, tactive;
+  logic        run_start;
+  logic [NT-1:0] tile_start;
+  // Per tile: its units done, an AGCU error, its AGCUs' requests drained, its lowest
+  // AGCU with an error and lowest unit not done (NO_UNIT when none).
+  logic [NT-1:0] tdone, terr, tdrained;
+  logic [23:0] tile_irq_d;
+  logic [15:0] terr_unit [NT], twd_unit [NT];
 
   assign ctl_configure = ctrl[CSR_CTRL_CONFIGURE_LSB];
   assign ctl_start     = ctrl[CSR_CTRL_START_LSB];
   assign ctl_abort     = ctrl[CSR_CTRL_ABORT_LSB];
-  assign cc_start      = (cst_q == C_IDLE) && ctl_configure && !soft_rst_q;
-  // Watchdog: the run has taken WATCHDOG cycles (CYCLES reads WATCHDOG afterwards).
-  assign wd_fire       = (watchdog != '0) && ((cycles_q + 64'd1) >= {32'd0, watchdog});
+  always_comb begin
+    for (int t = 0; t < NT; t++) tactive[t] = (tst_q[t] != T_IDLE);
+  end
+  assign conf_mask  = ctl_configure ? ALL_TILES : tile_ctrl[CSR_TILE_CTRL_CONFIGURE_LSB +: NT];
+  assign start_mask = ctl_start ? ALL_TILES : tile_ctrl[CSR_TILE_CTRL_START_LSB +: NT];
+  assign abort_mask = ctl_abort ? ALL_TILES : tile_ctrl[CSR_TILE_CTRL_ABORT_LSB +: NT];
+  assign cc_start   = !cfg_busy_q && (conf_mask != '0) && ((conf_mask & tactive) == '0) && !soft_rst_q;
+  // START: every tile given configured and idle, not being configured this cycle.
+  assign run_start  = !cc_start && (start_mask != '0) && ((start_mask & ~(tcfgd_q & ~tactive)) == '0);
+  assign tile_start = run_start ? start_mask : '0;
 
   always_ff @(posedge clk_i) begin
     if (!rst_n) begin
-      cst_q        <= C_IDLE;
-      configured_q <= 1'b0;
-      done_q       <= 1'b0;
-      error_q      <= 1'b0;
-      ecode_q      <= ERR_NONE;
-      eunit_q      <= NO_UNIT;
-      run_q        <= 1'b0;
-      run_seen_q   <= 1'b0;
-      cycles_q     <= '0;
+      cfg_busy_q   <= 1'b0;
+      cmask_q      <= '0;
       cfg_cycles_q <= '0;
-      irq_set      <= '0;
+      cycles_q     <= '0;
+      last_grp_q   <= '0;
     end else begin
-      irq_set <= '0;
-      unique case (cst_q)
-        C_IDLE: begin
-          if (ctl_configure) begin
-            cst_q        <= C_CONFIG;
-            configured_q <= 1'b0;
-            done_q       <= 1'b0;
-            error_q      <= 1'b0;
-            ecode_q      <= ERR_NONE;
-            eunit_q      <= NO_UNIT;
-            cfg_cycles_q <= '0;
-          end else if (ctl_start && configured_q) begin
-            cst_q      <= C_RUN;
-            run_q      <= 1'b1;
-            run_seen_q <= 1'b0;
-            done_q     <= 1'b0;
-            error_q    <= 1'b0;
-            ecode_q    <= ERR_NONE;
-            eunit_q    <= NO_UNIT;
-            cycles_q   <= '0;
-          end
+      if (cc_start) begin
+        cfg_busy_q   <= 1'b1;
+        cmask_q      <= conf_mask;
+        cfg_cycles_q <= '0;
+      end else if (cfg_busy_q) begin
+        cfg_cycles_q <= cfg_cycles_q + 32'd1;
+        if (cc_done || cc_err) cfg_busy_q <= 1'b0;
+      end
+      if (run_start) begin
+        cycles_q   <= '0;
+        last_grp_q <= start_mask;
+      end else if ((trun_q & last_grp_q) != '0) begin
+        cycles_q <= cycles_q + 64'd1;
+      end
+    end
+  end
+
+  for (genvar t = 0; t < NT; t++) begin : g_tile
+    logic [NT-1:0] g;  // the tile's run group
+    logic          gdone, gerr, gdrained, gabort, wd_fire;
+    logic [15:0]   gerr_unit, gwd_unit;
+    assign g        = grp_q[t];
+    assign gdone    = &(tdone | ~g);
+    assign gerr     = |(terr & g);
+    assign gdrained = &(tdrained | ~g);
+    assign gabort   = |(abort_mask & g);
+    // Watchdog: the run has taken WATCHDOG cycles (TILE_CYCLESt reads WATCHDOG afterwards).
+    assign wd_fire  = (watchdog != '0) && ({1'b0, tcyc_q[t]} + 33'd1 >= {1'b0, watchdog});
+    always_comb begin
+      gerr_unit = NO_UNIT;
+      gwd_unit  = NO_UNIT;
+      for (int u = NT - 1; u >= 0; u--) begin
+        if (g[u] && terr_unit[u] < gerr_unit) gerr_unit = terr_unit[u];
+        if (g[u] && twd_unit[u] < gwd_unit)   gwd_unit  = twd_unit[u];
+      end
+    end
+
+    always_ff @(posedge clk_i) begin
+      if (!rst_n) begin
+        tst_q[t]    <= T_IDLE;
+        tcfgd_q[t]  <= 1'b0;
+        tdone_q[t]  <= 1'b0;
+        terror_q[t] <= 1'b0;
+        tecode_q[t] <= ERR_NONE;
+        teunit_q[t] <= NO_UNIT;
+        trun_q[t]   <= 1'b0;
+        tseen_q[t]  <= 1'b0;
+        tcyc_q[t]   <= '0;
+        grp_q[t]    <= '0;
+      end else begin
+        if (cc_start && conf_mask[t]) begin
+          tcfgd_q[t]  <= 1'b0;
+          tdone_q[t]  <= 1'b0;
+          terror_q[t] <= 1'b0;
+          tecode_q[t] <= ERR_NONE;
+          teunit_q[t] <= NO_UNIT;
+        end else if (cfg_busy_q && cmask_q[t] && cc_done) begin
+          tcfgd_q[t] <= 1'b1;
+        end else if (cfg_busy_q && cmask_q[t] && cc_err) begin
+          terror_q[t] <= 1'b1;
+          tecode_q[t] <= cc_code;
+          teunit_q[t] <= cc_unit;
         end
-        C_CONFIG: begin
-          cfg_cycles_q <= cfg_cycles_q + 32'd1;
-          if (cc_done) begin
-            cst_q                                  <= C_IDLE;
-            configured_q                           <= 1'b1;
-            irq_set[CSR_IRQ_STATUS_CONFIG_DONE_LSB] <= 1'b1;
-          end else if (cc_err) begin
-            cst_q                            <= C_IDLE;
-            error_q                          <= 1'b1;
-            ecode_q                          <= cc_code;
-            eunit_q                          <= cc_unit;
-            irq_set[CSR_IRQ_STATUS_ERROR_LSB] <= 1'b1;
+        unique case (tst_q[t])
+          T_IDLE: begin
+            if (tile_start[t]) begin
+              tst_q[t]    <= T_RUN;
+              trun_q[t]   <= 1'b1;
+              tseen_q[t]  <= 1'b0;
+              tdone_q[t]  <= 1'b0;
+              terror_q[t] <= 1'b0;
+              tecode_q[t] <= ERR_NONE;
+              teunit_q[t] <= NO_UNIT;
+              tcyc_q[t]   <= '0;
+              grp_q[t]    <= start_mask;
+            end
           end
-        end
-        C_RUN: begin
-          cycles_q   <= cycles_q + 64'd1;
-          run_seen_q <= 1'b1;
-          if (ctl_abort) begin
-            cst_q   <= C_STOP;
-            run_q   <= 1'b0;
-            ecode_q <= ERR_ABORTED;
-            eunit_q <= NO_UNIT;
-          end else if (agcu_err) begin
-            cst_q   <= C_STOP;
-            run_q   <= 1'b0;
-            ecode_q <= ERR_MEM_ERROR;
-            eunit_q <= agcu_err_unit;
-          end else if (run_seen_q && all_done) begin
-            cst_q                               <= C_IDLE;
-            run_q                               <= 1'b0;
-            done_q                              <= 1'b1;
-            irq_set[CSR_IRQ_STATUS_RUN_DONE_LSB] <= 1'b1;
-          end else if (wd_fire) begin
-            // Stops like ABORT (drain the memory port), naming the first unit not done.
-            cst_q   <= C_STOP;
-            run_q   <= 1'b0;
-            ecode_q <= ERR_WATCHDOG;
-            eunit_q <= wd_unit;
+          T_RUN: begin
+            tcyc_q[t]  <= tcyc_q[t] + 32'd1;
+            tseen_q[t] <= 1'b1;
+            if (gabort) begin
+              tst_q[t]    <= T_STOP;
+              trun_q[t]   <= 1'b0;
+              tecode_q[t] <= ERR_ABORTED;
+              teunit_q[t] <= NO_UNIT;
+            end else if (gerr) begin
+              tst_q[t]    <= T_STOP;
+              trun_q[t]   <= 1'b0;
+              tecode_q[t] <= ERR_MEM_ERROR;
+              teunit_q[t] <= gerr_unit;
+            end else if (tseen_q[t] && gdone) begin
+              tst_q[t]   <= T_IDLE;
+              trun_q[t]  <= 1'b0;
+              tdone_q[t] <= 1'b1;
+            end else if (wd_fire) begin
+              // Stops like ABORT (drain the memory requests), naming the first unit not done.
+              tst_q[t]    <= T_STOP;
+              trun_q[t]   <= 1'b0;
+              tecode_q[t] <= ERR_WATCHDOG;
+              teunit_q[t] <= gwd_unit;
+            end
           end
-        end
-        C_STOP: begin
-          // Units are held in reset (run low); wait for the memory port to drain.
-          if (mem_out_q == '0) begin
-            cst_q                            <= C_IDLE;
-            error_q                          <= 1'b1;
-            irq_set[CSR_IRQ_STATUS_ERROR_LSB] <= 1'b1;
+          T_STOP: begin
+            // Units are held in reset (run low); wait for the group's AGCUs to drain.
+            if (gdrained) begin
+              tst_q[t]    <= T_IDLE;
+              terror_q[t] <= 1'b1;
+            end
           end
-        end
-        default: cst_q <= C_IDLE;
-      endcase
+          default: tst_q[t] <= T_IDLE;
+        endcase
+      end
+    end
+    // Interrupt causes of this cycle's transitions.
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_RUN_DONE_LSB + t] =
+        (tst_q[t] == T_RUN) && !gabort && !gerr && tseen_q[t] && gdone;
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_ERROR_LSB + t] =
+        ((tst_q[t] == T_STOP) && gdrained) || (cfg_busy_q && cmask_q[t] && !cc_done && cc_err);
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_CONFIG_DONE_LSB + t] = cfg_busy_q && cmask_q[t] && cc_done;
+    assign tile_err[t]    = {8'd0, teunit_q[t], tecode_q[t]};
+    assign tile_cyc[t]    = tcyc_q[t];
+  end
+  for (genvar t = NT; t < 8; t++) begin : g_no_tile
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_RUN_DONE_LSB + t]    = 1'b0;
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_ERROR_LSB + t]       = 1'b0;
+    assign tile_irq_d[CSR_TILE_IRQ_STATUS_CONFIG_DONE_LSB + t] = 1'b0;
+    assign tile_err[t] = '0;
+    assign tile_cyc[t] = '0;
+  end
+  // Interrupt causes, registered as the state changes (global: any tile's).
+  always_ff @(posedge clk_i) begin
+    if (!rst_n) begin
+      irq_set      <= '0;
+      tile_irq_set <= '0;
+    end else begin
+      tile_irq_set <= tile_irq_d;
+      irq_set[CSR_IRQ_STATUS_CONFIG_DONE_LSB] <= |tile_irq_d[CSR_TILE_IRQ_STATUS_CONFIG_DONE_LSB +: 8];
+      irq_set[CSR_IRQ_STATUS_RUN_DONE_LSB]    <= |tile_irq_d[CSR_TILE_IRQ_STATUS_RUN_DONE_LSB +: 8];
+      irq_set[CSR_IRQ_STATUS_ERROR_LSB]       <= |tile_irq_d[CSR_TILE_IRQ_STATUS_ERROR_LSB +: 8];
     end
   end
 
   // ---------------------------------------------------------------------------------
-  // Performance counters (PERF_*, MEM_*): cleared when a run starts, counting while it
-  // runs. Per unit: active (a vector handshake on any of its network ports or, for an
-  // AGCU, its memory port), stalled on output (no handshake, an output valid and not
-  // ready), stalled on input (no handshake, no output waiting, not done).
-  logic           run_start;
+  // Performance counters (PERF_*, MEM_*): cleared when a run starts (a unit's: when its
+  // tile starts), counting while it runs. Per unit: active (a vector handshake on any of
+  // its network ports or, for an AGCU, its memory port), stalled on output (no handshake,
+  // an output valid and not ready), stalled on input (no handshake, no output waiting,
+  // not done).
   logic [NPU-1:0] unit_active, unit_oblk, unit_done;
   logic [31:0]    cnt_act_q [NPU], cnt_sin_q [NPU], cnt_sout_q [NPU];
   logic [31:0] n_rd, n_wr, n_wr_words;
-  assign run_start = (cst_q == C_IDLE) && ctl_start && configured_q;
   // Requests of this cycle over all ports: reads, writes, written words.
   always_comb begin
     n_rd       = '0;
@@ -375,7 +473,7 @@ module rdu_core
       mem_wr_reqs_q  <= '0;
       mem_rd_bytes_q <= '0;
       mem_wr_bytes_q <= '0;
-    end else if (run_q) begin
+    end else if (trun_q != '0) begin
       mem_wr_reqs_q  <= mem_wr_reqs_q + n_wr;
       mem_wr_bytes_q <= mem_wr_bytes_q + n_wr_words * 32'd4;
       mem_rd_reqs_q  <= mem_rd_reqs_q + n_rd;
@@ -383,12 +481,13 @@ module rdu_core
     end
   end
   for (genvar u = 0; u < NPU; u++) begin : g_perf
+    localparam int unsigned T = unit_tile(u);
     always_ff @(posedge clk_i) begin
-      if (!rst_n || run_start) begin
+      if (!rst_n || tile_start[T]) begin
         cnt_act_q[u]  <= '0;
         cnt_sin_q[u]  <= '0;
         cnt_sout_q[u] <= '0;
-      end else if (run_q) begin
+      end else if (trun_q[T]) begin
         if (unit_active[u])      cnt_act_q[u]  <= cnt_act_q[u] + 32'd1;
         else if (unit_oblk[u])   cnt_sout_q[u] <= cnt_sout_q[u] + 32'd1;
         else if (!unit_done[u])  cnt_sin_q[u]  <= cnt_sin_q[u] + 32'd1;
@@ -408,9 +507,17 @@ module rdu_core
     end
   end
 
-  assign status = {error_q, done_q, run_q || (cst_q == C_STOP), cc_busy, configured_q};
-  assign busy_o = (cst_q != C_IDLE) || cc_busy || soft_rst_q;
-  assign err_status = {eunit_q, ecode_q};
+  // Global state from the tiles': configured and done when every tile is, running and
+  // error when one is; ERR_STATUS the lowest tile's error with one.
+  assign status = {|terror_q, &tdone_q, |tactive, cc_busy, &tcfgd_q};
+  assign busy_o = (|tactive) || cfg_busy_q || cc_busy || soft_rst_q;
+  always_comb begin
+    err_status = {NO_UNIT, ERR_NONE};
+    for (int t = NT - 1; t >= 0; t--) begin
+      if (terror_q[t]) err_status = {teunit_q[t], tecode_q[t]};
+    end
+  end
+  assign tile_status = {8'(terror_q), 8'(tdone_q), 8'(tactive), 8'(tcfgd_q)};
 
   // ---------------------------------------------------------------------------------
   // Grid
@@ -450,7 +557,8 @@ module rdu_core
     .loc_in_ready_o (v_li_ready),
     .loc_out_valid_o(v_lo_valid),
     .loc_out_data_o (v_lo_data),
-    .loc_out_ready_i(v_lo_ready)
+    .loc_out_ready_i(v_lo_ready),
+    .link_on_i      (link_on)
   );
   rdu_core_net #(.W(32), .SR(SR), .SC(SC)) u_snet (
     .sw_out_valid_i (s_so_valid),
@@ -464,7 +572,8 @@ module rdu_core
     .loc_in_ready_o (s_li_ready),
     .loc_out_valid_o(s_lo_valid),
     .loc_out_data_o (s_lo_data),
-    .loc_out_ready_i(s_lo_ready)
+    .loc_out_ready_i(s_lo_ready),
+    .link_on_i      (link_on)
   );
   rdu_core_net #(.W(1), .SR(SR), .SC(SC)) u_cnet (
     .sw_out_valid_i (c_so_valid),
@@ -478,7 +587,8 @@ module rdu_core
     .loc_in_ready_o (c_li_ready),
     .loc_out_valid_o(c_lo_valid),
     .loc_out_data_o (c_lo_data),
-    .loc_out_ready_i(c_lo_ready)
+    .loc_out_ready_i(c_lo_ready),
+    .link_on_i      (link_on)
   );
 
   // Done of every slot and AGCU; error of every AGCU.
@@ -491,36 +601,59 @@ module rdu_core
       if (fault[19:16] == 4'd1 && fault[15:0] == 16'(u)) unit_done[u] = 1'b0;
     end
   end
-  assign all_done = &unit_done;
-  assign agcu_err = |agcu_errs;
+  // Per tile: done, AGCU errors (the lowest AGCU with one), drained, the lowest unit
+  // (slots, then AGCUs) not done for the watchdog.
   always_comb begin
-    agcu_err_unit = NO_UNIT;
+    for (int t = 0; t < NT; t++) begin
+      tdone[t]     = 1'b1;
+      terr[t]      = 1'b0;
+      tdrained[t]  = 1'b1;
+      terr_unit[t] = NO_UNIT;
+      twd_unit[t]  = NO_UNIT;
+    end
+    for (int u = NPU - 1; u >= 0; u--) begin
+      if (!unit_done[u]) begin
+        tdone[unit_tile(u)]    = 1'b0;
+        twd_unit[unit_tile(u)] = 16'(u);
+      end
+    end
     for (int k = NUM_AGCU - 1; k >= 0; k--) begin
-      if (agcu_errs[k]) agcu_err_unit = 16'(NUM_SLOTS + k);
+      if (agcu_errs[k]) begin
+        terr[unit_tile(NUM_SLOTS + k)]      = 1'b1;
+        terr_unit[unit_tile(NUM_SLOTS + k)] = 16'(NUM_SLOTS + k);
+      end
+      if (agcu_out_q[k] != '0) tdrained[unit_tile(NUM_SLOTS + k)] = 1'b0;
     end
   end
 
-  // Watchdog: lowest unit id (slots, then AGCUs) that is not done.
-  always_comb begin
-    wd_unit = NO_UNIT;
-    for (int k = NPU - 1; k >= 0; k--) begin
-      if (!unit_done[k]) wd_unit = 16'(k);
+  // Partition (TILE_OWNER): the link from switch s in direction d is on when both
+  // switches' tiles have the same owner.
+  logic [3:0] link_on [NSW];
+  for (genvar r = 0; r < SR; r++) begin : g_link_row
+    for (genvar c = 0; c < SC; c++) begin : g_link_col
+      localparam int unsigned T0 = tile_at(r, c);
+      localparam int unsigned TN [4] = '{tile_at((r > 0) ? r - 1 : 0, c), tile_at(r, c + 1),
+                                         tile_at(r + 1, c), tile_at(r, (c > 0) ? c - 1 : 0)};
+      for (genvar d = 0; d < 4; d++) begin : g_dir
+        assign link_on[r*SC+c][d] = (tile_owner[4*T0 +: 4] == tile_owner[4*TN[d] +: 4]);
+      end
     end
   end
 
   for (genvar r = 0; r < SR; r++) begin : g_row
     for (genvar c = 0; c < SC; c++) begin : g_col
       localparam int unsigned S = r * SC + c;
+      localparam int unsigned TS = tile_at(r, c);  // the tile of the switch and of its unit
 
       rdu_switch #(.UNIT_ID(NUM_SLOTS + NUM_AGCU + S)) u_switch (
         .clk_i,
         .rst_ni      (rst_n),
-        .cfg_clear_i (cfg_clear),
+        .cfg_clear_i (cfg_clear && cmask_q[TS]),
         .cfg_we_i    (cfg_we),
         .cfg_unit_i  (cfg_unit),
         .cfg_word_i  (cfg_word),
         .cfg_data_i  (cfg_data),
-        .run_i       (run_q),
+        .run_i       (trun_q[TS]),
         .vin_valid_i (v_si_valid[S]),
         .vin_ready_o (v_si_ready[S]),
         .vin_data_i  (v_si_data[S]),
@@ -568,12 +701,12 @@ module rdu_core
           rdu_pcu #(.UNIT_ID(ID)) u_pcu (
             .clk_i,
             .rst_ni      (rst_n),
-            .cfg_clear_i (cfg_clear),
+            .cfg_clear_i (cfg_clear && cmask_q[TS]),
             .cfg_we_i    (cfg_we),
             .cfg_unit_i  (cfg_unit),
             .cfg_word_i  (cfg_word),
             .cfg_data_i  (cfg_data),
-            .run_i       (run_q),
+            .run_i       (trun_q[TS]),
             .done_o      (slot_done[ID]),
             .vin_valid_i (vin_valid),
             .vin_ready_o (vin_ready),
@@ -605,12 +738,12 @@ module rdu_core
           rdu_pmu #(.UNIT_ID(ID)) u_pmu (
             .clk_i,
             .rst_ni      (rst_n),
-            .cfg_clear_i (cfg_clear),
+            .cfg_clear_i (cfg_clear && cmask_q[TS]),
             .cfg_we_i    (cfg_we),
             .cfg_unit_i  (cfg_unit),
             .cfg_word_i  (cfg_word),
             .cfg_data_i  (cfg_data),
-            .run_i       (run_q),
+            .run_i       (trun_q[TS]),
             .done_o      (slot_done[ID]),
             .vin_valid_i (v_lo_valid[S][0]),
             .vin_ready_o (vin_ready),
@@ -663,12 +796,12 @@ module rdu_core
         rdu_agcu #(.UNIT_ID(NUM_SLOTS + K)) u_agcu (
           .clk_i,
           .rst_ni         (rst_n),
-          .cfg_clear_i    (cfg_clear),
+          .cfg_clear_i    (cfg_clear && cmask_q[TS]),
           .cfg_we_i       (cfg_we),
           .cfg_unit_i     (cfg_unit),
           .cfg_word_i     (cfg_word),
           .cfg_data_i     (cfg_data),
-          .run_i          (run_q),
+          .run_i          (trun_q[TS]),
           .done_o         (agcu_done[K]),
           .vin_valid_i    (v_lo_valid[S][0]),
           .vin_ready_o    (vin_ready),
@@ -727,5 +860,6 @@ module rdu_core
   end
 
   logic unused_core;
-  assign unused_core = ^{irq_enable[31:3], scratch, rsp_id[0]};
+  assign unused_core = ^{irq_enable[31:3], scratch, rsp_id[0], tile_irq_enable[31:24], tile_owner,
+                        tile_ctrl};
 endmodule

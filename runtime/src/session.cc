@@ -3,13 +3,16 @@
 #include "openrdu/runtime/host_tensor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/arch/memory.h"
+#include "openrdu/arch/relocate.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/driver/protect.h"
 #include "openrdu/gen/isa.h"
@@ -51,6 +54,7 @@ void Session::load(pef::Pef program) {
   unload();
   const auto& info = dev_.info();
   check_pef_for_device(program, info.fingerprint, info.config, info.dram_bytes);
+  relocate(program);
   place_program(program, dram_);
   pef_ = std::move(program);
   const pef::Pef& pef = *pef_;
@@ -66,8 +70,9 @@ void Session::load(pef::Pef program) {
     }
     used_units_.push_back(std::move(used));
   }
-  if (info.managed) {
-    // A node daemon programs the application's DRAM window itself (PROT_* are its own).
+  if (info.managed || !opts_.tiles.empty()) {
+    // A node daemon, or the owner of a device shared by tiles, programs the application's
+    // DRAM windows itself (PROT_* and PROT_TILES are the owner's).
   } else if (opts_.protect_dram) {
     std::vector<driver::DramRange> ranges;
     for (const auto& t : pef.tensors) ranges.push_back({t.dev_addr, t.bytes});
@@ -140,35 +145,99 @@ void Session::upload(RunResult& r) {
   ++uploads_;
 }
 
+uint32_t Session::tile_mask() const {
+  uint32_t m = 0;
+  for (uint32_t t : opts_.tiles) m |= 1u << t;
+  return m;
+}
+
+// PEF compiled for N tiles (META `tiles`) onto SessionOptions::tiles.
+void Session::relocate(pef::Pef& program) const {
+  const auto it = program.meta.find("tiles");
+  const std::string compiled = it == program.meta.end() ? "" : it->second;
+  if (opts_.tiles.empty()) {
+    if (!compiled.empty())
+      throw RuntimeError(fmt::format("PEF compiled for {} tiles (sncompile --tiles): the session needs as many tiles "
+                                     "(SessionOptions::tiles), it has the whole device",
+                                     compiled));
+    return;
+  }
+  if (compiled != std::to_string(opts_.tiles.size()))
+    throw RuntimeError(fmt::format("PEF compiled for {} (META tiles), the session has {} tiles",
+                                   compiled.empty() ? "whole devices" : compiled + " tiles", opts_.tiles.size()));
+  const std::string shape = fmt::format("{}x{}", cfg_.tile_h(), cfg_.tile_w());
+  if (program.meta["tile_shape"] != shape)
+    throw RuntimeError(fmt::format("PEF compiled for tiles of {} slots (META tile_shape), configuration '{}' has {}",
+                                   program.meta["tile_shape"], cfg_.name, shape));
+  for (auto& s : program.sections) {
+    try {
+      s.bitstream = arch::relocate_bitstream(cfg_, s.bitstream, opts_.tiles);
+    } catch (const std::exception& e) {
+      throw RuntimeError(fmt::format("section '{}': relocation onto tiles {}: {}", s.name, fmt::join(opts_.tiles, ","),
+                                     e.what()));
+    }
+  }
+}
+
+// Polls TILE_IRQ_STATUS (waiting for the core interrupt in between) until every cause
+// of `want` or an ERROR of the session's tiles; clears the tiles' causes. False at the
+// timeout.
+bool Session::wait_tiles(uint32_t want, uint32_t& err) {
+  const uint32_t m = tile_mask(), mine = m | m << 8 | m << 16;
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(opts_.timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    const uint32_t st = dev_.read32(reg::TILE_IRQ_STATUS);
+    if ((st & m << 8) || (st & want) == want) {
+      dev_.write32(reg::TILE_IRQ_STATUS, st & mine);  // w1c
+      err = (st & m << 8) ? dev_.read32(reg::TILE_ERR0 + 4 * opts_.tiles.front()) : 0;
+      return true;
+    }
+    dev_.wait_irq(kCoreVector, 0.01);
+  }
+  return false;
+}
+
 void Session::wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask) {
-  if (!dev_.wait_irq(kCoreVector, opts_.timeout_s)) {
+  uint32_t irq = 0, err = 0;
+  const bool tiled = !opts_.tiles.empty();
+  const uint32_t m = tile_mask();
+  if (tiled ? !wait_tiles(want_mask == reg::IRQ_STATUS_RUN_DONE_MASK ? m : m << 16, err)
+            : !dev_.wait_irq(kCoreVector, opts_.timeout_s)) {
     std::string state;
     try {
-      dev_.write32(reg::CTRL, reg::CTRL_ABORT_MASK);
-      state = fmt::format("aborted, STATUS=0x{:x}", dev_.read32(reg::STATUS));
-      dev_.write32(reg::IRQ_STATUS, kIrqAll);
+      dev_.write32(tiled ? reg::TILE_CTRL : reg::CTRL, tiled ? m << 8 : reg::CTRL_ABORT_MASK);
+      state = fmt::format("aborted, STATUS=0x{:x}", dev_.read32(tiled ? reg::TILE_STATUS : reg::STATUS));
+      if (tiled) dev_.write32(reg::TILE_IRQ_STATUS, m | m << 8 | m << 16);
+      else dev_.write32(reg::IRQ_STATUS, kIrqAll);
     } catch (const std::exception& e) {
       state = fmt::format("abort failed: {}", e.what());
     }
     throw RuntimeError(fmt::format("section {} ({}): device did not finish within {} s ({}; {})", i, s.name,
                                    opts_.timeout_s, phase, state));
   }
-  const uint32_t irq = dev_.read32(reg::IRQ_STATUS);
-  dev_.write32(reg::IRQ_STATUS, irq);  // w1c
+  if (tiled) {
+    irq = err ? reg::IRQ_STATUS_ERROR_MASK : want_mask;
+  } else {
+    irq = dev_.read32(reg::IRQ_STATUS);
+    dev_.write32(reg::IRQ_STATUS, irq);  // w1c
+    if (irq & reg::IRQ_STATUS_ERROR_MASK) err = dev_.read32(reg::ERR_STATUS);
+  }
   if (irq & reg::IRQ_STATUS_ERROR_MASK) {
-    const uint32_t err = dev_.read32(reg::ERR_STATUS);
     const uint32_t code = (err & reg::ERR_STATUS_CODE_MASK) >> reg::ERR_STATUS_CODE_SHIFT;
     const uint32_t unit = (err & reg::ERR_STATUS_UNIT_MASK) >> reg::ERR_STATUS_UNIT_SHIFT;
     std::string where = unit == 0xFFFF ? "" : " at " + cfg_.unit_name(unit);
     if (code == static_cast<uint32_t>(gen::ErrorCode::WATCHDOG)) {
-      // The run was stopped by the watchdog: reset the device so it can be used again.
       const std::string msg =
           fmt::format("section {} ({}): {} failed: error {} after {} cycles: {} is not done (ERR_STATUS=0x{:08x})", i,
                       s.name, phase, gen::error_name(code), opts_.watchdog_cycles,
                       unit == 0xFFFF ? std::string("no unit") : cfg_.unit_name(unit), err);
-      spdlog::info("{}; resetting the device", msg);
-      dev_.reset();
-      dev_.write32(reg::IRQ_STATUS, kIrqAll);
+      // The run was stopped by the watchdog: reset the device so it can be used again
+      // (tiles: the stopped tiles are idle again, the others run on).
+      if (!tiled) {
+        spdlog::info("{}; resetting the device", msg);
+        dev_.reset();
+        dev_.write32(reg::IRQ_STATUS, kIrqAll);
+      }
       throw RuntimeError(msg);
     }
     throw RuntimeError(fmt::format("section {} ({}): {} failed: error {} ({}){} (ERR_STATUS=0x{:08x})", i, s.name,
@@ -199,8 +268,14 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
   pending_ = {};
   if (!uploaded_) upload(result);
 
-  dev_.write32(reg::IRQ_STATUS, kIrqAll);
-  dev_.write32(reg::IRQ_ENABLE, kIrqAll);
+  const uint32_t m = tile_mask();
+  if (m == 0) {
+    dev_.write32(reg::IRQ_STATUS, kIrqAll);
+    dev_.write32(reg::IRQ_ENABLE, kIrqAll);
+  } else {  // the session's tiles' causes only
+    dev_.write32(reg::TILE_IRQ_STATUS, m | m << 8 | m << 16);
+    dev_.write32(reg::TILE_IRQ_ENABLE, dev_.read32(reg::TILE_IRQ_ENABLE) | m | m << 8 | m << 16);
+  }
   dev_.write32(reg::WATCHDOG, opts_.watchdog_cycles);
   dev_.write32(reg::FAULT, opts_.fault);
 
@@ -219,7 +294,7 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
     const uint64_t tc = now();
     dev_.write32(reg::CFG_ADDR, uint32_t(s.dev_addr));
     dev_.write32(reg::CFG_LEN, len);
-    dev_.write32(reg::CTRL, reg::CTRL_CONFIGURE_MASK);
+    dev_.write32(m ? reg::TILE_CTRL : reg::CTRL, m ? m << 16 : reg::CTRL_CONFIGURE_MASK);  // TILE_CTRL.CONFIGURE
     wait_core(i, s, "configuration", reg::IRQ_STATUS_CONFIG_DONE_MASK);
     SectionReport rep;
     rep.index = i;
@@ -230,11 +305,15 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
     cursor_ = std::max(cursor_, tc + rep.config_cycles);
     const auto channels_before = driver::read_dram_channels(dev_);
     const uint64_t tr = now();
-    dev_.write32(reg::CTRL, reg::CTRL_START_MASK);
+    dev_.write32(m ? reg::TILE_CTRL : reg::CTRL, m ? m : reg::CTRL_START_MASK);  // TILE_CTRL.START
     wait_core(i, s, "run", reg::IRQ_STATUS_RUN_DONE_MASK);
-    const uint32_t lo = dev_.read32(reg::CYCLES_LO);
-    const uint32_t hi = dev_.read32(reg::CYCLES_HI);
-    rep.cycles = uint64_t(hi) << 32 | lo;
+    if (m) {
+      rep.cycles = dev_.read32(reg::TILE_CYCLES0 + 4 * opts_.tiles.front());
+    } else {
+      const uint32_t lo = dev_.read32(reg::CYCLES_LO);
+      const uint32_t hi = dev_.read32(reg::CYCLES_HI);
+      rep.cycles = uint64_t(hi) << 32 | lo;
+    }
     result.spans.push_back({"run", fmt::format("run {} ({})", i, s.name), tr, rep.cycles, {{"section", s.name}},
                             {{"section_index", i}, {"cycles", rep.cycles}}});
     cursor_ = std::max(cursor_, tr + rep.cycles);

@@ -28,7 +28,14 @@ void Dram::set_window(uint32_t i, uint64_t base, uint64_t limit) {
   if (i < kWindows) windows_[i] = {base, limit};
 }
 
-bool Dram::allowed(uint64_t addr, uint64_t len) const {
+namespace {
+uint32_t requester_tiles(tlm_generic_payload& gp) {
+  const auto* e = gp.get_extension<RequesterTiles>();
+  return e ? e->tiles : 0;
+}
+}  // namespace
+
+bool Dram::allowed(uint64_t addr, uint64_t len, uint32_t tiles) const {
   if (!in_range(addr, len)) return false;
   if (!protect_ || len == 0) return true;
   // Walk the union of the windows from addr: extend the covered end while some window
@@ -37,7 +44,9 @@ bool Dram::allowed(uint64_t addr, uint64_t len) const {
   const uint64_t end = addr + len;
   for (bool grew = true; grew && covered < end;) {
     grew = false;
-    for (const auto& [b, l] : windows_) {
+    for (uint32_t i = 0; i < kWindows; ++i) {
+      const auto [b, l] = windows_[i];
+      if (tiles != 0 && window_tiles_[i] != 0 && !(window_tiles_[i] & tiles)) continue;
       if (l > b && b <= covered && l > covered) {
         covered = l;
         grew = true;
@@ -119,7 +128,7 @@ void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
   delay = finish - sc_core::sc_time_stamp();
 
   bool ok = false;
-  if (!allowed(gp.get_address(), len)) {
+  if (!allowed(gp.get_address(), len, requester_tiles(gp))) {
     note_refused(gp.get_address());
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return;
@@ -136,7 +145,7 @@ void Dram::b_transport(tlm_generic_payload& gp, sc_time& delay) {
 
 unsigned Dram::transport_dbg(tlm_generic_payload& gp) {
   const uint64_t len = gp.get_data_length();
-  if (!allowed(gp.get_address(), len)) {
+  if (!allowed(gp.get_address(), len, requester_tiles(gp))) {
     note_refused(gp.get_address());
     gp.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
     return 0;

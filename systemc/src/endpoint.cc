@@ -89,6 +89,7 @@ uint32_t Endpoint::dma_reg_read(uint32_t off) const {
     case reg::PROT_INDEX: return prot_index_;
     case reg::PROT_BASE: return dram ? static_cast<uint32_t>(dram->window(prot_index_).first) : 0;
     case reg::PROT_LIMIT: return dram ? static_cast<uint32_t>(dram->window(prot_index_).second) : 0;
+    case reg::PROT_TILES: return dram ? dram->window_tiles(prot_index_) : 0;
     case reg::PROT_REFUSED: return dram ? static_cast<uint32_t>(dram->refused()) : 0;
     case reg::PROT_LAST_ADDR: return dram ? static_cast<uint32_t>(dram->last_refused_addr()) : 0;
     case reg::DRAM_CHANNELS: return dram ? dram->channels() : 0;
@@ -128,6 +129,9 @@ void Endpoint::dma_reg_write(uint32_t off, uint32_t v) {
       if (dram) dram->set_protect((v & reg::PROT_CTRL_ENABLE_MASK) != 0);
       break;
     case reg::PROT_INDEX: prot_index_ = v % Dram::kWindows; break;
+    case reg::PROT_TILES:
+      if (dram) dram->set_window_tiles(prot_index_, v);
+      break;
     case reg::PROT_BASE:
       if (dram) dram->set_window(prot_index_, v, dram->window(prot_index_).second);
       break;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "openrdu/platform/dram.h"
 #include "openrdu/platform/port_bits.h"
 
 #include "Vrdu_core_tiny.h"
@@ -113,6 +114,8 @@ void RtlCore<V>::mem_request(uint32_t p, uint64_t quantum_start) {
   tlm_generic_payload gp;
   set_payload(gp, we ? tlm::TLM_WRITE_COMMAND : tlm::TLM_READ_COMMAND, port_bits::get(t.mem_req_addr_o, 32 * p, 32),
               reinterpret_cast<uint8_t*>(rsp.rdata.data()), bytes, we ? be.data() : nullptr);
+  // An AGCU's request (id 1 + 3k + stream) carries its tile for the protection windows.
+  if (rsp.id != 0) gp.set_extension(new RequesterTiles(1u << cfg_.tile_of(cfg_.agcu_id((rsp.id - 1u) / 3))));
   // The request is accepted at the end of cycle cycle_-1: its time in the quantum.
   sc_time delay = ps((cycle_ - quantum_start) * period_ps_);
   mem->b_transport(gp, delay);

@@ -13,6 +13,7 @@
 #include "openrdu/gen/isa.h"
 #include "openrdu/gen/regs.h"
 #include "openrdu/platform/platform.h"
+#include "platform_test_util.h"
 
 namespace {
 
@@ -27,12 +28,8 @@ const arch::Config& cfg() {
 }
 
 platform::Platform& plat() {
-  static platform::Platform p = [] {
-    platform::PlatformOptions o;
-    o.core = OPENRDU_RAS_CORE;
-    return platform::Platform(cfg(), o);
-  }();
-  static const bool init = [] {
+  platform::Platform& p = platform::test::platform_of(cfg(), OPENRDU_RAS_CORE);
+  static const bool init = [&p] {
     p.mmio_write(reg::IRQ_ENABLE, reg::IRQ_STATUS_CONFIG_DONE_MASK | reg::IRQ_STATUS_RUN_DONE_MASK |
                                       reg::IRQ_STATUS_ERROR_MASK, kTo);
     return true;
@@ -48,14 +45,7 @@ uint64_t now_ps() { return plat().stats().sim_time_ps; }
 
 // One DMA; returns DMA_STATUS.
 uint32_t dma(bool to_host, uint64_t bus, uint32_t dev, uint32_t len) {
-  plat().clear_msi(1);
-  wr(reg::DMA_HOST_ADDR_LO, static_cast<uint32_t>(bus));
-  wr(reg::DMA_HOST_ADDR_HI, static_cast<uint32_t>(bus >> 32));
-  wr(reg::DMA_DEV_ADDR, dev);
-  wr(reg::DMA_LEN, len);
-  wr(reg::DMA_CTRL, reg::DMA_CTRL_START_MASK | (to_host ? reg::DMA_CTRL_TO_HOST_MASK : 0));
-  EXPECT_TRUE(plat().wait_msi(1, kTo));
-  return rd(reg::DMA_STATUS);
+  return platform::test::dma(plat(), to_host, bus, dev, len, kTo);
 }
 
 void set_window(uint32_t i, uint32_t base, uint32_t limit) {

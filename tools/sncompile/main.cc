@@ -65,6 +65,11 @@ void add_mapping_options(CLI::App& app, Args& a) {
                                          "elementwise chains; --list-passes)")
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
+  app.add_option("--tiles", a.opts.tiles,
+                 "compile for N tiles of the configuration (docs/hardware.md \"Tiles\"): placed and routed on the "
+                 "first N tiles, loaded onto any N consecutive free tiles (relocated); 0 (default): whole devices")
+      ->check(CLI::Range(0, 8))
+      ->capture_default_str();
   app.add_option("--stream-parts", a.opts.stream_parts,
                  "streaming (elementwise, copy) sections cut into parallel parts on several AGCUs: 0 as many as "
                  "the cycle estimate favours, 1 never, N exactly N where the walk and the grid allow")

@@ -135,7 +135,7 @@ std::vector<uint32_t> assemble_bitstream(const Config& cfg, const UnitWords& uni
   return out;
 }
 
-std::vector<std::vector<uint32_t>> parse_bitstream(const Config& cfg, std::span<const uint32_t> w) {
+std::vector<std::vector<uint32_t>> parse_bitstream(const Config& cfg, std::span<const uint32_t> w, uint32_t tiles) {
   constexpr uint32_t kNoUnit = 0xFFFF;
   auto fail = [](ErrorCode code, uint32_t unit, const std::string& msg) -> void {
     throw BitstreamError(code, unit, fmt::format("configuration error {}: {}", gen::error_name(uint32_t(code)), msg));
@@ -167,6 +167,9 @@ std::vector<std::vector<uint32_t>> parse_bitstream(const Config& cfg, std::span<
     const uint32_t id = h >> 16, nw = h & 0xFFFF;
     if (id >= cfg.num_units())
       fail(ErrorCode::BAD_UNIT, id, fmt::format("record at word {} names unit {}, the configuration has {}", i, id, cfg.num_units()));
+    if (tiles != 0 && !(tiles >> cfg.tile_of(id) & 1))
+      fail(ErrorCode::BAD_UNIT, id, fmt::format("record at word {} names {} of tile {}, outside the tiles configured (mask 0x{:02X})",
+                                               i, cfg.unit_name(id), cfg.tile_of(id), tiles));
     if (nw > cfg.config_words(cfg.unit_kind(id)))
       fail(ErrorCode::BAD_WORDS, id, fmt::format("record at word {} writes {} words to {}, which has {}", i, nw,
                                                  cfg.unit_name(id), cfg.config_words(cfg.unit_kind(id))));

@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
+#include <vector>
 
 #include "openrdu/arch/crc32.h"
 #include "openrdu/gen/bits.h"
@@ -84,6 +85,54 @@ std::string Config::unit_name(uint32_t id) const {
   return "?";
 }
 
+uint32_t Config::tile_at(uint32_t r, uint32_t c) const {
+  return (std::min(r, rows - 1) / tile_h()) * tiles_across() + std::min(c, cols - 1) / tile_w();
+}
+
+uint32_t Config::tile_of(uint32_t id) const {
+  switch (unit_kind(id)) {
+    case UnitKind::Pcu:
+    case UnitKind::Pmu: return tile_at(id / cols, id % cols);
+    case UnitKind::Agcu: return tile_at(rows, id - num_slots());
+    case UnitKind::Switch: {
+      const uint32_t s = id - num_slots() - agcu;
+      return tile_at(s / (cols + 1), s % (cols + 1));
+    }
+  }
+  return 0;
+}
+
+uint32_t Config::relocate(uint32_t id, uint32_t from, uint32_t to) const {
+  const int dr = int(to / tiles_across() * tile_h()) - int(from / tiles_across() * tile_h());
+  const int dc = int(to % tiles_across() * tile_w()) - int(from % tiles_across() * tile_w());
+  auto moved = [&](uint32_t r, uint32_t c, uint32_t nr, uint32_t nc) {
+    const int r2 = int(r) + dr, c2 = int(c) + dc;
+    if (r2 < 0 || c2 < 0 || r2 >= int(nr) || c2 >= int(nc))
+      throw std::out_of_range(fmt::format("{} of tile {} has no place in tile {}", unit_name(id), from, to));
+    return std::pair<uint32_t, uint32_t>(r2, c2);
+  };
+  switch (unit_kind(id)) {
+    case UnitKind::Pcu:
+    case UnitKind::Pmu: {
+      const auto [r, c] = moved(id / cols, id % cols, rows, cols);
+      if (slot_is_pcu(r, c) != slot_is_pcu(id / cols, id % cols))
+        throw std::out_of_range(fmt::format("{} of tile {} lands on a slot of the other kind in tile {}",
+                                            unit_name(id), from, to));
+      return slot_id(r, c);
+    }
+    case UnitKind::Agcu: {
+      const auto [r, c] = moved(rows, id - num_slots(), rows + 1, agcu);
+      return agcu_id(c);
+    }
+    case UnitKind::Switch: {
+      const uint32_t s = id - num_slots() - agcu;
+      const auto [r, c] = moved(s / (cols + 1), s % (cols + 1), rows + 1, cols + 1);
+      return switch_id(r, c);
+    }
+  }
+  return id;
+}
+
 void Config::validate() const {
   auto fail = [&](const std::string& what) {
     throw ConfigError(fmt::format("configuration '{}': {}", name, what));
@@ -106,6 +155,19 @@ void Config::validate() const {
     fail("dram.interleave_bytes must be a power of two >= 64");
   if (dram_channel_hash && (dram_channels & (dram_channels - 1)))
     fail("dram.channel_hash needs a power-of-two dram.channels");
+  validate_tiles(fail);
+}
+
+template <typename Fail>
+void Config::validate_tiles(Fail fail) const {
+  if (rows % tile_h() || cols % tile_w()) fail("tiles.rows and tiles.cols must divide grid.rows and grid.cols");
+  if (num_tiles() > kMaxTiles) fail(fmt::format("tiles: {} tiles, at most {}", num_tiles(), kMaxTiles));
+  std::vector<uint32_t> agcus(num_tiles(), 0);
+  for (uint32_t k = 0; k < agcu; ++k) ++agcus[tile_of(agcu_id(k))];
+  for (uint32_t t = 0; t < num_tiles(); ++t)
+    if (agcus[t] == 0)
+      fail(fmt::format("tiles: tile {} has no AGCU (AGCUs attach to the bottom row of switches, columns 0..{})", t,
+                       agcu - 1));
 }
 
 namespace {
@@ -130,6 +192,8 @@ Config from_builtin(const gen::BuiltinConfig& b) {
   c.dram_interleave_bytes = b.dram_interleave_bytes;
   c.dram_channel_hash = b.dram_channel_hash;
   c.clock_mhz = b.clock_mhz;
+  c.tile_rows = b.tile_rows;
+  c.tile_cols = b.tile_cols;
   return c;
 }
 
@@ -191,6 +255,8 @@ Config config_from_yaml_file(const std::string& path) {
   get_optional(root, "dram.interleave_bytes", path, c.dram_interleave_bytes);
   get_optional(root, "dram.channel_hash", path, c.dram_channel_hash);
   c.clock_mhz = get<uint32_t>(root, "clock_mhz", path);
+  get_optional(root, "tiles.rows", path, c.tile_rows);
+  get_optional(root, "tiles.cols", path, c.tile_cols);
   try {
     c.validate();
   } catch (const ConfigError& e) {

@@ -47,16 +47,26 @@ Core::Core(const arch::Config& cfg) : cfg_(cfg) {
   words_.resize(cfg_.num_units());
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) words_[id].assign(cfg_.config_words(cfg_.unit_kind(id)), 0);
   units_.resize(cfg_.num_units());
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) unit_tile_.push_back(uint8_t(cfg_.tile_of(id)));
 }
 
 Core::~Core() = default;
 
-CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
+bool Core::configured(uint32_t tiles) const {
+  const uint32_t m = tiles ? tiles & all_tiles() : all_tiles();
+  return m != 0 && (configured_ & m) == m;
+}
+
+CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len, uint32_t tiles) {
   CoreResult res;
-  configured_ = false;
-  // Every unit's configuration is cleared first, as cfg_clear does.
-  for (auto& w : words_) std::fill(w.begin(), w.end(), 0u);
-  for (auto& u : units_) u.reset();
+  const uint32_t mask = tiles ? tiles & all_tiles() : all_tiles();
+  configured_ &= ~mask;
+  // The configuration of every unit of the tiles is cleared first, as cfg_clear does.
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!(mask >> cfg_.tile_of(id) & 1)) continue;
+    std::fill(words_[id].begin(), words_[id].end(), 0u);
+    units_[id].reset();
+  }
 
   std::vector<uint32_t> stream(cfg_len / 4);
   try {
@@ -71,7 +81,9 @@ CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
   }
   if (stream.size() >= 2) res.crc = arch::crc32(stream.data(), (stream.size() - 1) * 4);
   try {
-    words_ = arch::parse_bitstream(cfg_, stream);
+    auto words = arch::parse_bitstream(cfg_, stream, tiles ? mask : 0);
+    for (uint32_t id = 0; id < cfg_.num_units(); ++id)
+      if (mask >> cfg_.tile_of(id) & 1) words_[id] = std::move(words[id]);
   } catch (const arch::BitstreamError& e) {
     res.ok = false;
     res.code = e.code;
@@ -80,6 +92,7 @@ CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
     return res;
   }
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
+    if (!(mask >> cfg_.tile_of(id) & 1)) continue;
     switch (cfg_.unit_kind(id)) {
       case arch::UnitKind::Pcu: units_[id] = std::make_unique<Pcu>(cfg_); break;
       case arch::UnitKind::Pmu: units_[id] = std::make_unique<Pmu>(cfg_); break;
@@ -88,7 +101,7 @@ CoreResult Core::configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len) {
     }
     if (units_[id]) units_[id]->configure(words_[id]);
   }
-  configured_ = true;
+  configured_ |= mask;
   return res;
 }
 
@@ -120,7 +133,7 @@ std::vector<std::vector<Core::Source>> Core::trace_routes(uint32_t net) const {
   for (uint32_t r = 0; r <= cfg_.rows; ++r) {
     for (uint32_t c = 0; c <= cfg_.cols; ++c) {
       const uint32_t unit = attached(r, c);
-      if (unit == kNoSource) continue;
+      if (unit == kNoSource || !(run_tiles_ >> cfg_.tile_of(unit) & 1)) continue;
       routes[unit].assign(num_vin(unit), Source{kNoSource, -1});
       for (int p = 0; p < num_vin(unit); ++p) {
         // Walk backwards from switch (r,c) output 4+p.
@@ -158,10 +171,16 @@ std::vector<std::vector<Core::Source>> Core::trace_routes(uint32_t net) const {
           if (edge)
             throw RouteError(swid, fmt::format("{} {} output {} selects input {} ({}), at the grid edge",
                                                cfg_.unit_name(swid), nname, o, i, kDirName[i]));
+          const uint32_t from = owner(cr, cc);
           if (i == arch::kNorth) --cr;
           else if (i == arch::kEast) ++cc;
           else if (i == arch::kSouth) ++cr;
           else --cc;
+          if (owner(cr, cc) != from)
+            throw RouteError(swid, fmt::format("{} {} output {} selects input {} ({}): the link from tile {} (owner {}) to "
+                                               "tile {} (owner {}) is off (TILE_OWNER)",
+                                               cfg_.unit_name(swid), nname, o, i, kDirName[i], cfg_.tile_at(cr, cc),
+                                               owner(cr, cc), cfg_.tile_of(swid), from));
           o = (i + 2) % 4;
         }
       }
@@ -174,7 +193,7 @@ bool Core::over_limits(CoreResult& res) const {
   uint64_t busy = 0, queued = 0, most = 0;
   uint32_t busiest = 0xFFFF, fullest = 0xFFFF;
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-    if (!units_[id]) continue;
+    if (!in_run(id)) continue;
     const Unit& u = *units_[id];
     if (u.busy_cycles() > busy) busy = u.busy_cycles(), busiest = id;
     uint64_t q = 0;
@@ -232,7 +251,7 @@ bool Core::wire(Wiring& w, CoreResult& res) {
   }
   w.vector.assign(cfg_.num_units(), {});
   for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-    if (!units_[id]) continue;
+    if (!in_run(id)) continue;
     units_[id]->configure(words_[id]);  // a run starts from reset state
     units_[id]->set_step_limit(kMaxStepVectors);
     w.vector[id].resize(units_[id]->num_vout());
@@ -290,11 +309,12 @@ bool Core::deliver(uint32_t id, Wiring& w) {
 // rdu_mem_arb), plus the fill latency.
 uint64_t Core::estimated_cycles() const {
   uint64_t busy = 0;
-  for (const auto& u : units_)
-    if (u) busy = std::max(busy, u->busy_cycles());
+  for (uint32_t id = 0; id < cfg_.num_units(); ++id)
+    if (in_run(id)) busy = std::max(busy, units_[id]->busy_cycles());
   std::vector<uint64_t> agcu_requests(cfg_.agcu, 0);
   for (uint32_t k = 0; k < cfg_.agcu; ++k)
-    if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get())) agcu_requests[k] = a->requests();
+    if (!in_run(cfg_.agcu_id(k))) continue;
+    else if (const auto* a = dynamic_cast<const Agcu*>(units_[cfg_.agcu_id(k)].get())) agcu_requests[k] = a->requests();
   busy = std::max(busy, port_busy_cycles(cfg_, agcu_requests));
   return run_cycles(cfg_, busy);
 }
@@ -307,6 +327,7 @@ bool Core::find_deadlock(const Wiring& w, CoreResult& res) const {
     // the RTL, where an output waits for the network): an unrouted output that holds data
     // keeps its unit from finishing.
     bool drained = true;
+    if (units_[id] && !in_run(id)) continue;
     if (units_[id]) {
       for (int q = 0; q < units_[id]->num_vout(); ++q) drained &= units_[id]->output(q).empty();
       drained &= units_[id]->scalar_output().empty() && units_[id]->tokens_out() == w.tok_sent[id];
@@ -332,13 +353,14 @@ bool Core::find_deadlock(const Wiring& w, CoreResult& res) const {
   return false;
 }
 
-CoreResult Core::run(Memory& mem) {
+CoreResult Core::run(Memory& mem, uint32_t tiles) {
   CoreResult res;
-  if (!configured_) {
+  if (!configured(tiles)) {
     res.ok = false;
     res.message = "run: the core is not configured";
     return res;
   }
+  run_tiles_ = tiles ? tiles & all_tiles() : all_tiles();
   Wiring w;
   if (!wire(w, res)) return res;
   uint32_t cur = kNoUnit;
@@ -348,7 +370,7 @@ CoreResult Core::run(Memory& mem) {
       progress = false;
       if (sweep % 16 == 15 && over_limits(res)) return res;
       for (uint32_t id = 0; id < cfg_.num_units(); ++id) {
-        if (!units_[id]) continue;
+        if (!in_run(id)) continue;
         cur = id;
         if (units_[id]->step(&mem)) progress = true;
         if (deliver(id, w)) progress = true;

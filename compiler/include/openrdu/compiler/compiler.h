@@ -32,6 +32,11 @@ struct Options {
   // --heuristic), and an O1HD parameter file fixing modules' parameters (sncompile --hd).
   std::string heuristic;
   std::string hd_file;
+  // Tiles (`docs/hardware.md` ("Tiles")): 0 compiles for whole devices; N places and
+  // routes on the first N tiles of the configuration only, and the PEF (META `tiles`,
+  // `tile_shape`) loads onto any N consecutive tiles of one device, relocated at load
+  // (`docs/bitstream.md` ("Relocation onto tiles")).
+  uint32_t tiles = 0;
 };
 
 // Errors name the node (name and op type), tensor or file concerned.

@@ -171,7 +171,10 @@ class BitstreamError : public std::runtime_error {
 
 // Parse and check a stream exactly as the configuration controller does. Returns the
 // configuration words of every unit (num_units() entries, each config_words(kind)
-// long, zero where the stream wrote nothing). Throws BitstreamError.
-std::vector<std::vector<uint32_t>> parse_bitstream(const Config& cfg, std::span<const uint32_t> words);
+// long, zero where the stream wrote nothing). Throws BitstreamError. `tiles` (bit t =
+// tile t; 0 = every tile): the tiles being configured; a record for a unit of another
+// tile is BAD_UNIT (TILE_CTRL.CONFIGURE, docs/hardware.md ("Tiles")).
+std::vector<std::vector<uint32_t>> parse_bitstream(const Config& cfg, std::span<const uint32_t> words,
+                                                   uint32_t tiles = 0);
 
 }  // namespace openrdu::arch

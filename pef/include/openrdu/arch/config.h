@@ -29,6 +29,9 @@ struct Config {
   bool dram_channel_hash = false;
   uint32_t dram_channel(uint64_t addr) const;
   uint32_t clock_mhz = 0;
+  // Tiles (`docs/hardware.md` ("Tiles")): the grid splits into equal tiles of
+  // tile_rows x tile_cols slots, numbered row-major; 0 = the whole grid (one tile).
+  uint32_t tile_rows = 0, tile_cols = 0;
 
   // Canonical parameter string and its CRC-32: the configuration fingerprint.
   std::string canonical() const;
@@ -46,6 +49,18 @@ struct Config {
   uint32_t agcu_id(uint32_t k) const { return num_slots() + k; }
   uint32_t switch_id(uint32_t r, uint32_t c) const { return num_slots() + agcu + r * (cols + 1) + c; }
 
+  // Tiles. A switch (r,c) belongs to the tile of slot (min(r,rows-1), min(c,cols-1)); AGCU
+  // k to the tile of its switch (rows,k).
+  uint32_t tile_h() const { return tile_rows ? tile_rows : rows; }
+  uint32_t tile_w() const { return tile_cols ? tile_cols : cols; }
+  uint32_t tiles_across() const { return cols / tile_w(); }
+  uint32_t num_tiles() const { return (rows / tile_h()) * tiles_across(); }
+  uint32_t tile_at(uint32_t r, uint32_t c) const;  // tile of slot or switch position (r,c)
+  uint32_t tile_of(uint32_t id) const;             // tile of any unit id
+  // The unit id that `id` (a unit of tile `from`) becomes in tile `to`: the same position
+  // shifted by the tiles' offset (`docs/bitstream.md` ("Relocation onto tiles")).
+  uint32_t relocate(uint32_t id, uint32_t from, uint32_t to) const;
+
   UnitKind unit_kind(uint32_t id) const;  // throws std::out_of_range for an invalid id
   // Configuration words of a unit kind (`docs/bitstream.md`).
   uint32_t config_words(UnitKind k) const;
@@ -56,7 +71,13 @@ struct Config {
   uint32_t pmu_index(uint32_t slot) const;
 
   void validate() const;  // throws ConfigError naming the bad parameter
+
+ private:
+  template <typename Fail>
+  void validate_tiles(Fail fail) const;
 };
+
+inline constexpr uint32_t kMaxTiles = 8;  // TILE_OWNER holds 4 bits per tile
 
 class ConfigError : public std::runtime_error {
  public:

@@ -41,6 +41,13 @@ struct SessionOptions {
   // reaches the device (host and device never hold the weights twice: snrun's memory);
   // a run after a failed run then throws instead (load the PEF again).
   bool keep_weights = true;
+  // Tiles (`docs/hardware.md` ("Tiles")): the physical tiles the program runs on, in
+  // order (empty: the whole device, as without tiles). The PEF must be compiled for as
+  // many tiles (sncompile --tiles N); load relocates its bitstreams onto these tiles,
+  // run configures, starts and waits through TILE_CTRL, TILE_IRQ_STATUS and TILE_ERRt of
+  // these tiles only, and the session leaves the device-wide registers to whoever owns
+  // the device (DRAM protection, TILE_OWNER, SOFT_RESET: the node daemon).
+  std::vector<uint32_t> tiles{};
 };
 
 // One CONFIG section of a run: device cycles of its configuration (CFG_CYCLES) and of
@@ -134,6 +141,11 @@ class Session {
   const pef::Tensor& loaded_tensor(const std::string& name, const char* what) const;
   RunResult run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs);  // input name -> device words
   void wait_core(size_t i, const pef::Section& s, const char* phase, uint32_t want_mask);
+  // With SessionOptions::tiles: the tiles as a mask, and the wait for their interrupt
+  // causes (TILE_IRQ_STATUS) that returns TILE_ERR of the first tile on an error.
+  uint32_t tile_mask() const;
+  bool wait_tiles(uint32_t want, uint32_t& err);
+  void relocate(pef::Pef& program) const;
   // The session's simulated-time cursor, moved up to the device's cycle counter.
   uint64_t now();
   void dma_span(RunResult& r, bool to_device, const std::string& what, uint64_t addr, uint64_t bytes, uint64_t t0);

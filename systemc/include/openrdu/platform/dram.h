@@ -18,6 +18,16 @@
 
 namespace openrdu::platform {
 
+// The tiles whose AGCUs make a core access (bit t = tile t; docs/hardware.md ("Tiles")):
+// the protection admits it only through windows of those tiles (PROT_TILES) or of none.
+// An access without it (DMA, configuration reads) may use every window.
+struct RequesterTiles : tlm::tlm_extension<RequesterTiles> {
+  explicit RequesterTiles(uint32_t t = 0) : tiles(t) {}
+  uint32_t tiles;
+  tlm_extension_base* clone() const override { return new RequesterTiles(tiles); }
+  void copy_from(const tlm_extension_base& e) override { tiles = static_cast<const RequesterTiles&>(e).tiles; }
+};
+
 class Dram : public sc_module {
  public:
   tlm_utils::simple_target_socket<Dram> core_port;
@@ -35,13 +45,19 @@ class Dram : public sc_module {
 
   // Protection windows (PROT_* registers of the endpoint): when enabled, b_transport
   // and transport_dbg refuse (TLM_ADDRESS_ERROR_RESPONSE, nothing touched) an access
-  // not inside the union of the enabled windows [base, limit).
+  // not inside the union of the enabled windows [base, limit) it may use: a window with
+  // tiles (PROT_TILES) serves only the AGCUs of those tiles (RequesterTiles).
   static constexpr uint32_t kWindows = 64;
   void set_protect(bool on) { protect_ = on; }
   bool protect() const { return protect_; }
   void set_window(uint32_t i, uint64_t base, uint64_t limit);
   std::pair<uint64_t, uint64_t> window(uint32_t i) const { return i < kWindows ? windows_[i] : std::pair<uint64_t, uint64_t>{}; }
-  bool allowed(uint64_t addr, uint64_t len) const;  // in DRAM and (when enabled) inside the windows
+  void set_window_tiles(uint32_t i, uint32_t tiles) {
+    if (i < kWindows) window_tiles_[i] = tiles;
+  }
+  uint32_t window_tiles(uint32_t i) const { return i < kWindows ? window_tiles_[i] : 0; }
+  // In DRAM and (when enabled) inside the windows that `tiles` may use (0: every window).
+  bool allowed(uint64_t addr, uint64_t len, uint32_t tiles = 0) const;
   uint64_t refused() const { return refused_; }
   uint64_t last_refused_addr() const { return last_refused_; }
   void note_refused(uint64_t addr) { ++refused_, last_refused_ = addr; }
@@ -73,6 +89,7 @@ class Dram : public sc_module {
   std::unordered_map<uint64_t, std::unique_ptr<Page>> pages_;
   bool protect_ = false;
   std::array<std::pair<uint64_t, uint64_t>, kWindows> windows_{};
+  std::array<uint32_t, kWindows> window_tiles_{};
   uint64_t refused_ = 0, last_refused_ = 0;
 };
 

@@ -33,12 +33,18 @@ class Core {
  public:
   explicit Core(const arch::Config& cfg);
   ~Core();
-  // Read cfg_len bytes at cfg_addr from mem and configure every unit, as CTRL.CONFIGURE.
-  CoreResult configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len);
-  // Run the configured program to completion, as CTRL.START. Deadlock (no unit can
-  // move and some unit is not done) is reported as an error naming a unit.
-  CoreResult run(Memory& mem);
-  bool configured() const { return configured_; }
+  // Read cfg_len bytes at cfg_addr from mem and configure every unit, as CTRL.CONFIGURE;
+  // with `tiles` (bit t = tile t, 0 = all), only the units of those tiles, as
+  // TILE_CTRL.CONFIGURE (docs/hardware.md ("Tiles")).
+  CoreResult configure(Memory& mem, uint32_t cfg_addr, uint32_t cfg_len, uint32_t tiles = 0);
+  // Run the configured program to completion, as CTRL.START; with `tiles`, only the
+  // units of those tiles (one run group, TILE_CTRL.START). Deadlock (no unit can move
+  // and some unit is not done) is reported as an error naming a unit.
+  CoreResult run(Memory& mem, uint32_t tiles = 0);
+  bool configured(uint32_t tiles = 0) const;
+  // TILE_OWNER: 4 bits per tile. A route over a switch link between tiles of different
+  // owners is broken (the RTL's link is off: the data never arrives).
+  void set_tile_owner(uint32_t reg) { tile_owner_ = reg; }
   // After run(): the unit's estimated busy cycles (Unit::busy_cycles(); 0 for switches
   // and absent units), and whether the last configuration wrote any non-zero word to it.
   uint64_t unit_busy_cycles(uint32_t id) const;
@@ -67,7 +73,13 @@ class Core {
   arch::Config cfg_;
   std::vector<std::vector<uint32_t>> words_;  // per unit id
   std::vector<std::unique_ptr<Unit>> units_;   // per unit id; null for switches
-  bool configured_ = false;
+  uint32_t configured_ = 0;  // tiles configured (bit t)
+  uint32_t tile_owner_ = 0;
+  uint32_t run_tiles_ = ~0u;  // the tiles of the run in progress (trace_routes outside a run: all)
+  std::vector<uint8_t> unit_tile_;  // cfg_.tile_of(id), per unit id
+  uint32_t all_tiles() const { return (1u << cfg_.num_tiles()) - 1; }
+  bool in_run(uint32_t id) const { return units_[id] && (run_tiles_ >> unit_tile_[id] & 1); }
+  uint32_t owner(uint32_t r, uint32_t c) const { return tile_owner_ >> (4 * cfg_.tile_at(r, c)) & 0xF; }
   uint32_t stuck_unit_ = 0xFFFF, stuck_lane_ = 0;
   RunLimits limits_;
   bool over_limits(CoreResult& res) const;
