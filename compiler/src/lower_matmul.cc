@@ -468,13 +468,13 @@ struct Epilogue {
 };
 
 // The epilogue of `nodes` after product p, or nullopt when it cannot run in the product's
-// section: batch dimensions, an input that is not P, [N] or [M, N] (leading 1s allowed), an
-// output not of P's shape.
+// section: an input that is not P, [N] or [M, N] (leading 1s allowed), or any input but P
+// of a product with batch dimensions (operands walk [M, N]), an output not of P's shape.
 std::optional<Epilogue> epilogue_of(const Graph& g, const Product& p, const std::vector<int>& nodes) {
   Epilogue e;
   e.plan = build_plan(g, nodes);
-  if (!p.bd.empty() || p.nbatch != 1 || g.tensors[size_t(e.plan.output)].shape != g.tensors[size_t(p.ty)].shape)
-    return std::nullopt;
+  if (g.tensors[size_t(e.plan.output)].shape != g.tensors[size_t(p.ty)].shape) return std::nullopt;
+  const bool batched = !p.bd.empty() || p.nbatch != 1;
   for (size_t k = 0; k < e.plan.ext_inputs.size(); ++k) {
     const int t = e.plan.ext_inputs[k];
     std::vector<int64_t> sh = g.tensors[size_t(t)].shape;
@@ -482,6 +482,8 @@ std::optional<Epilogue> epilogue_of(const Graph& g, const Product& p, const std:
     if (t == p.ty) {
       e.p_input = int(k);
       e.row_stride.push_back(p.N);
+    } else if (batched) {
+      return std::nullopt;
     } else if (sh.size() == 1 && sh[0] == p.N) {
       e.row_stride.push_back(0);
     } else if (sh.size() == 2 && sh[1] == p.N && (sh[0] == p.M || sh[0] == 1)) {

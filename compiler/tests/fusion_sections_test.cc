@@ -92,6 +92,25 @@ TEST(FusedSections, TransformerBitExactAndFused) {
   }
 }
 
+// The transformer's products at -O1 on small (bit-exactness: the test above): q, k and v
+// read one transposeA of their common input, the context product reads its probabilities
+// transposed through a PMU (one n-tile), the scores' scale by a constant runs after the
+// batched scores product in its section, one PCU.
+TEST(FusedSections, TransformerProductsShareAndFuse) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const arch::Config cfg = arch::load_config("small");
+  const pef::Pef o0 = compile_at(g, cfg, 0), o1 = compile_at(g, cfg, 1);
+  EXPECT_TRUE(has_section_with(o0, "/k/MatMul.transposeA"));
+  EXPECT_TRUE(has_section_with(o1, "/q/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o1, "/k/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o1, "/v/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o0, "/MatMul_1.transposeA"));
+  EXPECT_TRUE(has_section_with(o1, "/MatMul_1.transposeA"));
+  EXPECT_TRUE(has_section_with(o1, "/MatMul+/Div"));
+  EXPECT_FALSE(has_section_with(o1, "/Div.m1"));  // -O0's Div: 11 segments
+  EXPECT_TRUE(has_section_with(o0, "/Div.m10"));
+}
+
 // The attention (causal mask: Where) and the MLP and CNN examples stay bit-exact fused.
 TEST(FusedSections, ExamplesBitExact) {
   const arch::Config cfg = arch::load_config("small");
