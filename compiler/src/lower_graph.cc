@@ -149,9 +149,11 @@ void legalize_mean(Graph& g, Node n, std::vector<Node>& nodes) {
 // several n-tiles, it is transposed once into A^T (one gather pass) by a Transpose node
 // appended to `nodes`, so the product's A loads are contiguous. Returns whether it was.
 // With `shared` (-O1/-O3: A -> its A^T), products of one A read one A^T (q, k and v of
-// an attention), and A is transposed for one n-tile too when the transpose goes through a
-// PMU (M and K multiples of LANES): a request per vector each way instead of a gather
-// request per element (attention's context product: 2,306 -> 386 + 340 cycles on small).
+// an attention); a transpose through a PMU (M and K multiples of LANES: a request per
+// vector each way) is taken for one n-tile too, instead of the product's gather request
+// per element (attention's context product: 2,306 -> 386 + 340 cycles on small); a
+// gathering transpose only when the n-tiles outnumber the AGCUs (up to that many n-parts
+// take each gathered A vector from one stream, fanned out, so A is gathered once anyway).
 bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, std::vector<Node>& nodes,
                          std::map<int, int>* shared) {
   const auto& sa = g.tensors[n.inputs[0]].shape;
@@ -166,7 +168,8 @@ bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, st
     }
   const int64_t K = sa[sa.size() - 1], lanes = int64_t(cfg.lanes);
   const bool through_pmu = cfg.num_pmu() > 0 && M % lanes == 0 && K % lanes == 0;
-  if (n_acc <= 1 || (N <= lanes && !(shared && through_pmu))) return false;
+  const bool pays = shared ? through_pmu || (N + lanes - 1) / lanes > int64_t(cfg.agcu) : N > lanes;
+  if (n_acc <= 1 || !pays) return false;
   if (shared)
     if (const auto it = shared->find(n.inputs[0]); it != shared->end()) {
       n.inputs[0] = it->second;

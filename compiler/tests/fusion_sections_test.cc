@@ -111,6 +111,17 @@ TEST(FusedSections, TransformerProductsShareAndFuse) {
   EXPECT_TRUE(has_section_with(o0, "/Div.m10"));
 }
 
+// The MLP's input [4, 64] (2 n-tiles of fc1, on 2 of small's 4 AGCUs): gathered once by the
+// product at -O1, not transposed by a section of its own first as at -O0.
+TEST(FusedSections, MlpGathersItsInputInTheProduct) {
+  const Graph g = import_onnx_file(example("mlp"));
+  const arch::Config cfg = arch::load_config("small");
+  EXPECT_TRUE(has_section_with(compile_at(g, cfg, 0), "/fc1/Gemm.transposeA"));
+  const pef::Pef o1 = compile_at(g, cfg, 1);
+  EXPECT_FALSE(has_section_with(o1, "/fc1/Gemm.transposeA"));
+  EXPECT_EQ(o1.sections.size(), 2u);
+}
+
 // The attention (causal mask: Where) and the MLP and CNN examples stay bit-exact fused.
 TEST(FusedSections, ExamplesBitExact) {
   const arch::Config cfg = arch::load_config("small");
