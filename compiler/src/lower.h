@@ -189,8 +189,10 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
 // `epilogue`: elementwise nodes (one PCU's chain, reading the product's result and
 // operands of shape [N] or [M, N]) run after each drain chain's head in the same section,
 // their result stored instead of the product's (CompileError when they cannot).
+// `candidates`: of the first that many mappings that build (in the estimate's ranking),
+// the one of least estimate plus configuration cycles (1: the first; HeuristicParams).
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
-                          int chain = 0, const std::vector<int>& epilogue = {});
+                          int chain = 0, const std::vector<int>& epilogue = {}, int candidates = 1);
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 

@@ -563,21 +563,28 @@ SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand
 }  // namespace
 
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain,
-                          const std::vector<int>& epilogue) {
+                          const std::vector<int>& epilogue, int candidates) {
   const Product p = product_of(lw, node, what);
   std::optional<Epilogue> epi;
   if (!epilogue.empty() && !(epi = epilogue_of(lw.g, p, epilogue)))
     throw CompileError(fmt::format("{}: the epilogue {} cannot run in the product's section", what,
                                    build_plan(lw.g, epilogue).name));
   std::string first_error;
+  std::optional<SectionBuild> best;  // of the first `candidates` that build: least estimate + configuration
+  uint64_t best_cost = 0;
+  int built = 0;
   for (const Cand& c : ordered_candidates(cfg, p, chain)) {
     if (epi && c.Pm * c.Pn * (c.Pc + 1) > int64_t(cfg.num_pcu())) continue;  // an epilogue PCU per chain
     try {
-      return build_product(cfg, p, c, epi ? &*epi : nullptr);
+      SectionBuild b = build_product(cfg, p, c, epi ? &*epi : nullptr);
+      const uint64_t cost = candidates > 1 ? estimate_cycles(cfg, b) + config_cycles(cfg, b) : 0;
+      if (!best || cost < best_cost) best = std::move(b), best_cost = cost;
+      if (++built >= candidates) break;
     } catch (const CompileError& e) {
       if (first_error.empty()) first_error = e.what();
     }
   }
+  if (best) return std::move(*best);
   throw CompileError(first_error.empty() ? fmt::format("{}: no mapping of the product", what) : first_error);
 }
 
