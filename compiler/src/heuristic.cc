@@ -28,25 +28,34 @@ class DefaultHeuristic : public FusionHeuristic {
   }
 };
 
-// GEMM-dominated modules: the default's sections; the products keep the drain chains
-// and B-in-PMU choice their own estimate ranks first (lower_matmul.cc), which --hd's
-// matmul_chain fixes. (Epilogues in the product's section are future work.)
+// GEMM-dominated modules: the default's sections; each product's mapping (parts, drain
+// chains, B in PMUs, with its epilogue) is the one of least estimate plus configuration
+// cycles among the first kGemmCandidates that build in the estimate's ranking (the default
+// takes the first: a section's configuration is a large part of a small product's time).
 class GemmHeuristic : public DefaultHeuristic {
  public:
+  static constexpr int kGemmCandidates = 8;
   std::string name() const override { return "GEMM"; }
-  std::string what() const override { return "default; products as their estimate chooses"; }
-};
-
-// Attention: the default's sections, and the softmax's row max sends its results to
-// the shift's PCU over the scalar network (its own section otherwise) at -O1 too.
-class MhaHeuristic : public DefaultHeuristic {
- public:
-  std::string name() const override { return "MHA"; }
   std::string what() const override {
-    return "default, and the softmax's row max fused with its shift over the scalar network";
+    return "default; products mapped for the least estimate plus configuration of their first 8 mappings";
   }
   HeuristicParams choose(const Graph& g, const FusionModule& m, const arch::Config& cfg) const override {
     HeuristicParams p = DefaultHeuristic::choose(g, m, cfg);
+    p.matmul_candidates = kGemmCandidates;
+    return p;
+  }
+};
+
+// Attention: GEMM's products (scores and context), and the softmax's row max sends its
+// results to the shift's PCU over the scalar network (its own section otherwise) at -O1 too.
+class MhaHeuristic : public GemmHeuristic {
+ public:
+  std::string name() const override { return "MHA"; }
+  std::string what() const override {
+    return "GEMM, and the softmax's row max fused with its shift over the scalar network";
+  }
+  HeuristicParams choose(const Graph& g, const FusionModule& m, const arch::Config& cfg) const override {
+    HeuristicParams p = GemmHeuristic::choose(g, m, cfg);
     p.scalar_fusion = true;
     return p;
   }
@@ -98,7 +107,8 @@ HdEntry parse_hd_entry(const std::string& source, const YAML::Node& key, const Y
       if (!v.IsSequence()) hd_fail(source, kv.first, who + ": field 'cuts': expected a list of node names");
       for (const auto& c : v) e.cuts.push_back(c.Scalar());
       e.cuts_line = line;
-    } else if (f == "pcus" || f == "matmul_chain" || f == "stream_parts" || f == "scalar_fusion") {
+    } else if (f == "pcus" || f == "matmul_chain" || f == "matmul_candidates" || f == "stream_parts" ||
+               f == "scalar_fusion") {
       try {
         e.ints[f] = {f == "scalar_fusion" ? int64_t(v.as<bool>()) : v.as<int64_t>(), line};
       } catch (const YAML::Exception&) {
@@ -107,8 +117,8 @@ HdEntry parse_hd_entry(const std::string& source, const YAML::Node& key, const Y
       }
     } else {
       hd_fail(source, kv.first,
-              fmt::format("{}: unknown field '{}' (fields: heuristic, pcus, matmul_chain, stream_parts, "
-                          "scalar_fusion, cuts)",
+              fmt::format("{}: unknown field '{}' (fields: heuristic, pcus, matmul_chain, matmul_candidates, "
+                          "stream_parts, scalar_fusion, cuts)",
                           who, arch::printable(f)));
     }
   }
@@ -133,6 +143,7 @@ void apply_hd(const HdEntry& e, const Graph& g, const FusionModule& m, const arc
   apply_int(e, "matmul_chain", 0, std::min<int64_t>({int64_t(cfg.lanes), 16, pcus}),
             fmt::format("PCUs per drain chain on configuration '{}' ({} lanes, {} PCUs)", cfg.name, cfg.lanes, pcus),
             p.matmul_chain);
+  apply_int(e, "matmul_candidates", 1, 64, "product mappings compared", p.matmul_candidates);
   apply_int(e, "stream_parts", 0, cfg.agcu,
             fmt::format("parts of a streaming section, one AGCU each; configuration '{}' has {}", cfg.name, cfg.agcu),
             p.stream_parts);

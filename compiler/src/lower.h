@@ -137,10 +137,11 @@ bool is_elementwise_op(const std::string& op);  // lowered by append_node_ops
 // A tensor that must reach DRAM under its own buffer: a graph output or the new value of
 // a training state (Graph::updates); fusion never keeps it on chip.
 bool must_store(const Graph& g, int t);
-// g is moved into Lowered::g. row_sums_by_transpose (-O1/-O3): a ReduceSum over the last
-// axis whose rows and columns are multiples of LANES reads X transposed through a PMU
-// (bit-identical; lower_graph.cc row_sum_by_transpose).
-Lowered legalize(Graph g, const arch::Config* cfg = nullptr, bool row_sums_by_transpose = false);
+// g is moved into Lowered::g. optimize (-O1/-O3), each bit-identical: a ReduceSum over the
+// last axis whose rows and columns are multiples of LANES reads X transposed through a
+// PMU (lower_graph.cc row_sum_by_transpose); math programs by operand shape
+// (expand_math_node's by_shape, math_shape.cc).
+Lowered legalize(Graph g, const arch::Config* cfg = nullptr, bool optimize = false);
 
 // ---------------------------------------------------------------- section builds
 // A stream before the DRAM layout: the tensor whose buffer it walks and the walk;
@@ -190,8 +191,10 @@ arch::AgcuStream make_stream(std::vector<WalkDim> dims, int64_t lstride, int mas
 // `epilogue`: elementwise nodes (one PCU's chain, reading the product's result and
 // operands of shape [N] or [M, N]) run after each drain chain's head in the same section,
 // their result stored instead of the product's (CompileError when they cannot).
+// `candidates`: of the first that many mappings that build (in the estimate's ranking),
+// the one of least estimate plus configuration cycles (1: the first; HeuristicParams).
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what,
-                          int chain = 0, const std::vector<int>& epilogue = {});
+                          int chain = 0, const std::vector<int>& epilogue = {}, int candidates = 1);
 // Transpose: gather load, MOV, contiguous store.
 SectionBuild lower_transpose(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what);
 

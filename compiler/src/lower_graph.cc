@@ -18,6 +18,7 @@
 #include <bit>
 #include <limits>
 #include <functional>
+#include <set>
 
 #include "decompose.h"
 #include "lower.h"
@@ -145,10 +146,46 @@ void legalize_mean(Graph& g, Node n, std::vector<Node>& nodes) {
   nodes.push_back(e);
 }
 
+// What legalize_product keeps from one product to the next.
+struct ProductState {
+  std::map<int, int> tcache;     // constant -> its transpose
+  bool optimize = false;         // -O1/-O3
+  std::map<int, int> shared_at;  // -O1/-O3: run-time A -> its A^T
+  std::vector<int> readers;      // per tensor: the nodes reading it
+};
+
+// -O1/-O3: an A made by a Transpose that nothing else reads (and not stored) is made
+// transposed by it instead (its perm's last two entries swapped: the one copy writes A^T),
+// so the product reads A^T without a transpose of its own (an attention's q heads).
+bool compose_transpose_a(Graph& g, const ProductState& ps, const Node& n, std::vector<Node>& nodes) {
+  const int a = n.inputs[0];
+  auto& shape = g.tensors[size_t(a)].shape;
+  const size_t r = shape.size();
+  if (!ps.optimize || r < 2 || ps.readers.at(size_t(a)) != 1 || must_store(g, a)) return false;
+  const auto t = std::find_if(nodes.rbegin(), nodes.rend(), [&](const Node& m) { return m.outputs.at(0) == a; });
+  if (t == nodes.rend() || t->op != "Transpose") return false;
+  std::vector<int64_t> perm;
+  if (t->has_iattr("perm"))
+    perm = t->ints("perm");
+  else
+    for (size_t d = 0; d < r; ++d) perm.push_back(int64_t(r - 1 - d));
+  std::swap(perm[r - 1], perm[r - 2]);
+  t->iattrs["perm"] = perm;
+  std::swap(shape[r - 1], shape[r - 2]);
+  return true;
+}
+
 // A run-time A is gathered (n_acc requests per firing) once per n-tile: when there are
 // several n-tiles, it is transposed once into A^T (one gather pass) by a Transpose node
 // appended to `nodes`, so the product's A loads are contiguous. Returns whether it was.
-bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, std::vector<Node>& nodes) {
+// At -O1/-O3 (ps.optimize) the products of one A read one A^T (q, k and v of
+// an attention); a transpose through a PMU (M and K multiples of LANES: a request per
+// vector each way) is taken for one n-tile too, instead of the product's gather request
+// per element (attention's context product: 2,306 -> 386 + 340 cycles on small); a
+// gathering transpose only when the n-tiles outnumber the AGCUs (up to that many n-parts
+// take each gathered A vector from one stream, fanned out, so A is gathered once anyway).
+bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, std::vector<Node>& nodes,
+                         ProductState& ps) {
   const auto& sa = g.tensors[n.inputs[0]].shape;
   const auto& sb = g.tensors[n.inputs[1]].shape;
   const int64_t M = sa[sa.size() - 2];
@@ -159,7 +196,15 @@ bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, st
       n_acc = d;
       break;
     }
-  if (n_acc <= 1 || N <= int64_t(cfg.lanes)) return false;
+  const int64_t K = sa[sa.size() - 1], lanes = int64_t(cfg.lanes);
+  const bool through_pmu = cfg.num_pmu() > 0 && M % lanes == 0 && K % lanes == 0;
+  const bool pays = ps.optimize ? through_pmu || (N + lanes - 1) / lanes > int64_t(cfg.agcu) : N > lanes;
+  if (n_acc <= 1 || !pays) return false;
+  if (ps.optimize)
+    if (const auto it = ps.shared_at.find(n.inputs[0]); it != ps.shared_at.end()) {
+      n.inputs[0] = it->second;
+      return true;
+    }
   Tensor at;
   at.name = unique_name(g, g.tensors[n.inputs[0]].name + ".T");
   at.kind = TensorKind::Value;
@@ -173,6 +218,7 @@ bool transpose_runtime_a(Graph& g, const arch::Config& cfg, Node& n, bool tb, st
   std::swap(tr.iattrs["perm"][sa.size() - 1], tr.iattrs["perm"][sa.size() - 2]);
   tr.inputs = {n.inputs[0]};
   tr.outputs = {g.add_tensor(std::move(at))};
+  if (ps.optimize) ps.shared_at[n.inputs[0]] = tr.outputs[0];
   n.inputs[0] = tr.outputs[0];
   nodes.push_back(tr);
   return true;
@@ -202,23 +248,23 @@ bool gemm_epilogue(Graph& g, Node& n, Node& e) {
 // MatMul/Gemm: constants stored so that their loads are contiguous (A as A^T, B as
 // [K, N]), a run-time A transposed when that pays, Gemm's epilogue split off; the
 // product's (A transposed, B transposed) flags recorded under its new index.
-void legalize_product(Graph& g, const arch::Config* cfg, Node n, std::map<int, int>& tcache,
-                      std::vector<Node>& nodes, std::map<size_t, std::pair<bool, bool>>& trans) {
+void legalize_product(Graph& g, const arch::Config* cfg, Node n, ProductState& ps, std::vector<Node>& nodes,
+                      std::map<size_t, std::pair<bool, bool>>& trans) {
   if (n.inputs.size() < 2) throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));
   bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
   bool tb = n.op == "Gemm" && n.has_iattr("transB") && n.iattr("transB") != 0;
   const Tensor& a = g.tensors[n.inputs[0]];
   const Tensor& b = g.tensors[n.inputs[1]];
   if (a.kind == TensorKind::Constant && a.shape.size() >= 2 && !ta) {
-    n.inputs[0] = transposed_constant(g, n.inputs[0], tcache);
+    n.inputs[0] = transposed_constant(g, n.inputs[0], ps.tcache);
     ta = true;
   }
   if (b.kind == TensorKind::Constant && b.shape.size() >= 2 && tb) {
-    n.inputs[1] = transposed_constant(g, n.inputs[1], tcache);
+    n.inputs[1] = transposed_constant(g, n.inputs[1], ps.tcache);
     tb = false;
   }
-  if (cfg && !ta && g.tensors[n.inputs[0]].shape.size() >= 2 &&
-      g.tensors[n.inputs[0]].kind != TensorKind::Constant && transpose_runtime_a(g, *cfg, n, tb, nodes))
+  if (cfg && !ta && g.tensors[n.inputs[0]].shape.size() >= 2 && g.tensors[n.inputs[0]].kind != TensorKind::Constant &&
+      (compose_transpose_a(g, ps, n, nodes) || transpose_runtime_a(g, *cfg, n, tb, nodes, ps)))
     ta = true;
   Node e;
   const bool epilogue = n.op == "Gemm" && gemm_epilogue(g, n, e);
@@ -343,27 +389,33 @@ bool row_sum_by_transpose(Graph& g, const arch::Config& cfg, const Node& n, std:
   return true;
 }
 
-Lowered legalize(Graph in, const arch::Config* cfg, bool row_sums_by_transpose) {
+Lowered legalize(Graph in, const arch::Config* cfg, bool optimize) {
   Lowered lw;
   lw.g = std::move(in);
   Graph& g = lw.g;
-  std::map<int, int> tcache;
+  ProductState ps;
+  ps.optimize = optimize;
   std::vector<Node> nodes;
   std::map<size_t, std::pair<bool, bool>> trans, trans_moved;  // new node index -> flags
   // Composites first (decompose.h), so each part goes through the rules below (the
   // reductions, the math sequences).
-  for (const Node& n : expand_composites(g)) {
+  const std::vector<Node> src = expand_composites(g);
+  ps.readers.assign(g.tensors.size(), 0);
+  for (const Node& n : src)
+    for (int t : std::set<int>(n.inputs.begin(), n.inputs.end()))
+      if (t >= 0) ++ps.readers[size_t(t)];
+  for (const Node& n : src) {
     if (is_math_op(n.op)) {  // one "MathSeg" node per PCU-sized segment (lower_math.h)
-      for (Node& s : expand_math_node(g, n, cfg)) nodes.push_back(std::move(s));
+      for (Node& s : expand_math_node(g, n, cfg, optimize)) nodes.push_back(std::move(s));
     } else if (n.op == "ReduceMean") {
       legalize_mean(g, n, nodes);
     } else if (n.op == "MatMul" || n.op == "Gemm") {
-      legalize_product(g, cfg, n, tcache, nodes, trans);
+      legalize_product(g, cfg, n, ps, nodes, trans);
     } else {
       nodes.push_back(n);
     }
   }
-  if (row_sums_by_transpose && cfg) {  // -O1/-O3 (the ReduceMean sums of legalize_mean too)
+  if (optimize && cfg) {  // -O1/-O3 (the ReduceMean sums of legalize_mean too)
     std::vector<Node> out;
     for (Node& n : nodes) {
       const size_t at = out.size();

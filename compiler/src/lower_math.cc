@@ -616,13 +616,6 @@ float run_program_f(const MathProgram& p, const std::vector<float>& in) {
 // one output, so a value made in a segment and read after it must be its last op.
 namespace {
 
-// Value ids read by op `o`, in operand order (repeats included).
-template <class F>
-void for_reads(const SectionOp& o, F f) {
-  for (const ValRef* v : {&o.a, &o.b, &o.c})
-    if (v->kind == ValRef::Val) f(v->id);
-}
-
 // External inputs (program values read by ops `run` of p and not made by them, in the
 // order of first read) and whether `run`, in this order, fits the registers. `run` is
 // topologically ordered; the value of its last op is the output (live to the end).
@@ -933,31 +926,25 @@ MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const 
   return r;
 }
 
-std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg) {
-  arch::Config c;
-  if (cfg)
-    c = *cfg;
-  else {
-    c.stages = 4;
-    c.regs = 4;
-    c.vin = 3;
-    c.name = "default";
-  }
-  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+namespace {
+
+// Program p (inputs: the tensors `ins`) as one "MathSeg" node per segment (named `name`,
+// or "<name>.m<k>"), the last writing tensor y, the others "<Y>.m<k>" of y's shape.
+std::vector<Node> emit_segments(Graph& g, const arch::Config& c, const MathProgram& p0, const std::vector<int>& ins,
+                                int y, const std::string& name, const std::string& what) {
   // The ops in the order of the fewest segments (the same values: the reference runs
   // math_program's order).
-  const MathSplit split = schedule_program(c, math_program(g, n), what);
+  const MathSplit split = schedule_program(c, p0, what);
   const MathProgram& p = split.program;
   const auto& segs = split.segs;
   const int k = p.ninputs;
   std::vector<Node> out;
   std::map<int, int> tensor_of;  // program value -> tensor
-  for (int i = 0; i < k; ++i) tensor_of[i] = n.inputs[i];
-  const int y = n.outputs.at(0);
+  for (int i = 0; i < k; ++i) tensor_of[i] = ins.at(size_t(i));
   for (size_t si = 0; si < segs.size(); ++si) {
     const MathSegment& sg = segs[si];
     Node s;
-    s.name = segs.size() == 1 ? n.name : fmt::format("{}.m{}", n.name, si);
+    s.name = segs.size() == 1 ? name : fmt::format("{}.m{}", name, si);
     s.op = "MathSeg";
     for (int v : sg.inputs) s.inputs.push_back(tensor_of.at(v));
     std::vector<int64_t>& enc = s.iattrs["ops"];
@@ -977,20 +964,49 @@ std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* 
     }
     if (si + 1 == segs.size())
       s.outputs = {y};
-    else {
-      Tensor t;
-      std::string base = fmt::format("{}.m{}", g.tensors[y].name, si);
-      std::string name = base;
-      for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}.{}", base, i);
-      t.name = name;
-      t.kind = TensorKind::Value;
-      t.shape = g.tensors[y].shape;
-      t.shape_known = true;
-      s.outputs = {g.add_tensor(std::move(t))};
-    }
+    else
+      s.outputs = {new_value(g, fmt::format("{}.m{}", g.tensors[y].name, si), g.tensors[y].shape)};
     tensor_of[k + sg.last] = s.outputs[0];
     out.push_back(std::move(s));
   }
+  return out;
+}
+
+}  // namespace
+
+int new_value(Graph& g, const std::string& base, const std::vector<int64_t>& shape) {
+  Tensor t;
+  std::string name = base;
+  for (int i = 1; g.find(name) >= 0; ++i) name = fmt::format("{}.{}", base, i);
+  t.name = name;
+  t.kind = TensorKind::Value;
+  t.shape = shape;
+  t.shape_known = true;
+  return g.add_tensor(std::move(t));
+}
+
+std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg, bool by_shape) {
+  arch::Config c;
+  if (cfg)
+    c = *cfg;
+  else {
+    c.stages = 4;
+    c.regs = 4;
+    c.vin = 3;
+    c.name = "default";
+  }
+  const std::string what = fmt::format("{}: {}", g.source, g.describe(n));
+  const MathByShape bs = by_shape ? math_by_shape(g, n, 2 * int(c.stages)) : MathByShape{};
+  if (!bs.changed) return emit_segments(g, c, math_program(g, n), n.inputs, n.outputs.at(0), n.name, what);
+  std::vector<int> ins = n.inputs;
+  std::vector<Node> out;
+  for (size_t t = 0; t < bs.parts.size(); ++t) {
+    const int yt = new_value(g, fmt::format("{}.b{}", g.tensors[size_t(n.outputs[0])].name, t), bs.part_shape);
+    for (Node& s : emit_segments(g, c, bs.parts[t], ins, yt, fmt::format("{}.b{}", n.name, t), what))
+      out.push_back(std::move(s));
+    ins.push_back(yt);
+  }
+  for (Node& s : emit_segments(g, c, bs.program, ins, n.outputs[0], n.name, what)) out.push_back(std::move(s));
   return out;
 }
 

@@ -64,10 +64,35 @@ struct MathSplit {
 };
 MathSplit schedule_program(const arch::Config& cfg, const MathProgram& p, const std::string& what);
 
+// Value ids read by op `o`, in operand order (repeats included).
+template <class F>
+void for_reads(const SectionOp& o, F f) {
+  for (const ValRef* v : {&o.a, &o.b, &o.c})
+    if (v->kind == ValRef::Val) f(v->id);
+}
+
+// -O1/-O3 (math_shape.cc): node n's program computing the same bits with fewer ops on
+// the output's elements: constant scalar operands folded in as immediates, FMUL by 1.0f
+// dropped where NaN-canonicalising ops read it, and the ops that read only operands
+// smaller than the output (one shape) moved to `parts`, each computed over `part_shape`
+// (but those of at most `recompute_ops` ops, computed per element: see math_shape.cc).
+// A new value tensor named `base` (or "<base>.<i>" when taken) of `shape`.
+int new_value(Graph& g, const std::string& base, const std::vector<int64_t>& shape);
+
+struct MathByShape {
+  MathProgram program;             // over n's inputs, then the parts' results
+  std::vector<MathProgram> parts;  // part t: over n's inputs, then parts 0..t-1's results
+  std::vector<int64_t> part_shape;
+  bool changed = false;  // differs from math_program(g, n)
+};
+MathByShape math_by_shape(const Graph& g, const Node& n, int recompute_ops);
+
 // Legalisation: node `n` (a math op) becomes one node per segment, op "MathSeg",
 // iattrs["ops"] holding the segment's ops (see lower_math.cc), intermediate tensors
-// "<Y>.m<k>"; the last segment writes the node's output.
-std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg);
+// "<Y>.m<k>"; the last segment writes the node's output. With `by_shape` (-O1/-O3) the
+// program of math_by_shape: part t's segments named "<node>.b<t>[.m<k>]", writing
+// "<Y>.b<t>" of the part shape.
+std::vector<Node> expand_math_node(Graph& g, const Node& n, const arch::Config* cfg, bool by_shape = false);
 
 // append_node_ops for "MathSeg".
 ValRef append_math_segment(const Node& n, const std::vector<ValRef>& in, SectionPlan& plan);

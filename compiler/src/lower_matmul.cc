@@ -468,13 +468,13 @@ struct Epilogue {
 };
 
 // The epilogue of `nodes` after product p, or nullopt when it cannot run in the product's
-// section: batch dimensions, an input that is not P, [N] or [M, N] (leading 1s allowed), an
-// output not of P's shape.
+// section: an input that is not P, [N] or [M, N] (leading 1s allowed), or any input but P
+// of a product with batch dimensions (operands walk [M, N]), an output not of P's shape.
 std::optional<Epilogue> epilogue_of(const Graph& g, const Product& p, const std::vector<int>& nodes) {
   Epilogue e;
   e.plan = build_plan(g, nodes);
-  if (!p.bd.empty() || p.nbatch != 1 || g.tensors[size_t(e.plan.output)].shape != g.tensors[size_t(p.ty)].shape)
-    return std::nullopt;
+  if (g.tensors[size_t(e.plan.output)].shape != g.tensors[size_t(p.ty)].shape) return std::nullopt;
+  const bool batched = !p.bd.empty() || p.nbatch != 1;
   for (size_t k = 0; k < e.plan.ext_inputs.size(); ++k) {
     const int t = e.plan.ext_inputs[k];
     std::vector<int64_t> sh = g.tensors[size_t(t)].shape;
@@ -482,6 +482,8 @@ std::optional<Epilogue> epilogue_of(const Graph& g, const Product& p, const std:
     if (t == p.ty) {
       e.p_input = int(k);
       e.row_stride.push_back(p.N);
+    } else if (batched) {
+      return std::nullopt;
     } else if (sh.size() == 1 && sh[0] == p.N) {
       e.row_stride.push_back(0);
     } else if (sh.size() == 2 && sh[1] == p.N && (sh[0] == p.M || sh[0] == 1)) {
@@ -561,21 +563,28 @@ SectionBuild build_product(const arch::Config& cfg, const Product& p, const Cand
 }  // namespace
 
 SectionBuild lower_matmul(const Lowered& lw, const arch::Config& cfg, int node, const std::string& what, int chain,
-                          const std::vector<int>& epilogue) {
+                          const std::vector<int>& epilogue, int candidates) {
   const Product p = product_of(lw, node, what);
   std::optional<Epilogue> epi;
   if (!epilogue.empty() && !(epi = epilogue_of(lw.g, p, epilogue)))
     throw CompileError(fmt::format("{}: the epilogue {} cannot run in the product's section", what,
                                    build_plan(lw.g, epilogue).name));
   std::string first_error;
+  std::optional<SectionBuild> best;  // of the first `candidates` that build: least estimate + configuration
+  uint64_t best_cost = 0;
+  int built = 0;
   for (const Cand& c : ordered_candidates(cfg, p, chain)) {
     if (epi && c.Pm * c.Pn * (c.Pc + 1) > int64_t(cfg.num_pcu())) continue;  // an epilogue PCU per chain
     try {
-      return build_product(cfg, p, c, epi ? &*epi : nullptr);
+      SectionBuild b = build_product(cfg, p, c, epi ? &*epi : nullptr);
+      const uint64_t cost = candidates > 1 ? estimate_cycles(cfg, b) + config_cycles(cfg, b) : 0;
+      if (!best || cost < best_cost) best = std::move(b), best_cost = cost;
+      if (++built >= candidates) break;
     } catch (const CompileError& e) {
       if (first_error.empty()) first_error = e.what();
     }
   }
+  if (best) return std::move(*best);
   throw CompileError(first_error.empty() ? fmt::format("{}: no mapping of the product", what) : first_error);
 }
 

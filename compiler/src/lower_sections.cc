@@ -209,7 +209,8 @@ std::string describe_group(const Graph& g, const SectionGroup& grp, const std::s
 }
 
 // Lower a section: streams, PCU programs, placement and routing. Throws CompileError.
-SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain) {
+SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain,
+                           int matmul_candidates) {
   const Graph& g = lw.g;
   if (grp.reduce >= 0) return lower_reduce_fused(lw, cfg, grp);
   if (grp.special >= 0) {
@@ -222,7 +223,7 @@ SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const Sec
       return std::move(v.front());
     }
     return n.op == "Transpose" ? lower_transpose(lw, cfg, grp.special, what)
-                               : lower_matmul(lw, cfg, grp.special, what, matmul_chain, grp.epilogue);
+                               : lower_matmul(lw, cfg, grp.special, what, matmul_chain, grp.epilogue, matmul_candidates);
   }
   SectionBuild b;
   b.kind = "elementwise";
@@ -263,9 +264,9 @@ std::vector<SectionBuild> lower_groups(const Lowered& lw, const arch::Config& cf
       builds.insert(builds.end(), std::make_move_iterator(v.begin()), std::make_move_iterator(v.end()));
     } else {
       // A module's drain chains (its heuristic or --hd) unless --matmul-chain fixes them.
-      const int chain = matmul_chain == 0 && mods && grp.module >= 0 ? mods->params[size_t(grp.module)].matmul_chain
-                                                                        : matmul_chain;
-      builds.push_back(lower_section(lw, cfg, grp, chain));
+      const HeuristicParams* hp = mods && grp.module >= 0 ? &mods->params[size_t(grp.module)] : nullptr;
+      const int chain = matmul_chain == 0 && hp ? hp->matmul_chain : matmul_chain;
+      builds.push_back(lower_section(lw, cfg, grp, chain, hp ? hp->matmul_candidates : 1));
     }
     for (size_t k = from; k < builds.size(); ++k) builds[k].module = grp.module;
   }

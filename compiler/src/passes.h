@@ -45,13 +45,14 @@ std::vector<SectionGroup> group_nodes(const Lowered& lw, const arch::Config& cfg
 std::string print_groups(const Graph& g, const std::vector<SectionGroup>& groups);
 
 // lower (lower_sections.cc): every group lowered (a copy may take several sections).
-// With `mods`, a module's products use its matmul_chain when `matmul_chain` is 0; every
-// build records its group's module.
+// With `mods`, a module's products use its matmul_chain when `matmul_chain` is 0, and its
+// matmul_candidates; every build records its group's module.
 std::vector<SectionBuild> lower_groups(const Lowered& lw, const arch::Config& cfg,
                                        const std::vector<SectionGroup>& groups, int matmul_chain,
                                        const ModuleGroups* mods = nullptr);
 // One group lowered: streams, PCU programs, placement and routing. Throws CompileError.
-SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0);
+SectionBuild lower_section(const Lowered& lw, const arch::Config& cfg, const SectionGroup& grp, int matmul_chain = 0,
+                           int matmul_candidates = 1);
 // The plan of a group of elementwise nodes (in topological order) computed on one PCU.
 SectionPlan build_plan(const Graph& g, const std::vector<int>& node_ids);
 // Does the plan fit one PCU and the AGCU streams?

@@ -158,8 +158,9 @@ std::vector<std::string> module_notes(const PassState& s) {
     std::string cuts;
     for (const auto& c : p.cuts) cuts += (cuts.empty() ? "" : " ") + c;
     std::string line = fmt::format(
-        "module {}: rule '{}', heuristic {} (pcus {}, matmul_chain {}, stream_parts {}, scalar_fusion {}{}{})",
-        b.module, m.rule->name, s.heuristics[size_t(b.module)], p.pcus, p.matmul_chain, p.stream_parts,
+        "module {}: rule '{}', heuristic {} (pcus {}, matmul_chain {}, matmul_candidates {}, stream_parts {}, "
+        "scalar_fusion {}{}{})",
+        b.module, m.rule->name, s.heuristics[size_t(b.module)], p.pcus, p.matmul_chain, p.matmul_candidates, p.stream_parts,
         p.scalar_fusion ? "on" : "off", cuts.empty() ? "" : ", cuts ", cuts);
     if (b.node_ids.size() > 1)
       line += fmt::format("; estimated cycles fused {}, unfused {} ({} operators in sections of their own)",

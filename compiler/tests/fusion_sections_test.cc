@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <fstream>
@@ -92,6 +93,43 @@ TEST(FusedSections, TransformerBitExactAndFused) {
   }
 }
 
+// The transformer's products at -O1 on small (bit-exactness: the test above): q, k and v
+// read one transposeA of their common input, the scores product reads q's heads as the
+// head Transpose writes them (transposed again: no transposeA of its own), the context
+// product reads its probabilities transposed through a PMU (one n-tile), the scores'
+// scale by a constant runs after the batched scores product in its section, one PCU.
+TEST(FusedSections, TransformerProductsShareAndFuse) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const arch::Config cfg = arch::load_config("small");
+  const pef::Pef o0 = compile_at(g, cfg, 0), o1 = compile_at(g, cfg, 1);
+  EXPECT_TRUE(has_section_with(o0, "/k/MatMul.transposeA"));
+  EXPECT_TRUE(has_section_with(o1, "/q/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o1, "/k/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o1, "/v/MatMul.transposeA"));
+  EXPECT_FALSE(has_section_with(o0, "/MatMul_1.transposeA"));
+  EXPECT_TRUE(has_section_with(o1, "/MatMul_1.transposeA"));
+  auto named = [](const pef::Pef& p, const std::string& name) {
+    return std::any_of(p.sections.begin(), p.sections.end(), [&](const auto& s) { return s.name == name; });
+  };
+  EXPECT_TRUE(named(o0, "/MatMul.transposeA"));
+  EXPECT_FALSE(named(o1, "/MatMul.transposeA"));
+  EXPECT_TRUE(named(o1, "/Transpose"));
+  EXPECT_TRUE(has_section_with(o1, "/MatMul+/Div"));
+  EXPECT_FALSE(has_section_with(o1, "/Div.m1"));  // -O0's Div: 11 segments
+  EXPECT_TRUE(has_section_with(o0, "/Div.m10"));
+}
+
+// The MLP's input [4, 64] (2 n-tiles of fc1, on 2 of small's 4 AGCUs): gathered once by the
+// product at -O1, not transposed by a section of its own first as at -O0.
+TEST(FusedSections, MlpGathersItsInputInTheProduct) {
+  const Graph g = import_onnx_file(example("mlp"));
+  const arch::Config cfg = arch::load_config("small");
+  EXPECT_TRUE(has_section_with(compile_at(g, cfg, 0), "/fc1/Gemm.transposeA"));
+  const pef::Pef o1 = compile_at(g, cfg, 1);
+  EXPECT_FALSE(has_section_with(o1, "/fc1/Gemm.transposeA"));
+  EXPECT_EQ(o1.sections.size(), 2u);
+}
+
 // The attention (causal mask: Where) and the MLP and CNN examples stay bit-exact fused.
 TEST(FusedSections, ExamplesBitExact) {
   const arch::Config cfg = arch::load_config("small");
@@ -167,6 +205,29 @@ TEST(FusionHeuristic, MhaFusesTheRowMaxAtO1) {
   EXPECT_FALSE(has_section_with(compile_at(g, cfg, 1, "", "default"), "/Softmax.max|"));
   ASSERT_NE(find_heuristic("GEMM"), nullptr);
   EXPECT_EQ(find_heuristic("gemm"), nullptr);
+}
+
+// GEMM (the linear and MLP rules' heuristic) maps each product for the least estimate plus
+// configuration among its first 8 mappings; --heuristic default takes the estimate's first.
+// On the MLP (2 products) and the transformer GEMM's sum of estimates and bitstream words
+// (the configuration's size) is lower, and the result stays bit-exact.
+TEST(FusionHeuristic, GemmMapsProductsWithTheirConfiguration) {
+  const arch::Config cfg = arch::load_config("small");
+  auto cost = [](const pef::Pef& p) {
+    uint64_t c = 0;
+    for (const auto& s : p.sections) c += s.est_cycles + s.bitstream.size();
+    return c;
+  };
+  for (const char* ex : {"mlp", "transformer"}) {
+    const Graph g = import_onnx_file(example(ex));
+    const pef::Pef gemm = compile_at(g, cfg, 1, "", "GEMM"), def = compile_at(g, cfg, 1, "", "default");
+    EXPECT_LT(cost(gemm), cost(def)) << ex;
+    const auto in = random_inputs(g);
+    expect_bits_equal(test::run_on_model(cfg, gemm, in), reference_run(g, in), ex);
+  }
+  EXPECT_EQ(error_of(import_onnx_file(example("mlp")), 1, "module 0:\n  matmul_candidates: 0\n"),
+            ::testing::TempDir() + "fusion_hd.yaml:2: module 'module 0': field 'matmul_candidates': 0 does not fit: "
+                                   "product mappings compared (allowed 1..64)");
 }
 
 }  // namespace

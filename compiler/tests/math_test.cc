@@ -11,10 +11,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdlib>
 #include <limits>
 #include <random>
 
+#include "lower_math.h"
 #include "model_run.h"
 #include "openrdu/compiler/ir.h"
 #include "openrdu/model/unit.h"
@@ -410,6 +412,79 @@ TEST(MathSplit, CheckRejectsInvalidSplits) {
   moved[0].last += 1;
   moved[1].first += 1;
   EXPECT_NE(split_error(cfg, p, p, moved), "");
+}
+
+// -O1/-O3 (math_by_shape): a Div by a constant scalar keeps 6 of its ops per element (the
+// divisor's range scale and reciprocal are immediates); a Div by [R, 1] computes the
+// divisor's reciprocal once per row (the cheaper range scale per element); the composition equals the whole program bit for bit on
+// special and random operands, and the device equals the reference.
+TEST(MathByShape, DivisorPartsOnceSameBits) {
+  std::mt19937_64 rng(seed());
+  const int64_t R = 32, C = 48;
+  const std::vector<float> special = {0.0f, -0.0f, 1.0f, -2.75f, kInf, -kInf, kNaN, 0x1p-130f, -0x1p-149f,
+                                      0x1p126f, -0x1p127f, 3e38f, 0x1p-126f, 1.4142135f, 7.0f, -1e-30f};
+  auto value = [&](size_t i) {
+    return i < special.size() ? special[i] : std::bit_cast<float>(uint32_t(rng()));
+  };
+  std::vector<float> x(static_cast<size_t>(R * C)), s(static_cast<size_t>(R));
+  for (size_t i = 0; i < x.size(); ++i) x[i] = value(i % 37 == 0 ? i / 37 : special.size());
+  for (size_t i = 0; i < s.size(); ++i) s[i] = value(i);
+  for (const bool by_row : {false, true}) {
+    ModelBuilder b;
+    b.input("x", {R, C});
+    if (by_row)
+      b.input("s", {R, 1});
+    else
+      b.init("s", {}, {1.4142135f});
+    b.node("Div", {"x", "s"}, {"y"}, "n");
+    b.output("y");
+    const Graph g = import_onnx_bytes(b.bytes(), by_row ? "div_rows.onnx" : "div_const.onnx");
+    const detail::MathByShape m = detail::math_by_shape(g, g.nodes.at(0), 12);
+    const detail::MathProgram whole = detail::math_program(g, g.nodes.at(0));
+    ASSERT_TRUE(m.changed);
+    // Per element: 6 ops after a constant; after a row's divisor its range scale (7 ops)
+    // and 9 more, its reciprocal (25 ops, range scale included) computed once per row.
+    EXPECT_EQ(m.program.ops.size(), by_row ? 16u : 6u);
+    ASSERT_EQ(m.parts.size(), by_row ? 1u : 0u);
+    if (by_row) {
+      EXPECT_EQ(m.parts[0].ops.size(), 25u);
+    }
+    if (by_row) {
+      EXPECT_EQ(m.part_shape, (std::vector<int64_t>{R, 1}));
+    }
+    // The composition on every (x, s) pair of the test data (constant s: its bits).
+    for (size_t i = 0; i < x.size(); ++i) {
+      const float si = by_row ? s[i / size_t(C)] : 1.4142135f;
+      std::vector<uint32_t> in = {bits(x[i]), bits(si)};
+      for (const auto& part : m.parts) in.push_back(detail::run_program(part, in.data()));
+      const uint32_t want = detail::run_program(whole, std::vector<uint32_t>{bits(x[i]), bits(si)}.data());
+      ASSERT_EQ(detail::run_program(m.program, in.data()), want) << "x " << x[i] << " s " << si;
+    }
+    std::map<std::string, HostTensor> in = {{"x", HostTensor{{R, C}, x}}};
+    if (by_row) in["s"] = HostTensor{{R, 1}, s};
+    const auto want = reference_run(g, in).at("y").data;
+    for (const char* cfgname : {"tiny", "small"}) {
+      const arch::Config cfg = arch::load_config(cfgname);
+      for (int level : {1, 3}) {
+        Options o;
+        o.opt_level = level;
+        const pef::Pef p = compile_graph(g, cfg, o);
+        const std::string what = fmt::format("{} {} -O{}", by_row ? "rows" : "const", cfgname, level);
+        expect_same(test::run_on_model(cfg, p, in).at("y").data, want, x, what);
+        if (!by_row && cfg.stages >= 6) {
+          EXPECT_EQ(p.sections.size(), 1u) << what;  // one PCU
+        }
+      }
+    }
+  }
+  // Operands of one shape and no constant: the program as it was.
+  ModelBuilder b;
+  b.input("x", {8});
+  b.input("s", {8});
+  b.node("Div", {"x", "s"}, {"y"}, "n");
+  b.output("y");
+  const Graph g = import_onnx_bytes(b.bytes(), "div.onnx");
+  EXPECT_FALSE(detail::math_by_shape(g, g.nodes.at(0), 12).changed);
 }
 
 }  // namespace

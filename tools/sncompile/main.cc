@@ -92,7 +92,7 @@ void add_mapping_options(CLI::App& app, Args& a) {
                  "docs/compiler.md, \"Fusion heuristics\")");
   app.add_option("--hd", a.opts.hd_file,
                  "-O1/-O3 (O1HD): a YAML file fixing modules' heuristic parameters (pcus, matmul_chain, "
-                 "stream_parts, scalar_fusion, cuts; docs/compiler.md)")
+                 "matmul_candidates, stream_parts, scalar_fusion, cuts; docs/compiler.md)")
       ->check(CLI::ExistingFile);
   app.add_option("--fold-limit", a.fold_limit_mib,
                  "constant folding budget in MiB: a node whose inputs are all constants is evaluated at compile "

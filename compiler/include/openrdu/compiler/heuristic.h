@@ -18,6 +18,7 @@ namespace openrdu::compiler {
 struct HeuristicParams {
   int pcus = 0;          // the most PCUs of one fused section of the module (>= 1; 1: no pipeline)
   int matmul_chain = 0;  // PCUs per drain chain of the module's products (0: by the product's estimate)
+  int matmul_candidates = 1;  // product mappings compared by estimate + configuration (1: the estimate's first)
   int stream_parts = 0;  // parts of the module's streaming sections (0: by the estimate, 1: never cut)
   bool scalar_fusion = false;      // a row max/min sends its results to the module's next PCU (scalar network)
   std::vector<std::string> cuts;   // node names: a fused section ends at the PCU running one of them
