@@ -13,6 +13,8 @@
 #include <set>
 #include <sstream>
 
+#include <unistd.h>
+
 #include "fold.h"
 #include "onnx_training_ops.h"
 #include "openrdu/arch/checked.h"
@@ -21,6 +23,7 @@
 #include "openrdu/compiler/graph_section.h"
 #include "openrdu/arch/printable.h"
 #include "openrdu/compiler/ir.h"
+#include "onnx_wire.h"
 
 namespace openrdu::compiler {
 
@@ -703,16 +706,44 @@ void export_onnx_with_weights(const std::string& in_path, const std::map<std::st
     throw CompileError(fmt::format("{}: cannot write: {}", out_path, std::strerror(errno)));
 }
 
-// Parsed from the file as it is read (no buffer of the whole file beside the model);
-// protobuf parses at most 2 GiB.
+namespace {
+// A regular file's model with its large raw_data read by detail::strip_raw_data straight
+// into their strings (protobuf would grow each one by doubling); false (the file rewound)
+// when the scan does not follow the file, which protobuf then parses itself.
+bool parse_file_stripped(const arch::ReadFd& file, onnx::ModelProto& model, const std::string& path) {
+  constexpr size_t kMinPayload = 4096;
+  const int fd = file.fd();
+  const detail::WireRead read = [fd](char* p, size_t n) -> size_t {
+    for (;;) {
+      const ssize_t k = ::read(fd, p, n);
+      if (k >= 0) return size_t(k);
+      if (errno != EINTR) return 0;  // protobuf's own read of the file meets the error again
+    }
+  };
+  std::optional<detail::StrippedModel> s = detail::strip_raw_data(read, file.size(), kMinPayload);
+  if (!s) {
+    if (::lseek(fd, 0, SEEK_SET) != 0)
+      throw CompileError(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+    return false;
+  }
+  check_parsed(detail::parse_stripped(model, std::move(*s)), model, path);
+  return true;
+}
+}  // namespace
+
+// Parsed from the file as it is read (no buffer of the whole file beside the model; a
+// regular file's large raw_data read into their tensors' strings); protobuf parses at
+// most 2 GiB.
 Graph import_onnx_file(const std::string& path, const ImportOptions& opts) {
   onnx::ModelProto model;
   try {
     constexpr int64_t kMax = int64_t(2) << 30;
     const arch::ReadFd file(path, kMax);
-    google::protobuf::io::FileInputStream in(file.fd());
-    google::protobuf::io::LimitingInputStream capped(&in, kMax);
-    check_parsed(model.ParseFromZeroCopyStream(&capped), model, path);
+    if (!file.regular() || !parse_file_stripped(file, model, path)) {
+      google::protobuf::io::FileInputStream in(file.fd());
+      google::protobuf::io::LimitingInputStream capped(&in, kMax);
+      check_parsed(model.ParseFromZeroCopyStream(&capped), model, path);
+    }
   } catch (const CompileError&) {
     throw;
   } catch (const std::runtime_error& e) {

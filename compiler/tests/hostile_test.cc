@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <optional>
 
 #include "openrdu/arch/config.h"
 #include "openrdu/compiler/fold_limit.h"
@@ -14,6 +16,7 @@
 #include "openrdu/compiler/graph_section.h"
 #include "openrdu/pef/pef.h"
 #include "openrdu/compiler/ir.h"
+#include "onnx_wire.h"
 #include "test_util.h"
 
 namespace openrdu::compiler {
@@ -195,6 +198,124 @@ TEST(Hostile, GraphFromTheImportedModelEqualsTheOneFromTheFile) {
   EXPECT_EQ(graph_section_of_file(src, model, p), *from_source);
   p.weights[p.weights.size() - 1] ^= 1;  // the last weight's data now differs from the model's
   EXPECT_FALSE(graph_section(src, p).has_value());
+}
+
+// The importer reads a regular file's large raw_data itself (detail::strip_raw_data) and
+// gives protobuf the rest: the parsed model must be the one protobuf parses from the same
+// bytes, or the scan must decline (protobuf then parses the file).
+std::string wire_varint(uint64_t v) {
+  std::string out;
+  for (; v >= 0x80; v >>= 7) out.push_back(char(0x80 | (v & 0x7f)));
+  out.push_back(char(v));
+  return out;
+}
+std::string wire_field(uint64_t field, const std::string& payload) {  // length-delimited
+  return wire_varint(field << 3 | 2) + wire_varint(payload.size()) + payload;
+}
+// `size`: the size the scan is told (the bytes' own by default).
+std::optional<detail::StrippedModel> strip_bytes(const std::string& bytes, size_t min_payload,
+                                                 std::optional<uint64_t> size = {}) {
+  size_t at = 0;
+  const detail::WireRead read = [&](char* p, size_t n) {
+    const size_t k = std::min(n, bytes.size() - at);
+    std::memcpy(p, bytes.data() + at, k);
+    at += k;
+    return k;
+  };
+  return detail::strip_raw_data(read, size.value_or(bytes.size()), min_payload);
+}
+
+TEST(Hostile, StrippedRawDataParsesAsProtobufParsesTheFile) {
+  const std::string big(5000, 'b'), small(8, 's'), other(6000, 'o');
+  const std::string base = add_with_initializer({4}, std::string(16, '\1'));
+  auto tensor = [](const std::string& name, const std::vector<std::string>& raws) {
+    onnx::TensorProto t;
+    t.set_name(name);
+    t.set_data_type(onnx::TensorProto::FLOAT);
+    std::string b = t.SerializeAsString();
+    for (const auto& r : raws) b += wire_field(9, r);  // raw_data, possibly repeated: the last counts
+    return b;
+  };
+  const std::vector<std::string> models = {
+      base,
+      base + wire_field(7, wire_field(5, tensor("v", {big}))),  // a second graph field: merged
+      base + wire_field(7, wire_field(5, tensor("v", {big, small}))),
+      base + wire_field(7, wire_field(5, tensor("v", {small, big}))),
+      base + wire_field(7, wire_field(5, tensor("v", {big, other})) + wire_field(5, tensor("u", {other}))),
+      // unknown fields of each wire type beside raw_data: varint, fixed64, fixed32, bytes
+      base + wire_field(7, wire_field(5, tensor("v", {big}) + wire_varint(99 << 3) + wire_varint(300) +
+                                             wire_varint(98 << 3 | 1) + std::string(8, 'x') +
+                                             wire_varint(97 << 3 | 5) + std::string(4, 'y') + wire_field(96, big))),
+      base + wire_field(9, big),  // raw_data's number outside a tensor: copied
+      "", wire_varint(1 << 3) + wire_varint(8),  // no graph (found by fuzz.onnx.smoke: it got one)
+  };
+  const std::vector<size_t> taken = {0, 1, 0, 1, 2, 1, 0, 0, 0};  // payloads of 100 bytes or more, the last of each tensor
+  for (size_t i = 0; i < models.size(); ++i) {
+    onnx::ModelProto want;
+    ASSERT_TRUE(want.ParseFromString(models[i])) << i;
+    auto s = strip_bytes(models[i], 100);
+    ASSERT_TRUE(s.has_value()) << i;
+    EXPECT_EQ(s->raw_data.size(), taken[i]) << i;
+    onnx::ModelProto got;
+    ASSERT_TRUE(detail::parse_stripped(got, std::move(*s))) << i;
+    EXPECT_EQ(got.SerializeAsString(), want.SerializeAsString()) << i;
+  }
+  // What the scan does not follow is left to protobuf: a group, a truncated field, field
+  // number 0, wire type 7, trailing bytes beyond the size given.
+  const std::string group = wire_varint(95 << 3 | 3) + wire_varint(95 << 3 | 4);
+  for (const std::string& m : {base + wire_field(7, wire_field(5, tensor("v", {big}) + group)),
+                               base.substr(0, base.size() - 3), base + wire_varint(0), base + wire_varint(9 << 3 | 7)})
+    EXPECT_FALSE(strip_bytes(m, 1).has_value());
+  EXPECT_FALSE(strip_bytes(base, 1, base.size() - 1).has_value());
+  EXPECT_FALSE(strip_bytes(base, 1, base.size() + 1).has_value());
+}
+
+// The file's path gives the model and the errors that the bytes' path gives.
+TEST(Hostile, FileImportEqualsBytesImport) {
+  std::vector<float> w(1024 * 8);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = float(i) * 0.5f - 7.0f;
+  auto matmul = [&](bool with_w) {
+    ModelBuilder m;
+    m.input("x", {1, 1024});
+    if (with_w) m.init("w", {1024, 8}, w);
+    m.node("MatMul", {"x", "w"}, {"y"}, "mm");
+    m.output("y");
+    return m.bytes();
+  };
+  const std::string dir = (test::scratch_dir() / "").string();
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir + name, std::ios::binary) << bytes;
+    return dir + name;
+  };
+  const std::string whole = matmul(true);
+  const Graph from_file = import_onnx_file(write("stripped.onnx", whole));
+  const Graph from_bytes = import_onnx_bytes(whole, "stripped.onnx");
+  ASSERT_GE(from_file.find("w"), 0);
+  EXPECT_EQ(from_file.tensors[from_file.find("w")].data, w);
+  EXPECT_EQ(from_bytes.tensors[from_bytes.find("w")].data, w);
+  // A truncated model: protobuf's error, as from the bytes.
+  const std::string cut = whole.substr(0, whole.size() - 5);
+  EXPECT_EQ(error_of([&] { import_onnx_file(write("cut.onnx", cut)); }),
+            error_of([&] { import_onnx_bytes(cut, dir + "cut.onnx"); }));
+  EXPECT_THAT(error_of([&] { import_onnx_file(write("cut.onnx", cut)); }), HasSubstr("protobuf parse failed"));
+  EXPECT_EQ(error_of([&] { import_onnx_file(write("empty.onnx", "")); }),
+            error_of([&] { import_onnx_bytes("", dir + "empty.onnx"); }));
+  EXPECT_THAT(error_of([&] { import_onnx_file(write("empty.onnx", "")); }), HasSubstr("(no graph)"));
+  // w in a second graph field: with a group beside its raw_data (the scan declines, protobuf
+  // reads the file and keeps the group as an unknown field), with raw_data of a wrong size.
+  onnx::TensorProto t;
+  t.set_name("w");
+  t.set_data_type(onnx::TensorProto::FLOAT);
+  t.add_dims(1024);
+  t.add_dims(8);
+  const std::string raw(reinterpret_cast<const char*>(w.data()), 4 * w.size());
+  const std::string group = wire_varint(95 << 3 | 3) + wire_varint(95 << 3 | 4);
+  const std::string grouped = matmul(false) + wire_field(7, wire_field(5, t.SerializeAsString() + wire_field(9, raw) + group));
+  const Graph g = import_onnx_file(write("group.onnx", grouped));
+  EXPECT_EQ(g.tensors[g.find("w")].data, w);
+  const std::string short_raw = matmul(false) + wire_field(7, wire_field(5, t.SerializeAsString() + wire_field(9, raw.substr(4))));
+  EXPECT_THAT(error_of([&] { import_onnx_file(write("short.onnx", short_raw)); }),
+              HasSubstr("initializer 'w': raw_data holds 32764 bytes, 8192 elements need 32768"));
 }
 
 }  // namespace
