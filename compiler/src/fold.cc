@@ -876,9 +876,9 @@ void check_run_time_types(const Graph& g, const Node& n, DType out, const std::s
     const Tensor& t = g.tensors[i];
     if (t.dtype == DType::I64 && !kIntReaders.count(n.op) && !kIntKeepers.count(n.op))
       throw CompileError(
-          fmt::format("{}: input '{}' is int64; at run time int64 values are only cast to fp32, used "
-                      "as loss labels or OneHot indices, reshaped, selected (Where), copied (Expand, "
-                      "Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
+          fmt::format("{}: input '{}' is an integer tensor (int32 or int64); at run time integer values are "
+                      "only cast to fp32, used as loss labels or OneHot indices, reshaped, selected (Where), "
+                      "copied (Expand, Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
                       what, t.name));
     if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
       throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
