@@ -568,5 +568,59 @@ TEST(NodeTiles, StoreOutsideItsWindowFaultsAlone) {
   EXPECT_NE(log.find("device error"), std::string::npos) << log;
 }
 
+// tiny's RTL through the daemon on tiles. tiny's two tiles are mirrored (tile 1 = tile 0
+// flipped), and the compiler places a --tiles 1 program on tile 0, so two one-tile
+// applications cannot both run on one tiny RDU: the first application (tile 0) runs ONNX's
+// Relu node test compiled for one tile, equal to the suite's output and to the same PEF
+// alone in-process on tiny's RTL, while the second holds tile 1 of the same RDU and its
+// load is refused in one line (relocation onto the mirrored tile).
+TEST(NodeTiles, OneTileApplicationsOnTinyRtl) {
+  const auto backends = driver::backends();
+  if (std::find(backends.begin(), backends.end(), "verilator") == backends.end())
+    GTEST_SKIP() << "no Verilated core in this build";
+  const std::string dir = std::string(OPENRDU_ONNX_TESTDATA) + "/test_relu";
+  compiler::Options co;
+  co.tiles = 1;
+  const pef::Pef relu = compiler::compile_onnx_file(dir + "/model.onnx", tiny(), co);
+  std::string in_name, out_name;
+  const auto x = compiler::load_tensor_pb(dir + "/test_data_set_0/input_0.pb", &in_name);
+  const auto y = compiler::load_tensor_pb(dir + "/test_data_set_0/output_0.pb", &out_name);
+  const Inputs in{{in_name, {x.shape, x.data}}};
+  Outputs alone;
+  {
+    driver::DeviceOptions d;
+    d.timeout_s = 120;
+    auto dev = driver::open_device("verilator", tiny(), d);
+    runtime::SessionOptions o;
+    o.tiles = {0};
+    o.protect_dram = false;
+    runtime::Session s(*dev, tiny(), o);
+    s.load(relu);
+    alone = s.run(in).outputs;
+  }
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "tiny", "--backend", "verilator"});
+  driver::DeviceOptions o;
+  o.tiles = 1;
+  o.app_name = "relu-tile0";
+  auto dev0 = driver::open_device(snd.device(), tiny(), o);
+  o.app_name = "relu-tile1";
+  auto dev1 = driver::open_device(snd.device(), tiny(), o);
+  ASSERT_EQ(dev0->info().tiles, std::vector<uint32_t>{0});
+  ASSERT_EQ(dev1->info().tiles, std::vector<uint32_t>{1});
+  runtime::Session s1(*dev1, tiny());
+  try {
+    s1.load(relu);
+    ADD_FAILURE() << "a tile-0 program of tiny loaded onto its mirrored tile 1";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("relocation onto tiles 1"), std::string::npos) << e.what();
+  }
+  runtime::Session s0(*dev0, tiny());
+  s0.load(relu);
+  const Outputs got = s0.run(in).outputs;
+  ASSERT_TRUE(got.count(out_name)) << out_name;
+  EXPECT_EQ(got.at(out_name).data, y.data);
+  expect_same(got, alone, "tile 0 of tiny's RTL through the daemon");
+}
+
 }  // namespace
 }  // namespace openrdu
