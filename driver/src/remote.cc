@@ -18,7 +18,9 @@ class RemoteDevice : public Device {
  public:
   RemoteDevice(const std::string& path, const arch::Config& cfg, const DeviceOptions& opt)
       : path_(path), opt_(opt), conn_(wire::connect_unix(path)) {
-    const json r = call({{"op", "open"}, {"wait", opt.wait_for_tiles}, {"name", opt.app_name}});
+    json req = {{"op", "open"}, {"wait", opt.wait_for_tiles}, {"name", opt.app_name}};
+    if (opt.tiles) req["tiles"] = opt.tiles;
+    const json r = call(req);
     info_ = wire::info_from_json(r.at("info"));
     if (info_.fingerprint != cfg.fingerprint())
       throw std::runtime_error(

@@ -8,6 +8,7 @@
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/arch/config.h"
 #include "openrdu/arch/crc32.h"
+#include "openrdu/arch/relocate.h"
 #include "openrdu/gen/builtin_configs.h"
 
 using namespace openrdu::arch;
@@ -141,6 +142,25 @@ TEST(Config, Tiles) {
   one.tile_rows = one.tile_cols = 0;  // no tiles key: one tile, the whole grid
   EXPECT_EQ(one.num_tiles(), 1u);
   EXPECT_EQ(one.tile_of(one.switch_id(4, 4)), 0u);
+}
+
+// relocate_bitstream's dram_offset: an enabled AGCU stream's base moves with the layout,
+// a disabled stream's word stays; the unit moves to the target tile.
+TEST(Config, RelocationMovesEnabledAgcuStreamBases) {
+  const Config s = load_config("small");  // 2 tiles of 4x2, AGCUs 0-1 in tile 0, 2-3 in tile 1
+  namespace bits = openrdu::gen::bits;
+  std::vector<uint32_t> agcu(s.config_words(UnitKind::Agcu), 0);
+  agcu[0] = 1, agcu[1] = 0x100;                                                        // ld0 enabled at 0x100
+  agcu[bits::kAgcuStreamWords + 1] = 0x200;                                            // ld1 disabled
+  agcu[2 * bits::kAgcuStreamWords] = 1, agcu[2 * bits::kAgcuStreamWords + 1] = 0x300;  // st0 enabled
+  const std::vector<uint32_t> tiles = {1};
+  const auto moved =
+      parse_bitstream(s, relocate_bitstream(s, assemble_bitstream(s, {{s.agcu_id(0), agcu}}), tiles, 0x10000000u));
+  const auto& w = moved[s.agcu_id(2)];
+  EXPECT_EQ(w[1], 0x10000100u);
+  EXPECT_EQ(w[bits::kAgcuStreamWords + 1], 0x200u);
+  EXPECT_EQ(w[2 * bits::kAgcuStreamWords + 1], 0x10000300u);
+  EXPECT_EQ(moved[s.agcu_id(0)], std::vector<uint32_t>(agcu.size(), 0u));
 }
 
 TEST(Config, TileErrorsNameTheProblem) {

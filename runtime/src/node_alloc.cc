@@ -30,22 +30,38 @@ TileAllocator::TileAllocator(uint32_t rdus, uint32_t tiles_per_rdu, uint32_t max
   impl_->owner.assign(size_t(rdus) * tiles_per_rdu, 0);
 }
 
-// Under the lock: the ticket is first in line and a tile and an application slot are free.
-bool TileAllocator::grantable(uint64_t ticket) const {
+// Under the lock: the lowest `tiles` consecutive free tiles of one RDU.
+std::optional<Tile> TileAllocator::free_run(uint32_t tiles) const {
   const Impl& s = *impl_;
-  if (s.active >= max_apps_ || std::find(s.owner.begin(), s.owner.end(), 0) == s.owner.end()) return false;
+  for (uint32_t r = 0; r < rdus_; ++r)
+    for (uint32_t t = 0; t + tiles <= tpr_; ++t) {
+      const auto first = s.owner.begin() + size_t(r) * tpr_ + t;
+      if (std::all_of(first, first + tiles, [](uint64_t o) { return o == 0; })) return Tile{r, t, tiles};
+    }
+  return std::nullopt;
+}
+
+// Under the lock: the ticket is first in line and tiles and an application slot are free.
+bool TileAllocator::grantable(uint64_t ticket, uint32_t tiles) const {
+  const Impl& s = *impl_;
+  if (s.active >= max_apps_ || !free_run(tiles)) return false;
   return ticket == 0 ? s.line.empty() : (!s.line.empty() && s.line.front() == ticket);
 }
 
-std::optional<Tile> TileAllocator::acquire(uint64_t app, bool wait, const std::function<bool()>& cancelled) {
+std::optional<Tile> TileAllocator::acquire(uint64_t app, bool wait, const std::function<bool()>& cancelled,
+                                           uint32_t tiles) {
+  if (tiles == 0) tiles = tpr_;
+  if (tiles > tpr_)
+    throw std::invalid_argument(fmt::format(
+        "open: {} tiles asked, an RDU of this node has {} (an application's tiles are on one RDU)", tiles, tpr_));
   Impl& s = *impl_;
   std::unique_lock lk(s.mu);
   uint64_t ticket = 0;
-  if (!grantable(0)) {
+  if (!grantable(0, tiles)) {
     if (!wait) return std::nullopt;
     ticket = s.next_ticket++;
     s.line.push_back(ticket);
-    while (!grantable(ticket)) {
+    while (!grantable(ticket, tiles)) {
       s.cv.wait_for(lk, std::chrono::milliseconds(50));
       if (cancelled && cancelled()) {
         s.line.erase(std::find(s.line.begin(), s.line.end(), ticket));
@@ -55,12 +71,12 @@ std::optional<Tile> TileAllocator::acquire(uint64_t app, bool wait, const std::f
     }
     s.line.pop_front();
   }
-  // Lowest free tile: fills RDU 0 first (with several tiles per RDU, tenants share RDUs).
-  const size_t i = std::find(s.owner.begin(), s.owner.end(), 0) - s.owner.begin();
-  s.owner[i] = app;
+  // Lowest free run: fills RDU 0 first (with several tiles per RDU, tenants share RDUs).
+  const Tile t = *free_run(tiles);
+  std::fill_n(s.owner.begin() + size_t(t.rdu) * tpr_ + t.tile, tiles, app);
   ++s.active;
   s.cv.notify_all();
-  return Tile{static_cast<uint32_t>(i / tpr_), static_cast<uint32_t>(i % tpr_)};
+  return t;
 }
 
 void TileAllocator::release(uint64_t app) {
@@ -95,12 +111,33 @@ driver::DramRange tile_dram_window(uint64_t dram_bytes, uint32_t tiles_per_rdu, 
   return {part * tile, part};
 }
 
-std::string check_register_access(uint32_t offset, bool write) {
+// A write of the core block by an application on tiles `mine` of an RDU whose tiles are `all`.
+static std::string check_core_write(uint32_t offset, uint32_t value, uint32_t mine, uint32_t all) {
+  if (mine == all) return {};
+  if (offset == reg::TILE_CTRL || offset == reg::TILE_IRQ_STATUS || offset == reg::TILE_IRQ_ENABLE) {
+    // Bit t of each byte is tile t; TILE_IRQ_ENABLE's other tiles' bits must stay as they are
+    // (the daemon merges them: see below), the strobes and w1c bits must be the tenant's.
+    const uint32_t others = (all & ~mine) * 0x01010101u;
+    if (offset != reg::TILE_IRQ_ENABLE && (value & others))
+      return fmt::format("BAR0 0x{:x} value 0x{:x}: bits of tiles not the application's (its tiles: mask 0x{:x})",
+                         offset, value, mine);
+    return {};
+  }
+  if (offset == reg::CTRL || offset == reg::TILE_OWNER || offset == reg::IRQ_ENABLE || offset == reg::IRQ_STATUS)
+    return fmt::format(
+        "BAR0 0x{:x}: device-wide control belongs to the node daemon while the RDU is shared "
+        "(use TILE_CTRL, TILE_IRQ_STATUS, TILE_IRQ_ENABLE for tiles mask 0x{:x})",
+        offset, mine);
+  return {};
+}
+
+std::string check_register_access(uint32_t offset, bool write, uint32_t value, uint32_t mine, uint32_t all) {
   if (offset % 4) return fmt::format("BAR0 offset 0x{:x} is not 32-bit aligned", offset);
   const bool core = offset < 0x100, dma = offset >= reg::DMA_HOST_ADDR_LO && offset < reg::DMA_HOST_ADDR_LO + 0x100;
   if (!core && !dma)
     return fmt::format("BAR0 offset 0x{:x} is outside the core (0x000-0x0FF) and DMA (0x1000-0x10FF) blocks", offset);
-  if (!write || core || offset == reg::DRAM_CH_SEL) return {};
+  if (write && core) return check_core_write(offset, value, mine, all);
+  if (!write || offset == reg::DRAM_CH_SEL) return {};
   if (offset >= reg::PROT_CTRL && offset <= reg::PROT_LAST_ADDR)
     return fmt::format(
         "BAR0 0x{:x} (PROT_*): the DRAM protection registers belong to the node daemon, which programs "

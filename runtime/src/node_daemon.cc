@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -48,6 +49,16 @@ struct TileStat {
   uint64_t sessions = 0, busy_cycles = 0;
 };
 
+// The configuration controller of one RDU is one: a CONFIGURE while another is in progress
+// is ignored, and CFG_ADDR/CFG_LEN are the RDU's. A tenant holds its RDU's lock from its
+// write of CFG_ADDR until it reads its tiles' CONFIG_DONE or ERROR in TILE_IRQ_STATUS
+// (or starts its tiles, or goes away).
+struct ConfigLock {
+  std::mutex mu;
+  std::condition_variable cv;
+  uint64_t holder = 0;
+};
+
 json error_reply(const std::string& msg, const char* kind = nullptr) {
   json r = {{"ok", false}, {"error", msg}};
   if (kind) r["kind"] = kind;
@@ -85,6 +96,7 @@ struct NodeDaemon::Impl {
   NodeOptions opt;
   TileAllocator alloc;
   std::vector<std::unique_ptr<WorkerProc>> workers;
+  std::vector<std::unique_ptr<ConfigLock>> config_locks;  // per RDU
   int listen_fd = -1;
   int stop_pipe[2] = {-1, -1};
   std::atomic<bool> stopping{false};
@@ -105,6 +117,11 @@ struct NodeDaemon::Impl {
   void teardown(uint64_t id, const std::string& reason);
   json device_request(uint64_t id, const wire::Message& m, std::vector<uint8_t>& out);
   json status();
+  void lock_config(uint64_t id, uint32_t rdu);
+  void unlock_config(uint64_t id, uint32_t rdu);
+  bool shared(const Tile& t) const { return t.count < alloc.tiles_per_rdu(); }
+  json wait_irq_polled(uint32_t rdu, json req);
+  wire::Message forward(uint64_t id, const Tile& tile, const json& req, const std::vector<uint8_t>& payload);
   size_t tile_index(const Tile& t) const { return size_t(t.rdu) * alloc.tiles_per_rdu() + t.tile; }
 };
 
@@ -148,6 +165,7 @@ NodeDaemon::NodeDaemon(NodeOptions opt) : impl_(std::make_unique<Impl>(std::move
                                      fmt::format("{}", s.opt.timeout_s)};
     argv.insert(argv.end(), s.opt.worker_args.begin(), s.opt.worker_args.end());
     s.workers.push_back(std::make_unique<WorkerProc>(i, argv));
+    s.config_locks.push_back(std::make_unique<ConfigLock>());
     s.workers.back()->start();
   }
   s.bind_socket();
@@ -287,13 +305,15 @@ json NodeDaemon::Impl::open_app(wire::Conn& c, const ucred& peer, const json& h,
   if (h.contains("wait") && !h["wait"].is_boolean())
     throw std::invalid_argument("open: \"wait\" must be true or false");
   const bool wait = h.value("wait", true);
+  const uint32_t want = h.contains("tiles") ? static_cast<uint32_t>(field(h, "tiles", alloc.tiles_per_rdu())) : 0;
   const auto t0 = Clock::now();
   uint64_t id;
   {
     std::lock_guard lk(mu);
     id = next_app++;
   }
-  const std::optional<Tile> t = alloc.acquire(id, wait, [&] { return stopping || c.peer_closed(); });
+  const std::optional<Tile> t = alloc.acquire(
+      id, wait, [&] { return stopping || c.peer_closed(); }, want);
   if (!t) {
     std::lock_guard lk(mu);
     ++refused;
@@ -306,7 +326,12 @@ json NodeDaemon::Impl::open_app(wire::Conn& c, const ucred& peer, const json& h,
   try {
     w.start();  // again, if the worker died
     a.window = tile_dram_window(w.info().dram_bytes, alloc.tiles_per_rdu(), t->tile);
-    const wire::Message r = w.call({{"op", "setup"}, {"base", a.window.base}, {"bytes", a.window.bytes}});
+    a.window.bytes *= t->count;  // consecutive tiles: consecutive equal parts
+    json setup = {{"op", "setup"}, {"base", a.window.base}, {"bytes", a.window.bytes}};
+    // Part of an RDU: owner id first tile + 1 (0 = the free tiles), protection window
+    // number = first tile (tenants' tiles are disjoint).
+    if (shared(*t)) setup.update({{"mask", t->mask()}, {"owner", t->tile + 1}, {"window", t->tile}});
+    const wire::Message r = w.call(setup);
     if (!r.head.value("ok", false)) throw std::runtime_error(r.head.value("error", "setup failed"));
     a.cycles_start = a.cycles_now = r.head.value("cycles", uint64_t{0});
   } catch (const std::exception& e) {
@@ -317,16 +342,17 @@ json NodeDaemon::Impl::open_app(wire::Conn& c, const ucred& peer, const json& h,
   a.id = id, a.pid = peer.pid, a.uid = peer.uid, a.name = printable_name(h), a.tile = *t, a.since = Clock::now();
   driver::DeviceInfo info = w.info();
   info.dram_base = a.window.base, info.dram_bytes = a.window.bytes, info.managed = true;
-  info.rdu = t->rdu, info.tiles = {t->tile}, info.app = id;
+  info.rdu = t->rdu, info.app = id, info.tiles.clear();
+  for (uint32_t k = 0; k < t->count; ++k) info.tiles.push_back(t->tile + k);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   {
     std::lock_guard lk(mu);
     apps[id] = a;
-    ++tiles[tile_index(*t)].sessions;
+    for (uint32_t k = 0; k < t->count; ++k) ++tiles[tile_index(*t) + k].sessions;
   }
   app = id;
-  spdlog::info("app {} '{}' (pid {}, uid {}): RDU {} tile {}, DRAM [0x{:x}, 0x{:x}), open in {:.2f} ms", id, a.name,
-               a.pid, a.uid, t->rdu, t->tile, a.window.base, a.window.base + a.window.bytes, ms);
+  spdlog::info("app {} '{}' (pid {}, uid {}): RDU {} tile {} ({} tile(s)), DRAM [0x{:x}, 0x{:x}), open in {:.2f} ms",
+               id, a.name, a.pid, a.uid, t->rdu, t->tile, t->count, a.window.base, a.window.base + a.window.bytes, ms);
   return {{"ok", true}, {"app", id}, {"info", wire::info_to_json(info)}, {"open_ms", ms}};
 }
 
@@ -337,9 +363,12 @@ void NodeDaemon::Impl::teardown(uint64_t id, const std::string& reason) {
     a = apps.at(id);
   }
   const auto t0 = Clock::now();
+  unlock_config(id, a.tile.rdu);
   WorkerProc& w = *workers[a.tile.rdu];
   try {
-    const wire::Message r = w.call({{"op", "teardown"}});
+    json req = {{"op", "teardown"}};
+    if (shared(a.tile)) req.update({{"mask", a.tile.mask()}, {"window", a.tile.tile}});
+    const wire::Message r = w.call(req);
     if (!r.head.value("ok", false)) throw std::runtime_error(r.head.value("error", "teardown failed"));
   } catch (const std::exception& e) {
     spdlog::error("app {}: teardown of RDU {}: {}; restarting its worker", id, a.tile.rdu, e.what());
@@ -353,7 +382,8 @@ void NodeDaemon::Impl::teardown(uint64_t id, const std::string& reason) {
   alloc.release(id);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   std::lock_guard lk(mu);
-  tiles[tile_index(a.tile)].busy_cycles += a.cycles_now - a.cycles_start;
+  for (uint32_t k = 0; k < a.tile.count; ++k)
+    tiles[tile_index(a.tile) + k].busy_cycles += a.cycles_now - a.cycles_start;
   apps.erase(id);
   ++served;
   spdlog::info(
@@ -367,18 +397,20 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
   const json& h = m.head;
   const std::string op = h["op"];
   driver::DramRange window;
-  uint32_t rdu;
+  Tile tile;
   {
     std::lock_guard lk(mu);
     const App& a = apps.at(id);
-    window = a.window, rdu = a.tile.rdu;
+    window = a.window, tile = a.tile;
   }
+  const uint32_t rdu = tile.rdu, all = (1u << alloc.tiles_per_rdu()) - 1;
   json req = {{"op", op}};
   std::string why;
   if (op == "read32" || op == "write32") {
     req["offset"] = field(h, "offset");
     if (op == "write32") req["value"] = field(h, "value");
-    why = check_register_access(req["offset"], op == "write32");
+    why = check_register_access(req["offset"], op == "write32", req.value("value", 0u), tile.mask(), all);
+    if (shared(tile) && req["offset"] == reg::TILE_IRQ_ENABLE) req["keep"] = (all & ~tile.mask()) * 0x00010101u;
   } else if (op == "copy_to_device" || op == "copy_from_device") {
     req["addr"] = field(h, "addr", UINT64_MAX);
     const uint64_t n = op == "copy_to_device" ? m.payload.size() : field(h, "bytes", wire::kMaxPayload);
@@ -394,8 +426,13 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
       why = fmt::format("wait_irq: vector {} is the daemon's (DMA); an application waits on vector 0 (core)",
                         req["vector"].dump());
   }
+  if (op == "reset" && shared(tile))
+    why = fmt::format(
+        "the RDU is shared with other applications (this one has tiles mask 0x{:x}): "
+        "TILE_CTRL.ABORT stops its tiles",
+        tile.mask());
   if (!why.empty()) throw std::invalid_argument(op + ": " + why);
-  wire::Message r = workers[rdu]->call(req, op == "copy_to_device" ? m.payload : std::vector<uint8_t>{});
+  wire::Message r = forward(id, tile, req, op == "copy_to_device" ? m.payload : std::vector<uint8_t>{});
   std::lock_guard lk(mu);
   App& a = apps.at(id);
   ++a.requests;
@@ -404,16 +441,20 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
   if (op == "write32") ++a.mmio_writes;
   if (op == "write32" && req["offset"] == reg::CTRL && (req["value"].get<uint32_t>() & reg::CTRL_START_MASK))
     ++a.starts;
+  if (op == "write32" && req["offset"] == reg::TILE_CTRL && (req["value"].get<uint32_t>() & reg::TILE_CTRL_START_MASK))
+    ++a.starts;
   if (op == "wait_irq") ++a.irq_waits;
   if (!r.head.value("ok", false)) {
     ++a.errors, ++device_errors;
     spdlog::warn("app {} '{}' (pid {}) RDU {}: {} failed: {}", id, a.name, a.pid, rdu, op, r.head.value("error", "?"));
     return r.head;
   }
-  if (op == "read32" && req["offset"] == reg::ERR_STATUS &&
-      (r.head["value"].get<uint32_t>() & reg::ERR_STATUS_CODE_MASK)) {
+  const uint32_t off = op == "read32" ? req["offset"].get<uint32_t>() : 0;
+  const bool err_reg = off == reg::ERR_STATUS || (off >= reg::TILE_ERR0 && off < reg::TILE_ERR0 + 32);
+  if (op == "read32" && err_reg && (r.head["value"].get<uint32_t>() & reg::ERR_STATUS_CODE_MASK)) {
     ++a.errors, ++device_errors;
-    spdlog::warn("app {} '{}' (pid {}) RDU {}: device error ERR_STATUS=0x{:08x}", id, a.name, a.pid, rdu,
+    spdlog::warn("app {} '{}' (pid {}) RDU {}: device error {}=0x{:08x}", id, a.name, a.pid, rdu,
+                 off == reg::ERR_STATUS ? "ERR_STATUS" : fmt::format("TILE_ERR{}", (off - reg::TILE_ERR0) / 4),
                  r.head["value"].get<uint32_t>());
   }
   if (op == "copy_to_device") a.h2d += m.payload.size();
@@ -421,6 +462,55 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
   if (op == "cycles") r.head["value"] = r.head["cycles"];
   r.head.erase("payload");
   return r.head;
+}
+
+// A checked request to the worker of the application's RDU; on a shared RDU, with the
+// configure lock (ConfigLock) and waits in pieces (wait_irq_polled).
+wire::Message NodeDaemon::Impl::forward(uint64_t id, const Tile& tile, const json& req,
+                                        const std::vector<uint8_t>& payload) {
+  const std::string op = req["op"];
+  const uint32_t rdu = tile.rdu, tm = tile.mask();
+  if (!shared(tile)) return workers[rdu]->call(req, payload);
+  if (op == "write32" && req["offset"] == reg::CFG_ADDR) lock_config(id, rdu);
+  if (op == "write32" && req["offset"] == reg::TILE_CTRL && (req["value"].get<uint32_t>() & tm)) unlock_config(id, rdu);
+  wire::Message r = op == "wait_irq" ? wire::Message{wait_irq_polled(rdu, req), {}} : workers[rdu]->call(req, payload);
+  if (op == "read32" && req["offset"] == reg::TILE_IRQ_STATUS && r.head.value("ok", false) &&
+      (r.head["value"].get<uint32_t>() & (tm << 8 | tm << 16)))
+    unlock_config(id, rdu);
+  return r;
+}
+
+// Waits for the configuration controller of `rdu` (see ConfigLock); an error naming the
+// holder after the device timeout.
+void NodeDaemon::Impl::lock_config(uint64_t id, uint32_t rdu) {
+  ConfigLock& l = *config_locks[rdu];
+  std::unique_lock lk(l.mu);
+  if (!l.cv.wait_for(lk, std::chrono::duration<double>(opt.timeout_s), [&] { return l.holder == 0 || l.holder == id; }))
+    throw std::runtime_error(
+        fmt::format("write32: CFG_ADDR: RDU {}'s configuration controller is held by app {} "
+                    "for more than {} s",
+                    rdu, l.holder, opt.timeout_s));
+  l.holder = id;
+}
+
+void NodeDaemon::Impl::unlock_config(uint64_t id, uint32_t rdu) {
+  ConfigLock& l = *config_locks[rdu];
+  std::lock_guard lk(l.mu);
+  if (l.holder != id) return;
+  l.holder = 0;
+  l.cv.notify_all();
+}
+
+// A wait on a shared RDU: waits of at most 10 ms on the worker, so the other tenants'
+// requests are served in between (the worker serves one request at a time).
+json NodeDaemon::Impl::wait_irq_polled(uint32_t rdu, json req) {
+  const auto end = Clock::now() + std::chrono::duration<double>(req["timeout_s"].get<double>());
+  for (;;) {
+    const double left = std::chrono::duration<double>(end - Clock::now()).count();
+    req["timeout_s"] = std::clamp(left, 0.0, 0.01);
+    wire::Message r = workers[rdu]->call(req);
+    if (!r.head.value("ok", false) || r.head.value("fired", false) || left <= 0.01) return r.head;
+  }
 }
 
 json NodeDaemon::Impl::status() {
@@ -456,6 +546,7 @@ json NodeDaemon::Impl::status() {
                          {"uid", a.uid},
                          {"rdu", a.tile.rdu},
                          {"tile", a.tile.tile},
+                         {"tiles", a.tile.count},
                          {"dram_base", a.window.base},
                          {"dram_bytes", a.window.bytes},
                          {"seconds", std::chrono::duration<double>(Clock::now() - a.since).count()},

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -42,6 +43,47 @@ void scrub(driver::Device& dev) {
   dev.reset();
 }
 
+// Tiles `mask` of a shared RDU (`docs/daemon.md` ("Tiles")): only those tiles' state, the
+// other tenants run on. Their runs stopped, their interrupt enables and causes cleared,
+// owner 0 (free), protection window `window` disabled.
+void scrub_tiles(driver::Device& dev, uint32_t mask, uint32_t window) {
+  if (dev.read32(reg::TILE_STATUS) & mask << 8) dev.write32(reg::TILE_CTRL, mask << 8);  // ABORT
+  const uint32_t bytes = mask * 0x00010101u;
+  dev.write32(reg::TILE_IRQ_ENABLE, dev.read32(reg::TILE_IRQ_ENABLE) & ~bytes);
+  dev.write32(reg::TILE_IRQ_STATUS, bytes);
+  uint32_t owner = dev.read32(reg::TILE_OWNER);
+  for (uint32_t t = 0; t < 8; ++t)
+    if (mask >> t & 1) owner &= ~(0xFu << 4 * t);
+  dev.write32(reg::TILE_OWNER, owner);
+  dev.write32(reg::PROT_INDEX, window);
+  dev.write32(reg::PROT_LIMIT, 0);
+  dev.write32(reg::PROT_BASE, 0);
+  dev.write32(reg::PROT_TILES, 0);
+}
+
+// Setup of tiles `mask` for one tenant: owner id `owner` (distinct from the other tenants'
+// tiles: a switch link to them is off), window `window` = its DRAM, for its tiles' AGCUs
+// only, protection on.
+void setup_tiles(driver::Device& dev, uint32_t mask, uint32_t owner, uint32_t window, uint64_t base, uint64_t bytes) {
+  scrub_tiles(dev, mask, window);
+  uint32_t o = dev.read32(reg::TILE_OWNER);
+  for (uint32_t t = 0; t < 8; ++t)
+    if (mask >> t & 1) o = (o & ~(0xFu << 4 * t)) | owner << 4 * t;
+  dev.write32(reg::TILE_OWNER, o);
+  dev.write32(reg::PROT_INDEX, window);
+  dev.write32(reg::PROT_BASE, static_cast<uint32_t>(base));
+  dev.write32(reg::PROT_LIMIT, static_cast<uint32_t>(std::min<uint64_t>(base + bytes, UINT32_MAX)));
+  dev.write32(reg::PROT_TILES, mask);
+  dev.write32(reg::PROT_CTRL, reg::PROT_CTRL_ENABLE_MASK);
+}
+
+// A write of the application; "keep": the bits of the register that stay as they are
+// (another tenant's TILE_IRQ_ENABLE bits), merged here so no other request comes between.
+void write_merged(driver::Device& dev, const json& h) {
+  const uint32_t offset = h.at("offset"), value = h.at("value"), keep = h.value("keep", 0u);
+  dev.write32(offset, keep ? (dev.read32(offset) & keep) | (value & ~keep) : value);
+}
+
 // One request on the device; the reply's head (payload, if any, in `out`).
 json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
   const std::string op = m.head.at("op");
@@ -49,7 +91,7 @@ json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
   if (op == "read32") {
     r["value"] = dev.read32(m.head.at("offset"));
   } else if (op == "write32") {
-    dev.write32(m.head.at("offset"), m.head.at("value"));
+    write_merged(dev, m.head);
   } else if (op == "copy_to_device") {
     dev.copy_to_device(m.payload.data(), m.head.at("addr"), m.payload.size());
   } else if (op == "copy_from_device") {
@@ -65,6 +107,10 @@ json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
               {"wall_seconds", s.wall_seconds},
               {"cycles_per_second", s.cycles_per_second},
               {"evaluated_cycles", s.evaluated_cycles}});
+  } else if (op == "setup" && m.head.contains("mask")) {
+    setup_tiles(dev, m.head.at("mask"), m.head.at("owner"), m.head.at("window"), m.head.at("base"), m.head.at("bytes"));
+  } else if (op == "teardown" && m.head.contains("mask")) {
+    scrub_tiles(dev, m.head.at("mask"), m.head.at("window"));
   } else if (op == "setup") {
     scrub(dev);
     driver::protect_dram(dev, {{m.head.at("base"), m.head.at("bytes")}}, 0);

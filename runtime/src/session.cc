@@ -29,7 +29,13 @@ constexpr unsigned kCoreVector = driver::kIrqCore;
 }  // namespace
 
 Session::Session(driver::Device& device, const arch::Config& cfg, SessionOptions opts)
-    : dev_(device), cfg_(cfg), opts_(opts), dram_(device.info().dram_bytes, device.info().dram_base) {}
+    : dev_(device), cfg_(cfg), opts_(opts), dram_(device.info().dram_bytes, device.info().dram_base) {
+  // Under a node daemon on part of an RDU: the session runs on the tiles it was given
+  // (a PEF compiled for as many tiles, relocated at load).
+  const auto& info = device.info();
+  if (opts_.tiles.empty() && info.managed && !info.tiles.empty() && info.tiles.size() < cfg.num_tiles())
+    opts_.tiles = info.tiles;
+}
 
 std::unique_ptr<Session> Session::open(const std::string& backend, const arch::Config& cfg, SessionOptions opts,
                                        const driver::DeviceOptions& dev_opts) {
@@ -169,9 +175,14 @@ void Session::relocate(pef::Pef& program) const {
   if (program.meta["tile_shape"] != shape)
     throw RuntimeError(fmt::format("PEF compiled for tiles of {} slots (META tile_shape), configuration '{}' has {}",
                                    program.meta["tile_shape"], cfg_.name, shape));
+  // A DRAM window that does not start at 0 (a node daemon's tile window): the program's
+  // layout, checked to fit the window's size (check_pef_for_device), moves into it.
+  const uint64_t offset = dev_.info().dram_base;
+  for (auto& t : program.tensors) t.dev_addr += offset;
   for (auto& s : program.sections) {
+    s.dev_addr += offset;
     try {
-      s.bitstream = arch::relocate_bitstream(cfg_, s.bitstream, opts_.tiles);
+      s.bitstream = arch::relocate_bitstream(cfg_, s.bitstream, opts_.tiles, static_cast<uint32_t>(offset));
     } catch (const std::exception& e) {
       throw RuntimeError(fmt::format("section '{}': relocation onto tiles {}: {}", s.name, fmt::join(opts_.tiles, ","),
                                      e.what()));

@@ -90,6 +90,39 @@ TEST(NodeChecks, RegisterChecks) {
   EXPECT_EQ(check_register_access(0x3, false), "BAR0 offset 0x3 is not 32-bit aligned");
 }
 
+TEST(TileAllocator, ConsecutiveTilesOfOneRdu) {
+  TileAllocator a(2, 4, 8);
+  const auto t1 = a.acquire(1, false, {}, 1), t2 = a.acquire(2, false, {}, 2);
+  ASSERT_TRUE(t1 && t2);
+  EXPECT_EQ(t1->mask(), 0x1u);
+  EXPECT_EQ(t2->mask(), 0x6u);
+  const auto t3 = a.acquire(3, false, {}, 2);  // tile 3 of RDU 0 alone is too short
+  ASSERT_TRUE(t3);
+  EXPECT_EQ(t3->rdu, 1u);
+  EXPECT_EQ(t3->tile, 0u);
+  EXPECT_FALSE(a.acquire(4, false, {}, 0)) << "no whole RDU is free";
+  const auto t5 = a.acquire(5, false, {}, 1);
+  ASSERT_TRUE(t5);
+  EXPECT_EQ(t5->rdu, 0u);
+  EXPECT_EQ(t5->tile, 3u);
+  a.release(2);
+  EXPECT_EQ(a.owners(), (std::vector<uint64_t>{1, 0, 0, 5, 3, 3, 0, 0}));
+  EXPECT_THROW(a.acquire(6, false, {}, 5), std::invalid_argument);
+}
+
+TEST(NodeChecks, SharedRduRegisterChecks) {
+  // Tiles 1 and 2 of an RDU of 4 (mask 0x6).
+  EXPECT_EQ(check_register_access(reg::TILE_CTRL, true, 0x6u << 16, 0x6, 0xF), "");
+  EXPECT_NE(check_register_access(reg::TILE_CTRL, true, 0x1u << 8, 0x6, 0xF).find("not the application's"),
+            std::string::npos);
+  EXPECT_NE(check_register_access(reg::TILE_IRQ_STATUS, true, 0x8u, 0x6, 0xF), "");
+  EXPECT_EQ(check_register_access(reg::TILE_IRQ_ENABLE, true, 0xFFFFFFu, 0x6, 0xF), "");  // merged by the worker
+  for (uint32_t r : {reg::CTRL, reg::TILE_OWNER, reg::IRQ_ENABLE, reg::IRQ_STATUS})
+    EXPECT_NE(check_register_access(r, true, 0, 0x6, 0xF).find("device-wide control"), std::string::npos) << r;
+  EXPECT_EQ(check_register_access(reg::CTRL, true, 0, 0xF, 0xF), "") << "a whole RDU";
+  EXPECT_EQ(check_register_access(reg::CFG_ADDR, true, 0, 0x6, 0xF), "");
+}
+
 TEST(NodeChecks, DramChecks) {
   const driver::DramRange w{0x1000, 0x1000};
   EXPECT_EQ(check_dram_access(0x1000, 0x1000, w), "");

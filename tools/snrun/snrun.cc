@@ -382,6 +382,8 @@ runtime::BatchResult run_device(const Args& a, const arch::Config& cfg, uint32_t
   dopt.timeout_s = a.timeout;
   dopt.wait_for_tiles = !a.no_wait;
   dopt.app_name = "snrun " + a.model;
+  if (const auto t = p.pef.meta.find("tiles"); t != p.pef.meta.end())
+    dopt.tiles = static_cast<uint32_t>(std::stoul(t->second));  // a node daemon gives as many tiles
   runtime::SessionOptions sopt;
   sopt.timeout_s = a.timeout;
   sopt.watchdog_cycles = a.watchdog;

@@ -12,8 +12,10 @@
 #include <filesystem>
 #include <mutex>
 #include <random>
+#include <set>
 #include <thread>
 
+#include "openrdu/arch/bitstream.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/gen/regs.h"
@@ -120,7 +122,7 @@ struct Raw {
   driver::wire::Conn c;
 };
 
-// Eight applications at once, each on its own RDU (--rdus 8, one tile per RDU today),
+// Eight applications at once, each on a whole RDU (--rdus 8; the client asks for no tile count),
 // each output equal to the same application's output run alone; a ninth is refused at
 // once when it asks not to wait.
 TEST(Node, EightApplicationsAtOnceMatchRunsAlone) {
@@ -155,7 +157,7 @@ TEST(Node, EightApplicationsAtOnceMatchRunsAlone) {
     Client ninth(snd.device(), false);
     ADD_FAILURE() << "a ninth application was admitted";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("node busy: 8 of 8 applications running (--max-apps 8), 0 of 8 tiles free"),
+    EXPECT_NE(std::string(e.what()).find("node busy: 8 of 8 applications running (--max-apps 8), 0 of 16 tiles free"),
               std::string::npos)
         << e.what();
   }
@@ -191,7 +193,7 @@ TEST(Node, WaitingApplicationsAreServedInOrder) {
     Client refused(snd.device(), false);
     ADD_FAILURE() << "admitted beyond --max-apps 1";
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("node busy: 1 of 1 applications running (--max-apps 1), 1 of 2 tiles free, "
+    EXPECT_NE(std::string(e.what()).find("node busy: 1 of 1 applications running (--max-apps 1), 2 of 4 tiles free, "
                                          "3 waiting; send \"wait\": true to wait in line"),
               std::string::npos)
         << e.what();
@@ -309,7 +311,7 @@ TEST(Node, ThousandSessionsLeakNothing) {
   for (const auto& t : st["tiles"]) EXPECT_EQ(t["app"], 0) << st.dump();
   uint64_t sessions = 0;
   for (const auto& t : st["tiles"]) sessions += t["sessions"].get<uint64_t>();
-  EXPECT_EQ(sessions, 1001u);
+  EXPECT_EQ(sessions, 2002u);  // a whole RDU of tiny: its 2 tiles
 }
 
 // Malformed or forbidden requests get one clear error each; the daemon keeps serving.
@@ -419,6 +421,205 @@ TEST(Node, TwoApplicationsOnTinyRtl) {
     ASSERT_EQ(errors[a], "") << "app " << a;
     expect_same(got[a], alone[a][0], fmt::format("RTL app {}", a));
   }
+}
+
+// --- Tiles (issue 21): applications on tiles of shared RDUs ---------------------------
+
+const arch::Config& plasticine() {
+  static const arch::Config c = arch::load_config("plasticine");
+  return c;
+}
+
+// The examples' elementwise model compiled for one tile of plasticine (sncompile --tiles 1).
+const pef::Pef& one_tile() {
+  static const pef::Pef p = [] {
+    compiler::Options o;
+    o.tiles = 1;
+    return pef::parse(
+        pef::serialize(compiler::compile_onnx_file(OPENRDU_EXAMPLES_DIR "/elementwise/model.onnx", plasticine(), o)),
+        "elementwise");
+  }();
+  return p;
+}
+
+// `pef` with its first AGCU store stream's DRAM base moved by `by` bytes: a program that
+// writes outside its window once loaded there.
+pef::Pef store_moved(pef::Pef pef, uint32_t by) {
+  namespace bits = gen::bits;
+  for (auto& sec : pef.sections) {
+    const auto units = arch::parse_bitstream(plasticine(), sec.bitstream);
+    arch::UnitWords w;
+    bool moved = false;
+    for (uint32_t id = 0; id < units.size(); ++id) {
+      if (std::all_of(units[id].begin(), units[id].end(), [](uint32_t x) { return x == 0; })) continue;
+      w[id] = units[id];
+      uint32_t* st = w[id].data() + bits::kAgcuStreamBase + 2 * bits::kAgcuStreamWords;  // st0
+      if (!moved && plasticine().unit_kind(id) == arch::UnitKind::Agcu && (st[0] & 1u)) st[1] += by, moved = true;
+    }
+    sec.bitstream = arch::assemble_bitstream(plasticine(), w);
+  }
+  return pef;
+}
+
+// Outputs of the one-tile PEF run alone in-process on tile 0 of plasticine's functional model.
+// Applications 0..7 (one device per process: computed once); `dram`: the device's DRAM bytes.
+const std::vector<Outputs>& tile_alone(uint64_t* dram = nullptr) {
+  static uint64_t bytes = 0;
+  static const std::vector<Outputs> out = [] {
+    auto dev = driver::open_device("func", plasticine(), {});
+    bytes = dev->info().dram_bytes;
+    runtime::SessionOptions o;
+    o.tiles = {0};
+    o.protect_dram = false;
+    runtime::Session s(*dev, plasticine(), o);
+    s.load(one_tile());
+    std::vector<Outputs> v;
+    for (int a = 0; a < 8; ++a) v.push_back(s.run(inputs_for(one_tile(), a, 0)).outputs);
+    return v;
+  }();
+  if (dram) *dram = bytes;
+  return out;
+}
+
+// One application on `tiles` tiles of the daemon (the session takes them from DeviceInfo).
+struct TileClient {
+  TileClient(const std::string& device, const std::string& name) {
+    driver::DeviceOptions o;
+    o.tiles = 1;
+    o.app_name = name;
+    dev = driver::open_device(device, plasticine(), o);
+    session = std::make_unique<runtime::Session>(*dev, plasticine());
+  }
+  std::unique_ptr<driver::Device> dev;
+  std::unique_ptr<runtime::Session> session;
+};
+
+// `apps` one-tile applications at once (app `bad` runs `bad_pef` instead, -1: none):
+// each opens, loads, waits for the others, runs; its outputs or its error.
+void run_tiled(const std::string& device, int apps, int bad, const pef::Pef& bad_pef, std::vector<Outputs>& got,
+               std::vector<std::string>& errors, std::vector<driver::DeviceInfo>& infos) {
+  got.assign(apps, {}), errors.assign(apps, ""), infos.assign(apps, {});
+  std::barrier all(apps);
+  std::vector<std::thread> threads;
+  for (int a = 0; a < apps; ++a)
+    threads.emplace_back([&, a] {
+      bool arrived = false;
+      try {
+        TileClient c(device, fmt::format("tile-app{}", a));
+        infos[a] = c.dev->info();
+        c.session->load(a == bad ? bad_pef : one_tile());
+        all.arrive_and_wait();
+        arrived = true;
+        got[a] = c.session->run(inputs_for(one_tile(), a, 0)).outputs;
+      } catch (const std::exception& e) {
+        errors[a] = e.what();
+        if (!arrived) all.arrive_and_drop();
+      }
+    });
+  for (auto& t : threads) t.join();
+}
+
+// Issue 21's test: eight applications at once on a 2-RDU plasticine node (4 tiles each),
+// PEFs compiled for one tile, each relocated onto its own tile and DRAM window; every
+// output bit-exact to the same PEF run alone in-process.
+TEST(NodeTiles, EightOneTileApplicationsOnTwoPlasticineRdus) {
+  constexpr int kApps = 8;
+  const auto& alone = tile_alone();
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "2", "--config", "plasticine", "--backend", "func"});
+  EXPECT_EQ(snd.status()["node"]["tiles_per_rdu"], 4);
+  std::vector<Outputs> got;
+  std::vector<std::string> errors;
+  std::vector<driver::DeviceInfo> infos;
+  run_tiled(snd.device(), kApps, -1, one_tile(), got, errors, infos);
+  std::set<std::pair<uint32_t, uint32_t>> placed;
+  for (int a = 0; a < kApps; ++a) {
+    ASSERT_EQ(errors[a], "") << "app " << a;
+    ASSERT_EQ(infos[a].tiles.size(), 1u) << "app " << a;
+    placed.insert({infos[a].rdu, infos[a].tiles[0]});
+    expect_same(got[a], alone[a], fmt::format("app {} on RDU {} tile {}", a, infos[a].rdu, infos[a].tiles[0]));
+  }
+  EXPECT_EQ(placed.size(), 8u) << "every application on its own tile";
+  const std::string log = snd.log();
+  EXPECT_NE(log.find("RDU 1 tile 3 (1 tile(s))"), std::string::npos) << log;
+}
+
+// A crafted PEF whose store lands one window further (the next tile's DRAM) faults alone,
+// its error naming the memory error and the AGCU; the three others on the same RDU finish,
+// bit-exact, and the neighbour's window keeps its outputs.
+TEST(NodeTiles, StoreOutsideItsWindowFaultsAlone) {
+  constexpr int kApps = 4, kBad = 1;
+  uint64_t dram = 0;
+  const auto& alone = tile_alone(&dram);
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "plasticine", "--backend", "func"});
+  const uint64_t window = dram / plasticine().num_tiles();  // docs/daemon.md: equal parts
+  std::vector<Outputs> got;
+  std::vector<std::string> errors;
+  std::vector<driver::DeviceInfo> infos;
+  run_tiled(snd.device(), kApps, kBad, store_moved(one_tile(), static_cast<uint32_t>(window)), got, errors, infos);
+  for (int a = 0; a < kApps; ++a) {
+    if (a == kBad) continue;
+    ASSERT_EQ(errors[a], "") << "app " << a;
+    expect_same(got[a], alone[a], fmt::format("app {} beside the faulty one", a));
+  }
+  EXPECT_NE(errors[kBad].find("MEM_ERROR"), std::string::npos) << errors[kBad];
+  EXPECT_NE(errors[kBad].find("agcu"), std::string::npos) << errors[kBad];
+  const std::string log = snd.log();
+  EXPECT_NE(log.find("'tile-app1'"), std::string::npos) << log;
+  EXPECT_NE(log.find("device error"), std::string::npos) << log;
+}
+
+// tiny's RTL through the daemon on tiles. tiny's two tiles are mirrored (tile 1 = tile 0
+// flipped), and the compiler places a --tiles 1 program on tile 0, so two one-tile
+// applications cannot both run on one tiny RDU: the first application (tile 0) runs ONNX's
+// Relu node test compiled for one tile, equal to the suite's output and to the same PEF
+// alone in-process on tiny's RTL, while the second holds tile 1 of the same RDU and its
+// load is refused in one line (relocation onto the mirrored tile).
+TEST(NodeTiles, OneTileApplicationsOnTinyRtl) {
+  const auto backends = driver::backends();
+  if (std::find(backends.begin(), backends.end(), "verilator") == backends.end())
+    GTEST_SKIP() << "no Verilated core in this build";
+  const std::string dir = std::string(OPENRDU_ONNX_TESTDATA) + "/test_relu";
+  compiler::Options co;
+  co.tiles = 1;
+  const pef::Pef relu = compiler::compile_onnx_file(dir + "/model.onnx", tiny(), co);
+  std::string in_name, out_name;
+  const auto x = compiler::load_tensor_pb(dir + "/test_data_set_0/input_0.pb", &in_name);
+  const auto y = compiler::load_tensor_pb(dir + "/test_data_set_0/output_0.pb", &out_name);
+  const Inputs in{{in_name, {x.shape, x.data}}};
+  Outputs alone;
+  {
+    driver::DeviceOptions d;
+    d.timeout_s = 120;
+    auto dev = driver::open_device("verilator", tiny(), d);
+    runtime::SessionOptions o;
+    o.tiles = {0};
+    o.protect_dram = false;
+    runtime::Session s(*dev, tiny(), o);
+    s.load(relu);
+    alone = s.run(in).outputs;
+  }
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "tiny", "--backend", "verilator"});
+  driver::DeviceOptions o;
+  o.tiles = 1;
+  o.app_name = "relu-tile0";
+  auto dev0 = driver::open_device(snd.device(), tiny(), o);
+  o.app_name = "relu-tile1";
+  auto dev1 = driver::open_device(snd.device(), tiny(), o);
+  ASSERT_EQ(dev0->info().tiles, std::vector<uint32_t>{0});
+  ASSERT_EQ(dev1->info().tiles, std::vector<uint32_t>{1});
+  runtime::Session s1(*dev1, tiny());
+  try {
+    s1.load(relu);
+    ADD_FAILURE() << "a tile-0 program of tiny loaded onto its mirrored tile 1";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("relocation onto tiles 1"), std::string::npos) << e.what();
+  }
+  runtime::Session s0(*dev0, tiny());
+  s0.load(relu);
+  const Outputs got = s0.run(in).outputs;
+  ASSERT_TRUE(got.count(out_name)) << out_name;
+  EXPECT_EQ(got.at(out_name).data, y.data);
+  expect_same(got, alone, "tile 0 of tiny's RTL through the daemon");
 }
 
 }  // namespace

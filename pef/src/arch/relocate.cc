@@ -26,7 +26,7 @@ void check_tiles(const Config& cfg, std::span<const uint32_t> tiles) {
 }  // namespace
 
 std::vector<uint32_t> relocate_bitstream(const Config& cfg, std::span<const uint32_t> words,
-                                         std::span<const uint32_t> tiles) {
+                                         std::span<const uint32_t> tiles, uint32_t dram_offset) {
   check_tiles(cfg, tiles);
   const uint32_t program_tiles = (1u << tiles.size()) - 1;
   const auto units = parse_bitstream(cfg, words, program_tiles);
@@ -44,6 +44,11 @@ std::vector<uint32_t> relocate_bitstream(const Config& cfg, std::span<const uint
       throw std::invalid_argument(fmt::format("{} of the program's tile {} leaves tile {} when moved", cfg.unit_name(id),
                                               from, tiles[from]));
     moved[to_id] = units[id];
+    if (dram_offset && cfg.unit_kind(id) == UnitKind::Agcu)
+      for (uint32_t k = 0; k < gen::bits::kAgcuStreamN; ++k) {
+        uint32_t* w = moved[to_id].data() + gen::bits::kAgcuStreamBase + k * gen::bits::kAgcuStreamWords;
+        if (w[0] & 1u) w[1] += dram_offset;  // enable: base moves with the layout
+      }
   }
   return assemble_bitstream(cfg, moved);
 }

@@ -21,6 +21,9 @@ struct DeviceOptions {
   // tile is taken (true) or be refused at once; the name the daemon shows for the app.
   bool wait_for_tiles = true;
   std::string app_name;
+  // Under a node daemon: consecutive tiles of one RDU to ask for (a PEF compiled with
+  // sncompile --tiles N needs N); 0: a whole RDU.
+  uint32_t tiles = 0;
 };
 
 struct DeviceInfo {

@@ -15,7 +15,9 @@ namespace openrdu::arch {
 // absolute). Throws BitstreamError for a bad stream or a unit outside the program's
 // tiles, std::invalid_argument when the tiles cannot take it (repeated, out of range,
 // not consecutive for a program of several tiles, or of another shape).
+// `dram_offset`: added to every enabled AGCU stream's `base` (the program's DRAM layout
+// moved into a window that starts there: a node daemon's tile window).
 std::vector<uint32_t> relocate_bitstream(const Config& cfg, std::span<const uint32_t> words,
-                                         std::span<const uint32_t> tiles);
+                                         std::span<const uint32_t> tiles, uint32_t dram_offset = 0);
 
 }  // namespace openrdu::arch

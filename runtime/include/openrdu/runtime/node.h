@@ -15,16 +15,20 @@
 
 namespace openrdu::node {
 
-// The unit of allocation: tile `tile` of RDU `rdu`.
+// The unit of allocation: tile `tile` of RDU `rdu`; an allocation is `count` consecutive
+// tiles from `tile` (relocation needs consecutive tiles in order).
 struct Tile {
-  uint32_t rdu = 0, tile = 0;
+  uint32_t rdu = 0, tile = 0, count = 1;
+  uint32_t mask() const { return ((1u << count) - 1) << tile; }
 };
 
-// Tiles per RDU of a configuration: its `tiles` key when the configuration has one, else 1
-// (an application gets a whole RDU).
+// Tiles per RDU of a configuration: its tiles (arch::Config::num_tiles(), `docs/hardware.md`
+// ("Tiles")), or its `tiles` field, else 1 (an application gets a whole RDU).
 template <class Cfg>
 uint32_t tiles_per_rdu(const Cfg& cfg) {
-  if constexpr (requires { cfg.tiles; })
+  if constexpr (requires { cfg.num_tiles(); })
+    return cfg.num_tiles() ? static_cast<uint32_t>(cfg.num_tiles()) : 1u;
+  else if constexpr (requires { cfg.tiles; })
     return cfg.tiles ? static_cast<uint32_t>(cfg.tiles) : 1u;
   else
     return 1u;
@@ -38,7 +42,8 @@ class TileAllocator {
   // A tile for `app`: at once when a tile is free, nobody is in line and fewer than
   // max_apps applications hold tiles. Otherwise, with `wait`, in line until granted or
   // `cancelled()` (polled every 50 ms) returns true; nullopt when refused or cancelled.
-  std::optional<Tile> acquire(uint64_t app, bool wait, const std::function<bool()>& cancelled);
+  // `tiles` consecutive tiles of one RDU (0: a whole RDU), the lowest such run first.
+  std::optional<Tile> acquire(uint64_t app, bool wait, const std::function<bool()>& cancelled, uint32_t tiles = 1);
   void release(uint64_t app);
   // "8 of 8 applications running (--max-apps 8), 0 of 8 tiles free, 2 waiting"
   std::string busy_reason() const;
@@ -50,7 +55,8 @@ class TileAllocator {
   size_t waiting() const;
 
  private:
-  bool grantable(uint64_t ticket) const;
+  bool grantable(uint64_t ticket, uint32_t tiles) const;
+  std::optional<Tile> free_run(uint32_t tiles) const;
   struct Impl;
   std::shared_ptr<Impl> impl_;
   uint32_t rdus_, tpr_, max_apps_;
@@ -61,7 +67,10 @@ class TileAllocator {
 driver::DramRange tile_dram_window(uint64_t dram_bytes, uint32_t tiles_per_rdu, uint32_t tile);
 
 // What an application may do (`docs/daemon.md` ("Isolation")): "" when allowed, else why not.
-std::string check_register_access(uint32_t offset, bool write);
+// `mine`: the application's tiles (bit t = tile t), `all`: every tile of its RDU. An
+// application on part of an RDU may write only its own tiles' TILE_* bits and no device-wide
+// control (CTRL, TILE_OWNER, IRQ_ENABLE, IRQ_STATUS).
+std::string check_register_access(uint32_t offset, bool write, uint32_t value = 0, uint32_t mine = 1, uint32_t all = 1);
 std::string check_dram_access(uint64_t addr, uint64_t bytes, const driver::DramRange& window);
 
 struct NodeOptions {
