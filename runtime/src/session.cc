@@ -273,6 +273,22 @@ RunResult Session::run(const std::map<std::string, HostTensor>& inputs) {
   }
 }
 
+namespace {
+// A section's per-unit activity on its run span (profile): active and stalled cycles of
+// every unit its bitstream configures (`used`), and its DRAM bytes.
+void annotate_run_span(TraceSpan& span, const driver::Counters& c, const std::vector<bool>& used) {
+  for (const auto& u : c.units) {
+    if (u.id >= used.size() || !used[u.id]) continue;
+    const std::string unit = u.name.substr(0, u.name.find(' '));
+    span.num_args.push_back({unit + " active", u.active});
+    span.num_args.push_back({unit + " stall_in", u.stall_in});
+    span.num_args.push_back({unit + " stall_out", u.stall_out});
+  }
+  span.num_args.push_back({"dram_rd_bytes", c.mem_rd_bytes});
+  span.num_args.push_back({"dram_wr_bytes", c.mem_wr_bytes});
+}
+}  // namespace
+
 RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs) {
   const pef::Pef& pef = *pef_;
   RunResult result = std::move(pending_);
@@ -332,18 +348,7 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
     result.total_cycles += rep.cycles;
     result.total_config_cycles += rep.config_cycles;
     const driver::Counters c = driver::read_counters(dev_, cfg_, &used_units_.at(i), &channels_before);
-    // The section's per-unit activity on its run span (profile): active and stalled
-    // cycles of every unit its bitstream configures, and its DRAM bytes.
-    auto& span = result.spans.back();
-    for (const auto& u : c.units) {
-      if (u.id >= used_units_.at(i).size() || !used_units_.at(i)[u.id]) continue;
-      const std::string unit = u.name.substr(0, u.name.find(' '));
-      span.num_args.push_back({unit + " active", u.active});
-      span.num_args.push_back({unit + " stall_in", u.stall_in});
-      span.num_args.push_back({unit + " stall_out", u.stall_out});
-    }
-    span.num_args.push_back({"dram_rd_bytes", c.mem_rd_bytes});
-    span.num_args.push_back({"dram_wr_bytes", c.mem_wr_bytes});
+    annotate_run_span(result.spans.back(), c, used_units_.at(i));
     driver::accumulate(result.counters, c);
     result.sections.push_back(std::move(rep));
   }
