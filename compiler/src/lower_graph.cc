@@ -253,13 +253,16 @@ void legalize_product(Graph& g, const arch::Config* cfg, Node n, ProductState& p
   if (n.inputs.size() < 2) throw CompileError(fmt::format("{}: {}: needs two operands", g.source, g.describe(n)));
   bool ta = n.op == "Gemm" && n.has_iattr("transA") && n.iattr("transA") != 0;
   bool tb = n.op == "Gemm" && n.has_iattr("transB") && n.iattr("transB") != 0;
-  const Tensor& a = g.tensors[n.inputs[0]];
-  const Tensor& b = g.tensors[n.inputs[1]];
-  if (a.kind == TensorKind::Constant && a.shape.size() >= 2 && !ta) {
+  // Both tests before either transposed_constant: it adds a tensor, which may move g.tensors.
+  const auto constant_matrix = [&g](int t) {
+    return g.tensors[t].kind == TensorKind::Constant && g.tensors[t].shape.size() >= 2;
+  };
+  const bool const_a = constant_matrix(n.inputs[0]), const_b = constant_matrix(n.inputs[1]);
+  if (const_a && !ta) {
     n.inputs[0] = transposed_constant(g, n.inputs[0], ps.tcache);
     ta = true;
   }
-  if (b.kind == TensorKind::Constant && b.shape.size() >= 2 && tb) {
+  if (const_b && tb) {
     n.inputs[1] = transposed_constant(g, n.inputs[1], ps.tcache);
     tb = false;
   }
