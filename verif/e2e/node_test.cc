@@ -237,8 +237,8 @@ TEST(Node, WaitingApplicationsAreServedInOrder) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
-// A client killed (SIGKILL) in the middle of its runs: the daemon frees its RDU, and a new
-// application gets it at once and runs bit-exact.
+// A client killed (SIGKILL) in the middle of its runs: the daemon frees its RDU and zeroes its
+// DRAM, and a new application gets it at once, reads zeros, and runs bit-exact.
 TEST(Node, KilledClientFreesItsResources) {
   test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "tiny", "--backend", "func"});
   ASSERT_TRUE(kill_mid_run(snd, [&] {
@@ -249,6 +249,12 @@ TEST(Node, KilledClientFreesItsResources) {
   EXPECT_NE(snd.log().find("(connection closed)"), std::string::npos);
   const auto alone = run_alone("func", 6, 1);
   Client c(snd.device(), false);  // refused if the RDU were still held
+  // The killed tenant's weights and tensors (where the same PEF places them) were zeroed.
+  for (const auto& t : mlp().tensors) {
+    std::vector<uint8_t> bytes(t.bytes, 0xFF);
+    c.dev->copy_from_device(bytes.data(), t.dev_addr, bytes.size());
+    EXPECT_EQ(std::count(bytes.begin(), bytes.end(), 0), ptrdiff_t(bytes.size())) << "the previous tenant's " << t.name;
+  }
   c.session->load(mlp());
   expect_same(c.session->run(inputs_for(mlp(), 5, 0)).outputs, alone[5][0], "after the kill");
 }
