@@ -41,12 +41,15 @@ std::map<std::string, runtime::HostTensor> inputs(const pef::Pef& p, int app) {
   return in;
 }
 
-// Setup (connect, allocate, program the window) and teardown (close) as the client sees them.
-void latency(const Opts& o, const arch::Config& cfg, const std::string& device) {
+// Setup (connect, allocate, program the window) and teardown (close: scrub, window zeroed)
+// as the client sees them, of applications on a whole RDU (`tiles` 0) or on `tiles` tiles.
+void latency(const Opts& o, const arch::Config& cfg, const std::string& device, uint32_t tiles) {
   std::vector<double> open, close;
+  driver::DeviceOptions d;
+  d.tiles = tiles;
   for (int i = 0; i < o.sessions; ++i) {
     auto t = Clock::now();
-    auto dev = driver::open_device(device, cfg);
+    auto dev = driver::open_device(device, cfg, d);
     open.push_back(since(t) * 1e3);
     t = Clock::now();
     dev.reset();
@@ -57,8 +60,9 @@ void latency(const Opts& o, const arch::Config& cfg, const std::string& device) 
     return fmt::format("median {:.3f} ms, p90 {:.3f} ms, max {:.3f} ms", v[v.size() / 2], v[v.size() * 9 / 10],
                        v.back());
   };
-  fmt::print("setup    ({} applications): {}\n", o.sessions, stats(open));
-  fmt::print("teardown ({} applications): {}\n", o.sessions, stats(close));
+  const std::string what = tiles ? fmt::format("{} tile(s) of {}", tiles, cfg.num_tiles()) : "whole RDU";
+  fmt::print("setup    ({} applications, {}): {}\n", o.sessions, what, stats(open));
+  fmt::print("teardown ({} applications, {}): {}\n", o.sessions, what, stats(close));
 }
 
 struct Throughput {
@@ -130,7 +134,8 @@ int main(int argc, char** argv) {
                          {"--rdus", std::to_string(o.apps), "--config", o.config, "--backend", o.backend});
     fmt::print("node bench: {} RDU(s) of {} on {}, {} ({} runs per application)\n", o.apps, o.config, o.backend,
                fs::path(o.model).filename().string(), o.runs);
-    latency(o, cfg, snd.device());
+    latency(o, cfg, snd.device(), 0);
+    if (cfg.num_tiles() > 1) latency(o, cfg, snd.device(), 1);
     const Throughput one = concurrent(o, cfg, p, snd.device(), 1);
     const Throughput all = concurrent(o, cfg, p, snd.device(), o.apps);
     const Throughput local = in_process(o, cfg, p);

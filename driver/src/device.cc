@@ -89,6 +89,7 @@ class SimDevice : public Device {
     plat_.clear_msi(kIrqDma);
     plat_.clear_msi(kIrqDmaError);
   }
+  void zero_dram(uint64_t dev_addr, uint64_t bytes) override { plat_.zero_dram(dev_addr, bytes); }
 
   uint64_t cycles() override { return plat_.cycles(); }
 
@@ -197,6 +198,12 @@ std::vector<std::string> backends() {
   std::vector<std::string> b{"func"};
   if (!verilator_configs().empty()) b.push_back("verilator");
   return b;
+}
+
+void Device::zero_dram(uint64_t dev_addr, uint64_t bytes) {
+  const std::vector<uint8_t> zeros(std::min<uint64_t>(bytes, 1u << 20), 0);
+  for (uint64_t off = 0; off < bytes; off += zeros.size())
+    copy_to_device(zeros.data(), dev_addr + off, std::min<uint64_t>(zeros.size(), bytes - off));
 }
 
 std::unique_ptr<Device> open_device(const std::string& backend, const arch::Config& cfg, const DeviceOptions& opt) {

@@ -119,15 +119,15 @@ static std::string check_core_write(uint32_t offset, uint32_t value, uint32_t mi
     // (the daemon merges them: see below), the strobes and w1c bits must be the tenant's.
     const uint32_t others = (all & ~mine) * 0x01010101u;
     if (offset != reg::TILE_IRQ_ENABLE && (value & others))
-      return fmt::format("BAR0 0x{:x} value 0x{:x}: bits of tiles not the application's (its tiles: mask 0x{:x})",
-                         offset, value, mine);
+      return fmt::format("BAR0 0x{:x} ({}) value 0x{:x}: bits of tiles not the application's (its tiles: mask 0x{:x})",
+                         offset, gen::reg::reg_name(offset), value, mine);
     return {};
   }
   if (offset == reg::CTRL || offset == reg::TILE_OWNER || offset == reg::IRQ_ENABLE || offset == reg::IRQ_STATUS)
     return fmt::format(
-        "BAR0 0x{:x}: device-wide control belongs to the node daemon while the RDU is shared "
+        "BAR0 0x{:x} ({}): device-wide control belongs to the node daemon while the RDU is shared "
         "(use TILE_CTRL, TILE_IRQ_STATUS, TILE_IRQ_ENABLE for tiles mask 0x{:x})",
-        offset, mine);
+        offset, gen::reg::reg_name(offset), mine);
   return {};
 }
 
@@ -140,13 +140,32 @@ std::string check_register_access(uint32_t offset, bool write, uint32_t value, u
   if (!write || offset == reg::DRAM_CH_SEL) return {};
   if (offset >= reg::PROT_CTRL && offset <= reg::PROT_LAST_ADDR)
     return fmt::format(
-        "BAR0 0x{:x} (PROT_*): the DRAM protection registers belong to the node daemon, which programs "
+        "BAR0 0x{:x} ({}): the DRAM protection registers (PROT_*) belong to the node daemon, which programs "
         "the application's DRAM window",
-        offset);
+        offset, gen::reg::reg_name(offset));
   return fmt::format(
-      "BAR0 0x{:x}: the DMA engine's registers belong to the node daemon (use copy_to_device / "
+      "BAR0 0x{:x} ({}): the DMA engine's registers belong to the node daemon (use copy_to_device / "
       "copy_from_device)",
-      offset);
+      offset, gen::reg::reg_name(offset));
+}
+
+std::string check_shared_write(const arch::Config& cfg, uint32_t offset, uint32_t value, uint32_t mine,
+                               uint32_t watchdog) {
+  if (offset == reg::WATCHDOG && value != watchdog)
+    return fmt::format(
+        "BAR0 0x{:x} (WATCHDOG) value {}: the watchdog is device-wide; on a shared RDU the node daemon holds it "
+        "at {} cycles (snd --watchdog); open a whole RDU to set another",
+        offset, value, watchdog);
+  if (offset == reg::FAULT && value != 0)
+    return fmt::format(
+        "BAR0 0x{:x} (FAULT) value 0x{:x}: fault injection is device-wide; on a shared RDU it stays 0 (open a "
+        "whole RDU to inject faults)",
+        offset, value);
+  const uint32_t counted = cfg.num_slots() + cfg.agcu;  // PERF_UNIT: PCU/PMU slots, then AGCUs
+  if (offset == reg::PERF_UNIT && (value >= counted || !(mine >> cfg.tile_of(value) & 1)))
+    return fmt::format("BAR0 0x{:x} (PERF_UNIT) value {}: {} is not a unit of the application's tiles (mask 0x{:x})",
+                       offset, value, value < counted ? cfg.unit_name(value) : "no unit", mine);
+  return {};
 }
 
 std::string check_dram_access(uint64_t addr, uint64_t bytes, const driver::DramRange& w) {

@@ -43,10 +43,16 @@ struct App {
   Clock::time_point since;
   uint64_t requests = 0, mmio_reads = 0, mmio_writes = 0, h2d = 0, d2h = 0, starts = 0, irq_waits = 0, errors = 0;
   uint64_t cycles_start = 0, cycles_now = 0;
+  // The application's own view of device-wide registers (`docs/daemon.md` ("Device-wide
+  // registers on a shared RDU")): its DMA traffic, and on a shared RDU its PERF_UNIT and
+  // DRAM_CH_SEL selections, the cycles of its last configuration and of its tiles' runs.
+  uint64_t dma_xfers = 0, dma_busy_ns = 0, run_cycles = 0;
+  uint32_t perf_unit = 0, dram_ch_sel = 0, cfg_cycles = 0;
+  bool started = false;  // a run started whose cycles are not counted yet
 };
 
 struct TileStat {
-  uint64_t sessions = 0, busy_cycles = 0;
+  uint64_t sessions = 0, busy_cycles = 0, run_cycles = 0;
 };
 
 // The configuration controller of one RDU is one: a CONFIGURE while another is in progress
@@ -82,6 +88,13 @@ std::string printable_name(const json& h) {
   return s;
 }
 
+// "app 3 'snrun digits.pef' (pid 5000, RDU 0 tile 1)": who a refusal or an error concerns.
+std::string tenant(const App& a) {
+  const std::string tiles = a.tile.count == 1 ? fmt::format("tile {}", a.tile.tile)
+                                              : fmt::format("tiles {}-{}", a.tile.tile, a.tile.tile + a.tile.count - 1);
+  return fmt::format("app {} '{}' (pid {}, RDU {} {})", a.id, a.name, a.pid, a.tile.rdu, tiles);
+}
+
 const std::set<std::string> kDeviceOps = {"read32",   "write32", "copy_to_device", "copy_from_device",
                                           "wait_irq", "reset",   "cycles",         "sim_stats"};
 
@@ -90,10 +103,12 @@ const std::set<std::string> kDeviceOps = {"read32",   "write32", "copy_to_device
 struct NodeDaemon::Impl {
   explicit Impl(NodeOptions o)
       : opt(std::move(o)),
-        alloc(opt.rdus, tiles_per_rdu(arch::load_config(opt.config)), opt.max_apps),
+        cfg(arch::load_config(opt.config)),
+        alloc(opt.rdus, tiles_per_rdu(cfg), opt.max_apps),
         tiles(size_t(opt.rdus) * alloc.tiles_per_rdu()) {}
 
   NodeOptions opt;
+  arch::Config cfg;
   TileAllocator alloc;
   std::vector<std::unique_ptr<WorkerProc>> workers;
   std::vector<std::unique_ptr<ConfigLock>> config_locks;  // per RDU
@@ -121,6 +136,9 @@ struct NodeDaemon::Impl {
   void unlock_config(uint64_t id, uint32_t rdu);
   bool shared(const Tile& t) const { return t.count < alloc.tiles_per_rdu(); }
   json wait_irq_polled(uint32_t rdu, json req);
+  std::optional<json> own_register(uint64_t id, json& req);
+  void note_config_end(uint64_t id, uint32_t rdu);
+  uint64_t last_run_cycles(const Tile& t);
   wire::Message forward(uint64_t id, const Tile& tile, const json& req, const std::vector<uint8_t>& payload);
   size_t tile_index(const Tile& t) const { return size_t(t.rdu) * alloc.tiles_per_rdu() + t.tile; }
 };
@@ -294,9 +312,11 @@ json NodeDaemon::Impl::handle(wire::Conn& c, const ucred& peer, std::optional<ui
     return device_request(*app, m, out);
   } catch (const std::invalid_argument& e) {
     std::lock_guard lk(mu);
-    ++apps[*app].errors;
-    spdlog::warn("app {}: refused: {}", *app, e.what());
-    return error_reply(e.what(), "refused");
+    App& a = apps.at(*app);
+    ++a.errors;
+    const std::string msg = fmt::format("{}: refused: {}", tenant(a), e.what());
+    spdlog::warn("{}", msg);
+    return error_reply(msg, "refused");
   }
 }
 
@@ -330,7 +350,8 @@ json NodeDaemon::Impl::open_app(wire::Conn& c, const ucred& peer, const json& h,
     json setup = {{"op", "setup"}, {"base", a.window.base}, {"bytes", a.window.bytes}};
     // Part of an RDU: owner id first tile + 1 (0 = the free tiles), protection window
     // number = first tile (tenants' tiles are disjoint).
-    if (shared(*t)) setup.update({{"mask", t->mask()}, {"owner", t->tile + 1}, {"window", t->tile}});
+    if (shared(*t))
+      setup.update({{"mask", t->mask()}, {"owner", t->tile + 1}, {"window", t->tile}, {"watchdog", opt.watchdog}});
     const wire::Message r = w.call(setup);
     if (!r.head.value("ok", false)) throw std::runtime_error(r.head.value("error", "setup failed"));
     a.cycles_start = a.cycles_now = r.head.value("cycles", uint64_t{0});
@@ -366,7 +387,8 @@ void NodeDaemon::Impl::teardown(uint64_t id, const std::string& reason) {
   unlock_config(id, a.tile.rdu);
   WorkerProc& w = *workers[a.tile.rdu];
   try {
-    json req = {{"op", "teardown"}};
+    if (a.started) a.run_cycles += last_run_cycles(a.tile);  // its last run (or the one it leaves)
+    json req = {{"op", "teardown"}, {"base", a.window.base}, {"bytes", a.window.bytes}};
     if (shared(a.tile)) req.update({{"mask", a.tile.mask()}, {"window", a.tile.tile}});
     const wire::Message r = w.call(req);
     if (!r.head.value("ok", false)) throw std::runtime_error(r.head.value("error", "teardown failed"));
@@ -382,8 +404,10 @@ void NodeDaemon::Impl::teardown(uint64_t id, const std::string& reason) {
   alloc.release(id);
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   std::lock_guard lk(mu);
-  for (uint32_t k = 0; k < a.tile.count; ++k)
+  for (uint32_t k = 0; k < a.tile.count; ++k) {
     tiles[tile_index(a.tile) + k].busy_cycles += a.cycles_now - a.cycles_start;
+    tiles[tile_index(a.tile) + k].run_cycles += a.run_cycles;
+  }
   apps.erase(id);
   ++served;
   spdlog::info(
@@ -410,6 +434,8 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
     req["offset"] = field(h, "offset");
     if (op == "write32") req["value"] = field(h, "value");
     why = check_register_access(req["offset"], op == "write32", req.value("value", 0u), tile.mask(), all);
+    if (why.empty() && op == "write32" && shared(tile))
+      why = check_shared_write(cfg, req["offset"], req["value"], tile.mask(), opt.watchdog);
     if (shared(tile) && req["offset"] == reg::TILE_IRQ_ENABLE) req["keep"] = (all & ~tile.mask()) * 0x00010101u;
   } else if (op == "copy_to_device" || op == "copy_from_device") {
     req["addr"] = field(h, "addr", UINT64_MAX);
@@ -423,8 +449,8 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
       throw std::invalid_argument("wait_irq: \"timeout_s\" must be a number of seconds from 0 to 3600");
     req["timeout_s"] = it->get<double>();
     if (req["vector"] != driver::kIrqCore)
-      why = fmt::format("wait_irq: vector {} is the daemon's (DMA); an application waits on vector 0 (core)",
-                        req["vector"].dump());
+      why =
+          fmt::format("vector {} is the daemon's (DMA); an application waits on vector 0 (core)", req["vector"].dump());
   }
   if (op == "reset" && shared(tile))
     why = fmt::format(
@@ -432,9 +458,14 @@ json NodeDaemon::Impl::device_request(uint64_t id, const wire::Message& m, std::
         "TILE_CTRL.ABORT stops its tiles",
         tile.mask());
   if (!why.empty()) throw std::invalid_argument(op + ": " + why);
-  wire::Message r = forward(id, tile, req, op == "copy_to_device" ? m.payload : std::vector<uint8_t>{});
+  std::optional<json> own;
+  if (op == "read32" || op == "write32") own = own_register(id, req);
+  wire::Message r = own ? wire::Message{*own, {}}
+                        : forward(id, tile, req, op == "copy_to_device" ? m.payload : std::vector<uint8_t>{});
   std::lock_guard lk(mu);
   App& a = apps.at(id);
+  a.dma_xfers += r.head.value("dma_xfers", uint64_t{0}), a.dma_busy_ns += r.head.value("dma_busy_ns", uint64_t{0});
+  r.head.erase("dma_xfers"), r.head.erase("dma_busy_ns");
   ++a.requests;
   a.cycles_now = r.head.value("cycles", a.cycles_now);
   if (op == "read32") ++a.mmio_reads;
@@ -470,14 +501,99 @@ wire::Message NodeDaemon::Impl::forward(uint64_t id, const Tile& tile, const jso
                                         const std::vector<uint8_t>& payload) {
   const std::string op = req["op"];
   const uint32_t rdu = tile.rdu, tm = tile.mask();
+  // A CONFIGURE or START of the application's tiles (CTRL on a whole RDU): the cycles of its
+  // previous run are counted first (both restart the tiles' counters).
+  const uint32_t v = op == "write32" ? req["value"].get<uint32_t>() : 0;
+  const bool whole_ctrl = !shared(tile) && req.value("offset", 0u) == reg::CTRL;
+  const bool tile_ctrl = req.value("offset", 0u) == reg::TILE_CTRL;
+  const bool start = whole_ctrl ? (v & reg::CTRL_START_MASK) : tile_ctrl && (v & tm);
+  if (start || (whole_ctrl && (v & reg::CTRL_CONFIGURE_MASK)) || (tile_ctrl && (v & tm << 16))) {
+    bool started;
+    {
+      std::lock_guard lk(mu);
+      started = apps.at(id).started;
+    }
+    const uint64_t c = started ? last_run_cycles(tile) : 0;
+    std::lock_guard lk(mu);
+    apps.at(id).run_cycles += c, apps.at(id).started = start;
+  }
   if (!shared(tile)) return workers[rdu]->call(req, payload);
   if (op == "write32" && req["offset"] == reg::CFG_ADDR) lock_config(id, rdu);
   if (op == "write32" && req["offset"] == reg::TILE_CTRL && (req["value"].get<uint32_t>() & tm)) unlock_config(id, rdu);
   wire::Message r = op == "wait_irq" ? wire::Message{wait_irq_polled(rdu, req), {}} : workers[rdu]->call(req, payload);
   if (op == "read32" && req["offset"] == reg::TILE_IRQ_STATUS && r.head.value("ok", false) &&
       (r.head["value"].get<uint32_t>() & (tm << 8 | tm << 16)))
-    unlock_config(id, rdu);
+    note_config_end(id, rdu);
   return r;
+}
+
+// The application's configuration ended (its tiles' CONFIG_DONE or ERROR seen): while it
+// still holds the configure lock, CFG_CYCLES is its configuration's; kept for its reads of
+// CFG_CYCLES, then the lock is given back.
+void NodeDaemon::Impl::note_config_end(uint64_t id, uint32_t rdu) {
+  {
+    ConfigLock& l = *config_locks[rdu];
+    std::lock_guard lk(l.mu);
+    if (l.holder != id) return;
+  }
+  const wire::Message r = workers[rdu]->call({{"op", "read32"}, {"offset", reg::CFG_CYCLES}});
+  if (r.head.value("ok", false)) {
+    std::lock_guard lk(mu);
+    apps.at(id).cfg_cycles = r.head["value"];
+  }
+  unlock_config(id, rdu);
+}
+
+// The cycles of the last run of tiles `t` (TILE_CYCLES of the first on a shared RDU; CYCLES
+// of a whole RDU): the application's own while its tiles are idle.
+uint64_t NodeDaemon::Impl::last_run_cycles(const Tile& t) {
+  auto read = [&](uint32_t off) -> uint64_t {
+    const wire::Message r = workers[t.rdu]->call({{"op", "read32"}, {"offset", off}});
+    return r.head.value("ok", false) ? r.head["value"].get<uint64_t>() : 0;
+  };
+  if (shared(t)) return read(reg::TILE_CYCLES0 + 4 * t.tile);
+  const uint64_t lo = read(reg::CYCLES_LO);
+  return read(reg::CYCLES_HI) << 32 | lo;
+}
+
+// Registers the daemon answers itself (`docs/daemon.md` ("Device-wide registers on a shared
+// RDU")): for every application the DMA engine's and the link's counters of its own
+// traffic; on a shared RDU its own PERF_UNIT and DRAM_CH_SEL, CFG_CYCLES of its last
+// configuration, CYCLES = TILE_CYCLES of its first tile, 0 for the counters that mix every
+// tenant's traffic (MEM_*, DRAM_CH_*), and the writes of WATCHDOG and FAULT that
+// check_shared_write let through (the value held: nothing to do). Returns the reply, or
+// nullopt to forward `req`, which it may amend (PERF_* read the application's unit).
+std::optional<json> NodeDaemon::Impl::own_register(uint64_t id, json& req) {
+  const uint32_t off = req["offset"];
+  const bool write = req["op"] == "write32";
+  std::lock_guard lk(mu);
+  App& a = apps.at(id);
+  auto value = [&](uint64_t v) { return json{{"ok", true}, {"value", uint32_t(v)}, {"cycles", a.cycles_now}}; };
+  if (!write && off == reg::DMA_XFERS) return value(a.dma_xfers);
+  if (!write && off == reg::DMA_BYTES) return value(a.h2d + a.d2h);
+  if (!write && off == reg::DMA_H2D_BYTES) return value(a.h2d);
+  if (!write && off == reg::DMA_D2H_BYTES) return value(a.d2h);
+  if (!write && off == reg::DMA_BUSY_NS) return value(a.dma_busy_ns);
+  if (!write && off == reg::LINK_MMIO_READS) return value(a.mmio_reads + 1);  // this one included
+  if (!write && off == reg::LINK_MMIO_WRITES) return value(a.mmio_writes);
+  if (!shared(a.tile)) return std::nullopt;
+  if (write) {
+    if (off == reg::PERF_UNIT) a.perf_unit = req["value"];
+    if (off == reg::DRAM_CH_SEL) a.dram_ch_sel = req["value"];
+    const bool own = off == reg::PERF_UNIT || off == reg::DRAM_CH_SEL || off == reg::WATCHDOG || off == reg::FAULT;
+    return own ? std::optional<json>(json{{"ok", true}, {"cycles", a.cycles_now}}) : std::nullopt;
+  }
+  if (off == reg::PERF_UNIT) return value(a.perf_unit);
+  if (off == reg::DRAM_CH_SEL) return value(a.dram_ch_sel);
+  if (off == reg::CFG_CYCLES) return value(a.cfg_cycles);
+  if (off == reg::CYCLES_HI) return value(0);  // TILE_CYCLESt is 32 bits
+  if ((off >= reg::MEM_RD_REQS && off <= reg::MEM_WR_BYTES) ||
+      (off >= reg::DRAM_CH_RD_BYTES && off <= reg::DRAM_CH_BUSY_CYCLES))
+    return value(0);
+  if (off == reg::CYCLES_LO) req["offset"] = reg::TILE_CYCLES0 + 4 * a.tile.tile;
+  if (off == reg::PERF_ACTIVE || off == reg::PERF_STALL_IN || off == reg::PERF_STALL_OUT)
+    req["select"] = {{"offset", reg::PERF_UNIT}, {"value", a.perf_unit}};
+  return std::nullopt;
 }
 
 // Waits for the configuration controller of `rdu` (see ConfigLock); an error naming the
@@ -558,15 +674,18 @@ json NodeDaemon::Impl::status() {
                          {"starts", a.starts},
                          {"irq_waits", a.irq_waits},
                          {"errors", a.errors},
-                         {"sim_cycles", a.cycles_now - a.cycles_start}});
+                         {"sim_cycles", a.cycles_now - a.cycles_start},
+                         {"run_cycles", a.run_cycles}});
   for (size_t i = 0; i < owners.size(); ++i) {
-    uint64_t busy = tiles[i].busy_cycles;
-    if (owners[i] && apps.count(owners[i])) busy += apps[owners[i]].cycles_now - apps[owners[i]].cycles_start;
+    uint64_t busy = tiles[i].busy_cycles, run = tiles[i].run_cycles;
+    if (owners[i] && apps.count(owners[i]))
+      busy += apps[owners[i]].cycles_now - apps[owners[i]].cycles_start, run += apps[owners[i]].run_cycles;
     j["tiles"].push_back({{"rdu", i / alloc.tiles_per_rdu()},
                           {"tile", i % alloc.tiles_per_rdu()},
                           {"app", owners[i]},
                           {"sessions", tiles[i].sessions},
-                          {"busy_cycles", busy}});
+                          {"busy_cycles", busy},
+                          {"run_cycles", run}});
   }
   return j;
 }

@@ -48,6 +48,9 @@ void scrub(driver::Device& dev) {
 // owner 0 (free), protection window `window` disabled.
 void scrub_tiles(driver::Device& dev, uint32_t mask, uint32_t window) {
   if (dev.read32(reg::TILE_STATUS) & mask << 8) dev.write32(reg::TILE_CTRL, mask << 8);  // ABORT
+  // The group stops once its AGCUs' requests in flight are back (each read lets the core run).
+  for (int i = 0; i < 10000 && (dev.read32(reg::TILE_STATUS) & mask << 8); ++i) {
+  }
   const uint32_t bytes = mask * 0x00010101u;
   dev.write32(reg::TILE_IRQ_ENABLE, dev.read32(reg::TILE_IRQ_ENABLE) & ~bytes);
   dev.write32(reg::TILE_IRQ_STATUS, bytes);
@@ -63,9 +66,13 @@ void scrub_tiles(driver::Device& dev, uint32_t mask, uint32_t window) {
 
 // Setup of tiles `mask` for one tenant: owner id `owner` (distinct from the other tenants'
 // tiles: a switch link to them is off), window `window` = its DRAM, for its tiles' AGCUs
-// only, protection on.
-void setup_tiles(driver::Device& dev, uint32_t mask, uint32_t owner, uint32_t window, uint64_t base, uint64_t bytes) {
+// only, protection on; the device-wide WATCHDOG and FAULT the daemon's (`watchdog`, 0).
+void setup_tiles(driver::Device& dev, const json& h) {
+  const uint32_t mask = h.at("mask"), owner = h.at("owner"), window = h.at("window");
+  const uint64_t base = h.at("base"), bytes = h.at("bytes");
   scrub_tiles(dev, mask, window);
+  dev.write32(reg::WATCHDOG, h.at("watchdog"));
+  dev.write32(reg::FAULT, 0);
   uint32_t o = dev.read32(reg::TILE_OWNER);
   for (uint32_t t = 0; t < 8; ++t)
     if (mask >> t & 1) o = (o & ~(0xFu << 4 * t)) | owner << 4 * t;
@@ -84,19 +91,31 @@ void write_merged(driver::Device& dev, const json& h) {
   dev.write32(offset, keep ? (dev.read32(offset) & keep) | (value & ~keep) : value);
 }
 
+// A DMA of the application; the reply carries the engine's transfers and busy time it took
+// (the daemon keeps them per application: DMA_XFERS, DMA_BUSY_NS).
+void copy(driver::Device& dev, const Message& m, std::vector<uint8_t>& out, json& r) {
+  const uint32_t xfers = dev.read32(reg::DMA_XFERS), busy = dev.read32(reg::DMA_BUSY_NS);
+  if (m.head.at("op") == "copy_to_device") {
+    dev.copy_to_device(m.payload.data(), m.head.at("addr"), m.payload.size());
+  } else {
+    out.resize(m.head.at("bytes").get<size_t>());
+    dev.copy_from_device(out.data(), m.head.at("addr"), out.size());
+  }
+  r["dma_xfers"] = uint32_t(dev.read32(reg::DMA_XFERS) - xfers);
+  r["dma_busy_ns"] = uint32_t(dev.read32(reg::DMA_BUSY_NS) - busy);
+}
+
 // One request on the device; the reply's head (payload, if any, in `out`).
 json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
   const std::string op = m.head.at("op");
   json r = {{"ok", true}};
   if (op == "read32") {
+    if (m.head.contains("select")) dev.write32(m.head["select"].at("offset"), m.head["select"].at("value"));
     r["value"] = dev.read32(m.head.at("offset"));
   } else if (op == "write32") {
     write_merged(dev, m.head);
-  } else if (op == "copy_to_device") {
-    dev.copy_to_device(m.payload.data(), m.head.at("addr"), m.payload.size());
-  } else if (op == "copy_from_device") {
-    out.resize(m.head.at("bytes").get<size_t>());
-    dev.copy_from_device(out.data(), m.head.at("addr"), out.size());
+  } else if (op == "copy_to_device" || op == "copy_from_device") {
+    copy(dev, m, out, r);
   } else if (op == "wait_irq") {
     r["fired"] = dev.wait_irq(m.head.at("vector"), m.head.at("timeout_s"));
   } else if (op == "reset") {
@@ -108,14 +127,18 @@ json serve(driver::Device& dev, const Message& m, std::vector<uint8_t>& out) {
               {"cycles_per_second", s.cycles_per_second},
               {"evaluated_cycles", s.evaluated_cycles}});
   } else if (op == "setup" && m.head.contains("mask")) {
-    setup_tiles(dev, m.head.at("mask"), m.head.at("owner"), m.head.at("window"), m.head.at("base"), m.head.at("bytes"));
-  } else if (op == "teardown" && m.head.contains("mask")) {
-    scrub_tiles(dev, m.head.at("mask"), m.head.at("window"));
+    setup_tiles(dev, m.head);
+  } else if (op == "teardown") {
+    // The tenant's tiles (or the whole RDU) stopped and scrubbed, then its DRAM window
+    // zeroed: the next tenant reads zeros, never the previous one's data.
+    if (m.head.contains("mask"))
+      scrub_tiles(dev, m.head.at("mask"), m.head.at("window"));
+    else
+      scrub(dev);
+    dev.zero_dram(m.head.at("base"), m.head.at("bytes"));
   } else if (op == "setup") {
     scrub(dev);
     driver::protect_dram(dev, {{m.head.at("base"), m.head.at("bytes")}}, 0);
-  } else if (op == "teardown") {
-    scrub(dev);
   } else if (op != "cycles") {
     throw std::invalid_argument(fmt::format("worker: unknown request '{}'", op));
   }

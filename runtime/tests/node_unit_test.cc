@@ -123,6 +123,28 @@ TEST(NodeChecks, SharedRduRegisterChecks) {
   EXPECT_EQ(check_register_access(reg::CFG_ADDR, true, 0, 0x6, 0xF), "");
 }
 
+TEST(NodeChecks, SharedRduDeviceWideWrites) {
+  const arch::Config p = arch::load_config("plasticine");  // 4 tiles of 16x2 slots
+  const uint32_t tile1_unit = 2, tile0_unit = 0;           // slots (0,2) and (0,0)
+  ASSERT_EQ(p.tile_of(tile1_unit), 1u);
+  ASSERT_EQ(p.tile_of(tile0_unit), 0u);
+  EXPECT_EQ(check_shared_write(p, reg::WATCHDOG, 1000, 0x1, 1000), "") << "the value held";
+  EXPECT_EQ(check_shared_write(p, reg::WATCHDOG, 999, 0x1, 1000),
+            "BAR0 0x50 (WATCHDOG) value 999: the watchdog is device-wide; on a shared RDU the node daemon holds it at "
+            "1000 cycles (snd --watchdog); open a whole RDU to set another");
+  EXPECT_EQ(check_shared_write(p, reg::FAULT, 0, 0x1, 1000), "");
+  EXPECT_NE(check_shared_write(p, reg::FAULT, 0x10005, 0x1, 1000).find("fault injection is device-wide"),
+            std::string::npos);
+  EXPECT_EQ(check_shared_write(p, reg::PERF_UNIT, tile0_unit, 0x1, 1000), "");
+  EXPECT_NE(
+      check_shared_write(p, reg::PERF_UNIT, tile1_unit, 0x1, 1000).find("is not a unit of the application's tiles"),
+      std::string::npos);
+  EXPECT_EQ(check_shared_write(p, reg::PERF_UNIT, tile1_unit, 0x6, 1000), "");
+  EXPECT_NE(check_shared_write(p, reg::PERF_UNIT, p.num_slots() + p.agcu, 0xF, 1000).find("no unit"), std::string::npos)
+      << "a switch has no counters";
+  EXPECT_EQ(check_shared_write(p, reg::SCRATCH, 7, 0x1, 1000), "");
+}
+
 TEST(NodeChecks, DramChecks) {
   const driver::DramRange w{0x1000, 0x1000};
   EXPECT_EQ(check_dram_access(0x1000, 0x1000, w), "");

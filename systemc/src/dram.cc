@@ -91,6 +91,22 @@ bool Dram::write(uint64_t addr, const uint8_t* src, uint64_t len, const uint8_t*
   return true;
 }
 
+bool Dram::zero(uint64_t addr, uint64_t len) {
+  if (!in_range(addr, len)) return false;
+  for (uint64_t a = addr, end = addr + len; a < end;) {
+    const uint64_t page = a / kPageBytes, off = a % kPageBytes, n = std::min(end - a, kPageBytes - off);
+    const auto it = pages_.find(page);
+    if (it != pages_.end()) {
+      if (n == kPageBytes)
+        pages_.erase(it);
+      else
+        std::memset(it->second->data() + off, 0, n);
+    }
+    a += n;
+  }
+  return true;
+}
+
 std::vector<uint64_t> Dram::split(uint64_t addr, uint64_t len) const {
   std::vector<uint64_t> b(channels_, 0);
   for (uint64_t a = addr, end = addr + len; a < end;) {

@@ -276,6 +276,12 @@ void Platform::clear_msi(unsigned vector) {
 
 uint64_t Platform::msi_count(unsigned vector) const { return vector > 2 ? 0 : impl_->msi_total[vector]; }
 
+void Platform::zero_dram(uint64_t addr, uint64_t bytes) {
+  if (!impl_->dram->zero(addr, bytes))
+    throw std::runtime_error(fmt::format("zero_dram: [0x{:x}, +0x{:x}) lies outside device DRAM (0x{:x} bytes)", addr,
+                                         bytes, impl_->dram->size()));
+}
+
 void Platform::advance(uint64_t cycles) {
   const sc_time until = sc_core::sc_time_stamp() + impl_->period * static_cast<double>(cycles);
   // SC_RUN_TO_TIME moves time on even when nothing is pending (an idle RTL core

@@ -50,12 +50,13 @@ arch::Config hashed(uint32_t channels) {
 
 // Every model is built before the kernel elaborates (sc_start), once per process.
 Bench& bench(int i) {
-  static Bench* b[4] = {nullptr, nullptr, nullptr, nullptr};
+  static Bench* b[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
   if (!b[0]) {
     b[0] = new Bench("a", two_channels());
     b[1] = new Bench("b", two_channels());
     b[2] = new Bench("c", arch::load_config("tiny"));
     b[3] = new Bench("d", hashed(2));
+    b[4] = new Bench("e", arch::load_config("tiny"));  // DramZero
     sc_core::sc_start(sc_core::SC_ZERO_TIME);
   }
   return *b[i];
@@ -152,3 +153,19 @@ TEST(DramChannels, ConfigurationValidatesChannels) {
 }
 
 }  // namespace
+
+// Dram::zero (the node daemon's scrub of a freed window): whole pages released, the parts of
+// pages at either end cleared, the bytes around the range kept; outside DRAM refused.
+TEST(DramZero, ReleasesWholePagesClearsPartsKeepsTheRest) {
+  Bench& b = bench(4);
+  std::vector<uint8_t> ones(5 * 4096, 0xAB);
+  ASSERT_TRUE(b.dram.write(4096, ones.data(), ones.size()));  // pages 1-5
+  ASSERT_EQ(b.dram.pages_allocated(), 5u);
+  ASSERT_TRUE(b.dram.zero(4096 + 100, 3 * 4096));  // the end of page 1, pages 2-3, the start of page 4
+  EXPECT_EQ(b.dram.pages_allocated(), 3u) << "pages 2 and 3 released";
+  std::vector<uint8_t> got(ones.size());
+  ASSERT_TRUE(b.dram.read(4096, got.data(), got.size()));
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_EQ(got[i], i >= 100 && i < 100 + 3 * 4096 ? 0 : 0xAB) << "byte " << i;
+  EXPECT_FALSE(b.dram.zero(b.dram.size() - 4, 8));
+}

@@ -55,6 +55,10 @@ int main(int argc, char** argv) {
   app.add_option("--max-apps", opt.max_apps, "applications at once; more wait in line or are refused (default 8)")
       ->check(CLI::Range(1, 1024));
   app.add_option("--timeout", opt.timeout_s, "device timeout of every wait, seconds (default 60)");
+  app.add_option("--watchdog", opt.watchdog,
+                 "WATCHDOG cycles of a shared RDU, the daemon's (a tenant on tiles may not change it; default "
+                 "100000000, the runtime's)")
+      ->check(CLI::Range(1u, UINT32_MAX));
   app.add_option("--worker", worker_fd, "internal: serve one RDU on descriptor FD")->group("");
   app.add_option("--rdu", worker_rdu, "internal: the worker's RDU index")->group("");
   support::ToolCli cli{"snd"};

@@ -78,7 +78,8 @@ PY
 grep -q '^info tiny 0 ' "$w/py.out" || fail "python open: $(cat "$w/py.out")"
 grep -q '^ID 0x52445530' "$w/py.out" || fail "python read32"
 grep -q "^apps \['python'\] served 4" "$w/py.out" || fail "status: $(cat "$w/py.out")"
-grep -Eq '^0 +0 +[0-9]+ python \(pid [0-9]+\) +[0-9]+ +[0-9]+' "$w/py.out" || fail "sntilestat: $(cat "$w/py.out")"
+# RDU 0 tile 0: the python client's, with the run cycles of the snrun applications before it.
+grep -Eq '^0 +0 +[0-9]+ python \(pid [0-9]+\) +[0-9]+ +[0-9]+ +[1-9][0-9]*$' "$w/py.out" || fail "sntilestat: $(cat "$w/py.out")"
 grep -Eq '^[0-9]+ python \(pid [0-9]+\) +0 +0 +\[0x0, 0x' "$w/py.out" || fail "snddrstat: $(cat "$w/py.out")"
 grep -Eq '^[0-9]+ python \(pid [0-9]+\) +1 +1 +0 ' "$w/py.out" || fail "snpciestat: $(cat "$w/py.out")"
 if "$bin/sntilestat" --device "$sock" 2> "$w/err"; then fail "--device without unix:"; fi

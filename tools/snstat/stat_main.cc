@@ -40,24 +40,26 @@ void print_node(const json& st, NodeView view, const StatOptions& opt) {
              n["max_apps"].get<int>(), c["waiting"].get<int>(), c["served"].get<uint64_t>(),
              c["refused"].get<uint64_t>(), c["device_errors"].get<uint64_t>());
   if (view == NodeView::Tiles) {
-    fmt::print("{:<4} {:<4} {:<32} {:>8} {:>14}\n", "rdu", "tile", "application", "sessions", "busy cycles");
+    fmt::print("{:<4} {:<4} {:<32} {:>8} {:>14} {:>14}\n", "rdu", "tile", "application", "sessions", "busy cycles",
+               "run cycles");
     std::map<uint64_t, std::string> names;
     for (const auto& a : st["apps"]) names[a["app"]] = app_label(a);
     for (const auto& t : st["tiles"])
-      fmt::print("{:<4} {:<4} {:<32} {:>8} {:>14}\n", t["rdu"].get<int>(), t["tile"].get<int>(),
-                 t["app"] == 0 ? "-" : names[t["app"]], t["sessions"].get<uint64_t>(), t["busy_cycles"].get<uint64_t>());
+      fmt::print("{:<4} {:<4} {:<32} {:>8} {:>14} {:>14}\n", t["rdu"].get<int>(), t["tile"].get<int>(),
+                 t["app"] == 0 ? "-" : names[t["app"]], t["sessions"].get<uint64_t>(), t["busy_cycles"].get<uint64_t>(),
+                 t.value("run_cycles", uint64_t{0}));
   }
   if (st["apps"].empty()) {
     fmt::print("no application running\n");
     return;
   }
   if (view == NodeView::Tiles) {
-    fmt::print("{:<32} {:>4} {:>4} {:>6} {:>14} {:>9} {:>8}\n", "application", "rdu", "tile", "starts", "sim cycles",
-               "seconds", "errors");
+    fmt::print("{:<32} {:>4} {:>4} {:>6} {:>14} {:>14} {:>9} {:>8}\n", "application", "rdu", "tile", "starts",
+               "sim cycles", "run cycles", "seconds", "errors");
     for (const auto& a : st["apps"])
-      fmt::print("{:<32} {:>4} {:>4} {:>6} {:>14} {:>9.2f} {:>8}\n", app_label(a), a["rdu"].get<int>(),
+      fmt::print("{:<32} {:>4} {:>4} {:>6} {:>14} {:>14} {:>9.2f} {:>8}\n", app_label(a), a["rdu"].get<int>(),
                  a["tile"].get<int>(), a["starts"].get<uint64_t>(), a["sim_cycles"].get<uint64_t>(),
-                 a["seconds"].get<double>(), a["errors"].get<uint64_t>());
+                 a.value("run_cycles", uint64_t{0}), a["seconds"].get<double>(), a["errors"].get<uint64_t>());
   } else if (view == NodeView::Dram) {
     fmt::print("{:<32} {:>4} {:>4} {:>24} {:>14} {:>14}\n", "application", "rdu", "tile", "DRAM window", "DMA in B",
                "DMA out B");

@@ -10,11 +10,14 @@
 #include <barrier>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <mutex>
 #include <random>
 #include <set>
 #include <thread>
 
+#include "../../bench/onnx_model.h"
 #include "openrdu/arch/bitstream.h"
 #include "openrdu/compiler/compiler.h"
 #include "openrdu/driver/device.h"
@@ -111,16 +114,47 @@ struct Raw {
   explicit Raw(const std::string& path) : c(driver::wire::connect_unix(path)) {}
   std::optional<json> send(const std::string& bytes) {
     if (::send(c.fd(), bytes.data(), bytes.size(), MSG_NOSIGNAL) != ssize_t(bytes.size())) return std::nullopt;
-    driver::wire::Message m;
     try {
-      if (!c.read(m)) return std::nullopt;
+      if (!c.read(last)) return std::nullopt;
     } catch (const std::exception&) {
       return std::nullopt;
     }
-    return m.head;
+    return last.head;
+  }
+  // One request (the version added) with `payload` after it; the reply's payload in `last`.
+  json request(json req, const std::string& payload = "") {
+    req["version"] = 1;
+    if (!payload.empty()) req["payload"] = payload.size();
+    const auto r = send(req.dump() + "\n" + payload);
+    if (!r) throw std::runtime_error("the daemon closed the connection");
+    return *r;
   }
   driver::wire::Conn c;
+  driver::wire::Message last;
 };
+
+// Runs `app` (a client looping over runs) in a child process, kills it (SIGKILL) once the
+// daemon has counted three STARTs of it, and waits until the daemon has torn it down.
+::testing::AssertionResult kill_mid_run(const test::SndProcess& snd, const std::function<void()>& app) {
+  const pid_t child = ::fork();
+  if (child == 0) {
+    try {
+      app();
+    } catch (...) {
+    }
+    ::_exit(1);
+  }
+  const bool running = eventually([&] {
+    const json st = snd.status();
+    return st["apps"].size() == 1 && st["apps"][0]["starts"].get<uint64_t>() >= 3;
+  });
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  if (!running) return ::testing::AssertionFailure() << "the client did not reach 3 STARTs";
+  if (!eventually([&] { return snd.status()["counts"]["active"] == 0; }))
+    return ::testing::AssertionFailure() << "the killed client's application was not torn down";
+  return ::testing::AssertionSuccess();
+}
 
 // Eight applications at once, each on a whole RDU (--rdus 8; the client asks for no tile count),
 // each output equal to the same application's output run alone; a ninth is refused at
@@ -203,30 +237,24 @@ TEST(Node, WaitingApplicationsAreServedInOrder) {
   EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
 }
 
-// A client killed (SIGKILL) in the middle of its runs: the daemon frees its RDU, and a new
-// application gets it at once and runs bit-exact.
+// A client killed (SIGKILL) in the middle of its runs: the daemon frees its RDU and zeroes its
+// DRAM, and a new application gets it at once, reads zeros, and runs bit-exact.
 TEST(Node, KilledClientFreesItsResources) {
   test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "tiny", "--backend", "func"});
-  const pid_t child = ::fork();
-  if (child == 0) {
-    try {
-      Client c(snd.device(), true, "victim");
-      c.session->load(mlp());
-      for (int r = 0;; ++r) c.session->run(inputs_for(mlp(), 5, r % 3));
-    } catch (...) {
-    }
-    ::_exit(1);
-  }
-  ASSERT_TRUE(eventually([&] {
-    const json st = snd.status();
-    return st["apps"].size() == 1 && st["apps"][0]["starts"].get<uint64_t>() >= 3;
+  ASSERT_TRUE(kill_mid_run(snd, [&] {
+    Client c(snd.device(), true, "victim");
+    c.session->load(mlp());
+    for (int r = 0;; ++r) c.session->run(inputs_for(mlp(), 5, r % 3));
   }));
-  ::kill(child, SIGKILL);
-  ::waitpid(child, nullptr, 0);
-  ASSERT_TRUE(eventually([&] { return snd.status()["counts"]["active"] == 0; }));
   EXPECT_NE(snd.log().find("(connection closed)"), std::string::npos);
   const auto alone = run_alone("func", 6, 1);
   Client c(snd.device(), false);  // refused if the RDU were still held
+  // The killed tenant's weights and tensors (where the same PEF places them) were zeroed.
+  for (const auto& t : mlp().tensors) {
+    std::vector<uint8_t> bytes(t.bytes, 0xFF);
+    c.dev->copy_from_device(bytes.data(), t.dev_addr, bytes.size());
+    EXPECT_EQ(std::count(bytes.begin(), bytes.end(), 0), ptrdiff_t(bytes.size())) << "the previous tenant's " << t.name;
+  }
   c.session->load(mlp());
   expect_same(c.session->run(inputs_for(mlp(), 5, 0)).outputs, alone[5][0], "after the kill");
 }
@@ -332,11 +360,12 @@ TEST(Node, MalformedRequestsGetAClearErrorAndTheDaemonRuns) {
   EXPECT_EQ(error_of(r.send("{\"version\":1,\"op\":\"read32\",\"offset\":0}\n")),
             "read32: no application open on this connection (send \"open\" first)");
   ASSERT_TRUE(r.send("{\"version\":1,\"op\":\"open\"}\n").value().value("ok", false));
+  const std::string who = fmt::format("app 1 '' (pid {}, RDU 0 tiles 0-1): refused: ", ::getpid());
   EXPECT_EQ(error_of(r.send("{\"version\":1,\"op\":\"read32\",\"offset\":\"x\"}\n")),
-            "read32: \"offset\" must be an unsigned integer up to 4294967295, got \"x\"");
+            who + "read32: \"offset\" must be an unsigned integer up to 4294967295, got \"x\"");
   EXPECT_NE(error_of(r.send(fmt::format("{{\"version\":1,\"op\":\"write32\",\"offset\":{},\"value\":0}}\n",
                                         gen::reg::PROT_CTRL)))
-                .find("the DRAM protection registers belong to the node daemon"),
+                .find("(PROT_CTRL): the DRAM protection registers (PROT_*) belong to the node daemon"),
             std::string::npos);
   EXPECT_NE(error_of(r.send(fmt::format("{{\"version\":1,\"op\":\"write32\",\"offset\":{},\"value\":1}}\n",
                                         gen::reg::DMA_CTRL)))
@@ -347,7 +376,7 @@ TEST(Node, MalformedRequestsGetAClearErrorAndTheDaemonRuns) {
                 .find("lies outside the application's window"),
             std::string::npos);
   EXPECT_EQ(error_of(r.send("{\"version\":1,\"op\":\"wait_irq\",\"vector\":1,\"timeout_s\":1}\n")),
-            "wait_irq: wait_irq: vector 1 is the daemon's (DMA); an application waits on vector 0 (core)");
+            who + "wait_irq: vector 1 is the daemon's (DMA); an application waits on vector 0 (core)");
   EXPECT_EQ(error_of(r.send("{\"version\":1,\"op\":\"copy_to_device\",\"addr\":0,\"payload\":-1}\n")),
             "protocol error: \"payload\" must be a byte count from 0 to 67108864, got -1");
   EXPECT_FALSE(r.send("{\"version\":1,\"op\":\"ping\"}\n")) << "a fatal protocol error closes the connection";
@@ -461,31 +490,64 @@ pef::Pef store_moved(pef::Pef pef, uint32_t by) {
   return pef;
 }
 
-// Outputs of the one-tile PEF run alone in-process on tile 0 of plasticine's functional model.
-// Applications 0..7 (one device per process: computed once); `dram`: the device's DRAM bytes.
-const std::vector<Outputs>& tile_alone(uint64_t* dram = nullptr) {
-  static uint64_t bytes = 0;
-  static const std::vector<Outputs> out = [] {
-    auto dev = driver::open_device("func", plasticine(), {});
-    bytes = dev->info().dram_bytes;
-    runtime::SessionOptions o;
-    o.tiles = {0};
-    o.protect_dram = false;
-    runtime::Session s(*dev, plasticine(), o);
-    s.load(one_tile());
-    std::vector<Outputs> v;
-    for (int a = 0; a < 8; ++a) v.push_back(s.run(inputs_for(one_tile(), a, 0)).outputs);
-    return v;
+// The examples' elementwise model compiled for two tiles of plasticine (sncompile --tiles 2).
+const pef::Pef& two_tile() {
+  static const pef::Pef p = [] {
+    compiler::Options o;
+    o.tiles = 2;
+    return pef::parse(
+        pef::serialize(compiler::compile_onnx_file(OPENRDU_EXAMPLES_DIR "/elementwise/model.onnx", plasticine(), o)),
+        "elementwise-2tiles");
   }();
-  if (dram) *dram = bytes;
-  return out;
+  return p;
+}
+
+// References run alone in-process on plasticine's functional model (one device per
+// process: computed once) for applications 0..7: the one-tile PEF on tile 0, the two-tile
+// PEF on tiles 0-1, and the whole-device compile (no tiles: the reference of both).
+struct PlasticineRefs {
+  std::vector<Outputs> one_tile, two_tile, whole;
+  uint64_t dram_bytes = 0;
+};
+const PlasticineRefs& plasticine_refs() {
+  static const PlasticineRefs refs = [] {
+    PlasticineRefs r;
+    auto dev = driver::open_device("func", plasticine(), {});
+    r.dram_bytes = dev->info().dram_bytes;
+    auto run_all = [&](const pef::Pef& pef, std::vector<uint32_t> tiles, std::vector<Outputs>& out) {
+      runtime::SessionOptions o;
+      o.tiles = std::move(tiles);
+      o.protect_dram = false;
+      runtime::Session s(*dev, plasticine(), o);
+      s.load(pef);
+      for (int a = 0; a < 8; ++a) out.push_back(s.run(inputs_for(pef, a, 0)).outputs);
+    };
+    run_all(one_tile(), {0}, r.one_tile);
+    run_all(two_tile(), {0, 1}, r.two_tile);
+    // A whole-device session waits on IRQ_STATUS only: the tiled sessions' enables would
+    // hold the core interrupt high (no rising edge, no MSI) once its CONFIGURE sets every
+    // tile's CONFIG_DONE.
+    dev->write32(gen::reg::TILE_IRQ_ENABLE, 0);
+    run_all(pef::parse(pef::serialize(
+                           compiler::compile_onnx_file(OPENRDU_EXAMPLES_DIR "/elementwise/model.onnx", plasticine())),
+                       "elementwise-whole"),
+            {}, r.whole);
+    return r;
+  }();
+  return refs;
+}
+
+// Outputs of the one-tile PEF run alone in-process on tile 0; `dram`: the device's DRAM bytes.
+const std::vector<Outputs>& tile_alone(uint64_t* dram = nullptr) {
+  if (dram) *dram = plasticine_refs().dram_bytes;
+  return plasticine_refs().one_tile;
 }
 
 // One application on `tiles` tiles of the daemon (the session takes them from DeviceInfo).
 struct TileClient {
-  TileClient(const std::string& device, const std::string& name) {
+  TileClient(const std::string& device, const std::string& name, uint32_t tiles = 1) {
     driver::DeviceOptions o;
-    o.tiles = 1;
+    o.tiles = tiles;
     o.app_name = name;
     dev = driver::open_device(device, plasticine(), o);
     session = std::make_unique<runtime::Session>(*dev, plasticine());
@@ -620,6 +682,239 @@ TEST(NodeTiles, OneTileApplicationsOnTinyRtl) {
   ASSERT_TRUE(got.count(out_name)) << out_name;
   EXPECT_EQ(got.at(out_name).data, y.data);
   expect_same(got, alone, "tile 0 of tiny's RTL through the daemon");
+}
+
+// Issue 21: a tenant's requests outside its allocation over the socket. Beside a one-tile
+// application (tile 0) that has loaded its program, a second tenant (tile 1, a raw
+// client) tries to abort tile 0, soft-reset the RDU, move its protection window, drive the
+// DMA engine and write into tile 0's DRAM window: each reply is one error naming the
+// register (or the DRAM range) and the tenant, each is logged to snd.log, and the first
+// application then runs bit-exact.
+TEST(NodeTiles, RefusedRequestsNameTheRegisterAndTheTenant) {
+  namespace reg = gen::reg;
+  const auto& alone = tile_alone();
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "plasticine", "--backend", "func"});
+  TileClient victim(snd.device(), "victim");
+  ASSERT_EQ(victim.dev->info().tiles, std::vector<uint32_t>{0});
+  victim.session->load(one_tile());
+  Raw intruder(snd.socket());
+  const json opened = intruder.request({{"op", "open"}, {"name", "intruder"}, {"tiles", 1}});
+  ASSERT_TRUE(opened.value("ok", false)) << opened.dump();
+  ASSERT_EQ(opened["info"]["tiles"], json::array({1}));
+  const std::string who =
+      fmt::format("app {} 'intruder' (pid {}, RDU 0 tile 1): refused: ", opened["app"].get<int>(), ::getpid());
+  auto write = [&](uint32_t offset, uint32_t value) {
+    return intruder.request({{"op", "write32"}, {"offset", offset}, {"value", value}});
+  };
+  const uint64_t victim_base = victim.dev->info().dram_base;
+  const std::vector<std::pair<json, std::string>> refused = {
+      {write(reg::TILE_CTRL, 1u << 8),
+       "write32: BAR0 0x7c (TILE_CTRL) value 0x100: bits of tiles not the application's"},
+      {write(reg::CTRL, reg::CTRL_SOFT_RESET_MASK),
+       "write32: BAR0 0x20 (CTRL): device-wide control belongs to the node"},
+      {write(reg::PROT_LIMIT, 0), "write32: BAR0 0x104c (PROT_LIMIT): the DRAM protection registers (PROT_*) belong"},
+      {write(reg::DMA_DEV_ADDR, 0), "write32: BAR0 0x1008 (DMA_DEV_ADDR): the DMA engine's registers belong"},
+      {intruder.request({{"op", "copy_to_device"}, {"addr", victim_base}}, std::string(16, 'x')),
+       fmt::format("copy_to_device: DRAM [0x{:x}, 0x{:x}) lies outside the application's window", victim_base,
+                   victim_base + 16)},
+      {intruder.request({{"op", "copy_from_device"}, {"addr", victim_base}, {"bytes", 16}}),
+       fmt::format("copy_from_device: DRAM [0x{:x}, 0x{:x}) lies outside", victim_base, victim_base + 16)}};
+  const std::string log = snd.log();
+  for (const auto& [reply, what] : refused) {
+    EXPECT_FALSE(reply.value("ok", true)) << what;
+    EXPECT_EQ(reply.value("kind", ""), "refused") << reply.dump();
+    EXPECT_EQ(reply.value("error", "").rfind(who + what, 0), 0u) << reply.dump();
+    EXPECT_NE(log.find("[warning] " + who + what), std::string::npos) << what << "\n" << log;
+  }
+  EXPECT_EQ(intruder.request({{"op", "read32"}, {"offset", reg::ID}}).value("value", 0u), 0x52445530u)
+      << "the refused tenant goes on";
+  for (const auto& a : snd.status()["apps"])
+    EXPECT_EQ(a["errors"], a["name"] == "intruder" ? refused.size() : 0u) << a.dump();
+  expect_same(victim.session->run(inputs_for(one_tile(), 0, 0)).outputs, alone[0], "the victim after the refusals");
+}
+
+// Issue 21: a PEF compiled with --tiles 2 through the daemon, on tiles 1-2 of a plasticine
+// RDU between two one-tile applications (tiles 0 and 3), all running at once: each output
+// equals the whole-device compile's (the reference) and its own PEF alone in-process.
+TEST(NodeTiles, TwoTileApplicationBesideOneTileApplications) {
+  const auto& refs = plasticine_refs();
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "plasticine", "--backend", "func"});
+  const std::vector<uint32_t> tiles = {1, 2, 1};  // opened in this order: tiles 0, 1-2, 3
+  std::vector<std::unique_ptr<TileClient>> apps;
+  for (size_t a = 0; a < tiles.size(); ++a) {
+    apps.push_back(std::make_unique<TileClient>(snd.device(), fmt::format("tiles{}-app{}", tiles[a], a), tiles[a]));
+    apps.back()->session->load(tiles[a] == 2 ? two_tile() : one_tile());
+  }
+  EXPECT_EQ(apps[0]->dev->info().tiles, std::vector<uint32_t>{0});
+  EXPECT_EQ(apps[1]->dev->info().tiles, (std::vector<uint32_t>{1, 2}));
+  EXPECT_EQ(apps[2]->dev->info().tiles, std::vector<uint32_t>{3});
+  constexpr int kRuns = 3;
+  std::vector<std::vector<Outputs>> got(apps.size());
+  std::vector<std::string> errors(apps.size());
+  std::vector<std::thread> threads;
+  for (size_t a = 0; a < apps.size(); ++a)
+    threads.emplace_back([&, a] {
+      try {
+        for (int r = 0; r < kRuns; ++r)
+          got[a].push_back(apps[a]->session->run(inputs_for(one_tile(), (int(a) + 3 * r) % 8, 0)).outputs);
+      } catch (const std::exception& e) {
+        errors[a] = e.what();
+      }
+    });
+  for (auto& t : threads) t.join();
+  for (size_t a = 0; a < apps.size(); ++a) {
+    ASSERT_EQ(errors[a], "") << "app " << a;
+    for (int r = 0; r < kRuns; ++r) {
+      const int in = (int(a) + 3 * r) % 8;  // the references' inputs 0..7
+      expect_same(got[a][r], refs.whole[in], fmt::format("app {} run {} against the whole-device compile", a, r));
+      expect_same(got[a][r], (tiles[a] == 2 ? refs.two_tile : refs.one_tile)[in],
+                  fmt::format("app {} run {} against its PEF alone", a, r));
+    }
+  }
+  EXPECT_NE(snd.log().find("RDU 0 tile 1 (2 tile(s))"), std::string::npos) << snd.log();
+}
+
+// Issue 21: teardown zeroes the application's DRAM window, after a close and after the
+// client was killed mid-run: the next tenant of the tile reads zeros where the previous
+// one left its data (a pattern written by DMA, its program, tensors and outputs).
+TEST(NodeTiles, TeardownZeroesTheWindow) {
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "plasticine", "--backend", "func"});
+  constexpr uint64_t kHead = 64 << 10;         // the program's layout starts at the window's base
+  const std::string pattern(8192 + 100, 'P');  // two whole pages and a part of one
+  uint64_t base = 0;                           // the window of tile 0; the pattern goes near its end
+  auto open_tile0 = [&](Raw& r, const char* name) {
+    const json o = r.request({{"op", "open"}, {"name", name}, {"tiles", 1}});
+    EXPECT_EQ(o["info"]["tiles"], json::array({0})) << o.dump();
+    base = o["info"]["dram_base"].get<uint64_t>();
+    return base + o["info"]["dram_bytes"].get<uint64_t>() - pattern.size() - 36;
+  };
+  auto read = [](Raw& r, uint64_t addr, uint64_t bytes) {
+    const json rep = r.request({{"op", "copy_from_device"}, {"addr", addr}, {"bytes", bytes}});
+    EXPECT_TRUE(rep.value("ok", false)) << rep.dump();
+    return std::string(r.last.payload.begin(), r.last.payload.end());
+  };
+  {
+    Raw first(snd.socket());
+    const uint64_t at = open_tile0(first, "first");
+    ASSERT_TRUE(first.request({{"op", "copy_to_device"}, {"addr", at}}, pattern).value("ok", false));
+    ASSERT_EQ(read(first, at, pattern.size()), pattern) << "written";
+    ASSERT_TRUE(first.request({{"op", "close"}}).value("ok", false));
+    const uint64_t again = open_tile0(first, "second");
+    EXPECT_EQ(read(first, at, pattern.size()), std::string(pattern.size(), '\0')) << "after a close";
+    EXPECT_EQ(again, at);
+  }
+  ASSERT_TRUE(eventually([&] { return snd.status()["counts"]["active"] == 0; }));
+  ASSERT_TRUE(kill_mid_run(snd, [&] {
+    TileClient c(snd.device(), "victim");
+    c.dev->copy_to_device(pattern.data(), c.dev->info().dram_base + c.dev->info().dram_bytes - pattern.size() - 36,
+                          pattern.size());
+    c.session->load(one_tile());
+    for (int r = 0;; ++r) c.session->run(inputs_for(one_tile(), r % 8, 0));
+  }));
+  Raw next(snd.socket());
+  const uint64_t at = open_tile0(next, "next");
+  EXPECT_EQ(read(next, at, pattern.size()), std::string(pattern.size(), '\0')) << "after the kill";
+  EXPECT_EQ(read(next, base, kHead), std::string(kHead, '\0')) << "the killed tenant's program and tensors";
+}
+
+// A Relu of 16,384 elements compiled for one tile of plasticine: more cycles than the
+// elementwise example's sections.
+pef::Pef large_relu() {
+  onnx::ModelProto m;
+  auto* g = bench::start_model(m, "node_test", "relu");
+  bench::add_node(g, "Relu", "relu", {"x"}, {"y"});
+  bench::value_info(g->add_input(), "x", {16384});
+  bench::value_info(g->add_output(), "y", {16384});
+  const fs::path path = fs::path(OPENRDU_NODE_TEST_DIR) / "large_relu.onnx";
+  fs::create_directories(path.parent_path());
+  {
+    std::ofstream f(path, std::ios::binary);
+    m.SerializeToOstream(&f);
+  }
+  compiler::Options co;
+  co.tiles = 1;
+  return compiler::compile_onnx_file(path.string(), plasticine(), co);
+}
+
+// Issue 21: device-wide registers on a shared RDU. Two tenants of one plasticine RDU run
+// different programs (tile 0: the elementwise example; tile 1: a Relu of 16,384 elements), then
+// the first reads, through its own connection: CYCLES = its tiles' last run (not the
+// other's, which started last), 0 in the counters that mix both tenants' traffic, its own
+// PERF_UNIT selection and that unit's counters though the other selected another unit
+// since, its own DMA byte counts; WATCHDOG and FAULT keep the daemon's values (a write of
+// another value is refused in one line), and a PERF_UNIT of the other's tile is refused.
+// status reports each tile's run cycles.
+TEST(NodeTiles, DeviceWideRegistersOfASharedRdu) {
+  namespace reg = gen::reg;
+  const pef::Pef relu = large_relu();
+  test::SndProcess snd(OPENRDU_SND, test_dir(), {"--rdus", "1", "--config", "plasticine", "--backend", "func"});
+  TileClient a(snd.device(), "first"), b(snd.device(), "second");
+  a.session->load(one_tile());
+  b.session->load(relu);
+  const runtime::RunResult ra = a.session->run(inputs_for(one_tile(), 0, 0));
+  const runtime::RunResult rb = b.session->run(inputs_for(relu, 0, 0));
+  ASSERT_NE(ra.sections.back().cycles, rb.sections.back().cycles) << "the two programs must differ in cycles";
+  driver::Device& d = *a.dev;
+  EXPECT_EQ(d.read32(reg::CYCLES_LO), ra.sections.back().cycles) << "CYCLES: the tenant's own last run";
+  EXPECT_EQ(d.read32(reg::CYCLES_HI), 0u);
+  EXPECT_EQ(ra.counters.run_cycles, ra.total_cycles) << "the session's counters read its tiles' cycles";
+  for (uint32_t r : {reg::MEM_RD_REQS, reg::MEM_RD_BYTES, reg::MEM_WR_BYTES, reg::DRAM_CH_RD_BYTES})
+    EXPECT_EQ(d.read32(r), 0u) << gen::reg::reg_name(r) << " mixes the tenants' traffic";
+  // PERF_UNIT: per tenant, a unit of its own tile only.
+  uint32_t mine = 0, theirs = 0;
+  for (const auto& u : ra.counters.units)
+    if (u.active && plasticine().tile_of(u.id) == 0) mine = u.id;
+  for (uint32_t id = 0; id < plasticine().num_slots(); ++id)
+    if (plasticine().tile_of(id) == 1) theirs = id;
+  ASSERT_NE(ra.counters.units.at(mine).active, 0u);
+  d.write32(reg::PERF_UNIT, mine);
+  b.dev->write32(reg::PERF_UNIT, theirs);
+  EXPECT_EQ(d.read32(reg::PERF_UNIT), mine);
+  // The last section's counters of that unit (its run span, as the session read them).
+  const std::string unit = plasticine().unit_name(mine).substr(0, plasticine().unit_name(mine).find(' '));
+  uint64_t last = 0;
+  for (const auto& span : ra.spans)
+    if (span.track == "run")
+      for (const auto& [k, val] : span.num_args)
+        if (k == unit + " active") last = val;
+  ASSERT_GT(last, 0u) << unit;
+  EXPECT_EQ(d.read32(reg::PERF_ACTIVE), last) << unit;
+  auto refusal = [&](uint32_t offset, uint32_t value) {
+    try {
+      d.write32(offset, value);
+      return std::string("(accepted)");
+    } catch (const std::exception& e) {
+      return std::string(e.what());
+    }
+  };
+  EXPECT_NE(refusal(reg::PERF_UNIT, theirs)
+                .find(fmt::format("(PERF_UNIT) value {}: {} is not a unit of the application's tiles (mask 0x1)",
+                                  theirs, plasticine().unit_name(theirs))),
+            std::string::npos)
+      << refusal(reg::PERF_UNIT, theirs);
+  EXPECT_NE(refusal(reg::WATCHDOG, 5000)
+                .find("(WATCHDOG) value 5000: the watchdog is device-wide; on a shared RDU the "
+                      "node daemon holds it at 100000000 cycles"),
+            std::string::npos)
+      << refusal(reg::WATCHDOG, 5000);
+  EXPECT_NE(
+      refusal(reg::FAULT, 1u << reg::FAULT_KIND_SHIFT).find("(FAULT) value 0x10000: fault injection is device-wide"),
+      std::string::npos);
+  EXPECT_EQ(refusal(reg::WATCHDOG, 100'000'000), "(accepted)") << "the value held";
+  EXPECT_EQ(refusal(reg::FAULT, 0), "(accepted)");
+  EXPECT_EQ(d.read32(reg::WATCHDOG), 100'000'000u);
+  EXPECT_EQ(d.read32(reg::FAULT), 0u);
+  const json st = snd.status();
+  for (const auto& app : st["apps"]) {
+    driver::Device& dev = app["name"] == "first" ? d : *b.dev;
+    EXPECT_EQ(dev.read32(reg::DMA_H2D_BYTES), app["dma_h2d_bytes"]) << app.dump();
+    EXPECT_EQ(dev.read32(reg::DMA_D2H_BYTES), app["dma_d2h_bytes"]) << app.dump();
+  }
+  a.session.reset(), a.dev.reset(), b.session.reset(), b.dev.reset();
+  ASSERT_TRUE(eventually([&] { return snd.status()["counts"]["active"] == 0; }));
+  const json tiles = snd.status()["tiles"];
+  EXPECT_EQ(tiles[0]["run_cycles"], ra.total_cycles) << tiles.dump();
+  EXPECT_EQ(tiles[1]["run_cycles"], rb.total_cycles) << tiles.dump();
 }
 
 }  // namespace

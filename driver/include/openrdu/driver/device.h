@@ -81,6 +81,10 @@ class Device {
   virtual bool wait_irq(unsigned vector, double timeout_s = -1) = 0;
   // CTRL.SOFT_RESET (IRQ_ENABLE and SCRATCH are kept) and drop pending MSIs.
   virtual void reset() = 0;
+  // Zeroes device DRAM [dev_addr, dev_addr + bytes): the node daemon's scrub of a freed
+  // window. The simulated devices clear their DRAM model at once (no simulated time);
+  // this default writes zeros through copy_to_device.
+  virtual void zero_dram(uint64_t dev_addr, uint64_t bytes);
   virtual uint64_t cycles() = 0;  // simulated core cycles
   virtual SimStats sim_stats() = 0;
 };

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "openrdu/arch/config.h"
 #include "openrdu/driver/device.h"
 #include "openrdu/driver/protect.h"
 
@@ -71,6 +72,13 @@ driver::DramRange tile_dram_window(uint64_t dram_bytes, uint32_t tiles_per_rdu, 
 // application on part of an RDU may write only its own tiles' TILE_* bits and no device-wide
 // control (CTRL, TILE_OWNER, IRQ_ENABLE, IRQ_STATUS).
 std::string check_register_access(uint32_t offset, bool write, uint32_t value = 0, uint32_t mine = 1, uint32_t all = 1);
+// A write of a device-wide register by an application on tiles `mine` of a shared RDU
+// (`docs/daemon.md` ("Device-wide registers on a shared RDU")): "" when allowed, else why
+// not. WATCHDOG holds the daemon's `watchdog` and FAULT 0: a write of another value is
+// refused (a write of the value held changes nothing); PERF_UNIT must name a unit of the
+// application's tiles (the daemon keeps the selection per application). Other offsets: "".
+std::string check_shared_write(const arch::Config& cfg, uint32_t offset, uint32_t value, uint32_t mine,
+                               uint32_t watchdog);
 std::string check_dram_access(uint64_t addr, uint64_t bytes, const driver::DramRange& window);
 
 struct NodeOptions {
@@ -82,6 +90,7 @@ struct NodeOptions {
   std::string worker_exe;                // runs as `worker_exe --worker FD --rdu I --config C --backend B`
   std::vector<std::string> worker_args;  // appended (e.g. --log-level)
   double timeout_s = 60;                 // the workers' device timeout
+  uint32_t watchdog = 100'000'000;       // WATCHDOG of a shared RDU (the daemon's; runtime's default)
 };
 
 // Listens on the socket until stop(): see docs/daemon.md for the protocol.

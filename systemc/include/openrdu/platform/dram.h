@@ -42,6 +42,10 @@ class Dram : public sc_module {
   bool write(uint64_t addr, const uint8_t* src, uint64_t len, const uint8_t* byte_enable = nullptr,
              uint32_t be_len = 0);
   uint64_t pages_allocated() const { return pages_.size(); }
+  // Zeroes [addr, addr+len) at once (no timing, no protection check: the privileged
+  // software's scrub of a freed DRAM window): whole pages are released, partial ones
+  // cleared. False, and nothing done, when outside DRAM.
+  bool zero(uint64_t addr, uint64_t len);
 
   // Protection windows (PROT_* registers of the endpoint): when enabled, b_transport
   // and transport_dbg refuse (TLM_ADDRESS_ERROR_RESPONSE, nothing touched) an access

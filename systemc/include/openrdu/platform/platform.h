@@ -77,6 +77,10 @@ class Platform {
   void clear_msi(unsigned vector);
   uint64_t msi_count(unsigned vector) const;  // MSIs delivered since construction
 
+  // Zeroes device DRAM [addr, addr + bytes) at once, in no simulated time (Dram::zero);
+  // throws std::runtime_error when the range is outside DRAM.
+  void zero_dram(uint64_t addr, uint64_t bytes);
+
   // Let the simulation run for `cycles` core cycles (or until nothing can happen).
   void advance(uint64_t cycles);
 
