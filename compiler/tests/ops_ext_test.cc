@@ -134,8 +134,10 @@ Graph int_mod_graph(int64_t n, int64_t fmod) {
   return import_onnx_bytes(b.bytes(), "imod.onnx");
 }
 
-// C's % (fmod = 1) and Python's % (fmod = 0), in int64.
+// C's % (fmod = 1) and Python's % (fmod = 0), in int64; by zero 0 (docs/compiler.md: ONNX
+// leaves it undefined, the reference and the device give 0).
 int64_t int_mod(int64_t x, int64_t y, bool c_style) {
+  if (y == 0) return 0;
   const int64_t r = x % y;
   return !c_style && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
 }
@@ -179,11 +181,12 @@ TEST(OpsExt, IntModProgramExactForInt32) {
   }
 }
 
-// Integer Mod on the device with run-time int64 operands, both fmod values; values beyond
-// int32 are refused by the runtime's narrowing, naming the tensor.
+// Integer Mod on the device with run-time int64 operands, both fmod values, a zero divisor
+// giving 0 on the reference and the device alike; values beyond int32 are refused by the
+// runtime's narrowing, naming the tensor.
 TEST(OpsExt, IntModAtRunTimeOnDevice) {
-  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT32_MIN, INT32_MAX, 123456789, -5, 5, 1, -2147483647};
-  const std::vector<int64_t> y = {3, 3, -3, -3, 5, -1, 2, -1000, 7, -7, INT32_MIN, INT32_MAX};
+  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT32_MIN, INT32_MAX, 123456789, -5, 5, 1, -2147483647, 9, -9};
+  const std::vector<int64_t> y = {3, 3, -3, -3, 5, -1, 2, -1000, 7, -7, INT32_MIN, INT32_MAX, 0, 0};
   const int64_t n = int64_t(x.size());
   for (int64_t fmod : {0, 1}) {
     const Graph g = int_mod_graph(n, fmod);
@@ -458,6 +461,64 @@ TEST(OpsExt, TopKTiesInfinitiesNaNAndExpandOfBool) {
   for (size_t i = 0; i < 30; ++i)
     EXPECT_EQ(r.at("e").data[i], (i % 10 == 1 || i % 10 == 3 || i % 10 == 5 || i % 10 == 7 || i % 10 == 9) ? 1.0f : 0.0f)
         << i;
+}
+
+// An int_ops/<name> model (gen_int_ops.py): its graph, its inputs and expected outputs by name.
+struct IntOpsCase {
+  Graph g;
+  std::map<std::string, HostTensor> in, want;
+};
+IntOpsCase int_ops_case(const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path d = fs::path(OPENRDU_TEST_DATA) / "int_ops" / name;
+  IntOpsCase c{import_onnx_file((d / "model.onnx").string()), {}, {}};
+  for (const auto& [prefix, into] : {std::pair{"in", &c.in}, std::pair{"out", &c.want}})
+    for (int k = 0; fs::exists(d / fmt::format("{}_{}.pb", prefix, k)); ++k) {
+      std::string nm;
+      HostTensor t = load_tensor_pb((d / fmt::format("{}_{}.pb", prefix, k)).string(), &nm);
+      (*into)[nm] = std::move(t);
+    }
+  return c;
+}
+
+// Integer arithmetic, comparisons, Cast to bool, Where and Mod by zero on run-time int64
+// and int32 inputs (the PCU's IADD/ISUB/IMUL/ILT/XOR/SEL/ITOF on int32 words): the
+// reference equals numpy's values written by gen_int_ops.py (Add, Sub, Mul, Neg, Abs, Sum
+// wrapping like int32, as documented; Mod by zero 0), and every target equals the reference
+// bit for bit (run_both). An int64 constant operand beyond int32 is refused, naming it.
+TEST(IntOps, ArithmeticAndComparisonsOfRunTimeIntegers) {
+  for (const char* name : {"int64_arith", "int32_compare"}) {
+    SCOPED_TRACE(name);
+    const IntOpsCase c = int_ops_case(name);
+    const auto got = run_both(c.g, c.in);
+    ASSERT_EQ(got.size(), c.want.size());
+    for (const auto& [nm, w] : c.want) {
+      EXPECT_EQ(got.at(nm).idata, w.idata) << nm;
+      EXPECT_EQ(got.at(nm).data, w.data) << nm;
+      EXPECT_EQ(got.at(nm).shape, w.shape) << nm;
+    }
+  }
+  ModelBuilder b(13);
+  b.input("x", {2}, onnx::TensorProto::INT64);
+  test::init_i64(b, "big", {2}, {1, int64_t(1) << 33});
+  b.node("Add", {"x", "big"}, {"y"}, "add");
+  b.output("y");
+  const Graph g = import_onnx_bytes(b.bytes(), "big.onnx");
+  EXPECT_THAT(test::compile_error_of([&] { compile_graph(g, arch::load_config("tiny"), Options{}); }),
+              HasSubstr("int64 constant 'big' holds 8589934592, beyond the device's int32 words"));
+}
+
+// The training/eval accuracy ReduceSum(Cast(Equal(ArgMax(logits, axis=1), labels))) with
+// int64 labels as a run-time input, built with onnx.helper and exported from PyTorch (sum
+// and mean): the reference equals numpy's / PyTorch's count, every target the reference.
+TEST(IntOps, ArgMaxAccuracyWithRunTimeLabels) {
+  for (const char* name : {"accuracy_helper", "accuracy_torch"}) {
+    SCOPED_TRACE(name);
+    const IntOpsCase c = int_ops_case(name);
+    const auto got = run_both(c.g, c.in);
+    for (const auto& [nm, w] : c.want) EXPECT_EQ(got.at(nm).data, w.data) << nm;
+    EXPECT_GT(c.want.at("correct").data.at(0), 0.0f);
+  }
 }
 
 TEST(OpsExt, RunTimeParametersAndLimitsAreOneLineErrors) {
