@@ -265,13 +265,20 @@ static std::string shapes_text(const std::vector<std::vector<int64_t>>& shapes) 
   return s;
 }
 
-AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
-                       const std::string& what) {
+namespace {
+
+// One address dimension of an elementwise access: its size, the output's stride ([0]) and
+// input i's ([1+i], 0 where it broadcasts).
+struct Dim {
+  int64_t size;
+  std::vector<int64_t> st;
+};
+
+// The address dimensions of the broadcast of in_shapes to out_shape, outer to inner: size-1
+// dims dropped, neighbours every operand walks contiguously merged.
+std::vector<Dim> collapsed_dims(const std::vector<std::vector<int64_t>>& in_shapes,
+                                const std::vector<int64_t>& out_shape, const std::string& what) {
   const size_t r = out_shape.size(), n = in_shapes.size();
-  struct Dim {
-    int64_t size;
-    std::vector<int64_t> st;  // [0] output, [1+i] input i
-  };
   std::vector<Dim> dims;  // outer to inner, size-1 dims dropped
   std::vector<int64_t> in_acc(n, 1);
   std::vector<Dim> all(r);
@@ -307,6 +314,20 @@ AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const
     }
     dims.push_back(d);
   }
+  return dims;
+}
+
+}  // namespace
+
+size_t broadcast_address_dims(const std::vector<std::vector<int64_t>>& in_shapes,
+                              const std::vector<int64_t>& out_shape, const std::string& what) {
+  return collapsed_dims(in_shapes, out_shape, what).size();
+}
+
+AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
+                       const std::string& what) {
+  const size_t n = in_shapes.size();
+  std::vector<Dim> dims = collapsed_dims(in_shapes, out_shape, what);
   if (dims.empty()) dims.push_back({1, std::vector<int64_t>(n + 1, 1)});
   if (dims.size() > 4)
     throw CompileError(fmt::format("{}: the broadcast of {} to {} needs {} address dimensions, an AGCU stream has 4",

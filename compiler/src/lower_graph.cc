@@ -101,10 +101,15 @@ int transposed_constant(Graph& g, int t, std::map<int, int>& cache) {
 namespace {
 
 // The nodes with every composite operator (decompose.h) replaced by its composition, in
-// turn (a composition may hold composites itself: a loss's LogSoftmax).
+// turn (a composition may hold composites itself: a loss's LogSoftmax), and every
+// elementwise node wider than an AGCU stream split (split_wide_broadcast).
 std::vector<Node> expand_composites(Graph& g) {
   std::vector<Node> src;
   std::function<void(const Node&)> expand = [&](const Node& n0) {
+    if (const std::vector<Node> parts = split_wide_broadcast(g, n0); !parts.empty()) {
+      for (const Node& k : parts) expand(k);
+      return;
+    }
     if (!is_decomposed_op(n0.op)) {
       src.push_back(n0);
       return;

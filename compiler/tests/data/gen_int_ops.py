@@ -16,6 +16,9 @@ compiler_model_tests IntOps.* (ops_ext_test.cc) and e2e_test IntArithmeticAndAcc
                    included); expected from numpy on int32 (Add, Sub, Mul, Neg, Abs, Sum
                    wrap like int32 on the device: docs/compiler.md), Mod by zero 0
   int32_compare    Equal, Greater, LessOrEqual and Mul of int32 inputs (int32 outputs)
+  broadcast5       Add of fp32 [2,1,3,1,2] and [1,4,1,5,1] (5 address dimensions) and Equal
+                   of int64 [2,1,2,1,2,3] and [1,2,1,2,1,3] (6): split into parts by the
+                   compiler (split_wide_broadcast); expected from numpy
 
 Run with Debian's Python (python3-torch): /usr/bin/python3 compiler/tests/data/gen_int_ops.py
 Seeded, so the files are reproducible; they are committed so that the tests need no Python.
@@ -158,6 +161,21 @@ def int32_compare(rng):
     save("int32_compare", m, [("a", a), ("b", b)], [("eq", a == b), ("gt", a > b), ("le", a <= b), ("mul", a * b)])
 
 
+def broadcast5(rng):
+    a = rng.standard_normal((2, 1, 3, 1, 2)).astype(np.float32)
+    b = rng.standard_normal((1, 4, 1, 5, 1)).astype(np.float32)
+    i = rng.integers(0, 3, (2, 1, 2, 1, 2, 3)).astype(np.int64)
+    j = rng.integers(0, 3, (1, 2, 1, 2, 1, 3)).astype(np.int64)
+    nodes = [helper.make_node("Add", ["a", "b"], ["s"], "add5"), helper.make_node("Equal", ["i", "j"], ["e"], "eq6")]
+    ins = [("a", a), ("b", b), ("i", i), ("j", j)]
+    types = {"a": TensorProto.FLOAT, "b": TensorProto.FLOAT, "i": TensorProto.INT64, "j": TensorProto.INT64}
+    g = helper.make_graph(nodes, "broadcast5", [helper.make_tensor_value_info(n, types[n], v.shape) for n, v in ins],
+                          [helper.make_tensor_value_info("s", TensorProto.FLOAT, [2, 4, 3, 5, 2]),
+                           helper.make_tensor_value_info("e", TensorProto.BOOL, [2, 2, 2, 2, 2, 3])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)])
+    save("broadcast5", m, ins, [("s", a + b), ("e", i == j)])
+
+
 def main():
     rng = np.random.default_rng(23)
     torch.manual_seed(23)
@@ -165,6 +183,7 @@ def main():
     accuracy_torch(rng)
     int64_arith(rng)
     int32_compare(rng)
+    broadcast5(rng)
 
 
 if __name__ == "__main__":
