@@ -49,4 +49,13 @@ std::vector<Node> decompose(Graph& g, const Node& n);
 
 bool is_decomposed_op(const std::string& op);
 
+// An elementwise node whose broadcast needs more address dimensions than an AGCU stream's
+// four (plan_access, lower.h): one node per index of the output's outermost dimension of
+// size > 1 (at most kBroadcastSplitMax), each reading Slices of the operands that have
+// that dimension, the parts concatenated along it (decompose_ops.cc); a part that still
+// needs more than four is split again. Empty when n needs no split or has too many parts
+// (lowering then reports the broadcast, naming the node).
+constexpr int64_t kBroadcastSplitMax = 64;
+std::vector<Node> split_wide_broadcast(Graph& g, const Node& n);
+
 }  // namespace openrdu::compiler::detail

@@ -25,7 +25,9 @@
 #include <cmath>
 #include <limits>
 
+#include "decompose.h"
 #include "decompose_builder.h"
+#include "lower.h"
 #include "ops_ext.h"
 
 namespace openrdu::compiler::detail {
@@ -251,6 +253,44 @@ void decompose_ext(Builder& b) {
     decompose_onehot(b);
   else
     decompose_reduce(b);
+}
+
+std::vector<Node> split_wide_broadcast(Graph& g, const Node& n) {
+  if (!is_elementwise(n.op) || n.outputs.size() != 1) return {};
+  std::vector<std::vector<int64_t>> shapes;
+  for (int i : n.inputs) shapes.push_back(g.tensors.at(size_t(i)).shape);
+  const std::vector<int64_t> out = g.tensors.at(size_t(n.outputs[0])).shape;
+  const DType dt = g.tensors[size_t(n.outputs[0])].dtype;
+  if (broadcast_address_dims(shapes, out, fmt::format("{}: {}", g.source, g.describe(n))) <= 4) return {};
+  size_t axis = 0;
+  while (axis < out.size() && out[axis] == 1) ++axis;
+  if (axis == out.size() || out[axis] > kBroadcastSplitMax) return {};
+  Builder b(g, n);
+  std::vector<int64_t> part_shape = out;
+  part_shape[axis] = 1;
+  std::vector<int> parts;
+  for (int64_t p = 0; p < out[axis]; ++p) {
+    Node k = n;
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      const std::vector<int64_t>& s = shapes[i];
+      const size_t lead = out.size() - s.size();
+      if (axis < lead || s[axis - lead] == 1) continue;  // broadcast along the axis: read whole
+      std::vector<int64_t> st(s.size(), 0), en = s, sp(s.size(), 1);
+      st[axis - lead] = p;
+      en[axis - lead] = p + 1;
+      const DType in_dt = b.t(n.inputs[i]).dtype;
+      k.inputs[i] = b.add(fmt::format(".part{}.in{}", p, i), "Slice", {n.inputs[i]}, -1,
+                          {{"starts", st}, {"ends", en}, {"steps", sp}});
+      b.g.tensors[size_t(k.inputs[i])].dtype = in_dt;
+    }
+    k.name = fmt::format("{}.part{}", n.name, p);
+    k.outputs = {b.value(fmt::format(".part{}", p), part_shape)};
+    b.g.tensors[size_t(k.outputs[0])].dtype = dt;
+    parts.push_back(k.outputs[0]);
+    b.nodes.push_back(std::move(k));
+  }
+  b.add(".parts", "Concat", parts, n.outputs[0], {{"axis", {int64_t(axis)}}});
+  return b.nodes;
 }
 
 }  // namespace openrdu::compiler::detail

@@ -854,7 +854,7 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
     return DType::F32;
   }
   static const std::set<std::string> kPoly = {"Add",     "Sub",       "Mul",    "Div",       "Max",   "Min",
-                                              "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze",
+                                              "Neg",     "Abs",       "Identity", "Reshape", "Flatten", "Squeeze", "Sum",
                                               "Unsqueeze", "Transpose", "Concat", "Slice",     "Gather", "Trilu"};
   const DType dt = kPoly.count(op) && !n.inputs.empty() ? in_dt(0) : DType::F32;
   for (size_t k = 0; k < n.inputs.size(); ++k) expect(k, dt);
@@ -862,26 +862,28 @@ DType output_dtype(const Graph& g, const Node& n, const std::string& what) {
 }
 
 // Checks the types of a node computed at run time: fp32 and bool values; int64 (device
-// int32 words) read only by Cast, a loss's labels, OneHot, a view or an int-preserving
-// operator (Where, Expand, Tile, Trilu, Slice, Concat, Gather, Transpose: SEL and MOV
-// copy the words; Mod: the PCU's integer operations), and made only by those or Cast,
-// ArgMax, ArgMin, TopK and OneHot (makes_run_time_int).
+// int32 words) read only by Cast, a loss's labels, OneHot, a comparison, a view, an
+// int-preserving operator (Where, Expand, Tile, Trilu, Slice, Concat, Gather, Transpose:
+// SEL and MOV copy the words) or integer arithmetic (Add, Sub, Mul, Neg, Abs, Max, Min,
+// Sum, Mod: the PCU's integer operations, wrapping like int32), and made only by those or
+// Cast, ArgMax, ArgMin, TopK and OneHot (makes_run_time_int).
 void check_run_time_types(const Graph& g, const Node& n, DType out, const std::string& what) {
   static const std::set<std::string> kIntKeepers = {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity",
                                                     "Where",   "Expand",  "Tile",    "Trilu",     "Mod",
-                                                    "Slice",   "Concat",  "Gather",  "Transpose"};
+                                                    "Slice",   "Concat",  "Gather",  "Transpose", "Add",
+                                                    "Sub",     "Mul",     "Neg",     "Abs",       "Max",
+                                                    "Min",     "Sum"};
   static const std::set<std::string> kIntReaders = {"Cast", "SoftmaxCrossEntropyLoss", "NegativeLogLikelihoodLoss",
                                                     "OneHot"};
   for (int i : n.inputs) {
     const Tensor& t = g.tensors[i];
-    if (t.dtype == DType::I64 && !kIntReaders.count(n.op) && !kIntKeepers.count(n.op))
+    if (t.dtype == DType::I64 && !kIntReaders.count(n.op) && !kIntKeepers.count(n.op) && !is_comparison(n.op))
       throw CompileError(
           fmt::format("{}: input '{}' is an integer tensor (int32 or int64); at run time integer values are "
-                      "only cast to fp32, used as loss labels or OneHot indices, reshaped, selected (Where), "
-                      "copied (Expand, Tile, Trilu, Slice, Concat, Gather, Transpose) or reduced by Mod",
+                      "only cast, compared, used as loss labels or OneHot indices, reshaped, selected (Where), "
+                      "copied (Expand, Tile, Trilu, Slice, Concat, Gather, Transpose) or combined by Add, Sub, "
+                      "Mul, Neg, Abs, Max, Min, Sum and Mod",
                       what, t.name));
-    if (t.dtype == DType::I64 && n.op == "Cast" && out == DType::BOOL)
-      throw CompileError(fmt::format("{}: a cast of run-time int64 '{}' to bool is not supported", what, t.name));
   }
   if (out == DType::I64 && !kIntKeepers.count(n.op) && !detail::makes_run_time_int(n))
     throw CompileError(fmt::format("{}: output '{}' would be int64 computed at run time (only fp32 and bool are)",

@@ -588,10 +588,6 @@ void verify(const Graph& g) {
       if (t.shape[d] <= 0)
         throw CompileError(fmt::format("{}: tensor '{}' has dimension {} of size {} (static sizes >= 1 only)", src,
                                        t.name, d, t.shape[d]));
-    if (t.dtype == DType::I64 && t.kind != TensorKind::Input && t.producer < 0 && !t.is_output)
-      throw CompileError(fmt::format("{}: tensor '{}' is an int64 constant (int64 is for graph inputs, outputs "
-                                     "and compile-time shape values)",
-                                     src, t.name));
     const size_t held = t.dtype == DType::I64 && t.kind == TensorKind::Constant ? t.idata.size() : t.data.size();
     if ((t.kind == TensorKind::Constant || t.state) && int64_t(held) != t.elements())
       throw CompileError(fmt::format("{}: constant '{}' holds {} values, its shape {} needs {}", src, t.name, held,

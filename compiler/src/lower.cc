@@ -6,6 +6,7 @@
 
 #include <bit>
 #include <limits>
+#include <optional>
 
 namespace openrdu::compiler::detail {
 
@@ -50,6 +51,40 @@ ValRef append_typed_ops(const Graph& g, const Node& n, const std::vector<ValRef>
   }
   throw CompileError(fmt::format("{}: {}: cast from {} to {} is not lowered", g.source, g.describe(n),
                                  dtype_name(from), dtype_name(to)));
+}
+
+// Integer operators on int32 words (run-time int32/int64 tensors; docs/compiler.md): Add,
+// Sub, Mul, Sum wrap (IADD, ISUB, IMUL); Neg = 0 - x, Abs by ILT + SEL, Max/Min by ILT +
+// SEL, left to right; comparisons give the bool words 1.0f/0: Less/Greater ITOF(ILT)
+// (ITOF(1) = 1.0f), GreaterOrEqual/LessOrEqual SEL(ILT, +0, 1.0f), Equal SEL(a XOR b, +0,
+// 1.0f) (B unset reads ZERO); Cast to bool SEL(x, 1.0f, x). Null when n is none of these.
+template <class Emit>
+std::optional<ValRef> append_int_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in, Emit&& emit) {
+  if (n.inputs.empty() || g.tensors.at(n.inputs[0]).dtype != DType::I64) return std::nullopt;
+  const ValRef one = ValRef::immediate(fbits(1.0f)), zero = ValRef::immediate(0), none = ValRef::none();
+  const std::string& op = n.op;
+  auto lt = [&](ValRef a, ValRef b) { return emit(Opcode::ILT, a, b, none); };
+  auto not_lt = [&](ValRef a, ValRef b) { return emit(Opcode::SEL, lt(a, b), none, one); };
+  auto fold = [&](auto&& step) {
+    ValRef r = in.at(0);
+    for (size_t k = 1; k < in.size(); ++k) r = step(r, in[k]);
+    return in.size() == 1 ? emit(Opcode::MOV, r, zero, none) : r;
+  };
+  if (op == "Add" || op == "Sum") return fold([&](ValRef a, ValRef b) { return emit(Opcode::IADD, a, b, none); });
+  if (op == "Sub") return emit(Opcode::ISUB, in.at(0), in.at(1), none);
+  if (op == "Mul") return emit(Opcode::IMUL, in.at(0), in.at(1), none);
+  if (op == "Neg") return emit(Opcode::ISUB, zero, in.at(0), none);
+  if (op == "Abs") return emit(Opcode::SEL, lt(in.at(0), zero), emit(Opcode::ISUB, zero, in.at(0), none), in.at(0));
+  if (op == "Max") return fold([&](ValRef a, ValRef b) { return emit(Opcode::SEL, lt(a, b), b, a); });
+  if (op == "Min") return fold([&](ValRef a, ValRef b) { return emit(Opcode::SEL, lt(a, b), a, b); });
+  if (op == "Less") return emit(Opcode::ITOF, lt(in.at(0), in.at(1)), none, none);
+  if (op == "Greater") return emit(Opcode::ITOF, lt(in.at(1), in.at(0)), none, none);
+  if (op == "GreaterOrEqual") return not_lt(in.at(0), in.at(1));
+  if (op == "LessOrEqual") return not_lt(in.at(1), in.at(0));
+  if (op == "Equal") return emit(Opcode::SEL, emit(Opcode::XOR, in.at(0), in.at(1), none), none, one);
+  if (op == "Cast" && g.tensors.at(n.outputs.at(0)).dtype == DType::BOOL)
+    return emit(Opcode::SEL, in.at(0), one, in.at(0));
+  return std::nullopt;
 }
 
 // Max, Min, Sum of one or more inputs, left to right.
@@ -100,7 +135,9 @@ int append_node_ops(const Graph& g, const Node& n, const std::vector<ValRef>& in
     return emit(Opcode::SEL, neg, scaled, x);
   };
   ValRef r;
-  if (n.op == "Add")
+  if (const std::optional<ValRef> ir = append_int_ops(g, n, in, emit))
+    r = *ir;
+  else if (n.op == "Add")
     r = emit(Opcode::FADD, in.at(0), in.at(1));
   else if (n.op == "Sub")
     r = emit(Opcode::FSUB, in.at(0), in.at(1));
@@ -228,13 +265,20 @@ static std::string shapes_text(const std::vector<std::vector<int64_t>>& shapes) 
   return s;
 }
 
-AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
-                       const std::string& what) {
+namespace {
+
+// One address dimension of an elementwise access: its size, the output's stride ([0]) and
+// input i's ([1+i], 0 where it broadcasts).
+struct Dim {
+  int64_t size;
+  std::vector<int64_t> st;
+};
+
+// The address dimensions of the broadcast of in_shapes to out_shape, outer to inner: size-1
+// dims dropped, neighbours every operand walks contiguously merged.
+std::vector<Dim> collapsed_dims(const std::vector<std::vector<int64_t>>& in_shapes,
+                                const std::vector<int64_t>& out_shape, const std::string& what) {
   const size_t r = out_shape.size(), n = in_shapes.size();
-  struct Dim {
-    int64_t size;
-    std::vector<int64_t> st;  // [0] output, [1+i] input i
-  };
   std::vector<Dim> dims;  // outer to inner, size-1 dims dropped
   std::vector<int64_t> in_acc(n, 1);
   std::vector<Dim> all(r);
@@ -270,6 +314,20 @@ AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const
     }
     dims.push_back(d);
   }
+  return dims;
+}
+
+}  // namespace
+
+size_t broadcast_address_dims(const std::vector<std::vector<int64_t>>& in_shapes,
+                              const std::vector<int64_t>& out_shape, const std::string& what) {
+  return collapsed_dims(in_shapes, out_shape, what).size();
+}
+
+AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
+                       const std::string& what) {
+  const size_t n = in_shapes.size();
+  std::vector<Dim> dims = collapsed_dims(in_shapes, out_shape, what);
   if (dims.empty()) dims.push_back({1, std::vector<int64_t>(n + 1, 1)});
   if (dims.size() > 4)
     throw CompileError(fmt::format("{}: the broadcast of {} to {} needs {} address dimensions, an AGCU stream has 4",

@@ -63,6 +63,9 @@ struct AccessPlan {
 // `what` when it cannot.
 AccessPlan plan_access(const std::vector<std::vector<int64_t>>& in_shapes, const std::vector<int64_t>& out_shape,
                        const std::string& what);
+// How many address dimensions that broadcast needs (plan_access refuses more than 4).
+size_t broadcast_address_dims(const std::vector<std::vector<int64_t>>& in_shapes,
+                              const std::vector<int64_t>& out_shape, const std::string& what);
 
 // ---------------------------------------------------------------- place and route
 struct StreamRef {

@@ -61,14 +61,14 @@ std::string unique_name(const Graph& g, const std::string& base) {
   }
 }
 
-// An int64 constant (a graph output that folded) as the device holds int64: int32 words
-// (in Tensor::data, bit for bit), each value checked to fit.
+// An int64 constant (a graph output that folded, or an operand of a run-time node) as the
+// device holds int64: int32 words (in Tensor::data, bit for bit), each value checked to fit.
 void int32_words(const Graph& g, Tensor& t) {
   t.data.clear();
   for (int64_t v : t.idata) {
     if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
-      throw CompileError(fmt::format("{}: int64 output '{}' holds {}, beyond the device's int32 words", g.source,
-                                     t.name, v));
+      throw CompileError(fmt::format("{}: int64 {} '{}' holds {}, beyond the device's int32 words", g.source,
+                                     t.is_output ? "output" : "constant", t.name, v));
     t.data.push_back(std::bit_cast<float>(int32_t(v)));
   }
   t.idata.clear();
@@ -101,10 +101,15 @@ int transposed_constant(Graph& g, int t, std::map<int, int>& cache) {
 namespace {
 
 // The nodes with every composite operator (decompose.h) replaced by its composition, in
-// turn (a composition may hold composites itself: a loss's LogSoftmax).
+// turn (a composition may hold composites itself: a loss's LogSoftmax), and every
+// elementwise node wider than an AGCU stream split (split_wide_broadcast).
 std::vector<Node> expand_composites(Graph& g) {
   std::vector<Node> src;
   std::function<void(const Node&)> expand = [&](const Node& n0) {
+    if (const std::vector<Node> parts = split_wide_broadcast(g, n0); !parts.empty()) {
+      for (const Node& k : parts) expand(k);
+      return;
+    }
     if (!is_decomposed_op(n0.op)) {
       src.push_back(n0);
       return;
@@ -433,6 +438,8 @@ Lowered legalize(Graph in, const arch::Config* cfg, bool optimize) {
   set_producers(g);
   set_roots(lw);
   own_outputs(lw);
+  for (Tensor& t : g.tensors)  // int64 constants read at run time (outputs: own_outputs)
+    if (t.kind == TensorKind::Constant && t.dtype == DType::I64 && t.data.empty()) int32_words(g, t);
   return lw;
 }
 

@@ -29,7 +29,9 @@
 //    from 1.0 in C order. ReduceL1/L2/SumSquare/LogSum/LogSumExp and LayerNormalization's
 //    Mean/InvStdDev: their composition (decompose_ops.cc, decompose.cc). IsNaN, IsInf,
 //    Sign, Floor, Ceil, Round, Mod (fp32): the device's sequences (lower_math.cc);
-//    int64 Sign and Mod (fmod 0: the sign of the divisor, 1: of the dividend) exact.
+//    int64 Sign and Mod (fmod 0: the sign of the divisor, 1: of the dividend) exact, Mod
+//    by zero 0. At run time (reference_run) int64 Add, Sub, Mul, Sum, Neg and Abs wrap
+//    to int32 like the device's words (wraps_like_int32); folding keeps int64.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -161,9 +163,10 @@ float elementwise_f32(const Node& n, const std::vector<float>& args) {
   throw CompileError(fmt::format("node '{}' ({}): unsupported operator", n.name, n.op));
 }
 
-// Integer Mod: fmod = 1 as C (the sign of a), fmod = 0 as Python (the sign of b).
-int64_t mod_i64(int64_t a, int64_t b, bool fmod, const std::string& what) {
-  if (b == 0) throw CompileError(fmt::format("{}: int64 Mod by zero", what));
+// Integer Mod: fmod = 1 as C (the sign of a), fmod = 0 as Python (the sign of b); a zero
+// divisor gives 0 (ONNX leaves it undefined; the device's program gives 0 too).
+int64_t mod_i64(int64_t a, int64_t b, bool fmod) {
+  if (b == 0) return 0;
   if (b == -1) return 0;
   const int64_t r = a % b;
   return !fmod && r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
@@ -181,10 +184,13 @@ int64_t elementwise_i64(const Node& n, const std::vector<int64_t>& a, const std:
   if (op == "Max") return *std::max_element(a.begin(), a.end());
   if (op == "Min") return *std::min_element(a.begin(), a.end());
   if (op == "Identity") return a[0];
-  if (op == "Neg") return -a[0];
-  if (op == "Abs") return a[0] < 0 ? -a[0] : a[0];
+  if (op == "Sum") return std::accumulate(a.begin(), a.end(), int64_t(0), [](int64_t x, int64_t y) {
+    return int64_t(uint64_t(x) + uint64_t(y));
+  });
+  if (op == "Neg") return int64_t(0 - uint64_t(a[0]));
+  if (op == "Abs") return a[0] < 0 ? int64_t(0 - uint64_t(a[0])) : a[0];
   if (op == "Sign") return a[0] > 0 ? 1 : a[0] < 0 ? -1 : 0;
-  if (op == "Mod") return mod_i64(a[0], a[1], n.iattr("fmod") != 0, what);
+  if (op == "Mod") return mod_i64(a[0], a[1], n.iattr("fmod") != 0);
   throw CompileError(fmt::format("{}: not evaluated on int64 data", what));
 }
 
@@ -388,6 +394,13 @@ Value eval_selection(const Node& n, const std::vector<const Value*>& in, const s
     }
   }
   return out;
+}
+
+// Integer arithmetic that leaves int32 from int32 operands: at run time (reference_run) its
+// int64 results wrap to int32 like the device's IADD/ISUB/IMUL words (docs/compiler.md);
+// folding keeps int64 (shape arithmetic).
+bool wraps_like_int32(const std::string& op) {
+  return op == "Add" || op == "Sub" || op == "Mul" || op == "Neg" || op == "Abs" || op == "Sum";
 }
 
 // MatMul/Gemm inner product: the device's FMA chain over k ascending from -0.0.
@@ -757,6 +770,8 @@ std::map<std::string, HostTensor> reference_run(const Graph& g, const std::map<s
     }
     const Tensor& out = g.tensors[n.outputs[0]];
     val[n.outputs[0]] = detail::eval_node(g, n, ins, out.shape, out.dtype);
+    if (wraps_like_int32(n.op))  // at run time integers are the device's int32 words
+      for (int64_t& v : val[n.outputs[0]].i) v = int64_t(int32_t(uint32_t(uint64_t(v))));
     have[n.outputs[0]] = true;
   }
 

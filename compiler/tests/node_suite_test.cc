@@ -103,10 +103,12 @@ TEST(NodeSuite, SupportedSubsetPassesOnModel) {
     for (const auto& [op, n] : per_op) std::printf(" %s=%d", op.c_str(), n);
     std::printf("\n");
     EXPECT_GE(passed, kMinTotal) << cfgname << ": fewer node tests passed than the README cites";
-    // Integer Mod, Where choosing int64 values and Trilu of int64 run on the device with
-    // their int inputs at run time (not folded from inputs bound as constants).
+    // Integer Mod, Max, Min and Equal, Where choosing int64 values and Trilu of int64 run on
+    // the device with their int inputs at run time (not folded from inputs bound as constants).
     for (const char* t : {"test_mod_int64_fmod", "test_mod_mixed_sign_int32", "test_mod_mixed_sign_int64",
-                          "test_where_long_example", "test_triu", "test_tril_neg", "test_triu_one_row"}) {
+                          "test_where_long_example", "test_triu", "test_tril_neg", "test_triu_one_row",
+                          "test_max_int32", "test_max_int64", "test_min_int32", "test_min_int64", "test_equal",
+                          "test_equal_bcast"}) {
       const auto it = std::find_if(cases.begin(), cases.end(), [&](const test::NodeCase& c) { return c.test == t; });
       ASSERT_NE(it, cases.end()) << t;
       EXPECT_TRUE(it->status == test::NodeCase::Passed && it->ints_at_run_time) << cfgname << " " << t << ": "

@@ -134,8 +134,10 @@ Graph int_mod_graph(int64_t n, int64_t fmod) {
   return import_onnx_bytes(b.bytes(), "imod.onnx");
 }
 
-// C's % (fmod = 1) and Python's % (fmod = 0), in int64.
+// C's % (fmod = 1) and Python's % (fmod = 0), in int64; by zero 0 (docs/compiler.md: ONNX
+// leaves it undefined, the reference and the device give 0).
 int64_t int_mod(int64_t x, int64_t y, bool c_style) {
+  if (y == 0) return 0;
   const int64_t r = x % y;
   return !c_style && r != 0 && ((r < 0) != (y < 0)) ? r + y : r;
 }
@@ -179,11 +181,12 @@ TEST(OpsExt, IntModProgramExactForInt32) {
   }
 }
 
-// Integer Mod on the device with run-time int64 operands, both fmod values; values beyond
-// int32 are refused by the runtime's narrowing, naming the tensor.
+// Integer Mod on the device with run-time int64 operands, both fmod values, a zero divisor
+// giving 0 on the reference and the device alike; values beyond int32 are refused by the
+// runtime's narrowing, naming the tensor.
 TEST(OpsExt, IntModAtRunTimeOnDevice) {
-  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT32_MIN, INT32_MAX, 123456789, -5, 5, 1, -2147483647};
-  const std::vector<int64_t> y = {3, 3, -3, -3, 5, -1, 2, -1000, 7, -7, INT32_MIN, INT32_MAX};
+  const std::vector<int64_t> x = {7, -7, 7, -7, 0, INT32_MIN, INT32_MAX, 123456789, -5, 5, 1, -2147483647, 9, -9};
+  const std::vector<int64_t> y = {3, 3, -3, -3, 5, -1, 2, -1000, 7, -7, INT32_MIN, INT32_MAX, 0, 0};
   const int64_t n = int64_t(x.size());
   for (int64_t fmod : {0, 1}) {
     const Graph g = int_mod_graph(n, fmod);
@@ -224,7 +227,7 @@ TEST(OpsExt, IntExpandTileWhereTriluAtRunTime) {
 
 // Broadcasts whose operands need 4 address dimensions (the AGCU stream's four counts):
 // Add and Where of [2,1,3,1] against [1,4,1,5] (and a [4,1,1] condition) on the device,
-// against the values written from the definition; 5 dimensions are refused by name.
+// against the values written from the definition.
 TEST(OpsExt, FourDimensionalBroadcasts) {
   ModelBuilder b(13);
   b.input("a", {2, 1, 3, 1});
@@ -249,14 +252,65 @@ TEST(OpsExt, FourDimensionalBroadcasts) {
           EXPECT_EQ(r.at("s").data[e], a[n * 3 + j] + bv[i * 5 + k]) << e;
           EXPECT_EQ(r.at("w").data[e], c[i] != 0 ? a[n * 3 + j] : bv[i * 5 + k]) << e;
         }
-  ModelBuilder b5(13);
-  b5.input("a", {2, 1, 3, 1, 2});
-  b5.input("b", {1, 4, 1, 5, 1});
-  b5.node("Add", {"a", "b"}, {"s"}, "add5");
-  b5.output("s");
-  const Graph g5 = import_onnx_bytes(b5.bytes(), "b5.onnx");
-  EXPECT_THAT(test::compile_error_of([&] { compile_graph(g5, arch::load_config("tiny"), Options{}); }),
-              HasSubstr("node 'add5' (Add): the broadcast of [2,1,3,1,2] and [1,4,1,5,1] to [2,4,3,5,2] needs 5 "
+}
+
+// Broadcasts needing 5 and 6 address dimensions (more than an AGCU stream's four): split
+// along the outermost dimension into parts (split_wide_broadcast) and concatenated, on
+// every target equal to the reference bit for bit and to the sums written from the
+// definition (Add of fp32, Equal of int64, Where); beyond 64 parts the broadcast is refused
+// by name.
+TEST(OpsExt, BroadcastsOverFiveAndSixDimensions) {
+  ModelBuilder b(13);
+  b.input("a", {2, 1, 3, 1, 2});
+  b.input("b", {1, 4, 1, 5, 1});
+  b.input("i", {2, 1, 2, 1, 2, 3}, onnx::TensorProto::INT64);
+  b.input("j", {1, 2, 1, 2, 1, 3}, onnx::TensorProto::INT64);
+  b.input("c", {4, 1, 1, 1}, onnx::TensorProto::BOOL);
+  b.node("Add", {"a", "b"}, {"s"}, "add5");
+  b.node("Where", {"c", "a", "b"}, {"w"}, "where5");
+  b.node("Equal", {"i", "j"}, {"e"}, "eq6");
+  for (const char* o : {"s", "w", "e"}) b.output(o);
+  std::vector<float> a(12), bv(20);
+  for (size_t k = 0; k < a.size(); ++k) a[k] = float(k) * 100.0f;
+  for (size_t k = 0; k < bv.size(); ++k) bv[k] = float(k) + 0.5f;
+  std::vector<int64_t> iv(24), jv(12);
+  for (size_t k = 0; k < iv.size(); ++k) iv[k] = int64_t(k % 5);
+  for (size_t k = 0; k < jv.size(); ++k) jv[k] = int64_t(k % 3);
+  const std::vector<float> c = {1, 0, 0, 1};
+  const auto r = run_both(import_onnx_bytes(b.bytes(), "b5.onnx"),
+                          {{"a", HostTensor{{2, 1, 3, 1, 2}, a}},
+                           {"b", HostTensor{{1, 4, 1, 5, 1}, bv}},
+                           {"i", HostTensor{{2, 1, 2, 1, 2, 3}, {}, iv}},
+                           {"j", HostTensor{{1, 2, 1, 2, 1, 3}, {}, jv}},
+                           {"c", HostTensor{{4, 1, 1, 1}, c}}});
+  size_t e = 0;
+  for (size_t n = 0; n < 2; ++n)
+    for (size_t p = 0; p < 4; ++p)
+      for (size_t q = 0; q < 3; ++q)
+        for (size_t t = 0; t < 5; ++t)
+          for (size_t u = 0; u < 2; ++u, ++e) {
+            const float x = a[(n * 3 + q) * 2 + u], y = bv[p * 5 + t];
+            EXPECT_EQ(r.at("s").data.at(e), x + y) << e;
+            EXPECT_EQ(r.at("w").data.at(e), c[p] != 0 ? x : y) << e;
+          }
+  e = 0;
+  for (size_t d0 = 0; d0 < 2; ++d0)
+    for (size_t d1 = 0; d1 < 2; ++d1)
+      for (size_t d2 = 0; d2 < 2; ++d2)
+        for (size_t d3 = 0; d3 < 2; ++d3)
+          for (size_t d4 = 0; d4 < 2; ++d4)
+            for (size_t d5 = 0; d5 < 3; ++d5, ++e) {
+              const bool same = iv[((d0 * 2 + d2) * 2 + d4) * 3 + d5] == jv[(d1 * 2 + d3) * 3 + d5];
+              EXPECT_EQ(r.at("e").data.at(e), same ? 1.0f : 0.0f) << e;
+            }
+  ModelBuilder wide(13);
+  wide.input("a", {65, 1, 3, 1, 2});
+  wide.input("b", {1, 4, 1, 5, 1});
+  wide.node("Add", {"a", "b"}, {"s"}, "add65");
+  wide.output("s");
+  const Graph g = import_onnx_bytes(wide.bytes(), "b65.onnx");
+  EXPECT_THAT(test::compile_error_of([&] { compile_graph(g, arch::load_config("tiny"), Options{}); }),
+              HasSubstr("node 'add65' (Add): the broadcast of [65,1,3,1,2] and [1,4,1,5,1] to [65,4,3,5,2] needs 5 "
                         "address dimensions, an AGCU stream has 4"));
 }
 
@@ -458,6 +512,72 @@ TEST(OpsExt, TopKTiesInfinitiesNaNAndExpandOfBool) {
   for (size_t i = 0; i < 30; ++i)
     EXPECT_EQ(r.at("e").data[i], (i % 10 == 1 || i % 10 == 3 || i % 10 == 5 || i % 10 == 7 || i % 10 == 9) ? 1.0f : 0.0f)
         << i;
+}
+
+// An int_ops/<name> model (gen_int_ops.py): its graph, its inputs and expected outputs by name.
+struct IntOpsCase {
+  Graph g;
+  std::map<std::string, HostTensor> in, want;
+};
+IntOpsCase int_ops_case(const std::string& name) {
+  namespace fs = std::filesystem;
+  const fs::path d = fs::path(OPENRDU_TEST_DATA) / "int_ops" / name;
+  IntOpsCase c{import_onnx_file((d / "model.onnx").string()), {}, {}};
+  for (const auto& [prefix, into] : {std::pair{"in", &c.in}, std::pair{"out", &c.want}})
+    for (int k = 0; fs::exists(d / fmt::format("{}_{}.pb", prefix, k)); ++k) {
+      std::string nm;
+      HostTensor t = load_tensor_pb((d / fmt::format("{}_{}.pb", prefix, k)).string(), &nm);
+      (*into)[nm] = std::move(t);
+    }
+  return c;
+}
+
+// Integer arithmetic, comparisons, Cast to bool, Where and Mod by zero on run-time int64
+// and int32 inputs (the PCU's IADD/ISUB/IMUL/ILT/XOR/SEL/ITOF on int32 words): the
+// reference equals numpy's values written by gen_int_ops.py (Add, Sub, Mul, Neg, Abs, Sum
+// wrapping like int32, as documented; Mod by zero 0), and every target equals the reference
+// bit for bit (run_both). An int64 constant operand beyond int32 is refused, naming it.
+TEST(IntOps, ArithmeticAndComparisonsOfRunTimeIntegers) {
+  for (const char* name : {"int64_arith", "int32_compare"}) {
+    SCOPED_TRACE(name);
+    const IntOpsCase c = int_ops_case(name);
+    const auto got = run_both(c.g, c.in);
+    ASSERT_EQ(got.size(), c.want.size());
+    for (const auto& [nm, w] : c.want) {
+      EXPECT_EQ(got.at(nm).idata, w.idata) << nm;
+      EXPECT_EQ(got.at(nm).data, w.data) << nm;
+      EXPECT_EQ(got.at(nm).shape, w.shape) << nm;
+    }
+  }
+  ModelBuilder b(13);
+  b.input("x", {2}, onnx::TensorProto::INT64);
+  test::init_i64(b, "big", {2}, {1, int64_t(1) << 33});
+  b.node("Add", {"x", "big"}, {"y"}, "add");
+  b.output("y");
+  const Graph g = import_onnx_bytes(b.bytes(), "big.onnx");
+  EXPECT_THAT(test::compile_error_of([&] { compile_graph(g, arch::load_config("tiny"), Options{}); }),
+              HasSubstr("int64 constant 'big' holds 8589934592, beyond the device's int32 words"));
+}
+
+// The training/eval accuracy ReduceSum(Cast(Equal(ArgMax(logits, axis=1), labels))) with
+// int64 labels as a run-time input, built with onnx.helper and exported from PyTorch (sum
+// and mean): the reference equals numpy's / PyTorch's count, every target the reference.
+TEST(IntOps, ArgMaxAccuracyWithRunTimeLabels) {
+  for (const char* name : {"accuracy_helper", "accuracy_torch"}) {
+    SCOPED_TRACE(name);
+    const IntOpsCase c = int_ops_case(name);
+    const auto got = run_both(c.g, c.in);
+    for (const auto& [nm, w] : c.want) EXPECT_EQ(got.at(nm).data, w.data) << nm;
+    EXPECT_GT(c.want.at("correct").data.at(0), 0.0f);
+  }
+}
+
+// The 5- and 6-dimension broadcasts of gen_int_ops.py (fp32 Add, int64 Equal): numpy's values
+// on the reference, every target equal to the reference (split_wide_broadcast's parts).
+TEST(IntOps, WideBroadcastsMatchNumpy) {
+  const IntOpsCase c = int_ops_case("broadcast5");
+  const auto got = run_both(c.g, c.in);
+  for (const auto& [nm, w] : c.want) EXPECT_EQ(got.at(nm).data, w.data) << nm;
 }
 
 TEST(OpsExt, RunTimeParametersAndLimitsAreOneLineErrors) {

@@ -65,6 +65,17 @@ void check_inputs(const pef::Pef& pef, const std::map<std::string, HostTensor>& 
 
 Comparison compare_values(const HostTensor& dev, const HostTensor& ref, double rtol, double atol) {
   Comparison c;
+  if (!ref.idata.empty() || !dev.idata.empty()) {  // integers: exactly, value for value
+    for (size_t k = 0; k < std::max(dev.idata.size(), ref.idata.size()); ++k) {
+      const bool both = k < dev.idata.size() && k < ref.idata.size();
+      if (both && dev.idata[k] == ref.idata[k]) continue;
+      const double err = both ? std::fabs(double(dev.idata[k]) - double(ref.idata[k])) : INFINITY;
+      c.max_abs = std::max(c.max_abs, err);
+      c.max_rel = std::max(c.max_rel, both && ref.idata[k] != 0 ? err / std::fabs(double(ref.idata[k])) : INFINITY);
+      if (!c.bad) c.first_bad = k;
+      ++c.bad;
+    }
+  }
   const size_t n = std::min(dev.data.size(), ref.data.size());
   for (size_t k = 0; k < n; ++k) {
     const double a = dev.data[k], b = ref.data[k];
@@ -84,8 +95,13 @@ Comparison compare_values(const HostTensor& dev, const HostTensor& ref, double r
 
 std::string Comparison::failure(const HostTensor& dev, const HostTensor& ref) const {
   if (pass()) return "";
-  std::string s = fmt::format("; {} outside tolerance, first at index {}: device {:.9g}, reference {:.9g}", bad,
-                              first_bad, dev.data[first_bad], ref.data[first_bad]);
+  auto at = [&](const HostTensor& t) {
+    return first_bad < t.idata.size()  ? fmt::format("{}", t.idata[first_bad])
+           : first_bad < t.data.size() ? fmt::format("{:.9g}", t.data[first_bad])
+                                       : std::string("none");
+  };
+  std::string s = fmt::format("; {} outside tolerance, first at index {}: device {}, reference {}", bad, first_bad,
+                              at(dev), at(ref));
   if (nan_where_finite) s += fmt::format("; {} device NaN where the reference is finite", nan_where_finite);
   return s;
 }

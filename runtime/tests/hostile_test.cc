@@ -83,6 +83,19 @@ TEST(Compare, NanWhereTheReferenceIsFiniteFailsAndIsReported) {
   EXPECT_FALSE(compare_values(vec({1.001f}), vec({1.0f}), 1e-5, 0).pass());
 }
 
+// Integer values (snrun --test, snref on int outputs) compare exactly: a difference of 1 in
+// 2^31 fails though it is within rtol, and a missing value fails.
+TEST(Compare, IntegersCompareExactly) {
+  auto ints = [](std::vector<int64_t> v) { return HostTensor{{int64_t(v.size())}, {}, DType::I64, std::move(v)}; };
+  EXPECT_TRUE(compare_values(ints({-2147483648, 7, 0}), ints({-2147483648, 7, 0}), 1e-5, 1e-6).pass());
+  const HostTensor dev = ints({1, -2147483639, 5}), ref = ints({1, -2147483640, 5});
+  const auto c = compare_values(dev, ref, 1e-5, 1e-6);
+  EXPECT_EQ(c.bad, 1u);
+  EXPECT_EQ(c.max_abs, 1.0);
+  EXPECT_THAT(c.failure(dev, ref), HasSubstr("first at index 1: device -2147483639, reference -2147483640"));
+  EXPECT_FALSE(compare_values(ints({1}), ints({1, 2}), 1e-5, 1e-6).pass());
+}
+
 TEST(Checks, FingerprintOfTheSameNameSaysWhich) {
   pef::Pef p;
   p.config_name = "tiny";

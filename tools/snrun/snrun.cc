@@ -131,7 +131,8 @@ std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const 
     std::map<std::string, compiler::HostTensor> ci;
     for (const auto& [k, v] : in) ci[k] = {v.shape, v.data, v.idata};  // integers (labels) in idata
     std::map<std::string, runtime::HostTensor> out;
-    for (auto& [k, v] : compiler::reference_run(g, ci)) out[k] = {v.shape, std::move(v.data)};
+    for (auto& [k, v] : compiler::reference_run(g, ci))  // int outputs: idata, compared exactly
+      out[k] = {v.shape, std::move(v.data), v.idata.empty() ? pef::DType::F32 : pef::DType::I64, std::move(v.idata)};
     return out;
   };
   if (!batch) return one(inputs);
@@ -145,6 +146,7 @@ std::map<std::string, runtime::HostTensor> reference(const pef::Pef& pef, const 
         o.shape.insert(o.shape.begin(), int64_t(n));
       }
       o.data.insert(o.data.end(), v.data.begin(), v.data.end());
+      o.idata.insert(o.idata.end(), v.idata.begin(), v.idata.end());
     }
   }
   return stacked;
@@ -163,7 +165,7 @@ bool compare(const std::map<std::string, runtime::HostTensor>& dev, const std::m
       continue;
     }
     const auto& d = it->second;
-    if (d.shape != r.shape || d.data.size() != r.data.size()) {
+    if (d.shape != r.shape || d.data.size() != r.data.size() || d.idata.size() != r.idata.size()) {
       fmt::print("  {:<24} FAIL  shape {} on the device, {} in the reference\n", name, runtime::shape_str(d.shape),
                  runtime::shape_str(r.shape));
       all = false;
@@ -171,7 +173,7 @@ bool compare(const std::map<std::string, runtime::HostTensor>& dev, const std::m
     }
     const runtime::Comparison c = runtime::compare_values(d, r, rtol, atol);
     fmt::print("  {:<24} {}  max abs error {:.3g}, max rel error {:.3g} ({} elements){}\n", name,
-               c.pass() ? "PASS" : "FAIL", c.max_abs, c.max_rel, r.data.size(), c.failure(d, r));
+               c.pass() ? "PASS" : "FAIL", c.max_abs, c.max_rel, r.values(), c.failure(d, r));
     all = all && c.pass();
   }
   return all;

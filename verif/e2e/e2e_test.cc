@@ -469,6 +469,29 @@ TEST_P(E2EMatMul, IntOutputsShapeInputsAndSplitMatchReference) {
   }
 }
 
+// Integer arithmetic and comparisons of run-time int64/int32 tensors and the argmax accuracy
+// with run-time int64 labels (compiler/tests/data/int_ops, gen_int_ops.py: onnx.helper and
+// a PyTorch export) and broadcasts over 5 and 6 dimensions (split into parts), on tiny at
+// -O1: every output equal to the CPU reference (int64 value for value, fp32 and bool bit for
+// bit); IntOps.* checks the reference against numpy/PyTorch.
+TEST_P(E2EMatMul, IntArithmeticAndAccuracyMatchReference) {
+  const std::string backend = GetParam();
+  auto dev = open_tiny(backend, arch::load_config("tiny"));
+  compiler::Options o;
+  o.opt_level = 1;
+  for (const char* model : {"accuracy_helper", "accuracy_torch", "int64_arith", "int32_compare", "broadcast5"}) {
+    const fs::path d = fs::path(OPENRDU_INT_OPS_DATA) / model;
+    std::map<std::string, compiler::HostTensor> inputs;
+    for (int k = 0; fs::exists(d / fmt::format("in_{}.pb", k)); ++k) {
+      std::string name;
+      compiler::HostTensor t = compiler::load_tensor_pb((d / fmt::format("in_{}.pb", k)).string(), &name);
+      inputs[name] = std::move(t);
+    }
+    ASSERT_FALSE(inputs.empty()) << d;
+    check_graph(*dev, backend, compiler::import_onnx_file((d / "model.onnx").string()), inputs, model, o);
+  }
+}
+
 // PCU special functions (compiler/src/lower_math.h): one graph with every function class
 // (exp, log, reciprocal/div, sqrt, tanh, sigmoid, erf, Pow via exp(y*log x)) on special
 // values (NaN, +-0, +-inf, subnormals) and ordinary ones, compiled for tiny at -O0 and

@@ -8,10 +8,10 @@
 // A finalized graph is canonical:
 //  * run-time tensors are fp32, except integer graph inputs (DType::I64: class labels,
 //    OneHot indices; the device holds them as int32 words, narrowed by the runtime), the
-//    int64 results of Cast, ArgMax, ArgMin, TopK's indices and OneHot (int32 words too),
-//    and the results of comparisons, logic, IsNaN and IsInf (DType::BOOL: the device word
-//    is 1.0f for true, 0 for false); int64 values otherwise exist only while folding
-//    (shape tensors) and as graph outputs that folded;
+//    int64 results of Cast, ArgMax, ArgMin, TopK's indices, OneHot and integer arithmetic
+//    (int32 words too; fold.cc's check_run_time_types lists the operators), int64
+//    constants they read (int32 words at lowering), and the results of comparisons,
+//    logic, IsNaN and IsInf (DType::BOOL: the device word is 1.0f for true, 0 for false);
 //  * every node input is a run-time operand; compile-time parameters are attributes
 //    (iattrs / attrs), never inputs (the parameters of issue 23's operators: ops_ext.h);
 //  * Shape, Constant, ConstantOfShape and Range never remain (Cast to the same type

@@ -42,6 +42,7 @@ struct Comparison {
   // the reference is finite]", or "" when it passes.
   std::string failure(const HostTensor& dev, const HostTensor& ref) const;
 };
+// Integer values (idata) are compared exactly, fp32 and bool (data) within atol + rtol*|ref|.
 Comparison compare_values(const HostTensor& dev, const HostTensor& ref, double rtol, double atol);
 
 }  // namespace openrdu::runtime
