@@ -63,7 +63,13 @@ std::string describe_group(const Graph& g, const SectionGroup& grp, const std::s
 // split (merge_sections.cc): consecutive independent sections (PCUs and streams only, one
 // store each) merged into one when it places, routes and its estimate with configuration
 // is lower, when they run nodes of one fusion module.
-std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds);
+std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds,
+                                            bool whole_graph);
+// -O3 (merge_sections.cc): a section and the next one that reads its result in the order
+// it stores it (the same walk, every lane valid) joined: the result streams from the
+// first's last PCU to the readers over the network (and is still stored when read later
+// or a graph output), when it places, routes and its estimate with configuration is lower.
+std::vector<SectionBuild> merge_piped(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds);
 
 // emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
 // The constants' data moves into WEIGHTS (lw's copies are released).
