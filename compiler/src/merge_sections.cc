@@ -14,10 +14,32 @@
 namespace openrdu::compiler::detail {
 namespace {
 
-// PCUs (and at -O3 PMUs written by its loads) and streams, no scalar link, one store.
-bool mergeable(const SectionBuild& b, bool with_pmus) {
-  return !b.pcu_cfgs.empty() && (with_pmus || b.pmu_cfgs.empty()) && b.more_stores.empty() &&
-         b.placement.scalar_hops.empty();
+// A section being merged: its build and, per store in more_stores, the PCU whose result
+// it stores (`known` false when that is not known: such a section takes no other).
+struct Entry {
+  SectionBuild b;
+  std::vector<int> stored;
+  bool known = true;
+};
+
+// A lowered section as an Entry: an elementwise section's extra stores are its PCUs'
+// results (plans[p].output), a product's are not known.
+Entry entry_of(SectionBuild b) {
+  Entry e;
+  for (const auto& ms : b.more_stores) {
+    int p = -1;
+    for (size_t q = 0; q + 1 < b.plans.size() && b.plans.size() == b.pcu_cfgs.size(); ++q)
+      if (b.plans[q].output == ms.tensor) p = int(q);
+    e.known = e.known && p >= 0;
+    e.stored.push_back(p);
+  }
+  e.b = std::move(b);
+  return e;
+}
+
+// PCUs (and at -O3 PMUs written by its loads) and streams, no scalar link, its stores known.
+bool mergeable(const Entry& e, bool with_pmus) {
+  return !e.b.pcu_cfgs.empty() && (with_pmus || e.b.pmu_cfgs.empty()) && e.known && e.b.placement.scalar_hops.empty();
 }
 
 std::set<int> roots(const Lowered& lw, const std::vector<StreamPlan>& v) {
@@ -73,92 +95,100 @@ bool same_full_walk(const arch::Config& cfg, const StreamPlan& load, const Strea
   return !l.empty() && l == s && std::find(l.begin(), l.end(), -1) == l.end();
 }
 
-// The loads of b that read a's stored result, each in a's store order (same_full_walk):
-// per load of b whether it is one. Empty when b reads anything a writes otherwise.
-std::vector<bool> piped_loads(const Lowered& lw, const arch::Config& cfg, const SectionBuild& a, const SectionBuild& b) {
-  std::vector<StreamPlan> a_st = a.more_stores;
-  const std::set<int> aw = roots(lw, a_st);
-  const int r = lw.root[size_t(a.store.tensor)];
-  std::vector<bool> piped(b.loads.size(), false);
+// The loads of b that read a result a stores, each in that store's order
+// (same_full_walk): per load of b the PCU of a whose result feeds it, -1 for a DRAM load.
+// Empty when b reads anything a writes otherwise, or nothing a writes.
+std::vector<int> piped_loads(const Lowered& lw, const arch::Config& cfg, const Entry& a, const SectionBuild& b) {
+  std::vector<std::pair<const StreamPlan*, int>> stores = {{&a.b.store, int(a.b.pcu_cfgs.size()) - 1}};
+  for (size_t k = 0; k < a.b.more_stores.size(); ++k) stores.push_back({&a.b.more_stores[k], a.stored[k]});
+  std::vector<int> from(b.loads.size(), -1);
   bool any = false;
-  for (size_t l = 0; l < b.loads.size(); ++l) {
-    const int lr = lw.root[size_t(b.loads[l].tensor)];
-    if (aw.count(lr)) return {};
-    if (lr != r) continue;
-    if (!same_full_walk(cfg, b.loads[l], a.store)) return {};
-    piped[l] = any = true;
-  }
+  for (size_t l = 0; l < b.loads.size(); ++l)
+    for (const auto& [st, pcu] : stores) {
+      if (lw.root[size_t(b.loads[l].tensor)] != lw.root[size_t(st->tensor)]) continue;
+      if (!same_full_walk(cfg, b.loads[l], *st)) return {};
+      from[l] = pcu;
+      any = true;
+    }
   for (int l : b.pmu_loads)
-    if (piped[size_t(l)]) return {};
-  return any ? piped : std::vector<bool>{};
+    if (from[size_t(l)] >= 0) return {};
+  return any ? from : std::vector<int>{};
 }
 
-// a (whose PCUs `stored` are stored besides its last) and b in one section, placed and
-// routed (CompileError when they do not fit): side by side (`sep` "&", no load piped), or
-// b's loads marked in `piped` (piped_loads) taken from a's last PCU over the network
-// (">"). a's result stays stored when `keep` (`stored` gains a's last PCU).
-SectionBuild join_two(const arch::Config& cfg, const SectionBuild& a, const SectionBuild& b,
-                      const std::vector<bool>& piped, bool keep, const char* sep, std::vector<int>& stored) {
-  SectionBuild m = a;
-  const int np = int(a.pcu_cfgs.size()), nm = int(a.pmu_cfgs.size());
-  std::vector<int> index(b.loads.size(), -1);
-  for (size_t l = 0; l < b.loads.size(); ++l)
-    if (!piped[l]) {
+// a and b in one section, placed and routed (CompileError when they do not fit): side by
+// side (`sep` "&", `from` all -1), or b's loads with `from` >= 0 (piped_loads) taken from
+// that PCU of a over the network (">"). a's result stays stored when `keep`.
+Entry join_two(const arch::Config& cfg, const Entry& a, const Entry& b, const std::vector<int>& from, bool keep,
+               const char* sep) {
+  Entry e = a;
+  SectionBuild& m = e.b;
+  const int np = int(a.b.pcu_cfgs.size()), nm = int(a.b.pmu_cfgs.size());
+  std::vector<int> index(b.b.loads.size(), -1);
+  for (size_t l = 0; l < b.b.loads.size(); ++l)
+    if (from[l] < 0) {
       index[l] = int(m.loads.size());
-      m.loads.push_back(b.loads[l]);
+      m.loads.push_back(b.b.loads[l]);
     }
-  for (auto ins : b.pcu_inputs) {
+  for (auto ins : b.b.pcu_inputs) {
     for (auto& in : ins) {
       if (in.from_pcu || in.from_pmu)
         in.index += in.from_pcu ? np : nm;
-      else if (piped[size_t(in.index)])
-        in = {true, np - 1};
+      else if (from[size_t(in.index)] >= 0)
+        in = {true, from[size_t(in.index)]};
       else
         in.index = index[size_t(in.index)];
     }
     m.pcu_inputs.push_back(std::move(ins));
   }
-  append(m.pcu_cfgs, b.pcu_cfgs);
-  append(m.pmu_cfgs, b.pmu_cfgs);
-  for (int l : b.pmu_loads) m.pmu_loads.push_back(index[size_t(l)]);
+  append(m.pcu_cfgs, b.b.pcu_cfgs);
+  append(m.pmu_cfgs, b.b.pmu_cfgs);
+  for (int l : b.b.pmu_loads) m.pmu_loads.push_back(index[size_t(l)]);
   m.plans.resize(size_t(np));  // per PCU (a product's or a transpose's PCUs have none)
-  append(m.plans, b.plans);
-  append(m.node_ids, b.node_ids);
+  append(m.plans, b.b.plans);
+  append(m.node_ids, b.b.node_ids);
   if (keep) {
-    stored.push_back(np - 1);
-    m.more_stores.push_back(a.store);
+    e.stored.push_back(np - 1);
+    m.more_stores.push_back(a.b.store);
   }
-  m.store = b.store;
-  m.output = b.output;
-  m.name = a.name + sep + b.name;
-  if (m.kind != b.kind) m.kind += sep + b.kind;
-  m.vectors = a.vectors + b.vectors;
-  m.detail = a.detail + "; " + b.detail;
-  m.placement =
-      place_and_route(cfg, int(m.loads.size()), m.pcu_inputs, m.what, stored, m.pmu_loads, max_stream_requests(cfg, m));
-  return m;
+  for (size_t k = 0; k < b.b.more_stores.size(); ++k) {
+    e.stored.push_back(np + b.stored[k]);
+    m.more_stores.push_back(b.b.more_stores[k]);
+  }
+  m.store = b.b.store;
+  m.output = b.b.output;
+  m.name = a.b.name + sep + b.b.name;
+  if (m.kind != b.b.kind) m.kind += sep + b.b.kind;
+  m.vectors = a.b.vectors + b.b.vectors;
+  m.detail = a.b.detail + "; " + b.b.detail;
+  m.placement = place_and_route(cfg, int(m.loads.size()), m.pcu_inputs, m.what, e.stored, m.pmu_loads,
+                                max_stream_requests(cfg, m));
+  return e;
+}
+
+std::vector<SectionBuild> builds_of(std::vector<Entry> v) {
+  std::vector<SectionBuild> out;
+  for (auto& e : v) out.push_back(std::move(e.b));
+  return out;
 }
 
 }  // namespace
 
 std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds,
                                             bool whole_graph) {
-  std::vector<SectionBuild> out;
-  std::vector<std::vector<int>> stored;  // per out entry that is a merge: its stored PCUs
-  std::vector<bool> open;                // per out entry: may take more
-  for (auto& b : builds) {
+  std::vector<Entry> out;
+  for (auto& sb : builds) {
+    Entry b = entry_of(std::move(sb));
     bool merged = false;
     // Earlier entries b may join: the last one (-O1, same module), or at -O3 any reached
     // going back while b and every entry passed are independent.
-    for (size_t k = out.size(); k-- > 0 && !merged && mergeable(b, whole_graph);) {
-      if (!independent(lw, out[k], b)) break;
-      if (open[k] && (whole_graph || (b.module >= 0 && b.module == out[k].module))) {
-        std::vector<int> st = stored[k];
+    const bool joins = mergeable(b, whole_graph) && (whole_graph || b.b.more_stores.empty());  // -O1: one store
+    for (size_t k = out.size(); k-- > 0 && !merged && joins;) {
+      if (!independent(lw, out[k].b, b.b)) break;
+      if (mergeable(out[k], whole_graph) && (whole_graph || (b.b.module >= 0 && b.b.module == out[k].b.module))) {
         try {
-          SectionBuild m = join_two(cfg, out[k], b, std::vector<bool>(b.loads.size(), false), true, "&", st);
-          if (cost(cfg, m) < cost(cfg, out[k]) + cost(cfg, b)) {
+          Entry m = join_two(cfg, out[k], b, std::vector<int>(b.b.loads.size(), -1), true, "&");
+          if (cost(cfg, m.b) < cost(cfg, out[k].b) + cost(cfg, b.b)) {
             out[k] = std::move(m);
-            stored[k] = std::move(st);
             merged = true;
           }
         } catch (const CompileError&) {
@@ -166,46 +196,39 @@ std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Confi
       }
       if (!whole_graph) break;
     }
-    if (merged) continue;
-    open.push_back(mergeable(b, whole_graph));
-    stored.emplace_back();
-    out.push_back(std::move(b));
+    if (!merged) out.push_back(std::move(b));
   }
-  return out;
+  return builds_of(std::move(out));
 }
 
 std::vector<SectionBuild> merge_piped(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds) {
   std::map<int, int> loads_of;  // root tensor -> load streams reading it, over all sections
   for (const auto& b : builds)
     for (const auto& l : b.loads) ++loads_of[lw.root[size_t(l.tensor)]];
-  std::vector<SectionBuild> out;
-  std::vector<std::vector<int>> stored;  // per out entry: the PCUs its more_stores store
-  for (auto& b : builds) {
-    const bool fresh_ok = b.more_stores.empty() && b.placement.scalar_hops.empty() && !b.pcu_cfgs.empty();
-    if (!out.empty() && fresh_ok && out.back().placement.scalar_hops.empty() &&
-        out.back().more_stores.size() == stored.back().size()) {
-      const SectionBuild& a = out.back();
-      const auto piped = piped_loads(lw, cfg, a, b);
-      const int r = lw.root[size_t(a.store.tensor)];
-      const int in_b = int(std::count(piped.begin(), piped.end(), true));
-      const bool keep = must_store(lw.g, a.store.tensor) || loads_of[r] > in_b;
-      if (!piped.empty()) {
-        std::vector<int> st = stored.back();
+  std::vector<Entry> out;
+  for (auto& sb : builds) {
+    Entry b = entry_of(std::move(sb));
+    if (!out.empty() && mergeable(out.back(), true) && mergeable(b, true)) {
+      Entry& a = out.back();
+      const auto from = piped_loads(lw, cfg, a, b.b);
+      const int r = lw.root[size_t(a.b.store.tensor)];
+      int in_b = 0;
+      for (size_t l = 0; l < from.size(); ++l) in_b += from[l] >= 0 && lw.root[size_t(b.b.loads[l].tensor)] == r;
+      const bool keep = must_store(lw.g, a.b.store.tensor) || loads_of[r] > in_b;
+      if (!from.empty()) {
         try {
-          SectionBuild m = join_two(cfg, a, b, piped, keep, ">", st);
-          if (cost(cfg, m) < cost(cfg, a) + cost(cfg, b)) {
-            out.back() = std::move(m);
-            stored.back() = std::move(st);
+          Entry m = join_two(cfg, a, b, from, keep, ">");
+          if (cost(cfg, m.b) < cost(cfg, a.b) + cost(cfg, b.b)) {
+            a = std::move(m);
             continue;
           }
         } catch (const CompileError&) {
         }
       }
     }
-    stored.emplace_back();
     out.push_back(std::move(b));
   }
-  return out;
+  return builds_of(std::move(out));
 }
 
 }  // namespace openrdu::compiler::detail
