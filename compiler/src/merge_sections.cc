@@ -1,8 +1,9 @@
-// Sections that do not depend on each other merged into one (their PCUs, PMUs and streams
-// side by side): one configuration instead of several (docs/compiler.md, "Merged
-// sections"). Run by the split pass: at -O1 consecutive sections of one fusion module; at
-// -O3 over the whole schedule, a section moving up to an earlier one when nothing between
-// them reads what it writes or writes what it reads, whatever their modules.
+// Sections merged into one: one configuration instead of several (docs/compiler.md,
+// "Merged sections"). Run by the split pass. Independent sections side by side (their
+// PCUs, PMUs and streams): at -O1 consecutive sections of one fusion module; at -O3 over
+// the whole schedule, a section moving up to an earlier one when nothing between them
+// reads what it writes or writes what it reads, whatever their modules. Piped (-O3): a
+// section with the next one reading its result in its store order, over the network.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@ struct Entry {
   SectionBuild b;
   std::vector<int> stored;
   bool known = true;
+  bool open = true;  // may take another section (-O1: not a lowered section with several stores)
 };
 
 // A lowered section as an Entry: an elementwise section's extra stores are its PCUs'
@@ -53,11 +55,14 @@ std::set<int> roots(const Lowered& lw, const std::vector<StreamPlan>& v) {
 bool independent(const Lowered& lw, const SectionBuild& a, const SectionBuild& b) {
   std::vector<StreamPlan> a_st = a.more_stores;
   a_st.push_back(a.store);
-  const std::set<int> aw = roots(lw, a_st), ar = roots(lw, a.loads), br = roots(lw, b.loads);
-  const int bw = lw.root[size_t(b.store.tensor)];
+  std::vector<StreamPlan> b_st = b.more_stores;
+  b_st.push_back(b.store);
+  const std::set<int> aw = roots(lw, a_st), ar = roots(lw, a.loads), br = roots(lw, b.loads), bw = roots(lw, b_st);
   for (int t : br)
     if (aw.count(t)) return false;
-  return !ar.count(bw);
+  for (int t : bw)
+    if (ar.count(t)) return false;
+  return true;
 }
 
 template <class T>
@@ -184,7 +189,8 @@ std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Confi
     const bool joins = mergeable(b, whole_graph) && (whole_graph || b.b.more_stores.empty());  // -O1: one store
     for (size_t k = out.size(); k-- > 0 && !merged && joins;) {
       if (!independent(lw, out[k].b, b.b)) break;
-      if (mergeable(out[k], whole_graph) && (whole_graph || (b.b.module >= 0 && b.b.module == out[k].b.module))) {
+      if (out[k].open && mergeable(out[k], whole_graph) &&
+          (whole_graph || (b.b.module >= 0 && b.b.module == out[k].b.module))) {
         try {
           Entry m = join_two(cfg, out[k], b, std::vector<int>(b.b.loads.size(), -1), true, "&");
           if (cost(cfg, m.b) < cost(cfg, out[k].b) + cost(cfg, b.b)) {
@@ -196,7 +202,9 @@ std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Confi
       }
       if (!whole_graph) break;
     }
-    if (!merged) out.push_back(std::move(b));
+    if (merged) continue;
+    b.open = whole_graph || b.b.more_stores.empty();
+    out.push_back(std::move(b));
   }
   return builds_of(std::move(out));
 }
