@@ -8,7 +8,7 @@ below R; --max-sections EX=N when EX's -O3 PEF has more than N sections. Prints 
 table (docs/results.md, "dataflow fusion").
 
   bench/fusion.py --bin build/bin --examples examples --config small \\
-      --min-speedup transformer=2.4 --max-sections transformer=53
+      --min-speedup transformer=3.55 --max-sections transformer=35
 """
 import argparse
 import os

@@ -60,10 +60,18 @@ bool fits(const arch::Config& cfg, const SectionPlan& p);
 // "FILE: node ..." or "FILE: section 'NAME'", for messages.
 std::string describe_group(const Graph& g, const SectionGroup& grp, const std::string& name);
 
-// split (merge_sections.cc): consecutive independent sections (PCUs and streams only, one
-// store each) merged into one when it places, routes and its estimate with configuration
-// is lower, when they run nodes of one fusion module.
-std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds);
+// split (merge_sections.cc; docs/compiler.md, "Merged sections"): independent sections
+// merged into one when it places, routes and its estimate with configuration is lower:
+// consecutive ones of one fusion module without PMUs, one store each (-O1); or
+// (`whole_graph`, -O3) a section moved up to any earlier one it and every section between
+// them are independent of, PMUs and several stores included.
+std::vector<SectionBuild> merge_independent(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds,
+                                            bool whole_graph);
+// -O3 (merge_sections.cc): a section and the next one that reads one of its stored results
+// in the order it stores it (the same vectors, every lane valid) joined: the result streams
+// from its PCU to the readers over the network (and is still stored when read later or a
+// graph output), when it places, routes and its estimate with configuration is lower.
+std::vector<SectionBuild> merge_piped(const Lowered& lw, const arch::Config& cfg, std::vector<SectionBuild> builds);
 
 // emit (emit.cc): DRAM layout, unit configurations, bitstreams, the PEF and its stats.
 // The constants' data moves into WEIGHTS (lw's copies are released).

@@ -106,7 +106,9 @@ void run_split(PassState& s) {
                                                                   : s.opts.stream_parts;
     b = detail::split_streaming(s.cfg, std::move(b), parts);
   }
-  if (s.opts.opt_level != 0) s.builds = detail::merge_independent(s.lw, s.cfg, std::move(s.builds));
+  if (s.opts.opt_level == 3) s.builds = detail::merge_piped(s.lw, s.cfg, std::move(s.builds));
+  if (s.opts.opt_level != 0)
+    s.builds = detail::merge_independent(s.lw, s.cfg, std::move(s.builds), s.opts.opt_level == 3);
 }
 
 void run_package(PassState& s) {

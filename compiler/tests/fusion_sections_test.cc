@@ -119,6 +119,33 @@ TEST(FusedSections, TransformerProductsShareAndFuse) {
   EXPECT_TRUE(has_section_with(o0, "/Div.m10"));
 }
 
+// -O3's whole-schedule merges on small (bit-exactness: TransformerBitExactAndFused): a
+// section whose next one reads its result in its store order runs with it, the result
+// streamed PCU to PCU (the context product's transposed probabilities, a LayerNorm's row
+// sum into its scale); independent sections move up to an earlier one and share it, PMUs
+// included, across modules (q's head Transpose with the k product, the k and v head
+// Transposes). -O1 keeps to one module's consecutive sections without PMUs.
+TEST(FusedSections, O3PipesAndMergesAcrossTheSchedule) {
+  const Graph g = import_onnx_file(example("transformer"));
+  const arch::Config cfg = arch::load_config("small");
+  const pef::Pef o1 = compile_at(g, cfg, 1), o3 = compile_at(g, cfg, 3);
+  auto named = [](const pef::Pef& p, const std::string& name) {
+    return std::any_of(p.sections.begin(), p.sections.end(), [&](const auto& s) { return s.name == name; });
+  };
+  EXPECT_TRUE(named(o3, "/MatMul_1.transposeA>/MatMul_1"));
+  EXPECT_TRUE(named(o3, "/Softmax.sum.rowsT>/Softmax.sum.cols"));
+  for (const char* ln : {"/norm1", "/norm2"})
+    EXPECT_TRUE(named(o3, fmt::format("{0}/LayerNormalization.mean.rowsT>{0}/LayerNormalization.mean.cols>{0}/"
+                                      "LayerNormalization.mean.scale",
+                                      ln)));
+  EXPECT_TRUE(named(o3, "/Transpose&/k/MatMul+/k/Add"));
+  EXPECT_TRUE(named(o1, "/MatMul_1.transposeA"));
+  EXPECT_TRUE(named(o1, "/Softmax.sum.rowsT"));
+  for (const auto& s : o1.sections) EXPECT_EQ(s.name.find('>'), std::string::npos) << s.name;
+  EXPECT_LE(o3.sections.size() + 10, o1.sections.size());
+  EXPECT_LT(total_estimate(o3), total_estimate(o1));
+}
+
 // The MLP's input [4, 64] (2 n-tiles of fc1, on 2 of small's 4 AGCUs): gathered once by the
 // product at -O1, not transposed by a section of its own first as at -O0.
 TEST(FusedSections, MlpGathersItsInputInTheProduct) {

@@ -347,8 +347,12 @@ TEST(ViewsOnModel, OutputsThatCannotAliasAreCopied) {
     Options opts;
     opts.opt_level = o;
     const pef::Pef p = compile_graph(g, tiny(), opts);
-    // Relu, Neg, and copies for y1, y3 and y5.
-    EXPECT_EQ(p.sections.size(), 5u) << "-O" << o;
+    // Relu, Neg, and copies for y1, y3 and y5; at -O3 these independent sections may share
+    // sections (docs/compiler.md, "Merged sections").
+    if (o == 3)
+      EXPECT_LE(p.sections.size(), 5u) << "-O" << o;
+    else
+      EXPECT_EQ(p.sections.size(), 5u) << "-O" << o;
     std::set<uint64_t> addrs;
     for (const char* y : {"y1", "y2", "y3", "y4", "y5"}) {
       EXPECT_EQ(tensor(p, y).role, pef::Role::Output) << y;

@@ -487,8 +487,12 @@ TEST(MovementOnModel, SlicesCopiedIntoConcat) {
         Options opts;
         opts.opt_level = o;
         const pef::Pef pef = compile_graph(g, cfg_named(c), opts);
-        // Fused: one copy per Concat input; kept: also the Slice's own section.
-        EXPECT_EQ(pef.sections.size(), keep_output ? 3u : 2u) << c << " -O" << o;
+        // Fused: one copy per Concat input; kept: also the Slice's own section. At -O3 these
+        // independent sections may share sections (docs/compiler.md, "Merged sections").
+        if (o == 3)
+          EXPECT_LE(pef.sections.size(), keep_output ? 3u : 2u) << c << " -O" << o;
+        else
+          EXPECT_EQ(pef.sections.size(), keep_output ? 3u : 2u) << c << " -O" << o;
         const auto out = run_on_model(cfg_named(c), pef, in);
         for (const auto& [name, want] : ref) expect_bits(out.at(name), want, fmt::format("{} on {} -O{}", name, c, o));
         fused += !keep_output;
