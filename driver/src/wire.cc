@@ -24,6 +24,7 @@ uint64_t payload_size(const nlohmann::json& head) {
 }
 
 void Conn::read_exact(uint8_t* dst, size_t n) {
+  if (n == 0) return;  // dst may be null (an empty payload's data()): memcpy's arguments must not be
   const size_t have = std::min(n, buf_.size());
   std::memcpy(dst, buf_.data(), have);
   buf_.erase(0, have);

@@ -297,6 +297,10 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
 
   const uint32_t m = tile_mask();
   if (m == 0) {
+    // The whole device: tiled sessions before may have left their tiles' causes enabled,
+    // which would hold the core interrupt high (no new edge, no MSI) once CONFIGURE sets
+    // every tile's CONFIG_DONE.
+    dev_.write32(reg::TILE_IRQ_ENABLE, 0);
     dev_.write32(reg::IRQ_STATUS, kIrqAll);
     dev_.write32(reg::IRQ_ENABLE, kIrqAll);
   } else {  // the session's tiles' causes only

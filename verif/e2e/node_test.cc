@@ -524,10 +524,8 @@ const PlasticineRefs& plasticine_refs() {
     };
     run_all(one_tile(), {0}, r.one_tile);
     run_all(two_tile(), {0, 1}, r.two_tile);
-    // A whole-device session waits on IRQ_STATUS only: the tiled sessions' enables would
-    // hold the core interrupt high (no rising edge, no MSI) once its CONFIGURE sets every
-    // tile's CONFIG_DONE.
-    dev->write32(gen::reg::TILE_IRQ_ENABLE, 0);
+    // A whole-device session after tiled ones on one device (the session clears their
+    // tile interrupt enables: left set they would hold the core interrupt high).
     run_all(pef::parse(pef::serialize(
                            compiler::compile_onnx_file(OPENRDU_EXAMPLES_DIR "/elementwise/model.onnx", plasticine())),
                        "elementwise-whole"),
