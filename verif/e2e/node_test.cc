@@ -726,7 +726,8 @@ TEST(NodeTiles, RefusedRequestsNameTheRegisterAndTheTenant) {
   }
   EXPECT_EQ(intruder.request({{"op", "read32"}, {"offset", reg::ID}}).value("value", 0u), 0x52445530u)
       << "the refused tenant goes on";
-  for (const auto& a : snd.status()["apps"])
+  const nlohmann::json status = snd.status();  // a range-for over status()["apps"] would outlive the temporary
+  for (const auto& a : status["apps"])
     EXPECT_EQ(a["errors"], a["name"] == "intruder" ? refused.size() : 0u) << a.dump();
   expect_same(victim.session->run(inputs_for(one_tile(), 0, 0)).outputs, alone[0], "the victim after the refusals");
 }
