@@ -289,12 +289,9 @@ void annotate_run_span(TraceSpan& span, const driver::Counters& c, const std::ve
 }
 }  // namespace
 
-RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs) {
-  const pef::Pef& pef = *pef_;
-  RunResult result = std::move(pending_);
-  pending_ = {};
-  if (!uploaded_) upload(result);
-
+// Clears and enables the interrupt causes the session waits on: the whole device's, or
+// its tiles' only.
+void Session::enable_interrupts() {
   const uint32_t m = tile_mask();
   if (m == 0) {
     // The whole device: tiled sessions before may have left their tiles' causes enabled,
@@ -307,6 +304,16 @@ RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>&
     dev_.write32(reg::TILE_IRQ_STATUS, m | m << 8 | m << 16);
     dev_.write32(reg::TILE_IRQ_ENABLE, dev_.read32(reg::TILE_IRQ_ENABLE) | m | m << 8 | m << 16);
   }
+}
+
+RunResult Session::run_steps(const std::map<std::string, std::vector<uint32_t>>& inputs) {
+  const pef::Pef& pef = *pef_;
+  RunResult result = std::move(pending_);
+  pending_ = {};
+  if (!uploaded_) upload(result);
+
+  enable_interrupts();
+  const uint32_t m = tile_mask();
   dev_.write32(reg::WATCHDOG, opts_.watchdog_cycles);
   dev_.write32(reg::FAULT, opts_.fault);
 

@@ -144,6 +144,7 @@ class Session {
   // With SessionOptions::tiles: the tiles as a mask, and the wait for their interrupt
   // causes (TILE_IRQ_STATUS) that returns TILE_ERR of the first tile on an error.
   uint32_t tile_mask() const;
+  void enable_interrupts();
   bool wait_tiles(uint32_t want, uint32_t& err);
   void relocate(pef::Pef& program) const;
   // The session's simulated-time cursor, moved up to the device's cycle counter.
